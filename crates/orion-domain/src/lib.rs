@@ -1,0 +1,24 @@
+//! Orion's domain core: the service-desk rules with no I/O.
+//!
+//! Everything here is pure: types that can only hold valid values, the ticket
+//! state machine, the priority matrix, escalation decisions and permission
+//! checks. Adapters (storage, web, mail) build on these.
+
+pub mod error;
+pub mod ids;
+pub mod permission;
+pub mod priority;
+pub mod ticket;
+pub mod time;
+pub mod user;
+
+pub use error::{FieldError, FieldErrors};
+pub use ids::{CategoryId, GroupId, TicketId, UserId};
+pub use permission::Actor;
+pub use priority::{Level, Priority, PriorityMatrix};
+pub use ticket::{
+    Channel, EscalationKind, PendingReason, ResolutionCode, State, TicketKind, TicketNumber,
+    TransitionError, Visibility,
+};
+pub use time::Timestamp;
+pub use user::{Email, Role, Tier};
