@@ -1,1 +1,37 @@
+//! Orion's use cases. Every command runs in one transaction that writes the
+//! change and its timeline entry together; permissions are checked here, not
+//! in the handlers.
 
+pub mod auth;
+pub mod clock;
+pub mod demo;
+pub mod directory;
+mod error;
+pub mod settings;
+pub mod tickets;
+mod views;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{AppError, AppResult};
+pub use views::*;
+
+use orion_store::Db;
+use std::sync::Arc;
+
+/// The application: the database, the clock, and caches shared by every request.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    tokens: Arc<auth::TokenCache>,
+}
+
+impl App {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock, tokens: Arc::new(auth::TokenCache::default()) }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().as_millis()
+    }
+}

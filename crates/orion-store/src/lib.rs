@@ -1,1 +1,24 @@
+//! Orion's storage: one `Db` over SQLite or PostgreSQL, migrations, and the
+//! repositories the application services call inside a transaction.
+//!
+//! The same SQL text serves both engines wherever they agree; `with_conn!`
+//! runs one query expression against whichever connection is behind a `Conn`.
 
+mod db;
+mod error;
+mod migrate;
+pub mod categories;
+pub mod groups;
+pub mod schema;
+pub mod settings;
+pub mod sql;
+pub mod tickets;
+pub mod timeline;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Conn, Db, DbOptions, Engine, ReadConn, Tx};
+pub use error::StoreError;
+pub use migrate::{MIGRATIONS, Migration};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,193 @@
+//! API tokens and passwords.
+//!
+//! A token is `orion_` plus 64 hex characters; only its SHA-256 is stored. Valid
+//! tokens are cached per node for a few seconds so a read does not cost a token
+//! query; revoking on this node clears the cache at once, other nodes follow
+//! within `CACHE_TTL_MS`.
+
+use crate::{App, AppError, AppResult, NewToken, error::invalid};
+use orion_domain::{Actor, Email, Role, UserId};
+use orion_store::{tokens, users};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const CACHE_TTL_MS: i64 = 10_000;
+const CACHE_MAX: usize = 10_000;
+/// `last_used_at` is written at most this often per token, to keep reads read-only.
+const TOUCH_EVERY_MS: i64 = 5 * 60_000;
+pub const TOKEN_PREFIX: &str = "orion_";
+const MIN_PASSWORD_LEN: usize = 12;
+
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: Mutex<HashMap<String, (Actor, i64)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str, now: i64) -> Option<Actor> {
+        let map = self.entries.lock().ok()?;
+        map.get(hash).filter(|(_, until)| *until > now).map(|(a, _)| a.clone())
+    }
+
+    fn put(&self, hash: String, actor: Actor, until: i64) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(hash, (actor, until));
+        }
+    }
+
+    pub(crate) fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+}
+
+fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl App {
+    /// Resolves a bearer token to the acting user.
+    pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+            return Err(AppError::Unauthorized);
+        }
+        let now = self.now();
+        let hash = hash_token(token);
+        if let Some(actor) = self.tokens.get(&hash, now) {
+            return Ok(actor);
+        }
+        let owner = {
+            let mut r = self.db.read().await?;
+            tokens::find_owner(&mut r.conn(), &hash).await?
+        };
+        let Some(o) = owner else { return Err(AppError::Unauthorized) };
+        if o.revoked_at.is_some() || !o.user_active || o.expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::Unauthorized);
+        }
+        let role = Role::parse("role", &o.role).map_err(|e| AppError::Internal(e.to_string()))?;
+        let actor = Actor { id: UserId(o.user_id), role };
+        if o.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+            let mut tx = self.db.begin().await?;
+            tokens::touch(&mut tx.conn(), o.token_id, now).await?;
+            tx.commit().await?;
+        }
+        let until = o.expires_at.map_or(now + CACHE_TTL_MS, |e| e.min(now + CACHE_TTL_MS));
+        self.tokens.put(hash, actor.clone(), until);
+        Ok(actor)
+    }
+
+    /// Issues a token for the user with `email` (the CLI and admins use this).
+    pub async fn create_token_for(&self, email: &str, name: &str) -> AppResult<NewToken> {
+        let email = Email::parse("user", email)?;
+        let name = orion_domain::error::required_text("name", name, 100)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let user = users::find_by_email(&mut tx.conn(), email.as_str())
+            .await?
+            .ok_or_else(|| invalid("user", format!("no user with e-mail {email}")))?;
+        if !user.active {
+            return Err(invalid("user", "the user is deactivated"));
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = format!("{TOKEN_PREFIX}{}", hex(&bytes));
+        let id = tokens::insert(&mut tx.conn(), user.id, &name, &hash_token(&token), None, now).await?;
+        tx.commit().await?;
+        Ok(NewToken { id, name, token })
+    }
+
+    /// Creates a token for the caller themselves.
+    pub async fn create_own_token(&self, actor: &Actor, name: &str) -> AppResult<NewToken> {
+        let email = {
+            let mut r = self.db.read().await?;
+            users::get(&mut r.conn(), actor.id.0).await?.email
+        };
+        self.create_token_for(&email, name).await
+    }
+
+    /// Revokes one of the caller's tokens.
+    pub async fn revoke_own_token(&self, actor: &Actor, token_id: i64) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let done = tokens::revoke(&mut tx.conn(), actor.id.0, token_id, self.now()).await?;
+        tx.commit().await?;
+        self.tokens.clear();
+        if done { Ok(()) } else { Err(AppError::NotFound("token")) }
+    }
+
+    /// Lists the caller's tokens (never their secrets).
+    pub async fn list_own_tokens(&self, actor: &Actor) -> AppResult<Vec<serde_json::Value>> {
+        let mut r = self.db.read().await?;
+        let rows = tokens::list_for_user(&mut r.conn(), actor.id.0).await?;
+        Ok(rows
+            .into_iter()
+            .map(|t| {
+                serde_json::json!({
+                    "id": t.id, "name": t.name,
+                    "created_at": orion_domain::Timestamp(t.created_at).to_rfc3339(),
+                    "last_used_at": t.last_used_at.map(|v| orion_domain::Timestamp(v).to_rfc3339()),
+                    "revoked": t.revoked_at.is_some(),
+                })
+            })
+            .collect())
+    }
+}
+
+/// Hashes a password with Argon2id off the async threads.
+pub async fn hash_password(password: String) -> AppResult<String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(invalid("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
+    }
+    if password.len() > 1024 {
+        return Err(invalid("password", "must be at most 1024 bytes"));
+    }
+    tokio::task::spawn_blocking(move || {
+        use argon2::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// Checks a password against a stored Argon2 hash.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), h.clone()).await);
+        assert!(!verify_password("wrong horse battery".into(), h).await);
+        assert!(hash_password("short".into()).await.is_err());
+    }
+
+    #[test]
+    fn token_hash_is_sha256_hex() {
+        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

@@ -1,0 +1,832 @@
+//! Incidents and service requests: log, read, list, change, comment, escalate,
+//! resolve, reopen, close. Each command is one transaction with its timeline entry.
+
+use crate::error::invalid;
+use crate::settings::priority_matrix;
+use crate::{
+    App, AppError, AppResult, CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput,
+    Ticket, TicketPatch, TimelineEntry,
+};
+use orion_domain::error::required_text;
+use orion_domain::{
+    Actor, Channel, Email, EscalationKind, FieldErrors, Level, PendingReason, Priority, ResolutionCode, Role,
+    State, TicketKind, TicketNumber, Tier, Visibility,
+};
+use orion_store::tickets::{self, AssigneeFilter, NewTicket, TicketFilter, TicketView};
+use orion_store::{Conn, categories, groups, timeline, users};
+use serde_json::json;
+
+const TITLE_MAX: usize = 300;
+const TEXT_MAX: usize = 100_000;
+pub const PAGE_DEFAULT: i64 = 50;
+pub const PAGE_MAX: i64 = 200;
+
+/// Filters for `GET /api/v1/tickets`, as the caller wrote them.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TicketQuery {
+    /// `incident` or `service_request`
+    pub kind: Option<String>,
+    /// One state or several, comma-separated (`new,assigned`); `open` means every state before resolved
+    pub state: Option<String>,
+    /// `P1`..`P5`
+    pub priority: Option<String>,
+    /// Group name
+    pub assignment_group: Option<String>,
+    /// Agent e-mail, `me`, or `none` for unassigned
+    pub assignee: Option<String>,
+    /// Requester e-mail (staff only; requesters always see their own)
+    pub requester: Option<String>,
+    /// From the previous page's `next_cursor`
+    pub cursor: Option<String>,
+    /// 1..200, default 50
+    pub limit: Option<i64>,
+}
+
+pub(crate) fn parse_limit(limit: Option<i64>) -> AppResult<i64> {
+    match limit {
+        None => Ok(PAGE_DEFAULT),
+        Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
+        Some(_) => Err(invalid("limit", format!("must be between 1 and {PAGE_MAX}"))),
+    }
+}
+
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(c) => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| invalid("cursor", "is not a cursor this server issued")),
+    }
+}
+
+async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
+    let n = TicketNumber::parse(number).ok_or(AppError::NotFound("ticket"))?;
+    match tickets::get_by_number(conn, &n.to_string()).await {
+        Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("ticket")),
+        other => Ok(other?),
+    }
+}
+
+/// Loads a ticket the actor may see; others' tickets look absent to requesters.
+async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &str) -> AppResult<TicketView> {
+    let t = load(conn, number).await?;
+    if !actor.can_view_ticket(orion_domain::UserId(t.requester_id)) {
+        return Err(AppError::NotFound("ticket"));
+    }
+    Ok(t)
+}
+
+fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
+    if actor.can_work_tickets() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("only support staff can {what}")))
+    }
+}
+
+fn state_of(t: &TicketView) -> AppResult<State> {
+    State::parse("state", &t.state).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Appends one timeline entry.
+async fn record(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    now: i64,
+    actor: Option<&Actor>,
+    kind: &str,
+    visibility: Visibility,
+    body: &str,
+    data: serde_json::Value,
+) -> AppResult<()> {
+    timeline::append(
+        conn,
+        &timeline::NewEntry {
+            ticket_id,
+            at: now,
+            actor_id: actor.map(|a| a.id.0),
+            kind,
+            visibility: visibility.as_str(),
+            body,
+            data: &data.to_string(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
+    match groups::find_by_name(conn, name.trim()).await? {
+        Some(g) if g.active => Ok(g),
+        Some(_) => Err(invalid(field, format!("group {name:?} is deactivated"))),
+        None => Err(invalid(field, format!("no group named {name:?}"))),
+    }
+}
+
+/// The group new tickets go to when none is named: the first active tier-1 group.
+async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
+    groups::list(conn)
+        .await?
+        .into_iter()
+        .filter(|g| g.active)
+        .min_by_key(|g| (g.tier, g.id))
+        .ok_or_else(|| invalid("assignment_group", "no group exists to route the ticket to; create one first"))
+}
+
+/// An active staff member of `group_id`, by e-mail.
+async fn assignee_in_group(conn: &mut Conn<'_>, email: &str, group: &groups::GroupRow) -> AppResult<users::UserRow> {
+    let email = Email::parse("assignee", email)?;
+    let u = users::find_by_email(conn, email.as_str())
+        .await?
+        .ok_or_else(|| invalid("assignee", format!("no user with e-mail {email}")))?;
+    let role = Role::parse("role", &u.role).map_err(|e| AppError::Internal(e.to_string()))?;
+    if !u.active || !role.is_staff() {
+        return Err(invalid("assignee", "must be an active agent, lead or admin"));
+    }
+    if !groups::is_member(conn, group.id, u.id).await? {
+        return Err(invalid("assignee", format!("{email} is not a member of {}", group.name)));
+    }
+    Ok(u)
+}
+
+async fn category_by_path(conn: &mut Conn<'_>, path: &str) -> AppResult<categories::CategoryRow> {
+    match categories::find_by_path(conn, path.trim()).await? {
+        Some(c) if c.active => Ok(c),
+        Some(_) => Err(invalid("category", format!("category {path:?} is retired"))),
+        None => Err(invalid("category", format!("no category {path:?}"))),
+    }
+}
+
+impl App {
+    /// Logs an incident or service request.
+    pub async fn create_ticket(&self, actor: &Actor, input: NewTicketInput) -> AppResult<Ticket> {
+        let mut errs = FieldErrors::new();
+        let kind = match &input.kind {
+            None => Some(TicketKind::Incident),
+            Some(k) => errs.check(TicketKind::parse("kind", k)),
+        };
+        let title = errs.check(required_text("title", input.title.as_deref().unwrap_or(""), TITLE_MAX));
+        let description = match input.description.as_deref() {
+            Some(d) if d.chars().count() > TEXT_MAX => {
+                errs.push("description", format!("must be at most {TEXT_MAX} characters"));
+                None
+            }
+            d => Some(d.unwrap_or("").trim().to_string()),
+        };
+        let impact = errs.check(Level::parse("impact", input.impact.unwrap_or(3)));
+        let urgency = errs.check(Level::parse("urgency", input.urgency.unwrap_or(3)));
+        let default_channel = if actor.role == Role::Requester { Channel::Portal } else { Channel::Api };
+        let channel = match &input.channel {
+            None => Some(default_channel),
+            Some(c) => errs.check(Channel::parse("channel", c)),
+        };
+        let requester_email = match (&input.requester, actor.can_create_for_others()) {
+            (Some(r), true) => errs.check(Email::parse("requester", r)),
+            (Some(_), false) => {
+                errs.push("requester", "requesters can only log tickets for themselves; leave it out");
+                None
+            }
+            (None, _) => None,
+        };
+        if input.assignee.is_some() && !actor.can_work_tickets() {
+            errs.push("assignee", "only support staff can assign tickets");
+        }
+        if input.assignment_group.is_some() && !actor.can_work_tickets() {
+            errs.push("assignment_group", "only support staff can route tickets");
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+
+        // Look-ups: report every unknown reference, not only the first.
+        let group = match &input.assignment_group {
+            Some(name) => collect(&mut errs, group_by_name(&mut c, "assignment_group", name).await)?,
+            None => collect(&mut errs, default_group(&mut c).await)?,
+        };
+        let category = match input.category.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => collect(&mut errs, category_by_path(&mut c, p).await)?,
+        };
+        let assignee = match (&input.assignee, &group) {
+            (Some(a), Some(g)) if !a.trim().is_empty() => {
+                collect(&mut errs, assignee_in_group(&mut c, a, g).await)?
+            }
+            _ => None,
+        };
+        errs.into_result()?;
+        let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency), Some(channel), Some(group)) =
+            (kind, title, description, impact, urgency, channel, group)
+        else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+
+        let requester_id = match requester_email {
+            None => actor.id.0,
+            Some(email) => match users::find_by_email(&mut c, email.as_str()).await? {
+                Some(u) if u.active => u.id,
+                Some(_) => return Err(invalid("requester", format!("{email} is deactivated"))),
+                None => {
+                    let name = input
+                        .requester_name
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(email.local_part())
+                        .to_string();
+                    users::insert(
+                        &mut c,
+                        &users::NewUser {
+                            email: email.as_str(),
+                            name: &name,
+                            role: Role::Requester.as_str(),
+                            phone: None,
+                            password_hash: None,
+                            now,
+                        },
+                    )
+                    .await?
+                }
+            },
+        };
+
+        let priority = priority_matrix(&mut c).await?.priority(impact, urgency);
+        let seq = tickets::next_number(&mut c, kind.prefix()).await?;
+        let number = TicketNumber::new(kind, seq).to_string();
+        let state = if assignee.is_some() { State::Assigned } else { State::New };
+        let id = tickets::insert(
+            &mut c,
+            &NewTicket {
+                number: &number,
+                kind: kind.as_str(),
+                title: &title,
+                description: &description,
+                requester_id,
+                channel: channel.as_str(),
+                category_id: category.as_ref().map(|c| c.id),
+                impact: i64::from(impact.get()),
+                urgency: i64::from(urgency.get()),
+                priority: i64::from(priority.get()),
+                state: state.as_str(),
+                assignment_group_id: group.id,
+                assignee_id: assignee.as_ref().map(|u| u.id),
+                max_tier: group.tier,
+                created_by: actor.id.0,
+                now,
+            },
+        )
+        .await?;
+        record(
+            &mut c,
+            id,
+            now,
+            Some(actor),
+            "created",
+            Visibility::Public,
+            "",
+            json!({
+                "priority": priority.to_string(), "impact": impact.get(), "urgency": urgency.get(),
+                "channel": channel.as_str(), "assignment_group": group.name,
+                "assignee": assignee.as_ref().map(|u| &u.email),
+            }),
+        )
+        .await?;
+        let view = tickets::get(&mut c, id).await?;
+        tx.commit().await?;
+        metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
+        Ok(view.into())
+    }
+
+    pub async fn get_ticket(&self, actor: &Actor, number: &str) -> AppResult<Ticket> {
+        let mut r = self.db.read().await?;
+        Ok(load_visible(&mut r.conn(), actor, number).await?.into())
+    }
+
+    /// Newest first, keyset-paged. Requesters only ever list their own tickets.
+    pub async fn list_tickets(&self, actor: &Actor, q: TicketQuery) -> AppResult<Page<Ticket>> {
+        let mut errs = FieldErrors::new();
+        let mut f = TicketFilter::default();
+        if let Some(k) = &q.kind {
+            f.kind = errs.check(TicketKind::parse("kind", k)).map(|k| k.as_str().to_string());
+        }
+        if let Some(s) = &q.state {
+            for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                if part == "open" {
+                    f.states.extend(State::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str().to_string()));
+                } else if let Some(st) = errs.check(State::parse("state", part)) {
+                    f.states.push(st.as_str().to_string());
+                }
+            }
+        }
+        if let Some(p) = &q.priority {
+            f.priority = errs.check(Priority::parse("priority", p)).map(|p| i64::from(p.get()));
+        }
+        let limit = collect(&mut errs, parse_limit(q.limit))?;
+        let cursor = collect(&mut errs, parse_cursor(q.cursor.as_deref()))?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        if let Some(g) = &q.assignment_group {
+            match groups::find_by_name(&mut c, g.trim()).await? {
+                Some(g) => f.group_id = Some(g.id),
+                None => errs.push("assignment_group", format!("no group named {g:?}")),
+            }
+        }
+        match q.assignee.as_deref().map(str::trim) {
+            None => {}
+            Some("none") => f.assignee = Some(AssigneeFilter::Nobody),
+            Some("me") => f.assignee = Some(AssigneeFilter::User(actor.id.0)),
+            Some(e) => match users::find_by_email(&mut c, &e.to_lowercase()).await? {
+                Some(u) => f.assignee = Some(AssigneeFilter::User(u.id)),
+                None => errs.push("assignee", format!("no user with e-mail {e}")),
+            },
+        }
+        if actor.role == Role::Requester {
+            f.requester_id = Some(actor.id.0);
+        } else if let Some(e) = &q.requester {
+            match users::find_by_email(&mut c, &e.trim().to_lowercase()).await? {
+                Some(u) => f.requester_id = Some(u.id),
+                None => errs.push("requester", format!("no user with e-mail {e}")),
+            }
+        }
+        errs.into_result()?;
+        f.limit = limit.unwrap_or(PAGE_DEFAULT) + 1;
+        f.before_id = cursor.flatten();
+        let mut rows = tickets::list(&mut c, &f).await?;
+        let more = rows.len() as i64 > f.limit - 1;
+        rows.truncate((f.limit - 1) as usize);
+        let next_cursor = if more { rows.last().map(|t| t.id.to_string()) } else { None };
+        Ok(Page { items: rows.into_iter().map(Ticket::from).collect(), next_cursor })
+    }
+
+    /// Changes fields and state. Moving to a higher tier is an escalation and
+    /// goes through [`App::escalate`]; moving sideways or down needs a note.
+    pub async fn update_ticket(&self, actor: &Actor, number: &str, p: TicketPatch) -> AppResult<Ticket> {
+        require_staff(actor, "change tickets")?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let before = load(&mut c, number).await?;
+        let from_state = state_of(&before)?;
+        if from_state == State::Closed {
+            return Err(AppError::Conflict(format!("{} is closed and can no longer change", before.number)));
+        }
+        let mut t = before.clone();
+        let mut errs = FieldErrors::new();
+        let mut changes = Vec::new();
+        let mut change = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+            if from != to {
+                changes.push(json!({"field": field, "from": from, "to": to}));
+            }
+        };
+
+        if let Some(title) = &p.title
+            && let Some(v) = errs.check(required_text("title", title, TITLE_MAX))
+        {
+            change("title", json!(t.title), json!(v));
+            t.title = v;
+        }
+        if let Some(d) = &p.description {
+            if d.chars().count() > TEXT_MAX {
+                errs.push("description", format!("must be at most {TEXT_MAX} characters"));
+            } else {
+                change("description", json!(t.description), json!(d.trim()));
+                t.description = d.trim().to_string();
+            }
+        }
+        let impact = p.impact.and_then(|i| errs.check(Level::parse("impact", i)));
+        let urgency = p.urgency.and_then(|u| errs.check(Level::parse("urgency", u)));
+        if impact.is_some() || urgency.is_some() {
+            let i = impact.map_or(t.impact, |l| i64::from(l.get()));
+            let u = urgency.map_or(t.urgency, |l| i64::from(l.get()));
+            let prio = priority_matrix(&mut c)
+                .await?
+                .priority(Level::parse("impact", i)?, Level::parse("urgency", u)?);
+            change("impact", json!(t.impact), json!(i));
+            change("urgency", json!(t.urgency), json!(u));
+            change("priority", json!(format!("P{}", t.priority)), json!(prio.to_string()));
+            t.impact = i;
+            t.urgency = u;
+            t.priority = i64::from(prio.get());
+        }
+        if let Some(cat) = p.category.as_deref().map(str::trim) {
+            let new = if cat.is_empty() {
+                None
+            } else {
+                collect(&mut errs, category_by_path(&mut c, cat).await)?
+            };
+            if cat.is_empty() || new.is_some() {
+                change("category", json!(t.category_path), json!(new.as_ref().map(|c| &c.path)));
+                t.category_id = new.as_ref().map(|c| c.id);
+                t.category_path = new.map(|c| c.path);
+            }
+        }
+        let mut group_note = None;
+        if let Some(name) = &p.assignment_group
+            && let Some(g) = collect(&mut errs, group_by_name(&mut c, "assignment_group", name).await)?
+            && g.id != t.assignment_group_id
+        {
+            let from = Tier::parse("tier", t.assignment_group_tier)?;
+            let to = Tier::parse("tier", g.tier)?;
+            match EscalationKind::between(from, to) {
+                EscalationKind::Up => errs.push(
+                    "assignment_group",
+                    format!(
+                        "{} is tier {}, above tier {}: escalate with POST /api/v1/tickets/{}/escalate and the troubleshooting done so far",
+                        g.name, g.tier, t.assignment_group_tier, t.number
+                    ),
+                ),
+                _ => match p.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                    None => errs.push("note", "say why the ticket moves to another group"),
+                    Some(n) => {
+                        group_note = Some(n.to_string());
+                        change("assignment_group", json!(t.assignment_group_name), json!(g.name));
+                        t.assignment_group_id = g.id;
+                        t.assignment_group_name = g.name;
+                        t.assignment_group_tier = g.tier;
+                        if p.assignee.is_none() && t.assignee_id.is_some() {
+                            change("assignee", json!(t.assignee_email), json!(null));
+                            t.assignee_id = None;
+                            t.assignee_email = None;
+                        }
+                    }
+                },
+            }
+        }
+        if let Some(a) = p.assignee.as_deref().map(str::trim) {
+            if a.is_empty() {
+                change("assignee", json!(t.assignee_email), json!(null));
+                t.assignee_id = None;
+                t.assignee_email = None;
+            } else {
+                let g = groups::get(&mut c, t.assignment_group_id).await?;
+                if let Some(u) = collect(&mut errs, assignee_in_group(&mut c, a, &g).await)? {
+                    change("assignee", json!(t.assignee_email), json!(u.email));
+                    t.assignee_id = Some(u.id);
+                    t.assignee_email = Some(u.email);
+                }
+            }
+        }
+        // The state the caller asked for, or the one the assignment implies.
+        let mut to_state = from_state;
+        if let Some(s) = &p.state {
+            if let Some(s) = errs.check(State::parse("state", s)) {
+                match s {
+                    State::Resolved => errs.push("state", format!("resolve with POST /api/v1/tickets/{}/resolve", t.number)),
+                    State::Closed => errs.push("state", format!("close with POST /api/v1/tickets/{}/close", t.number)),
+                    _ if from_state == State::Resolved => {
+                        errs.push("state", format!("reopen with POST /api/v1/tickets/{}/reopen", t.number))
+                    }
+                    _ => to_state = s,
+                }
+            }
+        } else if t.assignee_id.is_some() && from_state == State::New {
+            to_state = State::Assigned;
+        } else if t.assignee_id.is_none() && from_state.needs_assignee() {
+            to_state = State::New;
+        }
+        if to_state.needs_assignee() && t.assignee_id.is_none() {
+            // Taking a ticket by setting it in progress assigns it to yourself.
+            if groups::is_member(&mut c, t.assignment_group_id, actor.id.0).await? && to_state == State::InProgress {
+                let me = users::get(&mut c, actor.id.0).await?;
+                change("assignee", json!(t.assignee_email), json!(me.email));
+                t.assignee_id = Some(me.id);
+                t.assignee_email = Some(me.email);
+            } else {
+                errs.push("assignee", format!("a ticket in state {to_state} needs an assignee"));
+            }
+        }
+        let pending_reason = match p.pending_reason.as_deref() {
+            Some(r) => errs.check(PendingReason::parse("pending_reason", r)),
+            None => None,
+        };
+        if to_state == State::Pending {
+            let reason = pending_reason.map(|r| r.as_str().to_string()).or(t.pending_reason.clone());
+            if reason.is_none() {
+                errs.push("pending_reason", "say what the ticket waits for: user, vendor or change");
+            }
+            t.pending_reason = reason;
+        } else {
+            if p.pending_reason.is_some() {
+                errs.push("pending_reason", "only a pending ticket has a pending reason");
+            }
+            t.pending_reason = None;
+        }
+        errs.into_result()?;
+        if to_state != from_state {
+            from_state.transition(to_state)?;
+        }
+        t.state = to_state.as_str().to_string();
+
+        let state_changed = to_state != from_state || t.pending_reason != before.pending_reason;
+        if changes.is_empty() && !state_changed {
+            return Ok(before.into());
+        }
+        t.updated_at = now;
+        tickets::update(&mut c, &t).await?;
+        if !changes.is_empty() {
+            record(
+                &mut c,
+                t.id,
+                now,
+                Some(actor),
+                "fields_changed",
+                Visibility::Internal,
+                group_note.as_deref().unwrap_or(""),
+                json!({ "changes": changes }),
+            )
+            .await?;
+        }
+        if state_changed {
+            record(
+                &mut c,
+                t.id,
+                now,
+                Some(actor),
+                "state_changed",
+                Visibility::Public,
+                "",
+                json!({"from": from_state.as_str(), "to": to_state.as_str(), "pending_reason": t.pending_reason}),
+            )
+            .await?;
+        }
+        let view = tickets::get(&mut c, t.id).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// A public reply or an internal work note. A requester's reply to a ticket
+    /// pending on them puts it back in the queue.
+    pub async fn add_comment(&self, actor: &Actor, number: &str, input: CommentInput) -> AppResult<TimelineEntry> {
+        let mut errs = FieldErrors::new();
+        let body = errs.check(required_text("body", input.body.as_deref().unwrap_or(""), TEXT_MAX));
+        let visibility = match input.visibility.as_deref() {
+            None => Some(Visibility::Public),
+            Some(v) => errs.check(Visibility::parse("visibility", v)),
+        };
+        if visibility == Some(Visibility::Internal) && !actor.can_see_internal() {
+            errs.push("visibility", "requesters can only add public comments");
+        }
+        errs.into_result()?;
+        let (Some(body), Some(visibility)) = (body, visibility) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_visible(&mut c, actor, number).await?;
+        let state = state_of(&t)?;
+        if state == State::Closed {
+            return Err(AppError::Conflict(format!("{} is closed; open a new ticket", t.number)));
+        }
+        let kind = if visibility == Visibility::Public { "comment" } else { "work_note" };
+        let id = timeline::append(
+            &mut c,
+            &timeline::NewEntry {
+                ticket_id: t.id,
+                at: now,
+                actor_id: Some(actor.id.0),
+                kind,
+                visibility: visibility.as_str(),
+                body: &body,
+                data: "{}",
+            },
+        )
+        .await?;
+        if state == State::Pending
+            && t.pending_reason.as_deref() == Some(PendingReason::User.as_str())
+            && actor.id.0 == t.requester_id
+        {
+            let to = State::after_reopen(t.assignee_id.is_some());
+            t.state = to.as_str().to_string();
+            t.pending_reason = None;
+            t.updated_at = now;
+            tickets::update(&mut c, &t).await?;
+            record(
+                &mut c,
+                t.id,
+                now,
+                None,
+                "state_changed",
+                Visibility::Public,
+                "The requester replied.",
+                json!({"from": "pending", "to": to.as_str(), "pending_reason": null}),
+            )
+            .await?;
+        } else {
+            // Keep `updated_at` honest for queues sorted by activity.
+            t.updated_at = now;
+            tickets::update(&mut c, &t).await?;
+        }
+        let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
+        tx.commit().await?;
+        entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))
+    }
+
+    /// Moves a ticket up to its group's escalation target (or a named group of the
+    /// same or a higher tier), with the reason and the troubleshooting done so far.
+    pub async fn escalate(&self, actor: &Actor, number: &str, input: EscalateInput) -> AppResult<Ticket> {
+        require_staff(actor, "escalate tickets")?;
+        let mut errs = FieldErrors::new();
+        let reason = errs.check(required_text("reason", input.reason.as_deref().unwrap_or(""), TEXT_MAX));
+        let troubleshooting =
+            errs.check(required_text("troubleshooting", input.troubleshooting.as_deref().unwrap_or(""), TEXT_MAX));
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load(&mut c, number).await?;
+        let state = state_of(&t)?;
+        if !state.is_open() {
+            return Err(AppError::Conflict(format!("{} is {state}; reopen it before escalating", t.number)));
+        }
+        let current = groups::get(&mut c, t.assignment_group_id).await?;
+        let target = match input.to_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            Some(name) => collect(&mut errs, group_by_name(&mut c, "to_group", name).await)?,
+            None => match current.escalation_target_id {
+                Some(id) => Some(groups::get(&mut c, id).await?),
+                None => {
+                    errs.push("to_group", format!("{} has no escalation target; name the group", current.name));
+                    None
+                }
+            },
+        };
+        if let Some(g) = &target {
+            if g.id == current.id {
+                errs.push("to_group", format!("the ticket is already with {}", g.name));
+            } else if g.tier < current.tier {
+                errs.push(
+                    "to_group",
+                    format!("{} is tier {}, below tier {}: reassign it with a note instead", g.name, g.tier, current.tier),
+                );
+            }
+        }
+        errs.into_result()?;
+        let (Some(reason), Some(troubleshooting), Some(target)) = (reason, troubleshooting, target) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let from_state = state;
+        t.assignment_group_id = target.id;
+        t.assignee_id = None;
+        t.state = State::New.as_str().to_string();
+        t.pending_reason = None;
+        t.escalation_count += 1;
+        t.max_tier = t.max_tier.max(target.tier);
+        t.updated_at = now;
+        tickets::update(&mut c, &t).await?;
+        record(
+            &mut c,
+            t.id,
+            now,
+            Some(actor),
+            "escalated",
+            Visibility::Internal,
+            &format!("Reason: {reason}\n\nTroubleshooting so far:\n{troubleshooting}"),
+            json!({
+                "from_group": current.name, "from_tier": current.tier,
+                "to_group": target.name, "to_tier": target.tier,
+                "from_state": from_state.as_str(), "from_assignee": t.assignee_email,
+                "reason": reason, "troubleshooting": troubleshooting,
+                "escalation_count": t.escalation_count,
+            }),
+        )
+        .await?;
+        let view = tickets::get(&mut c, t.id).await?;
+        tx.commit().await?;
+        metrics::counter!("orion_tickets_escalated_total").increment(1);
+        Ok(view.into())
+    }
+
+    pub async fn resolve(&self, actor: &Actor, number: &str, input: ResolveInput) -> AppResult<Ticket> {
+        require_staff(actor, "resolve tickets")?;
+        let mut errs = FieldErrors::new();
+        let code = match input.resolution_code.as_deref() {
+            None => {
+                errs.push("resolution_code", "is required");
+                None
+            }
+            Some(c) => errs.check(ResolutionCode::parse("resolution_code", c)),
+        };
+        let notes =
+            errs.check(required_text("resolution_notes", input.resolution_notes.as_deref().unwrap_or(""), TEXT_MAX));
+        errs.into_result()?;
+        let (Some(code), Some(notes)) = (code, notes) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load(&mut c, number).await?;
+        let from = state_of(&t)?;
+        from.transition(State::Resolved)?;
+        t.state = State::Resolved.as_str().to_string();
+        t.pending_reason = None;
+        t.resolution_code = Some(code.as_str().to_string());
+        t.resolution_notes = Some(notes.clone());
+        t.resolved_at = Some(now);
+        t.updated_at = now;
+        tickets::update(&mut c, &t).await?;
+        record(
+            &mut c,
+            t.id,
+            now,
+            Some(actor),
+            "resolved",
+            Visibility::Public,
+            &notes,
+            json!({"from": from.as_str(), "resolution_code": code.as_str()}),
+        )
+        .await?;
+        let view = tickets::get(&mut c, t.id).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// The requester (or staff) reopens a resolved ticket; it goes back to its owner.
+    pub async fn reopen(&self, actor: &Actor, number: &str, input: ReasonInput) -> AppResult<Ticket> {
+        let reason = required_text("reason", input.reason.as_deref().unwrap_or(""), TEXT_MAX)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_visible(&mut c, actor, number).await?;
+        if !actor.can_reopen_or_confirm(orion_domain::UserId(t.requester_id)) {
+            return Err(AppError::Forbidden("only the requester or support staff can reopen".into()));
+        }
+        let from = state_of(&t)?;
+        if from != State::Resolved {
+            return Err(AppError::Conflict(format!("only a resolved ticket can be reopened; {} is {from}", t.number)));
+        }
+        let to = from.transition(State::after_reopen(t.assignee_id.is_some()))?;
+        t.state = to.as_str().to_string();
+        t.reopen_count += 1;
+        t.resolved_at = None;
+        t.resolution_code = None;
+        t.resolution_notes = None;
+        t.updated_at = now;
+        tickets::update(&mut c, &t).await?;
+        record(&mut c, t.id, now, Some(actor), "reopened", Visibility::Public, &reason, json!({"from": from.as_str(), "to": to.as_str()}))
+            .await?;
+        let view = tickets::get(&mut c, t.id).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// Closes a resolved ticket (the requester confirming, or staff).
+    pub async fn close(&self, actor: &Actor, number: &str, input: ReasonInput) -> AppResult<Ticket> {
+        let note = input.reason.as_deref().map(str::trim).unwrap_or("").to_string();
+        if note.chars().count() > TEXT_MAX {
+            return Err(invalid("reason", format!("must be at most {TEXT_MAX} characters")));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_visible(&mut c, actor, number).await?;
+        let from = state_of(&t)?;
+        from.transition(State::Closed)?;
+        t.state = State::Closed.as_str().to_string();
+        t.closed_at = Some(now);
+        t.updated_at = now;
+        tickets::update(&mut c, &t).await?;
+        record(&mut c, t.id, now, Some(actor), "closed", Visibility::Public, &note, json!({"from": from.as_str()})).await?;
+        let view = tickets::get(&mut c, t.id).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// Oldest first; requesters see public entries only.
+    pub async fn timeline(
+        &self,
+        actor: &Actor,
+        number: &str,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<Page<TimelineEntry>> {
+        let limit = parse_limit(limit)?;
+        let after = parse_cursor(cursor)?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let t = load_visible(&mut c, actor, number).await?;
+        let mut rows = timeline::list(&mut c, t.id, actor.can_see_internal(), after, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|e| e.id.to_string()) } else { None };
+        Ok(Page { items: rows.into_iter().map(TimelineEntry::from).collect(), next_cursor })
+    }
+}
+
+/// Records a validation failure among the other field errors and carries on;
+/// any other failure (storage) stops the command.
+pub(crate) fn collect<T>(errs: &mut FieldErrors, r: AppResult<T>) -> AppResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(AppError::Validation(e)) => {
+            for f in e.iter() {
+                errs.push(f.field.clone(), f.message.clone());
+            }
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}

@@ -1,0 +1,231 @@
+use crate::{Result, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The two engines Orion runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Pool and durability settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections for PostgreSQL, or SQLite readers (SQLite always has one writer).
+    pub max_connections: u32,
+    /// SQLite `synchronous=FULL` instead of `NORMAL`: survives power loss, slower commits.
+    pub sqlite_synchronous_full: bool,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, sqlite_synchronous_full: false }
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    /// One writer connection serialises writes without SQLITE_BUSY storms; readers run in parallel (WAL).
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pools: Pools,
+}
+
+/// A write transaction. Dropped without `commit`, it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A pooled connection for reads outside a transaction.
+pub enum ReadConn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A borrowed connection of either engine; repositories take `&mut Conn`.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete `&mut SqliteConnection` or
+/// `&mut PgConnection` behind a `&mut Conn`. The body is compiled once per engine,
+/// so one SQL text and one set of binds serve both.
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => {
+                let $c: &mut ::sqlx::SqliteConnection = &mut **$c;
+                $body
+            }
+            $crate::Conn::Postgres($c) => {
+                let $c: &mut ::sqlx::PgConnection = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Opens the database named by `url`: `sqlite://PATH` (created if missing) or
+    /// `postgres://…`. Any other scheme is an error, never a silent new file.
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db> {
+        let pools = if url.starts_with("sqlite:") {
+            let base = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Url(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .synchronous(if opts.sqlite_synchronous_full {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
+                .pragma("cache_size", "-32768")
+                .pragma("temp_store", "memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base)
+                .await?;
+            Pools::Sqlite { write, read }
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let o = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(o)
+                .await?;
+            Pools::Postgres(pool)
+        } else {
+            let scheme = url.split(':').next().unwrap_or("");
+            return Err(StoreError::Url(format!(
+                "unsupported scheme {scheme:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        };
+        Ok(Db { pools })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.pools {
+            Pools::Sqlite { .. } => Engine::Sqlite,
+            Pools::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE` on SQLite, so a writer never
+    /// has to upgrade a read lock).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<ReadConn> {
+        Ok(match &self.pools {
+            Pools::Sqlite { read, .. } => ReadConn::Sqlite(read.acquire().await?),
+            Pools::Postgres(p) => ReadConn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// Is the database answering? Used by `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.read().await?;
+        match &mut c {
+            ReadConn::Sqlite(c) => c.ping().await?,
+            ReadConn::Postgres(c) => c.ping().await?,
+        }
+        Ok(())
+    }
+
+    /// Closes every pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                // Leave the WAL folded into the main file on a clean shutdown.
+                if let Ok(mut c) = write.acquire().await {
+                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *c).await;
+                }
+                write.close().await;
+            }
+            Pools::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Applies pending migrations; see [`crate::MIGRATIONS`].
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        crate::migrate::run(self).await
+    }
+
+    /// Copies a consistent snapshot of an SQLite database to `path` (`VACUUM INTO`).
+    pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => {
+                sqlx::query("VACUUM INTO $1").bind(path).execute(read).await?;
+                Ok(())
+            }
+            Pools::Postgres(_) => {
+                Err(StoreError::Schema("use pg_dump to back up PostgreSQL".to_string()))
+            }
+        }
+    }
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(t) => Conn::Sqlite(&mut **t),
+            Tx::Postgres(t) => Conn::Postgres(&mut **t),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl ReadConn {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            ReadConn::Sqlite(c) => Conn::Sqlite(&mut **c),
+            ReadConn::Postgres(c) => Conn::Postgres(&mut **c),
+        }
+    }
+}
+
+impl Conn<'_> {
+    pub fn engine(&self) -> Engine {
+        match self {
+            Conn::Sqlite(_) => Engine::Sqlite,
+            Conn::Postgres(_) => Engine::Postgres,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Embedded migrations for both engines, same numbers, same meaning.
+
+use crate::{Db, Result, StoreError, Tx, with_conn};
+
+/// One schema step, in its SQLite and PostgreSQL spelling.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($v:literal, $name:literal) => {
+        Migration {
+            version: $v,
+            name: $name,
+            sqlite: include_str!(concat!("../migrations/sqlite/", $name, ".sql")),
+            postgres: include_str!(concat!("../migrations/postgres/", $name, ".sql")),
+        }
+    };
+}
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_initial")];
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+/// Applies what is missing, each migration in its own transaction. Several nodes
+/// starting at once serialise on a PostgreSQL advisory lock.
+pub(crate) async fn run(db: &Db) -> Result<Vec<i64>> {
+    let mut applied = Vec::new();
+    loop {
+        let mut tx = db.begin().await?;
+        if let Tx::Postgres(t) = &mut tx {
+            sqlx::query("SELECT pg_advisory_xact_lock(7243001)").execute(&mut **t).await?;
+        }
+        let mut c = tx.conn();
+        with_conn!(&mut c, |c| sqlx::query(CREATE_TABLE).execute(c).await.map(|r| r.rows_affected()))?;
+        let current: Option<i64> = with_conn!(&mut c, |c| {
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_migration").fetch_one(c).await
+        })?;
+        let current = current.unwrap_or(0);
+        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+        if current > newest {
+            return Err(StoreError::Schema(format!(
+                "the database is at schema version {current}, newer than this binary knows ({newest}); \
+                 run the newer Orion or restore a backup"
+            )));
+        }
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version > current) else {
+            tx.commit().await?;
+            return Ok(applied);
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        match &mut c {
+            crate::Conn::Sqlite(c) => {
+                sqlx::raw_sql(m.sqlite).execute(&mut **c).await?;
+            }
+            crate::Conn::Postgres(c) => {
+                sqlx::raw_sql(m.postgres).execute(&mut **c).await?;
+            }
+        }
+        with_conn!(&mut c, |c| {
+            sqlx::query("INSERT INTO schema_migration (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+        applied.push(m.version);
+    }
+}

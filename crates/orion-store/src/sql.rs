@@ -1,0 +1,70 @@
+//! A small builder for SQL whose shape depends on the request (filters, keyset
+//! cursors). Placeholders are `$n` on both engines; values are always bound.
+
+/// A value to bind.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    I64(i64),
+    Text(String),
+}
+
+/// SQL text plus its binds, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Self { text: text.to_string(), binds: Vec::new() }
+    }
+
+    /// Appends literal SQL (never user input).
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        self.text.push('$');
+        self.text.push_str(&self.binds.len().to_string());
+        self
+    }
+
+    pub fn bind_i64(&mut self, v: i64) -> &mut Self {
+        self.bind(Bind::I64(v))
+    }
+
+    pub fn bind_text(&mut self, v: impl Into<String>) -> &mut Self {
+        self.bind(Bind::Text(v.into()))
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
+    }
+}
+
+/// Runs a `query_as::<_, $row>` over a built [`Sql`] with `fetch_all` on a `&mut Conn`.
+#[macro_export]
+macro_rules! fetch_all_sql {
+    ($conn:expr, $row:ty, $sql:expr) => {{
+        let sql: &$crate::sql::Sql = $sql;
+        $crate::with_conn!($conn, |c| {
+            let mut q = ::sqlx::query_as::<_, $row>(::sqlx::AssertSqlSafe(sql.text().to_string()));
+            for b in sql.binds() {
+                q = match b {
+                    $crate::sql::Bind::I64(v) => q.bind(*v),
+                    $crate::sql::Bind::Text(v) => q.bind(v.clone()),
+                };
+            }
+            q.fetch_all(c).await
+        })
+    }};
+}

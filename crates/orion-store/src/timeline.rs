@@ -1,0 +1,69 @@
+//! The append-only timeline of each ticket: its audit trail.
+
+use crate::{Conn, Result, with_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: Option<String>,
+    pub kind: String,
+    pub visibility: String,
+    pub body: String,
+    pub data: String,
+}
+
+pub struct NewEntry<'a> {
+    pub ticket_id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub kind: &'a str,
+    pub visibility: &'a str,
+    pub body: &'a str,
+    /// JSON text: before/after values, group moves, …
+    pub data: &'a str,
+}
+
+pub async fn append(conn: &mut Conn<'_>, e: &NewEntry<'_>) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(e.ticket_id)
+        .bind(e.at)
+        .bind(e.actor_id)
+        .bind(e.kind)
+        .bind(e.visibility)
+        .bind(e.body)
+        .bind(e.data)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// Oldest first, keyset-paged; internal entries only when asked for.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    include_internal: bool,
+    after_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EntryRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT e.id, e.ticket_id, e.at, e.actor_id, u.name AS actor_name, e.kind, e.visibility, e.body, e.data
+             FROM timeline_entry e LEFT JOIN app_user u ON u.id = e.actor_id
+             WHERE e.ticket_id = $1 AND ($2 OR e.visibility = 'public') AND e.id > $3
+             ORDER BY e.id LIMIT $4",
+        )
+        .bind(ticket_id)
+        .bind(include_internal)
+        .bind(after_id.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}

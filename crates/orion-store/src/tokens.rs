@@ -1,0 +1,100 @@
+//! API tokens; only a SHA-256 of each secret is stored.
+
+use crate::{Conn, Result, with_conn};
+
+/// What a presented token resolves to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub user_active: bool,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub async fn insert(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    name: &str,
+    token_hash: &str,
+    expires_at: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO api_token (user_id, name, token_hash, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+pub async fn find_owner(conn: &mut Conn<'_>, token_hash: &str) -> Result<Option<TokenOwner>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id AS token_id, t.user_id, u.role, u.active AS user_active,
+                    t.last_used_at, t.expires_at, t.revoked_at
+             FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
+pub async fn touch(conn: &mut Conn<'_>, token_id: i64, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE api_token SET last_used_at = $2 WHERE id = $1")
+            .bind(token_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+pub async fn list_for_user(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<TokenRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, user_id, name, created_at, last_used_at, expires_at, revoked_at
+             FROM api_token WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Revokes a token of `user_id`; returns whether one was revoked.
+pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("UPDATE api_token SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
+            .bind(token_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}

@@ -1,0 +1,145 @@
+//! Users: requesters, agents, leads, admins.
+
+use crate::{Conn, Result, with_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub phone: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, email, name, role, active, phone, created_at, updated_at";
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub phone: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO app_user (email, name, role, phone, password_hash, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(u.email)
+        .bind(u.name)
+        .bind(u.role)
+        .bind(u.phone)
+        .bind(u.password_hash)
+        .bind(u.now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, email, name, role, active, phone, created_at, updated_at FROM app_user WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, email, name, role, active, phone, created_at, updated_at FROM app_user WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
+/// A page of users ordered by id, optionally one role, optionally matching a name or e-mail prefix.
+pub async fn list(
+    conn: &mut Conn<'_>,
+    role: Option<&str>,
+    query: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<UserRow>> {
+    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM app_user WHERE 1=1"));
+    if let Some(r) = role {
+        sql.push(" AND role = ").bind_text(r);
+    }
+    if let Some(q) = query {
+        let pattern = format!("{}%", q.to_lowercase().replace(['%', '_'], ""));
+        sql.push(" AND (email LIKE ").bind_text(pattern.clone());
+        sql.push(" OR LOWER(name) LIKE ").bind_text(pattern).push(")");
+    }
+    if let Some(a) = after {
+        sql.push(" AND id > ").bind_i64(a);
+    }
+    sql.push(" ORDER BY id LIMIT ").bind_i64(limit);
+    Ok(crate::fetch_all_sql!(conn, UserRow, &sql)?)
+}
+
+/// Changes name, role, active and phone (each only when given).
+pub async fn update(
+    conn: &mut Conn<'_>,
+    id: i64,
+    name: Option<&str>,
+    role: Option<&str>,
+    active: Option<bool>,
+    phone: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE app_user SET name = COALESCE($2, name), role = COALESCE($3, role),
+                 active = COALESCE($4, active), phone = COALESCE($5, phone), updated_at = $6
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(role)
+        .bind(active)
+        .bind(phone)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if n == 0 { Err(crate::StoreError::NotFound) } else { Ok(()) }
+}
+
+pub async fn set_password_hash(conn: &mut Conn<'_>, id: i64, hash: &str, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE app_user SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The ids of the groups a user belongs to.
+pub async fn group_ids(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT group_id FROM group_member WHERE user_id = $1 ORDER BY group_id")
+            .bind(user_id)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
+    Ok(with_conn!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM app_user").fetch_one(c).await)?)
+}
