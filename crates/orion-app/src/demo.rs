@@ -1,1 +1,208 @@
+//! `orion serve --demo`: a realistic small organisation, seeded once.
 
+use crate::{App, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput, ResolveInput, TicketPatch};
+use orion_domain::{Actor, Role, UserId};
+use orion_store::{settings, users};
+
+const SEEDED: &str = "demo_seeded";
+/// Every demo account's password (for the web UI once it exists).
+pub const DEMO_PASSWORD: &str = "orion-demo-2026";
+
+/// The accounts a demo visitor signs in with.
+pub const DEMO_ADMIN: &str = "admin@demo.orion";
+pub const DEMO_AGENT: &str = "sam.l1@demo.orion";
+pub const DEMO_REQUESTER: &str = "alex.requester@demo.orion";
+
+const GROUPS: &[(&str, i64, Option<&str>, &str)] = &[
+    ("Systems & Network", 3, None, "L3 experts: servers, network, identity"),
+    ("Desktop Support", 2, Some("Systems & Network"), "L2: laptops, printers, software"),
+    ("Infrastructure", 2, Some("Systems & Network"), "L2: servers, backups, monitoring"),
+    ("Service Desk", 1, Some("Desktop Support"), "L1: phone, e-mail and portal"),
+];
+
+const STAFF: &[(&str, &str, &str, &[&str])] = &[
+    (DEMO_ADMIN, "Orion Admin", "admin", &["Service Desk"]),
+    ("lena.lead@demo.orion", "Lena Lead", "lead", &["Service Desk", "Desktop Support"]),
+    (DEMO_AGENT, "Sam Okafor", "agent", &["Service Desk"]),
+    ("maria.l1@demo.orion", "Maria Lopez", "agent", &["Service Desk"]),
+    ("dev.l2@demo.orion", "Dev Patel", "agent", &["Desktop Support"]),
+    ("ines.l2@demo.orion", "Ines Berger", "agent", &["Infrastructure"]),
+    ("kai.l3@demo.orion", "Kai Nakamura", "agent", &["Systems & Network"]),
+    ("omar.lead@demo.orion", "Omar Haddad", "lead", &["Infrastructure", "Systems & Network"]),
+];
+
+const CATEGORIES: &[(&str, Option<&str>)] = &[
+    ("Hardware", None),
+    ("Laptop", Some("Hardware")),
+    ("Printer", Some("Hardware")),
+    ("Software", None),
+    ("Email & Calendar", Some("Software")),
+    ("Business Apps", Some("Software")),
+    ("Network", None),
+    ("VPN", Some("Network")),
+    ("Wi-Fi", Some("Network")),
+    ("Access", None),
+    ("Password Reset", Some("Access")),
+];
+
+/// (title, description, category, kind)
+const PROBLEMS: &[(&str, &str, &str, &str)] = &[
+    ("Printer on 3rd floor jams on every job", "The HP LaserJet near the kitchen jams after one page.", "Hardware / Printer", "incident"),
+    ("VPN drops every 10 minutes", "Working from home, the VPN disconnects and Teams calls freeze.", "Network / VPN", "incident"),
+    ("Outlook keeps asking for my password", "Since this morning Outlook prompts for credentials in a loop.", "Software / Email & Calendar", "incident"),
+    ("Laptop will not dock", "The USB-C dock shows no displays; charging works.", "Hardware / Laptop", "incident"),
+    ("Wi-Fi slow in meeting room B", "Video calls stutter in meeting room B; other rooms fine.", "Network / Wi-Fi", "incident"),
+    ("Locked out after password change", "I changed my password and now my account is locked.", "Access / Password Reset", "incident"),
+    ("SAP shows error on invoice posting", "Posting invoices fails with a runtime error since the update.", "Software / Business Apps", "incident"),
+    ("Disk full on file server", "Users report they cannot save to the S: drive.", "Hardware", "incident"),
+    ("New laptop for new starter", "Please prepare a laptop for a new colleague starting Monday.", "Hardware / Laptop", "service_request"),
+    ("Access to the finance share", "I need read access to the finance share for the audit.", "Access", "service_request"),
+    ("Install Visio", "Please install Microsoft Visio on my laptop.", "Software", "service_request"),
+    ("Certificate warning on intranet", "Browsers warn that the intranet certificate expires soon.", "Network", "incident"),
+];
+
+impl App {
+    /// Seeds the demo organisation unless it is there already; returns whether it seeded.
+    pub async fn seed_demo(&self, tickets: usize) -> AppResult<bool> {
+        {
+            let mut r = self.db.read().await?;
+            if settings::get(&mut r.conn(), SEEDED).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        let root = Actor { id: UserId(0), role: Role::Admin };
+        for (name, tier, target, desc) in GROUPS {
+            self.create_group(
+                &root,
+                GroupInput {
+                    name: Some((*name).into()),
+                    tier: Some(*tier),
+                    escalates_to: target.map(Into::into),
+                    description: Some((*desc).into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        for (email, name, role, groups) in STAFF {
+            self.create_user(
+                &root,
+                NewUserInput {
+                    email: Some((*email).into()),
+                    name: Some((*name).into()),
+                    role: Some((*role).into()),
+                    groups: groups.iter().map(|g| (*g).to_string()).collect(),
+                    password: Some(DEMO_PASSWORD.into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        let leads = [("Service Desk", "lena.lead@demo.orion"), ("Desktop Support", "lena.lead@demo.orion"),
+            ("Infrastructure", "omar.lead@demo.orion"), ("Systems & Network", "omar.lead@demo.orion")];
+        for g in self.list_groups(&root).await? {
+            if let Some((_, lead)) = leads.iter().find(|(n, _)| *n == g.name) {
+                self.update_group(&root, g.id, GroupInput { lead: Some((*lead).into()), ..Default::default() }).await?;
+            }
+        }
+        for (name, parent) in CATEGORIES {
+            self.create_category(&root, CategoryInput { name: Some((*name).into()), parent: parent.map(Into::into) })
+                .await?;
+        }
+        let requesters = ["alex.requester", "bea.finance", "chris.sales", "dana.hr", "eli.ops", "fay.legal"];
+        for (i, r) in requesters.iter().enumerate() {
+            self.create_user(
+                &root,
+                NewUserInput {
+                    email: Some(format!("{r}@demo.orion")),
+                    name: Some(format!("{} {}", ["Alex", "Bea", "Chris", "Dana", "Eli", "Fay"][i], "Demo")),
+                    password: Some(DEMO_PASSWORD.into()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        let l1 = self.actor_for(DEMO_AGENT).await?;
+        let l2 = self.actor_for("dev.l2@demo.orion").await?;
+        let channels = ["phone", "email", "portal", "walk_in", "phone", "email"];
+        for i in 0..tickets {
+            let (title, desc, cat, kind) = PROBLEMS[i % PROBLEMS.len()];
+            let requester = format!("{}@demo.orion", requesters[i % requesters.len()]);
+            let t = self
+                .create_ticket(
+                    &l1,
+                    NewTicketInput {
+                        kind: Some(kind.into()),
+                        title: Some(title.into()),
+                        description: Some(desc.into()),
+                        impact: Some((i % 3 + 1) as i64),
+                        urgency: Some(((i / 3) % 3 + 1) as i64),
+                        requester: Some(requester),
+                        channel: Some(channels[i % channels.len()].into()),
+                        category: Some(cat.into()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let n = &t.number;
+            // Spread the tickets over every state of the life cycle.
+            match i % 7 {
+                0 => {}
+                1 => {
+                    self.update_ticket(&l1, n, TicketPatch { assignee: Some(DEMO_AGENT.into()), ..Default::default() }).await?;
+                }
+                2 => {
+                    self.update_ticket(&l1, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() }).await?;
+                }
+                3 => {
+                    self.update_ticket(
+                        &l1,
+                        n,
+                        TicketPatch { state: Some("pending".into()), pending_reason: Some("user".into()), assignee: Some(DEMO_AGENT.into()), ..Default::default() },
+                    )
+                    .await?;
+                }
+                4 => {
+                    self.escalate(
+                        &l1,
+                        n,
+                        EscalateInput {
+                            reason: Some("Needs desktop engineering".into()),
+                            troubleshooting: Some("Restarted the device, checked cables and drivers, reproduced with the caller.".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                    self.update_ticket(&l2, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() }).await?;
+                }
+                5 => {
+                    self.resolve(&l1, n, ResolveInput { resolution_code: Some("fixed".into()), resolution_notes: Some("Fixed on the phone with the caller.".into()) }).await?;
+                }
+                _ => {
+                    self.resolve(&l1, n, ResolveInput { resolution_code: Some("workaround".into()), resolution_notes: Some("Workaround applied; see the knowledge base.".into()) }).await?;
+                    self.close(&l1, n, ReasonInput { reason: Some("Confirmed by the requester".into()) }).await?;
+                }
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        settings::put(&mut tx.conn(), SEEDED, "true", self.now()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl App {
+    /// The actor for a user's e-mail (CLI `--as`, demo seeding).
+    pub async fn actor_for(&self, email: &str) -> AppResult<Actor> {
+        let email = orion_domain::Email::parse("as", email)?;
+        let mut r = self.db.read().await?;
+        let u = users::find_by_email(&mut r.conn(), email.as_str())
+            .await?
+            .ok_or_else(|| crate::error::invalid("as", format!("no user with e-mail {email}")))?;
+        if !u.active {
+            return Err(crate::error::invalid("as", format!("{email} is deactivated")));
+        }
+        let role = Role::parse("role", &u.role)?;
+        Ok(Actor { id: UserId(u.id), role })
+    }
+}

@@ -1,1 +1,62 @@
+//! Orion's HTTP face: the REST API under `/api/v1`, health and metrics.
+//! Handlers are thin: parse, call one service, map the result.
 
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+
+pub use error::{ApiError, ErrorBody};
+pub use openapi::openapi_json;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use orion_app::App;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Largest request body accepted (JSON); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: PrometheusHandle,
+}
+
+/// The process-wide Prometheus recorder (installed once, even with many servers in one test process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().unwrap_or_else(|_| {
+                // Another recorder is installed: keep a private one so /metrics still answers.
+                PrometheusBuilder::new().build_recorder().handle()
+            });
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .ok();
+            handle
+        })
+        .clone()
+}
+
+/// The whole HTTP application.
+pub fn router(app: App) -> Router {
+    let state = AppState { app, metrics: metrics_handle() };
+    routes::router(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(routes::system::track_requests))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

@@ -1,1 +1,579 @@
-fn main(){}
+//! `orion`: the one binary. Serve, migrate, manage users and groups, issue
+//! tokens, and script tickets.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use orion_app::{App, AppError, GroupInput, NewTicketInput, NewUserInput, SystemClock};
+use orion_domain::{Actor, Role, UserId};
+use orion_store::{Db, DbOptions};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "orion", version, about = "Orion IT service management", propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Log format: text or json
+    #[arg(long, global = true, env = "ORION_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Directory for the SQLite database and attachments
+    #[arg(long, global = true, env = "ORION_DATA_DIR", default_value = "./orion-data")]
+    data_dir: PathBuf,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (default: SQLite in the data directory)
+    #[arg(long, global = true, env = "ORION_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Maximum database connections (PostgreSQL) or SQLite readers
+    #[arg(long, global = true, env = "ORION_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    db_max_connections: u32,
+    /// SQLite synchronous=FULL (survives power loss; slower commits)
+    #[arg(long, global = true, env = "ORION_SQLITE_SYNC_FULL")]
+    sqlite_sync_full: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and API
+    Serve {
+        /// Address to listen on
+        #[arg(long, env = "ORION_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seed a demo organisation (once) and print how to sign in
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage groups
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Create, list and show tickets (for scripts)
+    #[command(subcommand)]
+    Ticket(TicketCmd),
+    /// Copy a consistent snapshot of the SQLite database to a file
+    Backup {
+        /// Destination file (must not exist)
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Print the OpenAPI document
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// requester, agent, lead or admin
+        #[arg(long, default_value = "requester")]
+        role: String,
+        /// Group to join (repeatable)
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users
+    List {
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password, read from standard input
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCmd {
+    /// Create a group
+    Create {
+        #[arg(long)]
+        name: String,
+        /// 1 service desk, 2 specialists, 3 experts
+        #[arg(long)]
+        tier: i64,
+        /// Group that tickets escalate to
+        #[arg(long)]
+        escalates_to: Option<String>,
+        /// Lead's e-mail
+        #[arg(long)]
+        lead: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List groups
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token; prints only the token
+    Create {
+        /// The user's e-mail
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketCmd {
+    /// Log a ticket as a staff member
+    Create {
+        /// E-mail of the staff member logging it
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long, default_value = "incident")]
+        kind: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value_t = 3)]
+        impact: i64,
+        #[arg(long, default_value_t = 3)]
+        urgency: i64,
+        /// Requester's e-mail
+        #[arg(long)]
+        requester: Option<String>,
+        #[arg(long, default_value = "phone")]
+        channel: String,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tickets, newest first
+    List {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket and its timeline
+    Show {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The CLI runs with database access, so it acts as the operator.
+fn operator() -> Actor {
+    Actor { id: UserId(0), role: Role::Admin }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<AppError>() {
+                Some(AppError::Validation(errs)) => {
+                    for f in errs.iter() {
+                        eprintln!("error: {}: {}", f.field, f.message);
+                    }
+                }
+                _ => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ORION_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn open(args: &DbArgs) -> Result<App> {
+    let url = match &args.database_url {
+        Some(u) => u.clone(),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+            format!("sqlite://{}", args.data_dir.join("orion.db").display())
+        }
+    };
+    let opts = DbOptions { max_connections: args.db_max_connections, sqlite_synchronous_full: args.sqlite_sync_full };
+    let db = Db::connect(&url, &opts).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
+    db.migrate().await.context("migrating the database")?;
+    Ok(App::new(db, Arc::new(SystemClock)))
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Openapi => {
+            println!("{}", orion_web::openapi_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            let app = open(&cli.db).await?;
+            println!("database is at the newest schema ({} migrations known)", orion_store::MIGRATIONS.len());
+            app.db.close().await;
+            Ok(())
+        }
+        Command::Serve { listen, demo } => serve(&cli.db, &listen, demo).await,
+        Command::Backup { to } => {
+            if to.exists() {
+                anyhow::bail!("{} exists already; choose a new file", to.display());
+            }
+            let app = open(&cli.db).await?;
+            app.db.backup_sqlite(&to.to_string_lossy()).await?;
+            println!("backup written to {}", to.display());
+            app.db.close().await;
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let app = open(&cli.db).await?;
+            let r = user_cmd(&app, cmd).await;
+            app.db.close().await;
+            r
+        }
+        Command::Group(cmd) => {
+            let app = open(&cli.db).await?;
+            let r = group_cmd(&app, cmd).await;
+            app.db.close().await;
+            r
+        }
+        Command::Token(TokenCmd::Create { user, name }) => {
+            let app = open(&cli.db).await?;
+            let t = app.create_token_for(&user, &name).await;
+            app.db.close().await;
+            println!("{}", t?.token);
+            Ok(())
+        }
+        Command::Ticket(cmd) => {
+            let app = open(&cli.db).await?;
+            let r = ticket_cmd(&app, cmd).await;
+            app.db.close().await;
+            r
+        }
+    }
+}
+
+async fn user_cmd(app: &App, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Create { email, name, role, groups, phone, password_stdin, json } => {
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let u = app
+                .create_user(
+                    &operator(),
+                    NewUserInput { email: Some(email), name: Some(name), role: Some(role), phone, groups, password },
+                )
+                .await?;
+            if json {
+                print_json(&u)
+            } else {
+                println!("created user {} <{}> ({}) id {}", u.name, u.email, u.role, u.id);
+                Ok(())
+            }
+        }
+        UserCmd::List { role, json } => {
+            let mut cursor = None;
+            let mut all = Vec::new();
+            loop {
+                let page = app.list_users(&operator(), role.as_deref(), None, cursor.as_deref(), Some(200)).await?;
+                all.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if json {
+                return print_json(&all);
+            }
+            for u in all {
+                println!("{:>6}  {:<9}  {:<40}  {}{}", u.id, u.role, u.email, u.name, if u.active { "" } else { "  (deactivated)" });
+            }
+            Ok(())
+        }
+        UserCmd::ResetPassword { email } => {
+            app.set_password(&email, read_password()?).await?;
+            println!("password of {email} changed");
+            Ok(())
+        }
+    }
+}
+
+async fn group_cmd(app: &App, cmd: GroupCmd) -> Result<()> {
+    match cmd {
+        GroupCmd::Create { name, tier, escalates_to, lead, description, json } => {
+            let g = app
+                .create_group(
+                    &operator(),
+                    GroupInput {
+                        name: Some(name),
+                        tier: Some(tier),
+                        escalates_to,
+                        lead,
+                        description: Some(description),
+                        active: None,
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&g)
+            } else {
+                println!("created group {} (tier {}) id {}", g.name, g.tier, g.id);
+                Ok(())
+            }
+        }
+        GroupCmd::List { json } => {
+            let gs = app.list_groups(&operator()).await?;
+            if json {
+                return print_json(&gs);
+            }
+            for g in gs {
+                println!(
+                    "{:>4}  tier {}  {:<24} escalates to {:<24} {} members",
+                    g.id,
+                    g.tier,
+                    g.name,
+                    g.escalates_to.as_deref().unwrap_or("-"),
+                    g.members.len()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn ticket_cmd(app: &App, cmd: TicketCmd) -> Result<()> {
+    match cmd {
+        TicketCmd::Create {
+            as_user, kind, title, description, impact, urgency, requester, channel, category, group, json,
+        } => {
+            let actor = app.actor_for(&as_user).await?;
+            let t = app
+                .create_ticket(
+                    &actor,
+                    NewTicketInput {
+                        kind: Some(kind),
+                        title: Some(title),
+                        description: Some(description),
+                        impact: Some(impact),
+                        urgency: Some(urgency),
+                        requester,
+                        channel: Some(channel),
+                        category,
+                        assignment_group: group,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&t)
+            } else {
+                println!("{}", t.number);
+                Ok(())
+            }
+        }
+        TicketCmd::List { as_user, state, group, kind, limit, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let page = app
+                .list_tickets(
+                    &actor,
+                    orion_app::tickets::TicketQuery {
+                        state,
+                        assignment_group: group,
+                        kind,
+                        limit: Some(limit),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if json {
+                return print_json(&page);
+            }
+            for t in page.items {
+                println!(
+                    "{}  {}  {:<11}  {:<18}  {:<24}  {}",
+                    t.number,
+                    t.priority,
+                    t.state,
+                    t.assignment_group,
+                    t.assignee.as_deref().unwrap_or("-"),
+                    t.title
+                );
+            }
+            Ok(())
+        }
+        TicketCmd::Show { number, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let t = app.get_ticket(&actor, &number).await?;
+            let tl = app.timeline(&actor, &number, None, Some(200)).await?;
+            if json {
+                return print_json(&serde_json::json!({"ticket": t, "timeline": tl.items}));
+            }
+            println!("{}  {}  {}  [{}]", t.number, t.priority, t.title, t.state);
+            println!("requester: {} <{}>   group: {} (tier {})   assignee: {}", t.requester_name, t.requester, t.assignment_group, t.assignment_group_tier, t.assignee.as_deref().unwrap_or("-"));
+            if !t.description.is_empty() {
+                println!("\n{}\n", t.description);
+            }
+            for e in tl.items {
+                println!("{}  {:<14} {:<8} {}  {}", e.at, e.kind, e.visibility, e.actor.as_deref().unwrap_or("Orion"), e.body.replace('\n', " "));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
+    let app = open(args).await?;
+    if demo {
+        eprintln!("seeding the demo organisation (first start only)…");
+        if app.seed_demo(350).await? {
+            eprintln!("demo organisation seeded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if demo {
+        let admin = app.create_token_for(orion_app::demo::DEMO_ADMIN, "demo").await?;
+        let agent = app.create_token_for(orion_app::demo::DEMO_AGENT, "demo").await?;
+        let requester = app.create_token_for(orion_app::demo::DEMO_REQUESTER, "demo").await?;
+        println!("Orion demo is running at http://{addr}");
+        println!();
+        println!("Sign in with these API tokens (new ones are made at every start):");
+        println!("  admin      {}  {}", orion_app::demo::DEMO_ADMIN, admin.token);
+        println!("  L1 agent   {}  {}", orion_app::demo::DEMO_AGENT, agent.token);
+        println!("  requester  {}  {}", orion_app::demo::DEMO_REQUESTER, requester.token);
+        println!("Every demo account's password is {}", orion_app::demo::DEMO_PASSWORD);
+        println!();
+        println!("Try:  curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/tickets?state=open", agent.token);
+        println!("API description: http://{addr}/api/v1/openapi.json");
+    } else {
+        println!("Orion is listening on http://{addr}");
+    }
+    let db = app.db.clone();
+    axum::serve(listener, orion_web::router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped accepting requests; closing the database");
+    db.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn database_passwords_are_not_printed() {
+        assert_eq!(redact("postgres://orion:s3cret@db:5432/orion"), "postgres://orion:***@db:5432/orion");
+        assert_eq!(redact("sqlite://./orion-data/orion.db"), "sqlite://./orion-data/orion.db");
+        assert_eq!(redact("postgres://orion@db/orion"), "postgres://orion@db/orion");
+    }
+}

@@ -1,0 +1,32 @@
+pub(crate) mod directory;
+pub(crate) mod system;
+pub(crate) mod tickets;
+
+use crate::AppState;
+use crate::openapi::ApiDoc;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Every documented route.
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    let r = tickets::routes(r);
+    let r = directory::routes(r);
+    system::routes(r)
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    let spec = std::sync::Arc::new(api.to_pretty_json().unwrap_or_default());
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
+            }),
+        )
+        .fallback(|| async { crate::ApiError::NotFound })
+        .with_state(state)
+}

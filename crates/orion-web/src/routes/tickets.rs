@@ -1,0 +1,175 @@
+//! `/api/v1/tickets`
+
+use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::{ApiError, AppState, ErrorBody};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use orion_app::tickets::TicketQuery;
+use orion_app::{
+    CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket, TicketPatch, TimelineEntry,
+};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(create_ticket, list_tickets))
+        .routes(routes!(get_ticket, update_ticket))
+        .routes(routes!(add_comment))
+        .routes(routes!(escalate))
+        .routes(routes!(resolve))
+        .routes(routes!(reopen))
+        .routes(routes!(close))
+        .routes(routes!(timeline))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Log an incident or service request.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = NewTicketInput,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Logged", body = Ticket),
+               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+               (status = 413, body = ErrorBody), (status = 422, description = "Invalid fields", body = ErrorBody)))]
+async fn create_ticket(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(input): ApiJson<NewTicketInput>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
+}
+
+/// List tickets, newest first (requesters: their own only).
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<Ticket>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_tickets(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> ApiResult<Json<Page<Ticket>>> {
+    Ok(Json(s.app.list_tickets(&actor, q).await?))
+}
+
+/// One ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)))]
+async fn get_ticket(State(s): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.get_ticket(&actor, &number).await?))
+}
+
+/// Change fields, assignment or state (staff).
+#[utoipa::path(patch, path = "/api/v1/tickets/{number}", tag = "tickets", request_body = TicketPatch,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, description = "Invalid state transition or concurrent change", body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn update_ticket(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(patch): ApiJson<TicketPatch>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.update_ticket(&actor, &number, patch).await?))
+}
+
+/// Add a public reply or an internal work note.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/comments", tag = "tickets", request_body = CommentInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 201, body = TimelineEntry), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn add_comment(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(input): ApiJson<CommentInput>,
+) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
+    Ok((StatusCode::CREATED, Json(s.app.add_comment(&actor, &number, input).await?)))
+}
+
+/// Escalate to the next tier with the troubleshooting done so far (staff).
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/escalate", tag = "tickets", request_body = EscalateInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn escalate(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(input): ApiJson<EscalateInput>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.escalate(&actor, &number, input).await?))
+}
+
+/// Resolve with a resolution code and notes (staff).
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/resolve", tag = "tickets", request_body = ResolveInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn resolve(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(input): ApiJson<ResolveInput>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.resolve(&actor, &number, input).await?))
+}
+
+/// Reopen a resolved ticket (its requester or staff); `reason` is required.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/reopen", tag = "tickets", request_body = ReasonInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn reopen(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(input): ApiJson<ReasonInput>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.reopen(&actor, &number, input).await?))
+}
+
+/// Close a resolved ticket (the requester confirming, or staff).
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/close", tag = "tickets", request_body = ReasonInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn close(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(input): ApiJson<ReasonInput>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.close(&actor, &number, input).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct TimelineQuery {
+    /// From the previous page's `next_cursor`
+    cursor: Option<String>,
+    /// 1..200, default 50
+    limit: Option<i64>,
+}
+
+/// The ticket's timeline, oldest first (requesters: public entries only).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/timeline", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042"), TimelineQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<TimelineEntry>), (status = 404, body = ErrorBody)))]
+async fn timeline(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
+) -> ApiResult<Json<Page<TimelineEntry>>> {
+    Ok(Json(s.app.timeline(&actor, &number, q.cursor.as_deref(), q.limit).await?))
+}
