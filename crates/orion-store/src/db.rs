@@ -181,6 +181,19 @@ impl Db {
         crate::migrate::run(self).await
     }
 
+    /// Runs one administrative statement outside a transaction (`CREATE DATABASE` in tests and tools).
+    pub async fn execute_admin(&self, sql: &str) -> Result<()> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(write).await?;
+            }
+            Pools::Postgres(p) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Copies a consistent snapshot of an SQLite database to `path` (`VACUUM INTO`).
     pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
         match &self.pools {

@@ -1,0 +1,563 @@
+//! The REST API, driven over HTTP against the real server, on SQLite and PostgreSQL.
+
+use orion_testkit::{Engine, TestApp, engine_tests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+engine_tests!(
+    incident_flow_from_l1_to_l2_and_back,
+    bad_input_is_refused_and_writes_nothing,
+    requesters_see_only_their_own_and_never_internal_notes,
+    invalid_state_transitions_are_refused,
+    data_survives_a_restart,
+    lists_filter_and_page_without_gaps,
+    directory_is_managed_by_admins_only,
+    moving_between_groups_follows_the_tiers,
+    a_requester_reply_resumes_a_ticket_pending_on_them,
+    concurrent_creates_get_unique_numbers,
+    service_endpoints_answer,
+    deactivated_users_lose_api_access,
+);
+
+/// A service desk: three tiers, an L1 and an L2 agent, two requesters.
+struct Desk {
+    t: TestApp,
+    admin: String,
+    l1: String,
+    l2: String,
+    alice: String,
+    bob: String,
+}
+
+async fn desk(engine: Engine) -> Option<Desk> {
+    let t = TestApp::spawn(engine).await?;
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    for (name, tier, up) in [("Systems & Network", 3, None), ("Desktop Support", 2, Some("Systems & Network")), ("Service Desk", 1, Some("Desktop Support"))] {
+        let (s, b) = t.post(&admin, "/api/v1/groups", json!({"name": name, "tier": tier, "escalates_to": up})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (s, b) = t.post(&admin, "/api/v1/groups", json!({"name": "Infrastructure", "tier": 2})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let l1 = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let l2 = t.user(&admin, "dev@example.com", "agent", &["Desktop Support"]).await;
+    let alice = t.user(&admin, "alice@example.com", "requester", &[]).await;
+    let bob = t.user(&admin, "bob@example.com", "requester", &[]).await;
+    Some(Desk { t, admin, l1, l2, alice, bob })
+}
+
+fn kinds(timeline: &Value) -> Vec<String> {
+    timeline["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (s, inc) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"kind": "incident", "title": "Outlook asks for the password", "description": "Since this morning",
+                   "impact": 2, "urgency": 1, "requester": "alice@example.com", "channel": "phone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    assert_eq!(inc["number"], "INC0000001");
+    assert_eq!(inc["priority"], "P2");
+    assert_eq!(inc["state"], "new");
+    assert_eq!(inc["assignment_group"], "Service Desk");
+    assert_eq!(inc["requester"], "alice@example.com");
+    assert_eq!(inc["channel"], "phone");
+    let path = "/api/v1/tickets/INC0000001";
+
+    let (s, b) = t.patch(&d.l1, path, json!({"assignee": "sam@example.com"})).await;
+    assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("assigned")), "{b}");
+    let (s, _) = t.post(&d.l1, &format!("{path}/comments"), json!({"body": "We are looking into it", "visibility": "public"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = t.post(&d.l1, &format!("{path}/comments"), json!({"body": "Credential manager has stale entries", "visibility": "internal"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // Escalation needs the troubleshooting done so far.
+    let (s, b) = t.post(&d.l1, &format!("{path}/escalate"), json!({"reason": "Needs L2"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["fields"]["troubleshooting"].is_string(), "{b}");
+    let (s, b) = t
+        .post(&d.l1, &format!("{path}/escalate"), json!({"reason": "Profile corruption suspected", "troubleshooting": "Cleared credentials, recreated profile, same result"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["assignment_group"], "Desktop Support");
+    assert_eq!(b["state"], "new");
+    assert_eq!(b["assignee"], Value::Null);
+    assert_eq!(b["escalation_count"], 1);
+    assert_eq!(b["highest_tier"], 2);
+
+    // L2 takes it by setting it in progress, then resolves.
+    let (s, b) = t.patch(&d.l2, path, json!({"state": "in_progress"})).await;
+    assert_eq!((s, b["assignee"].as_str()), (StatusCode::OK, Some("dev@example.com")), "{b}");
+    let (s, b) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["fields"]["resolution_notes"].is_string(), "{b}");
+    let (s, b) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Rebuilt the mail profile"})).await;
+    assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("resolved")), "{b}");
+    assert!(b["resolved_at"].is_string());
+
+    // The requester reopens: it goes back to its L2 owner.
+    let (s, b) = t.post(&d.alice, &format!("{path}/reopen"), json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reopen needs a reason: {b}");
+    let (s, b) = t.post(&d.alice, &format!("{path}/reopen"), json!({"reason": "It happens again after a reboot"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["state"], "in_progress");
+    assert_eq!(b["assignee"], "dev@example.com");
+    assert_eq!(b["reopen_count"], 1);
+    assert_eq!(b["resolution_code"], Value::Null);
+
+    let (s, _) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Removed the stale token cache"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = t.post(&d.alice, &format!("{path}/close"), json!({"reason": "Works now, thanks"})).await;
+    assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("closed")), "{b}");
+    let (s, b) = t.patch(&d.l2, path, json!({"title": "changed"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+
+    // The whole story is on the timeline, in order, with before/after values.
+    let (s, tl) = t.get(&d.l1, &format!("{path}/timeline")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        kinds(&tl),
+        ["created", "fields_changed", "state_changed", "comment", "work_note", "escalated", "fields_changed", "state_changed", "resolved", "reopened", "resolved", "closed"]
+    );
+    let items = tl["items"].as_array().unwrap();
+    assert_eq!(items[1]["data"]["changes"][0], json!({"field": "assignee", "from": null, "to": "sam@example.com"}));
+    assert_eq!(items[2]["data"], json!({"from": "new", "to": "assigned", "pending_reason": null}));
+    assert!(items[5]["body"].as_str().unwrap().contains("recreated profile"));
+    assert_eq!(items[5]["data"]["from_tier"], 1);
+    assert_eq!(items[5]["data"]["to_tier"], 2);
+    assert_eq!(items[5]["visibility"], "internal");
+}
+
+async fn bad_input_is_refused_and_writes_nothing(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let ok = json!({"title": "Printer jam", "impact": 2, "urgency": 2, "requester": "alice@example.com"});
+    let with = |k: &str, v: Value| {
+        let mut b = ok.clone();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (with("impact", json!(7)), "impact"),
+        (with("urgency", json!(0)), "urgency"),
+        (with("impact", json!("high")), "impact"),
+        (with("assignment_group", json!("No Such Team")), "assignment_group"),
+        (with("title", json!("   ")), "title"),
+        (with("kind", json!("problem_report")), "kind"),
+        (with("channel", json!("pigeon")), "channel"),
+        (with("requester", json!("not-an-address")), "requester"),
+        (with("category", json!("Nowhere")), "category"),
+        (with("assignee", json!("dev@example.com")), "assignee"),
+        (with("colour", json!("red")), "colour"),
+    ];
+    for (body, field) in cases {
+        let (s, b) = t.post(&d.l1, "/api/v1/tickets", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+        assert_eq!(b["error"]["code"], "validation_failed");
+        assert!(b["error"]["fields"][field].is_string(), "field {field} not named in {b}");
+    }
+    let mut missing = ok.clone();
+    missing.as_object_mut().unwrap().remove("title");
+    let (s, b) = t.post(&d.l1, "/api/v1/tickets", missing).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["fields"]["title"].is_string(), "{b}");
+
+    // Several errors at once are all reported.
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"impact": 9, "assignment_group": "Nope"})).await;
+    let fields = b["error"]["fields"].as_object().unwrap();
+    assert!(fields.contains_key("title") && fields.contains_key("impact") && fields.contains_key("assignment_group"), "{b}");
+
+    let raw = |body: Vec<u8>, ct: Option<&'static str>| {
+        let mut r = t.client.post(format!("{}/api/v1/tickets", t.base)).bearer_auth(&d.l1).body(body);
+        if let Some(ct) = ct {
+            r = r.header("content-type", ct);
+        }
+        r.send()
+    };
+    let r = raw(b"{\"title\": \"x\",".to_vec(), Some("application/json")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "malformed_json");
+
+    let mut huge = b"{\"title\": \"big\", \"description\": \"".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+    huge.extend(b"\"}");
+    let r = raw(huge, Some("application/json")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "payload_too_large");
+
+    let r = raw(serde_json::to_vec(&ok).unwrap(), Some("text/plain")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Nothing of the above was written: no ticket, no requester created on the fly.
+    let (_, list) = t.get(&d.l1, "/api/v1/tickets").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    let (_, users) = t.get(&d.admin, "/api/v1/users?q=not-an").await;
+    assert_eq!(users["items"].as_array().unwrap().len(), 0);
+
+    // The well-formed request still works afterwards and gets the first number.
+    let (s, b) = t.post(&d.l1, "/api/v1/tickets", ok).await;
+    assert_eq!((s, b["number"].as_str()), (StatusCode::CREATED, Some("INC0000001")), "{b}");
+
+    // Bad query parameters name the parameter too.
+    let (s, b) = t.get(&d.l1, "/api/v1/tickets?limit=abc").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["fields"]["limit"].is_string(), "{b}");
+    let (s, b) = t.get(&d.l1, "/api/v1/tickets?state=done").await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["state"].is_string(), "{b}");
+}
+
+async fn requesters_see_only_their_own_and_never_internal_notes(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (s, mine) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "My laptop is slow"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{mine}");
+    assert_eq!(mine["requester"], "alice@example.com");
+    assert_eq!(mine["channel"], "portal");
+    let n = mine["number"].as_str().unwrap().to_string();
+    let (s, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "For Bob", "requester": "bob@example.com"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "requesters cannot log for others: {b}");
+    let (_, bobs) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Bob's VPN", "requester": "bob@example.com"})).await;
+    let bob_n = bobs["number"].as_str().unwrap().to_string();
+
+    t.post(&d.l1, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "User has 2 GB RAM, replace", "visibility": "internal"})).await;
+    t.post(&d.l1, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "We will replace your laptop"})).await;
+
+    // Alice cannot see Bob's ticket in any way; it looks absent.
+    for path in [format!("/api/v1/tickets/{bob_n}"), format!("/api/v1/tickets/{bob_n}/timeline")] {
+        let (s, _) = t.get(&d.alice, &path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (s, _) = t.post(&d.alice, &format!("/api/v1/tickets/{bob_n}/comments"), json!({"body": "hi"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = t.post(&d.alice, &format!("/api/v1/tickets/{bob_n}/reopen"), json!({"reason": "x"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = t.get(&d.alice, "/api/v1/tickets?requester=bob@example.com").await;
+    let numbers: Vec<&str> = list["items"].as_array().unwrap().iter().map(|t| t["number"].as_str().unwrap()).collect();
+    assert_eq!(numbers, [n.as_str()], "a requester lists only their own, whatever the filter");
+
+    // Her own timeline shows public entries only.
+    let (_, tl) = t.get(&d.alice, &format!("/api/v1/tickets/{n}/timeline")).await;
+    assert!(tl["items"].as_array().unwrap().iter().all(|e| e["visibility"] == "public"), "{tl}");
+    assert!(!tl.to_string().contains("2 GB RAM"));
+    assert!(tl.to_string().contains("We will replace"));
+    let (_, tl) = t.get(&d.l1, &format!("/api/v1/tickets/{n}/timeline")).await;
+    assert!(tl.to_string().contains("2 GB RAM"), "staff see the work note");
+
+    // Requesters cannot do staff work or read the directory.
+    let (s, _) = t.patch(&d.alice, &format!("/api/v1/tickets/{n}"), json!({"impact": 1})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post(&d.alice, &format!("/api/v1/tickets/{n}/escalate"), json!({"reason": "a", "troubleshooting": "b"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = t.post(&d.alice, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "psst", "visibility": "internal"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _) = t.get(&d.alice, "/api/v1/users").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.get(&d.bob, &format!("/api/v1/tickets/{n}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // No token or a wrong one: 401 with the error envelope.
+    let r = t.client.get(format!("{}/api/v1/tickets", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let (s, b) = t.get("orion_0000000000000000000000000000000000000000000000000000000000000000", "/api/v1/tickets").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+}
+
+async fn invalid_state_transitions_are_refused(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Wi-Fi drops"})).await;
+    let p = format!("/api/v1/tickets/{}", b["number"].as_str().unwrap());
+
+    let (s, b) = t.post(&d.l1, &format!("{p}/close"), json!({})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("invalid_transition")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("allowed"), "{b}");
+    let (s, _) = t.post(&d.l1, &format!("{p}/reopen"), json!({"reason": "x"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    for (state, field) in [("resolved", "state"), ("closed", "state"), ("done", "state"), ("pending", "pending_reason"), ("assigned", "assignee")] {
+        let (s, b) = t.patch(&d.l1, &p, json!({"state": state})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{state}: {b}");
+        assert!(b["error"]["fields"][field].is_string(), "{state}: {b}");
+    }
+    let (s, b) = t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "vendor", "assignee": "sam@example.com"})).await;
+    assert_eq!((s, b["state"].as_str(), b["pending_reason"].as_str()), (StatusCode::OK, Some("pending"), Some("vendor")), "{b}");
+    let (s, b) = t.patch(&d.l1, &p, json!({"state": "in_progress"})).await;
+    assert_eq!((s, b["pending_reason"].clone()), (StatusCode::OK, Value::Null), "{b}");
+    t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "workaround", "resolution_notes": "Moved the access point"})).await;
+    let (s, _) = t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "resolving twice");
+    let (s, b) = t.patch(&d.l1, &p, json!({"state": "in_progress"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a resolved ticket is reopened, not patched: {b}");
+    let (s, _) = t.post(&d.l1, &format!("{p}/close"), json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t.post(&d.l1, &format!("{p}/reopen"), json!({"reason": "x"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "closed is final");
+    let (s, _) = t.post(&d.l1, &format!("{p}/comments"), json!({"body": "late"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = t.post(&d.l1, &format!("{p}/escalate"), json!({"reason": "a", "troubleshooting": "b"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}
+
+async fn data_survives_a_restart(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let (_, b) = d.t.post(&d.l1, "/api/v1/tickets", json!({"title": "Disk full on S:", "impact": 1, "urgency": 1})).await;
+    assert_eq!(b["priority"], "P1");
+    d.t.post(&d.l1, "/api/v1/tickets/INC0000001/comments", json!({"body": "Cleaning up old exports"})).await;
+    let t = d.t.restart().await;
+    let (s, b) = t.get(&d.l1, "/api/v1/tickets/INC0000001").await;
+    assert_eq!((s, b["title"].as_str(), b["priority"].as_str()), (StatusCode::OK, Some("Disk full on S:"), Some("P1")), "{b}");
+    let (_, tl) = t.get(&d.l1, "/api/v1/tickets/INC0000001/timeline").await;
+    assert_eq!(kinds(&tl), ["created", "comment"]);
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Second"})).await;
+    assert_eq!(b["number"], "INC0000002", "numbering continues after a restart");
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"kind": "service_request", "title": "New monitor"})).await;
+    assert_eq!(b["number"], "REQ0000001", "each kind has its own sequence");
+}
+
+async fn lists_filter_and_page_without_gaps(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let mut made = Vec::new();
+    for i in 0..7i64 {
+        let kind = if i % 3 == 0 { "service_request" } else { "incident" };
+        let (s, b) = t
+            .post(&d.l1, "/api/v1/tickets", json!({"kind": kind, "title": format!("Ticket {i}"), "impact": i % 3 + 1, "urgency": 1, "requester": "bob@example.com"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        made.push(b["number"].as_str().unwrap().to_string());
+    }
+    t.patch(&d.l1, &format!("/api/v1/tickets/{}", made[2]), json!({"assignee": "sam@example.com"})).await;
+    t.post(&d.l1, &format!("/api/v1/tickets/{}/escalate", made[3]), json!({"reason": "r", "troubleshooting": "t"})).await;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor.as_ref().map_or(String::new(), |c| format!("&cursor={c}"));
+        let (s, page) = t.get(&d.l1, &format!("/api/v1/tickets?limit=3{q}")).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().map(|t| t["number"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut newest_first = made.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first, "pages cover every ticket once, newest first");
+
+    let count = |q: &'static str| {
+        let t = &d.t;
+        let tok = d.l1.clone();
+        async move {
+            let (s, b) = t.get(&tok, &format!("/api/v1/tickets?{q}")).await;
+            assert_eq!(s, StatusCode::OK, "{q}: {b}");
+            b["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("kind=service_request").await, 3);
+    assert_eq!(count("priority=P1").await, 3);
+    assert_eq!(count("priority=P2").await, 2);
+    assert_eq!(count("assignee=sam@example.com").await, 1);
+    assert_eq!(count("assignee=none").await, 6);
+    assert_eq!(count("state=assigned").await, 1);
+    assert_eq!(count("state=new,assigned").await, 7);
+    assert_eq!(count("state=open").await, 7);
+    assert_eq!(count("assignment_group=Desktop%20Support").await, 1);
+    assert_eq!(count("requester=bob@example.com").await, 7);
+    assert_eq!(count("requester=alice@example.com").await, 0);
+    let (s, b) = t.get(&d.l1, "/api/v1/tickets?cursor=xyz").await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["cursor"].is_string(), "{b}");
+    let (s, _) = t.get(&d.l1, "/api/v1/tickets?limit=1000").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn directory_is_managed_by_admins_only(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (s, _) = t.post(&d.l1, "/api/v1/users", json!({"email": "x@example.com", "name": "X"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post(&d.l1, "/api/v1/groups", json!({"name": "Shadow IT", "tier": 1})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = t.post(&d.admin, "/api/v1/users", json!({"email": "SAM@example.com", "name": "Sam again"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["email"].is_string(), "duplicate e-mail: {b}");
+    let (s, b) = t.post(&d.admin, "/api/v1/groups", json!({"name": "Vendors", "tier": 3, "escalates_to": "Service Desk"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["escalates_to"].is_string(), "{b}");
+    let (s, b) = t.post(&d.admin, "/api/v1/groups", json!({"name": "Vendors", "tier": 4})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["tier"].is_string(), "{b}");
+
+    // Agents may read the directory to route work.
+    let (s, groups) = t.get(&d.l1, "/api/v1/groups").await;
+    assert_eq!(s, StatusCode::OK);
+    let sd = groups.as_array().unwrap().iter().find(|g| g["name"] == "Service Desk").unwrap().clone();
+    assert_eq!(sd["tier"], 1);
+    assert_eq!(sd["escalates_to"], "Desktop Support");
+    assert_eq!(sd["members"], json!(["sam@example.com"]));
+
+    // Categories: admins create, everyone reads, tickets use them by path.
+    let (s, _) = t.post(&d.admin, "/api/v1/categories", json!({"name": "Hardware"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, c) = t.post(&d.admin, "/api/v1/categories", json!({"name": "Printer", "parent": "Hardware"})).await;
+    assert_eq!((s, c["path"].as_str()), (StatusCode::CREATED, Some("Hardware / Printer")));
+    let (s, _) = t.post(&d.l1, "/api/v1/categories", json!({"name": "Mine"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, cats) = t.get(&d.alice, "/api/v1/categories").await;
+    assert_eq!((s, cats.as_array().unwrap().len()), (StatusCode::OK, 2));
+    let (_, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "hardware / printer"})).await;
+    assert_eq!(b["category"], "Hardware / Printer", "{b}");
+    let (s, _) = t.patch(&d.admin, &format!("/api/v1/categories/{}", c["id"]), json!({"active": false})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "Hardware / Printer"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["category"].is_string(), "retired: {b}");
+
+    // The priority matrix is configurable by admins and applies to new tickets.
+    let (s, m) = t.get(&d.l1, "/api/v1/settings/priority-matrix").await;
+    assert_eq!((s, m["rows"].clone()), (StatusCode::OK, json!([[1, 2, 3], [2, 3, 4], [3, 4, 5]])));
+    let strict = json!({"rows": [[1, 1, 2], [1, 2, 3], [2, 3, 4]]});
+    let (s, _) = t.put(&d.l1, "/api/v1/settings/priority-matrix", strict.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = t.put(&d.admin, "/api/v1/settings/priority-matrix", json!({"rows": [[5, 1, 1], [1, 1, 1], [1, 1, 1]]})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["rows"].is_string(), "{b}");
+    let (s, _) = t.put(&d.admin, "/api/v1/settings/priority-matrix", strict).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "x", "impact": 1, "urgency": 2})).await;
+    assert_eq!(b["priority"], "P1");
+
+    // Membership changes.
+    let l2 = t.get(&d.admin, "/api/v1/users?q=dev@").await.1["items"][0].clone();
+    let (s, g) = t.send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], l2["id"]), None).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert!(g["members"].as_array().unwrap().contains(&json!("dev@example.com")));
+    let alice = t.get(&d.admin, "/api/v1/users?q=alice").await.1["items"][0].clone();
+    let (s, _) = t.send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], alice["id"]), None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "requesters are not group members");
+    let (s, _) = t.get(&d.admin, "/api/v1/users/999999").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = t.get(&d.admin, "/api/v1/users/abc").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn moving_between_groups_follows_the_tiers(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Server room too warm", "assignee": "sam@example.com"})).await;
+    assert_eq!(b["state"], "assigned", "{b}");
+    let p = format!("/api/v1/tickets/{}", b["number"].as_str().unwrap());
+
+    let (s, b) = t.patch(&d.l1, &p, json!({"assignment_group": "Desktop Support", "note": "not ours"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "up a tier is an escalation: {b}");
+    assert!(b["error"]["fields"]["assignment_group"].as_str().unwrap().contains("escalate"));
+    let (s, b) = t.patch(&d.l1, &p, json!({"assignee": "dev@example.com"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["assignee"].is_string(), "not a member: {b}");
+
+    let (s, b) = t.post(&d.l1, &format!("{p}/escalate"), json!({"to_group": "Infrastructure", "reason": "HVAC", "troubleshooting": "Checked thermostat"})).await;
+    assert_eq!((s, b["assignment_group"].as_str()), (StatusCode::OK, Some("Infrastructure")), "{b}");
+    // Sideways (tier 2 -> tier 2) needs a note and clears the assignee.
+    let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Desktop Support"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["note"].is_string(), "{b}");
+    let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Desktop Support", "note": "Facilities ticket, desktop team owns the sensors"})).await;
+    assert_eq!((s, b["assignment_group"].as_str()), (StatusCode::OK, Some("Desktop Support")), "{b}");
+    let (s, b) = t.post(&d.l2, &format!("{p}/escalate"), json!({"to_group": "Service Desk", "reason": "r", "troubleshooting": "t"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["to_group"].is_string(), "escalating down: {b}");
+    // Down to tier 1 with a note is fine; the highest tier reached stays recorded.
+    let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Service Desk", "note": "User needs a callback from L1"})).await;
+    assert_eq!((s, b["assignment_group"].as_str(), b["highest_tier"].as_i64()), (StatusCode::OK, Some("Service Desk"), Some(2)), "{b}");
+    let (_, b) = t.post(&d.l1, &format!("{p}/escalate"), json!({"reason": "still hot", "troubleshooting": "callback done"})).await;
+    assert_eq!((b["assignment_group"].as_str(), b["escalation_count"].as_i64()), (Some("Desktop Support"), Some(2)), "{b}");
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    assert!(tl.to_string().contains("User needs a callback from L1"), "the move's note is on the timeline");
+}
+
+async fn a_requester_reply_resumes_a_ticket_pending_on_them(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Teams crashes", "requester": "alice@example.com", "assignee": "sam@example.com"})).await;
+    let p = format!("/api/v1/tickets/{}", b["number"].as_str().unwrap());
+    let (_, b) = t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
+    assert_eq!(b["state"], "pending");
+    let (s, _) = t.post(&d.alice, &format!("{p}/comments"), json!({"body": "Here is the crash log"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, b) = t.get(&d.l1, &p).await;
+    assert_eq!((b["state"].as_str(), b["pending_reason"].clone()), (Some("in_progress"), Value::Null), "{b}");
+    // A vendor wait is not ended by the requester.
+    t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "vendor"})).await;
+    t.post(&d.alice, &format!("{p}/comments"), json!({"body": "Any news?"})).await;
+    let (_, b) = t.get(&d.l1, &p).await;
+    assert_eq!(b["state"], "pending");
+}
+
+async fn concurrent_creates_get_unique_numbers(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let mut handles = Vec::new();
+    for i in 0..24 {
+        let client = d.t.client.clone();
+        let url = format!("{}/api/v1/tickets", d.t.base);
+        let tok = d.l1.clone();
+        handles.push(tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(tok).json(&json!({"title": format!("parallel {i}")})).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            r.json::<Value>().await.unwrap()["number"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        numbers.push(h.await.unwrap());
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=24).map(|n| format!("INC{n:07}")).collect();
+    assert_eq!(numbers, expected);
+}
+
+async fn service_endpoints_answer(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let r = t.client.get(format!("{}/healthz", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t.client.get(format!("{}/readyz", t.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let spec: Value = t.client.get(format!("{}/api/v1/openapi.json", t.base)).send().await.unwrap().json().await.unwrap();
+    for path in ["/api/v1/tickets", "/api/v1/tickets/{number}", "/api/v1/tickets/{number}/escalate", "/api/v1/tickets/{number}/timeline", "/api/v1/users", "/api/v1/groups"] {
+        assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(spec["components"]["schemas"]["Ticket"]["properties"]["priority"].is_object());
+    t.post(&d.l1, "/api/v1/tickets", json!({"title": "metrics"})).await;
+    let text = t.client.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("orion_http_requests_total{method=\"POST\",route=\"/api/v1/tickets\",status=\"201\"}"), "{text}");
+    assert!(text.contains("orion_tickets_created_total"), "{text}");
+    let (s, b) = t.get(&d.l1, "/api/v1/nothing-here").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, me) = t.get(&d.l1, "/api/v1/me").await;
+    assert_eq!((s, me["email"].as_str(), me["groups"].clone()), (StatusCode::OK, Some("sam@example.com"), json!(["Service Desk"])));
+}
+
+async fn deactivated_users_lose_api_access(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (s, _) = t.get(&d.bob, "/api/v1/tickets").await;
+    assert_eq!(s, StatusCode::OK);
+    let bob = t.get(&d.admin, "/api/v1/users?q=bob").await.1["items"][0].clone();
+    let (s, b) = t.patch(&d.admin, &format!("/api/v1/users/{}", bob["id"]), json!({"active": false})).await;
+    assert_eq!((s, b["active"].as_bool()), (StatusCode::OK, Some(false)), "{b}");
+    let (s, _) = t.get(&d.bob, "/api/v1/tickets").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Own tokens: create, use, revoke.
+    let (s, tok) = t.post(&d.l1, "/api/v1/me/tokens", json!({"name": "script"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{tok}");
+    let secret = tok["token"].as_str().unwrap().to_string();
+    assert_eq!(t.get(&secret, "/api/v1/me").await.0, StatusCode::OK);
+    let (_, list) = t.get(&d.l1, "/api/v1/me/tokens").await;
+    assert!(!list.to_string().contains(&secret), "secrets are never listed");
+    let (s, _) = t.send(&d.l1, reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{}", tok["id"]), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(t.get(&secret, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,4 @@
+//! Orion's integration suite: the real server (and the real binary) on both engines.
+
+mod api;
+mod cli;
