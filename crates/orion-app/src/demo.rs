@@ -1,6 +1,9 @@
 //! `orion serve --demo`: a realistic small organisation, seeded once.
 
-use crate::{App, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput, ResolveInput, TicketPatch};
+use crate::{
+    App, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput, ResolveInput,
+    TicketPatch,
+};
 use orion_domain::{Actor, Role, UserId};
 use orion_store::{settings, users};
 
@@ -47,18 +50,63 @@ const CATEGORIES: &[(&str, Option<&str>)] = &[
 
 /// (title, description, category, kind)
 const PROBLEMS: &[(&str, &str, &str, &str)] = &[
-    ("Printer on 3rd floor jams on every job", "The HP LaserJet near the kitchen jams after one page.", "Hardware / Printer", "incident"),
-    ("VPN drops every 10 minutes", "Working from home, the VPN disconnects and Teams calls freeze.", "Network / VPN", "incident"),
-    ("Outlook keeps asking for my password", "Since this morning Outlook prompts for credentials in a loop.", "Software / Email & Calendar", "incident"),
+    (
+        "Printer on 3rd floor jams on every job",
+        "The HP LaserJet near the kitchen jams after one page.",
+        "Hardware / Printer",
+        "incident",
+    ),
+    (
+        "VPN drops every 10 minutes",
+        "Working from home, the VPN disconnects and Teams calls freeze.",
+        "Network / VPN",
+        "incident",
+    ),
+    (
+        "Outlook keeps asking for my password",
+        "Since this morning Outlook prompts for credentials in a loop.",
+        "Software / Email & Calendar",
+        "incident",
+    ),
     ("Laptop will not dock", "The USB-C dock shows no displays; charging works.", "Hardware / Laptop", "incident"),
-    ("Wi-Fi slow in meeting room B", "Video calls stutter in meeting room B; other rooms fine.", "Network / Wi-Fi", "incident"),
-    ("Locked out after password change", "I changed my password and now my account is locked.", "Access / Password Reset", "incident"),
-    ("SAP shows error on invoice posting", "Posting invoices fails with a runtime error since the update.", "Software / Business Apps", "incident"),
+    (
+        "Wi-Fi slow in meeting room B",
+        "Video calls stutter in meeting room B; other rooms fine.",
+        "Network / Wi-Fi",
+        "incident",
+    ),
+    (
+        "Locked out after password change",
+        "I changed my password and now my account is locked.",
+        "Access / Password Reset",
+        "incident",
+    ),
+    (
+        "SAP shows error on invoice posting",
+        "Posting invoices fails with a runtime error since the update.",
+        "Software / Business Apps",
+        "incident",
+    ),
     ("Disk full on file server", "Users report they cannot save to the S: drive.", "Hardware", "incident"),
-    ("New laptop for new starter", "Please prepare a laptop for a new colleague starting Monday.", "Hardware / Laptop", "service_request"),
-    ("Access to the finance share", "I need read access to the finance share for the audit.", "Access", "service_request"),
+    (
+        "New laptop for new starter",
+        "Please prepare a laptop for a new colleague starting Monday.",
+        "Hardware / Laptop",
+        "service_request",
+    ),
+    (
+        "Access to the finance share",
+        "I need read access to the finance share for the audit.",
+        "Access",
+        "service_request",
+    ),
     ("Install Visio", "Please install Microsoft Visio on my laptop.", "Software", "service_request"),
-    ("Certificate warning on intranet", "Browsers warn that the intranet certificate expires soon.", "Network", "incident"),
+    (
+        "Certificate warning on intranet",
+        "Browsers warn that the intranet certificate expires soon.",
+        "Network",
+        "incident",
+    ),
 ];
 
 impl App {
@@ -98,8 +146,12 @@ impl App {
             )
             .await?;
         }
-        let leads = [("Service Desk", "lena.lead@demo.orion"), ("Desktop Support", "lena.lead@demo.orion"),
-            ("Infrastructure", "omar.lead@demo.orion"), ("Systems & Network", "omar.lead@demo.orion")];
+        let leads = [
+            ("Service Desk", "lena.lead@demo.orion"),
+            ("Desktop Support", "lena.lead@demo.orion"),
+            ("Infrastructure", "omar.lead@demo.orion"),
+            ("Systems & Network", "omar.lead@demo.orion"),
+        ];
         for g in self.list_groups(&root).await? {
             if let Some((_, lead)) = leads.iter().find(|(n, _)| *n == g.name) {
                 self.update_group(&root, g.id, GroupInput { lead: Some((*lead).into()), ..Default::default() }).await?;
@@ -149,16 +201,23 @@ impl App {
             match i % 7 {
                 0 => {}
                 1 => {
-                    self.update_ticket(&l1, n, TicketPatch { assignee: Some(DEMO_AGENT.into()), ..Default::default() }).await?;
+                    self.update_ticket(&l1, n, TicketPatch { assignee: Some(DEMO_AGENT.into()), ..Default::default() })
+                        .await?;
                 }
                 2 => {
-                    self.update_ticket(&l1, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() }).await?;
+                    self.update_ticket(&l1, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() })
+                        .await?;
                 }
                 3 => {
                     self.update_ticket(
                         &l1,
                         n,
-                        TicketPatch { state: Some("pending".into()), pending_reason: Some("user".into()), assignee: Some(DEMO_AGENT.into()), ..Default::default() },
+                        TicketPatch {
+                            state: Some("pending".into()),
+                            pending_reason: Some("user".into()),
+                            assignee: Some(DEMO_AGENT.into()),
+                            ..Default::default()
+                        },
                     )
                     .await?;
                 }
@@ -168,18 +227,37 @@ impl App {
                         n,
                         EscalateInput {
                             reason: Some("Needs desktop engineering".into()),
-                            troubleshooting: Some("Restarted the device, checked cables and drivers, reproduced with the caller.".into()),
+                            troubleshooting: Some(
+                                "Restarted the device, checked cables and drivers, reproduced with the caller.".into(),
+                            ),
                             ..Default::default()
                         },
                     )
                     .await?;
-                    self.update_ticket(&l2, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() }).await?;
+                    self.update_ticket(&l2, n, TicketPatch { state: Some("in_progress".into()), ..Default::default() })
+                        .await?;
                 }
                 5 => {
-                    self.resolve(&l1, n, ResolveInput { resolution_code: Some("fixed".into()), resolution_notes: Some("Fixed on the phone with the caller.".into()) }).await?;
+                    self.resolve(
+                        &l1,
+                        n,
+                        ResolveInput {
+                            resolution_code: Some("fixed".into()),
+                            resolution_notes: Some("Fixed on the phone with the caller.".into()),
+                        },
+                    )
+                    .await?;
                 }
                 _ => {
-                    self.resolve(&l1, n, ResolveInput { resolution_code: Some("workaround".into()), resolution_notes: Some("Workaround applied; see the knowledge base.".into()) }).await?;
+                    self.resolve(
+                        &l1,
+                        n,
+                        ResolveInput {
+                            resolution_code: Some("workaround".into()),
+                            resolution_notes: Some("Workaround applied; see the knowledge base.".into()),
+                        },
+                    )
+                    .await?;
                     self.close(&l1, n, ReasonInput { reason: Some("Confirmed by the requester".into()) }).await?;
                 }
             }

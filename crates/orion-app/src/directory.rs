@@ -2,7 +2,9 @@
 
 use crate::error::invalid;
 use crate::tickets::{collect, parse_cursor, parse_limit};
-use crate::{App, AppError, AppResult, Category, CategoryInput, Group, GroupInput, NewUserInput, Page, User, UserPatch};
+use crate::{
+    App, AppError, AppResult, Category, CategoryInput, Group, GroupInput, NewUserInput, Page, User, UserPatch,
+};
 use orion_domain::error::required_text;
 use orion_domain::{Actor, Email, FieldErrors, Role, Tier};
 use orion_store::{Conn, StoreError, categories, groups, users};
@@ -239,7 +241,8 @@ impl App {
             errs.push("name", format!("a group named {n:?} exists already"));
         }
         let target = match input.escalates_to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(t) => collect(&mut errs, groups_named(&mut c, "escalates_to", &[t.to_string()]).await)?.and_then(|mut v| v.pop()),
+            Some(t) => collect(&mut errs, groups_named(&mut c, "escalates_to", &[t.to_string()]).await)?
+                .and_then(|mut v| v.pop()),
             None => None,
         };
         if let (Some(t), Some(tier)) = (&target, tier)
@@ -303,8 +306,8 @@ impl App {
             None => {}
             Some("") => g.escalation_target_id = None,
             Some(t) => {
-                if let Some(target) =
-                    collect(&mut errs, groups_named(&mut c, "escalates_to", &[t.to_string()]).await)?.and_then(|mut v| v.pop())
+                if let Some(target) = collect(&mut errs, groups_named(&mut c, "escalates_to", &[t.to_string()]).await)?
+                    .and_then(|mut v| v.pop())
                 {
                     if target.id == id {
                         errs.push("escalates_to", "a group cannot escalate to itself");
@@ -316,7 +319,10 @@ impl App {
         if let Some(tid) = g.escalation_target_id {
             let target = groups::get(&mut c, tid).await?;
             if target.tier < g.tier {
-                errs.push("escalates_to", format!("{} is tier {}, below this group's tier {}", target.name, target.tier, g.tier));
+                errs.push(
+                    "escalates_to",
+                    format!("{} is tier {}, below this group's tier {}", target.name, target.tier, g.tier),
+                );
             }
         }
         let mut new_lead = None;
@@ -405,7 +411,9 @@ impl App {
         let mut c = tx.conn();
         let parent = match input.parent.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => Some(
-                categories::find_by_path(&mut c, p).await?.ok_or_else(|| invalid("parent", format!("no category {p:?}")))?,
+                categories::find_by_path(&mut c, p)
+                    .await?
+                    .ok_or_else(|| invalid("parent", format!("no category {p:?}")))?,
             ),
             None => None,
         };

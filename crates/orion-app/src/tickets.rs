@@ -4,13 +4,13 @@
 use crate::error::invalid;
 use crate::settings::priority_matrix;
 use crate::{
-    App, AppError, AppResult, CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput,
-    Ticket, TicketPatch, TimelineEntry,
+    App, AppError, AppResult, CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket,
+    TicketPatch, TimelineEntry,
 };
 use orion_domain::error::required_text;
 use orion_domain::{
-    Actor, Channel, Email, EscalationKind, FieldErrors, Level, PendingReason, Priority, ResolutionCode, Role,
-    State, TicketKind, TicketNumber, Tier, Visibility,
+    Actor, Channel, Email, EscalationKind, FieldErrors, Level, PendingReason, Priority, ResolutionCode, Role, State,
+    TicketKind, TicketNumber, Tier, Visibility,
 };
 use orion_store::tickets::{self, AssigneeFilter, NewTicket, TicketFilter, TicketView};
 use orion_store::{Conn, categories, groups, timeline, users};
@@ -82,11 +82,7 @@ async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &str) -> AppRe
 }
 
 fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
-    if actor.can_work_tickets() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("only support staff can {what}")))
-    }
+    if actor.can_work_tickets() { Ok(()) } else { Err(AppError::Forbidden(format!("only support staff can {what}"))) }
 }
 
 fn state_of(t: &TicketView) -> AppResult<State> {
@@ -94,11 +90,16 @@ fn state_of(t: &TicketView) -> AppResult<State> {
 }
 
 /// Appends one timeline entry.
+/// Which ticket an entry belongs to, when it happened and who did it (`None`: Orion itself).
+struct Stamp<'a> {
+    ticket_id: i64,
+    at: i64,
+    actor: Option<&'a Actor>,
+}
+
 async fn record(
     conn: &mut Conn<'_>,
-    ticket_id: i64,
-    now: i64,
-    actor: Option<&Actor>,
+    stamp: Stamp<'_>,
     kind: &str,
     visibility: Visibility,
     body: &str,
@@ -107,9 +108,9 @@ async fn record(
     timeline::append(
         conn,
         &timeline::NewEntry {
-            ticket_id,
-            at: now,
-            actor_id: actor.map(|a| a.id.0),
+            ticket_id: stamp.ticket_id,
+            at: stamp.at,
+            actor_id: stamp.actor.map(|a| a.id.0),
             kind,
             visibility: visibility.as_str(),
             body,
@@ -213,9 +214,7 @@ impl App {
             Some(p) => collect(&mut errs, category_by_path(&mut c, p).await)?,
         };
         let assignee = match (&input.assignee, &group) {
-            (Some(a), Some(g)) if !a.trim().is_empty() => {
-                collect(&mut errs, assignee_in_group(&mut c, a, g).await)?
-            }
+            (Some(a), Some(g)) if !a.trim().is_empty() => collect(&mut errs, assignee_in_group(&mut c, a, g).await)?,
             _ => None,
         };
         errs.into_result()?;
@@ -282,9 +281,7 @@ impl App {
         .await?;
         record(
             &mut c,
-            id,
-            now,
-            Some(actor),
+            Stamp { ticket_id: id, at: now, actor: Some(actor) },
             "created",
             Visibility::Public,
             "",
@@ -402,9 +399,7 @@ impl App {
         if impact.is_some() || urgency.is_some() {
             let i = impact.map_or(t.impact, |l| i64::from(l.get()));
             let u = urgency.map_or(t.urgency, |l| i64::from(l.get()));
-            let prio = priority_matrix(&mut c)
-                .await?
-                .priority(Level::parse("impact", i)?, Level::parse("urgency", u)?);
+            let prio = priority_matrix(&mut c).await?.priority(Level::parse("impact", i)?, Level::parse("urgency", u)?);
             change("impact", json!(t.impact), json!(i));
             change("urgency", json!(t.urgency), json!(u));
             change("priority", json!(format!("P{}", t.priority)), json!(prio.to_string()));
@@ -413,11 +408,7 @@ impl App {
             t.priority = i64::from(prio.get());
         }
         if let Some(cat) = p.category.as_deref().map(str::trim) {
-            let new = if cat.is_empty() {
-                None
-            } else {
-                collect(&mut errs, category_by_path(&mut c, cat).await)?
-            };
+            let new = if cat.is_empty() { None } else { collect(&mut errs, category_by_path(&mut c, cat).await)? };
             if cat.is_empty() || new.is_some() {
                 change("category", json!(t.category_path), json!(new.as_ref().map(|c| &c.path)));
                 t.category_id = new.as_ref().map(|c| c.id);
@@ -475,7 +466,9 @@ impl App {
         if let Some(s) = &p.state {
             if let Some(s) = errs.check(State::parse("state", s)) {
                 match s {
-                    State::Resolved => errs.push("state", format!("resolve with POST /api/v1/tickets/{}/resolve", t.number)),
+                    State::Resolved => {
+                        errs.push("state", format!("resolve with POST /api/v1/tickets/{}/resolve", t.number))
+                    }
                     State::Closed => errs.push("state", format!("close with POST /api/v1/tickets/{}/close", t.number)),
                     _ if from_state == State::Resolved => {
                         errs.push("state", format!("reopen with POST /api/v1/tickets/{}/reopen", t.number))
@@ -530,9 +523,7 @@ impl App {
         if !changes.is_empty() {
             record(
                 &mut c,
-                t.id,
-                now,
-                Some(actor),
+                Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
                 "fields_changed",
                 Visibility::Internal,
                 group_note.as_deref().unwrap_or(""),
@@ -543,9 +534,7 @@ impl App {
         if state_changed {
             record(
                 &mut c,
-                t.id,
-                now,
-                Some(actor),
+                Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
                 "state_changed",
                 Visibility::Public,
                 "",
@@ -607,9 +596,7 @@ impl App {
             tickets::update(&mut c, &t).await?;
             record(
                 &mut c,
-                t.id,
-                now,
-                None,
+                Stamp { ticket_id: t.id, at: now, actor: None },
                 "state_changed",
                 Visibility::Public,
                 "The requester replied.",
@@ -659,7 +646,10 @@ impl App {
             } else if g.tier < current.tier {
                 errs.push(
                     "to_group",
-                    format!("{} is tier {}, below tier {}: reassign it with a note instead", g.name, g.tier, current.tier),
+                    format!(
+                        "{} is tier {}, below tier {}: reassign it with a note instead",
+                        g.name, g.tier, current.tier
+                    ),
                 );
             }
         }
@@ -678,9 +668,7 @@ impl App {
         tickets::update(&mut c, &t).await?;
         record(
             &mut c,
-            t.id,
-            now,
-            Some(actor),
+            Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
             "escalated",
             Visibility::Internal,
             &format!("Reason: {reason}\n\nTroubleshooting so far:\n{troubleshooting}"),
@@ -730,9 +718,7 @@ impl App {
         tickets::update(&mut c, &t).await?;
         record(
             &mut c,
-            t.id,
-            now,
-            Some(actor),
+            Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
             "resolved",
             Visibility::Public,
             &notes,
@@ -766,8 +752,15 @@ impl App {
         t.resolution_notes = None;
         t.updated_at = now;
         tickets::update(&mut c, &t).await?;
-        record(&mut c, t.id, now, Some(actor), "reopened", Visibility::Public, &reason, json!({"from": from.as_str(), "to": to.as_str()}))
-            .await?;
+        record(
+            &mut c,
+            Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
+            "reopened",
+            Visibility::Public,
+            &reason,
+            json!({"from": from.as_str(), "to": to.as_str()}),
+        )
+        .await?;
         let view = tickets::get(&mut c, t.id).await?;
         tx.commit().await?;
         Ok(view.into())
@@ -789,7 +782,15 @@ impl App {
         t.closed_at = Some(now);
         t.updated_at = now;
         tickets::update(&mut c, &t).await?;
-        record(&mut c, t.id, now, Some(actor), "closed", Visibility::Public, &note, json!({"from": from.as_str()})).await?;
+        record(
+            &mut c,
+            Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
+            "closed",
+            Visibility::Public,
+            &note,
+            json!({"from": from.as_str()}),
+        )
+        .await?;
         let view = tickets::get(&mut c, t.id).await?;
         tx.commit().await?;
         Ok(view.into())

@@ -177,7 +177,12 @@ pub struct Group {
 }
 
 impl Group {
-    pub(crate) fn from_row(g: GroupRow, escalates_to: Option<String>, lead: Option<String>, members: Vec<String>) -> Self {
+    pub(crate) fn from_row(
+        g: GroupRow,
+        escalates_to: Option<String>,
+        lead: Option<String>,
+        members: Vec<String>,
+    ) -> Self {
         Group {
             id: g.id,
             name: g.name,

@@ -17,8 +17,8 @@ pub use ids::{CategoryId, GroupId, TicketId, UserId};
 pub use permission::Actor;
 pub use priority::{Level, Priority, PriorityMatrix};
 pub use ticket::{
-    Channel, EscalationKind, PendingReason, ResolutionCode, State, TicketKind, TicketNumber,
-    TransitionError, Visibility,
+    Channel, EscalationKind, PendingReason, ResolutionCode, State, TicketKind, TicketNumber, TransitionError,
+    Visibility,
 };
 pub use time::Timestamp;
 pub use user::{Email, Role, Tier};

@@ -87,10 +87,7 @@ impl PriorityMatrix {
         for i in 0..3 {
             for u in 0..3 {
                 if (i > 0 && cells[i][u] < cells[i - 1][u]) || (u > 0 && cells[i][u] < cells[i][u - 1]) {
-                    return Err(FieldError::new(
-                        field,
-                        "lower impact or urgency must never give a higher priority",
-                    ));
+                    return Err(FieldError::new(field, "lower impact or urgency must never give a higher priority"));
                 }
             }
         }
@@ -118,7 +115,8 @@ mod tests {
     #[test]
     fn default_matrix_is_itil() {
         let m = PriorityMatrix::default();
-        let expect = [(1, 1, 1), (1, 2, 2), (2, 1, 2), (1, 3, 3), (2, 2, 3), (3, 1, 3), (2, 3, 4), (3, 2, 4), (3, 3, 5)];
+        let expect =
+            [(1, 1, 1), (1, 2, 2), (2, 1, 2), (1, 3, 3), (2, 2, 3), (3, 1, 3), (2, 3, 4), (3, 2, 4), (3, 3, 5)];
         for (i, u, p) in expect {
             assert_eq!(m.priority(lv(i), lv(u)).get(), p, "impact {i} urgency {u}");
         }

@@ -47,15 +47,18 @@ pub async fn find_by_path(conn: &mut Conn<'_>, path: &str) -> Result<Option<Cate
 /// The whole tree in path order.
 pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<CategoryRow>> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as("SELECT id, parent_id, name, path, active FROM category ORDER BY path")
-            .fetch_all(c)
-            .await
+        sqlx::query_as("SELECT id, parent_id, name, path, active FROM category ORDER BY path").fetch_all(c).await
     })?)
 }
 
 pub async fn set_active(conn: &mut Conn<'_>, id: i64, active: bool) -> Result<()> {
     with_conn!(conn, |c| {
-        sqlx::query("UPDATE category SET active = $2 WHERE id = $1").bind(id).bind(active).execute(c).await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE category SET active = $2 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }

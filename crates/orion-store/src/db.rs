@@ -1,9 +1,7 @@
 use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,7 +31,10 @@ impl Default for DbOptions {
 #[derive(Clone)]
 enum Pools {
     /// One writer connection serialises writes without SQLITE_BUSY storms; readers run in parallel (WAL).
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -201,9 +202,7 @@ impl Db {
                 sqlx::query("VACUUM INTO $1").bind(path).execute(read).await?;
                 Ok(())
             }
-            Pools::Postgres(_) => {
-                Err(StoreError::Schema("use pg_dump to back up PostgreSQL".to_string()))
-            }
+            Pools::Postgres(_) => Err(StoreError::Schema("use pg_dump to back up PostgreSQL".to_string())),
         }
     }
 }
@@ -211,8 +210,8 @@ impl Db {
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(&mut **t),
-            Tx::Postgres(t) => Conn::Postgres(&mut **t),
+            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
 
@@ -228,8 +227,8 @@ impl Tx {
 impl ReadConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            ReadConn::Sqlite(c) => Conn::Sqlite(&mut **c),
-            ReadConn::Postgres(c) => Conn::Postgres(&mut **c),
+            ReadConn::Sqlite(c) => Conn::Sqlite(c),
+            ReadConn::Postgres(c) => Conn::Postgres(c),
         }
     }
 }

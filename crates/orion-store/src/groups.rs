@@ -103,14 +103,12 @@ pub async fn update(conn: &mut Conn<'_>, g: &GroupRow) -> Result<()> {
 /// Adds a member; adding one twice is not an error.
 pub async fn add_member(conn: &mut Conn<'_>, group_id: i64, user_id: i64) -> Result<()> {
     with_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO group_member (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(group_id)
-        .bind(user_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+        sqlx::query("INSERT INTO group_member (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }

@@ -4,11 +4,11 @@
 //! The same SQL text serves both engines wherever they agree; `with_conn!`
 //! runs one query expression against whichever connection is behind a `Conn`.
 
+pub mod categories;
 mod db;
 mod error;
-mod migrate;
-pub mod categories;
 pub mod groups;
+mod migrate;
 pub mod schema;
 pub mod settings;
 pub mod sql;

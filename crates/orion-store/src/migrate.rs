@@ -53,9 +53,8 @@ pub(crate) async fn run(db: &Db) -> Result<Vec<i64>> {
             tx.commit().await?;
             return Ok(applied);
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         match &mut c {
             crate::Conn::Sqlite(c) => {
                 sqlx::raw_sql(m.sqlite).execute(&mut **c).await?;

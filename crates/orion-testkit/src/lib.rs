@@ -58,7 +58,9 @@ pub async fn fresh_database(engine: Engine, dir: &std::path::Path) -> Option<Str
                 if in_ci() {
                     panic!("PostgreSQL is required under CI=true but could not be started; see the messages above");
                 }
-                eprintln!("\n*** SKIPPED: PostgreSQL is not available (install postgresql or set ORION_TEST_PG_URL) ***\n");
+                eprintln!(
+                    "\n*** SKIPPED: PostgreSQL is not available (install postgresql or set ORION_TEST_PG_URL) ***\n"
+                );
                 return None;
             };
             Some(pg::create_database(&base).await)
@@ -159,14 +161,25 @@ impl TestApp {
     /// Creates a user through the API (as `admin`) and returns a token for them.
     pub async fn user(&self, admin: &str, email: &str, role: &str, groups: &[&str]) -> String {
         let (s, b) = self
-            .send(admin, reqwest::Method::POST, "/api/v1/users", Some(json!({"email": email, "name": email, "role": role, "groups": groups})))
+            .send(
+                admin,
+                reqwest::Method::POST,
+                "/api/v1/users",
+                Some(json!({"email": email, "name": email, "role": role, "groups": groups})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "create user {email}: {b}");
         self.app.create_token_for(email, "test").await.expect("token").token
     }
 
     /// Sends a request with a bearer token and an optional JSON body.
-    pub async fn send(&self, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);

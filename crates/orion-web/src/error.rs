@@ -84,7 +84,9 @@ impl IntoResponse for ApiError {
                     none(),
                 ),
                 AppError::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, none()),
-                AppError::NotFound(what) => body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), none()),
+                AppError::NotFound(what) => {
+                    body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), none())
+                }
                 AppError::Validation(errs) => {
                     let fields: BTreeMap<String, String> = errs.iter().fold(BTreeMap::new(), |mut m, f| {
                         m.entry(f.field.clone()).or_insert_with(|| f.message.clone());
@@ -93,10 +95,17 @@ impl IntoResponse for ApiError {
                     body(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", errs.to_string(), fields)
                 }
                 AppError::Conflict(m) => body(StatusCode::CONFLICT, "conflict", m, none()),
-                AppError::InvalidTransition(t) => body(StatusCode::CONFLICT, "invalid_transition", t.to_string(), none()),
+                AppError::InvalidTransition(t) => {
+                    body(StatusCode::CONFLICT, "invalid_transition", t.to_string(), none())
+                }
                 AppError::Store(_) | AppError::Internal(_) => {
                     tracing::error!(error = %e, "request failed");
-                    body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log".into(), none())
+                    body(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "internal error; see the server log".into(),
+                        none(),
+                    )
                 }
             },
         }

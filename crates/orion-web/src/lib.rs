@@ -38,9 +38,11 @@ pub fn metrics_handle() -> PrometheusHandle {
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())
-                .spawn(move || loop {
-                    std::thread::sleep(Duration::from_secs(5));
-                    upkeep.run_upkeep();
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
                 })
                 .ok();
             handle

@@ -370,7 +370,14 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<()> {
                 return print_json(&all);
             }
             for u in all {
-                println!("{:>6}  {:<9}  {:<40}  {}{}", u.id, u.role, u.email, u.name, if u.active { "" } else { "  (deactivated)" });
+                println!(
+                    "{:>6}  {:<9}  {:<40}  {}{}",
+                    u.id,
+                    u.role,
+                    u.email,
+                    u.name,
+                    if u.active { "" } else { "  (deactivated)" }
+                );
             }
             Ok(())
         }
@@ -428,7 +435,17 @@ async fn group_cmd(app: &App, cmd: GroupCmd) -> Result<()> {
 async fn ticket_cmd(app: &App, cmd: TicketCmd) -> Result<()> {
     match cmd {
         TicketCmd::Create {
-            as_user, kind, title, description, impact, urgency, requester, channel, category, group, json,
+            as_user,
+            kind,
+            title,
+            description,
+            impact,
+            urgency,
+            requester,
+            channel,
+            category,
+            group,
+            json,
         } => {
             let actor = app.actor_for(&as_user).await?;
             let t = app
@@ -493,12 +510,26 @@ async fn ticket_cmd(app: &App, cmd: TicketCmd) -> Result<()> {
                 return print_json(&serde_json::json!({"ticket": t, "timeline": tl.items}));
             }
             println!("{}  {}  {}  [{}]", t.number, t.priority, t.title, t.state);
-            println!("requester: {} <{}>   group: {} (tier {})   assignee: {}", t.requester_name, t.requester, t.assignment_group, t.assignment_group_tier, t.assignee.as_deref().unwrap_or("-"));
+            println!(
+                "requester: {} <{}>   group: {} (tier {})   assignee: {}",
+                t.requester_name,
+                t.requester,
+                t.assignment_group,
+                t.assignment_group_tier,
+                t.assignee.as_deref().unwrap_or("-")
+            );
             if !t.description.is_empty() {
                 println!("\n{}\n", t.description);
             }
             for e in tl.items {
-                println!("{}  {:<14} {:<8} {}  {}", e.at, e.kind, e.visibility, e.actor.as_deref().unwrap_or("Orion"), e.body.replace('\n', " "));
+                println!(
+                    "{}  {:<14} {:<8} {}  {}",
+                    e.at,
+                    e.kind,
+                    e.visibility,
+                    e.actor.as_deref().unwrap_or("Orion"),
+                    e.body.replace('\n', " ")
+                );
             }
             Ok(())
         }

@@ -49,7 +49,11 @@ struct UserQuery {
 /// List users (staff).
 #[utoipa::path(get, path = "/api/v1/users", tag = "directory", params(UserQuery), security(("bearer" = [])),
     responses((status = 200, body = Page<User>), (status = 403, body = ErrorBody)))]
-async fn list_users(State(s): State<AppState>, Auth(a): Auth, ApiQuery(q): ApiQuery<UserQuery>) -> ApiResult<Json<Page<User>>> {
+async fn list_users(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<UserQuery>,
+) -> ApiResult<Json<Page<User>>> {
     Ok(Json(s.app.list_users(&a, q.role.as_deref(), q.q.as_deref(), q.cursor.as_deref(), q.limit).await?))
 }
 
@@ -128,7 +132,11 @@ async fn update_group(
 #[utoipa::path(put, path = "/api/v1/groups/{id}/members/{user_id}", tag = "directory",
     params(("id" = i64, Path), ("user_id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Group), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn add_member(State(s): State<AppState>, Auth(a): Auth, Path((g, u)): Path<(String, String)>) -> ApiResult<Json<Group>> {
+async fn add_member(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path((g, u)): Path<(String, String)>,
+) -> ApiResult<Json<Group>> {
     Ok(Json(s.app.set_membership(&a, id(&g)?, id(&u)?, true).await?))
 }
 

@@ -56,7 +56,11 @@ async fn list_tickets(
     params(("number" = String, Path, description = "e.g. INC0000042")),
     security(("bearer" = [])),
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody)))]
-async fn get_ticket(State(s): State<AppState>, Auth(actor): Auth, Path(number): Path<String>) -> ApiResult<Json<Ticket>> {
+async fn get_ticket(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.get_ticket(&actor, &number).await?))
 }
 

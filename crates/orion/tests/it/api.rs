@@ -32,7 +32,11 @@ struct Desk {
 async fn desk(engine: Engine) -> Option<Desk> {
     let t = TestApp::spawn(engine).await?;
     let admin = t.bootstrap_admin("admin@example.com").await;
-    for (name, tier, up) in [("Systems & Network", 3, None), ("Desktop Support", 2, Some("Systems & Network")), ("Service Desk", 1, Some("Desktop Support"))] {
+    for (name, tier, up) in [
+        ("Systems & Network", 3, None),
+        ("Desktop Support", 2, Some("Systems & Network")),
+        ("Service Desk", 1, Some("Desktop Support")),
+    ] {
         let (s, b) = t.post(&admin, "/api/v1/groups", json!({"name": name, "tier": tier, "escalates_to": up})).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }
@@ -71,9 +75,17 @@ async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
 
     let (s, b) = t.patch(&d.l1, path, json!({"assignee": "sam@example.com"})).await;
     assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("assigned")), "{b}");
-    let (s, _) = t.post(&d.l1, &format!("{path}/comments"), json!({"body": "We are looking into it", "visibility": "public"})).await;
+    let (s, _) = t
+        .post(&d.l1, &format!("{path}/comments"), json!({"body": "We are looking into it", "visibility": "public"}))
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _) = t.post(&d.l1, &format!("{path}/comments"), json!({"body": "Credential manager has stale entries", "visibility": "internal"})).await;
+    let (s, _) = t
+        .post(
+            &d.l1,
+            &format!("{path}/comments"),
+            json!({"body": "Credential manager has stale entries", "visibility": "internal"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
 
     // Escalation needs the troubleshooting done so far.
@@ -96,21 +108,34 @@ async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
     let (s, b) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(b["error"]["fields"]["resolution_notes"].is_string(), "{b}");
-    let (s, b) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Rebuilt the mail profile"})).await;
+    let (s, b) = t
+        .post(
+            &d.l2,
+            &format!("{path}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "Rebuilt the mail profile"}),
+        )
+        .await;
     assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("resolved")), "{b}");
     assert!(b["resolved_at"].is_string());
 
     // The requester reopens: it goes back to its L2 owner.
     let (s, b) = t.post(&d.alice, &format!("{path}/reopen"), json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a reopen needs a reason: {b}");
-    let (s, b) = t.post(&d.alice, &format!("{path}/reopen"), json!({"reason": "It happens again after a reboot"})).await;
+    let (s, b) =
+        t.post(&d.alice, &format!("{path}/reopen"), json!({"reason": "It happens again after a reboot"})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["state"], "in_progress");
     assert_eq!(b["assignee"], "dev@example.com");
     assert_eq!(b["reopen_count"], 1);
     assert_eq!(b["resolution_code"], Value::Null);
 
-    let (s, _) = t.post(&d.l2, &format!("{path}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Removed the stale token cache"})).await;
+    let (s, _) = t
+        .post(
+            &d.l2,
+            &format!("{path}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "Removed the stale token cache"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let (s, b) = t.post(&d.alice, &format!("{path}/close"), json!({"reason": "Works now, thanks"})).await;
     assert_eq!((s, b["state"].as_str()), (StatusCode::OK, Some("closed")), "{b}");
@@ -122,7 +147,20 @@ async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         kinds(&tl),
-        ["created", "fields_changed", "state_changed", "comment", "work_note", "escalated", "fields_changed", "state_changed", "resolved", "reopened", "resolved", "closed"]
+        [
+            "created",
+            "fields_changed",
+            "state_changed",
+            "comment",
+            "work_note",
+            "escalated",
+            "fields_changed",
+            "state_changed",
+            "resolved",
+            "reopened",
+            "resolved",
+            "closed"
+        ]
     );
     let items = tl["items"].as_array().unwrap();
     assert_eq!(items[1]["data"]["changes"][0], json!({"field": "assignee", "from": null, "to": "sam@example.com"}));
@@ -170,7 +208,10 @@ async fn bad_input_is_refused_and_writes_nothing(engine: Engine) {
     // Several errors at once are all reported.
     let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"impact": 9, "assignment_group": "Nope"})).await;
     let fields = b["error"]["fields"].as_object().unwrap();
-    assert!(fields.contains_key("title") && fields.contains_key("impact") && fields.contains_key("assignment_group"), "{b}");
+    assert!(
+        fields.contains_key("title") && fields.contains_key("impact") && fields.contains_key("assignment_group"),
+        "{b}"
+    );
 
     let raw = |body: Vec<u8>, ct: Option<&'static str>| {
         let mut r = t.client.post(format!("{}/api/v1/tickets", t.base)).bearer_auth(&d.l1).body(body);
@@ -223,10 +264,16 @@ async fn requesters_see_only_their_own_and_never_internal_notes(engine: Engine) 
     let n = mine["number"].as_str().unwrap().to_string();
     let (s, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "For Bob", "requester": "bob@example.com"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "requesters cannot log for others: {b}");
-    let (_, bobs) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Bob's VPN", "requester": "bob@example.com"})).await;
+    let (_, bobs) =
+        t.post(&d.l1, "/api/v1/tickets", json!({"title": "Bob's VPN", "requester": "bob@example.com"})).await;
     let bob_n = bobs["number"].as_str().unwrap().to_string();
 
-    t.post(&d.l1, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "User has 2 GB RAM, replace", "visibility": "internal"})).await;
+    t.post(
+        &d.l1,
+        &format!("/api/v1/tickets/{n}/comments"),
+        json!({"body": "User has 2 GB RAM, replace", "visibility": "internal"}),
+    )
+    .await;
     t.post(&d.l1, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "We will replace your laptop"})).await;
 
     // Alice cannot see Bob's ticket in any way; it looks absent.
@@ -253,9 +300,13 @@ async fn requesters_see_only_their_own_and_never_internal_notes(engine: Engine) 
     // Requesters cannot do staff work or read the directory.
     let (s, _) = t.patch(&d.alice, &format!("/api/v1/tickets/{n}"), json!({"impact": 1})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = t.post(&d.alice, &format!("/api/v1/tickets/{n}/escalate"), json!({"reason": "a", "troubleshooting": "b"})).await;
+    let (s, _) = t
+        .post(&d.alice, &format!("/api/v1/tickets/{n}/escalate"), json!({"reason": "a", "troubleshooting": "b"}))
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, b) = t.post(&d.alice, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "psst", "visibility": "internal"})).await;
+    let (s, b) = t
+        .post(&d.alice, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "psst", "visibility": "internal"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     let (s, _) = t.get(&d.alice, "/api/v1/users").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -266,7 +317,8 @@ async fn requesters_see_only_their_own_and_never_internal_notes(engine: Engine) 
     let r = t.client.get(format!("{}/api/v1/tickets", t.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    let (s, b) = t.get("orion_0000000000000000000000000000000000000000000000000000000000000000", "/api/v1/tickets").await;
+    let (s, b) =
+        t.get("orion_0000000000000000000000000000000000000000000000000000000000000000", "/api/v1/tickets").await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
 }
 
@@ -281,17 +333,35 @@ async fn invalid_state_transitions_are_refused(engine: Engine) {
     assert!(b["error"]["message"].as_str().unwrap().contains("allowed"), "{b}");
     let (s, _) = t.post(&d.l1, &format!("{p}/reopen"), json!({"reason": "x"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    for (state, field) in [("resolved", "state"), ("closed", "state"), ("done", "state"), ("pending", "pending_reason"), ("assigned", "assignee")] {
+    for (state, field) in [
+        ("resolved", "state"),
+        ("closed", "state"),
+        ("done", "state"),
+        ("pending", "pending_reason"),
+        ("assigned", "assignee"),
+    ] {
         let (s, b) = t.patch(&d.l1, &p, json!({"state": state})).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{state}: {b}");
         assert!(b["error"]["fields"][field].is_string(), "{state}: {b}");
     }
-    let (s, b) = t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "vendor", "assignee": "sam@example.com"})).await;
-    assert_eq!((s, b["state"].as_str(), b["pending_reason"].as_str()), (StatusCode::OK, Some("pending"), Some("vendor")), "{b}");
+    let (s, b) = t
+        .patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "vendor", "assignee": "sam@example.com"}))
+        .await;
+    assert_eq!(
+        (s, b["state"].as_str(), b["pending_reason"].as_str()),
+        (StatusCode::OK, Some("pending"), Some("vendor")),
+        "{b}"
+    );
     let (s, b) = t.patch(&d.l1, &p, json!({"state": "in_progress"})).await;
     assert_eq!((s, b["pending_reason"].clone()), (StatusCode::OK, Value::Null), "{b}");
-    t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "workaround", "resolution_notes": "Moved the access point"})).await;
-    let (s, _) = t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "again"})).await;
+    t.post(
+        &d.l1,
+        &format!("{p}/resolve"),
+        json!({"resolution_code": "workaround", "resolution_notes": "Moved the access point"}),
+    )
+    .await;
+    let (s, _) =
+        t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "again"})).await;
     assert_eq!(s, StatusCode::CONFLICT, "resolving twice");
     let (s, b) = t.patch(&d.l1, &p, json!({"state": "in_progress"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a resolved ticket is reopened, not patched: {b}");
@@ -307,12 +377,17 @@ async fn invalid_state_transitions_are_refused(engine: Engine) {
 
 async fn data_survives_a_restart(engine: Engine) {
     let Some(d) = desk(engine).await else { return };
-    let (_, b) = d.t.post(&d.l1, "/api/v1/tickets", json!({"title": "Disk full on S:", "impact": 1, "urgency": 1})).await;
+    let (_, b) =
+        d.t.post(&d.l1, "/api/v1/tickets", json!({"title": "Disk full on S:", "impact": 1, "urgency": 1})).await;
     assert_eq!(b["priority"], "P1");
     d.t.post(&d.l1, "/api/v1/tickets/INC0000001/comments", json!({"body": "Cleaning up old exports"})).await;
     let t = d.t.restart().await;
     let (s, b) = t.get(&d.l1, "/api/v1/tickets/INC0000001").await;
-    assert_eq!((s, b["title"].as_str(), b["priority"].as_str()), (StatusCode::OK, Some("Disk full on S:"), Some("P1")), "{b}");
+    assert_eq!(
+        (s, b["title"].as_str(), b["priority"].as_str()),
+        (StatusCode::OK, Some("Disk full on S:"), Some("P1")),
+        "{b}"
+    );
     let (_, tl) = t.get(&d.l1, "/api/v1/tickets/INC0000001/timeline").await;
     assert_eq!(kinds(&tl), ["created", "comment"]);
     let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Second"})).await;
@@ -334,7 +409,8 @@ async fn lists_filter_and_page_without_gaps(engine: Engine) {
         made.push(b["number"].as_str().unwrap().to_string());
     }
     t.patch(&d.l1, &format!("/api/v1/tickets/{}", made[2]), json!({"assignee": "sam@example.com"})).await;
-    t.post(&d.l1, &format!("/api/v1/tickets/{}/escalate", made[3]), json!({"reason": "r", "troubleshooting": "t"})).await;
+    t.post(&d.l1, &format!("/api/v1/tickets/{}/escalate", made[3]), json!({"reason": "r", "troubleshooting": "t"}))
+        .await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -388,8 +464,12 @@ async fn directory_is_managed_by_admins_only(engine: Engine) {
     let (s, _) = t.post(&d.l1, "/api/v1/groups", json!({"name": "Shadow IT", "tier": 1})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, b) = t.post(&d.admin, "/api/v1/users", json!({"email": "SAM@example.com", "name": "Sam again"})).await;
-    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["email"].is_string(), "duplicate e-mail: {b}");
-    let (s, b) = t.post(&d.admin, "/api/v1/groups", json!({"name": "Vendors", "tier": 3, "escalates_to": "Service Desk"})).await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["email"].is_string(),
+        "duplicate e-mail: {b}"
+    );
+    let (s, b) =
+        t.post(&d.admin, "/api/v1/groups", json!({"name": "Vendors", "tier": 3, "escalates_to": "Service Desk"})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["escalates_to"].is_string(), "{b}");
     let (s, b) = t.post(&d.admin, "/api/v1/groups", json!({"name": "Vendors", "tier": 4})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["tier"].is_string(), "{b}");
@@ -411,11 +491,13 @@ async fn directory_is_managed_by_admins_only(engine: Engine) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, cats) = t.get(&d.alice, "/api/v1/categories").await;
     assert_eq!((s, cats.as_array().unwrap().len()), (StatusCode::OK, 2));
-    let (_, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "hardware / printer"})).await;
+    let (_, b) =
+        t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "hardware / printer"})).await;
     assert_eq!(b["category"], "Hardware / Printer", "{b}");
     let (s, _) = t.patch(&d.admin, &format!("/api/v1/categories/{}", c["id"]), json!({"active": false})).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, b) = t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "Hardware / Printer"})).await;
+    let (s, b) =
+        t.post(&d.alice, "/api/v1/tickets", json!({"title": "Paper jam", "category": "Hardware / Printer"})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["category"].is_string(), "retired: {b}");
 
     // The priority matrix is configurable by admins and applies to new tickets.
@@ -424,7 +506,8 @@ async fn directory_is_managed_by_admins_only(engine: Engine) {
     let strict = json!({"rows": [[1, 1, 2], [1, 2, 3], [2, 3, 4]]});
     let (s, _) = t.put(&d.l1, "/api/v1/settings/priority-matrix", strict.clone()).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, b) = t.put(&d.admin, "/api/v1/settings/priority-matrix", json!({"rows": [[5, 1, 1], [1, 1, 1], [1, 1, 1]]})).await;
+    let (s, b) =
+        t.put(&d.admin, "/api/v1/settings/priority-matrix", json!({"rows": [[5, 1, 1], [1, 1, 1], [1, 1, 1]]})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["rows"].is_string(), "{b}");
     let (s, _) = t.put(&d.admin, "/api/v1/settings/priority-matrix", strict).await;
     assert_eq!(s, StatusCode::OK);
@@ -433,11 +516,15 @@ async fn directory_is_managed_by_admins_only(engine: Engine) {
 
     // Membership changes.
     let l2 = t.get(&d.admin, "/api/v1/users?q=dev@").await.1["items"][0].clone();
-    let (s, g) = t.send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], l2["id"]), None).await;
+    let (s, g) = t
+        .send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], l2["id"]), None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{g}");
     assert!(g["members"].as_array().unwrap().contains(&json!("dev@example.com")));
     let alice = t.get(&d.admin, "/api/v1/users?q=alice").await.1["items"][0].clone();
-    let (s, _) = t.send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], alice["id"]), None).await;
+    let (s, _) = t
+        .send(&d.admin, reqwest::Method::PUT, &format!("/api/v1/groups/{}/members/{}", sd["id"], alice["id"]), None)
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "requesters are not group members");
     let (s, _) = t.get(&d.admin, "/api/v1/users/999999").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -448,7 +535,8 @@ async fn directory_is_managed_by_admins_only(engine: Engine) {
 async fn moving_between_groups_follows_the_tiers(engine: Engine) {
     let Some(d) = desk(engine).await else { return };
     let t = &d.t;
-    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Server room too warm", "assignee": "sam@example.com"})).await;
+    let (_, b) =
+        t.post(&d.l1, "/api/v1/tickets", json!({"title": "Server room too warm", "assignee": "sam@example.com"})).await;
     assert_eq!(b["state"], "assigned", "{b}");
     let p = format!("/api/v1/tickets/{}", b["number"].as_str().unwrap());
 
@@ -458,20 +546,52 @@ async fn moving_between_groups_follows_the_tiers(engine: Engine) {
     let (s, b) = t.patch(&d.l1, &p, json!({"assignee": "dev@example.com"})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["assignee"].is_string(), "not a member: {b}");
 
-    let (s, b) = t.post(&d.l1, &format!("{p}/escalate"), json!({"to_group": "Infrastructure", "reason": "HVAC", "troubleshooting": "Checked thermostat"})).await;
+    let (s, b) = t
+        .post(
+            &d.l1,
+            &format!("{p}/escalate"),
+            json!({"to_group": "Infrastructure", "reason": "HVAC", "troubleshooting": "Checked thermostat"}),
+        )
+        .await;
     assert_eq!((s, b["assignment_group"].as_str()), (StatusCode::OK, Some("Infrastructure")), "{b}");
     // Sideways (tier 2 -> tier 2) needs a note and clears the assignee.
     let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Desktop Support"})).await;
     assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["note"].is_string(), "{b}");
-    let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Desktop Support", "note": "Facilities ticket, desktop team owns the sensors"})).await;
+    let (s, b) = t
+        .patch(
+            &d.l2,
+            &p,
+            json!({"assignment_group": "Desktop Support", "note": "Facilities ticket, desktop team owns the sensors"}),
+        )
+        .await;
     assert_eq!((s, b["assignment_group"].as_str()), (StatusCode::OK, Some("Desktop Support")), "{b}");
-    let (s, b) = t.post(&d.l2, &format!("{p}/escalate"), json!({"to_group": "Service Desk", "reason": "r", "troubleshooting": "t"})).await;
-    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["to_group"].is_string(), "escalating down: {b}");
+    let (s, b) = t
+        .post(
+            &d.l2,
+            &format!("{p}/escalate"),
+            json!({"to_group": "Service Desk", "reason": "r", "troubleshooting": "t"}),
+        )
+        .await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["to_group"].is_string(),
+        "escalating down: {b}"
+    );
     // Down to tier 1 with a note is fine; the highest tier reached stays recorded.
-    let (s, b) = t.patch(&d.l2, &p, json!({"assignment_group": "Service Desk", "note": "User needs a callback from L1"})).await;
-    assert_eq!((s, b["assignment_group"].as_str(), b["highest_tier"].as_i64()), (StatusCode::OK, Some("Service Desk"), Some(2)), "{b}");
-    let (_, b) = t.post(&d.l1, &format!("{p}/escalate"), json!({"reason": "still hot", "troubleshooting": "callback done"})).await;
-    assert_eq!((b["assignment_group"].as_str(), b["escalation_count"].as_i64()), (Some("Desktop Support"), Some(2)), "{b}");
+    let (s, b) =
+        t.patch(&d.l2, &p, json!({"assignment_group": "Service Desk", "note": "User needs a callback from L1"})).await;
+    assert_eq!(
+        (s, b["assignment_group"].as_str(), b["highest_tier"].as_i64()),
+        (StatusCode::OK, Some("Service Desk"), Some(2)),
+        "{b}"
+    );
+    let (_, b) = t
+        .post(&d.l1, &format!("{p}/escalate"), json!({"reason": "still hot", "troubleshooting": "callback done"}))
+        .await;
+    assert_eq!(
+        (b["assignment_group"].as_str(), b["escalation_count"].as_i64()),
+        (Some("Desktop Support"), Some(2)),
+        "{b}"
+    );
     let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
     assert!(tl.to_string().contains("User needs a callback from L1"), "the move's note is on the timeline");
 }
@@ -479,7 +599,13 @@ async fn moving_between_groups_follows_the_tiers(engine: Engine) {
 async fn a_requester_reply_resumes_a_ticket_pending_on_them(engine: Engine) {
     let Some(d) = desk(engine).await else { return };
     let t = &d.t;
-    let (_, b) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Teams crashes", "requester": "alice@example.com", "assignee": "sam@example.com"})).await;
+    let (_, b) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Teams crashes", "requester": "alice@example.com", "assignee": "sam@example.com"}),
+        )
+        .await;
     let p = format!("/api/v1/tickets/{}", b["number"].as_str().unwrap());
     let (_, b) = t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
     assert_eq!(b["state"], "pending");
@@ -502,7 +628,13 @@ async fn concurrent_creates_get_unique_numbers(engine: Engine) {
         let url = format!("{}/api/v1/tickets", d.t.base);
         let tok = d.l1.clone();
         handles.push(tokio::spawn(async move {
-            let r = client.post(url).bearer_auth(tok).json(&json!({"title": format!("parallel {i}")})).send().await.unwrap();
+            let r = client
+                .post(url)
+                .bearer_auth(tok)
+                .json(&json!({"title": format!("parallel {i}")}))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::CREATED);
             r.json::<Value>().await.unwrap()["number"].as_str().unwrap().to_string()
         }));
@@ -523,20 +655,34 @@ async fn service_endpoints_answer(engine: Engine) {
     assert_eq!(r.status(), StatusCode::OK);
     let r = t.client.get(format!("{}/readyz", t.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let spec: Value = t.client.get(format!("{}/api/v1/openapi.json", t.base)).send().await.unwrap().json().await.unwrap();
-    for path in ["/api/v1/tickets", "/api/v1/tickets/{number}", "/api/v1/tickets/{number}/escalate", "/api/v1/tickets/{number}/timeline", "/api/v1/users", "/api/v1/groups"] {
+    let spec: Value =
+        t.client.get(format!("{}/api/v1/openapi.json", t.base)).send().await.unwrap().json().await.unwrap();
+    for path in [
+        "/api/v1/tickets",
+        "/api/v1/tickets/{number}",
+        "/api/v1/tickets/{number}/escalate",
+        "/api/v1/tickets/{number}/timeline",
+        "/api/v1/users",
+        "/api/v1/groups",
+    ] {
         assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     assert!(spec["components"]["schemas"]["Ticket"]["properties"]["priority"].is_object());
     t.post(&d.l1, "/api/v1/tickets", json!({"title": "metrics"})).await;
     let text = t.client.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("orion_http_requests_total{method=\"POST\",route=\"/api/v1/tickets\",status=\"201\"}"), "{text}");
+    assert!(
+        text.contains("orion_http_requests_total{method=\"POST\",route=\"/api/v1/tickets\",status=\"201\"}"),
+        "{text}"
+    );
     assert!(text.contains("orion_tickets_created_total"), "{text}");
     let (s, b) = t.get(&d.l1, "/api/v1/nothing-here").await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
     let (s, me) = t.get(&d.l1, "/api/v1/me").await;
-    assert_eq!((s, me["email"].as_str(), me["groups"].clone()), (StatusCode::OK, Some("sam@example.com"), json!(["Service Desk"])));
+    assert_eq!(
+        (s, me["email"].as_str(), me["groups"].clone()),
+        (StatusCode::OK, Some("sam@example.com"), json!(["Service Desk"]))
+    );
 }
 
 async fn deactivated_users_lose_api_access(engine: Engine) {

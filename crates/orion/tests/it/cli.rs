@@ -1,1 +1,242 @@
+//! The `orion` binary itself: exit codes, scripting output, serve and shut down.
 
+use orion_testkit::{Engine, fresh_database};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_orion");
+
+/// Runs `orion` against a database, feeding `stdin`.
+fn orion(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("ORION_DATABASE_URL", db)
+        .env("ORION_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run orion");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = fresh_database(engine, dir.path()).await else { return };
+    let ok = |args: &[&str], stdin: Option<&str>| {
+        let o = orion(&db, args, stdin);
+        assert!(o.status.success(), "orion {args:?} failed: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    ok(&["migrate"], None);
+    ok(&["group", "create", "--name", "Desktop Support", "--tier", "2"], None);
+    ok(&["group", "create", "--name", "Service Desk", "--tier", "1", "--escalates-to", "Desktop Support"], None);
+    ok(
+        &[
+            "user",
+            "create",
+            "--email",
+            "lead@example.com",
+            "--name",
+            "Lena",
+            "--role",
+            "lead",
+            "--group",
+            "Service Desk",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+    );
+    let groups = ok(&["group", "list", "--json"], None);
+    let groups: serde_json::Value = serde_json::from_str(&groups).unwrap();
+    assert_eq!(groups[0]["name"], "Service Desk");
+    assert_eq!(groups[0]["members"], serde_json::json!(["lead@example.com"]));
+
+    // `token create` prints the token and nothing else, so `$(orion token create …)` works.
+    let token = ok(&["token", "create", "--user", "lead@example.com"], None);
+    let token = token.strip_suffix('\n').unwrap();
+    assert!(token.starts_with("orion_") && token.len() == 70 && !token.contains(char::is_whitespace), "{token:?}");
+
+    let number = ok(
+        &[
+            "ticket",
+            "create",
+            "--as",
+            "lead@example.com",
+            "--title",
+            "Projector in room 4 is dead",
+            "--impact",
+            "2",
+            "--urgency",
+            "2",
+            "--requester",
+            "caller@example.com",
+        ],
+        None,
+    );
+    assert_eq!(number.trim(), "INC0000001");
+    let list = ok(&["ticket", "list", "--as", "lead@example.com", "--json"], None);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["items"][0]["priority"], "P3");
+    assert_eq!(list["items"][0]["requester"], "caller@example.com");
+    let show = ok(&["ticket", "show", "INC0000001", "--as", "lead@example.com"], None);
+    assert!(show.contains("Projector in room 4 is dead") && show.contains("created"), "{show}");
+
+    // Failures name the field and exit 1; usage errors exit 2.
+    let o = orion(&db, &["ticket", "create", "--as", "lead@example.com", "--title", "x", "--impact", "7"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("impact"), "{}", text(&o.stderr));
+    let o = orion(
+        &db,
+        &["user", "create", "--email", "short@example.com", "--name", "S", "--password-stdin"],
+        Some("short"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("password"), "{}", text(&o.stderr));
+    let o = orion(&db, &["group", "create", "--name", "X"], None);
+    assert_eq!(o.status.code(), Some(2), "missing --tier is a usage error");
+    let o = orion(&db, &["frobnicate"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let o = orion(&db, &["token", "create", "--user", "nobody@example.com"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "no token on failure");
+}
+
+orion_testkit::engine_tests!(scripts_can_set_up_a_desk_and_log_tickets);
+
+#[test]
+fn a_typo_in_the_database_url_is_an_error_not_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = orion(&format!("sqlite3://{}/x.db", dir.path().display()), &["migrate"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("unsupported scheme"), "{}", text(&o.stderr));
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn help_lists_every_command() {
+    let o = Command::new(BIN).arg("--help").output().unwrap();
+    let help = text(&o.stdout);
+    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "backup", "openapi"] {
+        assert!(help.contains(cmd), "{cmd} missing from --help");
+    }
+}
+
+/// `serve --demo` seeds once, answers, and stops cleanly on SIGTERM with its data intact.
+#[test]
+fn serve_demo_then_sigterm_shuts_down_cleanly_sqlite() {
+    serve_demo_then_sigterm(Engine::Sqlite);
+}
+
+#[test]
+fn serve_demo_then_sigterm_shuts_down_cleanly_postgres() {
+    serve_demo_then_sigterm(Engine::Postgres);
+}
+
+fn serve_demo_then_sigterm(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // SQLite: the default data directory; PostgreSQL: a fresh database by URL.
+    let url = match engine {
+        Engine::Sqlite => None,
+        Engine::Postgres => match rt.block_on(fresh_database(engine, dir.path())) {
+            Some(u) => Some(u),
+            None => return,
+        },
+    };
+    let start = || {
+        let mut c = Command::new(BIN);
+        c.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("ORION_LOG", "info")
+            .env_remove("ORION_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(u) = &url {
+            c.env("ORION_DATABASE_URL", u);
+        }
+        c.spawn().unwrap()
+    };
+    let read_banner = |child: &mut std::process::Child| {
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut url, mut token) = (String::new(), String::new());
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap() > 0 {
+            if let Some(u) = line.trim().strip_prefix("Orion demo is running at ") {
+                url = u.to_string();
+            }
+            if line.contains("L1 agent") {
+                token = line.split_whitespace().last().unwrap().to_string();
+            }
+            if line.starts_with("API description") {
+                break;
+            }
+            line.clear();
+        }
+        (url, token)
+    };
+    let mut child = start();
+    let (url, token) = read_banner(&mut child);
+    assert!(url.starts_with("http://127.0.0.1:"), "no banner");
+    let count_tickets = |url: &str, token: &str| -> (usize, std::collections::BTreeSet<String>) {
+        rt.block_on(async {
+            let c = reqwest::Client::new();
+            let mut states = std::collections::BTreeSet::new();
+            let mut n = 0;
+            let mut cursor = String::new();
+            loop {
+                let page: serde_json::Value = c
+                    .get(format!("{url}/api/v1/tickets?limit=200{cursor}"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for t in page["items"].as_array().unwrap() {
+                    n += 1;
+                    states.insert(t["state"].as_str().unwrap().to_string());
+                }
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => break,
+                }
+            }
+            (n, states)
+        })
+    };
+    let (n, states) = count_tickets(&url, &token);
+    assert!(n >= 300, "a few hundred demo tickets, got {n}");
+    for s in ["new", "assigned", "in_progress", "pending", "resolved", "closed"] {
+        assert!(states.contains(s), "no demo ticket in state {s}: {states:?}");
+    }
+    let term = |child: &mut std::process::Child| {
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (status, err)
+    };
+    let (status, err) = term(&mut child);
+    assert!(status.success(), "exit status {status:?}: {err}");
+    assert!(err.contains("shut down cleanly"), "{err}");
+    let wal = dir.path().join("orion.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0, "the WAL is checkpointed on shutdown");
+
+    // A second start keeps the data and does not seed again.
+    let mut child = start();
+    let (url, token) = read_banner(&mut child);
+    let (n2, _) = count_tickets(&url, &token);
+    assert_eq!(n2, n, "the demo is seeded once");
+    let (status, _) = term(&mut child);
+    assert!(status.success());
+}

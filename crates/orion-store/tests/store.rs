@@ -1,0 +1,190 @@
+//! Storage-level guarantees on both engines: matching schemas, an append-only
+//! timeline, loud failures on bad URLs and on a schema newer than the binary.
+
+use orion_store::{Db, DbOptions, Engine as DbEngine, schema, with_conn};
+use orion_testkit::{Engine, fresh_database};
+
+async fn open(engine: Engine) -> Option<(Db, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(engine, dir.path()).await?;
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+    db.migrate().await.unwrap();
+    Some((db, dir))
+}
+
+#[tokio::test]
+async fn both_engines_have_the_same_schema() {
+    let Some((lite, _d1)) = open(Engine::Sqlite).await else { return };
+    let Some((pg, _d2)) = open(Engine::Postgres).await else { return };
+    assert_eq!(lite.engine(), DbEngine::Sqlite);
+    assert_eq!(pg.engine(), DbEngine::Postgres);
+    let a = schema::describe(&mut lite.read().await.unwrap().conn()).await.unwrap();
+    let b = schema::describe(&mut pg.read().await.unwrap().conn()).await.unwrap();
+    assert!(a.contains_key("ticket") && a.contains_key("timeline_entry"), "{a:?}");
+    let tables_a: Vec<_> = a.keys().collect();
+    let tables_b: Vec<_> = b.keys().collect();
+    assert_eq!(tables_a, tables_b, "the two engines have different tables");
+    for (table, cols) in &a {
+        assert_eq!(cols, &b[table], "columns of {table} differ between SQLite and PostgreSQL");
+    }
+}
+
+async fn seed_entry(db: &Db) -> i64 {
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let now = 1_700_000_000_000;
+    let user = orion_store::users::insert(
+        &mut c,
+        &orion_store::users::NewUser {
+            email: "a@example.com",
+            name: "A",
+            role: "agent",
+            phone: None,
+            password_hash: None,
+            now,
+        },
+    )
+    .await
+    .unwrap();
+    let group = orion_store::groups::insert(
+        &mut c,
+        &orion_store::groups::NewGroup {
+            name: "SD",
+            tier: 1,
+            escalation_target_id: None,
+            lead_id: None,
+            description: "",
+            now,
+        },
+    )
+    .await
+    .unwrap();
+    let ticket = orion_store::tickets::insert(
+        &mut c,
+        &orion_store::tickets::NewTicket {
+            number: "INC0000001",
+            kind: "incident",
+            title: "t",
+            description: "",
+            requester_id: user,
+            channel: "api",
+            category_id: None,
+            impact: 3,
+            urgency: 3,
+            priority: 5,
+            state: "new",
+            assignment_group_id: group,
+            assignee_id: None,
+            max_tier: 1,
+            created_by: user,
+            now,
+        },
+    )
+    .await
+    .unwrap();
+    let id = orion_store::timeline::append(
+        &mut c,
+        &orion_store::timeline::NewEntry {
+            ticket_id: ticket,
+            at: now,
+            actor_id: Some(user),
+            kind: "created",
+            visibility: "public",
+            body: "",
+            data: "{}",
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn timeline_is_append_only(engine: Engine) {
+    let Some((db, _d)) = open(engine).await else { return };
+    let id = seed_entry(&db).await;
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let upd = with_conn!(&mut c, |c| sqlx::query("UPDATE timeline_entry SET body = 'rewritten' WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
+    assert!(upd.is_err(), "an UPDATE of the timeline must fail");
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let del = with_conn!(&mut c, |c| sqlx::query("DELETE FROM timeline_entry WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
+    assert!(del.is_err(), "a DELETE from the timeline must fail");
+    drop(tx);
+    let mut r = db.read().await.unwrap();
+    let rows = orion_store::timeline::list(&mut r.conn(), 1, true, None, 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].body, "");
+}
+
+async fn migrations_are_idempotent_and_refuse_a_newer_schema(engine: Engine) {
+    let Some((db, _d)) = open(engine).await else { return };
+    assert!(db.migrate().await.unwrap().is_empty(), "a second run applies nothing");
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    with_conn!(&mut c, |c| sqlx::query(
+        "INSERT INTO schema_migration (version, name, applied_at) VALUES (9999, 'future', 0)"
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let err = db.migrate().await.unwrap_err().to_string();
+    assert!(err.contains("9999") && err.contains("newer"), "{err}");
+}
+
+async fn constraint_errors_are_classified(engine: Engine) {
+    let Some((db, _d)) = open(engine).await else { return };
+    seed_entry(&db).await;
+    let mut tx = db.begin().await.unwrap();
+    let dup = orion_store::users::insert(
+        &mut tx.conn(),
+        &orion_store::users::NewUser {
+            email: "a@example.com",
+            name: "B",
+            role: "agent",
+            phone: None,
+            password_hash: None,
+            now: 0,
+        },
+    )
+    .await;
+    assert!(matches!(dup, Err(orion_store::StoreError::Duplicate)), "{dup:?}");
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    let fk = orion_store::groups::add_member(&mut tx.conn(), 424242, 1).await;
+    assert!(matches!(fk, Err(orion_store::StoreError::ForeignKey)), "{fk:?}");
+}
+
+orion_testkit::engine_tests!(
+    timeline_is_append_only,
+    migrations_are_idempotent_and_refuse_a_newer_schema,
+    constraint_errors_are_classified,
+);
+
+#[tokio::test]
+async fn unknown_url_schemes_are_refused_without_creating_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("orion.db");
+    for url in [
+        format!("sqlit://{}", target.display()),
+        format!("postgress://x@127.0.0.1/{}", "db"),
+        "mysql://x@localhost/db".to_string(),
+        target.display().to_string(),
+    ] {
+        let err = Db::connect(&url, &DbOptions::default()).await.err().expect("must fail");
+        assert!(err.to_string().contains("unsupported scheme"), "{url}: {err}");
+    }
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no file may be created");
+}
