@@ -276,6 +276,7 @@ impl App {
         let g = groups::get(&mut c, id).await?;
         let view = group_view(&mut c, g).await?;
         tx.commit().await?;
+        self.invalidate_config();
         Ok(view)
     }
 
@@ -350,6 +351,7 @@ impl App {
         }
         let view = group_view(&mut c, g).await?;
         tx.commit().await?;
+        self.invalidate_config();
         Ok(view)
     }
 

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod clock;
+mod config;
 pub mod demo;
 pub mod directory;
 mod error;
@@ -24,11 +25,12 @@ pub struct App {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     tokens: Arc<auth::TokenCache>,
+    config: Arc<config::ConfigCache>,
 }
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, tokens: Arc::new(auth::TokenCache::default()) }
+        Self { db, clock, tokens: Arc::default(), config: Arc::default() }
     }
 
     fn now(&self) -> i64 {

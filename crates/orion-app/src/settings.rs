@@ -38,6 +38,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), PRIORITY_MATRIX, &json, self.now()).await?;
         tx.commit().await?;
+        self.invalidate_config();
         Ok(stored)
     }
 }

@@ -201,13 +201,22 @@ impl App {
             errs.push("assignment_group", "only support staff can route tickets");
         }
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let mut c = tx.conn();
 
-        // Look-ups: report every unknown reference, not only the first.
+        // Resolve every reference on a read connection first and report every unknown one,
+        // so the write transaction (SQLite's single writer) holds only the writes.
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let config = self.config(&mut c).await?;
         let group = match &input.assignment_group {
-            Some(name) => collect(&mut errs, group_by_name(&mut c, "assignment_group", name).await)?,
-            None => collect(&mut errs, default_group(&mut c).await)?,
+            Some(name) => match config.active_group(name) {
+                Some(g) => Some(g.clone()),
+                // Not in the cache: maybe created on another node a moment ago.
+                None => collect(&mut errs, group_by_name(&mut c, "assignment_group", name).await)?,
+            },
+            None => match config.default_group() {
+                Some(g) => Some(g.clone()),
+                None => collect(&mut errs, default_group(&mut c).await)?,
+            },
         };
         let category = match input.category.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -217,50 +226,55 @@ impl App {
             (Some(a), Some(g)) if !a.trim().is_empty() => collect(&mut errs, assignee_in_group(&mut c, a, g).await)?,
             _ => None,
         };
+        // The requester: the caller, a known person, or (None) someone to create.
+        let known_requester = match &requester_email {
+            None => Some(users::get(&mut c, actor.id.0).await?),
+            Some(email) => match users::find_by_email(&mut c, email.as_str()).await? {
+                Some(u) if !u.active => {
+                    errs.push("requester", format!("{email} is deactivated"));
+                    None
+                }
+                found => found,
+            },
+        };
+        let matrix = config.matrix.clone();
+        drop(r);
         errs.into_result()?;
         let (Some(kind), Some(title), Some(description), Some(impact), Some(urgency), Some(channel), Some(group)) =
             (kind, title, description, impact, urgency, channel, group)
         else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
-
-        let requester_id = match requester_email {
-            None => actor.id.0,
-            Some(email) => match users::find_by_email(&mut c, email.as_str()).await? {
-                Some(u) if u.active => u.id,
-                Some(_) => return Err(invalid("requester", format!("{email} is deactivated"))),
-                None => {
-                    let name = input
-                        .requester_name
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .unwrap_or(email.local_part())
-                        .to_string();
-                    users::insert(
-                        &mut c,
-                        &users::NewUser {
-                            email: email.as_str(),
-                            name: &name,
-                            role: Role::Requester.as_str(),
-                            phone: None,
-                            password_hash: None,
-                            now,
-                        },
-                    )
-                    .await?
-                }
-            },
-        };
-
-        let priority = priority_matrix(&mut c).await?.priority(impact, urgency);
-        let seq = tickets::next_number(&mut c, kind.prefix()).await?;
-        let number = TicketNumber::new(kind, seq).to_string();
+        let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
-        let id = tickets::insert(
+
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let (requester_id, requester_email, requester_name) = match (known_requester, requester_email) {
+            (Some(u), _) => (u.id, u.email, u.name),
+            (None, Some(email)) => {
+                let name = input
+                    .requester_name
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(email.local_part())
+                    .to_string();
+                let id = users::insert_requester(&mut c, email.as_str(), &name, now).await?;
+                (id, email.as_str().to_string(), name)
+            }
+            (None, None) => return Err(AppError::Internal("the caller has no user row".into())),
+        };
+        let entry_data = json!({
+            "priority": priority.to_string(), "impact": impact.get(), "urgency": urgency.get(),
+            "channel": channel.as_str(), "assignment_group": group.name,
+            "assignee": assignee.as_ref().map(|u| &u.email),
+        })
+        .to_string();
+        let (id, number) = tickets::create(
             &mut c,
             &NewTicket {
-                number: &number,
+                prefix: kind.prefix(),
                 kind: kind.as_str(),
                 title: &title,
                 description: &description,
@@ -276,24 +290,47 @@ impl App {
                 max_tier: group.tier,
                 created_by: actor.id.0,
                 now,
+                entry_visibility: Visibility::Public.as_str(),
+                entry_data: &entry_data,
             },
         )
         .await?;
-        record(
-            &mut c,
-            Stamp { ticket_id: id, at: now, actor: Some(actor) },
-            "created",
-            Visibility::Public,
-            "",
-            json!({
-                "priority": priority.to_string(), "impact": impact.get(), "urgency": urgency.get(),
-                "channel": channel.as_str(), "assignment_group": group.name,
-                "assignee": assignee.as_ref().map(|u| &u.email),
-            }),
-        )
-        .await?;
-        let view = tickets::get(&mut c, id).await?;
         tx.commit().await?;
+        let view = TicketView {
+            id,
+            number,
+            kind: kind.as_str().into(),
+            title,
+            description,
+            requester_id,
+            requester_email,
+            requester_name,
+            channel: channel.as_str().into(),
+            category_id: category.as_ref().map(|c| c.id),
+            category_path: category.map(|c| c.path),
+            impact: i64::from(impact.get()),
+            urgency: i64::from(urgency.get()),
+            priority: i64::from(priority.get()),
+            state: state.as_str().into(),
+            pending_reason: None,
+            assignment_group_id: group.id,
+            assignment_group_name: group.name,
+            assignment_group_tier: group.tier,
+            assignee_id: assignee.as_ref().map(|u| u.id),
+            assignee_email: assignee.as_ref().map(|u| u.email.clone()),
+            assignee_name: assignee.map(|u| u.name),
+            escalation_count: 0,
+            max_tier: group.tier,
+            reopen_count: 0,
+            resolution_code: None,
+            resolution_notes: None,
+            created_by: actor.id.0,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            closed_at: None,
+            version: 1,
+        };
         metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
         Ok(view.into())
     }

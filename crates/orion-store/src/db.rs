@@ -99,11 +99,13 @@ impl Db {
                 })
                 .pragma("cache_size", "-32768")
                 .pragma("temp_store", "memory");
+            // The writer checkpoints only as a safety net (40 MB of WAL); `checkpoint` runs
+            // on a reader in the background so commits do not stall on it.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(base.clone())
+                .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
@@ -158,6 +160,15 @@ impl Db {
         match &mut c {
             ReadConn::Sqlite(c) => c.ping().await?,
             ReadConn::Postgres(c) => c.ping().await?,
+        }
+        Ok(())
+    }
+
+    /// Copies committed WAL frames into the SQLite database file without blocking
+    /// writers (`PRAGMA wal_checkpoint(PASSIVE)`); a no-op on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if let Pools::Sqlite { read, .. } = &self.pools {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(read).await?;
         }
         Ok(())
     }

@@ -54,9 +54,10 @@ const SELECT_VIEW: &str = "SELECT t.id, t.number, t.kind, t.title, t.description
     LEFT JOIN category c ON c.id = t.category_id
     LEFT JOIN app_user a ON a.id = t.assignee_id";
 
-/// The fields of a ticket being logged.
+/// The fields of a ticket being logged; its number is drawn from the sequence of `prefix`.
 pub struct NewTicket<'a> {
-    pub number: &'a str,
+    /// `INC`, `REQ`, …: the number prefix, which is also the sequence's name
+    pub prefix: &'a str,
     pub kind: &'a str,
     pub title: &'a str,
     pub description: &'a str,
@@ -72,50 +73,85 @@ pub struct NewTicket<'a> {
     pub max_tier: i64,
     pub created_by: i64,
     pub now: i64,
+    /// The timeline entry that records the creation (its actor is `created_by`).
+    pub entry_visibility: &'a str,
+    pub entry_data: &'a str,
 }
 
-/// Takes the next number of a ticket kind's sequence, inside the caller's transaction.
-pub async fn next_number(conn: &mut Conn<'_>, prefix: &str) -> Result<i64> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_scalar(
-            "INSERT INTO ticket_counter (kind, last_value) VALUES ($1, 1)
-             ON CONFLICT (kind) DO UPDATE SET last_value = ticket_counter.last_value + 1
-             RETURNING last_value",
-        )
-        .bind(prefix)
-        .fetch_one(c)
-        .await
-    })?)
+#[derive(sqlx::FromRow)]
+struct Created {
+    id: i64,
+    number: String,
 }
 
-pub async fn insert(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<i64> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_scalar(
-            "INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
-                 impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
-                 created_by, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
-             RETURNING id",
-        )
-        .bind(t.number)
-        .bind(t.kind)
-        .bind(t.title)
-        .bind(t.description)
-        .bind(t.requester_id)
-        .bind(t.channel)
-        .bind(t.category_id)
-        .bind(t.impact)
-        .bind(t.urgency)
-        .bind(t.priority)
-        .bind(t.state)
-        .bind(t.assignment_group_id)
-        .bind(t.assignee_id)
-        .bind(t.max_tier)
-        .bind(t.created_by)
-        .bind(t.now)
-        .fetch_one(c)
-        .await
-    })?)
+/// Numbers the ticket, inserts it and its `created` timeline entry in one
+/// statement batch: logging tickets is the hottest write, and each round trip
+/// to the database costs more than the SQL itself. The number is the prefix and
+/// at least seven digits, as `orion_domain::TicketNumber` formats it.
+const CREATE_SQLITE: &str = "
+    INSERT INTO ticket_counter (kind, last_value) VALUES ($1, 1)
+        ON CONFLICT (kind) DO UPDATE SET last_value = ticket_counter.last_value + 1;
+    INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
+            impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
+            created_by, created_at, updated_at)
+        SELECT $1 || printf('%07d', last_value), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+        FROM ticket_counter WHERE kind = $1
+        RETURNING id, number;
+    INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
+        VALUES (last_insert_rowid(), $16, $15, 'created', $17, '', $18);";
+
+const CREATE_POSTGRES: &str = "
+    WITH n AS (
+        INSERT INTO ticket_counter (kind, last_value) VALUES ($1, 1)
+        ON CONFLICT (kind) DO UPDATE SET last_value = ticket_counter.last_value + 1
+        RETURNING last_value
+    ), t AS (
+        INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
+            impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
+            created_by, created_at, updated_at)
+        SELECT $1 || CASE WHEN n.last_value < 10000000 THEN lpad(n.last_value::text, 7, '0')
+                          ELSE n.last_value::text END,
+               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+        FROM n
+        RETURNING id, number
+    ), e AS (
+        INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
+        SELECT t.id, $16, $15, 'created', $17, '', $18 FROM t
+    )
+    SELECT id, number FROM t";
+
+/// Logs a ticket: returns its id and number.
+pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, String)> {
+    let sql = match conn {
+        Conn::Sqlite(_) => CREATE_SQLITE,
+        Conn::Postgres(_) => CREATE_POSTGRES,
+    };
+    // fetch_all: on SQLite every statement of the batch must run, not only up to the first row.
+    let rows: Vec<Created> = with_conn!(conn, |c| {
+        sqlx::query_as(sql)
+            .bind(t.prefix)
+            .bind(t.kind)
+            .bind(t.title)
+            .bind(t.description)
+            .bind(t.requester_id)
+            .bind(t.channel)
+            .bind(t.category_id)
+            .bind(t.impact)
+            .bind(t.urgency)
+            .bind(t.priority)
+            .bind(t.state)
+            .bind(t.assignment_group_id)
+            .bind(t.assignee_id)
+            .bind(t.max_tier)
+            .bind(t.created_by)
+            .bind(t.now)
+            .bind(t.entry_visibility)
+            .bind(t.entry_data)
+            .fetch_all(c)
+            .await
+    })?;
+    let created = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+    Ok((created.id, created.number))
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<TicketView> {

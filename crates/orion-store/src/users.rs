@@ -42,6 +42,26 @@ pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
     })?)
 }
 
+/// Creates a requester account, or returns the existing user with that e-mail
+/// (two tickets logged at once for the same new caller create one account).
+pub async fn insert_requester(conn: &mut Conn<'_>, email: &str, name: &str, now: i64) -> Result<i64> {
+    let id: Option<i64> = with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO app_user (email, name, role, created_at, updated_at) VALUES ($1, $2, 'requester', $3, $3)
+             ON CONFLICT (email) DO NOTHING RETURNING id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(now)
+        .fetch_optional(c)
+        .await
+    })?;
+    match id {
+        Some(id) => Ok(id),
+        None => find_by_email(conn, email).await?.map(|u| u.id).ok_or(crate::StoreError::NotFound),
+    }
+}
+
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(

@@ -59,10 +59,10 @@ async fn seed_entry(db: &Db) -> i64 {
     )
     .await
     .unwrap();
-    let ticket = orion_store::tickets::insert(
+    let (ticket, number) = orion_store::tickets::create(
         &mut c,
         &orion_store::tickets::NewTicket {
-            number: "INC0000001",
+            prefix: "INC",
             kind: "incident",
             title: "t",
             description: "",
@@ -78,17 +78,20 @@ async fn seed_entry(db: &Db) -> i64 {
             max_tier: 1,
             created_by: user,
             now,
+            entry_visibility: "public",
+            entry_data: "{}",
         },
     )
     .await
     .unwrap();
+    assert_eq!(number, "INC0000001");
     let id = orion_store::timeline::append(
         &mut c,
         &orion_store::timeline::NewEntry {
             ticket_id: ticket,
             at: now,
             actor_id: Some(user),
-            kind: "created",
+            kind: "comment",
             visibility: "public",
             body: "",
             data: "{}",
@@ -123,8 +126,8 @@ async fn timeline_is_append_only(engine: Engine) {
     drop(tx);
     let mut r = db.read().await.unwrap();
     let rows = orion_store::timeline::list(&mut r.conn(), 1, true, None, 10).await.unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].body, "");
+    assert_eq!(rows.len(), 2, "the created entry and the comment");
+    assert_eq!(rows[1].body, "");
 }
 
 async fn migrations_are_idempotent_and_refuse_a_newer_schema(engine: Engine) {
@@ -167,7 +170,60 @@ async fn constraint_errors_are_classified(engine: Engine) {
     assert!(matches!(fk, Err(orion_store::StoreError::ForeignKey)), "{fk:?}");
 }
 
+async fn numbers_grow_past_seven_digits(engine: Engine) {
+    let Some((db, _d)) = open(engine).await else { return };
+    seed_entry(&db).await;
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    with_conn!(&mut c, |c| sqlx::query("UPDATE ticket_counter SET last_value = 9999998 WHERE kind = 'INC'")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let (_, n) = orion_store::tickets::create(
+            &mut c,
+            &orion_store::tickets::NewTicket {
+                prefix: "INC",
+                kind: "incident",
+                title: "t",
+                description: "",
+                requester_id: 1,
+                channel: "api",
+                category_id: None,
+                impact: 3,
+                urgency: 3,
+                priority: 5,
+                state: "new",
+                assignment_group_id: 1,
+                assignee_id: None,
+                max_tier: 1,
+                created_by: 1,
+                now: 0,
+                entry_visibility: "public",
+                entry_data: "{}",
+            },
+        )
+        .await
+        .unwrap();
+        numbers.push(n);
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(numbers, ["INC9999999", "INC10000000"]);
+    for n in &numbers {
+        let parsed = orion_domain::TicketNumber::parse(n).unwrap();
+        assert_eq!(&parsed.to_string(), n, "the domain formats numbers as the database does");
+    }
+    let mut r = db.read().await.unwrap();
+    let t = orion_store::tickets::get_by_number(&mut r.conn(), "INC10000000").await.unwrap();
+    let entries = orion_store::timeline::list(&mut r.conn(), t.id, true, None, 10).await.unwrap();
+    assert_eq!(entries.len(), 1, "each ticket gets its created entry");
+    assert_eq!(entries[0].kind, "created");
+}
+
 orion_testkit::engine_tests!(
+    numbers_grow_past_seven_digits,
     timeline_is_append_only,
     migrations_are_idempotent_and_refuse_a_newer_schema,
     constraint_errors_are_classified,

@@ -564,10 +564,23 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
         println!("Orion is listening on http://{addr}");
     }
     let db = app.db.clone();
+    let maintenance = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Err(e) = db.checkpoint().await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        }
+    });
     axum::serve(listener, orion_web::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    maintenance.abort();
     tracing::info!("stopped accepting requests; closing the database");
     db.close().await;
     tracing::info!("shut down cleanly");

@@ -240,3 +240,16 @@ fn serve_demo_then_sigterm(engine: Engine) {
     let (status, _) = term(&mut child);
     assert!(status.success());
 }
+
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let o = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(o.status.success());
+    let generated = text(&o.stdout);
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json"))
+        .expect("docs/openapi.json");
+    assert!(
+        generated.trim() == committed.trim(),
+        "docs/openapi.json is stale: run `cargo run -- openapi > docs/openapi.json`"
+    );
+}

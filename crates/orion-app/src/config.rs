@@ -1,0 +1,60 @@
+//! A short-lived, per-node cache of the configuration every new ticket reads:
+//! the priority matrix and the groups. Logging a ticket is the hottest write;
+//! this saves it two queries. Changes made on this node apply at once; changes
+//! made on another node within `TTL`.
+
+use crate::settings::priority_matrix;
+use crate::{App, AppResult};
+use orion_domain::PriorityMatrix;
+use orion_store::{Conn, groups};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TTL: Duration = Duration::from_secs(2);
+
+pub(crate) struct Config {
+    pub matrix: PriorityMatrix,
+    /// Every group, active or not, by tier then name.
+    pub groups: Vec<groups::GroupRow>,
+}
+
+impl Config {
+    /// An active group by case-insensitive name.
+    pub fn active_group(&self, name: &str) -> Option<&groups::GroupRow> {
+        let name = name.trim();
+        self.groups.iter().find(|g| g.active && g.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Where new tickets go by default: the first active tier-1 group (lowest tier, oldest).
+    pub fn default_group(&self) -> Option<&groups::GroupRow> {
+        self.groups.iter().filter(|g| g.active).min_by_key(|g| (g.tier, g.id))
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct ConfigCache {
+    slot: Mutex<Option<(Instant, Arc<Config>)>>,
+}
+
+impl App {
+    pub(crate) async fn config(&self, conn: &mut Conn<'_>) -> AppResult<Arc<Config>> {
+        if let Ok(slot) = self.config.slot.lock()
+            && let Some((at, cfg)) = slot.as_ref()
+            && at.elapsed() < TTL
+        {
+            return Ok(cfg.clone());
+        }
+        let cfg = Arc::new(Config { matrix: priority_matrix(conn).await?, groups: groups::list(conn).await? });
+        if let Ok(mut slot) = self.config.slot.lock() {
+            *slot = Some((Instant::now(), cfg.clone()));
+        }
+        Ok(cfg)
+    }
+
+    /// Forgets the cached configuration (after a group or the matrix changed here).
+    pub(crate) fn invalidate_config(&self) {
+        if let Ok(mut slot) = self.config.slot.lock() {
+            *slot = None;
+        }
+    }
+}
