@@ -567,7 +567,7 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
     let maintenance = tokio::spawn({
         let db = db.clone();
         async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
             loop {
                 tick.tick().await;
                 if let Err(e) = db.checkpoint().await {
