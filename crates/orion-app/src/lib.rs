@@ -8,6 +8,7 @@ mod config;
 pub mod demo;
 pub mod directory;
 mod error;
+mod intake;
 pub mod settings;
 pub mod tickets;
 mod views;
@@ -26,11 +27,17 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     tokens: Arc<auth::TokenCache>,
     config: Arc<config::ConfigCache>,
+    intake: Arc<std::sync::OnceLock<intake::Intake>>,
 }
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, tokens: Arc::default(), config: Arc::default() }
+        Self { db, clock, tokens: Arc::default(), config: Arc::default(), intake: Arc::default() }
+    }
+
+    /// The group-commit writer for new tickets, started on first use.
+    fn intake(&self) -> &intake::Intake {
+        self.intake.get_or_init(|| intake::Intake::start(self.db.clone()))
     }
 
     fn now(&self) -> i64 {

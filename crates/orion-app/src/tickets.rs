@@ -2,6 +2,7 @@
 //! resolve, reopen, close. Each command is one transaction with its timeline entry.
 
 use crate::error::invalid;
+use crate::intake::{Planned, Requester, Written};
 use crate::settings::priority_matrix;
 use crate::{
     App, AppError, AppResult, CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket,
@@ -12,7 +13,7 @@ use orion_domain::{
     Actor, Channel, Email, EscalationKind, FieldErrors, Level, PendingReason, Priority, ResolutionCode, Role, State,
     TicketKind, TicketNumber, Tier, Visibility,
 };
-use orion_store::tickets::{self, AssigneeFilter, NewTicket, TicketFilter, TicketView};
+use orion_store::tickets::{self, AssigneeFilter, TicketFilter, TicketView};
 use orion_store::{Conn, categories, groups, timeline, users};
 use serde_json::json;
 
@@ -248,10 +249,8 @@ impl App {
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
 
-        let mut tx = self.db.begin().await?;
-        let mut c = tx.conn();
-        let (requester_id, requester_email, requester_name) = match (known_requester, requester_email) {
-            (Some(u), _) => (u.id, u.email, u.name),
+        let (requester, requester_email, requester_name) = match (known_requester, requester_email) {
+            (Some(u), _) => (Requester::Known(u.id), u.email, u.name),
             (None, Some(email)) => {
                 let name = input
                     .requester_name
@@ -260,8 +259,8 @@ impl App {
                     .filter(|n| !n.is_empty())
                     .unwrap_or(email.local_part())
                     .to_string();
-                let id = users::insert_requester(&mut c, email.as_str(), &name, now).await?;
-                (id, email.as_str().to_string(), name)
+                let e = email.as_str().to_string();
+                (Requester::New { email: e.clone(), name: name.clone() }, e, name)
             }
             (None, None) => return Err(AppError::Internal("the caller has no user row".into())),
         };
@@ -271,14 +270,14 @@ impl App {
             "assignee": assignee.as_ref().map(|u| &u.email),
         })
         .to_string();
-        let (id, number) = tickets::create(
-            &mut c,
-            &NewTicket {
+        let Written { id, number, requester_id } = self
+            .intake()
+            .submit(Planned {
+                requester,
                 prefix: kind.prefix(),
                 kind: kind.as_str(),
-                title: &title,
-                description: &description,
-                requester_id,
+                title: title.clone(),
+                description: description.clone(),
                 channel: channel.as_str(),
                 category_id: category.as_ref().map(|c| c.id),
                 impact: i64::from(impact.get()),
@@ -290,12 +289,9 @@ impl App {
                 max_tier: group.tier,
                 created_by: actor.id.0,
                 now,
-                entry_visibility: Visibility::Public.as_str(),
-                entry_data: &entry_data,
-            },
-        )
-        .await?;
-        tx.commit().await?;
+                entry_data,
+            })
+            .await?;
         let view = TicketView {
             id,
             number,

@@ -104,11 +104,14 @@ impl Db {
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                // A local file connection cannot drop like a network one: no ping before each use.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base)
                 .await?;
