@@ -4,14 +4,17 @@
 //! state machine, the priority matrix, escalation decisions and permission
 //! checks. Adapters (storage, web, mail) build on these.
 
+pub mod calendar;
 pub mod error;
 pub mod ids;
 pub mod permission;
 pub mod priority;
+pub mod sla;
 pub mod ticket;
 pub mod time;
 pub mod user;
 
+pub use calendar::BusinessCalendar;
 pub use error::{FieldError, FieldErrors};
 pub use ids::{CategoryId, GroupId, TicketId, UserId};
 pub use permission::Actor;

@@ -1,0 +1,242 @@
+//! The SLA clock of one target (first response, resolution, …) as an event log.
+//!
+//! Nothing is kept as a running counter: the elapsed working time and the due
+//! time are derived from the events (start, pause, resume, stop) over the
+//! business calendar, so a pause never consumes working time, a changed
+//! target or calendar re-derives the due time from the original start, and
+//! the derivation can be explained step by step.
+
+use crate::calendar::BusinessCalendar;
+use crate::time::Timestamp;
+
+/// What happened to a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockEventKind {
+    Start,
+    Pause,
+    Resume,
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockEvent {
+    pub at: Timestamp,
+    pub kind: ClockEventKind,
+}
+
+/// Where a clock is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockState {
+    NotStarted,
+    Running,
+    Paused,
+    /// Stopped in time.
+    Met,
+    /// The target was exceeded (whether or not the clock has stopped since).
+    Breached,
+}
+
+/// A clock read at some instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockReading {
+    pub state: ClockState,
+    /// Working milliseconds counted so far.
+    pub elapsed_ms: i64,
+    /// Working milliseconds left (negative once breached).
+    pub remaining_ms: i64,
+    /// When the target is (or was) reached; while paused, when it would be if resumed now.
+    pub due: Option<Timestamp>,
+    /// Paused spans; the last one is open while paused.
+    pub paused: Vec<(Timestamp, Option<Timestamp>)>,
+    pub started_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// Replays `events` (in time order; out-of-order or repeated ones are ignored as
+/// a clock cannot do them) for a target of `target_ms` working milliseconds.
+pub fn read_clock(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent], now: Timestamp) -> ClockReading {
+    let mut r = ClockReading {
+        state: ClockState::NotStarted,
+        elapsed_ms: 0,
+        remaining_ms: target_ms,
+        due: None,
+        paused: Vec::new(),
+        started_at: None,
+        stopped_at: None,
+    };
+    let mut running_since: Option<Timestamp> = None;
+    let mut crossed: Option<Timestamp> = None;
+    // Adds the working time of [from, to) and notes when the target was crossed in it.
+    let run = |from: Timestamp, to: Timestamp, elapsed: &mut i64, crossed: &mut Option<Timestamp>| {
+        let span = cal.business_ms_between(from, to);
+        if crossed.is_none() && *elapsed + span >= target_ms && *elapsed + span > 0 {
+            *crossed = cal.add_business_ms(from, target_ms - *elapsed);
+        }
+        *elapsed += span;
+    };
+    for e in events {
+        if e.at > now {
+            break;
+        }
+        match (e.kind, r.started_at, running_since, r.stopped_at) {
+            (_, _, _, Some(_)) => break,
+            (ClockEventKind::Start, None, _, _) => {
+                r.started_at = Some(e.at);
+                running_since = Some(e.at);
+            }
+            (ClockEventKind::Pause, Some(_), Some(since), _) => {
+                run(since, e.at, &mut r.elapsed_ms, &mut crossed);
+                running_since = None;
+                r.paused.push((e.at, None));
+            }
+            (ClockEventKind::Resume, Some(_), None, _) => {
+                if let Some(last) = r.paused.last_mut() {
+                    last.1 = Some(e.at);
+                }
+                running_since = Some(e.at);
+            }
+            (ClockEventKind::Stop, Some(_), since, _) => {
+                if let Some(since) = since {
+                    run(since, e.at, &mut r.elapsed_ms, &mut crossed);
+                } else if let Some(last) = r.paused.last_mut() {
+                    last.1.get_or_insert(e.at);
+                }
+                running_since = None;
+                r.stopped_at = Some(e.at);
+            }
+            _ => {}
+        }
+    }
+    // Working time counted before the current running span, to project the due time from its start.
+    let before_current = r.elapsed_ms;
+    if let Some(since) = running_since {
+        run(since, now, &mut r.elapsed_ms, &mut crossed);
+    }
+    r.remaining_ms = target_ms - r.elapsed_ms;
+    let breached = r.elapsed_ms > target_ms || crossed.is_some_and(|c| c < r.stopped_at.unwrap_or(now));
+    r.due = match (crossed, running_since) {
+        (Some(c), _) => Some(c),
+        (None, Some(since)) => cal.add_business_ms(since, target_ms - before_current),
+        (None, None) if r.started_at.is_some() && r.stopped_at.is_none() => cal.add_business_ms(now, r.remaining_ms),
+        _ => None,
+    };
+    r.state = match (r.started_at, r.stopped_at, running_since) {
+        (None, _, _) => ClockState::NotStarted,
+        _ if breached => ClockState::Breached,
+        (_, Some(_), _) => ClockState::Met,
+        (_, None, Some(_)) => ClockState::Running,
+        (_, None, None) => ClockState::Paused,
+    };
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::BusinessCalendar;
+    use ClockEventKind::*;
+    use proptest::prelude::*;
+
+    const H: i64 = 3_600_000;
+
+    fn berlin(s: &str) -> Timestamp {
+        let dt: jiff::civil::DateTime = s.parse().unwrap();
+        Timestamp(dt.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()).unwrap().timestamp().as_millisecond())
+    }
+
+    fn ev(kind: ClockEventKind, at: &str) -> ClockEvent {
+        ClockEvent { at: berlin(at), kind }
+    }
+
+    fn office() -> BusinessCalendar {
+        BusinessCalendar::weekdays("Europe/Berlin", 9 * 60, 17 * 60).unwrap()
+    }
+
+    #[test]
+    fn the_story_from_the_issue() {
+        let cal = office();
+        // Opened Friday 16:00 with a 4-business-hour target: due Monday 12:00.
+        let start = [ev(Start, "2026-11-20T16:00")];
+        let r = read_clock(&cal, 4 * H, &start, berlin("2026-11-23T09:30"));
+        assert_eq!(r.state, ClockState::Running);
+        assert_eq!(r.due, Some(berlin("2026-11-23T12:00")));
+        assert_eq!(r.elapsed_ms, H + H / 2);
+        // Paused Monday 10:00-11:00 (pending user): due 13:00.
+        let paused = [ev(Start, "2026-11-20T16:00"), ev(Pause, "2026-11-23T10:00"), ev(Resume, "2026-11-23T11:00")];
+        let r = read_clock(&cal, 4 * H, &paused, berlin("2026-11-23T11:30"));
+        assert_eq!(r.due, Some(berlin("2026-11-23T13:00")));
+        assert_eq!(r.elapsed_ms, 2 * H + H / 2);
+        assert_eq!(r.paused, vec![(berlin("2026-11-23T10:00"), Some(berlin("2026-11-23T11:00")))]);
+        // Still running at 13:30: breached at 13:00.
+        let r = read_clock(&cal, 4 * H, &paused, berlin("2026-11-23T13:30"));
+        assert_eq!((r.state, r.due, r.remaining_ms), (ClockState::Breached, Some(berlin("2026-11-23T13:00")), -H / 2));
+    }
+
+    #[test]
+    fn stopping_in_time_is_met_and_late_is_breached() {
+        let cal = office();
+        let met = [ev(Start, "2026-11-23T09:00"), ev(Stop, "2026-11-23T10:00")];
+        let r = read_clock(&cal, 2 * H, &met, berlin("2026-11-30T09:00"));
+        assert_eq!((r.state, r.elapsed_ms, r.due), (ClockState::Met, H, None));
+        let late = [ev(Start, "2026-11-23T09:00"), ev(Stop, "2026-11-23T12:00")];
+        let r = read_clock(&cal, 2 * H, &late, berlin("2026-11-30T09:00"));
+        assert_eq!((r.state, r.due), (ClockState::Breached, Some(berlin("2026-11-23T11:00"))));
+    }
+
+    #[test]
+    fn a_paused_clock_shows_the_due_time_if_resumed_now() {
+        let cal = office();
+        let events = [ev(Start, "2026-11-23T09:00"), ev(Pause, "2026-11-23T10:00")];
+        let r = read_clock(&cal, 4 * H, &events, berlin("2026-11-24T09:00"));
+        assert_eq!(r.state, ClockState::Paused);
+        assert_eq!(r.elapsed_ms, H);
+        assert_eq!(r.due, Some(berlin("2026-11-24T12:00")));
+        assert_eq!(r.paused, vec![(berlin("2026-11-23T10:00"), None)]);
+    }
+
+    #[test]
+    fn nonsense_events_are_ignored() {
+        let cal = office();
+        let events = [
+            ev(Pause, "2026-11-23T08:00"),
+            ev(Start, "2026-11-23T09:00"),
+            ev(Start, "2026-11-23T09:30"),
+            ev(Resume, "2026-11-23T09:45"),
+        ];
+        let r = read_clock(&cal, 4 * H, &events, berlin("2026-11-23T10:00"));
+        assert_eq!((r.state, r.elapsed_ms, r.started_at), (ClockState::Running, H, Some(berlin("2026-11-23T09:00"))));
+    }
+
+    proptest! {
+        /// Pauses never consume working time: the clock counts exactly the working time outside pauses,
+        /// and the due time is never earlier than start + target.
+        #[test]
+        fn pauses_never_consume_business_time(
+            start in 1_790_000_000_000i64..1_800_000_000_000,
+            gaps in proptest::collection::vec(1i64..(3 * 86_400_000), 0..8),
+            target_h in 1i64..40,
+            tail in 0i64..(5 * 86_400_000),
+        ) {
+            let cal = office();
+            let mut events = vec![ClockEvent { at: Timestamp(start), kind: Start }];
+            let mut t = start;
+            let mut running_ms = 0;
+            let mut pause = false;
+            for g in &gaps {
+                let next = t + g;
+                if !pause { running_ms += cal.business_ms_between(Timestamp(t), Timestamp(next)); }
+                events.push(ClockEvent { at: Timestamp(next), kind: if pause { Resume } else { Pause } });
+                pause = !pause;
+                t = next;
+            }
+            let now = Timestamp(t + tail);
+            if !pause { running_ms += cal.business_ms_between(Timestamp(t), now); }
+            let r = read_clock(&cal, target_h * H, &events, now);
+            prop_assert_eq!(r.elapsed_ms, running_ms);
+            if let Some(due) = r.due {
+                prop_assert!(due.0 >= start + target_h * H);
+            }
+            prop_assert_eq!(r.state == ClockState::Breached, running_ms > target_h * H || (running_ms == target_h * H && r.due.is_some_and(|d| d < now)));
+        }
+    }
+}
