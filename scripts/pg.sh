@@ -40,7 +40,12 @@ pg_start() {
 
 pg_stop() {
     if [ -n "${PG_PID:-}" ]; then
-        kill -INT "$PG_PID" 2>/dev/null || true
+        # PG_PID may be runuser, which does not pass signals on: stop the postmaster itself.
+        local postmaster
+        postmaster=$(head -1 "$PG_DIR/data/postmaster.pid" 2>/dev/null || true)
+        kill -INT "${postmaster:-$PG_PID}" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$PG_PID" 2>/dev/null || true
         wait "$PG_PID" 2>/dev/null || true
         PG_PID=
     fi

@@ -193,7 +193,12 @@ impl Db {
 
     /// Applies pending migrations; see [`crate::MIGRATIONS`].
     pub async fn migrate(&self) -> Result<Vec<i64>> {
-        crate::migrate::run(self).await
+        crate::migrate::run(self, None).await
+    }
+
+    /// Applies pending migrations up to and including `version` (upgrade tests).
+    pub async fn migrate_to(&self, version: i64) -> Result<Vec<i64>> {
+        crate::migrate::run(self, Some(version)).await
     }
 
     /// Runs one administrative statement outside a transaction (`CREATE DATABASE` in tests and tools).

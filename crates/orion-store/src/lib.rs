@@ -8,6 +8,7 @@ pub mod categories;
 mod db;
 mod error;
 pub mod groups;
+pub mod jobs;
 mod migrate;
 pub mod schema;
 pub mod settings;

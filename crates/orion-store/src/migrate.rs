@@ -22,14 +22,14 @@ macro_rules! migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_initial")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_initial"), migration!(2, "0002_jobs")];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
 /// Applies what is missing, each migration in its own transaction. Several nodes
 /// starting at once serialise on a PostgreSQL advisory lock.
-pub(crate) async fn run(db: &Db) -> Result<Vec<i64>> {
+pub(crate) async fn run(db: &Db, up_to: Option<i64>) -> Result<Vec<i64>> {
     let mut applied = Vec::new();
     loop {
         let mut tx = db.begin().await?;
@@ -49,7 +49,7 @@ pub(crate) async fn run(db: &Db) -> Result<Vec<i64>> {
                  run the newer Orion or restore a backup"
             )));
         }
-        let Some(m) = MIGRATIONS.iter().find(|m| m.version > current) else {
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version > current && up_to.is_none_or(|u| m.version <= u)) else {
             tx.commit().await?;
             return Ok(applied);
         };

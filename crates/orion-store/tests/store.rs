@@ -222,7 +222,105 @@ async fn numbers_grow_past_seven_digits(engine: Engine) {
     assert_eq!(entries[0].kind, "created");
 }
 
+fn job<'a>(kind: &'a str, run_at: i64, key: Option<&'a str>) -> orion_store::jobs::NewJob<'a> {
+    orion_store::jobs::NewJob { kind, payload: "{}", run_at, dedupe_key: key, max_attempts: 3 }
+}
+
+async fn jobs_are_leased_retried_and_deduplicated(engine: Engine) {
+    use orion_store::jobs;
+    let Some((db, _d)) = open(engine).await else { return };
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let a = jobs::enqueue(&mut c, &job("sla", 100, Some("sla:1")), 0).await.unwrap();
+    assert!(a.is_some());
+    assert_eq!(jobs::enqueue(&mut c, &job("sla", 50, Some("sla:1")), 0).await.unwrap(), None, "deduplicated");
+    let b = jobs::enqueue(&mut c, &job("mail", 200, None), 0).await.unwrap().unwrap();
+    jobs::enqueue(&mut c, &job("later", 10_000, None), 0).await.unwrap().unwrap();
+    assert_eq!(jobs::next_due(&mut c).await.unwrap(), Some(100));
+
+    // Only due jobs are claimed, oldest first; a claimed job waits for its lease.
+    assert!(jobs::claim(&mut c, "w1", 99, 1_000, 10).await.unwrap().is_empty());
+    let got = jobs::claim(&mut c, "w1", 200, 1_000, 10).await.unwrap();
+    assert_eq!(got.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["sla", "mail"]);
+    assert_eq!(got[0].attempts, 1);
+    assert!(jobs::claim(&mut c, "w2", 500, 1_000, 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(jobs::next_due(&mut c).await.unwrap(), Some(1_200), "due again when the lease ends");
+
+    // w1 finishes the mail job; its sla job's lease runs out and w2 takes it over.
+    assert!(jobs::complete(&mut c, b, "w1").await.unwrap());
+    let again = jobs::claim(&mut c, "w2", 1_300, 1_000, 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts, again[0].locked_by.as_deref()), (1, 2, Some("w2")));
+    assert!(!jobs::complete(&mut c, a.unwrap(), "w1").await.unwrap(), "a lost lease cannot complete");
+
+    // Failures retry at the given time, then die; a dead job frees its dedupe key.
+    assert!(jobs::fail(&mut c, a.unwrap(), "w2", "smtp down", Some(2_000)).await.unwrap());
+    assert!(jobs::claim(&mut c, "w2", 1_999, 1_000, 10).await.unwrap().is_empty());
+    let third = jobs::claim(&mut c, "w2", 2_000, 1_000, 10).await.unwrap();
+    assert_eq!((third[0].attempts, third[0].last_error.as_deref()), (3, Some("smtp down")));
+    assert!(jobs::fail(&mut c, a.unwrap(), "w2", "still down", None).await.unwrap());
+    assert!(jobs::claim(&mut c, "w3", 1_000_000, 1_000, 10).await.unwrap().iter().all(|j| j.kind == "later"));
+    let dead = jobs::list_dead(&mut c, 10).await.unwrap();
+    assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("still down")));
+    assert!(jobs::enqueue(&mut c, &job("sla", 100, Some("sla:1")), 0).await.unwrap().is_some());
+    tx.commit().await.unwrap();
+}
+
+/// Several workers claiming at once never get the same job.
+async fn concurrent_claims_never_overlap(engine: Engine) {
+    use orion_store::jobs;
+    let Some((db, _d)) = open(engine).await else { return };
+    let mut tx = db.begin().await.unwrap();
+    for i in 0..200 {
+        jobs::enqueue(&mut tx.conn(), &job("work", i, None), 0).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let db = db.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let mut tx = db.begin().await.unwrap();
+                let got = jobs::claim(&mut tx.conn(), &format!("w{w}"), 1_000, 60_000, 7).await.unwrap();
+                tx.commit().await.unwrap();
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|j| j.id));
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((n, all.len()), (200, 200), "every job claimed exactly once");
+}
+
+/// Data written under the previous schema survives the next migration.
+async fn upgrading_keeps_existing_data(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(engine, dir.path()).await else { return };
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+    assert_eq!(db.migrate_to(1).await.unwrap(), [1]);
+    seed_entry(&db).await;
+    assert_eq!(db.migrate().await.unwrap(), [2]);
+    let mut r = db.read().await.unwrap();
+    let t = orion_store::tickets::get_by_number(&mut r.conn(), "INC0000001").await.unwrap();
+    assert_eq!((t.title.as_str(), t.requester_email.as_str()), ("t", "a@example.com"));
+    let entries = orion_store::timeline::list(&mut r.conn(), t.id, true, None, 10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(orion_store::jobs::count_pending(&mut r.conn()).await.unwrap(), 0);
+}
+
 orion_testkit::engine_tests!(
+    jobs_are_leased_retried_and_deduplicated,
+    concurrent_claims_never_overlap,
+    upgrading_keeps_existing_data,
     numbers_grow_past_seven_digits,
     timeline_is_append_only,
     migrations_are_idempotent_and_refuse_a_newer_schema,

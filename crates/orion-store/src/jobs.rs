@@ -1,0 +1,133 @@
+//! The durable job queue: rows claimed with leases, safe with many nodes.
+//!
+//! Claiming a job moves its `run_at` to the end of the lease, so a job whose
+//! worker died is simply due again later; no sweeper is needed. Delivery is at
+//! least once: handlers must be idempotent. Finished jobs are deleted; jobs out
+//! of attempts are kept as `dead` with their last error.
+
+use crate::{Conn, Result, with_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub run_at: i64,
+    pub dedupe_key: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    /// JSON text
+    pub payload: &'a str,
+    pub run_at: i64,
+    /// At most one pending job per key (e.g. `sla:INC0000042:resolution`).
+    pub dedupe_key: Option<&'a str>,
+    pub max_attempts: i64,
+}
+
+/// Queues a job; `None` when a pending job with the same dedupe key exists.
+pub async fn enqueue(conn: &mut Conn<'_>, j: &NewJob<'_>, now: i64) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (dedupe_key) WHERE state = 'pending' DO NOTHING
+             RETURNING id",
+        )
+        .bind(j.kind)
+        .bind(j.payload)
+        .bind(j.run_at)
+        .bind(j.dedupe_key)
+        .bind(j.max_attempts)
+        .bind(now)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
+const CLAIM_SQLITE: &str = "UPDATE job SET run_at = $2, locked_by = $1, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM job WHERE state = 'pending' AND run_at <= $3 ORDER BY run_at, id LIMIT $4)
+    RETURNING id, kind, payload, run_at, dedupe_key, attempts, max_attempts, locked_by, last_error";
+
+const CLAIM_POSTGRES: &str = "UPDATE job SET run_at = $2, locked_by = $1, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM job WHERE state = 'pending' AND run_at <= $3 ORDER BY run_at, id LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+    RETURNING id, kind, payload, run_at, dedupe_key, attempts, max_attempts, locked_by, last_error";
+
+/// Claims up to `limit` due jobs for `worker` for `lease_ms`, oldest due first.
+pub async fn claim(conn: &mut Conn<'_>, worker: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+    let sql = match conn {
+        Conn::Sqlite(_) => CLAIM_SQLITE,
+        Conn::Postgres(_) => CLAIM_POSTGRES,
+    };
+    let mut rows: Vec<JobRow> = with_conn!(conn, |c| {
+        sqlx::query_as(sql).bind(worker).bind(now + lease_ms).bind(now).bind(limit).fetch_all(c).await
+    })?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Removes a finished job; `false` if the lease was lost to another worker meanwhile.
+pub async fn complete(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM job WHERE id = $1 AND locked_by = $2 AND state = 'pending'")
+            .bind(id)
+            .bind(worker)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// Records a failure: due again at `retry_at`, or dead when `retry_at` is `None`.
+pub async fn fail(conn: &mut Conn<'_>, id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
+    let error: String = error.chars().take(2000).collect();
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE job SET locked_by = NULL, last_error = $3,
+                 run_at = COALESCE($4, run_at), state = CASE WHEN $4 IS NULL THEN 'dead' ELSE 'pending' END
+             WHERE id = $1 AND locked_by = $2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(&error)
+        .bind(retry_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// When the next pending job is due (claimed ones count at their lease's end).
+pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT MIN(run_at) FROM job WHERE state = 'pending'").fetch_one(c).await
+    })?)
+}
+
+/// Pending jobs (the queue depth metric).
+pub async fn count_pending(conn: &mut Conn<'_>) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM job WHERE state = 'pending'").fetch_one(c).await
+    })?)
+}
+
+/// Dead jobs, newest first, for an admin.
+pub async fn list_dead(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<JobRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, kind, payload, run_at, dedupe_key, attempts, max_attempts, locked_by, last_error
+             FROM job WHERE state = 'dead' ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
