@@ -9,6 +9,7 @@ pub mod demo;
 pub mod directory;
 mod error;
 mod intake;
+pub mod jobs;
 pub mod settings;
 pub mod tickets;
 mod views;
@@ -28,11 +29,20 @@ pub struct App {
     tokens: Arc<auth::TokenCache>,
     config: Arc<config::ConfigCache>,
     intake: Arc<std::sync::OnceLock<intake::Intake>>,
+    /// Wakes this node's job worker when a job is queued here.
+    job_wake: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, tokens: Arc::default(), config: Arc::default(), intake: Arc::default() }
+        Self {
+            db,
+            clock,
+            tokens: Arc::default(),
+            config: Arc::default(),
+            intake: Arc::default(),
+            job_wake: Arc::default(),
+        }
     }
 
     /// The group-commit writer for new tickets, started on first use.

@@ -576,15 +576,35 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
             }
         }
     });
+    // Background jobs (SLA timers, mail, webhooks register their handlers here as they land).
+    let stop_worker = Arc::new(tokio::sync::Notify::new());
+    let worker = tokio::spawn(
+        orion_app::jobs::Worker::new(app.clone(), format!("{}:{}", hostname(), std::process::id())).run({
+            let stop = stop_worker.clone();
+            async move { stop.notified().await }
+        }),
+    );
     axum::serve(listener, orion_web::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     maintenance.abort();
+    stop_worker.notify_one();
+    let _ = worker.await;
     tracing::info!("stopped accepting requests; closing the database");
     db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// This machine's name, for job leases (`/etc/hostname`, else `HOSTNAME`, else "orion").
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "orion".to_string())
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish before exit.

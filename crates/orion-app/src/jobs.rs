@@ -1,0 +1,233 @@
+//! Background work: a worker claims due jobs from the durable queue, runs the
+//! handler registered for each job's kind, and completes it or schedules a
+//! retry with backoff. `run_due` is one testable step; `run` loops over it,
+//! sleeping until the next job is due or someone enqueues one.
+
+use crate::{App, AppResult};
+use orion_store::jobs::{self, JobRow, NewJob};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a handler says about one run of a job.
+pub type JobResult = Result<(), String>;
+
+type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = JobResult> + Send>> + Send + Sync>;
+
+/// How long a claimed job is ours before another worker may take it over.
+const LEASE_MS: i64 = 5 * 60_000;
+/// Jobs claimed per step.
+const BATCH: i64 = 32;
+/// Longest sleep: other nodes' new jobs are noticed at least this often.
+const MAX_IDLE: Duration = Duration::from_secs(5);
+
+/// The delay before retry number `attempts` (1-based): 30 s doubling, at most an hour.
+pub fn retry_delay_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) - 1;
+    (30_000i64 << exp).min(3_600_000)
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepOutcome {
+    pub completed: usize,
+    pub retried: usize,
+    pub dead: usize,
+    /// When the next pending job is due, if any.
+    pub next_due: Option<i64>,
+}
+
+/// A job worker for this node.
+pub struct Worker {
+    app: App,
+    id: String,
+    handlers: HashMap<String, BoxedHandler>,
+}
+
+impl Worker {
+    /// `id` names this worker in leases (host and process, so a takeover is traceable).
+    pub fn new(app: App, id: impl Into<String>) -> Self {
+        Self { app, id: id.into(), handlers: HashMap::new() }
+    }
+
+    /// Registers the handler for jobs of `kind`.
+    pub fn on<F, Fut>(mut self, kind: &str, handler: F) -> Self
+    where
+        F: Fn(App, JobRow) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = JobResult> + Send + 'static,
+    {
+        self.handlers.insert(kind.to_string(), Arc::new(move |app, job| Box::pin(handler(app, job))));
+        self
+    }
+
+    /// Claims and runs every job due now (in batches), then reports when the next one is due.
+    pub async fn run_due(&self) -> AppResult<StepOutcome> {
+        let mut out = StepOutcome::default();
+        loop {
+            let now = self.app.now();
+            let claimed = {
+                let mut tx = self.app.db.begin().await?;
+                let got = jobs::claim(&mut tx.conn(), &self.id, now, LEASE_MS, BATCH).await?;
+                tx.commit().await?;
+                got
+            };
+            if claimed.is_empty() {
+                break;
+            }
+            for job in claimed {
+                let result = match self.handlers.get(&job.kind) {
+                    Some(h) => h(self.app.clone(), job.clone()).await,
+                    None => Err(format!("no handler for jobs of kind {:?} on this node", job.kind)),
+                };
+                let mut tx = self.app.db.begin().await?;
+                let mut c = tx.conn();
+                match result {
+                    Ok(()) => {
+                        jobs::complete(&mut c, job.id, &self.id).await?;
+                        out.completed += 1;
+                    }
+                    Err(e) if job.attempts < job.max_attempts => {
+                        let at = self.app.now() + retry_delay_ms(job.attempts);
+                        tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
+                        jobs::fail(&mut c, job.id, &self.id, &e, Some(at)).await?;
+                        out.retried += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed for good");
+                        jobs::fail(&mut c, job.id, &self.id, &e, None).await?;
+                        out.dead += 1;
+                    }
+                }
+                tx.commit().await?;
+            }
+        }
+        let mut r = self.app.db.read().await?;
+        out.next_due = jobs::next_due(&mut r.conn()).await?;
+        metrics::gauge!("orion_job_queue_pending").set(jobs::count_pending(&mut r.conn()).await? as f64);
+        Ok(out)
+    }
+
+    /// Runs until `shutdown` resolves: a step, then sleep until the next due job,
+    /// a local enqueue, or `MAX_IDLE`, whichever comes first.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let wake = self.app.job_wake.clone();
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.run_due().await {
+                Ok(step) => step
+                    .next_due
+                    .map(|due| {
+                        Duration::from_millis((due - self.app.now()).clamp(0, MAX_IDLE.as_millis() as i64) as u64)
+                    })
+                    .unwrap_or(MAX_IDLE),
+                Err(e) => {
+                    tracing::error!(error = %e, "job worker step failed");
+                    MAX_IDLE
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}
+
+impl App {
+    /// Queues a job in its own transaction and wakes this node's worker.
+    /// Commands that must enqueue atomically with their change call
+    /// `orion_store::jobs::enqueue` inside their transaction instead.
+    pub async fn enqueue(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: i64,
+        dedupe_key: Option<&str>,
+    ) -> AppResult<Option<i64>> {
+        let payload = payload.to_string();
+        let mut tx = self.db.begin().await?;
+        let id = jobs::enqueue(
+            &mut tx.conn(),
+            &NewJob { kind, payload: &payload, run_at, dedupe_key, max_attempts: 10 },
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.job_wake.notify_one();
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+    use orion_domain::Timestamp;
+    use orion_store::{Db, DbOptions};
+    use orion_testkit::Engine;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(retry_delay_ms(1), 30_000);
+        assert_eq!(retry_delay_ms(2), 60_000);
+        assert_eq!(retry_delay_ms(5), 480_000);
+        assert_eq!(retry_delay_ms(9), 3_600_000);
+        assert_eq!(retry_delay_ms(100), 3_600_000);
+    }
+
+    async fn due_jobs_run_failures_retry_then_die(engine: Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(url) = orion_testkit::fresh_database(engine, dir.path()).await else { return };
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        db.migrate().await.unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
+        let app = App::new(db, clock.clone());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        let worker = Worker::new(app.clone(), "test-worker")
+            .on("greet", move |_app, job| {
+                let counter = counter.clone();
+                async move {
+                    assert_eq!(job.payload, r#"{"who":"ana"}"#);
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+            .on("flaky", |_app, _job| async { Err("smtp down".to_string()) });
+
+        app.enqueue("greet", &serde_json::json!({"who": "ana"}), 1_000_000, Some("greet:ana")).await.unwrap();
+        assert_eq!(
+            app.enqueue("greet", &serde_json::json!({"who": "ana"}), 1_000_000, Some("greet:ana")).await.unwrap(),
+            None
+        );
+        app.enqueue("greet", &serde_json::json!({"who": "ana"}), 2_000_000, None).await.unwrap();
+        let flaky = NewJob { kind: "flaky", payload: "{}", run_at: 1_000_000, dedupe_key: None, max_attempts: 2 };
+        let mut tx = app.db.begin().await.unwrap();
+        jobs::enqueue(&mut tx.conn(), &flaky, 0).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let step = worker.run_due().await.unwrap();
+        assert_eq!((step.completed, step.retried, step.dead), (1, 1, 0));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_eq!(step.next_due, Some(1_000_000 + retry_delay_ms(1)), "the retry is the next thing due");
+
+        clock.set(Timestamp(1_000_000 + retry_delay_ms(1)));
+        let step = worker.run_due().await.unwrap();
+        assert_eq!((step.completed, step.retried, step.dead), (0, 0, 1), "second failure of two attempts: dead");
+        assert_eq!(step.next_due, Some(2_000_000));
+
+        clock.set(Timestamp(2_000_000));
+        let step = worker.run_due().await.unwrap();
+        assert_eq!((step.completed, step.next_due), (1, None));
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        let mut r = app.db.read().await.unwrap();
+        let dead = jobs::list_dead(&mut r.conn(), 10).await.unwrap();
+        assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("smtp down")));
+    }
+
+    orion_testkit::engine_tests!(due_jobs_run_failures_retry_then_die);
+}
