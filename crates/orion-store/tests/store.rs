@@ -29,6 +29,30 @@ async fn both_engines_have_the_same_schema() {
     }
 }
 
+/// A P5 incident for `user` in `group`, logged at time 0.
+fn new_ticket(user: i64, group: i64) -> orion_store::tickets::NewTicket<'static> {
+    orion_store::tickets::NewTicket {
+        prefix: "INC",
+        kind: "incident",
+        title: "t",
+        description: "",
+        requester_id: user,
+        channel: "api",
+        category_id: None,
+        impact: 3,
+        urgency: 3,
+        priority: 5,
+        state: "new",
+        assignment_group_id: group,
+        assignee_id: None,
+        max_tier: 1,
+        created_by: user,
+        now: 0,
+        entry_visibility: "public",
+        entry_data: "{}",
+    }
+}
+
 async fn seed_entry(db: &Db) -> i64 {
     let mut tx = db.begin().await.unwrap();
     let mut c = tx.conn();
@@ -59,31 +83,7 @@ async fn seed_entry(db: &Db) -> i64 {
     )
     .await
     .unwrap();
-    let (ticket, number) = orion_store::tickets::create(
-        &mut c,
-        &orion_store::tickets::NewTicket {
-            prefix: "INC",
-            kind: "incident",
-            title: "t",
-            description: "",
-            requester_id: user,
-            channel: "api",
-            category_id: None,
-            impact: 3,
-            urgency: 3,
-            priority: 5,
-            state: "new",
-            assignment_group_id: group,
-            assignee_id: None,
-            max_tier: 1,
-            created_by: user,
-            now,
-            entry_visibility: "public",
-            entry_data: "{}",
-        },
-    )
-    .await
-    .unwrap();
+    let (ticket, number) = orion_store::tickets::create(&mut c, &new_ticket(user, group)).await.unwrap();
     assert_eq!(number, "INC0000001");
     let id = orion_store::timeline::append(
         &mut c,
@@ -182,31 +182,7 @@ async fn numbers_grow_past_seven_digits(engine: Engine) {
     .unwrap();
     let mut numbers = Vec::new();
     for _ in 0..2 {
-        let (_, n) = orion_store::tickets::create(
-            &mut c,
-            &orion_store::tickets::NewTicket {
-                prefix: "INC",
-                kind: "incident",
-                title: "t",
-                description: "",
-                requester_id: 1,
-                channel: "api",
-                category_id: None,
-                impact: 3,
-                urgency: 3,
-                priority: 5,
-                state: "new",
-                assignment_group_id: 1,
-                assignee_id: None,
-                max_tier: 1,
-                created_by: 1,
-                now: 0,
-                entry_visibility: "public",
-                entry_data: "{}",
-            },
-        )
-        .await
-        .unwrap();
+        let (_, n) = orion_store::tickets::create(&mut c, &new_ticket(1, 1)).await.unwrap();
         numbers.push(n);
     }
     tx.commit().await.unwrap();

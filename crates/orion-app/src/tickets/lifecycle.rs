@@ -1,0 +1,170 @@
+//! Moving a ticket through its life: escalate, resolve, reopen, close.
+
+use super::{Entry, TEXT_MAX, collect, group_by_name, load, load_visible, require_staff, save, state_of};
+use crate::error::invalid;
+use crate::{App, AppError, AppResult, EscalateInput, ReasonInput, ResolveInput, Ticket};
+use orion_domain::error::required_text;
+use orion_domain::{Actor, FieldErrors, ResolutionCode, State, Visibility};
+use orion_store::groups;
+use serde_json::json;
+
+impl App {
+    /// Moves a ticket up to its group's escalation target (or a named group of the
+    /// same or a higher tier), with the reason and the troubleshooting done so far.
+    pub async fn escalate(&self, actor: &Actor, number: &str, input: EscalateInput) -> AppResult<Ticket> {
+        require_staff(actor, "escalate tickets")?;
+        let mut errs = FieldErrors::new();
+        let reason = errs.check(required_text("reason", input.reason.as_deref().unwrap_or(""), TEXT_MAX));
+        let troubleshooting =
+            errs.check(required_text("troubleshooting", input.troubleshooting.as_deref().unwrap_or(""), TEXT_MAX));
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load(&mut c, number).await?;
+        let state = state_of(&t)?;
+        if !state.is_open() {
+            return Err(AppError::Conflict(format!("{} is {state}; reopen it before escalating", t.number)));
+        }
+        let current = groups::get(&mut c, t.assignment_group_id).await?;
+        let target = match input.to_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            Some(name) => collect(&mut errs, group_by_name(&mut c, "to_group", name).await)?,
+            None => match current.escalation_target_id {
+                Some(id) => Some(groups::get(&mut c, id).await?),
+                None => {
+                    errs.push("to_group", format!("{} has no escalation target; name the group", current.name));
+                    None
+                }
+            },
+        };
+        if let Some(g) = &target {
+            if g.id == current.id {
+                errs.push("to_group", format!("the ticket is already with {}", g.name));
+            } else if g.tier < current.tier {
+                errs.push(
+                    "to_group",
+                    format!(
+                        "{} is tier {}, below tier {}: reassign it with a note instead",
+                        g.name, g.tier, current.tier
+                    ),
+                );
+            }
+        }
+        errs.into_result()?;
+        let (Some(reason), Some(troubleshooting), Some(target)) = (reason, troubleshooting, target) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let from_state = state;
+        t.assignment_group_id = target.id;
+        t.assignee_id = None;
+        t.state = State::New.as_str().to_string();
+        t.pending_reason = None;
+        t.escalation_count += 1;
+        t.max_tier = t.max_tier.max(target.tier);
+        let entry = Entry {
+            kind: "escalated",
+            visibility: Visibility::Internal,
+            body: &format!("Reason: {reason}\n\nTroubleshooting so far:\n{troubleshooting}"),
+            data: json!({
+                "from_group": current.name, "from_tier": current.tier,
+                "to_group": target.name, "to_tier": target.tier,
+                "from_state": from_state.as_str(), "from_assignee": t.assignee_email,
+                "reason": reason, "troubleshooting": troubleshooting,
+                "escalation_count": t.escalation_count,
+            }),
+        };
+        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        tx.commit().await?;
+        metrics::counter!("orion_tickets_escalated_total").increment(1);
+        Ok(view.into())
+    }
+
+    pub async fn resolve(&self, actor: &Actor, number: &str, input: ResolveInput) -> AppResult<Ticket> {
+        require_staff(actor, "resolve tickets")?;
+        let mut errs = FieldErrors::new();
+        let code = match input.resolution_code.as_deref() {
+            None => {
+                errs.push("resolution_code", "is required");
+                None
+            }
+            Some(c) => errs.check(ResolutionCode::parse("resolution_code", c)),
+        };
+        let notes =
+            errs.check(required_text("resolution_notes", input.resolution_notes.as_deref().unwrap_or(""), TEXT_MAX));
+        errs.into_result()?;
+        let (Some(code), Some(notes)) = (code, notes) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load(&mut c, number).await?;
+        let from = state_of(&t)?;
+        from.transition(State::Resolved)?;
+        t.state = State::Resolved.as_str().to_string();
+        t.pending_reason = None;
+        t.resolution_code = Some(code.as_str().to_string());
+        t.resolution_notes = Some(notes.clone());
+        t.resolved_at = Some(now);
+        let entry = Entry {
+            kind: "resolved",
+            visibility: Visibility::Public,
+            body: &notes,
+            data: json!({"from": from.as_str(), "resolution_code": code.as_str()}),
+        };
+        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// The requester (or staff) reopens a resolved ticket; it goes back to its owner.
+    pub async fn reopen(&self, actor: &Actor, number: &str, input: ReasonInput) -> AppResult<Ticket> {
+        let reason = required_text("reason", input.reason.as_deref().unwrap_or(""), TEXT_MAX)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_visible(&mut c, actor, number).await?;
+        if !actor.can_reopen_or_confirm(orion_domain::UserId(t.requester_id)) {
+            return Err(AppError::Forbidden("only the requester or support staff can reopen".into()));
+        }
+        let from = state_of(&t)?;
+        if from != State::Resolved {
+            return Err(AppError::Conflict(format!("only a resolved ticket can be reopened; {} is {from}", t.number)));
+        }
+        let to = from.transition(State::after_reopen(t.assignee_id.is_some()))?;
+        t.state = to.as_str().to_string();
+        t.reopen_count += 1;
+        t.resolved_at = None;
+        t.resolution_code = None;
+        t.resolution_notes = None;
+        let entry = Entry {
+            kind: "reopened",
+            visibility: Visibility::Public,
+            body: &reason,
+            data: json!({"from": from.as_str(), "to": to.as_str()}),
+        };
+        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+
+    /// Closes a resolved ticket (the requester confirming, or staff).
+    pub async fn close(&self, actor: &Actor, number: &str, input: ReasonInput) -> AppResult<Ticket> {
+        let note = input.reason.as_deref().map(str::trim).unwrap_or("").to_string();
+        if note.chars().count() > TEXT_MAX {
+            return Err(invalid("reason", format!("must be at most {TEXT_MAX} characters")));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_visible(&mut c, actor, number).await?;
+        let from = state_of(&t)?;
+        from.transition(State::Closed)?;
+        t.state = State::Closed.as_str().to_string();
+        t.closed_at = Some(now);
+        let entry =
+            Entry { kind: "closed", visibility: Visibility::Public, body: &note, data: json!({"from": from.as_str()}) };
+        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        tx.commit().await?;
+        Ok(view.into())
+    }
+}
