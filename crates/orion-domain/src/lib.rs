@@ -6,10 +6,12 @@
 
 pub mod calendar;
 pub mod error;
+pub mod ics;
 pub mod ids;
 pub mod permission;
 pub mod priority;
 pub mod sla;
+pub mod sla_policy;
 pub mod ticket;
 pub mod time;
 pub mod user;

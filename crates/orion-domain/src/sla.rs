@@ -130,6 +130,117 @@ pub fn read_clock(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent],
     r
 }
 
+/// "1 h 30 min", "15 min", "2 d 1 h" (working time, so days are rare).
+pub fn human_duration(ms: i64) -> String {
+    let min = ms.max(0) / 60_000;
+    let (h, m) = (min / 60, min % 60);
+    match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// Explains in plain words how the due time of a clock was derived: which
+/// working time counted on which local day, and which pauses were left out.
+/// E.g. "4 h of working time from Fri 2026-11-20 16:00 (Europe/Berlin): 1 h on Fri 2026-11-20,
+/// 3 h on Mon 2026-11-23 from 09:00; paused 1 h (Mon 2026-11-23 10:00 to 11:00); due Mon 2026-11-23 13:00."
+pub fn explain(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent], now: Timestamp) -> String {
+    let r = read_clock(cal, target_ms, events, now);
+    let Some(start) = r.started_at else {
+        return "The clock has not started.".to_string();
+    };
+    // Running spans: from start/resume to pause/stop, the last one up to the due time (or now if later and breached).
+    let end = match (r.stopped_at, r.due) {
+        (Some(s), _) => s,
+        (None, Some(d)) => d.max(now),
+        (None, None) => now,
+    };
+    let mut running: Vec<(Timestamp, Timestamp)> = Vec::new();
+    let mut since = Some(start);
+    for (p, resumed) in &r.paused {
+        if let Some(s) = since.take() {
+            running.push((s, *p));
+        }
+        since = *resumed;
+    }
+    if let Some(s) = since
+        && r.paused.last().is_none_or(|(_, res)| res.is_some())
+    {
+        running.push((s, end));
+    }
+    // Count working time per local day, up to the target.
+    let mut per_day: Vec<(String, i64, String)> = Vec::new();
+    let mut counted = 0;
+    'outer: for (a, b) in running {
+        for (s, e) in cal.spans_between(a, b) {
+            let mut ms = e.0 - s.0;
+            if counted + ms > target_ms {
+                ms = target_ms - counted;
+            }
+            if ms <= 0 {
+                break 'outer;
+            }
+            counted += ms;
+            let label = cal.local_label(s);
+            let (day, time) = label.rsplit_once(' ').unwrap_or((label.as_str(), ""));
+            match per_day.last_mut() {
+                Some((d, total, _)) if d == day => *total += ms,
+                _ => per_day.push((day.to_string(), ms, time.to_string())),
+            }
+        }
+    }
+    let days: Vec<String> = per_day
+        .iter()
+        .enumerate()
+        .map(|(i, (day, ms, from))| {
+            if i == 0 {
+                format!("{} on {day}", human_duration(*ms))
+            } else {
+                format!("{} on {day} from {from}", human_duration(*ms))
+            }
+        })
+        .collect();
+    let mut out =
+        format!("{} of working time from {} ({})", human_duration(target_ms), cal.local_label(start), cal.zone_name());
+    if !days.is_empty() {
+        out.push_str(": ");
+        out.push_str(&days.join(", "));
+    }
+    for (p, resumed) in &r.paused {
+        let until = resumed.unwrap_or(now);
+        let paused_work = cal.business_ms_between(*p, until);
+        let to_label = cal.local_label(until);
+        let to_time = to_label.rsplit_once(' ').map_or(to_label.as_str(), |(_, t)| t);
+        out.push_str(&format!(
+            "; paused {} of working time ({} to {}{})",
+            human_duration(paused_work),
+            cal.local_label(*p),
+            to_time,
+            if resumed.is_none() { ", still paused" } else { "" }
+        ));
+    }
+    match (r.state, r.due) {
+        (ClockState::Met, _) => out.push_str(&format!("; met at {}.", cal.local_label(r.stopped_at.unwrap_or(now)))),
+        (ClockState::Breached, Some(d)) => out.push_str(&format!("; breached at {}.", cal.local_label(d))),
+        (ClockState::Paused, Some(d)) => out.push_str(&format!("; due {} if resumed now.", cal.local_label(d))),
+        (_, Some(d)) => out.push_str(&format!("; due {}.", cal.local_label(d))),
+        _ => out.push('.'),
+    }
+    out
+}
+
+/// When `pct` % of the target is reached (for warnings at 50/75/90 %).
+pub fn threshold_due(
+    cal: &BusinessCalendar,
+    target_ms: i64,
+    pct: u8,
+    events: &[ClockEvent],
+    now: Timestamp,
+) -> Option<Timestamp> {
+    read_clock(cal, target_ms * i64::from(pct) / 100, events, now).due
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +316,38 @@ mod tests {
         ];
         let r = read_clock(&cal, 4 * H, &events, berlin("2026-11-23T10:00"));
         assert_eq!((r.state, r.elapsed_ms, r.started_at), (ClockState::Running, H, Some(berlin("2026-11-23T09:00"))));
+    }
+
+    #[test]
+    fn explanations_say_how_the_due_time_came_about() {
+        let cal = office();
+        let events = [ev(Start, "2026-11-20T16:00"), ev(Pause, "2026-11-23T10:00"), ev(Resume, "2026-11-23T11:00")];
+        let text = explain(&cal, 4 * H, &events, berlin("2026-11-23T11:30"));
+        assert_eq!(
+            text,
+            "4 h of working time from Fri 2026-11-20 16:00 (Europe/Berlin): 1 h on Fri 2026-11-20, \
+             3 h on Mon 2026-11-23 from 09:00; \
+             paused 1 h of working time (Mon 2026-11-23 10:00 to 11:00); due Mon 2026-11-23 13:00."
+        );
+        let met = [ev(Start, "2026-11-23T09:00"), ev(Stop, "2026-11-23T09:20")];
+        assert!(explain(&cal, H / 2, &met, berlin("2026-11-24T09:00")).ends_with("met at Mon 2026-11-23 09:20."));
+        assert!(explain(&cal, H / 4, &met, berlin("2026-11-24T09:00")).ends_with("breached at Mon 2026-11-23 09:15."));
+        assert_eq!(explain(&cal, H, &[], berlin("2026-11-24T09:00")), "The clock has not started.");
+        assert_eq!(human_duration(90 * 60_000), "1 h 30 min");
+    }
+
+    #[test]
+    fn warnings_fall_at_their_share_of_the_target() {
+        let cal = office();
+        let events = [ev(Start, "2026-11-23T09:00")];
+        assert_eq!(
+            threshold_due(&cal, 4 * H, 50, &events, berlin("2026-11-23T09:00")),
+            Some(berlin("2026-11-23T11:00"))
+        );
+        assert_eq!(
+            threshold_due(&cal, 4 * H, 75, &events, berlin("2026-11-23T09:00")),
+            Some(berlin("2026-11-23T12:00"))
+        );
     }
 
     proptest! {
