@@ -1,5 +1,5 @@
 //! A short-lived, per-node cache of the configuration every new ticket reads:
-//! the priority matrix and the groups. Logging a ticket is the hottest write;
+//! the priority matrix, the groups and the SLA policies. Logging a ticket is the hottest write;
 //! this saves it two queries. Changes made on this node apply at once; changes
 //! made on another node within `TTL`.
 
@@ -16,6 +16,8 @@ pub(crate) struct Config {
     pub matrix: PriorityMatrix,
     /// Every group, active or not, by tier then name.
     pub groups: Vec<groups::GroupRow>,
+    /// Active SLA policies in matching order.
+    pub policies: Vec<crate::sla::PolicyDef>,
 }
 
 impl Config {
@@ -44,7 +46,11 @@ impl App {
         {
             return Ok(cfg.clone());
         }
-        let cfg = Arc::new(Config { matrix: priority_matrix(conn).await?, groups: groups::list(conn).await? });
+        let cfg = Arc::new(Config {
+            matrix: priority_matrix(conn).await?,
+            groups: groups::list(conn).await?,
+            policies: crate::sla::load_policies(conn).await?,
+        });
         if let Ok(mut slot) = self.config.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));
         }

@@ -41,6 +41,8 @@ pub(crate) struct Planned {
     pub created_by: i64,
     pub now: i64,
     pub entry_data: String,
+    /// The SLA clocks to start with the ticket.
+    pub clocks: Vec<crate::sla::PlannedClock>,
 }
 
 /// What was written: the ticket's id and number, and the requester's id.
@@ -119,6 +121,8 @@ async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
         },
     )
     .await?;
+    let clocks: Vec<_> = p.clocks.iter().map(crate::sla::PlannedClock::as_new).collect();
+    orion_store::sla::start_clocks(c, id, &clocks, p.now).await?;
     Ok(Written { id, number, requester_id })
 }
 
@@ -186,6 +190,7 @@ mod tests {
             created_by: user,
             now: 1,
             entry_data: "{}".into(),
+            clocks: Vec::new(),
         }
     }
 

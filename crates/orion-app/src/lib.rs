@@ -11,6 +11,7 @@ mod error;
 mod intake;
 pub mod jobs;
 pub mod settings;
+pub mod sla;
 pub mod tickets;
 mod views;
 

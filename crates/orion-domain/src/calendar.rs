@@ -200,6 +200,36 @@ impl BusinessCalendar {
     }
 }
 
+/// A calendar as stored (JSON): what an admin edits and what a ticket's SLA
+/// keeps a copy of, so later edits do not rewrite history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CalendarSpec {
+    pub time_zone: String,
+    /// Seven days, Monday first; each a list of `[start, end)` minutes.
+    pub week: Vec<Vec<(Minute, Minute)>>,
+    /// `YYYY-MM-DD`
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// `(month, day)`
+    #[serde(default)]
+    pub yearly_holidays: Vec<(i8, i8)>,
+}
+
+impl CalendarSpec {
+    pub fn build(&self) -> Result<BusinessCalendar, FieldError> {
+        let week: [Vec<(Minute, Minute)>; 7] =
+            self.week.clone().try_into().map_err(|_| FieldError::new("week", "must list 7 days, Monday first"))?;
+        let mut holidays = Vec::new();
+        for h in &self.holidays {
+            holidays.push(
+                h.parse::<Date>()
+                    .map_err(|_| FieldError::new("holidays", format!("{h:?} is not a YYYY-MM-DD date")))?,
+            );
+        }
+        BusinessCalendar::new(&self.time_zone, week, holidays, self.yearly_holidays.iter().copied())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +319,22 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn specs_round_trip_through_json() {
+        let json = r#"{"time_zone":"Europe/Berlin","week":[[[540,1020]],[[540,1020]],[[540,1020]],[[540,1020]],[[540,1020]],[],[]],"holidays":["2026-12-24"],"yearly_holidays":[[12,25]]}"#;
+        let spec: CalendarSpec = serde_json::from_str(json).unwrap();
+        let c = spec.build().unwrap();
+        assert!(c.is_holiday(Date::new(2026, 12, 24).unwrap()) && c.is_holiday(Date::new(2030, 12, 25).unwrap()));
+        assert_eq!(
+            c.add_business_ms(at("Europe/Berlin", "2026-11-20T16:00"), 4 * H),
+            Some(at("Europe/Berlin", "2026-11-23T12:00"))
+        );
+        let bad = CalendarSpec { week: vec![vec![]; 6], ..spec.clone() };
+        assert_eq!(bad.build().unwrap_err().field, "week");
+        let bad = CalendarSpec { holidays: vec!["24.12.2026".into()], ..spec };
+        assert_eq!(bad.build().unwrap_err().field, "holidays");
     }
 
     #[test]

@@ -52,8 +52,8 @@ pub struct ClockReading {
     pub stopped_at: Option<Timestamp>,
 }
 
-/// Replays `events` (in time order; out-of-order or repeated ones are ignored as
-/// a clock cannot do them) for a target of `target_ms` working milliseconds.
+/// Replays `events` (in time order; events a clock cannot do in its state are
+/// ignored; a resume after a stop is a reopened ticket and continues the clock) for a target of `target_ms` working milliseconds.
 pub fn read_clock(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent], now: Timestamp) -> ClockReading {
     let mut r = ClockReading {
         state: ClockState::NotStarted,
@@ -79,7 +79,14 @@ pub fn read_clock(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent],
             break;
         }
         match (e.kind, r.started_at, running_since, r.stopped_at) {
-            (_, _, _, Some(_)) => break,
+            // A stopped clock continues only when the ticket is reopened (a resume);
+            // the time it stood still shows as a pause.
+            (ClockEventKind::Resume, Some(_), None, Some(stopped)) => {
+                r.paused.push((stopped, Some(e.at)));
+                r.stopped_at = None;
+                running_since = Some(e.at);
+            }
+            (_, _, _, Some(_)) => {}
             (ClockEventKind::Start, None, _, _) => {
                 r.started_at = Some(e.at);
                 running_since = Some(e.at);
@@ -303,6 +310,16 @@ mod tests {
         assert_eq!(r.elapsed_ms, H);
         assert_eq!(r.due, Some(berlin("2026-11-24T12:00")));
         assert_eq!(r.paused, vec![(berlin("2026-11-23T10:00"), None)]);
+    }
+
+    #[test]
+    fn a_reopened_ticket_continues_its_clock() {
+        let cal = office();
+        let events = [ev(Start, "2026-11-23T09:00"), ev(Stop, "2026-11-23T10:00"), ev(Resume, "2026-11-24T09:00")];
+        let r = read_clock(&cal, 4 * H, &events, berlin("2026-11-24T10:00"));
+        assert_eq!((r.state, r.elapsed_ms, r.stopped_at), (ClockState::Running, 2 * H, None));
+        assert_eq!(r.due, Some(berlin("2026-11-24T12:00")));
+        assert_eq!(r.paused, vec![(berlin("2026-11-23T10:00"), Some(berlin("2026-11-24T09:00")))]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod jobs;
 mod migrate;
 pub mod schema;
 pub mod settings;
+pub mod sla;
 pub mod sql;
 pub mod tickets;
 pub mod timeline;

@@ -22,7 +22,8 @@ macro_rules! migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_initial"), migration!(2, "0002_jobs")];
+pub const MIGRATIONS: &[Migration] =
+    &[migration!(1, "0001_initial"), migration!(2, "0002_jobs"), migration!(3, "0003_sla")];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -284,7 +284,8 @@ async fn upgrading_keeps_existing_data(engine: Engine) {
     let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
     assert_eq!(db.migrate_to(1).await.unwrap(), [1]);
     seed_entry(&db).await;
-    assert_eq!(db.migrate().await.unwrap(), [2]);
+    let later: Vec<i64> = orion_store::MIGRATIONS.iter().map(|m| m.version).filter(|v| *v > 1).collect();
+    assert_eq!(db.migrate().await.unwrap(), later);
     let mut r = db.read().await.unwrap();
     let t = orion_store::tickets::get_by_number(&mut r.conn(), "INC0000001").await.unwrap();
     assert_eq!((t.title.as_str(), t.requester_email.as_str()), ("t", "a@example.com"));

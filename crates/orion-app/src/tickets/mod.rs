@@ -110,7 +110,25 @@ async fn save(
     tickets::update(c, t).await?;
     let stamp = Stamp { ticket_id: t.id, at: now, actor };
     record(c, stamp, entry.kind, entry.visibility, entry.body, entry.data).await?;
+    crate::sla::sync_with_state(c, t, now, actor).await?;
     Ok(tickets::get(c, t.id).await?)
+}
+
+/// Appends an internal entry Orion writes about a ticket (SLA events, …).
+pub(crate) async fn record_entry(
+    c: &mut Conn<'_>,
+    ticket_id: i64,
+    now: i64,
+    actor: Option<&Actor>,
+    kind: &str,
+    data: &serde_json::Value,
+) -> AppResult<()> {
+    record(c, Stamp { ticket_id, at: now, actor }, kind, Visibility::Internal, "", data.clone()).await
+}
+
+/// Loads a ticket by number for staff reads (callers check the role).
+pub(crate) async fn load_for_staff(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
+    load(conn, number).await
 }
 
 /// Appends one timeline entry.
@@ -271,6 +289,16 @@ impl App {
         };
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
+        let clocks = crate::sla::plan_clocks(
+            &config,
+            &orion_domain::sla_policy::TicketFacts {
+                kind,
+                priority,
+                category: category.as_ref().map(|c| c.path.as_str()),
+                department: None,
+            },
+            now,
+        );
 
         let (requester, requester_email, requester_name) = match (known_requester, requester_email) {
             (Some(u), _) => (Requester::Known(u.id), u.email, u.name),
@@ -291,6 +319,10 @@ impl App {
             "priority": priority.to_string(), "impact": impact.get(), "urgency": urgency.get(),
             "channel": channel.as_str(), "assignment_group": group.name,
             "assignee": assignee.as_ref().map(|u| &u.email),
+            "sla": clocks.iter().map(|k| json!({
+                "target": k.target, "policy": k.policy_name,
+                "due": k.due_at.map(|d| orion_domain::Timestamp(d).to_rfc3339()),
+            })).collect::<Vec<_>>(),
         })
         .to_string();
         let Written { id, number, requester_id } = self
@@ -313,6 +345,7 @@ impl App {
                 created_by: actor.id.0,
                 now,
                 entry_data,
+                clocks,
             })
             .await?;
         let view = TicketView {
@@ -598,6 +631,13 @@ impl App {
             )
             .await?;
         }
+        if t.priority != before.priority {
+            let config = self.config(&mut c).await?;
+            crate::sla::retarget(&mut c, &config, &t, now, actor).await?;
+        }
+        if state_changed {
+            crate::sla::sync_with_state(&mut c, &t, now, Some(actor)).await?;
+        }
         let view = tickets::get(&mut c, t.id).await?;
         tx.commit().await?;
         Ok(view.into())
@@ -659,10 +699,14 @@ impl App {
                 json!({"from": "pending", "to": to.as_str(), "pending_reason": null}),
             )
             .await?;
+            crate::sla::sync_with_state(&mut c, &t, now, None).await?;
         } else {
             // Keep `updated_at` honest for queues sorted by activity.
             t.updated_at = now;
             tickets::update(&mut c, &t).await?;
+        }
+        if visibility == Visibility::Public && actor.can_work_tickets() {
+            crate::sla::first_response(&mut c, &t, now, actor).await?;
         }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;

@@ -21,6 +21,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(reopen))
         .routes(routes!(close))
         .routes(routes!(timeline))
+        .routes(routes!(sla))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -176,4 +177,19 @@ async fn timeline(
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<Page<TimelineEntry>>> {
     Ok(Json(s.app.timeline(&actor, &number, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// The ticket's SLA targets: due time, elapsed and remaining working minutes, pauses, and how the
+/// due time was computed (staff).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/sla", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<orion_app::sla::SlaTarget>), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody)))]
+async fn sla(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
+    Ok(Json(s.app.ticket_sla(&actor, &number).await?))
 }

@@ -17,6 +17,7 @@ engine_tests!(
     concurrent_creates_get_unique_numbers,
     service_endpoints_answer,
     deactivated_users_lose_api_access,
+    sla_clocks_follow_the_business_calendar_and_pauses,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -49,8 +50,15 @@ async fn desk(engine: Engine) -> Option<Desk> {
     Some(Desk { t, admin, l1, l2, alice, bob })
 }
 
+/// Timeline entry kinds, without the SLA entries (their own test covers them).
 fn kinds(timeline: &Value) -> Vec<String> {
-    timeline["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+    timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .filter(|k| !k.starts_with("sla_"))
+        .collect()
 }
 
 async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
@@ -162,7 +170,8 @@ async fn incident_flow_from_l1_to_l2_and_back(engine: Engine) {
             "closed"
         ]
     );
-    let items = tl["items"].as_array().unwrap();
+    let items: Vec<&Value> =
+        tl["items"].as_array().unwrap().iter().filter(|e| !e["kind"].as_str().unwrap().starts_with("sla_")).collect();
     assert_eq!(items[1]["data"]["changes"][0], json!({"field": "assignee", "from": null, "to": "sam@example.com"}));
     assert_eq!(items[2]["data"], json!({"from": "new", "to": "assigned", "pending_reason": null}));
     assert!(items[5]["body"].as_str().unwrap().contains("recreated profile"));
@@ -723,4 +732,104 @@ async fn oversize_post(base: &str, token: &str, len: usize) -> (u16, String) {
     let text = String::from_utf8_lossy(&out).to_string();
     let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (status, text)
+}
+
+/// Milliseconds of a UTC wall-clock time, e.g. "2026-11-20T16:00".
+fn utc(s: &str) -> orion_domain::Timestamp {
+    let dt: jiff::civil::DateTime = s.parse().unwrap();
+    orion_domain::Timestamp(dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond())
+}
+
+fn target<'a>(sla: &'a Value, name: &str) -> &'a Value {
+    sla.as_array().unwrap().iter().find(|t| t["target"] == name).unwrap_or_else(|| panic!("no {name} in {sla}"))
+}
+
+/// The default P3 policy counts on "Business hours" (Mon-Fri 09:00-17:00 UTC): 4 business hours
+/// to the first response. Logged Friday 16:00 it is due Monday 12:00; pending on the user Monday
+/// 10:00-11:00 moves it to 13:00; a public reply at 12:30 meets it; raising the priority to P1
+/// (15 minutes round the clock, from the original start) shows what that would have meant.
+async fn sla_clocks_follow_the_business_calendar_and_pauses(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    t.clock.set(utc("2026-11-20T16:00")); // a Friday
+    let (_, inc) = t
+        .post(&d.l1, "/api/v1/tickets", json!({"title": "Shared drive slow", "impact": 2, "urgency": 2, "requester": "alice@example.com", "assignee": "sam@example.com"}))
+        .await;
+    assert_eq!(inc["priority"], "P3");
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    let (s, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(s, StatusCode::OK, "{sla}");
+    let fr = target(&sla, "first_response");
+    assert_eq!((fr["policy"].as_str(), fr["calendar"].as_str()), (Some("P3 default"), Some("Business hours")));
+    assert_eq!(fr["due_at"], utc("2026-11-23T12:00").to_rfc3339());
+    assert_eq!(fr["state"], "running");
+    assert_eq!(target(&sla, "resolution")["due_at"], utc("2026-11-25T16:00").to_rfc3339(), "3 business days of 8 h");
+    let (s, _) = t.get(&d.alice, &format!("{p}/sla")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Monday: pending on the user 10:00-11:00.
+    t.clock.set(utc("2026-11-23T10:00"));
+    t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["state"], "paused");
+    assert_eq!(target(&sla, "first_response")["elapsed_minutes"], 120);
+    t.clock.set(utc("2026-11-23T11:00"));
+    t.post(&d.alice, &format!("{p}/comments"), json!({"body": "Here are the details"})).await;
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    let fr = target(&sla, "first_response");
+    assert_eq!(
+        (fr["state"].as_str(), fr["due_at"].clone()),
+        (Some("running"), json!(utc("2026-11-23T13:00").to_rfc3339())),
+        "{sla}"
+    );
+    assert_eq!(fr["paused"][0]["to"], utc("2026-11-23T11:00").to_rfc3339());
+    let explanation = fr["explanation"].as_str().unwrap();
+    assert!(explanation.contains("1 h on Fri 2026-11-20") && explanation.contains("paused 1 h"), "{explanation}");
+
+    // A work note does not count as a response; a public reply does.
+    t.clock.set(utc("2026-11-23T12:15"));
+    t.post(&d.l1, &format!("{p}/comments"), json!({"body": "checking quotas", "visibility": "internal"})).await;
+    assert_eq!(target(&t.get(&d.l1, &format!("{p}/sla")).await.1, "first_response")["state"], "running");
+    t.clock.set(utc("2026-11-23T12:30"));
+    t.post(&d.l1, &format!("{p}/comments"), json!({"body": "We found the cause"})).await;
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["state"], "met");
+    assert_eq!(target(&sla, "resolution")["state"], "running");
+
+    // Raised to P1 (24x7, 15 min / 4 h), measured from the original start: both breached in hindsight.
+    t.patch(&d.l1, &p, json!({"impact": 1, "urgency": 1})).await;
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(
+        (target(&sla, "resolution")["policy"].as_str(), target(&sla, "resolution")["state"].as_str()),
+        (Some("P1 default"), Some("breached")),
+        "{sla}"
+    );
+    assert_eq!(target(&sla, "first_response")["state"], "breached");
+
+    // Resolving stops the resolution clock; reopening continues it.
+    t.post(&d.l1, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Quota raised"}))
+        .await;
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let sla_kinds: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| k.starts_with("sla_"))
+        .collect();
+    assert_eq!(
+        sla_kinds,
+        [
+            "sla_paused",
+            "sla_paused",
+            "sla_resumed",
+            "sla_resumed",
+            "sla_met",
+            "sla_retargeted",
+            "sla_retargeted",
+            "sla_breached"
+        ]
+    );
+    let (_, tl) = t.get(&d.alice, &format!("{p}/timeline")).await;
+    assert!(!tl.to_string().contains("sla_"), "SLA entries are internal");
 }

@@ -1,0 +1,183 @@
+//! Calendars, SLA policies, and the clocks of each ticket.
+
+use crate::{Conn, Result, with_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CalendarRow {
+    pub id: i64,
+    pub name: String,
+    /// JSON `orion_domain::calendar::CalendarSpec`
+    pub spec: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PolicyRow {
+    pub id: i64,
+    pub name: String,
+    pub position: i64,
+    pub kinds: String,
+    pub priorities: String,
+    pub category: Option<String>,
+    pub department: Option<String>,
+    pub calendar_name: String,
+    pub calendar_spec: String,
+    pub first_response_min: Option<i64>,
+    pub resolution_min: Option<i64>,
+    pub update_interval_min: Option<i64>,
+    pub pause_on: String,
+    pub warnings: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClockRow {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub target: String,
+    pub policy_name: String,
+    pub calendar_name: String,
+    pub calendar_spec: String,
+    pub pause_on: String,
+    pub target_ms: i64,
+    pub state: String,
+    pub due_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub ticket_sla_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub reason: Option<String>,
+}
+
+pub async fn list_calendars(conn: &mut Conn<'_>) -> Result<Vec<CalendarRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT id, name, spec FROM business_calendar ORDER BY name").fetch_all(c).await
+    })?)
+}
+
+/// Active policies in matching order, each with its calendar.
+pub async fn list_policies(conn: &mut Conn<'_>) -> Result<Vec<PolicyRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT p.id, p.name, p.position, p.kinds, p.priorities, p.category, p.department,
+                    b.name AS calendar_name, b.spec AS calendar_spec,
+                    p.first_response_min, p.resolution_min, p.update_interval_min, p.pause_on, p.warnings
+             FROM sla_policy p JOIN business_calendar b ON b.id = p.calendar_id
+             WHERE p.active ORDER BY p.position, p.id",
+        )
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// A clock to start with a ticket.
+pub struct NewClock<'a> {
+    pub target: &'a str,
+    pub policy_name: &'a str,
+    pub calendar_name: &'a str,
+    pub calendar_spec: &'a str,
+    pub pause_on: &'a str,
+    pub target_ms: i64,
+    pub due_at: Option<i64>,
+}
+
+/// Starts a ticket's clocks: one row each and their `start` events.
+pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewClock<'_>], now: i64) -> Result<()> {
+    for k in clocks {
+        with_conn!(conn, |c| {
+            sqlx::query(
+                "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
+                     target_ms, state, due_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $9)",
+            )
+            .bind(ticket_id)
+            .bind(k.target)
+            .bind(k.policy_name)
+            .bind(k.calendar_name)
+            .bind(k.calendar_spec)
+            .bind(k.pause_on)
+            .bind(k.target_ms)
+            .bind(k.due_at)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+    }
+    if !clocks.is_empty() {
+        with_conn!(conn, |c| {
+            sqlx::query(
+                "INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, $2, 'start' FROM ticket_sla WHERE ticket_id = $1",
+            )
+            .bind(ticket_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn clocks_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<ClockRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on, target_ms, state, due_at
+             FROM ticket_sla WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(ticket_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+pub async fn events_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<EventRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT e.id, e.ticket_sla_id, e.at, e.kind, e.reason FROM sla_event e
+             JOIN ticket_sla s ON s.id = e.ticket_sla_id WHERE s.ticket_id = $1 ORDER BY e.id",
+        )
+        .bind(ticket_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+pub async fn append_event(conn: &mut Conn<'_>, clock_id: i64, at: i64, kind: &str, reason: Option<&str>) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("INSERT INTO sla_event (ticket_sla_id, at, kind, reason) VALUES ($1, $2, $3, $4)")
+            .bind(clock_id)
+            .bind(at)
+            .bind(kind)
+            .bind(reason)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Stores what a clock's events now say (state, due time), and its target if re-targeted.
+pub async fn update_clock(conn: &mut Conn<'_>, k: &ClockRow, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE ticket_sla SET policy_name = $2, calendar_name = $3, calendar_spec = $4, pause_on = $5,
+                 target_ms = $6, state = $7, due_at = $8, updated_at = $9 WHERE id = $1",
+        )
+        .bind(k.id)
+        .bind(&k.policy_name)
+        .bind(&k.calendar_name)
+        .bind(&k.calendar_spec)
+        .bind(&k.pause_on)
+        .bind(k.target_ms)
+        .bind(&k.state)
+        .bind(k.due_at)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
