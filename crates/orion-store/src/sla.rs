@@ -83,41 +83,38 @@ pub struct NewClock<'a> {
     pub due_at: Option<i64>,
 }
 
-/// Starts a ticket's clocks: one row each and their `start` events.
+/// Starts a ticket's clocks: one row each and their `start` events, in two statements
+/// (this runs for every new ticket).
 pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewClock<'_>], now: i64) -> Result<()> {
-    for k in clocks {
-        with_conn!(conn, |c| {
-            sqlx::query(
-                "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
-                     target_ms, state, due_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, $9, $9)",
-            )
-            .bind(ticket_id)
-            .bind(k.target)
-            .bind(k.policy_name)
-            .bind(k.calendar_name)
-            .bind(k.calendar_spec)
-            .bind(k.pause_on)
-            .bind(k.target_ms)
-            .bind(k.due_at)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+    if clocks.is_empty() {
+        return Ok(());
     }
-    if !clocks.is_empty() {
-        with_conn!(conn, |c| {
-            sqlx::query(
-                "INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, $2, 'start' FROM ticket_sla WHERE ticket_id = $1",
-            )
+    let mut sql = crate::sql::Sql::new(
+        "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
+             target_ms, state, due_at, created_at, updated_at) VALUES ",
+    );
+    for (i, k) in clocks.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind_i64(ticket_id).push(", ");
+        sql.bind_text(k.target).push(", ");
+        sql.bind_text(k.policy_name).push(", ");
+        sql.bind_text(k.calendar_name).push(", ");
+        sql.bind_text(k.calendar_spec).push(", ");
+        sql.bind_text(k.pause_on).push(", ");
+        sql.bind_i64(k.target_ms).push(", 'running', ");
+        sql.bind(crate::sql::Bind::OptI64(k.due_at)).push(", ");
+        sql.bind_i64(now).push(", ");
+        sql.bind_i64(now).push(")");
+    }
+    crate::execute_sql!(conn, &sql)?;
+    with_conn!(conn, |c| {
+        sqlx::query("INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, $2, 'start' FROM ticket_sla WHERE ticket_id = $1")
             .bind(ticket_id)
             .bind(now)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
-        })?;
-    }
+    })?;
     Ok(())
 }
 

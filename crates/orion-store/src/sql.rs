@@ -6,6 +6,7 @@
 pub enum Bind {
     I64(i64),
     Text(String),
+    OptI64(Option<i64>),
 }
 
 /// SQL text plus its binds, in order.
@@ -62,9 +63,29 @@ macro_rules! fetch_all_sql {
                 q = match b {
                     $crate::sql::Bind::I64(v) => q.bind(*v),
                     $crate::sql::Bind::Text(v) => q.bind(v.clone()),
+                    $crate::sql::Bind::OptI64(v) => q.bind(*v),
                 };
             }
             q.fetch_all(c).await
+        })
+    }};
+}
+
+/// Executes a built [`Sql`] on a `&mut Conn`; evaluates to the rows affected.
+#[macro_export]
+macro_rules! execute_sql {
+    ($conn:expr, $sql:expr) => {{
+        let sql: &$crate::sql::Sql = $sql;
+        $crate::with_conn!($conn, |c| {
+            let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql.text().to_string()));
+            for b in sql.binds() {
+                q = match b {
+                    $crate::sql::Bind::I64(v) => q.bind(*v),
+                    $crate::sql::Bind::Text(v) => q.bind(v.clone()),
+                    $crate::sql::Bind::OptI64(v) => q.bind(*v),
+                };
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
         })
     }};
 }
