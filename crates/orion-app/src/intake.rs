@@ -123,6 +123,9 @@ async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
     .await?;
     let clocks: Vec<_> = p.clocks.iter().map(crate::sla::PlannedClock::as_new).collect();
     orion_store::sla::start_clocks(c, id, &clocks, p.now).await?;
+    if let Some(at) = p.clocks.iter().filter_map(|k| k.first_check_at).min() {
+        crate::sla::schedule_check(c, id, at, p.now).await?;
+    }
     Ok(Written { id, number, requester_id })
 }
 

@@ -23,9 +23,19 @@ pub(crate) struct PolicyDef {
     pub calendar_spec: String,
     pub calendar: BusinessCalendar,
     pub pause_on_json: String,
+    pub warnings_json: String,
+    pub escalates: bool,
     pub first_response_ms: Option<i64>,
     pub resolution_ms: Option<i64>,
 }
+
+/// `x.pipe(f)` is `f(x)`: keeps a computation readable left to right.
+trait Pipe: Sized {
+    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
 
 fn parse_list<T>(json: &str, each: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
     serde_json::from_str::<Vec<serde_json::Value>>(json).unwrap_or_default().iter().filter_map(each).collect()
@@ -72,6 +82,8 @@ pub(crate) async fn load_policies(conn: &mut Conn<'_>) -> AppResult<Vec<PolicyDe
             calendar_spec: row.calendar_spec,
             calendar,
             pause_on_json: row.pause_on,
+            warnings_json: row.warnings,
+            escalates: row.breach_escalates,
         });
     }
     Ok(out)
@@ -84,8 +96,12 @@ pub(crate) struct PlannedClock {
     pub calendar_name: String,
     pub calendar_spec: String,
     pub pause_on: String,
+    pub warnings: String,
+    pub escalates: bool,
     pub target_ms: i64,
     pub due_at: Option<i64>,
+    /// When the first warning (or the breach) of this clock is due.
+    pub first_check_at: Option<i64>,
 }
 
 impl PlannedClock {
@@ -96,6 +112,8 @@ impl PlannedClock {
             calendar_name: &self.calendar_name,
             calendar_spec: &self.calendar_spec,
             pause_on: &self.pause_on,
+            warnings: &self.warnings,
+            escalates: self.escalates,
             target_ms: self.target_ms,
             due_at: self.due_at,
         }
@@ -118,8 +136,18 @@ pub(crate) fn plan_clocks(config: &Config, facts: &TicketFacts<'_>, now: i64) ->
                 calendar_name: p.calendar_name.clone(),
                 calendar_spec: p.calendar_spec.clone(),
                 pause_on: p.pause_on_json.clone(),
+                warnings: p.warnings_json.clone(),
+                escalates: p.escalates,
                 target_ms: ms,
                 due_at: p.calendar.add_business_ms(Timestamp(now), ms).map(|t| t.0),
+                first_check_at: p
+                    .policy
+                    .warnings_pct
+                    .iter()
+                    .filter(|pct| (1..100).contains(*pct))
+                    .min()
+                    .map_or(100, |pct| i64::from(*pct))
+                    .pipe(|pct| p.calendar.add_business_ms(Timestamp(now), ms * pct / 100).map(|t| t.0)),
             })
         })
         .collect()
@@ -307,6 +335,8 @@ pub(crate) async fn retarget(
         k.calendar_name = p.calendar_name.clone();
         k.calendar_spec = p.calendar_spec.clone();
         k.pause_on = p.pause_on_json.clone();
+        k.warnings = p.warnings_json.clone();
+        k.escalates = p.escalates;
         k.target_ms = target_ms;
         let r = read_clock(&p.calendar, target_ms, &events_for(&events, k.id), Timestamp(now));
         k.state = stored_state(&r).to_string();
@@ -326,6 +356,62 @@ pub(crate) async fn retarget(
         )
         .await?;
     }
+    reschedule(c, t.id, now).await
+}
+
+fn warning_pcts(k: &ClockRow) -> Vec<i64> {
+    let mut v = parse_list(&k.warnings, |v| v.as_i64().filter(|p| (1..100).contains(p)));
+    v.sort_unstable();
+    v
+}
+
+/// When a running clock next needs attention: its next unannounced warning, or its breach.
+fn next_check(k: &ClockRow, cal: &BusinessCalendar, evs: &[ClockEvent], now: Timestamp) -> Option<i64> {
+    let r = read_clock(cal, k.target_ms, evs, now);
+    if motion(&r) != Motion::Running {
+        return None;
+    }
+    let warning = warning_pcts(k)
+        .into_iter()
+        .filter(|p| *p > k.warned_pct)
+        .filter_map(|p| orion_domain::sla::threshold_due(cal, k.target_ms, p as u8, evs, now))
+        .map(|t| t.0)
+        .min();
+    let breach = if k.breach_handled { None } else { r.due.map(|d| d.0) };
+    match (warning, breach) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Plans the ticket's SLA timer (one job per ticket, moved when plans change).
+pub(crate) async fn reschedule(c: &mut Conn<'_>, ticket_id: i64, now: i64) -> AppResult<()> {
+    let events = sla::events_of(c, ticket_id).await?;
+    let mut next: Option<i64> = None;
+    for k in sla::clocks_of(c, ticket_id).await? {
+        let cal = calendar_of(&k)?;
+        if let Some(at) = next_check(&k, &cal, &events_for(&events, k.id), Timestamp(now)) {
+            next = Some(next.map_or(at, |n: i64| n.min(at)));
+        }
+    }
+    if let Some(at) = next {
+        schedule_check(c, ticket_id, at.max(now), now).await?;
+    }
+    Ok(())
+}
+
+pub(crate) const CHECK_JOB: &str = "sla.check";
+
+pub(crate) async fn schedule_check(c: &mut Conn<'_>, ticket_id: i64, at: i64, now: i64) -> AppResult<()> {
+    let payload = json!({ "ticket_id": ticket_id }).to_string();
+    let job = orion_store::jobs::NewJob {
+        kind: CHECK_JOB,
+        payload: &payload,
+        run_at: at,
+        dedupe_key: None,
+        max_attempts: 10,
+    };
+    orion_store::jobs::schedule(c, &job, &format!("sla:{ticket_id}"), now).await?;
     Ok(())
 }
 
@@ -396,4 +482,141 @@ impl App {
         }
         Ok(out)
     }
+}
+
+impl App {
+    /// The SLA timer of one ticket: announces warnings, acts on breaches, and plans the next check.
+    /// Idempotent: a second run at the same time finds nothing new to announce.
+    pub async fn sla_check(&self, ticket_id: i64) -> AppResult<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = match orion_store::tickets::get(&mut c, ticket_id).await {
+            Err(orion_store::StoreError::NotFound) => return Ok(()),
+            other => other?,
+        };
+        let events = sla::events_of(&mut c, t.id).await?;
+        for mut k in sla::clocks_of(&mut c, t.id).await? {
+            let cal = calendar_of(&k)?;
+            let evs = events_for(&events, k.id);
+            let r = read_clock(&cal, k.target_ms, &evs, Timestamp(now));
+            if motion(&r) != Motion::Running {
+                continue;
+            }
+            let mut changed = false;
+            let crossed = warning_pcts(&k)
+                .into_iter()
+                .filter(|p| *p > k.warned_pct && r.elapsed_ms * 100 >= k.target_ms * p)
+                .max();
+            if let Some(pct) = crossed.filter(|_| r.state != ClockState::Breached) {
+                k.warned_pct = pct;
+                changed = true;
+                crate::tickets::record_entry(
+                    &mut c,
+                    t.id,
+                    now,
+                    None,
+                    "sla_warning",
+                    &json!({"target": k.target, "percent": pct, "due": r.due.map(|d| d.to_rfc3339()),
+                            "remaining_minutes": r.remaining_ms / 60_000}),
+                )
+                .await?;
+            }
+            if r.state == ClockState::Breached && !k.breach_handled {
+                k.breach_handled = true;
+                k.warned_pct = warning_pcts(&k).into_iter().max().unwrap_or(k.warned_pct);
+                k.state = "breached".into();
+                changed = true;
+                let lead = match orion_store::groups::get(&mut c, t.assignment_group_id).await?.lead_id {
+                    Some(id) => Some(orion_store::users::get(&mut c, id).await?.email),
+                    None => None,
+                };
+                let mut notify: Vec<String> = [t.assignee_email.clone(), lead].into_iter().flatten().collect();
+                notify.dedup();
+                crate::tickets::record_entry(
+                    &mut c,
+                    t.id,
+                    now,
+                    None,
+                    "sla_breached",
+                    &json!({"target": k.target, "policy": k.policy_name, "due": r.due.map(|d| d.to_rfc3339()),
+                            "notify": notify}),
+                )
+                .await?;
+                if k.target == "resolution" && k.escalates {
+                    escalate_on_breach(&mut c, &mut t, now).await?;
+                }
+            }
+            if changed {
+                sla::update_clock(&mut c, &k, now).await?;
+            }
+        }
+        reschedule(&mut c, t.id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tickets whose SLA is breached and that are still open, newest first (the leads' queue).
+    pub async fn breach_queue(
+        &self,
+        actor: &Actor,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<crate::Page<crate::Ticket>> {
+        if !actor.can_work_tickets() {
+            return Err(AppError::Forbidden("only support staff can read the breach queue".into()));
+        }
+        let limit = crate::tickets::parse_limit(limit)?;
+        let before = crate::tickets::parse_cursor(cursor)?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let mut ids = sla::breached_open_tickets(&mut c, before, limit + 1).await?;
+        let more = ids.len() as i64 > limit;
+        ids.truncate(limit as usize);
+        let mut items = Vec::with_capacity(ids.len());
+        for id in &ids {
+            items.push(orion_store::tickets::get(&mut c, *id).await?.into());
+        }
+        let next_cursor = if more { ids.last().map(i64::to_string) } else { None };
+        Ok(crate::Page { items, next_cursor })
+    }
+}
+
+/// A breached resolution target moves the ticket up to its group's escalation target, as an agent's
+/// escalation would, with the breach as the reason.
+async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> AppResult<()> {
+    let state = State::parse("state", &t.state)?;
+    if !state.is_open() {
+        return Ok(());
+    }
+    let current = orion_store::groups::get(c, t.assignment_group_id).await?;
+    let Some(target_id) = current.escalation_target_id else { return Ok(()) };
+    let target = orion_store::groups::get(c, target_id).await?;
+    if !target.active {
+        return Ok(());
+    }
+    let from_assignee = t.assignee_email.clone();
+    t.assignment_group_id = target.id;
+    t.assignee_id = None;
+    t.state = State::New.as_str().to_string();
+    t.pending_reason = None;
+    t.escalation_count += 1;
+    t.max_tier = t.max_tier.max(target.tier);
+    t.updated_at = now;
+    orion_store::tickets::update(c, t).await?;
+    t.version += 1;
+    crate::tickets::record_entry(
+        c,
+        t.id,
+        now,
+        None,
+        "escalated",
+        &json!({
+            "from_group": current.name, "from_tier": current.tier, "to_group": target.name, "to_tier": target.tier,
+            "from_state": state.as_str(), "from_assignee": from_assignee,
+            "reason": "The resolution SLA was breached.", "troubleshooting": "",
+            "escalation_count": t.escalation_count, "automatic": true,
+        }),
+    )
+    .await
 }

@@ -50,6 +50,29 @@ pub async fn enqueue(conn: &mut Conn<'_>, j: &NewJob<'_>, now: i64) -> Result<Op
     })?)
 }
 
+/// Queues a job, or moves the pending job with the same dedupe key to the new
+/// time and payload (timers that are re-planned, e.g. an SLA check after a pause).
+pub async fn schedule(conn: &mut Conn<'_>, j: &NewJob<'_>, dedupe_key: &str, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (dedupe_key) WHERE state = 'pending'
+             DO UPDATE SET run_at = excluded.run_at, payload = excluded.payload, attempts = 0, locked_by = NULL",
+        )
+        .bind(j.kind)
+        .bind(j.payload)
+        .bind(j.run_at)
+        .bind(dedupe_key)
+        .bind(j.max_attempts)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 const CLAIM_SQLITE: &str = "UPDATE job SET run_at = $2, locked_by = $1, attempts = attempts + 1
     WHERE id IN (SELECT id FROM job WHERE state = 'pending' AND run_at <= $3 ORDER BY run_at, id LIMIT $4)
     RETURNING id, kind, payload, run_at, dedupe_key, attempts, max_attempts, locked_by, last_error";

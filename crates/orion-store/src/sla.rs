@@ -26,6 +26,7 @@ pub struct PolicyRow {
     pub update_interval_min: Option<i64>,
     pub pause_on: String,
     pub warnings: String,
+    pub breach_escalates: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,9 +38,13 @@ pub struct ClockRow {
     pub calendar_name: String,
     pub calendar_spec: String,
     pub pause_on: String,
+    pub warnings: String,
+    pub escalates: bool,
     pub target_ms: i64,
     pub state: String,
     pub due_at: Option<i64>,
+    pub warned_pct: i64,
+    pub breach_handled: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -63,7 +68,8 @@ pub async fn list_policies(conn: &mut Conn<'_>) -> Result<Vec<PolicyRow>> {
         sqlx::query_as(
             "SELECT p.id, p.name, p.position, p.kinds, p.priorities, p.category, p.department,
                     b.name AS calendar_name, b.spec AS calendar_spec,
-                    p.first_response_min, p.resolution_min, p.update_interval_min, p.pause_on, p.warnings
+                    p.first_response_min, p.resolution_min, p.update_interval_min, p.pause_on, p.warnings,
+                    p.breach_escalates
              FROM sla_policy p JOIN business_calendar b ON b.id = p.calendar_id
              WHERE p.active ORDER BY p.position, p.id",
         )
@@ -79,6 +85,8 @@ pub struct NewClock<'a> {
     pub calendar_name: &'a str,
     pub calendar_spec: &'a str,
     pub pause_on: &'a str,
+    pub warnings: &'a str,
+    pub escalates: bool,
     pub target_ms: i64,
     pub due_at: Option<i64>,
 }
@@ -91,7 +99,7 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
     }
     let mut sql = crate::sql::Sql::new(
         "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
-             target_ms, state, due_at, created_at, updated_at) VALUES ",
+             warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
     );
     for (i, k) in clocks.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
@@ -101,6 +109,8 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
         sql.bind_text(k.calendar_name).push(", ");
         sql.bind_text(k.calendar_spec).push(", ");
         sql.bind_text(k.pause_on).push(", ");
+        sql.bind_text(k.warnings).push(", ");
+        sql.push(if k.escalates { "TRUE, " } else { "FALSE, " });
         sql.bind_i64(k.target_ms).push(", 'running', ");
         sql.bind(crate::sql::Bind::OptI64(k.due_at)).push(", ");
         sql.bind_i64(now).push(", ");
@@ -121,7 +131,8 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
 pub async fn clocks_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<ClockRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on, target_ms, state, due_at
+            "SELECT id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on, warnings, escalates,
+                    target_ms, state, due_at, warned_pct, breach_handled
              FROM ticket_sla WHERE ticket_id = $1 ORDER BY id",
         )
         .bind(ticket_id)
@@ -161,7 +172,9 @@ pub async fn update_clock(conn: &mut Conn<'_>, k: &ClockRow, now: i64) -> Result
     with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE ticket_sla SET policy_name = $2, calendar_name = $3, calendar_spec = $4, pause_on = $5,
-                 target_ms = $6, state = $7, due_at = $8, updated_at = $9 WHERE id = $1",
+                 target_ms = $6, state = $7, due_at = $8, updated_at = $9, warnings = $10, escalates = $11,
+                 warned_pct = $12, breach_handled = $13
+             WHERE id = $1",
         )
         .bind(k.id)
         .bind(&k.policy_name)
@@ -172,9 +185,28 @@ pub async fn update_clock(conn: &mut Conn<'_>, k: &ClockRow, now: i64) -> Result
         .bind(&k.state)
         .bind(k.due_at)
         .bind(now)
+        .bind(&k.warnings)
+        .bind(k.escalates)
+        .bind(k.warned_pct)
+        .bind(k.breach_handled)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Ids of tickets with a breached SLA that are still open, newest first, keyset-paged (the leads' breach queue).
+pub async fn breached_open_tickets(conn: &mut Conn<'_>, before_id: Option<i64>, limit: i64) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT DISTINCT s.ticket_id FROM ticket_sla s JOIN ticket t ON t.id = s.ticket_id
+             WHERE s.state = 'breached' AND t.state NOT IN ('resolved', 'closed') AND s.ticket_id < $1
+             ORDER BY s.ticket_id DESC LIMIT $2",
+        )
+        .bind(before_id.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
 }

@@ -579,7 +579,7 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
     // Background jobs (SLA timers, mail, webhooks register their handlers here as they land).
     let stop_worker = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(
-        orion_app::jobs::Worker::new(app.clone(), format!("{}:{}", hostname(), std::process::id())).run({
+        orion_app::jobs::standard_worker(app.clone(), format!("{}:{}", hostname(), std::process::id())).run({
             let stop = stop_worker.clone();
             async move { stop.notified().await }
         }),

@@ -23,6 +23,8 @@ CREATE TABLE sla_policy (
     update_interval_min INTEGER,
     pause_on            TEXT    NOT NULL DEFAULT '["user","vendor"]',
     warnings            TEXT    NOT NULL DEFAULT '[50,75,90]',
+    -- On a resolution breach, move the ticket to its group's escalation target.
+    breach_escalates    BOOLEAN NOT NULL DEFAULT TRUE,
     active              BOOLEAN NOT NULL DEFAULT TRUE,
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
@@ -40,14 +42,21 @@ CREATE TABLE ticket_sla (
     calendar_name TEXT    NOT NULL,
     calendar_spec TEXT    NOT NULL,
     pause_on      TEXT    NOT NULL,
+    warnings      TEXT    NOT NULL,
+    escalates     BOOLEAN NOT NULL,
     target_ms     INTEGER NOT NULL,
     state         TEXT    NOT NULL CHECK (state IN ('running', 'paused', 'met', 'breached')),
     due_at        INTEGER,
+    -- The highest warning percentage already announced, and whether the breach was acted on.
+    warned_pct    INTEGER NOT NULL DEFAULT 0,
+    breach_handled BOOLEAN NOT NULL DEFAULT FALSE,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
     UNIQUE (ticket_id, target)
 );
 CREATE INDEX ticket_sla_due_idx ON ticket_sla (due_at) WHERE state = 'running';
+-- The leads' breach queue.
+CREATE INDEX ticket_sla_breached_idx ON ticket_sla (ticket_id) WHERE state = 'breached';
 
 CREATE TABLE sla_event (
     id            INTEGER PRIMARY KEY,

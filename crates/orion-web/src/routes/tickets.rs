@@ -22,6 +22,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(close))
         .routes(routes!(timeline))
         .routes(routes!(sla))
+        .routes(routes!(breach_queue))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -192,4 +193,26 @@ async fn sla(
     Path(number): Path<String>,
 ) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
     Ok(Json(s.app.ticket_sla(&actor, &number).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    /// From the previous page's `next_cursor`
+    cursor: Option<String>,
+    /// 1..200, default 50
+    limit: Option<i64>,
+}
+
+/// Open tickets with a breached SLA target, newest first: the leads' breach queue (staff).
+#[utoipa::path(get, path = "/api/v1/sla/breaches", tag = "tickets", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<Ticket>), (status = 403, body = ErrorBody)))]
+async fn breach_queue(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Ticket>>> {
+    Ok(Json(s.app.breach_queue(&actor, q.cursor.as_deref(), q.limit).await?))
 }

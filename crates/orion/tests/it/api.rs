@@ -18,6 +18,7 @@ engine_tests!(
     service_endpoints_answer,
     deactivated_users_lose_api_access,
     sla_clocks_follow_the_business_calendar_and_pauses,
+    sla_timers_warn_then_breach_and_escalate,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -832,4 +833,81 @@ async fn sla_clocks_follow_the_business_calendar_and_pauses(engine: Engine) {
     );
     let (_, tl) = t.get(&d.alice, &format!("{p}/timeline")).await;
     assert!(!tl.to_string().contains("sla_"), "SLA entries are internal");
+}
+
+/// The SLA timer: a warning at 50 %, the breach with the assignee and the group's lead to notify, the
+/// leads' breach queue, and a resolution breach that escalates to the next tier. Checks are idempotent.
+async fn sla_timers_warn_then_breach_and_escalate(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let (_, groups) = t.get(&d.admin, "/api/v1/groups").await;
+    let sd = groups.as_array().unwrap().iter().find(|g| g["name"] == "Service Desk").unwrap()["id"].clone();
+    let (s, _) = t.patch(&d.admin, &format!("/api/v1/groups/{sd}"), json!({"lead": "sam@example.com"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let worker = orion_app::jobs::standard_worker(t.app.clone(), "test-worker");
+    t.clock.set(utc("2026-11-23T09:00")); // Monday
+    let (_, inc) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "VPN down for sales", "impact": 2, "urgency": 2, "assignee": "sam@example.com"}),
+        )
+        .await;
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    let sla_entries = |tl: &Value| -> Vec<(String, Value)> {
+        tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e["kind"].as_str(), Some("sla_warning" | "sla_breached" | "escalated")))
+            .map(|e| (e["kind"].as_str().unwrap().to_string(), e["data"].clone()))
+            .collect()
+    };
+
+    assert_eq!(worker.run_due().await.unwrap().completed, 0, "nothing due at the start");
+    t.clock.set(utc("2026-11-23T11:05"));
+    assert_eq!(worker.run_due().await.unwrap().completed, 1);
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let e = sla_entries(&tl);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(
+        (e[0].0.as_str(), e[0].1["target"].as_str(), e[0].1["percent"].as_i64()),
+        ("sla_warning", Some("first_response"), Some(50))
+    );
+
+    t.clock.set(utc("2026-11-23T13:30"));
+    worker.run_due().await.unwrap();
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let e = sla_entries(&tl);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!((e[1].0.as_str(), e[1].1["target"].as_str()), ("sla_breached", Some("first_response")));
+    assert_eq!(e[1].1["notify"], json!(["sam@example.com"]), "the assignee, who also leads the group");
+    let (s, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(queue["items"][0]["number"], inc["number"]);
+    assert_eq!(t.get(&d.alice, "/api/v1/sla/breaches").await.0, StatusCode::FORBIDDEN);
+
+    // Resolution: 3 business days of 8 h from Monday 09:00 ends Wednesday 17:00.
+    t.clock.set(utc("2026-11-26T10:00"));
+    worker.run_due().await.unwrap();
+    worker.run_due().await.unwrap();
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let e = sla_entries(&tl);
+    let kinds: Vec<&str> = e.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["sla_warning", "sla_breached", "sla_breached", "escalated"], "{e:?}");
+    assert_eq!(e[2].1["due"], utc("2026-11-25T17:00").to_rfc3339());
+    assert_eq!(e[3].1["automatic"], true);
+    let (_, now) = t.get(&d.l1, &p).await;
+    assert_eq!(
+        (now["assignment_group"].as_str(), now["state"].as_str(), now["escalation_count"].as_i64()),
+        (Some("Desktop Support"), Some("new"), Some(1))
+    );
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert!(sla.as_array().unwrap().iter().all(|k| k["state"] == "breached"), "{sla}");
+
+    // Resolved tickets leave the breach queue.
+    t.post(&d.l2, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Tunnel reset"}))
+        .await;
+    let (_, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
+    assert_eq!(queue["items"].as_array().unwrap().len(), 0);
 }
