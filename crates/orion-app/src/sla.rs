@@ -620,3 +620,128 @@ async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> A
     )
     .await
 }
+
+/// A business calendar as the API shows and takes it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Calendar {
+    /// Taken from the path on PUT
+    #[serde(default)]
+    pub name: String,
+    /// IANA time zone, e.g. `Europe/Berlin`
+    pub time_zone: String,
+    /// Seven days, Monday first; each a list of `[start, end)` minutes since midnight, e.g. `[[540, 1020]]`
+    pub week: Vec<Vec<(u16, u16)>>,
+    /// `YYYY-MM-DD`
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// `[month, day]` pairs that are holidays every year
+    #[serde(default)]
+    pub yearly_holidays: Vec<(i8, i8)>,
+}
+
+/// An SLA policy as the API shows it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Policy {
+    pub name: String,
+    pub position: i64,
+    /// Priorities matched (`P1`…); empty: any
+    pub priorities: Vec<String>,
+    pub kinds: Vec<String>,
+    pub category: Option<String>,
+    pub department: Option<String>,
+    pub calendar: String,
+    pub first_response_minutes: Option<i64>,
+    pub resolution_minutes: Option<i64>,
+    pub pause_on: Vec<String>,
+    pub warnings_percent: Vec<i64>,
+    pub breach_escalates: bool,
+}
+
+impl App {
+    pub async fn list_calendars(&self, actor: &Actor) -> AppResult<Vec<Calendar>> {
+        if !actor.can_read_directory() {
+            return Err(AppError::Forbidden("only staff can read calendars".into()));
+        }
+        let mut r = self.db.read().await?;
+        let mut out = Vec::new();
+        for row in sla::list_calendars(&mut r.conn()).await? {
+            let spec: CalendarSpec = serde_json::from_str(&row.spec)
+                .map_err(|e| AppError::Internal(format!("calendar {}: {e}", row.name)))?;
+            out.push(Calendar {
+                name: row.name,
+                time_zone: spec.time_zone,
+                week: spec.week,
+                holidays: spec.holidays,
+                yearly_holidays: spec.yearly_holidays,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates or replaces a calendar (admins). Tickets whose clocks already started keep the
+    /// calendar they started with; new tickets and re-targets use the new one.
+    pub async fn put_calendar(&self, actor: &Actor, cal: Calendar) -> AppResult<Calendar> {
+        if !actor.can_administer() {
+            return Err(AppError::Forbidden("only admins can change calendars".into()));
+        }
+        let name = orion_domain::error::required_text("name", &cal.name, 100)?;
+        let spec = CalendarSpec {
+            time_zone: cal.time_zone.clone(),
+            week: cal.week.clone(),
+            holidays: cal.holidays.clone(),
+            yearly_holidays: cal.yearly_holidays.clone(),
+        };
+        spec.build()?;
+        let json = serde_json::to_string(&spec).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.db.begin().await?;
+        sla::put_calendar(&mut tx.conn(), &name, &json, self.now()).await?;
+        tx.commit().await?;
+        self.invalidate_config();
+        Ok(Calendar { name, ..cal })
+    }
+
+    /// Adds the holidays of an iCalendar file to a calendar (admins); returns how many were new.
+    pub async fn import_holidays(&self, actor: &Actor, calendar: &str, ics: &str) -> AppResult<(Calendar, usize)> {
+        let h = orion_domain::ics::parse_holidays(ics)?;
+        let mut cal = self
+            .list_calendars(actor)
+            .await?
+            .into_iter()
+            .find(|c| c.name.eq_ignore_ascii_case(calendar))
+            .ok_or(AppError::NotFound("calendar"))?;
+        let before = cal.holidays.len() + cal.yearly_holidays.len();
+        cal.holidays.extend(h.dates.iter().map(ToString::to_string));
+        cal.holidays.sort();
+        cal.holidays.dedup();
+        cal.yearly_holidays.extend(h.yearly);
+        cal.yearly_holidays.sort_unstable();
+        cal.yearly_holidays.dedup();
+        let added = cal.holidays.len() + cal.yearly_holidays.len() - before;
+        Ok((self.put_calendar(actor, cal).await?, added))
+    }
+
+    pub async fn list_policies(&self, actor: &Actor) -> AppResult<Vec<Policy>> {
+        if !actor.can_read_directory() {
+            return Err(AppError::Forbidden("only staff can read SLA policies".into()));
+        }
+        let mut r = self.db.read().await?;
+        Ok(sla::list_policies(&mut r.conn())
+            .await?
+            .into_iter()
+            .map(|p| Policy {
+                priorities: parse_list(&p.priorities, |v| v.as_i64().map(|n| format!("P{n}"))),
+                kinds: parse_list(&p.kinds, |v| v.as_str().map(str::to_string)),
+                pause_on: parse_list(&p.pause_on, |v| v.as_str().map(str::to_string)),
+                warnings_percent: parse_list(&p.warnings, serde_json::Value::as_i64),
+                name: p.name,
+                position: p.position,
+                category: p.category,
+                department: p.department,
+                calendar: p.calendar_name,
+                first_response_minutes: p.first_response_min,
+                resolution_minutes: p.resolution_min,
+                breach_escalates: p.breach_escalates,
+            })
+            .collect())
+    }
+}

@@ -210,3 +210,29 @@ pub async fn breached_open_tickets(conn: &mut Conn<'_>, before_id: Option<i64>, 
         .await
     })?)
 }
+
+pub async fn find_calendar(conn: &mut Conn<'_>, name: &str) -> Result<Option<CalendarRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT id, name, spec FROM business_calendar WHERE LOWER(name) = LOWER($1)")
+            .bind(name)
+            .fetch_optional(c)
+            .await
+    })?)
+}
+
+/// Creates or replaces a calendar by name.
+pub async fn put_calendar(conn: &mut Conn<'_>, name: &str, spec: &str, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO business_calendar (name, spec, created_at, updated_at) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(spec)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

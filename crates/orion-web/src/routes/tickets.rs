@@ -23,6 +23,9 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(sla))
         .routes(routes!(breach_queue))
+        .routes(routes!(list_calendars))
+        .routes(routes!(put_calendar))
+        .routes(routes!(list_policies))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -215,4 +218,37 @@ async fn breach_queue(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Ticket>>> {
     Ok(Json(s.app.breach_queue(&actor, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// Business calendars (staff).
+#[utoipa::path(get, path = "/api/v1/sla/calendars", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = Vec<orion_app::sla::Calendar>), (status = 403, body = ErrorBody)))]
+async fn list_calendars(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<Vec<orion_app::sla::Calendar>>> {
+    Ok(Json(s.app.list_calendars(&actor).await?))
+}
+
+/// Create or replace a business calendar (admins). Running clocks keep the calendar they started with.
+#[utoipa::path(put, path = "/api/v1/sla/calendars/{name}", tag = "settings",
+    params(("name" = String, Path, description = "e.g. Business hours")),
+    request_body = orion_app::sla::Calendar, security(("bearer" = [])),
+    responses((status = 200, body = orion_app::sla::Calendar), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn put_calendar(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(name): Path<String>,
+    ApiJson(mut cal): ApiJson<orion_app::sla::Calendar>,
+) -> ApiResult<Json<orion_app::sla::Calendar>> {
+    cal.name = name;
+    Ok(Json(s.app.put_calendar(&actor, cal).await?))
+}
+
+/// SLA policies in matching order (staff).
+#[utoipa::path(get, path = "/api/v1/sla/policies", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = Vec<orion_app::sla::Policy>), (status = 403, body = ErrorBody)))]
+async fn list_policies(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<orion_app::sla::Policy>>> {
+    Ok(Json(s.app.list_policies(&actor).await?))
 }

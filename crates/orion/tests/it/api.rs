@@ -19,6 +19,7 @@ engine_tests!(
     deactivated_users_lose_api_access,
     sla_clocks_follow_the_business_calendar_and_pauses,
     sla_timers_warn_then_breach_and_escalate,
+    calendars_set_the_zone_and_hours_of_slas,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -910,4 +911,42 @@ async fn sla_timers_warn_then_breach_and_escalate(engine: Engine) {
         .await;
     let (_, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
     assert_eq!(queue["items"].as_array().unwrap().len(), 0);
+}
+
+/// An admin moves "Business hours" to Berlin time: a P3 logged Friday 16:00 Berlin is due for its
+/// first response Monday 12:00 Berlin (11:00 UTC). Bad calendars are refused with the field named.
+async fn calendars_set_the_zone_and_hours_of_slas(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let berlin = json!({"time_zone": "Europe/Berlin", "week": [[[540, 1020]], [[540, 1020]], [[540, 1020]], [[540, 1020]], [[540, 1020]], [], []]});
+    let (s, _) = t.put(&d.l1, "/api/v1/sla/calendars/Business%20hours", berlin.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = t
+        .put(
+            &d.admin,
+            "/api/v1/sla/calendars/Business%20hours",
+            json!({"time_zone": "Europe/Atlantis", "week": berlin["week"]}),
+        )
+        .await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["time_zone"].is_string(), "{b}");
+    let (s, b) = t
+        .put(&d.admin, "/api/v1/sla/calendars/Business%20hours", json!({"time_zone": "UTC", "week": [[[600, 540]]]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, b) = t.put(&d.admin, "/api/v1/sla/calendars/Business%20hours", berlin).await;
+    assert_eq!((s, b["time_zone"].as_str()), (StatusCode::OK, Some("Europe/Berlin")), "{b}");
+
+    t.clock.set(utc("2026-11-20T15:00")); // Friday 16:00 in Berlin
+    let (_, inc) =
+        t.post(&d.l1, "/api/v1/tickets", json!({"title": "Laptop will not dock", "impact": 2, "urgency": 2})).await;
+    let (_, sla) = t.get(&d.l1, &format!("/api/v1/tickets/{}/sla", inc["number"].as_str().unwrap())).await;
+    assert_eq!(target(&sla, "first_response")["due_at"], utc("2026-11-23T11:00").to_rfc3339(), "{sla}");
+    assert!(target(&sla, "first_response")["explanation"].as_str().unwrap().contains("(Europe/Berlin)"));
+
+    let (s, policies) = t.get(&d.l1, "/api/v1/sla/policies").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = policies.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["P1 default", "P2 default", "P3 default", "P4 default", "P5 default"]);
+    assert_eq!(policies[0]["calendar"], "24x7");
+    assert_eq!(policies[4]["resolution_minutes"], Value::Null);
 }

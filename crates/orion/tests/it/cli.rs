@@ -90,6 +90,42 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
     let show = ok(&["ticket", "show", "INC0000001", "--as", "lead@example.com"], None);
     assert!(show.contains("Projector in room 4 is dead") && show.contains("created"), "{show}");
 
+    // Calendars: hours, days and zone from the command line; holidays from an .ics file.
+    ok(
+        &[
+            "calendar",
+            "set",
+            "--name",
+            "Business hours",
+            "--time-zone",
+            "Europe/Berlin",
+            "--hours",
+            "08:00-12:00",
+            "--hours",
+            "13:00-17:00",
+            "--days",
+            "mon-fri",
+        ],
+        None,
+    );
+    let ics = dir.path().join("holidays.ics");
+    std::fs::write(&ics, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261225\nRRULE:FREQ=YEARLY\nSUMMARY:Christmas\nEND:VEVENT\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20260403\nSUMMARY:Good Friday\nEND:VEVENT\nEND:VCALENDAR\n").unwrap();
+    let out = ok(&["calendar", "import-holidays", "--name", "Business hours", "--file", ics.to_str().unwrap()], None);
+    assert!(out.starts_with("2 holidays added"), "{out}");
+    let cals: serde_json::Value = serde_json::from_str(&ok(&["calendar", "list", "--json"], None)).unwrap();
+    let bh = cals.as_array().unwrap().iter().find(|c| c["name"] == "Business hours").unwrap();
+    assert_eq!(
+        (bh["time_zone"].as_str(), bh["week"][0].clone(), bh["week"][5].clone()),
+        (Some("Europe/Berlin"), serde_json::json!([[480, 720], [780, 1020]]), serde_json::json!([]))
+    );
+    assert_eq!(
+        (bh["holidays"].clone(), bh["yearly_holidays"].clone()),
+        (serde_json::json!(["2026-04-03"]), serde_json::json!([[12, 25]]))
+    );
+    let o = orion(&db, &["calendar", "set", "--name", "X", "--time-zone", "UTC", "--hours", "9-17"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--hours"), "{}", text(&o.stderr));
+
     // Failures name the field and exit 1; usage errors exit 2.
     let o = orion(&db, &["ticket", "create", "--as", "lead@example.com", "--title", "x", "--impact", "7"], None);
     assert_eq!(o.status.code(), Some(1));
@@ -125,7 +161,7 @@ fn a_typo_in_the_database_url_is_an_error_not_a_new_file() {
 fn help_lists_every_command() {
     let o = Command::new(BIN).arg("--help").output().unwrap();
     let help = text(&o.stdout);
-    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "backup", "openapi"] {
+    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "calendar", "backup", "openapi"] {
         assert!(help.contains(cmd), "{cmd} missing from --help");
     }
 }
