@@ -444,23 +444,63 @@ pub struct PausedSpan {
 impl App {
     /// Every SLA target of a ticket, read now (staff only).
     pub async fn ticket_sla(&self, actor: &Actor, number: &str) -> AppResult<Vec<SlaTarget>> {
+        self.sla_view(actor, number, &Preview::default()).await
+    }
+
+    /// What-if: the SLA targets if the priority changed and/or the ticket paused now. Writes nothing.
+    pub async fn sla_preview(&self, actor: &Actor, number: &str, what_if: &Preview) -> AppResult<Vec<SlaTarget>> {
+        self.sla_view(actor, number, what_if).await
+    }
+
+    async fn sla_view(&self, actor: &Actor, number: &str, what_if: &Preview) -> AppResult<Vec<SlaTarget>> {
         if !actor.can_work_tickets() {
             return Err(AppError::Forbidden("only support staff can read SLA details".into()));
         }
+        let priority = match what_if.priority.as_deref() {
+            Some(p) => Some(Priority::parse("priority", p)?),
+            None => None,
+        };
         let now = Timestamp(self.now());
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let t = crate::tickets::load_for_staff(&mut c, number).await?;
+        let config = match priority {
+            Some(_) => Some(self.config(&mut c).await?),
+            None => None,
+        };
+        let new_policy = match (priority, &config) {
+            (Some(p), Some(cfg)) => matching(
+                cfg,
+                &TicketFacts {
+                    kind: TicketKind::parse("kind", &t.kind)?,
+                    priority: p,
+                    category: t.category_path.as_deref(),
+                    department: None,
+                },
+            ),
+            _ => None,
+        };
         let events = sla::events_of(&mut c, t.id).await?;
         let mut out = Vec::new();
         for k in sla::clocks_of(&mut c, t.id).await? {
-            let cal = calendar_of(&k)?;
-            let evs = events_for(&events, k.id);
-            let reading = read_clock(&cal, k.target_ms, &evs, now);
+            let mut evs = events_for(&events, k.id);
+            let (mut policy, mut calendar_name, mut cal, mut target_ms) =
+                (k.policy_name.clone(), k.calendar_name.clone(), calendar_of(&k)?, k.target_ms);
+            if let Some(p) = new_policy {
+                let target = if k.target == "first_response" { p.first_response_ms } else { p.resolution_ms };
+                if let Some(ms) = target {
+                    (policy, calendar_name, cal, target_ms) =
+                        (p.policy.name.clone(), p.calendar_name.clone(), p.calendar.clone(), ms);
+                }
+            }
+            if what_if.pause_now && motion(&read_clock(&cal, target_ms, &evs, now)) == Motion::Running {
+                evs.push(ClockEvent { at: now, kind: ClockEventKind::Pause });
+            }
+            let reading = read_clock(&cal, target_ms, &evs, now);
             out.push(SlaTarget {
                 target: k.target.clone(),
-                policy: k.policy_name.clone(),
-                calendar: k.calendar_name.clone(),
+                policy,
+                calendar: calendar_name,
                 state: match reading.state {
                     ClockState::Breached => "breached",
                     ClockState::Met => "met",
@@ -469,7 +509,7 @@ impl App {
                 }
                 .into(),
                 due_at: reading.due.map(|d| d.to_rfc3339()),
-                target_minutes: k.target_ms / 60_000,
+                target_minutes: target_ms / 60_000,
                 elapsed_minutes: reading.elapsed_ms / 60_000,
                 remaining_minutes: reading.remaining_ms / 60_000,
                 paused: reading
@@ -477,11 +517,22 @@ impl App {
                     .iter()
                     .map(|(f, to)| PausedSpan { from: f.to_rfc3339(), to: to.map(|x| x.to_rfc3339()) })
                     .collect(),
-                explanation: explain(&cal, k.target_ms, &evs, now),
+                explanation: explain(&cal, target_ms, &evs, now),
             });
         }
         Ok(out)
     }
+}
+
+/// `POST /api/v1/tickets/{number}/sla/preview`: what would the targets be if…
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preview {
+    /// …the priority were this (`P1`…`P5`), re-targeted from the original start
+    pub priority: Option<String>,
+    /// …the ticket were paused now (e.g. set pending on the user)
+    #[serde(default)]
+    pub pause_now: bool,
 }
 
 impl App {

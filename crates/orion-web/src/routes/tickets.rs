@@ -23,6 +23,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(timeline))
         .routes(routes!(sla))
         .routes(routes!(breach_queue))
+        .routes(routes!(sla_preview))
         .routes(routes!(list_calendars))
         .routes(routes!(put_calendar))
         .routes(routes!(list_policies))
@@ -251,4 +252,19 @@ async fn put_calendar(
     responses((status = 200, body = Vec<orion_app::sla::Policy>), (status = 403, body = ErrorBody)))]
 async fn list_policies(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<orion_app::sla::Policy>>> {
     Ok(Json(s.app.list_policies(&actor).await?))
+}
+
+/// What-if: the SLA targets if the priority changed and/or the ticket paused now; writes nothing (staff).
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/sla/preview", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    request_body = orion_app::sla::Preview, security(("bearer" = [])),
+    responses((status = 200, body = Vec<orion_app::sla::SlaTarget>), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sla_preview(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+    ApiJson(what_if): ApiJson<orion_app::sla::Preview>,
+) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
+    Ok(Json(s.app.sla_preview(&actor, &number, &what_if).await?))
 }

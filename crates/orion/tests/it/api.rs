@@ -769,6 +769,28 @@ async fn sla_clocks_follow_the_business_calendar_and_pauses(engine: Engine) {
     let (s, _) = t.get(&d.alice, &format!("{p}/sla")).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // What-if, Monday 09:30: as P2 (1 h, business hours) the first response would be due 09:00 Monday
+    // (Friday 16:00 + 1 h), breached already; paused now, the due time moves with the pause.
+    t.clock.set(utc("2026-11-23T09:30"));
+    let (s, what_if) = t.post(&d.l1, &format!("{p}/sla/preview"), json!({"priority": "P2"})).await;
+    assert_eq!(s, StatusCode::OK, "{what_if}");
+    let fr = target(&what_if, "first_response");
+    assert_eq!(
+        (fr["policy"].as_str(), fr["state"].as_str(), fr["due_at"].clone()),
+        (Some("P2 default"), Some("breached"), json!(utc("2026-11-20T17:00").to_rfc3339())),
+        "{what_if}"
+    );
+    let (_, what_if) = t.post(&d.l1, &format!("{p}/sla/preview"), json!({"pause_now": true})).await;
+    assert_eq!(target(&what_if, "first_response")["state"], "paused");
+    let (s, b) = t.post(&d.l1, &format!("{p}/sla/preview"), json!({"priority": "P9"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["priority"].is_string(), "{b}");
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(
+        (target(&sla, "first_response")["policy"].as_str(), target(&sla, "first_response")["state"].as_str()),
+        (Some("P3 default"), Some("running")),
+        "a preview writes nothing"
+    );
+
     // Monday: pending on the user 10:00-11:00.
     t.clock.set(utc("2026-11-23T10:00"));
     t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
