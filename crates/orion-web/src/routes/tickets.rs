@@ -24,6 +24,8 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(sla))
         .routes(routes!(breach_queue))
         .routes(routes!(sla_preview))
+        .routes(routes!(ola))
+        .routes(routes!(get_ola_targets, put_ola_targets))
         .routes(routes!(list_calendars))
         .routes(routes!(put_calendar))
         .routes(routes!(list_policies))
@@ -267,4 +269,38 @@ async fn sla_preview(
     ApiJson(what_if): ApiJson<orion_app::sla::Preview>,
 ) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
     Ok(Json(s.app.sla_preview(&actor, &number, &what_if).await?))
+}
+
+/// Time with each group and tier, against the per-tier OLA targets (staff).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/ola", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::ola::OlaReport), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody)))]
+async fn ola(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<Json<orion_app::ola::OlaReport>> {
+    Ok(Json(s.app.ticket_ola(&actor, &number).await?))
+}
+
+/// Per-tier OLA targets in working minutes (staff).
+#[utoipa::path(get, path = "/api/v1/settings/ola", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = orion_app::ola::OlaTargets), (status = 403, body = ErrorBody)))]
+async fn get_ola_targets(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<orion_app::ola::OlaTargets>> {
+    Ok(Json(s.app.get_ola_targets(&actor).await?))
+}
+
+/// Replace the per-tier OLA targets (admins).
+#[utoipa::path(put, path = "/api/v1/settings/ola", tag = "settings", request_body = orion_app::ola::OlaTargets,
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::ola::OlaTargets), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn put_ola_targets(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(t): ApiJson<orion_app::ola::OlaTargets>,
+) -> ApiResult<Json<orion_app::ola::OlaTargets>> {
+    Ok(Json(s.app.set_ola_targets(&actor, t).await?))
 }

@@ -20,6 +20,7 @@ engine_tests!(
     sla_clocks_follow_the_business_calendar_and_pauses,
     sla_timers_warn_then_breach_and_escalate,
     calendars_set_the_zone_and_hours_of_slas,
+    time_with_each_tier_is_measured_against_olas,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -971,4 +972,42 @@ async fn calendars_set_the_zone_and_hours_of_slas(engine: Engine) {
     assert_eq!(names, ["P1 default", "P2 default", "P3 default", "P4 default", "P5 default"]);
     assert_eq!(policies[0]["calendar"], "24x7");
     assert_eq!(policies[4]["resolution_minutes"], Value::Null);
+}
+
+/// An hour with the service desk, two with desktop support; resolved time does not count; an admin
+/// tightens the tier-2 OLA and the ticket is over it.
+async fn time_with_each_tier_is_measured_against_olas(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    t.clock.set(utc("2026-11-23T09:00"));
+    let (_, inc) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Printer offline"})).await;
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    t.clock.set(utc("2026-11-23T10:00"));
+    t.post(&d.l1, &format!("{p}/escalate"), json!({"reason": "driver", "troubleshooting": "power cycled"})).await;
+    t.clock.set(utc("2026-11-23T12:00"));
+    t.post(&d.l2, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "New driver"})).await;
+    t.clock.set(utc("2026-11-24T12:00"));
+    let (s, ola) = t.get(&d.l1, &format!("{p}/ola")).await;
+    assert_eq!(s, StatusCode::OK, "{ola}");
+    assert_eq!(
+        ola["tiers"],
+        json!([
+            {"tier": 1, "working_minutes": 60, "target_minutes": 60, "state": "within"},
+            {"tier": 2, "working_minutes": 120, "target_minutes": 480, "state": "within"}
+        ])
+    );
+    assert_eq!(ola["spans"][1]["group"], "Desktop Support");
+    assert_eq!(ola["spans"][1]["to"], utc("2026-11-23T12:00").to_rfc3339());
+
+    let tight = json!({"tier1_minutes": 30, "tier2_minutes": 90, "tier3_minutes": 960});
+    assert_eq!(t.put(&d.l1, "/api/v1/settings/ola", tight.clone()).await.0, StatusCode::FORBIDDEN);
+    let (s, b) = t
+        .put(&d.admin, "/api/v1/settings/ola", json!({"tier1_minutes": 0, "tier2_minutes": 90, "tier3_minutes": 960}))
+        .await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["tier1_minutes"].is_string(), "{b}");
+    assert_eq!(t.put(&d.admin, "/api/v1/settings/ola", tight).await.0, StatusCode::OK);
+    let (_, ola) = t.get(&d.l1, &format!("{p}/ola")).await;
+    let states: Vec<&str> = ola["tiers"].as_array().unwrap().iter().map(|x| x["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["over", "over"]);
+    assert_eq!(t.get(&d.alice, &format!("{p}/ola")).await.0, StatusCode::FORBIDDEN);
 }
