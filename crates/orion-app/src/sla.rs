@@ -796,3 +796,130 @@ impl App {
             .collect())
     }
 }
+
+/// `PUT /api/v1/sla/policies/{name}`: a whole policy.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    /// Matching order: lower first (the defaults use 10..50)
+    pub position: Option<i64>,
+    /// `P1`…`P5`; empty: any
+    #[serde(default)]
+    pub priorities: Vec<String>,
+    /// `incident`, `service_request`; empty: any
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Category path; matches it and everything below
+    pub category: Option<String>,
+    pub department: Option<String>,
+    /// Calendar name
+    pub calendar: Option<String>,
+    pub first_response_minutes: Option<i64>,
+    pub resolution_minutes: Option<i64>,
+    /// Pending reasons that pause the clocks; default `user`, `vendor`
+    pub pause_on: Option<Vec<String>>,
+    /// Default 50, 75, 90
+    pub warnings_percent: Option<Vec<i64>>,
+    /// Default true
+    pub breach_escalates: Option<bool>,
+    /// Default true
+    pub active: Option<bool>,
+}
+
+impl App {
+    /// Creates or replaces a policy (admins). Running clocks keep the policy they started with.
+    pub async fn put_policy(&self, actor: &Actor, name: &str, p: PolicyInput) -> AppResult<Policy> {
+        if !actor.can_administer() {
+            return Err(AppError::Forbidden("only admins can change SLA policies".into()));
+        }
+        let mut errs = orion_domain::FieldErrors::new();
+        let name = errs.check(orion_domain::error::required_text("name", name, 100));
+        let priorities: Vec<i64> = p
+            .priorities
+            .iter()
+            .filter_map(|x| errs.check(Priority::parse("priorities", x)).map(|p| i64::from(p.get())))
+            .collect();
+        let kinds: Vec<&str> =
+            p.kinds.iter().filter_map(|k| errs.check(TicketKind::parse("kinds", k)).map(TicketKind::as_str)).collect();
+        let pause_on: Vec<&str> = p
+            .pause_on
+            .clone()
+            .unwrap_or_else(|| vec!["user".into(), "vendor".into()])
+            .iter()
+            .filter_map(|r| errs.check(PendingReason::parse("pause_on", r)).map(PendingReason::as_str))
+            .collect();
+        let warnings = p.warnings_percent.clone().unwrap_or_else(|| vec![50, 75, 90]);
+        if warnings.iter().any(|w| !(1..100).contains(w)) {
+            errs.push("warnings_percent", "each must be between 1 and 99");
+        }
+        for (field, v) in
+            [("first_response_minutes", p.first_response_minutes), ("resolution_minutes", p.resolution_minutes)]
+        {
+            if v.is_some_and(|m| !(1..=525_600).contains(&m)) {
+                errs.push(field, "must be between 1 and 525600 minutes");
+            }
+        }
+        if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() {
+            errs.push("resolution_minutes", "a policy needs at least one target");
+        }
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let calendar_name = p.calendar.clone().unwrap_or_else(|| "Business hours".into());
+        let calendar = sla::find_calendar(&mut c, &calendar_name).await?;
+        if calendar.is_none() {
+            errs.push("calendar", format!("no calendar named {calendar_name:?}"));
+        }
+        errs.into_result()?;
+        let (Some(name), Some(calendar)) = (name, calendar) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        sla::put_policy(
+            &mut c,
+            &sla::PolicyWrite {
+                name: &name,
+                position: p.position.unwrap_or(100),
+                kinds: &to_json(&kinds),
+                priorities: &to_json(&priorities),
+                category: p.category.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+                department: p.department.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+                calendar_id: calendar.id,
+                first_response_min: p.first_response_minutes,
+                resolution_min: p.resolution_minutes,
+                pause_on: &to_json(&pause_on),
+                warnings: &to_json(&warnings),
+                breach_escalates: p.breach_escalates.unwrap_or(true),
+                active: p.active.unwrap_or(true),
+            },
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.invalidate_config();
+        let mut r = self.db.read().await?;
+        let all = sla::list_policies(&mut r.conn()).await?;
+        drop(r);
+        if all.iter().all(|x| x.name != name) {
+            // Saved inactive: not in the active list; echo what was stored.
+            return Ok(Policy {
+                name,
+                position: p.position.unwrap_or(100),
+                priorities: priorities.iter().map(|n| format!("P{n}")).collect(),
+                kinds: kinds.iter().map(|k| (*k).to_string()).collect(),
+                category: p.category,
+                department: p.department,
+                calendar: calendar.name,
+                first_response_minutes: p.first_response_minutes,
+                resolution_minutes: p.resolution_minutes,
+                pause_on: pause_on.iter().map(|r| (*r).to_string()).collect(),
+                warnings_percent: warnings,
+                breach_escalates: p.breach_escalates.unwrap_or(true),
+            });
+        }
+        self.list_policies(actor).await?.into_iter().find(|x| x.name == name).ok_or(AppError::NotFound("policy"))
+    }
+}
+
+/// A list as JSON text for a column.
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}

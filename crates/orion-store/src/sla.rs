@@ -236,3 +236,54 @@ pub async fn put_calendar(conn: &mut Conn<'_>, name: &str, spec: &str, now: i64)
     })?;
     Ok(())
 }
+
+/// A policy as written by an admin.
+pub struct PolicyWrite<'a> {
+    pub name: &'a str,
+    pub position: i64,
+    pub kinds: &'a str,
+    pub priorities: &'a str,
+    pub category: Option<&'a str>,
+    pub department: Option<&'a str>,
+    pub calendar_id: i64,
+    pub first_response_min: Option<i64>,
+    pub resolution_min: Option<i64>,
+    pub pause_on: &'a str,
+    pub warnings: &'a str,
+    pub breach_escalates: bool,
+    pub active: bool,
+}
+
+/// Creates or replaces a policy by name.
+pub async fn put_policy(conn: &mut Conn<'_>, p: &PolicyWrite<'_>, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO sla_policy (name, position, kinds, priorities, category, department, calendar_id,
+                 first_response_min, resolution_min, pause_on, warnings, breach_escalates, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, kinds = excluded.kinds,
+                 priorities = excluded.priorities, category = excluded.category, department = excluded.department,
+                 calendar_id = excluded.calendar_id, first_response_min = excluded.first_response_min,
+                 resolution_min = excluded.resolution_min, pause_on = excluded.pause_on, warnings = excluded.warnings,
+                 breach_escalates = excluded.breach_escalates, active = excluded.active, updated_at = excluded.updated_at",
+        )
+        .bind(p.name)
+        .bind(p.position)
+        .bind(p.kinds)
+        .bind(p.priorities)
+        .bind(p.category)
+        .bind(p.department)
+        .bind(p.calendar_id)
+        .bind(p.first_response_min)
+        .bind(p.resolution_min)
+        .bind(p.pause_on)
+        .bind(p.warnings)
+        .bind(p.breach_escalates)
+        .bind(p.active)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

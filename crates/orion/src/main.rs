@@ -67,6 +67,9 @@ enum Command {
     /// Business calendars for SLAs
     #[command(subcommand)]
     Calendar(CalendarCmd),
+    /// SLA policies
+    #[command(subcommand, name = "sla-policy")]
+    SlaPolicy(PolicyCmd),
     /// Copy a consistent snapshot of the SQLite database to a file
     Backup {
         /// Destination file (must not exist)
@@ -167,6 +170,46 @@ enum CalendarCmd {
         name: String,
         #[arg(long)]
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// List active policies in matching order
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create or replace a policy
+    Set {
+        #[arg(long)]
+        name: String,
+        /// Matching order, lower first (the shipped defaults use 10..50)
+        #[arg(long, default_value_t = 100)]
+        position: i64,
+        /// Comma-separated, e.g. P1,P2 (default: any)
+        #[arg(long, value_delimiter = ',')]
+        priorities: Vec<String>,
+        /// Comma-separated: incident, service_request (default: any)
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<String>,
+        /// Category path; matches everything below it too
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value = "Business hours")]
+        calendar: String,
+        /// First response target in working minutes
+        #[arg(long)]
+        first_response: Option<i64>,
+        /// Resolution target in working minutes
+        #[arg(long)]
+        resolution: Option<i64>,
+        /// Do not escalate on a resolution breach
+        #[arg(long)]
+        no_escalate: bool,
+        /// Save the policy switched off
+        #[arg(long)]
+        inactive: bool,
     },
 }
 
@@ -368,6 +411,12 @@ async fn run(cli: Cli) -> Result<()> {
             app.db.close().await;
             r
         }
+        Command::SlaPolicy(cmd) => {
+            let app = open(&cli.db).await?;
+            let r = policy_cmd(&app, cmd).await;
+            app.db.close().await;
+            r
+        }
         Command::Ticket(cmd) => {
             let app = open(&cli.db).await?;
             let r = ticket_cmd(&app, cmd).await;
@@ -546,6 +595,65 @@ async fn calendar_cmd(app: &App, cmd: CalendarCmd) -> Result<()> {
                 c.holidays.len(),
                 c.yearly_holidays.len()
             );
+            Ok(())
+        }
+    }
+}
+
+async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
+    match cmd {
+        PolicyCmd::List { json } => {
+            let ps = app.list_policies(&operator()).await?;
+            if json {
+                return print_json(&ps);
+            }
+            for p in ps {
+                let mins = |m: Option<i64>| m.map_or("-".to_string(), |m| format!("{m} min"));
+                println!(
+                    "{:>4}  {:<24} {:<12} {:<16} first response {:<10} resolution {}",
+                    p.position,
+                    p.name,
+                    if p.priorities.is_empty() { "any".to_string() } else { p.priorities.join(",") },
+                    p.calendar,
+                    mins(p.first_response_minutes),
+                    mins(p.resolution_minutes)
+                );
+            }
+            Ok(())
+        }
+        PolicyCmd::Set {
+            name,
+            position,
+            priorities,
+            kinds,
+            category,
+            calendar,
+            first_response,
+            resolution,
+            no_escalate,
+            inactive,
+        } => {
+            let p = app
+                .put_policy(
+                    &operator(),
+                    &name,
+                    orion_app::sla::PolicyInput {
+                        position: Some(position),
+                        priorities,
+                        kinds,
+                        category,
+                        department: None,
+                        calendar: Some(calendar),
+                        first_response_minutes: first_response,
+                        resolution_minutes: resolution,
+                        pause_on: None,
+                        warnings_percent: None,
+                        breach_escalates: Some(!no_escalate),
+                        active: Some(!inactive),
+                    },
+                )
+                .await?;
+            println!("policy {} saved (position {})", p.name, p.position);
             Ok(())
         }
     }

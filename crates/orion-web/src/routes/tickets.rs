@@ -29,6 +29,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(list_calendars))
         .routes(routes!(put_calendar))
         .routes(routes!(list_policies))
+        .routes(routes!(put_policy))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -303,4 +304,19 @@ async fn put_ola_targets(
     ApiJson(t): ApiJson<orion_app::ola::OlaTargets>,
 ) -> ApiResult<Json<orion_app::ola::OlaTargets>> {
     Ok(Json(s.app.set_ola_targets(&actor, t).await?))
+}
+
+/// Create or replace an SLA policy (admins). Running clocks keep the policy they started with.
+#[utoipa::path(put, path = "/api/v1/sla/policies/{name}", tag = "settings",
+    params(("name" = String, Path, description = "e.g. VIP incidents")),
+    request_body = orion_app::sla::PolicyInput, security(("bearer" = [])),
+    responses((status = 200, body = orion_app::sla::Policy), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn put_policy(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(name): Path<String>,
+    ApiJson(p): ApiJson<orion_app::sla::PolicyInput>,
+) -> ApiResult<Json<orion_app::sla::Policy>> {
+    Ok(Json(s.app.put_policy(&actor, &name, p).await?))
 }

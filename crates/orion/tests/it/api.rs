@@ -972,6 +972,39 @@ async fn calendars_set_the_zone_and_hours_of_slas(engine: Engine) {
     assert_eq!(names, ["P1 default", "P2 default", "P3 default", "P4 default", "P5 default"]);
     assert_eq!(policies[0]["calendar"], "24x7");
     assert_eq!(policies[4]["resolution_minutes"], Value::Null);
+
+    // A specific policy before the defaults: service requests for Hardware get 2 h / 2 days.
+    let hw = json!({"position": 5, "kinds": ["service_request"], "category": "Hardware", "calendar": "Business hours",
+                    "first_response_minutes": 120, "resolution_minutes": 960});
+    assert_eq!(t.put(&d.l1, "/api/v1/sla/policies/Hardware%20requests", hw.clone()).await.0, StatusCode::FORBIDDEN);
+    let (s, b) = t
+        .put(
+            &d.admin,
+            "/api/v1/sla/policies/Bad",
+            json!({"priorities": ["P7"], "calendar": "Mars", "warnings_percent": [120]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    for f in ["priorities", "calendar", "warnings_percent", "resolution_minutes"] {
+        assert!(b["error"]["fields"][f].is_string(), "{f} not named: {b}");
+    }
+    let (s, b) = t.put(&d.admin, "/api/v1/sla/policies/Hardware%20requests", hw).await;
+    assert_eq!((s, b["position"].as_i64()), (StatusCode::OK, Some(5)), "{b}");
+    t.post(&d.admin, "/api/v1/categories", json!({"name": "Hardware"})).await;
+    t.post(&d.admin, "/api/v1/categories", json!({"name": "Monitor", "parent": "Hardware"})).await;
+    let (_, req) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"kind": "service_request", "title": "Second monitor", "category": "Hardware / Monitor"}),
+        )
+        .await;
+    let (_, sla) = t.get(&d.l1, &format!("/api/v1/tickets/{}/sla", req["number"].as_str().unwrap())).await;
+    assert_eq!(
+        (target(&sla, "resolution")["policy"].as_str(), target(&sla, "resolution")["target_minutes"].as_i64()),
+        (Some("Hardware requests"), Some(960)),
+        "{sla}"
+    );
 }
 
 /// An hour with the service desk, two with desktop support; resolved time does not count; an admin

@@ -126,6 +126,32 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("--hours"), "{}", text(&o.stderr));
 
+    // SLA policies from the command line.
+    ok(
+        &[
+            "sla-policy",
+            "set",
+            "--name",
+            "VIP",
+            "--position",
+            "1",
+            "--priorities",
+            "P1,P2",
+            "--calendar",
+            "24x7",
+            "--first-response",
+            "10",
+            "--resolution",
+            "120",
+        ],
+        None,
+    );
+    let ps: serde_json::Value = serde_json::from_str(&ok(&["sla-policy", "list", "--json"], None)).unwrap();
+    assert_eq!((ps[0]["name"].as_str(), ps[0]["priorities"].clone()), (Some("VIP"), serde_json::json!(["P1", "P2"])));
+    let o = orion(&db, &["sla-policy", "set", "--name", "Bad", "--calendar", "Nope", "--resolution", "5"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("calendar"), "{}", text(&o.stderr));
+
     // Failures name the field and exit 1; usage errors exit 2.
     let o = orion(&db, &["ticket", "create", "--as", "lead@example.com", "--title", "x", "--impact", "7"], None);
     assert_eq!(o.status.code(), Some(1));
@@ -161,7 +187,7 @@ fn a_typo_in_the_database_url_is_an_error_not_a_new_file() {
 fn help_lists_every_command() {
     let o = Command::new(BIN).arg("--help").output().unwrap();
     let help = text(&o.stdout);
-    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "calendar", "backup", "openapi"] {
+    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "calendar", "sla-policy", "backup", "openapi"] {
         assert!(help.contains(cmd), "{cmd} missing from --help");
     }
 }
