@@ -12,7 +12,15 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Load generator for Orion's ticket API")]
+#[command(about = "Orion benchmarks: HTTP load (http) and the SLA scheduler at scale (sla)")]
+enum Cli {
+    /// Ticket create/read load against a running server
+    Http(Args),
+    /// Seed open tickets with running SLA clocks, then time the scheduler on the due ones
+    Sla(sla_bench::SlaArgs),
+}
+
+#[derive(clap::Args)]
 struct Args {
     /// Base URL of the server, e.g. http://127.0.0.1:8080
     #[arg(long)]
@@ -165,9 +173,14 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
     Ok(phase)
 }
 
+mod sla_bench;
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    let args = match Cli::parse() {
+        Cli::Http(a) => a,
+        Cli::Sla(a) => return sla_bench::run(a).await,
+    };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;
     if status != 200 {

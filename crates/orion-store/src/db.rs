@@ -70,11 +70,11 @@ macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
             $crate::Conn::Sqlite($c) => {
-                let $c: &mut ::sqlx::SqliteConnection = &mut **$c;
+                let $c: &mut $crate::sqlx::SqliteConnection = &mut **$c;
                 $body
             }
             $crate::Conn::Postgres($c) => {
-                let $c: &mut ::sqlx::PgConnection = &mut **$c;
+                let $c: &mut $crate::sqlx::PgConnection = &mut **$c;
                 $body
             }
         }

@@ -23,4 +23,7 @@ pub use db::{Conn, Db, DbOptions, Engine, ReadConn, Tx};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, Migration};
 
+/// Re-exported for the `with_conn!` family of macros in other crates.
+pub use sqlx;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

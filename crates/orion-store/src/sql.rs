@@ -58,7 +58,7 @@ macro_rules! fetch_all_sql {
     ($conn:expr, $row:ty, $sql:expr) => {{
         let sql: &$crate::sql::Sql = $sql;
         $crate::with_conn!($conn, |c| {
-            let mut q = ::sqlx::query_as::<_, $row>(::sqlx::AssertSqlSafe(sql.text().to_string()));
+            let mut q = $crate::sqlx::query_as::<_, $row>($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
             for b in sql.binds() {
                 q = match b {
                     $crate::sql::Bind::I64(v) => q.bind(*v),
@@ -77,7 +77,7 @@ macro_rules! execute_sql {
     ($conn:expr, $sql:expr) => {{
         let sql: &$crate::sql::Sql = $sql;
         $crate::with_conn!($conn, |c| {
-            let mut q = ::sqlx::query(::sqlx::AssertSqlSafe(sql.text().to_string()));
+            let mut q = $crate::sqlx::query($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
             for b in sql.binds() {
                 q = match b {
                     $crate::sql::Bind::I64(v) => q.bind(*v),
