@@ -647,12 +647,7 @@ async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> A
         return Ok(());
     }
     let from_assignee = t.assignee_email.clone();
-    t.assignment_group_id = target.id;
-    t.assignee_id = None;
-    t.state = State::New.as_str().to_string();
-    t.pending_reason = None;
-    t.escalation_count += 1;
-    t.max_tier = t.max_tier.max(target.tier);
+    crate::tickets::move_up_to(t, &target);
     t.updated_at = now;
     orion_store::tickets::update(c, t).await?;
     t.version += 1;

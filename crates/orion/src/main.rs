@@ -386,40 +386,19 @@ async fn run(cli: Cli) -> Result<()> {
             app.db.close().await;
             Ok(())
         }
-        Command::User(cmd) => {
+        cmd => {
             let app = open(&cli.db).await?;
-            let r = user_cmd(&app, cmd).await;
-            app.db.close().await;
-            r
-        }
-        Command::Group(cmd) => {
-            let app = open(&cli.db).await?;
-            let r = group_cmd(&app, cmd).await;
-            app.db.close().await;
-            r
-        }
-        Command::Token(TokenCmd::Create { user, name }) => {
-            let app = open(&cli.db).await?;
-            let t = app.create_token_for(&user, &name).await;
-            app.db.close().await;
-            println!("{}", t?.token);
-            Ok(())
-        }
-        Command::Calendar(cmd) => {
-            let app = open(&cli.db).await?;
-            let r = calendar_cmd(&app, cmd).await;
-            app.db.close().await;
-            r
-        }
-        Command::SlaPolicy(cmd) => {
-            let app = open(&cli.db).await?;
-            let r = policy_cmd(&app, cmd).await;
-            app.db.close().await;
-            r
-        }
-        Command::Ticket(cmd) => {
-            let app = open(&cli.db).await?;
-            let r = ticket_cmd(&app, cmd).await;
+            let r = match cmd {
+                Command::User(cmd) => user_cmd(&app, cmd).await,
+                Command::Group(cmd) => group_cmd(&app, cmd).await,
+                Command::Calendar(cmd) => calendar_cmd(&app, cmd).await,
+                Command::SlaPolicy(cmd) => policy_cmd(&app, cmd).await,
+                Command::Ticket(cmd) => ticket_cmd(&app, cmd).await,
+                Command::Token(TokenCmd::Create { user, name }) => {
+                    app.create_token_for(&user, &name).await.map(|t| println!("{}", t.token)).map_err(Into::into)
+                }
+                Command::Openapi | Command::Migrate | Command::Serve { .. } | Command::Backup { .. } => Ok(()),
+            };
             app.db.close().await;
             r
         }

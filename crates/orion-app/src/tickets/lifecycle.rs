@@ -54,12 +54,7 @@ impl App {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         let from_state = state;
-        t.assignment_group_id = target.id;
-        t.assignee_id = None;
-        t.state = State::New.as_str().to_string();
-        t.pending_reason = None;
-        t.escalation_count += 1;
-        t.max_tier = t.max_tier.max(target.tier);
+        super::move_up_to(&mut t, &target);
         let entry = Entry {
             kind: "escalated",
             visibility: Visibility::Internal,

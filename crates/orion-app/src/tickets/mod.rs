@@ -114,6 +114,17 @@ async fn save(
     Ok(tickets::get(c, t.id).await?)
 }
 
+/// Puts an escalated ticket into `target`'s queue: unowned, new, one escalation more,
+/// the highest tier reached remembered.
+pub(crate) fn move_up_to(t: &mut TicketView, target: &groups::GroupRow) {
+    t.assignment_group_id = target.id;
+    t.assignee_id = None;
+    t.state = State::New.as_str().to_string();
+    t.pending_reason = None;
+    t.escalation_count += 1;
+    t.max_tier = t.max_tier.max(target.tier);
+}
+
 /// Appends an internal entry Orion writes about a ticket (SLA events, …).
 pub(crate) async fn record_entry(
     c: &mut Conn<'_>,
