@@ -741,7 +741,19 @@ impl App {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let next_cursor = if more { rows.last().map(|e| e.id.to_string()) } else { None };
-        Ok(Page { items: rows.into_iter().map(TimelineEntry::from).collect(), next_cursor })
+        let staff = actor.can_see_internal();
+        let items = rows
+            .into_iter()
+            .map(|e| {
+                let mut entry = TimelineEntry::from(e);
+                // SLA targets are staff information, even on the public `created` entry.
+                if !staff && let Some(data) = entry.data.as_object_mut() {
+                    data.remove("sla");
+                }
+                entry
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
     }
 }
 

@@ -857,6 +857,12 @@ async fn sla_clocks_follow_the_business_calendar_and_pauses(engine: Engine) {
     );
     let (_, tl) = t.get(&d.alice, &format!("{p}/timeline")).await;
     assert!(!tl.to_string().contains("sla_"), "SLA entries are internal");
+    assert!(
+        !tl.to_string().contains("P3 default") && !tl.to_string().contains("P1 default"),
+        "no SLA details for requesters: {tl}"
+    );
+    let (_, staff_tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    assert_eq!(staff_tl["items"][0]["data"]["sla"][0]["policy"], "P3 default", "staff see the targets set at creation");
 }
 
 /// The SLA timer: a warning at 50 %, the breach with the assignee and the group's lead to notify, the
