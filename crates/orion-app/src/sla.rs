@@ -562,6 +562,16 @@ impl App {
             if let Some(pct) = crossed.filter(|_| r.state != ClockState::Breached) {
                 k.warned_pct = pct;
                 changed = true;
+                if let Some(assignee) = t.assignee_id {
+                    let msg = format!(
+                        "{} {}: {pct} % of the {} target used, {} left",
+                        t.number,
+                        t.title,
+                        k.target.replace('_', " "),
+                        orion_domain::sla::human_duration(r.remaining_ms)
+                    );
+                    orion_store::notifications::insert(&mut c, assignee, Some(t.id), "sla_warning", &msg, now).await?;
+                }
                 crate::tickets::record_entry(
                     &mut c,
                     t.id,
@@ -578,10 +588,17 @@ impl App {
                 k.warned_pct = warning_pcts(&k).into_iter().max().unwrap_or(k.warned_pct);
                 k.state = "breached".into();
                 changed = true;
-                let lead = match orion_store::groups::get(&mut c, t.assignment_group_id).await?.lead_id {
+                let lead_id = orion_store::groups::get(&mut c, t.assignment_group_id).await?.lead_id;
+                let lead = match lead_id {
                     Some(id) => Some(orion_store::users::get(&mut c, id).await?.email),
                     None => None,
                 };
+                let mut recipients: Vec<i64> = [t.assignee_id, lead_id].into_iter().flatten().collect();
+                recipients.dedup();
+                let msg = format!("{} {}: the {} target was breached", t.number, t.title, k.target.replace('_', " "));
+                for user in recipients {
+                    orion_store::notifications::insert(&mut c, user, Some(t.id), "sla_breached", &msg, now).await?;
+                }
                 let mut notify: Vec<String> = [t.assignee_email.clone(), lead].into_iter().flatten().collect();
                 notify.dedup();
                 crate::tickets::record_entry(

@@ -10,6 +10,7 @@ mod error;
 pub mod groups;
 pub mod jobs;
 mod migrate;
+pub mod notifications;
 pub mod schema;
 pub mod settings;
 pub mod sla;

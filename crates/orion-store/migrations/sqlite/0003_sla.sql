@@ -67,6 +67,18 @@ CREATE TABLE sla_event (
 );
 CREATE INDEX sla_event_clock_idx ON sla_event (ticket_sla_id, id);
 
+-- In-app notifications (SLA warnings and breaches today; mail delivery comes with the email channel).
+CREATE TABLE notification (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES app_user (id),
+    ticket_id  INTEGER REFERENCES ticket (id),
+    kind       TEXT    NOT NULL,
+    message    TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    read_at    INTEGER
+);
+CREATE INDEX notification_user_idx ON notification (user_id, id);
+
 INSERT INTO business_calendar (name, spec, created_at, updated_at) VALUES
     ('24x7', '{"time_zone":"UTC","week":[[[0,1440]],[[0,1440]],[[0,1440]],[[0,1440]],[[0,1440]],[[0,1440]],[[0,1440]]],"holidays":[],"yearly_holidays":[]}', 0, 0),
     ('Business hours', '{"time_zone":"UTC","week":[[[540,1020]],[[540,1020]],[[540,1020]],[[540,1020]],[[540,1020]],[],[]],"holidays":[],"yearly_holidays":[]}', 0, 0);

@@ -24,6 +24,8 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(my_notifications))
+        .routes(routes!(read_notification))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -245,5 +247,35 @@ async fn create_token(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke_token(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     s.app.revoke_own_token(&a, id(&raw)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct NotificationQuery {
+    /// Only unread ones
+    unread: Option<bool>,
+    cursor: Option<String>,
+    /// 1..200, default 50
+    limit: Option<i64>,
+}
+
+/// My notifications, newest first (SLA warnings and breaches of my tickets and my groups).
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "me", params(NotificationQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<orion_app::notifications::Notification>)))]
+async fn my_notifications(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
+) -> ApiResult<Json<Page<orion_app::notifications::Notification>>> {
+    Ok(Json(s.app.my_notifications(&a, q.unread.unwrap_or(false), q.cursor.as_deref(), q.limit).await?))
+}
+
+/// Mark one of my notifications read.
+#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "me", params(("id" = i64, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn read_notification(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    s.app.mark_notification_read(&a, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -912,6 +912,23 @@ async fn sla_timers_warn_then_breach_and_escalate(engine: Engine) {
     assert_eq!(e.len(), 2, "{e:?}");
     assert_eq!((e[1].0.as_str(), e[1].1["target"].as_str()), ("sla_breached", Some("first_response")));
     assert_eq!(e[1].1["notify"], json!(["sam@example.com"]), "the assignee, who also leads the group");
+    // Sam, assignee and lead, has both in the inbox (once each); marking one read filters it out.
+    let (_, inbox) = t.get(&d.l1, "/api/v1/me/notifications").await;
+    let kinds: Vec<&str> = inbox["items"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["sla_breached", "sla_warning"], "{inbox}");
+    assert_eq!(inbox["items"][0]["ticket"], inc["number"]);
+    let first = inbox["items"][0]["id"].clone();
+    assert_eq!(
+        t.send(&d.l2, reqwest::Method::POST, &format!("/api/v1/me/notifications/{first}/read"), None).await.0,
+        StatusCode::NOT_FOUND,
+        "not Dev's"
+    );
+    assert_eq!(
+        t.send(&d.l1, reqwest::Method::POST, &format!("/api/v1/me/notifications/{first}/read"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, unread) = t.get(&d.l1, "/api/v1/me/notifications?unread=true").await;
+    assert_eq!(unread["items"].as_array().unwrap().len(), 1);
     let (s, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(queue["items"][0]["number"], inc["number"]);

@@ -1,0 +1,56 @@
+//! A user's in-app notifications (SLA warnings and breaches today).
+
+use crate::{App, AppError, AppResult, Page};
+use orion_domain::{Actor, Timestamp};
+use orion_store::notifications;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    /// `sla_warning`, `sla_breached`
+    pub kind: String,
+    pub ticket: Option<String>,
+    pub message: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+impl App {
+    /// The caller's notifications, newest first.
+    pub async fn my_notifications(
+        &self,
+        actor: &Actor,
+        unread_only: bool,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<Page<Notification>> {
+        let limit = crate::tickets::parse_limit(limit)?;
+        let before = crate::tickets::parse_cursor(cursor)?;
+        let mut r = self.db.read().await?;
+        let mut rows = notifications::list(&mut r.conn(), actor.id.0, unread_only, before, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|n| n.id.to_string()) } else { None };
+        let items = rows
+            .into_iter()
+            .map(|n| Notification {
+                id: n.id,
+                kind: n.kind,
+                ticket: n.ticket_number,
+                message: n.message,
+                created_at: Timestamp(n.created_at).to_rfc3339(),
+                read: n.read_at.is_some(),
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn mark_notification_read(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let done = notifications::mark_read(&mut tx.conn(), actor.id.0, id, self.now()).await?;
+        tx.commit().await?;
+        if done { Ok(()) } else { Err(AppError::NotFound("notification")) }
+    }
+}
