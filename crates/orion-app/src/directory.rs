@@ -109,6 +109,7 @@ impl App {
                 name: &name,
                 role: role.as_str(),
                 phone,
+                department: input.department.as_deref().map(str::trim).filter(|d| !d.is_empty()),
                 password_hash: password_hash.as_deref(),
                 now,
             },
@@ -188,7 +189,14 @@ impl App {
         }
         errs.into_result()?;
         let phone = p.phone.as_deref().map(str::trim);
-        users::update(&mut c, id, name.as_deref(), role.map(Role::as_str), p.active, phone, now).await?;
+        let change = users::UserChange {
+            name: name.as_deref(),
+            role: role.map(Role::as_str),
+            active: p.active,
+            phone,
+            department: p.department.as_deref().map(str::trim),
+        };
+        users::update(&mut c, id, change, now).await?;
         if let Some(gs) = new_groups {
             for old in users::group_ids(&mut c, id).await? {
                 groups::remove_member(&mut c, old, id).await?;

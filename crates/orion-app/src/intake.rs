@@ -212,6 +212,7 @@ mod tests {
                 name: "A",
                 role: "agent",
                 phone: None,
+                department: None,
                 password_hash: None,
                 now: 0,
             },

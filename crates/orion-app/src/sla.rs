@@ -316,11 +316,12 @@ pub(crate) async fn retarget(
     now: i64,
     actor: &Actor,
 ) -> AppResult<()> {
+    let department = orion_store::users::get(c, t.requester_id).await?.department;
     let facts = TicketFacts {
         kind: TicketKind::parse("kind", &t.kind)?,
         priority: Priority::from_number("priority", t.priority)?,
         category: t.category_path.as_deref(),
-        department: None,
+        department: department.as_deref(),
     };
     let Some(p) = matching(config, &facts) else { return Ok(()) };
     let events = sla::events_of(c, t.id).await?;
@@ -468,6 +469,7 @@ impl App {
             Some(_) => Some(self.config(&mut c).await?),
             None => None,
         };
+        let department = orion_store::users::get(&mut c, t.requester_id).await?.department;
         let new_policy = match (priority, &config) {
             (Some(p), Some(cfg)) => matching(
                 cfg,
@@ -475,7 +477,7 @@ impl App {
                     kind: TicketKind::parse("kind", &t.kind)?,
                     priority: p,
                     category: t.category_path.as_deref(),
-                    department: None,
+                    department: department.as_deref(),
                 },
             ),
             _ => None,

@@ -139,6 +139,8 @@ pub struct User {
     pub role: String,
     pub active: bool,
     pub phone: Option<String>,
+    /// Department (SLA policies can match on the requester's department)
+    pub department: Option<String>,
     /// Names of the groups the user belongs to
     pub groups: Vec<String>,
     pub created_at: String,
@@ -153,6 +155,7 @@ impl User {
             role: u.role,
             active: u.active,
             phone: u.phone,
+            department: u.department,
             groups,
             created_at: ts(u.created_at),
         }
@@ -302,6 +305,7 @@ pub struct NewUserInput {
     /// `requester` (default), `agent`, `lead`, `admin`
     pub role: Option<String>,
     pub phone: Option<String>,
+    pub department: Option<String>,
     /// Group names to join
     #[serde(default)]
     pub groups: Vec<String>,
@@ -317,6 +321,7 @@ pub struct UserPatch {
     pub role: Option<String>,
     pub active: Option<bool>,
     pub phone: Option<String>,
+    pub department: Option<String>,
     /// Replaces the user's group memberships
     pub groups: Option<Vec<String>>,
 }

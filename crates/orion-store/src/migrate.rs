@@ -22,8 +22,12 @@ macro_rules! migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_initial"), migration!(2, "0002_jobs"), migration!(3, "0003_sla")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_initial"),
+    migration!(2, "0002_jobs"),
+    migration!(3, "0003_sla"),
+    migration!(4, "0004_user_department"),
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

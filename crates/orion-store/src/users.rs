@@ -10,17 +10,19 @@ pub struct UserRow {
     pub role: String,
     pub active: bool,
     pub phone: Option<String>,
+    pub department: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, email, name, role, active, phone, created_at, updated_at";
+const COLUMNS: &str = "id, email, name, role, active, phone, department, created_at, updated_at";
 
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub role: &'a str,
     pub phone: Option<&'a str>,
+    pub department: Option<&'a str>,
     pub password_hash: Option<&'a str>,
     pub now: i64,
 }
@@ -28,8 +30,8 @@ pub struct NewUser<'a> {
 pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
-            "INSERT INTO app_user (email, name, role, phone, password_hash, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO app_user (email, name, role, phone, password_hash, created_at, updated_at, department)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(u.email)
         .bind(u.name)
@@ -37,6 +39,7 @@ pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
         .bind(u.phone)
         .bind(u.password_hash)
         .bind(u.now)
+        .bind(u.department)
         .fetch_one(c)
         .await
     })?)
@@ -65,7 +68,7 @@ pub async fn insert_requester(conn: &mut Conn<'_>, email: &str, name: &str, now:
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, email, name, role, active, phone, created_at, updated_at FROM app_user WHERE id = $1",
+            "SELECT id, email, name, role, active, phone, department, created_at, updated_at FROM app_user WHERE id = $1",
         )
         .bind(id)
         .fetch_one(c)
@@ -76,7 +79,7 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
 pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, email, name, role, active, phone, created_at, updated_at FROM app_user WHERE email = $1",
+            "SELECT id, email, name, role, active, phone, department, created_at, updated_at FROM app_user WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(c)
@@ -108,28 +111,32 @@ pub async fn list(
     Ok(crate::fetch_all_sql!(conn, UserRow, &sql)?)
 }
 
-/// Changes name, role, active and phone (each only when given).
-pub async fn update(
-    conn: &mut Conn<'_>,
-    id: i64,
-    name: Option<&str>,
-    role: Option<&str>,
-    active: Option<bool>,
-    phone: Option<&str>,
-    now: i64,
-) -> Result<()> {
+/// What an admin may change on a user; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UserChange<'a> {
+    pub name: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub active: Option<bool>,
+    pub phone: Option<&'a str>,
+    pub department: Option<&'a str>,
+}
+
+/// Changes the fields given.
+pub async fn update(conn: &mut Conn<'_>, id: i64, u: UserChange<'_>, now: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE app_user SET name = COALESCE($2, name), role = COALESCE($3, role),
-                 active = COALESCE($4, active), phone = COALESCE($5, phone), updated_at = $6
+                 active = COALESCE($4, active), phone = COALESCE($5, phone), updated_at = $6,
+                 department = COALESCE($7, department)
              WHERE id = $1",
         )
         .bind(id)
-        .bind(name)
-        .bind(role)
-        .bind(active)
-        .bind(phone)
+        .bind(u.name)
+        .bind(u.role)
+        .bind(u.active)
+        .bind(u.phone)
         .bind(now)
+        .bind(u.department)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

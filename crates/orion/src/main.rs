@@ -96,6 +96,9 @@ enum UserCmd {
         groups: Vec<String>,
         #[arg(long)]
         phone: Option<String>,
+        /// Department (SLA policies can match on it)
+        #[arg(long)]
+        department: Option<String>,
         /// Read the password from standard input
         #[arg(long)]
         password_stdin: bool,
@@ -407,12 +410,20 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn user_cmd(app: &App, cmd: UserCmd) -> Result<()> {
     match cmd {
-        UserCmd::Create { email, name, role, groups, phone, password_stdin, json } => {
+        UserCmd::Create { email, name, role, groups, phone, department, password_stdin, json } => {
             let password = if password_stdin { Some(read_password()?) } else { None };
             let u = app
                 .create_user(
                     &operator(),
-                    NewUserInput { email: Some(email), name: Some(name), role: Some(role), phone, groups, password },
+                    NewUserInput {
+                        email: Some(email),
+                        name: Some(name),
+                        role: Some(role),
+                        phone,
+                        department,
+                        groups,
+                        password,
+                    },
                 )
                 .await?;
             if json {

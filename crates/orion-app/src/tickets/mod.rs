@@ -306,7 +306,7 @@ impl App {
                 kind,
                 priority,
                 category: category.as_ref().map(|c| c.path.as_str()),
-                department: None,
+                department: known_requester.as_ref().and_then(|u| u.department.as_deref()),
             },
             now,
         );

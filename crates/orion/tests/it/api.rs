@@ -1028,6 +1028,32 @@ async fn calendars_set_the_zone_and_hours_of_slas(engine: Engine) {
         (Some("Hardware requests"), Some(960)),
         "{sla}"
     );
+
+    // The requester's department: Finance gets a faster P4.
+    let (s, b) = t
+        .post(&d.admin, "/api/v1/users", json!({"email": "fin@example.com", "name": "Fin", "department": "Finance"}))
+        .await;
+    assert_eq!((s, b["department"].as_str()), (StatusCode::CREATED, Some("Finance")), "{b}");
+    let fin = json!({"position": 6, "priorities": ["P4"], "department": "finance", "first_response_minutes": 30, "resolution_minutes": 480});
+    assert_eq!(t.put(&d.admin, "/api/v1/sla/policies/Finance%20P4", fin).await.0, StatusCode::OK);
+    let (_, a) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Excel add-in", "impact": 3, "urgency": 2, "requester": "fin@example.com"}),
+        )
+        .await;
+    let (_, b) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Excel add-in", "impact": 3, "urgency": 2, "requester": "bob@example.com"}),
+        )
+        .await;
+    let policy_of = |sla: &Value| target(sla, "first_response")["policy"].as_str().unwrap().to_string();
+    let (_, sla_a) = t.get(&d.l1, &format!("/api/v1/tickets/{}/sla", a["number"].as_str().unwrap())).await;
+    let (_, sla_b) = t.get(&d.l1, &format!("/api/v1/tickets/{}/sla", b["number"].as_str().unwrap())).await;
+    assert_eq!((policy_of(&sla_a), policy_of(&sla_b)), ("Finance P4".to_string(), "P4 default".to_string()));
 }
 
 /// An hour with the service desk, two with desktop support; resolved time does not count; an admin
