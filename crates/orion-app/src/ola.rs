@@ -125,7 +125,7 @@ impl App {
         let now = self.now();
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = crate::tickets::load_for_staff(&mut c, number).await?;
+        let t = crate::tickets::load(&mut c, number).await?;
         let cal = business_calendar(&mut c).await?;
         let targets = targets(&mut c).await?;
         let tiers: BTreeMap<String, i64> = groups::list(&mut c).await?.into_iter().map(|g| (g.name, g.tier)).collect();

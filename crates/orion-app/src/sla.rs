@@ -29,14 +29,6 @@ pub(crate) struct PolicyDef {
     pub resolution_ms: Option<i64>,
 }
 
-/// `x.pipe(f)` is `f(x)`: keeps a computation readable left to right.
-trait Pipe: Sized {
-    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
-
 fn parse_list<T>(json: &str, each: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
     serde_json::from_str::<Vec<serde_json::Value>>(json).unwrap_or_default().iter().filter_map(each).collect()
 }
@@ -127,6 +119,9 @@ fn matching<'a>(config: &'a Config, facts: &TicketFacts<'_>) -> Option<&'a Polic
 /// The clocks a new ticket starts with, due from `now`.
 pub(crate) fn plan_clocks(config: &Config, facts: &TicketFacts<'_>, now: i64) -> Vec<PlannedClock> {
     let Some(p) = matching(config, facts) else { return Vec::new() };
+    // The first timer falls on the earliest warning (or the breach, without warnings).
+    let first_pct =
+        p.policy.warnings_pct.iter().filter(|pct| (1..100).contains(*pct)).min().map_or(100, |pct| i64::from(*pct));
     [("first_response", p.first_response_ms), ("resolution", p.resolution_ms)]
         .into_iter()
         .filter_map(|(target, ms)| {
@@ -140,14 +135,7 @@ pub(crate) fn plan_clocks(config: &Config, facts: &TicketFacts<'_>, now: i64) ->
                 escalates: p.escalates,
                 target_ms: ms,
                 due_at: p.calendar.add_business_ms(Timestamp(now), ms).map(|t| t.0),
-                first_check_at: p
-                    .policy
-                    .warnings_pct
-                    .iter()
-                    .filter(|pct| (1..100).contains(*pct))
-                    .min()
-                    .map_or(100, |pct| i64::from(*pct))
-                    .pipe(|pct| p.calendar.add_business_ms(Timestamp(now), ms * pct / 100).map(|t| t.0)),
+                first_check_at: p.calendar.add_business_ms(Timestamp(now), ms * first_pct / 100).map(|t| t.0),
             })
         })
         .collect()
@@ -194,12 +182,13 @@ fn motion(r: &ClockReading) -> Motion {
     }
 }
 
-fn stored_state(r: &ClockReading) -> &'static str {
-    match (r.state, motion(r)) {
-        (ClockState::Breached, _) => "breached",
-        (_, Motion::Stopped) => "met",
-        (_, Motion::Paused) => "paused",
-        _ => "running",
+/// The name of a clock state as stored and shown (a clock not started yet counts as running).
+fn state_label(state: ClockState) -> &'static str {
+    match state {
+        ClockState::Breached => "breached",
+        ClockState::Met => "met",
+        ClockState::Paused => "paused",
+        ClockState::Running | ClockState::NotStarted => "running",
     }
 }
 
@@ -232,11 +221,16 @@ async fn apply(
         return Ok(());
     }
     let events = sla::events_of(c, t.id).await?;
+    let (mut next, mut changed) = (None, false);
     for mut k in clocks {
         let cal = calendar_of(&k)?;
         let mut evs = events_for(&events, k.id);
         let before = read_clock(&cal, k.target_ms, &evs, Timestamp(now));
-        let Some(change) = plan(&k, motion(&before)) else { continue };
+        let Some(change) = plan(&k, motion(&before)) else {
+            next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
+            continue;
+        };
+        changed = true;
         let kind = match change.kind {
             ClockEventKind::Start => "start",
             ClockEventKind::Pause => "pause",
@@ -246,9 +240,10 @@ async fn apply(
         sla::append_event(c, k.id, now, kind, change.reason).await?;
         evs.push(ClockEvent { at: Timestamp(now), kind: change.kind });
         let after = read_clock(&cal, k.target_ms, &evs, Timestamp(now));
-        k.state = stored_state(&after).to_string();
+        k.state = state_label(after.state).to_string();
         k.due_at = if motion(&after) == Motion::Running { after.due.map(|d| d.0) } else { None };
         sla::update_clock(c, &k, now).await?;
+        next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
         let entry_kind = match (change.kind, after.state) {
             (ClockEventKind::Pause, _) => "sla_paused",
             (ClockEventKind::Resume, _) => "sla_resumed",
@@ -268,6 +263,9 @@ async fn apply(
             }),
         )
         .await?;
+    }
+    if changed {
+        schedule_next(c, t.id, next, now).await?;
     }
     Ok(())
 }
@@ -291,8 +289,8 @@ pub(crate) async fn sync_with_state(
             (_, Motion::Stopped) => Some(Change { kind: ClockEventKind::Stop, reason: None }),
             (Motion::Running, Motion::Paused) => Some(Change { kind: ClockEventKind::Pause, reason: Some("pending") }),
             (_, Motion::Running) => Some(Change { kind: ClockEventKind::Resume, reason: None }),
-            (Motion::Stopped, Motion::Paused) => None,
-            _ => None,
+            // A stopped clock stays stopped while pending; it continues only when work resumes.
+            (_, Motion::Paused) => None,
         }
     })
     .await
@@ -325,12 +323,18 @@ pub(crate) async fn retarget(
     };
     let Some(p) = matching(config, &facts) else { return Ok(()) };
     let events = sla::events_of(c, t.id).await?;
+    let (mut next, mut changed) = (None, false);
     for mut k in sla::clocks_of(c, t.id).await? {
+        let evs = events_for(&events, k.id);
         let target = if k.target == "first_response" { p.first_response_ms } else { p.resolution_ms };
-        let Some(target_ms) = target else { continue };
-        if k.policy_name == p.policy.name && k.target_ms == target_ms {
-            continue;
-        }
+        let target_ms = match target {
+            Some(ms) if k.policy_name != p.policy.name || k.target_ms != ms => ms,
+            _ => {
+                next = earliest(next, next_check(&k, &calendar_of(&k)?, &evs, Timestamp(now)));
+                continue;
+            }
+        };
+        changed = true;
         let old = (k.policy_name.clone(), k.target_ms);
         k.policy_name = p.policy.name.clone();
         k.calendar_name = p.calendar_name.clone();
@@ -339,10 +343,11 @@ pub(crate) async fn retarget(
         k.warnings = p.warnings_json.clone();
         k.escalates = p.escalates;
         k.target_ms = target_ms;
-        let r = read_clock(&p.calendar, target_ms, &events_for(&events, k.id), Timestamp(now));
-        k.state = stored_state(&r).to_string();
+        let r = read_clock(&p.calendar, target_ms, &evs, Timestamp(now));
+        k.state = state_label(r.state).to_string();
         k.due_at = if motion(&r) == Motion::Running { r.due.map(|d| d.0) } else { None };
         sla::update_clock(c, &k, now).await?;
+        next = earliest(next, next_check(&k, &p.calendar, &evs, Timestamp(now)));
         crate::tickets::record_entry(
             c,
             t.id,
@@ -357,7 +362,10 @@ pub(crate) async fn retarget(
         )
         .await?;
     }
-    reschedule(c, t.id, now).await
+    if changed {
+        schedule_next(c, t.id, next, now).await?;
+    }
+    Ok(())
 }
 
 fn warning_pcts(k: &ClockRow) -> Vec<i64> {
@@ -379,26 +387,24 @@ fn next_check(k: &ClockRow, cal: &BusinessCalendar, evs: &[ClockEvent], now: Tim
         .map(|t| t.0)
         .min();
     let breach = if k.breach_handled { None } else { r.due.map(|d| d.0) };
-    match (warning, breach) {
+    earliest(warning, breach)
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
 
-/// Plans the ticket's SLA timer (one job per ticket, moved when plans change).
-pub(crate) async fn reschedule(c: &mut Conn<'_>, ticket_id: i64, now: i64) -> AppResult<()> {
-    let events = sla::events_of(c, ticket_id).await?;
-    let mut next: Option<i64> = None;
-    for k in sla::clocks_of(c, ticket_id).await? {
-        let cal = calendar_of(&k)?;
-        if let Some(at) = next_check(&k, &cal, &events_for(&events, k.id), Timestamp(now)) {
-            next = Some(next.map_or(at, |n: i64| n.min(at)));
-        }
+/// Moves the ticket's SLA timer (one job per ticket) to `next`, computed by the caller from the
+/// clocks it just changed. With nothing left to watch the pending job is left alone: it fires
+/// once more, finds nothing to do, and is completed.
+async fn schedule_next(c: &mut Conn<'_>, ticket_id: i64, next: Option<i64>, now: i64) -> AppResult<()> {
+    match next {
+        Some(at) => schedule_check(c, ticket_id, at.max(now), now).await,
+        None => Ok(()),
     }
-    if let Some(at) = next {
-        schedule_check(c, ticket_id, at.max(now), now).await?;
-    }
-    Ok(())
 }
 
 pub(crate) const CHECK_JOB: &str = "sla.check";
@@ -464,7 +470,7 @@ impl App {
         let now = Timestamp(self.now());
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = crate::tickets::load_for_staff(&mut c, number).await?;
+        let t = crate::tickets::load(&mut c, number).await?;
         let config = match priority {
             Some(_) => Some(self.config(&mut c).await?),
             None => None,
@@ -503,13 +509,7 @@ impl App {
                 target: k.target.clone(),
                 policy,
                 calendar: calendar_name,
-                state: match reading.state {
-                    ClockState::Breached => "breached",
-                    ClockState::Met => "met",
-                    ClockState::Paused => "paused",
-                    _ => "running",
-                }
-                .into(),
+                state: state_label(reading.state).into(),
                 due_at: reading.due.map(|d| d.to_rfc3339()),
                 target_minutes: target_ms / 60_000,
                 elapsed_minutes: reading.elapsed_ms / 60_000,
@@ -549,6 +549,7 @@ impl App {
             other => other?,
         };
         let events = sla::events_of(&mut c, t.id).await?;
+        let mut next = None;
         for mut k in sla::clocks_of(&mut c, t.id).await? {
             let cal = calendar_of(&k)?;
             let evs = events_for(&events, k.id);
@@ -620,8 +621,12 @@ impl App {
             if changed {
                 sla::update_clock(&mut c, &k, now).await?;
             }
+            next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
         }
-        reschedule(&mut c, t.id, now).await?;
+        // This very job is still pending under its dedupe key: scheduling moves it to the next
+        // check (its completion then finds the lease gone and leaves it queued); with nothing
+        // left to watch it is completed and removed.
+        schedule_next(&mut c, t.id, next, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -665,8 +670,7 @@ async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> A
     if !target.active {
         return Ok(());
     }
-    let from_assignee = t.assignee_email.clone();
-    crate::tickets::move_up_to(t, &target);
+    let from_assignee = crate::tickets::move_up_to(t, &target);
     t.updated_at = now;
     orion_store::tickets::update(c, t).await?;
     t.version += 1;

@@ -54,7 +54,7 @@ impl App {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         let from_state = state;
-        super::move_up_to(&mut t, &target);
+        let from_assignee = super::move_up_to(&mut t, &target);
         let entry = Entry {
             kind: "escalated",
             visibility: Visibility::Internal,
@@ -62,7 +62,7 @@ impl App {
             data: json!({
                 "from_group": current.name, "from_tier": current.tier,
                 "to_group": target.name, "to_tier": target.tier,
-                "from_state": from_state.as_str(), "from_assignee": t.assignee_email,
+                "from_state": from_state.as_str(), "from_assignee": from_assignee,
                 "reason": reason, "troubleshooting": troubleshooting,
                 "escalation_count": t.escalation_count,
             }),

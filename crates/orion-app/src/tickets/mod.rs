@@ -64,7 +64,8 @@ pub(crate) fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
     }
 }
 
-async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
+/// A ticket by number, whoever asks (callers check what the actor may see).
+pub(crate) async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
     let n = TicketNumber::parse(number).ok_or(AppError::NotFound("ticket"))?;
     match tickets::get_by_number(conn, &n.to_string()).await {
         Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("ticket")),
@@ -115,14 +116,18 @@ async fn save(
 }
 
 /// Puts an escalated ticket into `target`'s queue: unowned, new, one escalation more,
-/// the highest tier reached remembered.
-pub(crate) fn move_up_to(t: &mut TicketView, target: &groups::GroupRow) {
+/// the highest tier reached remembered. Returns the e-mail of the assignee it had.
+pub(crate) fn move_up_to(t: &mut TicketView, target: &groups::GroupRow) -> Option<String> {
     t.assignment_group_id = target.id;
+    t.assignment_group_name = target.name.clone();
+    t.assignment_group_tier = target.tier;
     t.assignee_id = None;
+    t.assignee_name = None;
     t.state = State::New.as_str().to_string();
     t.pending_reason = None;
     t.escalation_count += 1;
     t.max_tier = t.max_tier.max(target.tier);
+    t.assignee_email.take()
 }
 
 /// Appends an internal entry Orion writes about a ticket (SLA events, …).
@@ -135,11 +140,6 @@ pub(crate) async fn record_entry(
     data: &serde_json::Value,
 ) -> AppResult<()> {
     record(c, Stamp { ticket_id, at: now, actor }, kind, Visibility::Internal, "", data.clone()).await
-}
-
-/// Loads a ticket by number for staff reads (callers check the role).
-pub(crate) async fn load_for_staff(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
-    load(conn, number).await
 }
 
 /// Appends one timeline entry.

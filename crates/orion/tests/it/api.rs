@@ -19,6 +19,7 @@ engine_tests!(
     deactivated_users_lose_api_access,
     sla_clocks_follow_the_business_calendar_and_pauses,
     sla_timers_warn_then_breach_and_escalate,
+    sla_timers_move_with_pauses,
     calendars_set_the_zone_and_hours_of_slas,
     time_with_each_tier_is_measured_against_olas,
 );
@@ -1092,4 +1093,53 @@ async fn time_with_each_tier_is_measured_against_olas(engine: Engine) {
     let states: Vec<&str> = ola["tiers"].as_array().unwrap().iter().map(|x| x["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["over", "over"]);
     assert_eq!(t.get(&d.alice, &format!("{p}/ola")).await.0, StatusCode::FORBIDDEN);
+}
+
+/// A pause moves the timer: paused 10:00-12:00 with 1 h used of a 4 h first-response target, the
+/// 50 % warning falls at 13:00 and the breach at 15:00, not at 11:00 and 13:00.
+async fn sla_timers_move_with_pauses(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let worker = orion_app::jobs::standard_worker(t.app.clone(), "test-worker");
+    let timers = |tl: &Value| -> Vec<String> {
+        tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .filter(|k| *k == "sla_warning" || *k == "sla_breached")
+            .map(str::to_string)
+            .collect()
+    };
+    t.clock.set(utc("2026-11-23T09:00"));
+    let (_, inc) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Scanner", "impact": 2, "urgency": 2, "assignee": "sam@example.com"}),
+        )
+        .await;
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    t.clock.set(utc("2026-11-23T10:00"));
+    t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
+    t.clock.set(utc("2026-11-23T11:05"));
+    worker.run_due().await.unwrap();
+    t.clock.set(utc("2026-11-23T12:00"));
+    t.patch(&d.l1, &p, json!({"state": "in_progress"})).await;
+    assert!(timers(&t.get(&d.l1, &format!("{p}/timeline")).await.1).is_empty(), "nothing is due while paused");
+    t.clock.set(utc("2026-11-23T12:55"));
+    worker.run_due().await.unwrap();
+    assert!(timers(&t.get(&d.l1, &format!("{p}/timeline")).await.1).is_empty(), "50 % is at 13:00 now");
+    t.clock.set(utc("2026-11-23T13:05"));
+    worker.run_due().await.unwrap();
+    assert_eq!(timers(&t.get(&d.l1, &format!("{p}/timeline")).await.1), ["sla_warning"]);
+    t.clock.set(utc("2026-11-23T15:05"));
+    worker.run_due().await.unwrap();
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    assert_eq!(timers(&tl), ["sla_warning", "sla_breached"]);
+    let breach = tl["items"].as_array().unwrap().iter().find(|e| e["kind"] == "sla_breached").unwrap();
+    assert_eq!(
+        (breach["data"]["target"].as_str(), breach["data"]["due"].clone()),
+        (Some("first_response"), json!(utc("2026-11-23T15:00").to_rfc3339()))
+    );
 }
