@@ -27,10 +27,15 @@ impl Config {
         self.groups.iter().find(|g| g.active && g.name.eq_ignore_ascii_case(name))
     }
 
-    /// Where new tickets go by default: the first active tier-1 group (lowest tier, oldest).
+    /// Where new tickets go by default.
     pub fn default_group(&self) -> Option<&groups::GroupRow> {
-        self.groups.iter().filter(|g| g.active).min_by_key(|g| (g.tier, g.id))
+        service_desk(&self.groups)
     }
+}
+
+/// The group new tickets go to when none is named: the first active group of the lowest tier.
+pub(crate) fn service_desk(groups: &[groups::GroupRow]) -> Option<&groups::GroupRow> {
+    groups.iter().filter(|g| g.active).min_by_key(|g| (g.tier, g.id))
 }
 
 #[derive(Default)]

@@ -68,7 +68,7 @@ pub async fn run(a: SlaArgs) -> Result<()> {
         )
         .await?;
         tx.commit().await?;
-        assert_eq!(user, 1, "run on a fresh database");
+        anyhow::ensure!(user == 1, "run orion-bench sla on a fresh, empty database");
     }
     let mut id = 1;
     while id <= a.tickets {

@@ -52,20 +52,31 @@ impl Sql {
     }
 }
 
+/// Binds every value of a built [`Sql`] to a query of either engine, in order.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! bind_sql {
+    ($q:expr, $sql:expr) => {{
+        let mut q = $q;
+        for b in $sql.binds() {
+            q = match b {
+                $crate::sql::Bind::I64(v) => q.bind(*v),
+                $crate::sql::Bind::Text(v) => q.bind(v.clone()),
+                $crate::sql::Bind::OptI64(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
 /// Runs a `query_as::<_, $row>` over a built [`Sql`] with `fetch_all` on a `&mut Conn`.
 #[macro_export]
 macro_rules! fetch_all_sql {
     ($conn:expr, $row:ty, $sql:expr) => {{
         let sql: &$crate::sql::Sql = $sql;
         $crate::with_conn!($conn, |c| {
-            let mut q = $crate::sqlx::query_as::<_, $row>($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
-            for b in sql.binds() {
-                q = match b {
-                    $crate::sql::Bind::I64(v) => q.bind(*v),
-                    $crate::sql::Bind::Text(v) => q.bind(v.clone()),
-                    $crate::sql::Bind::OptI64(v) => q.bind(*v),
-                };
-            }
+            let q = $crate::sqlx::query_as::<_, $row>($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
+            let q = $crate::bind_sql!(q, sql);
             q.fetch_all(c).await
         })
     }};
@@ -77,14 +88,8 @@ macro_rules! execute_sql {
     ($conn:expr, $sql:expr) => {{
         let sql: &$crate::sql::Sql = $sql;
         $crate::with_conn!($conn, |c| {
-            let mut q = $crate::sqlx::query($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
-            for b in sql.binds() {
-                q = match b {
-                    $crate::sql::Bind::I64(v) => q.bind(*v),
-                    $crate::sql::Bind::Text(v) => q.bind(v.clone()),
-                    $crate::sql::Bind::OptI64(v) => q.bind(*v),
-                };
-            }
+            let q = $crate::sqlx::query($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
+            let q = $crate::bind_sql!(q, sql);
             q.execute(c).await.map(|r| r.rows_affected())
         })
     }};

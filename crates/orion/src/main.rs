@@ -360,6 +360,17 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// A list for scripts (`--json`) or people (one line each).
+fn print_list<T: serde::Serialize>(items: &[T], json: bool, line: impl Fn(&T) -> String) -> Result<()> {
+    if json {
+        return print_json(&items);
+    }
+    for item in items {
+        println!("{}", line(item));
+    }
+    Ok(())
+}
+
 fn read_password() -> Result<String> {
     let mut s = String::new();
     std::io::stdin().read_to_string(&mut s).context("reading the password from standard input")?;
@@ -444,20 +455,10 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<()> {
                     None => break,
                 }
             }
-            if json {
-                return print_json(&all);
-            }
-            for u in all {
-                println!(
-                    "{:>6}  {:<9}  {:<40}  {}{}",
-                    u.id,
-                    u.role,
-                    u.email,
-                    u.name,
-                    if u.active { "" } else { "  (deactivated)" }
-                );
-            }
-            Ok(())
+            print_list(&all, json, |u| {
+                let inactive = if u.active { "" } else { "  (deactivated)" };
+                format!("{:>6}  {:<9}  {:<40}  {}{inactive}", u.id, u.role, u.email, u.name)
+            })
         }
         UserCmd::ResetPassword { email } => {
             app.set_password(&email, read_password()?).await?;
@@ -492,20 +493,16 @@ async fn group_cmd(app: &App, cmd: GroupCmd) -> Result<()> {
         }
         GroupCmd::List { json } => {
             let gs = app.list_groups(&operator()).await?;
-            if json {
-                return print_json(&gs);
-            }
-            for g in gs {
-                println!(
-                    "{:>4}  tier {}  {:<24} escalates to {:<24} {} members",
+            print_list(&gs, json, |g| {
+                let up = g.escalates_to.as_deref().unwrap_or("-");
+                format!(
+                    "{:>4}  tier {}  {:<24} escalates to {up:<24} {} members",
                     g.id,
                     g.tier,
                     g.name,
-                    g.escalates_to.as_deref().unwrap_or("-"),
                     g.members.len()
-                );
-            }
-            Ok(())
+                )
+            })
         }
     }
 }
@@ -546,19 +543,15 @@ async fn calendar_cmd(app: &App, cmd: CalendarCmd) -> Result<()> {
     match cmd {
         CalendarCmd::List { json } => {
             let cals = app.list_calendars(&operator()).await?;
-            if json {
-                return print_json(&cals);
-            }
-            for c in cals {
-                println!(
+            print_list(&cals, json, |c| {
+                format!(
                     "{:<20} {:<20} {} holidays, {} yearly",
                     c.name,
                     c.time_zone,
                     c.holidays.len(),
                     c.yearly_holidays.len()
-                );
-            }
-            Ok(())
+                )
+            })
         }
         CalendarCmd::Set { name, time_zone, hours, days } => {
             let intervals = hours.iter().map(|h| parse_hours(h)).collect::<Result<Vec<_>>>()?;
@@ -594,22 +587,18 @@ async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
     match cmd {
         PolicyCmd::List { json } => {
             let ps = app.list_policies(&operator()).await?;
-            if json {
-                return print_json(&ps);
-            }
-            for p in ps {
-                let mins = |m: Option<i64>| m.map_or("-".to_string(), |m| format!("{m} min"));
-                println!(
-                    "{:>4}  {:<24} {:<12} {:<16} first response {:<10} resolution {}",
+            let mins = |m: Option<i64>| m.map_or("-".to_string(), |m| format!("{m} min"));
+            print_list(&ps, json, |p| {
+                let priorities = if p.priorities.is_empty() { "any".to_string() } else { p.priorities.join(",") };
+                format!(
+                    "{:>4}  {:<24} {priorities:<12} {:<16} first response {:<10} resolution {}",
                     p.position,
                     p.name,
-                    if p.priorities.is_empty() { "any".to_string() } else { p.priorities.join(",") },
                     p.calendar,
                     mins(p.first_response_minutes),
                     mins(p.resolution_minutes)
-                );
-            }
-            Ok(())
+                )
+            })
         }
         PolicyCmd::Set {
             name,

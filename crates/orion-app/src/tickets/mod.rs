@@ -182,13 +182,11 @@ async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResul
     }
 }
 
-/// The group new tickets go to when none is named: the first active tier-1 group.
+/// The default group read from the database (a group created on another node a moment ago).
 async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
-    groups::list(conn)
-        .await?
-        .into_iter()
-        .filter(|g| g.active)
-        .min_by_key(|g| (g.tier, g.id))
+    let all = groups::list(conn).await?;
+    crate::config::service_desk(&all)
+        .cloned()
         .ok_or_else(|| invalid("assignment_group", "no group exists to route the ticket to; create one first"))
 }
 
