@@ -128,62 +128,18 @@ impl App {
         let t = crate::tickets::load(&mut c, number).await?;
         let cal = business_calendar(&mut c).await?;
         let targets = targets(&mut c).await?;
-        let tiers: BTreeMap<String, i64> = groups::list(&mut c).await?.into_iter().map(|g| (g.name, g.tier)).collect();
-        let tier_of = |name: &str| tiers.get(name).copied().unwrap_or(1);
-
-        // Walk the timeline: who had the ticket from when, and when the count stood still.
-        let mut spans: Vec<(String, i64, i64, Option<i64>)> = Vec::new();
-        let mut current: Option<String> = None;
-        let mut counting = true;
-        let mut after = None;
-        loop {
-            let page = timeline::list(&mut c, t.id, true, after, 500).await?;
-            let Some(last) = page.last().map(|e| e.id) else { break };
-            for e in &page {
-                let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
-                let moved_to = match e.kind.as_str() {
-                    "created" => data["assignment_group"].as_str().map(str::to_string),
-                    "escalated" => data["to_group"].as_str().map(str::to_string),
-                    "fields_changed" => data["changes"]
-                        .as_array()
-                        .and_then(|cs| cs.iter().find(|ch| ch["field"] == "assignment_group"))
-                        .and_then(|ch| ch["to"].as_str().map(str::to_string)),
-                    _ => None,
-                };
-                let close = |spans: &mut Vec<(String, i64, i64, Option<i64>)>| {
-                    if let Some(open) = spans.last_mut().filter(|s| s.3.is_none()) {
-                        open.3 = Some(e.at);
-                    }
-                };
-                if let Some(g) = moved_to {
-                    close(&mut spans);
-                    if counting {
-                        spans.push((g.clone(), tier_of(&g), e.at, None));
-                    }
-                    current = Some(g);
-                } else if e.kind == "resolved" || e.kind == "closed" {
-                    close(&mut spans);
-                    counting = false;
-                } else if e.kind == "reopened" {
-                    counting = true;
-                    if let Some(g) = &current {
-                        spans.push((g.clone(), tier_of(g), e.at, None));
-                    }
-                }
-            }
-            after = Some(last);
-        }
         let mut per_tier: BTreeMap<i64, i64> = BTreeMap::new();
-        let spans: Vec<GroupSpan> = spans
+        let spans: Vec<GroupSpan> = spans_of(&mut c, t.id)
+            .await?
             .into_iter()
-            .map(|(group, tier, from, to)| {
-                let ms = cal.business_ms_between(Timestamp(from), Timestamp(to.unwrap_or(now)));
-                *per_tier.entry(tier).or_default() += ms;
+            .map(|s| {
+                let ms = cal.business_ms_between(Timestamp(s.from), Timestamp(s.to.unwrap_or(now)));
+                *per_tier.entry(s.tier).or_default() += ms;
                 GroupSpan {
-                    group,
-                    tier,
-                    from: Timestamp(from).to_rfc3339(),
-                    to: to.map(|x| Timestamp(x).to_rfc3339()),
+                    group: s.group,
+                    tier: s.tier,
+                    from: Timestamp(s.from).to_rfc3339(),
+                    to: s.to.map(|x| Timestamp(x).to_rfc3339()),
                     working_minutes: ms / 60_000,
                 }
             })
@@ -201,5 +157,213 @@ impl App {
             })
             .collect();
         Ok(OlaReport { tiers, spans })
+    }
+}
+
+/// One stretch with a group, read from the timeline.
+struct Span {
+    group: String,
+    group_id: i64,
+    tier: i64,
+    from: i64,
+    /// `None` while the ticket is still with the group
+    to: Option<i64>,
+}
+
+/// Walks a ticket's timeline: who had the ticket from when, and when the count stood still
+/// (from resolution or closure to reopen).
+async fn spans_of(c: &mut orion_store::Conn<'_>, ticket_id: i64) -> AppResult<Vec<Span>> {
+    let groups: BTreeMap<String, (i64, i64)> =
+        groups::list(c).await?.into_iter().map(|g| (g.name, (g.id, g.tier))).collect();
+    let span = |name: &str, from: i64| {
+        let (group_id, tier) = groups.get(name).copied().unwrap_or((0, 1));
+        Span { group: name.to_string(), group_id, tier, from, to: None }
+    };
+    let mut spans: Vec<Span> = Vec::new();
+    let mut current: Option<String> = None;
+    let mut counting = true;
+    let mut after = None;
+    loop {
+        let page = timeline::list(c, ticket_id, true, after, 500).await?;
+        let Some(last) = page.last().map(|e| e.id) else { break };
+        for e in &page {
+            let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+            let moved_to = match e.kind.as_str() {
+                "created" => data["assignment_group"].as_str().map(str::to_string),
+                "escalated" => data["to_group"].as_str().map(str::to_string),
+                "fields_changed" => data["changes"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|ch| ch["field"] == "assignment_group"))
+                    .and_then(|ch| ch["to"].as_str().map(str::to_string)),
+                _ => None,
+            };
+            let close = |spans: &mut Vec<Span>| {
+                if let Some(open) = spans.last_mut().filter(|s| s.to.is_none()) {
+                    open.to = Some(e.at);
+                }
+            };
+            if let Some(g) = moved_to {
+                close(&mut spans);
+                if counting {
+                    spans.push(span(&g, e.at));
+                }
+                current = Some(g);
+            } else if e.kind == "resolved" || e.kind == "closed" {
+                close(&mut spans);
+                counting = false;
+            } else if e.kind == "reopened" {
+                counting = true;
+                if let Some(g) = &current {
+                    spans.push(span(g, e.at));
+                }
+            }
+        }
+        after = Some(last);
+    }
+    Ok(spans)
+}
+
+/// Records, at resolution, the working time the ticket spent with each group (summed over every
+/// stretch with it) for OLA reports; a ticket resolved again after a reopen replaces its rows.
+pub(crate) async fn record_spans(c: &mut orion_store::Conn<'_>, ticket_id: i64, resolved_at: i64) -> AppResult<()> {
+    let cal = business_calendar(c).await?;
+    let targets = targets(c).await?;
+    let mut per_group: BTreeMap<i64, sla::OlaSpanWrite> = BTreeMap::new();
+    for s in spans_of(c, ticket_id).await?.into_iter().filter(|s| s.group_id != 0) {
+        let to = s.to.unwrap_or(resolved_at);
+        let ms = cal.business_ms_between(Timestamp(s.from), Timestamp(to));
+        let row = per_group.entry(s.group_id).or_insert(sla::OlaSpanWrite {
+            group_id: s.group_id,
+            tier: s.tier,
+            started_at: s.from,
+            ended_at: to,
+            working_ms: 0,
+            target_ms: targets.for_tier(s.tier) * 60_000,
+        });
+        row.ended_at = row.ended_at.max(to);
+        row.working_ms += ms;
+    }
+    let rows: Vec<sla::OlaSpanWrite> = per_group.into_values().collect();
+    sla::record_ola_spans(c, ticket_id, resolved_at, &rows).await?;
+    Ok(())
+}
+
+/// `GET /api/v1/reports/ola`: how long resolved tickets sat with each group and tier.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OlaSummary {
+    /// Tickets resolved from (inclusive)…
+    pub from: String,
+    /// …to (exclusive)
+    pub to: String,
+    pub tiers: Vec<OlaFigures>,
+    pub groups: Vec<OlaFigures>,
+}
+
+/// Figures for one group, or (with `group` null) one tier.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OlaFigures {
+    pub group: Option<String>,
+    pub tier: i64,
+    /// Tickets that passed through (per tier: visits to its groups)
+    pub tickets: i64,
+    pub average_minutes: i64,
+    pub max_minutes: i64,
+    pub target_minutes: i64,
+    /// Visits longer than the tier's target
+    pub over_target: i64,
+    /// Share of visits within target, 0–100
+    pub within_target_percent: i64,
+}
+
+/// Query of `GET /api/v1/reports/ola`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OlaQuery {
+    /// `YYYY-MM-DD` (UTC) or RFC 3339; default: 30 days before `to`
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (UTC, exclusive) or RFC 3339; default: now
+    pub to: Option<String>,
+    /// One group only
+    pub group: Option<String>,
+}
+
+fn parse_instant(field: &str, s: &str) -> Result<i64, orion_domain::FieldError> {
+    Timestamp::parse_day_or_instant(field, s).map(Timestamp::as_millis)
+}
+
+fn figures(group: Option<String>, tier: i64, tickets: i64, total: i64, max: i64, over: i64, target: i64) -> OlaFigures {
+    OlaFigures {
+        group,
+        tier,
+        tickets,
+        average_minutes: if tickets > 0 { total / tickets / 60_000 } else { 0 },
+        max_minutes: max / 60_000,
+        target_minutes: target,
+        over_target: over,
+        within_target_percent: if tickets > 0 { (tickets - over) * 100 / tickets } else { 100 },
+    }
+}
+
+impl App {
+    /// Working time per group and tier for the tickets resolved in a period (staff).
+    pub async fn ola_report(&self, actor: &Actor, q: &OlaQuery) -> AppResult<OlaSummary> {
+        if !actor.can_work_tickets() {
+            return Err(AppError::Forbidden("only support staff can read OLA reports".into()));
+        }
+        let mut errs = orion_domain::FieldErrors::new();
+        let to = match q.to.as_deref() {
+            Some(s) => errs.check(parse_instant("to", s)),
+            None => Some(self.now()),
+        };
+        let from = match (q.from.as_deref(), to) {
+            (Some(s), _) => errs.check(parse_instant("from", s)),
+            (None, Some(to)) => Some(to - 30 * 86_400_000),
+            (None, None) => None,
+        };
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            errs.push("from", "must be before to");
+        }
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let group_id = match q.group.as_deref() {
+            Some(name) => match groups::list(&mut c).await?.into_iter().find(|g| g.name.eq_ignore_ascii_case(name)) {
+                Some(g) => Some(g.id),
+                None => {
+                    errs.push("group", format!("no group named {name:?}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        errs.into_result()?;
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let targets = targets(&mut c).await?;
+        let rows = sla::ola_aggregate(&mut c, from, to, group_id).await?;
+        let mut tiers: BTreeMap<i64, (i64, i64, i64, i64)> = BTreeMap::new();
+        let groups = rows
+            .iter()
+            .map(|g| {
+                let t = tiers.entry(g.tier).or_default();
+                *t = (t.0 + g.spans, t.1 + g.total_ms, t.2.max(g.max_ms), t.3 + g.over_target);
+                figures(
+                    Some(g.group_name.clone()),
+                    g.tier,
+                    g.tickets,
+                    g.total_ms,
+                    g.max_ms,
+                    g.over_target,
+                    targets.for_tier(g.tier),
+                )
+            })
+            .collect();
+        let tiers = tiers
+            .into_iter()
+            .map(|(tier, (n, total, max, over))| figures(None, tier, n, total, max, over, targets.for_tier(tier)))
+            .collect();
+        Ok(OlaSummary { from: Timestamp(from).to_rfc3339(), to: Timestamp(to).to_rfc3339(), tiers, groups })
     }
 }

@@ -8,7 +8,10 @@ use crate::config::Config;
 use crate::{App, AppError, AppResult};
 use orion_domain::calendar::CalendarSpec;
 use orion_domain::sla::{ClockEvent, ClockEventKind, ClockReading, ClockState, explain, read_clock};
-use orion_domain::sla_policy::{CalendarRef, SlaPolicy, TicketFacts};
+use orion_domain::sla_policy::{
+    CalendarRef, EscalationRule, OnPriorityChange, RuleAction, SlaPolicy, TargetKind, TicketFacts, actions_for,
+    default_rules,
+};
 use orion_domain::{Actor, BusinessCalendar, PendingReason, Priority, State, TicketKind, Timestamp};
 use orion_store::sla::{self, ClockRow, NewClock};
 use orion_store::{Conn, tickets::TicketView};
@@ -25,8 +28,26 @@ pub(crate) struct PolicyDef {
     pub pause_on_json: String,
     pub warnings_json: String,
     pub escalates: bool,
-    pub first_response_ms: Option<i64>,
-    pub resolution_ms: Option<i64>,
+    /// The effective escalation rules as JSON, copied onto each clock.
+    pub rules_json: String,
+}
+
+impl PolicyDef {
+    /// The target of `kind` in working milliseconds, if the policy sets one.
+    pub(crate) fn target_ms(&self, kind: TargetKind) -> Option<i64> {
+        let t = &self.policy.targets;
+        match kind {
+            TargetKind::FirstResponse => t.first_response_min,
+            TargetKind::Resolution => t.resolution_min,
+            TargetKind::Update => t.update_interval_min,
+        }
+        .map(|m| m * 60_000)
+    }
+}
+
+/// The escalation rules stored as JSON (a policy's or a clock's copy); `None` or unreadable: the defaults.
+fn parse_rules(json: Option<&str>, breach_escalates: bool) -> Vec<EscalationRule> {
+    json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_else(|| default_rules(breach_escalates))
 }
 
 fn parse_list<T>(json: &str, each: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
@@ -65,10 +86,12 @@ pub(crate) async fn load_policies(conn: &mut Conn<'_>) -> AppResult<Vec<PolicyDe
             },
             pause_on: parse_list(&row.pause_on, |v| v.as_str().and_then(|s| PendingReason::parse("pause_on", s).ok())),
             warnings_pct: parse_list(&row.warnings, |v| v.as_u64().and_then(|n| u8::try_from(n).ok())),
+            on_priority_change: OnPriorityChange::parse("on_priority_change", &row.on_priority_change)
+                .unwrap_or_default(),
+            rules: parse_rules(row.escalation_rules.as_deref(), row.breach_escalates),
         };
         out.push(PolicyDef {
-            first_response_ms: row.first_response_min.map(|m| m * 60_000),
-            resolution_ms: row.resolution_min.map(|m| m * 60_000),
+            rules_json: to_json(&policy.rules),
             policy,
             calendar_name: row.calendar_name,
             calendar_spec: row.calendar_spec,
@@ -90,6 +113,8 @@ pub(crate) struct PlannedClock {
     pub pause_on: String,
     pub warnings: String,
     pub escalates: bool,
+    pub rules: String,
+    pub on_priority_change: &'static str,
     pub target_ms: i64,
     pub due_at: Option<i64>,
     /// When the first warning (or the breach) of this clock is due.
@@ -106,6 +131,8 @@ impl PlannedClock {
             pause_on: &self.pause_on,
             warnings: &self.warnings,
             escalates: self.escalates,
+            rules: Some(&self.rules),
+            on_priority_change: self.on_priority_change,
             target_ms: self.target_ms,
             due_at: self.due_at,
         }
@@ -119,26 +146,29 @@ fn matching<'a>(config: &'a Config, facts: &TicketFacts<'_>) -> Option<&'a Polic
 /// The clocks a new ticket starts with, due from `now`.
 pub(crate) fn plan_clocks(config: &Config, facts: &TicketFacts<'_>, now: i64) -> Vec<PlannedClock> {
     let Some(p) = matching(config, facts) else { return Vec::new() };
+    TargetKind::ALL.into_iter().filter_map(|kind| planned(p, kind, now)).collect()
+}
+
+/// A clock of `kind` under policy `p`, started at `now`; `None` when the policy sets no such target.
+fn planned(p: &PolicyDef, kind: TargetKind, now: i64) -> Option<PlannedClock> {
     // The first timer falls on the earliest warning (or the breach, without warnings).
     let first_pct =
         p.policy.warnings_pct.iter().filter(|pct| (1..100).contains(*pct)).min().map_or(100, |pct| i64::from(*pct));
-    [("first_response", p.first_response_ms), ("resolution", p.resolution_ms)]
-        .into_iter()
-        .filter_map(|(target, ms)| {
-            ms.map(|ms| PlannedClock {
-                target,
-                policy_name: p.policy.name.clone(),
-                calendar_name: p.calendar_name.clone(),
-                calendar_spec: p.calendar_spec.clone(),
-                pause_on: p.pause_on_json.clone(),
-                warnings: p.warnings_json.clone(),
-                escalates: p.escalates,
-                target_ms: ms,
-                due_at: p.calendar.add_business_ms(Timestamp(now), ms).map(|t| t.0),
-                first_check_at: p.calendar.add_business_ms(Timestamp(now), ms * first_pct / 100).map(|t| t.0),
-            })
-        })
-        .collect()
+    let ms = p.target_ms(kind)?;
+    Some(PlannedClock {
+        target: kind.as_str(),
+        policy_name: p.policy.name.clone(),
+        calendar_name: p.calendar_name.clone(),
+        calendar_spec: p.calendar_spec.clone(),
+        pause_on: p.pause_on_json.clone(),
+        warnings: p.warnings_json.clone(),
+        escalates: p.escalates,
+        rules: p.rules_json.clone(),
+        on_priority_change: p.policy.on_priority_change.as_str(),
+        target_ms: ms,
+        due_at: p.calendar.add_business_ms(Timestamp(now), ms).map(|t| t.0),
+        first_check_at: p.calendar.add_business_ms(Timestamp(now), ms * first_pct / 100).map(|t| t.0),
+    })
 }
 
 fn calendar_of(k: &ClockRow) -> AppResult<BusinessCalendar> {
@@ -151,16 +181,7 @@ fn events_for(events: &[sla::EventRow], clock_id: i64) -> Vec<ClockEvent> {
     events
         .iter()
         .filter(|e| e.ticket_sla_id == clock_id)
-        .filter_map(|e| {
-            let kind = match e.kind.as_str() {
-                "start" => ClockEventKind::Start,
-                "pause" => ClockEventKind::Pause,
-                "resume" => ClockEventKind::Resume,
-                "stop" => ClockEventKind::Stop,
-                _ => return None,
-            };
-            Some(ClockEvent { at: Timestamp(e.at), kind })
-        })
+        .filter_map(|e| ClockEventKind::from_name(&e.kind).map(|kind| ClockEvent { at: Timestamp(e.at), kind }))
         .collect()
 }
 
@@ -231,14 +252,13 @@ async fn apply(
             continue;
         };
         changed = true;
-        let kind = match change.kind {
-            ClockEventKind::Start => "start",
-            ClockEventKind::Pause => "pause",
-            ClockEventKind::Resume => "resume",
-            ClockEventKind::Stop => "stop",
-        };
-        sla::append_event(c, k.id, now, kind, change.reason).await?;
+        sla::append_event(c, k.id, now, change.kind.as_str(), change.reason).await?;
         evs.push(ClockEvent { at: Timestamp(now), kind: change.kind });
+        if change.kind == ClockEventKind::Restart {
+            // A new cycle: its warnings and breach are announced afresh.
+            k.warned_pct = 0;
+            k.breach_handled = false;
+        }
         let after = read_clock(&cal, k.target_ms, &evs, Timestamp(now));
         k.state = state_label(after.state).to_string();
         k.due_at = if motion(&after) == Motion::Running { after.due.map(|d| d.0) } else { None };
@@ -247,6 +267,7 @@ async fn apply(
         let entry_kind = match (change.kind, after.state) {
             (ClockEventKind::Pause, _) => "sla_paused",
             (ClockEventKind::Resume, _) => "sla_resumed",
+            (ClockEventKind::Restart, _) => "sla_restarted",
             (ClockEventKind::Stop, ClockState::Breached) => "sla_breached",
             _ => "sla_met",
         };
@@ -296,23 +317,28 @@ pub(crate) async fn sync_with_state(
     .await
 }
 
-/// The first public reply by staff (or a logged call) meets the first-response target.
-pub(crate) async fn first_response(c: &mut Conn<'_>, t: &TicketView, now: i64, actor: &Actor) -> AppResult<()> {
-    apply(c, t, now, Some(actor), |k, current| {
-        (k.target == "first_response" && current != Motion::Stopped)
-            .then_some(Change { kind: ClockEventKind::Stop, reason: Some("first public reply") })
+/// A public reply by staff (or a logged phone call): the first meets the first-response target,
+/// and each one starts the update-interval clock again.
+pub(crate) async fn public_update(c: &mut Conn<'_>, t: &TicketView, now: i64, actor: &Actor) -> AppResult<()> {
+    apply(c, t, now, Some(actor), |k, current| match (k.target.as_str(), current) {
+        (_, Motion::Stopped) => None,
+        ("first_response", _) => Some(Change { kind: ClockEventKind::Stop, reason: Some("first public reply") }),
+        ("update", _) => Some(Change { kind: ClockEventKind::Restart, reason: Some("public update") }),
+        _ => None,
     })
     .await
 }
 
-/// A new priority may mean a new policy: each clock keeps its events (so paused
-/// time stays paused) and is measured against the new target from its original start.
+/// A new priority may mean a new policy. Each clock follows the `on_priority_change` of the
+/// policy it ran under: `retarget` keeps its events (so paused time stays paused) and measures
+/// them against the new target from the original start; `restart` starts a running or paused
+/// clock again from zero. A target the new policy adds starts now; one it lacks keeps its old policy.
 pub(crate) async fn retarget(
     c: &mut Conn<'_>,
     config: &Config,
     t: &TicketView,
     now: i64,
-    actor: &Actor,
+    actor: Option<&Actor>,
 ) -> AppResult<()> {
     let department = orion_store::users::get(c, t.requester_id).await?.department;
     let facts = TicketFacts {
@@ -323,17 +349,45 @@ pub(crate) async fn retarget(
     };
     let Some(p) = matching(config, &facts) else { return Ok(()) };
     let events = sla::events_of(c, t.id).await?;
+    let clocks = sla::clocks_of(c, t.id).await?;
     let (mut next, mut changed) = (None, false);
-    for mut k in sla::clocks_of(c, t.id).await? {
-        let evs = events_for(&events, k.id);
-        let target = if k.target == "first_response" { p.first_response_ms } else { p.resolution_ms };
-        let target_ms = match target {
+    let open = State::parse("state", &t.state)?.is_open();
+    for kind in TargetKind::ALL {
+        if open
+            && !clocks.iter().any(|k| k.target == kind.as_str())
+            && let Some(new) = planned(p, kind, now)
+        {
+            sla::add_clock(c, t.id, &new.as_new(), now).await?;
+            changed = true;
+            next = earliest(next, new.first_check_at);
+            crate::tickets::record_entry(
+                c,
+                t.id,
+                now,
+                actor,
+                "sla_started",
+                &json!({"target": kind.as_str(), "policy": p.policy.name, "target_minutes": new.target_ms / 60_000,
+                        "due": new.due_at.map(|d| Timestamp(d).to_rfc3339())}),
+            )
+            .await?;
+        }
+    }
+    for mut k in clocks {
+        let mut evs = events_for(&events, k.id);
+        let kind = TargetKind::parse("target", &k.target)?;
+        let target_ms = match p.target_ms(kind) {
             Some(ms) if k.policy_name != p.policy.name || k.target_ms != ms => ms,
             _ => {
                 next = earliest(next, next_check(&k, &calendar_of(&k)?, &evs, Timestamp(now)));
                 continue;
             }
         };
+        let mode = OnPriorityChange::parse("on_priority_change", &k.on_priority_change).unwrap_or_default();
+        let before = read_clock(&calendar_of(&k)?, k.target_ms, &evs, Timestamp(now));
+        if mode == OnPriorityChange::Restart && motion(&before) == Motion::Stopped {
+            // A met (or missed) target stays as it was.
+            continue;
+        }
         changed = true;
         let old = (k.policy_name.clone(), k.target_ms);
         k.policy_name = p.policy.name.clone();
@@ -342,8 +396,18 @@ pub(crate) async fn retarget(
         k.pause_on = p.pause_on_json.clone();
         k.warnings = p.warnings_json.clone();
         k.escalates = p.escalates;
+        k.rules = Some(p.rules_json.clone());
+        k.on_priority_change = p.policy.on_priority_change.as_str().to_string();
         k.target_ms = target_ms;
+        if mode == OnPriorityChange::Restart {
+            sla::append_event(c, k.id, now, ClockEventKind::Restart.as_str(), Some("priority changed")).await?;
+            evs.push(ClockEvent { at: Timestamp(now), kind: ClockEventKind::Restart });
+            k.warned_pct = 0;
+            k.breach_handled = false;
+        }
         let r = read_clock(&p.calendar, target_ms, &evs, Timestamp(now));
+        // A clock no longer breached under the new target has its breach acted on again if it comes.
+        k.breach_handled &= r.state == ClockState::Breached;
         k.state = state_label(r.state).to_string();
         k.due_at = if motion(&r) == Motion::Running { r.due.map(|d| d.0) } else { None };
         sla::update_clock(c, &k, now).await?;
@@ -352,11 +416,11 @@ pub(crate) async fn retarget(
             c,
             t.id,
             now,
-            Some(actor),
+            actor,
             "sla_retargeted",
             &json!({
                 "target": k.target, "from_policy": old.0, "to_policy": k.policy_name,
-                "from_minutes": old.1 / 60_000, "to_minutes": target_ms / 60_000,
+                "from_minutes": old.1 / 60_000, "to_minutes": target_ms / 60_000, "mode": mode.as_str(),
                 "due": r.due.map(|d| d.to_rfc3339()), "state": k.state,
             }),
         )
@@ -366,6 +430,16 @@ pub(crate) async fn retarget(
         schedule_next(c, t.id, next, now).await?;
     }
     Ok(())
+}
+
+/// Plans a ticket's SLA timer from all of its clocks as they now stand.
+async fn reschedule(c: &mut Conn<'_>, ticket_id: i64, now: i64) -> AppResult<()> {
+    let events = sla::events_of(c, ticket_id).await?;
+    let mut next = None;
+    for k in sla::clocks_of(c, ticket_id).await? {
+        next = earliest(next, next_check(&k, &calendar_of(&k)?, &events_for(&events, k.id), Timestamp(now)));
+    }
+    schedule_next(c, ticket_id, next, now).await
 }
 
 fn warning_pcts(k: &ClockRow) -> Vec<i64> {
@@ -494,12 +568,11 @@ impl App {
             let mut evs = events_for(&events, k.id);
             let (mut policy, mut calendar_name, mut cal, mut target_ms) =
                 (k.policy_name.clone(), k.calendar_name.clone(), calendar_of(&k)?, k.target_ms);
-            if let Some(p) = new_policy {
-                let target = if k.target == "first_response" { p.first_response_ms } else { p.resolution_ms };
-                if let Some(ms) = target {
-                    (policy, calendar_name, cal, target_ms) =
-                        (p.policy.name.clone(), p.calendar_name.clone(), p.calendar.clone(), ms);
-                }
+            if let Some(p) = new_policy
+                && let Some(ms) = p.target_ms(TargetKind::parse("target", &k.target)?)
+            {
+                (policy, calendar_name, cal, target_ms) =
+                    (p.policy.name.clone(), p.calendar_name.clone(), p.calendar.clone(), ms);
             }
             if what_if.pause_now && motion(&read_clock(&cal, target_ms, &evs, now)) == Motion::Running {
                 evs.push(ClockEvent { at: now, kind: ClockEventKind::Pause });
@@ -538,8 +611,8 @@ pub struct Preview {
 }
 
 impl App {
-    /// The SLA timer of one ticket: announces warnings, acts on breaches, and plans the next check.
-    /// Idempotent: a second run at the same time finds nothing new to announce.
+    /// The SLA timer of one ticket: announces warnings, acts on breaches by the clock's escalation
+    /// rules, and plans the next check. Idempotent: a second run at the same time finds nothing new.
     pub async fn sla_check(&self, ticket_id: i64) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -550,6 +623,8 @@ impl App {
         };
         let events = sla::events_of(&mut c, t.id).await?;
         let mut next = None;
+        // Moves of the ticket the rules ask for, done once after every clock was read.
+        let (mut escalate, mut raise): (Option<String>, Option<String>) = (None, None);
         for mut k in sla::clocks_of(&mut c, t.id).await? {
             let cal = calendar_of(&k)?;
             let evs = events_for(&events, k.id);
@@ -557,6 +632,8 @@ impl App {
             if motion(&r) != Motion::Running {
                 continue;
             }
+            let kind = TargetKind::parse("target", &k.target)?;
+            let rules = parse_rules(k.rules.as_deref(), k.escalates);
             let mut changed = false;
             let crossed = warning_pcts(&k)
                 .into_iter()
@@ -565,16 +642,17 @@ impl App {
             if let Some(pct) = crossed.filter(|_| r.state != ClockState::Breached) {
                 k.warned_pct = pct;
                 changed = true;
-                if let Some(assignee) = t.assignee_id {
-                    let msg = format!(
-                        "{} {}: {pct} % of the {} target used, {} left",
-                        t.number,
-                        t.title,
-                        k.target.replace('_', " "),
-                        orion_domain::sla::human_duration(r.remaining_ms)
-                    );
-                    orion_store::notifications::insert(&mut c, assignee, Some(t.id), "sla_warning", &msg, now).await?;
-                }
+                let actions = actions_for(&rules, kind, u8::try_from(pct).ok());
+                let msg = format!(
+                    "{} {}: {pct} % of the {} target used, {} left",
+                    t.number,
+                    t.title,
+                    kind.label(),
+                    orion_domain::sla::human_duration(r.remaining_ms)
+                );
+                let notified = notify(&mut c, &t, &actions, "sla_warning", &msg, now).await?;
+                let why = format!("{pct} % of the {} target was used.", kind.label());
+                note_moves(&actions, &why, &mut escalate, &mut raise);
                 crate::tickets::record_entry(
                     &mut c,
                     t.id,
@@ -582,7 +660,7 @@ impl App {
                     None,
                     "sla_warning",
                     &json!({"target": k.target, "percent": pct, "due": r.due.map(|d| d.to_rfc3339()),
-                            "remaining_minutes": r.remaining_ms / 60_000}),
+                            "remaining_minutes": r.remaining_ms / 60_000, "notify": notified, "actions": actions}),
                 )
                 .await?;
             }
@@ -591,19 +669,11 @@ impl App {
                 k.warned_pct = warning_pcts(&k).into_iter().max().unwrap_or(k.warned_pct);
                 k.state = "breached".into();
                 changed = true;
-                let lead_id = orion_store::groups::get(&mut c, t.assignment_group_id).await?.lead_id;
-                let lead = match lead_id {
-                    Some(id) => Some(orion_store::users::get(&mut c, id).await?.email),
-                    None => None,
-                };
-                let mut recipients: Vec<i64> = [t.assignee_id, lead_id].into_iter().flatten().collect();
-                recipients.dedup();
-                let msg = format!("{} {}: the {} target was breached", t.number, t.title, k.target.replace('_', " "));
-                for user in recipients {
-                    orion_store::notifications::insert(&mut c, user, Some(t.id), "sla_breached", &msg, now).await?;
-                }
-                let mut notify: Vec<String> = [t.assignee_email.clone(), lead].into_iter().flatten().collect();
-                notify.dedup();
+                let actions = actions_for(&rules, kind, None);
+                let msg = format!("{} {}: the {} target was breached", t.number, t.title, kind.label());
+                let notified = notify(&mut c, &t, &actions, "sla_breached", &msg, now).await?;
+                let why = format!("The {} SLA was breached.", kind.label());
+                note_moves(&actions, &why, &mut escalate, &mut raise);
                 crate::tickets::record_entry(
                     &mut c,
                     t.id,
@@ -611,22 +681,30 @@ impl App {
                     None,
                     "sla_breached",
                     &json!({"target": k.target, "policy": k.policy_name, "due": r.due.map(|d| d.to_rfc3339()),
-                            "notify": notify}),
+                            "notify": notified, "actions": actions}),
                 )
                 .await?;
-                if k.target == "resolution" && k.escalates {
-                    escalate_on_breach(&mut c, &mut t, now).await?;
-                }
             }
             if changed {
                 sla::update_clock(&mut c, &k, now).await?;
             }
             next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
         }
+        if let Some(reason) = &raise {
+            let config = self.config(&mut c).await?;
+            raise_priority(&mut c, &config, &mut t, now, reason).await?;
+        }
+        if let Some(reason) = &escalate {
+            escalate_automatically(&mut c, &mut t, now, reason).await?;
+        }
         // This very job is still pending under its dedupe key: scheduling moves it to the next
         // check (its completion then finds the lease gone and leaves it queued); with nothing
         // left to watch it is completed and removed.
-        schedule_next(&mut c, t.id, next, now).await?;
+        if raise.is_some() {
+            reschedule(&mut c, t.id, now).await?;
+        } else {
+            schedule_next(&mut c, t.id, next, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -657,9 +735,78 @@ impl App {
     }
 }
 
-/// A breached resolution target moves the ticket up to its group's escalation target, as an agent's
-/// escalation would, with the breach as the reason.
-async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> AppResult<()> {
+/// Sends the in-app notifications `actions` ask for; returns the e-mail addresses notified.
+async fn notify(
+    c: &mut Conn<'_>,
+    t: &TicketView,
+    actions: &[RuleAction],
+    kind: &str,
+    msg: &str,
+    now: i64,
+) -> AppResult<Vec<String>> {
+    let mut users: Vec<i64> = Vec::new();
+    if actions.contains(&RuleAction::NotifyAssignee)
+        && let Some(a) = t.assignee_id
+    {
+        users.push(a);
+    }
+    if actions.contains(&RuleAction::NotifyLead)
+        && let Some(lead) = orion_store::groups::get(c, t.assignment_group_id).await?.lead_id
+        && !users.contains(&lead)
+    {
+        users.push(lead);
+    }
+    let mut emails = Vec::with_capacity(users.len());
+    for user in users {
+        orion_store::notifications::insert(c, user, Some(t.id), kind, msg, now).await?;
+        emails.push(orion_store::users::get(c, user).await?.email);
+    }
+    Ok(emails)
+}
+
+/// Remembers the first reason for each move a rule asks for.
+fn note_moves(actions: &[RuleAction], why: &str, escalate: &mut Option<String>, raise: &mut Option<String>) {
+    if actions.contains(&RuleAction::Escalate) {
+        escalate.get_or_insert_with(|| why.to_string());
+    }
+    if actions.contains(&RuleAction::RaisePriority) {
+        raise.get_or_insert_with(|| why.to_string());
+    }
+}
+
+/// One priority step up (P1 stays P1), recorded like an agent's change and re-targeting the clocks.
+async fn raise_priority(
+    c: &mut Conn<'_>,
+    config: &Config,
+    t: &mut TicketView,
+    now: i64,
+    reason: &str,
+) -> AppResult<()> {
+    let from = Priority::from_number("priority", t.priority)?;
+    let to = from.raised();
+    if to == from || !State::parse("state", &t.state)?.is_open() {
+        return Ok(());
+    }
+    t.priority = i64::from(to.get());
+    t.updated_at = now;
+    orion_store::tickets::update(c, t).await?;
+    t.version += 1;
+    crate::tickets::record_entry(
+        c,
+        t.id,
+        now,
+        None,
+        "fields_changed",
+        &json!({"changes": [{"field": "priority", "from": from.to_string(), "to": to.to_string()}],
+                "reason": reason, "automatic": true}),
+    )
+    .await?;
+    retarget(c, config, t, now, None).await
+}
+
+/// Moves the ticket up to its group's escalation target, as an agent's escalation would, with the
+/// SLA event as the reason (a rule's `escalate`). At the top tier nothing moves.
+async fn escalate_automatically(c: &mut Conn<'_>, t: &mut TicketView, now: i64, reason: &str) -> AppResult<()> {
     let state = State::parse("state", &t.state)?;
     if !state.is_open() {
         return Ok(());
@@ -683,7 +830,7 @@ async fn escalate_on_breach(c: &mut Conn<'_>, t: &mut TicketView, now: i64) -> A
         &json!({
             "from_group": current.name, "from_tier": current.tier, "to_group": target.name, "to_tier": target.tier,
             "from_state": state.as_str(), "from_assignee": from_assignee,
-            "reason": "The resolution SLA was breached.", "troubleshooting": "",
+            "reason": reason, "troubleshooting": "",
             "escalation_count": t.escalation_count, "automatic": true,
         }),
     )
@@ -721,9 +868,15 @@ pub struct Policy {
     pub calendar: String,
     pub first_response_minutes: Option<i64>,
     pub resolution_minutes: Option<i64>,
+    pub update_interval_minutes: Option<i64>,
     pub pause_on: Vec<String>,
     pub warnings_percent: Vec<i64>,
     pub breach_escalates: bool,
+    /// `retarget` or `restart`
+    pub on_priority_change: String,
+    /// What happens on warnings and breaches (see `PolicyInput`)
+    #[schema(value_type = Vec<Object>)]
+    pub escalation_rules: Vec<EscalationRule>,
 }
 
 impl App {
@@ -809,7 +962,10 @@ impl App {
                 calendar: p.calendar_name,
                 first_response_minutes: p.first_response_min,
                 resolution_minutes: p.resolution_min,
+                update_interval_minutes: p.update_interval_min,
                 breach_escalates: p.breach_escalates,
+                escalation_rules: parse_rules(p.escalation_rules.as_deref(), p.breach_escalates),
+                on_priority_change: p.on_priority_change,
             })
             .collect())
     }
@@ -834,12 +990,22 @@ pub struct PolicyInput {
     pub calendar: Option<String>,
     pub first_response_minutes: Option<i64>,
     pub resolution_minutes: Option<i64>,
+    /// A public agent update at least this often (working minutes) while the ticket is open
+    pub update_interval_minutes: Option<i64>,
     /// Pending reasons that pause the clocks; default `user`, `vendor`
     pub pause_on: Option<Vec<String>>,
     /// Default 50, 75, 90
     pub warnings_percent: Option<Vec<i64>>,
-    /// Default true
+    /// Default true: a breached resolution target escalates (used when `escalation_rules` is absent)
     pub breach_escalates: Option<bool>,
+    /// What a priority change does to running clocks: `retarget` (default; time already used counts
+    /// against the new targets from the original start) or `restart` (they start again from zero)
+    pub on_priority_change: Option<String>,
+    /// Replaces the default rules. Each: `{"on": "warning"|"breach", "target": "first_response"|"resolution"|"update"
+    /// (absent: every target), "percent": 90 (warnings only; absent: every warning), "actions": ["notify_assignee",
+    /// "notify_lead", "escalate", "raise_priority"]}`
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub escalation_rules: Option<Vec<EscalationRule>>,
     /// Default true
     pub active: Option<bool>,
 }
@@ -870,16 +1036,26 @@ impl App {
         if warnings.iter().any(|w| !(1..100).contains(w)) {
             errs.push("warnings_percent", "each must be between 1 and 99");
         }
-        for (field, v) in
-            [("first_response_minutes", p.first_response_minutes), ("resolution_minutes", p.resolution_minutes)]
-        {
+        for (field, v) in [
+            ("first_response_minutes", p.first_response_minutes),
+            ("resolution_minutes", p.resolution_minutes),
+            ("update_interval_minutes", p.update_interval_minutes),
+        ] {
             if v.is_some_and(|m| !(1..=525_600).contains(&m)) {
                 errs.push(field, "must be between 1 and 525600 minutes");
             }
         }
-        if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() {
+        if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() && p.update_interval_minutes.is_none() {
             errs.push("resolution_minutes", "a policy needs at least one target");
         }
+        let on_priority_change = match p.on_priority_change.as_deref() {
+            None => Some(OnPriorityChange::Retarget),
+            Some(v) => errs.check(OnPriorityChange::parse("on_priority_change", v)),
+        };
+        if let Some(rules) = &p.escalation_rules {
+            orion_domain::sla_policy::validate_rules(rules, &warnings, &mut errs);
+        }
+        let rules_json = p.escalation_rules.as_ref().map(to_json);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let calendar_name = p.calendar.clone().unwrap_or_else(|| "Business hours".into());
@@ -888,7 +1064,7 @@ impl App {
             errs.push("calendar", format!("no calendar named {calendar_name:?}"));
         }
         errs.into_result()?;
-        let (Some(name), Some(calendar)) = (name, calendar) else {
+        let (Some(name), Some(calendar), Some(on_priority_change)) = (name, calendar, on_priority_change) else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         sla::put_policy(
@@ -903,9 +1079,12 @@ impl App {
                 calendar_id: calendar.id,
                 first_response_min: p.first_response_minutes,
                 resolution_min: p.resolution_minutes,
+                update_interval_min: p.update_interval_minutes,
                 pause_on: &to_json(&pause_on),
                 warnings: &to_json(&warnings),
                 breach_escalates: p.breach_escalates.unwrap_or(true),
+                escalation_rules: rules_json.as_deref(),
+                on_priority_change: on_priority_change.as_str(),
                 active: p.active.unwrap_or(true),
             },
             self.now(),
@@ -928,9 +1107,14 @@ impl App {
                 calendar: calendar.name,
                 first_response_minutes: p.first_response_minutes,
                 resolution_minutes: p.resolution_minutes,
+                update_interval_minutes: p.update_interval_minutes,
                 pause_on: pause_on.iter().map(|r| (*r).to_string()).collect(),
                 warnings_percent: warnings,
                 breach_escalates: p.breach_escalates.unwrap_or(true),
+                escalation_rules: p
+                    .escalation_rules
+                    .unwrap_or_else(|| default_rules(p.breach_escalates.unwrap_or(true))),
+                on_priority_change: on_priority_change.as_str().to_string(),
             });
         }
         self.list_policies(actor).await?.into_iter().find(|x| x.name == name).ok_or(AppError::NotFound("policy"))

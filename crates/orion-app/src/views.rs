@@ -265,6 +265,10 @@ pub struct CommentInput {
     pub body: Option<String>,
     /// `public` (default; the requester sees it) or `internal` (work note, staff only)
     pub visibility: Option<String>,
+    /// Staff: this records a phone call with the requester (timeline kind `phone_call`). A logged
+    /// call counts as a response for the SLA (first response, update interval) whatever its visibility.
+    #[serde(default)]
+    pub phone_call: bool,
 }
 
 /// `POST /api/v1/tickets/{number}/escalate`

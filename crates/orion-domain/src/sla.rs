@@ -16,6 +16,27 @@ pub enum ClockEventKind {
     Pause,
     Resume,
     Stop,
+    /// Counts again from zero at this moment (an update-interval clock after each public
+    /// update, or any clock after a priority change on a policy that restarts). A stopped
+    /// clock does not restart; a paused one restarts paused.
+    Restart,
+}
+
+impl ClockEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+        }
+    }
+
+    /// The stored name back; `None` for anything else.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::Start, Self::Pause, Self::Resume, Self::Stop, Self::Restart].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +108,17 @@ pub fn read_clock(cal: &BusinessCalendar, target_ms: i64, events: &[ClockEvent],
                 running_since = Some(e.at);
             }
             (_, _, _, Some(_)) => {}
+            (ClockEventKind::Restart, Some(_), since, None) => {
+                r.elapsed_ms = 0;
+                crossed = None;
+                r.started_at = Some(e.at);
+                r.paused.clear();
+                if since.is_some() {
+                    running_since = Some(e.at);
+                } else {
+                    r.paused.push((e.at, None));
+                }
+            }
             (ClockEventKind::Start, None, _, _) => {
                 r.started_at = Some(e.at);
                 running_since = Some(e.at);
@@ -333,6 +365,32 @@ mod tests {
         ];
         let r = read_clock(&cal, 4 * H, &events, berlin("2026-11-23T10:00"));
         assert_eq!((r.state, r.elapsed_ms, r.started_at), (ClockState::Running, H, Some(berlin("2026-11-23T09:00"))));
+    }
+
+    #[test]
+    fn a_restart_counts_from_zero_and_keeps_a_pause() {
+        let cal = office();
+        // An update every 2 working hours: breached at 11:00, then an update at 11:30 starts a new cycle.
+        let mut events = vec![ev(Start, "2026-11-23T09:00")];
+        let r = read_clock(&cal, 2 * H, &events, berlin("2026-11-23T11:30"));
+        assert_eq!((r.state, r.due), (ClockState::Breached, Some(berlin("2026-11-23T11:00"))));
+        events.push(ev(Restart, "2026-11-23T11:30"));
+        let r = read_clock(&cal, 2 * H, &events, berlin("2026-11-23T12:00"));
+        assert_eq!((r.state, r.elapsed_ms, r.due), (ClockState::Running, H / 2, Some(berlin("2026-11-23T13:30"))));
+        assert_eq!(r.started_at, Some(berlin("2026-11-23T11:30")));
+        // Restarted while paused: the new cycle starts paused and counts nothing until resumed.
+        let paused = [ev(Start, "2026-11-23T09:00"), ev(Pause, "2026-11-23T10:00"), ev(Restart, "2026-11-23T10:30")];
+        let r = read_clock(&cal, 2 * H, &paused, berlin("2026-11-23T15:00"));
+        assert_eq!((r.state, r.elapsed_ms), (ClockState::Paused, 0));
+        assert_eq!(r.paused, vec![(berlin("2026-11-23T10:30"), None)]);
+        // A stopped clock does not restart.
+        let stopped = [ev(Start, "2026-11-23T09:00"), ev(Stop, "2026-11-23T10:00"), ev(Restart, "2026-11-23T10:30")];
+        let r = read_clock(&cal, 2 * H, &stopped, berlin("2026-11-23T15:00"));
+        assert_eq!((r.state, r.elapsed_ms), (ClockState::Met, H));
+        assert!(
+            explain(&cal, 2 * H, &events, berlin("2026-11-23T12:00"))
+                .starts_with("2 h of working time from Mon 2026-11-23 11:30")
+        );
     }
 
     #[test]

@@ -17,6 +17,19 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// Reads `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, for report periods and filters.
+    pub fn parse_day_or_instant(field: &str, s: &str) -> Result<Self, crate::FieldError> {
+        let s = s.trim();
+        if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+            return Ok(Self(ts.as_millisecond()));
+        }
+        s.parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| Self(z.timestamp().as_millisecond()))
+            .ok_or_else(|| crate::FieldError::new(field, "expected YYYY-MM-DD or an RFC 3339 time"))
+    }
+
     /// `2026-11-22T14:03:07.250Z`, UTC.
     pub fn to_rfc3339(self) -> String {
         let ms = self.0.rem_euclid(1000);

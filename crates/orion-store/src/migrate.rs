@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_jobs"),
     migration!(3, "0003_sla"),
     migration!(4, "0004_user_department"),
+    migration!(5, "0005_sla_rules"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -27,6 +27,9 @@ pub struct PolicyRow {
     pub pause_on: String,
     pub warnings: String,
     pub breach_escalates: bool,
+    /// JSON list of `orion_domain::sla_policy::EscalationRule`; `None`: the defaults
+    pub escalation_rules: Option<String>,
+    pub on_priority_change: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -45,6 +48,9 @@ pub struct ClockRow {
     pub due_at: Option<i64>,
     pub warned_pct: i64,
     pub breach_handled: bool,
+    /// The policy's escalation rules when the clock started (JSON); `None`: the defaults
+    pub rules: Option<String>,
+    pub on_priority_change: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,7 +75,7 @@ pub async fn list_policies(conn: &mut Conn<'_>) -> Result<Vec<PolicyRow>> {
             "SELECT p.id, p.name, p.position, p.kinds, p.priorities, p.category, p.department,
                     b.name AS calendar_name, b.spec AS calendar_spec,
                     p.first_response_min, p.resolution_min, p.update_interval_min, p.pause_on, p.warnings,
-                    p.breach_escalates
+                    p.breach_escalates, p.escalation_rules, p.on_priority_change
              FROM sla_policy p JOIN business_calendar b ON b.id = p.calendar_id
              WHERE p.active ORDER BY p.position, p.id",
         )
@@ -87,6 +93,8 @@ pub struct NewClock<'a> {
     pub pause_on: &'a str,
     pub warnings: &'a str,
     pub escalates: bool,
+    pub rules: Option<&'a str>,
+    pub on_priority_change: &'a str,
     pub target_ms: i64,
     pub due_at: Option<i64>,
 }
@@ -99,7 +107,7 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
     }
     let mut sql = crate::sql::Sql::new(
         "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
-             warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
+             warnings, escalates, rules, on_priority_change, target_ms, state, due_at, created_at, updated_at) VALUES ",
     );
     for (i, k) in clocks.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
@@ -111,6 +119,8 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
         sql.bind_text(k.pause_on).push(", ");
         sql.bind_text(k.warnings).push(", ");
         sql.push(if k.escalates { "TRUE, " } else { "FALSE, " });
+        sql.bind(crate::sql::Bind::OptText(k.rules.map(str::to_string))).push(", ");
+        sql.bind_text(k.on_priority_change).push(", ");
         sql.bind_i64(k.target_ms).push(", 'running', ");
         sql.bind(crate::sql::Bind::OptI64(k.due_at)).push(", ");
         sql.bind_i64(now).push(", ");
@@ -132,7 +142,7 @@ pub async fn clocks_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<ClockR
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
             "SELECT id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on, warnings, escalates,
-                    target_ms, state, due_at, warned_pct, breach_handled
+                    target_ms, state, due_at, warned_pct, breach_handled, rules, on_priority_change
              FROM ticket_sla WHERE ticket_id = $1 ORDER BY id",
         )
         .bind(ticket_id)
@@ -173,7 +183,7 @@ pub async fn update_clock(conn: &mut Conn<'_>, k: &ClockRow, now: i64) -> Result
         sqlx::query(
             "UPDATE ticket_sla SET policy_name = $2, calendar_name = $3, calendar_spec = $4, pause_on = $5,
                  target_ms = $6, state = $7, due_at = $8, updated_at = $9, warnings = $10, escalates = $11,
-                 warned_pct = $12, breach_handled = $13
+                 warned_pct = $12, breach_handled = $13, rules = $14, on_priority_change = $15
              WHERE id = $1",
         )
         .bind(k.id)
@@ -189,6 +199,8 @@ pub async fn update_clock(conn: &mut Conn<'_>, k: &ClockRow, now: i64) -> Result
         .bind(k.escalates)
         .bind(k.warned_pct)
         .bind(k.breach_handled)
+        .bind(&k.rules)
+        .bind(&k.on_priority_change)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -248,9 +260,12 @@ pub struct PolicyWrite<'a> {
     pub calendar_id: i64,
     pub first_response_min: Option<i64>,
     pub resolution_min: Option<i64>,
+    pub update_interval_min: Option<i64>,
     pub pause_on: &'a str,
     pub warnings: &'a str,
     pub breach_escalates: bool,
+    pub escalation_rules: Option<&'a str>,
+    pub on_priority_change: &'a str,
     pub active: bool,
 }
 
@@ -259,13 +274,16 @@ pub async fn put_policy(conn: &mut Conn<'_>, p: &PolicyWrite<'_>, now: i64) -> R
     with_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO sla_policy (name, position, kinds, priorities, category, department, calendar_id,
-                 first_response_min, resolution_min, pause_on, warnings, breach_escalates, active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                 first_response_min, resolution_min, pause_on, warnings, breach_escalates, active, created_at, updated_at,
+                 update_interval_min, escalation_rules, on_priority_change)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
              ON CONFLICT (name) DO UPDATE SET position = excluded.position, kinds = excluded.kinds,
                  priorities = excluded.priorities, category = excluded.category, department = excluded.department,
                  calendar_id = excluded.calendar_id, first_response_min = excluded.first_response_min,
                  resolution_min = excluded.resolution_min, pause_on = excluded.pause_on, warnings = excluded.warnings,
-                 breach_escalates = excluded.breach_escalates, active = excluded.active, updated_at = excluded.updated_at",
+                 breach_escalates = excluded.breach_escalates, active = excluded.active, updated_at = excluded.updated_at,
+                 update_interval_min = excluded.update_interval_min, escalation_rules = excluded.escalation_rules,
+                 on_priority_change = excluded.on_priority_change",
         )
         .bind(p.name)
         .bind(p.position)
@@ -281,9 +299,127 @@ pub async fn put_policy(conn: &mut Conn<'_>, p: &PolicyWrite<'_>, now: i64) -> R
         .bind(p.breach_escalates)
         .bind(p.active)
         .bind(now)
+        .bind(p.update_interval_min)
+        .bind(p.escalation_rules)
+        .bind(p.on_priority_change)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Adds a clock to a ticket that already has others (a target a new priority's policy adds), started now.
+pub async fn add_clock(conn: &mut Conn<'_>, ticket_id: i64, k: &NewClock<'_>, now: i64) -> Result<i64> {
+    let id: i64 = with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
+                 warnings, escalates, rules, on_priority_change, target_ms, state, due_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', $12, $13, $13) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(k.target)
+        .bind(k.policy_name)
+        .bind(k.calendar_name)
+        .bind(k.calendar_spec)
+        .bind(k.pause_on)
+        .bind(k.warnings)
+        .bind(k.escalates)
+        .bind(k.rules)
+        .bind(k.on_priority_change)
+        .bind(k.target_ms)
+        .bind(k.due_at)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?;
+    append_event(conn, id, now, "start", None).await?;
+    Ok(id)
+}
+
+/// A stretch a resolved ticket spent with one group, for OLA reports.
+#[derive(Debug, Clone)]
+pub struct OlaSpanWrite {
+    pub group_id: i64,
+    pub tier: i64,
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub working_ms: i64,
+    pub target_ms: i64,
+}
+
+/// Replaces the recorded spans of a ticket (at each resolution).
+pub async fn record_ola_spans(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    resolved_at: i64,
+    spans: &[OlaSpanWrite],
+) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM ola_span WHERE ticket_id = $1")
+            .bind(ticket_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    if spans.is_empty() {
+        return Ok(());
+    }
+    let mut sql = crate::sql::Sql::new(
+        "INSERT INTO ola_span (ticket_id, group_id, tier, started_at, ended_at, working_ms, target_ms, resolved_at) VALUES ",
+    );
+    for (i, s) in spans.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        for (j, v) in [ticket_id, s.group_id, s.tier, s.started_at, s.ended_at, s.working_ms, s.target_ms, resolved_at]
+            .into_iter()
+            .enumerate()
+        {
+            if j > 0 {
+                sql.push(", ");
+            }
+            sql.bind_i64(v);
+        }
+        sql.push(")");
+    }
+    crate::execute_sql!(conn, &sql)?;
+    Ok(())
+}
+
+/// One group's (or tier's) figures in an OLA report.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OlaAggregate {
+    pub group_id: i64,
+    pub group_name: String,
+    pub tier: i64,
+    pub spans: i64,
+    pub tickets: i64,
+    pub total_ms: i64,
+    pub max_ms: i64,
+    pub over_target: i64,
+}
+
+/// Time with each group for tickets resolved in `[from, to)`, optionally one group only.
+/// Reads the rows of the period through the `resolved_at` index.
+pub async fn ola_aggregate(
+    conn: &mut Conn<'_>,
+    from: i64,
+    to: i64,
+    group_id: Option<i64>,
+) -> Result<Vec<OlaAggregate>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT s.group_id, g.name AS group_name, s.tier, COUNT(*) AS spans,
+                    COUNT(DISTINCT s.ticket_id) AS tickets, CAST(SUM(s.working_ms) AS BIGINT) AS total_ms,
+                    MAX(s.working_ms) AS max_ms,
+                    CAST(SUM(CASE WHEN s.working_ms > s.target_ms THEN 1 ELSE 0 END) AS BIGINT) AS over_target
+             FROM ola_span s JOIN agent_group g ON g.id = s.group_id
+             WHERE s.resolved_at >= $1 AND s.resolved_at < $2 AND ($3 IS NULL OR s.group_id = $3)
+             GROUP BY s.group_id, g.name, s.tier ORDER BY s.tier, g.name",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(group_id)
+        .fetch_all(c)
+        .await
+    })?)
 }

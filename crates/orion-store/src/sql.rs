@@ -7,6 +7,7 @@ pub enum Bind {
     I64(i64),
     Text(String),
     OptI64(Option<i64>),
+    OptText(Option<String>),
 }
 
 /// SQL text plus its binds, in order.
@@ -63,6 +64,7 @@ macro_rules! bind_sql {
                 $crate::sql::Bind::I64(v) => q.bind(*v),
                 $crate::sql::Bind::Text(v) => q.bind(v.clone()),
                 $crate::sql::Bind::OptI64(v) => q.bind(*v),
+                $crate::sql::Bind::OptText(v) => q.bind(v.clone()),
             };
         }
         q

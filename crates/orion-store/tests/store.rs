@@ -298,8 +298,37 @@ async fn upgrading_keeps_existing_data(engine: Engine) {
     )
     .await
     .unwrap();
-    let later: Vec<i64> = orion_store::MIGRATIONS.iter().map(|m| m.version).filter(|v| *v > 1).collect();
+    assert_eq!(db.migrate_to(4).await.unwrap(), [2, 3, 4]);
+    // SLA clocks as schema 4 knew them; 0005 rebuilds these tables on SQLite.
+    db.execute_admin(
+        "INSERT INTO ticket_sla (id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on, warnings,
+             escalates, target_ms, state, due_at, warned_pct, breach_handled, created_at, updated_at)
+             VALUES (7, 1, 'resolution', 'P5 default', '24x7', '{}', '[\"user\"]', '[50]', TRUE, 60000, 'breached',
+                     NULL, 50, TRUE, 0, 0);
+         INSERT INTO sla_event (ticket_sla_id, at, kind) VALUES (7, 0, 'start');
+         INSERT INTO sla_event (ticket_sla_id, at, kind, reason) VALUES (7, 5, 'pause', 'pending');",
+    )
+    .await
+    .unwrap();
+    let later: Vec<i64> = orion_store::MIGRATIONS.iter().map(|m| m.version).filter(|v| *v > 4).collect();
     assert_eq!(db.migrate().await.unwrap(), later);
+    let mut r = db.read().await.unwrap();
+    let clocks = orion_store::sla::clocks_of(&mut r.conn(), 1).await.unwrap();
+    assert_eq!(clocks.len(), 1);
+    let k = &clocks[0];
+    assert_eq!(
+        (k.id, k.state.as_str(), k.warned_pct, k.breach_handled, k.rules.as_deref(), k.on_priority_change.as_str()),
+        (7, "breached", 50, true, None, "retarget")
+    );
+    let events = orion_store::sla::events_of(&mut r.conn(), 1).await.unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = events.iter().map(|e| (e.kind.as_str(), e.reason.as_deref())).collect();
+    assert_eq!(kinds, [("start", None), ("pause", Some("pending"))]);
+    drop(r);
+    // The rebuilt tables take the new values and still check their foreign key.
+    db.execute_admin("INSERT INTO sla_event (ticket_sla_id, at, kind) VALUES (7, 9, 'restart')").await.unwrap();
+    assert!(
+        db.execute_admin("INSERT INTO sla_event (ticket_sla_id, at, kind) VALUES (999, 9, 'start')").await.is_err()
+    );
     let mut r = db.read().await.unwrap();
     let t = orion_store::tickets::get_by_number(&mut r.conn(), "INC0000001").await.unwrap();
     assert_eq!((t.title.as_str(), t.requester_email.as_str()), ("t", "a@example.com"));

@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "tickets", description = "Incidents and service requests"),
         (name = "directory", description = "Users, groups, categories"),
-        (name = "settings", description = "Priority matrix"),
+        (name = "settings", description = "Priority matrix, OLA targets"),
+        (name = "reports", description = "Figures across tickets"),
         (name = "me", description = "The caller and their API tokens"),
         (name = "system", description = "Health, readiness, metrics")
     )

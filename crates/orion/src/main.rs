@@ -70,6 +70,9 @@ enum Command {
     /// SLA policies
     #[command(subcommand, name = "sla-policy")]
     SlaPolicy(PolicyCmd),
+    /// Reports across tickets
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Copy a consistent snapshot of the SQLite database to a file
     Backup {
         /// Destination file (must not exist)
@@ -176,6 +179,8 @@ enum CalendarCmd {
     },
 }
 
+// Parsed once per process; the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum PolicyCmd {
     /// List active policies in matching order
@@ -207,12 +212,47 @@ enum PolicyCmd {
         /// Resolution target in working minutes
         #[arg(long)]
         resolution: Option<i64>,
-        /// Do not escalate on a resolution breach
+        /// A public update at least every N working minutes while open
+        #[arg(long)]
+        update_interval: Option<i64>,
+        /// The requester's department
+        #[arg(long)]
+        department: Option<String>,
+        /// Comma-separated pending reasons that pause the clocks (default: user,vendor)
+        #[arg(long, value_delimiter = ',')]
+        pause_on: Option<Vec<String>>,
+        /// Comma-separated warning percentages (default: 50,75,90)
+        #[arg(long, value_delimiter = ',')]
+        warnings: Option<Vec<i64>>,
+        /// What a priority change does: retarget (default) or restart
+        #[arg(long)]
+        on_priority_change: Option<String>,
+        /// Escalation rules as a JSON list (see docs/sla.md); replaces the defaults
+        #[arg(long)]
+        rules: Option<String>,
+        /// Do not escalate on a resolution breach (with the default rules)
         #[arg(long)]
         no_escalate: bool,
         /// Save the policy switched off
         #[arg(long)]
         inactive: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// Working time resolved tickets spent with each tier and group, against the OLA targets
+    Ola {
+        /// YYYY-MM-DD (UTC) or RFC 3339; default 30 days before --to
+        #[arg(long)]
+        from: Option<String>,
+        /// YYYY-MM-DD (UTC, exclusive) or RFC 3339; default now
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -408,6 +448,9 @@ async fn run(cli: Cli) -> Result<()> {
                 Command::Calendar(cmd) => calendar_cmd(&app, cmd).await,
                 Command::SlaPolicy(cmd) => policy_cmd(&app, cmd).await,
                 Command::Ticket(cmd) => ticket_cmd(&app, cmd).await,
+                Command::Report(ReportCmd::Ola { from, to, group, json }) => {
+                    report_ola(&app, orion_app::ola::OlaQuery { from, to, group }, json).await
+                }
                 Command::Token(TokenCmd::Create { user, name }) => {
                     app.create_token_for(&user, &name).await.map(|t| println!("{}", t.token)).map_err(Into::into)
                 }
@@ -583,6 +626,28 @@ async fn calendar_cmd(app: &App, cmd: CalendarCmd) -> Result<()> {
     }
 }
 
+async fn report_ola(app: &App, q: orion_app::ola::OlaQuery, json: bool) -> Result<()> {
+    let r = app.ola_report(&operator(), &q).await?;
+    if json {
+        return print_json(&r);
+    }
+    println!("tickets resolved from {} to {}", r.from, r.to);
+    for f in r.tiers.iter().chain(&r.groups) {
+        println!(
+            "tier {} {:<24} visits {:>6}  avg {:>5} min  max {:>6} min  target {:>5} min  over {:>5}  within {:>3} %",
+            f.tier,
+            f.group.as_deref().unwrap_or("(all groups)"),
+            f.tickets,
+            f.average_minutes,
+            f.max_minutes,
+            f.target_minutes,
+            f.over_target,
+            f.within_target_percent
+        );
+    }
+    Ok(())
+}
+
 async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
     match cmd {
         PolicyCmd::List { json } => {
@@ -591,12 +656,14 @@ async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
             print_list(&ps, json, |p| {
                 let priorities = if p.priorities.is_empty() { "any".to_string() } else { p.priorities.join(",") };
                 format!(
-                    "{:>4}  {:<24} {priorities:<12} {:<16} first response {:<10} resolution {}",
+                    "{:>4}  {:<24} {priorities:<12} {:<16} first response {:<10} resolution {:<10} update {:<8} {}",
                     p.position,
                     p.name,
                     p.calendar,
                     mins(p.first_response_minutes),
-                    mins(p.resolution_minutes)
+                    mins(p.resolution_minutes),
+                    mins(p.update_interval_minutes),
+                    p.on_priority_change
                 )
             })
         }
@@ -609,9 +676,22 @@ async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
             calendar,
             first_response,
             resolution,
+            update_interval,
+            department,
+            pause_on,
+            warnings,
+            on_priority_change,
+            rules,
             no_escalate,
             inactive,
         } => {
+            let escalation_rules =
+                match rules {
+                    Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                        anyhow::anyhow!("--rules: not a list of escalation rules: {e} (see docs/sla.md)")
+                    })?),
+                    None => None,
+                };
             let p = app
                 .put_policy(
                     &operator(),
@@ -621,13 +701,16 @@ async fn policy_cmd(app: &App, cmd: PolicyCmd) -> Result<()> {
                         priorities,
                         kinds,
                         category,
-                        department: None,
+                        department,
                         calendar: Some(calendar),
                         first_response_minutes: first_response,
                         resolution_minutes: resolution,
-                        pause_on: None,
-                        warnings_percent: None,
+                        update_interval_minutes: update_interval,
+                        pause_on,
+                        warnings_percent: warnings,
                         breach_escalates: Some(!no_escalate),
+                        on_priority_change,
+                        escalation_rules,
                         active: Some(!inactive),
                     },
                 )

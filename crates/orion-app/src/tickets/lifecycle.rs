@@ -107,6 +107,7 @@ impl App {
             data: json!({"from": from.as_str(), "resolution_code": code.as_str()}),
         };
         let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        crate::ola::record_spans(&mut c, t.id, now).await?;
         tx.commit().await?;
         Ok(view.into())
     }

@@ -642,7 +642,7 @@ impl App {
         }
         if t.priority != before.priority {
             let config = self.config(&mut c).await?;
-            crate::sla::retarget(&mut c, &config, &t, now, actor).await?;
+            crate::sla::retarget(&mut c, &config, &t, now, Some(actor)).await?;
         }
         if state_changed {
             crate::sla::sync_with_state(&mut c, &t, now, Some(actor)).await?;
@@ -664,6 +664,9 @@ impl App {
         if visibility == Some(Visibility::Internal) && !actor.can_see_internal() {
             errs.push("visibility", "requesters can only add public comments");
         }
+        if input.phone_call && !actor.can_work_tickets() {
+            errs.push("phone_call", "only support staff log phone calls");
+        }
         errs.into_result()?;
         let (Some(body), Some(visibility)) = (body, visibility) else {
             return Err(AppError::Internal("validated input incomplete".into()));
@@ -676,7 +679,11 @@ impl App {
         if state == State::Closed {
             return Err(AppError::Conflict(format!("{} is closed; open a new ticket", t.number)));
         }
-        let kind = if visibility == Visibility::Public { "comment" } else { "work_note" };
+        let kind = match (input.phone_call, visibility) {
+            (true, _) => "phone_call",
+            (false, Visibility::Public) => "comment",
+            (false, Visibility::Internal) => "work_note",
+        };
         let id = timeline::append(
             &mut c,
             &timeline::NewEntry {
@@ -714,8 +721,8 @@ impl App {
             t.updated_at = now;
             tickets::update(&mut c, &t).await?;
         }
-        if visibility == Visibility::Public && actor.can_work_tickets() {
-            crate::sla::first_response(&mut c, &t, now, actor).await?;
+        if (visibility == Visibility::Public || input.phone_call) && actor.can_work_tickets() {
+            crate::sla::public_update(&mut c, &t, now, actor).await?;
         }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;

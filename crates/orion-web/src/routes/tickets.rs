@@ -25,6 +25,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(breach_queue))
         .routes(routes!(sla_preview))
         .routes(routes!(ola))
+        .routes(routes!(ola_report))
         .routes(routes!(get_ola_targets, put_ola_targets))
         .routes(routes!(list_calendars))
         .routes(routes!(put_calendar))
@@ -284,6 +285,19 @@ async fn ola(
     Path(number): Path<String>,
 ) -> ApiResult<Json<orion_app::ola::OlaReport>> {
     Ok(Json(s.app.ticket_ola(&actor, &number).await?))
+}
+
+/// Working time resolved tickets spent with each group and tier in a period, against the OLA targets (staff).
+#[utoipa::path(get, path = "/api/v1/reports/ola", tag = "reports", params(orion_app::ola::OlaQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::ola::OlaSummary), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn ola_report(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<orion_app::ola::OlaQuery>,
+) -> ApiResult<Json<orion_app::ola::OlaSummary>> {
+    Ok(Json(s.app.ola_report(&actor, &q).await?))
 }
 
 /// Per-tier OLA targets in working minutes (staff).

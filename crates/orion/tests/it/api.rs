@@ -22,6 +22,7 @@ engine_tests!(
     sla_timers_move_with_pauses,
     calendars_set_the_zone_and_hours_of_slas,
     time_with_each_tier_is_measured_against_olas,
+    sla_policies_set_update_intervals_restarts_and_escalation_rules,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -1082,6 +1083,41 @@ async fn time_with_each_tier_is_measured_against_olas(engine: Engine) {
     assert_eq!(ola["spans"][1]["group"], "Desktop Support");
     assert_eq!(ola["spans"][1]["to"], utc("2026-11-23T12:00").to_rfc3339());
 
+    // Recorded at resolution for reports across tickets.
+    let report = "/api/v1/reports/ola?from=2026-11-23&to=2026-11-24";
+    let (s, r) = t.get(&d.l1, report).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let tier = |r: &Value, n: i64| r["tiers"].as_array().unwrap().iter().find(|x| x["tier"] == n).cloned().unwrap();
+    assert_eq!(
+        (tier(&r, 1)["tickets"].as_i64(), tier(&r, 1)["average_minutes"].as_i64(), tier(&r, 1)["over_target"].as_i64()),
+        (Some(1), Some(60), Some(0))
+    );
+    assert_eq!(
+        (tier(&r, 2)["average_minutes"].as_i64(), tier(&r, 2)["within_target_percent"].as_i64()),
+        (Some(120), Some(100))
+    );
+    let groups: Vec<&str> = r["groups"].as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap()).collect();
+    assert_eq!(groups, ["Service Desk", "Desktop Support"]);
+    let (_, one) = t.get(&d.l1, &format!("{report}&group=Desktop%20Support")).await;
+    assert_eq!(one["groups"].as_array().unwrap().len(), 1, "{one}");
+    let (_, later) = t.get(&d.l1, "/api/v1/reports/ola?from=2026-11-24&to=2026-11-25").await;
+    assert_eq!(later["tiers"], json!([]), "resolved on the 23rd, not in this period");
+    let (s, b) = t.get(&d.l1, "/api/v1/reports/ola?from=yesterday&group=Nobody").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["fields"]["from"].is_string() && b["error"]["fields"]["group"].is_string(), "{b}");
+    assert_eq!(t.get(&d.alice, report).await.0, StatusCode::FORBIDDEN);
+    // Reopened and resolved again: the ticket's rows are replaced, not added.
+    t.clock.set(utc("2026-11-23T12:00"));
+    let (s, b) = t.post(&d.l1, &format!("{p}/reopen"), json!({"reason": "still offline"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    t.clock.set(utc("2026-11-23T13:00"));
+    let (s, b) =
+        t.post(&d.l2, &format!("{p}/resolve"), json!({"resolution_code": "fixed", "resolution_notes": "Cable"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, r) = t.get(&d.l1, report).await;
+    assert_eq!((tier(&r, 2)["tickets"].as_i64(), tier(&r, 2)["average_minutes"].as_i64()), (Some(1), Some(180)), "{r}");
+    t.clock.set(utc("2026-11-24T12:00"));
+
     let tight = json!({"tier1_minutes": 30, "tier2_minutes": 90, "tier3_minutes": 960});
     assert_eq!(t.put(&d.l1, "/api/v1/settings/ola", tight.clone()).await.0, StatusCode::FORBIDDEN);
     let (s, b) = t
@@ -1142,4 +1178,132 @@ async fn sla_timers_move_with_pauses(engine: Engine) {
         (breach["data"]["target"].as_str(), breach["data"]["due"].clone()),
         (Some("first_response"), json!(utc("2026-11-23T15:00").to_rfc3339()))
     );
+}
+
+/// A policy with an update interval, restart on priority change and its own escalation rules:
+/// every public reply or logged call starts the update clock again; a missed update notifies the
+/// lead only; half the resolution target used raises the priority, which restarts the clocks.
+async fn sla_policies_set_update_intervals_restarts_and_escalation_rules(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let lead = t.user(&d.admin, "lead@example.com", "agent", &["Service Desk"]).await;
+    let (_, groups) = t.get(&d.admin, "/api/v1/groups").await;
+    let sd = groups.as_array().unwrap().iter().find(|g| g["name"] == "Service Desk").unwrap()["id"].clone();
+    t.patch(&d.admin, &format!("/api/v1/groups/{sd}"), json!({"lead": "lead@example.com"})).await;
+    let policy = json!({
+        "position": 1, "priorities": ["P2"], "calendar": "24x7",
+        "first_response_minutes": 60, "resolution_minutes": 480, "update_interval_minutes": 120,
+        "on_priority_change": "restart",
+        "escalation_rules": [
+            {"on": "warning", "target": "resolution", "percent": 50, "actions": ["raise_priority", "notify_lead"]},
+            {"on": "breach", "target": "update", "actions": ["notify_lead"]}
+        ]
+    });
+    let mut bad = policy.clone();
+    bad["escalation_rules"][0]["percent"] = json!(60);
+    bad["on_priority_change"] = json!("sometimes");
+    let (s, b) = t.put(&d.admin, "/api/v1/sla/policies/Urgent%20updates", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let fields = &b["error"]["fields"];
+    assert!(fields["escalation_rules[0].percent"].is_string() && fields["on_priority_change"].is_string(), "{b}");
+    let (s, b) = t.put(&d.admin, "/api/v1/sla/policies/Urgent%20updates", policy).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!((b["update_interval_minutes"].as_i64(), b["on_priority_change"].as_str()), (Some(120), Some("restart")));
+    assert_eq!(b["escalation_rules"][1]["target"], "update");
+
+    let worker = orion_app::jobs::standard_worker(t.app.clone(), "test-worker");
+    t.clock.set(utc("2026-11-23T09:00"));
+    let (_, inc) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Payroll share unreachable", "impact": 1, "urgency": 2, "assignee": "sam@example.com",
+                   "requester": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(inc["priority"], "P2", "{inc}");
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "update")["due_at"], utc("2026-11-23T11:00").to_rfc3339(), "{sla}");
+
+    // A public reply meets the first response and restarts the update clock; so does a logged call,
+    // even an internal one, which the requester never sees.
+    t.clock.set(utc("2026-11-23T09:30"));
+    t.post(&d.l1, &format!("{p}/comments"), json!({"body": "Looking into it."})).await;
+    t.clock.set(utc("2026-11-23T10:00"));
+    let (s, b) = t.post(&d.alice, &format!("{p}/comments"), json!({"body": "I called", "phone_call": true})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["phone_call"].is_string(), "{b}");
+    let (s, call) = t
+        .post(
+            &d.l1,
+            &format!("{p}/comments"),
+            json!({"body": "Called Alice: share mapped by IP works", "visibility": "internal", "phone_call": true}),
+        )
+        .await;
+    assert_eq!((s, call["kind"].as_str()), (StatusCode::CREATED, Some("phone_call")), "{call}");
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["state"], "met");
+    let update = target(&sla, "update");
+    assert_eq!((update["state"].as_str(), update["elapsed_minutes"].as_i64()), (Some("running"), Some(0)), "{sla}");
+    assert_eq!(update["due_at"], utc("2026-11-23T12:00").to_rfc3339());
+    let (_, seen) = t.get(&d.alice, &format!("{p}/timeline")).await;
+    assert!(seen["items"].as_array().unwrap().iter().all(|e| e["kind"] != "phone_call"), "{seen}");
+
+    // No update by 12:00: the lead is told, the assignee is not (the policy's rules replace the defaults).
+    t.clock.set(utc("2026-11-23T12:05"));
+    worker.run_due().await.unwrap();
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let entries = tl["items"].as_array().unwrap();
+    let breach = entries.iter().find(|e| e["kind"] == "sla_breached").expect("update breach");
+    assert_eq!(
+        (breach["data"]["target"].as_str(), &breach["data"]["notify"]),
+        (Some("update"), &json!(["lead@example.com"]))
+    );
+    assert!(entries.iter().filter(|e| e["kind"] == "sla_restarted").count() >= 2, "reply and call restart it");
+    let (_, lead_inbox) = t.get(&lead, "/api/v1/me/notifications").await;
+    assert_eq!(lead_inbox["items"][0]["kind"], "sla_breached", "{lead_inbox}");
+    let (_, sam_inbox) = t.get(&d.l1, "/api/v1/me/notifications").await;
+    assert_eq!(sam_inbox["items"], json!([]), "no rule notifies the assignee: {sam_inbox}");
+    let (_, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
+    assert_eq!(queue["items"][0]["number"], inc["number"], "a missed update puts it on the breach queue");
+
+    // 13:00 is half of the 8 h resolution target: the priority goes up to P1 and, under `restart`,
+    // the resolution clock starts again on P1's 4 h target; the met first response stays met.
+    t.clock.set(utc("2026-11-23T13:01"));
+    worker.run_due().await.unwrap();
+    let (_, now) = t.get(&d.l1, &p).await;
+    assert_eq!(now["priority"], "P1", "{now}");
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    let resolution = target(&sla, "resolution");
+    assert_eq!((resolution["policy"].as_str(), resolution["target_minutes"].as_i64()), (Some("P1 default"), Some(240)));
+    assert_eq!(resolution["due_at"], utc("2026-11-23T17:01").to_rfc3339(), "{sla}");
+    assert_eq!(target(&sla, "first_response")["state"], "met");
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let raised = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "fields_changed" && e["data"]["automatic"] == true);
+    assert_eq!(raised.expect("automatic raise")["data"]["changes"][0]["to"], "P1");
+    let retargeted: Vec<&Value> =
+        tl["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "sla_retargeted").collect();
+    assert_eq!(retargeted[0]["data"]["mode"], "restart", "{retargeted:?}");
+    // The update breach is over once someone updates the requester.
+    t.post(&d.l1, &format!("{p}/comments"), json!({"body": "Fix under way."})).await;
+    let (_, queue) = t.get(&d.l1, "/api/v1/sla/breaches").await;
+    assert_eq!(queue["items"], json!([]), "{queue}");
+
+    // A P5 has no resolution target; raised to P2 it gets the targets P5 lacked, counted from now.
+    let (_, low) = t.post(&d.l1, "/api/v1/tickets", json!({"title": "Mouse squeaks", "impact": 3, "urgency": 3})).await;
+    let q = format!("/api/v1/tickets/{}", low["number"].as_str().unwrap());
+    let (_, sla) = t.get(&d.l1, &format!("{q}/sla")).await;
+    assert_eq!(sla.as_array().unwrap().len(), 1, "{sla}");
+    t.clock.set(utc("2026-11-23T14:31"));
+    let (s, b) = t.patch(&d.l1, &q, json!({"impact": 1, "urgency": 2})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, sla) = t.get(&d.l1, &format!("{q}/sla")).await;
+    let targets: Vec<&str> = sla.as_array().unwrap().iter().map(|k| k["target"].as_str().unwrap()).collect();
+    assert_eq!(targets, ["first_response", "resolution", "update"]);
+    assert_eq!(target(&sla, "resolution")["due_at"], utc("2026-11-23T22:31").to_rfc3339(), "{sla}");
+    assert_eq!(target(&sla, "first_response")["state"], "breached", "90 of 60 min used: retargeted from 13:01");
 }
