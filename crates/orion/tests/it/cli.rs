@@ -143,11 +143,35 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
             "10",
             "--resolution",
             "120",
+            "--update-interval",
+            "30",
+            "--on-priority-change",
+            "restart",
+            "--rules",
+            r#"[{"on":"breach","actions":["notify_lead","raise_priority"]}]"#,
         ],
         None,
     );
     let ps: serde_json::Value = serde_json::from_str(&ok(&["sla-policy", "list", "--json"], None)).unwrap();
     assert_eq!((ps[0]["name"].as_str(), ps[0]["priorities"].clone()), (Some("VIP"), serde_json::json!(["P1", "P2"])));
+    assert_eq!(
+        (ps[0]["update_interval_minutes"].as_i64(), ps[0]["on_priority_change"].as_str()),
+        (Some(30), Some("restart"))
+    );
+    assert_eq!(ps[0]["escalation_rules"][0]["actions"], serde_json::json!(["notify_lead", "raise_priority"]));
+    let o = orion(
+        &db,
+        &["sla-policy", "set", "--name", "Bad", "--resolution", "5", "--rules", "[{\"on\":\"lunch\"}]"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--rules"), "{}", text(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["report", "ola", "--from", "2020-01-01", "--json"], None)).unwrap();
+    assert!(report["tiers"].is_array() && report["from"] == "2020-01-01T00:00:00.000Z", "{report}");
+    let o = orion(&db, &["report", "ola", "--from", "someday"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("from"), "{}", text(&o.stderr));
     let o = orion(&db, &["sla-policy", "set", "--name", "Bad", "--calendar", "Nope", "--resolution", "5"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("calendar"), "{}", text(&o.stderr));
@@ -187,7 +211,19 @@ fn a_typo_in_the_database_url_is_an_error_not_a_new_file() {
 fn help_lists_every_command() {
     let o = Command::new(BIN).arg("--help").output().unwrap();
     let help = text(&o.stdout);
-    for cmd in ["serve", "migrate", "user", "group", "token", "ticket", "calendar", "sla-policy", "backup", "openapi"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "user",
+        "group",
+        "token",
+        "ticket",
+        "calendar",
+        "sla-policy",
+        "report",
+        "backup",
+        "openapi",
+    ] {
         assert!(help.contains(cmd), "{cmd} missing from --help");
     }
 }
