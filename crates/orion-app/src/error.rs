@@ -24,6 +24,13 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+impl AppError {
+    /// The database is unavailable or busy: worth trying again later (an MTA gets a 4xx).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, AppError::Store(StoreError::Db(_)))
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {

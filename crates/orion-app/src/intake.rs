@@ -92,7 +92,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
+pub(crate) async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
     let requester_id = match &p.requester {
         Requester::Known(id) => *id,
         Requester::New { email, name } => users::insert_requester(c, email, name, p.now).await?,

@@ -10,6 +10,7 @@ pub mod directory;
 mod error;
 mod intake;
 pub mod jobs;
+pub mod mail;
 pub mod notifications;
 pub mod ola;
 pub mod settings;

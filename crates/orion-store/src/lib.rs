@@ -9,6 +9,7 @@ mod db;
 mod error;
 pub mod groups;
 pub mod jobs;
+pub mod mail;
 mod migrate;
 pub mod notifications;
 pub mod schema;

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_sla"),
     migration!(4, "0004_user_department"),
     migration!(5, "0005_sla_rules"),
+    migration!(6, "0006_mail"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

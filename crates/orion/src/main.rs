@@ -49,7 +49,23 @@ enum Command {
         /// Seed a demo organisation (once) and print how to sign in
         #[arg(long)]
         demo: bool,
+        /// Also take mail by SMTP/LMTP on this address (e.g. 127.0.0.1:2525), for the helpdesk addresses
+        /// in the mail settings; no TLS: keep it on loopback behind your MTA
+        #[arg(long, env = "ORION_SMTP_LISTEN")]
+        smtp_listen: Option<String>,
     },
+    /// Take one RFC 822 message on standard input (for Postfix or fetchmail pipes). Exit codes follow
+    /// sysexits: 0 the message is kept (as a ticket, a reply, or in quarantine), 75 temporary failure:
+    /// the MTA should try again
+    #[command(name = "mail-ingest")]
+    MailIngest {
+        /// Recorded as the message's source
+        #[arg(long, default_value = "pipe")]
+        source: String,
+    },
+    /// The mail log and the quarantine
+    #[command(subcommand)]
+    Mail(MailCmd),
     /// Apply database migrations and exit
     Migrate,
     /// Manage users
@@ -240,6 +256,34 @@ enum PolicyCmd {
 }
 
 #[derive(Subcommand)]
+enum MailCmd {
+    /// Every message received and what became of it, newest first
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages that could not be processed, with the reason
+    Quarantine {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Process a quarantined message again, past the check that held it
+    Reprocess {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Discard a quarantined message (it stays in the log)
+    Discard {
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReportCmd {
     /// Working time resolved tickets spent with each tier and group, against the OLA targets
     Ola {
@@ -340,6 +384,10 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(ExitWith(code, msg)) = e.downcast_ref::<ExitWith>() {
+                eprintln!("error: {msg}");
+                return ExitCode::from(*code);
+            }
             match e.downcast_ref::<AppError>() {
                 Some(AppError::Validation(errs)) => {
                     for f in errs.iter() {
@@ -429,7 +477,8 @@ async fn run(cli: Cli) -> Result<()> {
             app.db.close().await;
             Ok(())
         }
-        Command::Serve { listen, demo } => serve(&cli.db, &listen, demo).await,
+        Command::Serve { listen, demo, smtp_listen } => serve(&cli.db, &listen, demo, smtp_listen.as_deref()).await,
+        Command::MailIngest { source } => mail_ingest(&cli.db, &source).await,
         Command::Backup { to } => {
             if to.exists() {
                 anyhow::bail!("{} exists already; choose a new file", to.display());
@@ -448,13 +497,18 @@ async fn run(cli: Cli) -> Result<()> {
                 Command::Calendar(cmd) => calendar_cmd(&app, cmd).await,
                 Command::SlaPolicy(cmd) => policy_cmd(&app, cmd).await,
                 Command::Ticket(cmd) => ticket_cmd(&app, cmd).await,
+                Command::Mail(cmd) => mail_cmd(&app, cmd).await,
                 Command::Report(ReportCmd::Ola { from, to, group, json }) => {
                     report_ola(&app, orion_app::ola::OlaQuery { from, to, group }, json).await
                 }
                 Command::Token(TokenCmd::Create { user, name }) => {
                     app.create_token_for(&user, &name).await.map(|t| println!("{}", t.token)).map_err(Into::into)
                 }
-                Command::Openapi | Command::Migrate | Command::Serve { .. } | Command::Backup { .. } => Ok(()),
+                Command::Openapi
+                | Command::Migrate
+                | Command::Serve { .. }
+                | Command::Backup { .. }
+                | Command::MailIngest { .. } => Ok(()),
             };
             app.db.close().await;
             r
@@ -825,7 +879,104 @@ async fn ticket_cmd(app: &App, cmd: TicketCmd) -> Result<()> {
     }
 }
 
-async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
+/// sysexits `EX_TEMPFAIL`: the MTA keeps the message and tries again.
+const EX_TEMPFAIL: u8 = 75;
+
+/// A failure that must end the process with this exit code.
+#[derive(Debug)]
+struct ExitWith(u8, String);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
+async fn mail_ingest(args: &DbArgs, source: &str) -> Result<()> {
+    let temp =
+        |what: &str, e: &dyn std::fmt::Display| anyhow::Error::new(ExitWith(EX_TEMPFAIL, format!("{what}: {e}")));
+    let mut raw = Vec::new();
+    std::io::stdin().read_to_end(&mut raw).map_err(|e| temp("reading the message", &e))?;
+    let app = open(args).await.map_err(|e| temp("opening the database", &e))?;
+    let r = app.ingest_mail(&raw, source).await;
+    app.db.close().await;
+    let m = r.map_err(|e| temp("keeping the message", &e))?;
+    eprintln!(
+        "message {}: {}{}{}",
+        m.id,
+        if m.duplicate { "already received, nothing new: " } else { "" },
+        m.status,
+        m.ticket.map(|t| format!(" {t}")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn mail_cmd(app: &App, cmd: MailCmd) -> Result<()> {
+    let line = |m: &orion_app::mail::InboundMail| {
+        format!(
+            "{:>6}  {}  {:<14} {:<10} {:<28} {}{}",
+            m.id,
+            m.received_at,
+            m.status,
+            m.ticket.as_deref().unwrap_or("-"),
+            m.sender.as_deref().unwrap_or("-"),
+            m.subject,
+            m.reason.as_deref().map(|r| format!("  [{r}]")).unwrap_or_default()
+        )
+    };
+    match cmd {
+        MailCmd::Log { limit, json } => {
+            let page = app.list_inbound_mail(&operator(), false, None, Some(limit)).await?;
+            print_list(&page.items, json, line)
+        }
+        MailCmd::Quarantine { limit, json } => {
+            let page = app.list_inbound_mail(&operator(), true, None, Some(limit)).await?;
+            print_list(&page.items, json, line)
+        }
+        MailCmd::Reprocess { id } => {
+            let m = app.reprocess_mail(&operator(), id).await?;
+            println!("{}", line(&m));
+            Ok(())
+        }
+        MailCmd::Discard { id } => {
+            let m = app.discard_mail(&operator(), id).await?;
+            println!("{}", line(&m));
+            Ok(())
+        }
+    }
+}
+
+/// The SMTP/LMTP listener's way into Orion.
+struct SmtpIntake(App);
+
+impl orion_mail::smtp::Handler for SmtpIntake {
+    async fn accepts(&self, rcpt: &str) -> bool {
+        match self.0.mail_settings().await {
+            Ok(s) => s.accepts(rcpt),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the mail settings");
+                false
+            }
+        }
+    }
+
+    async fn deliver(&self, e: orion_mail::smtp::Envelope) -> Result<(), orion_mail::smtp::Reject> {
+        match self.0.ingest_mail(&e.data, "smtp").await {
+            Ok(m) => {
+                tracing::info!(id = m.id, status = %m.status, peer = %e.peer, "mail received by SMTP");
+                Ok(())
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, peer = %e.peer, "mail not kept; the sender will retry");
+                Err(orion_mail::smtp::Reject::Temporary("cannot store the message now, try again later".into()))
+            }
+        }
+    }
+}
+
+async fn serve(args: &DbArgs, listen: &str, demo: bool, smtp_listen: Option<&str>) -> Result<()> {
     let app = open(args).await?;
     if demo {
         eprintln!("seeding the demo organisation (first start only)…");
@@ -852,6 +1003,21 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
     } else {
         println!("Orion is listening on http://{addr}");
     }
+    let stop_smtp = Arc::new(tokio::sync::Notify::new());
+    let smtp = match smtp_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for SMTP on {addr}"))?;
+            println!("Orion takes mail by SMTP/LMTP on {}", l.local_addr()?);
+            let config = Arc::new(orion_mail::smtp::Config { hostname: hostname(), ..Default::default() });
+            let stop = stop_smtp.clone();
+            Some(tokio::spawn(orion_mail::smtp::serve(l, config, Arc::new(SmtpIntake(app.clone())), async move {
+                stop.notified().await
+            })))
+        }
+        None => None,
+    };
     let db = app.db.clone();
     let maintenance = tokio::spawn({
         let db = db.clone();
@@ -878,6 +1044,10 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool) -> Result<()> {
         .await
         .context("serving HTTP")?;
     maintenance.abort();
+    stop_smtp.notify_one();
+    if let Some(s) = smtp {
+        let _ = s.await;
+    }
     stop_worker.notify_one();
     let _ = worker.await;
     tracing::info!("stopped accepting requests; closing the database");

@@ -684,46 +684,7 @@ impl App {
             (false, Visibility::Public) => "comment",
             (false, Visibility::Internal) => "work_note",
         };
-        let id = timeline::append(
-            &mut c,
-            &timeline::NewEntry {
-                ticket_id: t.id,
-                at: now,
-                actor_id: Some(actor.id.0),
-                kind,
-                visibility: visibility.as_str(),
-                body: &body,
-                data: "{}",
-            },
-        )
-        .await?;
-        if state == State::Pending
-            && t.pending_reason.as_deref() == Some(PendingReason::User.as_str())
-            && actor.id.0 == t.requester_id
-        {
-            let to = State::after_reopen(t.assignee_id.is_some());
-            t.state = to.as_str().to_string();
-            t.pending_reason = None;
-            t.updated_at = now;
-            tickets::update(&mut c, &t).await?;
-            record(
-                &mut c,
-                Stamp { ticket_id: t.id, at: now, actor: None },
-                "state_changed",
-                Visibility::Public,
-                "The requester replied.",
-                json!({"from": "pending", "to": to.as_str(), "pending_reason": null}),
-            )
-            .await?;
-            crate::sla::sync_with_state(&mut c, &t, now, None).await?;
-        } else {
-            // Keep `updated_at` honest for queues sorted by activity.
-            t.updated_at = now;
-            tickets::update(&mut c, &t).await?;
-        }
-        if (visibility == Visibility::Public || input.phone_call) && actor.can_work_tickets() {
-            crate::sla::public_update(&mut c, &t, now, actor).await?;
-        }
+        let id = comment_in(&mut c, actor, &mut t, kind, visibility, &body, "{}", now).await?;
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;
         entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))
@@ -775,4 +736,62 @@ pub(crate) fn collect<T>(errs: &mut FieldErrors, r: AppResult<T>) -> AppResult<O
         }
         Err(other) => Err(other),
     }
+}
+
+/// Adds a comment-like entry (`comment`, `work_note`, `phone_call`, `email`) to an open ticket in the
+/// caller's transaction: a requester's reply to a ticket pending on them puts it back in the queue,
+/// and a public reply or call by staff counts for the SLA. Returns the entry's id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn comment_in(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    t: &mut TicketView,
+    kind: &str,
+    visibility: Visibility,
+    body: &str,
+    data: &str,
+    now: i64,
+) -> AppResult<i64> {
+    let state = state_of(t)?;
+    let id = timeline::append(
+        c,
+        &timeline::NewEntry {
+            ticket_id: t.id,
+            at: now,
+            actor_id: Some(actor.id.0),
+            kind,
+            visibility: visibility.as_str(),
+            body,
+            data,
+        },
+    )
+    .await?;
+    if state == State::Pending
+        && t.pending_reason.as_deref() == Some(PendingReason::User.as_str())
+        && actor.id.0 == t.requester_id
+    {
+        let to = State::after_reopen(t.assignee_id.is_some());
+        t.state = to.as_str().to_string();
+        t.pending_reason = None;
+        t.updated_at = now;
+        tickets::update(c, t).await?;
+        record(
+            c,
+            Stamp { ticket_id: t.id, at: now, actor: None },
+            "state_changed",
+            Visibility::Public,
+            "The requester replied.",
+            json!({"from": "pending", "to": to.as_str(), "pending_reason": null}),
+        )
+        .await?;
+        crate::sla::sync_with_state(c, t, now, None).await?;
+    } else {
+        // Keep `updated_at` honest for queues sorted by activity.
+        t.updated_at = now;
+        tickets::update(c, t).await?;
+    }
+    if (visibility == Visibility::Public || kind == "phone_call") && actor.can_work_tickets() {
+        crate::sla::public_update(c, t, now, actor).await?;
+    }
+    Ok(id)
 }

@@ -28,7 +28,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(read_notification))
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+use super::ApiResult;
 
 /// Ids in paths: anything that is not a positive number is simply not found.
 fn id(raw: &str) -> ApiResult<i64> {

@@ -1,8 +1,12 @@
 pub(crate) mod directory;
+pub(crate) mod mail;
 pub(crate) mod system;
 pub(crate) mod tickets;
 
 use crate::AppState;
+
+/// What every handler returns.
+pub(crate) type ApiResult<T> = Result<T, crate::ApiError>;
 use crate::openapi::ApiDoc;
 use axum::Router;
 use utoipa::OpenApi;
@@ -13,6 +17,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
     let r = tickets::routes(r);
     let r = directory::routes(r);
+    let r = mail::routes(r);
     system::routes(r)
 }
 

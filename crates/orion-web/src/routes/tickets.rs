@@ -1,7 +1,7 @@
 //! `/api/v1/tickets`
 
 use crate::extract::{ApiJson, ApiQuery, Auth};
-use crate::{ApiError, AppState, ErrorBody};
+use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,7 +33,7 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(put_policy))
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+use super::ApiResult;
 
 /// Log an incident or service request.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = NewTicketInput,
@@ -206,11 +206,11 @@ async fn sla(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+pub(crate) struct PageQuery {
     /// From the previous page's `next_cursor`
-    cursor: Option<String>,
+    pub cursor: Option<String>,
     /// 1..200, default 50
-    limit: Option<i64>,
+    pub limit: Option<i64>,
 }
 
 /// Open tickets with a breached SLA target, newest first: the leads' breach queue (staff).
