@@ -20,11 +20,13 @@ pub struct DbOptions {
     pub max_connections: u32,
     /// SQLite `synchronous=FULL` instead of `NORMAL`: survives power loss, slower commits.
     pub sqlite_synchronous_full: bool,
+    /// How long to wait for a connection (PostgreSQL down, SQLite writer busy) before failing.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        Self { max_connections: 8, sqlite_synchronous_full: false }
+        Self { max_connections: 8, sqlite_synchronous_full: false, acquire_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -106,13 +108,13 @@ impl Db {
                 .min_connections(1)
                 // A local file connection cannot drop like a network one: no ping before each use.
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base)
                 .await?;
             Pools::Sqlite { write, read }
@@ -120,7 +122,7 @@ impl Db {
             let o = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(opts.acquire_timeout)
                 .connect_with(o)
                 .await?;
             Pools::Postgres(pool)

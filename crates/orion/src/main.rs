@@ -37,6 +37,9 @@ struct DbArgs {
     /// SQLite synchronous=FULL (survives power loss; slower commits)
     #[arg(long, global = true, env = "ORION_SQLITE_SYNC_FULL")]
     sqlite_sync_full: bool,
+    /// Seconds to wait for a database connection before giving up (`mail-ingest` then exits 75)
+    #[arg(long, global = true, env = "ORION_DB_CONNECT_TIMEOUT", default_value_t = 30)]
+    db_connect_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -423,7 +426,11 @@ async fn open(args: &DbArgs) -> Result<App> {
             format!("sqlite://{}", args.data_dir.join("orion.db").display())
         }
     };
-    let opts = DbOptions { max_connections: args.db_max_connections, sqlite_synchronous_full: args.sqlite_sync_full };
+    let opts = DbOptions {
+        max_connections: args.db_max_connections,
+        sqlite_synchronous_full: args.sqlite_sync_full,
+        acquire_timeout: std::time::Duration::from_secs(args.db_connect_timeout.max(1)),
+    };
     let db = Db::connect(&url, &opts).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
     db.migrate().await.context("migrating the database")?;
     Ok(App::new(db, Arc::new(SystemClock)))
