@@ -12,12 +12,14 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Orion benchmarks: HTTP load (http) and the SLA scheduler at scale (sla)")]
+#[command(about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail)")]
 enum Cli {
     /// Ticket create/read load against a running server
     Http(Args),
     /// Seed open tickets with running SLA clocks, then time the scheduler on the due ones
     Sla(sla_bench::SlaArgs),
+    /// Email intake throughput through the ingest pipeline
+    Mail(mail_bench::MailArgs),
 }
 
 #[derive(clap::Args)]
@@ -173,6 +175,7 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
     Ok(phase)
 }
 
+mod mail_bench;
 mod sla_bench;
 
 #[tokio::main]
@@ -180,6 +183,7 @@ async fn main() -> Result<()> {
     let args = match Cli::parse() {
         Cli::Http(a) => a,
         Cli::Sla(a) => return sla_bench::run(a).await,
+        Cli::Mail(a) => return mail_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;
