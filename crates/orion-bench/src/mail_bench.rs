@@ -28,7 +28,7 @@ fn message(i: usize) -> Vec<u8> {
     let (subject, attach) = if i % 5 == 4 {
         (format!("Re: [INC{:07}] still broken", i / 5 + 1), false)
     } else {
-        (format!("Printer {i} on floor {} jams", i % 7), i % 10 == 0)
+        (format!("Printer {i} on floor {} jams", i % 7), i.is_multiple_of(10))
     };
     let body = "Hello,\r\n\r\nthe printer jams on every second page since this morning. I tried to \
                 reload the tray and to switch it off and on.\r\n\r\nRegards\r\n";
