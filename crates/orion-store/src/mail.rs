@@ -277,6 +277,7 @@ pub struct AttachmentRow {
     pub visibility: Option<String>,
 }
 
+/// An attachment with the visibility of the entry it came with.
 pub async fn get_attachment(conn: &mut Conn<'_>, id: i64) -> Result<AttachmentRow> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
@@ -286,19 +287,6 @@ pub async fn get_attachment(conn: &mut Conn<'_>, id: i64) -> Result<AttachmentRo
         )
         .bind(id)
         .fetch_one(c)
-        .await
-    })?)
-}
-
-pub async fn attachments_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<AttachmentRow>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT a.id, a.ticket_id, a.entry_id, a.filename, a.content_type, a.size, a.sha256, a.content_id,
-                    a.inline, a.created_at, e.visibility
-             FROM attachment a LEFT JOIN timeline_entry e ON e.id = a.entry_id WHERE a.ticket_id = $1 ORDER BY a.id",
-        )
-        .bind(ticket_id)
-        .fetch_all(c)
         .await
     })?)
 }
