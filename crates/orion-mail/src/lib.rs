@@ -5,6 +5,7 @@
 
 pub mod html;
 pub mod inbound;
+pub mod mbox;
 pub mod noise;
 pub mod quote;
 pub mod smtp;

@@ -65,6 +65,10 @@ enum Command {
         /// Recorded as the message's source
         #[arg(long, default_value = "pipe")]
         source: String,
+        /// Standard input is an mbox of many messages (an export, `formail`, a migration): each is
+        /// taken in turn; a repeat of the run skips what was already taken
+        #[arg(long)]
+        mbox: bool,
     },
     /// The mail log and the quarantine
     #[command(subcommand)]
@@ -485,7 +489,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve { listen, demo, smtp_listen } => serve(&cli.db, &listen, demo, smtp_listen.as_deref()).await,
-        Command::MailIngest { source } => mail_ingest(&cli.db, &source).await,
+        Command::MailIngest { source, mbox } => mail_ingest(&cli.db, &source, mbox).await,
         Command::Backup { to } => {
             if to.exists() {
                 anyhow::bail!("{} exists already; choose a new file", to.display());
@@ -901,23 +905,32 @@ impl std::fmt::Display for ExitWith {
 
 impl std::error::Error for ExitWith {}
 
-async fn mail_ingest(args: &DbArgs, source: &str) -> Result<()> {
+async fn mail_ingest(args: &DbArgs, source: &str, mbox: bool) -> Result<()> {
     let temp =
         |what: &str, e: &dyn std::fmt::Display| anyhow::Error::new(ExitWith(EX_TEMPFAIL, format!("{what}: {e}")));
     let mut raw = Vec::new();
     std::io::stdin().read_to_end(&mut raw).map_err(|e| temp("reading the message", &e))?;
     let app = open(args).await.map_err(|e| temp("opening the database", &e))?;
-    let r = app.ingest_mail(&raw, source).await;
+    let messages = if mbox { orion_mail::mbox::split(&raw) } else { vec![raw] };
+    let mut result = Ok(());
+    for (n, raw) in messages.iter().enumerate() {
+        match app.ingest_mail(raw, source).await {
+            Ok(m) => eprintln!(
+                "message {}: {}{}{}",
+                m.id,
+                if m.duplicate { "already received, nothing new: " } else { "" },
+                m.status,
+                m.ticket.map(|t| format!(" {t}")).unwrap_or_default()
+            ),
+            Err(e) => {
+                // Those before are kept; running the same input again skips them.
+                result = Err(temp(&format!("keeping message {} of {}", n + 1, messages.len()), &e));
+                break;
+            }
+        }
+    }
     app.db.close().await;
-    let m = r.map_err(|e| temp("keeping the message", &e))?;
-    eprintln!(
-        "message {}: {}{}{}",
-        m.id,
-        if m.duplicate { "already received, nothing new: " } else { "" },
-        m.status,
-        m.ticket.map(|t| format!(" {t}")).unwrap_or_default()
-    );
-    Ok(())
+    result
 }
 
 async fn mail_cmd(app: &App, cmd: MailCmd) -> Result<()> {

@@ -261,6 +261,20 @@ async fn the_pipe_and_the_smtp_listener_take_mail(engine: Engine) {
     let tickets: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(tickets["items"].as_array().unwrap().len(), 1);
     assert_eq!(tickets["items"][0]["title"], "Drucker kaputt äöü");
+    // Many messages at once as an mbox; a second run takes nothing twice.
+    let mut mbox = Vec::new();
+    for name in ["alternative.eml", "shift-jis.eml", "iso-8859-1.eml"] {
+        mbox.extend_from_slice(b"From someone@example.com Mon Nov 23 09:00:00 2026\n");
+        mbox.extend_from_slice(&corpus(name));
+        mbox.extend_from_slice(b"\n");
+    }
+    let o = run(&["mail-ingest", "--mbox", "--source", "import"], &mbox);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!((err.matches("ticket_created").count(), err.matches("already received").count()), (3, 1), "{err}");
+    assert!(err.contains("message 3: ticket_created"), "the Shift_JIS one is new: {err}");
+    let o = run(&["mail-ingest", "--mbox"], &mbox);
+    assert_eq!(String::from_utf8_lossy(&o.stderr).matches("already received").count(), 3);
     // The database away: a temporary failure, so the MTA keeps the message and retries.
     let o = Command::new(BIN)
         .args(["mail-ingest"])
