@@ -14,9 +14,10 @@ use serde_json::json;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
+use crate::config::Config;
+use crate::tickets::{TEXT_MAX, TITLE_MAX};
+
 const MAIL_SETTINGS: &str = "mail";
-const TITLE_MAX: usize = 300;
-const TEXT_MAX: usize = 100_000;
 
 /// How Orion treats inbound mail (`GET/PUT /api/v1/settings/mail`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -127,6 +128,14 @@ impl App {
         load_settings(&mut r.conn()).await
     }
 
+    /// What processing a message reads besides the message: the mail settings and the cached
+    /// configuration (groups, priority matrix, SLA policies), read before the write transaction.
+    async fn mail_context(&self) -> AppResult<(MailSettings, std::sync::Arc<Config>)> {
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        Ok((load_settings(&mut c).await?, self.config(&mut c).await?))
+    }
+
     pub async fn get_mail_settings(&self, actor: &Actor) -> AppResult<MailSettings> {
         if !actor.can_administer() {
             return Err(AppError::Forbidden("only admins can read mail settings".into()));
@@ -168,7 +177,7 @@ impl App {
     /// (the database is unavailable) and the sender should try again later.
     pub async fn ingest_mail(&self, raw: &[u8], source: &str) -> AppResult<InboundMail> {
         let now = self.now();
-        let settings = self.mail_settings().await?;
+        let (settings, config) = self.mail_context().await?;
         let raw_sha = sha256_hex(raw);
         let hash = content_hash(raw);
         let parsed = orion_mail::parse(raw);
@@ -186,7 +195,7 @@ impl App {
                 raw.len(),
                 settings.max_message_bytes
             ))),
-            Ok(m) => process(&mut c, m, &settings, now, false).await,
+            Ok(m) => process(&mut c, m, &settings, &config, now, false).await,
             Err(e) => Ok(Decision::quarantine(format!("unreadable: {e}"))),
         };
         let decision = match decision {
@@ -267,7 +276,7 @@ impl App {
             return Err(AppError::Forbidden("only admins can reprocess mail".into()));
         }
         let now = self.now();
-        let settings = self.mail_settings().await?;
+        let (settings, config) = self.mail_context().await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let row = not_found(mail::get_inbound(&mut c, id).await)?;
@@ -276,7 +285,7 @@ impl App {
         }
         let raw = mail::get_blob(&mut c, &row.raw_sha256).await?;
         let parsed = orion_mail::parse(&raw).map_err(|e| AppError::Conflict(format!("still unreadable: {e}")))?;
-        let d = process(&mut c, &parsed, &settings, now, true).await?;
+        let d = process(&mut c, &parsed, &settings, &config, now, true).await?;
         mail::set_outcome(
             &mut c,
             id,
@@ -352,7 +361,14 @@ fn not_found<T>(r: Result<T, orion_store::StoreError>) -> AppResult<T> {
 
 /// Decides what a readable message is and writes it. `force` (an admin reprocessing) skips the
 /// checks that quarantine.
-async fn process(c: &mut Conn<'_>, m: &Inbound, s: &MailSettings, now: i64, force: bool) -> AppResult<Decision> {
+async fn process(
+    c: &mut Conn<'_>,
+    m: &Inbound,
+    s: &MailSettings,
+    config: &Config,
+    now: i64,
+    force: bool,
+) -> AppResult<Decision> {
     let sender = m.from.as_ref().map(|f| f.address.clone()).unwrap_or_default();
     if let Some(b) = &m.bounce {
         return bounce(c, m, b, now).await;
@@ -383,7 +399,7 @@ async fn process(c: &mut Conn<'_>, m: &Inbound, s: &MailSettings, now: i64, forc
                 user.as_ref().is_some_and(|u| u.active && Role::parse("role", &u.role).is_ok_and(Role::is_staff));
             let requester = user.as_ref().is_some_and(|u| u.id == t.requester_id);
             if m.is_auto_reply() {
-                email_entry(c, m, &mut t, None, Visibility::Internal, now).await?;
+                email_entry(c, m, &mut t, None, now).await?;
                 return Ok(Decision {
                     status: "note_added",
                     reason: Some("automatic reply".into()),
@@ -393,28 +409,30 @@ async fn process(c: &mut Conn<'_>, m: &Inbound, s: &MailSettings, now: i64, forc
             if staff || requester {
                 let u = user.as_ref().ok_or_else(|| AppError::Internal("participant without a user".into()))?;
                 let actor = Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? };
-                email_entry(c, m, &mut t, Some(&actor), Visibility::Public, now).await?;
+                email_entry(c, m, &mut t, Some(&actor), now).await?;
                 return Ok(Decision { status: "reply_added", reason: None, ticket_id: Some(t.id) });
             }
             if s.non_participant_replies == "internal_note" || force {
-                email_entry(c, m, &mut t, None, Visibility::Internal, now).await?;
+                email_entry(c, m, &mut t, None, now).await?;
                 return Ok(Decision {
                     status: "note_added",
                     reason: Some(format!("{sender} is not on the ticket: kept as an internal note for review")),
                     ticket_id: Some(t.id),
                 });
             }
-            new_ticket(c, m, s, user, now, force, None).await
+            new_ticket(c, m, s, config, user, now, force, None).await
         }
-        Some(closed) => new_ticket(c, m, s, user, now, force, Some(closed.number)).await,
-        None => new_ticket(c, m, s, user, now, force, None).await,
+        Some(closed) => new_ticket(c, m, s, config, user, now, force, Some(closed.number)).await,
+        None => new_ticket(c, m, s, config, user, now, force, None).await,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn new_ticket(
     c: &mut Conn<'_>,
     m: &Inbound,
     s: &MailSettings,
+    config: &Config,
     user: Option<users::UserRow>,
     now: i64,
     force: bool,
@@ -440,18 +458,15 @@ async fn new_ticket(
         }
     };
     let requester = users::get(c, requester_id).await?;
-    let groups = orion_store::groups::list(c).await?;
-    let group = crate::config::service_desk(&groups)
+    let group = config
+        .default_group()
         .cloned()
         .ok_or_else(|| AppError::Conflict("no active group to receive mail; create one first".into()))?;
-    let matrix = crate::settings::priority_matrix(c).await?;
     let (impact, urgency) = (orion_domain::Level::parse("impact", 3)?, orion_domain::Level::parse("urgency", 3)?);
-    let priority = matrix.priority(impact, urgency);
-    let policies = crate::sla::load_policies(c).await?;
-    let config = crate::config::Config { matrix, groups: groups.clone(), policies };
+    let priority = config.matrix.priority(impact, urgency);
     let kind = TicketKind::Incident;
     let clocks = crate::sla::plan_clocks(
-        &config,
+        config,
         &orion_domain::sla_policy::TicketFacts {
             kind,
             priority,
@@ -466,14 +481,16 @@ async fn new_ticket(
     if let Some(prev) = &follow_up_of {
         description = format!("(A reply to {prev}, which is closed.)\n\n{description}");
     }
-    let entry_data = json!({
-        "priority": priority.to_string(), "impact": 3, "urgency": 3, "channel": "email",
-        "assignment_group": group.name, "assignee": null, "follow_up_of": follow_up_of,
-        "sla": clocks.iter().map(|k| json!({
-            "target": k.target, "policy": k.policy_name, "due": k.due_at.map(|d| Timestamp(d).to_rfc3339()),
-        })).collect::<Vec<_>>(),
-    })
-    .to_string();
+    let mut entry_data = crate::tickets::created_entry_data(
+        priority,
+        (impact.get(), urgency.get()),
+        "email",
+        &group.name,
+        None,
+        &clocks,
+    );
+    entry_data["follow_up_of"] = json!(follow_up_of);
+    let entry_data = entry_data.to_string();
     let written = crate::intake::write_one(
         c,
         &Planned {
@@ -484,8 +501,8 @@ async fn new_ticket(
             description,
             channel: "email",
             category_id: None,
-            impact: 3,
-            urgency: 3,
+            impact: i64::from(impact.get()),
+            urgency: i64::from(urgency.get()),
             priority: i64::from(priority.get()),
             state: State::New.as_str(),
             assignment_group_id: group.id,
@@ -500,7 +517,7 @@ async fn new_ticket(
     .await?;
     let mut t = tickets::get(c, written.id).await?;
     let actor = Actor { id: UserId(requester_id), role: Role::parse("role", &requester.role)? };
-    email_entry(c, m, &mut t, Some(&actor), Visibility::Public, now).await?;
+    email_entry(c, m, &mut t, Some(&actor), now).await?;
     metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
     Ok(Decision { status: "ticket_created", reason: None, ticket_id: Some(written.id) })
 }
@@ -513,7 +530,6 @@ async fn email_entry(
     m: &Inbound,
     t: &mut tickets::TicketView,
     actor: Option<&Actor>,
-    visibility: Visibility,
     now: i64,
 ) -> AppResult<i64> {
     let mut inline: HashMap<String, String> = HashMap::new();
@@ -567,22 +583,8 @@ async fn email_entry(
     .to_string();
     let body = truncate(body, TEXT_MAX);
     let entry = match actor {
-        Some(a) => comment_in(c, a, t, "email", visibility, &body, &data, now).await?,
-        None => {
-            orion_store::timeline::append(
-                c,
-                &orion_store::timeline::NewEntry {
-                    ticket_id: t.id,
-                    at: now,
-                    actor_id: None,
-                    kind: "email",
-                    visibility: visibility.as_str(),
-                    body: &body,
-                    data: &data,
-                },
-            )
-            .await?
-        }
+        Some(a) => comment_in(c, a, t, "email", Visibility::Public, &body, &data, now).await?,
+        None => crate::tickets::internal_note(c, t.id, now, "email", &body, &data).await?,
     };
     mail::attach_to_entry(c, &ids, entry).await?;
     if let Some(id) = &m.message_id {
@@ -619,24 +621,12 @@ async fn bounce(c: &mut Conn<'_>, m: &Inbound, b: &orion_mail::Bounce, now: i64)
             ticket_id: None,
         });
     };
-    orion_store::timeline::append(
-        c,
-        &orion_store::timeline::NewEntry {
-            ticket_id,
-            at: now,
-            actor_id: None,
-            kind: "mail_bounced",
-            visibility: "internal",
-            body: &format!(
-                "Mail to {} could not be delivered ({}).",
-                recipients.join(", "),
-                b.status.as_deref().unwrap_or("no status")
-            ),
-            data:
-                &json!({"recipients": recipients, "status": b.status, "permanent": b.permanent, "message_id": original})
-                    .to_string(),
-        },
-    )
-    .await?;
+    let body = format!(
+        "Mail to {} could not be delivered ({}).",
+        recipients.join(", "),
+        b.status.as_deref().unwrap_or("no status")
+    );
+    let data = json!({"recipients": recipients, "status": b.status, "permanent": b.permanent, "message_id": original});
+    crate::tickets::internal_note(c, ticket_id, now, "mail_bounced", &body, &data.to_string()).await?;
     Ok(Decision { status: "bounce", reason: b.status.clone(), ticket_id: Some(ticket_id) })
 }

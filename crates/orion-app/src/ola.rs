@@ -287,10 +287,6 @@ pub struct OlaQuery {
     pub group: Option<String>,
 }
 
-fn parse_instant(field: &str, s: &str) -> Result<i64, orion_domain::FieldError> {
-    Timestamp::parse_day_or_instant(field, s).map(Timestamp::as_millis)
-}
-
 fn figures(group: Option<String>, tier: i64, tickets: i64, total: i64, max: i64, over: i64, target: i64) -> OlaFigures {
     OlaFigures {
         group,
@@ -312,11 +308,11 @@ impl App {
         }
         let mut errs = orion_domain::FieldErrors::new();
         let to = match q.to.as_deref() {
-            Some(s) => errs.check(parse_instant("to", s)),
+            Some(s) => errs.check(Timestamp::parse_day_or_instant("to", s)).map(Timestamp::as_millis),
             None => Some(self.now()),
         };
         let from = match (q.from.as_deref(), to) {
-            (Some(s), _) => errs.check(parse_instant("from", s)),
+            (Some(s), _) => errs.check(Timestamp::parse_day_or_instant("from", s)).map(Timestamp::as_millis),
             (None, Some(to)) => Some(to - 30 * 86_400_000),
             (None, None) => None,
         };

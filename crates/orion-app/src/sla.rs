@@ -27,6 +27,8 @@ pub(crate) struct PolicyDef {
     pub calendar: BusinessCalendar,
     pub pause_on_json: String,
     pub warnings_json: String,
+    /// `breach_escalates`: the default rules are built from it; on a clock it only matters for
+    /// clocks written before rules existed (their `rules` is NULL).
     pub escalates: bool,
     /// The effective escalation rules as JSON, copied onto each clock.
     pub rules_json: String,

@@ -100,12 +100,11 @@ impl std::error::Error for ParseError {}
 
 /// SHA-256 of `bytes` as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 of the message without its trace headers (`Received`, `Return-Path`, `Delivered-To`,
@@ -144,11 +143,7 @@ pub fn content_hash(raw: &[u8]) -> String {
         }
     }
     hasher.update(body);
-    let mut s = String::with_capacity(64);
-    for b in hasher.finalize() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex(&hasher.finalize())
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {

@@ -16,8 +16,8 @@ use serde_json::json;
 
 mod lifecycle;
 
-const TITLE_MAX: usize = 300;
-const TEXT_MAX: usize = 100_000;
+pub(crate) const TITLE_MAX: usize = 300;
+pub(crate) const TEXT_MAX: usize = 100_000;
 pub const PAGE_DEFAULT: i64 = 50;
 pub const PAGE_MAX: i64 = 200;
 
@@ -128,6 +128,38 @@ pub(crate) fn move_up_to(t: &mut TicketView, target: &groups::GroupRow) -> Optio
     t.escalation_count += 1;
     t.max_tier = t.max_tier.max(target.tier);
     t.assignee_email.take()
+}
+
+/// The data of a ticket's `created` entry: how it was classified and routed, and its SLA targets.
+pub(crate) fn created_entry_data(
+    priority: Priority,
+    (impact, urgency): (u8, u8),
+    channel: &str,
+    group: &str,
+    assignee: Option<&str>,
+    clocks: &[crate::sla::PlannedClock],
+) -> serde_json::Value {
+    json!({
+        "priority": priority.to_string(), "impact": impact, "urgency": urgency,
+        "channel": channel, "assignment_group": group, "assignee": assignee,
+        "sla": clocks.iter().map(|k| json!({
+            "target": k.target, "policy": k.policy_name,
+            "due": k.due_at.map(|d| orion_domain::Timestamp(d).to_rfc3339()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Appends an internal entry with a body that Orion writes itself (no actor); returns its id.
+pub(crate) async fn internal_note(
+    c: &mut Conn<'_>,
+    ticket_id: i64,
+    now: i64,
+    kind: &str,
+    body: &str,
+    data: &str,
+) -> AppResult<i64> {
+    let entry = timeline::NewEntry { ticket_id, at: now, actor_id: None, kind, visibility: "internal", body, data };
+    Ok(timeline::append(c, &entry).await?)
 }
 
 /// Appends an internal entry Orion writes about a ticket (SLA events, …).
@@ -324,15 +356,14 @@ impl App {
             }
             (None, None) => return Err(AppError::Internal("the caller has no user row".into())),
         };
-        let entry_data = json!({
-            "priority": priority.to_string(), "impact": impact.get(), "urgency": urgency.get(),
-            "channel": channel.as_str(), "assignment_group": group.name,
-            "assignee": assignee.as_ref().map(|u| &u.email),
-            "sla": clocks.iter().map(|k| json!({
-                "target": k.target, "policy": k.policy_name,
-                "due": k.due_at.map(|d| orion_domain::Timestamp(d).to_rfc3339()),
-            })).collect::<Vec<_>>(),
-        })
+        let entry_data = created_entry_data(
+            priority,
+            (impact.get(), urgency.get()),
+            channel.as_str(),
+            &group.name,
+            assignee.as_ref().map(|u| u.email.as_str()),
+            &clocks,
+        )
         .to_string();
         let Written { id, number, requester_id } = self
             .intake()
