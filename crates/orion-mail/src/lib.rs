@@ -4,12 +4,15 @@
 //! to a mail server that hands messages over. What happens to a message is decided in `orion-app`.
 
 pub mod html;
+pub mod imap;
 pub mod inbound;
 pub mod mbox;
 pub mod noise;
+pub mod outbound;
 pub mod quote;
 pub mod smtp;
 pub mod subject;
+pub mod tls;
 
 pub use inbound::{Attachment, Bounce, Inbound, Mailbox, ParseError, content_hash, parse, sha256_hex};
 pub use noise::Noise;

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_user_department"),
     migration!(5, "0005_sla_rules"),
     migration!(6, "0006_mail"),
+    migration!(7, "0007_mail_out"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
