@@ -1,5 +1,5 @@
 //! A short-lived, per-node cache of the configuration every new ticket reads:
-//! the priority matrix, the groups and the SLA policies. Logging a ticket is the hottest write;
+//! the priority matrix, the groups, the SLA policies and the mail settings. Logging a ticket is the hottest write;
 //! this saves it two queries. Changes made on this node apply at once; changes
 //! made on another node within `TTL`.
 
@@ -18,6 +18,8 @@ pub(crate) struct Config {
     pub groups: Vec<groups::GroupRow>,
     /// Active SLA policies in matching order.
     pub policies: Vec<crate::sla::PolicyDef>,
+    /// How mail is taken and sent.
+    pub mail: crate::mail::MailSettings,
 }
 
 impl Config {
@@ -55,6 +57,7 @@ impl App {
             matrix: priority_matrix(conn).await?,
             groups: groups::list(conn).await?,
             policies: crate::sla::load_policies(conn).await?,
+            mail: crate::mail::load_settings(conn).await?,
         });
         if let Ok(mut slot) = self.config.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));

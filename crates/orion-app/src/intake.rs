@@ -43,6 +43,8 @@ pub(crate) struct Planned {
     pub entry_data: String,
     /// The SLA clocks to start with the ticket.
     pub clocks: Vec<crate::sla::PlannedClock>,
+    /// Tell the requester by mail that the ticket was logged.
+    pub notify: bool,
 }
 
 /// What was written: the ticket's id and number, and the requester's id.
@@ -126,6 +128,9 @@ pub(crate) async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Writte
     if let Some(at) = p.clocks.iter().filter_map(|k| k.first_check_at).min() {
         crate::sla::schedule_check(c, id, at, p.now).await?;
     }
+    if p.notify {
+        crate::outbox::queue_notice(c, id, "received", serde_json::Value::Null, p.now).await?;
+    }
     Ok(Written { id, number, requester_id })
 }
 
@@ -193,6 +198,7 @@ mod tests {
             created_by: user,
             now: 1,
             entry_data: "{}".into(),
+            notify: false,
             clocks: Vec::new(),
         }
     }

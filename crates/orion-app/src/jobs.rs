@@ -143,6 +143,8 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
         let ticket_id = payload["ticket_id"].as_i64().ok_or("sla.check without ticket_id")?;
         app.sla_check(ticket_id).await.map_err(|e| e.to_string())
     })
+    .on(crate::outbox::NOTIFY_JOB, |app, job| async move { app.run_notice(&job).await.map_err(|e| e.to_string()) })
+    .on(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
 }
 
 impl App {

@@ -11,8 +11,10 @@ mod error;
 mod intake;
 pub mod jobs;
 pub mod mail;
+pub mod mailbox;
 pub mod notifications;
 pub mod ola;
+pub mod outbox;
 pub mod settings;
 pub mod sla;
 pub mod tickets;
@@ -35,6 +37,8 @@ pub struct App {
     intake: Arc<std::sync::OnceLock<intake::Intake>>,
     /// Wakes this node's job worker when a job is queued here.
     job_wake: Arc<tokio::sync::Notify>,
+    /// The SMTP relay, mail templates and mailbox settings of this node.
+    mail_rt: Arc<outbox::MailRuntime>,
 }
 
 impl App {
@@ -46,7 +50,14 @@ impl App {
             config: Arc::default(),
             intake: Arc::default(),
             job_wake: Arc::default(),
+            mail_rt: Arc::default(),
         }
+    }
+
+    /// The same application sending and fetching mail with `rt`.
+    pub fn with_mail_runtime(mut self, rt: outbox::MailRuntime) -> Self {
+        self.mail_rt = Arc::new(rt);
+        self
     }
 
     /// The group-commit writer for new tickets, started on first use.

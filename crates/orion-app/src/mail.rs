@@ -33,6 +33,17 @@ pub struct MailSettings {
     pub non_participant_replies: String,
     /// Larger messages are quarantined (default 25 MiB)
     pub max_message_bytes: i64,
+    /// The address Orion's mail comes from (default: the first helpdesk address). Without one,
+    /// Orion sends no mail.
+    pub from_address: Option<String>,
+    /// The display name on Orion's mail
+    pub from_name: String,
+    /// Which mails go to requesters: `received`, `public_reply`, `state_changed`, `resolved`
+    pub notify: Vec<String>,
+    /// At most this many automatic mails to one address per hour; more are suppressed (logged)
+    pub auto_reply_limit_per_hour: i64,
+    /// The self-service portal's address, for links in mail (e.g. `https://help.example.com`)
+    pub portal_url: Option<String>,
 }
 
 impl Default for MailSettings {
@@ -42,6 +53,11 @@ impl Default for MailSettings {
             unknown_senders: "create".into(),
             non_participant_replies: "internal_note".into(),
             max_message_bytes: 25 * 1024 * 1024,
+            from_address: None,
+            from_name: "IT Service Desk".into(),
+            notify: crate::outbox::EVENTS.iter().map(|e| e.to_string()).collect(),
+            auto_reply_limit_per_hour: 10,
+            portal_url: None,
         }
     }
 }
@@ -49,6 +65,16 @@ impl Default for MailSettings {
 impl MailSettings {
     fn is_own(&self, address: &str) -> bool {
         self.addresses.iter().any(|a| a.eq_ignore_ascii_case(address))
+    }
+
+    /// The address Orion sends from, if it sends at all.
+    pub fn sender(&self) -> Option<&str> {
+        self.from_address.as_deref().or(self.addresses.first().map(String::as_str))
+    }
+
+    /// Whether mail for `event` goes out.
+    pub fn sends(&self, event: &str) -> bool {
+        self.sender().is_some() && self.notify.iter().any(|e| e == event)
     }
 
     /// Does the listener take mail for `rcpt`?
@@ -115,7 +141,7 @@ fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max { s.to_string() } else { s.chars().take(max).collect() }
 }
 
-async fn load_settings(c: &mut Conn<'_>) -> AppResult<MailSettings> {
+pub(crate) async fn load_settings(c: &mut Conn<'_>) -> AppResult<MailSettings> {
     match settings::get(c, MAIL_SETTINGS).await? {
         Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail settings: {e}"))),
         None => Ok(MailSettings::default()),
@@ -132,8 +158,8 @@ impl App {
     /// configuration (groups, priority matrix, SLA policies), read before the write transaction.
     async fn mail_context(&self) -> AppResult<(MailSettings, std::sync::Arc<Config>)> {
         let mut r = self.db.read().await?;
-        let mut c = r.conn();
-        Ok((load_settings(&mut c).await?, self.config(&mut c).await?))
+        let config = self.config(&mut r.conn()).await?;
+        Ok((config.mail.clone(), config))
     }
 
     pub async fn get_mail_settings(&self, actor: &Actor) -> AppResult<MailSettings> {
@@ -164,12 +190,40 @@ impl App {
         if !(1024..=200 * 1024 * 1024).contains(&s.max_message_bytes) {
             errs.push("max_message_bytes", "must be between 1 KiB and 200 MiB");
         }
+        let from_address = match s.from_address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => match orion_domain::Email::parse("from_address", a) {
+                Ok(e) => Some(e.as_str().to_string()),
+                Err(e) => {
+                    errs.push(e.field, e.message);
+                    None
+                }
+            },
+        };
+        if s.from_name.contains(['\r', '\n']) || s.from_name.chars().count() > 200 {
+            errs.push("from_name", "must be one line of at most 200 characters");
+        }
+        for (i, e) in s.notify.iter().enumerate() {
+            if !crate::outbox::EVENTS.contains(&e.as_str()) {
+                errs.push(format!("notify[{i}]"), format!("expected one of {}", crate::outbox::EVENTS.join(", ")));
+            }
+        }
+        if !(0..=10_000).contains(&s.auto_reply_limit_per_hour) {
+            errs.push("auto_reply_limit_per_hour", "must be between 0 and 10000");
+        }
+        let portal_url = s.portal_url.as_deref().map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+        if let Some(u) = &portal_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            errs.push("portal_url", "must start with https:// or http://");
+        }
         errs.into_result()?;
-        let s = MailSettings { addresses, ..s };
+        let s = MailSettings { addresses, from_address, portal_url, ..s };
         let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), MAIL_SETTINGS, &json, self.now()).await?;
         tx.commit().await?;
+        self.invalidate_config();
         Ok(s)
     }
 
@@ -410,6 +464,16 @@ async fn process(
                 let u = user.as_ref().ok_or_else(|| AppError::Internal("participant without a user".into()))?;
                 let actor = Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? };
                 email_entry(c, m, &mut t, Some(&actor), now).await?;
+                if requester && !staff && t.state == State::Resolved.as_str() {
+                    // Answering the resolution mail means it is not solved after all.
+                    let reason = format!("The requester replied by mail to the resolved ticket ({}).", m.subject);
+                    crate::tickets::reopen_in(c, s, &actor, &mut t, &truncate(&reason, TEXT_MAX), now).await?;
+                    return Ok(Decision {
+                        status: "reply_added",
+                        reason: Some("reopened: the requester replied to the resolved ticket".into()),
+                        ticket_id: Some(t.id),
+                    });
+                }
                 return Ok(Decision { status: "reply_added", reason: None, ticket_id: Some(t.id) });
             }
             if s.non_participant_replies == "internal_note" || force {
@@ -512,6 +576,8 @@ async fn new_ticket(
             now,
             entry_data,
             clocks,
+            // No automatic answer to automatic mail, lists, bounces or loops (RFC 3834).
+            notify: m.noise.is_empty() && s.sends("received"),
         },
     )
     .await?;

@@ -269,6 +269,9 @@ pub struct CommentInput {
     /// call counts as a response for the SLA (first response, update interval) whatever its visibility.
     #[serde(default)]
     pub phone_call: bool,
+    /// Staff, public replies: more addresses that get the reply by mail besides the requester
+    #[serde(default)]
+    pub cc: Vec<String>,
 }
 
 /// `POST /api/v1/tickets/{number}/escalate`

@@ -203,6 +203,19 @@ pub async fn ticket_for_messages(conn: &mut Conn<'_>, ids: &[&str]) -> Result<Op
     Ok(None)
 }
 
+/// The Message-ID of the latest message received for a ticket.
+pub async fn last_inbound_message(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Option<String>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT message_id FROM ticket_message WHERE ticket_id = $1 AND direction = 'in'
+             ORDER BY created_at DESC, message_id LIMIT 1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
 /// The recipient an outbound message went to.
 pub async fn outbound_recipient(conn: &mut Conn<'_>, message_id: &str) -> Result<Option<(i64, Option<String>)>> {
     Ok(with_conn!(conn, |c| {

@@ -13,7 +13,7 @@ pub struct MailboxRow {
     pub username: String,
     pub auth: String,
     pub secret: Option<String>,
-    pub secret_command: Option<String>,
+    pub secret_file: Option<String>,
     pub folder: String,
     pub after_fetch: String,
     pub move_to: Option<String>,
@@ -41,7 +41,7 @@ pub struct MailboxSettings<'a> {
     pub username: &'a str,
     pub auth: &'a str,
     pub secret: Option<&'a str>,
-    pub secret_command: Option<&'a str>,
+    pub secret_file: Option<&'a str>,
     pub folder: &'a str,
     pub after_fetch: &'a str,
     pub move_to: Option<&'a str>,
@@ -52,7 +52,7 @@ pub struct MailboxSettings<'a> {
 pub async fn insert(conn: &mut Conn<'_>, m: &MailboxSettings<'_>, now: i64) -> Result<i64> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
-            "INSERT INTO mail_mailbox (name, host, port, security, username, auth, secret, secret_command, folder,
+            "INSERT INTO mail_mailbox (name, host, port, security, username, auth, secret, secret_file, folder,
                  after_fetch, move_to, poll_seconds, enabled, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
         )
@@ -63,7 +63,7 @@ pub async fn insert(conn: &mut Conn<'_>, m: &MailboxSettings<'_>, now: i64) -> R
         .bind(m.username)
         .bind(m.auth)
         .bind(m.secret)
-        .bind(m.secret_command)
+        .bind(m.secret_file)
         .bind(m.folder)
         .bind(m.after_fetch)
         .bind(m.move_to)
@@ -86,7 +86,7 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, m: &MailboxSettings<'_>, now: 
                  last_uid = CASE WHEN host = $2 AND port = $3 AND username = $6 AND folder = $10
                             THEN last_uid ELSE 0 END,
                  name = $14, host = $2, port = $3, security = $4, auth = $5, username = $6, secret = $7,
-                 secret_command = $8, after_fetch = $9, folder = $10, move_to = $11, poll_seconds = $12,
+                 secret_file = $8, after_fetch = $9, folder = $10, move_to = $11, poll_seconds = $12,
                  enabled = $13, next_poll_at = 0, last_error = NULL, updated_at = $15
              WHERE id = $1",
         )
@@ -97,7 +97,7 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, m: &MailboxSettings<'_>, now: 
         .bind(m.auth)
         .bind(m.username)
         .bind(m.secret)
-        .bind(m.secret_command)
+        .bind(m.secret_file)
         .bind(m.after_fetch)
         .bind(m.folder)
         .bind(m.move_to)

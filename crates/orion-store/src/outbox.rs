@@ -8,6 +8,7 @@ pub struct OutboundRow {
     pub ticket_id: Option<i64>,
     pub ticket_number: Option<String>,
     pub template: String,
+    pub sender: String,
     pub automatic: bool,
     /// Comma-separated addresses
     pub recipients: String,
@@ -21,12 +22,13 @@ pub struct OutboundRow {
     pub sent_at: Option<i64>,
 }
 
-const COLUMNS: &str = "o.id, o.ticket_id, t.number AS ticket_number, o.template, o.automatic, o.recipients,
+const COLUMNS: &str = "o.id, o.ticket_id, t.number AS ticket_number, o.template, o.sender, o.automatic, o.recipients,
     o.message_id, o.subject, o.raw_sha256, o.status, o.reason, o.attempts, o.created_at, o.sent_at";
 
 pub struct NewOutbound<'a> {
     pub ticket_id: Option<i64>,
     pub template: &'a str,
+    pub sender: &'a str,
     pub automatic: bool,
     pub recipients: &'a str,
     pub message_id: &'a str,
@@ -39,12 +41,13 @@ pub struct NewOutbound<'a> {
 pub async fn insert(conn: &mut Conn<'_>, m: &NewOutbound<'_>, now: i64) -> Result<i64> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
-            "INSERT INTO mail_outbound (ticket_id, template, automatic, recipients, message_id, subject, raw_sha256,
-                 status, reason, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            "INSERT INTO mail_outbound (ticket_id, template, sender, automatic, recipients, message_id, subject,
+                 raw_sha256, status, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(m.ticket_id)
         .bind(m.template)
+        .bind(m.sender)
         .bind(m.automatic)
         .bind(m.recipients)
         .bind(m.message_id)
@@ -140,4 +143,12 @@ pub async fn record_auto(conn: &mut Conn<'_>, address: &str, now: i64) -> Result
             .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Whether a message with this Message-ID was already queued (a repeated notification job).
+pub async fn exists(conn: &mut Conn<'_>, message_id: &str) -> Result<bool> {
+    let n: i64 = with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbound WHERE message_id = $1").bind(message_id).fetch_one(c).await
+    })?;
+    Ok(n > 0)
 }

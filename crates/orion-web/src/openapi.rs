@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "directory", description = "Users, groups, categories"),
         (name = "settings", description = "Priority matrix, OLA targets"),
         (name = "reports", description = "Figures across tickets"),
-        (name = "mail", description = "Inbound mail: settings, log, quarantine"),
+        (name = "mail", description = "Mail: settings, IMAP mailboxes, the inbound log and quarantine, the outbox"),
         (name = "me", description = "The caller and their API tokens"),
         (name = "system", description = "Health, readiness, metrics")
     )

@@ -16,6 +16,8 @@ use std::sync::Arc;
 struct Cli {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    mail: MailArgs,
     /// Log format: text or json
     #[arg(long, global = true, env = "ORION_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -40,6 +42,20 @@ struct DbArgs {
     /// Seconds to wait for a database connection before giving up (`mail-ingest` then exits 75)
     #[arg(long, global = true, env = "ORION_DB_CONNECT_TIMEOUT", default_value_t = 30)]
     db_connect_timeout: u64,
+}
+
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// Where Orion sends mail: smtp://[USER:PASSWORD@]HOST[:587] (STARTTLS required),
+    /// smtps://…[:465] (TLS), smtp://HOST:25?tls=none (a local MTA); user and password percent-encoded
+    #[arg(long, global = true, env = "ORION_SMTP_RELAY", hide_env_values = true)]
+    smtp_relay: Option<String>,
+    /// Extra trusted CA certificates (PEM) for the SMTP relay and IMAP servers, e.g. an internal CA
+    #[arg(long, global = true, env = "ORION_MAIL_CA_FILE")]
+    mail_ca_file: Option<PathBuf>,
+    /// Seconds one IMAP step (connect, login, fetch a batch, …) may take before the poll is abandoned
+    #[arg(long, global = true, env = "ORION_IMAP_TIMEOUT", default_value_t = 60)]
+    imap_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -70,9 +86,12 @@ enum Command {
         #[arg(long)]
         mbox: bool,
     },
-    /// The mail log and the quarantine
+    /// The mail log, the quarantine and the outbox
     #[command(subcommand)]
     Mail(MailCmd),
+    /// IMAP mailboxes Orion polls
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
     /// Apply database migrations and exit
     Migrate,
     /// Manage users
@@ -288,6 +307,108 @@ enum MailCmd {
         #[arg(long)]
         id: i64,
     },
+    /// Mail Orion sent or is sending, newest first
+    Outbox {
+        /// Only mail not sent yet (queued or failed)
+        #[arg(long)]
+        unsent: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a failed message again
+    Retry {
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+#[derive(Args)]
+struct MailboxArgs {
+    /// A short name (messages are logged with source imap:NAME)
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    host: Option<String>,
+    /// Default 993 with tls, 143 otherwise
+    #[arg(long)]
+    port: Option<i64>,
+    /// tls (default), starttls or none
+    #[arg(long)]
+    security: Option<String>,
+    #[arg(long)]
+    username: Option<String>,
+    /// password (default) or xoauth2
+    #[arg(long)]
+    auth: Option<String>,
+    /// Read the password or token from standard input
+    #[arg(long)]
+    secret_stdin: bool,
+    /// Or read it at every poll from this file in the data directory's secrets/ folder
+    #[arg(long)]
+    secret_file: Option<String>,
+    /// Default INBOX
+    #[arg(long)]
+    folder: Option<String>,
+    /// flag (default), move or delete
+    #[arg(long)]
+    after_fetch: Option<String>,
+    #[arg(long)]
+    move_to: Option<String>,
+    #[arg(long)]
+    poll_seconds: Option<i64>,
+    /// Add it switched off
+    #[arg(long)]
+    disabled: bool,
+}
+
+impl MailboxArgs {
+    fn input(self) -> Result<orion_app::mailbox::MailboxInput> {
+        Ok(orion_app::mailbox::MailboxInput {
+            name: self.name,
+            host: self.host,
+            port: self.port,
+            security: self.security,
+            username: self.username,
+            auth: self.auth,
+            secret: if self.secret_stdin { Some(read_password()?) } else { None },
+            secret_file: self.secret_file,
+            folder: self.folder,
+            after_fetch: self.after_fetch,
+            move_to: self.move_to,
+            poll_seconds: self.poll_seconds,
+            enabled: Some(!self.disabled),
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum MailboxCmd {
+    /// The mailboxes and how polling goes
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a mailbox
+    Add(MailboxArgs),
+    /// Replace a mailbox's settings (the stored secret is kept unless a new one is given)
+    Update {
+        #[arg(long)]
+        id: i64,
+        #[command(flatten)]
+        args: MailboxArgs,
+    },
+    /// Forget a mailbox (the mail taken from it stays)
+    Remove {
+        #[arg(long)]
+        id: i64,
+    },
+    /// Poll a mailbox now and say what happened
+    Poll {
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -421,6 +542,34 @@ fn init_logging(format: &str) {
     }
 }
 
+/// This node's mail setup: the relay, the templates (`<data dir>/templates/mail/`), the secrets
+/// folder (`<data dir>/secrets/`), extra CAs.
+fn mail_runtime(db: &DbArgs, mail: &MailArgs) -> Result<orion_app::outbox::MailRuntime> {
+    let templates_dir = db.data_dir.join("templates").join("mail");
+    let templates = orion_app::outbox::Templates::load(Some(&templates_dir)).map_err(|e| anyhow::anyhow!(e))?;
+    let relay = match &mail.smtp_relay {
+        None => None,
+        Some(url) => {
+            let mut relay = orion_mail::outbound::Relay::parse(url).map_err(|e| anyhow::anyhow!(e))?;
+            relay.ca_file = mail.mail_ca_file.clone();
+            Some(orion_mail::outbound::Sender::new(&relay, &hostname()).map_err(|e| anyhow::anyhow!(e))?)
+        }
+    };
+    Ok(orion_app::outbox::MailRuntime {
+        relay,
+        templates,
+        ca_file: mail.mail_ca_file.clone(),
+        secrets_dir: Some(db.data_dir.join("secrets")),
+        imap_timeout: std::time::Duration::from_secs(mail.imap_timeout.max(1)),
+        node: format!("{}:{}", hostname(), std::process::id()),
+    })
+}
+
+async fn open_with_mail(db: &DbArgs, mail: &MailArgs) -> Result<App> {
+    let rt = mail_runtime(db, mail)?;
+    Ok(open(db).await?.with_mail_runtime(rt))
+}
+
 async fn open(args: &DbArgs) -> Result<App> {
     let url = match &args.database_url {
         Some(u) => u.clone(),
@@ -488,7 +637,9 @@ async fn run(cli: Cli) -> Result<()> {
             app.db.close().await;
             Ok(())
         }
-        Command::Serve { listen, demo, smtp_listen } => serve(&cli.db, &listen, demo, smtp_listen.as_deref()).await,
+        Command::Serve { listen, demo, smtp_listen } => {
+            serve(&cli.db, &cli.mail, &listen, demo, smtp_listen.as_deref()).await
+        }
         Command::MailIngest { source, mbox } => mail_ingest(&cli.db, &source, mbox).await,
         Command::Backup { to } => {
             if to.exists() {
@@ -501,7 +652,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         cmd => {
-            let app = open(&cli.db).await?;
+            let app = open_with_mail(&cli.db, &cli.mail).await?;
             let r = match cmd {
                 Command::User(cmd) => user_cmd(&app, cmd).await,
                 Command::Group(cmd) => group_cmd(&app, cmd).await,
@@ -509,6 +660,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Command::SlaPolicy(cmd) => policy_cmd(&app, cmd).await,
                 Command::Ticket(cmd) => ticket_cmd(&app, cmd).await,
                 Command::Mail(cmd) => mail_cmd(&app, cmd).await,
+                Command::Mailbox(cmd) => mailbox_cmd(&app, cmd).await,
                 Command::Report(ReportCmd::Ola { from, to, group, json }) => {
                     report_ola(&app, orion_app::ola::OlaQuery { from, to, group }, json).await
                 }
@@ -965,6 +1117,74 @@ async fn mail_cmd(app: &App, cmd: MailCmd) -> Result<()> {
             println!("{}", line(&m));
             Ok(())
         }
+        MailCmd::Outbox { unsent, limit, json } => {
+            let page = app.list_outbound_mail(&operator(), unsent, None, Some(limit)).await?;
+            print_list(&page.items, json, outbound_line)
+        }
+        MailCmd::Retry { id } => {
+            let m = app.retry_outbound_mail(&operator(), id).await?;
+            println!("{}", outbound_line(&m));
+            Ok(())
+        }
+    }
+}
+
+fn outbound_line(m: &orion_app::outbox::OutboundMail) -> String {
+    format!(
+        "{:>6}  {}  {:<10} {:<10} {:<14} {:<28} {}{}",
+        m.id,
+        m.created_at,
+        m.status,
+        m.ticket.as_deref().unwrap_or("-"),
+        m.template,
+        m.recipients.join(","),
+        m.subject,
+        m.reason.as_deref().map(|r| format!("  [{r}]")).unwrap_or_default()
+    )
+}
+
+async fn mailbox_cmd(app: &App, cmd: MailboxCmd) -> Result<()> {
+    let line = |m: &orion_app::mailbox::Mailbox| {
+        format!(
+            "{:>4}  {:<16} {}@{}:{} ({}) {}  {}  last UID {}, {} taken{}",
+            m.id,
+            m.name,
+            m.username,
+            m.host,
+            m.port,
+            m.security,
+            m.folder,
+            if m.enabled { "enabled" } else { "disabled" },
+            m.last_uid,
+            m.fetched,
+            m.last_error.as_deref().map(|e| format!("  [last poll failed: {e}]")).unwrap_or_default()
+        )
+    };
+    match cmd {
+        MailboxCmd::List { json } => print_list(&app.list_mailboxes(&operator()).await?, json, line),
+        MailboxCmd::Add(args) => {
+            let m = app.create_mailbox(&operator(), args.input()?).await?;
+            println!("{}", line(&m));
+            Ok(())
+        }
+        MailboxCmd::Update { id, args } => {
+            let m = app.update_mailbox(&operator(), id, args.input()?).await?;
+            println!("{}", line(&m));
+            Ok(())
+        }
+        MailboxCmd::Remove { id } => {
+            app.delete_mailbox(&operator(), id).await?;
+            println!("mailbox {id} removed");
+            Ok(())
+        }
+        MailboxCmd::Poll { id } => {
+            let r = app.poll_mailbox_now(&operator(), id).await?;
+            print_json(&r)?;
+            match r.error {
+                Some(e) => Err(anyhow::anyhow!("the poll failed: {e}")),
+                None => Ok(()),
+            }
+        }
     }
 }
 
@@ -996,8 +1216,8 @@ impl orion_mail::smtp::Handler for SmtpIntake {
     }
 }
 
-async fn serve(args: &DbArgs, listen: &str, demo: bool, smtp_listen: Option<&str>) -> Result<()> {
-    let app = open(args).await?;
+async fn serve(args: &DbArgs, mail: &MailArgs, listen: &str, demo: bool, smtp_listen: Option<&str>) -> Result<()> {
+    let app = open_with_mail(args, mail).await?;
     if demo {
         eprintln!("seeding the demo organisation (first start only)…");
         if app.seed_demo(350).await? {
@@ -1059,6 +1279,11 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool, smtp_listen: Option<&str
             async move { stop.notified().await }
         }),
     );
+    let stop_poller = Arc::new(tokio::sync::Notify::new());
+    let poller = tokio::spawn(orion_app::mailbox::run_poller(app.clone(), {
+        let stop = stop_poller.clone();
+        async move { stop.notified().await }
+    }));
     axum::serve(listener, orion_web::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -1068,6 +1293,8 @@ async fn serve(args: &DbArgs, listen: &str, demo: bool, smtp_listen: Option<&str
     if let Some(s) = smtp {
         let _ = s.await;
     }
+    stop_poller.notify_one();
+    let _ = poller.await;
     stop_worker.notify_one();
     let _ = worker.await;
     tracing::info!("stopped accepting requests; closing the database");

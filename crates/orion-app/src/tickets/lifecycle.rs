@@ -108,6 +108,10 @@ impl App {
         };
         let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
         crate::ola::record_spans(&mut c, t.id, now).await?;
+        let config = self.config(&mut c).await?;
+        let extra = serde_json::Value::Null;
+        crate::outbox::notice(&mut c, &config.mail, (t.id, t.requester_id), "resolved", extra, Some(actor.id.0), now)
+            .await?;
         tx.commit().await?;
         Ok(view.into())
     }
@@ -122,23 +126,8 @@ impl App {
         if !actor.can_reopen_or_confirm(orion_domain::UserId(t.requester_id)) {
             return Err(AppError::Forbidden("only the requester or support staff can reopen".into()));
         }
-        let from = state_of(&t)?;
-        if from != State::Resolved {
-            return Err(AppError::Conflict(format!("only a resolved ticket can be reopened; {} is {from}", t.number)));
-        }
-        let to = from.transition(State::after_reopen(t.assignee_id.is_some()))?;
-        t.state = to.as_str().to_string();
-        t.reopen_count += 1;
-        t.resolved_at = None;
-        t.resolution_code = None;
-        t.resolution_notes = None;
-        let entry = Entry {
-            kind: "reopened",
-            visibility: Visibility::Public,
-            body: &reason,
-            data: json!({"from": from.as_str(), "to": to.as_str()}),
-        };
-        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
+        let mail = self.config(&mut c).await?.mail.clone();
+        let view = reopen_in(&mut c, &mail, actor, &mut t, &reason, now).await?;
         tx.commit().await?;
         Ok(view.into())
     }
@@ -163,4 +152,36 @@ impl App {
         tx.commit().await?;
         Ok(view.into())
     }
+}
+
+/// Reopens a resolved ticket inside the caller's transaction (the API, or the requester answering
+/// the resolution mail); the requester hears of it when someone else reopened it.
+pub(crate) async fn reopen_in(
+    c: &mut orion_store::Conn<'_>,
+    mail: &crate::mail::MailSettings,
+    actor: &Actor,
+    t: &mut orion_store::tickets::TicketView,
+    reason: &str,
+    now: i64,
+) -> AppResult<orion_store::tickets::TicketView> {
+    let from = state_of(t)?;
+    if from != State::Resolved {
+        return Err(AppError::Conflict(format!("only a resolved ticket can be reopened; {} is {from}", t.number)));
+    }
+    let to = from.transition(State::after_reopen(t.assignee_id.is_some()))?;
+    t.state = to.as_str().to_string();
+    t.reopen_count += 1;
+    t.resolved_at = None;
+    t.resolution_code = None;
+    t.resolution_notes = None;
+    let entry = Entry {
+        kind: "reopened",
+        visibility: Visibility::Public,
+        body: reason,
+        data: json!({"from": from.as_str(), "to": to.as_str()}),
+    };
+    let view = save(c, t, now, Some(actor), entry).await?;
+    let extra = json!({"from": from.as_str(), "to": to.as_str()});
+    crate::outbox::notice(c, mail, (t.id, t.requester_id), "state_changed", extra, Some(actor.id.0), now).await?;
+    Ok(view)
 }

@@ -15,6 +15,7 @@ use orion_store::{Conn, categories, groups, timeline, users};
 use serde_json::json;
 
 mod lifecycle;
+pub(crate) use lifecycle::reopen_in;
 
 pub(crate) const TITLE_MAX: usize = 300;
 pub(crate) const TEXT_MAX: usize = 100_000;
@@ -386,6 +387,7 @@ impl App {
                 now,
                 entry_data,
                 clocks,
+                notify: config.mail.sends("received"),
             })
             .await?;
         let view = TicketView {
@@ -677,6 +679,12 @@ impl App {
         }
         if state_changed {
             crate::sla::sync_with_state(&mut c, &t, now, Some(actor)).await?;
+            if to_state == State::Pending {
+                let config = self.config(&mut c).await?;
+                let extra = json!({"from": from_state.as_str(), "to": "pending", "pending_reason": t.pending_reason});
+                let who = (t.id, t.requester_id);
+                crate::outbox::notice(&mut c, &config.mail, who, "state_changed", extra, Some(actor.id.0), now).await?;
+            }
         }
         let view = tickets::get(&mut c, t.id).await?;
         tx.commit().await?;
@@ -698,6 +706,16 @@ impl App {
         if input.phone_call && !actor.can_work_tickets() {
             errs.push("phone_call", "only support staff log phone calls");
         }
+        let mut cc = Vec::new();
+        if !input.cc.is_empty() && (!actor.can_work_tickets() || visibility != Some(Visibility::Public) || input.phone_call)
+        {
+            errs.push("cc", "only support staff copy a public reply to others");
+        }
+        for (i, a) in input.cc.iter().enumerate() {
+            if let Some(e) = errs.check(Email::parse(&format!("cc[{i}]"), a)) {
+                cc.push(e.as_str().to_string());
+            }
+        }
         errs.into_result()?;
         let (Some(body), Some(visibility)) = (body, visibility) else {
             return Err(AppError::Internal("validated input incomplete".into()));
@@ -715,7 +733,14 @@ impl App {
             (false, Visibility::Public) => "comment",
             (false, Visibility::Internal) => "work_note",
         };
-        let id = comment_in(&mut c, actor, &mut t, kind, visibility, &body, "{}", now).await?;
+        let data = if cc.is_empty() { "{}".to_string() } else { json!({ "cc": cc }).to_string() };
+        let id = comment_in(&mut c, actor, &mut t, kind, visibility, &body, &data, now).await?;
+        if kind == "comment" && actor.can_work_tickets() {
+            let config = self.config(&mut c).await?;
+            let extra = json!({ "entry_id": id });
+            crate::outbox::notice(&mut c, &config.mail, (t.id, t.requester_id), "public_reply", extra, Some(actor.id.0), now)
+                .await?;
+        }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;
         entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))

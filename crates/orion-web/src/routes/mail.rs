@@ -11,6 +11,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use orion_app::Page;
 use orion_app::mail::{InboundMail, MailSettings};
+use orion_app::mailbox::{Mailbox, MailboxInput, PollReport};
+use orion_app::outbox::OutboundMail;
+use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
@@ -21,6 +24,23 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(reprocess))
         .routes(routes!(discard))
         .routes(routes!(attachment))
+        .routes(routes!(list_mailboxes, create_mailbox))
+        .routes(routes!(update_mailbox, delete_mailbox))
+        .routes(routes!(poll_mailbox))
+        .routes(routes!(outbound_log))
+        .routes(routes!(outbound_raw))
+        .routes(routes!(retry_outbound))
+}
+
+fn eml(bytes: Vec<u8>, name: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "message/rfc822".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.eml\"")),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// How inbound mail is treated (admins).
@@ -70,15 +90,7 @@ async fn quarantine(
     responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 403, body = ErrorBody),
                (status = 404, body = ErrorBody)))]
 async fn raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
-    let bytes = s.app.inbound_mail_raw(&actor, id).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "message/rfc822".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"message-{id}.eml\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(eml(s.app.inbound_mail_raw(&actor, id).await?, format!("message-{id}")))
 }
 
 /// Process a quarantined message again, past the check that held it (admins).
@@ -129,4 +141,98 @@ async fn attachment(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path
         f.bytes,
     )
         .into_response())
+}
+
+/// The IMAP mailboxes Orion polls, with how polling goes; secrets are never shown (admins).
+#[utoipa::path(get, path = "/api/v1/mail/mailboxes", tag = "mail", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Mailbox>), (status = 403, body = ErrorBody)))]
+async fn list_mailboxes(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<Mailbox>>> {
+    Ok(Json(s.app.list_mailboxes(&actor).await?))
+}
+
+/// Add a mailbox to poll (admins).
+#[utoipa::path(post, path = "/api/v1/mail/mailboxes", tag = "mail", request_body = MailboxInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = Mailbox), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_mailbox(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<MailboxInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<Mailbox>)> {
+    Ok((axum::http::StatusCode::CREATED, Json(s.app.create_mailbox(&actor, body).await?)))
+}
+
+/// Replace a mailbox's settings; leave out `secret` to keep the stored one (admins).
+#[utoipa::path(put, path = "/api/v1/mail/mailboxes/{id}", tag = "mail", params(("id" = i64, Path)),
+    request_body = MailboxInput, security(("bearer" = [])),
+    responses((status = 200, body = Mailbox), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn update_mailbox(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<MailboxInput>,
+) -> ApiResult<Json<Mailbox>> {
+    Ok(Json(s.app.update_mailbox(&actor, id, body).await?))
+}
+
+/// Stop polling a mailbox and forget it; the mail taken from it stays (admins).
+#[utoipa::path(delete, path = "/api/v1/mail/mailboxes/{id}", tag = "mail", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_mailbox(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::http::StatusCode> {
+    s.app.delete_mailbox(&actor, id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Poll a mailbox now and report what happened: a connection test, or not waiting for the next
+/// poll (admins). `polled: false` means another node is polling it at this moment.
+#[utoipa::path(post, path = "/api/v1/mail/mailboxes/{id}/poll", tag = "mail", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = PollReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn poll_mailbox(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<PollReport>> {
+    Ok(Json(s.app.poll_mailbox_now(&actor, id).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct OutboxQuery {
+    /// Only mail not sent yet: queued (waiting or retrying) and failed
+    #[serde(default)]
+    unsent: bool,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Mail Orion sent or is sending, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/mail/outbound", tag = "mail", params(OutboxQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<OutboundMail>), (status = 403, body = ErrorBody)))]
+async fn outbound_log(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> ApiResult<Json<Page<OutboundMail>>> {
+    Ok(Json(s.app.list_outbound_mail(&actor, q.unsent, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// A sent message exactly as handed to the relay, as `message/rfc822` (admins).
+#[utoipa::path(get, path = "/api/v1/mail/outbound/{id}/raw", tag = "mail", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody)))]
+async fn outbound_raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(eml(s.app.outbound_mail_raw(&actor, id).await?, format!("sent-{id}")))
+}
+
+/// Queue a failed message again (admins).
+#[utoipa::path(post, path = "/api/v1/mail/outbound/{id}/retry", tag = "mail", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = OutboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody)))]
+async fn retry_outbound(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<OutboundMail>> {
+    Ok(Json(s.app.retry_outbound_mail(&actor, id).await?))
 }

@@ -1,0 +1,502 @@
+//! Mail Orion sends to requesters. A change that should tell the requester (a new ticket, an
+//! agent's public reply, a state change that matters to them, the resolution) queues a
+//! `mail.notify` job in its own transaction; the job renders the template, applies the loop and
+//! rate-limit rules, stores the message with its Message-ID and queues `mail.send`, which hands it
+//! to the relay and retries while the relay is away. An SMTP outage delays mail, never loses it.
+
+use crate::{App, AppError, AppResult, Page};
+use orion_domain::{Actor, Timestamp};
+use orion_mail::outbound::{Outgoing, compose};
+use orion_store::jobs::{self, JobRow, NewJob};
+use orion_store::{Conn, mail, outbox, tickets, timeline};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+pub const NOTIFY_JOB: &str = "mail.notify";
+pub const SEND_JOB: &str = "mail.send";
+
+/// The notifications a requester can get, each with a template of the same name.
+pub const EVENTS: &[&str] = &["received", "public_reply", "state_changed", "resolved"];
+
+/// Send attempts before a message counts as failed: 30 s doubling, at most an hour apart, about a day in all.
+const SEND_ATTEMPTS: i64 = 30;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The message templates: the defaults built in, each replaceable by a file of the same name in
+/// the data directory's `templates/mail/`. A template's first line is `Subject: …`, then an empty
+/// line, then the text (minijinja syntax).
+pub struct Templates {
+    env: minijinja::Environment<'static>,
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("received", include_str!("../templates/mail/received.txt")),
+    ("public_reply", include_str!("../templates/mail/public_reply.txt")),
+    ("state_changed", include_str!("../templates/mail/state_changed.txt")),
+    ("resolved", include_str!("../templates/mail/resolved.txt")),
+];
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::load(None).expect("the built-in mail templates are valid")
+    }
+}
+
+impl Templates {
+    /// The built-in templates, with those in `dir` (if given) in their place. Each is tried once
+    /// with sample data, so a mistake stops the start with the file and line named.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, String> {
+        let mut env = minijinja::Environment::new();
+        for (name, default) in DEFAULTS {
+            let file = dir.map(|d| d.join(format!("{name}.txt")));
+            let (source, origin) = match &file {
+                Some(f) if f.exists() => (
+                    std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?,
+                    f.display().to_string(),
+                ),
+                _ => (default.to_string(), format!("built-in template {name}")),
+            };
+            env.add_template_owned(name.to_string(), source).map_err(|e| describe(&origin, &e))?;
+            let t = Templates { env };
+            t.render(name, &sample()).map_err(|e| format!("{origin}: {e}"))?;
+            env = t.env;
+        }
+        Ok(Templates { env })
+    }
+
+    /// Subject and text.
+    pub fn render(&self, name: &str, ctx: &Value) -> Result<(String, String), String> {
+        let t = self.env.get_template(name).map_err(|e| e.to_string())?;
+        let out = t.render(minijinja::value::Serde(ctx)).map_err(|e| describe(name, &e))?;
+        let (head, body) = out.split_once("\n\n").unwrap_or((out.as_str(), ""));
+        let subject = head
+            .strip_prefix("Subject:")
+            .ok_or_else(|| format!("{name}: the first line must be \"Subject: …\""))?
+            .trim()
+            .replace(['\r', '\n'], " ");
+        Ok((subject, body.trim_end().to_string() + "\n"))
+    }
+}
+
+fn describe(origin: &str, e: &minijinja::Error) -> String {
+    match e.line() {
+        Some(line) => format!("{origin}, line {line}: {e}"),
+        None => format!("{origin}: {e}"),
+    }
+}
+
+fn sample() -> Value {
+    json!({
+        "ticket": {"number": "INC0000001", "title": "Printer on floor 3 prints blank pages", "state": "pending",
+                   "priority": "P3", "kind": "incident", "group": "Service Desk", "assignee": "Sam Agent",
+                   "description": "…", "resolution_code": "solved", "resolution_notes": "Replaced the toner."},
+        "requester": {"name": "Anna Berg", "email": "anna@example.com"},
+        "helpdesk": {"name": "IT Service Desk", "address": "help@example.com"},
+        "portal_url": "https://help.example.com",
+        "reply": {"author": "Sam Agent", "text": "Could you send a photo of the page?"},
+        "change": {"from": "in_progress", "to": "pending", "pending_reason": "user"},
+    })
+}
+
+/// What a node needs to send and fetch mail: the relay, the templates, extra trusted
+/// certificates, where mailbox secrets live, and this node's name.
+pub struct MailRuntime {
+    pub relay: Option<orion_mail::outbound::Sender>,
+    pub templates: Templates,
+    pub ca_file: Option<PathBuf>,
+    /// Mailbox `secret_file`s are read from here (`<data dir>/secrets`)
+    pub secrets_dir: Option<PathBuf>,
+    /// The longest one IMAP step may take
+    pub imap_timeout: Duration,
+    /// This node's name in mailbox leases
+    pub node: String,
+}
+
+impl Default for MailRuntime {
+    fn default() -> Self {
+        Self {
+            relay: None,
+            templates: Templates::default(),
+            ca_file: None,
+            secrets_dir: None,
+            imap_timeout: Duration::from_secs(60),
+            node: format!("node-{}", std::process::id()),
+        }
+    }
+}
+
+/// Queues the notification for `event` on ticket `t` inside the caller's transaction, if the
+/// settings send it and the requester did not cause it themselves.
+pub(crate) async fn notice(
+    c: &mut Conn<'_>,
+    settings: &crate::mail::MailSettings,
+    (ticket_id, requester_id): (i64, i64),
+    event: &str,
+    extra: Value,
+    actor_id: Option<i64>,
+    now: i64,
+) -> AppResult<()> {
+    if !settings.sends(event) || (event != "received" && actor_id == Some(requester_id)) {
+        return Ok(());
+    }
+    queue_notice(c, ticket_id, event, extra, now).await
+}
+
+/// Queues a `mail.notify` job (the caller has checked that the settings send `event`).
+pub(crate) async fn queue_notice(c: &mut Conn<'_>, ticket_id: i64, event: &str, extra: Value, now: i64) -> AppResult<()> {
+    let mut payload = json!({"ticket_id": ticket_id, "event": event});
+    if let (Some(p), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    jobs::enqueue(
+        c,
+        &NewJob { kind: NOTIFY_JOB, payload: &payload.to_string(), run_at: now, dedupe_key: None, max_attempts: 10 },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// One message Orion sent or is sending, as the outbox lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutboundMail {
+    pub id: i64,
+    pub created_at: String,
+    pub ticket: Option<String>,
+    /// `received`, `public_reply`, `state_changed`, `resolved`
+    pub template: String,
+    pub automatic: bool,
+    pub recipients: Vec<String>,
+    pub message_id: String,
+    pub subject: String,
+    /// `queued` (waiting or retrying), `sent`, `failed` (given up; can be retried), `suppressed`
+    pub status: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub sent_at: Option<String>,
+}
+
+impl From<outbox::OutboundRow> for OutboundMail {
+    fn from(r: outbox::OutboundRow) -> Self {
+        Self {
+            id: r.id,
+            created_at: Timestamp(r.created_at).to_rfc3339(),
+            ticket: r.ticket_number,
+            template: r.template,
+            automatic: r.automatic,
+            recipients: r.recipients.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            message_id: r.message_id,
+            subject: r.subject,
+            status: r.status,
+            reason: r.reason,
+            attempts: r.attempts,
+            sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
+        }
+    }
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("orion.invalid", |(_, d)| d)
+}
+
+/// The Message-ID every message about a ticket refers to, so a reply to any of them finds it.
+pub(crate) fn root_id(number: &str, from_address: &str) -> String {
+    format!("{number}@{}", domain_of(from_address))
+}
+
+impl App {
+    /// Runs a `mail.notify` job: renders the notification and queues it for sending.
+    pub async fn run_notice(&self, job: &JobRow) -> AppResult<()> {
+        let p: Value = serde_json::from_str(&job.payload).map_err(|e| AppError::Internal(e.to_string()))?;
+        let ticket_id = p["ticket_id"].as_i64().ok_or(AppError::Internal("mail.notify without ticket_id".into()))?;
+        let event = p["event"].as_str().unwrap_or_default().to_string();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let settings = crate::mail::load_settings(&mut c).await?;
+        let Some(from) = settings.sender().map(str::to_string) else { return Ok(()) };
+        if !settings.sends(&event) {
+            return Ok(());
+        }
+        let t = tickets::get(&mut c, ticket_id).await?;
+        let message_id = format!("{}.{}.{}@{}", t.number, event.replace('_', "-"), job.id, domain_of(&from));
+        if outbox::exists(&mut c, &message_id).await? {
+            return Ok(());
+        }
+        let requester = orion_store::users::get(&mut c, t.requester_id).await?;
+        let mut to = vec![requester.email.clone()];
+        let mut cc: Vec<String> = Vec::new();
+        let mut reply = Value::Null;
+        if event == "public_reply" {
+            let entry_id = p["entry_id"].as_i64().unwrap_or_default();
+            let entry = timeline::list(&mut c, t.id, false, Some(entry_id - 1), 1).await?.into_iter().next();
+            let Some(entry) = entry.filter(|e| e.id == entry_id) else { return Ok(()) };
+            let data: Value = serde_json::from_str(&entry.data).unwrap_or_default();
+            cc = data["cc"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+            reply = json!({"author": entry.actor_name.unwrap_or_default(), "text": entry.body});
+        }
+        to.retain(|a| !a.eq_ignore_ascii_case(&from) && !settings.addresses.iter().any(|o| o.eq_ignore_ascii_case(a)));
+        cc.retain(|a| {
+            !a.eq_ignore_ascii_case(&from)
+                && !settings.addresses.iter().any(|o| o.eq_ignore_ascii_case(a))
+                && !to.iter().any(|t| t.eq_ignore_ascii_case(a))
+        });
+        let automatic = event != "public_reply";
+        let ctx = json!({
+            "ticket": {"number": t.number, "title": t.title, "state": t.state, "priority": format!("P{}", t.priority),
+                       "kind": t.kind, "group": t.assignment_group_name, "assignee": t.assignee_name,
+                       "description": t.description, "resolution_code": t.resolution_code,
+                       "resolution_notes": t.resolution_notes},
+            "requester": {"name": requester.name, "email": requester.email},
+            "helpdesk": {"name": settings.from_name, "address": from},
+            "portal_url": settings.portal_url,
+            "reply": reply,
+            "change": {"from": p["from"], "to": p["to"], "pending_reason": p["pending_reason"]},
+        });
+        let (mut subject, text) =
+            self.mail_rt.templates.render(&event, &ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
+        let tag = format!("[{}]", t.number);
+        if !subject.contains(&tag) {
+            subject = format!("{tag} {subject}");
+        }
+        // Why this message must not go out, if it must not.
+        let mut suppressed = None;
+        if to.is_empty() && cc.is_empty() {
+            suppressed = Some(format!("the requester's address {} is a helpdesk address (loop)", requester.email));
+        } else if automatic && !requester.active {
+            suppressed = Some(format!("the requester {} is deactivated", requester.email));
+        } else if automatic {
+            if let Some(b) = mail::bounce_of(&mut c, &requester.email).await?
+                && b.permanent
+            {
+                suppressed = Some(format!(
+                    "mail to {} bounces permanently ({})",
+                    requester.email,
+                    b.status.unwrap_or_default()
+                ));
+            } else if outbox::count_auto_since(&mut c, &requester.email, now - HOUR_MS).await?
+                >= settings.auto_reply_limit_per_hour
+            {
+                suppressed = Some(format!(
+                    "auto-reply rate limit: {} automatic messages to {} in the last hour",
+                    settings.auto_reply_limit_per_hour, requester.email
+                ));
+            }
+        }
+        let root = root_id(&t.number, &from);
+        let last_in = mail::last_inbound_message(&mut c, t.id).await?;
+        let mut references = vec![root.clone()];
+        references.extend(last_in.clone());
+        let raw = compose(&Outgoing {
+            from_name: &settings.from_name,
+            from_address: &from,
+            to: &to,
+            cc: &cc,
+            subject: &subject,
+            text: &text,
+            message_id: &message_id,
+            in_reply_to: Some(last_in.as_deref().unwrap_or(&root)),
+            references: &references,
+            auto_submitted: automatic.then_some(if event == "received" { "auto-replied" } else { "auto-generated" }),
+            date_ms: now,
+        })
+        .map_err(|e| AppError::Internal(format!("composing mail for {}: {e}", t.number)))?;
+        let sha = orion_mail::sha256_hex(&raw);
+        mail::put_blob(&mut c, &sha, &raw, now).await?;
+        let recipients = to.iter().chain(&cc).cloned().collect::<Vec<_>>().join(",");
+        let id = outbox::insert(
+            &mut c,
+            &outbox::NewOutbound {
+                ticket_id: Some(t.id),
+                template: &event,
+                sender: &from,
+                automatic,
+                recipients: &recipients,
+                message_id: &message_id,
+                subject: &subject,
+                raw_sha256: &sha,
+                status: if suppressed.is_some() { "suppressed" } else { "queued" },
+                reason: suppressed.as_deref(),
+            },
+            now,
+        )
+        .await?;
+        if suppressed.is_none() {
+            let first = to.first().or(cc.first()).map(String::as_str);
+            mail::link_message(&mut c, &message_id, t.id, "out", first, now).await?;
+            mail::link_message(&mut c, &root, t.id, "out", None, now).await?;
+            if automatic {
+                outbox::record_auto(&mut c, &requester.email, now).await?;
+            }
+            queue_send(&mut c, id, now).await?;
+        }
+        tx.commit().await?;
+        metrics::counter!("orion_mail_queued_total", "template" => event, "suppressed" => suppressed.is_some().to_string())
+            .increment(1);
+        self.job_wake.notify_one();
+        Ok(())
+    }
+
+    /// Runs a `mail.send` job: hands the stored message to the relay. A refusal for good (5xx)
+    /// or the last attempt marks it failed with an internal note on the ticket; anything else
+    /// is retried.
+    pub async fn run_send(&self, job: &JobRow) -> Result<(), String> {
+        let p: Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+        let id = p["outbound_id"].as_i64().ok_or("mail.send without outbound_id")?;
+        let (row, raw) = {
+            let mut r = self.db.read().await.map_err(|e| e.to_string())?;
+            let mut c = r.conn();
+            let row = outbox::get(&mut c, id).await.map_err(|e| e.to_string())?;
+            if row.status != "queued" {
+                return Ok(());
+            }
+            let raw = mail::get_blob(&mut c, &row.raw_sha256).await.map_err(|e| e.to_string())?;
+            (row, raw)
+        };
+        let recipients: Vec<String> = row.recipients.split(',').map(str::to_string).collect();
+        let result = match &self.mail_rt.relay {
+            None => Err(orion_mail::outbound::SendError {
+                permanent: false,
+                message: "no SMTP relay is configured on this node (--smtp-relay / ORION_SMTP_RELAY)".into(),
+            }),
+            Some(s) => s.send(&row.sender, &recipients, &raw).await,
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+        let mut c = tx.conn();
+        let outcome = match result {
+            Ok(()) => {
+                outbox::set_status(&mut c, id, "sent", None, Some(now)).await.map_err(|e| e.to_string())?;
+                metrics::counter!("orion_mail_sent_total").increment(1);
+                Ok(())
+            }
+            Err(e) if e.permanent || job.attempts >= job.max_attempts => {
+                let why = if e.permanent { e.message.clone() } else { format!("gave up after {} attempts: {}", job.attempts, e.message) };
+                outbox::set_status(&mut c, id, "failed", Some(&why), None).await.map_err(|e| e.to_string())?;
+                if let Some(ticket_id) = row.ticket_id {
+                    let body = format!("Mail to {} could not be sent: {why}", recipients.join(", "));
+                    let data = json!({"outbound_id": id, "message_id": row.message_id, "recipients": recipients});
+                    crate::tickets::internal_note(&mut c, ticket_id, now, "mail_failed", &body, &data.to_string())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                metrics::counter!("orion_mail_failed_total").increment(1);
+                Ok(())
+            }
+            Err(e) => {
+                outbox::set_status(&mut c, id, "queued", Some(&e.message), None).await.map_err(|e| e.to_string())?;
+                Err(e.message)
+            }
+        };
+        tx.commit().await.map_err(|e| e.to_string())?;
+        outcome
+    }
+
+    /// Mail Orion sent or is sending, newest first (`unsent_only`: queued and failed) (admins).
+    pub async fn list_outbound_mail(
+        &self,
+        actor: &Actor,
+        unsent_only: bool,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> AppResult<Page<OutboundMail>> {
+        if !actor.can_administer() {
+            return Err(AppError::Forbidden("only admins can read the outbox".into()));
+        }
+        let limit = crate::tickets::parse_limit(limit)?;
+        let before = crate::tickets::parse_cursor(cursor)?;
+        let mut r = self.db.read().await?;
+        let mut rows = outbox::list(&mut r.conn(), unsent_only, before, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|m| m.id.to_string()) } else { None };
+        Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
+    }
+
+    /// The message as sent (admins).
+    pub async fn outbound_mail_raw(&self, actor: &Actor, id: i64) -> AppResult<Vec<u8>> {
+        if !actor.can_administer() {
+            return Err(AppError::Forbidden("only admins can read sent mail".into()));
+        }
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row = match outbox::get(&mut c, id).await {
+            Err(orion_store::StoreError::NotFound) => return Err(AppError::NotFound("message")),
+            other => other?,
+        };
+        Ok(mail::get_blob(&mut c, &row.raw_sha256).await?)
+    }
+
+    /// Sends a failed message again (admins).
+    pub async fn retry_outbound_mail(&self, actor: &Actor, id: i64) -> AppResult<OutboundMail> {
+        if !actor.can_administer() {
+            return Err(AppError::Forbidden("only admins can retry mail".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let row = match outbox::get(&mut c, id).await {
+            Err(orion_store::StoreError::NotFound) => return Err(AppError::NotFound("message")),
+            other => other?,
+        };
+        if !outbox::requeue(&mut c, id).await? {
+            return Err(AppError::Conflict(format!("message {id} is {}, not failed", row.status)));
+        }
+        queue_send(&mut c, id, now).await?;
+        let row = outbox::get(&mut c, id).await?;
+        tx.commit().await?;
+        self.job_wake.notify_one();
+        Ok(row.into())
+    }
+}
+
+async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, now: i64) -> AppResult<()> {
+    let payload = json!({"outbound_id": outbound_id}).to_string();
+    let key = format!("mail.send:{outbound_id}");
+    jobs::enqueue(
+        c,
+        &NewJob { kind: SEND_JOB, payload: &payload, run_at: now, dedupe_key: Some(&key), max_attempts: SEND_ATTEMPTS },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_templates_render_with_the_ticket_tag() {
+        let t = Templates::default();
+        for (name, _) in DEFAULTS {
+            let (subject, text) = t.render(name, &sample()).unwrap();
+            assert!(subject.contains("[INC0000001]"), "{name}: {subject}");
+            assert!(!text.trim().is_empty(), "{name}");
+        }
+        let (subject, text) = t.render("state_changed", &sample()).unwrap();
+        assert_eq!(subject, "[INC0000001] Waiting for your answer: Printer on floor 3 prints blank pages");
+        assert!(text.contains("we need something from you"), "{text}");
+        let (_, text) = t.render("public_reply", &sample()).unwrap();
+        assert!(text.starts_with("Could you send a photo of the page?"), "{text}");
+    }
+
+    #[test]
+    fn an_override_replaces_a_template_and_a_broken_one_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("received.txt"), "Subject: Got it: {{ ticket.title }}\n\nThanks!\n").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let (subject, text) = t.render("received", &sample()).unwrap();
+        assert_eq!((subject.as_str(), text.as_str()), ("Got it: Printer on floor 3 prints blank pages", "Thanks!\n"));
+        std::fs::write(dir.path().join("resolved.txt"), "Subject: x\n\nline two\n{% if %}\n").unwrap();
+        let e = Templates::load(Some(dir.path())).err().unwrap();
+        assert!(e.contains("resolved.txt") && e.contains("line 3"), "{e}");
+        std::fs::write(dir.path().join("resolved.txt"), "No subject line\n\ntext\n").unwrap();
+        let e = Templates::load(Some(dir.path())).err().unwrap();
+        assert!(e.contains("Subject:"), "{e}");
+    }
+}
