@@ -138,13 +138,14 @@ impl Worker {
 
 /// A worker with every handler Orion has: what `orion serve` runs.
 pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
-    Worker::new(app, id).on(crate::sla::CHECK_JOB, |app, job| async move {
-        let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-        let ticket_id = payload["ticket_id"].as_i64().ok_or("sla.check without ticket_id")?;
-        app.sla_check(ticket_id).await.map_err(|e| e.to_string())
-    })
-    .on(crate::outbox::NOTIFY_JOB, |app, job| async move { app.run_notice(&job).await.map_err(|e| e.to_string()) })
-    .on(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
+    Worker::new(app, id)
+        .on(crate::sla::CHECK_JOB, |app, job| async move {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+            let ticket_id = payload["ticket_id"].as_i64().ok_or("sla.check without ticket_id")?;
+            app.sla_check(ticket_id).await.map_err(|e| e.to_string())
+        })
+        .on(crate::outbox::NOTIFY_JOB, |app, job| async move { app.run_notice(&job).await.map_err(|e| e.to_string()) })
+        .on(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
 }
 
 impl App {

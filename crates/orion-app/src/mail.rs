@@ -211,7 +211,8 @@ impl App {
         if !(0..=10_000).contains(&s.auto_reply_limit_per_hour) {
             errs.push("auto_reply_limit_per_hour", "must be between 0 and 10000");
         }
-        let portal_url = s.portal_url.as_deref().map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+        let portal_url =
+            s.portal_url.as_deref().map(|u| u.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
         if let Some(u) = &portal_url
             && !(u.starts_with("https://") || u.starts_with("http://"))
         {
@@ -466,6 +467,7 @@ async fn process(
                 email_entry(c, m, &mut t, Some(&actor), now).await?;
                 if requester && !staff && t.state == State::Resolved.as_str() {
                     // Answering the resolution mail means it is not solved after all.
+                    let mut t = tickets::get(c, t.id).await?;
                     let reason = format!("The requester replied by mail to the resolved ticket ({}).", m.subject);
                     crate::tickets::reopen_in(c, s, &actor, &mut t, &truncate(&reason, TEXT_MAX), now).await?;
                     return Ok(Decision {

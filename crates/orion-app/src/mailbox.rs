@@ -408,7 +408,6 @@ impl App {
             None => 0,
         };
         let uids = session.uids_after(last).await.map_err(|e| e.to_string())?;
-        let mut after_error = None;
         for chunk in uids.chunks(BATCH) {
             let mut fetched = session.fetch(chunk).await;
             fetched.messages.sort_by_key(|(uid, _)| *uid);
@@ -429,16 +428,17 @@ impl App {
                     }
                 }
             }
-            if !committed.is_empty()
-                && let Err(e) = session.done(&committed, after).await
-            {
-                // The messages are committed and the position passes them: they are not taken
-                // again, but the admin should see why they stay on the server.
-                after_error = Some(format!("after fetching: {e}"));
-            }
-            let reached = chunk.iter().take_while(|u| committed.contains(u)).last().copied();
-            if let Some(uid) = reached {
-                last = uid;
+            // Flag, move or delete what is committed; the position passes a message only when both
+            // are done, so a message whose flag was lost is fetched again (and not taken twice).
+            let acted = match session.done(&committed, after).await {
+                Ok(()) => committed,
+                Err(e) => {
+                    stop.get_or_insert(format!("after fetching: {e}"));
+                    Vec::new()
+                }
+            };
+            if let Some(uid) = chunk.iter().take_while(|u| acted.contains(u)).last() {
+                last = *uid;
             }
             let now = self.now();
             let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
@@ -463,10 +463,7 @@ impl App {
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
         }
-        match after_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 

@@ -54,10 +54,9 @@ impl Templates {
         for (name, default) in DEFAULTS {
             let file = dir.map(|d| d.join(format!("{name}.txt")));
             let (source, origin) = match &file {
-                Some(f) if f.exists() => (
-                    std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?,
-                    f.display().to_string(),
-                ),
+                Some(f) if f.exists() => {
+                    (std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?, f.display().to_string())
+                }
                 _ => (default.to_string(), format!("built-in template {name}")),
             };
             env.add_template_owned(name.to_string(), source).map_err(|e| describe(&origin, &e))?;
@@ -147,8 +146,16 @@ pub(crate) async fn notice(
 }
 
 /// Queues a `mail.notify` job (the caller has checked that the settings send `event`).
-pub(crate) async fn queue_notice(c: &mut Conn<'_>, ticket_id: i64, event: &str, extra: Value, now: i64) -> AppResult<()> {
-    let mut payload = json!({"ticket_id": ticket_id, "event": event});
+pub(crate) async fn queue_notice(
+    c: &mut Conn<'_>,
+    ticket_id: i64,
+    event: &str,
+    extra: Value,
+    now: i64,
+) -> AppResult<()> {
+    // The nonce names this notification in its Message-ID, the same on every retry of the job.
+    let nonce = format!("{:016x}", rand::random::<u64>());
+    let mut payload = json!({"ticket_id": ticket_id, "event": event, "nonce": nonce});
     if let (Some(p), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
         p.extend(extra.clone());
     }
@@ -223,7 +230,8 @@ impl App {
             return Ok(());
         }
         let t = tickets::get(&mut c, ticket_id).await?;
-        let message_id = format!("{}.{}.{}@{}", t.number, event.replace('_', "-"), job.id, domain_of(&from));
+        let nonce = p["nonce"].as_str().map_or_else(|| job.id.to_string(), str::to_string);
+        let message_id = format!("{}.{}.{nonce}@{}", t.number, event.replace('_', "-"), domain_of(&from));
         if outbox::exists(&mut c, &message_id).await? {
             return Ok(());
         }
@@ -257,8 +265,11 @@ impl App {
             "reply": reply,
             "change": {"from": p["from"], "to": p["to"], "pending_reason": p["pending_reason"]},
         });
-        let (mut subject, text) =
-            self.mail_rt.templates.render(&event, &ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
+        let (mut subject, text) = self
+            .mail_rt
+            .templates
+            .render(&event, &ctx)
+            .map_err(|e| AppError::Internal(format!("mail template {e}")))?;
         let tag = format!("[{}]", t.number);
         if !subject.contains(&tag) {
             subject = format!("{tag} {subject}");
@@ -273,11 +284,8 @@ impl App {
             if let Some(b) = mail::bounce_of(&mut c, &requester.email).await?
                 && b.permanent
             {
-                suppressed = Some(format!(
-                    "mail to {} bounces permanently ({})",
-                    requester.email,
-                    b.status.unwrap_or_default()
-                ));
+                suppressed =
+                    Some(format!("mail to {} bounces permanently ({})", requester.email, b.status.unwrap_or_default()));
             } else if outbox::count_auto_since(&mut c, &requester.email, now - HOUR_MS).await?
                 >= settings.auto_reply_limit_per_hour
             {
@@ -375,7 +383,11 @@ impl App {
                 Ok(())
             }
             Err(e) if e.permanent || job.attempts >= job.max_attempts => {
-                let why = if e.permanent { e.message.clone() } else { format!("gave up after {} attempts: {}", job.attempts, e.message) };
+                let why = if e.permanent {
+                    e.message.clone()
+                } else {
+                    format!("gave up after {} attempts: {}", job.attempts, e.message)
+                };
                 outbox::set_status(&mut c, id, "failed", Some(&why), None).await.map_err(|e| e.to_string())?;
                 if let Some(ticket_id) = row.ticket_id {
                     let body = format!("Mail to {} could not be sent: {why}", recipients.join(", "));

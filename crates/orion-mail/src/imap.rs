@@ -179,9 +179,7 @@ pub async fn connect(account: &Account) -> Result<ImapSession, ImapError> {
     let session = limit(t, "login", async {
         match &account.auth {
             Auth::Password(p) => client.login(&account.username, p).await,
-            Auth::XOAuth2(token) => {
-                client.authenticate("XOAUTH2", XOAuth2 { user: &account.username, token }).await
-            }
+            Auth::XOAuth2(token) => client.authenticate("XOAUTH2", XOAuth2 { user: &account.username, token }).await,
         }
         .map_err(|(e, _)| err(&format!("login as {}", account.username), e))
     })

@@ -66,7 +66,11 @@ impl Relay {
                 ("tls", "starttls" | "required") if !implicit => tls = RelayTls::StartTls,
                 ("tls", "opportunistic") if !implicit => tls = RelayTls::Opportunistic,
                 ("tls", "none") if !implicit => tls = RelayTls::None,
-                (k, v) => return Err(format!("SMTP relay URL: unexpected {k}={v} (expected tls=starttls|opportunistic|none with smtp://)")),
+                (k, v) => {
+                    return Err(format!(
+                        "SMTP relay URL: unexpected {k}={v} (expected tls=starttls|opportunistic|none with smtp://)"
+                    ));
+                }
             }
         }
         let port = u.port().unwrap_or(match tls {
@@ -74,8 +78,8 @@ impl Relay {
             RelayTls::None => 25,
             _ => 587,
         });
-        let credentials = (!u.username().is_empty())
-            .then(|| (decode(u.username()), decode(u.password().unwrap_or(""))));
+        let credentials =
+            (!u.username().is_empty()).then(|| (decode(u.username()), decode(u.password().unwrap_or(""))));
         Ok(Relay { host, port, tls, credentials, ca_file: None, timeout: Duration::from_secs(60) })
     }
 }

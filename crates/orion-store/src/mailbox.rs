@@ -75,15 +75,15 @@ pub async fn insert(conn: &mut Conn<'_>, m: &MailboxSettings<'_>, now: i64) -> R
     })?)
 }
 
-/// Replaces the settings. A different server, account or folder starts reading afresh
+/// Replaces the settings. Another host, account or folder starts reading afresh
 /// (`uidvalidity` forgotten); what was taken before is recognised by its content hash.
 pub async fn update(conn: &mut Conn<'_>, id: i64, m: &MailboxSettings<'_>, now: i64) -> Result<bool> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE mail_mailbox SET
-                 uidvalidity = CASE WHEN host = $2 AND port = $3 AND username = $6 AND folder = $10
+                 uidvalidity = CASE WHEN host = $2 AND username = $6 AND folder = $10
                                THEN uidvalidity ELSE NULL END,
-                 last_uid = CASE WHEN host = $2 AND port = $3 AND username = $6 AND folder = $10
+                 last_uid = CASE WHEN host = $2 AND username = $6 AND folder = $10
                             THEN last_uid ELSE 0 END,
                  name = $14, host = $2, port = $3, security = $4, auth = $5, username = $6, secret = $7,
                  secret_file = $8, after_fetch = $9, folder = $10, move_to = $11, poll_seconds = $12,
@@ -144,8 +144,10 @@ pub async fn due(conn: &mut Conn<'_>, now: i64) -> Result<Vec<i64>> {
 /// When the next poll of any enabled mailbox is due.
 pub async fn next_due(conn: &mut Conn<'_>) -> Result<Option<i64>> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_scalar("SELECT MIN(CASE WHEN lease_until > next_poll_at THEN lease_until ELSE next_poll_at END)
-             FROM mail_mailbox WHERE enabled")
+        sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN lease_until > next_poll_at THEN lease_until ELSE next_poll_at END)
+             FROM mail_mailbox WHERE enabled",
+        )
         .fetch_one(c)
         .await
     })?)

@@ -73,7 +73,12 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<OutboundRow> {
 }
 
 /// Newest first, keyset-paged; `unsent_only`: queued and failed mail.
-pub async fn list(conn: &mut Conn<'_>, unsent_only: bool, before_id: Option<i64>, limit: i64) -> Result<Vec<OutboundRow>> {
+pub async fn list(
+    conn: &mut Conn<'_>,
+    unsent_only: bool,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OutboundRow>> {
     let filter = if unsent_only { "o.status IN ('queued', 'failed') AND " } else { "" };
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(crate::sqlx::AssertSqlSafe(format!(
@@ -148,7 +153,10 @@ pub async fn record_auto(conn: &mut Conn<'_>, address: &str, now: i64) -> Result
 /// Whether a message with this Message-ID was already queued (a repeated notification job).
 pub async fn exists(conn: &mut Conn<'_>, message_id: &str) -> Result<bool> {
     let n: i64 = with_conn!(conn, |c| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbound WHERE message_id = $1").bind(message_id).fetch_one(c).await
+        sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbound WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(c)
+            .await
     })?;
     Ok(n > 0)
 }

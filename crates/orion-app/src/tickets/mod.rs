@@ -707,7 +707,8 @@ impl App {
             errs.push("phone_call", "only support staff log phone calls");
         }
         let mut cc = Vec::new();
-        if !input.cc.is_empty() && (!actor.can_work_tickets() || visibility != Some(Visibility::Public) || input.phone_call)
+        if !input.cc.is_empty()
+            && (!actor.can_work_tickets() || visibility != Some(Visibility::Public) || input.phone_call)
         {
             errs.push("cc", "only support staff copy a public reply to others");
         }
@@ -738,8 +739,16 @@ impl App {
         if kind == "comment" && actor.can_work_tickets() {
             let config = self.config(&mut c).await?;
             let extra = json!({ "entry_id": id });
-            crate::outbox::notice(&mut c, &config.mail, (t.id, t.requester_id), "public_reply", extra, Some(actor.id.0), now)
-                .await?;
+            crate::outbox::notice(
+                &mut c,
+                &config.mail,
+                (t.id, t.requester_id),
+                "public_reply",
+                extra,
+                Some(actor.id.0),
+                now,
+            )
+            .await?;
         }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;

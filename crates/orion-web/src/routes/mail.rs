@@ -194,7 +194,11 @@ async fn delete_mailbox(
 #[utoipa::path(post, path = "/api/v1/mail/mailboxes/{id}/poll", tag = "mail", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = PollReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn poll_mailbox(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<PollReport>> {
+async fn poll_mailbox(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<PollReport>> {
     Ok(Json(s.app.poll_mailbox_now(&actor, id).await?))
 }
 
@@ -233,6 +237,10 @@ async fn outbound_raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Pa
     security(("bearer" = [])),
     responses((status = 200, body = OutboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                (status = 409, body = ErrorBody)))]
-async fn retry_outbound(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<OutboundMail>> {
+async fn retry_outbound(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<OutboundMail>> {
     Ok(Json(s.app.retry_outbound_mail(&actor, id).await?))
 }

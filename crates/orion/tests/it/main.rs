@@ -3,3 +3,4 @@
 mod api;
 mod cli;
 mod mail;
+mod mail_servers;
