@@ -506,7 +506,7 @@ mod tests {
         assert_eq!((subject.as_str(), text.as_str()), ("Got it: Printer on floor 3 prints blank pages", "Thanks!\n"));
         std::fs::write(dir.path().join("resolved.txt"), "Subject: x\n\nline two\n{% if %}\n").unwrap();
         let e = Templates::load(Some(dir.path())).err().unwrap();
-        assert!(e.contains("resolved.txt") && e.contains("line 3"), "{e}");
+        assert!(e.contains("resolved.txt") && e.contains("line 4"), "{e}");
         std::fs::write(dir.path().join("resolved.txt"), "No subject line\n\ntext\n").unwrap();
         let e = Templates::load(Some(dir.path())).err().unwrap();
         assert!(e.contains("Subject:"), "{e}");

@@ -3,7 +3,8 @@
 
 use crate::{Conn, Result, with_conn};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// No `Debug`: the row holds the mailbox secret, which must never reach a log.
+#[derive(Clone, sqlx::FromRow)]
 pub struct MailboxRow {
     pub id: i64,
     pub name: String,
