@@ -338,7 +338,7 @@ impl App {
             mail::link_message(&mut c, &message_id, t.id, "out", first, now).await?;
             mail::link_message(&mut c, &root, t.id, "out", None, now).await?;
             if automatic {
-                outbox::record_auto(&mut c, &requester.email, now).await?;
+                outbox::record_auto(&mut c, &requester.email, now, now - HOUR_MS).await?;
             }
             queue_send(&mut c, id, now).await?;
         }

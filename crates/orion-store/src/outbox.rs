@@ -138,7 +138,16 @@ pub async fn count_auto_since(conn: &mut Conn<'_>, address: &str, since: i64) ->
     })?)
 }
 
-pub async fn record_auto(conn: &mut Conn<'_>, address: &str, now: i64) -> Result<()> {
+/// Records an automatic mail to `address`, forgetting its mails older than `keep_since`.
+pub async fn record_auto(conn: &mut Conn<'_>, address: &str, now: i64, keep_since: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM mail_auto_sent WHERE address = $1 AND sent_at < $2")
+            .bind(address)
+            .bind(keep_since)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
     with_conn!(conn, |c| {
         sqlx::query("INSERT INTO mail_auto_sent (address, sent_at) VALUES ($1, $2)")
             .bind(address)

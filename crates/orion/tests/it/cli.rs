@@ -194,6 +194,25 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
     let o = orion(&db, &["token", "create", "--user", "nobody@example.com"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty(), "no token on failure");
+
+    // Mailboxes: the secret from standard input, never printed back; bad settings named.
+    ok(
+        &["mailbox", "add", "--name", "helpdesk", "--host", "imap.example.com", "--username", "help@example.com"]
+            .into_iter()
+            .chain(["--secret-stdin"])
+            .collect::<Vec<_>>(),
+        Some("s3cret-Passw0rd\n"),
+    );
+    let boxes = ok(&["mailbox", "list", "--json"], None);
+    assert!(!boxes.contains("s3cret"), "{boxes}");
+    let boxes: serde_json::Value = serde_json::from_str(&boxes).unwrap();
+    assert_eq!((boxes[0]["port"].as_i64(), boxes[0]["has_secret"].as_bool()), (Some(993), Some(true)), "{boxes}");
+    let o = orion(&db, &["mailbox", "add", "--name", "x", "--host", "h", "--username", "u", "--security", "ssl"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("security") && err.contains("secret"), "{err}");
+    let o = orion(&db, &["mail", "outbox", "--json"], None);
+    assert!(o.status.success() && text(&o.stdout).trim() == "[]", "{}", text(&o.stderr));
 }
 
 orion_testkit::engine_tests!(scripts_can_set_up_a_desk_and_log_tickets);
