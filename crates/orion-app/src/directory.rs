@@ -154,9 +154,7 @@ impl App {
         let mut c = r.conn();
         let q = q.map(str::trim).filter(|q| !q.is_empty());
         let mut rows = users::list(&mut c, role.map(Role::as_str), q, after, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|u| u.id.to_string()) } else { None };
+        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |u| u.id);
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             items.push(user_view(&mut c, row).await?);

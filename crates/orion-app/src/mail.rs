@@ -307,9 +307,7 @@ impl App {
         let before = crate::tickets::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = mail::list_inbound(&mut r.conn(), quarantined_only, before, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|m| m.id.to_string()) } else { None };
+        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |m| m.id);
         Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
     }
 

@@ -30,9 +30,7 @@ impl App {
         let before = crate::tickets::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = notifications::list(&mut r.conn(), actor.id.0, unread_only, before, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|n| n.id.to_string()) } else { None };
+        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |n| n.id);
         let items = rows
             .into_iter()
             .map(|n| Notification {

@@ -726,13 +726,11 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut ids = sla::breached_open_tickets(&mut c, before, limit + 1).await?;
-        let more = ids.len() as i64 > limit;
-        ids.truncate(limit as usize);
+        let next_cursor = crate::tickets::keyset_cursor(&mut ids, limit, |id| *id);
         let mut items = Vec::with_capacity(ids.len());
         for id in &ids {
             items.push(orion_store::tickets::get(&mut c, *id).await?.into());
         }
-        let next_cursor = if more { ids.last().map(i64::to_string) } else { None };
         Ok(crate::Page { items, next_cursor })
     }
 }

@@ -65,6 +65,14 @@ pub(crate) fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
     }
 }
 
+/// Ends a keyset page: `rows` were read with `limit + 1`; the extra row only says there is more.
+/// Drops it and returns the cursor for the next page (the last row's id), if there is one.
+pub(crate) fn keyset_cursor<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> i64) -> Option<String> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if more { rows.last().map(|r| id(r).to_string()) } else { None }
+}
+
 /// A ticket by number, whoever asks (callers check what the actor may see).
 pub(crate) async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
     let n = TicketNumber::parse(number).ok_or(AppError::NotFound("ticket"))?;
@@ -484,9 +492,7 @@ impl App {
         f.limit = limit.unwrap_or(PAGE_DEFAULT) + 1;
         f.before_id = cursor.flatten();
         let mut rows = tickets::list(&mut c, &f).await?;
-        let more = rows.len() as i64 > f.limit - 1;
-        rows.truncate((f.limit - 1) as usize);
-        let next_cursor = if more { rows.last().map(|t| t.id.to_string()) } else { None };
+        let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |t| t.id);
         Ok(Page { items: rows.into_iter().map(Ticket::from).collect(), next_cursor })
     }
 
@@ -769,9 +775,7 @@ impl App {
         let mut c = r.conn();
         let t = load_visible(&mut c, actor, number).await?;
         let mut rows = timeline::list(&mut c, t.id, actor.can_see_internal(), after, limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|e| e.id.to_string()) } else { None };
+        let next_cursor = keyset_cursor(&mut rows, limit, |e| e.id);
         let staff = actor.can_see_internal();
         let items = rows
             .into_iter()
