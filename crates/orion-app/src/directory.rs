@@ -9,7 +9,7 @@ use orion_domain::error::required_text;
 use orion_domain::{Actor, Email, FieldErrors, Role, Tier};
 use orion_store::{Conn, StoreError, categories, groups, users};
 
-fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
+pub(crate) fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
     if actor.can_administer() { Ok(()) } else { Err(AppError::Forbidden(format!("only admins can {what}"))) }
 }
 

@@ -66,3 +66,11 @@ impl From<TransitionError> for AppError {
 pub(crate) fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::Validation(FieldError::new(field, message).into())
 }
+
+/// A store lookup whose missing row is `what` not found (any other error passes through).
+pub(crate) fn found<T>(r: Result<T, StoreError>, what: &'static str) -> AppResult<T> {
+    match r {
+        Err(StoreError::NotFound) => Err(AppError::NotFound(what)),
+        other => Ok(other?),
+    }
+}

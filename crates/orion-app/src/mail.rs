@@ -63,7 +63,8 @@ impl Default for MailSettings {
 }
 
 impl MailSettings {
-    fn is_own(&self, address: &str) -> bool {
+    /// One of the helpdesk addresses (mail from it is a loop; mail to it is not sent).
+    pub(crate) fn is_own(&self, address: &str) -> bool {
         self.addresses.iter().any(|a| a.eq_ignore_ascii_case(address))
     }
 
@@ -149,9 +150,10 @@ pub(crate) async fn load_settings(c: &mut Conn<'_>) -> AppResult<MailSettings> {
 }
 
 impl App {
+    /// The mail settings from the cached configuration (changes on another node apply within seconds).
     pub async fn mail_settings(&self) -> AppResult<MailSettings> {
         let mut r = self.db.read().await?;
-        load_settings(&mut r.conn()).await
+        Ok(self.config(&mut r.conn()).await?.mail.clone())
     }
 
     /// What processing a message reads besides the message: the mail settings and the cached
@@ -163,16 +165,12 @@ impl App {
     }
 
     pub async fn get_mail_settings(&self, actor: &Actor) -> AppResult<MailSettings> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can read mail settings".into()));
-        }
+        crate::directory::require_admin(actor, "read mail settings")?;
         self.mail_settings().await
     }
 
     pub async fn set_mail_settings(&self, actor: &Actor, s: MailSettings) -> AppResult<MailSettings> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can change mail settings".into()));
-        }
+        crate::directory::require_admin(actor, "change mail settings")?;
         let mut errs = FieldErrors::new();
         let mut addresses = Vec::new();
         for (i, a) in s.addresses.iter().enumerate() {
@@ -300,9 +298,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<InboundMail>> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can read the mail log".into()));
-        }
+        crate::directory::require_admin(actor, "read the mail log")?;
         let limit = crate::tickets::parse_limit(limit)?;
         let before = crate::tickets::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
@@ -313,26 +309,22 @@ impl App {
 
     /// The raw message as received (admins).
     pub async fn inbound_mail_raw(&self, actor: &Actor, id: i64) -> AppResult<Vec<u8>> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can read raw mail".into()));
-        }
+        crate::directory::require_admin(actor, "read raw mail")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = not_found(mail::get_inbound(&mut c, id).await)?;
+        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         Ok(mail::get_blob(&mut c, &row.raw_sha256).await?)
     }
 
     /// Processes a quarantined message again, past the checks that held it (size, unknown
     /// sender, automatic reply, loop); only an unreadable message stays where it is (admins).
     pub async fn reprocess_mail(&self, actor: &Actor, id: i64) -> AppResult<InboundMail> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can reprocess mail".into()));
-        }
+        crate::directory::require_admin(actor, "reprocess mail")?;
         let now = self.now();
         let (settings, config) = self.mail_context().await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = not_found(mail::get_inbound(&mut c, id).await)?;
+        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         if row.status != "quarantined" {
             return Err(AppError::Conflict(format!("message {id} is {}, not quarantined", row.status)));
         }
@@ -353,13 +345,11 @@ impl App {
 
     /// Discards a quarantined message: it stays in the log (and its raw copy), marked discarded (admins).
     pub async fn discard_mail(&self, actor: &Actor, id: i64) -> AppResult<InboundMail> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can discard mail".into()));
-        }
+        crate::directory::require_admin(actor, "discard mail")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = not_found(mail::get_inbound(&mut c, id).await)?;
+        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         if row.status != "quarantined" {
             return Err(AppError::Conflict(format!("message {id} is {}, not quarantined", row.status)));
         }
@@ -390,10 +380,7 @@ impl App {
     pub async fn attachment(&self, actor: &Actor, id: i64) -> AppResult<AttachmentFile> {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let a = match mail::get_attachment(&mut c, id).await {
-            Err(orion_store::StoreError::NotFound) => return Err(AppError::NotFound("attachment")),
-            other => other?,
-        };
+        let a = crate::error::found(mail::get_attachment(&mut c, id).await, "attachment")?;
         let t = tickets::get(&mut c, a.ticket_id).await?;
         let visible = actor.can_view_ticket(UserId(t.requester_id))
             && (actor.can_see_internal() || a.visibility.as_deref() != Some("internal"));
@@ -402,13 +389,6 @@ impl App {
         }
         let bytes = mail::get_blob(&mut c, &a.sha256).await?;
         Ok(AttachmentFile { filename: a.filename, content_type: a.content_type, bytes })
-    }
-}
-
-fn not_found<T>(r: Result<T, orion_store::StoreError>) -> AppResult<T> {
-    match r {
-        Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("message")),
-        other => Ok(other?),
     }
 }
 

@@ -247,14 +247,11 @@ impl Valid {
 }
 
 fn admin_only(actor: &Actor) -> AppResult<()> {
-    if actor.can_administer() { Ok(()) } else { Err(AppError::Forbidden("only admins manage mailboxes".into())) }
+    crate::directory::require_admin(actor, "manage mailboxes")
 }
 
 fn not_found<T>(r: Result<T, orion_store::StoreError>) -> AppResult<T> {
-    match r {
-        Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("mailbox")),
-        other => Ok(other?),
-    }
+    crate::error::found(r, "mailbox")
 }
 
 fn name_taken(e: orion_store::StoreError) -> AppError {

@@ -247,12 +247,10 @@ impl App {
             cc = data["cc"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
             reply = json!({"author": entry.actor_name.unwrap_or_default(), "text": entry.body});
         }
-        to.retain(|a| !a.eq_ignore_ascii_case(&from) && !settings.addresses.iter().any(|o| o.eq_ignore_ascii_case(a)));
-        cc.retain(|a| {
-            !a.eq_ignore_ascii_case(&from)
-                && !settings.addresses.iter().any(|o| o.eq_ignore_ascii_case(a))
-                && !to.iter().any(|t| t.eq_ignore_ascii_case(a))
-        });
+        // Never to Orion itself (a loop), and nobody twice.
+        let own = |a: &String| a.eq_ignore_ascii_case(&from) || settings.is_own(a);
+        to.retain(|a| !own(a));
+        cc.retain(|a| !own(a) && !to.iter().any(|t| t.eq_ignore_ascii_case(a)));
         let automatic = event != "public_reply";
         let ctx = json!({
             "ticket": {"number": t.number, "title": t.title, "state": t.state, "priority": format!("P{}", t.priority),
@@ -416,9 +414,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<OutboundMail>> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can read the outbox".into()));
-        }
+        crate::directory::require_admin(actor, "read the outbox")?;
         let limit = crate::tickets::parse_limit(limit)?;
         let before = crate::tickets::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
@@ -429,30 +425,20 @@ impl App {
 
     /// The message as sent (admins).
     pub async fn outbound_mail_raw(&self, actor: &Actor, id: i64) -> AppResult<Vec<u8>> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can read sent mail".into()));
-        }
+        crate::directory::require_admin(actor, "read sent mail")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = match outbox::get(&mut c, id).await {
-            Err(orion_store::StoreError::NotFound) => return Err(AppError::NotFound("message")),
-            other => other?,
-        };
+        let row = crate::error::found(outbox::get(&mut c, id).await, "message")?;
         Ok(mail::get_blob(&mut c, &row.raw_sha256).await?)
     }
 
     /// Sends a failed message again (admins).
     pub async fn retry_outbound_mail(&self, actor: &Actor, id: i64) -> AppResult<OutboundMail> {
-        if !actor.can_administer() {
-            return Err(AppError::Forbidden("only admins can retry mail".into()));
-        }
+        crate::directory::require_admin(actor, "retry mail")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = match outbox::get(&mut c, id).await {
-            Err(orion_store::StoreError::NotFound) => return Err(AppError::NotFound("message")),
-            other => other?,
-        };
+        let row = crate::error::found(outbox::get(&mut c, id).await, "message")?;
         if !outbox::requeue(&mut c, id).await? {
             return Err(AppError::Conflict(format!("message {id} is {}, not failed", row.status)));
         }
