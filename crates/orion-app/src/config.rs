@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub policies: Vec<crate::sla::PolicyDef>,
     /// How mail is taken and sent.
     pub mail: crate::mail::MailSettings,
+    /// Sign-in, session and password rules.
+    pub security: crate::security::SecuritySettings,
 }
 
 impl Config {
@@ -58,6 +60,7 @@ impl App {
             groups: groups::list(conn).await?,
             policies: crate::sla::load_policies(conn).await?,
             mail: crate::mail::load_settings(conn).await?,
+            security: crate::security::load_settings(conn).await?,
         });
         if let Ok(mut slot) = self.config.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));

@@ -9,7 +9,7 @@ use orion_store::{settings, users};
 
 const SEEDED: &str = "demo_seeded";
 /// Every demo account's password (for the web UI once it exists).
-pub const DEMO_PASSWORD: &str = "orion-demo-2026";
+pub const DEMO_PASSWORD: &str = "demo-desk-lantern";
 
 /// The accounts a demo visitor signs in with.
 pub const DEMO_ADMIN: &str = "admin@demo.orion";

@@ -82,7 +82,15 @@ impl App {
         };
         let role = errs.check(Role::parse("role", input.role.as_deref().unwrap_or("requester")));
         let password_hash = match input.password {
-            Some(p) => collect(&mut errs, crate::auth::hash_password(p).await)?,
+            Some(p) => {
+                let who = (email.as_ref().map(|e| e.as_str().to_string()), name.clone());
+                let policy =
+                    self.check_password_policy(&p, who.0.as_deref().unwrap_or(""), who.1.as_deref().unwrap_or(""));
+                match collect(&mut errs, policy.await)? {
+                    Some(()) => collect(&mut errs, crate::auth::hash_password(p).await)?,
+                    None => None,
+                }
+            }
             None => None,
         };
         let now = self.now();
@@ -213,18 +221,6 @@ impl App {
         // A deactivated user or a changed role must not ride on cached tokens.
         self.tokens.clear();
         Ok(view)
-    }
-
-    /// Sets a user's password (CLI `user create --password-stdin`, admin resets).
-    pub async fn set_password(&self, email: &str, password: String) -> AppResult<()> {
-        let hash = crate::auth::hash_password(password).await?;
-        let email = Email::parse("email", email)?;
-        let mut tx = self.db.begin().await?;
-        let mut c = tx.conn();
-        let u = users::find_by_email(&mut c, email.as_str()).await?.ok_or(AppError::NotFound("user"))?;
-        users::set_password_hash(&mut c, u.id, &hash, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     pub async fn create_group(&self, actor: &Actor, input: GroupInput) -> AppResult<Group> {

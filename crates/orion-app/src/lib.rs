@@ -15,6 +15,7 @@ pub mod mailbox;
 pub mod notifications;
 pub mod ola;
 pub mod outbox;
+pub mod security;
 pub mod settings;
 pub mod sla;
 pub mod tickets;

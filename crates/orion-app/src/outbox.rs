@@ -38,6 +38,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("public_reply", include_str!("../templates/mail/public_reply.txt")),
     ("state_changed", include_str!("../templates/mail/state_changed.txt")),
     ("resolved", include_str!("../templates/mail/resolved.txt")),
+    ("password_reset", include_str!("../templates/mail/password_reset.txt")),
 ];
 
 impl Default for Templates {
@@ -98,6 +99,9 @@ fn sample() -> Value {
         "portal_url": "https://help.example.com",
         "reply": {"author": "Sam Agent", "text": "Could you send a photo of the page?"},
         "change": {"from": "in_progress", "to": "pending", "pending_reason": "user"},
+        "user": {"name": "Anna Berg", "email": "anna@example.com"},
+        "reset_url": "https://help.example.com/password/reset/0123abcd",
+        "expires_minutes": 60,
     })
 }
 
@@ -429,6 +433,12 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let row = crate::error::found(outbox::get(&mut c, id).await, "message")?;
+        if SECRET_TEMPLATES.contains(&row.template.as_str()) {
+            return Err(AppError::Forbidden(format!(
+                "a {} message holds a one-time secret and is not shown",
+                row.template
+            )));
+        }
         Ok(mail::get_blob(&mut c, &row.raw_sha256).await?)
     }
 
@@ -449,6 +459,61 @@ impl App {
         Ok(row.into())
     }
 }
+
+/// Queues a message about someone's account (not about a ticket), such as a password reset
+/// link, in the caller's transaction. Its raw text holds a secret, so the outbox never shows it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn queue_account_mail(
+    c: &mut Conn<'_>,
+    templates: &Templates,
+    template: &str,
+    settings: &crate::mail::MailSettings,
+    from: &str,
+    to: &str,
+    ctx: &Value,
+    now: i64,
+) -> AppResult<()> {
+    let (subject, text) =
+        templates.render(template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
+    let message_id = format!("account.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(from));
+    let to = vec![to.to_string()];
+    let raw = compose(&Outgoing {
+        from_name: &settings.from_name,
+        from_address: from,
+        to: &to,
+        cc: &[],
+        subject: &subject,
+        text: &text,
+        message_id: &message_id,
+        in_reply_to: None,
+        references: &[],
+        auto_submitted: Some("auto-generated"),
+        date_ms: now,
+    })
+    .map_err(|e| AppError::Internal(format!("composing {template} mail: {e}")))?;
+    let sha = orion_mail::sha256_hex(&raw);
+    mail::put_blob(c, &sha, &raw, now).await?;
+    let new = outbox::NewOutbound {
+        ticket_id: None,
+        template,
+        sender: from,
+        automatic: true,
+        recipients: &to[0],
+        message_id: &message_id,
+        subject: &subject,
+        raw_sha256: &sha,
+        status: "queued",
+        reason: None,
+    };
+    let id = outbox::insert(c, &new, now).await?;
+    queue_send(c, id, now).await?;
+    metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
+        .increment(1);
+    Ok(())
+}
+
+/// Templates whose messages carry a secret: their raw text is never shown.
+const SECRET_TEMPLATES: &[&str] = &["password_reset"];
 
 async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, now: i64) -> AppResult<()> {
     let payload = json!({"outbound_id": outbound_id}).to_string();

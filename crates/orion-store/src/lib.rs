@@ -22,6 +22,7 @@ pub mod tickets;
 pub mod timeline;
 pub mod tokens;
 pub mod users;
+pub mod web;
 
 pub use db::{Conn, Db, DbOptions, Engine, ReadConn, Tx};
 pub use error::StoreError;

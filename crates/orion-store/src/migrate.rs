@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_sla_rules"),
     migration!(6, "0006_mail"),
     migration!(7, "0007_mail_out"),
+    migration!(8, "0008_web"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -423,3 +423,31 @@ pub async fn ola_aggregate(
         .await
     })?)
 }
+
+/// The state of one SLA clock, for a queue's badges.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Badge {
+    pub number: String,
+    pub target: String,
+    pub state: String,
+    pub due_at: Option<i64>,
+}
+
+/// Every SLA clock of the tickets with these numbers (one page of a queue).
+pub async fn badges(conn: &mut Conn<'_>, numbers: &[String]) -> Result<Vec<Badge>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new(
+        "SELECT t.number, s.target, s.state, s.due_at FROM ticket_sla s JOIN ticket t ON t.id = s.ticket_id
+         WHERE t.number IN (",
+    );
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_text(n.clone());
+    }
+    sql.push(") ORDER BY s.id");
+    Ok(crate::fetch_all_sql!(conn, Badge, &sql)?)
+}

@@ -220,8 +220,12 @@ pub struct TicketFilter {
     pub group_id: Option<i64>,
     pub assignee: Option<AssigneeFilter>,
     pub requester_id: Option<i64>,
-    /// Keyset cursor: only tickets with a smaller id (lists are newest first).
+    /// Keyset cursor: only tickets past this id in the list's order.
     pub before_id: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+    /// Title contains this text (any case).
+    pub title: Option<String>,
     pub limit: i64,
 }
 
@@ -260,10 +264,20 @@ pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Vec<TicketVie
     if let Some(r) = f.requester_id {
         sql.push(" AND t.requester_id = ").bind_i64(r);
     }
-    if let Some(b) = f.before_id {
-        sql.push(" AND t.id < ").bind_i64(b);
+    if let Some(text) = &f.title {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        sql.push(" AND LOWER(t.title) LIKE ").bind_text(format!("%{escaped}%")).push(" ESCAPE '\\'");
     }
-    sql.push(" ORDER BY t.id DESC LIMIT ").bind_i64(f.limit);
+    match (f.before_id, f.ascending) {
+        (Some(b), false) => {
+            sql.push(" AND t.id < ").bind_i64(b);
+        }
+        (Some(b), true) => {
+            sql.push(" AND t.id > ").bind_i64(b);
+        }
+        (None, _) => {}
+    }
+    sql.push(if f.ascending { " ORDER BY t.id ASC LIMIT " } else { " ORDER BY t.id DESC LIMIT " }).bind_i64(f.limit);
     Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
 }
 

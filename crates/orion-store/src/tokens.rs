@@ -98,3 +98,41 @@ pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) 
     })?;
     Ok(n > 0)
 }
+
+/// A token with its owner, for the admins' list of every token.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenWithOwner {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// Every token, newest first, `limit` before id `before` (keyset paging).
+pub async fn list_all(conn: &mut Conn<'_>, before: Option<i64>, limit: i64) -> Result<Vec<TokenWithOwner>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id, t.name, u.email, t.created_at, t.last_used_at, t.revoked_at
+             FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.id < $1 ORDER BY t.id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Revokes any token (admins); returns its owner if one was revoked.
+pub async fn revoke_any(conn: &mut Conn<'_>, token_id: i64, now: i64) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING user_id",
+        )
+        .bind(token_id)
+        .bind(now)
+        .fetch_optional(c)
+        .await
+    })?)
+}

@@ -1,10 +1,11 @@
-//! Orion's HTTP face: the REST API under `/api/v1`, health and metrics.
+//! Orion's HTTP face: the web UI, the REST API under `/api/v1`, health and metrics.
 //! Handlers are thin: parse, call one service, map the result.
 
 mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod ui;
 
 pub use error::{ApiError, ErrorBody};
 pub use openapi::openapi_json;

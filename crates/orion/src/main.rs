@@ -157,8 +157,14 @@ enum UserCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Set a user's password, read from standard input
+    /// Set a user's password, read from standard input (the password policy applies; the
+    /// lockout is lifted and the user's web sessions end)
     ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lift a lockout after too many failed sign-ins
+    Unlock {
         #[arg(long)]
         email: String,
     },
@@ -722,7 +728,16 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<()> {
         }
         UserCmd::ResetPassword { email } => {
             app.set_password(&email, read_password()?).await?;
-            println!("password of {email} changed");
+            println!("password of {email} changed; their sessions were ended");
+            Ok(())
+        }
+        UserCmd::Unlock { email } => {
+            let page = app.list_users(&operator(), None, Some(&email), None, Some(10)).await?;
+            let Some(u) = page.items.into_iter().find(|u| u.email.eq_ignore_ascii_case(email.trim())) else {
+                anyhow::bail!("no user with e-mail {email}");
+            };
+            app.unlock_user(&operator(), u.id).await?;
+            println!("{} unlocked", u.email);
             Ok(())
         }
     }
@@ -1284,7 +1299,7 @@ async fn serve(args: &DbArgs, mail: &MailArgs, listen: &str, demo: bool, smtp_li
         let stop = stop_poller.clone();
         async move { stop.notified().await }
     }));
-    axum::serve(listener, orion_web::router(app))
+    axum::serve(listener, orion_web::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -39,6 +39,10 @@ pub struct TicketQuery {
     pub assignee: Option<String>,
     /// Requester e-mail (staff only; requesters always see their own)
     pub requester: Option<String>,
+    /// Title contains this text (any case)
+    pub title: Option<String>,
+    /// `newest` (default) or `oldest` first
+    pub order: Option<String>,
     /// From the previous page's `next_cursor`
     pub cursor: Option<String>,
     /// 1..200, default 50
@@ -79,6 +83,36 @@ pub(crate) async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketV
     match tickets::get_by_number(conn, &n.to_string()).await {
         Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("ticket")),
         other => Ok(other?),
+    }
+}
+
+/// A file a person attached in a web form.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Most files one comment may carry, the largest one, and the most in all.
+pub const MAX_FILES: usize = 10;
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_FILES_TOTAL: usize = 25 * 1024 * 1024;
+
+fn check_uploads(errs: &mut FieldErrors, files: &[Upload]) {
+    if files.len() > MAX_FILES {
+        errs.push("attachments", format!("at most {MAX_FILES} files"));
+    }
+    if files.iter().map(|f| f.bytes.len()).sum::<usize>() > MAX_FILES_TOTAL {
+        errs.push("attachments", format!("at most {} MiB in all", MAX_FILES_TOTAL >> 20));
+    }
+    for f in files {
+        if f.bytes.len() > MAX_FILE_BYTES {
+            errs.push("attachments", format!("{} is larger than {} MiB", f.filename, MAX_FILE_BYTES >> 20));
+        }
+        if f.filename.trim().is_empty() || f.filename.chars().count() > 255 {
+            errs.push("attachments", "every file needs a name of at most 255 characters");
+        }
     }
 }
 
@@ -461,6 +495,17 @@ impl App {
         if let Some(p) = &q.priority {
             f.priority = errs.check(Priority::parse("priority", p)).map(|p| i64::from(p.get()));
         }
+        match q.order.as_deref() {
+            None | Some("newest") => {}
+            Some("oldest") => f.ascending = true,
+            Some(_) => errs.push("order", "expected newest or oldest"),
+        }
+        if let Some(t) = q.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            if t.chars().count() > 200 {
+                errs.push("title", "must be at most 200 characters");
+            }
+            f.title = Some(t.to_string());
+        }
         let limit = collect(&mut errs, parse_limit(q.limit))?;
         let cursor = collect(&mut errs, parse_cursor(q.cursor.as_deref()))?;
         let mut r = self.db.read().await?;
@@ -700,7 +745,23 @@ impl App {
     /// A public reply or an internal work note. A requester's reply to a ticket
     /// pending on them puts it back in the queue.
     pub async fn add_comment(&self, actor: &Actor, number: &str, input: CommentInput) -> AppResult<TimelineEntry> {
+        self.add_comment_with_files(actor, number, input, Vec::new()).await
+    }
+
+    /// A comment with files attached (the web forms); without a text, the entry names the files.
+    pub async fn add_comment_with_files(
+        &self,
+        actor: &Actor,
+        number: &str,
+        mut input: CommentInput,
+        files: Vec<Upload>,
+    ) -> AppResult<TimelineEntry> {
         let mut errs = FieldErrors::new();
+        check_uploads(&mut errs, &files);
+        if !files.is_empty() && input.body.as_deref().is_none_or(|b| b.trim().is_empty()) {
+            let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
+            input.body = Some(format!("Attached: {}", names.join(", ")));
+        }
         let body = errs.check(required_text("body", input.body.as_deref().unwrap_or(""), TEXT_MAX));
         let visibility = match input.visibility.as_deref() {
             None => Some(Visibility::Public),
@@ -740,8 +801,38 @@ impl App {
             (false, Visibility::Public) => "comment",
             (false, Visibility::Internal) => "work_note",
         };
-        let data = if cc.is_empty() { "{}".to_string() } else { json!({ "cc": cc }).to_string() };
+        let mut data = serde_json::Map::new();
+        if !cc.is_empty() {
+            data.insert("cc".into(), json!(cc));
+        }
+        let mut file_ids = Vec::new();
+        if !files.is_empty() {
+            let mut listed = Vec::new();
+            for f in &files {
+                let sha = orion_mail::sha256_hex(&f.bytes);
+                orion_store::mail::put_blob(&mut c, &sha, &f.bytes, now).await?;
+                let a = orion_store::mail::NewAttachment {
+                    ticket_id: t.id,
+                    entry_id: None,
+                    filename: &f.filename,
+                    content_type: &f.content_type,
+                    size: f.bytes.len() as i64,
+                    sha256: &sha,
+                    content_id: None,
+                    inline: false,
+                };
+                let id = orion_store::mail::add_attachment(&mut c, &a, now).await?;
+                file_ids.push(id);
+                listed.push(json!({"id": id, "filename": f.filename, "content_type": f.content_type,
+                                   "size": f.bytes.len(), "inline": false}));
+            }
+            data.insert("attachments".into(), json!(listed));
+        }
+        let data = serde_json::Value::Object(data).to_string();
         let id = comment_in(&mut c, actor, &mut t, kind, visibility, &body, &data, now).await?;
+        if !file_ids.is_empty() {
+            orion_store::mail::attach_to_entry(&mut c, &file_ids, id).await?;
+        }
         if kind == "comment" && actor.can_work_tickets() {
             let config = self.config(&mut c).await?;
             let extra = json!({ "entry_id": id });

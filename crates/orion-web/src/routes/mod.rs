@@ -1,5 +1,6 @@
 pub(crate) mod directory;
 pub(crate) mod mail;
+pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tickets;
 
@@ -18,6 +19,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = tickets::routes(r);
     let r = directory::routes(r);
     let r = mail::routes(r);
+    let r = security::routes(r);
     system::routes(r)
 }
 
@@ -32,6 +34,8 @@ pub(crate) fn router(state: AppState) -> Router {
                 async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
             }),
         )
+        .merge(crate::ui::routes())
         .fallback(|| async { crate::ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ui::guard))
         .with_state(state)
 }

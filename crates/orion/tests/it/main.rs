@@ -4,3 +4,4 @@ mod api;
 mod cli;
 mod mail;
 mod mail_servers;
+mod web;

@@ -1,0 +1,314 @@
+//! The self-service portal: requesters report problems and requests, follow their own tickets,
+//! reply, and confirm or reopen a resolution.
+
+use super::agent::{EntryView, TicketView, entry_view, ticket_view};
+use super::{Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use orion_app::tickets::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, TicketQuery, Upload};
+use orion_app::{AppError, CommentInput, NewTicketInput, ReasonInput};
+use std::collections::HashMap;
+
+pub(super) fn routes() -> Router<AppState> {
+    let uploads = DefaultBodyLimit::max(MAX_FILES_TOTAL + 1024 * 1024);
+    Router::new()
+        .route("/portal", get(home))
+        .route("/portal/new", get(new_page).post(create).layer(uploads))
+        .route("/portal/tickets/{number}", get(ticket))
+        .route("/portal/tickets/{number}/reply", post(reply).layer(uploads))
+        .route("/portal/tickets/{number}/confirm", post(confirm))
+        .route("/portal/tickets/{number}/reopen", post(reopen))
+}
+
+pub(super) struct MyRow {
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub state_code: String,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+struct HomePage {
+    l: Layout,
+    rows: Vec<MyRow>,
+    next: Option<String>,
+    show: String,
+}
+
+async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    let show = q.get("show").cloned().unwrap_or_else(|| "open".into());
+    let state = match show.as_str() {
+        "all" => None,
+        "resolved" => Some("resolved,closed".to_string()),
+        _ => Some("open".to_string()),
+    };
+    let query = TicketQuery { state, cursor: q.get("cursor").cloned(), limit: Some(25), ..TicketQuery::default() };
+    // Staff see their own tickets here too (the query limits them to their own as a requester would be).
+    let query = if user.me.staff { TicketQuery { requester: Some(user.me.email.clone()), ..query } } else { query };
+    match s.app.list_tickets(&user.actor, query).await {
+        Ok(p) => {
+            let next = p.next_cursor.map(|c| format!("/portal?show={}&cursor={c}", encode(&show)));
+            let rows = p
+                .items
+                .into_iter()
+                .map(|t| MyRow {
+                    number: t.number,
+                    title: t.title,
+                    state: portal_state(&t.state),
+                    state_code: t.state,
+                    updated: when(&t.updated_at),
+                })
+                .collect();
+            render(&HomePage {
+                l: Layout::new(Some(&user), "My requests", "portal", q.get("m").map(String::as_str)),
+                rows,
+                next,
+                show,
+            })
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// States in a requester's words.
+fn portal_state(s: &str) -> String {
+    match s {
+        "new" => "Received".into(),
+        "assigned" | "in_progress" => "Being worked on".into(),
+        "pending" => "Waiting".into(),
+        "resolved" => "Resolved — please confirm".into(),
+        "closed" => "Closed".into(),
+        other => words(other),
+    }
+}
+
+#[derive(Default)]
+pub(super) struct ReportForm {
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/new.html")]
+struct NewPage {
+    l: Layout,
+    f: ReportForm,
+    error: Option<String>,
+    max_files: usize,
+    max_mib: usize,
+}
+
+fn new_form(user: &WebUser, f: ReportForm, error: Option<String>) -> Response {
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = NewPage {
+        l: Layout::new(Some(user), "Report a problem or ask for something", "portal", None),
+        f,
+        error,
+        max_files: MAX_FILES,
+        max_mib: MAX_FILE_BYTES >> 20,
+    };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+async fn new_page(user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    let kind =
+        if q.get("kind").map(String::as_str) == Some("service_request") { "service_request" } else { "incident" };
+    new_form(&user, ReportForm { kind: kind.into(), ..ReportForm::default() }, None)
+}
+
+/// Reads a multipart form: its text fields and its files (empty file inputs skipped).
+async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
+    let mut fields = Vec::new();
+    let mut files = Vec::new();
+    loop {
+        let field = match m.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(format!("the form could not be read ({e}); files may be too large")),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let bytes = field.bytes().await.map_err(|e| format!("{filename} could not be read ({e})"))?;
+                if filename.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                let filename = filename.rsplit(['/', '\\']).next().unwrap_or("file").to_string();
+                files.push(Upload { filename, content_type, bytes: bytes.to_vec() });
+            }
+            None => {
+                let text = field.text().await.map_err(|e| format!("field {name} could not be read ({e})"))?;
+                fields.push((name, text));
+            }
+        }
+    }
+    Ok((Fields(fields), files))
+}
+
+async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Response {
+    let (f, files) = match read_multipart(m).await {
+        Ok(x) => x,
+        Err(e) => return new_form(&user, ReportForm::default(), Some(e)),
+    };
+    let form = ReportForm {
+        kind: f.text("kind").unwrap_or_else(|| "incident".into()),
+        title: f.get("title").unwrap_or_default().to_string(),
+        description: f.get("description").unwrap_or_default().to_string(),
+    };
+    // Files are checked before the ticket exists, so a refused file leaves nothing half-written.
+    if let Err(e) = check_files(&files) {
+        return new_form(&user, form, Some(e));
+    }
+    let input = NewTicketInput {
+        kind: Some(form.kind.clone()),
+        title: Some(form.title.clone()),
+        description: Some(form.description.clone()),
+        channel: Some("portal".into()),
+        // Staff reporting for themselves name themselves; a requester always reports as themselves.
+        requester: user.me.staff.then(|| user.me.email.clone()),
+        ..NewTicketInput::default()
+    };
+    let t = match s.app.create_ticket(&user.actor, input).await {
+        Ok(t) => t,
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
+            return new_form(&user, form, Some(explain(&e)));
+        }
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    if !files.is_empty() {
+        let input = CommentInput { visibility: Some("public".into()), ..CommentInput::default() };
+        if let Err(e) = s.app.add_comment_with_files(&user.actor, &t.number, input, files).await {
+            return error_page(Some(&user), &e);
+        }
+    }
+    done(&format!("/portal/tickets/{}", t.number), "created")
+}
+
+fn check_files(files: &[Upload]) -> Result<(), String> {
+    if files.len() > MAX_FILES {
+        return Err(format!("attachments: at most {MAX_FILES} files"));
+    }
+    if files.iter().map(|f| f.bytes.len()).sum::<usize>() > MAX_FILES_TOTAL {
+        return Err(format!("attachments: at most {} MiB in all", MAX_FILES_TOTAL >> 20));
+    }
+    if let Some(big) = files.iter().find(|f| f.bytes.len() > MAX_FILE_BYTES) {
+        return Err(format!("attachments: {} is larger than {} MiB", big.filename, MAX_FILE_BYTES >> 20));
+    }
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "portal/ticket.html")]
+struct TicketPage {
+    l: Layout,
+    t: TicketView,
+    entries: Vec<EntryView>,
+    form: String,
+    error: Option<String>,
+    draft: String,
+}
+
+async fn ticket_page(
+    s: &AppState,
+    user: &WebUser,
+    number: &str,
+    flash: Option<&str>,
+    form: &str,
+    error: Option<String>,
+    draft: String,
+) -> Response {
+    let t = match s.app.get_ticket(&user.actor, number).await {
+        Ok(t) => t,
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let mut entries = Vec::new();
+    let mut cursor = None;
+    loop {
+        match s.app.timeline(&user.actor, &t.number, cursor.as_deref(), Some(200)).await {
+            Ok(p) => {
+                // Requesters are only ever given public entries; staff looking here see the same view.
+                entries.extend(p.items.into_iter().filter(|e| e.visibility == "public").map(|e| entry_view(e, false)));
+                match p.next_cursor {
+                    Some(c) if entries.len() < 2000 => cursor = Some(c),
+                    _ => break,
+                }
+            }
+            Err(e) => return error_page(Some(user), &e),
+        }
+    }
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = TicketPage {
+        l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "portal", flash),
+        t: ticket_view(t),
+        entries,
+        form: form.to_string(),
+        error,
+        draft,
+    };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+async fn ticket(
+    State(s): State<AppState>,
+    user: WebUser,
+    Path(number): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    ticket_page(&s, &user, &number, q.get("m").map(String::as_str), "", None, String::new()).await
+}
+
+async fn reply(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, m: Multipart) -> Response {
+    let (f, files) = match read_multipart(m).await {
+        Ok(x) => x,
+        Err(e) => return ticket_page(&s, &user, &number, None, "reply", Some(e), String::new()).await,
+    };
+    let body = f.get("body").unwrap_or_default().to_string();
+    if let Err(e) = check_files(&files) {
+        return ticket_page(&s, &user, &number, None, "reply", Some(e), body).await;
+    }
+    let input = CommentInput { body: Some(body.clone()), visibility: Some("public".into()), ..CommentInput::default() };
+    match s.app.add_comment_with_files(&user.actor, &number, input, files).await {
+        Ok(_) => done(&format!("/portal/tickets/{number}"), "sent"),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            ticket_page(&s, &user, &number, None, "reply", Some(explain(&e)), body).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// "Yes, it is solved": the requester closes the resolved ticket.
+async fn confirm(State(s): State<AppState>, user: WebUser, Path(number): Path<String>) -> Response {
+    let input = ReasonInput { reason: Some("The requester confirmed the resolution.".into()) };
+    match s.app.close(&user.actor, &number, input).await {
+        Ok(_) => done(&format!("/portal/tickets/{number}"), "closed"),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::InvalidTransition(_))) => {
+            ticket_page(&s, &user, &number, None, "confirm", Some(explain(&e)), String::new()).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// "No, it is not solved": the requester reopens it with a reason.
+async fn reopen(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, f: Fields) -> Response {
+    let reason = f.get("reason").unwrap_or_default().to_string();
+    match s.app.reopen(&user.actor, &number, ReasonInput { reason: Some(reason.clone()) }).await {
+        Ok(_) => done(&format!("/portal/tickets/{number}"), "reopened"),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::InvalidTransition(_))) => {
+            ticket_page(&s, &user, &number, None, "reopen", Some(explain(&e)), reason).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}

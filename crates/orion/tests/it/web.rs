@@ -1,0 +1,584 @@
+//! The web UI over HTTP (no browser): sign-in and session security, CSRF refusal, lockout,
+//! password policy and reset, permissions and escaping, on SQLite and PostgreSQL. The real
+//! browser flows are in `browser.rs`.
+
+use orion_testkit::{Engine, TestApp, engine_tests};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+engine_tests!(
+    sign_in_sets_a_safe_cookie_and_rotates_the_session,
+    sessions_end_when_idle_when_old_and_everywhere,
+    repeated_failures_lock_the_account_until_unlocked,
+    cross_site_posts_are_refused_and_logged,
+    passwords_follow_the_policy_and_reset_by_mail_once,
+    pages_enforce_roles_and_escape_what_people_typed,
+    agent_forms_keep_typed_text_when_refused,
+);
+
+const PW: &str = "staple horse battery correct";
+
+/// A cookie-carrying client that posts forms like a browser of this site (with `Origin`).
+pub(crate) struct Web {
+    base: String,
+    http: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub location: String,
+    pub body: String,
+    pub headers: HeaderMap,
+}
+
+impl Web {
+    pub fn new(t: &TestApp) -> Web {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Web { base: t.base.clone(), http, cookie: None }
+    }
+
+    async fn finish(&mut self, r: reqwest::Response) -> Resp {
+        let status = r.status();
+        let headers = r.headers().clone();
+        for c in headers.get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            if let Some(v) = c.strip_prefix("orion_session=") {
+                let v = v.split(';').next().unwrap();
+                self.cookie = (!v.is_empty()).then(|| v.to_string());
+            }
+        }
+        let location = headers.get(LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        Resp { status, location, body: r.text().await.unwrap(), headers }
+    }
+
+    fn with_cookie(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(c) => rb.header("cookie", format!("orion_session={c}")),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        let rb = self.with_cookie(self.http.get(format!("{}{path}", self.base)));
+        let r = rb.send().await.unwrap();
+        self.finish(r).await
+    }
+
+    /// A form post from this site (as a browser sends it: with `Sec-Fetch-Site: same-origin`).
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.post_from(path, form, Some("same-origin"), Some(&self.base.clone())).await
+    }
+
+    pub async fn post_from(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        site: Option<&str>,
+        origin: Option<&str>,
+    ) -> Resp {
+        let mut rb = self.with_cookie(self.http.post(format!("{}{path}", self.base))).form(form);
+        if let Some(s) = site {
+            rb = rb.header("sec-fetch-site", s);
+        }
+        if let Some(o) = origin {
+            rb = rb.header("origin", o);
+        }
+        let r = rb.send().await.unwrap();
+        self.finish(r).await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Resp {
+        self.post("/login", &[("email", email), ("password", password)]).await
+    }
+}
+
+/// An admin, an L1 and an L2 agent with passwords, and a requester.
+async fn desk(engine: Engine) -> Option<(TestApp, String)> {
+    let t = TestApp::spawn(engine).await?;
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    for (name, tier, up) in [("Desktop Support", 2, None), ("Service Desk", 1, Some("Desktop Support"))] {
+        let (s, b) = t.post(&admin, "/api/v1/groups", json!({"name": name, "tier": tier, "escalates_to": up})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    t.user(&admin, "dev@example.com", "agent", &["Desktop Support"]).await;
+    t.user(&admin, "alice@example.com", "requester", &[]).await;
+    t.user(&admin, "bob@example.com", "requester", &[]).await;
+    for who in ["admin@example.com", "sam@example.com", "dev@example.com", "alice@example.com", "bob@example.com"] {
+        t.app.set_password(who, PW.into()).await.unwrap();
+    }
+    Some((t, admin))
+}
+
+async fn security_kinds(t: &TestApp, admin: &str) -> Vec<String> {
+    let (s, log) = t.get(admin, "/api/v1/security/log?limit=200").await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    log["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+async fn sign_in_sets_a_safe_cookie_and_rotates_the_session(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let mut w = Web::new(&t);
+    // Pages need a session: to the sign-in page, and back afterwards.
+    let r = w.get("/agent?queue=unassigned").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location, "/login?next=%2Fagent%3Fqueue%3Dunassigned");
+
+    let r = w.login("sam@example.com", PW).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location, "/agent");
+    let set = r.headers.get(SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"), "{set}");
+    assert!(!set.contains("Secure"), "plain HTTP: no Secure flag");
+    let first = w.cookie.clone().unwrap();
+    assert_eq!(first.len(), 64);
+    let r = w.get("/agent").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Assigned to me"), "{}", r.body);
+
+    // Signing in again (another account on the same browser) replaces the session: the old id is dead.
+    let r = w.login("dev@example.com", PW).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let second = w.cookie.clone().unwrap();
+    assert_ne!(first, second, "the session id changes at sign-in");
+    let mut old = Web::new(&t);
+    old.cookie = Some(first);
+    assert_eq!(old.get("/agent").await.status, StatusCode::SEE_OTHER, "the previous session no longer works");
+
+    // Behind a TLS proxy the cookie is Secure.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}/login", t.base))
+        .header("x-forwarded-proto", "https")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "alice@example.com"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get(SET_COOKIE).unwrap().to_str().unwrap().contains("; Secure"));
+    // A requester lands in the portal, and the console sends them there.
+    let mut req = Web::new(&t);
+    let r = req.login("alice@example.com", PW).await;
+    assert_eq!(r.location, "/portal");
+    assert_eq!(req.get("/agent").await.location, "/portal");
+    // `next` never leaves the site.
+    let mut w3 = Web::new(&t);
+    let r = w3.post("/login", &[("email", "sam@example.com"), ("password", PW), ("next", "//evil.example/x")]).await;
+    assert_eq!(r.location, "/agent");
+    let kinds = security_kinds(&t, &admin).await;
+    assert!(kinds.iter().filter(|k| *k == "sign_in").count() >= 4, "{kinds:?}");
+}
+
+async fn sessions_end_when_idle_when_old_and_everywhere(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let (s, b) = t
+        .put(&admin, "/api/v1/settings/security", json!({"idle_timeout_minutes": 30, "absolute_timeout_hours": 2}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    // Busy: a request every 20 minutes keeps it alive past the idle limit…
+    for _ in 0..5 {
+        t.clock.advance_minutes(20);
+        assert_eq!(w.get("/agent").await.status, StatusCode::OK);
+    }
+    // …but not past the absolute limit (2 h after sign-in).
+    t.clock.advance_minutes(25);
+    assert_eq!(w.get("/agent").await.status, StatusCode::SEE_OTHER, "absolute timeout");
+
+    w.login("sam@example.com", PW).await;
+    t.clock.advance_minutes(31);
+    assert_eq!(w.get("/agent").await.status, StatusCode::SEE_OTHER, "idle timeout");
+
+    // Sign out everywhere ends every session of the user, not others'.
+    let mut a = Web::new(&t);
+    let mut b = Web::new(&t);
+    let mut other = Web::new(&t);
+    a.login("sam@example.com", PW).await;
+    b.login("sam@example.com", PW).await;
+    other.login("dev@example.com", PW).await;
+    let r = a.post("/logout-everywhere", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/agent").await.status, StatusCode::SEE_OTHER, "the other browser is signed out too");
+    assert_eq!(other.get("/agent").await.status, StatusCode::OK, "someone else's session stays");
+    // Plain sign-out ends only this one.
+    let r = other.post("/logout", &[]).await;
+    assert_eq!(r.location, "/login?m=signed_out");
+    assert_eq!(other.get("/agent").await.status, StatusCode::SEE_OTHER);
+    let kinds = security_kinds(&t, &admin).await;
+    for k in ["session_expired", "sign_out_everywhere", "sign_out"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    // Deactivating a user ends their sessions at the next request.
+    let mut d = Web::new(&t);
+    d.login("dev@example.com", PW).await;
+    let (_, users) = t.get(&admin, "/api/v1/users?q=dev@").await;
+    let id = users["items"][0]["id"].as_i64().unwrap();
+    let (s, _) = t.patch(&admin, &format!("/api/v1/users/{id}"), json!({"active": false})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d.get("/agent").await.status, StatusCode::SEE_OTHER);
+}
+
+async fn repeated_failures_lock_the_account_until_unlocked(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let (s, b) = t
+        .put(
+            &admin,
+            "/api/v1/settings/security",
+            json!({"lockout_threshold": 3, "lockout_minutes": 0, "max_failures_per_address": 8}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut w = Web::new(&t);
+    for _ in 0..3 {
+        let r = w.login("sam@example.com", "not the password at all").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("Wrong e-mail or password"), "{}", r.body);
+    }
+    // Locked: the right password no longer works, and the answer does not say which it was.
+    let r = w.login("sam@example.com", PW).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(w.cookie.is_none());
+    // An unknown account gets the very same answer.
+    let r2 = w.login("nobody@example.com", PW).await;
+    assert_eq!(r2.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body, r2.body.replace("nobody@example.com", "sam@example.com"));
+    // Agents may not unlock; admins may.
+    let (_, users) = t.get(&admin, "/api/v1/users?q=sam@").await;
+    let id = users["items"][0]["id"].as_i64().unwrap();
+    let sam_token = t.app.create_token_for("sam@example.com", "t").await.unwrap().token;
+    let (s, _) = t.post(&sam_token, &format!("/api/v1/users/{id}/unlock"), json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post(&admin, &format!("/api/v1/users/{id}/unlock"), json!({})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let r = w.login("sam@example.com", PW).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "unlocked: {}", r.body);
+    let kinds = security_kinds(&t, &admin).await;
+    for k in ["account_locked", "account_unlocked", "sign_in_failed"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    // Too many failures from one address: that address waits, whatever the account.
+    for _ in 0..4 {
+        w.login("bob@example.com", "wrong wrong wrong wrong").await;
+    }
+    let r = w.login("bob@example.com", PW).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("Too many failed sign-ins from your network"), "{}", r.body);
+    assert!(security_kinds(&t, &admin).await.iter().any(|k| k == "sign_in_throttled"));
+    // A time-limited lockout ends by itself.
+    let (s, _) =
+        t.put(&admin, "/api/v1/settings/security", json!({"lockout_threshold": 2, "lockout_minutes": 10})).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut other = Web::new(&t);
+    other.login("dev@example.com", "wrong wrong wrong wrong").await;
+    other.login("dev@example.com", "wrong wrong wrong wrong").await;
+    t.clock.advance_minutes(16); // past the lockout and the address window
+    assert_eq!(other.login("dev@example.com", PW).await.status, StatusCode::SEE_OTHER);
+}
+
+async fn cross_site_posts_are_refused_and_logged(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let sam = t.app.create_token_for("sam@example.com", "t").await.unwrap().token;
+    let (s, inc) = t
+        .post(
+            &sam,
+            "/api/v1/tickets",
+            json!({"title": "VPN drops", "requester": "alice@example.com", "impact": 3, "urgency": 3}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let n = inc["number"].as_str().unwrap().to_string();
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    let path = format!("/agent/tickets/{n}/note");
+    let note = [("body", "forged note")];
+    for (site, origin) in [
+        (Some("cross-site"), Some("https://evil.example")),
+        (Some("same-site"), Some("http://127.0.0.1:1")),
+        (None, Some("https://evil.example")),
+        (None, None), // a cookie and no origin at all
+    ] {
+        let r = w.post_from(&path, &note, site, origin).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{site:?} {origin:?}");
+        assert!(r.body.contains("cross_site_request"), "{}", r.body);
+    }
+    // Sign-in itself is protected (login CSRF).
+    let mut fresh = Web::new(&t);
+    let r =
+        fresh.post_from("/login", &[("email", "sam@example.com"), ("password", PW)], Some("cross-site"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(fresh.cookie.is_none());
+    let (_, tl) = t.get(&sam, &format!("/api/v1/tickets/{n}/timeline")).await;
+    assert!(!tl.to_string().contains("forged note"), "nothing was written");
+    // The same request from the site itself works, by Fetch Metadata or by Origin.
+    assert_eq!(w.post(&path, &note).await.status, StatusCode::SEE_OTHER);
+    let base = t.base.clone();
+    assert_eq!(w.post_from(&path, &[("body", "second")], None, Some(&base)).await.status, StatusCode::SEE_OTHER);
+    // API clients with a token are not browsers riding on a cookie: unaffected.
+    let (s, _) =
+        t.post(&sam, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "api", "visibility": "internal"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let kinds = security_kinds(&t, &admin).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "cross_site_refused").count(), 5, "{kinds:?}");
+}
+
+async fn passwords_follow_the_policy_and_reset_by_mail_once(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let mut w = Web::new(&t);
+    w.login("alice@example.com", PW).await;
+    // NIST 800-63B: length and common passwords, no composition rules.
+    for (bad, why) in
+        [("short pw", "at least 15"), ("password12345678", "too common"), ("alice@example.com!", "name or e-mail")]
+    {
+        let r = w.post("/account/password", &[("current_password", PW), ("new_password", bad), ("confirm", bad)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(r.body.contains(why), "{bad}: {}", r.body);
+    }
+    let r = w.post("/account/password", &[("current_password", "wrong"), ("new_password", PW), ("confirm", PW)]).await;
+    assert!(r.body.contains("is not your current password"));
+    let mut elsewhere = Web::new(&t);
+    elsewhere.login("alice@example.com", PW).await;
+    let new = "my printer eats blue paper";
+    let r = w.post("/account/password", &[("current_password", PW), ("new_password", new), ("confirm", new)]).await;
+    assert_eq!(r.location, "/account?m=password", "{}", r.body);
+    assert_eq!(w.get("/portal").await.status, StatusCode::OK, "this session stays");
+    assert_eq!(elsewhere.get("/portal").await.status, StatusCode::SEE_OTHER, "other sessions end");
+
+    // Reset by mail needs a sender and the portal's address; without them the page says so.
+    let mut anon = Web::new(&t);
+    let r = anon.post("/password/forgot", &[("email", "alice@example.com")]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.body.contains("not set up"), "{}", r.body);
+    let (s, b) = t
+        .put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"], "portal_url": t.base.clone()}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Known or unknown, the answer is the same.
+    let r = anon.post("/password/forgot", &[("email", "nobody@example.com")]).await;
+    assert_eq!(r.location, "/login?m=reset_sent");
+    let r = anon.post("/password/forgot", &[("email", "alice@example.com")]).await;
+    assert_eq!(r.location, "/login?m=reset_sent");
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    let items = out["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one message, to the known account only: {out}");
+    assert_eq!(items[0]["template"], "password_reset");
+    assert_eq!(items[0]["recipients"], json!(["alice@example.com"]));
+    let id = items[0]["id"].as_i64().unwrap();
+    // The message holds a secret: the outbox does not show it, not even to admins.
+    let (s, _) = t.get(&admin, &format!("/api/v1/mail/outbound/{id}/raw")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let raw = {
+        let mut r = t.app.db.read().await.unwrap();
+        let sha = orion_store::outbox::get(&mut r.conn(), id).await.unwrap().raw_sha256;
+        String::from_utf8(orion_store::mail::get_blob(&mut r.conn(), &sha).await.unwrap()).unwrap()
+    };
+    let unfolded = raw.replace("=\r\n", "").replace("=3D", "=");
+    let start = unfolded.find("/password/reset/").expect("a reset link in the mail");
+    let secret: String = unfolded[start + 16..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    assert_eq!(secret.len(), 64);
+    let link = format!("/password/reset/{secret}");
+    assert!(anon.get(&link).await.body.contains("Choose a new password"));
+    // A refused password leaves the link usable; a good one uses it up.
+    let r = anon.post(&link, &[("password", "qwertyuiopasdfgh"), ("confirm", "qwertyuiopasdfgh")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fresh = "lanterns glow over the quiet harbour";
+    let r = anon.post(&link, &[("password", fresh), ("confirm", fresh)]).await;
+    assert_eq!(r.location, "/login?m=reset_done", "{}", r.body);
+    let r = anon
+        .post(&link, &[("password", "another long passphrase here"), ("confirm", "another long passphrase here")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "the link works once");
+    assert_eq!(w.get("/portal").await.status, StatusCode::SEE_OTHER, "a reset ends every session");
+    assert_eq!(anon.login("alice@example.com", new).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anon.login("alice@example.com", fresh).await.status, StatusCode::SEE_OTHER);
+    // Expired links do not work.
+    anon.post("/password/forgot", &[("email", "bob@example.com")]).await;
+    t.clock.advance_minutes(61);
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    assert_eq!(out["items"].as_array().unwrap().len(), 2);
+    let kinds = security_kinds(&t, &admin).await;
+    for k in ["password_changed", "password_reset_requested", "password_reset"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+}
+
+/// Whether `text` appears HTML-escaped (named or numeric entities) in `html`.
+fn shown_as_text(html: &str, text: &str) -> bool {
+    let named = text.replace('<', "&lt;").replace('>', "&gt;");
+    let numeric = text.replace('<', "&#60;").replace('>', "&#62;");
+    html.contains(&named) || html.contains(&numeric)
+}
+
+async fn pages_enforce_roles_and_escape_what_people_typed(engine: Engine) {
+    let Some((t, _admin)) = desk(engine).await else { return };
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let r = alice.get("/portal/new").await;
+    assert_eq!(r.status, StatusCode::OK);
+    // The portal form is multipart; send it as a browser would.
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "incident")
+        .text("title", format!("Title {evil}"))
+        .text("description", format!("Description {evil}"))
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"log line 1\n".to_vec())
+                .file_name("vpn.log")
+                .mime_str("text/plain")
+                .unwrap(),
+        );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}/portal/new", t.base))
+        .header("cookie", format!("orion_session={}", alice.cookie.clone().unwrap()))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let loc = headers[LOCATION].to_str().unwrap().to_string();
+    let n = loc.trim_start_matches("/portal/tickets/").split('?').next().unwrap().to_string();
+    let page = alice.get(&format!("/portal/tickets/{n}")).await;
+    assert!(shown_as_text(&page.body, "<script>alert(1)</script>"), "{}", page.body);
+    assert!(!page.body.contains("<script>alert"), "never raw");
+    assert!(!page.body.contains("<img src=x"), "never raw");
+    assert!(page.body.contains("vpn.log"), "the attachment is listed");
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    // The file downloads for its owner, never as a page of this site.
+    let href = page.body.split("href=\"/attachments/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let f = alice.get(&format!("/attachments/{href}")).await;
+    assert_eq!(f.status, StatusCode::OK);
+    assert_eq!(f.body, "log line 1\n");
+    assert!(f.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    // Another requester sees neither the ticket nor its file.
+    let mut bob = Web::new(&t);
+    bob.login("bob@example.com", PW).await;
+    assert_eq!(bob.get(&format!("/portal/tickets/{n}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get(&format!("/attachments/{href}")).await.status, StatusCode::NOT_FOUND);
+    assert!(!bob.get("/portal?show=all").await.body.contains(&n));
+    assert!(alice.get("/portal?show=all").await.body.contains(&n));
+    // Agents see it escaped too; only admins open admin pages.
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let page = sam.get(&format!("/agent/tickets/{n}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("<script>alert") && shown_as_text(&page.body, "<script>alert(1)</script>"));
+    assert_eq!(sam.get("/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sam.post("/admin/users", &[("email", "x@example.com"), ("name", "X")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(alice.get("/admin/security").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(alice.get(&format!("/agent/tickets/{n}")).await.location, "/portal");
+    let mut admin = Web::new(&t);
+    admin.login("admin@example.com", PW).await;
+    for p in [
+        "/admin/users",
+        "/admin/groups",
+        "/admin/categories",
+        "/admin/priority-matrix",
+        "/admin/tokens",
+        "/admin/security",
+    ] {
+        assert_eq!(admin.get(p).await.status, StatusCode::OK, "{p}");
+    }
+    // Static assets are embedded and cacheable.
+    let js = admin.get("/static/htmx.min.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    let tag = js.headers["etag"].to_str().unwrap().to_string();
+    let again = http.get(format!("{}/static/htmx.min.js", t.base)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
+
+async fn agent_forms_keep_typed_text_when_refused(engine: Engine) {
+    let Some((t, _admin)) = desk(engine).await else { return };
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    // The new-incident form: a missing title is named, and what was typed stays.
+    let r = sam
+        .post(
+            "/agent/new",
+            &[
+                ("requester", "alice@example.com"),
+                ("title", ""),
+                ("description", "Typed with care"),
+                ("impact", "2"),
+                ("urgency", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("title:"), "{}", r.body);
+    assert!(r.body.contains("Typed with care"));
+    let r = sam
+        .post(
+            "/agent/new",
+            &[
+                ("requester", "alice@example.com"),
+                ("title", "Laptop will not dock"),
+                ("impact", "2"),
+                ("urgency", "1"),
+                ("mine", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let n = r.location.trim_start_matches("/agent/tickets/").split('?').next().unwrap().to_string();
+    // Priority preview follows the matrix (impact 2, urgency 1 → P2 by default).
+    let p = sam.get("/agent/priority?impact=2&urgency=1").await;
+    assert!(p.body.contains("P2"), "{}", p.body);
+    // Escalating without the troubleshooting done is refused, the reason typed is kept.
+    let r = sam
+        .post(&format!("/agent/tickets/{n}/escalate"), &[("reason", "Needs a new dock"), ("troubleshooting", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("troubleshooting"), "{}", r.body);
+    assert!(r.body.contains("Needs a new dock"));
+    let r = sam
+        .post(
+            &format!("/agent/tickets/{n}/escalate"),
+            &[("reason", "Needs a new dock"), ("troubleshooting", "Swapped cable; reseated")],
+        )
+        .await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=escalated"), "{}", r.body);
+    let page = sam.get(&format!("/agent/tickets/{n}?m=escalated")).await;
+    assert!(page.body.contains("Ticket escalated."));
+    assert!(page.body.contains("Desktop Support"));
+    // The live poll answers 204 while nothing changes, and the fresh timeline once something does.
+    let version = page.body.split("live?v=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    let count = page
+        .body
+        .split("&amp;n=")
+        .nth(1)
+        .or(page.body.split("&n=").nth(1))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let live = format!("/agent/tickets/{n}/live?v={version}&n={count}");
+    assert_eq!(sam.get(&live).await.status, StatusCode::NO_CONTENT);
+    let mut dev = Web::new(&t);
+    dev.login("dev@example.com", PW).await;
+    assert_eq!(
+        dev.post(&format!("/agent/tickets/{n}/note"), &[("body", "Ordering a dock")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = sam.get(&live).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Ordering a dock"));
+    // Search: a number opens the ticket, words search titles.
+    assert_eq!(sam.get(&format!("/agent/search?q={}", n.to_lowercase())).await.location, format!("/agent/tickets/{n}"));
+    let r = sam.get("/agent/search?q=will%20not").await;
+    assert!(r.body.contains(&n), "{}", r.body);
+    assert!(!sam.get("/agent/search?q=nothing%20like%20this").await.body.contains(&n));
+    // Type-ahead finds the caller by name or address.
+    assert!(sam.get("/agent/people?requester=ali").await.body.contains("alice@example.com"));
+}
