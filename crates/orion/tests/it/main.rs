@@ -1,6 +1,7 @@
 //! Orion's integration suite: the real server (and the real binary) on both engines.
 
 mod api;
+mod browser;
 mod cli;
 mod mail;
 mod mail_servers;
