@@ -51,6 +51,13 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The span of one request: its method and route *template* (`/password/reset/{secret}`), never
+/// the path itself, which may carry a secret.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or("(unmatched)", |m| m.as_str());
+    tracing::debug_span!("request", method = %req.method(), route)
+}
+
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
     let state = AppState { app, metrics: metrics_handle() };
@@ -61,5 +68,5 @@ pub fn router(app: App) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(60),
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }

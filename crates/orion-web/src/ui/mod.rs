@@ -222,7 +222,8 @@ pub(crate) async fn guard(state: axum::extract::State<AppState>, req: Request, n
         let client = client_of(req.headers(), peer);
         let detail = format!("{} {}: {why}", req.method(), req.uri().path());
         state.app.log_security("cross_site_refused", None, None, client.ip.as_deref(), &detail).await;
-        let body = serde_json::json!({"error": "cross_site_request", "message": format!("refused: {why}")});
+        let message = format!("refused: a state-changing request from another site ({why})");
+        let body = serde_json::json!({"error": {"code": "cross_site_request", "message": message}});
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let is_api = req.uri().path().starts_with("/api/");

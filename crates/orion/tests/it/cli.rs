@@ -287,11 +287,12 @@ fn serve_demo_then_sigterm(engine: Engine) {
         let (mut url, mut token) = (String::new(), String::new());
         let mut line = String::new();
         while out.read_line(&mut line).unwrap() > 0 {
-            if let Some(u) = line.trim().strip_prefix("Orion demo is running at ") {
-                url = u.to_string();
+            if let Some(u) = line.trim().strip_prefix("Orion demo is running: open ") {
+                url = u.split_whitespace().next().unwrap().trim_end_matches('/').to_string();
             }
-            if line.contains("L1 agent") {
-                token = line.split_whitespace().last().unwrap().to_string();
+            let last = line.split_whitespace().last().unwrap_or_default();
+            if line.contains("L1 agent") && last.starts_with("orion_") {
+                token = last.to_string();
             }
             if line.starts_with("API description") {
                 break;
