@@ -12,7 +12,9 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail)")]
+#[command(
+    about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail), console queues (queues)"
+)]
 enum Cli {
     /// Ticket create/read load against a running server
     Http(Args),
@@ -20,6 +22,8 @@ enum Cli {
     Sla(sla_bench::SlaArgs),
     /// Email intake throughput through the ingest pipeline
     Mail(mail_bench::MailArgs),
+    /// Seed N tickets for timing the agent console's queues (scripts/bench-ui)
+    Queues(ui_bench::UiArgs),
 }
 
 #[derive(clap::Args)]
@@ -177,6 +181,7 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
 
 mod mail_bench;
 mod sla_bench;
+mod ui_bench;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -184,6 +189,7 @@ async fn main() -> Result<()> {
         Cli::Http(a) => a,
         Cli::Sla(a) => return sla_bench::run(a).await,
         Cli::Mail(a) => return mail_bench::run(a).await,
+        Cli::Queues(a) => return ui_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;

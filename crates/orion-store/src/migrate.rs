@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_mail"),
     migration!(7, "0007_mail_out"),
     migration!(8, "0008_web"),
+    migration!(9, "0009_queue_index"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -15,6 +15,8 @@ engine_tests!(
     passwords_follow_the_policy_and_reset_by_mail_once,
     pages_enforce_roles_and_escape_what_people_typed,
     agent_forms_keep_typed_text_when_refused,
+    admins_manage_the_directory_from_their_pages,
+    requesters_confirm_a_resolution_in_the_portal,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -581,4 +583,144 @@ async fn agent_forms_keep_typed_text_when_refused(engine: Engine) {
     assert!(!sam.get("/agent/search?q=nothing%20like%20this").await.body.contains(&n));
     // Type-ahead finds the caller by name or address.
     assert!(sam.get("/agent/people?requester=ali").await.body.contains("alice@example.com"));
+}
+
+async fn admins_manage_the_directory_from_their_pages(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    // A user with a role and groups; a bad address is named and what was typed stays.
+    let r = w.post("/admin/users", &[("email", "not-an-address"), ("name", "Kim Lee"), ("role", "agent")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("email:") && r.body.contains("Kim Lee"), "{}", r.body);
+    let r = w
+        .post(
+            "/admin/users",
+            &[
+                ("email", "kim@example.com"),
+                ("name", "Kim Lee"),
+                ("role", "agent"),
+                ("groups", "Service Desk"),
+                ("groups", "Desktop Support"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let user_page = r.location.split('?').next().unwrap().to_string();
+    let (_, u) = t.get(&admin, "/api/v1/users?q=kim@").await;
+    assert_eq!(u["items"][0]["groups"], json!(["Desktop Support", "Service Desk"]), "{u}");
+    // Promote to lead, leave one group, then deactivate.
+    let r = w
+        .post(&user_page, &[("name", "Kim Lee"), ("role", "lead"), ("groups", "Desktop Support"), ("active", "on")])
+        .await;
+    assert_eq!(r.location, format!("{user_page}?m=user_saved"), "{}", r.body);
+    let (_, u) = t.get(&admin, "/api/v1/users?q=kim@").await;
+    assert_eq!(u["items"][0]["role"], "lead");
+    assert_eq!(u["items"][0]["groups"], json!(["Desktop Support"]));
+    w.post(&user_page, &[("name", "Kim Lee"), ("role", "lead"), ("groups", "Desktop Support")]).await;
+    let (_, u) = t.get(&admin, "/api/v1/users?q=kim@").await;
+    assert_eq!(u["items"][0]["active"], false);
+    // An admin-set password follows the policy.
+    let r = w.post(&format!("{user_page}/password"), &[("password", "password")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Groups, categories, the matrix.
+    let r =
+        w.post("/admin/groups", &[("name", "Network Ops"), ("tier", "3"), ("escalates_to", ""), ("lead", "")]).await;
+    assert_eq!(r.location, "/admin/groups?m=group_saved", "{}", r.body);
+    let (_, groups) = t.get(&admin, "/api/v1/groups").await;
+    let ds = groups.as_array().unwrap().iter().find(|g| g["name"] == "Desktop Support").unwrap().clone();
+    let r = w
+        .post(
+            &format!("/admin/groups/{}", ds["id"]),
+            &[
+                ("name", "Desktop Support"),
+                ("tier", "2"),
+                ("escalates_to", "Network Ops"),
+                ("lead", "dev@example.com"),
+                ("description", "L2"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, g) = t.get(&admin, &format!("/api/v1/groups/{}", ds["id"])).await;
+    assert_eq!((g["escalates_to"].as_str(), g["lead"].as_str()), (Some("Network Ops"), Some("dev@example.com")), "{g}");
+    assert_eq!(w.post("/admin/categories", &[("name", "Hardware")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        w.post("/admin/categories", &[("name", "Printer"), ("parent", "Hardware")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(w.get("/admin/categories").await.body.contains("Hardware / Printer"));
+    let mut cells: Vec<(String, String)> = Vec::new();
+    for i in 1..=3 {
+        for u in 1..=3 {
+            cells.push((format!("p{i}{u}"), (i + u - 1).to_string()));
+        }
+    }
+    cells[0].1 = "1".into();
+    let refs: Vec<(&str, &str)> = cells.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = w.post("/admin/priority-matrix", &refs).await;
+    assert_eq!(r.location, "/admin/priority-matrix?m=matrix_saved", "{}", r.body);
+    let (_, m) = t.get(&admin, "/api/v1/settings/priority-matrix").await;
+    assert_eq!(m["rows"], json!([[1, 2, 3], [2, 3, 4], [3, 4, 5]]));
+    // Tokens: created on the account page (shown once), listed for admins with their owner, revoked.
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let r = sam.post("/account/tokens", &[("name", "monitoring script")]).await;
+    let token = r.body.split("id=\"new-token\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(token.starts_with("orion_"));
+    assert_eq!(t.get(&token, "/api/v1/me").await.0, StatusCode::OK);
+    assert!(!sam.get("/account").await.body.contains(&token), "shown once");
+    let page = w.get("/admin/tokens").await;
+    assert!(page.body.contains("monitoring script") && page.body.contains("sam@example.com"));
+    let id = page.body.split("/admin/tokens/").nth(1).unwrap().split('/').next().unwrap().to_string();
+    assert_eq!(w.post(&format!("/admin/tokens/{id}/revoke"), &[]).await.status, StatusCode::SEE_OTHER);
+    // The revoking node forgets the token at once.
+    assert_eq!(t.get(&token, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    // Security settings from the page, validated.
+    let r = w.post("/admin/security", &[("lockout_threshold", "0")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("lockout threshold"), "{}", r.body);
+    let r = w.post("/admin/security", &[("lockout_threshold", "7"), ("idle_timeout_minutes", "45")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (_, s) = t.get(&admin, "/api/v1/settings/security").await;
+    assert_eq!((s["lockout_threshold"].as_i64(), s["idle_timeout_minutes"].as_i64()), (Some(7), Some(45)));
+    let kinds = security_kinds(&t, &admin).await;
+    for k in ["token_created", "token_revoked", "settings_changed"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+}
+
+async fn requesters_confirm_a_resolution_in_the_portal(engine: Engine) {
+    let Some((t, _admin)) = desk(engine).await else { return };
+    let sam = t.app.create_token_for("sam@example.com", "t").await.unwrap().token;
+    let (_, inc) =
+        t.post(&sam, "/api/v1/tickets", json!({"title": "Teams has no sound", "requester": "alice@example.com"})).await;
+    let n = inc["number"].as_str().unwrap().to_string();
+    let (s, _) = t
+        .post(
+            &sam,
+            &format!("/api/v1/tickets/{n}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "Reset the audio device"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    let page = alice.get(&format!("/portal/tickets/{n}")).await;
+    assert!(page.body.contains("Is your problem solved?") && page.body.contains("Reset the audio device"));
+    // A reopen needs a reason; the page says so.
+    let r = alice.post(&format!("/portal/tickets/{n}/reopen"), &[("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = alice.post(&format!("/portal/tickets/{n}/confirm"), &[]).await;
+    assert_eq!(r.location, format!("/portal/tickets/{n}?m=closed"), "{}", r.body);
+    let (_, tk) = t.get(&sam, &format!("/api/v1/tickets/{n}")).await;
+    assert_eq!(tk["state"], "closed");
+    let page = alice.get(&format!("/portal/tickets/{n}")).await;
+    assert!(page.body.contains("This request is closed") && !page.body.contains("Add a message"));
+    // Mail links (/tickets/N) send each role to its own view.
+    assert_eq!(alice.get(&format!("/tickets/{n}")).await.location, format!("/portal/tickets/{n}"));
+    let mut agent = Web::new(&t);
+    agent.login("sam@example.com", PW).await;
+    assert_eq!(agent.get(&format!("/tickets/{n}")).await.location, format!("/agent/tickets/{n}"));
 }
