@@ -34,6 +34,28 @@ fn rss_kib() -> i64 {
         .unwrap_or(0)
 }
 
+/// Writes rows for ids `1..=total`: `build` returns the statements for ids `from..to` (at most
+/// `ROWS_PER_STATEMENT` of them), run in transactions of `ROWS_PER_TRANSACTION` ids.
+pub(crate) async fn insert_in_batches(db: &Db, total: i64, mut build: impl FnMut(i64, i64) -> Vec<Sql>) -> Result<()> {
+    let mut id = 1;
+    while id <= total {
+        let end_tx = (id + ROWS_PER_TRANSACTION).min(total + 1);
+        let mut tx = db.begin().await?;
+        let mut c = tx.conn();
+        let mut from = id;
+        while from < end_tx {
+            let to = (from + ROWS_PER_STATEMENT).min(end_tx);
+            for sql in build(from, to) {
+                execute_sql!(&mut c, &sql)?;
+            }
+            from = to;
+        }
+        tx.commit().await?;
+        id = end_tx;
+    }
+    Ok(())
+}
+
 /// Appends `(…), (…)` rows built by `row` for ids `from..to` to an INSERT.
 fn rows(head: &str, from: i64, to: i64, row: impl Fn(&mut Sql, i64)) -> Sql {
     let mut sql = Sql::new(head);
@@ -70,73 +92,56 @@ pub async fn run(a: SlaArgs) -> Result<()> {
         tx.commit().await?;
         anyhow::ensure!(user == 1, "run orion-bench sla on a fresh, empty database");
     }
-    let mut id = 1;
-    while id <= a.tickets {
-        let end_tx = (id + ROWS_PER_TRANSACTION).min(a.tickets + 1);
-        let mut tx = db.begin().await?;
-        let mut c = tx.conn();
-        let mut from = id;
-        while from < end_tx {
-            let to = (from + ROWS_PER_STATEMENT).min(end_tx);
-            let tickets = rows(
-                "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency, priority,
-                     state, assignment_group_id, max_tier, created_by, created_at, updated_at) VALUES ",
-                from,
-                to,
-                |s, i| {
-                    s.bind_i64(i).push(", ").bind_text(format!("INC{i:07}"));
-                    s.push(", 'incident', 'Bench ticket', '', 1, 'api', 2, 2, 3, 'new', 1, 1, 1, ").bind_i64(started);
-                    s.push(", ").bind_i64(started);
-                },
-            );
-            execute_sql!(&mut c, &tickets)?;
-            let clocks = rows(
-                "INSERT INTO ticket_sla (id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
-                     warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
-                2 * from - 1,
-                2 * to - 1,
-                |s, k| {
-                    let ticket = (k + 1) / 2;
-                    let (target, ms) =
-                        if k % 2 == 1 { ("first_response", 6 * 3_600_000) } else { ("resolution", 48 * 3_600_000) };
-                    s.bind_i64(k).push(", ").bind_i64(ticket).push(", ").bind_text(target);
-                    s.push(", 'Bench', '24x7', ").bind(Bind::Text(CALENDAR.into()));
-                    s.push(", '[\"user\",\"vendor\"]', '[50,75,90]', TRUE, ").bind_i64(ms);
-                    s.push(", 'running', ")
-                        .bind_i64(started + ms)
-                        .push(", ")
-                        .bind_i64(started)
-                        .push(", ")
-                        .bind_i64(started);
-                },
-            );
-            execute_sql!(&mut c, &clocks)?;
-            let events = rows(
-                "INSERT INTO sla_event (id, ticket_sla_id, at, kind) VALUES ",
-                2 * from - 1,
-                2 * to - 1,
-                |s, k| {
-                    s.bind_i64(k).push(", ").bind_i64(k).push(", ").bind_i64(started).push(", 'start'");
-                },
-            );
-            execute_sql!(&mut c, &events)?;
-            let jobs = rows(
-                "INSERT INTO job (id, kind, payload, run_at, dedupe_key, max_attempts, created_at) VALUES ",
-                from,
-                to,
-                |s, i| {
-                    // The first `due` tickets are due now; the rest much later.
-                    let run_at = if i <= a.due { now - 1_000 } else { now + 86_400_000 + i };
-                    s.bind_i64(i).push(", 'sla.check', ").bind_text(format!("{{\"ticket_id\":{i}}}"));
-                    s.push(", ").bind_i64(run_at).push(", ").bind_text(format!("sla:{i}")).push(", 10, ").bind_i64(now);
-                },
-            );
-            execute_sql!(&mut c, &jobs)?;
-            from = to;
-        }
-        tx.commit().await?;
-        id = end_tx;
-    }
+    insert_in_batches(&db, a.tickets, |from, to| {
+        let tickets = rows(
+            "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency, priority,
+                 state, assignment_group_id, max_tier, created_by, created_at, updated_at) VALUES ",
+            from,
+            to,
+            |s, i| {
+                s.bind_i64(i).push(", ").bind_text(format!("INC{i:07}"));
+                s.push(", 'incident', 'Bench ticket', '', 1, 'api', 2, 2, 3, 'new', 1, 1, 1, ").bind_i64(started);
+                s.push(", ").bind_i64(started);
+            },
+        );
+        let clocks = rows(
+            "INSERT INTO ticket_sla (id, ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
+                 warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
+            2 * from - 1,
+            2 * to - 1,
+            |s, k| {
+                let ticket = (k + 1) / 2;
+                let (target, ms) =
+                    if k % 2 == 1 { ("first_response", 6 * 3_600_000) } else { ("resolution", 48 * 3_600_000) };
+                s.bind_i64(k).push(", ").bind_i64(ticket).push(", ").bind_text(target);
+                s.push(", 'Bench', '24x7', ").bind(Bind::Text(CALENDAR.into()));
+                s.push(", '[\"user\",\"vendor\"]', '[50,75,90]', TRUE, ").bind_i64(ms);
+                s.push(", 'running', ")
+                    .bind_i64(started + ms)
+                    .push(", ")
+                    .bind_i64(started)
+                    .push(", ")
+                    .bind_i64(started);
+            },
+        );
+        let events =
+            rows("INSERT INTO sla_event (id, ticket_sla_id, at, kind) VALUES ", 2 * from - 1, 2 * to - 1, |s, k| {
+                s.bind_i64(k).push(", ").bind_i64(k).push(", ").bind_i64(started).push(", 'start'");
+            });
+        let jobs = rows(
+            "INSERT INTO job (id, kind, payload, run_at, dedupe_key, max_attempts, created_at) VALUES ",
+            from,
+            to,
+            |s, i| {
+                // The first `due` tickets are due now; the rest much later.
+                let run_at = if i <= a.due { now - 1_000 } else { now + 86_400_000 + i };
+                s.bind_i64(i).push(", 'sla.check', ").bind_text(format!("{{\"ticket_id\":{i}}}"));
+                s.push(", ").bind_i64(run_at).push(", ").bind_text(format!("sla:{i}")).push(", 10, ").bind_i64(now);
+            },
+        );
+        vec![tickets, clocks, events, jobs]
+    })
+    .await?;
     let seeded = t0.elapsed();
     if let orion_store::Engine::Postgres = db.engine() {
         db.execute_admin("ANALYZE").await?;

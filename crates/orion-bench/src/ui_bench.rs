@@ -7,7 +7,7 @@ use anyhow::Result;
 use orion_app::{App, GroupInput, NewUserInput, SystemClock};
 use orion_domain::{Actor, Role, UserId};
 use orion_store::sql::Sql;
-use orion_store::{Db, DbOptions, execute_sql};
+use orion_store::{Db, DbOptions};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,8 +23,6 @@ pub struct UiArgs {
 
 pub const AGENT: &str = "bench-agent@example.com";
 pub const PASSWORD: &str = "bench queue lantern light";
-const ROWS_PER_STATEMENT: i64 = 200;
-const ROWS_PER_TRANSACTION: i64 = 20_000;
 const STATES: [&str; 10] = [
     "new",
     "assigned",
@@ -96,73 +94,56 @@ pub async fn run(a: UiArgs) -> Result<()> {
         .await?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let t0 = Instant::now();
-    let mut id = 1;
-    while id <= a.tickets {
-        let end_tx = (id + ROWS_PER_TRANSACTION).min(a.tickets + 1);
-        let mut tx = db.begin().await?;
-        let mut c = tx.conn();
-        let mut from = id;
-        while from < end_tx {
-            let to = (from + ROWS_PER_STATEMENT).min(end_tx);
-            let mut sql = Sql::new(
-                "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency,
-                     priority, state, assignment_group_id, assignee_id, max_tier, created_by, created_at, updated_at)
-                 VALUES ",
-            );
-            for i in from..to {
-                let at = now - (a.tickets - i) * 30_000; // one ticket every 30 s, the newest now
-                let state = STATES[(i % 10) as usize];
-                let group = 1 + (i / 50) % 3;
-                let mine = state != "new" && i % 4 == 0;
-                // One ticket in the middle carries a word no other title has: the worst case for search.
-                let title = if i == a.tickets / 2 {
-                    "Zeppelin-shaped balloon stuck in the server room".to_string()
-                } else {
-                    format!("{} {}", THINGS[(i % 12) as usize], PROBLEMS[(i / 12 % 8) as usize])
-                };
-                sql.push(if i == from { "(" } else { ", (" });
-                sql.bind_i64(i).push(", ").bind_text(format!("INC{i:07}")).push(", 'incident', ").bind_text(title);
-                sql.push(", '', ").bind_i64(requester.id).push(", 'phone', 2, 2, ").bind_i64(1 + (i / 10) % 5);
-                sql.push(", ").bind_text(state).push(", ").bind_i64(group).push(", ");
-                if mine {
-                    sql.bind_i64(agent.id);
-                } else {
-                    sql.push("NULL");
-                }
-                sql.push(", ").bind_i64(group).push(", ").bind_i64(agent.id).push(", ").bind_i64(at);
-                sql.push(", ").bind_i64(at).push(")");
+    crate::sla_bench::insert_in_batches(&db, a.tickets, |from, to| {
+        let mut sql = Sql::new(
+            "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency,
+                 priority, state, assignment_group_id, assignee_id, max_tier, created_by, created_at, updated_at)
+             VALUES ",
+        );
+        for i in from..to {
+            let at = now - (a.tickets - i) * 30_000; // one ticket every 30 s, the newest now
+            let state = STATES[(i % 10) as usize];
+            let group = 1 + (i / 50) % 3;
+            let mine = state != "new" && i % 4 == 0;
+            // One ticket in the middle carries a word no other title has: the worst case for search.
+            let title = if i == a.tickets / 2 {
+                "Zeppelin-shaped balloon stuck in the server room".to_string()
+            } else {
+                format!("{} {}", THINGS[(i % 12) as usize], PROBLEMS[(i / 12 % 8) as usize])
+            };
+            sql.push(if i == from { "(" } else { ", (" });
+            sql.bind_i64(i).push(", ").bind_text(format!("INC{i:07}")).push(", 'incident', ").bind_text(title);
+            sql.push(", '', ").bind_i64(requester.id).push(", 'phone', 2, 2, ").bind_i64(1 + (i / 10) % 5);
+            sql.push(", ").bind_text(state).push(", ").bind_i64(group).push(", ");
+            if mine {
+                sql.bind_i64(agent.id);
+            } else {
+                sql.push("NULL");
             }
-            execute_sql!(&mut c, &sql)?;
-            let mut clocks = Sql::new(
-                "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
-                     warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
-            );
-            for i in from..to {
-                let at = now - (a.tickets - i) * 30_000;
-                let open = !matches!(STATES[(i % 10) as usize], "resolved" | "closed");
-                for (k, (target, ms)) in
-                    [("first_response", 4 * 3_600_000i64), ("resolution", 48 * 3_600_000)].iter().enumerate()
-                {
-                    clocks.push(if i == from && k == 0 { "(" } else { ", (" });
-                    clocks
-                        .bind_i64(i)
-                        .push(", ")
-                        .bind_text(*target)
-                        .push(", 'Bench', '24x7', '{}', '[]', '[]', FALSE, ");
-                    clocks.bind_i64(*ms).push(", ").bind_text(if open { "running" } else { "met" }).push(", ");
-                    clocks.bind_i64(at + ms).push(", ").bind_i64(at).push(", ").bind_i64(at).push(")");
-                }
-            }
-            execute_sql!(&mut c, &clocks)?;
-            from = to;
+            sql.push(", ").bind_i64(group).push(", ").bind_i64(agent.id).push(", ").bind_i64(at);
+            sql.push(", ").bind_i64(at).push(")");
         }
-        tx.commit().await?;
-        id = end_tx;
-    }
+        let mut clocks = Sql::new(
+            "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
+                 warnings, escalates, target_ms, state, due_at, created_at, updated_at) VALUES ",
+        );
+        for i in from..to {
+            let at = now - (a.tickets - i) * 30_000;
+            let open = !matches!(STATES[(i % 10) as usize], "resolved" | "closed");
+            for (k, (target, ms)) in
+                [("first_response", 4 * 3_600_000i64), ("resolution", 48 * 3_600_000)].iter().enumerate()
+            {
+                clocks.push(if i == from && k == 0 { "(" } else { ", (" });
+                clocks.bind_i64(i).push(", ").bind_text(*target).push(", 'Bench', '24x7', '{}', '[]', '[]', FALSE, ");
+                clocks.bind_i64(*ms).push(", ").bind_text(if open { "running" } else { "met" }).push(", ");
+                clocks.bind_i64(at + ms).push(", ").bind_i64(at).push(", ").bind_i64(at).push(")");
+            }
+        }
+        vec![sql, clocks]
+    })
+    .await?;
     if db.engine() == orion_store::Engine::Postgres {
-        let mut tx = db.begin().await?;
-        execute_sql!(&mut tx.conn(), &Sql::new("ANALYZE"))?;
-        tx.commit().await?;
+        db.execute_admin("ANALYZE").await?;
     }
     eprintln!("seeded {} tickets in {:.1} s", a.tickets, t0.elapsed().as_secs_f64());
     Ok(())
