@@ -18,7 +18,8 @@ const CACHE_MAX: usize = 10_000;
 /// `last_used_at` is written at most this often per token, to keep reads read-only.
 const TOUCH_EVERY_MS: i64 = 5 * 60_000;
 pub const TOKEN_PREFIX: &str = "orion_";
-const MIN_PASSWORD_LEN: usize = 12;
+/// The absolute floor; the configured policy (`security::check_password`) asks for more.
+const MIN_PASSWORD_LEN: usize = 8;
 
 #[derive(Default)]
 pub(crate) struct TokenCache {

@@ -665,7 +665,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let owner = web_owner(tokens::revoke_any(&mut c, token_id, now).await?)?;
+        let owner = tokens::revoke_any(&mut c, token_id, now).await?.ok_or(AppError::NotFound("token"))?;
         let detail = format!("token {token_id} by admin {}", actor.id.0);
         let e = web::NewEvent { kind: "token_revoked", user_id: Some(owner), email: None, ip: None, detail: &detail };
         web::log_event(&mut c, &e, now).await?;
@@ -673,10 +673,6 @@ impl App {
         self.tokens.clear();
         Ok(())
     }
-}
-
-fn web_owner(owner: Option<i64>) -> AppResult<i64> {
-    owner.ok_or(AppError::NotFound("token"))
 }
 
 fn event<'a>(kind: &'a str, u: &'a web::Credentials, ip: Option<&'a str>, detail: &'a str) -> web::NewEvent<'a> {

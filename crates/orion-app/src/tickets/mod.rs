@@ -99,7 +99,14 @@ pub const MAX_FILES: usize = 10;
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_FILES_TOTAL: usize = 25 * 1024 * 1024;
 
-fn check_uploads(errs: &mut FieldErrors, files: &[Upload]) {
+/// Checks files before anything is written: how many, how large, named.
+pub fn check_uploads(files: &[Upload]) -> AppResult<()> {
+    let mut errs = FieldErrors::new();
+    push_upload_errors(&mut errs, files);
+    Ok(errs.into_result()?)
+}
+
+fn push_upload_errors(errs: &mut FieldErrors, files: &[Upload]) {
     if files.len() > MAX_FILES {
         errs.push("attachments", format!("at most {MAX_FILES} files"));
     }
@@ -757,7 +764,7 @@ impl App {
         files: Vec<Upload>,
     ) -> AppResult<TimelineEntry> {
         let mut errs = FieldErrors::new();
-        check_uploads(&mut errs, &files);
+        push_upload_errors(&mut errs, &files);
         if !files.is_empty() && input.body.as_deref().is_none_or(|b| b.trim().is_empty()) {
             let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
             input.body = Some(format!("Attached: {}", names.join(", ")));
@@ -850,6 +857,20 @@ impl App {
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         tx.commit().await?;
         entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))
+    }
+
+    /// The whole timeline (at most `max` entries), oldest first; requesters see public entries only.
+    pub async fn whole_timeline(&self, actor: &Actor, number: &str, max: usize) -> AppResult<Vec<TimelineEntry>> {
+        let mut entries = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.timeline(actor, number, cursor.as_deref(), Some(PAGE_MAX)).await?;
+            entries.extend(page.items);
+            match page.next_cursor {
+                Some(c) if entries.len() < max => cursor = Some(c),
+                _ => return Ok(entries),
+            }
+        }
     }
 
     /// Oldest first; requesters see public entries only.

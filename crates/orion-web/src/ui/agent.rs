@@ -29,6 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/attachments/{id}", get(attachment))
 }
 
+/// The most timeline entries a ticket page shows.
+pub(super) const MAX_ENTRIES: usize = 2000;
+
 /// Only staff use the console; a requester who lands here goes to the portal.
 fn staff_only(user: &WebUser) -> Option<Response> {
     (!user.me.staff).then(|| Redirect::to("/portal").into_response())
@@ -584,16 +587,8 @@ struct LivePart {
 /// Reads what the ticket page shows: the ticket, its whole timeline, its SLA clocks.
 async fn load(s: &AppState, user: &WebUser, number: &str) -> Result<(Ticket, Vec<EntryView>, Vec<Badge>), AppError> {
     let t = s.app.get_ticket(&user.actor, number).await?;
-    let mut entries = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = s.app.timeline(&user.actor, &t.number, cursor.as_deref(), Some(200)).await?;
-        entries.extend(page.items.into_iter().map(|e| entry_view(e, true)));
-        match page.next_cursor {
-            Some(c) if entries.len() < 2000 => cursor = Some(c),
-            _ => break,
-        }
-    }
+    let entries = s.app.whole_timeline(&user.actor, &t.number, MAX_ENTRIES).await?;
+    let entries = entries.into_iter().map(|e| entry_view(e, true)).collect();
     let clocks = s.app.sla_badges(&user.actor, std::slice::from_ref(&t.number)).await?;
     let sla = badges(clocks.get(&t.number));
     Ok((t, entries, sla))

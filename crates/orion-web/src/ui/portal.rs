@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use orion_app::tickets::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, TicketQuery, Upload};
+use orion_app::tickets::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, TicketQuery, Upload, check_uploads};
 use orion_app::{AppError, CommentInput, NewTicketInput, ReasonInput};
 use std::collections::HashMap;
 
@@ -167,8 +167,8 @@ async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Respo
         description: f.get("description").unwrap_or_default().to_string(),
     };
     // Files are checked before the ticket exists, so a refused file leaves nothing half-written.
-    if let Err(e) = check_files(&files) {
-        return new_form(&user, form, Some(e));
+    if let Err(e) = check_uploads(&files) {
+        return new_form(&user, form, Some(explain(&e)));
     }
     let input = NewTicketInput {
         kind: Some(form.kind.clone()),
@@ -195,19 +195,6 @@ async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Respo
     done(&format!("/portal/tickets/{}", t.number), "created")
 }
 
-fn check_files(files: &[Upload]) -> Result<(), String> {
-    if files.len() > MAX_FILES {
-        return Err(format!("attachments: at most {MAX_FILES} files"));
-    }
-    if files.iter().map(|f| f.bytes.len()).sum::<usize>() > MAX_FILES_TOTAL {
-        return Err(format!("attachments: at most {} MiB in all", MAX_FILES_TOTAL >> 20));
-    }
-    if let Some(big) = files.iter().find(|f| f.bytes.len() > MAX_FILE_BYTES) {
-        return Err(format!("attachments: {} is larger than {} MiB", big.filename, MAX_FILE_BYTES >> 20));
-    }
-    Ok(())
-}
-
 #[derive(Template)]
 #[template(path = "portal/ticket.html")]
 struct TicketPage {
@@ -232,21 +219,11 @@ async fn ticket_page(
         Ok(t) => t,
         Err(e) => return error_page(Some(user), &e),
     };
-    let mut entries = Vec::new();
-    let mut cursor = None;
-    loop {
-        match s.app.timeline(&user.actor, &t.number, cursor.as_deref(), Some(200)).await {
-            Ok(p) => {
-                // Requesters are only ever given public entries; staff looking here see the same view.
-                entries.extend(p.items.into_iter().filter(|e| e.visibility == "public").map(|e| entry_view(e, false)));
-                match p.next_cursor {
-                    Some(c) if entries.len() < 2000 => cursor = Some(c),
-                    _ => break,
-                }
-            }
-            Err(e) => return error_page(Some(user), &e),
-        }
-    }
+    let entries = match s.app.whole_timeline(&user.actor, &t.number, super::agent::MAX_ENTRIES).await {
+        // Requesters are only ever given public entries; staff looking here see the same view.
+        Ok(all) => all.into_iter().filter(|e| e.visibility == "public").map(|e| entry_view(e, false)).collect(),
+        Err(e) => return error_page(Some(user), &e),
+    };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "portal", flash),
@@ -276,9 +253,6 @@ async fn reply(State(s): State<AppState>, user: WebUser, Path(number): Path<Stri
         Err(e) => return ticket_page(&s, &user, &number, None, "reply", Some(e), String::new()).await,
     };
     let body = f.get("body").unwrap_or_default().to_string();
-    if let Err(e) = check_files(&files) {
-        return ticket_page(&s, &user, &number, None, "reply", Some(e), body).await;
-    }
     let input = CommentInput { body: Some(body.clone()), visibility: Some("public".into()), ..CommentInput::default() };
     match s.app.add_comment_with_files(&user.actor, &number, input, files).await {
         Ok(_) => done(&format!("/portal/tickets/{number}"), "sent"),
