@@ -723,4 +723,24 @@ async fn requesters_confirm_a_resolution_in_the_portal(engine: Engine) {
     let mut agent = Web::new(&t);
     agent.login("sam@example.com", PW).await;
     assert_eq!(agent.get(&format!("/tickets/{n}")).await.location, format!("/agent/tickets/{n}"));
+    // A file over the limit is refused before anything is written: no ticket, the text kept.
+    let (_, before) = t.get(&sam, "/api/v1/tickets?requester=alice@example.com").await;
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "incident")
+        .text("title", "Scanner makes huge files")
+        .part("files", reqwest::multipart::Part::bytes(vec![b'x'; 11 * 1024 * 1024]).file_name("scan.pdf"));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}/portal/new", t.base))
+        .header("cookie", format!("orion_session={}", alice.cookie.clone().unwrap()))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("scan.pdf is larger than 10 MiB") && body.contains("Scanner makes huge files"), "{body}");
+    let (_, after) = t.get(&sam, "/api/v1/tickets?requester=alice@example.com").await;
+    assert_eq!(before["items"].as_array().unwrap().len(), after["items"].as_array().unwrap().len());
 }
