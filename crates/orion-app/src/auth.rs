@@ -7,7 +7,7 @@
 
 use crate::{App, AppError, AppResult, NewToken, error::invalid};
 use orion_domain::{Actor, Email, Role, UserId};
-use orion_store::{tokens, users};
+use orion_store::{tokens, users, web};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -103,6 +103,15 @@ impl App {
         rand::rng().fill_bytes(&mut bytes);
         let token = format!("{TOKEN_PREFIX}{}", hex(&bytes));
         let id = tokens::insert(&mut tx.conn(), user.id, &name, &hash_token(&token), None, now).await?;
+        let detail = format!("token {id} ({name})");
+        let e = web::NewEvent {
+            kind: "token_created",
+            user_id: Some(user.id),
+            email: Some(&user.email),
+            ip: None,
+            detail: &detail,
+        };
+        web::log_event(&mut tx.conn(), &e, now).await?;
         tx.commit().await?;
         Ok(NewToken { id, name, token })
     }
@@ -118,8 +127,20 @@ impl App {
 
     /// Revokes one of the caller's tokens.
     pub async fn revoke_own_token(&self, actor: &Actor, token_id: i64) -> AppResult<()> {
+        let now = self.now();
         let mut tx = self.db.begin().await?;
-        let done = tokens::revoke(&mut tx.conn(), actor.id.0, token_id, self.now()).await?;
+        let done = tokens::revoke(&mut tx.conn(), actor.id.0, token_id, now).await?;
+        if done {
+            let detail = format!("token {token_id} by its owner");
+            let e = web::NewEvent {
+                kind: "token_revoked",
+                user_id: Some(actor.id.0),
+                email: None,
+                ip: None,
+                detail: &detail,
+            };
+            web::log_event(&mut tx.conn(), &e, now).await?;
+        }
         tx.commit().await?;
         self.tokens.clear();
         if done { Ok(()) } else { Err(AppError::NotFound("token")) }

@@ -199,8 +199,12 @@ impl App {
         crate::directory::require_admin(actor, "change security settings")?;
         s.check()?;
         let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
+        let now = self.now();
         let mut tx = self.db.begin().await?;
-        settings::put(&mut tx.conn(), SECURITY_SETTINGS, &json, self.now()).await?;
+        settings::put(&mut tx.conn(), SECURITY_SETTINGS, &json, now).await?;
+        let detail = format!("security settings by user {}: {json}", actor.id.0);
+        let e = web::NewEvent { kind: "settings_changed", user_id: None, email: None, ip: None, detail: &detail };
+        web::log_event(&mut tx.conn(), &e, now).await?;
         tx.commit().await?;
         self.invalidate_config();
         Ok(s)

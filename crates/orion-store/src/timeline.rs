@@ -67,3 +67,11 @@ pub async fn list(
         .await
     })?)
 }
+
+/// The newest entry's id of a ticket (0 without entries): a cheap "has anything happened?".
+pub async fn last_id(conn: &mut Conn<'_>, ticket_id: i64) -> Result<i64> {
+    let id: Option<i64> = with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT MAX(id) FROM timeline_entry WHERE ticket_id = $1").bind(ticket_id).fetch_one(c).await
+    })?;
+    Ok(id.unwrap_or(0))
+}

@@ -859,6 +859,16 @@ impl App {
         entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))
     }
 
+    /// The ticket's version and its newest timeline entry's id (staff): two indexed look-ups that
+    /// tell an open ticket page whether anything changed, without reading the timeline.
+    pub async fn ticket_freshness(&self, actor: &Actor, number: &str) -> AppResult<(i64, i64)> {
+        require_staff(actor, "follow tickets")?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let t = load(&mut c, number).await?;
+        Ok((t.version, timeline::last_id(&mut c, t.id).await?))
+    }
+
     /// The whole timeline (at most `max` entries), oldest first; requesters see public entries only.
     pub async fn whole_timeline(&self, actor: &Actor, number: &str, max: usize) -> AppResult<Vec<TimelineEntry>> {
         let mut entries = Vec::new();

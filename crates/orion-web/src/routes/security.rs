@@ -32,9 +32,7 @@ async fn put_settings(
     Auth(a): Auth,
     ApiJson(body): ApiJson<SecuritySettings>,
 ) -> ApiResult<Json<SecuritySettings>> {
-    let saved = s.app.set_security_settings(&a, body).await?;
-    s.app.log_security("settings_changed", Some(a.id.0), None, None, &format!("security settings: {saved:?}")).await;
-    Ok(Json(saved))
+    Ok(Json(s.app.set_security_settings(&a, body).await?))
 }
 
 /// The security log, newest first: sign-ins, failures, lockouts, sign-outs, password and token

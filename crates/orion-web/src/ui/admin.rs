@@ -1,7 +1,7 @@
 //! Admin pages: users, groups, categories, the priority matrix, API tokens, security settings
 //! and the security log. The services refuse anyone but admins; these pages only show it.
 
-use super::{ClientInfo, Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
+use super::{Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
 use crate::AppState;
 use askama::Template;
 use axum::Router;
@@ -484,12 +484,7 @@ async fn security(State(s): State<AppState>, user: WebUser, Query(q): Query<Hash
     security_page(&s, &user, &q, None, None).await
 }
 
-async fn save_security(
-    State(s): State<AppState>,
-    user: WebUser,
-    ClientInfo(client): ClientInfo,
-    f: Fields,
-) -> Response {
+async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
     let d = SecuritySettings::default();
     let settings = SecuritySettings {
         lockout_threshold: f.int("lockout_threshold").unwrap_or(d.lockout_threshold),
@@ -500,19 +495,7 @@ async fn save_security(
         min_password_length: f.int("min_password_length").unwrap_or(d.min_password_length),
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
-        Ok(_) => {
-            let detail = format!("security settings changed: {settings:?}");
-            s.app
-                .log_security(
-                    "settings_changed",
-                    Some(user.actor.id.0),
-                    Some(&user.me.email),
-                    client.ip.as_deref(),
-                    &detail,
-                )
-                .await;
-            done("/admin/security", "settings_saved")
-        }
+        Ok(_) => done("/admin/security", "settings_saved"),
         Err(e @ AppError::Validation(_)) => {
             security_page(&s, &user, &HashMap::new(), Some(settings), Some(explain(&e))).await
         }

@@ -570,6 +570,8 @@ struct TicketPage {
     higher_groups: Vec<String>,
     categories: Vec<String>,
     codes: Vec<&'static str>,
+    /// The newest entry shown, for the live poll
+    last_entry: i64,
     /// Which form failed (`reply`, `note`, …) and why
     form: String,
     error: Option<String>,
@@ -580,6 +582,8 @@ struct TicketPage {
 #[template(path = "agent/live.html")]
 struct LivePart {
     t: TicketView,
+    /// The newest entry shown, for the next poll
+    last_entry: i64,
     entries: Vec<EntryView>,
     sla: Vec<Badge>,
 }
@@ -625,6 +629,7 @@ async fn ticket_page(
     let page = TicketPage {
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "queue", flash),
         t: ticket_view(t),
+        last_entry: last_id(&entries),
         entries,
         sla,
         members,
@@ -659,8 +664,9 @@ async fn ticket(
     ticket_page(&s, &user, &number, q.get("m").map(String::as_str), "", None, Drafts::default()).await
 }
 
-/// Polled by the open ticket page: nothing (204) while the ticket is unchanged, else the
-/// refreshed header and timeline.
+/// Polled by the open ticket page every few seconds: nothing (204) while the ticket's version and
+/// newest timeline entry are what the page shows (two indexed look-ups), else the refreshed header
+/// and timeline.
 async fn live(
     State(s): State<AppState>,
     user: WebUser,
@@ -670,17 +676,20 @@ async fn live(
     if !user.me.staff {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let seen = q.get("v").and_then(|v| v.parse::<i64>().ok());
-    let count = q.get("n").and_then(|v| v.parse::<usize>().ok());
+    let shown = (q.get("v").and_then(|v| v.parse::<i64>().ok()), q.get("e").and_then(|v| v.parse::<i64>().ok()));
+    match s.app.ticket_freshness(&user.actor, &number).await {
+        Ok((version, last)) if shown == (Some(version), Some(last)) => return StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {}
+        Err(e) => return error_page(Some(&user), &e),
+    }
     match load(&s, &user, &number).await {
-        Ok((t, entries, sla)) => {
-            if seen == Some(t.version) && count == Some(entries.len()) {
-                return StatusCode::NO_CONTENT.into_response();
-            }
-            render(&LivePart { t: ticket_view(t), entries, sla })
-        }
+        Ok((t, entries, sla)) => render(&LivePart { t: ticket_view(t), last_entry: last_id(&entries), entries, sla }),
         Err(e) => error_page(Some(&user), &e),
     }
+}
+
+fn last_id(entries: &[EntryView]) -> i64 {
+    entries.last().map_or(0, |e| e.id)
 }
 
 /// Every form on the ticket page posts here; a refused one shows the page again with the error

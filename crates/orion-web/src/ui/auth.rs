@@ -272,46 +272,17 @@ async fn change_password(
     }
 }
 
-async fn create_token(State(s): State<AppState>, user: WebUser, ClientInfo(client): ClientInfo, f: Fields) -> Response {
+async fn create_token(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
     let name = f.text("name").unwrap_or_default();
     match s.app.create_own_token(&user.actor, &name).await {
-        Ok(t) => {
-            let detail = format!("token {} ({})", t.id, t.name);
-            s.app
-                .log_security(
-                    "token_created",
-                    Some(user.actor.id.0),
-                    Some(&user.me.email),
-                    client.ip.as_deref(),
-                    &detail,
-                )
-                .await;
-            account_page(&s, &user, None, Some(t.token), None).await
-        }
+        Ok(t) => account_page(&s, &user, None, Some(t.token), None).await,
         Err(e) => account_page(&s, &user, None, None, Some(explain(&e))).await,
     }
 }
 
-async fn revoke_token(
-    State(s): State<AppState>,
-    user: WebUser,
-    ClientInfo(client): ClientInfo,
-    Path(id): Path<i64>,
-) -> Response {
+async fn revoke_token(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
     match s.app.revoke_own_token(&user.actor, id).await {
-        Ok(()) => {
-            let detail = format!("token {id} by its owner");
-            s.app
-                .log_security(
-                    "token_revoked",
-                    Some(user.actor.id.0),
-                    Some(&user.me.email),
-                    client.ip.as_deref(),
-                    &detail,
-                )
-                .await;
-            done("/account", "token_revoked")
-        }
+        Ok(()) => done("/account", "token_revoked"),
         Err(e) => error_page(Some(&user), &e),
     }
 }

@@ -180,6 +180,21 @@ impl Browser {
         self.post("/actions", json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})).await;
     }
 
+    /// Presses a shortcut until the field it opens has the focus (a key pressed while the page is
+    /// still settling may be lost on a loaded machine); fails if it never does.
+    async fn shortcut(&self, key: &str, field: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let check = format!("return document.activeElement && document.activeElement.id === '{field}'");
+        loop {
+            self.keys(key).await;
+            if self.script(&check).await == json!(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the {key} shortcut never focused #{field}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Waits until the element's text contains `needle`.
     async fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -362,7 +377,7 @@ async fn an_incident_goes_from_caller_to_l2_and_back_to_the_requester(engine: En
     assert!(b.text("#ticket-assignee").await.contains("Sam Okafor"));
 
     // Escalation to L2 needs the troubleshooting done so far.
-    b.keys("e").await;
+    b.shortcut("e", "escalate-reason").await;
     b.fill("#escalate-reason", "Hardware fault, needs a replacement dock").await;
     b.fill("#troubleshooting", "Reseated the USB-C cable, tried a second laptop, updated the dock firmware.").await;
     b.click("#escalate-box button[type=submit]").await;
@@ -381,7 +396,7 @@ async fn an_incident_goes_from_caller_to_l2_and_back_to_the_requester(engine: En
     b.click("details:has(#assignee) > summary").await;
     b.click("button[name=me]").await;
     b.wait_text("#ticket-assignee", "Dana Vogel").await;
-    b.keys("r").await;
+    b.shortcut("r", "reply").await;
     b.fill("#reply", "A new dock is on its way to room 2.14.").await;
     b.click("#reply-box button[type=submit]").await;
     b.wait_text(".flash", "Reply sent").await;
@@ -472,7 +487,7 @@ async fn cross_site_forms_and_injected_scripts_do_nothing(engine: Engine) {
     assert!(log.to_string().contains("cross_site_refused"), "{log}");
     // The same form from Orion's own page works.
     b.goto(&format!("/agent/tickets/{number}")).await;
-    b.keys("n").await;
+    b.shortcut("n", "note").await;
     b.fill("#note", "Checked from our own page").await;
     b.click("#note-box button[type=submit]").await;
     b.wait_text(".flash", "Work note added").await;

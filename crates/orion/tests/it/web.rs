@@ -555,17 +555,17 @@ async fn agent_forms_keep_typed_text_when_refused(engine: Engine) {
     assert!(page.body.contains("Desktop Support"));
     // The live poll answers 204 while nothing changes, and the fresh timeline once something does.
     let version = page.body.split("live?v=").nth(1).unwrap().split('&').next().unwrap().to_string();
-    let count = page
+    let last = page
         .body
-        .split("&amp;n=")
+        .split("&amp;e=")
         .nth(1)
-        .or(page.body.split("&n=").nth(1))
+        .or(page.body.split("&e=").nth(1))
         .unwrap()
         .split('"')
         .next()
         .unwrap()
         .to_string();
-    let live = format!("/agent/tickets/{n}/live?v={version}&n={count}");
+    let live = format!("/agent/tickets/{n}/live?v={version}&e={last}");
     assert_eq!(sam.get(&live).await.status, StatusCode::NO_CONTENT);
     let mut dev = Web::new(&t);
     dev.login("dev@example.com", PW).await;
