@@ -10,14 +10,17 @@ pub mod directory;
 mod error;
 mod intake;
 pub mod jobs;
+pub mod kb;
 pub mod mail;
 pub mod mailbox;
 pub mod notifications;
 pub mod ola;
 pub mod outbox;
+pub mod search;
 pub mod security;
 pub mod settings;
 pub mod sla;
+pub mod textgen;
 pub mod tickets;
 mod views;
 

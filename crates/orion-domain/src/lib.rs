@@ -10,6 +10,7 @@ pub mod ics;
 pub mod ids;
 pub mod permission;
 pub mod priority;
+pub mod search;
 pub mod sla;
 pub mod sla_policy;
 pub mod ticket;

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_mail_out"),
     migration!(8, "0008_web"),
     migration!(9, "0009_queue_index"),
+    migration!(10, "0010_kb_search"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -151,6 +151,8 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
             .await
     })?;
     let created = rows.into_iter().next().ok_or(StoreError::NotFound)?;
+    let doc = crate::search::TicketDoc::build(created.id, t.title, t.description, "", std::iter::empty());
+    crate::search::write_tickets(conn, &[doc]).await?;
     Ok((created.id, created.number))
 }
 
@@ -160,14 +162,39 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<TicketView> {
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
 
+/// Several tickets by id, in no particular order.
+pub async fn get_many(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<TicketView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(SELECT_VIEW);
+    sql.push(" WHERE t.id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_i64(*id);
+    }
+    sql.push(")");
+    Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
+}
+
 pub async fn get_by_number(conn: &mut Conn<'_>, number: &str) -> Result<TicketView> {
     let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.number = ").bind_text(number);
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
 
-/// Writes the mutable fields of `t` if nobody changed the ticket since `t.version` was read.
+/// Writes the mutable fields of `t` if nobody changed the ticket since `t.version` was read,
+/// and refreshes its search index row when its text changed.
 pub async fn update(conn: &mut Conn<'_>, t: &TicketView) -> Result<()> {
+    let before: Option<(String, String, Option<String>)> = with_conn!(conn, |c| {
+        sqlx::query_as("SELECT title, description, resolution_notes FROM ticket WHERE id = $1")
+            .bind(t.id)
+            .fetch_optional(c)
+            .await
+    })?;
+    let text_changed = before.is_some_and(|(ti, d, r)| ti != t.title || d != t.description || r != t.resolution_notes);
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE ticket SET title = $2, description = $3, category_id = $4, impact = $5, urgency = $6,
@@ -201,7 +228,13 @@ pub async fn update(conn: &mut Conn<'_>, t: &TicketView) -> Result<()> {
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::Stale) } else { Ok(()) }
+    if n == 0 {
+        return Err(StoreError::Stale);
+    }
+    if text_changed {
+        crate::search::index_ticket(conn, t.id).await?;
+    }
+    Ok(())
 }
 
 /// Who a list is restricted to by assignee.

@@ -26,8 +26,9 @@ pub struct NewEntry<'a> {
     pub data: &'a str,
 }
 
+/// Appends an entry; one with text refreshes the ticket's search index row.
 pub async fn append(conn: &mut Conn<'_>, e: &NewEntry<'_>) -> Result<i64> {
-    Ok(with_conn!(conn, |c| {
+    let id = with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -41,7 +42,11 @@ pub async fn append(conn: &mut Conn<'_>, e: &NewEntry<'_>) -> Result<i64> {
         .bind(e.data)
         .fetch_one(c)
         .await
-    })?)
+    })?;
+    if !e.body.trim().is_empty() {
+        crate::search::index_ticket(conn, e.ticket_id).await?;
+    }
+    Ok(id)
 }
 
 /// Oldest first, keyset-paged; internal entries only when asked for.

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "tickets", description = "Incidents and service requests"),
         (name = "directory", description = "Users, groups, categories"),
+        (name = "knowledge", description = "Knowledge base articles, full-text search, suggestions"),
         (name = "settings", description = "Priority matrix, OLA targets"),
         (name = "reports", description = "Figures across tickets"),
         (name = "mail", description = "Mail: settings, IMAP mailboxes, the inbound log and quarantine, the outbox"),

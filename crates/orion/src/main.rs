@@ -123,6 +123,148 @@ enum Command {
     },
     /// Print the OpenAPI document
     Openapi,
+    /// Rebuild the full-text index of every ticket and article. Runs online: search keeps
+    /// answering (from the old rows until each batch is rebuilt), writes keep indexing themselves
+    Reindex {
+        /// Tickets per transaction
+        #[arg(long, default_value_t = 2000)]
+        batch: i64,
+    },
+    /// Search tickets and articles as a user sees them
+    Search {
+        /// Words, "a phrase", -exclude, a OR b, prefix*
+        query: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        /// ticket, article or all
+        #[arg(long = "type", default_value = "all")]
+        kind_of: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Knowledge-base articles
+    #[command(subcommand)]
+    Article(ArticleCmd),
+}
+
+#[derive(Subcommand)]
+enum ArticleCmd {
+    /// List articles, newest first
+    List {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        state: Option<String>,
+        /// Only published articles past their review date
+        #[arg(long)]
+        stale: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an article (Markdown source)
+    Show {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a draft article from a Markdown file (`-` for standard input)
+    Create {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// The Markdown body
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// howto, faq, known_error, runbook or training
+        #[arg(long)]
+        kind: Option<String>,
+        /// internal or public
+        #[arg(long)]
+        audience: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        /// Comma-separated
+        #[arg(long, default_value = "")]
+        tags: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        review_by: Option<String>,
+        /// Prefill title, body, category and tags from this resolved ticket
+        #[arg(long)]
+        from_ticket: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a new version of an article
+    Edit {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// The new Markdown body (`-` for standard input)
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// What changed
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Workflow: submit, publish, reject, retire or restore
+    Transition {
+        number: String,
+        action: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Versions and workflow events
+    History {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Unified diff between two versions (default: the last change)
+    Diff {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        from: Option<i64>,
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Attach a file
+    Attach {
+        number: String,
+        file: PathBuf,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Link an article to a ticket
+    Link {
+        number: String,
+        #[arg(long)]
+        ticket: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Suggested articles opened while writing tickets, and the tickets they deflected
+    Deflections {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -670,6 +812,11 @@ async fn run(cli: Cli) -> Result<()> {
                 Command::Report(ReportCmd::Ola { from, to, group, json }) => {
                     report_ola(&app, orion_app::ola::OlaQuery { from, to, group }, json).await
                 }
+                Command::Reindex { batch } => reindex(&app, batch).await,
+                Command::Search { query, as_user, kind_of, limit, json } => {
+                    search_cmd(&app, &query, &as_user, &kind_of, limit, json).await
+                }
+                Command::Article(cmd) => article_cmd(&app, cmd).await,
                 Command::Token(TokenCmd::Create { user, name }) => {
                     app.create_token_for(&user, &name).await.map(|t| println!("{}", t.token)).map_err(Into::into)
                 }
@@ -1057,6 +1204,232 @@ async fn ticket_cmd(app: &App, cmd: TicketCmd) -> Result<()> {
     }
 }
 
+/// Draws `done/total` as a bar on a terminal, or a line every tenth elsewhere (logs, CI).
+struct Progress {
+    started: std::time::Instant,
+    tty: bool,
+    last_tenth: i64,
+    what: &'static str,
+}
+
+impl Progress {
+    fn new(what: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Progress { started: std::time::Instant::now(), tty: std::io::stderr().is_terminal(), last_tenth: -1, what }
+    }
+
+    fn show(&mut self, done: i64, total: i64) {
+        let total = total.max(1);
+        let pct = done * 100 / total;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let eta = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+        let line = format!("{done}/{total} {} ({pct}%)  {rate:.0}/s  ETA {eta:.0} s", self.what);
+        if self.tty {
+            let filled = (pct as usize * 30 / 100).min(30);
+            eprint!("\r[{}{}] {line}   ", "#".repeat(filled), ".".repeat(30 - filled));
+            if done >= total {
+                eprintln!();
+            }
+        } else if pct / 10 > self.last_tenth || done >= total {
+            self.last_tenth = pct / 10;
+            eprintln!("{line}");
+        }
+    }
+}
+
+async fn reindex(app: &App, batch: i64) -> Result<()> {
+    if !(1..=100_000).contains(&batch) {
+        anyhow::bail!("--batch must be between 1 and 100000");
+    }
+    let started = std::time::Instant::now();
+    let mut p = Progress::new("rows");
+    let (tickets, articles) = app.reindex(batch, |d, t| p.show(d, t)).await?;
+    println!("reindexed {tickets} tickets and {articles} articles in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn search_cmd(app: &App, query: &str, as_user: &str, kind_of: &str, limit: i64, json: bool) -> Result<()> {
+    let actor = app.actor_for(as_user).await?;
+    let q = orion_app::search::SearchQuery {
+        q: query.to_string(),
+        kind_of: Some(kind_of.to_string()),
+        limit: Some(limit),
+        ..Default::default()
+    };
+    let r = app.search(&actor, q).await?;
+    if json {
+        return print_json(&r);
+    }
+    let plain = |h: &str| {
+        h.replace("<mark>", "*")
+            .replace("</mark>", "*")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    };
+    for t in &r.tickets {
+        println!("{}  {:<9} {}  {}", t.number, t.state, t.priority, plain(&t.title_html));
+        println!("    {}: {}", t.snippet_from, plain(&t.snippet_html));
+    }
+    for a in &r.articles {
+        println!("{}  {:<9} {:<11} {}", a.number, a.state, a.kind, plain(&a.title_html));
+        println!("    {}", plain(&a.snippet_html));
+    }
+    if r.tickets.is_empty() && r.articles.is_empty() {
+        println!("nothing found");
+    }
+    Ok(())
+}
+
+fn read_body(file: &std::path::Path) -> Result<String> {
+    if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading the article from standard input")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+async fn article_cmd(app: &App, cmd: ArticleCmd) -> Result<()> {
+    use orion_app::kb::{ArticleEdit, ArticleInput, ArticleQuery, ArticleTransition};
+    match cmd {
+        ArticleCmd::List { as_user, state, stale, limit, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let q = ArticleQuery { state, stale: Some(stale), limit: Some(limit), ..Default::default() };
+            let page = app.list_articles(&actor, q).await?;
+            print_list(&page.items, json, |a| {
+                format!(
+                    "{}  {:<9} {:<11} {:<8} {}{}",
+                    a.number,
+                    a.state,
+                    a.kind,
+                    a.audience,
+                    a.title,
+                    if a.stale { "  (review overdue)" } else { "" }
+                )
+            })
+        }
+        ArticleCmd::Show { number, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let a = app.get_article(&actor, &number, false).await?;
+            if json {
+                return print_json(&a);
+            }
+            println!("{}  {}  [{} · {} · {} · v{}]", a.number, a.title, a.state, a.kind, a.audience, a.version);
+            println!("owner: {}   review by: {}", a.owner_name, a.review_by.as_deref().unwrap_or("-"));
+            println!("\n{}", a.body);
+            Ok(())
+        }
+        ArticleCmd::Create { as_user, title, file, kind, audience, category, tags, review_by, from_ticket, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let mut input = match &from_ticket {
+                Some(t) => app.article_draft_from_ticket(&actor, t).await?,
+                None => ArticleInput::default(),
+            };
+            if let Some(t) = title {
+                input.title = t;
+            }
+            if let Some(f) = file {
+                input.body = read_body(&f)?;
+            }
+            if input.title.is_empty() || input.body.is_empty() {
+                anyhow::bail!("give --title and --file (or --from-ticket)");
+            }
+            input.kind = kind.or(input.kind);
+            input.audience = audience.or(input.audience);
+            input.category = category.or(input.category);
+            input.review_by = review_by;
+            if !tags.is_empty() {
+                input.tags = tags.split(',').map(str::to_string).collect();
+            }
+            let a = app.create_article(&actor, input).await?;
+            if json {
+                return print_json(&a);
+            }
+            println!("{}", a.number);
+            Ok(())
+        }
+        ArticleCmd::Edit { number, as_user, title, file, note } => {
+            let actor = app.actor_for(&as_user).await?;
+            let current = app.get_article(&actor, &number, false).await?;
+            let body = file.map(|f| read_body(&f)).transpose()?;
+            let edit = ArticleEdit {
+                version: current.version,
+                title,
+                body,
+                kind: None,
+                audience: None,
+                category: None,
+                tags: None,
+                review_by: None,
+                owner: None,
+                note: Some(note),
+            };
+            let a = app.edit_article(&actor, &number, edit).await?;
+            println!("{} is at version {}", a.number, a.version);
+            Ok(())
+        }
+        ArticleCmd::Transition { number, action, as_user, note } => {
+            let actor = app.actor_for(&as_user).await?;
+            let a =
+                app.transition_article(&actor, &number, ArticleTransition { action, note, review_by: None }).await?;
+            println!("{} is {}", a.number, a.state);
+            Ok(())
+        }
+        ArticleCmd::History { number, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let (versions, events) = app.article_history(&actor, &number).await?;
+            for v in versions {
+                println!("v{:<4} {}  {:<20} {}  {}", v.version, v.changed_at, v.changed_by, v.title, v.note);
+            }
+            for e in events {
+                println!("      {}  {:<20} {}  {}", e.at, e.actor.as_deref().unwrap_or("Orion"), e.action, e.note);
+            }
+            Ok(())
+        }
+        ArticleCmd::Diff { number, as_user, from, to } => {
+            let actor = app.actor_for(&as_user).await?;
+            let d = app.article_diff(&actor, &number, from, to).await?;
+            print!("{}", d.unified);
+            Ok(())
+        }
+        ArticleCmd::Attach { number, file, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let filename = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let upload =
+                orion_app::tickets::Upload { filename, content_type: "application/octet-stream".into(), bytes };
+            let a = app.attach_to_article(&actor, &number, vec![upload]).await?;
+            println!("{} has {} attachment(s)", a.number, a.attachments.len());
+            Ok(())
+        }
+        ArticleCmd::Link { number, ticket, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            app.link_article(&actor, &ticket, &number).await?;
+            println!("{number} linked to {ticket}");
+            Ok(())
+        }
+        ArticleCmd::Deflections { as_user, days, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let r = app.deflection_report(&actor, days).await?;
+            if json {
+                return print_json(&r);
+            }
+            println!(
+                "{} suggested articles opened, {} tickets deflected ({} to {})",
+                r.opened, r.deflected, r.from, r.to
+            );
+            for a in r.articles {
+                println!("{}  opened {:>5}  deflected {:>5}  {}", a.article, a.opened, a.deflected, a.title);
+            }
+            Ok(())
+        }
+    }
+}
+
 /// sysexits `EX_TEMPFAIL`: the MTA keeps the message and tries again.
 const EX_TEMPFAIL: u8 = 75;
 
@@ -1260,6 +1633,18 @@ async fn serve(args: &DbArgs, mail: &MailArgs, listen: &str, demo: bool, smtp_li
         println!("API description: http://{addr}/api/v1/openapi.json");
     } else {
         println!("Orion is listening on http://{addr}");
+    }
+    if app.reindex_needed().await? {
+        // Tickets logged before the search index existed (an upgrade): index them in the
+        // background; everything written from now on indexes itself.
+        let app = app.clone();
+        tokio::spawn(async move {
+            tracing::info!("building the search index of existing tickets and articles");
+            match app.reindex(2000, |_, _| {}).await {
+                Ok((t, a)) => tracing::info!(tickets = t, articles = a, "search index built"),
+                Err(e) => tracing::error!(error = %e, "building the search index failed; run `orion reindex`"),
+            }
+        });
     }
     let stop_smtp = Arc::new(tokio::sync::Notify::new());
     let smtp = match smtp_listen {

@@ -124,7 +124,7 @@ fn push_upload_errors(errs: &mut FieldErrors, files: &[Upload]) {
 }
 
 /// Loads a ticket the actor may see; others' tickets look absent to requesters.
-async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &str) -> AppResult<TicketView> {
+pub(crate) async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &str) -> AppResult<TicketView> {
     let t = load(conn, number).await?;
     if !actor.can_view_ticket(orion_domain::UserId(t.requester_id)) {
         return Err(AppError::NotFound("ticket"));

@@ -1,4 +1,5 @@
 pub(crate) mod directory;
+pub(crate) mod kb;
 pub(crate) mod mail;
 pub(crate) mod security;
 pub(crate) mod system;
@@ -20,6 +21,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = directory::routes(r);
     let r = mail::routes(r);
     let r = security::routes(r);
+    let r = kb::routes(r);
     system::routes(r)
 }
 

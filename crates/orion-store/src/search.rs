@@ -1,0 +1,402 @@
+//! The full-text indexes of tickets and articles, one small module per engine
+//! where they differ: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
+//!
+//! Both index the words `orion_domain::search` folds, so both engines find the
+//! same things. Rows are written in the caller's transaction: a ticket is
+//! findable the moment its write commits, and never before.
+
+use crate::sql::Sql;
+use crate::{Conn, Result, with_conn};
+use orion_domain::search::{Query, index_text};
+
+/// The folded text of one ticket, by who may see it.
+#[derive(Debug, Clone, Default)]
+pub struct TicketDoc {
+    pub id: i64,
+    pub title: String,
+    pub public_text: String,
+    pub internal_text: String,
+}
+
+impl TicketDoc {
+    /// Folds the source text: title, description and public entries, internal entries.
+    pub fn build<'a>(
+        id: i64,
+        title: &str,
+        description: &str,
+        resolution: &str,
+        entries: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> TicketDoc {
+        let mut public = index_text(description);
+        let mut internal = String::new();
+        let push = |to: &mut String, text: &str| {
+            let t = index_text(text);
+            if !t.is_empty() {
+                if !to.is_empty() {
+                    to.push(' ');
+                }
+                to.push_str(&t);
+            }
+        };
+        push(&mut public, resolution);
+        for (visibility, body) in entries {
+            if visibility == "public" {
+                push(&mut public, body);
+            } else {
+                push(&mut internal, body);
+            }
+        }
+        TicketDoc { id, title: index_text(title), public_text: public, internal_text: internal }
+    }
+}
+
+/// Writes (or replaces) the index rows of `docs`.
+pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        Conn::Sqlite(c) => {
+            for d in docs {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(d.id)
+                .bind(&d.title)
+                .bind(&d.public_text)
+                .bind(&d.internal_text)
+                .execute(&mut **c)
+                .await?;
+            }
+        }
+        Conn::Postgres(c) => {
+            let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+            let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
+            let public: Vec<&str> = docs.iter().map(|d| d.public_text.as_str()).collect();
+            let internal: Vec<&str> = docs.iter().map(|d| d.internal_text.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO fts_ticket (ticket_id, all_tsv, public_tsv)
+                 SELECT u.id, p.v || setweight(to_tsvector('simple', u.i), 'C'), p.v
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, t, p, i),
+                      LATERAL (SELECT setweight(to_tsvector('simple', u.t), 'A')
+                                   || setweight(to_tsvector('simple', u.p), 'B') AS v) p
+                 ON CONFLICT (ticket_id) DO UPDATE SET all_tsv = EXCLUDED.all_tsv, public_tsv = EXCLUDED.public_tsv",
+            )
+            .bind(&ids)
+            .bind(&titles)
+            .bind(&public)
+            .bind(&internal)
+            .execute(&mut **c)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketSource {
+    id: i64,
+    title: String,
+    description: String,
+    resolution_notes: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntrySource {
+    ticket_id: i64,
+    visibility: String,
+    body: String,
+}
+
+/// Builds the index documents of the tickets with ids in `from..=to` from their stored text.
+pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<TicketDoc>> {
+    let tickets: Vec<TicketSource> = with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, title, description, resolution_notes FROM ticket WHERE id BETWEEN $1 AND $2 ORDER BY id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(c)
+        .await
+    })?;
+    let entries: Vec<EntrySource> = with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT ticket_id, visibility, body FROM timeline_entry
+             WHERE ticket_id BETWEEN $1 AND $2 AND body <> '' ORDER BY ticket_id, id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(c)
+        .await
+    })?;
+    let mut at = 0;
+    let mut docs = Vec::with_capacity(tickets.len());
+    for t in &tickets {
+        while at < entries.len() && entries[at].ticket_id < t.id {
+            at += 1;
+        }
+        let start = at;
+        while at < entries.len() && entries[at].ticket_id == t.id {
+            at += 1;
+        }
+        let mine = entries[start..at].iter().map(|e| (e.visibility.as_str(), e.body.as_str()));
+        docs.push(TicketDoc::build(t.id, &t.title, &t.description, t.resolution_notes.as_deref().unwrap_or(""), mine));
+    }
+    Ok(docs)
+}
+
+/// Rebuilds one ticket's index row from what is stored, in the caller's transaction.
+pub async fn index_ticket(conn: &mut Conn<'_>, ticket_id: i64) -> Result<()> {
+    let docs = ticket_docs(conn, ticket_id, ticket_id).await?;
+    write_tickets(conn, &docs).await
+}
+
+/// One article's folded text.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleDoc {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub tags: String,
+}
+
+impl ArticleDoc {
+    pub fn build(id: i64, title: &str, body: &str, tags: &str) -> ArticleDoc {
+        ArticleDoc { id, title: index_text(title), body: index_text(body), tags: index_text(tags) }
+    }
+}
+
+pub async fn write_articles(conn: &mut Conn<'_>, docs: &[ArticleDoc]) -> Result<()> {
+    match conn {
+        Conn::Sqlite(c) => {
+            for d in docs {
+                sqlx::query("INSERT OR REPLACE INTO fts_article (rowid, title, body, tags) VALUES ($1, $2, $3, $4)")
+                    .bind(d.id)
+                    .bind(&d.title)
+                    .bind(&d.body)
+                    .bind(&d.tags)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
+        Conn::Postgres(c) => {
+            for d in docs {
+                sqlx::query(
+                    "INSERT INTO fts_article (article_id, tsv)
+                     VALUES ($1, setweight(to_tsvector('simple', $2), 'A') || setweight(to_tsvector('simple', $4), 'B')
+                                 || setweight(to_tsvector('simple', $3), 'C'))
+                     ON CONFLICT (article_id) DO UPDATE SET tsv = EXCLUDED.tsv",
+                )
+                .bind(d.id)
+                .bind(&d.title)
+                .bind(&d.body)
+                .bind(&d.tags)
+                .execute(&mut **c)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who is searching tickets, which decides what text may match.
+#[derive(Debug, Clone, Copy)]
+pub enum TicketScope {
+    /// Staff: every ticket, internal notes included.
+    Staff,
+    /// A requester: only their own tickets, only public text.
+    Requester(i64),
+}
+
+/// Filters that narrow a ticket search; all are checked inside the query.
+#[derive(Debug, Clone, Default)]
+pub struct TicketSearchFilter {
+    pub kind: Option<String>,
+    pub states: Vec<String>,
+    pub group_id: Option<i64>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Only tickets with an id below this (newest-first keyset paging).
+    pub before_id: Option<i64>,
+}
+
+/// A matching ticket id and its relevance (higher is better; engine-specific scale).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Hit {
+    pub id: i64,
+    pub score: f64,
+}
+
+fn ticket_filters(sql: &mut Sql, f: &TicketSearchFilter, scope: TicketScope) {
+    if let TicketScope::Requester(r) = scope {
+        sql.push(" AND t.requester_id = ").bind_i64(r);
+    }
+    if let Some(k) = &f.kind {
+        sql.push(" AND t.kind = ").bind_text(k.clone());
+    }
+    if !f.states.is_empty() {
+        sql.push(" AND t.state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_text(s.clone());
+        }
+        sql.push(")");
+    }
+    if let Some(g) = f.group_id {
+        sql.push(" AND t.assignment_group_id = ").bind_i64(g);
+    }
+    if let Some(from) = f.created_from {
+        sql.push(" AND t.created_at >= ").bind_i64(from);
+    }
+    if let Some(to) = f.created_to {
+        sql.push(" AND t.created_at < ").bind_i64(to);
+    }
+}
+
+/// The newest `cap` tickets matching `q` within `scope` and `f`, each with its relevance.
+/// Newest first; the caller ranks them. Bounding the candidates keeps a one-word query
+/// that matches a tenth of a million tickets as fast as a rare one.
+pub async fn ticket_hits(
+    conn: &mut Conn<'_>,
+    q: &Query,
+    scope: TicketScope,
+    f: &TicketSearchFilter,
+    cap: i64,
+) -> Result<Vec<Hit>> {
+    let mut sql;
+    match conn {
+        Conn::Sqlite(_) => {
+            let expr = match scope {
+                TicketScope::Staff => q.to_fts5(None),
+                TicketScope::Requester(_) => q.to_fts5(Some("title public_text")),
+            };
+            sql = Sql::new(
+                "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7) AS score
+                 FROM fts_ticket JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
+            );
+            sql.bind_text(expr);
+            ticket_filters(&mut sql, f, scope);
+            if let Some(b) = f.before_id {
+                sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
+            }
+            sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
+        }
+        Conn::Postgres(_) => {
+            let column = match scope {
+                TicketScope::Staff => "f.all_tsv",
+                TicketScope::Requester(_) => "f.public_tsv",
+            };
+            sql = Sql::new(&format!(
+                "SELECT f.ticket_id AS id, ts_rank({column}, q)::float8 AS score
+                 FROM fts_ticket f JOIN ticket t ON t.id = f.ticket_id, to_tsquery('simple', "
+            ));
+            sql.bind_text(q.to_tsquery());
+            sql.push(&format!(") q WHERE {column} @@ q"));
+            ticket_filters(&mut sql, f, scope);
+            if let Some(b) = f.before_id {
+                sql.push(" AND f.ticket_id < ").bind_i64(b);
+            }
+            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
+        }
+    }
+    Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
+}
+
+/// Who is searching articles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArticleScope {
+    /// Staff: every audience; states as filtered.
+    Staff,
+    /// Requesters and suggestions on the portal: published public articles only.
+    Public,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ArticleSearchFilter {
+    pub kind: Option<String>,
+    pub states: Vec<String>,
+    pub category_id: Option<i64>,
+    pub before_id: Option<i64>,
+}
+
+/// The newest `cap` articles matching `q`, with relevance.
+pub async fn article_hits(
+    conn: &mut Conn<'_>,
+    q: &Query,
+    scope: ArticleScope,
+    f: &ArticleSearchFilter,
+    cap: i64,
+) -> Result<Vec<Hit>> {
+    let mut sql;
+    let (id_col, order) = match conn {
+        Conn::Sqlite(_) => {
+            sql = Sql::new(
+                "SELECT fts_article.rowid AS id, -bm25(fts_article, 4.0, 1.0, 2.0) AS score
+                 FROM fts_article JOIN kb_article a ON a.id = fts_article.rowid WHERE fts_article MATCH ",
+            );
+            sql.bind_text(q.to_fts5(None));
+            ("fts_article.rowid", " ORDER BY fts_article.rowid DESC LIMIT ")
+        }
+        Conn::Postgres(_) => {
+            sql = Sql::new(
+                "SELECT f.article_id AS id, ts_rank(f.tsv, q)::float8 AS score
+                 FROM fts_article f JOIN kb_article a ON a.id = f.article_id, to_tsquery('simple', ",
+            );
+            sql.bind_text(q.to_tsquery());
+            sql.push(") q WHERE f.tsv @@ q");
+            ("f.article_id", " ORDER BY f.article_id DESC LIMIT ")
+        }
+    };
+    if scope == ArticleScope::Public {
+        sql.push(" AND a.state = 'published' AND a.audience = 'public'");
+    }
+    if let Some(k) = &f.kind {
+        sql.push(" AND a.kind = ").bind_text(k.clone());
+    }
+    if !f.states.is_empty() {
+        sql.push(" AND a.state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_text(s.clone());
+        }
+        sql.push(")");
+    }
+    if let Some(c) = f.category_id {
+        sql.push(" AND a.category_id = ").bind_i64(c);
+    }
+    if let Some(b) = f.before_id {
+        sql.push(&format!(" AND {id_col} < ")).bind_i64(b);
+    }
+    sql.push(order).bind_i64(cap);
+    Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
+}
+
+/// Visible text entries of some tickets, for snippets: (ticket id, visibility, body), oldest first.
+pub async fn entry_texts(conn: &mut Conn<'_>, ids: &[i64], internal: bool) -> Result<Vec<(i64, String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT ticket_id, visibility, body FROM timeline_entry WHERE ticket_id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_i64(*id);
+    }
+    sql.push(") AND body <> ''");
+    if !internal {
+        sql.push(" AND visibility = 'public'");
+    }
+    sql.push(" ORDER BY ticket_id, id");
+    Ok(crate::fetch_all_sql!(conn, (i64, String, String), &sql)?)
+}
+
+/// The largest ticket id (0 without tickets): the end of a reindex.
+pub async fn max_ticket_id(conn: &mut Conn<'_>) -> Result<i64> {
+    let v: Option<i64> = with_conn!(conn, |c| sqlx::query_scalar("SELECT MAX(id) FROM ticket").fetch_one(c).await)?;
+    Ok(v.unwrap_or(0))
+}
