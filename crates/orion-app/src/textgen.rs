@@ -21,7 +21,7 @@ pub struct Topic {
 pub const TOPICS: &[Topic] = &[
     Topic {
         key: "printer",
-        category: "Hardware/Printer",
+        category: "Hardware / Printer",
         titles: &[
             "Printer on {floor} shows paper jam but there is no paper stuck",
             "Cannot print to {printer} from {app}",
@@ -54,7 +54,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "vpn",
-        category: "Network/VPN",
+        category: "Network / VPN",
         titles: &[
             "VPN disconnects every few minutes when working from home",
             "Cannot connect to VPN: authentication failed",
@@ -86,7 +86,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "outlook",
-        category: "Software/Email",
+        category: "Software / Email",
         titles: &[
             "Outlook keeps asking for my password",
             "Outlook crashes when opening attachments",
@@ -119,7 +119,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "wifi",
-        category: "Network/Wi-Fi",
+        category: "Network / Wi-Fi",
         titles: &[
             "No Wi-Fi in meeting room {room}",
             "Laptop connects to Wi-Fi but has no internet",
@@ -149,7 +149,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "disk",
-        category: "Hardware/Laptop",
+        category: "Hardware / Laptop",
         titles: &[
             "Disk full warning on my laptop",
             "C: drive has no space left, cannot save files",
@@ -178,7 +178,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "password",
-        category: "Access/Password",
+        category: "Access / Password",
         titles: &[
             "Password expired and cannot log in",
             "Account locked after password change",
@@ -208,7 +208,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "sap",
-        category: "Software/SAP",
+        category: "Software / SAP",
         titles: &[
             "SAP GUI error when posting invoice",
             "SAP transaction {tcode} gives authorisation error",
@@ -238,7 +238,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "teams",
-        category: "Software/Collaboration",
+        category: "Software / Collaboration",
         titles: &[
             "Teams microphone not working in meetings",
             "Teams keeps crashing on start",
@@ -268,7 +268,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "docking",
-        category: "Hardware/Laptop",
+        category: "Hardware / Laptop",
         titles: &[
             "Docking station does not detect external monitors",
             "Laptop not charging on the docking station",
@@ -297,7 +297,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "certificate",
-        category: "Access/Certificates",
+        category: "Access / Certificates",
         titles: &[
             "Certificate error when opening the intranet",
             "SSL certificate expired on {server}",
@@ -326,7 +326,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "mfa",
-        category: "Access/MFA",
+        category: "Access / MFA",
         titles: &[
             "New phone, cannot approve MFA sign-in",
             "MFA prompts not arriving on Authenticator",
@@ -348,7 +348,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "onedrive",
-        category: "Software/Collaboration",
+        category: "Software / Collaboration",
         titles: &[
             "OneDrive not syncing files",
             "OneDrive sync conflict duplicates my files",
@@ -370,7 +370,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "slow",
-        category: "Hardware/Laptop",
+        category: "Hardware / Laptop",
         titles: &[
             "Laptop extremely slow after update",
             "Computer freezes several times a day",
@@ -398,7 +398,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "access",
-        category: "Access/Permissions",
+        category: "Access / Permissions",
         titles: &[
             "Need access to the {team} shared drive",
             "Access denied to folder on file server",
@@ -422,7 +422,7 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         key: "monitor",
-        category: "Hardware/Peripherals",
+        category: "Hardware / Peripherals",
         titles: &["External monitor flickering", "Second screen not detected", "Monitor resolution wrong after update"],
         details: &[
             "The monitor at desk {desk} flickers every few seconds.",

@@ -3,6 +3,7 @@
 mod api;
 mod browser;
 mod cli;
+mod kb;
 mod mail;
 mod mail_servers;
 mod web;
