@@ -154,6 +154,14 @@ pub struct DeflectionReport {
     pub articles: Vec<Deflection>,
 }
 
+/// A fresh key for a new-ticket form, so openings of suggested articles can be tied to it.
+pub fn new_draft_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 12];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// A form left alone this long after a suggested article was opened counts as deflected.
 pub const DEFLECTION_SETTLE_MS: i64 = 30 * 60 * 1000;
 

@@ -12,13 +12,12 @@ use orion_app::{
     AppError, CommentInput, EscalateInput, NewTicketInput, ReasonInput, ResolveInput, Ticket, TicketPatch,
     TimelineEntry, tickets::TicketQuery,
 };
-use orion_domain::{ResolutionCode, TicketNumber};
+use orion_domain::ResolutionCode;
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/agent", get(queue))
-        .route("/agent/search", get(search))
         .route("/agent/people", get(people))
         .route("/agent/priority", get(priority))
         .route("/agent/new", get(new_page).post(create))
@@ -231,49 +230,6 @@ impl QueuePage {
     fn state_choices(&self) -> &'static [(&'static str, &'static str)] {
         STATE_CHOICES
     }
-}
-
-#[derive(Template)]
-#[template(path = "agent/search.html")]
-struct SearchPage {
-    l: Layout,
-    q: String,
-    rows: Vec<Row>,
-    next: Option<String>,
-}
-
-/// A ticket number opens the ticket; anything else searches titles.
-async fn search(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let text = q.get("q").map(|v| v.trim().to_string()).unwrap_or_default();
-    if let Some(n) = TicketNumber::parse(&text) {
-        return Redirect::to(&format!("/agent/tickets/{n}")).into_response();
-    }
-    let (rows_, next) = if text.is_empty() {
-        (Vec::new(), None)
-    } else {
-        let query = TicketQuery {
-            title: Some(text.clone()),
-            cursor: q.get("cursor").cloned(),
-            state: q.get("state").cloned().filter(|s| !s.is_empty() && s != "all"),
-            ..TicketQuery::default()
-        };
-        match s.app.list_tickets(&user.actor, query).await {
-            Ok(p) => {
-                let next = p.next_cursor.map(|c| format!("/agent/search?q={}&cursor={c}", encode(&text)));
-                (rows(&s, &user, p.items).await, next)
-            }
-            Err(e) => return error_page(Some(&user), &e),
-        }
-    };
-    render(&SearchPage {
-        l: Layout::new(Some(&user), format!("Search: {text}"), "queue", None),
-        q: text,
-        rows: rows_,
-        next,
-    })
 }
 
 /// Type-ahead for the caller field: `<option>`s for a `<datalist>`.
@@ -778,6 +734,8 @@ async fn act(
             let input = ResolveInput { resolution_code: f.text("code"), resolution_notes: Some(d.notes.clone()) };
             a.resolve(actor, &number, input).await.map(|_| "resolved")
         }
+        "link_article" => a.link_article(actor, &number, &text("article")).await.map(|_| "article_linked"),
+        "unlink_article" => a.unlink_article(actor, &number, &text("article")).await.map(|_| "article_unlinked"),
         "reopen" => {
             d.reopen = text("reason");
             a.reopen(actor, &number, ReasonInput { reason: Some(d.reopen.clone()) }).await.map(|_| "reopened")
@@ -806,26 +764,28 @@ async fn any_ticket(user: WebUser, Path(number): Path<String>) -> Response {
 /// as a page of this site.
 async fn attachment(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
     match s.app.attachment(&user.actor, id).await {
-        Ok(f) => {
-            let image = matches!(f.content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
-            let name: String = f
-                .filename
-                .chars()
-                .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-                .map(|c| if c.is_ascii() { c } else { '_' })
-                .collect();
-            let disposition = format!("{}; filename=\"{name}\"", if image { "inline" } else { "attachment" });
-            let ct = if image { f.content_type } else { "application/octet-stream".into() };
-            (
-                [
-                    (header::CONTENT_TYPE, ct),
-                    (header::CONTENT_DISPOSITION, disposition),
-                    (header::CONTENT_SECURITY_POLICY, "sandbox".into()),
-                ],
-                f.bytes,
-            )
-                .into_response()
-        }
+        Ok(f) => download(f.filename, f.content_type, f.bytes),
         Err(e) => error_page(Some(&user), &e),
     }
+}
+
+/// A stored file as a download (images inline), never as a page of this site.
+pub(super) fn download(filename: String, content_type: String, bytes: Vec<u8>) -> Response {
+    let image = matches!(content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
+    let name: String = filename
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .map(|c| if c.is_ascii() { c } else { '_' })
+        .collect();
+    let disposition = format!("{}; filename=\"{name}\"", if image { "inline" } else { "attachment" });
+    let ct = if image { content_type } else { "application/octet-stream".into() };
+    (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".into()),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -10,6 +10,7 @@ mod admin;
 mod agent;
 mod assets;
 mod auth;
+mod kb;
 mod portal;
 
 use crate::AppState;
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(agent::routes())
         .merge(portal::routes())
         .merge(admin::routes())
+        .merge(kb::routes())
 }
 
 /// Who is signed in, as the page header shows them.
@@ -88,6 +90,10 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "reset_sent" => "If the address belongs to an account, a link to set a new password is on its way.",
         "reset_done" => "Password set. Sign in with it now.",
         "signed_out" => "Signed out.",
+        "article_saved" => "Article saved.",
+        "feedback" => "Thank you for your feedback.",
+        "article_linked" => "Article linked to the ticket.",
+        "article_unlinked" => "Article link removed.",
         _ => return None,
     })
 }

@@ -94,6 +94,8 @@ pub(super) struct ReportForm {
     pub kind: String,
     pub title: String,
     pub description: String,
+    /// Ties suggested articles opened while writing to this form (deflection)
+    pub draft_key: String,
 }
 
 #[derive(Template)]
@@ -106,7 +108,10 @@ struct NewPage {
     max_mib: usize,
 }
 
-fn new_form(user: &WebUser, f: ReportForm, error: Option<String>) -> Response {
+fn new_form(user: &WebUser, mut f: ReportForm, error: Option<String>) -> Response {
+    if f.draft_key.is_empty() {
+        f.draft_key = orion_app::search::new_draft_key();
+    }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = NewPage {
         l: Layout::new(Some(user), "Report a problem or ask for something", "portal", None),
@@ -127,7 +132,7 @@ async fn new_page(user: WebUser, Query(q): Query<HashMap<String, String>>) -> Re
 }
 
 /// Reads a multipart form: its text fields and its files (empty file inputs skipped).
-async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
+pub(super) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
     let mut fields = Vec::new();
     let mut files = Vec::new();
     loop {
@@ -165,6 +170,7 @@ async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Respo
         kind: f.text("kind").unwrap_or_else(|| "incident".into()),
         title: f.get("title").unwrap_or_default().to_string(),
         description: f.get("description").unwrap_or_default().to_string(),
+        draft_key: f.get("draft_key").unwrap_or_default().chars().take(64).collect(),
     };
     // Files are checked before the ticket exists, so a refused file leaves nothing half-written.
     if let Err(e) = check_uploads(&files) {
@@ -191,6 +197,11 @@ async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Respo
         if let Err(e) = s.app.add_comment_with_files(&user.actor, &t.number, input, files).await {
             return error_page(Some(&user), &e);
         }
+    }
+    if !form.draft_key.is_empty()
+        && let Err(e) = s.app.record_suggestion_submitted(&user.actor, &form.draft_key, &t.number).await
+    {
+        tracing::warn!(error = %e, "could not record that the form was submitted");
     }
     done(&format!("/portal/tickets/{}", t.number), "created")
 }

@@ -17,6 +17,7 @@ engine_tests!(
     agent_forms_keep_typed_text_when_refused,
     admins_manage_the_directory_from_their_pages,
     requesters_confirm_a_resolution_in_the_portal,
+    knowledge_pages_write_publish_search_suggest_and_link,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -743,4 +744,123 @@ async fn requesters_confirm_a_resolution_in_the_portal(engine: Engine) {
     assert!(body.contains("scan.pdf is larger than 10 MiB") && body.contains("Scanner makes huge files"), "{body}");
     let (_, after) = t.get(&sam, "/api/v1/tickets?requester=alice@example.com").await;
     assert_eq!(before["items"].as_array().unwrap().len(), after["items"].as_array().unwrap().len());
+}
+
+async fn knowledge_pages_write_publish_search_suggest_and_link(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    t.user(&admin, "lee@example.com", "lead", &["Service Desk"]).await;
+    t.app.set_password("lee@example.com", PW.into()).await.unwrap();
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let mut lee = Web::new(&t);
+    lee.login("lee@example.com", PW).await;
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+
+    // An agent writes an article; a refused form keeps what was typed.
+    assert_eq!(sam.get("/kb/new").await.status, StatusCode::OK);
+    let r =
+        sam.post("/kb/new", &[("title", ""), ("body", "Typed steps"), ("kind", "howto"), ("audience", "public")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("title: is required") && r.body.contains("Typed steps"), "{}", r.body);
+    let body = "## Steps\n\n1. Quit the **GlobalProtect** client\n2. Start it again\n\n<script>alert('x')</script>";
+    let form = [
+        ("title", "VPN disconnects every few minutes"),
+        ("body", body),
+        ("kind", "howto"),
+        ("audience", "public"),
+        ("tags", "vpn, remote work"),
+        ("version", "0"),
+    ];
+    let r = sam.post("/kb/new", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let path = r.location.split('?').next().unwrap().to_string();
+    let number = path.trim_start_matches("/kb/").to_string();
+    let page = sam.get(&path).await;
+    assert!(page.body.contains("<strong>GlobalProtect</strong>"), "{}", page.body);
+    assert!(!page.body.contains("<script>alert"), "article HTML is sanitised");
+    assert!(
+        page.body.contains("Submit for review") && !page.body.contains(">Publish<"),
+        "agents submit, leads publish"
+    );
+    // A draft is not on the portal.
+    assert_eq!(alice.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert!(!alice.get("/help?q=globalprotect").await.body.contains(&number));
+    assert_eq!(alice.get("/kb/new").await.location, "/help");
+    // The lead publishes; requesters find it.
+    let r = lee.post(&format!("{path}/do/publish"), &[("note", "")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = alice.get("/help?q=globalprotect").await;
+    assert!(r.body.contains(&number) && r.body.contains("<mark>GlobalProtect</mark>"), "{}", r.body);
+    // Feedback from the portal.
+    let r = alice.post(&format!("{path}/do/helpful"), &[("comment", "")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(alice.get(&path).await.body.contains("1 of 1 readers"));
+
+    // Editing makes a version; the history page shows the change.
+    let edit = sam.get(&format!("{path}/edit")).await;
+    assert!(edit.body.contains("name=\"version\" value=\"1\""), "{}", edit.body);
+    let body2 = "## Steps\n\n1. Quit the **GlobalProtect** client\n2. Check the date and time\n";
+    let mut form2 = form.to_vec();
+    form2.retain(|(k, _)| *k != "body" && *k != "version");
+    form2.extend([("body", body2), ("version", "1"), ("note", "step 2 clearer")]);
+    let r = sam.post(&format!("{path}/edit"), &form2).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = sam.post(&format!("{path}/edit"), &form2).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a stale version is refused");
+    assert!(r.body.contains("changed by someone else"), "{}", r.body);
+    let h = sam.get(&format!("{path}/history")).await;
+    assert!(h.body.contains("class=\"insert\">+ 2. Check the date and time"), "{}", h.body);
+    assert!(h.body.contains("step 2 clearer"));
+
+    // Suggestions while a requester writes a ticket, tied to the form for deflection.
+    let form_page = alice.get("/portal/new").await;
+    let key =
+        form_page.body.split("name=\"draft_key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(key.len(), 24, "{}", form_page.body);
+    let sug = alice.get(&format!("/kb/suggest?title=vpn%20disconnects&description=&draft_key={key}")).await;
+    assert!(sug.body.contains(&format!("/kb/{number}?draft={key}")), "{}", sug.body);
+    assert!(!sug.body.contains("Similar resolved tickets"), "requesters see articles only");
+    assert_eq!(alice.get(&format!("/kb/{number}?draft={key}")).await.status, StatusCode::OK);
+    t.clock.advance_minutes(31);
+    let (_, rep) = t.get(&admin, "/api/v1/kb/deflections").await;
+    assert_eq!((rep["opened"].as_i64(), rep["deflected"].as_i64()), (Some(1), Some(1)), "{rep}");
+
+    // One search box for staff: tickets and articles, with the ticket's panel linking articles.
+    let (s, inc) = t
+        .post(
+            &admin,
+            "/api/v1/tickets",
+            json!({"kind": "incident", "title": "VPN disconnects at home", "description": "GlobalProtect again",
+                   "impact": 3, "urgency": 3, "requester": "alice@example.com", "channel": "phone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let n = inc["number"].as_str().unwrap();
+    let r = sam.get("/agent/search?q=globalprotect").await;
+    assert!(r.body.contains(n) && r.body.contains(&number), "{}", r.body);
+    let panel = sam.get(&format!("/agent/tickets/{n}/kb")).await;
+    assert!(panel.body.contains("Related articles") && panel.body.contains(&number), "{}", panel.body);
+    let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", &number)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(sam.get(&format!("/agent/tickets/{n}/kb")).await.body.contains("Linked articles"));
+    let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", "KB7654321")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("no article KB7654321"), "{}", r.body);
+    // After resolution, an article can be written from the ticket, prefilled.
+    let (s, b) = t
+        .post(
+            &admin,
+            &format!("/api/v1/tickets/{n}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "Reinstalled the VPN profile"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(sam.get(&format!("/agent/tickets/{n}/kb")).await.body.contains(&format!("/kb/new?from={n}")));
+    let pre = sam.get(&format!("/kb/new?from={n}")).await;
+    assert!(
+        pre.body.contains("Reinstalled the VPN profile") && pre.body.contains(&format!("value=\"{n}\"")),
+        "{}",
+        pre.body
+    );
 }
