@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
-    about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail), console queues (queues)"
+    about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail), console queues (queues), full-text search (search)"
 )]
 enum Cli {
     /// Ticket create/read load against a running server
@@ -24,6 +24,8 @@ enum Cli {
     Mail(mail_bench::MailArgs),
     /// Seed N tickets for timing the agent console's queues (scripts/bench-ui)
     Queues(ui_bench::UiArgs),
+    /// Seed tickets and articles of IT support text, time the reindex and searches (scripts/bench-search)
+    Search(search_bench::SearchArgs),
 }
 
 #[derive(clap::Args)]
@@ -180,6 +182,7 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
 }
 
 mod mail_bench;
+mod search_bench;
 mod sla_bench;
 mod ui_bench;
 
@@ -190,6 +193,7 @@ async fn main() -> Result<()> {
         Cli::Sla(a) => return sla_bench::run(a).await,
         Cli::Mail(a) => return mail_bench::run(a).await,
         Cli::Queues(a) => return ui_bench::run(a).await,
+        Cli::Search(a) => return search_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;
