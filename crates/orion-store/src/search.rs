@@ -13,6 +13,7 @@ use orion_domain::search::{Query, index_text};
 #[derive(Debug, Clone, Default)]
 pub struct TicketDoc {
     pub id: i64,
+    pub requester_id: i64,
     pub title: String,
     pub public_text: String,
     pub internal_text: String,
@@ -22,6 +23,7 @@ impl TicketDoc {
     /// Folds the source text: title, description and public entries, internal entries.
     pub fn build<'a>(
         id: i64,
+        requester_id: i64,
         title: &str,
         description: &str,
         resolution: &str,
@@ -46,7 +48,7 @@ impl TicketDoc {
                 push(&mut internal, body);
             }
         }
-        TicketDoc { id, title: index_text(title), public_text: public, internal_text: internal }
+        TicketDoc { id, requester_id, title: index_text(title), public_text: public, internal_text: internal }
     }
 }
 
@@ -59,12 +61,14 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
         Conn::Sqlite(c) => {
             for d in docs {
                 sqlx::query(
-                    "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text) VALUES ($1, $2, $3, $4)",
+                    "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text, owner)
+                     VALUES ($1, $2, $3, $4, 'u' || $5)",
                 )
                 .bind(d.id)
                 .bind(&d.title)
                 .bind(&d.public_text)
                 .bind(&d.internal_text)
+                .bind(d.requester_id)
                 .execute(&mut **c)
                 .await?;
             }
@@ -96,6 +100,7 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
 #[derive(sqlx::FromRow)]
 struct TicketSource {
     id: i64,
+    requester_id: i64,
     title: String,
     description: String,
     resolution_notes: Option<String>,
@@ -112,7 +117,8 @@ struct EntrySource {
 pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<TicketDoc>> {
     let tickets: Vec<TicketSource> = with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, title, description, resolution_notes FROM ticket WHERE id BETWEEN $1 AND $2 ORDER BY id",
+            "SELECT id, requester_id, title, description, resolution_notes FROM ticket
+             WHERE id BETWEEN $1 AND $2 ORDER BY id",
         )
         .bind(from)
         .bind(to)
@@ -140,7 +146,7 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
             at += 1;
         }
         let mine = entries[start..at].iter().map(|e| (e.visibility.as_str(), e.body.as_str()));
-        docs.push(TicketDoc::build(t.id, &t.title, &t.description, t.resolution_notes.as_deref().unwrap_or(""), mine));
+        docs.push(TicketDoc::build(t.id, t.requester_id, &t.title, &t.description, t.resolution_notes.as_deref().unwrap_or(""), mine));
     }
     Ok(docs)
 }
@@ -267,22 +273,35 @@ pub async fn ticket_hits(
 ) -> Result<Vec<Hit>> {
     let mut sql;
     match conn {
-        Conn::Sqlite(_) => {
-            let expr = match scope {
-                TicketScope::Staff => q.to_fts5(None),
-                TicketScope::Requester(_) => q.to_fts5(Some("title public_text")),
-            };
-            sql = Sql::new(
-                "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7) AS score
-                 FROM fts_ticket JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
-            );
-            sql.bind_text(expr);
-            ticket_filters(&mut sql, f, scope);
-            if let Some(b) = f.before_id {
-                sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
+        // CROSS JOIN fixes SQLite's join order: the index drives, newest match first, so LIMIT
+        // stops the scan and bm25 is computed only for rows that pass the filters. A requester's
+        // query also matches their `owner` token, so the index intersects with their tickets.
+        Conn::Sqlite(_) => match scope {
+            TicketScope::Staff => {
+                sql = Sql::new(
+                    "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
+                     FROM fts_ticket CROSS JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
+                );
+                sql.bind_text(q.to_fts5(Some("title public_text internal_text")));
+                ticket_filters(&mut sql, f, scope);
+                if let Some(b) = f.before_id {
+                    sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
+                }
+                sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
             }
-            sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
-        }
+            TicketScope::Requester(r) => {
+                sql = Sql::new(
+                    "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
+                     FROM fts_ticket CROSS JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
+                );
+                sql.bind_text(format!("({}) AND {{owner}} : \"u{r}\"", q.to_fts5(Some("title public_text"))));
+                ticket_filters(&mut sql, f, scope);
+                if let Some(b) = f.before_id {
+                    sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
+                }
+                sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
+            }
+        },
         Conn::Postgres(_) => {
             let column = match scope {
                 TicketScope::Staff => "f.all_tsv",
@@ -334,7 +353,7 @@ pub async fn article_hits(
         Conn::Sqlite(_) => {
             sql = Sql::new(
                 "SELECT fts_article.rowid AS id, -bm25(fts_article, 4.0, 1.0, 2.0) AS score
-                 FROM fts_article JOIN kb_article a ON a.id = fts_article.rowid WHERE fts_article MATCH ",
+                 FROM fts_article CROSS JOIN kb_article a ON a.id = fts_article.rowid WHERE fts_article MATCH ",
             );
             sql.bind_text(q.to_fts5(None));
             ("fts_article.rowid", " ORDER BY fts_article.rowid DESC LIMIT ")

@@ -108,9 +108,11 @@ CREATE INDEX kb_suggestion_open_key_idx ON kb_suggestion_open (draft_key);
 CREATE INDEX kb_suggestion_open_at_idx ON kb_suggestion_open (opened_at);
 
 -- The full-text indexes hold words as orion_domain::search folds them; rowid = ticket / article id.
--- Contentless: the text lives in its tables once; snippets are built from it.
+-- Contentless: the text lives in its tables once; snippets are built from it. `owner` holds one
+-- token, `u<requester id>`: a requester's search intersects it with the words, so it costs as
+-- little as their own tickets are few.
 CREATE VIRTUAL TABLE fts_ticket USING fts5 (
-    title, public_text, internal_text,
+    title, public_text, internal_text, owner,
     content = '', contentless_delete = 1, tokenize = 'unicode61', prefix = '2 3'
 );
 CREATE VIRTUAL TABLE fts_article USING fts5 (

@@ -15,6 +15,7 @@ engine_tests!(
     sign_in_and_lockout_in_the_browser,
     an_incident_goes_from_caller_to_l2_and_back_to_the_requester,
     cross_site_forms_and_injected_scripts_do_nothing,
+    articles_are_suggested_searched_and_linked_in_the_browser,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -491,4 +492,58 @@ async fn cross_site_forms_and_injected_scripts_do_nothing(engine: Engine) {
     b.fill("#note", "Checked from our own page").await;
     b.click("#note-box button[type=submit]").await;
     b.wait_text(".flash", "Work note added").await;
+}
+
+async fn articles_are_suggested_searched_and_linked_in_the_browser(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let (s, a) = t
+        .post(
+            &admin,
+            "/api/v1/articles",
+            json!({"title": "VPN keeps disconnecting", "audience": "public", "kind": "howto", "tags": ["vpn"],
+                   "body": "## Steps\n\n1. Quit the **GlobalProtect** client\n2. Check the date and time\n3. Connect again"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let kb = a["number"].as_str().unwrap().to_string();
+    let (s, b) = t.post(&admin, &format!("/api/v1/articles/{kb}/transition"), json!({"action": "publish"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let Some(b) = Browser::start(&t).await else { return };
+
+    // A requester starts writing; the article appears under the form as they type.
+    b.sign_in("alice@example.com", PW).await;
+    b.goto("/portal/new").await;
+    let title = b.find("#title").await;
+    b.post(&format!("/element/{title}/value"), json!({"text": "my vpn disconnects"})).await;
+    b.wait_text("#suggestions", "VPN keeps disconnecting").await;
+    b.shot("portal-suggestions").await;
+    let href = b.script("return document.querySelector('#suggestions a').getAttribute('href')").await;
+    let href = href.as_str().unwrap().to_string();
+    assert!(href.starts_with(&format!("/kb/{kb}?draft=")), "{href}");
+    // Reading it (the link opens a new tab; here, the same one) and finding it helpful.
+    b.goto(&href).await;
+    b.wait_text("article h1", "VPN keeps disconnecting").await;
+    assert_eq!(b.text("article .body strong").await, "GlobalProtect");
+    b.click("button[formaction$='/do/helpful']").await;
+    b.wait_text(".flash", "Thank you").await;
+    b.sign_out().await;
+    t.clock.advance_minutes(31);
+    let (_, rep) = t.get(&admin, "/api/v1/kb/deflections").await;
+    assert_eq!(rep["deflected"], 1, "{rep}");
+
+    // An agent searches from the top box and links the article to a ticket.
+    b.sign_in("sam@example.com", PW).await;
+    b.shortcut("/", "q").await;
+    b.keys("globalprotect\u{E007}").await;
+    b.wait_text("#h-articles + ol", "VPN keeps disconnecting").await;
+    assert_eq!(b.text("#h-articles + ol mark").await, "GlobalProtect");
+    b.shot("agent-search").await;
+    b.shortcut("/", "q").await;
+    b.keys("vpn disconnects\u{E007}").await;
+    b.wait_text("#h-tickets + ol", "VPN disconnects every few minutes").await;
+    b.click("#h-tickets + ol a").await;
+    b.wait_text("#kb-panel", "Related articles").await;
+    b.click("#kb-panel form.inline button").await;
+    b.wait_text(".flash", "Article linked").await;
+    b.wait_text("#kb-panel", "Linked articles").await;
 }
