@@ -262,6 +262,23 @@ impl App {
                 }
             }
         }
+        // A knowledge base to search and be suggested: a published how-to per common subject.
+        let lead = self.actor_for("lena.lead@demo.orion").await?;
+        for (i, topic) in crate::textgen::TOPICS.iter().enumerate() {
+            let a = crate::textgen::article(topic);
+            let input = crate::kb::ArticleInput {
+                title: a.title,
+                body: a.body,
+                kind: Some(a.kind.into()),
+                audience: Some(if i % 5 == 4 { "internal" } else { "public" }.into()),
+                tags: a.tags,
+                ..Default::default()
+            };
+            let art = self.create_article(&lead, input).await?;
+            let publish =
+                crate::kb::ArticleTransition { action: "publish".into(), note: String::new(), review_by: None };
+            self.transition_article(&lead, &art.number, publish).await?;
+        }
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), SEEDED, "true", self.now()).await?;
         tx.commit().await?;

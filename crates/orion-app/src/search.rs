@@ -291,6 +291,8 @@ fn article_scope(actor: &Actor) -> ArticleScope {
 fn page(mut hits: Vec<Hit>, by_relevance: bool, offset: i64, limit: i64) -> (Vec<Hit>, bool) {
     if by_relevance {
         rank(&mut hits);
+    } else {
+        hits.sort_by_key(|h| std::cmp::Reverse(h.id));
     }
     let start = (offset as usize).min(hits.len());
     let end = (start + limit as usize).min(hits.len());

@@ -85,13 +85,15 @@ pub async fn run(a: SearchArgs) -> Result<()> {
                  priority, state, assignment_group_id, max_tier, created_by, created_at, updated_at, resolution_notes)
              VALUES ",
         );
-        let mut notes = Sql::new("INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body) VALUES ");
+        let mut notes =
+            Sql::new("INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body) VALUES ");
         let mut any_note = false;
         for i in from..to {
             let at = now - (n - i) * 30_000;
             let g = textgen::ticket(&mut rng);
             let resolved = i % 10 >= 6;
-            let title = if i == n / 2 { "Zeppelin-shaped balloon stuck in the server room".to_string() } else { g.title };
+            let title =
+                if i == n / 2 { "Zeppelin-shaped balloon stuck in the server room".to_string() } else { g.title };
             tickets.push(if i == from { "(" } else { ", (" });
             tickets.bind_i64(i).push(", ").bind_text(format!("INC{i:07}")).push(", 'incident', ").bind_text(title);
             tickets.push(", ").bind_text(g.description).push(", ").bind_i64(requesters[(i % REQUESTERS) as usize]);

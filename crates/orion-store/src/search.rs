@@ -146,7 +146,14 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
             at += 1;
         }
         let mine = entries[start..at].iter().map(|e| (e.visibility.as_str(), e.body.as_str()));
-        docs.push(TicketDoc::build(t.id, t.requester_id, &t.title, &t.description, t.resolution_notes.as_deref().unwrap_or(""), mine));
+        docs.push(TicketDoc::build(
+            t.id,
+            t.requester_id,
+            &t.title,
+            &t.description,
+            t.resolution_notes.as_deref().unwrap_or(""),
+            mine,
+        ));
     }
     Ok(docs)
 }
@@ -226,6 +233,17 @@ pub struct TicketSearchFilter {
     pub before_id: Option<i64>,
 }
 
+impl TicketSearchFilter {
+    /// Does it filter nothing (beyond the keyset cursor)?
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.states.is_empty()
+            && self.group_id.is_none()
+            && self.created_from.is_none()
+            && self.created_to.is_none()
+    }
+}
+
 /// A matching ticket id and its relevance (higher is better; engine-specific scale).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Hit {
@@ -303,23 +321,76 @@ pub async fn ticket_hits(
             }
         },
         Conn::Postgres(_) => {
-            let column = match scope {
-                TicketScope::Staff => "f.all_tsv",
-                TicketScope::Requester(_) => "f.public_tsv",
+            // PostgreSQL's planner guesses how many rows match from word statistics, and for
+            // words that are each common but rare together it walks the primary key newest first
+            // hoping to stop early — through the whole table when nothing matches. So the plan is
+            // chosen here: the newest WINDOW tickets by the key (bounded), and only if they hold
+            // too few matches, the older ones through the GIN index (`+ 0` keeps the key out of it).
+            const WINDOW: i64 = 30_000;
+            let top = match f.before_id {
+                Some(b) => b - 1,
+                None => max_ticket_id(conn).await?,
             };
-            sql = Sql::new(&format!(
-                "SELECT f.ticket_id AS id, ts_rank({column}, q)::float8 AS score
-                 FROM fts_ticket f JOIN ticket t ON t.id = f.ticket_id, to_tsquery('simple', "
-            ));
-            sql.bind_text(q.to_tsquery());
-            sql.push(&format!(") q WHERE {column} @@ q"));
-            ticket_filters(&mut sql, f, scope);
-            if let Some(b) = f.before_id {
-                sql.push(" AND f.ticket_id < ").bind_i64(b);
+            if let TicketScope::Requester(_) = scope {
+                // A requester's own tickets are few: one query, the planner's choice.
+                return pg_ticket_hits(conn, q, scope, f, cap, None, false).await;
             }
+            let lo = top - WINDOW;
+            let mut hits = pg_ticket_hits(conn, q, scope, f, cap, Some(lo), false).await?;
+            if (hits.len() as i64) < cap && lo > 0 {
+                let more = pg_ticket_hits(conn, q, scope, f, cap - hits.len() as i64, Some(lo), true).await?;
+                hits.extend(more);
+            }
+            return Ok(hits);
+        }
+    }
+    Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
+}
+
+/// One PostgreSQL ticket query: the tickets above `split` by the primary key, or (`older`) those
+/// at or below it by the GIN index.
+async fn pg_ticket_hits(
+    conn: &mut Conn<'_>,
+    q: &Query,
+    scope: TicketScope,
+    f: &TicketSearchFilter,
+    cap: i64,
+    split: Option<i64>,
+    older: bool,
+) -> Result<Vec<Hit>> {
+    let column = match scope {
+        TicketScope::Staff => "f.all_tsv",
+        TicketScope::Requester(_) => "f.public_tsv",
+    };
+    // Without a filter or a requester to check, the ticket rows are not needed.
+    let join =
+        if matches!(scope, TicketScope::Staff) && f.is_empty() { "" } else { "JOIN ticket t ON t.id = f.ticket_id" };
+    // The rank is computed outside, for the rows kept only, not for every match sorted.
+    let mut sql = Sql::new("SELECT s.id, ts_rank(s.v, to_tsquery('simple', ");
+    sql.bind_text(q.to_tsquery());
+    sql.push(&format!(
+        "))::float8 AS score FROM (SELECT f.ticket_id AS id, {column} AS v FROM fts_ticket f {join} WHERE {column} @@ to_tsquery('simple', "
+    ));
+    sql.bind_text(q.to_tsquery());
+    sql.push(")");
+    ticket_filters(&mut sql, f, scope);
+    if let Some(b) = f.before_id {
+        sql.push(" AND f.ticket_id < ").bind_i64(b);
+    }
+    match (split, older) {
+        (Some(s), false) => {
+            sql.push(" AND f.ticket_id > ").bind_i64(s);
+            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
+        }
+        (Some(s), true) => {
+            sql.push(" AND f.ticket_id + 0 <= ").bind_i64(s);
+            sql.push(" ORDER BY f.ticket_id + 0 DESC LIMIT ").bind_i64(cap);
+        }
+        (None, _) => {
             sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
         }
     }
+    sql.push(") s");
     Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
 }
 

@@ -151,7 +151,8 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
             .await
     })?;
     let created = rows.into_iter().next().ok_or(StoreError::NotFound)?;
-    let doc = crate::search::TicketDoc::build(created.id, t.requester_id, t.title, t.description, "", std::iter::empty());
+    let doc =
+        crate::search::TicketDoc::build(created.id, t.requester_id, t.title, t.description, "", std::iter::empty());
     crate::search::write_tickets(conn, &[doc]).await?;
     Ok((created.id, created.number))
 }
