@@ -1,7 +1,7 @@
 //! Knowledge-base articles: the current version, every earlier version, workflow
 //! events, tags, feedback, attachments, ticket links and suggestion openings.
 
-use crate::sql::Sql;
+use crate::sql::{Bind, Sql};
 use crate::{Conn, Result, StoreError, with_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -285,14 +285,7 @@ pub async fn get_many(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<ArticleRow
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(SELECT_ARTICLE);
-    sql.push(" WHERE a.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind_i64(*id);
-    }
-    sql.push(")");
+    sql.push(" WHERE a.id IN ").bind_list(ids, Bind::I64);
     Ok(crate::fetch_all_sql!(conn, ArticleRow, &sql)?)
 }
 
@@ -315,14 +308,7 @@ pub async fn list(conn: &mut Conn<'_>, f: &ArticleFilter) -> Result<Vec<ArticleR
     let mut sql = Sql::new(SELECT_ARTICLE);
     sql.push(" WHERE 1=1");
     if !f.states.is_empty() {
-        sql.push(" AND a.state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_text(s.clone());
-        }
-        sql.push(")");
+        sql.push(" AND a.state IN ").bind_list(&f.states, Bind::Text);
     }
     if f.public_only {
         sql.push(" AND a.state = 'published' AND a.audience = 'public'");

@@ -5,7 +5,7 @@
 //! same things. Rows are written in the caller's transaction: a ticket is
 //! findable the moment its write commits, and never before.
 
-use crate::sql::Sql;
+use crate::sql::{Bind, Sql};
 use crate::{Conn, Result, with_conn};
 use orion_domain::search::{Query, index_text};
 
@@ -259,14 +259,7 @@ fn ticket_filters(sql: &mut Sql, f: &TicketSearchFilter, scope: TicketScope) {
         sql.push(" AND t.kind = ").bind_text(k.clone());
     }
     if !f.states.is_empty() {
-        sql.push(" AND t.state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_text(s.clone());
-        }
-        sql.push(")");
+        sql.push(" AND t.state IN ").bind_list(&f.states, Bind::Text);
     }
     if let Some(g) = f.group_id {
         sql.push(" AND t.assignment_group_id = ").bind_i64(g);
@@ -446,14 +439,7 @@ pub async fn article_hits(
         sql.push(" AND a.kind = ").bind_text(k.clone());
     }
     if !f.states.is_empty() {
-        sql.push(" AND a.state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_text(s.clone());
-        }
-        sql.push(")");
+        sql.push(" AND a.state IN ").bind_list(&f.states, Bind::Text);
     }
     if let Some(c) = f.category_id {
         sql.push(" AND a.category_id = ").bind_i64(c);
@@ -470,14 +456,8 @@ pub async fn entry_texts(conn: &mut Conn<'_>, ids: &[i64], internal: bool) -> Re
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new("SELECT ticket_id, visibility, body FROM timeline_entry WHERE ticket_id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind_i64(*id);
-    }
-    sql.push(") AND body <> ''");
+    let mut sql = Sql::new("SELECT ticket_id, visibility, body FROM timeline_entry WHERE ticket_id IN ");
+    sql.bind_list(ids, Bind::I64).push(" AND body <> ''");
     if !internal {
         sql.push(" AND visibility = 'public'");
     }

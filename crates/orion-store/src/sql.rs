@@ -44,6 +44,18 @@ impl Sql {
         self.bind(Bind::Text(v.into()))
     }
 
+    /// Appends `(p1, p2, …)` with a placeholder for each of `values` (never empty: callers check).
+    pub fn bind_list<T: Clone>(&mut self, values: &[T], bind: impl Fn(T) -> Bind) -> &mut Self {
+        self.push("(");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(bind(v.clone()));
+        }
+        self.push(")")
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }

@@ -1,6 +1,6 @@
 //! Tickets: insert, read with display names, optimistic update, keyset lists.
 
-use crate::sql::Sql;
+use crate::sql::{Bind, Sql};
 use crate::{Conn, Result, StoreError, with_conn};
 
 /// A ticket with the names a person reads (requester, group, assignee, category).
@@ -169,14 +169,7 @@ pub async fn get_many(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<TicketView
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(SELECT_VIEW);
-    sql.push(" WHERE t.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind_i64(*id);
-    }
-    sql.push(")");
+    sql.push(" WHERE t.id IN ").bind_list(ids, Bind::I64);
     Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
 }
 
@@ -271,14 +264,7 @@ pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Vec<TicketVie
         sql.push(" AND t.kind = ").bind_text(k.clone());
     }
     if !f.states.is_empty() {
-        sql.push(" AND t.state IN (");
-        for (i, s) in f.states.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_text(s.clone());
-        }
-        sql.push(")");
+        sql.push(" AND t.state IN ").bind_list(&f.states, Bind::Text);
     }
     if let Some(p) = f.priority {
         sql.push(" AND t.priority = ").bind_i64(p);
