@@ -502,18 +502,22 @@ impl App {
     /// Reads an article; `count_view` counts a reader's visit.
     pub async fn get_article(&self, actor: &Actor, number: &str, count_view: bool) -> AppResult<Article> {
         let now = self.clock.now().as_millis();
-        let row = {
-            let mut r = self.db.read().await?;
-            load_readable(&mut r.conn(), actor, number).await?
-        };
-        if count_view && row.state == "published" {
+        if count_view {
+            // One write transaction reads what it counted, so the view shows in the answer.
             let mut tx = self.db.begin().await?;
-            kb::count_view(&mut tx.conn(), row.id).await?;
+            let mut c = tx.conn();
+            let mut row = load_readable(&mut c, actor, number).await?;
+            if row.state == "published" {
+                kb::count_view(&mut c, row.id).await?;
+                row.views += 1;
+            }
+            let att = kb::attachments(&mut c, row.id).await?;
             tx.commit().await?;
+            return Ok(article_of(row, att, now));
         }
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = kb::get(&mut c, row.id).await?;
+        let row = load_readable(&mut c, actor, number).await?;
         let att = kb::attachments(&mut c, row.id).await?;
         Ok(article_of(row, att, now))
     }

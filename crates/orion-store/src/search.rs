@@ -282,74 +282,67 @@ pub async fn ticket_hits(
     f: &TicketSearchFilter,
     cap: i64,
 ) -> Result<Vec<Hit>> {
-    let mut sql;
-    match conn {
-        // CROSS JOIN fixes SQLite's join order: the index drives, newest match first, so LIMIT
-        // stops the scan and bm25 is computed only for rows that pass the filters. A requester's
-        // query also matches their `owner` token, so the index intersects with their tickets.
-        Conn::Sqlite(_) => match scope {
-            TicketScope::Staff => {
-                sql = Sql::new(
-                    "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
-                     FROM fts_ticket CROSS JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
-                );
-                sql.bind_text(q.to_fts5(Some("title public_text internal_text")));
-                ticket_filters(&mut sql, f, scope);
-                if let Some(b) = f.before_id {
-                    sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
-                }
-                sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
-            }
-            TicketScope::Requester(r) => {
-                sql = Sql::new(
-                    "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
-                     FROM fts_ticket CROSS JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
-                );
-                sql.bind_text(format!("({}) AND {{owner}} : \"u{r}\"", q.to_fts5(Some("title public_text"))));
-                ticket_filters(&mut sql, f, scope);
-                if let Some(b) = f.before_id {
-                    sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
-                }
-                sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
-            }
-        },
-        Conn::Postgres(_) => {
-            // PostgreSQL's planner guesses how many rows match from word statistics, and for
-            // words that are each common but rare together it walks the primary key newest first
-            // hoping to stop early — through the whole table when nothing matches. So the plan is
-            // chosen here: the newest WINDOW tickets by the key (bounded), and only if they hold
-            // too few matches, the older ones through the GIN index (`+ 0` keeps the key out of it).
-            const WINDOW: i64 = 30_000;
-            let top = match f.before_id {
-                Some(b) => b - 1,
-                None => max_ticket_id(conn).await?,
-            };
-            if let TicketScope::Requester(_) = scope {
-                // A requester's own tickets are few: one query, the planner's choice.
-                return pg_ticket_hits(conn, q, scope, f, cap, None, false).await;
-            }
-            let lo = top - WINDOW;
-            let mut hits = pg_ticket_hits(conn, q, scope, f, cap, Some(lo), false).await?;
-            if (hits.len() as i64) < cap && lo > 0 {
-                let more = pg_ticket_hits(conn, q, scope, f, cap - hits.len() as i64, Some(lo), true).await?;
-                hits.extend(more);
-            }
-            return Ok(hits);
+    if let Conn::Postgres(_) = conn {
+        // PostgreSQL's planner guesses how many rows match from word statistics, and for words
+        // that are each common but rare together it walks the primary key newest first hoping
+        // to stop early — through the whole table when nothing matches. So staff searches choose
+        // the plan here: the newest WINDOW tickets by the key (bounded), and only if they hold
+        // too few matches, the older ones through the GIN index. A requester's own tickets are
+        // few: one query, the planner's choice.
+        const WINDOW: i64 = 30_000;
+        if let TicketScope::Requester(_) = scope {
+            return pg_ticket_hits(conn, q, scope, f, cap, PgPart::All).await;
         }
+        let top = match f.before_id {
+            Some(b) => b - 1,
+            None => max_ticket_id(conn).await?,
+        };
+        let split = top - WINDOW;
+        let mut hits = pg_ticket_hits(conn, q, scope, f, cap, PgPart::Above(split)).await?;
+        if (hits.len() as i64) < cap && split > 0 {
+            let rest = cap - hits.len() as i64;
+            hits.extend(pg_ticket_hits(conn, q, scope, f, rest, PgPart::AtOrBelow(split)).await?);
+        }
+        return Ok(hits);
     }
+    // SQLite. CROSS JOIN fixes the join order: the index drives, newest match first, so LIMIT
+    // stops the scan and bm25 is computed only for rows that pass the filters. A requester's
+    // query also matches their `owner` token, so the index intersects with their tickets.
+    let expr = match scope {
+        TicketScope::Staff => q.to_fts5(Some("title public_text internal_text")),
+        TicketScope::Requester(r) => format!("({}) AND {{owner}} : \"u{r}\"", q.to_fts5(Some("title public_text"))),
+    };
+    let mut sql = Sql::new(
+        "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
+         FROM fts_ticket CROSS JOIN ticket t ON t.id = fts_ticket.rowid WHERE fts_ticket MATCH ",
+    );
+    sql.bind_text(expr);
+    ticket_filters(&mut sql, f, scope);
+    if let Some(b) = f.before_id {
+        sql.push(" AND fts_ticket.rowid < ").bind_i64(b);
+    }
+    sql.push(" ORDER BY fts_ticket.rowid DESC LIMIT ").bind_i64(cap);
     Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
 }
 
-/// One PostgreSQL ticket query: the tickets above `split` by the primary key, or (`older`) those
-/// at or below it by the GIN index.
+/// Which tickets one PostgreSQL query looks at.
+#[derive(Clone, Copy)]
+enum PgPart {
+    All,
+    /// Ids above the split, newest first by the primary key.
+    Above(i64),
+    /// Ids at or below it, through the GIN index (`+ 0` keeps the key out of the plan).
+    AtOrBelow(i64),
+}
+
+/// One PostgreSQL ticket query over `part` of the tickets, newest first.
 async fn pg_ticket_hits(
     conn: &mut Conn<'_>,
     q: &Query,
     scope: TicketScope,
     f: &TicketSearchFilter,
     cap: i64,
-    split: Option<i64>,
-    older: bool,
+    part: PgPart,
 ) -> Result<Vec<Hit>> {
     let column = match scope {
         TicketScope::Staff => "f.all_tsv",
@@ -370,17 +363,17 @@ async fn pg_ticket_hits(
     if let Some(b) = f.before_id {
         sql.push(" AND f.ticket_id < ").bind_i64(b);
     }
-    match (split, older) {
-        (Some(s), false) => {
+    match part {
+        PgPart::All => {
+            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
+        }
+        PgPart::Above(s) => {
             sql.push(" AND f.ticket_id > ").bind_i64(s);
             sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
         }
-        (Some(s), true) => {
+        PgPart::AtOrBelow(s) => {
             sql.push(" AND f.ticket_id + 0 <= ").bind_i64(s);
             sql.push(" ORDER BY f.ticket_id + 0 DESC LIMIT ").bind_i64(cap);
-        }
-        (None, _) => {
-            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
         }
     }
     sql.push(") s");

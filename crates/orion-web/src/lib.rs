@@ -28,6 +28,39 @@ pub struct AppState {
 }
 
 /// The process-wide Prometheus recorder (installed once, even with many servers in one test process).
+/// A stored file as a download, never as a page of this site: images inline, everything else as
+/// `application/octet-stream`; the name in both `filename` forms; sandboxed and not sniffed.
+pub(crate) fn file_response(f: orion_app::mail::AttachmentFile) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let inline = matches!(f.content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
+    let name: String = f
+        .filename
+        .chars()
+        .map(|c| if c == '"' || c == '\\' || c.is_control() || !c.is_ascii() { '_' } else { c })
+        .collect();
+    let encoded: String = f
+        .filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect();
+    let disposition =
+        format!("{}; filename=\"{name}\"; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
+    let content_type = if inline { f.content_type } else { "application/octet-stream".into() };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into()),
+        ],
+        f.bytes,
+    )
+        .into_response()
+}
+
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use orion_app::Page;
 use orion_app::kb::{
     Article, ArticleDiff, ArticleEdit, ArticleEvent, ArticleInput, ArticleQuery, ArticleSummary, ArticleTransition,
@@ -320,22 +321,7 @@ async fn suggestion_open(
 /// Download an article's attachment (whoever may read the article).
 #[utoipa::path(get, path = "/api/v1/kb/attachments/{id}", tag = "knowledge", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<u8>), (status = 404, body = ErrorBody)))]
-async fn download(
-    State(s): State<AppState>,
-    Auth(a): Auth,
-    Path(raw): Path<String>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
+async fn download(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<Response> {
     let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or(ApiError::NotFound)?;
-    let f = s.app.article_attachment(&a, id).await?;
-    let name: String =
-        f.filename.chars().filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\' || *c == ' ').collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        f.bytes,
-    )
-        .into_response())
+    Ok(crate::file_response(s.app.article_attachment(&a, id).await?))
 }

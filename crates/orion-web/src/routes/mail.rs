@@ -117,30 +117,7 @@ async fn discard(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i6
     security(("bearer" = [])),
     responses((status = 200, body = Vec<u8>), (status = 404, body = ErrorBody)))]
 async fn attachment(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
-    let f = s.app.attachment(&actor, id).await?;
-    let inline = matches!(f.content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
-    let name: String =
-        f.filename.chars().map(|c| if c == '"' || c == '\\' || !c.is_ascii() { '_' } else { c }).collect();
-    let encoded: String = f
-        .filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
-        })
-        .collect();
-    let disposition =
-        format!("{}; filename=\"{name}\"; filename*=UTF-8''{encoded}", if inline { "inline" } else { "attachment" });
-    let content_type = if inline { f.content_type } else { "application/octet-stream".into() };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
-            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into()),
-        ],
-        f.bytes,
-    )
-        .into_response())
+    Ok(crate::file_response(s.app.attachment(&actor, id).await?))
 }
 
 /// The IMAP mailboxes Orion polls, with how polling goes; secrets are never shown (admins).

@@ -5,7 +5,7 @@ use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use orion_app::{
@@ -764,28 +764,7 @@ async fn any_ticket(user: WebUser, Path(number): Path<String>) -> Response {
 /// as a page of this site.
 async fn attachment(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
     match s.app.attachment(&user.actor, id).await {
-        Ok(f) => download(f.filename, f.content_type, f.bytes),
+        Ok(f) => crate::file_response(f),
         Err(e) => error_page(Some(&user), &e),
     }
-}
-
-/// A stored file as a download (images inline), never as a page of this site.
-pub(super) fn download(filename: String, content_type: String, bytes: Vec<u8>) -> Response {
-    let image = matches!(content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
-    let name: String = filename
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-        .map(|c| if c.is_ascii() { c } else { '_' })
-        .collect();
-    let disposition = format!("{}; filename=\"{name}\"", if image { "inline" } else { "attachment" });
-    let ct = if image { content_type } else { "application/octet-stream".into() };
-    (
-        [
-            (header::CONTENT_TYPE, ct),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CONTENT_SECURITY_POLICY, "sandbox".into()),
-        ],
-        bytes,
-    )
-        .into_response()
 }

@@ -465,11 +465,10 @@ async fn act(
 }
 
 async fn attach(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, m: Multipart) -> Response {
-    let files = match super::portal::read_multipart(m).await {
+    let files: Vec<Upload> = match super::portal::read_multipart(m).await {
         Ok((_, files)) => files,
         Err(e) => return error_page(Some(&user), &AppError::Conflict(e)),
     };
-    let files: Vec<Upload> = files;
     match s.app.attach_to_article(&user.actor, &number, files).await {
         Ok(a) => done(&format!("/kb/{}", a.number), "article_saved"),
         Err(e @ (AppError::Validation(_) | AppError::Forbidden(_))) => {
@@ -484,7 +483,7 @@ async fn attach(State(s): State<AppState>, user: WebUser, Path(number): Path<Str
 
 async fn attachment(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
     match s.app.article_attachment(&user.actor, id).await {
-        Ok(f) => super::agent::download(f.filename, f.content_type, f.bytes),
+        Ok(f) => crate::file_response(f),
         Err(e) => error_page(Some(&user), &e),
     }
 }
