@@ -146,6 +146,13 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
         })
         .on(crate::outbox::NOTIFY_JOB, |app, job| async move { app.run_notice(&job).await.map_err(|e| e.to_string()) })
         .on(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
+        .on(crate::monitoring::heartbeat::CHECK_JOB, |app, job| async move {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+            let (Some(id), Some(due)) = (payload["heartbeat_id"].as_i64(), payload["due"].as_i64()) else {
+                return Err("heartbeat.check without heartbeat_id and due".into());
+            };
+            app.check_heartbeat(id, due).await.map_err(|e| e.to_string())
+        })
 }
 
 impl App {

@@ -253,7 +253,10 @@ impl App {
         }
         // Never to Orion itself (a loop), and nobody twice.
         let own = |a: &String| a.eq_ignore_ascii_case(&from) || settings.is_own(a);
-        to.retain(|a| !own(a));
+        // `.invalid` never resolves (RFC 2606): the requesters Orion makes for monitoring.
+        let reserved = |a: &String| a.to_ascii_lowercase().ends_with(".invalid");
+        let to_reserved = to.iter().any(reserved);
+        to.retain(|a| !own(a) && !reserved(a));
         cc.retain(|a| !own(a) && !to.iter().any(|t| t.eq_ignore_ascii_case(a)));
         let automatic = event != "public_reply";
         let ctx = json!({
@@ -278,7 +281,9 @@ impl App {
         }
         // Why this message must not go out, if it must not.
         let mut suppressed = None;
-        if to.is_empty() && cc.is_empty() {
+        if to.is_empty() && cc.is_empty() && to_reserved {
+            suppressed = Some(format!("{} is a reserved .invalid address (a monitoring requester)", requester.email));
+        } else if to.is_empty() && cc.is_empty() {
             suppressed = Some(format!("the requester's address {} is a helpdesk address (loop)", requester.email));
         } else if automatic && !requester.active {
             suppressed = Some(format!("the requester {} is deactivated", requester.email));

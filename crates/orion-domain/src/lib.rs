@@ -5,6 +5,7 @@
 //! checks. Adapters (storage, web, mail) build on these.
 
 pub mod calendar;
+pub mod cron;
 pub mod error;
 pub mod ics;
 pub mod ids;

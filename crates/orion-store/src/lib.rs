@@ -13,6 +13,7 @@ pub mod kb;
 pub mod mail;
 pub mod mailbox;
 mod migrate;
+pub mod monitoring;
 pub mod notifications;
 pub mod outbox;
 pub mod schema;

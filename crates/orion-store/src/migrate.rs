@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_web"),
     migration!(9, "0009_queue_index"),
     migration!(10, "0010_kb_search"),
+    migration!(11, "0011_monitoring"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -93,25 +93,8 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let mut t = load(&mut c, number).await?;
-        let from = state_of(&t)?;
-        from.transition(State::Resolved)?;
-        t.state = State::Resolved.as_str().to_string();
-        t.pending_reason = None;
-        t.resolution_code = Some(code.as_str().to_string());
-        t.resolution_notes = Some(notes.clone());
-        t.resolved_at = Some(now);
-        let entry = Entry {
-            kind: "resolved",
-            visibility: Visibility::Public,
-            body: &notes,
-            data: json!({"from": from.as_str(), "resolution_code": code.as_str()}),
-        };
-        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
-        crate::ola::record_spans(&mut c, t.id, now).await?;
-        let config = self.config(&mut c).await?;
-        let extra = serde_json::Value::Null;
-        crate::outbox::notice(&mut c, &config.mail, (t.id, t.requester_id), "resolved", extra, Some(actor.id.0), now)
-            .await?;
+        let mail = self.config(&mut c).await?.mail.clone();
+        let view = resolve_in(&mut c, &mail, actor, &mut t, (code, &notes), now).await?;
         tx.commit().await?;
         Ok(view.into())
     }
@@ -183,5 +166,35 @@ pub(crate) async fn reopen_in(
     let view = save(c, t, now, Some(actor), entry).await?;
     let extra = json!({"from": from.as_str(), "to": to.as_str()});
     crate::outbox::notice(c, mail, (t.id, t.requester_id), "state_changed", extra, Some(actor.id.0), now).await?;
+    Ok(view)
+}
+
+/// Resolves an open ticket inside the caller's transaction (the API, or monitoring when every alert
+/// of an incident has cleared); the requester hears of it unless they resolved it themselves.
+pub(crate) async fn resolve_in(
+    c: &mut orion_store::Conn<'_>,
+    mail: &crate::mail::MailSettings,
+    actor: &Actor,
+    t: &mut orion_store::tickets::TicketView,
+    (code, notes): (ResolutionCode, &str),
+    now: i64,
+) -> AppResult<orion_store::tickets::TicketView> {
+    let from = state_of(t)?;
+    from.transition(State::Resolved)?;
+    t.state = State::Resolved.as_str().to_string();
+    t.pending_reason = None;
+    t.resolution_code = Some(code.as_str().to_string());
+    t.resolution_notes = Some(notes.to_string());
+    t.resolved_at = Some(now);
+    let entry = Entry {
+        kind: "resolved",
+        visibility: Visibility::Public,
+        body: notes,
+        data: json!({"from": from.as_str(), "resolution_code": code.as_str()}),
+    };
+    let view = save(c, t, now, Some(actor), entry).await?;
+    crate::ola::record_spans(c, t.id, now).await?;
+    crate::outbox::notice(c, mail, (t.id, t.requester_id), "resolved", serde_json::Value::Null, Some(actor.id.0), now)
+        .await?;
     Ok(view)
 }

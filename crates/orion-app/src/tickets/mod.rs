@@ -14,7 +14,7 @@ use orion_store::tickets::{self, AssigneeFilter, TicketFilter, TicketView};
 use orion_store::{Conn, categories, groups, timeline, users};
 use serde_json::json;
 
-mod lifecycle;
+pub(crate) mod lifecycle;
 pub(crate) use lifecycle::reopen_in;
 
 pub(crate) const TITLE_MAX: usize = 300;
