@@ -34,7 +34,9 @@ fn field(field: &str, part: &str, (lo, hi): (u32, u32), names: &[&str], name_bas
     let mut bits = 0u64;
     for item in part.split(',') {
         let (range, step) = match item.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0).ok_or(format!("{field}: bad step in {item:?}"))?),
+            Some((r, s)) => {
+                (r, s.parse::<u32>().ok().filter(|s| *s > 0).ok_or(format!("{field}: bad step in {item:?}"))?)
+            }
             None => (item, 1),
         };
         let (a, b) = if range == "*" {
@@ -169,7 +171,9 @@ mod tests {
         assert_eq!(next("0 0 1 jan *", "2026-11-22T12:00:00Z", "UTC"), "2027-01-01T00:00:00Z");
         // Day 1 of the month OR a Friday: Friday 27th comes first.
         assert_eq!(next("0 0 1 * fri", "2026-11-22T12:00:00Z", "UTC"), "2026-11-27T00:00:00Z");
-        assert!(Cron::parse("c", "0 0 31 2 *").unwrap().next_after(at("2026-01-01T00:00:00Z"), &TimeZone::UTC).is_none());
+        assert!(
+            Cron::parse("c", "0 0 31 2 *").unwrap().next_after(at("2026-01-01T00:00:00Z"), &TimeZone::UTC).is_none()
+        );
     }
 
     #[test]

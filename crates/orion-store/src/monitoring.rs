@@ -345,7 +345,13 @@ pub async fn list_alerts(
            AND ($3 IS NULL OR a.id < $3) ORDER BY a.id DESC LIMIT $4"
     );
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(status).bind(integration_id).bind(before).bind(limit).fetch_all(c).await
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(status)
+            .bind(integration_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(c)
+            .await
     })?)
 }
 
@@ -632,7 +638,12 @@ pub async fn insert_run(
 }
 
 /// A heartbeat's runs, newest first, by key.
-pub async fn list_runs(conn: &mut Conn<'_>, heartbeat_id: i64, before: Option<i64>, limit: i64) -> Result<Vec<HeartbeatRunRow>> {
+pub async fn list_runs(
+    conn: &mut Conn<'_>,
+    heartbeat_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<HeartbeatRunRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
             "SELECT r.id, r.at, r.outcome, r.duration_ms, r.log, t.number AS ticket_number

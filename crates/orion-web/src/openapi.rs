@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "knowledge", description = "Knowledge base articles, full-text search, suggestions"),
         (name = "settings", description = "Priority matrix, OLA targets"),
         (name = "reports", description = "Figures across tickets"),
+        (name = "monitoring", description = "Alert integrations (Alertmanager, Grafana, Zabbix, webhook), alerts, maintenance windows, heartbeats"),
         (name = "mail", description = "Mail: settings, IMAP mailboxes, the inbound log and quarantine, the outbox"),
         (name = "me", description = "The caller and their API tokens"),
         (name = "system", description = "Health, readiness, metrics")

@@ -179,7 +179,8 @@ impl Schedule {
     fn of(interval_seconds: Option<i64>, cron: Option<&str>, tz: &str) -> AppResult<Self> {
         let cron = match cron {
             Some(c) => {
-                let zone = jiff::tz::TimeZone::get(tz).map_err(|_| invalid("timezone", format!("unknown time zone {tz:?}")))?;
+                let zone = jiff::tz::TimeZone::get(tz)
+                    .map_err(|_| invalid("timezone", format!("unknown time zone {tz:?}")))?;
                 Some((Cron::parse("cron", c)?, zone))
             }
             None => None,
@@ -357,10 +358,13 @@ impl App {
         let log = cut_log(body);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let h = store::find_heartbeat_by_token(&mut c, &hash_secret(token)).await?.ok_or(AppError::NotFound("heartbeat"))?;
+        let h = store::find_heartbeat_by_token(&mut c, &hash_secret(token))
+            .await?
+            .ok_or(AppError::NotFound("heartbeat"))?;
         let schedule = Schedule::of_row(&h)?;
         let grace_ms = h.grace_seconds * 1000;
-        let open_ticket = h.ticket_id.filter(|_| h.ticket_state.as_deref().is_some_and(|s| !matches!(s, "resolved" | "closed")));
+        let open_ticket =
+            h.ticket_id.filter(|_| h.ticket_state.as_deref().is_some_and(|s| !matches!(s, "resolved" | "closed")));
         let mut state = HeartbeatState {
             status: "ok",
             started_at: h.started_at,
@@ -393,8 +397,15 @@ impl App {
                         Timestamp(now).to_rfc3339(),
                         duration.map(|d| format!(" It took {} s.", d / 1000)).unwrap_or_default()
                     );
-                    crate::tickets::internal_note(&mut c, t, now, "heartbeat", &body, &json!({"outcome": "ok"}).to_string())
-                        .await?;
+                    crate::tickets::internal_note(
+                        &mut c,
+                        t,
+                        now,
+                        "heartbeat",
+                        &body,
+                        &json!({"outcome": "ok"}).to_string(),
+                    )
+                    .await?;
                     metrics::counter!("orion_heartbeat_recoveries_total").increment(1);
                 }
             }
@@ -446,9 +457,15 @@ impl App {
             return Ok(());
         }
         let schedule = Schedule::of_row(&h)?;
-        let open_ticket = h.ticket_id.filter(|_| h.ticket_state.as_deref().is_some_and(|s| !matches!(s, "resolved" | "closed")));
+        let open_ticket =
+            h.ticket_id.filter(|_| h.ticket_state.as_deref().is_some_and(|s| !matches!(s, "resolved" | "closed")));
         let what = format!("{} did not report a run due at {}", h.name, Timestamp(due).to_rfc3339());
-        let log = format!("No ping by {} (due {} + {} s grace).", Timestamp(now).to_rfc3339(), Timestamp(due).to_rfc3339(), h.grace_seconds);
+        let log = format!(
+            "No ping by {} (due {} + {} s grace).",
+            Timestamp(now).to_rfc3339(),
+            Timestamp(due).to_rfc3339(),
+            h.grace_seconds
+        );
         let t = self.heartbeat_incident(&mut c, &h, open_ticket, &what, "", now).await?;
         store::insert_run(&mut c, h.id, ("missed", None, &log), Some(t), now).await?;
         // Expect the following run; keep reporting while it stays silent.
@@ -486,12 +503,13 @@ impl App {
     ) -> AppResult<i64> {
         let excerpt: String = log.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
         let body = if log.is_empty() { what.to_string() } else { format!("{what}.\n\nEnd of the log:\n{excerpt}") };
-        let (ticket, entry) = match open {
-            Some(t) => {
-                let e = crate::tickets::internal_note(c, t, now, "heartbeat", &body, &json!({"outcome": "fail"}).to_string())
+        let ticket = match open {
+            Some(t) if log.is_empty() => {
+                crate::tickets::internal_note(c, t, now, "heartbeat", &body, &json!({"outcome": "fail"}).to_string())
                     .await?;
-                (t, Some(e))
+                t
             }
+            Some(t) => t,
             None => {
                 let config = self.config(c).await?;
                 let group = groups::get(c, h.group_id).await?;
@@ -521,7 +539,10 @@ impl App {
                 let description = format!(
                     "{body}\n\nHeartbeat \"{}\" ({}).{}",
                     h.name,
-                    h.cron.clone().map_or_else(|| format!("every {} s", h.interval_seconds.unwrap_or(0)), |c| format!("cron {c} {}", h.timezone)),
+                    h.cron.clone().map_or_else(
+                        || format!("every {} s", h.interval_seconds.unwrap_or(0)),
+                        |c| format!("cron {c} {}", h.timezone)
+                    ),
                     if h.description.is_empty() { String::new() } else { format!("\n{}", h.description) }
                 );
                 let w = crate::intake::write_one(
@@ -550,18 +571,18 @@ impl App {
                 )
                 .await?;
                 metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
-                (w.id, None)
+                w.id
             }
         };
         if !log.is_empty() {
             let bytes = log.as_bytes();
-            let sha = hash_secret(log);
+            let sha = orion_mail::sha256_hex(bytes);
             mail::put_blob(c, &sha, bytes, now).await?;
             let stamp = Timestamp(now).to_rfc3339().replace([':', '.'], "-");
             let filename = format!("{}-{stamp}.log", h.name.replace(|ch: char| !ch.is_ascii_alphanumeric(), "-"));
             let a = mail::NewAttachment {
                 ticket_id: ticket,
-                entry_id: entry,
+                entry_id: None,
                 filename: &filename,
                 content_type: "text/plain; charset=utf-8",
                 size: bytes.len() as i64,
@@ -569,7 +590,13 @@ impl App {
                 content_id: None,
                 inline: false,
             };
-            mail::add_attachment(c, &a, now).await?;
+            let file = mail::add_attachment(c, &a, now).await?;
+            // The log rides on a note of its own, so the timeline lists it as a file.
+            let note = if open.is_some() { body.clone() } else { format!("The log of the failed run: {filename}") };
+            let data = json!({"outcome": "fail", "attachments": [{"id": file, "filename": filename,
+                "content_type": "text/plain; charset=utf-8", "size": bytes.len(), "inline": false}]});
+            let entry = crate::tickets::internal_note(c, ticket, now, "heartbeat", &note, &data.to_string()).await?;
+            mail::attach_to_entry(c, &[file], entry).await?;
         }
         Ok(ticket)
     }
@@ -603,7 +630,11 @@ impl ValidHeartbeat {
     }
 }
 
-async fn heartbeat_fields(c: &mut Conn<'_>, input: &HeartbeatInput, cur: Option<&HeartbeatRow>) -> AppResult<ValidHeartbeat> {
+async fn heartbeat_fields(
+    c: &mut Conn<'_>,
+    input: &HeartbeatInput,
+    cur: Option<&HeartbeatRow>,
+) -> AppResult<ValidHeartbeat> {
     let mut errs = FieldErrors::new();
     let name = match (input.name.as_deref(), cur) {
         (Some(n), _) => errs.check(orion_domain::error::required_text("name", n, 100)),

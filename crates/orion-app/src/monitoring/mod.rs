@@ -31,7 +31,6 @@ use payload::{AlertEvent, Format};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 
@@ -39,7 +38,7 @@ use utoipa::ToSchema;
 pub const TOKEN_PREFIX: &str = "orion_mon_";
 
 pub(crate) fn hash_secret(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    orion_mail::sha256_hex(token.as_bytes())
 }
 
 pub(crate) fn new_secret(prefix: &str) -> String {
@@ -589,11 +588,19 @@ impl App {
             return Err(AppError::Forbidden(format!("the integration {:?} is disabled", integration.name)));
         }
         let own = Format::parse("kind", &integration.kind).map_err(|e| AppError::Internal(e.to_string()))?;
-        let compatible = own == format || matches!((own, format), (Format::Alertmanager | Format::Grafana, Format::Alertmanager | Format::Grafana));
+        let compatible = own == format
+            || matches!(
+                (own, format),
+                (Format::Alertmanager | Format::Grafana, Format::Alertmanager | Format::Grafana)
+            );
         if !compatible {
             return Err(invalid(
                 "token",
-                format!("this token belongs to a {} integration; send to /api/v1/integrations/{}", own.as_str(), own.as_str()),
+                format!(
+                    "this token belongs to a {} integration; send to /api/v1/integrations/{}",
+                    own.as_str(),
+                    own.as_str()
+                ),
             ));
         }
         let events = payload::parse(format, body).map_err(AppError::Validation)?;
@@ -703,7 +710,9 @@ impl App {
             store::set_alert_ticket(c, id, ticket).await?;
             return Ok((action, Some(ticket)));
         };
-        if e.update_only || (e.firing == (a.status == "firing") && !(e.firing && a.ticket_id.is_none() && window.is_none())) {
+        if e.update_only
+            || (e.firing == (a.status == "firing") && !(e.firing && a.ticket_id.is_none() && window.is_none()))
+        {
             // A repeat, a retry, or an acknowledgement: counted, nothing else.
             store::touch_alert(c, a.id, now).await?;
             metrics::counter!("orion_alerts_deduplicated_total").increment(1);
@@ -978,7 +987,8 @@ mod tests {
         assert_eq!(s.levels("critical"), (Level::parse("i", 1).unwrap(), Level::parse("u", 1).unwrap()));
         assert_eq!(s.levels("something-else"), (Level::parse("i", 2).unwrap(), Level::parse("u", 3).unwrap()));
         let mut errs = FieldErrors::new();
-        let bad = AlertSettings { on_all_resolved: "close".into(), group_window_minutes: -1, ..AlertSettings::default() };
+        let bad =
+            AlertSettings { on_all_resolved: "close".into(), group_window_minutes: -1, ..AlertSettings::default() };
         bad.check(&mut errs);
         let fields: Vec<_> = errs.iter().map(|e| e.field.clone()).collect();
         assert_eq!(fields, ["settings.group_window_minutes", "settings.on_all_resolved"]);

@@ -7,9 +7,9 @@
 //!
 //! Nothing here touches the database; every refusal names the field.
 
+use crate::mail::truncate;
 use orion_domain::{FieldError, FieldErrors};
 use serde_json::{Map, Value};
-use crate::mail::truncate;
 use std::collections::BTreeMap;
 
 /// Longest summary kept (it becomes an incident title).
@@ -76,7 +76,10 @@ pub struct AlertEvent {
 /// Reads a payload of `format`.
 pub fn parse(format: Format, body: &[u8]) -> Result<Vec<AlertEvent>, FieldErrors> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
-        FieldErrors::from(FieldError::new("body", format!("not JSON: {}", e.to_string().split(" at line ").next().unwrap_or(""))))
+        FieldErrors::from(FieldError::new(
+            "body",
+            format!("not JSON: {}", e.to_string().split(" at line ").next().unwrap_or("")),
+        ))
     })?;
     match format {
         Format::Alertmanager | Format::Grafana => alertmanager(&v),
@@ -386,8 +389,20 @@ fn generic(v: &Value) -> Result<Vec<AlertEvent>, FieldErrors> {
 }
 
 /// The members the generic webhook accepts.
-pub const GENERIC_FIELDS: &[&str] =
-    &["source", "dedup_key", "severity", "summary", "details", "status", "ci", "service", "group", "labels", "url", "timestamp"];
+pub const GENERIC_FIELDS: &[&str] = &[
+    "source",
+    "dedup_key",
+    "severity",
+    "summary",
+    "details",
+    "status",
+    "ci",
+    "service",
+    "group",
+    "labels",
+    "url",
+    "timestamp",
+];
 
 #[cfg(test)]
 mod tests {
@@ -410,7 +425,8 @@ mod tests {
         assert_eq!(a.details, "/var is 97% full");
         assert!(a.group_key.contains("DiskFull"));
         assert!(a.starts_at.is_some());
-        let resolved = parse(Format::Alertmanager, &capture(include_str!("fixtures/alertmanager_resolved.txt"))).unwrap();
+        let resolved =
+            parse(Format::Alertmanager, &capture(include_str!("fixtures/alertmanager_resolved.txt"))).unwrap();
         assert_eq!(resolved[0].fingerprint, a.fingerprint);
         assert!(!resolved[0].firing);
     }
@@ -426,7 +442,8 @@ mod tests {
 
     #[test]
     fn grafana_is_told_apart_by_org_id() {
-        let body = br#"{"receiver":"orion","status":"firing","orgId":1,"version":"1","groupKey":"{}:{alertname=\"High CPU\"}",
+        let body =
+            br#"{"receiver":"orion","status":"firing","orgId":1,"version":"1","groupKey":"{}:{alertname=\"High CPU\"}",
             "title":"[FIRING:1] High CPU","message":"CPU above 90%","alerts":[{"status":"firing",
             "labels":{"alertname":"High CPU","instance":"db1.example.com:9100"},"annotations":{},
             "fingerprint":"abc","valueString":"[ var='A' value=97 ]","dashboardURL":"https://grafana/d/1"}]}"#;

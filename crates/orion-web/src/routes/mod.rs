@@ -1,6 +1,7 @@
 pub(crate) mod directory;
 pub(crate) mod kb;
 pub(crate) mod mail;
+pub(crate) mod monitoring;
 pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tickets;
@@ -22,6 +23,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = mail::routes(r);
     let r = security::routes(r);
     let r = kb::routes(r);
+    let r = monitoring::routes(r);
     system::routes(r)
 }
 

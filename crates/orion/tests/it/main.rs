@@ -6,4 +6,5 @@ mod cli;
 mod kb;
 mod mail;
 mod mail_servers;
+mod monitoring;
 mod web;
