@@ -148,6 +148,10 @@ fn ci_of(labels: &BTreeMap<String, String>) -> String {
         .unwrap_or_default()
 }
 
+fn is_http(u: &str) -> bool {
+    u.starts_with("http://") || u.starts_with("https://")
+}
+
 fn instant(s: &str) -> Option<i64> {
     let ts = s.parse::<jiff::Timestamp>().ok()?;
     // Alertmanager writes year 1 for "not set".
@@ -222,10 +226,7 @@ fn alertmanager(v: &Value) -> Result<Vec<AlertEvent>, FieldErrors> {
         if !value.is_empty() {
             details = format!("{details}\n\nValues: {value}").trim().to_string();
         }
-        let url = ["generatorURL", "panelURL", "dashboardURL"]
-            .iter()
-            .map(|k| text(a, k))
-            .find(|u| u.starts_with("http://") || u.starts_with("https://"));
+        let url = ["generatorURL", "panelURL", "dashboardURL"].iter().map(|k| text(a, k)).find(|u| is_http(u));
         out.push(AlertEvent {
             fingerprint: truncate(&fingerprint, 200),
             firing,
@@ -301,7 +302,7 @@ fn zabbix(v: &Value) -> Result<AlertEvent, FieldErrors> {
         service: labels.get("service").map(|s| s.to_lowercase()).unwrap_or_default(),
         labels,
         group_key: String::new(),
-        source_url: (url.starts_with("http://") || url.starts_with("https://")).then_some(url),
+        source_url: is_http(&url).then_some(url),
         starts_at: None,
         update_only: text(m, "event_update_status") == "1",
     })
@@ -352,7 +353,7 @@ fn generic(v: &Value) -> Result<Vec<AlertEvent>, FieldErrors> {
         let ci = text(m, "ci");
         let service = text(m, "service");
         let url = text(m, "url");
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !url.is_empty() && !is_http(&url) {
             errs.push(format!("{p}url"), "must be an http(s) URL");
         }
         let starts_at = match text(m, "timestamp") {
@@ -410,7 +411,7 @@ mod tests {
 
     /// The body of a request captured from Alertmanager 0.25 (headers, a blank line, then JSON).
     fn capture(raw: &str) -> Vec<u8> {
-        raw[raw.find('{').unwrap()..].as_bytes().to_vec()
+        raw.as_bytes()[raw.find('{').unwrap()..].to_vec()
     }
 
     #[test]
