@@ -618,6 +618,8 @@ impl App {
             .collect();
         let mut fx = Effects::default();
         let mut outcomes = Vec::with_capacity(events.len());
+        // Ticket numbers already looked up (a storm names one incident a thousand times).
+        let mut numbers: BTreeMap<i64, String> = BTreeMap::new();
         for e in &events {
             let window = windows.iter().find(|w| window_holds(w, e, &integration.name)).map(|w| w.id);
             let (action, ticket) = self.take_alert(&mut c, &integration, &settings, e, window, &mut fx, now).await?;
@@ -627,7 +629,14 @@ impl App {
                 status: if e.firing { "firing" } else { "resolved" }.into(),
                 action: action.into(),
                 incident: match ticket {
-                    Some(id) => Some(orion_store::tickets::get(&mut c, id).await?.number),
+                    Some(id) => Some(match numbers.get(&id) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let n = orion_store::tickets::get(&mut c, id).await?.number;
+                            numbers.insert(id, n.clone());
+                            n
+                        }
+                    }),
                     None => None,
                 },
             });
