@@ -9,12 +9,11 @@
 
 use super::{hash_secret, new_secret};
 use crate::error::{found, invalid};
-use crate::intake::{Planned, Requester};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::cron::Cron;
-use orion_domain::{Actor, FieldErrors, Level, State, TicketKind, Timestamp};
+use orion_domain::{Actor, FieldErrors, Level, Timestamp};
 use orion_store::monitoring::{self as store, HeartbeatRow, HeartbeatSettings, HeartbeatState};
-use orion_store::{Conn, groups, jobs, mail, users};
+use orion_store::{Conn, jobs, mail, users};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -511,67 +510,30 @@ impl App {
             }
             Some(t) => t,
             None => {
-                let config = self.config(c).await?;
-                let group = groups::get(c, h.group_id).await?;
-                let (impact, urgency) = (Level::parse("impact", 2)?, Level::parse("urgency", 2)?);
-                let priority = config.matrix.priority(impact, urgency);
-                let kind = TicketKind::Incident;
-                let clocks = crate::sla::plan_clocks(
-                    &config,
-                    &orion_domain::sla_policy::TicketFacts { kind, priority, category: None, department: None },
-                    now,
-                );
-                let mut data = crate::tickets::created_entry_data(
-                    priority,
-                    (impact.get(), urgency.get()),
-                    "monitoring",
-                    &group.name,
-                    None,
-                    &clocks,
-                );
-                data["heartbeat"] = json!(h.name);
                 let noun = if h.kind == "backup" { "Backup" } else { "Scheduled job" };
                 let title = if log.is_empty() && what.contains("did not report") {
                     format!("{noun} did not run: {}", h.name)
                 } else {
                     format!("{noun} failed: {}", h.name)
                 };
-                let description = format!(
-                    "{body}\n\nHeartbeat \"{}\" ({}).{}",
-                    h.name,
-                    h.cron.clone().map_or_else(
-                        || format!("every {} s", h.interval_seconds.unwrap_or(0)),
-                        |c| format!("cron {c} {}", h.timezone)
-                    ),
-                    if h.description.is_empty() { String::new() } else { format!("\n{}", h.description) }
+                let schedule = h.cron.clone().map_or_else(
+                    || format!("every {} s", h.interval_seconds.unwrap_or(0)),
+                    |c| format!("cron {c} {}", h.timezone),
                 );
-                let w = crate::intake::write_one(
-                    c,
-                    &Planned {
-                        requester: Requester::Known(h.requester_id),
-                        prefix: kind.prefix(),
-                        kind: kind.as_str(),
-                        title,
-                        description: crate::mail::truncate(&description, crate::tickets::TEXT_MAX),
-                        channel: "monitoring",
-                        category_id: None,
-                        impact: i64::from(impact.get()),
-                        urgency: i64::from(urgency.get()),
-                        priority: i64::from(priority.get()),
-                        state: State::New.as_str(),
-                        assignment_group_id: group.id,
-                        assignee_id: None,
-                        max_tier: group.tier,
-                        created_by: h.requester_id,
-                        now,
-                        entry_data: data.to_string(),
-                        clocks,
-                        notify: false,
-                    },
-                )
-                .await?;
-                metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
-                w.id
+                let mut description = format!("{body}\n\nHeartbeat \"{}\" ({schedule}).", h.name);
+                if !h.description.is_empty() {
+                    description = format!("{description}\n{}", h.description);
+                }
+                let incident = super::MonitoringIncident {
+                    group_id: h.group_id,
+                    requester_id: h.requester_id,
+                    title,
+                    description,
+                    levels: (Level::parse("impact", 2)?, Level::parse("urgency", 2)?),
+                    category: None,
+                    data: json!({"heartbeat": h.name}),
+                };
+                self.open_monitoring_incident(c, incident, now).await?
             }
         };
         if !log.is_empty() {
@@ -681,24 +643,8 @@ async fn heartbeat_fields(
     if !(0..=7 * 86_400).contains(&grace) {
         errs.push("grace_seconds", "must be 0 to 7 days");
     }
-    let group_id = match (input.assignment_group.as_deref(), cur) {
-        (Some(g), _) => match groups::find_by_name(c, g.trim()).await? {
-            Some(g) if g.active => Some(g.id),
-            _ => {
-                errs.push("assignment_group", format!("no active group named {g:?}"));
-                None
-            }
-        },
-        (None, Some(h)) => Some(h.group_id),
-        (None, None) => {
-            let all = groups::list(c).await?;
-            let g = crate::config::service_desk(&all).map(|g| g.id);
-            if g.is_none() {
-                errs.push("assignment_group", "no group exists to own the incidents; create one first");
-            }
-            g
-        }
-    };
+    let group_id =
+        super::owning_group(c, input.assignment_group.as_deref(), cur.map(|h| h.group_id), &mut errs).await?;
     let description = input.description.clone().or(cur.map(|h| h.description.clone())).unwrap_or_default();
     if description.chars().count() > 2000 {
         errs.push("description", "must be at most 2000 characters");

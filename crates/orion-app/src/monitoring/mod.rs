@@ -511,26 +511,8 @@ impl App {
                 _ => errs.push("settings.category", format!("no active category {path:?}")),
             }
         }
-        let group_id = match (input.assignment_group.as_deref(), current) {
-            (Some(g), _) => match groups::find_by_name(c, g.trim()).await? {
-                Some(g) if g.active => Some(g.id),
-                _ => {
-                    errs.push("assignment_group", format!("no active group named {g:?}"));
-                    None
-                }
-            },
-            (None, Some(cur)) => Some(cur.group_id),
-            (None, None) => {
-                let all = groups::list(c).await?;
-                match crate::config::service_desk(&all) {
-                    Some(g) => Some(g.id),
-                    None => {
-                        errs.push("assignment_group", "no group exists to own the incidents; create one first");
-                        None
-                    }
-                }
-            }
-        };
+        let group_id =
+            owning_group(c, input.assignment_group.as_deref(), current.map(|i| i.group_id), &mut errs).await?;
         let requester_id = match (input.requester.as_deref(), current) {
             (Some(e), _) => match orion_domain::Email::parse("requester", e) {
                 Err(e) => {
@@ -794,7 +776,6 @@ impl App {
             return Ok(("joined", t));
         }
         let id = self.open_incident(c, integration, settings, e, now).await?;
-        metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
         Ok(("opened", id))
     }
 
@@ -806,14 +787,35 @@ impl App {
         e: &AlertEvent,
         now: i64,
     ) -> AppResult<i64> {
-        let config = self.config(c).await?;
-        let group = groups::get(c, integration.group_id).await?;
         let category = match settings.category.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             Some(p) => categories::find_by_path(c, p).await?.filter(|k| k.active),
             None => None,
         };
-        let requester = users::get(c, integration.requester_id).await?;
-        let (impact, urgency) = settings.levels(&e.severity);
+        let incident = MonitoringIncident {
+            group_id: integration.group_id,
+            requester_id: integration.requester_id,
+            title: e.summary.clone(),
+            description: incident_text(integration, e),
+            levels: settings.levels(&e.severity),
+            category,
+            data: json!({"integration": integration.name,
+                         "alert": {"fingerprint": e.fingerprint, "severity": e.severity, "ci": e.ci}}),
+        };
+        self.open_monitoring_incident(c, incident, now).await
+    }
+
+    /// Opens an incident for monitoring (an alert or a heartbeat): channel `monitoring`, no mail
+    /// to its requester, SLA clocks as for any incident. Returns its id.
+    pub(crate) async fn open_monitoring_incident(
+        &self,
+        c: &mut Conn<'_>,
+        m: MonitoringIncident,
+        now: i64,
+    ) -> AppResult<i64> {
+        let config = self.config(c).await?;
+        let group = groups::get(c, m.group_id).await?;
+        let requester = users::get(c, m.requester_id).await?;
+        let (impact, urgency) = m.levels;
         let priority = config.matrix.priority(impact, urgency);
         let kind = TicketKind::Incident;
         let clocks = crate::sla::plan_clocks(
@@ -821,7 +823,7 @@ impl App {
             &orion_domain::sla_policy::TicketFacts {
                 kind,
                 priority,
-                category: category.as_ref().map(|k| k.path.as_str()),
+                category: m.category.as_ref().map(|k| k.path.as_str()),
                 department: requester.department.as_deref(),
             },
             now,
@@ -834,18 +836,19 @@ impl App {
             None,
             &clocks,
         );
-        data["integration"] = json!(integration.name);
-        data["alert"] = json!({"fingerprint": e.fingerprint, "severity": e.severity, "ci": e.ci});
+        if let (Some(d), Some(extra)) = (data.as_object_mut(), m.data.as_object()) {
+            d.extend(extra.clone());
+        }
         let written = crate::intake::write_one(
             c,
             &Planned {
-                requester: Requester::Known(integration.requester_id),
+                requester: Requester::Known(m.requester_id),
                 prefix: kind.prefix(),
                 kind: kind.as_str(),
-                title: e.summary.clone(),
-                description: incident_text(integration, e),
+                title: crate::mail::truncate(&m.title, crate::tickets::TITLE_MAX),
+                description: crate::mail::truncate(&m.description, crate::tickets::TEXT_MAX),
                 channel: "monitoring",
-                category_id: category.as_ref().map(|k| k.id),
+                category_id: m.category.as_ref().map(|k| k.id),
                 impact: i64::from(impact.get()),
                 urgency: i64::from(urgency.get()),
                 priority: i64::from(priority.get()),
@@ -853,7 +856,7 @@ impl App {
                 assignment_group_id: group.id,
                 assignee_id: None,
                 max_tier: group.tier,
-                created_by: integration.requester_id,
+                created_by: m.requester_id,
                 now,
                 entry_data: data.to_string(),
                 clocks,
@@ -862,6 +865,7 @@ impl App {
         )
         .await?;
         metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
+        metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
         Ok(written.id)
     }
 
@@ -966,6 +970,46 @@ impl App {
         tx.commit().await?;
         Ok(MaintenanceWindow::from_row(row, now))
     }
+}
+
+/// What an incident opened by monitoring says and where it goes.
+pub(crate) struct MonitoringIncident {
+    pub group_id: i64,
+    pub requester_id: i64,
+    pub title: String,
+    pub description: String,
+    pub levels: (Level, Level),
+    pub category: Option<categories::CategoryRow>,
+    /// Added to the `created` entry's data (which source, which alert).
+    pub data: serde_json::Value,
+}
+
+/// The group that owns monitoring incidents: the one named (active), else the current one, else
+/// the service desk.
+pub(crate) async fn owning_group(
+    c: &mut Conn<'_>,
+    named: Option<&str>,
+    current: Option<i64>,
+    errs: &mut FieldErrors,
+) -> AppResult<Option<i64>> {
+    Ok(match (named, current) {
+        (Some(g), _) => match groups::find_by_name(c, g.trim()).await? {
+            Some(g) if g.active => Some(g.id),
+            _ => {
+                errs.push("assignment_group", format!("no active group named {g:?}"));
+                None
+            }
+        },
+        (None, Some(id)) => Some(id),
+        (None, None) => {
+            let all = groups::list(c).await?;
+            let g = crate::config::service_desk(&all).map(|g| g.id);
+            if g.is_none() {
+                errs.push("assignment_group", "no group exists to own the incidents; create one first");
+            }
+            g
+        }
+    })
 }
 
 struct ValidIntegration {
