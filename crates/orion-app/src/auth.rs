@@ -48,8 +48,16 @@ impl TokenCache {
     }
 }
 
-fn hash_token(token: &str) -> String {
+/// The SHA-256 of a token, as stored (API, integration and heartbeat tokens alike).
+pub(crate) fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// A new secret token: `prefix` and 64 random hex characters.
+pub(crate) fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex(&bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -99,9 +107,7 @@ impl App {
         if !user.active {
             return Err(invalid("user", "the user is deactivated"));
         }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = format!("{TOKEN_PREFIX}{}", hex(&bytes));
+        let token = new_token(TOKEN_PREFIX);
         let id = tokens::insert(&mut tx.conn(), user.id, &name, &hash_token(&token), None, now).await?;
         let detail = format!("token {id} ({name})");
         let e = web::NewEvent {

@@ -13,6 +13,15 @@ pub(crate) fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
     if actor.can_administer() { Ok(()) } else { Err(AppError::Forbidden(format!("only admins can {what}"))) }
 }
 
+/// Leads and admins only.
+pub(crate) fn require_lead(actor: &Actor, what: &str) -> AppResult<()> {
+    if matches!(actor.role, Role::Lead | Role::Admin) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("only leads and admins can {what}")))
+    }
+}
+
 fn require_staff(actor: &Actor) -> AppResult<()> {
     if actor.can_read_directory() {
         Ok(())

@@ -4,7 +4,7 @@
 use crate::error::invalid;
 use crate::tickets::{Upload, check_uploads, collect, keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppError, AppResult, Page};
-use orion_domain::{Actor, FieldErrors, Role, Timestamp};
+use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::kb::{self, ArticleFilter, ArticleRow, Content};
 use orion_store::{Conn, StoreError, categories, users};
 use serde::{Deserialize, Serialize};
@@ -339,11 +339,7 @@ fn staff(actor: &Actor) -> AppResult<()> {
 }
 
 fn lead(actor: &Actor, what: &str) -> AppResult<()> {
-    if matches!(actor.role, Role::Lead | Role::Admin) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("only a lead or an admin may {what} an article")))
-    }
+    crate::directory::require_lead(actor, &format!("{what} an article"))
 }
 
 /// Reads an article by number that `actor` may read (others get "not found", not "forbidden").

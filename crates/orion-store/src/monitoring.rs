@@ -274,19 +274,6 @@ pub async fn update_alert(
     Ok(())
 }
 
-/// Links an alert to an incident (one opened or joined for it).
-pub async fn set_alert_ticket(conn: &mut Conn<'_>, id: i64, ticket_id: i64) -> Result<()> {
-    with_conn!(conn, |c| {
-        sqlx::query("UPDATE alert SET ticket_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(ticket_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
 /// Which alert attribute an open incident is looked up by.
 pub enum Correlate<'a> {
     /// The same source's group (Alertmanager `groupKey`), however old, while its incident is open.

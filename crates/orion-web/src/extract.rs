@@ -7,6 +7,15 @@ use axum::http::{StatusCode, header, request::Parts};
 use orion_domain::Actor;
 use serde::de::DeserializeOwned;
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 /// The authenticated caller, from `Authorization: Bearer <token>`.
 pub struct Auth(pub Actor);
 
@@ -14,13 +23,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or(ApiError::App(orion_app::AppError::Unauthorized))?;
+        let token = bearer(&parts.headers).ok_or(ApiError::App(orion_app::AppError::Unauthorized))?;
         Ok(Auth(state.app.authenticate(token).await?))
     }
 }

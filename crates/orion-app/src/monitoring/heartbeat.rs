@@ -7,7 +7,7 @@
 //! deadline since. A failure or a missed run opens an incident for the owning group (or adds to
 //! the open one), with the log attached; the next success adds a recovery note to it.
 
-use super::{hash_secret, new_secret};
+use crate::auth::{hash_token, new_token};
 use crate::error::{found, invalid};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::cron::Cron;
@@ -201,14 +201,6 @@ impl Schedule {
     }
 }
 
-fn require_admin_or_lead(actor: &Actor) -> AppResult<()> {
-    if actor.can_administer() || actor.role == orion_domain::Role::Lead {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only leads and admins can manage heartbeats".into()))
-    }
-}
-
 /// Queues the check for the run due at `due`, once per heartbeat and due time.
 async fn schedule_check(c: &mut Conn<'_>, id: i64, due: i64, grace_ms: i64, now: i64) -> AppResult<()> {
     let payload = json!({"heartbeat_id": id, "due": due}).to_string();
@@ -239,7 +231,7 @@ fn cut_log(bytes: &[u8]) -> String {
 impl App {
     /// Adds a heartbeat (leads, admins); the ping URLs are in the answer, once.
     pub async fn create_heartbeat(&self, actor: &Actor, input: HeartbeatInput) -> AppResult<HeartbeatWithToken> {
-        require_admin_or_lead(actor)?;
+        crate::directory::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -250,8 +242,8 @@ impl App {
             Some(u) => u.id,
             None => users::insert_requester(&mut c, REQUESTER, "Monitoring: heartbeats", now).await?,
         };
-        let token = new_secret(TOKEN_PREFIX);
-        let id = match store::insert_heartbeat(&mut c, &v.settings(), (&hash_secret(&token), requester), due, now).await
+        let token = new_token(TOKEN_PREFIX);
+        let id = match store::insert_heartbeat(&mut c, &v.settings(), (&hash_token(&token), requester), due, now).await
         {
             Err(orion_store::StoreError::Duplicate) => {
                 return Err(invalid("name", format!("a heartbeat named {:?} exists", v.name)));
@@ -269,7 +261,7 @@ impl App {
 
     /// Changes a heartbeat (leads, admins); a new schedule counts from now.
     pub async fn update_heartbeat(&self, actor: &Actor, id: i64, input: HeartbeatInput) -> AppResult<Heartbeat> {
-        require_admin_or_lead(actor)?;
+        crate::directory::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -295,13 +287,13 @@ impl App {
 
     /// Replaces a heartbeat's token (leads, admins); the old URLs stop working at once.
     pub async fn rotate_heartbeat_token(&self, actor: &Actor, id: i64) -> AppResult<HeartbeatWithToken> {
-        require_admin_or_lead(actor)?;
+        crate::directory::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
-        let token = new_secret(TOKEN_PREFIX);
+        let token = new_token(TOKEN_PREFIX);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         found(store::get_heartbeat(&mut c, id).await, "heartbeat")?;
-        store::set_heartbeat_token(&mut c, id, &hash_secret(&token), now).await?;
+        store::set_heartbeat_token(&mut c, id, &hash_token(&token), now).await?;
         let row = store::get_heartbeat(&mut c, id).await?;
         tx.commit().await?;
         Ok(HeartbeatWithToken::new(row.into(), token))
@@ -309,9 +301,7 @@ impl App {
 
     /// The backup board: every heartbeat with its last run, result, duration and next due (staff).
     pub async fn list_heartbeats(&self, actor: &Actor) -> AppResult<Vec<Heartbeat>> {
-        if !actor.can_work_tickets() {
-            return Err(AppError::Forbidden("only support staff can see heartbeats".into()));
-        }
+        crate::tickets::require_staff(actor, "see heartbeats")?;
         let mut r = self.db.read().await?;
         Ok(store::list_heartbeats(&mut r.conn()).await?.into_iter().map(Into::into).collect())
     }
@@ -324,9 +314,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<HeartbeatRun>> {
-        if !actor.can_work_tickets() {
-            return Err(AppError::Forbidden("only support staff can see heartbeats".into()));
-        }
+        crate::tickets::require_staff(actor, "see heartbeats")?;
         let limit = crate::tickets::parse_limit(limit)?;
         let before = crate::tickets::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
@@ -357,9 +345,8 @@ impl App {
         let log = cut_log(body);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let h = store::find_heartbeat_by_token(&mut c, &hash_secret(token))
-            .await?
-            .ok_or(AppError::NotFound("heartbeat"))?;
+        let h =
+            store::find_heartbeat_by_token(&mut c, &hash_token(token)).await?.ok_or(AppError::NotFound("heartbeat"))?;
         let schedule = Schedule::of_row(&h)?;
         let grace_ms = h.grace_seconds * 1000;
         let open_ticket =

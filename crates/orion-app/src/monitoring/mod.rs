@@ -21,6 +21,7 @@
 pub mod heartbeat;
 pub mod payload;
 
+use crate::auth::{hash_token, new_token};
 use crate::error::{found, invalid};
 use crate::intake::{Planned, Requester};
 use crate::{App, AppError, AppResult, Page};
@@ -28,7 +29,6 @@ use orion_domain::{Actor, FieldErrors, Level, ResolutionCode, Role, State, Ticke
 use orion_store::monitoring::{self as store, AlertRow, AlertWrite, Correlate, IntegrationRow, NewIntegration};
 use orion_store::{Conn, categories, groups, users};
 use payload::{AlertEvent, Format};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,16 +36,6 @@ use utoipa::ToSchema;
 
 /// Integration tokens start with this, so a leaked one is recognisable.
 pub const TOKEN_PREFIX: &str = "orion_mon_";
-
-pub(crate) fn hash_secret(token: &str) -> String {
-    orion_mail::sha256_hex(token.as_bytes())
-}
-
-pub(crate) fn new_secret(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
 
 /// How an integration turns alerts into incidents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -341,10 +331,6 @@ fn window_holds(w: &ActiveWindow, e: &AlertEvent, integration: &str) -> bool {
     })
 }
 
-fn is_staff(actor: &Actor) -> AppResult<()> {
-    if actor.can_work_tickets() { Ok(()) } else { Err(AppError::Forbidden("only support staff can see alerts".into())) }
-}
-
 /// What an incident opened by an alert says.
 fn incident_text(integration: &IntegrationRow, e: &AlertEvent) -> String {
     let mut s = String::new();
@@ -402,8 +388,8 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let (valid, kind) = self.integration_fields(&mut c, &input, None, now).await?;
-        let token = new_secret(TOKEN_PREFIX);
-        let hash = hash_secret(&token);
+        let token = new_token(TOKEN_PREFIX);
+        let hash = hash_token(&token);
         let n = NewIntegration {
             name: &valid.name,
             kind: kind.as_str(),
@@ -459,11 +445,11 @@ impl App {
     pub async fn rotate_integration_token(&self, actor: &Actor, id: i64) -> AppResult<IntegrationWithToken> {
         crate::directory::require_admin(actor, "replace integration tokens")?;
         let now = self.now();
-        let token = new_secret(TOKEN_PREFIX);
+        let token = new_token(TOKEN_PREFIX);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         found(store::get_integration(&mut c, id).await, "integration")?;
-        store::set_integration_token(&mut c, id, &hash_secret(&token), now).await?;
+        store::set_integration_token(&mut c, id, &hash_token(&token), now).await?;
         let row = store::get_integration(&mut c, id).await?;
         tx.commit().await?;
         Ok(IntegrationWithToken { integration: row.into(), token })
@@ -563,7 +549,7 @@ impl App {
         }
         let integration = {
             let mut r = self.db.read().await?;
-            store::find_integration_by_token(&mut r.conn(), &hash_secret(token)).await?
+            store::find_integration_by_token(&mut r.conn(), &hash_token(token)).await?
         }
         .ok_or(AppError::Unauthorized)?;
         if !integration.enabled {
@@ -696,9 +682,8 @@ impl App {
                 metrics::counter!("orion_alerts_suppressed_total").increment(1);
                 return Ok(("suppressed", None));
             }
-            let id = store::insert_alert(c, integration.id, &e.fingerprint, &write, (None, None), starts, now).await?;
             let (action, ticket) = self.place(c, integration, settings, e, fx, now).await?;
-            store::set_alert_ticket(c, id, ticket).await?;
+            store::insert_alert(c, integration.id, &e.fingerprint, &write, (Some(ticket), None), starts, now).await?;
             return Ok((action, Some(ticket)));
         };
         if e.update_only
@@ -744,9 +729,8 @@ impl App {
                 return Ok(("reopened", Some(tid)));
             }
         }
-        store::update_alert(c, a.id, &write, (None, None), starts, now).await?;
         let (action, ticket) = self.place(c, integration, settings, e, fx, now).await?;
-        store::set_alert_ticket(c, a.id, ticket).await?;
+        store::update_alert(c, a.id, &write, (Some(ticket), None), starts, now).await?;
         Ok((action, Some(ticket)))
     }
 
@@ -878,7 +862,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<Alert>> {
-        is_staff(actor)?;
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
         if let Some(s) = status.filter(|s| !["firing", "resolved"].contains(s)) {
             return Err(invalid("status", format!("must be firing or resolved, not {s:?}")));
         }
@@ -892,7 +876,7 @@ impl App {
 
     /// The alerts of one incident (staff), oldest first, at most 1,000.
     pub async fn ticket_alerts(&self, actor: &Actor, number: &str) -> AppResult<Vec<Alert>> {
-        is_staff(actor)?;
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let t = crate::tickets::load(&mut c, number).await?;
@@ -901,7 +885,7 @@ impl App {
 
     /// Opens a maintenance window (staff).
     pub async fn create_window(&self, actor: &Actor, input: WindowInput) -> AppResult<MaintenanceWindow> {
-        is_staff(actor)?;
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut errs = FieldErrors::new();
         let name = errs.check(orion_domain::error::required_text("name", input.name.as_deref().unwrap_or(""), 200));
@@ -949,7 +933,7 @@ impl App {
 
     /// Current and coming maintenance windows (staff).
     pub async fn list_windows(&self, actor: &Actor) -> AppResult<Vec<MaintenanceWindow>> {
-        is_staff(actor)?;
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut r = self.db.read().await?;
         let rows = store::windows_ending_after(&mut r.conn(), now, 1000).await?;
@@ -958,7 +942,7 @@ impl App {
 
     /// Ends a window now (staff); a future one is cancelled.
     pub async fn end_window(&self, actor: &Actor, id: i64) -> AppResult<MaintenanceWindow> {
-        is_staff(actor)?;
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();

@@ -132,7 +132,7 @@ pub(crate) async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &st
     Ok(t)
 }
 
-fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
+pub(crate) fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
     if actor.can_work_tickets() { Ok(()) } else { Err(AppError::Forbidden(format!("only support staff can {what}"))) }
 }
 

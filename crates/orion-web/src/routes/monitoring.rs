@@ -9,7 +9,7 @@ use super::ApiResult;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use orion_app::Page;
 use orion_app::monitoring::heartbeat::{Heartbeat, HeartbeatInput, HeartbeatRun, HeartbeatWithToken, Ping, PingReply};
 use orion_app::monitoring::payload::Format;
@@ -48,11 +48,8 @@ pub(crate) struct TokenQuery {
 }
 
 fn token(headers: &HeaderMap, q: &TokenQuery) -> Result<String, ApiError> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_string())
+    crate::extract::bearer(headers)
+        .map(str::to_string)
         .or_else(|| q.token.clone())
         .ok_or(ApiError::App(orion_app::AppError::Unauthorized))
 }
