@@ -123,6 +123,16 @@ pub(crate) async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Writte
         },
     )
     .await?;
+    let created = crate::webhooks::TicketEvent {
+        ticket_id: id,
+        at: p.now,
+        actor_id: Some(p.created_by),
+        kind: "created",
+        visibility: "public",
+        body: "",
+        data: &p.entry_data,
+    };
+    crate::webhooks::emit(c, &created).await?;
     let clocks: Vec<_> = p.clocks.iter().map(crate::sla::PlannedClock::as_new).collect();
     orion_store::sla::start_clocks(c, id, &clocks, p.now).await?;
     if let Some(at) = p.clocks.iter().filter_map(|k| k.first_check_at).min() {

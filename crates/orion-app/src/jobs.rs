@@ -153,6 +153,7 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
             };
             app.check_heartbeat(id, due).await.map_err(|e| e.to_string())
         })
+        .on(crate::webhooks::DELIVER_JOB, |app, job| async move { app.run_delivery(&job).await })
 }
 
 impl App {

@@ -24,6 +24,7 @@ pub mod sla;
 pub mod textgen;
 pub mod tickets;
 mod views;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppError, AppResult};
@@ -44,6 +45,8 @@ pub struct App {
     job_wake: Arc<tokio::sync::Notify>,
     /// The SMTP relay, mail templates and mailbox settings of this node.
     mail_rt: Arc<outbox::MailRuntime>,
+    /// The HTTP client outbound webhooks are sent with, built on first use.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl App {
@@ -56,6 +59,7 @@ impl App {
             intake: Arc::default(),
             job_wake: Arc::default(),
             mail_rt: Arc::default(),
+            http: Arc::default(),
         }
     }
 

@@ -480,7 +480,7 @@ impl App {
         };
         if kb::link_ticket(&mut c, t.id, a.id, actor.id.0, now).await? {
             let data = serde_json::json!({ "article": a.number, "title": a.title }).to_string();
-            orion_store::timeline::append(
+            crate::tickets::append(
                 &mut c,
                 &orion_store::timeline::NewEntry {
                     ticket_id: t.id,

@@ -273,19 +273,16 @@ async fn apply(
             (ClockEventKind::Stop, ClockState::Breached) => "sla_breached",
             _ => "sla_met",
         };
-        crate::tickets::record_entry(
-            c,
-            t.id,
-            now,
-            actor,
-            entry_kind,
-            &json!({
-                "target": k.target, "policy": k.policy_name, "reason": change.reason,
-                "elapsed_minutes": after.elapsed_ms / 60_000,
-                "due": after.due.map(|d| d.to_rfc3339()),
-            }),
-        )
-        .await?;
+        let mut data = json!({
+            "target": k.target, "policy": k.policy_name, "reason": change.reason,
+            "elapsed_minutes": after.elapsed_ms / 60_000,
+            "due": after.due.map(|d| d.to_rfc3339()),
+        });
+        if entry_kind == "sla_breached" {
+            // Stopped late: the timer may have announced the breach already (webhooks send it once).
+            data["announced"] = json!(k.breach_handled);
+        }
+        crate::tickets::record_entry(c, t.id, now, actor, entry_kind, &data).await?;
     }
     if changed {
         schedule_next(c, t.id, next, now).await?;
@@ -462,7 +459,9 @@ fn next_check(k: &ClockRow, cal: &BusinessCalendar, evs: &[ClockEvent], now: Tim
         .filter_map(|p| orion_domain::sla::threshold_due(cal, k.target_ms, p as u8, evs, now))
         .map(|t| t.0)
         .min();
-    let breach = if k.breach_handled { None } else { r.due.map(|d| d.0) };
+    // A clock is breached once its time is *over* (at the due instant it is still met): checking at
+    // `due` itself would find nothing and plan the same instant again, a loop under a still clock.
+    let breach = if k.breach_handled { None } else { r.due.map(|d| d.0 + 1) };
     earliest(warning, breach)
 }
 

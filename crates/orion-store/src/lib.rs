@@ -26,6 +26,7 @@ pub mod timeline;
 pub mod tokens;
 pub mod users;
 pub mod web;
+pub mod webhooks;
 
 pub use db::{Conn, Db, DbOptions, Engine, ReadConn, Tx};
 pub use error::StoreError;

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_queue_index"),
     migration!(10, "0010_kb_search"),
     migration!(11, "0011_monitoring"),
+    migration!(12, "0012_webhooks"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

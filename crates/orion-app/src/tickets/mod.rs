@@ -209,7 +209,24 @@ pub(crate) async fn internal_note(
     data: &str,
 ) -> AppResult<i64> {
     let entry = timeline::NewEntry { ticket_id, at: now, actor_id: None, kind, visibility: "internal", body, data };
-    Ok(timeline::append(c, &entry).await?)
+    append(c, &entry).await
+}
+
+/// Appends a timeline entry and queues the webhook deliveries it stands for, in the caller's
+/// transaction: every change to a ticket goes through here (creation excepted, see `intake`).
+pub(crate) async fn append(c: &mut Conn<'_>, e: &timeline::NewEntry<'_>) -> AppResult<i64> {
+    let id = timeline::append(c, e).await?;
+    let event = crate::webhooks::TicketEvent {
+        ticket_id: e.ticket_id,
+        at: e.at,
+        actor_id: e.actor_id,
+        kind: e.kind,
+        visibility: e.visibility,
+        body: e.body,
+        data: e.data,
+    };
+    crate::webhooks::emit(c, &event).await?;
+    Ok(id)
 }
 
 /// Appends an internal entry Orion writes about a ticket (SLA events, …).
@@ -240,7 +257,7 @@ async fn record(
     body: &str,
     data: serde_json::Value,
 ) -> AppResult<()> {
-    timeline::append(
+    append(
         conn,
         &timeline::NewEntry {
             ticket_id: stamp.ticket_id,
@@ -944,7 +961,7 @@ pub(crate) async fn comment_in(
     now: i64,
 ) -> AppResult<i64> {
     let state = state_of(t)?;
-    let id = timeline::append(
+    let id = append(
         c,
         &timeline::NewEntry {
             ticket_id: t.id,

@@ -5,6 +5,7 @@ pub(crate) mod monitoring;
 pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tickets;
+pub(crate) mod webhooks;
 
 use crate::AppState;
 
@@ -24,6 +25,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = security::routes(r);
     let r = kb::routes(r);
     let r = monitoring::routes(r);
+    let r = webhooks::routes(r);
     system::routes(r)
 }
 

@@ -8,3 +8,4 @@ mod mail;
 mod mail_servers;
 mod monitoring;
 mod web;
+mod webhooks;
