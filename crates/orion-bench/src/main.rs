@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
-    about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail), console queues (queues), full-text search (search)"
+    about = "Orion benchmarks: HTTP load (http), the SLA scheduler at scale (sla), email intake (mail), console queues (queues), full-text search (search), alert ingestion (alerts)"
 )]
 enum Cli {
     /// Ticket create/read load against a running server
@@ -26,6 +26,8 @@ enum Cli {
     Queues(ui_bench::UiArgs),
     /// Seed tickets and articles of IT support text, time the reindex and searches (scripts/bench-search)
     Search(search_bench::SearchArgs),
+    /// Alertmanager payloads through alert ingestion: new outages, repeats, storms (scripts/bench-alerts)
+    Alerts(alert_bench::AlertArgs),
 }
 
 #[derive(clap::Args)]
@@ -181,6 +183,7 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
     Ok(phase)
 }
 
+mod alert_bench;
 mod mail_bench;
 mod search_bench;
 mod sla_bench;
@@ -194,6 +197,7 @@ async fn main() -> Result<()> {
         Cli::Mail(a) => return mail_bench::run(a).await,
         Cli::Queues(a) => return ui_bench::run(a).await,
         Cli::Search(a) => return search_bench::run(a).await,
+        Cli::Alerts(a) => return alert_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;

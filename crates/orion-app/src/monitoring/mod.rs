@@ -378,6 +378,24 @@ fn line_for(e: &AlertEvent, what: &str) -> String {
 struct Effects {
     notes: BTreeMap<i64, Vec<String>>,
     cleared: BTreeSet<i64>,
+    /// Where this payload placed alerts, by correlation key (`g:`, `ci:`, `svc:`): the next alert
+    /// of a storm joins without searching the group's alerts again.
+    placed: BTreeMap<String, i64>,
+}
+
+/// The keys an alert correlates by, strongest first.
+fn correlation_keys(e: &AlertEvent, by_time: bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    if !e.group_key.is_empty() {
+        keys.push(format!("g:{}", e.group_key));
+    }
+    if by_time && !e.ci.is_empty() {
+        keys.push(format!("ci:{}", e.ci));
+    }
+    if by_time && !e.service.is_empty() {
+        keys.push(format!("svc:{}", e.service));
+    }
+    keys
 }
 
 impl App {
@@ -745,8 +763,9 @@ impl App {
         now: i64,
     ) -> AppResult<(&'static str, i64)> {
         let since = now - settings.group_window_minutes * 60_000;
-        let mut joined = None;
-        if !e.group_key.is_empty() {
+        let keys = correlation_keys(e, settings.group_window_minutes > 0);
+        let mut joined = keys.iter().find_map(|k| fx.placed.get(k).copied());
+        if joined.is_none() && !e.group_key.is_empty() {
             joined = store::open_incident_for(c, Correlate::Group(integration.id, &e.group_key)).await?;
         }
         if joined.is_none() && !e.ci.is_empty() && settings.group_window_minutes > 0 {
@@ -755,12 +774,17 @@ impl App {
         if joined.is_none() && !e.service.is_empty() && settings.group_window_minutes > 0 {
             joined = store::open_incident_for(c, Correlate::Service(&e.service, since)).await?;
         }
-        if let Some(t) = joined {
-            fx.notes.entry(t).or_default().push(line_for(e, "Alert joined"));
-            return Ok(("joined", t));
+        let (action, id) = match joined {
+            Some(t) => {
+                fx.notes.entry(t).or_default().push(line_for(e, "Alert joined"));
+                ("joined", t)
+            }
+            None => ("opened", self.open_incident(c, integration, settings, e, now).await?),
+        };
+        for k in keys {
+            fx.placed.entry(k).or_insert(id);
         }
-        let id = self.open_incident(c, integration, settings, e, now).await?;
-        Ok(("opened", id))
+        Ok((action, id))
     }
 
     async fn open_incident(
