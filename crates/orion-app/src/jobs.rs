@@ -20,6 +20,8 @@ type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = JobRe
 const LEASE_MS: i64 = 5 * 60_000;
 /// Jobs claimed per step.
 const BATCH: i64 = 32;
+/// After this long on one batch, its unstarted jobs are given back (half the lease, in real time).
+const LEASE_GUARD: Duration = Duration::from_millis(LEASE_MS as u64 / 2);
 /// Longest sleep: other nodes' new jobs are noticed at least this often.
 const MAX_IDLE: Duration = Duration::from_secs(5);
 
@@ -76,7 +78,20 @@ impl Worker {
             if claimed.is_empty() {
                 break;
             }
-            for job in claimed {
+            let claimed_at = std::time::Instant::now();
+            let mut claimed = claimed.into_iter();
+            while let Some(job) = claimed.next() {
+                if claimed_at.elapsed() > LEASE_GUARD {
+                    // Slow handlers (a webhook receiver timing out) used up half the lease: give
+                    // the rest back before another node may take them over and run them twice.
+                    let mut tx = self.app.db.begin().await?;
+                    let now = self.app.now();
+                    for j in std::iter::once(job).chain(claimed.by_ref()) {
+                        jobs::release(&mut tx.conn(), j.id, &self.id, now).await?;
+                    }
+                    tx.commit().await?;
+                    break;
+                }
                 let result = match self.handlers.get(&job.kind) {
                     Some(h) => h(self.app.clone(), job.clone()).await,
                     None => Err(format!("no handler for jobs of kind {:?} on this node", job.kind)),
@@ -247,6 +262,18 @@ mod tests {
         let mut r = app.db.read().await.unwrap();
         let dead = jobs::list_dead(&mut r.conn(), 10).await.unwrap();
         assert_eq!((dead.len(), dead[0].last_error.as_deref()), (1, Some("smtp down")));
+        drop(r);
+
+        // A job given back unrun is due again at once and its claim is not counted as a try.
+        app.enqueue("greet", &serde_json::json!({"who": "bo"}), 2_000_000, None).await.unwrap();
+        let mut tx = app.db.begin().await.unwrap();
+        let got = jobs::claim(&mut tx.conn(), "node-a", 2_000_000, LEASE_MS, 10).await.unwrap();
+        assert_eq!((got.len(), got[0].attempts), (1, 1));
+        assert!(jobs::release(&mut tx.conn(), got[0].id, "node-a", 2_000_000).await.unwrap());
+        let again = jobs::claim(&mut tx.conn(), "node-b", 2_000_000, LEASE_MS, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].attempts, again[0].id), (1, 1, got[0].id));
+        assert!(!jobs::release(&mut tx.conn(), got[0].id, "node-a", 2_000_000).await.unwrap(), "node-b holds it now");
+        tx.commit().await.unwrap();
     }
 
     orion_testkit::engine_tests!(due_jobs_run_failures_retry_then_die);

@@ -108,6 +108,23 @@ pub async fn complete(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool
     Ok(n > 0)
 }
 
+/// Gives a claimed job back unrun: due at `now`, the claim's attempt not counted.
+pub async fn release(conn: &mut Conn<'_>, id: i64, worker: &str, now: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE job SET locked_by = NULL, run_at = $3, attempts = attempts - 1
+             WHERE id = $1 AND locked_by = $2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
 /// Records a failure: due again at `retry_at`, or dead when `retry_at` is `None`.
 pub async fn fail(conn: &mut Conn<'_>, id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
     let error: String = error.chars().take(2000).collect();
