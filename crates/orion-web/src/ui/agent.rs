@@ -521,6 +521,10 @@ struct TicketPage {
     t: TicketView,
     entries: Vec<EntryView>,
     sla: Vec<Badge>,
+    /// The monitoring alerts that opened or joined this incident
+    alerts: Vec<super::monitoring::AlertRow>,
+    /// How many there are (the page shows the first 50)
+    alerts_total: usize,
     members: Vec<String>,
     lower_groups: Vec<String>,
     higher_groups: Vec<String>,
@@ -581,8 +585,11 @@ async fn ticket_page(
         .filter(|c| c.active)
         .map(|c| c.path)
         .collect();
+    let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
+        alerts_total: alerts.len(),
+        alerts: alerts.into_iter().take(50).map(Into::into).collect(),
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "queue", flash),
         t: ticket_view(t),
         last_entry: last_id(&entries),

@@ -11,6 +11,7 @@ mod agent;
 mod assets;
 mod auth;
 mod kb;
+mod monitoring;
 mod portal;
 
 use crate::AppState;
@@ -33,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(assets::routes())
         .merge(auth::routes())
         .merge(agent::routes())
+        .merge(monitoring::routes())
         .merge(portal::routes())
         .merge(admin::routes())
         .merge(kb::routes())
@@ -94,6 +96,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "feedback" => "Thank you for your feedback.",
         "article_linked" => "Article linked to the ticket.",
         "article_unlinked" => "Article link removed.",
+        "window_created" => "Maintenance window started: matching alerts open nothing until it ends.",
+        "window_ended" => "Maintenance window ended.",
         _ => return None,
     })
 }

@@ -5,7 +5,7 @@
 use orion_testkit::{Engine, TestApp, engine_tests};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
-use serde_json::json;
+use serde_json::{Value, json};
 
 engine_tests!(
     sign_in_sets_a_safe_cookie_and_rotates_the_session,
@@ -18,6 +18,7 @@ engine_tests!(
     admins_manage_the_directory_from_their_pages,
     requesters_confirm_a_resolution_in_the_portal,
     knowledge_pages_write_publish_search_suggest_and_link,
+    monitoring_pages_show_alerts_windows_and_the_backup_board,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -863,4 +864,106 @@ async fn knowledge_pages_write_publish_search_suggest_and_link(engine: Engine) {
         "{}",
         pre.body
     );
+}
+
+/// The monitoring pages: alerts with their incident, a maintenance window started and ended from
+/// the page (a bad matcher refused with the typed text kept), the alerts on the incident's page,
+/// the backup board; requesters are sent to the portal.
+async fn monitoring_pages_show_alerts_windows_and_the_backup_board(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let (s, b) = t
+        .post(
+            &admin,
+            "/api/v1/integrations",
+            json!({"name": "prometheus", "kind": "webhook",
+                                                      "assignment_group": "Desktop Support"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let token = b["token"].as_str().unwrap().to_string();
+    let alert = json!({"source": "nagios", "dedup_key": "disk-fs01", "severity": "critical", "status": "firing",
+                       "summary": "Disk <full> on fs01", "ci": "fs01", "details": "97% used"});
+    let r = t
+        .client
+        .post(format!("{}/api/v1/integrations/webhook", t.base))
+        .bearer_auth(&token)
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: Value = r.json().await.unwrap();
+    let incident = report["alerts"][0]["incident"].as_str().unwrap().to_string();
+    let (s, hb) = t
+        .post(
+            &admin,
+            "/api/v1/heartbeats",
+            json!({"name": "nightly-db-backup", "interval_seconds": 86400,
+                                                    "assignment_group": "Desktop Support"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{hb}");
+
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    for page in ["/agent/monitoring", "/agent/backups"] {
+        let r = alice.get(page).await;
+        assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/portal"), "{page}");
+    }
+    let r = alice.post("/agent/monitoring/windows", &[("name", "x"), ("matchers", "ci=*"), ("minutes", "60")]).await;
+    assert_eq!(r.location, "/portal", "a requester cannot start a window");
+    assert_eq!(t.get(&admin, "/api/v1/maintenance-windows").await.1, json!([]));
+
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let r = sam.get("/agent/monitoring").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Disk &#60;full&#62; on fs01"), "the summary, escaped: {}", r.body);
+    assert!(!r.body.contains("Disk <full>"));
+    assert!(r.body.contains(&format!("href=\"/agent/tickets/{incident}\"")), "links its incident");
+    assert!(r.body.contains("No current or planned maintenance windows."));
+    let r = sam.get("/agent/monitoring?status=resolved").await;
+    assert!(r.body.contains("No alerts."), "the status filter applies");
+
+    // A window with a bad matcher is refused naming it, keeping what was typed.
+    let r = sam
+        .post("/agent/monitoring/windows", &[("name", "fs01 disk swap"), ("matchers", "ci fs01"), ("minutes", "90")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("is not label=value") && r.body.contains("value=\"fs01 disk swap\""), "{}", r.body);
+    let r = sam
+        .post("/agent/monitoring/windows", &[("name", "fs01 disk swap"), ("matchers", "ci=fs0*"), ("minutes", "90")])
+        .await;
+    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/agent/monitoring?m=window_created"));
+    let (_, windows) = t.get(&admin, "/api/v1/maintenance-windows").await;
+    assert_eq!(windows[0]["matchers"], json!({"ci": "fs0*"}));
+    assert_eq!(windows[0]["active"], true);
+    let r = sam.get("/agent/monitoring").await;
+    assert!(r.body.contains("fs01 disk swap") && r.body.contains("ci=fs0*"));
+    // Inside the window a new alert for fs02 opens nothing and shows which window held it.
+    let held = json!({"source": "nagios", "dedup_key": "disk-fs02", "severity": "critical", "status": "firing",
+                      "summary": "Disk full on fs02", "ci": "fs02"});
+    let r = t.client.post(format!("{}/api/v1/integrations/webhook", t.base)).bearer_auth(&token).json(&held);
+    let report: Value = r.send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["alerts"][0]["action"], "suppressed");
+    let r = sam.get("/agent/monitoring").await;
+    assert!(r.body.contains("held back: fs01 disk swap"), "{}", r.body);
+    let id = windows[0]["id"].as_i64().unwrap();
+    let r = sam.post(&format!("/agent/monitoring/windows/{id}/end"), &[]).await;
+    assert_eq!(r.location, "/agent/monitoring?m=window_ended");
+    let (_, windows) = t.get(&admin, "/api/v1/maintenance-windows").await;
+    assert!(windows.as_array().unwrap().iter().all(|w| w["active"] == false), "{windows}");
+
+    // The incident's page lists its alert; an ordinary ticket has no such section.
+    let r = sam.get(&format!("/agent/tickets/{incident}")).await;
+    assert!(r.body.contains("Monitoring alerts (1)") && r.body.contains("Disk &#60;full&#62; on fs01"));
+    let (_, other) = t.post(&admin, "/api/v1/tickets", json!({"title": "Mouse broken"})).await;
+    let r = sam.get(&format!("/agent/tickets/{}", other["number"].as_str().unwrap())).await;
+    assert!(!r.body.contains("Monitoring alerts"));
+
+    // The backup board: the monitor, waiting for its first run, with its schedule.
+    let r = sam.get("/agent/backups").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("nightly-db-backup") && r.body.contains("every 24 h 0 min"), "{}", r.body);
+    assert!(r.body.contains(">waiting<"), "{}", r.body);
 }
