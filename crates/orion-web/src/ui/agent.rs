@@ -32,7 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
 pub(super) const MAX_ENTRIES: usize = 2000;
 
 /// Only staff use the console; a requester who lands here goes to the portal.
-fn staff_only(user: &WebUser) -> Option<Response> {
+pub(super) fn staff_only(user: &WebUser) -> Option<Response> {
     (!user.me.staff).then(|| Redirect::to("/portal").into_response())
 }
 

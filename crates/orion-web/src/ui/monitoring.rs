@@ -2,13 +2,14 @@
 //! hold alerts back for planned work), and the backup board of heartbeat monitors. The services
 //! refuse requesters; these pages only show it.
 
+use super::agent::staff_only;
 use super::{Fields, Layout, WebUser, done, error_page, explain, render, when};
 use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use orion_app::AppError;
 use orion_app::monitoring::{Alert, MaintenanceWindow, WindowInput};
@@ -21,10 +22,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/monitoring/windows", post(create_window))
         .route("/agent/monitoring/windows/{id}/end", post(end_window))
         .route("/agent/backups", get(backups))
-}
-
-fn staff_only(user: &WebUser) -> Option<Response> {
-    (!user.me.staff).then(|| Redirect::to("/portal").into_response())
 }
 
 /// One alert as a row of the list.
