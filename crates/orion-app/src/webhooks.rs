@@ -482,15 +482,15 @@ impl App {
 
 async fn view_by_id(c: &mut Conn<'_>, id: i64) -> AppResult<Webhook> {
     let w = found(store::get(c, id).await, "webhook")?;
-    view(c, w).await
+    Ok(view(&groups::list(c).await?, w))
 }
 
-async fn view(c: &mut Conn<'_>, w: WebhookRow) -> AppResult<Webhook> {
+/// A webhook as shown, its group filter by name (`all`: every group).
+fn view(all: &[groups::GroupRow], w: WebhookRow) -> Webhook {
     let ids: Vec<i64> = serde_json::from_str(&w.group_ids).unwrap_or_default();
-    let all = groups::list(c).await?;
     let assignment_groups = ids.iter().filter_map(|id| all.iter().find(|g| g.id == *id)).map(|g| g.name.clone());
     let priorities: Vec<i64> = serde_json::from_str(&w.priorities).unwrap_or_default();
-    Ok(Webhook {
+    Webhook {
         id: w.id,
         name: w.name,
         url: w.url,
@@ -501,7 +501,7 @@ async fn view(c: &mut Conn<'_>, w: WebhookRow) -> AppResult<Webhook> {
         enabled: w.enabled,
         created_at: Timestamp(w.created_at).to_rfc3339(),
         updated_at: Timestamp(w.updated_at).to_rfc3339(),
-    })
+    }
 }
 
 impl App {
@@ -573,19 +573,8 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let w = found(store::get(&mut c, id).await, "webhook")?;
         let secret = crate::auth::new_token(SECRET_PREFIX);
-        let nw = NewWebhook {
-            name: &w.name,
-            url: &w.url,
-            secret: &secret,
-            events: &w.events,
-            group_ids: &w.group_ids,
-            priorities: &w.priorities,
-            format: &w.format,
-            enabled: w.enabled,
-        };
-        store::update(&mut c, id, &nw, now).await?;
+        found(store::set_secret(&mut c, id, &secret, now).await, "webhook")?;
         let webhook = view_by_id(&mut c, id).await?;
         tx.commit().await?;
         Ok(WebhookWithSecret { webhook, secret })
@@ -604,11 +593,8 @@ impl App {
         crate::directory::require_admin(actor, "see webhooks")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let mut out = Vec::new();
-        for w in store::list(&mut c).await? {
-            out.push(view(&mut c, w).await?);
-        }
-        Ok(out)
+        let all = groups::list(&mut c).await?;
+        Ok(store::list(&mut c).await?.into_iter().map(|w| view(&all, w)).collect())
     }
 
     pub async fn get_webhook(&self, actor: &Actor, id: i64) -> AppResult<Webhook> {

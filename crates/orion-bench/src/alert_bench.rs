@@ -7,7 +7,6 @@
 use anyhow::{Result, bail};
 use orion_app::monitoring::{IntegrationInput, payload::Format};
 use orion_app::{App, SystemClock};
-use orion_domain::{Actor, Role, UserId};
 use orion_store::{Db, DbOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -128,28 +127,14 @@ pub async fn run(a: AlertArgs) -> Result<()> {
     let db = Db::connect(&a.database_url, &DbOptions::default()).await?;
     db.migrate().await?;
     let app = App::new(db, Arc::new(SystemClock));
-    {
-        let mut tx = app.db.begin().await?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-        let g = orion_store::groups::NewGroup {
-            name: "Infrastructure",
-            tier: 2,
-            escalation_target_id: None,
-            lead_id: None,
-            description: "",
-            now,
-        };
-        orion_store::groups::insert(&mut tx.conn(), &g).await?;
-        tx.commit().await?;
-    }
-    let admin = Actor { id: UserId(0), role: Role::Admin };
+    crate::add_group(&app, "Infrastructure", 2).await?;
     let input = IntegrationInput {
         name: Some("prometheus".into()),
         kind: Some("alertmanager".into()),
         assignment_group: Some("Infrastructure".into()),
         ..Default::default()
     };
-    let token = app.create_integration(&admin, input).await?.token;
+    let token = app.create_integration(&crate::bench_admin(), input).await?.token;
 
     let outages = |status: &str| -> Vec<Vec<u8>> {
         (0..a.outages)

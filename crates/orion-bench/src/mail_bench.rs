@@ -53,23 +53,7 @@ pub async fn run(a: MailArgs) -> Result<()> {
     let db = Db::connect(&a.database_url, &DbOptions::default()).await?;
     db.migrate().await?;
     let app = App::new(db, Arc::new(SystemClock));
-    {
-        let mut tx = app.db.begin().await?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-        orion_store::groups::insert(
-            &mut tx.conn(),
-            &orion_store::groups::NewGroup {
-                name: "Service Desk",
-                tier: 1,
-                escalation_target_id: None,
-                lead_id: None,
-                description: "",
-                now,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-    }
+    crate::add_group(&app, "Service Desk", 1).await?;
     let messages: Arc<Vec<Vec<u8>>> = Arc::new((0..a.messages).map(message).collect());
     let bytes: usize = messages.iter().map(Vec::len).sum();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -94,7 +78,7 @@ pub async fn run(a: MailArgs) -> Result<()> {
         failed += t.await?;
     }
     let secs = t0.elapsed().as_secs_f64();
-    let log = app.list_inbound_mail(&orion_domain_admin(), false, None, Some(1)).await?;
+    let log = app.list_inbound_mail(&crate::bench_admin(), false, None, Some(1)).await?;
     println!(
         "| {} | {} | {} | {:.0} | {:.1} | {} | {} |",
         a.engine,
@@ -107,8 +91,4 @@ pub async fn run(a: MailArgs) -> Result<()> {
     );
     app.db.close().await;
     Ok(())
-}
-
-fn orion_domain_admin() -> orion_domain::Actor {
-    orion_domain::Actor { id: orion_domain::UserId(0), role: orion_domain::Role::Admin }
 }

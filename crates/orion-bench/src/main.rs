@@ -183,6 +183,18 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
     Ok(phase)
 }
 
+/// The actor the in-process benches act as: an admin.
+fn bench_admin() -> orion_domain::Actor {
+    orion_domain::Actor { id: orion_domain::UserId(0), role: orion_domain::Role::Admin }
+}
+
+/// Adds a group through the application, as an admin would.
+async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
+    let input = orion_app::GroupInput { name: Some(name.into()), tier: Some(tier), ..Default::default() };
+    app.create_group(&bench_admin(), input).await?;
+    Ok(())
+}
+
 mod alert_bench;
 mod mail_bench;
 mod search_bench;

@@ -81,6 +81,20 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, w: &NewWebhook<'_>, now: i64) 
     if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
+/// Replaces a webhook's signing secret.
+pub async fn set_secret(conn: &mut Conn<'_>, id: i64, secret: &str, now: i64) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("UPDATE webhook SET secret = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(secret)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 /// Removes a webhook and its delivery log.
 pub async fn delete(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {

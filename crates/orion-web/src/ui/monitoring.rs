@@ -221,13 +221,9 @@ struct BackupsPage {
     jobs: Vec<JobRow>,
 }
 
+/// `45 s`, `3 min`, `24 h`: seconds only below a minute, else as the SLA pages write durations.
 fn seconds_text(ms: i64) -> String {
-    let s = ms / 1000;
-    match s {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-    }
+    if ms < 60_000 { format!("{} s", ms / 1000) } else { orion_domain::sla::human_duration(ms) }
 }
 
 async fn backups(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
