@@ -45,6 +45,8 @@ pub(crate) struct Planned {
     pub clocks: Vec<crate::sla::PlannedClock>,
     /// Tell the requester by mail that the ticket was logged.
     pub notify: bool,
+    /// The assets (CI id, name) the ticket is about
+    pub assets: Vec<(i64, String)>,
 }
 
 /// What was written: the ticket's id and number, and the requester's id.
@@ -141,6 +143,9 @@ pub(crate) async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Writte
     if p.notify {
         crate::outbox::queue_notice(c, id, "received", serde_json::Value::Null, p.now).await?;
     }
+    for (ci, name) in &p.assets {
+        crate::cmdb::link(c, id, &number, (*ci, name), Some(p.created_by), p.now).await?;
+    }
     Ok(Written { id, number, requester_id })
 }
 
@@ -208,6 +213,7 @@ mod tests {
             created_by: user,
             now: 1,
             entry_data: "{}".into(),
+            assets: Vec::new(),
             notify: false,
             clocks: Vec::new(),
         }

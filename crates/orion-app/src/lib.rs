@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod cmdb;
 mod config;
 pub mod demo;
 pub mod directory;

@@ -558,6 +558,7 @@ async fn new_ticket(
             clocks,
             // No automatic answer to automatic mail, lists, bounces or loops (RFC 3834).
             notify: m.noise.is_empty() && s.sends("received"),
+            assets: Vec::new(),
         },
     )
     .await?;

@@ -234,6 +234,8 @@ pub struct NewTicketInput {
     pub assignment_group: Option<String>,
     /// Agent's e-mail; must be a member of the assignment group
     pub assignee: Option<String>,
+    /// The affected assets: ids or asset tags. A requester may name only devices checked out to them.
+    pub assets: Option<Vec<String>>,
 }
 
 /// `PATCH /api/v1/tickets/{number}`: only the fields present change.

@@ -5,6 +5,7 @@
 //! runs one query expression against whichever connection is behind a `Conn`.
 
 pub mod categories;
+pub mod cmdb;
 mod db;
 mod error;
 pub mod groups;

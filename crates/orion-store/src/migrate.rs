@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_kb_search"),
     migration!(11, "0011_monitoring"),
     migration!(12, "0012_webhooks"),
+    migration!(13, "0013_cmdb"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -319,6 +319,20 @@ pub async fn ticket_alerts(conn: &mut Conn<'_>, ticket_id: i64, limit: i64) -> R
     })?)
 }
 
+/// The alerts naming one of `cis` (lower-case host names) or a fully qualified name under one
+/// (`db1.example.com` for `db1`), newest first.
+pub async fn ci_alerts(conn: &mut Conn<'_>, cis: &[String], limit: i64) -> Result<Vec<AlertRow>> {
+    let mut sql = crate::sql::Sql::new(ALERT_COLS);
+    sql.push(" WHERE (a.ci IN ").bind_list(cis, crate::sql::Bind::Text);
+    for n in cis {
+        // `.` and the next character, `/`, bound the names under `n.` as an index range.
+        sql.push(" OR (a.ci > ").bind_text(format!("{n}.")).push(" AND a.ci < ").bind_text(format!("{n}/")).push(")");
+    }
+    sql.push(")");
+    sql.push(" ORDER BY a.last_seen_at DESC, a.id DESC LIMIT ").bind_i64(limit);
+    Ok(crate::fetch_all_sql!(conn, AlertRow, &sql)?)
+}
+
 /// Alerts newest first, by key (`status` and `integration` optional).
 pub async fn list_alerts(
     conn: &mut Conn<'_>,

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "settings", description = "Priority matrix, OLA targets"),
         (name = "reports", description = "Figures across tickets"),
         (name = "monitoring", description = "Alert integrations (Alertmanager, Grafana, Zabbix, webhook), alerts, maintenance windows, heartbeats"),
+        (name = "assets", description = "Assets and the CMDB: lifecycle, check-out, repairs, relationships and impact, licences and compliance, inventory agents"),
         (name = "webhooks", description = "Outbound webhooks: ticket events to URLs, signed, with a delivery log"),
         (name = "mail", description = "Mail: settings, IMAP mailboxes, the inbound log and quarantine, the outbox"),
         (name = "me", description = "The caller and their API tokens"),

@@ -381,6 +381,8 @@ struct Effects {
     /// Where this payload placed alerts, by correlation key (`g:`, `ci:`, `svc:`): the next alert
     /// of a storm joins without searching the group's alerts again.
     placed: BTreeMap<String, i64>,
+    /// The (incident, CI name) pairs already matched to the CMDB in this payload.
+    linked: BTreeSet<(i64, String)>,
 }
 
 /// The keys an alert correlates by, strongest first.
@@ -784,6 +786,9 @@ impl App {
         for k in keys {
             fx.placed.entry(k).or_insert(id);
         }
+        if !e.ci.is_empty() && fx.linked.insert((id, e.ci.clone())) {
+            link_ci(c, id, &e.ci, now).await?;
+        }
         Ok((action, id))
     }
 
@@ -869,12 +874,46 @@ impl App {
                 entry_data: data.to_string(),
                 clocks,
                 notify: false,
+                assets: Vec::new(),
             },
         )
         .await?;
         metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
         metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
         Ok(written.id)
+    }
+
+    /// The alerts whose CI or host is this asset (its name, or its short host name), newest first.
+    pub async fn asset_alerts(&self, actor: &Actor, asset_id: i64, limit: i64) -> AppResult<Vec<Alert>> {
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let ci = found(orion_store::cmdb::get(&mut c, asset_id).await, "asset")?;
+        let names = ci_names(&ci.name);
+        Ok(store::ci_alerts(&mut c, &names, limit).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// The maintenance windows, current and coming, that hold this asset's alerts back: those
+    /// whose `ci` matcher names it.
+    pub async fn asset_windows(&self, actor: &Actor, asset_id: i64) -> AppResult<Vec<MaintenanceWindow>> {
+        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        let now = self.now();
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let ci = found(orion_store::cmdb::get(&mut c, asset_id).await, "asset")?;
+        let names = ci_names(&ci.name);
+        let rows = store::windows_ending_after(&mut c, now, 1000).await?;
+        Ok(rows
+            .into_iter()
+            .map(|w| MaintenanceWindow::from_row(w, now))
+            .filter(|w| {
+                w.matchers.get("ci").is_some_and(|v| {
+                    let host = payload::host_of(v);
+                    let short = host.split('.').next().unwrap_or(&host).to_string();
+                    names.iter().any(|n| glob(v, n) || *n == short)
+                })
+            })
+            .collect())
     }
 
     /// Alerts newest first (staff), by status and integration.
@@ -981,6 +1020,34 @@ impl App {
 }
 
 /// What an incident opened by monitoring says and where it goes.
+/// The names an asset answers to in alerts: its name lower-cased, and its short host name.
+fn ci_names(name: &str) -> Vec<String> {
+    let full = name.trim().to_lowercase();
+    let short = full.split('.').next().unwrap_or(&full).to_string();
+    if short == full { vec![full] } else { vec![full, short] }
+}
+
+/// Links an incident to the asset an alert names: the CI named exactly (any case), else the one
+/// whose name is the alert host's short name (`db1` for `db1.example.com`). Nothing when the
+/// CMDB has no such asset.
+async fn link_ci(c: &mut Conn<'_>, ticket_id: i64, ci: &str, now: i64) -> AppResult<()> {
+    use orion_store::cmdb::{self as cmdb, MatchKey};
+    let mut found = cmdb::find_by(c, MatchKey::Name, ci).await?.first().copied();
+    if found.is_none()
+        && let Some((short, _)) = ci.split_once('.')
+        && !short.is_empty()
+        && short.parse::<u8>().is_err()
+    {
+        found = cmdb::find_by(c, MatchKey::Name, short).await?.first().copied();
+    }
+    if let Some(id) = found {
+        let row = cmdb::get(c, id).await?;
+        let number = orion_store::tickets::get(c, ticket_id).await?.number;
+        crate::cmdb::link(c, ticket_id, &number, (row.id, &row.name), None, now).await?;
+    }
+    Ok(())
+}
+
 pub(crate) struct MonitoringIncident {
     pub group_id: i64,
     pub requester_id: i64,

@@ -387,6 +387,22 @@ impl App {
                 found => found,
             },
         };
+        let mut assets: Vec<(i64, String)> = Vec::new();
+        for (i, a) in input.assets.iter().flatten().enumerate() {
+            let field = format!("assets[{i}]");
+            match crate::cmdb::resolve_ref(&mut c, &field, a).await {
+                Ok(ci) if actor.role == Role::Requester && ci.owner_id != Some(actor.id.0) => {
+                    errs.push(field, "you can name only a device checked out to you");
+                }
+                Ok(ci) => {
+                    if !assets.iter().any(|(id, _)| *id == ci.id) {
+                        assets.push((ci.id, ci.name));
+                    }
+                }
+                Err(AppError::Validation(e)) => e.iter().for_each(|f| errs.push(f.field.clone(), f.message.clone())),
+                Err(e) => return Err(e),
+            }
+        }
         let matrix = config.matrix.clone();
         drop(r);
         errs.into_result()?;
@@ -454,6 +470,7 @@ impl App {
                 entry_data,
                 clocks,
                 notify: config.mail.sends("received"),
+                assets,
             })
             .await?;
         let view = TicketView {

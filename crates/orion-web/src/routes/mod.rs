@@ -1,3 +1,4 @@
+pub(crate) mod assets;
 pub(crate) mod directory;
 pub(crate) mod kb;
 pub(crate) mod mail;
@@ -26,6 +27,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = kb::routes(r);
     let r = monitoring::routes(r);
     let r = webhooks::routes(r);
+    let r = assets::routes(r);
     system::routes(r)
 }
 

@@ -287,6 +287,8 @@ pub(super) struct NewForm {
     pub channel: String,
     pub group: String,
     pub mine: bool,
+    /// An affected asset: its tag or id
+    pub asset: String,
 }
 
 #[derive(Template)]
@@ -345,6 +347,7 @@ async fn create(State(s): State<AppState>, user: WebUser, fields: Fields) -> Res
         channel: fields.text("channel").unwrap_or_else(|| "phone".into()),
         group: fields.text("group").unwrap_or_default(),
         mine: fields.checked("mine"),
+        asset: fields.text("asset").unwrap_or_default(),
     };
     let input = NewTicketInput {
         kind: Some(f.kind.clone()),
@@ -358,6 +361,7 @@ async fn create(State(s): State<AppState>, user: WebUser, fields: Fields) -> Res
         category: (!f.category.is_empty()).then(|| f.category.clone()),
         assignment_group: (!f.group.is_empty()).then(|| f.group.clone()),
         assignee: f.mine.then(|| user.me.email.clone()),
+        assets: (!f.asset.trim().is_empty()).then(|| vec![f.asset.trim().to_string()]),
     };
     match s.app.create_ticket(&user.actor, input).await {
         Ok(t) => done(&format!("/agent/tickets/{}", t.number), "created"),

@@ -1,6 +1,7 @@
 //! Orion's integration suite: the real server (and the real binary) on both engines.
 
 mod api;
+mod assets;
 mod browser;
 mod cli;
 mod kb;
