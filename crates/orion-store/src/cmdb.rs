@@ -246,11 +246,19 @@ pub struct CiFilter {
     pub tag_or_serial: Option<String>,
 }
 
-/// CIs newest first, keyset-paged by id. Each filter has an index that ends in `id`, so a page
-/// reads only its rows whatever the table's size.
+/// CIs newest first, keyset-paged by id; with a name prefix, by name (then id), the page after
+/// the CI `before`. Each filter has an index that ends in `id` (the prefix: `(name_key, id)`),
+/// so a page reads only its rows whatever the table's size.
 pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit: i64) -> Result<Vec<CiRow>> {
     let mut sql = Sql::new(CI_COLS);
-    sql.push(" WHERE ci.id < ").bind_i64(before.unwrap_or(i64::MAX));
+    match (&f.name_prefix, before) {
+        (Some(_), None) => sql.push(" WHERE 1 = 1"),
+        (Some(_), Some(b)) => {
+            sql.push(" WHERE (ci.name_key, ci.id) > (SELECT c2.name_key, c2.id FROM ci c2 WHERE c2.id = ");
+            sql.bind_i64(b).push(")")
+        }
+        (None, b) => sql.push(" WHERE ci.id < ").bind_i64(b.unwrap_or(i64::MAX)),
+    };
     if let Some(t) = &f.ci_type {
         sql.push(" AND ci.ci_type = ").bind_text(t.clone());
     }
@@ -267,12 +275,19 @@ pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit:
         // A range, not LIKE: both engines use the (name_key, id) index for it.
         sql.push(" AND ci.name_key >= ").bind_text(p.clone());
         sql.push(" AND ci.name_key < ").bind_text(format!("{p}\u{10FFFF}"));
+        // Exact under any collation (a linguistic one may order `pc1` between `pc-1` and `pc-2`).
+        // The length is a number Orion computed, written as a literal (PostgreSQL's substr takes int4).
+        sql.push(&format!(" AND substr(ci.name_key, 1, {}) = ", p.chars().count())).bind_text(p.clone());
     }
     if let Some(t) = &f.tag_or_serial {
         sql.push(" AND (ci.asset_tag = ").bind_text(t.clone());
         sql.push(" OR ci.serial = ").bind_text(t.clone()).push(")");
     }
-    sql.push(" ORDER BY ci.id DESC LIMIT ").bind_i64(limit);
+    if f.name_prefix.is_some() {
+        sql.push(" ORDER BY ci.name_key, ci.id LIMIT ").bind_i64(limit);
+    } else {
+        sql.push(" ORDER BY ci.id DESC LIMIT ").bind_i64(limit);
+    }
     Ok(fetch_all_sql!(conn, CiRow, &sql)?)
 }
 

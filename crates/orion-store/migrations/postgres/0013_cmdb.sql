@@ -38,7 +38,9 @@ CREATE TABLE ci (
     created_at        BIGINT  NOT NULL,
     updated_at        BIGINT  NOT NULL
 );
-CREATE INDEX ci_type_idx ON ci (ci_type, state, id);
+-- Every list filter has an index ending in id, so a keyset page reads only its own rows.
+CREATE INDEX ci_type_idx ON ci (ci_type, id);
+CREATE INDEX ci_type_state_idx ON ci (ci_type, state, id);
 CREATE INDEX ci_state_idx ON ci (state, id);
 CREATE INDEX ci_name_idx ON ci (name_key, id);
 CREATE INDEX ci_owner_idx ON ci (owner_id, id) WHERE owner_id IS NOT NULL;

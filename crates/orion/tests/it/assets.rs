@@ -103,6 +103,15 @@ async fn assets_move_through_their_lifecycle_with_a_full_history(engine: Engine)
     assert_eq!(b["items"].as_array().unwrap().iter().map(id).collect::<Vec<_>>(), vec![lt], "by asset tag");
     let (_, b) = t.get(&d.agent, "/api/v1/assets?q=prn-").await;
     assert_eq!(b["items"].as_array().unwrap().len(), 5, "by name prefix, any case");
+    // A name search pages in name order.
+    let names = |b: &Value| {
+        b["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let (_, b) = t.get(&d.agent, "/api/v1/assets?q=PRN-&limit=2").await;
+    assert_eq!(names(&b), ["PRN-0", "PRN-1"]);
+    let (_, b) =
+        t.get(&d.agent, &format!("/api/v1/assets?q=PRN-&limit=2&cursor={}", b["next_cursor"].as_str().unwrap())).await;
+    assert_eq!(names(&b), ["PRN-2", "PRN-3"]);
     let (s, b) = t.get(&d.agent, "/api/v1/assets?state=lost").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(b["error"]["fields"]["state"].is_string());
