@@ -147,6 +147,34 @@ enum Command {
     /// Knowledge-base articles
     #[command(subcommand)]
     Article(ArticleCmd),
+    /// Import assets, licences or users from a CSV file: every line is checked first, and with
+    /// any bad line nothing is written (the lines are listed with the field and reason)
+    Import {
+        /// assets, licences or users
+        kind: String,
+        /// The CSV file (`-` for standard input); the first line names the columns
+        file: PathBuf,
+        /// Map the file's columns to fields: `"Asset Tag=asset_tag,Serial No=serial"`
+        #[arg(long, default_value = "")]
+        map: String,
+        /// Check every line and report, writing nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export assets, licences or users as CSV (safe to open in a spreadsheet)
+    Export {
+        /// assets, licences or users
+        kind: String,
+        /// Write here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -813,6 +841,10 @@ async fn run(cli: Cli) -> Result<()> {
                     report_ola(&app, orion_app::ola::OlaQuery { from, to, group }, json).await
                 }
                 Command::Reindex { batch } => reindex(&app, batch).await,
+                Command::Import { kind, file, map, dry_run, as_user, json } => {
+                    import_cmd(&app, &kind, &file, &map, dry_run, &as_user, json).await
+                }
+                Command::Export { kind, out, as_user } => export_cmd(&app, &kind, out.as_deref(), &as_user).await,
                 Command::Search { query, as_user, kind_of, limit, json } => {
                     search_cmd(&app, &query, &as_user, &kind_of, limit, json).await
                 }
@@ -1246,6 +1278,73 @@ async fn reindex(app: &App, batch: i64) -> Result<()> {
     let mut p = Progress::new("rows");
     let (tickets, articles) = app.reindex(batch, |d, t| p.show(d, t)).await?;
     println!("reindexed {tickets} tickets and {articles} articles in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+async fn import_cmd(
+    app: &App,
+    kind: &str,
+    file: &std::path::Path,
+    map: &str,
+    dry_run: bool,
+    as_user: &str,
+    json: bool,
+) -> Result<()> {
+    use orion_app::cmdb::csv_io::{CsvKind, parse_mapping};
+    let actor = app.actor_for(as_user).await?;
+    let kind = CsvKind::parse(kind)?;
+    let mapping = parse_mapping(map)?;
+    let data = if file.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::stdin().read_to_end(&mut v).context("reading standard input")?;
+        v
+    } else {
+        std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let mut p = Progress::new("lines");
+    let r = app.import_csv(&actor, kind, &data, &mapping, dry_run, |d, t| p.show(d as i64, t as i64)).await?;
+    if json {
+        print_json(&r)?;
+    } else {
+        for e in &r.errors {
+            let field = if e.field.is_empty() { String::new() } else { format!(" {}:", e.field) };
+            eprintln!("{}:{}:{field} {}", file.display(), e.line, e.reason);
+        }
+        if !r.ignored_columns.is_empty() {
+            eprintln!("ignored columns: {}", r.ignored_columns.join(", "));
+        }
+        let verdict = match (r.written, r.dry_run, r.errors.is_empty()) {
+            (true, _, _) => "written",
+            (false, true, true) => "dry run: nothing written, every line is valid",
+            _ => "nothing written",
+        };
+        println!(
+            "{} lines: {} new, {} changed, {} unchanged, {} errors — {verdict}",
+            r.rows,
+            r.created,
+            r.updated,
+            r.unchanged,
+            r.errors.len()
+        );
+    }
+    if r.errors.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("{} bad lines", r.errors.len())) }
+}
+
+async fn export_cmd(app: &App, kind: &str, out: Option<&std::path::Path>, as_user: &str) -> Result<()> {
+    use orion_app::cmdb::csv_io::CsvKind;
+    let actor = app.actor_for(as_user).await?;
+    let kind = CsvKind::parse(kind)?;
+    let mut sink: Box<dyn std::io::Write + Send> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create_new(p).with_context(|| format!("creating {} (it must not exist)", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let n = app.export_csv(&actor, kind, &mut *sink, |_| {}).await?;
+    sink.flush()?;
+    if out.is_some() {
+        eprintln!("exported {n} rows");
+    }
     Ok(())
 }
 

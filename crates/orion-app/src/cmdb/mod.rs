@@ -6,6 +6,7 @@
 //! ("my devices") and may name one of those on a ticket. Every change writes a history event in
 //! the same transaction, so an asset's history is complete.
 
+pub mod csv_io;
 pub mod inventory;
 pub mod licences;
 pub mod patch;

@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orion_app::Page;
+use orion_app::cmdb::csv_io::{CsvKind, ImportReport, parse_mapping};
 use orion_app::cmdb::inventory::{InventorySettings, InventoryToken, NewInventoryToken, Presented};
 use orion_app::cmdb::licences::{
     Assignment, AssignmentInput, ComplianceQuery, ComplianceReport, Licence, LicenceInput, LicenceListQuery,
@@ -59,6 +60,8 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(get_inventory_settings, put_inventory_settings))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
+        .routes(routes!(import).layer(DefaultBodyLimit::max(INVENTORY_MAX_BYTES * 8)))
+        .routes(routes!(export))
 }
 
 /// Assets newest first (staff; a requester sees their own devices). Keyset-paged.
@@ -508,4 +511,58 @@ async fn create_token(
 async fn delete_token(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     s.app.delete_inventory_token(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportQuery {
+    /// Check every line and report, writing nothing
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Column mapping `File Column=field,Other=field2` (default: columns named as the fields)
+    pub map: Option<String>,
+}
+
+/// Import a CSV file of `assets`, `licences` or `users` (staff; users: admins). All or nothing:
+/// with any bad line the answer is 422 with every bad line (line, field, reason) and nothing is
+/// written.
+#[utoipa::path(post, path = "/api/v1/import/{kind}", tag = "assets", params(("kind" = String, Path), ImportQuery),
+    request_body(content = String, content_type = "text/csv"), security(("bearer" = [])),
+    responses((status = 200, body = ImportReport), (status = 422, body = ImportReport), (status = 403, body = ErrorBody)))]
+async fn import(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    Path(kind): Path<String>,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<ImportReport>)> {
+    let kind = CsvKind::parse(&kind)?;
+    let mapping = parse_mapping(q.map.as_deref().unwrap_or(""))?;
+    let report = s.app.import_csv(&a, kind, &body, &mapping, q.dry_run, |_, _| {}).await?;
+    let status = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, Json(report)))
+}
+
+/// Export every asset, licence or user as CSV (staff; users: admins). Cells a spreadsheet would
+/// run as formulas start with `'`.
+#[utoipa::path(get, path = "/api/v1/export/{kind}", tag = "assets", params(("kind" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody)))]
+async fn export(State(s): State<AppState>, Auth(a): Auth, Path(kind): Path<String>) -> ApiResult<Response> {
+    let kind = CsvKind::parse(&kind)?;
+    let mut out: Vec<u8> = Vec::new();
+    s.app.export_csv(&a, kind, &mut out, |_| {}).await?;
+    let name = format!(
+        "attachment; filename=\"orion-{}.csv\"",
+        match kind {
+            CsvKind::Assets => "assets",
+            CsvKind::Licences => "licences",
+            CsvKind::Users => "users",
+        }
+    );
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("attachment"))),
+    ];
+    Ok((headers, out).into_response())
 }

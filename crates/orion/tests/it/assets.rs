@@ -13,6 +13,7 @@ engine_tests!(
     relations_give_the_impact_on_services_and_tickets,
     inventories_create_match_and_record_changes,
     licences_are_checked_against_installations,
+    spreadsheets_import_all_or_nothing_and_export_safely,
     real_fusioninventory_agent_inventories_this_machine
 );
 
@@ -646,4 +647,86 @@ async fn real_fusioninventory_agent_inventories_this_machine(engine: Engine) {
     assert!(sw.as_array().unwrap().len() > 50, "installed packages listed: {}", sw.as_array().unwrap().len());
     let kinds = history_kinds(t, &d.agent, id(a)).await;
     assert_eq!(kinds, ["created", "inventoried", "inventoried"]);
+}
+
+async fn spreadsheets_import_all_or_nothing_and_export_safely(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let import = |kind: &str, query: &str, token: &str, csv: &str| {
+        let req =
+            t.client.post(format!("{}/api/v1/import/{kind}{query}", t.base)).bearer_auth(token).body(csv.to_string());
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let map = "?map=Tag=asset_tag,Serial%20No=serial,Kind=type";
+    // A file with three bad lines: nothing written, each line named.
+    let bad = "Tag,Serial No,Kind,name,purchase_date,holder,Colour\n\
+               PC-1,S1,laptop,Laptop one,2025-01-02,ann@example.com,red\n\
+               PC-2,S2,toaster,Broken type,2025-01-02,,\n\
+               PC-1,S3,laptop,Same tag again,2025-01-02,,\n\
+               PC-4,S4,desktop,Bad date,2025-13-01,,\n\
+               PC-5,S5,desktop,Nobody holds it,,zed@example.com,\n";
+    let (s, r) = import("assets", map, &d.agent, bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    let errs: Vec<(i64, String)> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_i64().unwrap(), e["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        errs,
+        [(3, "type".to_string()), (4, "asset_tag".into()), (5, "purchase_date".into()), (6, "holder".into())]
+    );
+    assert_eq!((r["written"].as_bool(), r["ignored_columns"].clone()), (Some(false), json!(["Colour"])));
+    assert_eq!(t.get(&d.agent, "/api/v1/assets").await.1["items"], json!([]), "nothing half-written");
+
+    // The fixed file: a dry run writes nothing, the real run creates three, a second run changes nothing.
+    let good = "Tag,Serial No,Kind,name,purchase_date,holder,cost,notes\n\
+                PC-1,S1,laptop,Laptop one,2025-01-02,ann@example.com,\"1,299.00\",\n\
+                PC-2,S2,desktop,Desktop two,2025-01-02,,,\"=HYPERLINK(\"\"http://evil\"\")\"\n\
+                ,S9,printer,Printer by serial,,,,\n";
+    let (s, r) = import("assets", &format!("{map}&dry_run=true"), &d.agent, good).await;
+    assert_eq!((s, r["created"].as_i64(), r["written"].as_bool()), (StatusCode::OK, Some(3), Some(false)), "{r}");
+    assert_eq!(t.get(&d.agent, "/api/v1/assets").await.1["items"], json!([]));
+    let (s, r) = import("assets", map, &d.agent, good).await;
+    assert_eq!((s, r["created"].as_i64(), r["written"].as_bool()), (StatusCode::OK, Some(3), Some(true)), "{r}");
+    let (_, mine) = t.get(&d.ann, "/api/v1/me/devices").await;
+    assert_eq!((mine[0]["asset_tag"].as_str(), mine[0]["cost_cents"].as_i64()), (Some("PC-1"), Some(129_900)));
+    let (s, r) = import("assets", map, &d.agent, good).await;
+    assert_eq!((s, r["unchanged"].as_i64(), r["created"].as_i64()), (StatusCode::OK, Some(3), Some(0)), "{r}");
+    let moved = good.replace("Desktop two,2025-01-02", "Desktop two,2025-02-03");
+    let (_, r) = import("assets", map, &d.agent, &moved).await;
+    assert_eq!(r["updated"], 1, "{r}");
+
+    // Export: the header, every asset, and the formula neutralised.
+    let resp = t.client.get(format!("{}/api/v1/export/assets", t.base)).bearer_auth(&d.agent).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = resp.text().await.unwrap();
+    assert!(csv.starts_with("asset_tag,serial,type,name,state,holder,"), "{csv}");
+    assert_eq!(csv.lines().count(), 4);
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "{csv}");
+    assert!(csv.contains("PC-1,S1,laptop,Laptop one,deployed,ann@example.com"), "{csv}");
+
+    // Users: admins only; groups by name; an agent in a group.
+    let users = "email,name,role,groups,department\nnew.agent@example.com,New Agent,agent,Service Desk,IT\nann@example.com,Ann Smith,,,Finance\n";
+    assert_eq!(import("users", "", &d.agent, users).await.0, StatusCode::FORBIDDEN);
+    let (s, r) = import("users", "", &d.admin, users).await;
+    assert_eq!((s, r["created"].as_i64(), r["updated"].as_i64()), (StatusCode::OK, Some(1), Some(1)), "{r}");
+    let (_, u) = t.get(&d.admin, "/api/v1/users?q=new.agent").await;
+    assert_eq!(u["items"][0]["groups"], json!(["Service Desk"]), "{u}");
+    let (s, r) = import("users", "", &d.admin, "email,role,groups\nx@example.com,requester,Service Desk\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r["errors"][0]["field"], "groups");
+
+    // Licences.
+    let lic = "product,vendor,type,seats,expires_on,reference\nMicrosoft 365 E3,Microsoft,per_user,250,2027-06-30,EA-1\nAdobe Acrobat,Adobe,per_device,x,,\n";
+    let (s, r) = import("licences", "", &d.agent, lic).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((r["errors"][0]["line"].as_i64(), r["errors"][0]["field"].as_str()), (Some(3), Some("seats")));
+    let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,")).await;
+    assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(2)), "{r}");
 }

@@ -213,6 +213,22 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
     assert!(err.contains("security") && err.contains("secret"), "{err}");
     let o = orion(&db, &["mail", "outbox", "--json"], None);
     assert!(o.status.success() && text(&o.stdout).trim() == "[]", "{}", text(&o.stderr));
+
+    // A spreadsheet of assets: a bad line is reported by file and line and nothing is written;
+    // the fixed file is imported with a progress report, and exported back.
+    let csv = dir.path().join("assets.csv");
+    std::fs::write(&csv, "Asset Tag,type,name\nPC-1,laptop,One\nPC-2,fridge,Two\n").unwrap();
+    let path = csv.to_str().unwrap();
+    let o = orion(&db, &["import", "assets", path, "--map", "Asset Tag=asset_tag", "--as", "lead@example.com"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains(&format!("{path}:3: type:")), "{err}");
+    std::fs::write(&csv, "Asset Tag,type,name\nPC-1,laptop,One\nPC-2,desktop,Two\n").unwrap();
+    let out = ok(&["import", "assets", path, "--map", "Asset Tag=asset_tag", "--as", "lead@example.com"], None);
+    assert!(out.contains("2 lines: 2 new, 0 changed, 0 unchanged, 0 errors — written"), "{out}");
+    let out = ok(&["export", "assets", "--as", "lead@example.com"], None);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains("PC-2,,desktop,Two,in_stock"), "{out}");
 }
 
 orion_testkit::engine_tests!(scripts_can_set_up_a_desk_and_log_tickets);
