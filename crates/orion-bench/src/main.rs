@@ -28,6 +28,8 @@ enum Cli {
     Search(search_bench::SearchArgs),
     /// Alertmanager payloads through alert ingestion: new outages, repeats, storms (scripts/bench-alerts)
     Alerts(alert_bench::AlertArgs),
+    /// Seed N assets, time the asset list views and inventory processing (scripts/bench-assets)
+    Assets(asset_bench::AssetArgs),
 }
 
 #[derive(clap::Args)]
@@ -196,6 +198,7 @@ async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
 }
 
 mod alert_bench;
+mod asset_bench;
 mod mail_bench;
 mod search_bench;
 mod sla_bench;
@@ -210,6 +213,7 @@ async fn main() -> Result<()> {
         Cli::Queues(a) => return ui_bench::run(a).await,
         Cli::Search(a) => return search_bench::run(a).await,
         Cli::Alerts(a) => return alert_bench::run(a).await,
+        Cli::Assets(a) => return asset_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;

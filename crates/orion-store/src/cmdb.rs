@@ -249,21 +249,33 @@ pub struct CiFilter {
 /// CIs newest first, keyset-paged by id; with a name prefix, by name (then id), the page after
 /// the CI `before`. Each filter has an index that ends in `id` (the prefix: `(name_key, id)`),
 /// so a page reads only its rows whatever the table's size.
+///
+/// Type and state are written into the SQL as literals: they are checked against the fixed
+/// lists (callers pass only those), and PostgreSQL's generic plan for a prepared statement
+/// could not otherwise see that `type = 'server' AND state = 'in_repair'` is rare and would walk
+/// the whole primary key instead of the (type, state, id) index.
 pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit: i64) -> Result<Vec<CiRow>> {
     let mut sql = Sql::new(CI_COLS);
+    sql.push(" WHERE 1 = 1");
     match (&f.name_prefix, before) {
-        (Some(_), None) => sql.push(" WHERE 1 = 1"),
         (Some(_), Some(b)) => {
-            sql.push(" WHERE (ci.name_key, ci.id) > (SELECT c2.name_key, c2.id FROM ci c2 WHERE c2.id = ");
-            sql.bind_i64(b).push(")")
+            sql.push(" AND (ci.name_key, ci.id) > (SELECT c2.name_key, c2.id FROM ci c2 WHERE c2.id = ");
+            sql.bind_i64(b).push(")");
         }
-        (None, b) => sql.push(" WHERE ci.id < ").bind_i64(b.unwrap_or(i64::MAX)),
-    };
-    if let Some(t) = &f.ci_type {
-        sql.push(" AND ci.ci_type = ").bind_text(t.clone());
+        (None, Some(b)) => {
+            sql.push(" AND ci.id < ").bind_i64(b);
+        }
+        (_, None) => {}
     }
-    if let Some(s) = &f.state {
-        sql.push(" AND ci.state = ").bind_text(s.clone());
+    for (column, value, allowed) in [("ci_type", &f.ci_type, CI_TYPES), ("state", &f.state, CI_STATES)] {
+        match value.as_deref().map(|v| literal(v, allowed)) {
+            None => {}
+            Some(Some(v)) => {
+                sql.push(&format!(" AND ci.{column} = '{v}'"));
+            }
+            // Not a value the schema allows: nothing can match.
+            Some(None) => return Ok(Vec::new()),
+        }
     }
     if let Some(o) = f.owner_id {
         sql.push(" AND ci.owner_id = ").bind_i64(o);
@@ -272,12 +284,9 @@ pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit:
         sql.push(" AND ci.location = ").bind_text(l.clone());
     }
     if let Some(p) = &f.name_prefix {
-        // A range, not LIKE: both engines use the (name_key, id) index for it.
+        // A range, not LIKE: both engines use the (name_key, id) index for it (and for the order).
         sql.push(" AND ci.name_key >= ").bind_text(p.clone());
         sql.push(" AND ci.name_key < ").bind_text(format!("{p}\u{10FFFF}"));
-        // Exact under any collation (a linguistic one may order `pc1` between `pc-1` and `pc-2`).
-        // The length is a number Orion computed, written as a literal (PostgreSQL's substr takes int4).
-        sql.push(&format!(" AND substr(ci.name_key, 1, {}) = ", p.chars().count())).bind_text(p.clone());
     }
     if let Some(t) = &f.tag_or_serial {
         sql.push(" AND (ci.asset_tag = ").bind_text(t.clone());
@@ -288,7 +297,33 @@ pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit:
     } else {
         sql.push(" ORDER BY ci.id DESC LIMIT ").bind_i64(limit);
     }
-    Ok(fetch_all_sql!(conn, CiRow, &sql)?)
+    let mut rows = fetch_all_sql!(conn, CiRow, &sql)?;
+    if let Some(p) = &f.name_prefix {
+        // Exact under any collation (a linguistic one may sort `pc1` between `pc-1` and `pc-2`).
+        rows.retain(|r| r.name.to_lowercase().starts_with(p.as_str()));
+    }
+    Ok(rows)
+}
+
+/// The CI types and states the schema allows (the CHECK constraints of migration 0013).
+const CI_TYPES: &[&str] = &[
+    "desktop",
+    "laptop",
+    "server",
+    "virtual_machine",
+    "printer",
+    "network_device",
+    "phone",
+    "peripheral",
+    "room_equipment",
+    "software",
+    "service",
+];
+const CI_STATES: &[&str] = &["ordered", "in_stock", "deployed", "in_repair", "retired", "disposed"];
+
+/// `v` as one of `allowed` (a static string safe to write into SQL), or None.
+fn literal(v: &str, allowed: &[&'static str]) -> Option<&'static str> {
+    allowed.iter().find(|a| **a == v).copied()
 }
 
 /// Removes a CI that nothing refers to (its history, software and relations go with it).
