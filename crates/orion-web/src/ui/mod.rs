@@ -11,6 +11,7 @@ mod agent;
 mod assets;
 mod auth;
 mod kb;
+mod assets;
 mod monitoring;
 mod portal;
 
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(agent::routes())
         .merge(monitoring::routes())
+        .merge(assets::routes())
         .merge(portal::routes())
         .merge(admin::routes())
         .merge(kb::routes())
@@ -98,6 +100,9 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "article_unlinked" => "Article link removed.",
         "window_created" => "Maintenance window started: matching alerts open nothing until it ends.",
         "window_ended" => "Maintenance window ended.",
+        "asset_saved" => "Asset saved.",
+        "asset_moved" => "Asset updated; the move is in its history.",
+        "relation_added" => "Relationship recorded.",
         _ => return None,
     })
 }
