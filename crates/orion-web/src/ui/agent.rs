@@ -529,6 +529,8 @@ struct TicketPage {
     alerts: Vec<super::monitoring::AlertRow>,
     /// How many there are (the page shows the first 50)
     alerts_total: usize,
+    /// The assets the ticket names and what an outage of them affects
+    assets: Option<orion_app::cmdb::TicketAssets>,
     members: Vec<String>,
     lower_groups: Vec<String>,
     higher_groups: Vec<String>,
@@ -590,10 +592,12 @@ async fn ticket_page(
         .map(|c| c.path)
         .collect();
     let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
+    let assets = s.app.ticket_assets(&user.actor, number).await.ok().filter(|a| !a.assets.is_empty());
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         alerts_total: alerts.len(),
         alerts: alerts.into_iter().take(50).map(Into::into).collect(),
+        assets,
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "queue", flash),
         t: ticket_view(t),
         last_entry: last_id(&entries),

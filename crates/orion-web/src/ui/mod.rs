@@ -10,8 +10,8 @@ mod admin;
 mod agent;
 mod assets;
 mod auth;
+mod cmdb;
 mod kb;
-mod assets;
 mod monitoring;
 mod portal;
 
@@ -32,7 +32,7 @@ pub(crate) const SESSION_COOKIE: &str = "orion_session";
 /// Every page and form of the UI.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .merge(assets::routes())
+        .merge(cmdb::routes())
         .merge(auth::routes())
         .merge(agent::routes())
         .merge(monitoring::routes())

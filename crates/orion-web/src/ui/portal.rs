@@ -96,6 +96,8 @@ pub(super) struct ReportForm {
     pub description: String,
     /// Ties suggested articles opened while writing to this form (deflection)
     pub draft_key: String,
+    /// The id of one of the requester's devices the problem is about
+    pub device: String,
 }
 
 #[derive(Template)]
@@ -106,9 +108,22 @@ struct NewPage {
     error: Option<String>,
     max_files: usize,
     max_mib: usize,
+    /// The devices checked out to the requester: (id, label)
+    devices: Vec<(String, String)>,
 }
 
-fn new_form(user: &WebUser, mut f: ReportForm, error: Option<String>) -> Response {
+async fn new_form(s: &AppState, user: &WebUser, mut f: ReportForm, error: Option<String>) -> Response {
+    let devices = s
+        .app
+        .my_devices(&user.actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| {
+            let tag = d.asset_tag.map(|t| format!(" ({t})")).unwrap_or_default();
+            (d.id.to_string(), format!("{}{tag} — {}", d.name, d.ci_type.replace('_', " ")))
+        })
+        .collect();
     if f.draft_key.is_empty() {
         f.draft_key = orion_app::search::new_draft_key();
     }
@@ -119,16 +134,17 @@ fn new_form(user: &WebUser, mut f: ReportForm, error: Option<String>) -> Respons
         error,
         max_files: MAX_FILES,
         max_mib: MAX_FILE_BYTES >> 20,
+        devices,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;
     resp
 }
 
-async fn new_page(user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn new_page(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
     let kind =
         if q.get("kind").map(String::as_str) == Some("service_request") { "service_request" } else { "incident" };
-    new_form(&user, ReportForm { kind: kind.into(), ..ReportForm::default() }, None)
+    new_form(&s, &user, ReportForm { kind: kind.into(), ..ReportForm::default() }, None).await
 }
 
 /// Reads a multipart form: its text fields and its files (empty file inputs skipped).
@@ -164,17 +180,18 @@ pub(super) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Uplo
 async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Response {
     let (f, files) = match read_multipart(m).await {
         Ok(x) => x,
-        Err(e) => return new_form(&user, ReportForm::default(), Some(e)),
+        Err(e) => return new_form(&s, &user, ReportForm::default(), Some(e)).await,
     };
     let form = ReportForm {
         kind: f.text("kind").unwrap_or_else(|| "incident".into()),
         title: f.get("title").unwrap_or_default().to_string(),
         description: f.get("description").unwrap_or_default().to_string(),
         draft_key: f.get("draft_key").unwrap_or_default().chars().take(64).collect(),
+        device: f.text("device").unwrap_or_default(),
     };
     // Files are checked before the ticket exists, so a refused file leaves nothing half-written.
     if let Err(e) = check_uploads(&files) {
-        return new_form(&user, form, Some(explain(&e)));
+        return new_form(&s, &user, form, Some(explain(&e))).await;
     }
     let input = NewTicketInput {
         kind: Some(form.kind.clone()),
@@ -183,12 +200,13 @@ async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Respo
         channel: Some("portal".into()),
         // Staff reporting for themselves name themselves; a requester always reports as themselves.
         requester: user.me.staff.then(|| user.me.email.clone()),
+        assets: (!form.device.is_empty()).then(|| vec![form.device.clone()]),
         ..NewTicketInput::default()
     };
     let t = match s.app.create_ticket(&user.actor, input).await {
         Ok(t) => t,
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            return new_form(&user, form, Some(explain(&e)));
+            return new_form(&s, &user, form, Some(explain(&e))).await;
         }
         Err(e) => return error_page(Some(&user), &e),
     };

@@ -19,6 +19,7 @@ engine_tests!(
     requesters_confirm_a_resolution_in_the_portal,
     knowledge_pages_write_publish_search_suggest_and_link,
     monitoring_pages_show_alerts_windows_and_the_backup_board,
+    asset_pages_list_show_and_move_assets,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -966,4 +967,94 @@ async fn monitoring_pages_show_alerts_windows_and_the_backup_board(engine: Engin
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("nightly-db-backup") && r.body.contains("every 24 h<"), "{}", r.body);
     assert!(r.body.contains(">waiting<"), "{}", r.body);
+}
+
+async fn asset_pages_list_show_and_move_assets(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    let make = |body: Value| {
+        let admin = admin.clone();
+        let t = &t;
+        async move {
+            let (s, b) = t.post(&admin, "/api/v1/assets", body).await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            b["id"].as_i64().unwrap()
+        }
+    };
+    let laptop = make(json!({"type": "laptop", "name": "LT-<script>", "asset_tag": "PC-77", "model": "X1 Carbon",
+                              "location": "Berlin HQ"}))
+    .await;
+    let server = make(json!({"type": "server", "name": "esx01"})).await;
+    let service = make(json!({"type": "service", "name": "Payroll"})).await;
+    let (s, _) = t
+        .post(
+            &admin,
+            &format!("/api/v1/assets/{service}/relations"),
+            json!({"kind": "depends_on", "target": server.to_string()}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, tk) = t
+        .post(
+            &admin,
+            "/api/v1/tickets",
+            json!({"title": "esx01 down", "requester": "bob@example.com", "assets": [server.to_string()]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tk}");
+    let number = tk["number"].as_str().unwrap().to_string();
+
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    let r = alice.get("/agent/assets").await;
+    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/portal"));
+    let r = alice
+        .post(&format!("/agent/assets/{laptop}/move"), &[("action", "checkout"), ("user", "alice@example.com")])
+        .await;
+    assert_eq!(r.location, "/portal", "a requester cannot move assets");
+
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let r = sam.get("/agent/assets?type=laptop").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("LT-&#60;script&#62;") && !r.body.contains("LT-<script>"), "escaped: {}", r.body);
+    assert!(!r.body.contains("esx01"), "filtered by type");
+    let r = sam.get(&format!("/agent/assets/{laptop}")).await;
+    assert!(r.body.contains("X1 Carbon") && r.body.contains("Check out"), "{}", r.body);
+
+    // Check out from the page; a refused move keeps the page with the reason.
+    let r = sam
+        .post(
+            &format!("/agent/assets/{laptop}/move"),
+            &[("action", "checkout"), ("user", "alice@example.com"), ("due_back", "2027-01-31")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = sam.get(&format!("/agent/assets/{laptop}")).await;
+    assert!(r.body.contains(r#"<strong id="asset-holder">alice@example.com</strong>"#), "{}", r.body);
+    assert!(r.body.contains("Checked out to"), "history shown: {}", r.body);
+    let r = sam.post(&format!("/agent/assets/{laptop}/move"), &[("action", "state"), ("state", "disposed")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("cannot move to disposed"), "{}", r.body);
+    let r = sam
+        .post(
+            &format!("/agent/assets/{server}/move"),
+            &[("action", "relate"), ("kind", "runs_on"), ("target", "nothing-here")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The server's page shows the impact; the ticket page shows the asset and the affected service.
+    let r = sam.get(&format!("/agent/assets/{server}")).await;
+    assert!(r.body.contains("1 dependent CIs") && r.body.contains(">Payroll</a>"), "{}", r.body);
+    let r = sam.get(&format!("/agent/tickets/{number}")).await;
+    assert!(r.body.contains("Affected assets") && r.body.contains(&format!("/agent/assets/{server}")), "{}", r.body);
+    assert!(r.body.contains(">Payroll</a>"), "{}", r.body);
+
+    // Alice now holds the laptop: the portal form offers it.
+    let r = alice.get("/portal/new").await;
+    assert!(
+        r.body.contains(&format!(r#"<option value="{laptop}" >LT-&#60;script&#62; (PC-77) — laptop</option>"#)),
+        "{}",
+        r.body
+    );
 }
