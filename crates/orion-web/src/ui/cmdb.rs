@@ -25,6 +25,83 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/assets", get(list))
         .route("/agent/assets/{id}", get(page))
         .route("/agent/assets/{id}/move", post(act))
+        .route("/agent/licences", get(licences))
+        .route("/agent/patch-status", get(patch_status))
+}
+
+#[derive(Template)]
+#[template(path = "agent/licences.html")]
+struct LicencesPage {
+    l: Layout,
+    report: orion_app::cmdb::licences::ComplianceReport,
+    licences: Vec<orion_app::cmdb::licences::Licence>,
+    next: Option<String>,
+}
+
+/// Licence compliance (per product: entitled, in use, status) and the licences themselves.
+async fn licences(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = staff_only(&user) {
+        return r;
+    }
+    let days = q.get("days").and_then(|d| d.parse().ok());
+    let cq = orion_app::cmdb::licences::ComplianceQuery { expiring_within_days: days };
+    let report = match s.app.licence_compliance(&user.actor, cq).await {
+        Ok(r) => r,
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    let lq = orion_app::cmdb::licences::LicenceListQuery { cursor: q.get("cursor").cloned(), limit: Some(100) };
+    let page = match s.app.list_licences(&user.actor, lq).await {
+        Ok(p) => p,
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    render(&LicencesPage {
+        l: Layout::new(Some(&user), "Licences", "assets", q.get("m").map(String::as_str)),
+        report,
+        licences: page.items,
+        next: page.next_cursor.map(|c| format!("/agent/licences?cursor={c}")),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "agent/patch.html")]
+struct PatchPage {
+    l: Layout,
+    summary: orion_app::cmdb::patch::PatchSummary,
+    status: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+/// Patch status: every OS build against the baseline, and the assets of one status.
+async fn patch_status(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = staff_only(&user) {
+        return r;
+    }
+    let summary = match s.app.patch_summary(&user.actor).await {
+        Ok(x) => x,
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    let status = q
+        .get("status")
+        .filter(|v| matches!(v.as_str(), "behind" | "ok" | "no_baseline" | "stale"))
+        .cloned()
+        .unwrap_or_else(|| "behind".into());
+    let pq = orion_app::cmdb::patch::PatchQuery {
+        status: Some(status.clone()),
+        cursor: q.get("cursor").cloned(),
+        limit: Some(50),
+    };
+    let page = match s.app.patch_assets(&user.actor, pq).await {
+        Ok(p) => p,
+        Err(e) => return error_page(Some(&user), &e),
+    };
+    render(&PatchPage {
+        l: Layout::new(Some(&user), "Patch status", "assets", None),
+        next: page.next_cursor.map(|c| format!("/agent/patch-status?status={status}&cursor={c}")),
+        rows: page.items.into_iter().map(Row::from).collect(),
+        summary,
+        status,
+    })
 }
 
 struct Row {

@@ -1050,6 +1050,18 @@ async fn asset_pages_list_show_and_move_assets(engine: Engine) {
     assert!(r.body.contains("Affected assets") && r.body.contains(&format!("/agent/assets/{server}")), "{}", r.body);
     assert!(r.body.contains(">Payroll</a>"), "{}", r.body);
 
+    // Licences and patch status pages (staff only).
+    let (s, _) =
+        t.post(&admin, "/api/v1/licences", json!({"product": "Visio", "seats": 5, "expires_on": "2026-12-01"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let r = sam.get("/agent/licences").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Visio") && r.body.contains("compliant"), "{}", r.body);
+    assert!(r.body.contains("Visio — 2026-12-01"), "expiring within 30 days: {}", r.body);
+    let r = sam.get("/agent/patch-status").await;
+    assert!(r.body.contains("0 inventoried assets"), "{}", r.body);
+    assert_eq!(alice.get("/agent/licences").await.location, "/portal");
+
     // Alice now holds the laptop: the portal form offers it.
     let r = alice.get("/portal/new").await;
     assert!(
