@@ -19,23 +19,6 @@ pub const CI_TYPES: &[&str] = &[
     "service",
 ];
 
-/// The attributes each type documents (others are kept too; these are the ones forms offer).
-pub fn type_attributes(ci_type: &str) -> &'static [&'static str] {
-    match ci_type {
-        "desktop" | "laptop" => &["cpu", "memory_mb", "disk_gb", "os"],
-        "server" => &["cpu", "memory_mb", "disk_gb", "os", "rack", "ip_address"],
-        "virtual_machine" => &["vcpus", "memory_mb", "disk_gb", "os", "hypervisor", "ip_address"],
-        "printer" => &["ip_address", "colour", "duplex", "toner_model"],
-        "network_device" => &["ip_address", "ports", "firmware", "role"],
-        "phone" => &["phone_number", "imei", "carrier", "os"],
-        "peripheral" => &["kind", "connection"],
-        "room_equipment" => &["room", "kind"],
-        "software" => &["version", "edition"],
-        "service" => &["kind", "owner", "criticality", "url"],
-        _ => &[],
-    }
-}
-
 pub fn parse_type(field: &str, s: &str) -> Result<&'static str, FieldError> {
     let s = s.trim();
     CI_TYPES

@@ -3,6 +3,7 @@
 
 use crate::sql::{Bind, Sql};
 use crate::{Conn, Result, StoreError, fetch_all_sql, with_conn};
+use orion_domain::asset::{CI_TYPES, STATES};
 
 /// A configuration item as stored, with the name and e-mail of the user holding it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -267,7 +268,7 @@ pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit:
         }
         (_, None) => {}
     }
-    for (column, value, allowed) in [("ci_type", &f.ci_type, CI_TYPES), ("state", &f.state, CI_STATES)] {
+    for (column, value, allowed) in [("ci_type", &f.ci_type, CI_TYPES), ("state", &f.state, STATES)] {
         match value.as_deref().map(|v| literal(v, allowed)) {
             None => {}
             Some(Some(v)) => {
@@ -304,22 +305,6 @@ pub async fn list(conn: &mut Conn<'_>, f: &CiFilter, before: Option<i64>, limit:
     }
     Ok(rows)
 }
-
-/// The CI types and states the schema allows (the CHECK constraints of migration 0013).
-const CI_TYPES: &[&str] = &[
-    "desktop",
-    "laptop",
-    "server",
-    "virtual_machine",
-    "printer",
-    "network_device",
-    "phone",
-    "peripheral",
-    "room_equipment",
-    "software",
-    "service",
-];
-const CI_STATES: &[&str] = &["ordered", "in_stock", "deployed", "in_repair", "retired", "disposed"];
 
 /// `v` as one of `allowed` (a static string safe to write into SQL), or None.
 fn literal(v: &str, allowed: &[&'static str]) -> Option<&'static str> {
@@ -764,6 +749,14 @@ pub async fn delete_licence(conn: &mut Conn<'_>, id: i64) -> Result<()> {
 pub async fn get_licence(conn: &mut Conn<'_>, id: i64) -> Result<LicenceRow> {
     let sql = format!("{LICENCE_COLS} WHERE l.id = $1");
     Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(c).await)?)
+}
+
+/// The licence of a product (any case) with this contract reference: what an import line updates.
+pub async fn find_licence(conn: &mut Conn<'_>, product: &str, reference: &str) -> Result<Option<LicenceRow>> {
+    let sql = format!("{LICENCE_COLS} WHERE LOWER(l.product) = LOWER($1) AND l.reference = $2 ORDER BY l.id LIMIT 1");
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(product).bind(reference).fetch_optional(c).await
+    })?)
 }
 
 /// Licences by product, keyset-paged by id.

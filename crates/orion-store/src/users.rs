@@ -167,6 +167,23 @@ pub async fn group_ids(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<i64>> {
     })?)
 }
 
+/// (user id, group id) for every membership of the listed users, in one query.
+pub async fn memberships(conn: &mut Conn<'_>, user_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = crate::sql::Sql::new("SELECT user_id, group_id FROM group_member WHERE user_id IN ");
+    sql.bind_list(user_ids, crate::sql::Bind::I64).push(" ORDER BY user_id, group_id");
+    let rows = crate::fetch_all_sql!(conn, Membership, &sql)?;
+    Ok(rows.into_iter().map(|m| (m.user_id, m.group_id)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Membership {
+    user_id: i64,
+    group_id: i64,
+}
+
 pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
     Ok(with_conn!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM app_user").fetch_one(c).await)?)
 }

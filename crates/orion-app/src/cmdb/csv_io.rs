@@ -359,10 +359,14 @@ impl App {
                     let rows = users::list(&mut c, None, None, before, 1000).await?;
                     let last = rows.last().map(|r| r.id);
                     let all = groups::list(&mut c).await?;
+                    let ids: Vec<i64> = rows.iter().map(|u| u.id).collect();
+                    let member_of = users::memberships(&mut c, &ids).await?;
                     for u in rows {
-                        let ids = users::group_ids(&mut c, u.id).await?;
-                        let names: Vec<String> =
-                            all.iter().filter(|g| ids.contains(&g.id)).map(|g| g.name.clone()).collect();
+                        let names: Vec<String> = member_of
+                            .iter()
+                            .filter(|(user, _)| *user == u.id)
+                            .filter_map(|(_, g)| all.iter().find(|x| x.id == *g).map(|x| x.name.clone()))
+                            .collect();
                         records.push(vec![
                             u.email,
                             u.name,
@@ -491,12 +495,8 @@ async fn import_asset(c: &mut Conn<'_>, actor: &Actor, row: &Row, now: i64) -> A
                 (None, false) => cur.owner_id,
             };
             if want_state != cur.state || want_holder != cur.owner_id {
-                if want_state != cur.state && !asset::can_move(&cur.state, want_state) {
-                    return Err(AppError::Conflict(format!(
-                        "a {} asset cannot move to {want_state}; it can move to {}",
-                        cur.state,
-                        asset::next_states(&cur.state).join(", ")
-                    )));
+                if want_state != cur.state {
+                    super::check_move(&cur.state, want_state)?;
                 }
                 if want_holder.is_some() && want_state != "deployed" {
                     return Err(invalid("state", "an asset with a holder is deployed"));
@@ -549,10 +549,7 @@ async fn import_licence(c: &mut Conn<'_>, row: &Row, now: i64) -> AppResult<Outc
     };
     let product = opt(row, "product").unwrap_or_default();
     let reference = opt(row, "reference").unwrap_or_default();
-    let existing = store::all_licences(c)
-        .await?
-        .into_iter()
-        .find(|l| l.product.eq_ignore_ascii_case(&product) && l.reference == reference);
+    let existing = store::find_licence(c, &product, &reference).await?;
     let v = super::licences::validate(&input, existing.as_ref())?;
     match existing {
         None => {

@@ -43,7 +43,7 @@ pub struct Licence {
 }
 
 fn view(r: LicenceRow, now: i64) -> Licence {
-    let today = Timestamp(now).to_rfc3339()[..10].to_string();
+    let today = super::today(now);
     Licence {
         expired: r.expires_on.as_ref().is_some_and(|e| e.as_str() < today.as_str()),
         id: r.id,
@@ -398,8 +398,8 @@ impl App {
             return Err(invalid("expiring_within_days", "must be 0 to 3650"));
         }
         let now = self.now();
-        let today = Timestamp(now).to_rfc3339()[..10].to_string();
-        let horizon = Timestamp(now + within * 86_400_000).to_rfc3339()[..10].to_string();
+        let today = super::today(now);
+        let horizon = super::today(now + within * 86_400_000);
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let all = store::all_licences(&mut c).await?;

@@ -85,7 +85,19 @@ pub struct Asset {
     pub updated_at: String,
 }
 
-fn today(now: i64) -> String {
+/// Refuses a lifecycle move the asset's state does not allow, naming the ones it does.
+pub(crate) fn check_move(from: &str, to: &str) -> AppResult<()> {
+    if asset::can_move(from, to) {
+        return Ok(());
+    }
+    Err(AppError::Conflict(format!(
+        "a {from} asset cannot move to {to}; it can move to {}",
+        asset::next_states(from).join(", ")
+    )))
+}
+
+/// The day (`YYYY-MM-DD`, UTC) `now` falls on.
+pub(crate) fn today(now: i64) -> String {
     Timestamp(now).to_rfc3339()[..10].to_string()
 }
 
@@ -780,13 +792,8 @@ impl App {
         let mut c = tx.conn();
         let cur = found(store::get(&mut c, id).await, "asset")?;
         let m = plan(&cur)?;
-        if m.state != cur.state && !asset::can_move(&cur.state, m.state) {
-            return Err(AppError::Conflict(format!(
-                "a {} asset cannot move to {}; it can move to {}",
-                cur.state,
-                m.state,
-                asset::next_states(&cur.state).join(", ")
-            )));
+        if m.state != cur.state {
+            check_move(&cur.state, m.state)?;
         }
         if !store::set_state(&mut c, id, cur.version, m.state, m.owner_id, m.due_back.as_deref(), now).await? {
             return Err(AppError::Conflict("the asset changed meanwhile; try again".into()));

@@ -718,6 +718,10 @@ async fn spreadsheets_import_all_or_nothing_and_export_safely(engine: Engine) {
     assert_eq!((s, r["created"].as_i64(), r["updated"].as_i64()), (StatusCode::OK, Some(1), Some(1)), "{r}");
     let (_, u) = t.get(&d.admin, "/api/v1/users?q=new.agent").await;
     assert_eq!(u["items"][0]["groups"], json!(["Service Desk"]), "{u}");
+    let resp = t.client.get(format!("{}/api/v1/export/users", t.base)).bearer_auth(&d.admin).send().await.unwrap();
+    let users_csv = resp.text().await.unwrap();
+    assert!(users_csv.contains("new.agent@example.com,New Agent,agent,,IT,Service Desk,true,"), "{users_csv}");
+    assert!(users_csv.contains("sam@example.com,sam@example.com,agent,,,Service Desk,true,"), "{users_csv}");
     let (s, r) = import("users", "", &d.admin, "email,role,groups\nx@example.com,requester,Service Desk\n").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r["errors"][0]["field"], "groups");
@@ -729,4 +733,12 @@ async fn spreadsheets_import_all_or_nothing_and_export_safely(engine: Engine) {
     assert_eq!((r["errors"][0]["line"].as_i64(), r["errors"][0]["field"].as_str()), (Some(3), Some("seats")));
     let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,")).await;
     assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(2)), "{r}");
+    let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,").replace("EA-1", "EA-1")).await;
+    assert_eq!(
+        (s, r["unchanged"].as_i64(), r["created"].as_i64()),
+        (StatusCode::OK, Some(2), Some(0)),
+        "matched by product and reference: {r}"
+    );
+    let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",12,")).await;
+    assert_eq!((s, r["updated"].as_i64()), (StatusCode::OK, Some(1)), "{r}");
 }
