@@ -733,7 +733,7 @@ async fn spreadsheets_import_all_or_nothing_and_export_safely(engine: Engine) {
     assert_eq!((r["errors"][0]["line"].as_i64(), r["errors"][0]["field"].as_str()), (Some(3), Some("seats")));
     let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,")).await;
     assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(2)), "{r}");
-    let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,").replace("EA-1", "EA-1")).await;
+    let (s, r) = import("licences", "", &d.agent, &lic.replace(",x,", ",10,")).await;
     assert_eq!(
         (s, r["unchanged"].as_i64(), r["created"].as_i64()),
         (StatusCode::OK, Some(2), Some(0)),
