@@ -169,6 +169,9 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
             app.check_heartbeat(id, due).await.map_err(|e| e.to_string())
         })
         .on(crate::webhooks::DELIVER_JOB, |app, job| async move { app.run_delivery(&job).await })
+        .on(crate::itsm::detect::DETECT_JOB, |app, _job| async move {
+            app.run_detection_job().await.map_err(|e| e.to_string())
+        })
 }
 
 impl App {

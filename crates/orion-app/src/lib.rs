@@ -10,6 +10,7 @@ pub mod demo;
 pub mod directory;
 mod error;
 pub(crate) mod intake;
+pub mod itsm;
 pub mod jobs;
 pub mod kb;
 pub mod mail;

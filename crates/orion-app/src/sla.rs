@@ -141,7 +141,12 @@ impl PlannedClock {
     }
 }
 
+/// The policy a ticket falls under. Problems and changes run on their own schedules (planned
+/// dates, approvals), not on response and resolution targets.
 fn matching<'a>(config: &'a Config, facts: &TicketFacts<'_>) -> Option<&'a PolicyDef> {
+    if facts.kind.has_own_phases() {
+        return None;
+    }
     config.policies.iter().find(|p| p.policy.matches(facts))
 }
 

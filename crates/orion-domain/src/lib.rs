@@ -6,12 +6,14 @@
 
 pub mod asset;
 pub mod calendar;
+pub mod change;
 pub mod cron;
 pub mod error;
 pub mod ics;
 pub mod ids;
 pub mod permission;
 pub mod priority;
+pub mod recurrence;
 pub mod search;
 pub mod sla;
 pub mod sla_policy;

@@ -38,20 +38,31 @@ macro_rules! named_enum {
 }
 
 named_enum!(
-    /// What sort of work a ticket is. Problems, changes and tasks share the same core later.
+    /// What sort of work a ticket is. Problems and changes share the same core; their own
+    /// phases live beside it (see [`crate::change`]).
     TicketKind, "ticket kinds" {
         Incident = "incident",
         ServiceRequest = "service_request",
+        Problem = "problem",
+        Change = "change",
     }
 );
 
 impl TicketKind {
-    /// The number prefix: `INC`, `REQ`.
+    /// The number prefix: `INC`, `REQ`, `PRB`, `CHG`.
     pub fn prefix(self) -> &'static str {
         match self {
             TicketKind::Incident => "INC",
             TicketKind::ServiceRequest => "REQ",
+            TicketKind::Problem => "PRB",
+            TicketKind::Change => "CHG",
         }
+    }
+
+    /// Incidents and service requests follow the ticket state machine; problems and changes
+    /// move by their own phases.
+    pub fn has_own_phases(self) -> bool {
+        matches!(self, TicketKind::Problem | TicketKind::Change)
     }
 
     fn from_prefix(p: &str) -> Option<Self> {

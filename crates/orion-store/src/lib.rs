@@ -9,6 +9,7 @@ pub mod cmdb;
 mod db;
 mod error;
 pub mod groups;
+pub mod itsm;
 pub mod jobs;
 pub mod kb;
 pub mod mail;

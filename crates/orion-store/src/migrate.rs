@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_monitoring"),
     migration!(12, "0012_webhooks"),
     migration!(13, "0013_cmdb"),
+    migration!(14, "0014_problems_changes"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

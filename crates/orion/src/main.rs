@@ -1774,6 +1774,7 @@ async fn serve(args: &DbArgs, mail: &MailArgs, listen: &str, demo: bool, smtp_li
         }
     });
     // Background jobs (SLA timers, mail, webhooks register their handlers here as they land).
+    app.schedule_detection().await.context("scheduling the recurring-incident detector")?;
     let stop_worker = Arc::new(tokio::sync::Notify::new());
     let worker = tokio::spawn(
         orion_app::jobs::standard_worker(app.clone(), format!("{}:{}", hostname(), std::process::id())).run({

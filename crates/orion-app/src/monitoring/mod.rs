@@ -901,19 +901,8 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let ci = found(orion_store::cmdb::get(&mut c, asset_id).await, "asset")?;
-        let names = ci_names(&ci.name);
-        let rows = store::windows_ending_after(&mut c, now, 1000).await?;
-        Ok(rows
-            .into_iter()
-            .map(|w| MaintenanceWindow::from_row(w, now))
-            .filter(|w| {
-                w.matchers.get("ci").is_some_and(|v| {
-                    let host = payload::host_of(v);
-                    let short = host.split('.').next().unwrap_or(&host).to_string();
-                    names.iter().any(|n| glob(v, n) || *n == short)
-                })
-            })
-            .collect())
+        let rows = windows_for_ci(&mut c, &ci.name, now).await?;
+        Ok(rows.into_iter().map(|w| MaintenanceWindow::from_row(w, now)).collect())
     }
 
     /// Alerts newest first (staff), by status and integration.
@@ -1021,6 +1010,25 @@ impl App {
 
 /// What an incident opened by monitoring says and where it goes.
 /// The names an asset answers to in alerts: its name lower-cased, and its short host name.
+/// The maintenance windows ending after `after` whose `ci` matcher names the CI called `name`
+/// (a glob on its name, or its short host name). Change management reads them too: a change to
+/// a CI that has windows belongs inside one.
+pub(crate) async fn windows_for_ci(c: &mut Conn<'_>, name: &str, after: i64) -> AppResult<Vec<store::WindowRow>> {
+    let names = ci_names(name);
+    let rows = store::windows_ending_after(c, after, 1000).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|w| {
+            let matchers: BTreeMap<String, String> = serde_json::from_str(&w.matchers).unwrap_or_default();
+            matchers.get("ci").is_some_and(|v| {
+                let host = payload::host_of(v);
+                let short = host.split('.').next().unwrap_or(&host).to_string();
+                names.iter().any(|n| glob(v, n) || *n == short)
+            })
+        })
+        .collect())
+}
+
 fn ci_names(name: &str) -> Vec<String> {
     let full = name.trim().to_lowercase();
     let short = full.split('.').next().unwrap_or(&full).to_string();

@@ -21,6 +21,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let mut t = load(&mut c, number).await?;
+        super::require_core_lifecycle(&t)?;
         let state = state_of(&t)?;
         if !state.is_open() {
             return Err(AppError::Conflict(format!("{} is {state}; reopen it before escalating", t.number)));
@@ -93,6 +94,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let mut t = load(&mut c, number).await?;
+        super::require_core_lifecycle(&t)?;
         let mail = self.config(&mut c).await?.mail.clone();
         let view = resolve_in(&mut c, &mail, actor, &mut t, (code, &notes), now).await?;
         tx.commit().await?;
@@ -125,6 +127,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let mut t = load_visible(&mut c, actor, number).await?;
+        super::require_core_lifecycle(&t)?;
         let from = state_of(&t)?;
         from.transition(State::Closed)?;
         t.state = State::Closed.as_str().to_string();
@@ -147,6 +150,7 @@ pub(crate) async fn reopen_in(
     reason: &str,
     now: i64,
 ) -> AppResult<orion_store::tickets::TicketView> {
+    super::require_core_lifecycle(t)?;
     let from = state_of(t)?;
     if from != State::Resolved {
         return Err(AppError::Conflict(format!("only a resolved ticket can be reopened; {} is {from}", t.number)));

@@ -136,21 +136,36 @@ pub(crate) fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
     if actor.can_work_tickets() { Ok(()) } else { Err(AppError::Forbidden(format!("only support staff can {what}"))) }
 }
 
+/// Problems and changes move by their own phases, not by the incident state machine.
+pub(crate) fn require_core_lifecycle(t: &TicketView) -> AppResult<()> {
+    match t.kind.as_str() {
+        "problem" => Err(AppError::Conflict(format!(
+            "{} is a problem; it moves by its phases (POST /api/v1/problems/{}/phase)",
+            t.number, t.number
+        ))),
+        "change" => Err(AppError::Conflict(format!(
+            "{} is a change; it moves by its phases (POST /api/v1/changes/{}/phase)",
+            t.number, t.number
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn state_of(t: &TicketView) -> AppResult<State> {
     State::parse("state", &t.state).map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// A timeline entry that explains a change.
-struct Entry<'a> {
-    kind: &'a str,
-    visibility: Visibility,
-    body: &'a str,
-    data: serde_json::Value,
+pub(crate) struct Entry<'a> {
+    pub kind: &'a str,
+    pub visibility: Visibility,
+    pub body: &'a str,
+    pub data: serde_json::Value,
 }
 
 /// Writes the changed ticket `t` with the entry that explains the change, in the
 /// caller's transaction, and returns the ticket as stored.
-async fn save(
+pub(crate) async fn save(
     c: &mut Conn<'_>,
     t: &mut TicketView,
     now: i64,
@@ -273,7 +288,7 @@ async fn record(
     Ok(())
 }
 
-async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
+pub(crate) async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
     match groups::find_by_name(conn, name.trim()).await? {
         Some(g) if g.active => Ok(g),
         Some(_) => Err(invalid(field, format!("group {name:?} is deactivated"))),
@@ -282,7 +297,7 @@ async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResul
 }
 
 /// The default group read from the database (a group created on another node a moment ago).
-async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
+pub(crate) async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
     let all = groups::list(conn).await?;
     crate::config::service_desk(&all)
         .cloned()
@@ -290,7 +305,7 @@ async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
 }
 
 /// An active staff member of `group_id`, by e-mail.
-async fn assignee_in_group(conn: &mut Conn<'_>, email: &str, group: &groups::GroupRow) -> AppResult<users::UserRow> {
+pub(crate) async fn assignee_in_group(conn: &mut Conn<'_>, email: &str, group: &groups::GroupRow) -> AppResult<users::UserRow> {
     let email = Email::parse("assignee", email)?;
     let u = users::find_by_email(conn, email.as_str())
         .await?
@@ -305,7 +320,7 @@ async fn assignee_in_group(conn: &mut Conn<'_>, email: &str, group: &groups::Gro
     Ok(u)
 }
 
-async fn category_by_path(conn: &mut Conn<'_>, path: &str) -> AppResult<categories::CategoryRow> {
+pub(crate) async fn category_by_path(conn: &mut Conn<'_>, path: &str) -> AppResult<categories::CategoryRow> {
     match categories::find_by_path(conn, path.trim()).await? {
         Some(c) if c.active => Ok(c),
         Some(_) => Err(invalid("category", format!("category {path:?} is retired"))),
@@ -319,7 +334,13 @@ impl App {
         let mut errs = FieldErrors::new();
         let kind = match &input.kind {
             None => Some(TicketKind::Incident),
-            Some(k) => errs.check(TicketKind::parse("kind", k)),
+            Some(k) => match errs.check(TicketKind::parse("kind", k)) {
+                Some(k) if k.has_own_phases() => {
+                    errs.push("kind", format!("log a {k} with POST /api/v1/{k}s"));
+                    None
+                }
+                k => k,
+            },
         };
         let title = errs.check(required_text("title", input.title.as_deref().unwrap_or(""), TITLE_MAX));
         let description = match input.description.as_deref() {
@@ -733,6 +754,7 @@ impl App {
         }
         errs.into_result()?;
         if to_state != from_state {
+            require_core_lifecycle(&before)?;
             from_state.transition(to_state)?;
         }
         t.state = to_state.as_str().to_string();

@@ -1,0 +1,1345 @@
+//! Changes: standard (from a pre-approved template), normal (assessed and approved by named
+//! approvers or a CAB group) and emergency (implemented at once, approved after the fact); the
+//! plans and risk; verification tasks and the review outcome; the change calendar with its
+//! conflicts (same or dependent CIs at the same time, outside a CI's maintenance windows, inside
+//! a freeze period).
+
+use super::{Core, LinkedTicket, create_core, load_kind, note_on, set_core_state, text_field, ts};
+use crate::directory::require_lead;
+use crate::error::{found, invalid};
+use crate::tickets::{self, Entry, require_staff};
+use crate::{App, AppError, AppResult, Page, Ticket};
+use orion_domain::change::{
+    RiskAnswers, Tally, change_core_state, change_is_final, change_next, inside_any, outcome_phase, overlaps,
+    parse_approval_rule, parse_change_phase, parse_change_type, parse_outcome, parse_risk, tally,
+};
+use orion_domain::{Actor, Email, FieldErrors, Role, State, TicketKind, Timestamp, Visibility};
+use orion_store::Conn;
+use orion_store::itsm::{self as store, ChangeRow, MAX_CHANGE_MS};
+use orion_store::tickets::TicketView;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashSet;
+use utoipa::{IntoParams, ToSchema};
+
+/// A change with its plans, approvals, tasks and conflicts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Change {
+    /// The ticket core: number `CHG…`, title, group, assignee (the change owner), priority, state
+    pub ticket: Ticket,
+    /// `standard`, `normal`, `emergency`
+    pub change_type: String,
+    /// `draft`, `assessment`, `approval`, `scheduled`, `implementing`, `review`, `closed`, `cancelled`, `failed`
+    pub phase: String,
+    /// The phases it may be moved to by hand now
+    pub next_phases: Vec<String>,
+    /// The standard-change template it was made from
+    pub template: Option<String>,
+    pub reason: String,
+    pub implementation_plan: String,
+    pub backout_plan: String,
+    pub test_plan: String,
+    /// The questionnaire's answers, 1 (best) .. 3 (worst)
+    pub risk_impact: Option<i64>,
+    pub risk_complexity: Option<i64>,
+    pub risk_experience: Option<i64>,
+    pub risk_backout: Option<i64>,
+    /// What the questionnaire gives
+    pub risk_computed: Option<String>,
+    /// The risk in force: computed, or overridden with a reason
+    pub risk: Option<String>,
+    pub risk_override_reason: Option<String>,
+    pub planned_start: Option<String>,
+    pub planned_end: Option<String>,
+    pub actual_start: Option<String>,
+    pub actual_end: Option<String>,
+    pub implementer_group: Option<String>,
+    /// `any`, `all`, `majority`
+    pub approval_rule: String,
+    pub cab_group: Option<String>,
+    /// The current round: `pending`, `approved`, `rejected`; none before approval is asked
+    /// (and for standard changes, which are pre-approved)
+    pub approval: Option<String>,
+    pub approval_round: i64,
+    /// Approvers of every round (round 0: those nominated before approval is asked)
+    pub approvals: Vec<Approval>,
+    pub tasks: Vec<ChangeTask>,
+    /// `successful`, `successful_with_issues`, `failed`, `backed_out`
+    pub outcome: Option<String>,
+    pub outcome_notes: String,
+    /// Incidents this change caused
+    pub caused_incidents: Vec<LinkedTicket>,
+    /// Clashes with other changes, maintenance windows and freeze periods
+    pub conflicts: Vec<Conflict>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Approval {
+    pub round: i64,
+    pub approver: String,
+    pub approver_name: String,
+    /// `approved`, `rejected`, or none yet
+    pub decision: Option<String>,
+    pub comment: String,
+    pub decided_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangeTask {
+    pub id: i64,
+    pub title: String,
+    pub assignee: Option<String>,
+    pub done: bool,
+    pub done_at: Option<String>,
+    pub notes: String,
+}
+
+/// Something a change clashes with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Conflict {
+    /// `overlap` (another change on the same or a dependent CI), `maintenance_window`, `freeze`
+    pub kind: String,
+    pub message: String,
+    /// The other change, for `overlap`
+    pub other: Option<String>,
+    /// The CI concerned
+    pub ci: Option<String>,
+}
+
+/// A new change. A standard change names its template, which supplies the plans and risk.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeInput {
+    /// `standard`, `normal` (default), `emergency`
+    pub change_type: Option<String>,
+    /// A standard-change template's name
+    pub template: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub impact: Option<i64>,
+    pub urgency: Option<i64>,
+    pub category: Option<String>,
+    /// The group owning the change; default the service desk
+    pub assignment_group: Option<String>,
+    /// The change owner (implementer), a member of the group
+    pub assignee: Option<String>,
+    /// Affected CIs and services: asset ids or tags
+    pub assets: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub fields: ChangeFields,
+}
+
+/// The fields of a change that can be set on creation and edited while it is drafted or assessed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFields {
+    pub reason: Option<String>,
+    pub implementation_plan: Option<String>,
+    pub backout_plan: Option<String>,
+    pub test_plan: Option<String>,
+    /// 1..3: how many people or services an outage would touch
+    pub risk_impact: Option<i64>,
+    /// 1..3: how complex the work is
+    pub risk_complexity: Option<i64>,
+    /// 1..3: 1 done often, 3 never done before
+    pub risk_experience: Option<i64>,
+    /// 1..3: how hard backing out would be
+    pub risk_backout: Option<i64>,
+    /// Overrides the computed risk (`low`, `medium`, `high`); needs `risk_override_reason`
+    pub risk: Option<String>,
+    pub risk_override_reason: Option<String>,
+    /// RFC 3339
+    pub planned_start: Option<String>,
+    pub planned_end: Option<String>,
+    pub implementer_group: Option<String>,
+    /// Approvers' e-mails (nominated; asked when the change goes to approval)
+    pub approvers: Option<Vec<String>>,
+    /// A CAB group: its members are asked too
+    pub cab_group: Option<String>,
+    /// `any`, `all` (default), `majority`
+    pub approval_rule: Option<String>,
+}
+
+/// An edit of a drafted or assessed change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEdit {
+    /// The version read; a stale one is refused (409)
+    pub version: Option<i64>,
+    #[serde(flatten)]
+    pub fields: ChangeFields,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePhaseInput {
+    pub phase: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// `approved` or `rejected`
+    pub decision: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskInput {
+    pub title: String,
+    /// Agent e-mail; default the change owner
+    pub assignee: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDoneInput {
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// `successful`, `successful_with_issues`, `failed`, `backed_out`
+    pub outcome: String,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeQuery {
+    pub phase: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarQuery {
+    /// `YYYY-MM-DD` or RFC 3339; default today
+    pub from: Option<String>,
+    /// Default seven days after `from`; at most 92 days
+    pub to: Option<String>,
+}
+
+/// The change calendar of a period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Calendar {
+    pub from: String,
+    pub to: String,
+    pub changes: Vec<CalendarItem>,
+    pub freezes: Vec<Freeze>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CalendarItem {
+    pub number: String,
+    pub title: String,
+    pub change_type: String,
+    pub phase: String,
+    pub risk: Option<String>,
+    pub planned_start: String,
+    pub planned_end: String,
+    pub assignee_name: Option<String>,
+    /// Names of the CIs it touches
+    pub assets: Vec<String>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// A standard-change template.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub implementation_plan: String,
+    pub backout_plan: String,
+    pub test_plan: String,
+    pub risk: String,
+    pub implementer_group: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub implementation_plan: String,
+    pub backout_plan: String,
+    pub test_plan: Option<String>,
+    /// Default `low`
+    pub risk: Option<String>,
+    pub implementer_group: Option<String>,
+}
+
+/// A blackout period for changes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Freeze {
+    pub id: i64,
+    pub name: String,
+    pub reason: String,
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeInput {
+    pub name: String,
+    pub reason: Option<String>,
+    /// `YYYY-MM-DD` (midnight UTC) or RFC 3339
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+/// The changes waiting for one approver.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AwaitingApproval {
+    pub number: String,
+    pub title: String,
+    pub change_type: String,
+    pub phase: String,
+    pub risk: Option<String>,
+    pub planned_start: Option<String>,
+    pub planned_end: Option<String>,
+    pub requested_by: String,
+}
+
+fn answers(r: &ChangeRow) -> Option<RiskAnswers> {
+    Some(RiskAnswers {
+        impact: u8::try_from(r.risk_impact?).ok()?,
+        complexity: u8::try_from(r.risk_complexity?).ok()?,
+        experience: u8::try_from(r.risk_experience?).ok()?,
+        backout: u8::try_from(r.risk_backout?).ok()?,
+    })
+}
+
+/// A change's period and CIs, with everything that depends on its CIs (what an outage of them
+/// would touch), for conflict checks.
+#[derive(Clone)]
+struct Footprint {
+    id: i64,
+    number: String,
+    period: Option<(i64, i64)>,
+    cis: Vec<(i64, String)>,
+    reach: HashSet<i64>,
+}
+
+async fn footprints(c: &mut Conn<'_>, rows: &[(ChangeRow, TicketView)]) -> AppResult<Vec<Footprint>> {
+    let ids: Vec<i64> = rows.iter().map(|(r, _)| r.ticket_id).collect();
+    let links = store::cis_of_tickets(c, &ids).await?;
+    let mut out = Vec::new();
+    for (r, t) in rows {
+        let cis: Vec<(i64, String)> =
+            links.iter().filter(|l| l.0 == r.ticket_id).map(|l| (l.1, l.2.clone())).collect();
+        let roots: Vec<i64> = cis.iter().map(|c| c.0).collect();
+        let (walk, _) = crate::cmdb::walk_impact(c, &roots).await?;
+        let mut reach: HashSet<i64> = roots.into_iter().collect();
+        reach.extend(walk.iter().map(|w| w.0));
+        let period = r.planned_start.zip(r.planned_end);
+        out.push(Footprint { id: r.ticket_id, number: t.number.clone(), period, cis, reach });
+    }
+    Ok(out)
+}
+
+/// What `me` clashes with among `others`, the freeze periods, and its CIs' maintenance windows.
+async fn conflicts_of(
+    c: &mut Conn<'_>,
+    me: &Footprint,
+    others: &[Footprint],
+    freezes: &[store::FreezeRow],
+) -> AppResult<Vec<Conflict>> {
+    let Some(period) = me.period else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for o in others {
+        let Some(op) = o.period else { continue };
+        if o.id == me.id || !overlaps(period, op) {
+            continue;
+        }
+        let shared = me
+            .cis
+            .iter()
+            .find(|(id, _)| o.reach.contains(id))
+            .or_else(|| o.cis.iter().find(|(id, _)| me.reach.contains(id)));
+        if let Some((_, name)) = shared {
+            let direct = me.cis.iter().any(|(id, _)| o.cis.iter().any(|(oid, _)| oid == id));
+            out.push(Conflict {
+                kind: "overlap".into(),
+                message: if direct {
+                    format!("{} changes {name} at the same time", o.number)
+                } else {
+                    format!("{} changes {name}, which depends on or is depended on by this change's CIs, at the same time", o.number)
+                },
+                other: Some(o.number.clone()),
+                ci: Some(name.clone()),
+            });
+        }
+    }
+    for f in freezes {
+        if overlaps(period, (f.starts_at, f.ends_at)) {
+            out.push(Conflict {
+                kind: "freeze".into(),
+                message: format!(
+                    "during the freeze period {:?} ({} to {})",
+                    f.name,
+                    Timestamp(f.starts_at).to_rfc3339(),
+                    Timestamp(f.ends_at).to_rfc3339()
+                ),
+                other: None,
+                ci: None,
+            });
+        }
+    }
+    for (_, name) in &me.cis {
+        let windows = crate::monitoring::windows_for_ci(c, name, period.0 - MAX_CHANGE_MS).await?;
+        if windows.is_empty() {
+            continue;
+        }
+        let spans: Vec<(i64, i64)> = windows.iter().map(|w| (w.starts_at, w.ends_at)).collect();
+        if !inside_any(period, &spans) {
+            out.push(Conflict {
+                kind: "maintenance_window".into(),
+                message: format!("outside {name}'s maintenance windows"),
+                other: None,
+                ci: Some(name.clone()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The conflicts of one change against every other planned change meeting its period.
+async fn conflicts_for(c: &mut Conn<'_>, r: &ChangeRow, t: &TicketView) -> AppResult<Vec<Conflict>> {
+    let Some((start, end)) = r.planned_start.zip(r.planned_end) else { return Ok(Vec::new()) };
+    if change_is_final(&r.phase) {
+        return Ok(Vec::new());
+    }
+    let ids = store::calendar(c, start, end, 500).await?;
+    let mut rows = vec![(r.clone(), t.clone())];
+    for row in store::get_changes(c, &ids).await? {
+        if row.ticket_id != r.ticket_id && !change_is_final(&row.phase) {
+            let ot = orion_store::tickets::get(c, row.ticket_id).await?;
+            rows.push((row, ot));
+        }
+    }
+    let fps = footprints(c, &rows).await?;
+    let freezes = store::freezes_ending_after(c, start).await?;
+    conflicts_of(c, &fps[0], &fps[1..], &freezes).await
+}
+
+pub(crate) async fn view(c: &mut Conn<'_>, t: TicketView) -> AppResult<Change> {
+    let r = store::get_change(c, t.id).await?;
+    let approvals = store::approvals_of(c, t.id).await?;
+    let tasks = store::tasks_of(c, t.id).await?;
+    let caused = store::caused_by(c, t.id).await?;
+    let conflicts = conflicts_for(c, &r, &t).await?;
+    Ok(Change {
+        change_type: r.change_type.clone(),
+        phase: r.phase.clone(),
+        next_phases: change_next(&r.change_type, &r.phase).iter().map(|s| s.to_string()).collect(),
+        template: r.template_name.clone(),
+        reason: r.reason.clone(),
+        implementation_plan: r.implementation_plan.clone(),
+        backout_plan: r.backout_plan.clone(),
+        test_plan: r.test_plan.clone(),
+        risk_impact: r.risk_impact,
+        risk_complexity: r.risk_complexity,
+        risk_experience: r.risk_experience,
+        risk_backout: r.risk_backout,
+        risk_computed: answers(&r).map(|a| a.risk().to_string()),
+        risk: r.risk.clone(),
+        risk_override_reason: r.risk_override_reason.clone(),
+        planned_start: r.planned_start.map(ts),
+        planned_end: r.planned_end.map(ts),
+        actual_start: r.actual_start.map(ts),
+        actual_end: r.actual_end.map(ts),
+        implementer_group: r.implementer_group_name.clone(),
+        approval_rule: r.approval_rule.clone(),
+        cab_group: r.cab_group_name.clone(),
+        approval: r.approval.clone(),
+        approval_round: r.approval_round,
+        approvals: approvals
+            .into_iter()
+            .map(|a| Approval {
+                round: a.round,
+                approver: a.user_email,
+                approver_name: a.user_name,
+                decision: a.decision,
+                comment: a.comment,
+                decided_at: a.decided_at.map(ts),
+            })
+            .collect(),
+        tasks: tasks
+            .into_iter()
+            .map(|k| ChangeTask {
+                id: k.id,
+                title: k.title,
+                assignee: k.assignee_email,
+                done: k.done_at.is_some(),
+                done_at: k.done_at.map(ts),
+                notes: k.notes,
+            })
+            .collect(),
+        outcome: r.outcome.clone(),
+        outcome_notes: r.outcome_notes.clone(),
+        caused_incidents: caused.into_iter().map(Into::into).collect(),
+        conflicts,
+        version: r.version,
+        ticket: t.into(),
+    })
+}
+
+/// Applies `f` to `r`, collecting errors; returns the names of the fields that changed and the
+/// nominated approvers (user ids) when given.
+async fn apply_fields(
+    c: &mut Conn<'_>,
+    r: &mut ChangeRow,
+    f: &ChangeFields,
+    errs: &mut FieldErrors,
+) -> AppResult<(Vec<&'static str>, Option<Vec<i64>>)> {
+    let mut changed = Vec::new();
+    for (field, value, slot) in [
+        ("reason", &f.reason, &mut r.reason),
+        ("implementation_plan", &f.implementation_plan, &mut r.implementation_plan),
+        ("backout_plan", &f.backout_plan, &mut r.backout_plan),
+        ("test_plan", &f.test_plan, &mut r.test_plan),
+    ] {
+        if let Some(v) = text_field(errs, field, value.as_deref())
+            && v != *slot
+        {
+            *slot = v;
+            changed.push(field);
+        }
+    }
+    for (field, value, slot) in [
+        ("risk_impact", f.risk_impact, &mut r.risk_impact),
+        ("risk_complexity", f.risk_complexity, &mut r.risk_complexity),
+        ("risk_experience", f.risk_experience, &mut r.risk_experience),
+        ("risk_backout", f.risk_backout, &mut r.risk_backout),
+    ] {
+        match value {
+            Some(v) if !(1..=3).contains(&v) => errs.push(field, "must be 1, 2 or 3"),
+            Some(v) if Some(v) != *slot => {
+                *slot = Some(v);
+                changed.push(field);
+            }
+            _ => {}
+        }
+    }
+    // The risk in force: the override (with its reason) or what the questionnaire gives.
+    let computed = answers(r).map(|a| a.risk());
+    match f.risk.as_deref().map(str::trim) {
+        Some("") => {
+            r.risk_override_reason = None;
+            r.risk = computed.map(str::to_string);
+        }
+        Some(v) => match errs.check(parse_risk("risk", v)) {
+            Some(risk) if Some(risk) != computed => {
+                let why = f.risk_override_reason.as_deref().map(str::trim).unwrap_or("");
+                if why.is_empty() {
+                    errs.push(
+                        "risk_override_reason",
+                        format!(
+                            "say why the risk is {risk} when the questionnaire gives {}",
+                            computed.unwrap_or("nothing (unanswered)")
+                        ),
+                    );
+                }
+                r.risk = Some(risk.to_string());
+                r.risk_override_reason = Some(why.to_string());
+            }
+            Some(risk) => {
+                r.risk = Some(risk.to_string());
+                r.risk_override_reason = None;
+            }
+            None => {}
+        },
+        None => {
+            if r.risk_override_reason.is_none() && computed.is_some() {
+                r.risk = computed.map(str::to_string);
+            }
+        }
+    }
+    let start = f.planned_start.as_deref().map(|s| Timestamp::parse_day_or_instant("planned_start", s));
+    let end = f.planned_end.as_deref().map(|s| Timestamp::parse_day_or_instant("planned_end", s));
+    if let Some(s) = start.and_then(|s| errs.check(s)) {
+        r.planned_start = Some(s.0);
+        changed.push("planned_start");
+    }
+    if let Some(e) = end.and_then(|e| errs.check(e)) {
+        r.planned_end = Some(e.0);
+        changed.push("planned_end");
+    }
+    if let Some((s, e)) = r.planned_start.zip(r.planned_end) {
+        if e <= s {
+            errs.push("planned_end", "must be after planned_start");
+        } else if e - s > MAX_CHANGE_MS {
+            errs.push("planned_end", "a change may be planned for at most 31 days; split longer work");
+        }
+    }
+    if let Some(g) = f.implementer_group.as_deref().map(str::trim) {
+        if g.is_empty() {
+            r.implementer_group_id = None;
+        } else if let Some(g) = super::collect(errs, tickets::group_by_name(c, "implementer_group", g).await)? {
+            r.implementer_group_id = Some(g.id);
+        }
+        changed.push("implementer_group");
+    }
+    if let Some(g) = f.cab_group.as_deref().map(str::trim) {
+        if g.is_empty() {
+            r.cab_group_id = None;
+        } else if let Some(g) = super::collect(errs, tickets::group_by_name(c, "cab_group", g).await)? {
+            r.cab_group_id = Some(g.id);
+        }
+        changed.push("cab_group");
+    }
+    if let Some(rule) = f.approval_rule.as_deref()
+        && let Some(rule) = errs.check(parse_approval_rule("approval_rule", rule))
+    {
+        r.approval_rule = rule.to_string();
+        changed.push("approval_rule");
+    }
+    let mut nominated = None;
+    if let Some(list) = &f.approvers {
+        let mut ids = Vec::new();
+        for (i, e) in list.iter().enumerate() {
+            let field = format!("approvers[{i}]");
+            let Some(email) = errs.check(Email::parse(&field, e)) else { continue };
+            match orion_store::users::find_by_email(c, email.as_str()).await? {
+                Some(u) if u.active && Role::parse("role", &u.role).is_ok_and(|r| r.is_staff()) => {
+                    if !ids.contains(&u.id) {
+                        ids.push(u.id);
+                    }
+                }
+                Some(_) => errs.push(field, format!("{email} is not an active agent, lead or admin")),
+                None => errs.push(field, format!("no user with e-mail {email}")),
+            }
+        }
+        nominated = Some(ids);
+        changed.push("approvers");
+    }
+    Ok((changed, nominated))
+}
+
+/// Everything a change needs before it is approved, scheduled or implemented.
+fn check_ready(r: &ChangeRow, errs: &mut FieldErrors) {
+    if r.planned_start.is_none() {
+        errs.push("planned_start", "plan when the change starts");
+    }
+    if r.planned_end.is_none() {
+        errs.push("planned_end", "plan when the change ends");
+    }
+    if r.change_type != "standard" {
+        if r.implementation_plan.is_empty() {
+            errs.push("implementation_plan", "write how the change will be implemented");
+        }
+        if r.backout_plan.is_empty() {
+            errs.push("backout_plan", "write how the change will be backed out if it goes wrong");
+        }
+        if r.risk.is_none() {
+            errs.push("risk", "answer the risk questionnaire (risk_impact, risk_complexity, risk_experience, risk_backout) or set the risk with a reason");
+        }
+    }
+}
+
+/// Opens a new approval round with the nominated approvers and the CAB group's members.
+async fn open_round(c: &mut Conn<'_>, r: &mut ChangeRow) -> AppResult<Vec<i64>> {
+    let mut who: Vec<i64> = store::approvals_of(c, r.ticket_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.round == 0)
+        .map(|a| a.user_id)
+        .collect();
+    if let Some(g) = r.cab_group_id {
+        for id in orion_store::groups::member_ids(c, g).await? {
+            let u = orion_store::users::get(c, id).await?;
+            if u.active && !who.contains(&id) {
+                who.push(id);
+            }
+        }
+    }
+    if who.is_empty() {
+        return Err(invalid("approvers", "name approvers or a CAB group before asking for approval"));
+    }
+    r.approval_round += 1;
+    r.approval = Some("pending".into());
+    for id in &who {
+        store::insert_approver(c, r.ticket_id, r.approval_round, *id).await?;
+    }
+    Ok(who)
+}
+
+fn stale(t: &TicketView) -> AppError {
+    AppError::Conflict(format!("{} was changed by someone else; reload it", t.number))
+}
+
+impl App {
+    /// Logs a change (staff): a draft, or for a standard change an assessed one ready to schedule.
+    pub async fn create_change(&self, actor: &Actor, input: ChangeInput) -> AppResult<Change> {
+        require_staff(actor, "log changes")?;
+        let now = self.now();
+        let mut errs = FieldErrors::new();
+        let kind = match input.change_type.as_deref() {
+            None => Some("normal"),
+            Some(k) => errs.check(parse_change_type("change_type", k)),
+        };
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let template = match input.template.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(name) => match store::find_template(&mut c, name).await? {
+                Some(t) if t.active => Some(t),
+                Some(_) => {
+                    errs.push("template", format!("template {name:?} is retired"));
+                    None
+                }
+                None => {
+                    errs.push("template", format!("no template named {name:?}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if kind == Some("standard") && template.is_none() && input.template.is_none() {
+            errs.push("template", "a standard change is made from a pre-approved template; name it");
+        }
+        if kind.is_some_and(|k| k != "standard") && input.template.is_some() {
+            errs.push("template", "only standard changes come from templates");
+        }
+        let mut r = ChangeRow {
+            change_type: kind.unwrap_or("normal").to_string(),
+            phase: if kind == Some("standard") { "assessment".into() } else { "draft".into() },
+            approval_rule: "all".into(),
+            ..Default::default()
+        };
+        if let Some(tp) = &template {
+            r.template_id = Some(tp.id);
+            r.implementation_plan = tp.implementation_plan.clone();
+            r.backout_plan = tp.backout_plan.clone();
+            r.test_plan = tp.test_plan.clone();
+            r.risk = Some(tp.risk.clone());
+            r.risk_override_reason = Some(format!("pre-approved template {}", tp.name));
+            r.implementer_group_id = tp.implementer_group_id;
+        }
+        let (_, nominated) = apply_fields(&mut c, &mut r, &input.fields, &mut errs).await?;
+        let title = input.title.clone().or_else(|| template.as_ref().map(|t| t.title.clone()));
+        let description = input.description.clone().or_else(|| template.as_ref().map(|t| t.description.clone()));
+        let core = Core {
+            kind: TicketKind::Change,
+            title: title.as_deref(),
+            description: description.as_deref(),
+            impact: input.impact,
+            urgency: input.urgency,
+            category: input.category.as_deref(),
+            group: input.assignment_group.as_deref(),
+            assignee: input.assignee.as_deref(),
+            assets: input.assets.as_deref().unwrap_or_default(),
+            state: State::New,
+            pending: None,
+        };
+        let written = create_core(self, &mut c, actor, core, &mut errs, now).await?;
+        errs.into_result()?;
+        let Some(written) = written else { return Err(AppError::Internal("validated input incomplete".into())) };
+        r.ticket_id = written.id;
+        store::insert_change(&mut c, &r).await?;
+        for id in nominated.unwrap_or_default() {
+            store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
+        }
+        let t = orion_store::tickets::get(&mut c, written.id).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn get_change(&self, actor: &Actor, number: &str) -> AppResult<Change> {
+        require_staff(actor, "see changes")?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let t = load_kind(&mut c, number, TicketKind::Change).await?;
+        view(&mut c, t).await
+    }
+
+    pub async fn list_changes(&self, actor: &Actor, q: ChangeQuery) -> AppResult<Page<super::ItemSummary>> {
+        require_staff(actor, "see changes")?;
+        let phase = match q.phase.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Some(parse_change_phase("phase", p)?),
+            None => None,
+        };
+        let limit = tickets::parse_limit(q.limit)?;
+        let before = tickets::parse_cursor(q.cursor.as_deref())?;
+        let mut r = self.db.read().await?;
+        let mut rows = store::list_changes(&mut r.conn(), phase, before, limit + 1).await?;
+        let next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
+        Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
+    }
+
+    /// Edits a drafted or assessed change (staff).
+    pub async fn edit_change(&self, actor: &Actor, number: &str, e: ChangeEdit) -> AppResult<Change> {
+        require_staff(actor, "edit changes")?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let mut r = store::get_change(&mut c, t.id).await?;
+        if !matches!(r.phase.as_str(), "draft" | "assessment") {
+            return Err(AppError::Conflict(format!(
+                "{} is {}; only a drafted or assessed change is edited (move a scheduled one back to assessment to replan it)",
+                t.number, r.phase
+            )));
+        }
+        if let Some(v) = e.version
+            && v != r.version
+        {
+            return Err(AppError::Conflict(format!(
+                "{} was changed by someone else (version {} now, you read {v}); reload it",
+                t.number, r.version
+            )));
+        }
+        let mut errs = FieldErrors::new();
+        let (changed, nominated) = apply_fields(&mut c, &mut r, &e.fields, &mut errs).await?;
+        errs.into_result()?;
+        if changed.is_empty() {
+            return view(&mut c, t).await;
+        }
+        if !store::update_change(&mut c, &r).await? {
+            return Err(stale(&t));
+        }
+        if let Some(ids) = nominated {
+            orion_store::itsm::clear_nominees(&mut c, r.ticket_id).await?;
+            for id in ids {
+                store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
+            }
+        }
+        let entry =
+            Entry { kind: "change_updated", visibility: Visibility::Internal, body: "", data: json!({"fields": changed}) };
+        let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Moves a change by hand (staff): submit, ask for approval, schedule, start, finish,
+    /// cancel. Approval is left by the approvers' decisions, review by the outcome.
+    pub async fn move_change(&self, actor: &Actor, number: &str, input: ChangePhaseInput) -> AppResult<Change> {
+        require_staff(actor, "move changes")?;
+        let to = parse_change_phase("phase", &input.phase)?;
+        let note = super::require_phase_note(input.note.as_deref())?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let mut r = store::get_change(&mut c, t.id).await?;
+        let from = r.phase.clone();
+        let allowed = change_next(&r.change_type, &from);
+        if !allowed.contains(&to) {
+            let hint = match from.as_str() {
+                "approval" => "; it leaves approval by the approvers' decisions",
+                "review" => "; record the review outcome to close it",
+                _ => "",
+            };
+            return Err(AppError::Conflict(format!(
+                "{} ({} change) is {from}; it can move to {}{hint}",
+                t.number,
+                r.change_type,
+                if allowed.is_empty() { "nothing".to_string() } else { allowed.join(", ") }
+            )));
+        }
+        let mut errs = FieldErrors::new();
+        if matches!(to, "approval" | "scheduled" | "implementing") {
+            check_ready(&r, &mut errs);
+        }
+        errs.into_result()?;
+        let mut asked = Vec::new();
+        match to {
+            "approval" => asked = open_round(&mut c, &mut r).await?,
+            "scheduled" | "implementing" if r.change_type == "emergency" && r.approval_round == 0 => {
+                // Emergency: the work goes ahead; the approvers decide after the fact.
+                asked = open_round(&mut c, &mut r).await?;
+            }
+            "assessment" if from == "scheduled" && r.change_type == "normal" => {
+                // Replanning a scheduled change voids its approval.
+                r.approval = None;
+            }
+            _ => {}
+        }
+        if to == "implementing" {
+            r.actual_start = Some(now);
+        }
+        if to == "review" {
+            r.actual_end = Some(now);
+            if store::tasks_of(&mut c, r.ticket_id).await?.is_empty() {
+                store::insert_task(&mut c, r.ticket_id, "Verify in production", t.assignee_id, now).await?;
+            }
+        }
+        r.phase = to.to_string();
+        if !store::update_change(&mut c, &r).await? {
+            return Err(stale(&t));
+        }
+        let approvers = approver_emails(&mut c, &asked).await?;
+        let entry = Entry {
+            kind: "phase_changed",
+            visibility: Visibility::Internal,
+            body: &note,
+            data: json!({"from": from, "to": to, "approvers_asked": approvers}),
+        };
+        let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// An approver's decision in the current round. When the round is decided, a change waiting
+    /// in approval moves on: approved to scheduled, rejected back to assessment.
+    pub async fn decide_change(&self, actor: &Actor, number: &str, input: DecisionInput) -> AppResult<Change> {
+        require_staff(actor, "approve changes")?;
+        let decision = match input.decision.trim() {
+            "approved" | "approve" => "approved",
+            "rejected" | "reject" => "rejected",
+            other => return Err(invalid("decision", format!("must be approved or rejected, not {other:?}"))),
+        };
+        let comment = input.comment.as_deref().map(str::trim).unwrap_or("").to_string();
+        if decision == "rejected" && comment.is_empty() {
+            return Err(invalid("comment", "say why the change is rejected"));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let mut r = store::get_change(&mut c, t.id).await?;
+        if r.approval.as_deref() != Some("pending") || change_is_final(&r.phase) && r.change_type != "emergency" {
+            return Err(AppError::Conflict(format!("{} is not waiting for approval", t.number)));
+        }
+        match store::decide(&mut c, r.ticket_id, r.approval_round, actor.id.0, decision, &comment, now).await {
+            Err(orion_store::StoreError::NotFound) => {
+                return Err(AppError::Forbidden(format!(
+                    "you are not an approver of {} who has yet to decide",
+                    t.number
+                )));
+            }
+            other => other?,
+        }
+        let round: Vec<_> =
+            store::approvals_of(&mut c, r.ticket_id).await?.into_iter().filter(|a| a.round == r.approval_round).collect();
+        let yes = round.iter().filter(|a| a.decision.as_deref() == Some("approved")).count();
+        let no = round.iter().filter(|a| a.decision.as_deref() == Some("rejected")).count();
+        let result = tally(&r.approval_rule, round.len(), yes, no);
+        note_on(
+            &mut c,
+            t.id,
+            now,
+            actor,
+            "approval_decided",
+            json!({"decision": decision, "comment": comment, "round": r.approval_round, "approved": yes,
+                   "rejected": no, "approvers": round.len(), "rule": r.approval_rule}),
+        )
+        .await?;
+        let from = r.phase.clone();
+        let to = match (result, from.as_str()) {
+            (Tally::Approved, "approval") => Some("scheduled"),
+            (Tally::Rejected, "approval") => Some("assessment"),
+            _ => None,
+        };
+        match result {
+            Tally::Approved => r.approval = Some("approved".into()),
+            Tally::Rejected => r.approval = Some("rejected".into()),
+            Tally::Pending => {}
+        }
+        if let Some(to) = to {
+            r.phase = to.to_string();
+        }
+        if !store::update_change(&mut c, &r).await? {
+            return Err(stale(&t));
+        }
+        let t = match (to, result) {
+            (Some(to), _) => {
+                let entry = Entry {
+                    kind: "phase_changed",
+                    visibility: Visibility::Internal,
+                    body: "",
+                    data: json!({"from": from, "to": to, "approval": r.approval}),
+                };
+                set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?
+            }
+            (None, Tally::Pending) => t,
+            (None, _) => {
+                let entry = Entry {
+                    kind: "approval_completed",
+                    visibility: Visibility::Internal,
+                    body: "",
+                    data: json!({"approval": r.approval, "after_the_fact": true}),
+                };
+                tickets::save(&mut c, &mut t, now, Some(actor), entry).await?
+            }
+        };
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The changes waiting for the caller's decision.
+    pub async fn my_approvals(&self, actor: &Actor) -> AppResult<Vec<AwaitingApproval>> {
+        require_staff(actor, "approve changes")?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let ids = store::awaiting(&mut c, actor.id.0, 500).await?;
+        let mut out = Vec::new();
+        for row in store::get_changes(&mut c, &ids).await? {
+            let t = orion_store::tickets::get(&mut c, row.ticket_id).await?;
+            out.push(AwaitingApproval {
+                number: t.number,
+                title: t.title,
+                change_type: row.change_type,
+                phase: row.phase,
+                risk: row.risk,
+                planned_start: row.planned_start.map(ts),
+                planned_end: row.planned_end.map(ts),
+                requested_by: t.requester_name,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds a task to an open change (staff); default assignee the change owner.
+    pub async fn add_change_task(&self, actor: &Actor, number: &str, input: TaskInput) -> AppResult<Change> {
+        require_staff(actor, "add change tasks")?;
+        let title = orion_domain::error::required_text("title", &input.title, tickets::TITLE_MAX)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let r = store::get_change(&mut c, t.id).await?;
+        if change_is_final(&r.phase) {
+            return Err(AppError::Conflict(format!("{} is {}", t.number, r.phase)));
+        }
+        let assignee = match input.assignee.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(e) => {
+                let email = Email::parse("assignee", e)?;
+                let u = orion_store::users::find_by_email(&mut c, email.as_str())
+                    .await?
+                    .ok_or_else(|| invalid("assignee", format!("no user with e-mail {email}")))?;
+                if !Role::parse("role", &u.role).is_ok_and(|r| r.is_staff()) || !u.active {
+                    return Err(invalid("assignee", "must be an active agent, lead or admin"));
+                }
+                Some(u.id)
+            }
+            None => t.assignee_id,
+        };
+        let id = store::insert_task(&mut c, t.id, &title, assignee, now).await?;
+        let entry = Entry {
+            kind: "task_added",
+            visibility: Visibility::Internal,
+            body: "",
+            data: json!({"task": id, "title": title}),
+        };
+        let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Marks a change task done (its assignee, or a lead).
+    pub async fn complete_change_task(
+        &self,
+        actor: &Actor,
+        number: &str,
+        task: i64,
+        input: TaskDoneInput,
+    ) -> AppResult<Change> {
+        require_staff(actor, "complete change tasks")?;
+        let notes = input.notes.as_deref().map(str::trim).unwrap_or("").to_string();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let tasks = store::tasks_of(&mut c, t.id).await?;
+        let k = tasks.iter().find(|k| k.id == task).ok_or(AppError::NotFound("task"))?;
+        if k.assignee_id.is_some_and(|a| a != actor.id.0) && !matches!(actor.role, Role::Lead | Role::Admin) {
+            return Err(AppError::Forbidden("only the task's assignee or a lead can complete it".into()));
+        }
+        match store::complete_task(&mut c, t.id, task, actor.id.0, &notes, now).await {
+            Err(orion_store::StoreError::NotFound) => {
+                return Err(AppError::Conflict(format!("task {task} is already done")));
+            }
+            other => other?,
+        }
+        let entry = Entry {
+            kind: "task_done",
+            visibility: Visibility::Internal,
+            body: &notes,
+            data: json!({"task": task, "title": k.title}),
+        };
+        let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records how a change went, after its verification tasks are done: successful (with or
+    /// without issues) closes it, failed or backed out ends it as failed.
+    pub async fn review_change(&self, actor: &Actor, number: &str, input: ReviewInput) -> AppResult<Change> {
+        require_staff(actor, "review changes")?;
+        let outcome = parse_outcome("outcome", &input.outcome)?;
+        let notes = input.notes.as_deref().map(str::trim).unwrap_or("").to_string();
+        if outcome != "successful" && notes.is_empty() {
+            return Err(invalid("notes", "say what went wrong"));
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let mut r = store::get_change(&mut c, t.id).await?;
+        if r.phase != "review" {
+            return Err(AppError::Conflict(format!("{} is {}; only a change in review gets its outcome", t.number, r.phase)));
+        }
+        let open: Vec<String> =
+            store::tasks_of(&mut c, t.id).await?.into_iter().filter(|k| k.done_at.is_none()).map(|k| k.title).collect();
+        if !open.is_empty() {
+            return Err(AppError::Conflict(format!("{} has open tasks: {}", t.number, open.join("; "))));
+        }
+        if r.approval.as_deref() == Some("pending") {
+            return Err(AppError::Conflict(format!(
+                "{} still waits for its approvers' decision (emergency changes are approved after the fact)",
+                t.number
+            )));
+        }
+        let to = outcome_phase(outcome);
+        let from = r.phase.clone();
+        r.outcome = Some(outcome.to_string());
+        r.outcome_notes = notes.clone();
+        r.phase = to.to_string();
+        if !store::update_change(&mut c, &r).await? {
+            return Err(stale(&t));
+        }
+        let entry = Entry {
+            kind: "phase_changed",
+            visibility: Visibility::Internal,
+            body: &notes,
+            data: json!({"from": from, "to": to, "outcome": outcome}),
+        };
+        let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records that a change caused an incident (staff); both timelines say so.
+    pub async fn link_caused_incident(&self, actor: &Actor, number: &str, incident: &str) -> AppResult<Change> {
+        require_staff(actor, "link incidents to changes")?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let t = load_kind(&mut c, number, TicketKind::Change).await?;
+        let inc = match tickets::load(&mut c, incident).await {
+            Ok(i) if i.kind == "incident" => i,
+            Ok(i) => return Err(invalid("incident", format!("{} is not an incident", i.number))),
+            Err(AppError::NotFound(_)) => return Err(invalid("incident", format!("no incident {incident}"))),
+            Err(e) => return Err(e),
+        };
+        if store::link_caused(&mut c, inc.id, t.id, actor.id.0, now).await? {
+            note_on(&mut c, t.id, now, actor, "caused_incident", json!({"incident": inc.number})).await?;
+            note_on(&mut c, inc.id, now, actor, "caused_by_change", json!({"change": t.number, "title": t.title}))
+                .await?;
+        }
+        let out = view(&mut c, t).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The change calendar of a period: planned changes with their conflicts, and freeze periods.
+    pub async fn change_calendar(&self, actor: &Actor, q: CalendarQuery) -> AppResult<Calendar> {
+        require_staff(actor, "see the change calendar")?;
+        let now = self.now();
+        let from = match q.from.as_deref() {
+            Some(s) => Timestamp::parse_day_or_instant("from", s)?.0,
+            None => now - now.rem_euclid(86_400_000),
+        };
+        let to = match q.to.as_deref() {
+            Some(s) => Timestamp::parse_day_or_instant("to", s)?.0,
+            None => from + 7 * 86_400_000,
+        };
+        if to <= from {
+            return Err(invalid("to", "must be after from"));
+        }
+        if to - from > 92 * 86_400_000 {
+            return Err(invalid("to", "a calendar spans at most 92 days"));
+        }
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let ids = store::calendar(&mut c, from, to, 1000).await?;
+        let mut rows = Vec::new();
+        for row in store::get_changes(&mut c, &ids).await? {
+            let t = orion_store::tickets::get(&mut c, row.ticket_id).await?;
+            rows.push((row, t));
+        }
+        rows.sort_by_key(|(r, t)| (r.planned_start, t.id));
+        let fps = footprints(&mut c, &rows).await?;
+        let freezes = store::freezes_ending_after(&mut c, from).await?;
+        let live: Vec<Footprint> =
+            fps.iter().zip(&rows).filter(|(_, (r, _))| !change_is_final(&r.phase)).map(|(f, _)| f.clone()).collect();
+        let mut changes = Vec::new();
+        for (fp, (row, t)) in fps.iter().zip(rows) {
+            let conflicts = if change_is_final(&row.phase) {
+                Vec::new()
+            } else {
+                conflicts_of(&mut c, fp, &live, &freezes).await?
+            };
+            let (Some(s), Some(e)) = (row.planned_start, row.planned_end) else { continue };
+            changes.push(CalendarItem {
+                number: t.number,
+                title: t.title,
+                change_type: row.change_type,
+                phase: row.phase,
+                risk: row.risk,
+                planned_start: ts(s),
+                planned_end: ts(e),
+                assignee_name: t.assignee_name,
+                assets: fp.cis.iter().map(|c| c.1.clone()).collect(),
+                conflicts,
+            });
+        }
+        Ok(Calendar {
+            from: ts(from),
+            to: ts(to),
+            changes,
+            freezes: freezes.into_iter().filter(|f| f.starts_at < to).map(freeze_view).collect(),
+        })
+    }
+
+    pub async fn change_templates(&self, actor: &Actor) -> AppResult<Vec<Template>> {
+        require_staff(actor, "see change templates")?;
+        let mut r = self.db.read().await?;
+        Ok(store::templates(&mut r.conn()).await?.into_iter().map(template_view).collect())
+    }
+
+    /// Adds a standard-change template (leads and admins: it pre-approves every change made from it).
+    pub async fn create_change_template(&self, actor: &Actor, input: TemplateInput) -> AppResult<Template> {
+        require_lead(actor, "pre-approve standard changes")?;
+        let mut errs = FieldErrors::new();
+        let name = errs.check(orion_domain::error::required_text("name", &input.name, 100));
+        let title = errs.check(orion_domain::error::required_text("title", &input.title, tickets::TITLE_MAX));
+        let plan = errs.check(orion_domain::error::required_text(
+            "implementation_plan",
+            &input.implementation_plan,
+            tickets::TEXT_MAX,
+        ));
+        let backout =
+            errs.check(orion_domain::error::required_text("backout_plan", &input.backout_plan, tickets::TEXT_MAX));
+        let risk = errs.check(parse_risk("risk", input.risk.as_deref().unwrap_or("low")));
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let group = match input.implementer_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            Some(g) => super::collect(&mut errs, tickets::group_by_name(&mut c, "implementer_group", g).await)?,
+            None => None,
+        };
+        errs.into_result()?;
+        let (Some(name), Some(title), Some(plan), Some(backout), Some(risk)) = (name, title, plan, backout, risk) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let row = store::TemplateRow {
+            id: 0,
+            name: name.clone(),
+            title,
+            description: input.description.unwrap_or_default(),
+            implementation_plan: plan,
+            backout_plan: backout,
+            test_plan: input.test_plan.unwrap_or_default(),
+            risk: risk.to_string(),
+            implementer_group_id: group.as_ref().map(|g| g.id),
+            implementer_group_name: group.map(|g| g.name),
+            active: true,
+            created_at: now,
+        };
+        match store::insert_template(&mut c, &row, actor.id.0, now).await {
+            Err(orion_store::StoreError::Duplicate) => {
+                return Err(invalid("name", format!("a template named {name:?} exists")));
+            }
+            other => other?,
+        };
+        tx.commit().await?;
+        Ok(template_view(row))
+    }
+
+    /// Retires or reinstates a template (leads and admins).
+    pub async fn set_change_template_active(&self, actor: &Actor, name: &str, active: bool) -> AppResult<Template> {
+        require_lead(actor, "retire standard-change templates")?;
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let mut t = store::find_template(&mut c, name).await?.ok_or(AppError::NotFound("template"))?;
+        store::set_template_active(&mut c, t.id, active).await?;
+        tx.commit().await?;
+        t.active = active;
+        Ok(template_view(t))
+    }
+
+    pub async fn freeze_periods(&self, actor: &Actor) -> AppResult<Vec<Freeze>> {
+        require_staff(actor, "see freeze periods")?;
+        let now = self.now();
+        let mut r = self.db.read().await?;
+        Ok(store::freezes_ending_after(&mut r.conn(), now).await?.into_iter().map(freeze_view).collect())
+    }
+
+    /// Declares a freeze period (leads and admins).
+    pub async fn create_freeze(&self, actor: &Actor, input: FreezeInput) -> AppResult<Freeze> {
+        require_lead(actor, "declare change freezes")?;
+        let mut errs = FieldErrors::new();
+        let name = errs.check(orion_domain::error::required_text("name", &input.name, 200));
+        let start = errs.check(Timestamp::parse_day_or_instant("starts_at", &input.starts_at));
+        let end = errs.check(Timestamp::parse_day_or_instant("ends_at", &input.ends_at));
+        if let (Some(s), Some(e)) = (start, end)
+            && e <= s
+        {
+            errs.push("ends_at", "must be after starts_at");
+        }
+        errs.into_result()?;
+        let (Some(name), Some(s), Some(e)) = (name, start, end) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let reason = input.reason.unwrap_or_default();
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let id = store::insert_freeze(&mut tx.conn(), &name, &reason, (s.0, e.0), actor.id.0, now).await?;
+        tx.commit().await?;
+        Ok(Freeze { id, name, reason, starts_at: ts(s.0), ends_at: ts(e.0) })
+    }
+
+    pub async fn delete_freeze(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        require_lead(actor, "lift change freezes")?;
+        let mut tx = self.db.begin().await?;
+        found(store::delete_freeze(&mut tx.conn(), id).await, "freeze period")?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn approver_emails(c: &mut Conn<'_>, ids: &[i64]) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(orion_store::users::get(c, *id).await?.email);
+    }
+    Ok(out)
+}
+
+fn template_view(t: store::TemplateRow) -> Template {
+    Template {
+        name: t.name,
+        title: t.title,
+        description: t.description,
+        implementation_plan: t.implementation_plan,
+        backout_plan: t.backout_plan,
+        test_plan: t.test_plan,
+        risk: t.risk,
+        implementer_group: t.implementer_group_name,
+        active: t.active,
+    }
+}
+
+fn freeze_view(f: store::FreezeRow) -> Freeze {
+    Freeze { id: f.id, name: f.name, reason: f.reason, starts_at: ts(f.starts_at), ends_at: ts(f.ends_at) }
+}

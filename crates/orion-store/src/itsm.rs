@@ -1,0 +1,907 @@
+//! Problems and changes: what a PRB or CHG ticket has beyond the ticket core, the incidents they
+//! are linked to, recurring-incident proposals, approvals, tasks, templates and freeze periods.
+
+use crate::{Conn, Result, StoreError, with_conn};
+use orion_domain::change::{CHANGE_PHASES, PROBLEM_PHASES};
+
+fn one_row(n: u64) -> Result<()> {
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+// ---------------------------------------------------------------- problems
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProblemRow {
+    pub ticket_id: i64,
+    pub phase: String,
+    pub symptoms: String,
+    pub timeline: String,
+    pub root_cause: String,
+    pub contributing_factors: String,
+    pub analysis: String,
+    pub workaround: String,
+    pub fix_change_id: Option<i64>,
+    pub fix_change_number: Option<String>,
+    pub known_error_at: Option<i64>,
+    pub version: i64,
+}
+
+const PROBLEM_COLS: &str = "SELECT p.ticket_id, p.phase, p.symptoms, p.timeline, p.root_cause, p.contributing_factors,
+        p.analysis, p.workaround, p.fix_change_id, f.number AS fix_change_number, p.known_error_at, p.version
+     FROM problem p LEFT JOIN ticket f ON f.id = p.fix_change_id";
+
+pub async fn insert_problem(conn: &mut Conn<'_>, p: &ProblemRow) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO problem (ticket_id, phase, symptoms, timeline, root_cause, contributing_factors, analysis,
+                 workaround, fix_change_id, known_error_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.ticket_id)
+        .bind(&p.phase)
+        .bind(&p.symptoms)
+        .bind(&p.timeline)
+        .bind(&p.root_cause)
+        .bind(&p.contributing_factors)
+        .bind(&p.analysis)
+        .bind(&p.workaround)
+        .bind(p.fix_change_id)
+        .bind(p.known_error_at)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+pub async fn get_problem(conn: &mut Conn<'_>, ticket_id: i64) -> Result<ProblemRow> {
+    let sql = format!("{PROBLEM_COLS} WHERE p.ticket_id = $1");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ticket_id).fetch_one(c).await)?)
+}
+
+/// Writes a problem's own fields if it is still at `p.version`; `Ok(false)` if someone else
+/// changed it meanwhile.
+pub async fn update_problem(conn: &mut Conn<'_>, p: &ProblemRow) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE problem SET phase = $2, symptoms = $3, timeline = $4, root_cause = $5, contributing_factors = $6,
+                 analysis = $7, workaround = $8, fix_change_id = $9, known_error_at = $10, version = version + 1
+             WHERE ticket_id = $1 AND version = $11",
+        )
+        .bind(p.ticket_id)
+        .bind(&p.phase)
+        .bind(&p.symptoms)
+        .bind(&p.timeline)
+        .bind(&p.root_cause)
+        .bind(&p.contributing_factors)
+        .bind(&p.analysis)
+        .bind(&p.workaround)
+        .bind(p.fix_change_id)
+        .bind(p.known_error_at)
+        .bind(p.version)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// A PRB or CHG as lists show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRow {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub phase: String,
+    pub priority: i64,
+    pub assignee_name: Option<String>,
+    pub group_name: String,
+    pub created_at: i64,
+}
+
+/// Problems newest first, optionally in one phase; keyset-paged by ticket id.
+pub async fn list_problems(
+    conn: &mut Conn<'_>,
+    phase: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ItemRow>> {
+    // A literal from the domain's list: PostgreSQL's generic plans ignore the index for a bound phase.
+    let filter = match phase.and_then(|p| PROBLEM_PHASES.iter().find(|x| **x == p)) {
+        Some(p) => format!("p.phase = '{p}' AND"),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT t.id, t.number, t.title, p.phase, t.priority, a.name AS assignee_name, g.name AS group_name,
+                t.created_at
+         FROM problem p JOIN ticket t ON t.id = p.ticket_id JOIN agent_group g ON g.id = t.assignment_group_id
+         LEFT JOIN app_user a ON a.id = t.assignee_id
+         WHERE {filter} p.ticket_id < $1 ORDER BY p.ticket_id DESC LIMIT $2"
+    );
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+/// Links an incident to a problem. `Duplicate` if it already belongs to a problem.
+pub async fn link_incident(conn: &mut Conn<'_>, incident_id: i64, problem_id: i64, by: i64, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO problem_incident (incident_id, problem_id, linked_by, linked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(incident_id)
+        .bind(problem_id)
+        .bind(by)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+pub async fn unlink_incident(conn: &mut Conn<'_>, incident_id: i64, problem_id: i64) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM problem_incident WHERE incident_id = $1 AND problem_id = $2")
+            .bind(incident_id)
+            .bind(problem_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
+
+/// A ticket linked to a problem or change.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedRow {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub priority: i64,
+    pub created_at: i64,
+}
+
+/// A problem's incidents, oldest first (at most 1,000).
+pub async fn incidents_of_problem(conn: &mut Conn<'_>, problem_id: i64) -> Result<Vec<LinkedRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
+             FROM problem_incident l JOIN ticket t ON t.id = l.incident_id
+             WHERE l.problem_id = $1 ORDER BY l.incident_id LIMIT 1000",
+        )
+        .bind(problem_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// The problem an incident belongs to, if any.
+pub async fn problem_of_incident(conn: &mut Conn<'_>, incident_id: i64) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT problem_id FROM problem_incident WHERE incident_id = $1")
+            .bind(incident_id)
+            .fetch_optional(c)
+            .await
+    })?)
+}
+
+/// An incident as the recurrence detector reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DetectRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub title: String,
+    pub description: String,
+    pub category: Option<String>,
+}
+
+/// Incidents created at or after `since` that belong to no problem, oldest first, at most `limit`.
+pub async fn incidents_since(conn: &mut Conn<'_>, since: i64, limit: i64) -> Result<Vec<DetectRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id, t.created_at, t.title, t.description, k.path AS category
+             FROM ticket t LEFT JOIN category k ON k.id = t.category_id
+             WHERE t.kind = 'incident' AND t.created_at >= $1
+               AND NOT EXISTS (SELECT 1 FROM problem_incident l WHERE l.incident_id = t.id)
+             ORDER BY t.created_at, t.id LIMIT $2",
+        )
+        .bind(since)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// (ticket id, CI id, CI name, CI type) for every CI the given tickets name.
+pub async fn cis_of_tickets(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<(i64, i64, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut sql = crate::sql::Sql::new(
+            "SELECT l.ticket_id, l.ci_id, c.name, c.ci_type FROM ticket_ci l JOIN ci c ON c.id = l.ci_id
+             WHERE l.ticket_id IN ",
+        );
+        sql.bind_list(chunk, crate::sql::Bind::I64);
+        let rows = crate::fetch_all_sql!(conn, TicketCiRow, &sql)?;
+        out.extend(rows.into_iter().map(|r| (r.ticket_id, r.ci_id, r.name, r.ci_type)));
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketCiRow {
+    ticket_id: i64,
+    ci_id: i64,
+    name: String,
+    ci_type: String,
+}
+
+// ---------------------------------------------------------------- proposals
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProposalRow {
+    pub id: i64,
+    pub basis: String,
+    pub basis_ci_id: Option<i64>,
+    pub reason: String,
+    pub terms: String,
+    pub incident_key: String,
+    pub incidents: String,
+    pub state: String,
+    pub problem_id: Option<i64>,
+    pub problem_number: Option<String>,
+    pub decided_by: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const PROPOSAL_COLS: &str = "SELECT p.id, p.basis, p.basis_ci_id, p.reason, p.terms, p.incident_key, p.incidents,
+        p.state, p.problem_id, t.number AS problem_number, p.decided_by, p.decided_at, p.created_at, p.updated_at
+     FROM problem_proposal p LEFT JOIN ticket t ON t.id = p.problem_id";
+
+pub struct NewProposal<'a> {
+    pub basis: &'a str,
+    pub basis_ci_id: Option<i64>,
+    pub reason: &'a str,
+    pub terms: &'a str,
+    pub incident_key: &'a str,
+    pub incidents: &'a str,
+}
+
+/// Records a proposal; `None` when a proposal for the same set of incidents exists (open,
+/// accepted or dismissed).
+pub async fn insert_proposal(conn: &mut Conn<'_>, p: &NewProposal<'_>, now: i64) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO problem_proposal (basis, basis_ci_id, reason, terms, incident_key, incidents, state,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7)
+             ON CONFLICT (incident_key) DO NOTHING RETURNING id",
+        )
+        .bind(p.basis)
+        .bind(p.basis_ci_id)
+        .bind(p.reason)
+        .bind(p.terms)
+        .bind(p.incident_key)
+        .bind(p.incidents)
+        .bind(now)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
+/// An open proposal grew or shrank: new set, new reason.
+pub async fn refresh_proposal(conn: &mut Conn<'_>, id: i64, p: &NewProposal<'_>, now: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE problem_proposal SET reason = $2, terms = $3, incident_key = $4, incidents = $5, updated_at = $6
+             WHERE id = $1 AND state = 'open'
+               AND NOT EXISTS (SELECT 1 FROM problem_proposal o WHERE o.incident_key = $4)",
+        )
+        .bind(id)
+        .bind(p.reason)
+        .bind(p.terms)
+        .bind(p.incident_key)
+        .bind(p.incidents)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+pub async fn get_proposal(conn: &mut Conn<'_>, id: i64) -> Result<ProposalRow> {
+    let sql = format!("{PROPOSAL_COLS} WHERE p.id = $1");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(c).await)?)
+}
+
+/// Proposals in `state`, newest first, keyset-paged.
+pub async fn list_proposals(
+    conn: &mut Conn<'_>,
+    state: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ProposalRow>> {
+    let sql = format!("{PROPOSAL_COLS} WHERE p.state = $1 AND p.id < $2 ORDER BY p.id DESC LIMIT $3");
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(state)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+/// Accepts (with the problem it became) or dismisses an open proposal; `NotFound` if it is not open.
+pub async fn decide_proposal(
+    conn: &mut Conn<'_>,
+    id: i64,
+    state: &str,
+    problem_id: Option<i64>,
+    by: i64,
+    now: i64,
+) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE problem_proposal SET state = $2, problem_id = $3, decided_by = $4, decided_at = $5, updated_at = $5
+             WHERE id = $1 AND state = 'open'",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(problem_id)
+        .bind(by)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
+
+/// Whether a proposal for exactly this set exists, whatever its state.
+pub async fn proposal_key_exists(conn: &mut Conn<'_>, key: &str) -> Result<bool> {
+    let n: i64 = with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM problem_proposal WHERE incident_key = $1").bind(key).fetch_one(c).await
+    })?;
+    Ok(n > 0)
+}
+
+// ---------------------------------------------------------------- changes
+
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ChangeRow {
+    pub ticket_id: i64,
+    pub change_type: String,
+    pub phase: String,
+    pub template_id: Option<i64>,
+    pub template_name: Option<String>,
+    pub reason: String,
+    pub implementation_plan: String,
+    pub backout_plan: String,
+    pub test_plan: String,
+    pub risk_impact: Option<i64>,
+    pub risk_complexity: Option<i64>,
+    pub risk_experience: Option<i64>,
+    pub risk_backout: Option<i64>,
+    pub risk: Option<String>,
+    pub risk_override_reason: Option<String>,
+    pub planned_start: Option<i64>,
+    pub planned_end: Option<i64>,
+    pub actual_start: Option<i64>,
+    pub actual_end: Option<i64>,
+    pub implementer_group_id: Option<i64>,
+    pub implementer_group_name: Option<String>,
+    pub approval_rule: String,
+    pub cab_group_id: Option<i64>,
+    pub cab_group_name: Option<String>,
+    pub approval_round: i64,
+    pub approval: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_notes: String,
+    pub version: i64,
+}
+
+const CHANGE_COLS: &str = "SELECT r.ticket_id, r.change_type, r.phase, r.template_id, tp.name AS template_name, r.reason,
+        r.implementation_plan, r.backout_plan, r.test_plan, r.risk_impact, r.risk_complexity, r.risk_experience,
+        r.risk_backout, r.risk, r.risk_override_reason, r.planned_start, r.planned_end, r.actual_start, r.actual_end,
+        r.implementer_group_id, ig.name AS implementer_group_name, r.approval_rule, r.cab_group_id,
+        cg.name AS cab_group_name, r.approval_round, r.approval, r.outcome, r.outcome_notes, r.version
+     FROM change_request r LEFT JOIN change_template tp ON tp.id = r.template_id
+     LEFT JOIN agent_group ig ON ig.id = r.implementer_group_id LEFT JOIN agent_group cg ON cg.id = r.cab_group_id";
+
+pub async fn insert_change(conn: &mut Conn<'_>, r: &ChangeRow) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO change_request (ticket_id, change_type, phase, template_id, reason, implementation_plan,
+                 backout_plan, test_plan, risk_impact, risk_complexity, risk_experience, risk_backout, risk,
+                 risk_override_reason, planned_start, planned_end, implementer_group_id, approval_rule, cab_group_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        )
+        .bind(r.ticket_id)
+        .bind(&r.change_type)
+        .bind(&r.phase)
+        .bind(r.template_id)
+        .bind(&r.reason)
+        .bind(&r.implementation_plan)
+        .bind(&r.backout_plan)
+        .bind(&r.test_plan)
+        .bind(r.risk_impact)
+        .bind(r.risk_complexity)
+        .bind(r.risk_experience)
+        .bind(r.risk_backout)
+        .bind(&r.risk)
+        .bind(&r.risk_override_reason)
+        .bind(r.planned_start)
+        .bind(r.planned_end)
+        .bind(r.implementer_group_id)
+        .bind(&r.approval_rule)
+        .bind(r.cab_group_id)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+pub async fn get_change(conn: &mut Conn<'_>, ticket_id: i64) -> Result<ChangeRow> {
+    let sql = format!("{CHANGE_COLS} WHERE r.ticket_id = $1");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ticket_id).fetch_one(c).await)?)
+}
+
+pub async fn get_changes(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<ChangeRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut sql = crate::sql::Sql::new(&format!("{CHANGE_COLS} WHERE r.ticket_id IN "));
+        sql.bind_list(chunk, crate::sql::Bind::I64);
+        out.extend(crate::fetch_all_sql!(conn, ChangeRow, &sql)?);
+    }
+    Ok(out)
+}
+
+/// Writes a change's own fields if it is still at `r.version`.
+pub async fn update_change(conn: &mut Conn<'_>, r: &ChangeRow) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE change_request SET phase = $2, reason = $3, implementation_plan = $4, backout_plan = $5,
+                 test_plan = $6, risk_impact = $7, risk_complexity = $8, risk_experience = $9, risk_backout = $10,
+                 risk = $11, risk_override_reason = $12, planned_start = $13, planned_end = $14, actual_start = $15,
+                 actual_end = $16, implementer_group_id = $17, approval_rule = $18, cab_group_id = $19,
+                 approval_round = $20, approval = $21, outcome = $22, outcome_notes = $23, version = version + 1
+             WHERE ticket_id = $1 AND version = $24",
+        )
+        .bind(r.ticket_id)
+        .bind(&r.phase)
+        .bind(&r.reason)
+        .bind(&r.implementation_plan)
+        .bind(&r.backout_plan)
+        .bind(&r.test_plan)
+        .bind(r.risk_impact)
+        .bind(r.risk_complexity)
+        .bind(r.risk_experience)
+        .bind(r.risk_backout)
+        .bind(&r.risk)
+        .bind(&r.risk_override_reason)
+        .bind(r.planned_start)
+        .bind(r.planned_end)
+        .bind(r.actual_start)
+        .bind(r.actual_end)
+        .bind(r.implementer_group_id)
+        .bind(&r.approval_rule)
+        .bind(r.cab_group_id)
+        .bind(r.approval_round)
+        .bind(&r.approval)
+        .bind(&r.outcome)
+        .bind(&r.outcome_notes)
+        .bind(r.version)
+        .execute(c)
+        .await
+        .map(|x| x.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Changes newest first, optionally in one phase; keyset-paged.
+pub async fn list_changes(
+    conn: &mut Conn<'_>,
+    phase: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ItemRow>> {
+    // A literal from the domain's list: PostgreSQL's generic plans ignore the index for a bound phase.
+    let filter = match phase.and_then(|p| CHANGE_PHASES.iter().find(|x| **x == p)) {
+        Some(p) => format!("r.phase = '{p}' AND"),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT t.id, t.number, t.title, r.phase, t.priority, a.name AS assignee_name, g.name AS group_name,
+                t.created_at
+         FROM change_request r JOIN ticket t ON t.id = r.ticket_id JOIN agent_group g ON g.id = t.assignment_group_id
+         LEFT JOIN app_user a ON a.id = t.assignee_id
+         WHERE {filter} r.ticket_id < $1 ORDER BY r.ticket_id DESC LIMIT $2"
+    );
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+/// The longest a change may be planned for; the calendar relies on it to read by start only.
+pub const MAX_CHANGE_MS: i64 = 31 * 86_400_000;
+
+/// Planned changes (not drafts, not cancelled) whose period meets `[from, to)`, by start.
+pub async fn calendar(conn: &mut Conn<'_>, from: i64, to: i64, limit: i64) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT ticket_id FROM change_request
+             WHERE planned_start IS NOT NULL AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3
+               AND phase NOT IN ('draft', 'cancelled')
+             ORDER BY planned_start, ticket_id LIMIT $4",
+        )
+        .bind(from - MAX_CHANGE_MS)
+        .bind(to)
+        .bind(from)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+// ---------------------------------------------------------------- approvals
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApprovalRow {
+    pub id: i64,
+    pub change_id: i64,
+    pub round: i64,
+    pub user_id: i64,
+    pub user_email: String,
+    pub user_name: String,
+    pub decision: Option<String>,
+    pub comment: String,
+    pub decided_at: Option<i64>,
+}
+
+pub async fn insert_approver(conn: &mut Conn<'_>, change_id: i64, round: i64, user_id: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO change_approval (change_id, round, user_id) VALUES ($1, $2, $3)
+             ON CONFLICT (change_id, round, user_id) DO NOTHING",
+        )
+        .bind(change_id)
+        .bind(round)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Forgets the approvers nominated before approval was asked (round 0).
+pub async fn clear_nominees(conn: &mut Conn<'_>, change_id: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM change_approval WHERE change_id = $1 AND round = 0")
+            .bind(change_id)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// The approvers of a change, every round, by round then name.
+pub async fn approvals_of(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<ApprovalRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT a.id, a.change_id, a.round, a.user_id, u.email AS user_email, u.name AS user_name, a.decision,
+                    a.comment, a.decided_at
+             FROM change_approval a JOIN app_user u ON u.id = a.user_id
+             WHERE a.change_id = $1 ORDER BY a.round, u.name, a.id",
+        )
+        .bind(change_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Records one approver's decision in the current round; `NotFound` if they are not an undecided
+/// approver of it.
+pub async fn decide(
+    conn: &mut Conn<'_>,
+    change_id: i64,
+    round: i64,
+    user_id: i64,
+    decision: &str,
+    comment: &str,
+    now: i64,
+) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE change_approval SET decision = $4, comment = $5, decided_at = $6
+             WHERE change_id = $1 AND round = $2 AND user_id = $3 AND decision IS NULL",
+        )
+        .bind(change_id)
+        .bind(round)
+        .bind(user_id)
+        .bind(decision)
+        .bind(comment)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
+
+/// The changes waiting for `user_id`'s decision in their current round, oldest first.
+pub async fn awaiting(conn: &mut Conn<'_>, user_id: i64, limit: i64) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT a.change_id FROM change_approval a JOIN change_request r ON r.ticket_id = a.change_id
+             WHERE a.user_id = $1 AND a.decision IS NULL AND a.round = r.approval_round AND r.approval = 'pending'
+               AND r.phase NOT IN ('cancelled', 'closed', 'failed')
+             ORDER BY a.change_id LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+// ---------------------------------------------------------------- tasks
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: i64,
+    pub change_id: i64,
+    pub title: String,
+    pub assignee_id: Option<i64>,
+    pub assignee_email: Option<String>,
+    pub done_at: Option<i64>,
+    pub done_by: Option<i64>,
+    pub notes: String,
+    pub created_at: i64,
+}
+
+pub async fn insert_task(
+    conn: &mut Conn<'_>,
+    change_id: i64,
+    title: &str,
+    assignee_id: Option<i64>,
+    now: i64,
+) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO change_task (change_id, title, assignee_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(change_id)
+        .bind(title)
+        .bind(assignee_id)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+pub async fn tasks_of(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<TaskRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT k.id, k.change_id, k.title, k.assignee_id, u.email AS assignee_email, k.done_at, k.done_by,
+                    k.notes, k.created_at
+             FROM change_task k LEFT JOIN app_user u ON u.id = k.assignee_id
+             WHERE k.change_id = $1 ORDER BY k.id LIMIT 500",
+        )
+        .bind(change_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Marks an open task of a change done; `NotFound` if there is no such open task.
+pub async fn complete_task(
+    conn: &mut Conn<'_>,
+    change_id: i64,
+    task_id: i64,
+    by: i64,
+    notes: &str,
+    now: i64,
+) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE change_task SET done_at = $3, done_by = $4, notes = $5
+             WHERE id = $1 AND change_id = $2 AND done_at IS NULL",
+        )
+        .bind(task_id)
+        .bind(change_id)
+        .bind(now)
+        .bind(by)
+        .bind(notes)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
+
+// ---------------------------------------------------------------- incidents caused by changes
+
+/// Records that a change caused an incident; `Ok(false)` if it already was.
+pub async fn link_caused(conn: &mut Conn<'_>, incident_id: i64, change_id: i64, by: i64, now: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO change_incident (incident_id, change_id, linked_by, linked_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (incident_id, change_id) DO NOTHING",
+        )
+        .bind(incident_id)
+        .bind(change_id)
+        .bind(by)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// The incidents a change caused.
+pub async fn caused_by(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<LinkedRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
+             FROM change_incident l JOIN ticket t ON t.id = l.incident_id
+             WHERE l.change_id = $1 ORDER BY l.incident_id LIMIT 1000",
+        )
+        .bind(change_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// The changes an incident was caused by.
+pub async fn causes_of(conn: &mut Conn<'_>, incident_id: i64) -> Result<Vec<LinkedRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
+             FROM change_incident l JOIN ticket t ON t.id = l.change_id
+             WHERE l.incident_id = $1 ORDER BY l.change_id LIMIT 100",
+        )
+        .bind(incident_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+// ---------------------------------------------------------------- templates
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TemplateRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub implementation_plan: String,
+    pub backout_plan: String,
+    pub test_plan: String,
+    pub risk: String,
+    pub implementer_group_id: Option<i64>,
+    pub implementer_group_name: Option<String>,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+const TEMPLATE_COLS: &str = "SELECT t.id, t.name, t.title, t.description, t.implementation_plan, t.backout_plan,
+        t.test_plan, t.risk, t.implementer_group_id, g.name AS implementer_group_name, t.active, t.created_at
+     FROM change_template t LEFT JOIN agent_group g ON g.id = t.implementer_group_id";
+
+pub async fn insert_template(conn: &mut Conn<'_>, t: &TemplateRow, by: i64, now: i64) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO change_template (name, title, description, implementation_plan, backout_plan, test_plan,
+                 risk, implementer_group_id, active, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&t.name)
+        .bind(&t.title)
+        .bind(&t.description)
+        .bind(&t.implementation_plan)
+        .bind(&t.backout_plan)
+        .bind(&t.test_plan)
+        .bind(&t.risk)
+        .bind(t.implementer_group_id)
+        .bind(t.active)
+        .bind(by)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+pub async fn templates(conn: &mut Conn<'_>) -> Result<Vec<TemplateRow>> {
+    let sql = format!("{TEMPLATE_COLS} ORDER BY t.name LIMIT 1000");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(c).await)?)
+}
+
+pub async fn find_template(conn: &mut Conn<'_>, name: &str) -> Result<Option<TemplateRow>> {
+    let sql = format!("{TEMPLATE_COLS} WHERE t.name = $1");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(name).fetch_optional(c).await)?)
+}
+
+pub async fn set_template_active(conn: &mut Conn<'_>, id: i64, active: bool) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("UPDATE change_template SET active = $2 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
+
+// ---------------------------------------------------------------- freeze periods
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FreezeRow {
+    pub id: i64,
+    pub name: String,
+    pub reason: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_freeze(
+    conn: &mut Conn<'_>,
+    name: &str,
+    reason: &str,
+    (starts_at, ends_at): (i64, i64),
+    by: i64,
+    now: i64,
+) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO freeze_period (name, reason, starts_at, ends_at, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(name)
+        .bind(reason)
+        .bind(starts_at)
+        .bind(ends_at)
+        .bind(by)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// Freeze periods that end after `after`, by start (at most 1,000).
+pub async fn freezes_ending_after(conn: &mut Conn<'_>, after: i64) -> Result<Vec<FreezeRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, name, reason, starts_at, ends_at, created_at FROM freeze_period
+             WHERE ends_at > $1 ORDER BY starts_at, id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+pub async fn delete_freeze(conn: &mut Conn<'_>, id: i64) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM freeze_period WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
+    })?;
+    one_row(n)
+}
