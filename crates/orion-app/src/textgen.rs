@@ -594,3 +594,174 @@ mod tests {
         }
     }
 }
+
+/// One incident of a generated month.
+#[derive(Debug, Clone)]
+pub struct MonthIncident {
+    /// Minutes after the month's start.
+    pub minute: i64,
+    pub title: String,
+    pub description: String,
+    pub category: &'static str,
+    /// The CI it names, if any.
+    pub ci: Option<String>,
+    /// The planted recurring issue it belongs to; `None` for a one-off.
+    pub planted: Option<usize>,
+}
+
+/// A month of incidents with recurring issues planted among realistic one-offs, for measuring
+/// the recurring-incident detector: what it should find (`planted`) and what it should leave.
+#[derive(Debug, Clone)]
+pub struct Month {
+    pub incidents: Vec<MonthIncident>,
+    /// Every CI named, to register before logging the incidents.
+    pub cis: Vec<String>,
+    /// How many recurring issues were planted.
+    pub planted: usize,
+}
+
+/// Issues that recur by their text: several ways users describe the same fault.
+const RECURRING_TEXT: &[(&str, &[&str], &[&str])] = &[
+    (
+        "Software / Outlook",
+        &[
+            "Outlook crashes when I open the {team} shared calendar",
+            "Outlook closes itself when opening a shared calendar",
+            "Shared calendar makes Outlook crash",
+            "Outlook crash on the shared {team} calendar",
+        ],
+        &[
+            "As soon as I click the shared calendar Outlook freezes and closes.",
+            "Outlook crashes every time the shared calendar of {team} opens; my own calendar works.",
+            "Since the last update Outlook closes when I open a shared calendar.",
+        ],
+    ),
+    (
+        "Network / VPN",
+        &[
+            "GlobalProtect VPN drops every few minutes since the 6.2 update",
+            "VPN disconnects since GlobalProtect 6.2",
+            "GlobalProtect 6.2 keeps dropping the VPN tunnel",
+            "VPN tunnel drops after GlobalProtect update",
+        ],
+        &[
+            "After the GlobalProtect 6.2 update the tunnel drops and reconnects every {minutes} minutes.",
+            "The GlobalProtect client shows disconnected, then connects again, since the update.",
+            "Working from home is impossible, GlobalProtect drops the VPN constantly since 6.2.",
+        ],
+    ),
+    (
+        "Facilities / Access",
+        &[
+            "Badge reader at the building B entrance rejects my badge",
+            "Building B door does not accept badges",
+            "Cannot get into building B, badge reader shows red",
+            "Badge rejected at the building B entrance again",
+        ],
+        &[
+            "The reader beeps twice and shows a red light; my badge works on every other door.",
+            "Several of us waited outside building B this morning, the badge reader rejects everyone.",
+            "Badge reader at the B entrance is red again; reception had to let me in.",
+        ],
+    ),
+    (
+        "Software / SAP",
+        &[
+            "SAP GUI freezes when printing invoices with {tcode}",
+            "Printing from {tcode} hangs SAP GUI",
+            "SAP hangs on invoice print",
+            "SAP GUI not responding while printing an invoice",
+        ],
+        &[
+            "When I print an invoice from {tcode} SAP GUI stops responding and I have to kill it.",
+            "Invoice printing freezes SAP GUI, other transactions are fine.",
+            "SAP GUI hangs for good as soon as the invoice print dialog should appear.",
+        ],
+    ),
+];
+
+/// Servers and devices that misbehave repeatedly in a week.
+const RECURRING_CI: &[&str] = &["sql-fin-01", "app-crm-02", "sw-core-3f"];
+
+/// A month of incidents: `noise` one-offs from the everyday topics (distinct faults: no title
+/// used twice, so at most 75; no CI named more than twice), a few issues recurring by their text (five to eight
+/// alike reports spread over the month) and a few bursts on one CI (three to five incidents
+/// about different symptoms within five days).
+pub fn incident_month<R: Rng + ?Sized>(rng: &mut R, noise: usize) -> Month {
+    const MONTH: i64 = 30 * 24 * 60;
+    let mut incidents = Vec::new();
+    let mut planted = 0;
+    let text_issues = rng.random_range(2..=RECURRING_TEXT.len());
+    let mut order: Vec<usize> = (0..RECURRING_TEXT.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    for &k in order.iter().take(text_issues) {
+        let (category, titles, details) = RECURRING_TEXT[k];
+        for _ in 0..rng.random_range(5..=8) {
+            incidents.push(MonthIncident {
+                minute: rng.random_range(0..MONTH),
+                title: one(rng, titles),
+                description: one(rng, details),
+                category,
+                ci: None,
+                planted: Some(planted),
+            });
+        }
+        planted += 1;
+    }
+    for ci in RECURRING_CI {
+        let start = rng.random_range(0..MONTH - 5 * 24 * 60);
+        for _ in 0..rng.random_range(3..=5) {
+            let g = ticket(rng);
+            incidents.push(MonthIncident {
+                minute: start + rng.random_range(0..5 * 24 * 60),
+                title: g.title,
+                description: g.description,
+                category: g.category,
+                ci: Some(ci.to_string()),
+                planted: Some(planted),
+            });
+        }
+        planted += 1;
+    }
+    let noise_cis: Vec<String> = (1..=60).map(|i| format!("ws-{i:04}")).collect();
+    let mut title_uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut ci_uses = vec![0usize; noise_cis.len()];
+    let mut made = 0;
+    let mut attempts = 0;
+    while made < noise && attempts < 100_000 {
+        attempts += 1;
+        let topic = &TOPICS[rng.random_range(0..TOPICS.len())];
+        let template = topic.titles[rng.random_range(0..topic.titles.len())];
+        let uses = title_uses.entry(template.to_string()).or_default();
+        if *uses >= 1 {
+            continue;
+        }
+        *uses += 1;
+        let g = ticket_about(rng, topic);
+        let g = GenTicket { title: fill(rng, template), ..g };
+        let ci = if rng.random_bool(0.3) {
+            let i = rng.random_range(0..noise_cis.len());
+            (ci_uses[i] < 2).then(|| {
+                ci_uses[i] += 1;
+                noise_cis[i].clone()
+            })
+        } else {
+            None
+        };
+        incidents.push(MonthIncident {
+            minute: rng.random_range(0..MONTH),
+            title: g.title,
+            description: g.description,
+            category: g.category,
+            ci,
+            planted: None,
+        });
+        made += 1;
+    }
+    incidents.sort_by_key(|i| i.minute);
+    let mut cis: Vec<String> = RECURRING_CI.iter().map(|s| s.to_string()).collect();
+    cis.extend(noise_cis);
+    Month { incidents, cis, planted }
+}

@@ -30,6 +30,8 @@ enum Cli {
     Alerts(alert_bench::AlertArgs),
     /// Seed N assets, time the asset list views and inventory processing (scripts/bench-assets)
     Assets(asset_bench::AssetArgs),
+    /// Precision and recall of the recurring-incident detector on generated months (scripts/bench-recurrence)
+    Recurrence(recurrence_bench::RecurrenceArgs),
 }
 
 #[derive(clap::Args)]
@@ -200,6 +202,7 @@ async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
 mod alert_bench;
 mod asset_bench;
 mod mail_bench;
+mod recurrence_bench;
 mod search_bench;
 mod sla_bench;
 mod ui_bench;
@@ -214,6 +217,7 @@ async fn main() -> Result<()> {
         Cli::Search(a) => return search_bench::run(a).await,
         Cli::Alerts(a) => return alert_bench::run(a).await,
         Cli::Assets(a) => return asset_bench::run(a).await,
+        Cli::Recurrence(a) => return recurrence_bench::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;

@@ -1,5 +1,6 @@
 pub(crate) mod assets;
 pub(crate) mod directory;
+pub(crate) mod itsm;
 pub(crate) mod kb;
 pub(crate) mod mail;
 pub(crate) mod monitoring;
@@ -28,6 +29,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     let r = monitoring::routes(r);
     let r = webhooks::routes(r);
     let r = assets::routes(r);
+    let r = itsm::routes(r);
     system::routes(r)
 }
 
