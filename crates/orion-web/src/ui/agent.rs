@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use orion_app::itsm::problems::{TicketRelated, WorkaroundInput};
 use orion_app::{
     AppError, CommentInput, EscalateInput, NewTicketInput, ReasonInput, ResolveInput, Ticket, TicketPatch,
     TimelineEntry, tickets::TicketQuery,
@@ -531,6 +532,8 @@ struct TicketPage {
     alerts_total: usize,
     /// The assets the ticket names and what an outage of them affects
     assets: Option<orion_app::cmdb::TicketAssets>,
+    /// The problem the incident belongs to (with its workaround) and the changes that caused it
+    related: Option<TicketRelated>,
     members: Vec<String>,
     lower_groups: Vec<String>,
     higher_groups: Vec<String>,
@@ -593,11 +596,14 @@ async fn ticket_page(
         .collect();
     let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
     let assets = s.app.ticket_assets(&user.actor, number).await.ok().filter(|a| !a.assets.is_empty());
+    let related =
+        s.app.ticket_related(&user.actor, number).await.ok().filter(|r| r.problem.is_some() || !r.caused_by.is_empty());
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         alerts_total: alerts.len(),
         alerts: alerts.into_iter().take(50).map(Into::into).collect(),
         assets,
+        related,
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "queue", flash),
         t: ticket_view(t),
         last_entry: last_id(&entries),
@@ -748,6 +754,10 @@ async fn act(
             d.notes = text("notes");
             let input = ResolveInput { resolution_code: f.text("code"), resolution_notes: Some(d.notes.clone()) };
             a.resolve(actor, &number, input).await.map(|_| "resolved")
+        }
+        "workaround" => {
+            let input = WorkaroundInput { note: f.text("note") };
+            a.resolve_with_workaround(actor, &number, input).await.map(|_| "workaround_applied")
         }
         "link_article" => a.link_article(actor, &number, &text("article")).await.map(|_| "article_linked"),
         "unlink_article" => a.unlink_article(actor, &number, &text("article")).await.map(|_| "article_unlinked"),

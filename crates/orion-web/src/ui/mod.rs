@@ -11,6 +11,7 @@ mod agent;
 mod assets;
 mod auth;
 mod cmdb;
+mod itsm;
 mod kb;
 mod monitoring;
 mod portal;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(portal::routes())
         .merge(admin::routes())
         .merge(kb::routes())
+        .merge(itsm::routes())
 }
 
 /// Who is signed in, as the page header shows them.
@@ -57,7 +59,8 @@ pub(crate) struct Layout {
     pub me: Option<Me>,
     pub flash: Option<&'static str>,
     pub title: String,
-    /// Which part of the navigation is current: `queue`, `new`, `portal`, `admin`, `account`
+    /// Which part of the navigation is current: `queue`, `new`, `problems`, `changes`, `approvals`,
+    /// `portal`, `admin`, `account`
     pub section: &'static str,
 }
 
@@ -103,6 +106,21 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "asset_saved" => "Asset saved.",
         "asset_moved" => "Asset updated; the move is in its history.",
         "relation_added" => "Relationship recorded.",
+        "problem_created" => "Problem logged.",
+        "problem_moved" => "Problem moved.",
+        "analysis_saved" => "Analysis saved.",
+        "incident_linked" => "Incident linked to the problem.",
+        "incident_unlinked" => "Incident unlinked from the problem.",
+        "proposal_dismissed" => "Proposal dismissed; the same incidents are not proposed again.",
+        "detected" => "Detection ran; new proposals are listed below.",
+        "workaround_applied" => "Ticket resolved with the problem's workaround.",
+        "change_created" => "Change logged.",
+        "change_moved" => "Change moved.",
+        "change_saved" => "Change saved.",
+        "decided" => "Decision recorded.",
+        "task_added" => "Task added.",
+        "task_done" => "Task done.",
+        "reviewed" => "Outcome recorded.",
         _ => return None,
     })
 }

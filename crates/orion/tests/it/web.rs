@@ -20,6 +20,7 @@ engine_tests!(
     knowledge_pages_write_publish_search_suggest_and_link,
     monitoring_pages_show_alerts_windows_and_the_backup_board,
     asset_pages_list_show_and_move_assets,
+    problem_and_change_pages,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -1069,4 +1070,193 @@ async fn asset_pages_list_show_and_move_assets(engine: Engine) {
         "{}",
         r.body
     );
+}
+
+/// The value of a form's hidden `version` field in a page.
+fn version_in(body: &str) -> String {
+    let at = body.find(r#"name="version" value=""#).expect("a version field") + r#"name="version" value=""#.len();
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+/// The number in a redirect to a problem or change page (`/agent/changes/CHG0000003?m=…`).
+fn number_in(location: &str, prefix: &str) -> String {
+    let rest = location.strip_prefix(prefix).unwrap_or_else(|| panic!("{location} is not under {prefix}"));
+    rest.split('?').next().unwrap().to_string()
+}
+
+async fn problem_and_change_pages(engine: Engine) {
+    let Some((t, admin)) = desk(engine).await else { return };
+    t.user(&admin, "lee@example.com", "lead", &["Service Desk"]).await;
+    t.app.set_password("lee@example.com", PW.into()).await.unwrap();
+    let (s, inc) = t
+        .post(
+            &admin,
+            "/api/v1/tickets",
+            json!({"title": "Outlook crashes on start", "requester": "bob@example.com",
+                   "assignment_group": "Service Desk"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let inc = inc["number"].as_str().unwrap().to_string();
+
+    // Requesters see neither the pages nor the links.
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    assert_eq!(alice.get("/agent/problems").await.location, "/portal");
+    assert_eq!(alice.get("/agent/change-calendar").await.location, "/portal");
+    assert!(!alice.get("/portal").await.body.contains(r#"href="/agent/problems""#));
+
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    let r = sam.get("/agent/problems").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(r#"href="/agent/problems" aria-current="page">Problems</a>"#), "{}", r.body);
+    assert!(r.body.contains(r#"href="/agent/approvals""#) && r.body.contains("No problems."), "{}", r.body);
+
+    // New problem: a refused form keeps what was typed and says why; then it is logged.
+    let mut form = vec![
+        ("title", "Outlook <b>crashes</b>"),
+        ("description", "Several users since Monday"),
+        ("impact", "2"),
+        ("urgency", "2"),
+        ("assignment_group", "Service Desk"),
+        ("incidents", "INC9999999"),
+    ];
+    let r = sam.post("/agent/problems", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("no incident INC9999999") && r.body.contains("Several users since Monday"), "{}", r.body);
+    form[5].1 = &inc;
+    let r = sam.post("/agent/problems", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let prb = number_in(&r.location, "/agent/problems/");
+    assert!(prb.starts_with("PRB"), "{prb}");
+    let r = sam.get("/agent/problems").await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/problems/{prb}">{prb}</a>"#)), "{}", r.body);
+    assert!(r.body.contains("Outlook &#60;b&#62;crashes") && !r.body.contains("<b>crashes"), "escaped: {}", r.body);
+    let page = format!("/agent/problems/{prb}");
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/tickets/{inc}">{inc}</a>"#)), "incident linked: {}", r.body);
+
+    // Investigate; a known error needs its workaround first.
+    let r = sam.post(&format!("{page}/move"), &[("phase", "investigating"), ("note", "looking")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = sam.post(&format!("{page}/move"), &[("phase", "known_error")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains(r#"id="move-error""#) && r.body.contains("write the workaround"), "{}", r.body);
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(r#"id="problem-phase"><strong>investigating</strong>"#), "{}", r.body);
+    let version = version_in(&r.body);
+    let workaround = "Start Outlook with /safe and turn off the PDF add-in";
+    let r = sam
+        .post(
+            &format!("{page}/analysis"),
+            &[
+                ("version", &version),
+                ("symptoms", "Outlook closes at start"),
+                ("root_cause", "The PDF add-in 4.2 crashes on load"),
+                ("analysis", "Why? The add-in. Why? Version 4.2."),
+                ("workaround", workaround),
+                ("fix_change", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = sam.post(&format!("{page}/move"), &[("phase", "known_error")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(r#"id="problem-phase"><strong>known error</strong>"#), "{}", r.body);
+    assert!(r.body.contains("Why? The add-in. Why? Version 4.2."), "{}", r.body);
+    let r = sam.get("/agent/known-errors").await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/problems/{prb}">{prb}</a>"#)), "{}", r.body);
+    assert!(r.body.contains(workaround), "{}", r.body);
+
+    // The incident shows the problem and its workaround, and is resolved with it.
+    let r = sam.get(&format!("/agent/tickets/{inc}")).await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/problems/{prb}">{prb}</a>"#)), "{}", r.body);
+    assert!(r.body.contains(&format!(r#"<div class="text" id="workaround">{workaround}</div>"#)), "{}", r.body);
+    assert!(r.body.contains("Resolve with workaround"), "{}", r.body);
+    let r = sam.post(&format!("/agent/tickets/{inc}/workaround"), &[("note", "Told Bob")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location, format!("/agent/tickets/{inc}?m=workaround_applied"));
+    let (_, tk) = t.get(&admin, &format!("/api/v1/tickets/{inc}")).await;
+    assert_eq!(tk["state"], "resolved", "{tk}");
+    assert_eq!(tk["resolution_code"], "workaround", "{tk}");
+    assert!(tk["resolution_notes"].as_str().unwrap().contains(workaround), "{tk}");
+
+    // A normal change through the form, approved by the lead.
+    let r = sam
+        .post(
+            "/agent/changes",
+            &[
+                ("change_type", "normal"),
+                ("template", ""),
+                ("title", "Update the PDF add-in to 4.3"),
+                ("reason", format!("Fixes {prb}").as_str()),
+                ("implementation_plan", "Push 4.3 through the software centre"),
+                ("backout_plan", "Push 4.2 back"),
+                ("test_plan", "Open Outlook on three machines"),
+                ("risk_impact", "2"),
+                ("risk_complexity", "2"),
+                ("risk_experience", "2"),
+                ("risk_backout", "1"),
+                ("risk", ""),
+                ("planned_start", "2026-11-20T10:00"),
+                ("planned_end", "2026-11-20T12:00"),
+                ("impact", "3"),
+                ("urgency", "3"),
+                ("assignment_group", "Service Desk"),
+                ("assignee", "sam@example.com"),
+                ("implementer_group", ""),
+                ("approvers", "lee@example.com"),
+                ("cab_group", ""),
+                ("approval_rule", "all"),
+                ("assets", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let chg = number_in(&r.location, "/agent/changes/");
+    assert!(chg.starts_with("CHG"), "{chg}");
+    let page = format!("/agent/changes/{chg}");
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(r#"id="change-risk">medium (from the questionnaire)"#), "{}", r.body);
+    assert!(r.body.contains("2026-11-20 10:00 UTC – 2026-11-20 12:00 UTC"), "{}", r.body);
+    assert!(
+        r.body.contains(r#"<input id="e-start" name="planned_start" type="datetime-local" value="2026-11-20T10:00">"#)
+    );
+    assert!(r.body.contains(r#"value="lee@example.com""#), "nominated approver in the edit form: {}", r.body);
+    for phase in ["assessment", "approval"] {
+        let r = sam.post(&format!("{page}/move"), &[("phase", phase)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{phase}: {}", r.body);
+    }
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(r#"id="change-phase"><strong>approval</strong>"#), "{}", r.body);
+    assert!(!r.body.contains(r#"id="decide""#), "sam is no approver: {}", r.body);
+    let r = sam.post(&format!("{page}/decide"), &[("decision", "approved")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("you are not an approver"), "{}", r.body);
+
+    let mut lee = Web::new(&t);
+    lee.login("lee@example.com", PW).await;
+    let r = lee.get("/agent/approvals").await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/changes/{chg}">{chg}</a>"#)), "{}", r.body);
+    let r = lee.get(&page).await;
+    assert!(r.body.contains(r#"id="decide""#), "{}", r.body);
+    let r = lee.post(&format!("{page}/decide"), &[("decision", "approved"), ("comment", "Go ahead")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, c) = t.get(&admin, &format!("/api/v1/changes/{chg}")).await;
+    assert_eq!(c["phase"], "scheduled", "{c}");
+    assert!(lee.get("/agent/approvals").await.body.contains("Nothing waits for your decision."));
+
+    // The calendar lists it on its day, this week (the clock stands at 2026-11-18) and not the next.
+    let link = format!(r#"<a href="/agent/changes/{chg}">{chg}</a>"#);
+    let r = sam.get("/agent/change-calendar?from=2026-11-16").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let friday = r.body.find("Friday 2026-11-20").expect("the week's days");
+    assert!(r.body[friday..].contains(&link) && !r.body[..friday].contains(&link), "{}", r.body);
+    assert!(sam.get("/agent/change-calendar").await.body.contains(&link));
+    let r = sam.get("/agent/change-calendar?from=2026-11-23").await;
+    assert!(r.body.contains("Monday 2026-11-23") && !r.body.contains(&link), "{}", r.body);
+    let r = sam.get("/agent/change-calendar?from=someday").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
