@@ -684,7 +684,7 @@ const RECURRING_TEXT: &[(&str, &[&str], &[&str])] = &[
 const RECURRING_CI: &[&str] = &["sql-fin-01", "app-crm-02", "sw-core-3f"];
 
 /// A month of incidents: `noise` one-offs from the everyday topics (distinct faults: no title
-/// used twice, so at most 75; no CI named more than twice), a few issues recurring by their text (five to eight
+/// template used twice in the month, so at most 75 with the bursts; no CI named more than twice), a few issues recurring by their text (five to eight
 /// alike reports spread over the month) and a few bursts on one CI (three to five incidents
 /// about different symptoms within five days).
 pub fn incident_month<R: Rng + ?Sized>(rng: &mut R, noise: usize) -> Month {
@@ -710,10 +710,26 @@ pub fn incident_month<R: Rng + ?Sized>(rng: &mut R, noise: usize) -> Month {
         }
         planted += 1;
     }
+    // Every everyday title template is used once in the month, by a burst or by a one-off, so
+    // one-offs are distinct faults and a burst's symptoms differ.
+    let mut title_uses: std::collections::HashMap<&'static str, usize> = std::collections::HashMap::new();
+    let mut fresh = |rng: &mut R| -> Option<GenTicket> {
+        for _ in 0..1000 {
+            let topic = &TOPICS[rng.random_range(0..TOPICS.len())];
+            let template = topic.titles[rng.random_range(0..topic.titles.len())];
+            let uses = title_uses.entry(template).or_default();
+            if *uses == 0 {
+                *uses += 1;
+                let g = ticket_about(rng, topic);
+                return Some(GenTicket { title: fill(rng, template), ..g });
+            }
+        }
+        None
+    };
     for ci in RECURRING_CI {
         let start = rng.random_range(0..MONTH - 5 * 24 * 60);
         for _ in 0..rng.random_range(3..=5) {
-            let g = ticket(rng);
+            let Some(g) = fresh(rng) else { break };
             incidents.push(MonthIncident {
                 minute: start + rng.random_range(0..5 * 24 * 60),
                 title: g.title,
@@ -726,21 +742,9 @@ pub fn incident_month<R: Rng + ?Sized>(rng: &mut R, noise: usize) -> Month {
         planted += 1;
     }
     let noise_cis: Vec<String> = (1..=60).map(|i| format!("ws-{i:04}")).collect();
-    let mut title_uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut ci_uses = vec![0usize; noise_cis.len()];
-    let mut made = 0;
-    let mut attempts = 0;
-    while made < noise && attempts < 100_000 {
-        attempts += 1;
-        let topic = &TOPICS[rng.random_range(0..TOPICS.len())];
-        let template = topic.titles[rng.random_range(0..topic.titles.len())];
-        let uses = title_uses.entry(template.to_string()).or_default();
-        if *uses >= 1 {
-            continue;
-        }
-        *uses += 1;
-        let g = ticket_about(rng, topic);
-        let g = GenTicket { title: fill(rng, template), ..g };
+    for _ in 0..noise {
+        let Some(g) = fresh(rng) else { break };
         let ci = if rng.random_bool(0.3) {
             let i = rng.random_range(0..noise_cis.len());
             (ci_uses[i] < 2).then(|| {
@@ -758,7 +762,6 @@ pub fn incident_month<R: Rng + ?Sized>(rng: &mut R, noise: usize) -> Month {
             ci,
             planted: None,
         });
-        made += 1;
     }
     incidents.sort_by_key(|i| i.minute);
     let mut cis: Vec<String> = RECURRING_CI.iter().map(|s| s.to_string()).collect();

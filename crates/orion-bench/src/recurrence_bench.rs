@@ -73,7 +73,8 @@ fn score(m: &textgen::Month, clusters: &[recurrence::Cluster]) -> Score {
         for id in &c.incidents {
             *votes.entry(label(*id)).or_default() += 1;
         }
-        let (best, n) = votes.iter().max_by_key(|(l, n)| (**n, l.is_some())).map(|(l, n)| (*l, *n)).unwrap_or((None, 0));
+        let (best, n) =
+            votes.iter().max_by_key(|(l, n)| (**n, l.is_some())).map(|(l, n)| (*l, *n)).unwrap_or((None, 0));
         s.clustered += c.incidents.len();
         s.noise_clustered += votes.get(&None).copied().unwrap_or(0);
         if let Some(p) = best {
@@ -95,7 +96,9 @@ fn score(m: &textgen::Month, clusters: &[recurrence::Cluster]) -> Score {
 pub async fn run(a: RecurrenceArgs) -> Result<()> {
     let params = Params::default();
     let mut total = Score::default();
-    println!("| month (seed) | incidents | planted issues | found | proposals | of which right | incident precision | incident recall | one-offs grouped |");
+    println!(
+        "| month (seed) | incidents | planted issues | found | proposals | of which right | incident precision | incident recall | one-offs grouped |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for seed in a.seed..a.seed + a.months {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

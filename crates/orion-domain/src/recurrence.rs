@@ -38,7 +38,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { ci_count: 3, ci_days: 7, similar_count: 5, similarity: 0.45 }
+        Self { ci_count: 3, ci_days: 7, similar_count: 5, similarity: 0.4 }
     }
 }
 
@@ -81,13 +81,111 @@ impl Cluster {
 }
 
 const STOP: &[&str] = &[
-    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but",
-    "by", "can", "cannot", "could", "did", "do", "doe", "for", "from", "get", "go", "ha", "had", "have", "he", "her",
-    "hi", "how", "i", "if", "in", "into", "is", "it", "it's", "its", "just", "me", "my", "no", "not", "of", "on",
-    "or", "our", "out", "please", "she", "since", "so", "some", "still", "than", "thank", "that", "the", "their",
-    "them", "then", "there", "thi", "this", "to", "today", "up", "u", "wa", "was", "we", "were", "what", "when",
-    "which", "while", "who", "why", "will", "with", "would", "you", "your", "yesterday", "morning", "now", "work",
-    "working", "doesn", "don", "t", "s", "when", "every", "time", "same", "problem", "issue", "help", "need", "hello",
+    "a",
+    "about",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "but",
+    "by",
+    "can",
+    "cannot",
+    "could",
+    "did",
+    "do",
+    "doe",
+    "for",
+    "from",
+    "get",
+    "go",
+    "ha",
+    "had",
+    "have",
+    "he",
+    "her",
+    "hi",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "it's",
+    "its",
+    "just",
+    "me",
+    "my",
+    "no",
+    "not",
+    "of",
+    "on",
+    "or",
+    "our",
+    "out",
+    "please",
+    "she",
+    "since",
+    "so",
+    "some",
+    "still",
+    "than",
+    "thank",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "thi",
+    "this",
+    "to",
+    "today",
+    "up",
+    "u",
+    "wa",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yesterday",
+    "morning",
+    "now",
+    "work",
+    "working",
+    "doesn",
+    "don",
+    "t",
+    "s",
+    "when",
+    "every",
+    "time",
+    "same",
+    "problem",
+    "issue",
+    "help",
+    "need",
+    "hello",
 ];
 
 /// The terms of a text, as the search index would store them, without stop words.
@@ -204,30 +302,55 @@ fn category_adjust(a: &Option<String>, b: &Option<String>) -> f64 {
     }
 }
 
-/// Every pair above the threshold, by an inverted index (only pairs sharing a term are scored).
-fn neighbours(incidents: &[Incident], vecs: &[Vec<(usize, f64)>], threshold: f64) -> Vec<Vec<(usize, f64)>> {
-    let mut postings: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
-    for (doc, v) in vecs.iter().enumerate() {
-        for (t, w) in v {
-            postings.entry(*t).or_default().push((doc, *w));
-        }
-    }
-    let mut out = vec![Vec::new(); vecs.len()];
-    let mut acc: HashMap<usize, f64> = HashMap::new();
-    for (doc, v) in vecs.iter().enumerate() {
-        acc.clear();
-        for (t, w) in v {
-            for (other, w2) in &postings[t] {
-                if *other > doc {
-                    *acc.entry(*other).or_default() += w * w2;
-                }
+/// Terms in more incidents than this share of the window do not propose candidate pairs (they
+/// still count in the similarity of a pair found through a rarer term).
+const COMMON_SHARE: f64 = 0.05;
+
+fn dot(a: &[(usize, f64)], b: &[(usize, f64)]) -> f64 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
             }
         }
-        for (&other, &dot) in &acc {
-            let sim = dot + category_adjust(&incidents[doc].category, &incidents[other].category);
-            if sim >= threshold {
-                out[doc].push((other, sim));
-                out[other].push((doc, sim));
+    }
+    sum
+}
+
+/// Every pair above the threshold. Candidates come from an inverted index of the rarer terms
+/// (two reports of one fault share its specific words); each candidate pair is then scored
+/// exactly.
+fn neighbours(incidents: &[Incident], vecs: &[Vec<(usize, f64)>], threshold: f64) -> Vec<Vec<(usize, f64)>> {
+    let mut postings: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (doc, v) in vecs.iter().enumerate() {
+        for (t, _) in v {
+            postings.entry(*t).or_default().push(doc);
+        }
+    }
+    let cap = ((incidents.len() as f64 * COMMON_SHARE) as usize).max(50);
+    let mut out = vec![Vec::new(); vecs.len()];
+    let mut seen: Vec<usize> = vec![usize::MAX; vecs.len()];
+    for (doc, v) in vecs.iter().enumerate() {
+        for (t, _) in v {
+            let list = &postings[t];
+            if list.len() > cap {
+                continue;
+            }
+            for &other in list {
+                if other <= doc || seen[other] == doc {
+                    continue;
+                }
+                seen[other] = doc;
+                let sim = dot(v, &vecs[other]) + category_adjust(&incidents[doc].category, &incidents[other].category);
+                if sim >= threshold {
+                    out[doc].push((other, sim));
+                    out[other].push((doc, sim));
+                }
             }
         }
     }
@@ -295,19 +418,30 @@ fn by_text(incidents: &[Incident], p: &Params) -> Vec<Cluster> {
 /// Density clustering chains: A is like B, B like C, and soon every printer ticket of the month
 /// is one cluster. A member stays only while it is alike to at least half of the others, the
 /// weakest dropped first, so a cluster is a group of mutually alike reports.
-fn tighten(mut members: Vec<usize>, near: &[Vec<(usize, f64)>]) -> Vec<usize> {
-    loop {
-        let set: BTreeSet<usize> = members.iter().copied().collect();
-        let support = |i: usize| near[i].iter().filter(|(j, _)| set.contains(j)).count();
-        let Some((pos, worst)) = members.iter().enumerate().map(|(k, &i)| (k, support(i))).min_by_key(|(_, s)| *s)
-        else {
-            return members;
-        };
-        if worst * 2 >= members.len() - 1 {
-            return members;
-        }
-        members.swap_remove(pos);
+fn tighten(members: Vec<usize>, near: &[Vec<(usize, f64)>]) -> Vec<usize> {
+    let mut alive: HashMap<usize, usize> = HashMap::new();
+    let set: BTreeSet<usize> = members.iter().copied().collect();
+    for &i in &members {
+        alive.insert(i, near[i].iter().filter(|(j, _)| set.contains(j)).count());
     }
+    let mut queue: BTreeSet<(usize, usize)> = alive.iter().map(|(&i, &s)| (s, i)).collect();
+    while let Some(&(support, i)) = queue.iter().next() {
+        if support * 2 >= alive.len() - 1 {
+            break;
+        }
+        queue.remove(&(support, i));
+        alive.remove(&i);
+        for (j, _) in &near[i] {
+            if let Some(s) = alive.get_mut(j) {
+                queue.remove(&(*s, *j));
+                *s -= 1;
+                queue.insert((*s, *j));
+            }
+        }
+    }
+    let mut kept: Vec<usize> = alive.into_keys().collect();
+    kept.sort_unstable();
+    kept
 }
 
 /// The words most of a cluster's incidents use (in at least half of them), most common first.

@@ -119,11 +119,7 @@ pub async fn list_problems(
          WHERE {filter} p.ticket_id < $1 ORDER BY p.ticket_id DESC LIMIT $2"
     );
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(c)
-            .await
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(before.unwrap_or(i64::MAX)).bind(limit).fetch_all(c).await
     })?)
 }
 
@@ -409,7 +405,8 @@ pub struct ChangeRow {
     pub version: i64,
 }
 
-const CHANGE_COLS: &str = "SELECT r.ticket_id, r.change_type, r.phase, r.template_id, tp.name AS template_name, r.reason,
+const CHANGE_COLS: &str =
+    "SELECT r.ticket_id, r.change_type, r.phase, r.template_id, tp.name AS template_name, r.reason,
         r.implementation_plan, r.backout_plan, r.test_plan, r.risk_impact, r.risk_complexity, r.risk_experience,
         r.risk_backout, r.risk, r.risk_override_reason, r.planned_start, r.planned_end, r.actual_start, r.actual_end,
         r.implementer_group_id, ig.name AS implementer_group_name, r.approval_rule, r.cab_group_id,
@@ -528,11 +525,7 @@ pub async fn list_changes(
          WHERE {filter} r.ticket_id < $1 ORDER BY r.ticket_id DESC LIMIT $2"
     );
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(c)
-            .await
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(before.unwrap_or(i64::MAX)).bind(limit).fetch_all(c).await
     })?)
 }
 

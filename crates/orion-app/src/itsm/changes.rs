@@ -337,8 +337,7 @@ async fn footprints(c: &mut Conn<'_>, rows: &[(ChangeRow, TicketView)]) -> AppRe
     let links = store::cis_of_tickets(c, &ids).await?;
     let mut out = Vec::new();
     for (r, t) in rows {
-        let cis: Vec<(i64, String)> =
-            links.iter().filter(|l| l.0 == r.ticket_id).map(|l| (l.1, l.2.clone())).collect();
+        let cis: Vec<(i64, String)> = links.iter().filter(|l| l.0 == r.ticket_id).map(|l| (l.1, l.2.clone())).collect();
         let roots: Vec<i64> = cis.iter().map(|c| c.0).collect();
         let (walk, _) = crate::cmdb::walk_impact(c, &roots).await?;
         let mut reach: HashSet<i64> = roots.into_iter().collect();
@@ -375,7 +374,10 @@ async fn conflicts_of(
                 message: if direct {
                     format!("{} changes {name} at the same time", o.number)
                 } else {
-                    format!("{} changes {name}, which depends on or is depended on by this change's CIs, at the same time", o.number)
+                    format!(
+                        "{} changes {name}, which depends on or is depended on by this change's CIs, at the same time",
+                        o.number
+                    )
                 },
                 other: Some(o.number.clone()),
                 ci: Some(name.clone()),
@@ -651,12 +653,8 @@ fn check_ready(r: &ChangeRow, errs: &mut FieldErrors) {
 
 /// Opens a new approval round with the nominated approvers and the CAB group's members.
 async fn open_round(c: &mut Conn<'_>, r: &mut ChangeRow) -> AppResult<Vec<i64>> {
-    let mut who: Vec<i64> = store::approvals_of(c, r.ticket_id)
-        .await?
-        .into_iter()
-        .filter(|a| a.round == 0)
-        .map(|a| a.user_id)
-        .collect();
+    let mut who: Vec<i64> =
+        store::approvals_of(c, r.ticket_id).await?.into_iter().filter(|a| a.round == 0).map(|a| a.user_id).collect();
     if let Some(g) = r.cab_group_id {
         for id in orion_store::groups::member_ids(c, g).await? {
             let u = orion_store::users::get(c, id).await?;
@@ -816,8 +814,12 @@ impl App {
                 store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
             }
         }
-        let entry =
-            Entry { kind: "change_updated", visibility: Visibility::Internal, body: "", data: json!({"fields": changed}) };
+        let entry = Entry {
+            kind: "change_updated",
+            visibility: Visibility::Internal,
+            body: "",
+            data: json!({"fields": changed}),
+        };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
         let out = view(&mut c, t).await?;
         tx.commit().await?;
@@ -924,8 +926,11 @@ impl App {
             }
             other => other?,
         }
-        let round: Vec<_> =
-            store::approvals_of(&mut c, r.ticket_id).await?.into_iter().filter(|a| a.round == r.approval_round).collect();
+        let round: Vec<_> = store::approvals_of(&mut c, r.ticket_id)
+            .await?
+            .into_iter()
+            .filter(|a| a.round == r.approval_round)
+            .collect();
         let yes = round.iter().filter(|a| a.decision.as_deref() == Some("approved")).count();
         let no = round.iter().filter(|a| a.decision.as_deref() == Some("rejected")).count();
         let result = tally(&r.approval_rule, round.len(), yes, no);
@@ -1095,7 +1100,10 @@ impl App {
         let mut t = load_kind(&mut c, number, TicketKind::Change).await?;
         let mut r = store::get_change(&mut c, t.id).await?;
         if r.phase != "review" {
-            return Err(AppError::Conflict(format!("{} is {}; only a change in review gets its outcome", t.number, r.phase)));
+            return Err(AppError::Conflict(format!(
+                "{} is {}; only a change in review gets its outcome",
+                t.number, r.phase
+            )));
         }
         let open: Vec<String> =
             store::tasks_of(&mut c, t.id).await?.into_iter().filter(|k| k.done_at.is_none()).map(|k| k.title).collect();
@@ -1239,7 +1247,8 @@ impl App {
             None => None,
         };
         errs.into_result()?;
-        let (Some(name), Some(title), Some(plan), Some(backout), Some(risk)) = (name, title, plan, backout, risk) else {
+        let (Some(name), Some(title), Some(plan), Some(backout), Some(risk)) = (name, title, plan, backout, risk)
+        else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         let row = store::TemplateRow {

@@ -264,4 +264,3 @@ pub(crate) fn require_phase_note(note: Option<&str>) -> AppResult<String> {
     }
     Ok(n)
 }
-

@@ -208,11 +208,11 @@ pub(crate) async fn link_incident(
 
 /// Writes a new problem in the caller's transaction.
 pub(crate) async fn create_problem_in(
-app: &App,
-c: &mut Conn<'_>,
-actor: &Actor,
-input: ProblemInput,
-now: i64,
+    app: &App,
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    input: ProblemInput,
+    now: i64,
 ) -> AppResult<TicketView> {
     let mut errs = FieldErrors::new();
     let symptoms = text_field(&mut errs, "symptoms", input.symptoms.as_deref()).unwrap_or_default();
@@ -262,7 +262,6 @@ now: i64,
     }
     Ok(t)
 }
-
 
 impl App {
     /// Logs a problem (staff), with its affected CIs and the incidents it explains.
@@ -340,11 +339,8 @@ impl App {
         }
         match e.fix_change.as_deref().map(str::trim) {
             None => {}
-            Some("") => {
-                if p.fix_change_id.take().is_some() {
-                    changed.push("fix_change");
-                }
-            }
+            Some("") if p.fix_change_id.take().is_some() => changed.push("fix_change"),
+            Some("") => {}
             Some(n) => match load_kind(&mut c, n, TicketKind::Change).await {
                 Ok(chg) if Some(chg.id) != p.fix_change_id => {
                     p.fix_change_id = Some(chg.id);
@@ -557,7 +553,12 @@ impl App {
     }
 
     /// Resolves an incident with its problem's workaround, in one action (staff).
-    pub async fn resolve_with_workaround(&self, actor: &Actor, number: &str, input: WorkaroundInput) -> AppResult<Ticket> {
+    pub async fn resolve_with_workaround(
+        &self,
+        actor: &Actor,
+        number: &str,
+        input: WorkaroundInput,
+    ) -> AppResult<Ticket> {
         require_staff(actor, "resolve tickets")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -577,9 +578,15 @@ impl App {
             notes.push_str(n);
         }
         let mail = self.config(&mut c).await?.mail.clone();
-        let view =
-            crate::tickets::lifecycle::resolve_in(&mut c, &mail, actor, &mut t, (ResolutionCode::Workaround, &notes), now)
-                .await?;
+        let view = crate::tickets::lifecycle::resolve_in(
+            &mut c,
+            &mail,
+            actor,
+            &mut t,
+            (ResolutionCode::Workaround, &notes),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(view.into())
     }
@@ -589,11 +596,7 @@ impl App {
     pub async fn problem_article(&self, actor: &Actor, number: &str) -> AppResult<Article> {
         let p = self.get_problem(actor, number).await?;
         let mut body = String::new();
-        for (heading, text) in [
-            ("Symptoms", &p.symptoms),
-            ("Cause", &p.root_cause),
-            ("Workaround", &p.workaround),
-        ] {
+        for (heading, text) in [("Symptoms", &p.symptoms), ("Cause", &p.root_cause), ("Workaround", &p.workaround)] {
             if !text.is_empty() {
                 body.push_str(&format!("## {heading}\n\n{text}\n\n"));
             }

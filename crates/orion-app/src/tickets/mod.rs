@@ -305,7 +305,11 @@ pub(crate) async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::Grou
 }
 
 /// An active staff member of `group_id`, by e-mail.
-pub(crate) async fn assignee_in_group(conn: &mut Conn<'_>, email: &str, group: &groups::GroupRow) -> AppResult<users::UserRow> {
+pub(crate) async fn assignee_in_group(
+    conn: &mut Conn<'_>,
+    email: &str,
+    group: &groups::GroupRow,
+) -> AppResult<users::UserRow> {
     let email = Email::parse("assignee", email)?;
     let u = users::find_by_email(conn, email.as_str())
         .await?
