@@ -147,6 +147,12 @@ enum Command {
     /// Knowledge-base articles
     #[command(subcommand)]
     Article(ArticleCmd),
+    /// Problems, known errors and recurring-incident proposals
+    #[command(subcommand)]
+    Problem(ProblemCmd),
+    /// Changes: approvals and the change calendar
+    #[command(subcommand)]
+    Change(ChangeCmd),
     /// Import assets, licences or users from a CSV file: every line is checked first, and with
     /// any bad line nothing is written (the lines are listed with the field and reason)
     Import {
@@ -174,6 +180,149 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long = "as", env = "ORION_CLI_USER")]
         as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProblemCmd {
+    /// List problems, newest first
+    List {
+        #[arg(long)]
+        phase: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a problem with its analysis and incidents
+    Show {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log a problem from a JSON file (`-` for standard input), the body of POST /api/v1/problems
+    Create {
+        file: PathBuf,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Move a problem to another phase
+    Move {
+        number: String,
+        phase: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// With `resolved`: also resolve its open incidents
+        #[arg(long)]
+        resolve_incidents: bool,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Run the recurring-incident detector now (leads)
+    Detect {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Proposed problems (open, accepted or dismissed)
+    Proposals {
+        #[arg(long, default_value = "open")]
+        state: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a proposal: create the problem with its incidents (leads)
+    Accept {
+        id: i64,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Dismiss a proposal (leads)
+    Dismiss {
+        id: i64,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChangeCmd {
+    /// List changes, newest first
+    List {
+        #[arg(long)]
+        phase: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a change with its approvals, tasks and conflicts
+    Show {
+        number: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log a change from a JSON file (`-` for standard input), the body of POST /api/v1/changes
+    Create {
+        file: PathBuf,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Move a change to another phase
+    Move {
+        number: String,
+        phase: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Approve a change as one of its approvers
+    Approve {
+        number: String,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Reject a change as one of its approvers (a comment is required)
+    Reject {
+        number: String,
+        #[arg(long)]
+        comment: String,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+    },
+    /// Changes awaiting your approval
+    Approvals {
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The change calendar with its conflicts
+    Calendar {
+        /// YYYY-MM-DD (default today)
+        #[arg(long)]
+        from: Option<String>,
+        /// YYYY-MM-DD (default seven days later)
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long = "as", env = "ORION_CLI_USER")]
+        as_user: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -849,6 +998,8 @@ async fn run(cli: Cli) -> Result<()> {
                     search_cmd(&app, &query, &as_user, &kind_of, limit, json).await
                 }
                 Command::Article(cmd) => article_cmd(&app, cmd).await,
+                Command::Problem(cmd) => problem_cmd(&app, cmd).await,
+                Command::Change(cmd) => change_cmd(&app, cmd).await,
                 Command::Token(TokenCmd::Create { user, name }) => {
                     app.create_token_for(&user, &name).await.map(|t| println!("{}", t.token)).map_err(Into::into)
                 }
@@ -1390,6 +1541,188 @@ fn read_body(file: &std::path::Path) -> Result<String> {
         return Ok(s);
     }
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+/// A JSON request body from a file or standard input, named in errors.
+fn read_json<T: serde::de::DeserializeOwned>(file: &std::path::Path) -> Result<T> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{}: not a valid request body", file.display()))
+}
+
+async fn problem_cmd(app: &App, cmd: ProblemCmd) -> Result<()> {
+    use orion_app::itsm::detect::{AcceptInput, ProposalQuery};
+    use orion_app::itsm::problems::{ProblemInput, ProblemPhaseInput, ProblemQuery};
+    let line = |p: &orion_app::itsm::problems::Problem| {
+        format!("{}  {:<13} {}  ({} incidents)", p.ticket.number, p.phase, p.ticket.title, p.incidents.len())
+    };
+    match cmd {
+        ProblemCmd::List { phase, limit, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let page = app.list_problems(&actor, ProblemQuery { phase, limit: Some(limit), cursor: None }).await?;
+            print_list(&page.items, json, |p| format!("{}  {:<13} {:<3} {}", p.number, p.phase, p.priority, p.title))
+        }
+        ProblemCmd::Show { number, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let p = app.get_problem(&actor, &number).await?;
+            if json {
+                return print_json(&p);
+            }
+            println!("{}", line(&p));
+            for (label, text) in [
+                ("Symptoms", &p.symptoms),
+                ("Root cause", &p.root_cause),
+                ("Workaround", &p.workaround),
+                ("Analysis", &p.analysis),
+            ] {
+                if !text.is_empty() {
+                    println!("\n{label}:\n{text}");
+                }
+            }
+            for i in &p.incidents {
+                println!("  {}  {:<11} {}", i.number, i.state, i.title);
+            }
+            Ok(())
+        }
+        ProblemCmd::Create { file, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let input: ProblemInput = read_json(&file)?;
+            let p = app.create_problem(&actor, input).await?;
+            println!("{}", line(&p));
+            Ok(())
+        }
+        ProblemCmd::Move { number, phase, note, resolve_incidents, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let p = app.move_problem(&actor, &number, ProblemPhaseInput { phase, note, resolve_incidents }).await?;
+            println!("{}", line(&p));
+            Ok(())
+        }
+        ProblemCmd::Detect { as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let r = app.detect_recurring_now(&actor).await?;
+            println!(
+                "{} incidents read, {} clusters: {} new proposals, {} refreshed, {} already known",
+                r.incidents, r.clusters, r.proposed, r.refreshed, r.known
+            );
+            Ok(())
+        }
+        ProblemCmd::Proposals { state, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let q = ProposalQuery { state: Some(state), cursor: None, limit: Some(200) };
+            let page = app.list_proposals(&actor, q).await?;
+            print_list(&page.items, json, |p| {
+                let numbers: Vec<&str> = p.incidents.iter().map(|i| i.number.as_str()).collect();
+                format!("#{:<5} {:<9} {}\n       {}", p.id, p.state, p.reason, numbers.join(" "))
+            })
+        }
+        ProblemCmd::Accept { id, title, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let p = app.accept_proposal(&actor, id, AcceptInput { title, ..Default::default() }).await?;
+            println!("{}", line(&p));
+            Ok(())
+        }
+        ProblemCmd::Dismiss { id, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let p = app.dismiss_proposal(&actor, id).await?;
+            println!("#{} {}", p.id, p.state);
+            Ok(())
+        }
+    }
+}
+
+async fn change_cmd(app: &App, cmd: ChangeCmd) -> Result<()> {
+    use orion_app::itsm::changes::{CalendarQuery, ChangeInput, ChangePhaseInput, ChangeQuery, DecisionInput};
+    let line = |c: &orion_app::itsm::changes::Change| {
+        format!(
+            "{}  {:<9} {:<12} risk {:<6} {}{}",
+            c.ticket.number,
+            c.change_type,
+            c.phase,
+            c.risk.as_deref().unwrap_or("-"),
+            c.ticket.title,
+            if c.conflicts.is_empty() { String::new() } else { format!("  ({} conflicts)", c.conflicts.len()) }
+        )
+    };
+    match cmd {
+        ChangeCmd::List { phase, limit, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let page = app.list_changes(&actor, ChangeQuery { phase, limit: Some(limit), cursor: None }).await?;
+            print_list(&page.items, json, |c| format!("{}  {:<12} {:<3} {}", c.number, c.phase, c.priority, c.title))
+        }
+        ChangeCmd::Show { number, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let c = app.get_change(&actor, &number).await?;
+            if json {
+                return print_json(&c);
+            }
+            println!("{}", line(&c));
+            println!(
+                "planned {} .. {}",
+                c.planned_start.as_deref().unwrap_or("-"),
+                c.planned_end.as_deref().unwrap_or("-")
+            );
+            for a in &c.approvals {
+                println!("  round {}  {:<30} {}", a.round, a.approver, a.decision.as_deref().unwrap_or("waiting"));
+            }
+            for k in &c.conflicts {
+                println!("  conflict ({}): {}", k.kind, k.message);
+            }
+            Ok(())
+        }
+        ChangeCmd::Create { file, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let input: ChangeInput = read_json(&file)?;
+            let c = app.create_change(&actor, input).await?;
+            println!("{}", line(&c));
+            Ok(())
+        }
+        ChangeCmd::Move { number, phase, note, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let c = app.move_change(&actor, &number, ChangePhaseInput { phase, note }).await?;
+            println!("{}", line(&c));
+            Ok(())
+        }
+        ChangeCmd::Approve { number, comment, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let c = app.decide_change(&actor, &number, DecisionInput { decision: "approved".into(), comment }).await?;
+            println!("{}", line(&c));
+            Ok(())
+        }
+        ChangeCmd::Reject { number, comment, as_user } => {
+            let actor = app.actor_for(&as_user).await?;
+            let input = DecisionInput { decision: "rejected".into(), comment: Some(comment) };
+            let c = app.decide_change(&actor, &number, input).await?;
+            println!("{}", line(&c));
+            Ok(())
+        }
+        ChangeCmd::Approvals { as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let list = app.my_approvals(&actor).await?;
+            print_list(&list, json, |a| {
+                format!("{}  {:<9} risk {:<6} {}", a.number, a.change_type, a.risk.as_deref().unwrap_or("-"), a.title)
+            })
+        }
+        ChangeCmd::Calendar { from, to, as_user, json } => {
+            let actor = app.actor_for(&as_user).await?;
+            let cal = app.change_calendar(&actor, CalendarQuery { from, to }).await?;
+            if json {
+                return print_json(&cal);
+            }
+            for f in &cal.freezes {
+                println!("FREEZE {} .. {}  {}", f.starts_at, f.ends_at, f.name);
+            }
+            for c in &cal.changes {
+                println!("{} .. {}  {}  {:<12} {}", c.planned_start, c.planned_end, c.number, c.phase, c.title);
+                for k in &c.conflicts {
+                    println!("    ! {}", k.message);
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn article_cmd(app: &App, cmd: ArticleCmd) -> Result<()> {

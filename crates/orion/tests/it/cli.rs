@@ -229,6 +229,40 @@ async fn scripts_can_set_up_a_desk_and_log_tickets(engine: Engine) {
     let out = ok(&["export", "assets", "--as", "lead@example.com"], None);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.contains("PC-2,,desktop,Two,in_stock"), "{out}");
+
+    // Problems and changes from scripts: a problem from a JSON body, a change approved by its
+    // approver, and the calendar showing it; a bad body names the file.
+    let body = dir.path().join("problem.json");
+    std::fs::write(&body, r#"{"title": "Docking stations drop USB", "assets": ["PC-1"]}"#).unwrap();
+    let out = ok(&["problem", "create", body.to_str().unwrap(), "--as", "lead@example.com"], None);
+    let prb = out.split_whitespace().next().unwrap().to_string();
+    assert!(prb.starts_with("PRB") && out.contains("new"), "{out}");
+    let out = ok(&["problem", "move", &prb, "investigating", "--as", "lead@example.com"], None);
+    assert!(out.contains("investigating"), "{out}");
+    let listed = ok(&["problem", "list", "--json", "--as", "lead@example.com"], None);
+    assert!(listed.contains(&prb), "{listed}");
+    let out = ok(&["problem", "detect", "--as", "lead@example.com"], None);
+    assert!(out.contains("incidents read"), "{out}");
+    let change = serde_json::json!({"title": "Firmware for PC-1", "assets": ["PC-1"], "approvers": ["lead@example.com"],
+        "implementation_plan": "Flash", "backout_plan": "Flash the old image", "risk_impact": 1, "risk_complexity": 1,
+        "risk_experience": 1, "risk_backout": 1, "planned_start": "2026-11-25T08:00:00Z",
+        "planned_end": "2026-11-25T09:00:00Z"});
+    std::fs::write(&body, change.to_string()).unwrap();
+    let out = ok(&["change", "create", body.to_str().unwrap(), "--as", "lead@example.com"], None);
+    let chg = out.split_whitespace().next().unwrap().to_string();
+    ok(&["change", "move", &chg, "assessment", "--as", "lead@example.com"], None);
+    ok(&["change", "move", &chg, "approval", "--as", "lead@example.com"], None);
+    let waiting = ok(&["change", "approvals", "--as", "lead@example.com"], None);
+    assert!(waiting.contains(&chg), "{waiting}");
+    let out = ok(&["change", "approve", &chg, "--comment", "go", "--as", "lead@example.com"], None);
+    assert!(out.contains("scheduled"), "{out}");
+    let cal =
+        ok(&["change", "calendar", "--from", "2026-11-23", "--to", "2026-11-30", "--as", "lead@example.com"], None);
+    assert!(cal.contains(&chg) && cal.contains("2026-11-25T08:00"), "{cal}");
+    std::fs::write(&body, "{not json").unwrap();
+    let o = orion(&db, &["change", "create", body.to_str().unwrap(), "--as", "lead@example.com"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("problem.json"), "{}", text(&o.stderr));
 }
 
 orion_testkit::engine_tests!(scripts_can_set_up_a_desk_and_log_tickets);
@@ -258,6 +292,8 @@ fn help_lists_every_command() {
         "report",
         "backup",
         "openapi",
+        "problem",
+        "change",
     ] {
         assert!(help.contains(cmd), "{cmd} missing from --help");
     }
