@@ -17,7 +17,7 @@ fn ts(ms: i64) -> String {
 pub struct Ticket {
     /// e.g. `INC0000042`
     pub number: String,
-    /// `incident` or `service_request`
+    /// `incident`, `service_request`, `problem` or `change`
     pub kind: String,
     pub title: String,
     pub description: String,

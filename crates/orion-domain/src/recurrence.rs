@@ -32,7 +32,7 @@ pub struct Params {
     pub ci_count: usize,
     pub ci_days: i64,
     pub similar_count: usize,
-    /// Cosine similarity (0..1) above which two incidents are alike.
+    /// Similarity (the weighted cosine with the category adjustment) from which two incidents are alike.
     pub similarity: f64,
 }
 
@@ -193,8 +193,9 @@ pub fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
     words(text).filter_map(|(s, e)| term(&text[s..e])).filter(|t| t.chars().count() > 1 && !STOP.contains(&t.as_str()))
 }
 
-/// Finds the clusters of `incidents`. Each incident is in at most one cluster of each rule; a
-/// cluster whose incidents all belong to a larger one is dropped.
+/// Finds the clusters of `incidents`. An incident is in at most one text cluster, and in one CI
+/// cluster per CI or service it names; a cluster whose incidents all belong to a larger one is
+/// dropped.
 pub fn detect(incidents: &[Incident], p: &Params) -> Vec<Cluster> {
     let mut out = by_ci(incidents, p);
     out.extend(by_text(incidents, p));

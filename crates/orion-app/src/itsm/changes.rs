@@ -362,23 +362,25 @@ async fn conflicts_of(
         if o.id == me.id || !overlaps(period, op) {
             continue;
         }
-        let shared = me
-            .cis
-            .iter()
-            .find(|(id, _)| o.reach.contains(id))
-            .or_else(|| o.cis.iter().find(|(id, _)| me.reach.contains(id)));
-        if let Some((_, name)) = shared {
-            let direct = me.cis.iter().any(|(id, _)| o.cis.iter().any(|(oid, _)| oid == id));
+        // The same CI; else one of theirs that depends on ours; else one of ours that depends on theirs.
+        let direct = me.cis.iter().find(|(id, _)| o.cis.iter().any(|(oid, _)| oid == id));
+        let theirs = o.cis.iter().find(|(id, _)| me.reach.contains(id));
+        let ours = me.cis.iter().find(|(id, _)| o.reach.contains(id));
+        let found = match (direct, theirs, ours) {
+            (Some((_, name)), _, _) => Some((name, format!("{} also changes {name} at the same time", o.number))),
+            (None, Some((_, name)), _) => Some((
+                name,
+                format!("{} changes {name}, which depends on this change's CIs, at the same time", o.number),
+            )),
+            (None, None, Some((_, name))) => {
+                Some((name, format!("{} changes a CI that {name} depends on, at the same time", o.number)))
+            }
+            _ => None,
+        };
+        if let Some((name, message)) = found {
             out.push(Conflict {
                 kind: "overlap".into(),
-                message: if direct {
-                    format!("{} changes {name} at the same time", o.number)
-                } else {
-                    format!(
-                        "{} changes {name}, which depends on or is depended on by this change's CIs, at the same time",
-                        o.number
-                    )
-                },
+                message,
                 other: Some(o.number.clone()),
                 ci: Some(name.clone()),
             });
@@ -400,11 +402,15 @@ async fn conflicts_of(
         }
     }
     for (_, name) in &me.cis {
-        let windows = crate::monitoring::windows_for_ci(c, name, period.0 - MAX_CHANGE_MS).await?;
-        if windows.is_empty() {
+        // The CI's windows around the change (a week either side): a CI with none there has no
+        // window to keep to; one with some should be changed inside one of them.
+        let week = 7 * 86_400_000;
+        let windows = crate::monitoring::windows_for_ci(c, name, period.0 - week).await?;
+        let spans: Vec<(i64, i64)> =
+            windows.iter().filter(|w| w.starts_at < period.1 + week).map(|w| (w.starts_at, w.ends_at)).collect();
+        if spans.is_empty() {
             continue;
         }
-        let spans: Vec<(i64, i64)> = windows.iter().map(|w| (w.starts_at, w.ends_at)).collect();
         if !inside_any(period, &spans) {
             out.push(Conflict {
                 kind: "maintenance_window".into(),
@@ -536,6 +542,7 @@ async fn apply_fields(
         }
     }
     // The risk in force: the override (with its reason) or what the questionnaire gives.
+    let risk_before = (r.risk.clone(), r.risk_override_reason.clone());
     let computed = answers(r).map(|a| a.risk());
     match f.risk.as_deref().map(str::trim) {
         Some("") => {
@@ -568,6 +575,9 @@ async fn apply_fields(
                 r.risk = computed.map(str::to_string);
             }
         }
+    }
+    if (r.risk.clone(), r.risk_override_reason.clone()) != risk_before {
+        changed.push("risk");
     }
     let start = f.planned_start.as_deref().map(|s| Timestamp::parse_day_or_instant("planned_start", s));
     let end = f.planned_end.as_deref().map(|s| Timestamp::parse_day_or_instant("planned_end", s));

@@ -37,7 +37,7 @@ pub struct Problem {
     pub fix_change: Option<String>,
     pub known_error_at: Option<String>,
     pub incidents: Vec<LinkedTicket>,
-    /// Increases with every change of the analysis fields
+    /// Increases with every change of the problem's own fields (analysis edits and phase moves)
     pub version: i64,
 }
 

@@ -280,6 +280,18 @@ async fn changes_are_approved_by_rule_and_reviewed(engine: Engine) {
     assert_eq!(c["approval_rule"], "all");
     let (s, b) = t.post(&d.sam, &format!("/api/v1/changes/{n}/phase"), json!({"phase": "approval"})).await;
     assert_eq!(s, StatusCode::CONFLICT, "draft goes to assessment first: {b}");
+    // The risk overridden with a reason, alone in an edit, is kept; back to computed with "".
+    let c = ok(
+        t,
+        &d.sam,
+        Method::PATCH,
+        &format!("/api/v1/changes/{n}"),
+        json!({"risk": "high", "risk_override_reason": "payroll week"}),
+    )
+    .await;
+    assert_eq!((c["risk"].as_str(), c["risk_override_reason"].as_str()), (Some("high"), Some("payroll week")));
+    let c = ok(t, &d.sam, Method::PATCH, &format!("/api/v1/changes/{n}"), json!({"risk": ""})).await;
+    assert_eq!((c["risk"].as_str(), c["risk_override_reason"].as_str()), (Some("medium"), None));
     phase(t, &d.sam, &n, "assessment").await;
     let c = phase(t, &d.sam, &n, "approval").await;
     assert_eq!((c["approval"].as_str(), c["ticket"]["state"].as_str()), (Some("pending"), Some("pending")));
@@ -502,6 +514,9 @@ async fn the_change_calendar_flags_conflicts(engine: Engine) {
     };
     assert_eq!(kinds(&a), vec![("overlap".to_string(), Some(b.clone()))], "app1 depends on db1: {cal}");
     assert_eq!(kinds(&b), vec![("overlap".to_string(), Some(a.clone()))]);
+    let message = |n: &str| by[n]["conflicts"][0]["message"].as_str().unwrap().to_string();
+    assert_eq!(message(&a), format!("{b} changes app1, which depends on this change's CIs, at the same time"));
+    assert_eq!(message(&b), format!("{a} changes a CI that app1 depends on, at the same time"));
     assert_eq!(kinds(&c), vec![("maintenance_window".to_string(), None)], "web1 outside its window, no shared CI");
     assert_eq!(kinds(&w), vec![], "inside web1's window");
     assert_eq!(kinds(&f), vec![("freeze".to_string(), None)]);
