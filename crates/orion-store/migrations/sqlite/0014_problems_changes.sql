@@ -58,7 +58,7 @@ CREATE TABLE change_template (
     test_plan           TEXT    NOT NULL DEFAULT '',
     risk                TEXT    NOT NULL CHECK (risk IN ('low', 'medium', 'high')),
     implementer_group_id INTEGER REFERENCES agent_group (id),
-    active              INTEGER NOT NULL DEFAULT 1,
+    active              BOOLEAN NOT NULL DEFAULT TRUE,
     created_by          INTEGER REFERENCES app_user (id),
     created_at          INTEGER NOT NULL
 );
