@@ -99,24 +99,36 @@ pub struct ItemRow {
     pub created_at: i64,
 }
 
-/// Problems newest first, optionally in one phase; keyset-paged by ticket id.
-pub async fn list_problems(
+/// Which list of PRB or CHG items to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Items {
+    Problems,
+    Changes,
+}
+
+/// Problems or changes newest first, optionally in one phase; keyset-paged by ticket id.
+pub async fn list_items(
     conn: &mut Conn<'_>,
+    items: Items,
     phase: Option<&str>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ItemRow>> {
+    let (table, phases) = match items {
+        Items::Problems => ("problem", PROBLEM_PHASES),
+        Items::Changes => ("change_request", CHANGE_PHASES),
+    };
     // A literal from the domain's list: PostgreSQL's generic plans ignore the index for a bound phase.
-    let filter = match phase.and_then(|p| PROBLEM_PHASES.iter().find(|x| **x == p)) {
-        Some(p) => format!("p.phase = '{p}' AND"),
+    let filter = match phase.and_then(|p| phases.iter().find(|x| **x == p)) {
+        Some(p) => format!("x.phase = '{p}' AND"),
         None => String::new(),
     };
     let sql = format!(
-        "SELECT t.id, t.number, t.title, p.phase, t.priority, a.name AS assignee_name, g.name AS group_name,
+        "SELECT t.id, t.number, t.title, x.phase, t.priority, a.name AS assignee_name, g.name AS group_name,
                 t.created_at
-         FROM problem p JOIN ticket t ON t.id = p.ticket_id JOIN agent_group g ON g.id = t.assignment_group_id
+         FROM {table} x JOIN ticket t ON t.id = x.ticket_id JOIN agent_group g ON g.id = t.assignment_group_id
          LEFT JOIN app_user a ON a.id = t.assignee_id
-         WHERE {filter} p.ticket_id < $1 ORDER BY p.ticket_id DESC LIMIT $2"
+         WHERE {filter} x.ticket_id < $1 ORDER BY x.ticket_id DESC LIMIT $2"
     );
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(before.unwrap_or(i64::MAX)).bind(limit).fetch_all(c).await
@@ -503,30 +515,6 @@ pub async fn update_change(conn: &mut Conn<'_>, r: &ChangeRow) -> Result<bool> {
         .map(|x| x.rows_affected())
     })?;
     Ok(n == 1)
-}
-
-/// Changes newest first, optionally in one phase; keyset-paged.
-pub async fn list_changes(
-    conn: &mut Conn<'_>,
-    phase: Option<&str>,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<ItemRow>> {
-    // A literal from the domain's list: PostgreSQL's generic plans ignore the index for a bound phase.
-    let filter = match phase.and_then(|p| CHANGE_PHASES.iter().find(|x| **x == p)) {
-        Some(p) => format!("r.phase = '{p}' AND"),
-        None => String::new(),
-    };
-    let sql = format!(
-        "SELECT t.id, t.number, t.title, r.phase, t.priority, a.name AS assignee_name, g.name AS group_name,
-                t.created_at
-         FROM change_request r JOIN ticket t ON t.id = r.ticket_id JOIN agent_group g ON g.id = t.assignment_group_id
-         LEFT JOIN app_user a ON a.id = t.assignee_id
-         WHERE {filter} r.ticket_id < $1 ORDER BY r.ticket_id DESC LIMIT $2"
-    );
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(before.unwrap_or(i64::MAX)).bind(limit).fetch_all(c).await
-    })?)
 }
 
 /// The longest a change may be planned for; the calendar relies on it to read by start only.

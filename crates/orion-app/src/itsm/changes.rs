@@ -7,7 +7,7 @@
 use super::{Core, LinkedTicket, create_core, load_kind, note_on, set_core_state, text_field, ts};
 use crate::directory::require_lead;
 use crate::error::{found, invalid};
-use crate::tickets::{self, Entry, require_staff};
+use crate::tickets::{self, Entry, collect, require_staff};
 use crate::{App, AppError, AppResult, Page, Ticket};
 use orion_domain::change::{
     RiskAnswers, Tally, change_core_state, change_is_final, change_next, inside_any, outcome_phase, overlaps,
@@ -599,7 +599,7 @@ async fn apply_fields(
     if let Some(g) = f.implementer_group.as_deref().map(str::trim) {
         if g.is_empty() {
             r.implementer_group_id = None;
-        } else if let Some(g) = super::collect(errs, tickets::group_by_name(c, "implementer_group", g).await)? {
+        } else if let Some(g) = collect(errs, tickets::group_by_name(c, "implementer_group", g).await)? {
             r.implementer_group_id = Some(g.id);
         }
         changed.push("implementer_group");
@@ -607,7 +607,7 @@ async fn apply_fields(
     if let Some(g) = f.cab_group.as_deref().map(str::trim) {
         if g.is_empty() {
             r.cab_group_id = None;
-        } else if let Some(g) = super::collect(errs, tickets::group_by_name(c, "cab_group", g).await)? {
+        } else if let Some(g) = collect(errs, tickets::group_by_name(c, "cab_group", g).await)? {
             r.cab_group_id = Some(g.id);
         }
         changed.push("cab_group");
@@ -775,16 +775,8 @@ impl App {
 
     pub async fn list_changes(&self, actor: &Actor, q: ChangeQuery) -> AppResult<Page<super::ItemSummary>> {
         require_staff(actor, "see changes")?;
-        let phase = match q.phase.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => Some(parse_change_phase("phase", p)?),
-            None => None,
-        };
-        let limit = tickets::parse_limit(q.limit)?;
-        let before = tickets::parse_cursor(q.cursor.as_deref())?;
-        let mut r = self.db.read().await?;
-        let mut rows = store::list_changes(&mut r.conn(), phase, before, limit + 1).await?;
-        let next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
-        Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
+        let items = orion_store::itsm::Items::Changes;
+        super::list_items(self, items, q.phase.as_deref(), parse_change_phase, (q.cursor.as_deref(), q.limit)).await
     }
 
     /// Edits a drafted or assessed change (staff).
@@ -1253,7 +1245,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let group = match input.implementer_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
-            Some(g) => super::collect(&mut errs, tickets::group_by_name(&mut c, "implementer_group", g).await)?,
+            Some(g) => collect(&mut errs, tickets::group_by_name(&mut c, "implementer_group", g).await)?,
             None => None,
         };
         errs.into_result()?;

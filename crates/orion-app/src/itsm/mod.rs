@@ -5,7 +5,7 @@
 
 use crate::error::invalid;
 use crate::intake::{Planned, Requester, Written};
-use crate::tickets::{self, Entry, TEXT_MAX, TITLE_MAX, require_staff};
+use crate::tickets::{self, Entry, TEXT_MAX, TITLE_MAX, collect, require_staff};
 use crate::{App, AppError, AppResult};
 use orion_domain::error::required_text;
 use orion_domain::{Actor, FieldErrors, Level, PendingReason, State, TicketKind, Timestamp};
@@ -178,16 +178,24 @@ pub(crate) async fn create_core(
     Ok(Some(written))
 }
 
-/// Keeps a field error (returning `None`); passes any other error on.
-pub(crate) fn collect<T>(errs: &mut FieldErrors, r: AppResult<T>) -> AppResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(AppError::Validation(e)) => {
-            e.iter().for_each(|f| errs.push(f.field.clone(), f.message.clone()));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+/// A page of problems or changes, in one phase if `phase` names one (checked by `parse`).
+pub(crate) async fn list_items(
+    app: &App,
+    items: orion_store::itsm::Items,
+    phase: Option<&str>,
+    parse: fn(&str, &str) -> Result<&'static str, orion_domain::FieldError>,
+    (cursor, limit): (Option<&str>, Option<i64>),
+) -> AppResult<crate::Page<ItemSummary>> {
+    let phase = match phase.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(parse("phase", p)?),
+        None => None,
+    };
+    let limit = tickets::parse_limit(limit)?;
+    let before = tickets::parse_cursor(cursor)?;
+    let mut r = app.db.read().await?;
+    let mut rows = orion_store::itsm::list_items(&mut r.conn(), items, phase, before, limit + 1).await?;
+    let next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
+    Ok(crate::Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
 }
 
 /// A PRB or CHG by number, of the expected kind.

@@ -286,16 +286,8 @@ impl App {
     /// Problems newest first, keyset-paged (staff).
     pub async fn list_problems(&self, actor: &Actor, q: ProblemQuery) -> AppResult<Page<super::ItemSummary>> {
         require_staff(actor, "see problems")?;
-        let phase = match q.phase.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => Some(parse_problem_phase("phase", p)?),
-            None => None,
-        };
-        let limit = tickets::parse_limit(q.limit)?;
-        let before = tickets::parse_cursor(q.cursor.as_deref())?;
-        let mut r = self.db.read().await?;
-        let mut rows = store::list_problems(&mut r.conn(), phase, before, limit + 1).await?;
-        let next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
-        Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
+        let items = orion_store::itsm::Items::Problems;
+        super::list_items(self, items, q.phase.as_deref(), parse_problem_phase, (q.cursor.as_deref(), q.limit)).await
     }
 
     /// Edits the analysis fields (staff). A closed problem no longer changes.
@@ -483,14 +475,16 @@ impl App {
         require_staff(actor, "see known errors")?;
         let limit = tickets::parse_limit(q.limit)?;
         let words = q.q.as_deref().map(str::trim).unwrap_or("");
-        let ids: Vec<i64>;
+        // (ticket id, number, title) of each candidate, in the order to show them.
+        let found: Vec<(i64, String, String)>;
         let mut next_cursor = None;
         if words.is_empty() {
             let before = tickets::parse_cursor(q.cursor.as_deref())?;
             let mut r = self.db.read().await?;
-            let mut rows = store::list_problems(&mut r.conn(), Some("known_error"), before, limit + 1).await?;
+            let items = store::Items::Problems;
+            let mut rows = store::list_items(&mut r.conn(), items, Some("known_error"), before, limit + 1).await?;
             next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
-            ids = rows.iter().map(|r| r.id).collect();
+            found = rows.into_iter().map(|r| (r.id, r.number, r.title)).collect();
         } else {
             let hits = self
                 .search(
@@ -507,24 +501,23 @@ impl App {
                 .await?;
             let mut r = self.db.read().await?;
             let mut c = r.conn();
-            let mut found_ids = Vec::new();
+            let mut hit_ids = Vec::new();
             for h in hits.tickets {
-                found_ids.push(tickets::load(&mut c, &h.number).await?.id);
+                hit_ids.push((tickets::load(&mut c, &h.number).await?.id, h.number, h.title));
             }
-            ids = found_ids;
+            found = hit_ids;
         }
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut items = Vec::new();
-        for id in ids {
-            let t = orion_store::tickets::get(&mut c, id).await?;
+        for (id, number, title) in found {
             let p = store::get_problem(&mut c, id).await?;
             if p.phase != "known_error" {
                 continue;
             }
             items.push(KnownError {
-                number: t.number,
-                title: t.title,
+                number,
+                title,
                 symptoms: p.symptoms,
                 root_cause: p.root_cause,
                 workaround: p.workaround,
