@@ -35,12 +35,12 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// A search result or article row as the pages show it.
-struct Hit {
-    number: String,
-    href: String,
-    title_html: String,
-    snippet_html: String,
-    meta: String,
+pub(super) struct Hit {
+    pub(super) number: String,
+    pub(super) href: String,
+    pub(super) title_html: String,
+    pub(super) snippet_html: String,
+    pub(super) meta: String,
 }
 
 fn ticket_hit(t: TicketHit) -> Hit {
@@ -64,7 +64,7 @@ fn ticket_hit(t: TicketHit) -> Hit {
     }
 }
 
-fn article_hit(a: ArticleHit, draft: Option<&str>) -> Hit {
+pub(super) fn article_hit(a: ArticleHit, draft: Option<&str>) -> Hit {
     let kind = kind_label(&a.kind);
     Hit {
         href: match draft {

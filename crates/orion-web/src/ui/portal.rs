@@ -230,6 +230,10 @@ struct TicketPage {
     l: Layout,
     t: TicketView,
     entries: Vec<EntryView>,
+    /// Articles the desk linked to this request, then published ones about the same thing:
+    /// public articles only (the service filters them for the requester).
+    linked: Vec<super::kb::Hit>,
+    related: Vec<super::kb::Hit>,
     form: String,
     error: Option<String>,
     draft: String,
@@ -253,11 +257,18 @@ async fn ticket_page(
         Ok(all) => all.into_iter().filter(|e| e.visibility == "public").map(|e| entry_view(e, false)).collect(),
         Err(e) => return error_page(Some(user), &e),
     };
+    let articles = match s.app.ticket_articles(&user.actor, &t.number).await {
+        Ok(a) => a,
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| super::kb::article_hit(a, None)).collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "portal", flash),
         t: ticket_view(t),
         entries,
+        linked: hits(articles.linked),
+        related: hits(articles.related),
         form: form.to_string(),
         error,
         draft,

@@ -847,6 +847,30 @@ async fn knowledge_pages_write_publish_search_suggest_and_link(engine: Engine) {
     let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", &number)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(sam.get(&format!("/agent/tickets/{n}/kb")).await.body.contains("Linked articles"));
+    // The requester's page lists what the desk linked; an internal runbook linked too stays hidden.
+    let (s, rb) = t
+        .post(
+            &admin,
+            "/api/v1/articles",
+            json!({"title": "GlobalProtect gateway runbook", "kind": "runbook", "audience": "internal",
+                   "body": "Restart the gateway service."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rb}");
+    let runbook = rb["number"].as_str().unwrap().to_string();
+    let (s, b) = t
+        .post(&admin, &format!("/api/v1/articles/{runbook}/transition"), json!({"action": "publish", "note": "ok"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", &runbook)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(sam.get(&format!("/agent/tickets/{n}/kb")).await.body.contains(&runbook));
+    let portal = alice.get(&format!("/portal/tickets/{n}")).await;
+    assert_eq!(portal.status, StatusCode::OK);
+    let linked = portal.body.split("id=\"linked-articles\"").nth(1).expect("linked articles on the portal");
+    let linked = linked.split("</ul>").next().unwrap();
+    assert!(linked.contains(&format!("/kb/{number}")), "{}", portal.body);
+    assert!(!portal.body.contains(&runbook), "internal articles never reach the portal: {}", portal.body);
     let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", "KB7654321")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("no article KB7654321"), "{}", r.body);
