@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_webhooks"),
     migration!(13, "0013_cmdb"),
     migration!(14, "0014_problems_changes"),
+    migration!(15, "0015_search_markers"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

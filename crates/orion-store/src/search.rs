@@ -75,13 +75,18 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
         }
         Conn::Postgres(c) => {
             let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+            let requesters: Vec<i64> = docs.iter().map(|d| d.requester_id).collect();
             let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
             let public: Vec<&str> = docs.iter().map(|d| d.public_text.as_str()).collect();
             let internal: Vec<&str> = docs.iter().map(|d| d.internal_text.as_str()).collect();
+            // all_tsv also carries marker lexemes (see `pg_ticket_hits`): the requester and the
+            // id blocks. Folded words are letters and digits, so no word can equal a marker.
             sqlx::query(
                 "INSERT INTO fts_ticket (ticket_id, all_tsv, public_tsv)
-                 SELECT u.id, p.v || setweight(to_tsvector('simple', u.i), 'C'), p.v
-                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(id, t, p, i),
+                 SELECT u.id, p.v || setweight(to_tsvector('simple', u.i), 'C')
+                              || array_to_tsvector(ARRAY['!u' || u.r, '!a' || (u.id >> 13), '!b' || (u.id >> 16),
+                                                         '!c' || (u.id >> 19), '!d' || (u.id >> 22)]), p.v
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(id, t, p, i, r),
                       LATERAL (SELECT setweight(to_tsvector('simple', u.t), 'A')
                                    || setweight(to_tsvector('simple', u.p), 'B') AS v) p
                  ON CONFLICT (ticket_id) DO UPDATE SET all_tsv = EXCLUDED.all_tsv, public_tsv = EXCLUDED.public_tsv",
@@ -90,6 +95,7 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
             .bind(&titles)
             .bind(&public)
             .bind(&internal)
+            .bind(&requesters)
             .execute(&mut **c)
             .await?;
         }
@@ -283,27 +289,7 @@ pub async fn ticket_hits(
     cap: i64,
 ) -> Result<Vec<Hit>> {
     if let Conn::Postgres(_) = conn {
-        // PostgreSQL's planner guesses how many rows match from word statistics, and for words
-        // that are each common but rare together it walks the primary key newest first hoping
-        // to stop early — through the whole table when nothing matches. So staff searches choose
-        // the plan here: the newest WINDOW tickets by the key (bounded), and only if they hold
-        // too few matches, the older ones through the GIN index. A requester's own tickets are
-        // few: one query, the planner's choice.
-        const WINDOW: i64 = 30_000;
-        if let TicketScope::Requester(_) = scope {
-            return pg_ticket_hits(conn, q, scope, f, cap, PgPart::All).await;
-        }
-        let top = match f.before_id {
-            Some(b) => b - 1,
-            None => max_ticket_id(conn).await?,
-        };
-        let split = top - WINDOW;
-        let mut hits = pg_ticket_hits(conn, q, scope, f, cap, PgPart::Above(split)).await?;
-        if (hits.len() as i64) < cap && split > 0 {
-            let rest = cap - hits.len() as i64;
-            hits.extend(pg_ticket_hits(conn, q, scope, f, rest, PgPart::AtOrBelow(split)).await?);
-        }
-        return Ok(hits);
+        return pg_ticket_hits(conn, q, scope, f, cap).await;
     }
     // SQLite. CROSS JOIN fixes the join order: the index drives, newest match first, so LIMIT
     // stops the scan and bm25 is computed only for rows that pass the filters. A requester's
@@ -325,28 +311,86 @@ pub async fn ticket_hits(
     Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
 }
 
-/// Which tickets one PostgreSQL query looks at.
-#[derive(Clone, Copy)]
-enum PgPart {
-    All,
-    /// Ids above the split, newest first by the primary key.
-    Above(i64),
-    /// Ids at or below it, through the GIN index (`+ 0` keeps the key out of the plan).
-    AtOrBelow(i64),
-}
+/// The id blocks PostgreSQL marks in each ticket's `all_tsv`: the marker `!a<id >> 13>` names
+/// its block of 8,192 ids, `!b<id >> 16>` its block of 65,536, `!c…` 524,288, `!d…` 4,194,304.
+/// `write_tickets` and migration 0015 write the same markers.
+const PG_BLOCKS: [(char, u32); 4] = [('a', 13), ('b', 16), ('c', 19), ('d', 22)];
 
-/// One PostgreSQL ticket query over `part` of the tickets, newest first.
+/// PostgreSQL: the newest `cap` matches.
+///
+/// GIN answers "which rows match" but not "the newest of them": a query of common words would
+/// fetch and sort every match to keep the newest `cap` (0.2 s for three words at a million
+/// tickets), and walking the primary key newest first reads the whole table when the words are
+/// rare. So the search goes back in steps. Each step looks at a range of ids: the two newest
+/// blocks of 8,192, then the two blocks of 65,536 below, and so on (`PG_BLOCKS`). Its query
+/// bounds the ids *and* ANDs the two blocks' marker lexemes — which no folded word can equal —
+/// into the words, so whichever plan PostgreSQL picks for the words it knows (walking the key
+/// for common words, the index for rare ones) reads only that range. After each step, if the
+/// matches seen so far say only a few are left below, one index query takes them all. A
+/// requester's tickets carry their marker (`!u7`): their search is one index query that
+/// intersects the words with it.
+///
+/// Queries are planned for their values each time (`Sql::plan_each_time`): a generic plan
+/// cannot know whether the words are common.
 async fn pg_ticket_hits(
     conn: &mut Conn<'_>,
     q: &Query,
     scope: TicketScope,
     f: &TicketSearchFilter,
     cap: i64,
-    part: PgPart,
 ) -> Result<Vec<Hit>> {
-    let column = match scope {
-        TicketScope::Staff => "f.all_tsv",
-        TicketScope::Requester(_) => "f.public_tsv",
+    if let TicketScope::Requester(r) = scope {
+        return pg_ticket_query(conn, q, scope, f, cap, Some(format!("'!u{r}'")), None).await;
+    }
+    // Ids below `pos` are still to be searched; the `seen` ids above it held `found` matches.
+    let mut pos = match f.before_id {
+        Some(b) => b,
+        None => max_ticket_id(conn).await? + 1,
+    };
+    let (mut seen, mut found) = (0i64, 0i64);
+    let mut hits: Vec<Hit> = Vec::new();
+    for (letter, shift) in PG_BLOCKS {
+        if pos <= 1 || hits.len() as i64 >= cap {
+            return Ok(hits);
+        }
+        if seen > 0 && found * pos <= 4 * cap * seen {
+            break;
+        }
+        let block = (pos - 1) >> shift;
+        let (markers, from) = if block > 0 {
+            (format!("'!{letter}{block}' | '!{letter}{}'", block - 1), (block - 1) << shift)
+        } else {
+            (format!("'!{letter}0'"), 0)
+        };
+        let got = pg_ticket_query(conn, q, scope, f, cap - hits.len() as i64, Some(markers), Some((from, pos))).await?;
+        found += got.len() as i64;
+        seen += pos - from;
+        pos = from;
+        hits.extend(got);
+    }
+    if pos > 1 && (hits.len() as i64) < cap {
+        hits.extend(pg_ticket_query(conn, q, scope, f, cap - hits.len() as i64, None, Some((0, pos))).await?);
+    }
+    Ok(hits)
+}
+
+/// One PostgreSQL ticket query, newest first: matches of `q` that also match `markers` (a
+/// tsquery of marker lexemes), with ids in `range` (from, below). Without markers, the range
+/// is checked row by row: the query must go through the index.
+async fn pg_ticket_query(
+    conn: &mut Conn<'_>,
+    q: &Query,
+    scope: TicketScope,
+    f: &TicketSearchFilter,
+    cap: i64,
+    markers: Option<String>,
+    range: Option<(i64, i64)>,
+) -> Result<Vec<Hit>> {
+    // A requester's words are matched against the public text only; the marker narrows the
+    // index scan to their tickets, and `t.requester_id` (from `ticket_filters`) is the check.
+    let (column, public) = match scope {
+        TicketScope::Staff => ("f.all_tsv", false),
+        TicketScope::Requester(_) => ("f.public_tsv", true),
     };
     // Without a filter or a requester to check, the ticket rows are not needed.
     let join =
@@ -354,29 +398,31 @@ async fn pg_ticket_hits(
     // The rank is computed outside, for the rows kept only, not for every match sorted.
     let mut sql = Sql::new("SELECT s.id, ts_rank(s.v, to_tsquery('simple', ");
     sql.bind_text(q.to_tsquery());
-    sql.push(&format!(
-        "))::float8 AS score FROM (SELECT f.ticket_id AS id, {column} AS v FROM fts_ticket f {join} WHERE {column} @@ to_tsquery('simple', "
-    ));
-    sql.bind_text(q.to_tsquery());
+    sql.push(&format!("))::float8 AS score FROM (SELECT f.ticket_id AS id, {column} AS v FROM fts_ticket f {join} "));
+    sql.push("WHERE f.all_tsv @@ (to_tsquery('simple', ").bind_text(q.to_tsquery()).push(")");
+    let bounded = markers.is_some();
+    if let Some(m) = markers {
+        sql.push(" && ").bind_text(m).push("::tsquery");
+    }
     sql.push(")");
+    if public {
+        sql.push(" AND f.public_tsv @@ to_tsquery('simple', ").bind_text(q.to_tsquery()).push(")");
+    }
     ticket_filters(&mut sql, f, scope);
     if let Some(b) = f.before_id {
-        sql.push(" AND f.ticket_id < ").bind_i64(b);
+        sql.push(" AND f.ticket_id + 0 < ").bind_i64(b);
     }
-    match part {
-        PgPart::All => {
-            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
-        }
-        PgPart::Above(s) => {
-            sql.push(" AND f.ticket_id > ").bind_i64(s);
-            sql.push(" ORDER BY f.ticket_id DESC LIMIT ").bind_i64(cap);
-        }
-        PgPart::AtOrBelow(s) => {
-            sql.push(" AND f.ticket_id + 0 <= ").bind_i64(s);
-            sql.push(" ORDER BY f.ticket_id + 0 DESC LIMIT ").bind_i64(cap);
+    // `+ 0` keeps the primary key out of unbounded plans: walking it newest first looking for
+    // rare matches is the plan that reads the whole table.
+    let key = if bounded { "f.ticket_id" } else { "f.ticket_id + 0" };
+    if let Some((from, below)) = range {
+        sql.push(&format!(" AND {key} < ")).bind_i64(below);
+        if bounded {
+            sql.push(" AND f.ticket_id >= ").bind_i64(from);
         }
     }
-    sql.push(") s");
+    sql.push(&format!(" ORDER BY {key} DESC LIMIT ")).bind_i64(cap);
+    sql.push(") s").plan_each_time();
     Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
 }
 
@@ -406,23 +452,26 @@ pub async fn article_hits(
     cap: i64,
 ) -> Result<Vec<Hit>> {
     let mut sql;
-    let (id_col, order) = match conn {
+    let (id_col, order, end) = match conn {
         Conn::Sqlite(_) => {
             sql = Sql::new(
                 "SELECT fts_article.rowid AS id, -bm25(fts_article, 4.0, 1.0, 2.0) AS score
                  FROM fts_article CROSS JOIN kb_article a ON a.id = fts_article.rowid WHERE fts_article MATCH ",
             );
             sql.bind_text(q.to_fts5(None));
-            ("fts_article.rowid", " ORDER BY fts_article.rowid DESC LIMIT ")
+            ("fts_article.rowid", " ORDER BY fts_article.rowid DESC LIMIT ", "")
         }
         Conn::Postgres(_) => {
-            sql = Sql::new(
-                "SELECT f.article_id AS id, ts_rank(f.tsv, q)::float8 AS score
-                 FROM fts_article f JOIN kb_article a ON a.id = f.article_id, to_tsquery('simple', ",
-            );
+            // Ranked outside, for the rows kept only: an article's tsvector is long, and
+            // ranking every match before the sort cost 15–90 ms.
+            sql = Sql::new("SELECT s.id, ts_rank(s.v, to_tsquery('simple', ");
             sql.bind_text(q.to_tsquery());
-            sql.push(") q WHERE f.tsv @@ q");
-            ("f.article_id", " ORDER BY f.article_id DESC LIMIT ")
+            sql.push(
+                "))::float8 AS score FROM (SELECT f.article_id AS id, f.tsv AS v
+                 FROM fts_article f JOIN kb_article a ON a.id = f.article_id WHERE f.tsv @@ to_tsquery('simple', ",
+            );
+            sql.bind_text(q.to_tsquery()).push(")");
+            ("f.article_id", " ORDER BY f.article_id DESC LIMIT ", ") s")
         }
     };
     if scope == ArticleScope::Public {
@@ -440,7 +489,7 @@ pub async fn article_hits(
     if let Some(b) = f.before_id {
         sql.push(&format!(" AND {id_col} < ")).bind_i64(b);
     }
-    sql.push(order).bind_i64(cap);
+    sql.push(order).bind_i64(cap).push(end).plan_each_time();
     Ok(crate::fetch_all_sql!(conn, Hit, &sql)?)
 }
 

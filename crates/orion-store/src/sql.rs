@@ -15,11 +15,25 @@ pub enum Bind {
 pub struct Sql {
     text: String,
     binds: Vec<Bind>,
+    /// Planned for its values on every run (not a cached prepared statement).
+    one_off: bool,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Self { text: text.to_string(), binds: Vec::new() }
+        Self { text: text.to_string(), binds: Vec::new(), one_off: false }
+    }
+
+    /// Runs the statement unprepared, so that PostgreSQL plans it for the values bound each
+    /// time. A cached statement gets a generic plan after five runs, blind to the values —
+    /// wrong for full-text queries, whose best plan depends on how common the words are.
+    pub fn plan_each_time(&mut self) -> &mut Self {
+        self.one_off = true;
+        self
+    }
+
+    pub fn is_one_off(&self) -> bool {
+        self.one_off
     }
 
     /// Appends literal SQL (never user input).
@@ -89,7 +103,8 @@ macro_rules! fetch_all_sql {
     ($conn:expr, $row:ty, $sql:expr) => {{
         let sql: &$crate::sql::Sql = $sql;
         $crate::with_conn!($conn, |c| {
-            let q = $crate::sqlx::query_as::<_, $row>($crate::sqlx::AssertSqlSafe(sql.text().to_string()));
+            let q = $crate::sqlx::query_as::<_, $row>($crate::sqlx::AssertSqlSafe(sql.text().to_string()))
+                .persistent(!sql.is_one_off());
             let q = $crate::bind_sql!(q, sql);
             q.fetch_all(c).await
         })

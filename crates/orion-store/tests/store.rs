@@ -339,7 +339,120 @@ async fn upgrading_keeps_existing_data(engine: Engine) {
     assert_eq!((u.email.as_str(), u.department), ("a@example.com", None), "new columns arrive empty");
 }
 
+/// Ticket search goes back through the whole id range newest first, however far apart the
+/// matches are (PostgreSQL searches in steps of id blocks, then the rest at once), pages by
+/// id, and gives a requester their own tickets' public text only.
+async fn search_finds_the_newest_matches_across_id_blocks(engine: Engine) {
+    use orion_domain::search::Query;
+    use orion_store::search::{TicketScope, TicketSearchFilter, ticket_hits};
+    let Some((db, _d)) = open(engine).await else { return };
+    seed_entry(&db).await; // user 1 and group 1; ticket 1 does not match
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let other = orion_store::users::insert_requester(&mut c, "b@example.com", "B", 0).await.unwrap();
+    // Matches far apart: in the newest small block, in older large blocks, near the start.
+    let printers = [3_i64, 9_000, 70_000, 600_000, 600_001, 4_999_999, 5_000_000];
+    let mut ids: Vec<i64> = printers.to_vec();
+    ids.extend([5, 600_002, 4_999_998]);
+    for id in ids {
+        let title = if printers.contains(&id) { "Printer offline" } else { "VPN drops" };
+        let requester = if id == 600_001 || id == 4_999_998 { other } else { 1 };
+        let mut sql = orion_store::sql::Sql::new(
+            "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency,
+                 priority, state, assignment_group_id, max_tier, created_by, created_at, updated_at) VALUES (",
+        );
+        sql.bind_i64(id).push(", ").bind_text(format!("INC{id:07}")).push(", 'incident', ").bind_text(title);
+        sql.push(", '', ").bind_i64(requester).push(", 'api', 3, 3, 5, 'new', 1, 1, 1, 0, 0)");
+        orion_store::execute_sql!(&mut c, &sql).unwrap();
+        orion_store::search::index_ticket(&mut c, id).await.unwrap();
+    }
+    // An internal note naming a printer on B's VPN ticket: staff find it, B does not.
+    orion_store::timeline::append(
+        &mut c,
+        &orion_store::timeline::NewEntry {
+            ticket_id: 4_999_998,
+            at: 0,
+            actor_id: Some(1),
+            kind: "note",
+            visibility: "internal",
+            body: "printer spooler also stuck",
+            data: "{}",
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let q = Query::parse("printer", false).unwrap();
+    let all = TicketSearchFilter::default();
+    let mut r = db.read().await.unwrap();
+    let ids = |hits: Vec<orion_store::search::Hit>| hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Staff, &all, 1000).await.unwrap());
+    let mut want = printers.to_vec();
+    want.push(4_999_998);
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(found, want, "every match, newest first");
+    for cap in 1..=want.len() as i64 {
+        let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Staff, &all, cap).await.unwrap());
+        assert_eq!(found, want[..cap as usize], "the newest {cap}");
+    }
+    let page = TicketSearchFilter { before_id: Some(600_001), ..TicketSearchFilter::default() };
+    let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Staff, &page, 2).await.unwrap());
+    assert_eq!(found, vec![600_000, 70_000], "a page below an id");
+    let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Requester(other), &all, 1000).await.unwrap());
+    assert_eq!(found, vec![600_001], "B's own tickets, public text only");
+    let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Requester(1), &all, 3).await.unwrap());
+    assert_eq!(found, vec![5_000_000, 4_999_999, 600_000]);
+    let vpn = Query::parse("vpn spooler", false).unwrap();
+    let found = ids(ticket_hits(&mut r.conn(), &vpn, TicketScope::Staff, &all, 10).await.unwrap());
+    assert_eq!(found, vec![4_999_998], "words of an internal note, for staff");
+    let found = ids(ticket_hits(&mut r.conn(), &vpn, TicketScope::Requester(other), &all, 10).await.unwrap());
+    assert!(found.is_empty(), "never for the requester: {found:?}");
+}
+
+/// Migration 0015 gives index rows written before it the PostgreSQL search markers: an old
+/// ticket stays findable by its requester and in a staff search.
+async fn search_markers_are_added_on_upgrade(engine: Engine) {
+    use orion_domain::search::Query;
+    use orion_store::search::{TicketScope, TicketSearchFilter, ticket_hits};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(engine, dir.path()).await else { return };
+    let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+    db.migrate_to(14).await.unwrap();
+    db.execute_admin(
+        "INSERT INTO app_user (id, email, name, role, created_at, updated_at) VALUES (1, 'a@example.com', 'A', 'requester', 0, 0);
+         INSERT INTO agent_group (id, name, tier, created_at, updated_at) VALUES (1, 'SD', 1, 0, 0);
+         INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency, priority, state,
+             assignment_group_id, max_tier, created_by, created_at, updated_at)
+             VALUES (70000, 'INC0070000', 'incident', 'printer offline', '', 1, 'api', 3, 3, 5, 'new', 1, 1, 1, 0, 0);",
+    )
+    .await
+    .unwrap();
+    // The index row as 0010–0014 wrote it.
+    let row = match db.engine() {
+        DbEngine::Sqlite => {
+            "INSERT INTO fts_ticket (rowid, title, public_text, internal_text, owner) VALUES (70000, 'printer offline', '', '', 'u1')"
+        }
+        DbEngine::Postgres => {
+            "INSERT INTO fts_ticket (ticket_id, all_tsv, public_tsv)
+             VALUES (70000, setweight(to_tsvector('simple', 'printer offline'), 'A'),
+                     setweight(to_tsvector('simple', 'printer offline'), 'A'))"
+        }
+    };
+    db.execute_admin(row).await.unwrap();
+    assert_eq!(db.migrate().await.unwrap(), [15]);
+    let q = Query::parse("printer", false).unwrap();
+    let all = TicketSearchFilter::default();
+    let mut r = db.read().await.unwrap();
+    for scope in [TicketScope::Staff, TicketScope::Requester(1)] {
+        let hits = ticket_hits(&mut r.conn(), &q, scope, &all, 10).await.unwrap();
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), [70000], "{scope:?}");
+    }
+}
+
 orion_testkit::engine_tests!(
+    search_finds_the_newest_matches_across_id_blocks,
+    search_markers_are_added_on_upgrade,
     jobs_are_leased_retried_and_deduplicated,
     concurrent_claims_never_overlap,
     upgrading_keeps_existing_data,
