@@ -377,13 +377,12 @@ impl App {
                 0
             }
         };
-        let mut r = self.db.read().await?;
-        let mut c = r.conn();
         if let Some(g) = sq.group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
             if !actor.role.is_staff() {
                 errs.push("group", "only staff filter by group");
             } else {
-                match groups::find_by_name(&mut c, g).await? {
+                let mut r = self.db.read().await?;
+                match groups::find_by_name(&mut r.conn(), g).await? {
                     Some(g) => tf.group_id = Some(g.id),
                     None => errs.push("group", format!("no group named {g:?}")),
                 }
@@ -391,19 +390,29 @@ impl App {
         }
         errs.into_result()?;
         let Some(q) = q else { return Err(AppError::Internal("validated query missing".into())) };
-        let mut out = SearchResults::default();
-        if want_tickets {
+        // Tickets and articles are searched at the same time, each on its own connection.
+        let tickets = async {
+            if !want_tickets {
+                return Ok::<_, AppError>((Vec::new(), false));
+            }
+            let mut r = self.db.read().await?;
+            let mut c = r.conn();
             let hits = search::ticket_hits(&mut c, &q, ticket_scope(actor), &tf, CANDIDATES).await?;
             let (hits, more) = page(hits, by_relevance, offset, limit);
-            out.tickets = ticket_results(&mut c, &hits, &q, actor.role.is_staff()).await?;
-            out.tickets_more = more;
-        }
-        if want_articles {
+            Ok((ticket_results(&mut c, &hits, &q, actor.role.is_staff()).await?, more))
+        };
+        let articles = async {
+            if !want_articles {
+                return Ok::<_, AppError>((Vec::new(), false));
+            }
+            let mut r = self.db.read().await?;
+            let mut c = r.conn();
             let hits = search::article_hits(&mut c, &q, article_scope(actor), &af, CANDIDATES).await?;
             let (hits, more) = page(hits, by_relevance, offset, limit);
-            out.articles = article_results(&mut c, &hits, &q).await?;
-            out.articles_more = more;
-        }
+            Ok((article_results(&mut c, &hits, &q).await?, more))
+        };
+        let ((tickets, tickets_more), (articles, articles_more)) = tokio::try_join!(tickets, articles)?;
+        let out = SearchResults { tickets, tickets_more, articles, articles_more };
         metrics::counter!("orion_searches_total").increment(1);
         Ok(out)
     }

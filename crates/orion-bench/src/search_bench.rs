@@ -34,7 +34,7 @@ pub struct SearchArgs {
 const REQUESTERS: i64 = 200;
 
 const QUERIES: &[(&str, &str)] = &[
-    ("1 word, common (~1 in 15 tickets)", "printer"),
+    ("1 word, common (~1 in 28 tickets)", "printer"),
     ("1 word, common", "vpn"),
     ("1 word, rare (one ticket)", "zeppelin"),
     ("1 word, no match", "xylophone"),
