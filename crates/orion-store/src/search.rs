@@ -340,7 +340,8 @@ async fn pg_ticket_hits(
     cap: i64,
 ) -> Result<Vec<Hit>> {
     if let TicketScope::Requester(r) = scope {
-        return pg_ticket_query(conn, q, scope, f, cap, Some(format!("'!u{r}'")), None).await;
+        let range = f.before_id.map(|b| (0, b));
+        return pg_ticket_query(conn, q, scope, f, cap, Some(format!("'!u{r}'")), range).await;
     }
     // Ids below `pos` are still to be searched; the `seen` ids above it held `found` matches.
     let mut pos = match f.before_id {
@@ -375,8 +376,8 @@ async fn pg_ticket_hits(
 }
 
 /// One PostgreSQL ticket query, newest first: matches of `q` that also match `markers` (a
-/// tsquery of marker lexemes), with ids in `range` (from, below). Without markers, the range
-/// is checked row by row: the query must go through the index.
+/// tsquery of marker lexemes), with ids in `range` (from, below; the callers keep it below
+/// `f.before_id`). Without block markers only `below` counts, checked row by row.
 async fn pg_ticket_query(
     conn: &mut Conn<'_>,
     q: &Query,
@@ -400,7 +401,8 @@ async fn pg_ticket_query(
     sql.bind_text(q.to_tsquery());
     sql.push(&format!("))::float8 AS score FROM (SELECT f.ticket_id AS id, {column} AS v FROM fts_ticket f {join} "));
     sql.push("WHERE f.all_tsv @@ (to_tsquery('simple', ").bind_text(q.to_tsquery()).push(")");
-    let bounded = markers.is_some();
+    // Block markers come with a lower bound; a requester's marker does not.
+    let bounded = markers.is_some() && matches!(scope, TicketScope::Staff);
     if let Some(m) = markers {
         sql.push(" && ").bind_text(m).push("::tsquery");
     }
@@ -409,9 +411,6 @@ async fn pg_ticket_query(
         sql.push(" AND f.public_tsv @@ to_tsquery('simple', ").bind_text(q.to_tsquery()).push(")");
     }
     ticket_filters(&mut sql, f, scope);
-    if let Some(b) = f.before_id {
-        sql.push(" AND f.ticket_id + 0 < ").bind_i64(b);
-    }
     // `+ 0` keeps the primary key out of unbounded plans: walking it newest first looking for
     // rare matches is the plan that reads the whole table.
     let key = if bounded { "f.ticket_id" } else { "f.ticket_id + 0" };

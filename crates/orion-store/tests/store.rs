@@ -403,6 +403,8 @@ async fn search_finds_the_newest_matches_across_id_blocks(engine: Engine) {
     assert_eq!(found, vec![600_001], "B's own tickets, public text only");
     let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Requester(1), &all, 3).await.unwrap());
     assert_eq!(found, vec![5_000_000, 4_999_999, 600_000]);
+    let found = ids(ticket_hits(&mut r.conn(), &q, TicketScope::Requester(1), &page, 10).await.unwrap());
+    assert_eq!(found, vec![600_000, 70_000, 9_000, 3], "a requester's page below an id");
     let vpn = Query::parse("vpn spooler", false).unwrap();
     let found = ids(ticket_hits(&mut r.conn(), &vpn, TicketScope::Staff, &all, 10).await.unwrap());
     assert_eq!(found, vec![4_999_998], "words of an internal note, for staff");
