@@ -177,16 +177,29 @@ pub struct LinkedRow {
 
 /// A problem's incidents, oldest first (at most 1,000).
 pub async fn incidents_of_problem(conn: &mut Conn<'_>, problem_id: i64) -> Result<Vec<LinkedRow>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
-             FROM problem_incident l JOIN ticket t ON t.id = l.incident_id
-             WHERE l.problem_id = $1 ORDER BY l.incident_id LIMIT 1000",
-        )
-        .bind(problem_id)
-        .fetch_all(c)
-        .await
-    })?)
+    linked_rows(
+        conn,
+        "problem_incident l JOIN ticket t ON t.id = l.incident_id WHERE l.problem_id = $1",
+        "l.incident_id",
+        1000,
+        problem_id,
+    )
+    .await
+}
+
+/// The tickets on the other side of a link table (`from_where` joins it to `ticket t` and
+/// binds `$1`), in the order of `order_by`, at most `limit`.
+async fn linked_rows(
+    conn: &mut Conn<'_>,
+    from_where: &'static str,
+    order_by: &'static str,
+    limit: i64,
+    id: i64,
+) -> Result<Vec<LinkedRow>> {
+    let sql = format!(
+        "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at FROM {from_where} ORDER BY {order_by} LIMIT {limit}"
+    );
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_all(c).await)?)
 }
 
 /// The problem an incident belongs to, if any.
@@ -738,30 +751,26 @@ pub async fn link_caused(conn: &mut Conn<'_>, incident_id: i64, change_id: i64, 
 
 /// The incidents a change caused.
 pub async fn caused_by(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<LinkedRow>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
-             FROM change_incident l JOIN ticket t ON t.id = l.incident_id
-             WHERE l.change_id = $1 ORDER BY l.incident_id LIMIT 1000",
-        )
-        .bind(change_id)
-        .fetch_all(c)
-        .await
-    })?)
+    linked_rows(
+        conn,
+        "change_incident l JOIN ticket t ON t.id = l.incident_id WHERE l.change_id = $1",
+        "l.incident_id",
+        1000,
+        change_id,
+    )
+    .await
 }
 
 /// The changes an incident was caused by.
 pub async fn causes_of(conn: &mut Conn<'_>, incident_id: i64) -> Result<Vec<LinkedRow>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT t.id, t.number, t.title, t.state, t.priority, t.created_at
-             FROM change_incident l JOIN ticket t ON t.id = l.change_id
-             WHERE l.incident_id = $1 ORDER BY l.change_id LIMIT 100",
-        )
-        .bind(incident_id)
-        .fetch_all(c)
-        .await
-    })?)
+    linked_rows(
+        conn,
+        "change_incident l JOIN ticket t ON t.id = l.change_id WHERE l.incident_id = $1",
+        "l.change_id",
+        100,
+        incident_id,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- templates
