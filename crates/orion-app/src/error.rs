@@ -6,6 +6,10 @@ use orion_store::StoreError;
 pub enum AppError {
     #[error("authentication required")]
     Unauthorized,
+    /// 401 at an endpoint that takes its own kind of token (an integration's, an inventory
+    /// agent's): the text says which token and where to make one.
+    #[error("{0}")]
+    TokenRefused(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]

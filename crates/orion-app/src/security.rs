@@ -180,7 +180,9 @@ fn is_run(s: &str) -> bool {
     const ROWS: &[&str] = &["qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop", "azertyuiop"];
     let cs: Vec<char> = s.chars().collect();
     let step = |d: i64| cs.windows(2).all(|w| w[1] as i64 - w[0] as i64 == d);
-    step(1) || step(-1) || ROWS.iter().any(|r| r.contains(s) || s.len() >= 8 && r.starts_with(&s[..8]))
+    // The first eight characters, not bytes: a password is any Unicode text.
+    let head: String = cs.iter().take(8).collect();
+    step(1) || step(-1) || ROWS.iter().any(|r| r.contains(s) || cs.len() >= 8 && r.starts_with(&head))
 }
 
 impl App {
@@ -706,5 +708,22 @@ mod tests {
         assert!(ok("abcdefghijklmnop").is_err(), "a run");
         // No composition rules: all lower case and spaces is fine.
         assert!(ok("correct horse battery staple").is_ok());
+    }
+
+    #[test]
+    fn passwords_in_any_script_are_judged_not_panicked_on() {
+        let ok = |p: &str| check_password(p, 15, &["anna.berg@example.com"]);
+        // The 8th byte falls inside a character in each of these (it once panicked the request).
+        for fine in [
+            "abcdefgé horse battery staple",
+            "我的打印机总是卡纸了怎么办呢朋友们",
+            "パスワードは長い文章がいいです",
+            "qwertyu€ horse battery",
+        ] {
+            assert!(ok(fine).is_ok(), "{fine} must be accepted");
+        }
+        assert!(ok("ééééééééééééééééé").is_err(), "a repeated character in any script is still refused");
+        assert!(is_run("qwertyuiop"));
+        assert!(!is_run("qwertyu€iop"));
     }
 }

@@ -218,7 +218,7 @@ pub struct NewTicketInput {
     pub kind: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
-    /// 1 (high) .. 3 (low); default 3
+    /// 1 (high) .. 3 (low); default 3. Staff only: the desk assesses impact (a requester sets urgency)
     pub impact: Option<i64>,
     /// 1 (high) .. 3 (low); default 3
     pub urgency: Option<i64>,
@@ -226,7 +226,7 @@ pub struct NewTicketInput {
     pub requester: Option<String>,
     /// Display name for a requester created on the fly
     pub requester_name: Option<String>,
-    /// `phone`, `email`, `portal`, `api` (default), `monitoring`, `walk_in`
+    /// `phone`, `email`, `portal`, `api` (default), `monitoring`, `walk_in`; a requester: `portal` or `api` only
     pub channel: Option<String>,
     /// Category path, e.g. `Hardware / Printer`
     pub category: Option<String>,

@@ -263,6 +263,14 @@ impl Query {
         parts.join(" & ")
     }
 
+    /// The wanted clauses alone, exclusions dropped: every text matching the query matches this
+    /// too. PostgreSQL narrows a requester's search with it on the index of *all* of a ticket's
+    /// text, and then applies the whole query to the public text; applying the exclusions to all
+    /// the text would let a requester test for words in internal notes.
+    pub fn wanted(&self) -> Query {
+        Query { all: self.all.clone(), none: Vec::new() }
+    }
+
     /// The terms to highlight: every wanted word, phrase words one by one.
     pub fn highlights(&self) -> Vec<Hit> {
         let mut out = Vec::new();

@@ -125,7 +125,8 @@ async fn read_line<R: AsyncRead + Unpin>(
 /// The address inside `FROM:<a@b> SIZE=123` / `TO:<a@b>`, and the parameters after it.
 fn path_arg<'a>(rest: &'a str, keyword: &str) -> Option<(&'a str, &'a str)> {
     let rest = rest.trim_start();
-    if rest.len() < keyword.len() || !rest[..keyword.len()].eq_ignore_ascii_case(keyword) {
+    // `get`, not indexing: the client's bytes may put a character across the keyword's end.
+    if !rest.get(..keyword.len()).is_some_and(|k| k.eq_ignore_ascii_case(keyword)) {
         return None;
     }
     let rest = rest[keyword.len()..].trim_start();
@@ -306,6 +307,13 @@ mod tests {
             self.0.lock().unwrap().push(e);
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_command_with_a_character_across_the_keyword_is_refused_not_panicked_on() {
+        assert_eq!(path_arg("FROM:<a@b> SIZE=1", "FROM:"), Some(("a@b", "SIZE=1")));
+        assert_eq!(path_arg("FRO€:<a@b>", "FROM:"), None);
+        assert_eq!(path_arg("Tö", "TO:"), None);
     }
 
     async fn talk(script: &str) -> (String, Vec<Envelope>) {

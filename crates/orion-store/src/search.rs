@@ -400,7 +400,11 @@ async fn pg_ticket_query(
     let mut sql = Sql::new("SELECT s.id, ts_rank(s.v, to_tsquery('simple', ");
     sql.bind_text(q.to_tsquery());
     sql.push(&format!("))::float8 AS score FROM (SELECT f.ticket_id AS id, {column} AS v FROM fts_ticket f {join} "));
-    sql.push("WHERE f.all_tsv @@ (to_tsquery('simple', ").bind_text(q.to_tsquery()).push(")");
+    // For a requester, the index of all the text is only a sieve: it is asked for the wanted
+    // words (which public text also holds) and their marker, never for exclusions, which the
+    // internal text would answer. The whole query is then applied to the public text alone.
+    let sieve = if public { q.wanted().to_tsquery() } else { q.to_tsquery() };
+    sql.push("WHERE f.all_tsv @@ (to_tsquery('simple', ").bind_text(sieve).push(")");
     // Block markers come with a lower bound; a requester's marker does not.
     let bounded = markers.is_some() && matches!(scope, TicketScope::Staff);
     if let Some(m) = markers {

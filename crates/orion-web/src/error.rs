@@ -83,6 +83,7 @@ impl IntoResponse for ApiError {
                     "send a valid API token as Authorization: Bearer <token>".into(),
                     none(),
                 ),
+                AppError::TokenRefused(m) => body(StatusCode::UNAUTHORIZED, "unauthorized", m, none()),
                 AppError::Forbidden(m) => body(StatusCode::FORBIDDEN, "forbidden", m, none()),
                 AppError::NotFound(what) => {
                     body(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"), none())
@@ -110,4 +111,17 @@ impl IntoResponse for ApiError {
             },
         }
     }
+}
+
+/// The answer to a request whose handler panicked: the panic's message goes to the log (never to
+/// the client), the client gets the internal-error envelope.
+pub(crate) fn panic_response(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = what, "a request handler panicked");
+    metrics::counter!("orion_http_panics_total").increment(1);
+    body(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log".into(), BTreeMap::new())
 }

@@ -94,7 +94,7 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
     let state = AppState { app, metrics: metrics_handle() };
-    routes::router(state)
+    answer_panics(routes::router(state))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(routes::system::track_requests))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -102,4 +102,34 @@ pub fn router(app: App) -> Router {
             Duration::from_secs(60),
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// A handler that panics answers like any other internal failure — a logged 500 with the error
+/// envelope — instead of a dropped connection.
+fn answer_panics(router: Router) -> Router {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_error_envelope() {
+        let router = super::answer_panics(axum::Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                // A byte index inside a character: the kind of bug that once dropped connections.
+                let text = std::hint::black_box("abcdefgé");
+                text[..8].to_string()
+            }),
+        ));
+        let resp = router.oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"]["code"], "internal", "{v}");
+    }
 }

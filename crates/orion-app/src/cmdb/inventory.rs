@@ -488,6 +488,14 @@ async fn match_asset(c: &mut Conn<'_>, inv: &Inventory) -> AppResult<Option<(i64
     Ok(store::find_by(c, MatchKey::Name, &inv.name.to_lowercase()).await?.first().map(|id| (*id, "name")))
 }
 
+/// What an inventory agent (or whoever set it up) is told when its token is missing or unknown.
+fn inventory_token_help(header: &str) -> String {
+    format!(
+        "this endpoint takes an inventory token (it starts with oinv_), not an API token, as Authorization: Bearer <token> or in the {header} header; \
+         an admin makes one with POST /api/v1/inventory/tokens (the token is shown once)"
+    )
+}
+
 fn reply(text: &str, compressed: bool) -> Vec<u8> {
     if compressed { zlib(text) } else { text.as_bytes().to_vec() }
 }
@@ -515,7 +523,7 @@ impl App {
                     "tokens in the URL are turned off (inventory settings); send the token header".into(),
                 ));
             }
-            _ => return Err(AppError::Unauthorized),
+            _ => return Err(AppError::TokenRefused(inventory_token_help(&settings.token_header))),
         };
         let hash = crate::auth::hash_token(&presented);
         let query = req.get("QUERY").to_uppercase();
@@ -523,7 +531,7 @@ impl App {
             "PROLOG" => {
                 let mut tx = self.db.begin().await?;
                 if store::use_token(&mut tx.conn(), &hash, now).await?.is_none() {
-                    return Err(AppError::Unauthorized);
+                    return Err(AppError::TokenRefused(inventory_token_help(&settings.token_header)));
                 }
                 tx.commit().await?;
                 let text = format!(
@@ -537,7 +545,7 @@ impl App {
                 let mut tx = self.db.begin().await?;
                 let mut c = tx.conn();
                 if store::use_token(&mut c, &hash, now).await?.is_none() {
-                    return Err(AppError::Unauthorized);
+                    return Err(AppError::TokenRefused(inventory_token_help(&settings.token_header)));
                 }
                 let (id, created) = write_inventory(&mut c, &inv, &settings, now).await?;
                 tx.commit().await?;

@@ -37,6 +37,12 @@ use utoipa::ToSchema;
 /// Integration tokens start with this, so a leaked one is recognisable.
 pub const TOKEN_PREFIX: &str = "orion_mon_";
 
+/// What a sender of alerts is told when its token is missing or not an integration's.
+pub const TOKEN_HELP: &str = "this endpoint takes a monitoring integration token (it starts with orion_mon_), \
+     not an API token, as Authorization: Bearer <token> or ?token=<token>; an admin makes one by adding the \
+     integration (POST /api/v1/integrations, the token is shown once) or a new one for an existing integration \
+     (POST /api/v1/integrations/{id}/token)";
+
 /// How an integration turns alerts into incidents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -564,14 +570,15 @@ impl App {
     /// Takes one payload from a monitoring system (the endpoints call this; the token decides
     /// which integration it is).
     pub async fn ingest_alerts(&self, format: Format, token: &str, body: &[u8]) -> AppResult<IngestReport> {
+        let refused = || AppError::TokenRefused(TOKEN_HELP.into());
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
-            return Err(AppError::Unauthorized);
+            return Err(refused());
         }
         let integration = {
             let mut r = self.db.read().await?;
             store::find_integration_by_token(&mut r.conn(), &hash_token(token)).await?
         }
-        .ok_or(AppError::Unauthorized)?;
+        .ok_or_else(refused)?;
         if !integration.enabled {
             return Err(AppError::Forbidden(format!("the integration {:?} is disabled", integration.name)));
         }

@@ -354,12 +354,31 @@ impl App {
             }
             d => Some(d.unwrap_or("").trim().to_string()),
         };
-        let impact = errs.check(Level::parse("impact", input.impact.unwrap_or(3)));
+        // What a requester may set: kind, title, description, category, urgency (how soon they
+        // need it) and their own devices. Impact (how many it hurts) is the desk's assessment, and
+        // the channel is the one they used: the portal or the API.
+        let requester_only = actor.role == Role::Requester;
+        let impact = match input.impact {
+            Some(_) if requester_only => {
+                errs.push(
+                    "impact",
+                    "is assessed by the service desk; leave it out (urgency says how soon you need it)",
+                );
+                None
+            }
+            i => errs.check(Level::parse("impact", i.unwrap_or(3))),
+        };
         let urgency = errs.check(Level::parse("urgency", input.urgency.unwrap_or(3)));
-        let default_channel = if actor.role == Role::Requester { Channel::Portal } else { Channel::Api };
+        let default_channel = if requester_only { Channel::Portal } else { Channel::Api };
         let channel = match &input.channel {
             None => Some(default_channel),
-            Some(c) => errs.check(Channel::parse("channel", c)),
+            Some(c) => match errs.check(Channel::parse("channel", c)) {
+                Some(c) if requester_only && !matches!(c, Channel::Portal | Channel::Api) => {
+                    errs.push("channel", "requesters log tickets through the portal or the API (portal or api)");
+                    None
+                }
+                c => c,
+            },
         };
         let requester_email = match (&input.requester, actor.can_create_for_others()) {
             (Some(r), true) => errs.check(Email::parse("requester", r)),

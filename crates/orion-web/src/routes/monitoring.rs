@@ -51,7 +51,7 @@ fn token(headers: &HeaderMap, q: &TokenQuery) -> Result<String, ApiError> {
     crate::extract::bearer(headers)
         .map(str::to_string)
         .or_else(|| q.token.clone())
-        .ok_or(ApiError::App(orion_app::AppError::Unauthorized))
+        .ok_or_else(|| ApiError::App(orion_app::AppError::TokenRefused(orion_app::monitoring::TOKEN_HELP.into())))
 }
 
 async fn ingest(

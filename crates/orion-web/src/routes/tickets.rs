@@ -44,8 +44,10 @@ use super::ApiResult;
 async fn create_ticket(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    ApiJson(input): ApiJson<NewTicketInput>,
+    ApiJson(mut input): ApiJson<NewTicketInput>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    // Through this endpoint the channel is the API unless staff log a call or mail on someone's behalf.
+    input.channel.get_or_insert_with(|| "api".into());
     Ok((StatusCode::CREATED, Json(s.app.create_ticket(&actor, input).await?)))
 }
 

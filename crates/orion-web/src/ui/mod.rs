@@ -326,6 +326,7 @@ pub(crate) fn error_page(user: Option<&WebUser>, e: &AppError) -> Response {
         AppError::NotFound(what) => (StatusCode::NOT_FOUND, format!("No such {what}, or you may not see it.")),
         AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
         AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Please sign in.".into()),
+        AppError::TokenRefused(m) => (StatusCode::UNAUTHORIZED, m.clone()),
         AppError::Validation(_) | AppError::Conflict(_) | AppError::InvalidTransition(_) => {
             (StatusCode::UNPROCESSABLE_ENTITY, explain(e))
         }
@@ -398,7 +399,7 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
 pub(crate) fn when(rfc3339: &str) -> String {
     let t = rfc3339.replace('T', " ");
     let t = t.split('.').next().unwrap_or(&t).trim_end_matches('Z');
-    let t = if t.len() >= 16 { &t[..16] } else { t };
+    let t = t.get(..16).unwrap_or(t);
     format!("{t} UTC")
 }
 

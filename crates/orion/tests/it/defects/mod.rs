@@ -1,0 +1,3 @@
+//! Regressions for defects found by outside testing (issue 21), each on SQLite and PostgreSQL.
+
+mod requesters;
