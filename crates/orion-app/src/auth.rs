@@ -5,7 +5,7 @@
 //! query; revoking on this node clears the cache at once, other nodes follow
 //! within `CACHE_TTL_MS`.
 
-use crate::{App, AppError, AppResult, NewToken, error::invalid};
+use crate::{App, AppError, AppResult, NewToken, kernel::error::invalid};
 use orion_domain::{Actor, Email, Role, UserId};
 use orion_store::{tokens, users, web};
 use rand::RngCore;

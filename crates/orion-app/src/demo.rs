@@ -293,9 +293,9 @@ impl App {
         let mut r = self.db.read().await?;
         let u = users::find_by_email(&mut r.conn(), email.as_str())
             .await?
-            .ok_or_else(|| crate::error::invalid("as", format!("no user with e-mail {email}")))?;
+            .ok_or_else(|| crate::kernel::error::invalid("as", format!("no user with e-mail {email}")))?;
         if !u.active {
-            return Err(crate::error::invalid("as", format!("{email} is deactivated")));
+            return Err(crate::kernel::error::invalid("as", format!("{email} is deactivated")));
         }
         let role = Role::parse("role", &u.role)?;
         Ok(Actor { id: UserId(u.id), role })

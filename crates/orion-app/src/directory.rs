@@ -1,26 +1,15 @@
 //! Users, groups and categories. Staff read them; only admins change them.
 
-use crate::error::invalid;
-use crate::tickets::{collect, parse_cursor, parse_limit};
+use crate::kernel::access::require_admin;
+use crate::kernel::error::collect;
+use crate::kernel::error::invalid;
+use crate::kernel::paging::{parse_cursor, parse_limit};
 use crate::{
     App, AppError, AppResult, Category, CategoryInput, Group, GroupInput, NewUserInput, Page, User, UserPatch,
 };
 use orion_domain::error::required_text;
 use orion_domain::{Actor, Email, FieldErrors, Role, Tier};
 use orion_store::{Conn, StoreError, categories, groups, users};
-
-pub(crate) fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
-    if actor.can_administer() { Ok(()) } else { Err(AppError::Forbidden(format!("only admins can {what}"))) }
-}
-
-/// Leads and admins only.
-pub(crate) fn require_lead(actor: &Actor, what: &str) -> AppResult<()> {
-    if matches!(actor.role, Role::Lead | Role::Admin) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!("only leads and admins can {what}")))
-    }
-}
 
 fn require_staff(actor: &Actor) -> AppResult<()> {
     if actor.can_read_directory() {
@@ -171,7 +160,7 @@ impl App {
         let mut c = r.conn();
         let q = q.map(str::trim).filter(|q| !q.is_empty());
         let mut rows = users::list(&mut c, role.map(Role::as_str), q, after, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |u| u.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |u| u.id);
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             items.push(user_view(&mut c, row).await?);

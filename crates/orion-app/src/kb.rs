@@ -1,8 +1,10 @@
 //! The knowledge base: articles written in Markdown, reviewed and published,
 //! every version kept, read by agents and (when public) by requesters.
 
-use crate::error::invalid;
-use crate::tickets::{Upload, check_uploads, collect, keyset_cursor, parse_cursor, parse_limit};
+use crate::kernel::error::collect;
+use crate::kernel::error::invalid;
+use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
+use crate::kernel::uploads::{Upload, check_uploads};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::kb::{self, ArticleFilter, ArticleRow, Content};
@@ -339,7 +341,7 @@ fn staff(actor: &Actor) -> AppResult<()> {
 }
 
 fn lead(actor: &Actor, what: &str) -> AppResult<()> {
-    crate::directory::require_lead(actor, &format!("{what} an article"))
+    crate::kernel::access::require_lead(actor, &format!("{what} an article"))
 }
 
 /// Reads an article by number that `actor` may read (others get "not found", not "forbidden").
@@ -551,7 +553,7 @@ impl App {
             },
         }
         errs.into_result()?;
-        f.limit = limit.unwrap_or(crate::tickets::PAGE_DEFAULT) + 1;
+        f.limit = limit.unwrap_or(crate::kernel::paging::PAGE_DEFAULT) + 1;
         f.before_id = cursor.flatten();
         let mut rows = kb::list(&mut c, &f).await?;
         let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |a| a.id);

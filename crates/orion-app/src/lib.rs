@@ -3,16 +3,15 @@
 //! in the handlers.
 
 pub mod auth;
-pub mod clock;
 pub mod cmdb;
 mod config;
 pub mod demo;
 pub mod directory;
-mod error;
 pub(crate) mod intake;
 pub mod itsm;
 pub mod jobs;
 pub mod kb;
+pub mod kernel;
 pub mod mail;
 pub mod mailbox;
 pub mod monitoring;
@@ -28,8 +27,8 @@ pub mod tickets;
 mod views;
 pub mod webhooks;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AppError, AppResult};
+pub use kernel::clock::{Clock, ManualClock, SystemClock};
+pub use kernel::error::{AppError, AppResult};
 pub use views::*;
 
 use orion_store::Db;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 
 use crate::config::Config;
-use crate::tickets::{TEXT_MAX, TITLE_MAX};
+use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
 
 const MAIL_SETTINGS: &str = "mail";
 
@@ -165,12 +165,12 @@ impl App {
     }
 
     pub async fn get_mail_settings(&self, actor: &Actor) -> AppResult<MailSettings> {
-        crate::directory::require_admin(actor, "read mail settings")?;
+        crate::kernel::access::require_admin(actor, "read mail settings")?;
         self.mail_settings().await
     }
 
     pub async fn set_mail_settings(&self, actor: &Actor, s: MailSettings) -> AppResult<MailSettings> {
-        crate::directory::require_admin(actor, "change mail settings")?;
+        crate::kernel::access::require_admin(actor, "change mail settings")?;
         let mut errs = FieldErrors::new();
         let mut addresses = Vec::new();
         for (i, a) in s.addresses.iter().enumerate() {
@@ -298,33 +298,33 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<InboundMail>> {
-        crate::directory::require_admin(actor, "read the mail log")?;
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        crate::kernel::access::require_admin(actor, "read the mail log")?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = mail::list_inbound(&mut r.conn(), quarantined_only, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |m| m.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |m| m.id);
         Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
     }
 
     /// The raw message as received (admins).
     pub async fn inbound_mail_raw(&self, actor: &Actor, id: i64) -> AppResult<Vec<u8>> {
-        crate::directory::require_admin(actor, "read raw mail")?;
+        crate::kernel::access::require_admin(actor, "read raw mail")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
+        let row = crate::kernel::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         Ok(mail::get_blob(&mut c, &row.raw_sha256).await?)
     }
 
     /// Processes a quarantined message again, past the checks that held it (size, unknown
     /// sender, automatic reply, loop); only an unreadable message stays where it is (admins).
     pub async fn reprocess_mail(&self, actor: &Actor, id: i64) -> AppResult<InboundMail> {
-        crate::directory::require_admin(actor, "reprocess mail")?;
+        crate::kernel::access::require_admin(actor, "reprocess mail")?;
         let now = self.now();
         let (settings, config) = self.mail_context().await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
+        let row = crate::kernel::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         if row.status != "quarantined" {
             return Err(AppError::Conflict(format!("message {id} is {}, not quarantined", row.status)));
         }
@@ -345,11 +345,11 @@ impl App {
 
     /// Discards a quarantined message: it stays in the log (and its raw copy), marked discarded (admins).
     pub async fn discard_mail(&self, actor: &Actor, id: i64) -> AppResult<InboundMail> {
-        crate::directory::require_admin(actor, "discard mail")?;
+        crate::kernel::access::require_admin(actor, "discard mail")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = crate::error::found(mail::get_inbound(&mut c, id).await, "message")?;
+        let row = crate::kernel::error::found(mail::get_inbound(&mut c, id).await, "message")?;
         if row.status != "quarantined" {
             return Err(AppError::Conflict(format!("message {id} is {}, not quarantined", row.status)));
         }
@@ -380,7 +380,7 @@ impl App {
     pub async fn attachment(&self, actor: &Actor, id: i64) -> AppResult<AttachmentFile> {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let a = crate::error::found(mail::get_attachment(&mut c, id).await, "attachment")?;
+        let a = crate::kernel::error::found(mail::get_attachment(&mut c, id).await, "attachment")?;
         let t = tickets::get(&mut c, a.ticket_id).await?;
         let visible = actor.can_view_ticket(UserId(t.requester_id))
             && (actor.can_see_internal() || a.visibility.as_deref() != Some("internal"));

@@ -247,16 +247,16 @@ impl Valid {
 }
 
 fn admin_only(actor: &Actor) -> AppResult<()> {
-    crate::directory::require_admin(actor, "manage mailboxes")
+    crate::kernel::access::require_admin(actor, "manage mailboxes")
 }
 
 fn not_found<T>(r: Result<T, orion_store::StoreError>) -> AppResult<T> {
-    crate::error::found(r, "mailbox")
+    crate::kernel::error::found(r, "mailbox")
 }
 
 fn name_taken(e: orion_store::StoreError) -> AppError {
     match e {
-        orion_store::StoreError::Duplicate => crate::error::invalid("name", "another mailbox has this name"),
+        orion_store::StoreError::Duplicate => crate::kernel::error::invalid("name", "another mailbox has this name"),
         e => e.into(),
     }
 }

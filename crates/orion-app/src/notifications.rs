@@ -26,11 +26,11 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<Notification>> {
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = notifications::list(&mut r.conn(), actor.id.0, unread_only, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |n| n.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |n| n.id);
         let items = rows
             .into_iter()
             .map(|n| Notification {

@@ -423,21 +423,21 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<OutboundMail>> {
-        crate::directory::require_admin(actor, "read the outbox")?;
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        crate::kernel::access::require_admin(actor, "read the outbox")?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = outbox::list(&mut r.conn(), unsent_only, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |m| m.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |m| m.id);
         Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
     }
 
     /// The message as sent (admins).
     pub async fn outbound_mail_raw(&self, actor: &Actor, id: i64) -> AppResult<Vec<u8>> {
-        crate::directory::require_admin(actor, "read sent mail")?;
+        crate::kernel::access::require_admin(actor, "read sent mail")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = crate::error::found(outbox::get(&mut c, id).await, "message")?;
+        let row = crate::kernel::error::found(outbox::get(&mut c, id).await, "message")?;
         if SECRET_TEMPLATES.contains(&row.template.as_str()) {
             return Err(AppError::Forbidden(format!(
                 "a {} message holds a one-time secret and is not shown",
@@ -449,11 +449,11 @@ impl App {
 
     /// Sends a failed message again (admins).
     pub async fn retry_outbound_mail(&self, actor: &Actor, id: i64) -> AppResult<OutboundMail> {
-        crate::directory::require_admin(actor, "retry mail")?;
+        crate::kernel::access::require_admin(actor, "retry mail")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = crate::error::found(outbox::get(&mut c, id).await, "message")?;
+        let row = crate::kernel::error::found(outbox::get(&mut c, id).await, "message")?;
         if !outbox::requeue(&mut c, id).await? {
             return Err(AppError::Conflict(format!("message {id} is {}, not failed", row.status)));
         }

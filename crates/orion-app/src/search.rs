@@ -4,9 +4,10 @@
 //! Permissions are part of the query itself: a requester's ticket search matches
 //! only their own tickets' public text, and only published public articles.
 
-use crate::error::invalid;
 use crate::kb::{ArticleInput, load_readable, markdown_text};
-use crate::tickets::{collect, load_visible};
+use crate::kernel::error::collect;
+use crate::kernel::error::invalid;
+use crate::tickets::load_visible;
 use crate::{App, AppError, AppResult};
 use orion_domain::search::{Hit as Mark, Query, highlight, snippet};
 use orion_domain::{Actor, FieldErrors, Role, State, TicketKind, Timestamp};

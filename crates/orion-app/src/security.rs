@@ -3,8 +3,8 @@
 //! 800-63B: a minimum length, common passwords refused, no composition rules), one-time
 //! password reset links by mail, and the security log that records every such event.
 
-use crate::error::invalid;
-use crate::tickets::{keyset_cursor, parse_cursor, parse_limit};
+use crate::kernel::error::invalid;
+use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, Email, FieldErrors, Role, Timestamp, UserId};
 use orion_store::{Conn, settings, tokens, users, web};
@@ -193,12 +193,12 @@ impl App {
     }
 
     pub async fn get_security_settings(&self, actor: &Actor) -> AppResult<SecuritySettings> {
-        crate::directory::require_admin(actor, "read security settings")?;
+        crate::kernel::access::require_admin(actor, "read security settings")?;
         self.security_settings().await
     }
 
     pub async fn set_security_settings(&self, actor: &Actor, s: SecuritySettings) -> AppResult<SecuritySettings> {
-        crate::directory::require_admin(actor, "change security settings")?;
+        crate::kernel::access::require_admin(actor, "change security settings")?;
         s.check()?;
         let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
         let now = self.now();
@@ -594,11 +594,11 @@ impl App {
 
     /// Lifts a lockout (admins).
     pub async fn unlock_user(&self, actor: &Actor, user_id: i64) -> AppResult<()> {
-        crate::directory::require_admin(actor, "unlock accounts")?;
+        crate::kernel::access::require_admin(actor, "unlock accounts")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let u = crate::error::found(users::get(&mut c, user_id).await, "user")?;
+        let u = crate::kernel::error::found(users::get(&mut c, user_id).await, "user")?;
         web::clear_failures(&mut c, u.id).await?;
         let detail = format!("by user {}", actor.id.0);
         let e = web::NewEvent {
@@ -615,9 +615,9 @@ impl App {
 
     /// Whether a user is locked out now, and the failures in a row (admins).
     pub async fn lock_state(&self, actor: &Actor, user_id: i64) -> AppResult<(bool, i64)> {
-        crate::directory::require_admin(actor, "see lockouts")?;
+        crate::kernel::access::require_admin(actor, "see lockouts")?;
         let mut r = self.db.read().await?;
-        let (failures, until) = crate::error::found(web::lock_state(&mut r.conn(), user_id).await, "user")?;
+        let (failures, until) = crate::kernel::error::found(web::lock_state(&mut r.conn(), user_id).await, "user")?;
         Ok((until.is_some_and(|t| t > self.now()), failures))
     }
 
@@ -628,7 +628,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<SecurityEvent>> {
-        crate::directory::require_admin(actor, "read the security log")?;
+        crate::kernel::access::require_admin(actor, "read the security log")?;
         let limit = parse_limit(limit)?;
         let before = parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
@@ -656,7 +656,7 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<tokens::TokenWithOwner>> {
-        crate::directory::require_admin(actor, "list every API token")?;
+        crate::kernel::access::require_admin(actor, "list every API token")?;
         let limit = parse_limit(limit)?;
         let before = parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
@@ -667,7 +667,7 @@ impl App {
 
     /// Revokes anyone's token (admins).
     pub async fn revoke_any_token(&self, actor: &Actor, token_id: i64) -> AppResult<()> {
-        crate::directory::require_admin(actor, "revoke others' API tokens")?;
+        crate::kernel::access::require_admin(actor, "revoke others' API tokens")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();

@@ -725,12 +725,12 @@ impl App {
         if !actor.can_work_tickets() {
             return Err(AppError::Forbidden("only support staff can read the breach queue".into()));
         }
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut ids = sla::breached_open_tickets(&mut c, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut ids, limit, |id| *id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut ids, limit, |id| *id);
         let mut items = Vec::with_capacity(ids.len());
         for id in &ids {
             items.push(orion_store::tickets::get(&mut c, *id).await?.into());

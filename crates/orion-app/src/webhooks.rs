@@ -10,8 +10,8 @@
 //! an hour between tries, 16 tries over about nine hours); every attempt is in the delivery log, and an admin can
 //! send any delivery again.
 
-use crate::error::{found, invalid};
 use crate::jobs::{JobResult, retry_delay_ms};
+use crate::kernel::error::{found, invalid};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::jobs::{JobRow, NewJob};
@@ -507,7 +507,7 @@ fn view(all: &[groups::GroupRow], w: WebhookRow) -> Webhook {
 impl App {
     /// Subscribes a URL to ticket events (admins); the signing secret is in the answer, once.
     pub async fn create_webhook(&self, actor: &Actor, input: WebhookInput) -> AppResult<WebhookWithSecret> {
-        crate::directory::require_admin(actor, "add webhooks")?;
+        crate::kernel::access::require_admin(actor, "add webhooks")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -521,7 +521,7 @@ impl App {
 
     /// Changes a webhook (admins); fields left out keep their value, the secret included.
     pub async fn update_webhook(&self, actor: &Actor, id: i64, input: WebhookInput) -> AppResult<Webhook> {
-        crate::directory::require_admin(actor, "change webhooks")?;
+        crate::kernel::access::require_admin(actor, "change webhooks")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -569,7 +569,7 @@ impl App {
 
     /// Replaces a webhook's signing secret with a new one (admins); the old one stops at once.
     pub async fn rotate_webhook_secret(&self, actor: &Actor, id: i64) -> AppResult<WebhookWithSecret> {
-        crate::directory::require_admin(actor, "replace webhook secrets")?;
+        crate::kernel::access::require_admin(actor, "replace webhook secrets")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -582,7 +582,7 @@ impl App {
 
     /// Removes a webhook and its delivery log (admins); queued deliveries are dropped.
     pub async fn delete_webhook(&self, actor: &Actor, id: i64) -> AppResult<()> {
-        crate::directory::require_admin(actor, "remove webhooks")?;
+        crate::kernel::access::require_admin(actor, "remove webhooks")?;
         let mut tx = self.db.begin().await?;
         found(store::delete(&mut tx.conn(), id).await, "webhook")?;
         tx.commit().await?;
@@ -590,7 +590,7 @@ impl App {
     }
 
     pub async fn list_webhooks(&self, actor: &Actor) -> AppResult<Vec<Webhook>> {
-        crate::directory::require_admin(actor, "see webhooks")?;
+        crate::kernel::access::require_admin(actor, "see webhooks")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let all = groups::list(&mut c).await?;
@@ -598,7 +598,7 @@ impl App {
     }
 
     pub async fn get_webhook(&self, actor: &Actor, id: i64) -> AppResult<Webhook> {
-        crate::directory::require_admin(actor, "see webhooks")?;
+        crate::kernel::access::require_admin(actor, "see webhooks")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         view_by_id(&mut c, id).await
@@ -613,19 +613,19 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<Delivery>> {
-        crate::directory::require_admin(actor, "see webhook deliveries")?;
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        crate::kernel::access::require_admin(actor, "see webhook deliveries")?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         found(store::get(&mut c, id).await, "webhook")?;
         let mut rows = store::list_deliveries(&mut c, id, failing, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |d| d.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |d| d.id);
         Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
     }
 
     pub async fn webhook_delivery(&self, actor: &Actor, id: i64, delivery: i64) -> AppResult<Delivery> {
-        crate::directory::require_admin(actor, "see webhook deliveries")?;
+        crate::kernel::access::require_admin(actor, "see webhook deliveries")?;
         let mut r = self.db.read().await?;
         let d = found(store::get_delivery(&mut r.conn(), delivery).await, "delivery")?;
         if d.webhook_id != id {
@@ -636,7 +636,7 @@ impl App {
 
     /// Sends a delivery's body again as a new delivery (admins), whatever became of the first.
     pub async fn redeliver(&self, actor: &Actor, id: i64, delivery: i64) -> AppResult<Delivery> {
-        crate::directory::require_admin(actor, "redeliver webhooks")?;
+        crate::kernel::access::require_admin(actor, "redeliver webhooks")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -657,7 +657,7 @@ impl App {
 
     /// Queues a `ping` event to a webhook (admins), to check the receiver and its signature check.
     pub async fn ping_webhook(&self, actor: &Actor, id: i64) -> AppResult<Delivery> {
-        crate::directory::require_admin(actor, "test webhooks")?;
+        crate::kernel::access::require_admin(actor, "test webhooks")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();

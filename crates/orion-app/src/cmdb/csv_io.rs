@@ -10,7 +10,7 @@
 //! formula (`= + - @`, tab, carriage return).
 
 use super::{AssetInput, event, validate};
-use crate::error::invalid;
+use crate::kernel::error::invalid;
 use crate::{App, AppError, AppResult};
 use orion_domain::asset::{self, format_cents, spreadsheet_safe};
 use orion_domain::{Actor, Email, Role, Timestamp};
@@ -181,8 +181,8 @@ impl App {
         mut progress: impl FnMut(usize, usize),
     ) -> AppResult<ImportReport> {
         match kind {
-            CsvKind::Users => crate::directory::require_admin(actor, "import users")?,
-            _ => crate::tickets::require_staff(actor, "import assets and licences")?,
+            CsvKind::Users => crate::kernel::access::require_admin(actor, "import users")?,
+            _ => crate::kernel::access::require_staff(actor, "import assets and licences")?,
         }
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data);
         let header = reader.headers().map_err(|e| invalid("file", format!("line 1: {e}")))?.clone();
@@ -286,8 +286,8 @@ impl App {
         mut progress: impl FnMut(usize),
     ) -> AppResult<usize> {
         match kind {
-            CsvKind::Users => crate::directory::require_admin(actor, "export users")?,
-            _ => crate::tickets::require_staff(actor, "export assets and licences")?,
+            CsvKind::Users => crate::kernel::access::require_admin(actor, "export users")?,
+            _ => crate::kernel::access::require_staff(actor, "export assets and licences")?,
         }
         let mut w = csv::Writer::from_writer(out);
         let io = |e: csv::Error| AppError::Internal(format!("writing CSV: {e}"));

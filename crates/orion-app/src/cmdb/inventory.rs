@@ -504,10 +504,10 @@ impl App {
     /// Handles one agent request (PROLOG or INVENTORY). Authentication failures, unreadable
     /// bodies and unknown queries are errors; the agent logs them.
     pub async fn receive_inventory(&self, token: Presented<'_>, body: &[u8]) -> AppResult<InventoryReply> {
-        let (text, compressed) = decode_body(body).map_err(|e| crate::error::invalid("body", e))?;
-        let req = parse_xml(&text).map_err(|e| crate::error::invalid("body", format!("not XML: {e}")))?;
+        let (text, compressed) = decode_body(body).map_err(|e| crate::kernel::error::invalid("body", e))?;
+        let req = parse_xml(&text).map_err(|e| crate::kernel::error::invalid("body", format!("not XML: {e}")))?;
         if req.name != "REQUEST" {
-            return Err(crate::error::invalid("body", format!("expected <REQUEST>, got <{}>", req.name)));
+            return Err(crate::kernel::error::invalid("body", format!("expected <REQUEST>, got <{}>", req.name)));
         }
         let now = self.now();
         let settings = {
@@ -541,7 +541,7 @@ impl App {
                 Ok(InventoryReply { body: reply(&text, compressed), compressed, asset_id: None, created: false })
             }
             "INVENTORY" => {
-                let inv = read_inventory(&req).map_err(|e| crate::error::invalid("body", e))?;
+                let inv = read_inventory(&req).map_err(|e| crate::kernel::error::invalid("body", e))?;
                 let mut tx = self.db.begin().await?;
                 let mut c = tx.conn();
                 if store::use_token(&mut c, &hash, now).await?.is_none() {
@@ -554,20 +554,22 @@ impl App {
                 let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REPLY></REPLY>";
                 Ok(InventoryReply { body: reply(text, compressed), compressed, asset_id: Some(id), created })
             }
-            other => Err(crate::error::invalid("body", format!("unknown QUERY {other:?}; PROLOG or INVENTORY"))),
+            other => {
+                Err(crate::kernel::error::invalid("body", format!("unknown QUERY {other:?}; PROLOG or INVENTORY")))
+            }
         }
     }
 
     /// The inventory settings (admins).
     pub async fn inventory_settings(&self, actor: &Actor) -> AppResult<InventorySettings> {
-        crate::directory::require_admin(actor, "read inventory settings")?;
+        crate::kernel::access::require_admin(actor, "read inventory settings")?;
         let mut r = self.db.read().await?;
         load_settings(&mut r.conn()).await
     }
 
     /// Replaces the inventory settings (admins).
     pub async fn set_inventory_settings(&self, actor: &Actor, s: InventorySettings) -> AppResult<InventorySettings> {
-        crate::directory::require_admin(actor, "change inventory settings")?;
+        crate::kernel::access::require_admin(actor, "change inventory settings")?;
         let mut errs = orion_domain::FieldErrors::new();
         if !(1..=24 * 30).contains(&s.prolog_freq_hours) {
             errs.push("prolog_freq_hours", "must be 1 to 720");
@@ -599,17 +601,17 @@ impl App {
 
     /// Adds a token for inventory agents (admins); the token is in the answer, once.
     pub async fn create_inventory_token(&self, actor: &Actor, name: &str) -> AppResult<NewInventoryToken> {
-        crate::directory::require_admin(actor, "add inventory tokens")?;
+        crate::kernel::access::require_admin(actor, "add inventory tokens")?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(crate::error::invalid("name", "is required, at most 100 characters"));
+            return Err(crate::kernel::error::invalid("name", "is required, at most 100 characters"));
         }
         let token = crate::auth::new_token("oinv_");
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let id = match store::insert_token(&mut tx.conn(), name, &crate::auth::hash_token(&token), now).await {
             Err(orion_store::StoreError::Duplicate) => {
-                return Err(crate::error::invalid("name", format!("a token named {name:?} exists")));
+                return Err(crate::kernel::error::invalid("name", format!("a token named {name:?} exists")));
             }
             other => other?,
         };
@@ -618,7 +620,7 @@ impl App {
     }
 
     pub async fn inventory_tokens(&self, actor: &Actor) -> AppResult<Vec<InventoryToken>> {
-        crate::directory::require_admin(actor, "see inventory tokens")?;
+        crate::kernel::access::require_admin(actor, "see inventory tokens")?;
         let mut r = self.db.read().await?;
         Ok(store::tokens(&mut r.conn())
             .await?
@@ -634,9 +636,9 @@ impl App {
     }
 
     pub async fn delete_inventory_token(&self, actor: &Actor, id: i64) -> AppResult<()> {
-        crate::directory::require_admin(actor, "remove inventory tokens")?;
+        crate::kernel::access::require_admin(actor, "remove inventory tokens")?;
         let mut tx = self.db.begin().await?;
-        crate::error::found(store::delete_token(&mut tx.conn(), id).await, "inventory token")?;
+        crate::kernel::error::found(store::delete_token(&mut tx.conn(), id).await, "inventory token")?;
         tx.commit().await?;
         Ok(())
     }

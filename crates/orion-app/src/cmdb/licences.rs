@@ -3,8 +3,9 @@
 //! inventories found.
 
 use super::{event, resolve_ref};
-use crate::error::{found, invalid};
-use crate::tickets::{keyset_cursor, parse_cursor, parse_limit, require_staff};
+use crate::kernel::access::require_staff;
+use crate::kernel::error::{found, invalid};
+use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::asset;
 use orion_domain::{Actor, FieldErrors, Timestamp};

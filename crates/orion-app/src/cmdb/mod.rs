@@ -11,8 +11,9 @@ pub mod inventory;
 pub mod licences;
 pub mod patch;
 
-use crate::error::{found, invalid};
-use crate::tickets::{keyset_cursor, parse_cursor, parse_limit, require_staff};
+use crate::kernel::access::require_staff;
+use crate::kernel::error::{found, invalid};
+use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::asset::{self, CI_TYPES};
 use orion_domain::{Actor, FieldErrors, Role, Timestamp};
@@ -746,7 +747,7 @@ impl App {
     /// Removes an asset that was registered by mistake (admins). Anything with tickets or licence
     /// seats is retired and disposed of instead, so its history stays.
     pub async fn delete_asset(&self, actor: &Actor, id: i64) -> AppResult<()> {
-        crate::directory::require_admin(actor, "delete assets")?;
+        crate::kernel::access::require_admin(actor, "delete assets")?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         found(store::get(&mut c, id).await, "asset")?;

@@ -6,7 +6,8 @@
 
 use super::inventory::{Baseline, load_settings};
 use super::{Asset, view};
-use crate::tickets::{keyset_cursor, parse_cursor, parse_limit, require_staff};
+use crate::kernel::access::require_staff;
+use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppResult, Page};
 use orion_domain::Actor;
 use orion_domain::asset::compare_versions;
@@ -119,7 +120,7 @@ impl App {
         let before = parse_cursor(q.cursor.as_deref())?;
         let status = q.status.as_deref().unwrap_or("behind").trim().to_lowercase();
         if !matches!(status.as_str(), "behind" | "ok" | "no_baseline" | "stale") {
-            return Err(crate::error::invalid("status", "must be behind, ok, no_baseline or stale"));
+            return Err(crate::kernel::error::invalid("status", "must be behind, ok, no_baseline or stale"));
         }
         let mut r = self.db.read().await?;
         let mut c = r.conn();

@@ -5,9 +5,11 @@
 //! a freeze period).
 
 use super::{Core, LinkedTicket, create_core, load_kind, note_on, set_core_state, text_field, ts};
-use crate::directory::require_lead;
-use crate::error::{found, invalid};
-use crate::tickets::{self, Entry, collect, require_staff};
+use crate::kernel::access::require_lead;
+use crate::kernel::access::require_staff;
+use crate::kernel::error::collect;
+use crate::kernel::error::{found, invalid};
+use crate::tickets::{self, Entry};
 use crate::{App, AppError, AppResult, Page, Ticket};
 use orion_domain::change::{
     RiskAnswers, Tally, change_core_state, change_is_final, change_next, inside_any, outcome_phase, overlaps,
@@ -1015,7 +1017,7 @@ impl App {
     /// Adds a task to an open change (staff); default assignee the change owner.
     pub async fn add_change_task(&self, actor: &Actor, number: &str, input: TaskInput) -> AppResult<Change> {
         require_staff(actor, "add change tasks")?;
-        let title = orion_domain::error::required_text("title", &input.title, tickets::TITLE_MAX)?;
+        let title = orion_domain::error::required_text("title", &input.title, crate::kernel::limits::TITLE_MAX)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -1232,14 +1234,18 @@ impl App {
         require_lead(actor, "pre-approve standard changes")?;
         let mut errs = FieldErrors::new();
         let name = errs.check(orion_domain::error::required_text("name", &input.name, 100));
-        let title = errs.check(orion_domain::error::required_text("title", &input.title, tickets::TITLE_MAX));
+        let title =
+            errs.check(orion_domain::error::required_text("title", &input.title, crate::kernel::limits::TITLE_MAX));
         let plan = errs.check(orion_domain::error::required_text(
             "implementation_plan",
             &input.implementation_plan,
-            tickets::TEXT_MAX,
+            crate::kernel::limits::TEXT_MAX,
         ));
-        let backout =
-            errs.check(orion_domain::error::required_text("backout_plan", &input.backout_plan, tickets::TEXT_MAX));
+        let backout = errs.check(orion_domain::error::required_text(
+            "backout_plan",
+            &input.backout_plan,
+            crate::kernel::limits::TEXT_MAX,
+        ));
         let risk = errs.check(parse_risk("risk", input.risk.as_deref().unwrap_or("low")));
         let now = self.now();
         let mut tx = self.db.begin().await?;

@@ -5,9 +5,9 @@
 
 use super::LinkedTicket;
 use super::problems::{Problem, ProblemInput, create_problem_in, view as problem_view};
-use crate::directory::{require_admin, require_lead};
-use crate::error::found;
-use crate::tickets::require_staff;
+use crate::kernel::access::require_staff;
+use crate::kernel::access::{require_admin, require_lead};
+use crate::kernel::error::found;
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::recurrence::{self, Basis, Params};
 use orion_domain::{Actor, Timestamp};
@@ -310,14 +310,14 @@ impl App {
         require_staff(actor, "see problem proposals")?;
         let state = q.state.as_deref().unwrap_or("open");
         if !matches!(state, "open" | "accepted" | "dismissed") {
-            return Err(crate::error::invalid("state", "must be open, accepted or dismissed"));
+            return Err(crate::kernel::error::invalid("state", "must be open, accepted or dismissed"));
         }
-        let limit = crate::tickets::parse_limit(q.limit)?;
-        let before = crate::tickets::parse_cursor(q.cursor.as_deref())?;
+        let limit = crate::kernel::paging::parse_limit(q.limit)?;
+        let before = crate::kernel::paging::parse_cursor(q.cursor.as_deref())?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut rows = store::list_proposals(&mut c, state, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |p| p.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |p| p.id);
         let mut items = Vec::new();
         for p in rows {
             items.push(proposal_view(&mut c, p).await?);

@@ -3,9 +3,12 @@
 //! What only they have (phases, analysis, approvals, plans) lives beside the ticket row, and
 //! every phase move also sets the ticket core's state so queues and reports stay true.
 
-use crate::error::invalid;
 use crate::intake::{Planned, Requester, Written};
-use crate::tickets::{self, Entry, TEXT_MAX, TITLE_MAX, collect, require_staff};
+use crate::kernel::access::require_staff;
+use crate::kernel::error::collect;
+use crate::kernel::error::invalid;
+use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
+use crate::tickets::{self, Entry};
 use crate::{App, AppError, AppResult};
 use orion_domain::error::required_text;
 use orion_domain::{Actor, FieldErrors, Level, PendingReason, State, TicketKind, Timestamp};
@@ -190,11 +193,11 @@ pub(crate) async fn list_items(
         Some(p) => Some(parse("phase", p)?),
         None => None,
     };
-    let limit = tickets::parse_limit(limit)?;
-    let before = tickets::parse_cursor(cursor)?;
+    let limit = crate::kernel::paging::parse_limit(limit)?;
+    let before = crate::kernel::paging::parse_cursor(cursor)?;
     let mut r = app.db.read().await?;
     let mut rows = orion_store::itsm::list_items(&mut r.conn(), items, phase, before, limit + 1).await?;
-    let next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
+    let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |r| r.id);
     Ok(crate::Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
 }
 

@@ -2,9 +2,10 @@
 //! cause is known but not yet fixed (a known error), and the change that fixes it for good.
 
 use super::{Core, LinkedTicket, create_core, load_kind, note_on, set_core_state, text_field, ts};
-use crate::error::{found, invalid};
 use crate::kb::{Article, ArticleInput};
-use crate::tickets::{self, Entry, require_staff};
+use crate::kernel::access::require_staff;
+use crate::kernel::error::{found, invalid};
+use crate::tickets::{self, Entry};
 use crate::{App, AppError, AppResult, Page, Ticket};
 use orion_domain::change::{parse_problem_phase, problem_core_state, problem_next};
 use orion_domain::{Actor, FieldErrors, ResolutionCode, State, TicketKind, Visibility};
@@ -473,17 +474,17 @@ impl App {
     /// full-text search finds, best first.
     pub async fn known_errors(&self, actor: &Actor, q: KnownErrorQuery) -> AppResult<Page<KnownError>> {
         require_staff(actor, "see known errors")?;
-        let limit = tickets::parse_limit(q.limit)?;
+        let limit = crate::kernel::paging::parse_limit(q.limit)?;
         let words = q.q.as_deref().map(str::trim).unwrap_or("");
         // (ticket id, number, title) of each candidate, in the order to show them.
         let found: Vec<(i64, String, String)>;
         let mut next_cursor = None;
         if words.is_empty() {
-            let before = tickets::parse_cursor(q.cursor.as_deref())?;
+            let before = crate::kernel::paging::parse_cursor(q.cursor.as_deref())?;
             let mut r = self.db.read().await?;
             let items = store::Items::Problems;
             let mut rows = store::list_items(&mut r.conn(), items, Some("known_error"), before, limit + 1).await?;
-            next_cursor = tickets::keyset_cursor(&mut rows, limit, |r| r.id);
+            next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |r| r.id);
             found = rows.into_iter().map(|r| (r.id, r.number, r.title)).collect();
         } else {
             let hits = self

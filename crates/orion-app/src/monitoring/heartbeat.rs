@@ -8,7 +8,7 @@
 //! the open one), with the log attached; the next success adds a recovery note to it.
 
 use crate::auth::{hash_token, new_token};
-use crate::error::{found, invalid};
+use crate::kernel::error::{found, invalid};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::cron::Cron;
 use orion_domain::{Actor, FieldErrors, Level, Timestamp};
@@ -231,7 +231,7 @@ fn cut_log(bytes: &[u8]) -> String {
 impl App {
     /// Adds a heartbeat (leads, admins); the ping URLs are in the answer, once.
     pub async fn create_heartbeat(&self, actor: &Actor, input: HeartbeatInput) -> AppResult<HeartbeatWithToken> {
-        crate::directory::require_lead(actor, "manage heartbeats")?;
+        crate::kernel::access::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -261,7 +261,7 @@ impl App {
 
     /// Changes a heartbeat (leads, admins); a new schedule counts from now.
     pub async fn update_heartbeat(&self, actor: &Actor, id: i64, input: HeartbeatInput) -> AppResult<Heartbeat> {
-        crate::directory::require_lead(actor, "manage heartbeats")?;
+        crate::kernel::access::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -287,7 +287,7 @@ impl App {
 
     /// Replaces a heartbeat's token (leads, admins); the old URLs stop working at once.
     pub async fn rotate_heartbeat_token(&self, actor: &Actor, id: i64) -> AppResult<HeartbeatWithToken> {
-        crate::directory::require_lead(actor, "manage heartbeats")?;
+        crate::kernel::access::require_lead(actor, "manage heartbeats")?;
         let now = self.now();
         let token = new_token(TOKEN_PREFIX);
         let mut tx = self.db.begin().await?;
@@ -301,7 +301,7 @@ impl App {
 
     /// The backup board: every heartbeat with its last run, result, duration and next due (staff).
     pub async fn list_heartbeats(&self, actor: &Actor) -> AppResult<Vec<Heartbeat>> {
-        crate::tickets::require_staff(actor, "see heartbeats")?;
+        crate::kernel::access::require_staff(actor, "see heartbeats")?;
         let mut r = self.db.read().await?;
         Ok(store::list_heartbeats(&mut r.conn()).await?.into_iter().map(Into::into).collect())
     }
@@ -314,14 +314,14 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<HeartbeatRun>> {
-        crate::tickets::require_staff(actor, "see heartbeats")?;
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        crate::kernel::access::require_staff(actor, "see heartbeats")?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         found(store::get_heartbeat(&mut c, id).await, "heartbeat")?;
         let mut rows = store::list_runs(&mut c, id, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |r| r.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |r| r.id);
         let items = rows
             .into_iter()
             .map(|r| HeartbeatRun {

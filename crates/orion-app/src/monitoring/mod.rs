@@ -22,8 +22,8 @@ pub mod heartbeat;
 pub mod payload;
 
 use crate::auth::{hash_token, new_token};
-use crate::error::{found, invalid};
 use crate::intake::{Planned, Requester};
+use crate::kernel::error::{found, invalid};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Level, ResolutionCode, Role, State, TicketKind, Timestamp, UserId};
 use orion_store::monitoring::{self as store, AlertRow, AlertWrite, Correlate, IntegrationRow, NewIntegration};
@@ -409,7 +409,7 @@ fn correlation_keys(e: &AlertEvent, by_time: bool) -> Vec<String> {
 impl App {
     /// Registers a monitoring system (admins); the token is in the answer, once.
     pub async fn create_integration(&self, actor: &Actor, input: IntegrationInput) -> AppResult<IntegrationWithToken> {
-        crate::directory::require_admin(actor, "add integrations")?;
+        crate::kernel::access::require_admin(actor, "add integrations")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -438,7 +438,7 @@ impl App {
 
     /// Changes an integration's settings (admins); fields left out keep their value.
     pub async fn update_integration(&self, actor: &Actor, id: i64, input: IntegrationInput) -> AppResult<Integration> {
-        crate::directory::require_admin(actor, "change integrations")?;
+        crate::kernel::access::require_admin(actor, "change integrations")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -469,7 +469,7 @@ impl App {
 
     /// Replaces an integration's token (admins); the old one stops working at once.
     pub async fn rotate_integration_token(&self, actor: &Actor, id: i64) -> AppResult<IntegrationWithToken> {
-        crate::directory::require_admin(actor, "replace integration tokens")?;
+        crate::kernel::access::require_admin(actor, "replace integration tokens")?;
         let now = self.now();
         let token = new_token(TOKEN_PREFIX);
         let mut tx = self.db.begin().await?;
@@ -482,7 +482,7 @@ impl App {
     }
 
     pub async fn list_integrations(&self, actor: &Actor) -> AppResult<Vec<Integration>> {
-        crate::directory::require_admin(actor, "see integrations")?;
+        crate::kernel::access::require_admin(actor, "see integrations")?;
         let mut r = self.db.read().await?;
         Ok(store::list_integrations(&mut r.conn()).await?.into_iter().map(Into::into).collect())
     }
@@ -865,8 +865,8 @@ impl App {
                 requester: Requester::Known(m.requester_id),
                 prefix: kind.prefix(),
                 kind: kind.as_str(),
-                title: crate::mail::truncate(&m.title, crate::tickets::TITLE_MAX),
-                description: crate::mail::truncate(&m.description, crate::tickets::TEXT_MAX),
+                title: crate::mail::truncate(&m.title, crate::kernel::limits::TITLE_MAX),
+                description: crate::mail::truncate(&m.description, crate::kernel::limits::TEXT_MAX),
                 channel: "monitoring",
                 category_id: m.category.as_ref().map(|k| k.id),
                 impact: i64::from(impact.get()),
@@ -892,7 +892,7 @@ impl App {
 
     /// The alerts whose CI or host is this asset (its name, or its short host name), newest first.
     pub async fn asset_alerts(&self, actor: &Actor, asset_id: i64, limit: i64) -> AppResult<Vec<Alert>> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let ci = found(orion_store::cmdb::get(&mut c, asset_id).await, "asset")?;
@@ -903,7 +903,7 @@ impl App {
     /// The maintenance windows, current and coming, that hold this asset's alerts back: those
     /// whose `ci` matcher names it.
     pub async fn asset_windows(&self, actor: &Actor, asset_id: i64) -> AppResult<Vec<MaintenanceWindow>> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut r = self.db.read().await?;
         let mut c = r.conn();
@@ -921,21 +921,21 @@ impl App {
         cursor: Option<&str>,
         limit: Option<i64>,
     ) -> AppResult<Page<Alert>> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         if let Some(s) = status.filter(|s| !["firing", "resolved"].contains(s)) {
             return Err(invalid("status", format!("must be firing or resolved, not {s:?}")));
         }
-        let limit = crate::tickets::parse_limit(limit)?;
-        let before = crate::tickets::parse_cursor(cursor)?;
+        let limit = crate::kernel::paging::parse_limit(limit)?;
+        let before = crate::kernel::paging::parse_cursor(cursor)?;
         let mut r = self.db.read().await?;
         let mut rows = store::list_alerts(&mut r.conn(), status, integration, before, limit + 1).await?;
-        let next_cursor = crate::tickets::keyset_cursor(&mut rows, limit, |a| a.id);
+        let next_cursor = crate::kernel::paging::keyset_cursor(&mut rows, limit, |a| a.id);
         Ok(Page { items: rows.into_iter().map(Into::into).collect(), next_cursor })
     }
 
     /// The alerts of one incident (staff), oldest first, at most 1,000.
     pub async fn ticket_alerts(&self, actor: &Actor, number: &str) -> AppResult<Vec<Alert>> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let t = crate::tickets::load(&mut c, number).await?;
@@ -944,7 +944,7 @@ impl App {
 
     /// Opens a maintenance window (staff).
     pub async fn create_window(&self, actor: &Actor, input: WindowInput) -> AppResult<MaintenanceWindow> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut errs = FieldErrors::new();
         let name = errs.check(orion_domain::error::required_text("name", input.name.as_deref().unwrap_or(""), 200));
@@ -992,7 +992,7 @@ impl App {
 
     /// Current and coming maintenance windows (staff).
     pub async fn list_windows(&self, actor: &Actor) -> AppResult<Vec<MaintenanceWindow>> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut r = self.db.read().await?;
         let rows = store::windows_ending_after(&mut r.conn(), now, 1000).await?;
@@ -1001,7 +1001,7 @@ impl App {
 
     /// Ends a window now (staff); a future one is cancelled.
     pub async fn end_window(&self, actor: &Actor, id: i64) -> AppResult<MaintenanceWindow> {
-        crate::tickets::require_staff(actor, "see alerts and maintenance windows")?;
+        crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();

@@ -1,7 +1,7 @@
 //! Moving a ticket through its life: escalate, resolve, reopen, close.
 
 use super::{Entry, TEXT_MAX, collect, group_by_name, load, load_visible, require_staff, save, state_of};
-use crate::error::invalid;
+use crate::kernel::error::invalid;
 use crate::{App, AppError, AppResult, EscalateInput, ReasonInput, ResolveInput, Ticket};
 use orion_domain::error::required_text;
 use orion_domain::{Actor, FieldErrors, ResolutionCode, State, Visibility};

@@ -1,8 +1,8 @@
 //! Incidents and service requests: log, read, list, change, comment, escalate,
 //! resolve, reopen, close. Each command is one transaction with its timeline entry.
 
-use crate::error::invalid;
 use crate::intake::{Planned, Requester, Written};
+use crate::kernel::error::invalid;
 use crate::settings::priority_matrix;
 use crate::{App, AppError, AppResult, CommentInput, NewTicketInput, Page, Ticket, TicketPatch, TimelineEntry};
 use orion_domain::error::required_text;
@@ -14,13 +14,14 @@ use orion_store::tickets::{self, AssigneeFilter, TicketFilter, TicketView};
 use orion_store::{Conn, categories, groups, timeline, users};
 use serde_json::json;
 
+pub(crate) use crate::kernel::access::require_staff;
+pub(crate) use crate::kernel::error::collect;
+pub(crate) use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
+pub(crate) use crate::kernel::paging::{PAGE_DEFAULT, PAGE_MAX, keyset_cursor, parse_cursor, parse_limit};
+pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
+
 pub(crate) mod lifecycle;
 pub(crate) use lifecycle::reopen_in;
-
-pub(crate) const TITLE_MAX: usize = 300;
-pub(crate) const TEXT_MAX: usize = 100_000;
-pub const PAGE_DEFAULT: i64 = 50;
-pub const PAGE_MAX: i64 = 200;
 
 /// Filters for `GET /api/v1/tickets`, as the caller wrote them.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -49,77 +50,12 @@ pub struct TicketQuery {
     pub limit: Option<i64>,
 }
 
-pub(crate) fn parse_limit(limit: Option<i64>) -> AppResult<i64> {
-    match limit {
-        None => Ok(PAGE_DEFAULT),
-        Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
-        Some(_) => Err(invalid("limit", format!("must be between 1 and {PAGE_MAX}"))),
-    }
-}
-
-pub(crate) fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
-    match cursor {
-        None | Some("") => Ok(None),
-        Some(c) => c
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Some)
-            .ok_or_else(|| invalid("cursor", "is not a cursor this server issued")),
-    }
-}
-
-/// Ends a keyset page: `rows` were read with `limit + 1`; the extra row only says there is more.
-/// Drops it and returns the cursor for the next page (the last row's id), if there is one.
-pub(crate) fn keyset_cursor<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> i64) -> Option<String> {
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    if more { rows.last().map(|r| id(r).to_string()) } else { None }
-}
-
 /// A ticket by number, whoever asks (callers check what the actor may see).
 pub(crate) async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketView> {
     let n = TicketNumber::parse(number).ok_or(AppError::NotFound("ticket"))?;
     match tickets::get_by_number(conn, &n.to_string()).await {
         Err(orion_store::StoreError::NotFound) => Err(AppError::NotFound("ticket")),
         other => Ok(other?),
-    }
-}
-
-/// A file a person attached in a web form.
-#[derive(Debug, Clone)]
-pub struct Upload {
-    pub filename: String,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Most files one comment may carry, the largest one, and the most in all.
-pub const MAX_FILES: usize = 10;
-pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
-pub const MAX_FILES_TOTAL: usize = 25 * 1024 * 1024;
-
-/// Checks files before anything is written: how many, how large, named.
-pub fn check_uploads(files: &[Upload]) -> AppResult<()> {
-    let mut errs = FieldErrors::new();
-    push_upload_errors(&mut errs, files);
-    Ok(errs.into_result()?)
-}
-
-fn push_upload_errors(errs: &mut FieldErrors, files: &[Upload]) {
-    if files.len() > MAX_FILES {
-        errs.push("attachments", format!("at most {MAX_FILES} files"));
-    }
-    if files.iter().map(|f| f.bytes.len()).sum::<usize>() > MAX_FILES_TOTAL {
-        errs.push("attachments", format!("at most {} MiB in all", MAX_FILES_TOTAL >> 20));
-    }
-    for f in files {
-        if f.bytes.len() > MAX_FILE_BYTES {
-            errs.push("attachments", format!("{} is larger than {} MiB", f.filename, MAX_FILE_BYTES >> 20));
-        }
-        if f.filename.trim().is_empty() || f.filename.chars().count() > 255 {
-            errs.push("attachments", "every file needs a name of at most 255 characters");
-        }
     }
 }
 
@@ -130,10 +66,6 @@ pub(crate) async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &st
         return Err(AppError::NotFound("ticket"));
     }
     Ok(t)
-}
-
-pub(crate) fn require_staff(actor: &Actor, what: &str) -> AppResult<()> {
-    if actor.can_work_tickets() { Ok(()) } else { Err(AppError::Forbidden(format!("only support staff can {what}"))) }
 }
 
 /// Problems and changes move by their own phases, not by the incident state machine.
@@ -990,21 +922,6 @@ impl App {
             })
             .collect();
         Ok(Page { items, next_cursor })
-    }
-}
-
-/// Records a validation failure among the other field errors and carries on;
-/// any other failure (storage) stops the command.
-pub(crate) fn collect<T>(errs: &mut FieldErrors, r: AppResult<T>) -> AppResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(AppError::Validation(e)) => {
-            for f in e.iter() {
-                errs.push(f.field.clone(), f.message.clone());
-            }
-            Ok(None)
-        }
-        Err(other) => Err(other),
     }
 }
 

@@ -12,10 +12,10 @@ use orion_app::kb::{
     Article, ArticleDiff, ArticleEdit, ArticleEvent, ArticleInput, ArticleQuery, ArticleSummary, ArticleTransition,
     ArticleVersion, FeedbackComment, FeedbackInput, FeedbackTotals,
 };
+use orion_app::kernel::uploads::{MAX_FILE_BYTES, Upload};
 use orion_app::search::{
     DeflectionReport, LinkArticle, SearchQuery, SearchResults, SuggestQuery, Suggestions, TicketArticles,
 };
-use orion_app::tickets::{MAX_FILE_BYTES, Upload};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};

@@ -13,8 +13,8 @@ use orion_app::AppError;
 use orion_app::kb::{
     Article, ArticleEdit, ArticleInput, ArticleQuery, ArticleSummary, ArticleTransition, FeedbackInput,
 };
+use orion_app::kernel::uploads::{MAX_FILES_TOTAL, Upload};
 use orion_app::search::{ArticleHit, SearchQuery, SuggestQuery, TicketHit};
-use orion_app::tickets::{MAX_FILES_TOTAL, Upload};
 use orion_domain::TicketNumber;
 use std::collections::HashMap;
 

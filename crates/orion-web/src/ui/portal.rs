@@ -10,7 +10,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use orion_app::tickets::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, TicketQuery, Upload, check_uploads};
+use orion_app::kernel::uploads::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, Upload, check_uploads};
+use orion_app::tickets::TicketQuery;
 use orion_app::{AppError, CommentInput, NewTicketInput, ReasonInput};
 use std::collections::HashMap;
 

@@ -78,3 +78,18 @@ pub(crate) fn found<T>(r: Result<T, StoreError>, what: &'static str) -> AppResul
         other => Ok(other?),
     }
 }
+
+/// Records a validation failure among the other field errors and carries on;
+/// any other failure (storage) stops the command.
+pub(crate) fn collect<T>(errs: &mut FieldErrors, r: AppResult<T>) -> AppResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(AppError::Validation(e)) => {
+            for f in e.iter() {
+                errs.push(f.field.clone(), f.message.clone());
+            }
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}
