@@ -5,4 +5,4 @@ pub mod config;
 mod server;
 
 pub use config::{DatabaseConfig, MailConfig};
-pub use server::{Server, ServerConfig, shutdown_signal};
+pub use server::{Server, ServerConfig};

@@ -240,7 +240,7 @@ impl orion_mail::smtp::Handler for SmtpIntake {
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish before exit.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
