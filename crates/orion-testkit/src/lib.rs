@@ -10,9 +10,9 @@ mod pg;
 
 pub use pg::pg_base_url;
 
+use orion::{DatabaseConfig, Server, ServerConfig};
 use orion_app::{App, ManualClock};
 use orion_domain::Timestamp;
-use orion_store::{Db, DbOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -90,17 +90,20 @@ impl TestApp {
         Some(Self::start(engine, url, dir, clock).await)
     }
 
+    /// Builds the node as `orion serve` does (`orion::Server`), on the test's clock and database,
+    /// without its background work: tests step the job worker themselves.
     async fn start(engine: Engine, url: String, dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
-        let db = Db::connect(&url, &DbOptions::default()).await.expect("connect");
-        db.migrate().await.expect("migrate");
-        let app = App::new(db, clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let config = ServerConfig {
+            background: false,
+            ..ServerConfig::new("127.0.0.1:0", DatabaseConfig::new(dir.path(), Some(url.clone())))
+        };
+        let server = Server::build_with_clock(config, clock.clone()).await.expect("build the server");
+        let base = format!("http://{}", server.local_addr());
+        let app = server.app().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = orion_web::router(app.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(async {
+            server
+                .run_until(async {
                     let _ = rx.await;
                 })
                 .await

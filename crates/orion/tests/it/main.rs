@@ -10,5 +10,6 @@ mod kb;
 mod mail;
 mod mail_servers;
 mod monitoring;
+mod server;
 mod web;
 mod webhooks;
