@@ -233,7 +233,7 @@ pub async fn run(app: &App, cmd: ArticleCmd) -> Result<()> {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let filename = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             let upload =
-                orion_app::tickets::Upload { filename, content_type: "application/octet-stream".into(), bytes };
+                orion_app::kernel::uploads::Upload { filename, content_type: "application/octet-stream".into(), bytes };
             let a = app.attach_to_article(&actor, &number, vec![upload]).await?;
             println!("{} has {} attachment(s)", a.number, a.attachments.len());
             Ok(())
