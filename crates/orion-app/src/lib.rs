@@ -22,7 +22,6 @@ pub mod search;
 pub mod security;
 pub mod settings;
 pub mod sla;
-pub mod textgen;
 pub mod tickets;
 mod views;
 pub mod webhooks;

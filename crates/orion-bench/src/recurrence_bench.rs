@@ -4,7 +4,7 @@
 //! cluster is scored against what was planted. Also times one detection over a large window.
 
 use anyhow::Result;
-use orion_app::textgen;
+use orion_app::demo::textgen;
 use orion_domain::recurrence::{self, Incident, Params};
 use rand::SeedableRng;
 use std::collections::HashMap;

@@ -4,8 +4,9 @@
 //! service layer, as staff and as a requester, on whichever engine the URL names.
 
 use anyhow::Result;
+use orion_app::demo::textgen;
 use orion_app::search::SearchQuery;
-use orion_app::{App, GroupInput, NewUserInput, SystemClock, textgen};
+use orion_app::{App, GroupInput, NewUserInput, SystemClock};
 use orion_domain::{Actor, Role, UserId};
 use orion_store::sql::Sql;
 use orion_store::{Db, DbOptions};

@@ -536,7 +536,7 @@ async fn the_detector_proposes_the_planted_recurring_issues(engine: Engine) {
     let Some(d) = desk(engine).await else { return };
     let t = &d.t;
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
-    let month = orion_app::textgen::incident_month(&mut rng, 40);
+    let month = orion_app::demo::textgen::incident_month(&mut rng, 40);
     // The categories the month uses, as the desk would have them.
     let mut paths: HashMap<&str, String> = HashMap::new();
     for inc in &month.incidents {

@@ -449,7 +449,7 @@ async fn reindex_rebuilds_a_lost_index_while_search_answers(engine: Engine) {
     let t = &d.t;
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(6);
     for _ in 0..60 {
-        let g = orion_app::textgen::ticket(&mut rng);
+        let g = orion_app::demo::textgen::ticket(&mut rng);
         ticket(&d, "alice@example.com", &g.title, &g.description).await;
     }
     let count = |r: &Value| r["tickets"].as_array().unwrap().len();

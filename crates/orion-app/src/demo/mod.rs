@@ -1,5 +1,7 @@
 //! `orion serve --demo`: a realistic small organisation, seeded once.
 
+pub mod textgen;
+
 use crate::{
     App, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput, ResolveInput,
     TicketPatch,
@@ -264,8 +266,8 @@ impl App {
         }
         // A knowledge base to search and be suggested: a published how-to per common subject.
         let lead = self.actor_for("lena.lead@demo.orion").await?;
-        for (i, topic) in crate::textgen::TOPICS.iter().enumerate() {
-            let a = crate::textgen::article(topic);
+        for (i, topic) in textgen::TOPICS.iter().enumerate() {
+            let a = textgen::article(topic);
             let input = crate::kb::ArticleInput {
                 title: a.title,
                 body: a.body,
