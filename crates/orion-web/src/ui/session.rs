@@ -193,6 +193,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
 mod tests {
     use super::*;
 
+    #[test]
     fn next_targets_stay_on_this_site() {
         assert_eq!(safe_next(Some("/agent?queue=mine")).as_deref(), Some("/agent?queue=mine"));
         assert_eq!(safe_next(Some("//evil.example/x")), None);
