@@ -1,8 +1,8 @@
 //! Sign-in, sign-out, password reset and the account page (password, sessions, API tokens).
 
-use super::{
-    ClientInfo, Fields, Layout, WebUser, cookie, done, error_page, explain, render, safe_next, session_cookie,
-};
+use super::form::{Fields, done, when};
+use super::layout::{Layout, error_page, explain, render};
+use super::session::{ClientInfo, SESSION_COOKIE, WebUser, cookie, safe_next, session_cookie};
 use crate::AppState;
 use askama::Template;
 use axum::Router;
@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
@@ -25,26 +24,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/password", post(change_password))
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
-}
-
-/// Staff land on their queue, requesters on the portal.
-async fn home(user: Option<WebUser>) -> Response {
-    match user {
-        Some(u) if u.me.staff => Redirect::to("/agent").into_response(),
-        Some(_) => Redirect::to("/portal").into_response(),
-        None => Redirect::to("/login").into_response(),
-    }
-}
-
-impl axum::extract::OptionalFromRequestParts<AppState> for WebUser {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<WebUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
-    }
 }
 
 #[derive(Template)]
@@ -70,7 +49,7 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
     let email = f.text("email").unwrap_or_default();
     let password = f.get("password").unwrap_or_default().to_string();
     let next = safe_next(f.get("next"));
-    let previous = cookie(&headers, super::SESSION_COOKIE);
+    let previous = cookie(&headers, SESSION_COOKIE);
     match s.app.sign_in(&email, &password, &client, previous.as_deref()).await {
         Ok(signed) => {
             let to = next
@@ -102,7 +81,7 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
 }
 
 async fn logout(State(s): State<AppState>, ClientInfo(client): ClientInfo, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, super::SESSION_COOKIE)
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
         && let Err(e) = s.app.sign_out(&token, &client).await
     {
         return error_page(None, &e);
@@ -231,8 +210,8 @@ async fn account_page(
         .map(|t| TokenView {
             id: t["id"].as_i64().unwrap_or_default(),
             name: t["name"].as_str().unwrap_or_default().to_string(),
-            created: super::when(t["created_at"].as_str().unwrap_or_default()),
-            last_used: t["last_used_at"].as_str().map(super::when).unwrap_or_else(|| "never".into()),
+            created: when(t["created_at"].as_str().unwrap_or_default()),
+            last_used: t["last_used_at"].as_str().map(when).unwrap_or_else(|| "never".into()),
             revoked: t["revoked"].as_bool().unwrap_or_default(),
         })
         .collect();

@@ -1,49 +1,45 @@
-//! Knowledge pages (agents write, requesters read), the search page, suggestions while a
-//! ticket is written, and the articles panel of a ticket.
+//! Knowledge pages every signed-in person reads: the article list (the staff's knowledge base at
+//! `/kb`, the requesters' help pages at `/help`), an article with its feedback and workflow
+//! buttons, its attachments, and the suggestions shown while a ticket is written. What only staff
+//! open (search, writing and editing, history, a ticket's articles panel) is in the agent console.
 
-use super::{Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
+use super::form::{Fields, done, encode, read_multipart, when, words};
+use super::layout::{Layout, error_page, explain, render};
+use super::session::WebUser;
 use crate::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use orion_app::AppError;
-use orion_app::kb::{
-    Article, ArticleEdit, ArticleInput, ArticleQuery, ArticleSummary, ArticleTransition, FeedbackInput,
-};
+use orion_app::kb::{Article, ArticleQuery, ArticleSummary, ArticleTransition, FeedbackInput};
 use orion_app::kernel::uploads::{MAX_FILES_TOTAL, Upload};
 use orion_app::search::{ArticleHit, SearchQuery, SuggestQuery, TicketHit};
-use orion_domain::TicketNumber;
 use std::collections::HashMap;
 
-pub(super) fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/agent/search", get(search))
         .route("/kb", get(list))
         .route("/help", get(help))
-        .route("/kb/new", get(new_page).post(create))
         .route("/kb/suggest", get(suggest))
         .route("/kb/attachments/{id}", get(attachment))
         .route("/kb/{number}", get(view))
-        .route("/kb/{number}/edit", get(edit_page).post(save))
-        .route("/kb/{number}/history", get(history))
         .route("/kb/{number}/attach", post(attach).layer(DefaultBodyLimit::max(MAX_FILES_TOTAL + 1024 * 1024)))
         .route("/kb/{number}/do/{action}", post(act))
-        .route("/agent/tickets/{number}/kb", get(ticket_panel))
 }
 
 /// A search result or article row as the pages show it.
-pub(super) struct Hit {
-    pub(super) number: String,
-    pub(super) href: String,
-    pub(super) title_html: String,
-    pub(super) snippet_html: String,
-    pub(super) meta: String,
+pub(crate) struct Hit {
+    pub(crate) number: String,
+    pub(crate) href: String,
+    pub(crate) title_html: String,
+    pub(crate) snippet_html: String,
+    pub(crate) meta: String,
 }
 
-fn ticket_hit(t: TicketHit) -> Hit {
+pub(crate) fn ticket_hit(t: TicketHit) -> Hit {
     Hit {
         href: format!("/agent/tickets/{}", t.number),
         meta: format!(
@@ -64,7 +60,7 @@ fn ticket_hit(t: TicketHit) -> Hit {
     }
 }
 
-pub(super) fn article_hit(a: ArticleHit, draft: Option<&str>) -> Hit {
+pub(crate) fn article_hit(a: ArticleHit, draft: Option<&str>) -> Hit {
     let kind = kind_label(&a.kind);
     Hit {
         href: match draft {
@@ -83,59 +79,8 @@ pub(super) fn article_hit(a: ArticleHit, draft: Option<&str>) -> Hit {
     }
 }
 
-fn kind_label(kind: &str) -> &'static str {
+pub(crate) fn kind_label(kind: &str) -> &'static str {
     orion_app::kb::KINDS.iter().find(|(k, _)| *k == kind).map(|(_, l)| *l).unwrap_or("Article")
-}
-
-#[derive(Template)]
-#[template(path = "kb/search.html")]
-struct SearchPage {
-    l: Layout,
-    q: String,
-    state: String,
-    tickets: Vec<Hit>,
-    articles: Vec<Hit>,
-    tickets_more: bool,
-    error: Option<String>,
-}
-
-/// One box for tickets and articles. A ticket number opens the ticket.
-async fn search(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if !user.me.staff {
-        return Redirect::to("/help").into_response();
-    }
-    let text = q.get("q").map(|v| v.trim().to_string()).unwrap_or_default();
-    if let Some(n) = TicketNumber::parse(&text) {
-        return Redirect::to(&format!("/agent/tickets/{n}")).into_response();
-    }
-    let state = q.get("state").cloned().filter(|s| !s.is_empty() && s != "all").unwrap_or_default();
-    let mut page = SearchPage {
-        l: Layout::new(Some(&user), format!("Search: {text}"), "queue", None),
-        q: text.clone(),
-        state: state.clone(),
-        tickets: Vec::new(),
-        articles: Vec::new(),
-        tickets_more: false,
-        error: None,
-    };
-    if !text.is_empty() {
-        let query = SearchQuery {
-            q: text,
-            state: (!state.is_empty()).then_some(state),
-            limit: Some(30),
-            ..SearchQuery::default()
-        };
-        match s.app.search(&user.actor, query).await {
-            Ok(r) => {
-                page.tickets = r.tickets.into_iter().map(ticket_hit).collect();
-                page.articles = r.articles.into_iter().map(|a| article_hit(a, None)).collect();
-                page.tickets_more = r.tickets_more;
-            }
-            Err(e @ AppError::Validation(_)) => page.error = Some(explain(&e)),
-            Err(e) => return error_page(Some(&user), &e),
-        }
-    }
-    render(&page)
 }
 
 #[derive(Template)]
@@ -264,171 +209,6 @@ fn article_page(user: &WebUser, a: Article, flash: Option<&str>, error: Option<S
     resp
 }
 
-/// The editable fields of the article form.
-#[derive(Default)]
-struct Form {
-    number: String,
-    version: i64,
-    title: String,
-    body: String,
-    kind: String,
-    audience: String,
-    category: String,
-    tags: String,
-    review_by: String,
-    note: String,
-    source_ticket: String,
-}
-
-#[derive(Template)]
-#[template(path = "kb/edit.html")]
-struct EditPage {
-    l: Layout,
-    f: Form,
-    kinds: &'static [(&'static str, &'static str)],
-    categories: Vec<String>,
-    error: Option<String>,
-}
-
-async fn edit_form(s: &AppState, user: &WebUser, f: Form, error: Option<String>) -> Response {
-    let categories = match s.app.list_categories(&user.actor).await {
-        Ok(c) => c.into_iter().filter(|c| c.active).map(|c| c.path).collect(),
-        Err(e) => return error_page(Some(user), &e),
-    };
-    let title = if f.number.is_empty() { "Write an article".to_string() } else { format!("Edit {}", f.number) };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let page =
-        EditPage { l: Layout::new(Some(user), title, "kb", None), f, kinds: orion_app::kb::KINDS, categories, error };
-    let mut resp = render(&page);
-    *resp.status_mut() = status;
-    resp
-}
-
-fn staff_only(user: &WebUser) -> Option<Response> {
-    (!user.me.staff).then(|| Redirect::to("/help").into_response())
-}
-
-/// A new article; `?from=INC…` prefills it from a resolved ticket.
-async fn new_page(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let mut f = Form { kind: "howto".into(), audience: "internal".into(), ..Form::default() };
-    if let Some(t) = q.get("from") {
-        match s.app.article_draft_from_ticket(&user.actor, t).await {
-            Ok(d) => {
-                f.title = d.title;
-                f.body = d.body;
-                f.kind = d.kind.unwrap_or_default();
-                f.category = d.category.unwrap_or_default();
-                f.tags = d.tags.join(", ");
-                f.note = d.note.unwrap_or_default();
-                f.source_ticket = d.source_ticket.unwrap_or_default();
-            }
-            Err(e) => return error_page(Some(&user), &e),
-        }
-    }
-    edit_form(&s, &user, f, None).await
-}
-
-fn form_of(f: &Fields) -> Form {
-    let t = |k: &str| f.get(k).unwrap_or_default().to_string();
-    Form {
-        number: String::new(),
-        version: f.int("version").unwrap_or(0),
-        title: t("title"),
-        body: t("body"),
-        kind: t("kind"),
-        audience: t("audience"),
-        category: t("category"),
-        tags: t("tags"),
-        review_by: t("review_by"),
-        note: t("note"),
-        source_ticket: t("source_ticket"),
-    }
-}
-
-fn tags_of(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
-}
-
-async fn create(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let form = form_of(&f);
-    let input = ArticleInput {
-        title: form.title.clone(),
-        body: form.body.clone(),
-        kind: Some(form.kind.clone()),
-        audience: Some(form.audience.clone()),
-        category: Some(form.category.clone()),
-        tags: tags_of(&form.tags),
-        review_by: Some(form.review_by.clone()),
-        owner: None,
-        source_ticket: Some(form.source_ticket.clone()),
-        note: Some(form.note.clone()).filter(|n| !n.trim().is_empty()),
-    };
-    match s.app.create_article(&user.actor, input).await {
-        Ok(a) => done(&format!("/kb/{}", a.number), "article_saved"),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            edit_form(&s, &user, form, Some(explain(&e))).await
-        }
-        Err(e) => error_page(Some(&user), &e),
-    }
-}
-
-async fn edit_page(State(s): State<AppState>, user: WebUser, Path(number): Path<String>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let a = match s.app.get_article(&user.actor, &number, false).await {
-        Ok(a) => a,
-        Err(e) => return error_page(Some(&user), &e),
-    };
-    let f = Form {
-        number: a.number,
-        version: a.version,
-        title: a.title,
-        body: a.body,
-        kind: a.kind,
-        audience: a.audience,
-        category: a.category.unwrap_or_default(),
-        tags: a.tags.join(", "),
-        review_by: a.review_by.unwrap_or_default(),
-        note: String::new(),
-        source_ticket: a.source_ticket.unwrap_or_default(),
-    };
-    edit_form(&s, &user, f, None).await
-}
-
-async fn save(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let mut form = form_of(&f);
-    form.number = number.clone();
-    let edit = ArticleEdit {
-        version: form.version,
-        title: Some(form.title.clone()),
-        body: Some(form.body.clone()),
-        kind: Some(form.kind.clone()),
-        audience: Some(form.audience.clone()),
-        category: Some(form.category.clone()),
-        tags: Some(tags_of(&form.tags)),
-        review_by: Some(form.review_by.clone()),
-        owner: None,
-        note: Some(form.note.clone()),
-    };
-    match s.app.edit_article(&user.actor, &number, edit).await {
-        Ok(a) => done(&format!("/kb/{}", a.number), "article_saved"),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            edit_form(&s, &user, form, Some(explain(&e))).await
-        }
-        Err(e) => error_page(Some(&user), &e),
-    }
-}
-
 /// Workflow buttons and "was this helpful?".
 async fn act(
     State(s): State<AppState>,
@@ -465,7 +245,7 @@ async fn act(
 }
 
 async fn attach(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, m: Multipart) -> Response {
-    let files: Vec<Upload> = match super::portal::read_multipart(m).await {
+    let files: Vec<Upload> = match read_multipart(m).await {
         Ok((_, files)) => files,
         Err(e) => return error_page(Some(&user), &AppError::Conflict(e)),
     };
@@ -488,80 +268,6 @@ async fn attachment(State(s): State<AppState>, user: WebUser, Path(id): Path<i64
     }
 }
 
-struct VersionRow {
-    version: i64,
-    title: String,
-    changed_by: String,
-    changed_at: String,
-    note: String,
-}
-
-struct EventRow {
-    at: String,
-    actor: String,
-    action: String,
-    note: String,
-}
-
-#[derive(Template)]
-#[template(path = "kb/history.html")]
-struct HistoryPage {
-    l: Layout,
-    number: String,
-    versions: Vec<VersionRow>,
-    events: Vec<EventRow>,
-    diff: Option<orion_app::kb::ArticleDiff>,
-}
-
-async fn history(
-    State(s): State<AppState>,
-    user: WebUser,
-    Path(number): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
-    let (versions, events) = match s.app.article_history(&user.actor, &number).await {
-        Ok(x) => x,
-        Err(e) => return error_page(Some(&user), &e),
-    };
-    let from = q.get("from").and_then(|v| v.parse().ok());
-    let to = q.get("to").and_then(|v| v.parse().ok());
-    let diff = if versions.len() > 1 || from.is_some() {
-        match s.app.article_diff(&user.actor, &number, from, to).await {
-            Ok(d) => Some(d),
-            Err(e) => return error_page(Some(&user), &e),
-        }
-    } else {
-        None
-    };
-    render(&HistoryPage {
-        l: Layout::new(Some(&user), format!("History of {number}"), "kb", None),
-        number: number.to_ascii_uppercase(),
-        versions: versions
-            .into_iter()
-            .map(|v| VersionRow {
-                version: v.version,
-                title: v.title,
-                changed_by: v.changed_by,
-                changed_at: when(&v.changed_at),
-                note: v.note,
-            })
-            .collect(),
-        events: events
-            .into_iter()
-            .map(|e| EventRow {
-                at: when(&e.at),
-                actor: e.actor.unwrap_or_else(|| "Orion".into()),
-                action: e.action,
-                note: e.note,
-            })
-            .collect(),
-        diff,
-    })
-}
-
 #[derive(Template)]
 #[template(path = "kb/suggest.html")]
 struct SuggestPart {
@@ -582,34 +288,5 @@ async fn suggest(State(s): State<AppState>, user: WebUser, Query(q): Query<HashM
             tickets: r.tickets.into_iter().map(ticket_hit).collect(),
         }),
         Err(_) => Html(String::new()).into_response(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "kb/ticket_panel.html")]
-struct TicketPanel {
-    number: String,
-    resolved: bool,
-    linked: Vec<Hit>,
-    related: Vec<Hit>,
-}
-
-/// The articles panel of a ticket page (htmx).
-async fn ticket_panel(State(s): State<AppState>, user: WebUser, Path(number): Path<String>) -> Response {
-    if !user.me.staff {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let t = match s.app.get_ticket(&user.actor, &number).await {
-        Ok(t) => t,
-        Err(e) => return error_page(Some(&user), &e),
-    };
-    match s.app.ticket_articles(&user.actor, &number).await {
-        Ok(r) => render(&TicketPanel {
-            resolved: t.resolved_at.is_some(),
-            number: t.number,
-            linked: r.linked.into_iter().map(|a| article_hit(a, None)).collect(),
-            related: r.related.into_iter().map(|a| article_hit(a, None)).collect(),
-        }),
-        Err(e) => error_page(Some(&user), &e),
     }
 }

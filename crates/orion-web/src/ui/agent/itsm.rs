@@ -6,8 +6,10 @@
 mod changes;
 mod problems;
 
-use super::{WebUser, encode, explain, when, words};
 use crate::AppState;
+use crate::ui::form::{Fields, encode, when, words};
+use crate::ui::layout::explain;
+use crate::ui::session::WebUser;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -126,7 +128,7 @@ async fn group_names(s: &AppState, user: &WebUser) -> Vec<String> {
 struct Typed(HashMap<String, String>);
 
 impl Typed {
-    fn from(f: &super::Fields) -> Typed {
+    fn from(f: &Fields) -> Typed {
         Typed(f.0.iter().cloned().collect())
     }
 

@@ -3,8 +3,9 @@
 
 use super::{Listed, Row, Typed, group_names, is_lead, list, listed, refusal, refused};
 use crate::AppState;
-use crate::ui::agent::staff_only;
-use crate::ui::{Fields, Layout, WebUser, done, encode, error_page, render, when};
+use crate::ui::form::{Fields, done, encode, when};
+use crate::ui::layout::{Layout, error_page, render};
+use crate::ui::session::{StaffUser, WebUser};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -85,19 +86,17 @@ async fn list_with(
     refused(resp, &error)
 }
 
-async fn list_page(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn list_page(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let f = Typed([("impact", "3"), ("urgency", "3")].into_iter().map(|(k, v)| (k.into(), v.into())).collect());
     list_with(&s, &user, &q, f, "", None).await
 }
 
 /// The new-problem form.
-async fn create(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn create(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, f: Fields) -> Response {
     let incidents = list(f.get("incidents"));
     let assets = list(f.get("assets"));
     let input = ProblemInput {
@@ -122,10 +121,7 @@ async fn create(State(s): State<AppState>, user: WebUser, f: Fields) -> Response
 }
 
 /// Runs the recurring-incident detector now (leads).
-async fn detect(State(s): State<AppState>, user: WebUser) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn detect(State(s): State<AppState>, StaffUser { user, .. }: StaffUser) -> Response {
     match s.app.detect_recurring_now(&user.actor).await {
         Ok(_) => done("/agent/problems", "detected"),
         Err(e) => match refusal(&e) {
@@ -138,13 +134,10 @@ async fn detect(State(s): State<AppState>, user: WebUser) -> Response {
 /// Accepts (a new problem with the incidents linked) or dismisses a proposal (leads).
 async fn decide(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path((id, action)): Path<(i64, String)>,
     f: Fields,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     let (app, actor) = (&s.app, &user.actor);
     let r = match action.as_str() {
         "accept" => {
@@ -238,26 +231,20 @@ impl ProblemPage {
 
 async fn page(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path(number): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     problem_page(&s, &user, &number, q.get("m").map(String::as_str), ("", None), None).await
 }
 
 /// Every form on a problem's page posts here; `action` says which.
 async fn act(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path((number, action)): Path<(String, String)>,
     f: Fields,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     let (app, actor) = (&s.app, &user.actor);
     let here = format!("/agent/problems/{number}");
     let r: Result<(String, &str), AppError> = match action.as_str() {
@@ -317,10 +304,11 @@ struct KnownErrorsPage {
 }
 
 /// Known errors, newest first, or those a search finds.
-async fn known_errors(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn known_errors(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let words = q.get("q").map(|v| v.trim().to_string()).unwrap_or_default();
     let query = KnownErrorQuery {
         q: (!words.is_empty()).then(|| words.clone()),

@@ -2,9 +2,10 @@
 //! hold alerts back for planned work), and the backup board of heartbeat monitors. The services
 //! refuse requesters; these pages only show it.
 
-use super::agent::staff_only;
-use super::{Fields, Layout, WebUser, done, error_page, explain, render, when};
 use crate::AppState;
+use crate::ui::form::{Fields, done, when};
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::{StaffUser, WebUser};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -143,10 +144,11 @@ async fn monitoring_page(
     resp
 }
 
-async fn monitoring(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn monitoring(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     monitoring_page(&s, &user, &q, None, HashMap::new()).await
 }
 
@@ -162,10 +164,7 @@ fn parse_matchers(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(m)
 }
 
-async fn create_window(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn create_window(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, f: Fields) -> Response {
     let draft: HashMap<String, String> = f.0.iter().cloned().collect();
     let fail = |e: String| (e, draft.clone());
     let minutes = f.int("minutes").unwrap_or(0);
@@ -226,10 +225,11 @@ fn seconds_text(ms: i64) -> String {
     if ms < 60_000 { format!("{} s", ms / 1000) } else { orion_domain::sla::human_duration(ms) }
 }
 
-async fn backups(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn backups(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let list = match s.app.list_heartbeats(&user.actor).await {
         Ok(l) => l,
         Err(e) => return error_page(Some(&user), &e),

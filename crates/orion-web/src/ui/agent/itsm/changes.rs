@@ -4,8 +4,9 @@
 
 use super::{Listed, Row, Typed, group_names, instant, list, listed, local, refusal, refused};
 use crate::AppState;
-use crate::ui::agent::staff_only;
-use crate::ui::{Fields, Layout, WebUser, done, error_page, render, when, words};
+use crate::ui::form::{Fields, done, when, words};
+use crate::ui::layout::{Layout, error_page, render};
+use crate::ui::session::{StaffUser, WebUser};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -113,20 +114,18 @@ async fn list_with(
     refused(resp, &error)
 }
 
-async fn list_page(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn list_page(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let defaults = [("change_type", "normal"), ("impact", "3"), ("urgency", "3"), ("approval_rule", "all")];
     let f = Typed(defaults.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
     list_with(&s, &user, &q, f, "", None).await
 }
 
 /// The new-change form.
-async fn create(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn create(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, f: Fields) -> Response {
     let change_type = f.text("change_type");
     let assets = list(f.get("assets"));
     let input = ChangeInput {
@@ -315,26 +314,20 @@ async fn change_page(
 
 async fn page(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path(number): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     change_page(&s, &user, &number, q.get("m").map(String::as_str), ("", None), None).await
 }
 
 /// Every form on a change's page posts here; `action` says which.
 async fn act(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path((number, action)): Path<(String, String)>,
     f: Fields,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     let (app, actor) = (&s.app, &user.actor);
     let r: Result<&str, AppError> = match action.as_str() {
         "move" => {
@@ -392,10 +385,11 @@ impl ApprovalsPage {
 }
 
 /// The changes waiting for the signed-in person's decision.
-async fn approvals(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn approvals(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     match s.app.my_approvals(&user.actor).await {
         Ok(items) => render(&ApprovalsPage {
             l: Layout::new(Some(&user), "Awaiting my approval", "approvals", q.get("m").map(String::as_str)),
@@ -448,10 +442,11 @@ struct CalendarPage {
 }
 
 /// The change calendar, day by day: this week unless `from` (and `to`) say otherwise.
-async fn calendar(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn calendar(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let arg = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let today = s.app.clock.now().as_millis().div_euclid(DAY_MS);
     let monday = (today - (today + 3).rem_euclid(7)) * DAY_MS;

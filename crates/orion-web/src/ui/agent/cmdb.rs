@@ -3,10 +3,11 @@
 //! relationships and the impact of an outage, its tickets, alerts, maintenance windows, installed
 //! software and full history. The services refuse requesters; these pages only show it.
 
-use super::agent::staff_only;
 use super::monitoring::AlertRow;
-use super::{Fields, Layout, WebUser, done, error_page, explain, render, when};
 use crate::AppState;
+use crate::ui::form::{Fields, done, encode, when};
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::{StaffUser, WebUser};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -39,10 +40,11 @@ struct LicencesPage {
 }
 
 /// Licence compliance (per product: entitled, in use, status) and the licences themselves.
-async fn licences(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn licences(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let days = q.get("days").and_then(|d| d.parse().ok());
     let cq = orion_app::cmdb::licences::ComplianceQuery { expiring_within_days: days };
     let report = match s.app.licence_compliance(&user.actor, cq).await {
@@ -73,10 +75,11 @@ struct PatchPage {
 }
 
 /// Patch status: every OS build against the baseline, and the assets of one status.
-async fn patch_status(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn patch_status(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let summary = match s.app.patch_summary(&user.actor).await {
         Ok(x) => x,
         Err(e) => return error_page(Some(&user), &e),
@@ -152,10 +155,11 @@ impl ListPage {
     }
 }
 
-async fn list(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn list(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let v = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let query = AssetQuery {
         ci_type: v("type"),
@@ -170,7 +174,7 @@ async fn list(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<
         Ok(p) => {
             let keep: Vec<String> = ["type", "state", "holder", "location", "q"]
                 .iter()
-                .filter_map(|k| v(k).map(|x| format!("{k}={}", super::encode(&x))))
+                .filter_map(|k| v(k).map(|x| format!("{k}={}", encode(&x))))
                 .collect();
             let next = p.next_cursor.map(|c| format!("/agent/assets?{}&cursor={c}", keep.join("&")));
             (p.items.into_iter().map(Row::from).collect(), next, None)
@@ -323,21 +327,15 @@ async fn asset_page(s: &AppState, user: &WebUser, id: i64, flash: Option<&str>, 
 
 async fn page(
     State(s): State<AppState>,
-    user: WebUser,
+    StaffUser { user, .. }: StaffUser,
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
     asset_page(&s, &user, id, q.get("m").map(String::as_str), None).await
 }
 
 /// One form for every action on the asset page; `action` says which.
-async fn act(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: Fields) -> Response {
-    if let Some(r) = staff_only(&user) {
-        return r;
-    }
+async fn act(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Path(id): Path<i64>, f: Fields) -> Response {
     let (app, actor) = (&s.app, &user.actor);
     let note = f.text("note");
     let r = match f.get("action").unwrap_or("") {

@@ -1,8 +1,10 @@
 //! Admin pages: users, groups, categories, the priority matrix, API tokens, security settings
 //! and the security log. The services refuse anyone but admins; these pages only show it.
 
-use super::{Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
 use crate::AppState;
+use crate::ui::form::{Fields, done, encode, when, words};
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::WebUser;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};

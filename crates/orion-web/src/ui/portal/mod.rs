@@ -1,16 +1,19 @@
 //! The self-service portal: requesters report problems and requests, follow their own tickets,
 //! reply, and confirm or reopen a resolution.
 
-use super::agent::{EntryView, TicketView, entry_view, ticket_view};
-use super::{Fields, Layout, WebUser, done, encode, error_page, explain, render, when, words};
 use crate::AppState;
+use crate::ui::form::{Fields, done, encode, read_multipart, when, words};
+use crate::ui::kb::{Hit, article_hit};
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::WebUser;
+use crate::ui::views::{EntryView, MAX_ENTRIES, TicketView, entry_view, ticket_view};
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use orion_app::kernel::uploads::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, Upload, check_uploads};
+use orion_app::kernel::uploads::{MAX_FILE_BYTES, MAX_FILES, MAX_FILES_TOTAL, check_uploads};
 use orion_app::tickets::TicketQuery;
 use orion_app::{AppError, CommentInput, NewTicketInput, ReasonInput};
 use std::collections::HashMap;
@@ -148,36 +151,6 @@ async fn new_page(State(s): State<AppState>, user: WebUser, Query(q): Query<Hash
     new_form(&s, &user, ReportForm { kind: kind.into(), ..ReportForm::default() }, None).await
 }
 
-/// Reads a multipart form: its text fields and its files (empty file inputs skipped).
-pub(super) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
-    let mut fields = Vec::new();
-    let mut files = Vec::new();
-    loop {
-        let field = match m.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(format!("the form could not be read ({e}); files may be too large")),
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            Some(filename) => {
-                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let bytes = field.bytes().await.map_err(|e| format!("{filename} could not be read ({e})"))?;
-                if filename.is_empty() && bytes.is_empty() {
-                    continue;
-                }
-                let filename = filename.rsplit(['/', '\\']).next().unwrap_or("file").to_string();
-                files.push(Upload { filename, content_type, bytes: bytes.to_vec() });
-            }
-            None => {
-                let text = field.text().await.map_err(|e| format!("field {name} could not be read ({e})"))?;
-                fields.push((name, text));
-            }
-        }
-    }
-    Ok((Fields(fields), files))
-}
-
 async fn create(State(s): State<AppState>, user: WebUser, m: Multipart) -> Response {
     let (f, files) = match read_multipart(m).await {
         Ok(x) => x,
@@ -233,8 +206,8 @@ struct TicketPage {
     entries: Vec<EntryView>,
     /// Articles the desk linked to this request, then published ones about the same thing:
     /// public articles only (the service filters them for the requester).
-    linked: Vec<super::kb::Hit>,
-    related: Vec<super::kb::Hit>,
+    linked: Vec<Hit>,
+    related: Vec<Hit>,
     form: String,
     error: Option<String>,
     draft: String,
@@ -253,7 +226,7 @@ async fn ticket_page(
         Ok(t) => t,
         Err(e) => return error_page(Some(user), &e),
     };
-    let entries = match s.app.whole_timeline(&user.actor, &t.number, super::agent::MAX_ENTRIES).await {
+    let entries = match s.app.whole_timeline(&user.actor, &t.number, MAX_ENTRIES).await {
         // Requesters are only ever given public entries; staff looking here see the same view.
         Ok(all) => all.into_iter().filter(|e| e.visibility == "public").map(|e| entry_view(e, false)).collect(),
         Err(e) => return error_page(Some(user), &e),
@@ -262,7 +235,7 @@ async fn ticket_page(
         Ok(a) => a,
         Err(e) => return error_page(Some(user), &e),
     };
-    let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| super::kb::article_hit(a, None)).collect();
+    let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| article_hit(a, None)).collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "portal", flash),

@@ -1,0 +1,32 @@
+//! The agent console: what support staff work in — queues, the ticket page, logging a call,
+//! search and the knowledge they write, monitoring and backups, assets and licences, problems,
+//! changes and approvals. Every handler takes a [`StaffUser`](super::session::StaffUser): a
+//! requester who lands here is sent to the portal (or, on a knowledge page, to the help pages).
+
+mod cmdb;
+mod itsm;
+mod kb;
+mod monitoring;
+mod new_ticket;
+mod queue;
+mod sla;
+mod ticket;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent", get(queue::queue))
+        .route("/agent/people", get(new_ticket::people))
+        .route("/agent/priority", get(new_ticket::priority))
+        .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))
+        .route("/agent/tickets/{number}", get(ticket::ticket))
+        .route("/agent/tickets/{number}/live", get(ticket::live))
+        .route("/agent/tickets/{number}/{action}", post(ticket::act))
+        .merge(kb::routes())
+        .merge(monitoring::routes())
+        .merge(cmdb::routes())
+        .merge(itsm::routes())
+}

@@ -1,0 +1,280 @@
+//! The ticket page with its actions, and its live refresh.
+
+use super::monitoring::AlertRow;
+use super::sla::{Badge, badges};
+use crate::AppState;
+use crate::ui::form::{Fields, done, words};
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::{Forbidden, StaffUser, WebUser};
+use crate::ui::views::{EntryView, MAX_ENTRIES, TicketView, entry_view, ticket_view};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use orion_app::itsm::problems::{TicketRelated, WorkaroundInput};
+use orion_app::{AppError, CommentInput, EscalateInput, ReasonInput, ResolveInput, Ticket, TicketPatch};
+use orion_domain::ResolutionCode;
+use std::collections::HashMap;
+/// What was typed into the ticket page's forms, kept when one is refused.
+#[derive(Default)]
+pub(super) struct Drafts {
+    pub reply: String,
+    pub note: String,
+    pub call: String,
+    pub reason: String,
+    pub troubleshooting: String,
+    pub notes: String,
+    pub reopen: String,
+    pub transfer_note: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent/ticket.html")]
+struct TicketPage {
+    l: Layout,
+    t: TicketView,
+    entries: Vec<EntryView>,
+    sla: Vec<Badge>,
+    /// The monitoring alerts that opened or joined this incident
+    alerts: Vec<AlertRow>,
+    /// How many there are (the page shows the first 50)
+    alerts_total: usize,
+    /// The assets the ticket names and what an outage of them affects
+    assets: Option<orion_app::cmdb::TicketAssets>,
+    /// The problem the incident belongs to (with its workaround) and the changes that caused it
+    related: Option<TicketRelated>,
+    members: Vec<String>,
+    lower_groups: Vec<String>,
+    higher_groups: Vec<String>,
+    categories: Vec<String>,
+    codes: Vec<&'static str>,
+    /// The newest entry shown, for the live poll
+    last_entry: i64,
+    /// Which form failed (`reply`, `note`, …) and why
+    form: String,
+    error: Option<String>,
+    d: Drafts,
+}
+
+#[derive(Template)]
+#[template(path = "agent/live.html")]
+struct LivePart {
+    t: TicketView,
+    /// The newest entry shown, for the next poll
+    last_entry: i64,
+    entries: Vec<EntryView>,
+    sla: Vec<Badge>,
+}
+
+/// Reads what the ticket page shows: the ticket, its whole timeline, its SLA clocks.
+async fn load(s: &AppState, user: &WebUser, number: &str) -> Result<(Ticket, Vec<EntryView>, Vec<Badge>), AppError> {
+    let t = s.app.get_ticket(&user.actor, number).await?;
+    let entries = s.app.whole_timeline(&user.actor, &t.number, MAX_ENTRIES).await?;
+    let entries = entries.into_iter().map(|e| entry_view(e, true)).collect();
+    let clocks = s.app.sla_badges(&user.actor, std::slice::from_ref(&t.number)).await?;
+    let sla = badges(clocks.get(&t.number));
+    Ok((t, entries, sla))
+}
+
+async fn ticket_page(
+    s: &AppState,
+    user: &WebUser,
+    number: &str,
+    flash: Option<&str>,
+    form: &str,
+    error: Option<String>,
+    d: Drafts,
+) -> Response {
+    let (t, entries, sla) = match load(s, user, number).await {
+        Ok(x) => x,
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let groups = s.app.list_groups(&user.actor).await.unwrap_or_default();
+    let members = groups.iter().find(|g| g.name == t.assignment_group).map(|g| g.members.clone()).unwrap_or_default();
+    let active = groups.iter().filter(|g| g.active && g.name != t.assignment_group);
+    let lower_groups = active.clone().filter(|g| g.tier <= t.assignment_group_tier).map(|g| g.name.clone()).collect();
+    let higher_groups = active.filter(|g| g.tier > t.assignment_group_tier).map(|g| g.name.clone()).collect();
+    let categories = s
+        .app
+        .list_categories(&user.actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.active)
+        .map(|c| c.path)
+        .collect();
+    let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
+    let assets = s.app.ticket_assets(&user.actor, number).await.ok().filter(|a| !a.assets.is_empty());
+    let related =
+        s.app.ticket_related(&user.actor, number).await.ok().filter(|r| r.problem.is_some() || !r.caused_by.is_empty());
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = TicketPage {
+        alerts_total: alerts.len(),
+        alerts: alerts.into_iter().take(50).map(Into::into).collect(),
+        assets,
+        related,
+        l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "queue", flash),
+        t: ticket_view(t),
+        last_entry: last_id(&entries),
+        entries,
+        sla,
+        members,
+        lower_groups,
+        higher_groups,
+        categories,
+        codes: ResolutionCode::ALL.iter().map(|c| c.as_str()).collect(),
+        form: form.to_string(),
+        error,
+        d,
+    };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+impl TicketPage {
+    fn code_label(&self, c: &str) -> String {
+        words(c)
+    }
+}
+
+pub(super) async fn ticket(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(number): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    ticket_page(&s, &user, &number, q.get("m").map(String::as_str), "", None, Drafts::default()).await
+}
+
+/// Polled by the open ticket page every few seconds: nothing (204) while the ticket's version and
+/// newest timeline entry are what the page shows (two indexed look-ups), else the refreshed header
+/// and timeline.
+pub(super) async fn live(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser<Forbidden>,
+    Path(number): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let shown = (q.get("v").and_then(|v| v.parse::<i64>().ok()), q.get("e").and_then(|v| v.parse::<i64>().ok()));
+    match s.app.ticket_freshness(&user.actor, &number).await {
+        Ok((version, last)) if shown == (Some(version), Some(last)) => return StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {}
+        Err(e) => return error_page(Some(&user), &e),
+    }
+    match load(&s, &user, &number).await {
+        Ok((t, entries, sla)) => render(&LivePart { t: ticket_view(t), last_entry: last_id(&entries), entries, sla }),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+fn last_id(entries: &[EntryView]) -> i64 {
+    entries.last().map_or(0, |e| e.id)
+}
+
+/// Every form on the ticket page posts here; a refused one shows the page again with the error
+/// next to that form and everything typed still in place.
+pub(super) async fn act(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path((number, action)): Path<(String, String)>,
+    f: Fields,
+) -> Response {
+    let a = &s.app;
+    let actor = &user.actor;
+    let text = |k: &str| f.get(k).unwrap_or_default().to_string();
+    let mut d = Drafts::default();
+    let result: Result<&str, AppError> = match action.as_str() {
+        "reply" => {
+            d.reply = text("body");
+            let cc = f
+                .text("cc")
+                .map(|c| c.split([',', ';', ' ']).filter(|x| !x.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default();
+            let input =
+                CommentInput { body: Some(d.reply.clone()), visibility: Some("public".into()), phone_call: false, cc };
+            a.add_comment(actor, &number, input).await.map(|_| "replied")
+        }
+        "note" => {
+            d.note = text("body");
+            let input = CommentInput {
+                body: Some(d.note.clone()),
+                visibility: Some("internal".into()),
+                ..CommentInput::default()
+            };
+            a.add_comment(actor, &number, input).await.map(|_| "noted")
+        }
+        "call" => {
+            d.call = text("body");
+            let input = CommentInput {
+                body: Some(d.call.clone()),
+                visibility: Some("internal".into()),
+                phone_call: true,
+                cc: Vec::new(),
+            };
+            a.add_comment(actor, &number, input).await.map(|_| "call")
+        }
+        "assign" => {
+            let who = if f.checked("me") { user.me.email.clone() } else { text("assignee") };
+            let patch = TicketPatch { assignee: Some(who), ..TicketPatch::default() };
+            a.update_ticket(actor, &number, patch).await.map(|_| "assigned")
+        }
+        "transfer" => {
+            d.transfer_note = text("note");
+            let patch = TicketPatch {
+                assignment_group: f.text("group"),
+                note: Some(d.transfer_note.clone()),
+                ..TicketPatch::default()
+            };
+            a.update_ticket(actor, &number, patch).await.map(|_| "assigned")
+        }
+        "escalate" => {
+            d.reason = text("reason");
+            d.troubleshooting = text("troubleshooting");
+            let input = EscalateInput {
+                to_group: f.text("to_group"),
+                reason: Some(d.reason.clone()),
+                troubleshooting: Some(d.troubleshooting.clone()),
+            };
+            a.escalate(actor, &number, input).await.map(|_| "escalated")
+        }
+        "update" => {
+            let state = f.text("state");
+            let patch = TicketPatch {
+                impact: f.int("impact"),
+                urgency: f.int("urgency"),
+                category: f.get("category").map(str::to_string),
+                pending_reason: if state.as_deref() == Some("pending") { f.text("pending_reason") } else { None },
+                state,
+                ..TicketPatch::default()
+            };
+            a.update_ticket(actor, &number, patch).await.map(|_| "updated")
+        }
+        "resolve" => {
+            d.notes = text("notes");
+            let input = ResolveInput { resolution_code: f.text("code"), resolution_notes: Some(d.notes.clone()) };
+            a.resolve(actor, &number, input).await.map(|_| "resolved")
+        }
+        "workaround" => {
+            let input = WorkaroundInput { note: f.text("note") };
+            a.resolve_with_workaround(actor, &number, input).await.map(|_| "workaround_applied")
+        }
+        "link_article" => a.link_article(actor, &number, &text("article")).await.map(|_| "article_linked"),
+        "unlink_article" => a.unlink_article(actor, &number, &text("article")).await.map(|_| "article_unlinked"),
+        "reopen" => {
+            d.reopen = text("reason");
+            a.reopen(actor, &number, ReasonInput { reason: Some(d.reopen.clone()) }).await.map(|_| "reopened")
+        }
+        _ => Err(AppError::NotFound("action")),
+    };
+    match result {
+        Ok(msg) => done(&format!("/agent/tickets/{number}"), msg),
+        Err(
+            e @ (AppError::Validation(_)
+            | AppError::Conflict(_)
+            | AppError::InvalidTransition(_)
+            | AppError::Forbidden(_)),
+        ) => ticket_page(&s, &user, &number, None, &action, Some(explain(&e)), d).await,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}

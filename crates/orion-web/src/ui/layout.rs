@@ -1,0 +1,146 @@
+//! The frame of every page (who is signed in, the message after an action, the title), rendering,
+//! and the error page.
+
+use super::session::WebUser;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use orion_app::AppError;
+
+/// Who is signed in, as the page header shows them.
+#[derive(Debug, Clone)]
+pub(crate) struct Me {
+    pub name: String,
+    pub email: String,
+    pub staff: bool,
+    pub admin: bool,
+}
+
+/// What every page's frame needs: the signed-in person (if any), a message after an action,
+/// and the page's title.
+pub(crate) struct Layout {
+    pub me: Option<Me>,
+    pub flash: Option<&'static str>,
+    pub title: String,
+    /// Which part of the navigation is current: `queue`, `new`, `problems`, `changes`, `approvals`,
+    /// `portal`, `admin`, `account`
+    pub section: &'static str,
+}
+
+impl Layout {
+    pub fn new(user: Option<&WebUser>, title: impl Into<String>, section: &'static str, flash: Option<&str>) -> Self {
+        Layout { me: user.map(|u| u.me.clone()), flash: flash.and_then(flash_text), title: title.into(), section }
+    }
+}
+
+/// Messages shown after an action, by the key in `?m=` (never text from the URL itself).
+fn flash_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "created" => "Ticket logged.",
+        "replied" => "Reply sent to the requester.",
+        "noted" => "Work note added.",
+        "call" => "Phone call logged.",
+        "assigned" => "Assignment saved.",
+        "escalated" => "Ticket escalated.",
+        "updated" => "Ticket updated.",
+        "resolved" => "Ticket resolved.",
+        "reopened" => "Ticket reopened.",
+        "closed" => "Thank you — the ticket is closed.",
+        "sent" => "Your message was added to the ticket.",
+        "password" => "Password changed. Other sessions were signed out.",
+        "everywhere" => "Signed out on every other device.",
+        "token_revoked" => "Token revoked.",
+        "user_created" => "User created.",
+        "user_saved" => "User saved.",
+        "unlocked" => "Account unlocked.",
+        "group_saved" => "Group saved.",
+        "category_saved" => "Category saved.",
+        "matrix_saved" => "Priority matrix saved.",
+        "settings_saved" => "Settings saved.",
+        "reset_sent" => "If the address belongs to an account, a link to set a new password is on its way.",
+        "reset_done" => "Password set. Sign in with it now.",
+        "signed_out" => "Signed out.",
+        "article_saved" => "Article saved.",
+        "feedback" => "Thank you for your feedback.",
+        "article_linked" => "Article linked to the ticket.",
+        "article_unlinked" => "Article link removed.",
+        "window_created" => "Maintenance window started: matching alerts open nothing until it ends.",
+        "window_ended" => "Maintenance window ended.",
+        "asset_saved" => "Asset saved.",
+        "asset_moved" => "Asset updated; the move is in its history.",
+        "relation_added" => "Relationship recorded.",
+        "problem_created" => "Problem logged.",
+        "problem_moved" => "Problem moved.",
+        "analysis_saved" => "Analysis saved.",
+        "incident_linked" => "Incident linked to the problem.",
+        "incident_unlinked" => "Incident unlinked from the problem.",
+        "proposal_dismissed" => "Proposal dismissed; the same incidents are not proposed again.",
+        "detected" => "Detection ran; new proposals are listed below.",
+        "workaround_applied" => "Ticket resolved with the problem's workaround.",
+        "change_created" => "Change logged.",
+        "change_moved" => "Change moved.",
+        "change_saved" => "Change saved.",
+        "decided" => "Decision recorded.",
+        "task_added" => "Task added.",
+        "task_done" => "Task done.",
+        "reviewed" => "Outcome recorded.",
+        _ => return None,
+    })
+}
+
+/// Renders a template, or a plain 500 if the template itself fails.
+pub(crate) fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    l: Layout,
+    status: u16,
+    message: String,
+}
+
+/// A page for an error the person cannot fix in a form (not found, not allowed, broken).
+pub(crate) fn error_page(user: Option<&WebUser>, e: &AppError) -> Response {
+    let (status, message) = match e {
+        AppError::NotFound(what) => (StatusCode::NOT_FOUND, format!("No such {what}, or you may not see it.")),
+        AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+        AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "Please sign in.".into()),
+        AppError::TokenRefused(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+        AppError::Validation(_) | AppError::Conflict(_) | AppError::InvalidTransition(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, explain(e))
+        }
+        _ => {
+            tracing::error!(error = %e, "page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; please try again.".into())
+        }
+    };
+    let page = ErrorPage {
+        l: Layout::new(user, status.canonical_reason().unwrap_or("Error"), "", None),
+        status: status.as_u16(),
+        message,
+    };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// An error in words for the form it came from: each field named.
+pub(crate) fn explain(e: &AppError) -> String {
+    match e {
+        AppError::Validation(errs) => {
+            errs.iter().map(|f| format!("{}: {}", f.field.replace('_', " "), f.message)).collect::<Vec<_>>().join("; ")
+        }
+        AppError::Conflict(m) | AppError::Forbidden(m) => m.clone(),
+        AppError::InvalidTransition(t) => t.to_string(),
+        AppError::NotFound(what) => format!("no such {what}"),
+        _ => "Something went wrong on our side; nothing was saved. Please try again.".into(),
+    }
+}
