@@ -36,12 +36,14 @@ pub struct SecuritySettings {
     /// How long a lockout lasts in minutes; 0 keeps the account locked until an admin unlocks it (default 15)
     pub lockout_minutes: i64,
     /// Failed sign-ins from one IP address within 15 minutes after which that address must wait (default 30)
+    #[schema(minimum = 1, maximum = 100000)]
     pub max_failures_per_address: i64,
     /// A session ends after this many minutes without a request (default 60)
     pub idle_timeout_minutes: i64,
     /// A session ends this many hours after sign-in, however busy (default 12)
     pub absolute_timeout_hours: i64,
     /// Shortest password accepted (default 15, NIST SP 800-63B-4 for single-factor passwords; at least 8)
+    #[schema(minimum = 8, maximum = 64)]
     pub min_password_length: i64,
 }
 

@@ -71,20 +71,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::BadRequest(e.body_text())
             }
         })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
+        whole_numbers_as_integers(&mut json);
+        let value = serde_path_to_error::deserialize(json).map_err(|e| {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            match inner.classify() {
-                serde_json::error::Category::Data => {
-                    let msg = inner.to_string();
-                    ApiError::Field(field_of(&path, &msg), short(&msg))
-                }
-                _ => ApiError::Malformed(format!("the body is not valid JSON: {inner}")),
-            }
+            let msg = e.into_inner().to_string();
+            ApiError::Field(field_of(&path, &msg), short(&msg))
         })?;
-        de.end().map_err(|e| ApiError::Malformed(format!("the body is not valid JSON: {e}")))?;
         Ok(ApiJson(value))
+    }
+}
+
+/// JSON has one number type: `2.0` is the integer 2 (JSON Schema says so too, and clients that
+/// hold every number as a double send it so). Rewrites whole numbers that fit an `i64` as integers,
+/// so integer fields take them; fractions stay and are refused by integer fields as before.
+fn whole_numbers_as_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() <= 9_007_199_254_740_992.0
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// Path parameters. One that does not parse (an id that is not a number) names no resource: 404
+/// with the error envelope, like an id that parses but is unknown.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(_) => Err(ApiError::NotFound),
+        }
     }
 }
 

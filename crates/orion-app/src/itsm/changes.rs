@@ -112,12 +112,16 @@ pub struct Conflict {
 #[serde(deny_unknown_fields)]
 pub struct ChangeInput {
     /// `standard`, `normal` (default), `emergency`
+    #[schema(schema_with = crate::api_schema::change_types)]
     pub change_type: Option<String>,
     /// A standard-change template's name
     pub template: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schema(minimum = 1, maximum = 3)]
     pub impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub urgency: Option<i64>,
     pub category: Option<String>,
     /// The group owning the change; default the service desk
@@ -174,6 +178,7 @@ pub struct ChangeEdit {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePhaseInput {
+    #[schema(schema_with = crate::api_schema::change_phases_exact)]
     pub phase: String,
     pub note: Option<String>,
 }
@@ -182,6 +187,7 @@ pub struct ChangePhaseInput {
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// `approved` or `rejected`
+    #[schema(schema_with = crate::api_schema::decisions_exact)]
     pub decision: String,
     pub comment: Option<String>,
 }
@@ -189,6 +195,7 @@ pub struct DecisionInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     /// Agent e-mail; default the change owner
     pub assignee: Option<String>,
@@ -204,6 +211,7 @@ pub struct TaskDoneInput {
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
     /// `successful`, `successful_with_issues`, `failed`, `backed_out`
+    #[schema(schema_with = crate::api_schema::review_outcomes_exact)]
     pub outcome: String,
     pub notes: Option<String>,
 }
@@ -212,8 +220,11 @@ pub struct ReviewInput {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeQuery {
+    #[param(schema_with = crate::api_schema::change_phases_exact)]
     pub phase: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -222,13 +233,16 @@ pub struct ChangeQuery {
 #[serde(deny_unknown_fields)]
 pub struct CalendarQuery {
     /// `YYYY-MM-DD` or RFC 3339; default today
+    #[param(schema_with = crate::api_schema::date_or_time_exact)]
     pub from: Option<String>,
     /// Default seven days after `from`; at most 92 days
+    #[param(schema_with = crate::api_schema::date_or_time_exact)]
     pub to: Option<String>,
 }
 
 /// The change calendar of a period.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ChangeCalendar)]
 pub struct Calendar {
     pub from: String,
     pub to: String,
@@ -268,13 +282,18 @@ pub struct Template {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     pub description: Option<String>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub implementation_plan: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub backout_plan: String,
     pub test_plan: Option<String>,
     /// Default `low`
+    #[schema(schema_with = crate::api_schema::risks)]
     pub risk: Option<String>,
     pub implementer_group: Option<String>,
 }
@@ -292,10 +311,13 @@ pub struct Freeze {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     pub reason: Option<String>,
     /// `YYYY-MM-DD` (midnight UTC) or RFC 3339
+    #[schema(schema_with = crate::api_schema::date_or_time_exact)]
     pub starts_at: String,
+    #[schema(schema_with = crate::api_schema::date_or_time_exact)]
     pub ends_at: String,
 }
 

@@ -30,6 +30,7 @@ pub struct DetectionSettings {
     /// How often the job runs, in minutes
     pub every_minutes: i64,
     /// The sliding window of incidents read, in days
+    #[schema(minimum = 1, maximum = 365)]
     pub window_days: i64,
     /// Incidents on one CI or service …
     pub ci_count: usize,
@@ -100,8 +101,11 @@ pub struct Proposal {
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
     /// `open` (default), `accepted`, `dismissed`
+    #[param(schema_with = crate::api_schema::proposal_states_exact)]
     pub state: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -4,6 +4,7 @@ mod api;
 mod assets;
 mod browser;
 mod cli;
+mod defects;
 mod itsm;
 mod kb;
 mod mail;
