@@ -118,6 +118,7 @@ pub fn month_days() -> Schema {
 pub fn dates() -> Schema {
     Schema::Array(array_of(string(KnownFormat::Date), None, None).build())
 }
+one_of!(approval_rules, approval_rules_exact: orion_domain::change::APPROVAL_RULES);
 one_of!(checkin_states, checkin_states_exact: ["in_stock", "in_repair", "retired"]);
 one_of!(patch_statuses, patch_statuses_exact: ["behind", "ok", "no_baseline", "stale"]);
 one_of!(pending_reasons, pending_reasons_exact: ["user", "vendor", "change"]);

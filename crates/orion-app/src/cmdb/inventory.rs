@@ -68,6 +68,7 @@ impl Default for InventorySettings {
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     /// OS name prefix, case-insensitive, e.g. `Debian GNU/Linux` or `Microsoft Windows 11`
+    #[schema(min_length = 1, pattern = "\\S")]
     pub os: String,
     /// Minimum OS version, e.g. `12.11` or `10.0.26100`
     pub min_version: Option<String>,

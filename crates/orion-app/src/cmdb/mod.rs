@@ -240,7 +240,7 @@ impl From<NewAssetInput> for AssetInput {
 #[serde(deny_unknown_fields)]
 pub struct AssetQuery {
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = crate::api_schema::ci_types_exact)]
     pub ci_type: Option<String>,
     #[param(schema_with = crate::api_schema::asset_states_exact)]
     pub state: Option<String>,

@@ -40,9 +40,13 @@ pub struct Change {
     pub backout_plan: String,
     pub test_plan: String,
     /// The questionnaire's answers, 1 (best) .. 3 (worst)
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_complexity: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_experience: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_backout: Option<i64>,
     /// What the questionnaire gives
     pub risk_computed: Option<String>,
@@ -143,14 +147,19 @@ pub struct ChangeFields {
     pub backout_plan: Option<String>,
     pub test_plan: Option<String>,
     /// 1..3: how many people or services an outage would touch
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_impact: Option<i64>,
     /// 1..3: how complex the work is
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_complexity: Option<i64>,
     /// 1..3: 1 done often, 3 never done before
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_experience: Option<i64>,
     /// 1..3: how hard backing out would be
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_backout: Option<i64>,
     /// Overrides the computed risk (`low`, `medium`, `high`); needs `risk_override_reason`
+    #[schema(schema_with = crate::api_schema::risks)]
     pub risk: Option<String>,
     pub risk_override_reason: Option<String>,
     /// RFC 3339
@@ -162,6 +171,7 @@ pub struct ChangeFields {
     /// A CAB group: its members are asked too
     pub cab_group: Option<String>,
     /// `any`, `all` (default), `majority`
+    #[schema(schema_with = crate::api_schema::approval_rules)]
     pub approval_rule: Option<String>,
 }
 

@@ -1,6 +1,6 @@
 //! `/api/v1/assets`, `/api/v1/licences`, `/api/v1/inventory` and the patch report: the CMDB.
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
@@ -17,8 +17,8 @@ use orion_app::cmdb::licences::{
 };
 use orion_app::cmdb::patch::{PatchQuery, PatchSummary};
 use orion_app::cmdb::{
-    Asset, AssetEvent, AssetInput, AssetQuery, NewAssetInput, AssetTicket, CheckinInput, CheckoutInput, Impact, Relation,
-    RelationInput, RepairInput, RepairReturnInput, Software, StateInput, TicketAssetInput, TicketAssets,
+    Asset, AssetEvent, AssetInput, AssetQuery, AssetTicket, CheckinInput, CheckoutInput, Impact, NewAssetInput,
+    Relation, RelationInput, RepairInput, RepairReturnInput, Software, StateInput, TicketAssetInput, TicketAssets,
 };
 use orion_app::monitoring::{Alert, MaintenanceWindow};
 use serde::{Deserialize, Serialize};
@@ -206,7 +206,11 @@ async fn history(
 /// An asset's relations, both directions (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/relations", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Relation>), (status = 404, body = ErrorBody)))]
-async fn relations(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<Relation>>> {
+async fn relations(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Relation>>> {
     Ok(Json(s.app.asset_relations(&a, id).await?))
 }
 
@@ -258,14 +262,22 @@ async fn asset_tickets(
 /// The software the asset's last inventory listed (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/software", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Software>), (status = 404, body = ErrorBody)))]
-async fn software(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<Software>>> {
+async fn software(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Software>>> {
     Ok(Json(s.app.asset_software(&a, id).await?))
 }
 
 /// Monitoring alerts naming the asset (its name or short host name), newest first, at most 200 (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/alerts", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Alert>), (status = 404, body = ErrorBody)))]
-async fn asset_alerts(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Vec<Alert>>> {
+async fn asset_alerts(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Alert>>> {
     Ok(Json(s.app.asset_alerts(&a, id, 200).await?))
 }
 
@@ -448,7 +460,8 @@ pub(crate) struct InventoryTokenQuery {
 /// plain XML (told apart by content). Token: `Authorization: Bearer`, the configured header
 /// (default `X-Orion-Token`), or `?token=`.
 #[utoipa::path(post, path = "/api/v1/inventory", tag = "assets", params(InventoryTokenQuery),
-    request_body(content = String, content_type = "application/x-compress"),
+    request_body(description = "The agent's XML, zlib-compressed or plain",
+        content((String = "application/x-compress"), (String = "application/xml"))),
     responses((status = 200, description = "`<REPLY>` XML, compressed like the request"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn inventory(

@@ -1,6 +1,6 @@
 //! `/api/v1/users`, `/groups`, `/categories`, `/settings`, `/me`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -249,7 +249,11 @@ async fn create_token(
 /// Revoke one of my tokens.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "me", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn revoke_token(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     s.app.revoke_own_token(&a, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -281,7 +285,11 @@ async fn my_notifications(
 /// Mark one of my notifications read.
 #[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "me", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn read_notification(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<StatusCode> {
+async fn read_notification(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     s.app.mark_notification_read(&a, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

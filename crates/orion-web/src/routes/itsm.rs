@@ -1,6 +1,6 @@
 //! `/api/v1/problems`, `/api/v1/changes` and their neighbours: problem and change management.
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
@@ -75,7 +75,11 @@ async fn create_problem(
 
 /// One problem with its analysis and incidents (staff).
 #[utoipa::path(get, path = "/api/v1/problems/{number}", tag = "problems", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Problem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_problem(State(s): State<AppState>, Auth(a): Auth, ApiPath(number): ApiPath<String>) -> ApiResult<Json<Problem>> {
+async fn get_problem(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.get_problem(&a, &number).await?))
 }
 
@@ -175,7 +179,11 @@ async fn list_proposals(
 
 /// One proposal with its incidents and why they were grouped.
 #[utoipa::path(get, path = "/api/v1/problem-proposals/{id}", tag = "problems", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = Proposal), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_proposal(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Proposal>> {
+async fn get_proposal(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Proposal>> {
     Ok(Json(s.app.get_proposal(&a, id).await?))
 }
 
@@ -192,7 +200,11 @@ async fn accept_proposal(
 
 /// Dismiss a proposal (leads); the same incidents are not proposed again.
 #[utoipa::path(post, path = "/api/v1/problem-proposals/{id}/dismiss", tag = "problems", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = Proposal), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn dismiss_proposal(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Proposal>> {
+async fn dismiss_proposal(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Proposal>> {
     Ok(Json(s.app.dismiss_proposal(&a, id).await?))
 }
 
@@ -240,7 +252,11 @@ async fn create_change(
 
 /// One change with its approvals, tasks and conflicts (staff).
 #[utoipa::path(get, path = "/api/v1/changes/{number}", tag = "changes", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Change), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_change(State(s): State<AppState>, Auth(a): Auth, ApiPath(number): ApiPath<String>) -> ApiResult<Json<Change>> {
+async fn get_change(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.get_change(&a, &number).await?))
 }
 

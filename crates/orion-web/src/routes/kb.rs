@@ -1,6 +1,6 @@
 //! `/api/v1/search`, `/api/v1/articles`, `/api/v1/tickets/{number}/articles`, `/api/v1/kb/…`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
@@ -142,7 +142,11 @@ pub(crate) struct History {
 /// Every version (newest first) and workflow event of an article (staff).
 #[utoipa::path(get, path = "/api/v1/articles/{number}/versions", tag = "knowledge", params(("number" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = History), (status = 404, body = ErrorBody)))]
-async fn history(State(s): State<AppState>, Auth(a): Auth, ApiPath(number): ApiPath<String>) -> ApiResult<Json<History>> {
+async fn history(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<History>> {
     let (versions, events) = s.app.article_history(&a, &number).await?;
     Ok(Json(History { versions, events }))
 }

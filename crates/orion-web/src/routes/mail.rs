@@ -1,6 +1,6 @@
 //! `/api/v1/mail`, `/api/v1/settings/mail`, `/api/v1/attachments`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{AppState, ErrorBody};
 
@@ -98,7 +98,11 @@ async fn raw(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<
     security(("bearer" = [])),
     responses((status = 200, body = InboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                (status = 409, body = ErrorBody)))]
-async fn reprocess(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<InboundMail>> {
+async fn reprocess(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<InboundMail>> {
     Ok(Json(s.app.reprocess_mail(&actor, id).await?))
 }
 
@@ -107,7 +111,11 @@ async fn reprocess(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): Ap
     security(("bearer" = [])),
     responses((status = 200, body = InboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                (status = 409, body = ErrorBody)))]
-async fn discard(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<InboundMail>> {
+async fn discard(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<InboundMail>> {
     Ok(Json(s.app.discard_mail(&actor, id).await?))
 }
 

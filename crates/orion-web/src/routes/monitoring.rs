@@ -1,7 +1,7 @@
 //! `/api/v1/integrations/*` (alert endpoints and their admin), `/api/v1/alerts`,
 //! `/api/v1/maintenance-windows`, `/api/v1/heartbeats`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{ApiError, AppState, ErrorBody};
 

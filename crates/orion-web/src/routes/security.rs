@@ -1,6 +1,6 @@
 //! `/api/v1/settings/security`, `/api/v1/security/log`, `/api/v1/users/{id}/unlock`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;

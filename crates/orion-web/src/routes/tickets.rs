@@ -1,6 +1,6 @@
 //! `/api/v1/tickets`
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;

@@ -1,6 +1,6 @@
 //! `/api/v1/webhooks`: outbound webhooks and their delivery log (admins).
 
-use crate::extract::{ApiPath, ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
