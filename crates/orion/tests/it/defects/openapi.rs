@@ -104,6 +104,8 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("PUT /api/v1/settings/mail", "addresses must be e-mail addresses"),
     ("PUT /api/v1/settings/priority-matrix", "three rows of three priorities"),
     ("POST /api/v1/problems/{number}/article", "the problem's analysis must be written first"),
+    ("POST /api/v1/changes", "only a standard change names a template; approvers name users"),
+    ("POST /api/v1/inventory", "the body is an agent's <REQUEST> document, which a string schema cannot describe"),
     ("POST /api/v1/tickets/{number}/reopen", "reopening needs a reason (the body is shared with close)"),
     ("POST /api/v1/articles/{number}/attachments", "a file name of 1 to 255 characters"),
     ("POST /api/v1/articles/{number}/transition", "a rejection says what needs to change"),
