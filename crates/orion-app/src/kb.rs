@@ -101,18 +101,23 @@ pub struct ArticleAttachment {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     /// Markdown
+    #[schema(min_length = 1, pattern = "\\S")]
     pub body: String,
     /// Default `howto`
+    #[schema(schema_with = crate::api_schema::article_kinds)]
     pub kind: Option<String>,
     /// Default `internal`
+    #[schema(schema_with = crate::api_schema::audiences)]
     pub audience: Option<String>,
     /// Category path, e.g. `Hardware/Printer`
     pub category: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
     /// `YYYY-MM-DD`
+    #[schema(schema_with = crate::api_schema::date)]
     pub review_by: Option<String>,
     /// Owner's e-mail (staff); default the author
     pub owner: Option<String>,
@@ -127,14 +132,19 @@ pub struct ArticleInput {
 #[serde(deny_unknown_fields)]
 pub struct ArticleEdit {
     pub version: i64,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub body: Option<String>,
+    #[schema(schema_with = crate::api_schema::article_kinds)]
     pub kind: Option<String>,
+    #[schema(schema_with = crate::api_schema::audiences)]
     pub audience: Option<String>,
     /// Category path; empty string clears it
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
     /// `YYYY-MM-DD`; empty string clears it
+    #[schema(schema_with = crate::api_schema::date)]
     pub review_by: Option<String>,
     /// Owner's e-mail
     pub owner: Option<String>,
@@ -146,10 +156,12 @@ pub struct ArticleEdit {
 #[serde(deny_unknown_fields)]
 pub struct ArticleTransition {
     /// `submit` (draft to review), `publish`, `reject` (review to draft), `retire`, `restore` (retired to draft)
+    #[schema(schema_with = crate::api_schema::article_actions_exact)]
     pub action: String,
     #[serde(default)]
     pub note: String,
     /// `YYYY-MM-DD`: the next review date when publishing
+    #[schema(schema_with = crate::api_schema::date)]
     pub review_by: Option<String>,
 }
 
@@ -158,7 +170,9 @@ pub struct ArticleTransition {
 #[serde(deny_unknown_fields)]
 pub struct ArticleQuery {
     /// One state or several, comma-separated
+    #[param(schema_with = crate::api_schema::article_states_exact)]
     pub state: Option<String>,
+    #[param(schema_with = crate::api_schema::article_kinds_exact)]
     pub kind: Option<String>,
     /// Category path
     pub category: Option<String>,
@@ -167,7 +181,9 @@ pub struct ArticleQuery {
     pub owner: Option<String>,
     /// `true`: published articles past their review date
     pub stale: Option<bool>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -744,7 +760,7 @@ impl App {
         let a = load_readable(&mut c, actor, number).await?;
         let versions = kb::versions(&mut c, a.id).await?;
         let to = to.unwrap_or(a.version);
-        let from = from.unwrap_or((to - 1).max(1));
+        let from = from.unwrap_or(to.saturating_sub(1).max(1));
         let find = |v: i64, field: &str| {
             versions.iter().find(|x| x.version == v).ok_or_else(|| invalid(field, format!("no version {v}")))
         };

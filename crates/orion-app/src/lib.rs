@@ -2,6 +2,7 @@
 //! change and its timeline entry together; permissions are checked here, not
 //! in the handlers.
 
+pub mod api_schema;
 pub mod auth;
 pub mod cmdb;
 mod config;

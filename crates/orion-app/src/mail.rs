@@ -39,8 +39,10 @@ pub struct MailSettings {
     /// The display name on Orion's mail
     pub from_name: String,
     /// Which mails go to requesters: `received`, `public_reply`, `state_changed`, `resolved`
+    #[schema(schema_with = crate::api_schema::mail_notice_list)]
     pub notify: Vec<String>,
     /// At most this many automatic mails to one address per hour; more are suppressed (logged)
+    #[schema(minimum = 0, maximum = 10000)]
     pub auto_reply_limit_per_hour: i64,
     /// The self-service portal's address, for links in mail (e.g. `https://help.example.com`)
     pub portal_url: Option<String>,

@@ -23,12 +23,16 @@ const LEASE_MS: i64 = 5 * 60_000;
 #[serde(deny_unknown_fields)]
 pub struct MailboxInput {
     /// A short name; messages from it are logged with source `imap:<name>`
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub host: Option<String>,
     /// Default 993 with `tls`, 143 otherwise
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<i64>,
     /// `tls` (default), `starttls` or `none` (only for a server on the same host)
     pub security: Option<String>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub username: Option<String>,
     /// `password` (default) or `xoauth2` (an OAuth2 access token, Microsoft 365 / Google)
     pub auth: Option<String>,
@@ -44,6 +48,7 @@ pub struct MailboxInput {
     /// The folder for `after_fetch: move`
     pub move_to: Option<String>,
     /// Default 60, at least 10
+    #[schema(minimum = 10, maximum = 86400)]
     pub poll_seconds: Option<i64>,
     /// Default true
     pub enabled: Option<bool>,

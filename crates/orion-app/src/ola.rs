@@ -20,8 +20,11 @@ const OLA_TARGETS: &str = "ola_targets";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OlaTargets {
+    #[schema(minimum = 1, maximum = 525600)]
     pub tier1_minutes: i64,
+    #[schema(minimum = 1, maximum = 525600)]
     pub tier2_minutes: i64,
+    #[schema(minimum = 1, maximum = 525600)]
     pub tier3_minutes: i64,
 }
 

@@ -29,6 +29,7 @@ const SNIPPET_WORDS: usize = 30;
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// Words, `"a phrase"`, `-exclude`, `a OR b`, `prefix*`
+    #[param(min_length = 1, pattern = "\\w")]
     pub q: String,
     /// `ticket`, `article` or both (default)
     #[serde(rename = "type")]
@@ -50,8 +51,10 @@ pub struct SearchQuery {
     /// `relevance` (default) or `newest`
     pub order: Option<String>,
     /// Skip this many results (relevance order; at most 1000 are ranked)
+    #[param(minimum = 0, maximum = 999)]
     pub offset: Option<i64>,
     /// 1..100, default 20 (per type)
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

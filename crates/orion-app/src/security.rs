@@ -32,16 +32,22 @@ static COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 #[serde(deny_unknown_fields, default)]
 pub struct SecuritySettings {
     /// Failed sign-ins in a row that lock an account (default 5)
+    #[schema(minimum = 1, maximum = 100)]
     pub lockout_threshold: i64,
     /// How long a lockout lasts in minutes; 0 keeps the account locked until an admin unlocks it (default 15)
+    #[schema(minimum = 0, maximum = 10080)]
     pub lockout_minutes: i64,
     /// Failed sign-ins from one IP address within 15 minutes after which that address must wait (default 30)
+    #[schema(minimum = 1, maximum = 100000)]
     pub max_failures_per_address: i64,
     /// A session ends after this many minutes without a request (default 60)
+    #[schema(minimum = 1, maximum = 10080)]
     pub idle_timeout_minutes: i64,
     /// A session ends this many hours after sign-in, however busy (default 12)
+    #[schema(minimum = 1, maximum = 720)]
     pub absolute_timeout_hours: i64,
     /// Shortest password accepted (default 15, NIST SP 800-63B-4 for single-factor passwords; at least 8)
+    #[schema(minimum = 8, maximum = 64)]
     pub min_password_length: i64,
 }
 

@@ -610,6 +610,7 @@ impl App {
 #[serde(deny_unknown_fields)]
 pub struct Preview {
     /// …the priority were this (`P1`…`P5`), re-targeted from the original start
+    #[schema(schema_with = crate::api_schema::priorities)]
     pub priority: Option<String>,
     /// …the ticket were paused now (e.g. set pending on the user)
     #[serde(default)]
@@ -843,6 +844,7 @@ async fn escalate_automatically(c: &mut Conn<'_>, t: &mut TicketView, now: i64, 
 
 /// A business calendar as the API shows and takes it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[schema(as = BusinessCalendar)]
 pub struct Calendar {
     /// Taken from the path on PUT
     #[serde(default)]
@@ -850,12 +852,15 @@ pub struct Calendar {
     /// IANA time zone, e.g. `Europe/Berlin`
     pub time_zone: String,
     /// Seven days, Monday first; each a list of `[start, end)` minutes since midnight, e.g. `[[540, 1020]]`
+    #[schema(schema_with = crate::api_schema::business_week)]
     pub week: Vec<Vec<(u16, u16)>>,
     /// `YYYY-MM-DD`
     #[serde(default)]
+    #[schema(schema_with = crate::api_schema::dates)]
     pub holidays: Vec<String>,
     /// `[month, day]` pairs that are holidays every year
     #[serde(default)]
+    #[schema(schema_with = crate::api_schema::month_days)]
     pub yearly_holidays: Vec<(i8, i8)>,
 }
 
@@ -992,9 +997,12 @@ pub struct PolicyInput {
     pub department: Option<String>,
     /// Calendar name
     pub calendar: Option<String>,
+    #[schema(minimum = 1, maximum = 525600)]
     pub first_response_minutes: Option<i64>,
+    #[schema(minimum = 1, maximum = 525600)]
     pub resolution_minutes: Option<i64>,
     /// A public agent update at least this often (working minutes) while the ticket is open
+    #[schema(minimum = 1, maximum = 525600)]
     pub update_interval_minutes: Option<i64>,
     /// Pending reasons that pause the clocks; default `user`, `vendor`
     pub pause_on: Option<Vec<String>>,

@@ -215,12 +215,16 @@ pub struct Category {
 #[serde(deny_unknown_fields)]
 pub struct NewTicketInput {
     /// `incident` (default) or `service_request`
+    #[schema(schema_with = crate::api_schema::ticket_kinds)]
     pub kind: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
     pub description: Option<String>,
     /// 1 (high) .. 3 (low); default 3. Staff only: the desk assesses impact (a requester sets urgency)
+    #[schema(minimum = 1, maximum = 3)]
     pub impact: Option<i64>,
     /// 1 (high) .. 3 (low); default 3
+    #[schema(minimum = 1, maximum = 3)]
     pub urgency: Option<i64>,
     /// Requester's e-mail; staff only (requesters always log for themselves). Unknown addresses become requester accounts.
     pub requester: Option<String>,
@@ -242,9 +246,12 @@ pub struct NewTicketInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketPatch {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schema(minimum = 1, maximum = 3)]
     pub impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub urgency: Option<i64>,
     /// Category path; empty string clears it
     pub category: Option<String>,
@@ -255,6 +262,7 @@ pub struct TicketPatch {
     /// `new`, `assigned`, `in_progress`, `pending` (resolve, reopen and close have their own endpoints)
     pub state: Option<String>,
     /// With `state: pending`: `user`, `vendor`, `change`
+    #[schema(schema_with = crate::api_schema::pending_reasons)]
     pub pending_reason: Option<String>,
     /// Why the ticket was moved to another group
     pub note: Option<String>,
@@ -264,8 +272,10 @@ pub struct TicketPatch {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentInput {
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub body: Option<String>,
     /// `public` (default; the requester sees it) or `internal` (work note, staff only)
+    #[schema(schema_with = crate::api_schema::visibilities)]
     pub visibility: Option<String>,
     /// Staff: this records a phone call with the requester (timeline kind `phone_call`). A logged
     /// call counts as a response for the SLA (first response, update interval) whatever its visibility.
@@ -283,8 +293,10 @@ pub struct EscalateInput {
     /// Target group name; default: the current group's escalation target
     pub to_group: Option<String>,
     /// Why the next tier is needed
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub reason: Option<String>,
     /// What was checked and tried so far
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub troubleshooting: Option<String>,
 }
 
@@ -293,7 +305,9 @@ pub struct EscalateInput {
 #[serde(deny_unknown_fields)]
 pub struct ResolveInput {
     /// `fixed`, `workaround`, `information_provided`, `request_fulfilled`, `not_reproducible`, `duplicate`, `cancelled`
+    #[schema(schema_with = crate::api_schema::resolution_codes_exact, required = true)]
     pub resolution_code: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub resolution_notes: Option<String>,
 }
 
@@ -302,6 +316,7 @@ pub struct ResolveInput {
 #[serde(deny_unknown_fields)]
 pub struct ReasonInput {
     /// Required to reopen; optional to close
+    #[schema(min_length = 1, pattern = "\\S")]
     pub reason: Option<String>,
 }
 
@@ -309,9 +324,11 @@ pub struct ReasonInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub email: Option<String>,
     pub name: Option<String>,
     /// `requester` (default), `agent`, `lead`, `admin`
+    #[schema(schema_with = crate::api_schema::roles)]
     pub role: Option<String>,
     pub phone: Option<String>,
     pub department: Option<String>,
@@ -327,6 +344,7 @@ pub struct NewUserInput {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub name: Option<String>,
+    #[schema(schema_with = crate::api_schema::roles)]
     pub role: Option<String>,
     pub active: Option<bool>,
     pub phone: Option<String>,
@@ -339,8 +357,10 @@ pub struct UserPatch {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// 1, 2 or 3
+    #[schema(minimum = 1, maximum = 3)]
     pub tier: Option<i64>,
     /// Name of the group to escalate to (same or higher tier); empty string clears it
     pub escalates_to: Option<String>,
@@ -354,6 +374,7 @@ pub struct GroupInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryInput {
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// Parent path, e.g. `Hardware`
     pub parent: Option<String>,

@@ -286,8 +286,10 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: Option<String>,
     /// `https://…` (or `http://…`) that receives a POST per event
+    #[schema(min_length = 1, pattern = "\\S")]
     pub url: Option<String>,
     /// Event names (see the list in the docs), or `["*"]` for all
     pub events: Option<Vec<String>>,

@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -39,6 +41,122 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("orion_…").build()),
         );
     }
+}
+
+/// Statuses every operation of a kind can answer, whatever its handler does, because an extractor
+/// or the router answers them first: 401 from the bearer-token extractor on every operation that
+/// needs a token; 400 (not JSON), 413 (too large), 415 (not `application/json`) and 422 (a field of
+/// the wrong type or unknown) from the JSON-body extractor; 422 from the query extractor; 404 from
+/// the path extractor (a path naming nothing).
+/// Added here once instead of in each of the ~190 annotations, so none can be forgotten.
+pub(crate) fn complete(api: &mut utoipa::openapi::OpenApi) {
+    merge_closed_flattened_structs(api);
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            let needs_token = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let json_body = op.request_body.as_ref().is_some_and(|b| match b {
+                RefOr::T(b) => b.content.keys().any(|ct| ct == "application/json"),
+                RefOr::Ref(_) => true,
+            });
+            let has_in = |place: ParameterIn| {
+                op.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+            };
+            let (has_query, has_path) = (has_in(ParameterIn::Query), has_in(ParameterIn::Path));
+            let mut add = |status: &str, description: &str| {
+                op.responses.responses.entry(status.to_string()).or_insert_with(|| error_response(description));
+            };
+            if needs_token {
+                add("401", "No token, or a token that is unknown, revoked or expired, or its user is deactivated");
+            }
+            if json_body {
+                add("400", "The body is not JSON");
+                add("413", "The body is too large");
+                add("415", "The body is not sent as `Content-Type: application/json`");
+                add("422", "A field is missing, of the wrong type, unknown or invalid");
+            }
+            if has_query {
+                add("422", "A query parameter is of the wrong type, unknown or invalid");
+            }
+            if has_path {
+                add("404", "No such resource (or one the caller may not see)");
+            }
+        }
+    }
+}
+
+/// A struct that flattens another struct which refuses unknown fields (`#[serde(flatten)]` of a
+/// `deny_unknown_fields` struct, e.g. `ChangeInput` over `ChangeFields`) comes out of utoipa as
+/// `allOf: [closed struct, own fields]`, and the closed struct's `additionalProperties: false`
+/// forbids every field of the other half: no body satisfies it. The server takes the union and
+/// refuses anything else, so say that: one object with both halves' fields, closed.
+fn merge_closed_flattened_structs(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AdditionalProperties, Object, Schema};
+    let Some(components) = api.components.as_mut() else { return };
+    let closed: std::collections::BTreeMap<String, Object> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, s)| match s {
+            RefOr::T(Schema::Object(o))
+                if matches!(o.additional_properties.as_deref(), Some(AdditionalProperties::FreeForm(false))) =>
+            {
+                Some((format!("#/components/schemas/{name}"), o.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all)) = schema else { continue };
+        let mut merged: Option<Object> = None;
+        let mut description = all.description.clone();
+        for item in &all.items {
+            let part = match item {
+                RefOr::Ref(r) => closed.get(&r.ref_location).cloned(),
+                RefOr::T(Schema::Object(o)) => Some(o.clone()),
+                _ => None,
+            };
+            let Some(part) = part else {
+                merged = None;
+                break;
+            };
+            description = description.or(part.description.clone());
+            match merged.as_mut() {
+                None => merged = Some(part),
+                Some(m) => {
+                    m.properties.extend(part.properties);
+                    for r in part.required {
+                        if !m.required.contains(&r) {
+                            m.required.push(r);
+                        }
+                    }
+                }
+            }
+        }
+        let any_closed = all.items.iter().any(|i| matches!(i, RefOr::Ref(r) if closed.contains_key(&r.ref_location)));
+        if let (Some(mut m), true) = (merged, any_closed) {
+            m.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            m.description = description;
+            *schema = RefOr::T(Schema::Object(m));
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+            .build(),
+    )
 }
 
 /// The OpenAPI document as pretty JSON (also served at `/api/v1/openapi.json`).

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
 /// What a file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum CsvKind {
     Assets,
     Licences,

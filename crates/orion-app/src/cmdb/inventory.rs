@@ -39,10 +39,12 @@ pub struct InventorySettings {
     /// The header that carries the token (besides `Authorization: Bearer`)
     pub token_header: String,
     /// How often agents are told to send an inventory, in hours
+    #[schema(minimum = 1, maximum = 720)]
     pub prolog_freq_hours: i64,
     /// The state of an asset an inventory creates
     pub new_asset_state: String,
     /// Assets not inventoried for this many days are stale in the patch report
+    #[schema(minimum = 1, maximum = 3650)]
     pub stale_days: i64,
     /// What each operating system should be at least
     pub baselines: Vec<Baseline>,
@@ -66,6 +68,7 @@ impl Default for InventorySettings {
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
     /// OS name prefix, case-insensitive, e.g. `Debian GNU/Linux` or `Microsoft Windows 11`
+    #[schema(min_length = 1, pattern = "\\S")]
     pub os: String,
     /// Minimum OS version, e.g. `12.11` or `10.0.26100`
     pub min_version: Option<String>,

@@ -68,18 +68,23 @@ fn view(r: LicenceRow, now: i64) -> Licence {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LicenceInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub product: Option<String>,
     pub vendor: Option<String>,
     /// per_device (default), per_user, site
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api_schema::licence_types)]
     pub licence_type: Option<String>,
     /// Required unless the type is site
+    #[schema(minimum = 1)]
     pub seats: Option<i64>,
     /// The installed-software name it covers; default: the product name. `%` is a wildcard.
     pub software_match: Option<String>,
     /// `YYYY-MM-DD`
+    #[schema(schema_with = crate::api_schema::date)]
     pub purchase_date: Option<String>,
     /// `YYYY-MM-DD`; empty string: never expires
+    #[schema(schema_with = crate::api_schema::date)]
     pub expires_on: Option<String>,
     pub cost_cents: Option<i64>,
     pub reference: Option<String>,
@@ -255,6 +260,7 @@ pub struct ComplianceReport {
 #[serde(deny_unknown_fields)]
 pub struct ComplianceQuery {
     /// Default 30
+    #[param(minimum = 0, maximum = 3650)]
     pub expiring_within_days: Option<i64>,
 }
 
@@ -262,8 +268,10 @@ pub struct ComplianceQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LicenceListQuery {
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

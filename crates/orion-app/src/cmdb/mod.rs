@@ -177,14 +177,73 @@ pub struct AssetInput {
     pub version: Option<i64>,
 }
 
+/// `POST /api/v1/assets`: [`AssetInput`] without `version`, which only a change can carry (there
+/// is no version to compare before the asset exists). Its own type so the API's document does not
+/// offer a field the server refuses.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAssetInput {
+    #[serde(rename = "type")]
+    #[schema(schema_with = crate::api_schema::ci_types_exact, required = true)]
+    pub ci_type: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "\\S")]
+    pub name: Option<String>,
+    /// Unique
+    pub asset_tag: Option<String>,
+    pub serial: Option<String>,
+    pub model: Option<String>,
+    pub manufacturer: Option<String>,
+    pub vendor: Option<String>,
+    pub location: Option<String>,
+    pub department: Option<String>,
+    pub cost_cents: Option<i64>,
+    /// `YYYY-MM-DD`
+    pub purchase_date: Option<String>,
+    /// `YYYY-MM-DD`
+    pub warranty_end: Option<String>,
+    pub notes: Option<String>,
+    /// A JSON object
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Value>,
+    /// Group name
+    pub support_group: Option<String>,
+    /// The first state (default `in_stock`; `ordered` for assets not yet received)
+    pub state: Option<String>,
+}
+
+impl From<NewAssetInput> for AssetInput {
+    fn from(n: NewAssetInput) -> Self {
+        AssetInput {
+            ci_type: n.ci_type,
+            name: n.name,
+            asset_tag: n.asset_tag,
+            serial: n.serial,
+            model: n.model,
+            manufacturer: n.manufacturer,
+            vendor: n.vendor,
+            location: n.location,
+            department: n.department,
+            cost_cents: n.cost_cents,
+            purchase_date: n.purchase_date,
+            warranty_end: n.warranty_end,
+            notes: n.notes,
+            attributes: n.attributes,
+            support_group: n.support_group,
+            state: n.state,
+            version: None,
+        }
+    }
+}
+
 /// Filters for `GET /api/v1/assets`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AssetQuery {
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = crate::api_schema::ci_types_exact)]
     pub ci_type: Option<String>,
+    #[param(schema_with = crate::api_schema::asset_states_exact)]
     pub state: Option<String>,
     /// Holder's e-mail, or `me`
     pub holder: Option<String>,
@@ -192,8 +251,10 @@ pub struct AssetQuery {
     pub location: Option<String>,
     /// Name prefix, or an exact asset tag or serial
     pub q: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -389,6 +450,7 @@ impl From<CiEventRow> for AssetEvent {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateInput {
+    #[schema(schema_with = crate::api_schema::asset_states_exact)]
     pub state: String,
     pub note: Option<String>,
 }
@@ -398,8 +460,10 @@ pub struct StateInput {
 #[serde(deny_unknown_fields)]
 pub struct CheckoutInput {
     /// The person's e-mail
+    #[schema(min_length = 1, pattern = "\\S")]
     pub user: String,
     /// Expected return date (`YYYY-MM-DD`); none for a permanent allocation
+    #[schema(schema_with = crate::api_schema::date)]
     pub due_back: Option<String>,
     pub note: Option<String>,
 }
@@ -409,8 +473,10 @@ pub struct CheckoutInput {
 #[serde(deny_unknown_fields)]
 pub struct CheckinInput {
     /// good, worn, damaged, faulty, incomplete
+    #[schema(schema_with = crate::api_schema::asset_conditions_exact)]
     pub condition: String,
     /// Where it goes: in_stock (default), in_repair, retired
+    #[schema(schema_with = crate::api_schema::checkin_states)]
     pub to_state: Option<String>,
     pub note: Option<String>,
 }
@@ -420,10 +486,12 @@ pub struct CheckinInput {
 #[serde(deny_unknown_fields)]
 pub struct RepairInput {
     /// The repairer
+    #[schema(min_length = 1, pattern = "\\S")]
     pub vendor: String,
     /// Their case or RMA number
     pub reference: Option<String>,
     /// `YYYY-MM-DD`
+    #[schema(schema_with = crate::api_schema::date)]
     pub expected_back: Option<String>,
     pub note: Option<String>,
 }
@@ -433,6 +501,7 @@ pub struct RepairInput {
 #[serde(deny_unknown_fields)]
 pub struct RepairReturnInput {
     /// repaired, replaced, beyond_repair
+    #[schema(schema_with = crate::api_schema::repair_outcomes_exact)]
     pub outcome: String,
     /// The replacement's serial, when the vendor swapped the unit
     pub new_serial: Option<String>,
@@ -489,8 +558,10 @@ pub const RELATION_KINDS: &[&str] = &["runs_on", "depends_on", "connected_to", "
 pub struct RelationInput {
     /// runs_on (VM -> server), depends_on (service -> server, database), connected_to (device ->
     /// switch), installed_on (software -> device)
+    #[schema(schema_with = crate::api_schema::relation_kinds_exact)]
     pub kind: String,
     /// The other asset: its id, or its asset tag
+    #[schema(min_length = 1, pattern = "\\S")]
     pub target: String,
 }
 

@@ -52,9 +52,12 @@ pub struct PatchSummary {
 #[serde(deny_unknown_fields)]
 pub struct PatchQuery {
     /// `behind` (default), `ok`, `no_baseline` or `stale`
+    #[param(schema_with = crate::api_schema::patch_statuses_exact)]
     pub status: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

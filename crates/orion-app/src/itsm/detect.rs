@@ -28,16 +28,22 @@ const MAX_INCIDENTS: i64 = 50_000;
 pub struct DetectionSettings {
     pub enabled: bool,
     /// How often the job runs, in minutes
+    #[schema(minimum = 5, maximum = 10080)]
     pub every_minutes: i64,
     /// The sliding window of incidents read, in days
+    #[schema(minimum = 1, maximum = 365)]
     pub window_days: i64,
     /// Incidents on one CI or service …
+    #[schema(minimum = 2, maximum = 1000)]
     pub ci_count: usize,
     /// … within this many days
+    #[schema(minimum = 1, maximum = 365)]
     pub ci_days: i64,
     /// Alike incidents anywhere
+    #[schema(minimum = 2, maximum = 1000)]
     pub similar_count: usize,
     /// Cosine similarity (0.1 .. 0.95) from which two incidents are alike
+    #[schema(minimum = 0.1, maximum = 0.95)]
     pub similarity: f64,
 }
 
@@ -100,8 +106,11 @@ pub struct Proposal {
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
     /// `open` (default), `accepted`, `dismissed`
+    #[param(schema_with = crate::api_schema::proposal_states_exact)]
     pub state: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -46,10 +46,13 @@ pub struct Problem {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemInput {
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
     pub description: Option<String>,
     /// 1 (high) .. 3, default 3
+    #[schema(minimum = 1, maximum = 3)]
     pub impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub urgency: Option<i64>,
     pub category: Option<String>,
     /// Default: the service desk group
@@ -83,6 +86,7 @@ pub struct ProblemEdit {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProblemPhaseInput {
+    #[schema(schema_with = crate::api_schema::problem_phases_exact)]
     pub phase: String,
     /// Why; shown on the timeline (and, when incidents are resolved, to their requesters)
     pub note: Option<String>,
@@ -97,9 +101,12 @@ pub struct ProblemPhaseInput {
 #[serde(deny_unknown_fields)]
 pub struct ProblemQuery {
     /// One phase
+    #[param(schema_with = crate::api_schema::problem_phases_exact)]
     pub phase: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -120,7 +127,9 @@ pub struct KnownError {
 pub struct KnownErrorQuery {
     /// Words to search for (title, description, analysis comments); empty lists all
     pub q: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -30,6 +30,7 @@ const REQUESTER: &str = "monitoring-heartbeats@orion.invalid";
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// `backup` (default) or `job`
     pub kind: Option<String>,
@@ -37,6 +38,7 @@ pub struct HeartbeatInput {
     /// The group that owns its incidents (default: the service desk)
     pub assignment_group: Option<String>,
     /// Expect a run this many seconds after the last one (give this or `cron`)
+    #[schema(minimum = 60, maximum = 7776000)]
     pub interval_seconds: Option<i64>,
     /// Expect a run at these times, e.g. `0 2 * * *` (give this or `interval_seconds`)
     pub cron: Option<String>,

@@ -117,8 +117,10 @@ impl AlertSettings {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// `alertmanager`, `grafana`, `zabbix` or `webhook` (fixed once created)
+    #[schema(schema_with = crate::api_schema::integration_kinds)]
     pub kind: Option<String>,
     /// The group that owns the incidents (default: the service desk)
     pub assignment_group: Option<String>,
@@ -259,14 +261,17 @@ pub struct IngestReport {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     pub reason: Option<String>,
     /// Label = value pairs that must all hold; `*` matches any run of characters, case is
     /// ignored. Special keys: `ci` (the host or CI), `service`, `integration` (its name)
     pub matchers: Option<BTreeMap<String, String>>,
     /// RFC 3339 (default: now)
+    #[schema(schema_with = crate::api_schema::date_or_time)]
     pub starts_at: Option<String>,
     /// RFC 3339
+    #[schema(schema_with = crate::api_schema::date_or_time)]
     pub ends_at: Option<String>,
 }
 

@@ -29,10 +29,12 @@ pub(crate) use lifecycle::reopen_in;
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// `incident` or `service_request`
+    #[param(schema_with = crate::api_schema::listed_ticket_kinds_exact)]
     pub kind: Option<String>,
     /// One state or several, comma-separated (`new,assigned`); `open` means every state before resolved
     pub state: Option<String>,
     /// `P1`..`P5`
+    #[param(schema_with = crate::api_schema::priorities_exact)]
     pub priority: Option<String>,
     /// Group name
     pub assignment_group: Option<String>,
@@ -43,10 +45,13 @@ pub struct TicketQuery {
     /// Title contains this text (any case)
     pub title: Option<String>,
     /// `newest` (default) or `oldest` first
+    #[param(schema_with = crate::api_schema::orders_exact)]
     pub order: Option<String>,
     /// From the previous page's `next_cursor`
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

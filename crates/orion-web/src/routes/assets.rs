@@ -1,12 +1,12 @@
 //! `/api/v1/assets`, `/api/v1/licences`, `/api/v1/inventory` and the patch report: the CMDB.
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orion_app::Page;
@@ -17,20 +17,20 @@ use orion_app::cmdb::licences::{
 };
 use orion_app::cmdb::patch::{PatchQuery, PatchSummary};
 use orion_app::cmdb::{
-    Asset, AssetEvent, AssetInput, AssetQuery, AssetTicket, CheckinInput, CheckoutInput, Impact, Relation,
-    RelationInput, RepairInput, RepairReturnInput, Software, StateInput, TicketAssetInput, TicketAssets,
+    Asset, AssetEvent, AssetInput, AssetQuery, AssetTicket, CheckinInput, CheckoutInput, Impact, NewAssetInput,
+    Relation, RelationInput, RepairInput, RepairReturnInput, Software, StateInput, TicketAssetInput, TicketAssets,
 };
 use orion_app::monitoring::{Alert, MaintenanceWindow};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 
 /// The largest inventory accepted (before decompression): a workstation with thousands of
 /// packages sends a few MB of plain XML.
 const INVENTORY_MAX_BYTES: usize = 32 * 1024 * 1024;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(list_assets, create_asset))
         .routes(routes!(get_asset, update_asset, delete_asset))
         .routes(routes!(set_state))
@@ -76,20 +76,20 @@ async fn list_assets(
 }
 
 /// Register an asset (staff).
-#[utoipa::path(post, path = "/api/v1/assets", tag = "assets", request_body = AssetInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/assets", tag = "assets", request_body = NewAssetInput, security(("bearer" = [])),
     responses((status = 201, body = Asset), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_asset(
     State(s): State<AppState>,
     Auth(a): Auth,
-    ApiJson(input): ApiJson<AssetInput>,
+    ApiJson(input): ApiJson<NewAssetInput>,
 ) -> ApiResult<(StatusCode, Json<Asset>)> {
-    Ok((StatusCode::CREATED, Json(s.app.create_asset(&a, input).await?)))
+    Ok((StatusCode::CREATED, Json(s.app.create_asset(&a, input.into()).await?)))
 }
 
 /// One asset (staff, or its holder).
 #[utoipa::path(get, path = "/api/v1/assets/{id}", tag = "assets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Asset), (status = 404, body = ErrorBody)))]
-async fn get_asset(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Asset>> {
+async fn get_asset(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.get_asset(&a, id).await?))
 }
 
@@ -101,7 +101,7 @@ async fn get_asset(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>
 async fn update_asset(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AssetInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.update_asset(&a, id, input).await?))
@@ -110,7 +110,7 @@ async fn update_asset(
 /// Delete an asset registered by mistake (admins); one with tickets or licence seats is refused (409).
 #[utoipa::path(delete, path = "/api/v1/assets/{id}", tag = "assets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn delete_asset(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_asset(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
     s.app.delete_asset(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -122,7 +122,7 @@ async fn delete_asset(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i
 async fn set_state(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StateInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.set_asset_state(&a, id, input).await?))
@@ -135,7 +135,7 @@ async fn set_state(
 async fn checkout(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<CheckoutInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.checkout_asset(&a, id, input).await?))
@@ -148,7 +148,7 @@ async fn checkout(
 async fn checkin(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<CheckinInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.checkin_asset(&a, id, input).await?))
@@ -161,7 +161,7 @@ async fn checkin(
 async fn repair(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<RepairInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.send_to_repair(&a, id, input).await?))
@@ -174,7 +174,7 @@ async fn repair(
 async fn repair_return(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<RepairReturnInput>,
 ) -> ApiResult<Json<Asset>> {
     Ok(Json(s.app.return_from_repair(&a, id, input).await?))
@@ -184,8 +184,10 @@ async fn repair_return(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -195,7 +197,7 @@ pub(crate) struct PageQuery {
 async fn history(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<AssetEvent>>> {
     Ok(Json(s.app.asset_history(&a, id, q.cursor.as_deref(), q.limit).await?))
@@ -204,7 +206,11 @@ async fn history(
 /// An asset's relations, both directions (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/relations", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Relation>), (status = 404, body = ErrorBody)))]
-async fn relations(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Vec<Relation>>> {
+async fn relations(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Relation>>> {
     Ok(Json(s.app.asset_relations(&a, id).await?))
 }
 
@@ -215,7 +221,7 @@ async fn relations(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>
 async fn relate(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<RelationInput>,
 ) -> ApiResult<(StatusCode, Json<Relation>)> {
     Ok((StatusCode::CREATED, Json(s.app.relate_asset(&a, id, input).await?)))
@@ -228,7 +234,7 @@ async fn relate(
 async fn unrelate(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((id, rel)): Path<(i64, i64)>,
+    ApiPath((id, rel)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
     s.app.unrelate_asset(&a, id, rel).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -237,7 +243,7 @@ async fn unrelate(
 /// What an outage of the asset affects, transitively (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/impact", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Impact), (status = 404, body = ErrorBody)))]
-async fn impact(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Impact>> {
+async fn impact(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Impact>> {
     Ok(Json(s.app.asset_impact(&a, id).await?))
 }
 
@@ -247,7 +253,7 @@ async fn impact(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -
 async fn asset_tickets(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<AssetTicket>>> {
     Ok(Json(s.app.asset_tickets(&a, id, q.cursor.as_deref(), q.limit).await?))
@@ -256,14 +262,22 @@ async fn asset_tickets(
 /// The software the asset's last inventory listed (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/software", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Software>), (status = 404, body = ErrorBody)))]
-async fn software(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Vec<Software>>> {
+async fn software(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Software>>> {
     Ok(Json(s.app.asset_software(&a, id).await?))
 }
 
 /// Monitoring alerts naming the asset (its name or short host name), newest first, at most 200 (staff).
 #[utoipa::path(get, path = "/api/v1/assets/{id}/alerts", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<Alert>), (status = 404, body = ErrorBody)))]
-async fn asset_alerts(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Vec<Alert>>> {
+async fn asset_alerts(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Alert>>> {
     Ok(Json(s.app.asset_alerts(&a, id, 200).await?))
 }
 
@@ -273,7 +287,7 @@ async fn asset_alerts(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i
 async fn asset_windows(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<MaintenanceWindow>>> {
     Ok(Json(s.app.asset_windows(&a, id).await?))
 }
@@ -291,7 +305,7 @@ async fn my_devices(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<
 async fn ticket_assets(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(n): Path<String>,
+    ApiPath(n): ApiPath<String>,
 ) -> ApiResult<Json<TicketAssets>> {
     Ok(Json(s.app.ticket_assets(&a, &n).await?))
 }
@@ -303,7 +317,7 @@ async fn ticket_assets(
 async fn link_ticket_asset(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(n): Path<String>,
+    ApiPath(n): ApiPath<String>,
     ApiJson(input): ApiJson<TicketAssetInput>,
 ) -> ApiResult<Json<TicketAssets>> {
     Ok(Json(s.app.link_ticket_asset(&a, &n, input).await?))
@@ -316,7 +330,7 @@ async fn link_ticket_asset(
 async fn unlink_ticket_asset(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((n, id)): Path<(String, i64)>,
+    ApiPath((n, id)): ApiPath<(String, i64)>,
 ) -> ApiResult<StatusCode> {
     s.app.unlink_ticket_asset(&a, &n, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -357,7 +371,7 @@ async fn compliance(
 
 #[utoipa::path(get, path = "/api/v1/licences/{id}", tag = "assets", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Licence), (status = 404, body = ErrorBody)))]
-async fn get_licence(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Licence>> {
+async fn get_licence(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Licence>> {
     Ok(Json(s.app.get_licence(&a, id).await?))
 }
 
@@ -368,7 +382,7 @@ async fn get_licence(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i6
 async fn update_licence(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<LicenceInput>,
 ) -> ApiResult<Json<Licence>> {
     Ok(Json(s.app.update_licence(&a, id, input).await?))
@@ -376,7 +390,7 @@ async fn update_licence(
 
 #[utoipa::path(delete, path = "/api/v1/licences/{id}", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_licence(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_licence(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
     s.app.delete_licence(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -387,7 +401,7 @@ async fn delete_licence(State(s): State<AppState>, Auth(a): Auth, Path(id): Path
 async fn assignments(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Assignment>>> {
     Ok(Json(s.app.licence_assignments(&a, id).await?))
 }
@@ -399,7 +413,7 @@ async fn assignments(
 async fn assign(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AssignmentInput>,
 ) -> ApiResult<(StatusCode, Json<Assignment>)> {
     Ok((StatusCode::CREATED, Json(s.app.assign_licence(&a, id, input).await?)))
@@ -411,7 +425,7 @@ async fn assign(
 async fn unassign(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((id, aid)): Path<(i64, i64)>,
+    ApiPath((id, aid)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
     s.app.unassign_licence(&a, id, aid).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -446,7 +460,8 @@ pub(crate) struct InventoryTokenQuery {
 /// plain XML (told apart by content). Token: `Authorization: Bearer`, the configured header
 /// (default `X-Orion-Token`), or `?token=`.
 #[utoipa::path(post, path = "/api/v1/inventory", tag = "assets", params(InventoryTokenQuery),
-    request_body(content = String, content_type = "application/x-compress"),
+    request_body(description = "The agent's XML, zlib-compressed or plain",
+        content((String = "application/x-compress"), (String = "application/xml"))),
     responses((status = 200, description = "`<REPLY>` XML, compressed like the request"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn inventory(
@@ -489,26 +504,27 @@ async fn list_tokens(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TokenInput {
+pub(crate) struct InventoryTokenInput {
     /// What the token is for, e.g. `Head office workstations`
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 
 /// Add an inventory agent token (admins); the token is in the answer, once.
-#[utoipa::path(post, path = "/api/v1/inventory/tokens", tag = "assets", request_body = TokenInput,
+#[utoipa::path(post, path = "/api/v1/inventory/tokens", tag = "assets", request_body = InventoryTokenInput,
     security(("bearer" = [])),
     responses((status = 201, body = NewInventoryToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_token(
     State(s): State<AppState>,
     Auth(a): Auth,
-    ApiJson(input): ApiJson<TokenInput>,
+    ApiJson(input): ApiJson<InventoryTokenInput>,
 ) -> ApiResult<(StatusCode, Json<NewInventoryToken>)> {
     Ok((StatusCode::CREATED, Json(s.app.create_inventory_token(&a, &input.name).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/inventory/tokens/{id}", tag = "assets", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_token(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_token(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
     s.app.delete_inventory_token(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -524,20 +540,31 @@ pub(crate) struct ImportQuery {
     pub map: Option<String>,
 }
 
+/// Why an import was refused: the bad lines (nothing written), or for a request that is wrong as
+/// a whole (an unknown column in `map`, a bad query parameter) the error envelope.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only describes the 422 answer
+enum ImportRefusal {
+    Lines(ImportReport),
+    Request(ErrorBody),
+}
+
 /// Import a CSV file of `assets`, `licences` or `users` (staff; users: admins). All or nothing:
 /// with any bad line the answer is 422 with every bad line (line, field, reason) and nothing is
 /// written.
-#[utoipa::path(post, path = "/api/v1/import/{kind}", tag = "assets", params(("kind" = String, Path), ImportQuery),
+#[utoipa::path(post, path = "/api/v1/import/{kind}", tag = "assets", params(("kind" = inline(CsvKind), Path), ImportQuery),
     request_body(content = String, content_type = "text/csv"), security(("bearer" = [])),
-    responses((status = 200, body = ImportReport), (status = 422, body = ImportReport), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ImportReport), (status = 422, body = ImportRefusal), (status = 403, body = ErrorBody)))]
 async fn import(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(kind): Path<String>,
+    ApiPath(kind): ApiPath<String>,
     ApiQuery(q): ApiQuery<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<ImportReport>)> {
-    let kind = CsvKind::parse(&kind)?;
+    // A kind the path cannot name is no resource, as with any other path.
+    let kind = CsvKind::parse(&kind).map_err(|_| crate::ApiError::NotFound)?;
     let mapping = parse_mapping(q.map.as_deref().unwrap_or(""))?;
     let report = s.app.import_csv(&a, kind, &body, &mapping, q.dry_run, |_, _| {}).await?;
     let status = if report.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -546,10 +573,11 @@ async fn import(
 
 /// Export every asset, licence or user as CSV (staff; users: admins). Cells a spreadsheet would
 /// run as formulas start with `'`.
-#[utoipa::path(get, path = "/api/v1/export/{kind}", tag = "assets", params(("kind" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/export/{kind}", tag = "assets", params(("kind" = inline(CsvKind), Path)),
     security(("bearer" = [])), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody)))]
-async fn export(State(s): State<AppState>, Auth(a): Auth, Path(kind): Path<String>) -> ApiResult<Response> {
-    let kind = CsvKind::parse(&kind)?;
+async fn export(State(s): State<AppState>, Auth(a): Auth, ApiPath(kind): ApiPath<String>) -> ApiResult<Response> {
+    // A kind the path cannot name is no resource, as with any other path.
+    let kind = CsvKind::parse(&kind).map_err(|_| crate::ApiError::NotFound)?;
     let mut out: Vec<u8> = Vec::new();
     s.app.export_csv(&a, kind, &mut out, |_| {}).await?;
     let name = format!(

@@ -1,18 +1,18 @@
 //! `/api/v1/users`, `/groups`, `/categories`, `/settings`, `/me`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::{
     Category, CategoryInput, Group, GroupInput, NewToken, NewUserInput, Page, PriorityMatrixDoc, User, UserPatch,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
         .routes(routes!(list_groups, create_group))
@@ -40,11 +40,14 @@ fn id(raw: &str) -> ApiResult<i64> {
 #[serde(deny_unknown_fields)]
 struct UserQuery {
     /// `requester`, `agent`, `lead`, `admin`
+    #[param(schema_with = orion_app::api_schema::roles_exact)]
     role: Option<String>,
     /// Start of an e-mail or name (type-ahead)
     q: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -73,7 +76,7 @@ async fn create_user(
 /// One user (staff, or yourself).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "directory", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-async fn get_user(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<Json<User>> {
+async fn get_user(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<Json<User>> {
     Ok(Json(s.app.get_user(&a, id(&raw)?).await?))
 }
 
@@ -85,7 +88,7 @@ async fn get_user(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<Stri
 async fn update_user(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(p): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(s.app.update_user(&a, id(&raw)?, p).await?))
@@ -112,7 +115,7 @@ async fn create_group(
 /// One group (staff).
 #[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "directory", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
-async fn get_group(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<Json<Group>> {
+async fn get_group(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<Json<Group>> {
     Ok(Json(s.app.get_group(&a, id(&raw)?).await?))
 }
 
@@ -124,7 +127,7 @@ async fn get_group(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<Str
 async fn update_group(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(s.app.update_group(&a, id(&raw)?, input).await?))
@@ -137,7 +140,7 @@ async fn update_group(
 async fn add_member(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((g, u)): Path<(String, String)>,
+    ApiPath((g, u)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(s.app.set_membership(&a, id(&g)?, id(&u)?, true).await?))
 }
@@ -149,7 +152,7 @@ async fn add_member(
 async fn remove_member(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((g, u)): Path<(String, String)>,
+    ApiPath((g, u)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(s.app.set_membership(&a, id(&g)?, id(&u)?, false).await?))
 }
@@ -186,7 +189,7 @@ struct CategoryPatch {
 async fn update_category(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(p): ApiJson<CategoryPatch>,
 ) -> ApiResult<Json<Category>> {
     Ok(Json(s.app.set_category_active(&a, id(&raw)?, p.active).await?))
@@ -227,17 +230,18 @@ async fn list_tokens(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenInput {
+struct ApiTokenInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     name: String,
 }
 
 /// Create an API token for myself; the secret is shown only in this response.
-#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", request_body = TokenInput, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "me", request_body = ApiTokenInput, security(("bearer" = [])),
     responses((status = 201, body = NewToken), (status = 422, body = ErrorBody)))]
 async fn create_token(
     State(s): State<AppState>,
     Auth(a): Auth,
-    ApiJson(t): ApiJson<TokenInput>,
+    ApiJson(t): ApiJson<ApiTokenInput>,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
     Ok((StatusCode::CREATED, Json(s.app.create_own_token(&a, &t.name).await?)))
 }
@@ -245,7 +249,11 @@ async fn create_token(
 /// Revoke one of my tokens.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "me", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn revoke_token(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     s.app.revoke_own_token(&a, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -256,8 +264,10 @@ async fn revoke_token(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<
 struct NotificationQuery {
     /// Only unread ones
     unread: Option<bool>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -275,7 +285,11 @@ async fn my_notifications(
 /// Mark one of my notifications read.
 #[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "me", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn read_notification(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn read_notification(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     s.app.mark_notification_read(&a, id(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,11 @@
 //! `/api/v1/problems`, `/api/v1/changes` and their neighbours: problem and change management.
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::itsm::ItemSummary;
 use orion_app::itsm::changes::{
@@ -19,10 +19,9 @@ use orion_app::itsm::problems::{
 };
 use orion_app::kb::Article;
 use orion_app::{Page, Ticket};
-use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(list_problems, create_problem))
         .routes(routes!(get_problem, edit_problem))
         .routes(routes!(move_problem))
@@ -76,7 +75,11 @@ async fn create_problem(
 
 /// One problem with its analysis and incidents (staff).
 #[utoipa::path(get, path = "/api/v1/problems/{number}", tag = "problems", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Problem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_problem(State(s): State<AppState>, Auth(a): Auth, Path(number): Path<String>) -> ApiResult<Json<Problem>> {
+async fn get_problem(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.get_problem(&a, &number).await?))
 }
 
@@ -85,7 +88,7 @@ async fn get_problem(State(s): State<AppState>, Auth(a): Auth, Path(number): Pat
 async fn edit_problem(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ProblemEdit>,
 ) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.edit_problem(&a, &number, input).await?))
@@ -96,7 +99,7 @@ async fn edit_problem(
 async fn move_problem(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ProblemPhaseInput>,
 ) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.move_problem(&a, &number, input).await?))
@@ -107,7 +110,7 @@ async fn move_problem(
 async fn link_problem_incident(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<IncidentRef>,
 ) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.link_problem_incident(&a, &number, input).await?))
@@ -118,7 +121,7 @@ async fn link_problem_incident(
 async fn unlink_problem_incident(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((number, incident)): Path<(String, String)>,
+    ApiPath((number, incident)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Problem>> {
     Ok(Json(s.app.unlink_problem_incident(&a, &number, &incident).await?))
 }
@@ -128,7 +131,7 @@ async fn unlink_problem_incident(
 async fn problem_article(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<(StatusCode, Json<Article>)> {
     Ok((StatusCode::CREATED, Json(s.app.problem_article(&a, &number).await?)))
 }
@@ -148,7 +151,7 @@ async fn known_errors(
 async fn ticket_related(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<TicketRelated>> {
     Ok(Json(s.app.ticket_related(&a, &number).await?))
 }
@@ -158,7 +161,7 @@ async fn ticket_related(
 async fn resolve_with_workaround(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<WorkaroundInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.resolve_with_workaround(&a, &number, input).await?))
@@ -176,7 +179,11 @@ async fn list_proposals(
 
 /// One proposal with its incidents and why they were grouped.
 #[utoipa::path(get, path = "/api/v1/problem-proposals/{id}", tag = "problems", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = Proposal), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_proposal(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Proposal>> {
+async fn get_proposal(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Proposal>> {
     Ok(Json(s.app.get_proposal(&a, id).await?))
 }
 
@@ -185,7 +192,7 @@ async fn get_proposal(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i
 async fn accept_proposal(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<AcceptInput>,
 ) -> ApiResult<(StatusCode, Json<Problem>)> {
     Ok((StatusCode::CREATED, Json(s.app.accept_proposal(&a, id, input).await?)))
@@ -193,7 +200,11 @@ async fn accept_proposal(
 
 /// Dismiss a proposal (leads); the same incidents are not proposed again.
 #[utoipa::path(post, path = "/api/v1/problem-proposals/{id}/dismiss", tag = "problems", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = Proposal), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn dismiss_proposal(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Proposal>> {
+async fn dismiss_proposal(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Proposal>> {
     Ok(Json(s.app.dismiss_proposal(&a, id).await?))
 }
 
@@ -241,7 +252,11 @@ async fn create_change(
 
 /// One change with its approvals, tasks and conflicts (staff).
 #[utoipa::path(get, path = "/api/v1/changes/{number}", tag = "changes", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = Change), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn get_change(State(s): State<AppState>, Auth(a): Auth, Path(number): Path<String>) -> ApiResult<Json<Change>> {
+async fn get_change(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.get_change(&a, &number).await?))
 }
 
@@ -250,7 +265,7 @@ async fn get_change(State(s): State<AppState>, Auth(a): Auth, Path(number): Path
 async fn edit_change(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ChangeEdit>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.edit_change(&a, &number, input).await?))
@@ -261,7 +276,7 @@ async fn edit_change(
 async fn move_change(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ChangePhaseInput>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.move_change(&a, &number, input).await?))
@@ -272,7 +287,7 @@ async fn move_change(
 async fn decide_change(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<DecisionInput>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.decide_change(&a, &number, input).await?))
@@ -283,7 +298,7 @@ async fn decide_change(
 async fn add_task(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<TaskInput>,
 ) -> ApiResult<(StatusCode, Json<Change>)> {
     Ok((StatusCode::CREATED, Json(s.app.add_change_task(&a, &number, input).await?)))
@@ -294,7 +309,7 @@ async fn add_task(
 async fn complete_task(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((number, task)): Path<(String, i64)>,
+    ApiPath((number, task)): ApiPath<(String, i64)>,
     ApiJson(input): ApiJson<TaskDoneInput>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.complete_change_task(&a, &number, task, input).await?))
@@ -305,7 +320,7 @@ async fn complete_task(
 async fn review_change(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.review_change(&a, &number, input).await?))
@@ -316,7 +331,7 @@ async fn review_change(
 async fn link_caused(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<IncidentRef>,
 ) -> ApiResult<Json<Change>> {
     Ok(Json(s.app.link_caused_incident(&a, &number, &input.incident).await?))
@@ -355,11 +370,11 @@ async fn create_template(
 }
 
 /// Retire (`false`) or reinstate (`true`) a template (leads).
-#[utoipa::path(put, path = "/api/v1/change-templates/{name}/active", tag = "changes", params(("name" = String, Path)), request_body = bool, security(("bearer" = [])), responses((status = 200, body = Template), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/change-templates/{name}/active", tag = "changes", params(("name" = String, Path)), request_body(content = bool, content_type = "application/json"), security(("bearer" = [])), responses((status = 200, body = Template), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_template_active(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<bool>,
 ) -> ApiResult<Json<Template>> {
     Ok(Json(s.app.set_change_template_active(&a, &name, input).await?))
@@ -383,7 +398,7 @@ async fn create_freeze(
 
 /// Lift a freeze period (leads).
 #[utoipa::path(delete, path = "/api/v1/freeze-periods/{id}", tag = "changes", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn delete_freeze(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_freeze(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
     s.app.delete_freeze(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,10 @@
 //! `/api/v1/search`, `/api/v1/articles`, `/api/v1/tickets/{number}/articles`, `/api/v1/kb/…`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use orion_app::Page;
@@ -18,12 +18,12 @@ use orion_app::search::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 
 use super::ApiResult;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(search))
         .routes(routes!(suggest))
         .routes(routes!(list_articles, create_article))
@@ -101,7 +101,7 @@ pub(crate) struct ViewQuery {
 async fn get_article(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> ApiResult<Json<Article>> {
     Ok(Json(s.app.get_article(&a, &number, q.view.unwrap_or(false)).await?))
@@ -114,7 +114,7 @@ async fn get_article(
 async fn edit_article(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<ArticleEdit>,
 ) -> ApiResult<Json<Article>> {
     Ok(Json(s.app.edit_article(&a, &number, body).await?))
@@ -127,7 +127,7 @@ async fn edit_article(
 async fn transition(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<ArticleTransition>,
 ) -> ApiResult<Json<Article>> {
     Ok(Json(s.app.transition_article(&a, &number, body).await?))
@@ -142,7 +142,11 @@ pub(crate) struct History {
 /// Every version (newest first) and workflow event of an article (staff).
 #[utoipa::path(get, path = "/api/v1/articles/{number}/versions", tag = "knowledge", params(("number" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = History), (status = 404, body = ErrorBody)))]
-async fn history(State(s): State<AppState>, Auth(a): Auth, Path(number): Path<String>) -> ApiResult<Json<History>> {
+async fn history(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<History>> {
     let (versions, events) = s.app.article_history(&a, &number).await?;
     Ok(Json(History { versions, events }))
 }
@@ -164,7 +168,7 @@ pub(crate) struct DiffQuery {
 async fn diff(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<DiffQuery>,
 ) -> ApiResult<Json<ArticleDiff>> {
     Ok(Json(s.app.article_diff(&a, &number, q.from, q.to).await?))
@@ -173,11 +177,12 @@ async fn diff(
 /// "Was this helpful?" One answer per person; answering again replaces it.
 #[utoipa::path(post, path = "/api/v1/articles/{number}/feedback", tag = "knowledge", params(("number" = String, Path)),
     request_body = FeedbackInput, security(("bearer" = [])),
-    responses((status = 200, body = FeedbackTotals), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FeedbackTotals), (status = 404, body = ErrorBody),
+               (status = 409, description = "Only published articles take feedback", body = ErrorBody)))]
 async fn feedback(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<FeedbackInput>,
 ) -> ApiResult<Json<FeedbackTotals>> {
     Ok(Json(s.app.article_feedback(&a, &number, body).await?))
@@ -189,7 +194,7 @@ async fn feedback(
 async fn feedback_comments(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<Vec<FeedbackComment>>> {
     Ok(Json(s.app.article_feedback_comments(&a, &number).await?))
 }
@@ -210,7 +215,7 @@ pub(crate) struct UploadQuery {
 async fn upload(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<UploadQuery>,
     headers: HeaderMap,
     body: Bytes,
@@ -231,7 +236,7 @@ async fn upload(
 async fn ticket_articles(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<TicketArticles>> {
     Ok(Json(s.app.ticket_articles(&a, &number).await?))
 }
@@ -243,7 +248,7 @@ async fn ticket_articles(
 async fn link(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(body): ApiJson<LinkArticle>,
 ) -> ApiResult<Json<TicketArticles>> {
     Ok(Json(s.app.link_article(&a, &number, &body.article).await?))
@@ -256,7 +261,7 @@ async fn link(
 async fn unlink(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((number, article)): Path<(String, String)>,
+    ApiPath((number, article)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<TicketArticles>> {
     Ok(Json(s.app.unlink_article(&a, &number, &article).await?))
 }
@@ -268,7 +273,7 @@ async fn unlink(
 async fn draft_from_ticket(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<ArticleInput>> {
     Ok(Json(s.app.article_draft_from_ticket(&a, &number).await?))
 }
@@ -278,6 +283,7 @@ async fn draft_from_ticket(
 #[serde(deny_unknown_fields)]
 pub(crate) struct DaysQuery {
     /// 1..366, default 30
+    #[param(minimum = 1, maximum = 366)]
     days: Option<i64>,
 }
 
@@ -296,6 +302,7 @@ async fn deflections(
 #[serde(deny_unknown_fields)]
 pub(crate) struct SuggestionOpen {
     /// A key the form chose when it was opened (letters, digits, dashes)
+    #[schema(pattern = "^[A-Za-z0-9-]{1,64}$")]
     draft_key: String,
     article: String,
     /// Set when the form was submitted: the ticket it became
@@ -305,7 +312,9 @@ pub(crate) struct SuggestionOpen {
 /// Record that a suggested article was opened in a new-ticket form (`ticket` absent), or that
 /// the form was submitted as a ticket after all (`ticket` set). Portals other than Orion's own use this.
 #[utoipa::path(post, path = "/api/v1/kb/suggestion-opens", tag = "knowledge", request_body = SuggestionOpen,
-    security(("bearer" = [])), responses((status = 204), (status = 422, body = ErrorBody)))]
+    security(("bearer" = [])),
+    responses((status = 204), (status = 404, description = "No such article or ticket", body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
 async fn suggestion_open(
     State(s): State<AppState>,
     Auth(a): Auth,
@@ -321,7 +330,7 @@ async fn suggestion_open(
 /// Download an article's attachment (whoever may read the article).
 #[utoipa::path(get, path = "/api/v1/kb/attachments/{id}", tag = "knowledge", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Vec<u8>), (status = 404, body = ErrorBody)))]
-async fn download(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<Response> {
+async fn download(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<Response> {
     let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or(ApiError::NotFound)?;
     Ok(crate::file_response(s.app.article_attachment(&a, id).await?))
 }

@@ -1,12 +1,12 @@
 //! `/api/v1/mail`, `/api/v1/settings/mail`, `/api/v1/attachments`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use orion_app::Page;
@@ -14,9 +14,9 @@ use orion_app::mail::{InboundMail, MailSettings};
 use orion_app::mailbox::{Mailbox, MailboxInput, PollReport};
 use orion_app::outbox::OutboundMail;
 use serde::Deserialize;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(get_settings, put_settings))
         .routes(routes!(inbound_log))
         .routes(routes!(quarantine))
@@ -89,7 +89,7 @@ async fn quarantine(
     security(("bearer" = [])),
     responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 403, body = ErrorBody),
                (status = 404, body = ErrorBody)))]
-async fn raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn raw(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
     Ok(eml(s.app.inbound_mail_raw(&actor, id).await?, format!("message-{id}")))
 }
 
@@ -98,7 +98,11 @@ async fn raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) 
     security(("bearer" = [])),
     responses((status = 200, body = InboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                (status = 409, body = ErrorBody)))]
-async fn reprocess(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<InboundMail>> {
+async fn reprocess(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<InboundMail>> {
     Ok(Json(s.app.reprocess_mail(&actor, id).await?))
 }
 
@@ -107,7 +111,11 @@ async fn reprocess(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<
     security(("bearer" = [])),
     responses((status = 200, body = InboundMail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
                (status = 409, body = ErrorBody)))]
-async fn discard(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Json<InboundMail>> {
+async fn discard(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<InboundMail>> {
     Ok(Json(s.app.discard_mail(&actor, id).await?))
 }
 
@@ -116,7 +124,7 @@ async fn discard(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i6
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "tickets", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<u8>), (status = 404, body = ErrorBody)))]
-async fn attachment(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn attachment(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
     Ok(crate::file_response(s.app.attachment(&actor, id).await?))
 }
 
@@ -147,7 +155,7 @@ async fn create_mailbox(
 async fn update_mailbox(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<MailboxInput>,
 ) -> ApiResult<Json<Mailbox>> {
     Ok(Json(s.app.update_mailbox(&actor, id, body).await?))
@@ -160,7 +168,7 @@ async fn update_mailbox(
 async fn delete_mailbox(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<axum::http::StatusCode> {
     s.app.delete_mailbox(&actor, id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -174,18 +182,21 @@ async fn delete_mailbox(
 async fn poll_mailbox(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PollReport>> {
     Ok(Json(s.app.poll_mailbox_now(&actor, id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct OutboxQuery {
     /// Only mail not sent yet: queued (waiting or retrying) and failed
     #[serde(default)]
     unsent: bool,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -205,7 +216,7 @@ async fn outbound_log(
     security(("bearer" = [])),
     responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 403, body = ErrorBody),
                (status = 404, body = ErrorBody)))]
-async fn outbound_raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn outbound_raw(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Response> {
     Ok(eml(s.app.outbound_mail_raw(&actor, id).await?, format!("sent-{id}")))
 }
 
@@ -217,7 +228,7 @@ async fn outbound_raw(State(s): State<AppState>, Auth(actor): Auth, Path(id): Pa
 async fn retry_outbound(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<OutboundMail>> {
     Ok(Json(s.app.retry_outbound_mail(&actor, id).await?))
 }

@@ -1,14 +1,14 @@
 //! `/api/v1/integrations/*` (alert endpoints and their admin), `/api/v1/alerts`,
 //! `/api/v1/maintenance-windows`, `/api/v1/heartbeats`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{ApiError, AppState, ErrorBody};
 
 use super::ApiResult;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use orion_app::Page;
 use orion_app::monitoring::heartbeat::{Heartbeat, HeartbeatInput, HeartbeatRun, HeartbeatWithToken, Ping, PingReply};
@@ -18,9 +18,9 @@ use orion_app::monitoring::{
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(alertmanager))
         .routes(routes!(grafana))
         .routes(routes!(zabbix))
@@ -152,7 +152,7 @@ async fn create_integration(
 async fn update_integration(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<IntegrationInput>,
 ) -> ApiResult<Json<Integration>> {
     Ok(Json(s.app.update_integration(&a, id, input).await?))
@@ -164,7 +164,7 @@ async fn update_integration(
 async fn rotate_integration(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<IntegrationWithToken>> {
     Ok(Json(s.app.rotate_integration_token(&a, id).await?))
 }
@@ -173,10 +173,13 @@ async fn rotate_integration(
 #[into_params(parameter_in = Query)]
 pub(crate) struct AlertQuery {
     /// `firing` or `resolved`
+    #[param(schema_with = orion_app::api_schema::alert_statuses_exact)]
     pub status: Option<String>,
     /// An integration id
     pub integration: Option<i64>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -197,7 +200,7 @@ async fn list_alerts(
 async fn ticket_alerts(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<Vec<Alert>>> {
     Ok(Json(s.app.ticket_alerts(&a, &number).await?))
 }
@@ -227,7 +230,7 @@ async fn create_window(
 async fn end_window(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<MaintenanceWindow>> {
     Ok(Json(s.app.end_window(&a, id).await?))
 }
@@ -258,7 +261,7 @@ async fn create_heartbeat(
 async fn update_heartbeat(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<HeartbeatInput>,
 ) -> ApiResult<Json<Heartbeat>> {
     Ok(Json(s.app.update_heartbeat(&a, id, input).await?))
@@ -270,7 +273,7 @@ async fn update_heartbeat(
 async fn rotate_heartbeat(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<HeartbeatWithToken>> {
     Ok(Json(s.app.rotate_heartbeat_token(&a, id).await?))
 }
@@ -281,7 +284,7 @@ async fn rotate_heartbeat(
 async fn heartbeat_runs(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<HeartbeatRun>>> {
     Ok(Json(s.app.heartbeat_runs(&a, id, q.cursor.as_deref(), q.limit).await?))
@@ -301,7 +304,7 @@ async fn ping(s: &AppState, token: &str, outcome: &str, body: &[u8]) -> ApiResul
     responses((status = 200, body = PingReply), (status = 404, body = ErrorBody)))]
 async fn ping_post(
     State(s): State<AppState>,
-    Path((token, outcome)): Path<(String, String)>,
+    ApiPath((token, outcome)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<PingReply>> {
     ping(&s, &token, &outcome, &body).await
@@ -314,7 +317,7 @@ async fn ping_post(
     responses((status = 200, body = PingReply), (status = 404, body = ErrorBody)))]
 async fn ping_get(
     State(s): State<AppState>,
-    Path((token, outcome)): Path<(String, String)>,
+    ApiPath((token, outcome)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<PingReply>> {
     ping(&s, &token, &outcome, &[]).await
 }

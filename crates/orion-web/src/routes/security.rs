@@ -1,18 +1,18 @@
 //! `/api/v1/settings/security`, `/api/v1/security/log`, `/api/v1/users/{id}/unlock`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
 use crate::{ApiError, AppState, ErrorBody};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
 use orion_app::security::{SecurityEvent, SecuritySettings};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
 use super::ApiResult;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(get_settings, put_settings)).routes(routes!(log)).routes(routes!(unlock))
 }
 
@@ -51,7 +51,7 @@ async fn log(
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "directory", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn unlock(State(s): State<AppState>, Auth(a): Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn unlock(State(s): State<AppState>, Auth(a): Auth, ApiPath(raw): ApiPath<String>) -> ApiResult<StatusCode> {
     let id = raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or(ApiError::NotFound)?;
     s.app.unlock_user(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)

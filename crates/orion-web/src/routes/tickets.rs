@@ -1,18 +1,18 @@
 //! `/api/v1/tickets`
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::tickets::TicketQuery;
 use orion_app::{
     CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket, TicketPatch, TimelineEntry,
 };
 use serde::Deserialize;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(create_ticket, list_tickets))
         .routes(routes!(get_ticket, update_ticket))
         .routes(routes!(add_comment))
@@ -71,7 +71,7 @@ async fn list_tickets(
 async fn get_ticket(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.get_ticket(&actor, &number).await?))
 }
@@ -86,7 +86,7 @@ async fn get_ticket(
 async fn update_ticket(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(patch): ApiJson<TicketPatch>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.update_ticket(&actor, &number, patch).await?))
@@ -101,7 +101,7 @@ async fn update_ticket(
 async fn add_comment(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<CommentInput>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
     Ok((StatusCode::CREATED, Json(s.app.add_comment(&actor, &number, input).await?)))
@@ -116,7 +116,7 @@ async fn add_comment(
 async fn escalate(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<EscalateInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.escalate(&actor, &number, input).await?))
@@ -131,7 +131,7 @@ async fn escalate(
 async fn resolve(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ResolveInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.resolve(&actor, &number, input).await?))
@@ -146,7 +146,7 @@ async fn resolve(
 async fn reopen(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ReasonInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.reopen(&actor, &number, input).await?))
@@ -160,7 +160,7 @@ async fn reopen(
 async fn close(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<ReasonInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.close(&actor, &number, input).await?))
@@ -171,8 +171,10 @@ async fn close(
 #[serde(deny_unknown_fields)]
 struct TimelineQuery {
     /// From the previous page's `next_cursor`
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -184,7 +186,7 @@ struct TimelineQuery {
 async fn timeline(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<Json<Page<TimelineEntry>>> {
     Ok(Json(s.app.timeline(&actor, &number, q.cursor.as_deref(), q.limit).await?))
@@ -200,7 +202,7 @@ async fn timeline(
 async fn sla(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
     Ok(Json(s.app.ticket_sla(&actor, &number).await?))
 }
@@ -210,8 +212,10 @@ async fn sla(
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     /// From the previous page's `next_cursor`
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -246,7 +250,7 @@ async fn list_calendars(
 async fn put_calendar(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(mut cal): ApiJson<orion_app::sla::Calendar>,
 ) -> ApiResult<Json<orion_app::sla::Calendar>> {
     cal.name = name;
@@ -269,7 +273,7 @@ async fn list_policies(State(s): State<AppState>, Auth(actor): Auth) -> ApiResul
 async fn sla_preview(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiJson(what_if): ApiJson<orion_app::sla::Preview>,
 ) -> ApiResult<Json<Vec<orion_app::sla::SlaTarget>>> {
     Ok(Json(s.app.sla_preview(&actor, &number, &what_if).await?))
@@ -284,7 +288,7 @@ async fn sla_preview(
 async fn ola(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<orion_app::ola::OlaReport>> {
     Ok(Json(s.app.ticket_ola(&actor, &number).await?))
 }
@@ -331,7 +335,7 @@ async fn put_ola_targets(
 async fn put_policy(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(p): ApiJson<orion_app::sla::PolicyInput>,
 ) -> ApiResult<Json<orion_app::sla::Policy>> {
     Ok(Json(s.app.put_policy(&actor, &name, p).await?))

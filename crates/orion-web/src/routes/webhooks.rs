@@ -1,19 +1,19 @@
 //! `/api/v1/webhooks`: outbound webhooks and their delivery log (admins).
 
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 
 use super::ApiResult;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
 use orion_app::webhooks::{Delivery, Webhook, WebhookInput, WebhookWithSecret};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::routes;
 
-pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(get_webhook, update_webhook, delete_webhook))
         .routes(routes!(rotate_secret))
@@ -45,7 +45,7 @@ async fn create_webhook(
 /// One webhook (admins).
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, body = Webhook), (status = 404, body = ErrorBody)))]
-async fn get_webhook(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<Json<Webhook>> {
+async fn get_webhook(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Webhook>> {
     Ok(Json(s.app.get_webhook(&a, id).await?))
 }
 
@@ -56,7 +56,7 @@ async fn get_webhook(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i6
 async fn update_webhook(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<Json<Webhook>> {
     Ok(Json(s.app.update_webhook(&a, id, input).await?))
@@ -65,7 +65,7 @@ async fn update_webhook(
 /// Remove a webhook and its delivery log (admins).
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_webhook(State(s): State<AppState>, Auth(a): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn delete_webhook(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
     s.app.delete_webhook(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -76,7 +76,7 @@ async fn delete_webhook(State(s): State<AppState>, Auth(a): Auth, Path(id): Path
 async fn rotate_secret(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<WebhookWithSecret>> {
     Ok(Json(s.app.rotate_webhook_secret(&a, id).await?))
 }
@@ -87,7 +87,7 @@ async fn rotate_secret(
 async fn ping(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     Ok((StatusCode::ACCEPTED, Json(s.app.ping_webhook(&a, id).await?)))
 }
@@ -98,8 +98,10 @@ pub(crate) struct DeliveryQuery {
     /// Only deliveries still retrying or given up on
     pub failing: Option<bool>,
     /// From the previous page's `next_cursor`
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -110,7 +112,7 @@ pub(crate) struct DeliveryQuery {
 async fn deliveries(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> ApiResult<Json<Page<Delivery>>> {
     let page = s.app.webhook_deliveries(&a, id, q.failing.unwrap_or(false), q.cursor.as_deref(), q.limit).await?;
@@ -124,7 +126,7 @@ async fn deliveries(
 async fn delivery(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((id, delivery)): Path<(i64, i64)>,
+    ApiPath((id, delivery)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<Delivery>> {
     Ok(Json(s.app.webhook_delivery(&a, id, delivery).await?))
 }
@@ -136,7 +138,7 @@ async fn delivery(
 async fn redeliver(
     State(s): State<AppState>,
     Auth(a): Auth,
-    Path((id, delivery)): Path<(i64, i64)>,
+    ApiPath((id, delivery)): ApiPath<(i64, i64)>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     Ok((StatusCode::ACCEPTED, Json(s.app.redeliver(&a, id, delivery).await?)))
 }

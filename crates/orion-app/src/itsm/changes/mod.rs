@@ -50,9 +50,13 @@ pub struct Change {
     pub backout_plan: String,
     pub test_plan: String,
     /// The questionnaire's answers, 1 (best) .. 3 (worst)
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_complexity: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_experience: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_backout: Option<i64>,
     /// What the questionnaire gives
     pub risk_computed: Option<String>,
@@ -122,12 +126,16 @@ pub struct Conflict {
 #[serde(deny_unknown_fields)]
 pub struct ChangeInput {
     /// `standard`, `normal` (default), `emergency`
+    #[schema(schema_with = crate::api_schema::change_types)]
     pub change_type: Option<String>,
     /// A standard-change template's name
     pub template: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schema(minimum = 1, maximum = 3)]
     pub impact: Option<i64>,
+    #[schema(minimum = 1, maximum = 3)]
     pub urgency: Option<i64>,
     pub category: Option<String>,
     /// The group owning the change; default the service desk
@@ -149,14 +157,19 @@ pub struct ChangeFields {
     pub backout_plan: Option<String>,
     pub test_plan: Option<String>,
     /// 1..3: how many people or services an outage would touch
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_impact: Option<i64>,
     /// 1..3: how complex the work is
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_complexity: Option<i64>,
     /// 1..3: 1 done often, 3 never done before
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_experience: Option<i64>,
     /// 1..3: how hard backing out would be
+    #[schema(minimum = 1, maximum = 3)]
     pub risk_backout: Option<i64>,
     /// Overrides the computed risk (`low`, `medium`, `high`); needs `risk_override_reason`
+    #[schema(schema_with = crate::api_schema::risks)]
     pub risk: Option<String>,
     pub risk_override_reason: Option<String>,
     /// RFC 3339
@@ -168,6 +181,7 @@ pub struct ChangeFields {
     /// A CAB group: its members are asked too
     pub cab_group: Option<String>,
     /// `any`, `all` (default), `majority`
+    #[schema(schema_with = crate::api_schema::approval_rules)]
     pub approval_rule: Option<String>,
 }
 
@@ -184,6 +198,7 @@ pub struct ChangeEdit {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePhaseInput {
+    #[schema(schema_with = crate::api_schema::change_phases_exact)]
     pub phase: String,
     pub note: Option<String>,
 }
@@ -192,6 +207,7 @@ pub struct ChangePhaseInput {
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
     /// `approved` or `rejected`
+    #[schema(schema_with = crate::api_schema::decisions_exact)]
     pub decision: String,
     pub comment: Option<String>,
 }
@@ -199,6 +215,7 @@ pub struct DecisionInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     /// Agent e-mail; default the change owner
     pub assignee: Option<String>,
@@ -214,6 +231,7 @@ pub struct TaskDoneInput {
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
     /// `successful`, `successful_with_issues`, `failed`, `backed_out`
+    #[schema(schema_with = crate::api_schema::review_outcomes_exact)]
     pub outcome: String,
     pub notes: Option<String>,
 }
@@ -222,8 +240,11 @@ pub struct ReviewInput {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeQuery {
+    #[param(schema_with = crate::api_schema::change_phases_exact)]
     pub phase: Option<String>,
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -232,13 +253,16 @@ pub struct ChangeQuery {
 #[serde(deny_unknown_fields)]
 pub struct CalendarQuery {
     /// `YYYY-MM-DD` or RFC 3339; default today
+    #[param(schema_with = crate::api_schema::date_or_time_exact)]
     pub from: Option<String>,
     /// Default seven days after `from`; at most 92 days
+    #[param(schema_with = crate::api_schema::date_or_time_exact)]
     pub to: Option<String>,
 }
 
 /// The change calendar of a period.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ChangeCalendar)]
 pub struct Calendar {
     pub from: String,
     pub to: String,
@@ -278,13 +302,18 @@ pub struct Template {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub title: String,
     pub description: Option<String>,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub implementation_plan: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub backout_plan: String,
     pub test_plan: Option<String>,
     /// Default `low`
+    #[schema(schema_with = crate::api_schema::risks)]
     pub risk: Option<String>,
     pub implementer_group: Option<String>,
 }
@@ -302,10 +331,13 @@ pub struct Freeze {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeInput {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     pub reason: Option<String>,
     /// `YYYY-MM-DD` (midnight UTC) or RFC 3339
+    #[schema(schema_with = crate::api_schema::date_or_time_exact)]
     pub starts_at: String,
+    #[schema(schema_with = crate::api_schema::date_or_time_exact)]
     pub ends_at: String,
 }
 

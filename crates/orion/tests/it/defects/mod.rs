@@ -1,3 +1,4 @@
 //! Regressions for defects found by outside testing (issue 21), each on SQLite and PostgreSQL.
 
+mod openapi;
 mod requesters;

@@ -1,0 +1,193 @@
+//! Issue 21, item 4: the OpenAPI document agrees with the server. Schemathesis (the real CLI)
+//! drives every operation of `/api/v1/openapi.json` against the real server with an admin token,
+//! every check on, and must find no server error and no status, header or body the document does
+//! not describe.
+
+use orion_testkit::{Engine, TestApp, engine_tests, in_ci};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+engine_tests!(schemathesis_finds_the_server_true_to_its_openapi_document);
+
+/// The version `scripts/test` installs; the run's rules (and checks) change between versions.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+/// Examples per operation (the issue asks for 30) and a fixed seed, so a failure reproduces.
+const EXAMPLES: u32 = 30;
+const SEED: u64 = 21;
+/// Far above a normal run (about two minutes per engine on two cores); only a hang reaches it.
+const TIME_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// The schemathesis CLI of the pinned version, or `None` after a loud message (a failure in CI).
+fn schemathesis() -> Option<&'static str> {
+    let found = std::process::Command::new("schemathesis").arg("--version").output();
+    let problem = match found {
+        Ok(o) if o.status.success() => {
+            let v = String::from_utf8_lossy(&o.stdout).to_string();
+            if v.contains(SCHEMATHESIS_VERSION) {
+                return Some("schemathesis");
+            }
+            format!("schemathesis {SCHEMATHESIS_VERSION} is required, found {}", v.trim())
+        }
+        _ => "schemathesis is not installed".to_string(),
+    };
+    if in_ci() {
+        panic!("{problem}: scripts/test installs it (pip install schemathesis=={SCHEMATHESIS_VERSION})");
+    }
+    eprintln!(
+        "\n*** SKIPPED: {problem}; the OpenAPI conformance run needs it \
+         (pip install schemathesis=={SCHEMATHESIS_VERSION}, or run scripts/test) ***\n"
+    );
+    None
+}
+
+/// Operations where a request the document calls valid may still be refused with 422, because
+/// whether it is valid depends on what is stored or on how two fields relate, which JSON Schema
+/// cannot say. For these the positive-data check also accepts 422 (documented on each, with the
+/// error envelope naming the field); every other check, and every other operation, stays as is.
+const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
+    // Names, e-mail addresses or numbers of other records, which must exist.
+    ("GET /api/v1/articles", "category and owner name existing records"),
+    ("GET /api/v1/assets", "holder names a user"),
+    ("GET /api/v1/articles/{number}/diff", "from and to name versions of the article"),
+    ("GET /api/v1/tickets", "assignment_group, assignee and requester name existing records"),
+    ("GET /api/v1/reports/ola", "group names a group; from before to"),
+    ("PATCH /api/v1/articles/{number}", "category and owner name existing records"),
+    ("PATCH /api/v1/groups/{id}", "escalates_to and lead name existing records"),
+    ("PATCH /api/v1/tickets/{number}", "the assignee must be in the group; a pending reason only when pending"),
+    ("PATCH /api/v1/users/{id}", "groups name groups; no one demotes or deactivates themselves"),
+    ("POST /api/v1/articles", "owner and source_ticket name existing records"),
+    ("POST /api/v1/assets", "support_group names a group; asset_tag is unique"),
+    ("PUT /api/v1/assets/{id}", "support_group names a group; state changes have their own endpoints"),
+    ("POST /api/v1/assets/{id}/checkout", "user names a user"),
+    ("POST /api/v1/licences/{id}/assignments", "user or asset names a record"),
+    ("POST /api/v1/problems", "incidents, assets and the group name records"),
+    ("POST /api/v1/problems/{number}/incidents", "incident names an incident"),
+    ("PATCH /api/v1/problems/{number}", "fix_change names a change; category and group name records"),
+    ("DELETE /api/v1/problems/{number}/incidents/{incident}", "the incident must be linked to the problem"),
+    ("POST /api/v1/problem-proposals/{id}/accept", "assignee and group name records"),
+    ("POST /api/v1/tickets", "requester, category, group, assignee and assets name records"),
+    ("POST /api/v1/tickets/{number}/articles", "article names an article"),
+    ("POST /api/v1/tickets/{number}/assets", "asset names an asset"),
+    ("POST /api/v1/tickets/{number}/escalate", "the group must have an escalation target, or name one"),
+    ("POST /api/v1/tickets/{number}/comments", "cc addresses must be e-mail addresses"),
+    ("POST /api/v1/users", "a valid, unused e-mail address; groups name groups"),
+    ("POST /api/v1/integrations", "group and requester name records; severity map values"),
+    ("PUT /api/v1/integrations/{id}", "group and requester name records; severity map values"),
+    ("POST /api/v1/heartbeats", "an IANA time zone; interval_seconds or cron; group names a group"),
+    ("PUT /api/v1/heartbeats/{id}", "an IANA time zone; interval_seconds or cron; group names a group"),
+    ("PUT /api/v1/sla/policies/{name}", "calendar, category and department name records; at least one target"),
+    ("PUT /api/v1/sla/calendars/{name}", "an IANA time zone; real dates; each interval's start before its end"),
+    // Names that must be unused (a second one with the same name is refused).
+    ("POST /api/v1/categories", "the name is unused under its parent"),
+    ("POST /api/v1/change-templates", "the name is unused"),
+    ("POST /api/v1/inventory/tokens", "the name is unused"),
+    ("POST /api/v1/groups", "the name is unused; tier is required on create (the body is shared with PATCH)"),
+    // How fields relate to each other or to the time.
+    ("GET /api/v1/change-calendar", "to after from, at most 92 days"),
+    ("GET /api/v1/search", "q holds a word; from before to"),
+    ("GET /api/v1/known-errors", "q holds a word"),
+    ("POST /api/v1/freeze-periods", "ends_at after starts_at"),
+    ("POST /api/v1/maintenance-windows", "ends in the future, after it starts; at least one matcher"),
+    ("POST /api/v1/changes/{number}/approvals", "a rejection says why"),
+    ("POST /api/v1/changes/{number}/review", "an unsuccessful change says what went wrong"),
+    ("POST /api/v1/assets/{id}/repair/return", "only a replaced unit has a new serial"),
+    ("POST /api/v1/licences", "seats are required for per-device and per-user licences"),
+    ("PUT /api/v1/licences/{id}", "seats are required for per-device and per-user licences"),
+    ("POST /api/v1/mail/mailboxes", "secret or secret_file, not both; a plain file name"),
+    ("PUT /api/v1/mail/mailboxes/{id}", "secret or secret_file, not both; a plain file name"),
+    ("POST /api/v1/webhooks", "a reachable http(s) URL; events named"),
+    ("PUT /api/v1/webhooks/{id}", "a reachable http(s) URL; events named"),
+    ("PUT /api/v1/settings/problem-detection", "ci_days at most window_days"),
+    ("PUT /api/v1/settings/inventory", "each baseline names min_version, min_kernel or both"),
+    ("PUT /api/v1/settings/mail", "addresses must be e-mail addresses"),
+    ("PUT /api/v1/settings/priority-matrix", "three rows of three priorities"),
+    ("POST /api/v1/problems/{number}/article", "the problem's analysis must be written first"),
+    ("POST /api/v1/changes", "only a standard change names a template; groups and approvers name records"),
+    ("PATCH /api/v1/changes/{number}", "implementer_group, cab_group and approvers name records"),
+    ("POST /api/v1/inventory", "the body is an agent's <REQUEST> document, which a string schema cannot describe"),
+    ("POST /api/v1/tickets/{number}/reopen", "reopening needs a reason (the body is shared with close)"),
+    ("POST /api/v1/articles/{number}/attachments", "a file name of 1 to 255 characters"),
+    ("POST /api/v1/articles/{number}/transition", "a rejection says what needs to change"),
+    ("POST /api/v1/assets/{id}/relations", "target names an asset"),
+    ("POST /api/v1/import/{kind}", "the file's header names the columns its kind needs"),
+];
+
+/// The run's configuration: every exception is here, with why it is true to the document.
+fn config(spare_token_id: i64) -> String {
+    let mut c = format!(
+        r#"
+# Text holding U+0000 is refused with 422 everywhere (PostgreSQL text cannot hold it; see
+# docs/api.md), which a schema cannot say of every string short of a pattern on each.
+[generation]
+allow-x00 = false
+
+# The only operation pinned: revoking "my" token with a drawn id would sooner or later revoke the
+# token this run authenticates with, and every later request would be a vacuous 401. It revokes a
+# spare token of the same admin instead (the first call 204, later ones 404, both documented).
+[[operations]]
+include-name = "DELETE /api/v1/me/tokens/{{id}}"
+parameters = {{ "path.id" = {spare_token_id} }}
+"#
+    );
+    for (operation, why) in REFUSED_BY_STATE_OR_RELATION {
+        c.push_str(&format!(
+            "\n# {why}\n[[operations]]\ninclude-name = \"{operation}\"\n\
+             checks.positive_data_acceptance.expected-statuses = \
+             [\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", \"422\", \"429\", \"5xx\"]\n"
+        ));
+    }
+    c
+}
+
+async fn schemathesis_finds_the_server_true_to_its_openapi_document(engine: Engine) {
+    // Not yet part of the default run: its last run still had 3 findings (issue 21 item 4 stays
+    // open), and operations that poll a mailbox or test a connection must first be kept from
+    // reaching host names the fuzzer makes up. `ORION_API_FUZZ=1` runs it.
+    if std::env::var("ORION_API_FUZZ").is_err() {
+        eprintln!(
+            "\n*** SKIPPED: the schemathesis conformance run is off until it is clean (set ORION_API_FUZZ=1 to run it) ***\n"
+        );
+        return;
+    }
+    let Some(cli) = schemathesis() else { return };
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    // A seeded desk, so operations on existing tickets, assets and articles get past their 404.
+    t.app.seed_demo(40).await.expect("demo data");
+    let admin = t.app.create_token_for(orion_app::demo::DEMO_ADMIN, "schemathesis").await.expect("token").token;
+    let (s, spare) = t.post(&admin, "/api/v1/me/tokens", json!({"name": "spare, revoked by the run"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{spare}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_file = dir.path().join("schemathesis.toml");
+    std::fs::write(&config_file, config(spare["id"].as_i64().expect("token id"))).expect("config");
+    let started = Instant::now();
+    let child = tokio::process::Command::new(cli)
+        .arg("--config-file")
+        .arg(&config_file)
+        .arg("run")
+        .arg(format!("{}/api/v1/openapi.json", t.base))
+        .args(["--checks", "all", "--max-examples", &EXAMPLES.to_string(), "--seed", &SEED.to_string()])
+        .args(["--workers", "2", "--no-color", "--output-truncate", "false"])
+        .arg("--header")
+        .arg(format!("Authorization: Bearer {admin}"))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start schemathesis");
+    let out = tokio::time::timeout(TIME_LIMIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("schemathesis ran longer than {TIME_LIMIT:?}"))
+        .expect("schemathesis output");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("schemathesis on {engine:?}: {:.0?}, {}", started.elapsed(), report.lines().last().unwrap_or(""));
+    assert!(out.status.success(), "schemathesis found the server and its document at odds on {engine:?}:\n{report}");
+
+    // The run must have kept its token: a run that revoked it would have passed on 401s alone.
+    let (s, me) = t.get(&admin, "/api/v1/me").await;
+    assert_eq!(s, StatusCode::OK, "the run lost its own token: {me}");
+}
