@@ -88,7 +88,7 @@ impl App {
         if o.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
             let mut tx = self.db.begin().await?;
             tokens::touch(&mut tx.conn(), o.token_id, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         let until = o.expires_at.map_or(now + CACHE_TTL_MS, |e| e.min(now + CACHE_TTL_MS));
         self.tokens.put(hash, actor.clone(), until);
@@ -118,7 +118,7 @@ impl App {
             detail: &detail,
         };
         web::log_event(&mut tx.conn(), &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(NewToken { id, name, token })
     }
 
@@ -147,7 +147,7 @@ impl App {
             };
             web::log_event(&mut tx.conn(), &e, now).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.tokens.clear();
         if done { Ok(()) } else { Err(AppError::NotFound("token")) }
     }

@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub mail: crate::mail::MailSettings,
     /// Sign-in, session and password rules.
     pub security: crate::security::SecuritySettings,
+    /// The enabled webhooks (every timeline entry is offered to them).
+    pub webhooks: Vec<orion_store::webhooks::WebhookRow>,
 }
 
 impl Config {
@@ -49,7 +51,18 @@ pub(crate) struct ConfigCache {
 
 impl App {
     pub(crate) async fn config(&self, conn: &mut Conn<'_>) -> AppResult<Arc<Config>> {
-        if let Ok(slot) = self.config.slot.lock()
+        self.config.get(conn).await
+    }
+
+    /// Forgets the cached configuration (after a group or the matrix changed here).
+    pub(crate) fn invalidate_config(&self) {
+        self.config.invalidate();
+    }
+}
+
+impl ConfigCache {
+    pub(crate) async fn get(&self, conn: &mut Conn<'_>) -> AppResult<Arc<Config>> {
+        if let Ok(slot) = self.slot.lock()
             && let Some((at, cfg)) = slot.as_ref()
             && at.elapsed() < TTL
         {
@@ -61,16 +74,16 @@ impl App {
             policies: crate::sla::load_policies(conn).await?,
             mail: crate::mail::load_settings(conn).await?,
             security: crate::security::load_settings(conn).await?,
+            webhooks: orion_store::webhooks::enabled(conn).await?,
         });
-        if let Ok(mut slot) = self.config.slot.lock() {
+        if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));
         }
         Ok(cfg)
     }
 
-    /// Forgets the cached configuration (after a group or the matrix changed here).
-    pub(crate) fn invalidate_config(&self) {
-        if let Ok(mut slot) = self.config.slot.lock() {
+    fn invalidate(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
             *slot = None;
         }
     }

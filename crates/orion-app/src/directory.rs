@@ -126,7 +126,7 @@ impl App {
         }
         let row = users::get(&mut c, id).await?;
         let view = user_view(&mut c, row).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view)
     }
 
@@ -215,7 +215,7 @@ impl App {
         }
         let row = users::get(&mut c, id).await?;
         let view = user_view(&mut c, row).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         // A deactivated user or a changed role must not ride on cached tokens.
         self.tokens.clear();
         Ok(view)
@@ -275,7 +275,7 @@ impl App {
         }
         let g = groups::get(&mut c, id).await?;
         let view = group_view(&mut c, g).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(view)
     }
@@ -350,7 +350,7 @@ impl App {
             groups::add_member(&mut c, id, l).await?;
         }
         let view = group_view(&mut c, g).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(view)
     }
@@ -399,7 +399,7 @@ impl App {
             groups::remove_member(&mut c, g.id, u.id).await?;
         }
         let view = group_view(&mut c, g).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view)
     }
 
@@ -428,7 +428,7 @@ impl App {
         }
         let id = categories::insert(&mut c, parent.map(|p| p.id), &name, &path, self.now()).await?;
         let row = categories::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Category { id: row.id, name: row.name, path: row.path, parent_id: row.parent_id, active: row.active })
     }
 
@@ -452,7 +452,7 @@ impl App {
         }
         categories::set_active(&mut c, id, active).await?;
         let row = categories::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Category { id: row.id, name: row.name, path: row.path, parent_id: row.parent_id, active: row.active })
     }
 }

@@ -9,52 +9,14 @@
 //! transaction, so one bad ticket never takes others down with it.
 
 use crate::AppResult;
-use orion_store::tickets::{self, NewTicket};
-use orion_store::{Conn, Db, users};
+use crate::kernel::work::Commit;
+use crate::tickets::{Planned, Written, open};
+use orion_store::Db;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Largest number of tickets written in one transaction.
 const MAX_BATCH: usize = 64;
-
-/// Who the ticket is for: a known user, or a caller to create as a requester.
-pub(crate) enum Requester {
-    Known(i64),
-    New { email: String, name: String },
-}
-
-/// A validated ticket, ready to be numbered and written.
-pub(crate) struct Planned {
-    pub requester: Requester,
-    pub prefix: &'static str,
-    pub kind: &'static str,
-    pub title: String,
-    pub description: String,
-    pub channel: &'static str,
-    pub category_id: Option<i64>,
-    pub impact: i64,
-    pub urgency: i64,
-    pub priority: i64,
-    pub state: &'static str,
-    pub assignment_group_id: i64,
-    pub assignee_id: Option<i64>,
-    pub max_tier: i64,
-    pub created_by: i64,
-    pub now: i64,
-    pub entry_data: String,
-    /// The SLA clocks to start with the ticket.
-    pub clocks: Vec<crate::sla::PlannedClock>,
-    /// Tell the requester by mail that the ticket was logged.
-    pub notify: bool,
-    /// The assets (CI id, name) the ticket is about
-    pub assets: Vec<(i64, String)>,
-}
-
-/// What was written: the ticket's id and number, and the requester's id.
-pub(crate) struct Written {
-    pub id: i64,
-    pub number: String,
-    pub requester_id: i64,
-}
 
 type Job = (Planned, oneshot::Sender<AppResult<Written>>);
 
@@ -64,11 +26,18 @@ pub(crate) struct Intake {
     tx: mpsc::Sender<Job>,
 }
 
+/// What the writer task needs: the database, and the commit that runs the event subscribers.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    pub db: Db,
+    pub commit: Arc<dyn Commit>,
+}
+
 impl Intake {
     /// Starts the writer task on the current runtime.
-    pub(crate) fn start(db: Db) -> Self {
+    pub(crate) fn start(writer: Writer) -> Self {
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(writer, rx));
         Self { tx }
     }
 
@@ -83,7 +52,7 @@ impl Intake {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn run(db: Writer, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -96,78 +65,25 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-pub(crate) async fn write_one(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
-    let requester_id = match &p.requester {
-        Requester::Known(id) => *id,
-        Requester::New { email, name } => users::insert_requester(c, email, name, p.now).await?,
-    };
-    let (id, number) = tickets::create(
-        c,
-        &NewTicket {
-            prefix: p.prefix,
-            kind: p.kind,
-            title: &p.title,
-            description: &p.description,
-            requester_id,
-            channel: p.channel,
-            category_id: p.category_id,
-            impact: p.impact,
-            urgency: p.urgency,
-            priority: p.priority,
-            state: p.state,
-            assignment_group_id: p.assignment_group_id,
-            assignee_id: p.assignee_id,
-            max_tier: p.max_tier,
-            created_by: p.created_by,
-            now: p.now,
-            entry_visibility: "public",
-            entry_data: &p.entry_data,
-        },
-    )
-    .await?;
-    let created = crate::webhooks::TicketEvent {
-        ticket_id: id,
-        at: p.now,
-        actor_id: Some(p.created_by),
-        kind: "created",
-        visibility: "public",
-        body: "",
-        data: &p.entry_data,
-    };
-    crate::webhooks::emit(c, &created).await?;
-    let clocks: Vec<_> = p.clocks.iter().map(crate::sla::PlannedClock::as_new).collect();
-    orion_store::sla::start_clocks(c, id, &clocks, p.now).await?;
-    if let Some(at) = p.clocks.iter().filter_map(|k| k.first_check_at).min() {
-        crate::sla::schedule_check(c, id, at, p.now).await?;
-    }
-    if p.notify {
-        crate::outbox::queue_notice(c, id, "received", serde_json::Value::Null, p.now).await?;
-    }
-    for (ci, name) in &p.assets {
-        crate::cmdb::link(c, id, &number, (*ci, name), Some(p.created_by), p.now).await?;
-    }
-    Ok(Written { id, number, requester_id })
-}
-
-async fn write_all(db: &Db, jobs: &[Job]) -> AppResult<Vec<Written>> {
-    let mut tx = db.begin().await?;
+async fn write_all(w: &Writer, jobs: &[Job]) -> AppResult<Vec<Written>> {
+    let mut tx = w.db.begin().await?;
     let mut c = tx.conn();
     let mut out = Vec::with_capacity(jobs.len());
     for (p, _) in jobs {
-        out.push(write_one(&mut c, p).await?);
+        out.push(open(&mut c, p).await?);
     }
-    tx.commit().await?;
+    w.commit.commit(tx).await?;
     Ok(out)
 }
 
-async fn write_alone(db: &Db, p: &Planned) -> AppResult<Written> {
-    let mut tx = db.begin().await?;
-    let w = write_one(&mut tx.conn(), p).await?;
-    tx.commit().await?;
-    Ok(w)
+async fn write_alone(w: &Writer, p: &Planned) -> AppResult<Written> {
+    let mut tx = w.db.begin().await?;
+    let written = open(&mut tx.conn(), p).await?;
+    w.commit.commit(tx).await?;
+    Ok(written)
 }
 
-async fn write_batch(db: &Db, jobs: Vec<Job>) {
+async fn write_batch(db: &Writer, jobs: Vec<Job>) {
     if jobs.len() > 1 {
         match write_all(db, &jobs).await {
             Ok(written) => {
@@ -187,7 +103,8 @@ async fn write_batch(db: &Db, jobs: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orion_store::{DbOptions, groups};
+    use crate::tickets::Requester;
+    use orion_store::{DbOptions, groups, tickets, users};
     use orion_testkit::Engine;
 
     fn plan(group: i64, user: i64, i: usize) -> Planned {
@@ -256,7 +173,8 @@ mod tests {
         .unwrap();
         tx.commit().await.unwrap();
 
-        let intake = Intake::start(db.clone());
+        let commit = std::sync::Arc::new(crate::reactions::Reactions::default());
+        let intake = Intake::start(Writer { db: db.clone(), commit });
         let mut handles = Vec::new();
         for i in 0..40 {
             let intake = intake.clone();

@@ -72,7 +72,7 @@ impl Worker {
             let claimed = {
                 let mut tx = self.app.db.begin().await?;
                 let got = jobs::claim(&mut tx.conn(), &self.id, now, LEASE_MS, BATCH).await?;
-                tx.commit().await?;
+                self.app.commit(tx).await?;
                 got
             };
             if claimed.is_empty() {
@@ -89,7 +89,7 @@ impl Worker {
                     for j in std::iter::once(job).chain(claimed.by_ref()) {
                         jobs::release(&mut tx.conn(), j.id, &self.id, now).await?;
                     }
-                    tx.commit().await?;
+                    self.app.commit(tx).await?;
                     break;
                 }
                 let result = match self.handlers.get(&job.kind) {
@@ -115,7 +115,7 @@ impl Worker {
                         out.dead += 1;
                     }
                 }
-                tx.commit().await?;
+                self.app.commit(tx).await?;
             }
         }
         let mut r = self.app.db.read().await?;
@@ -193,7 +193,7 @@ impl App {
             self.now(),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(id)
     }

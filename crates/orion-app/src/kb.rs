@@ -509,7 +509,7 @@ impl App {
         .await?;
         kb::add_event(&mut c, id, now, Some(actor.id.0), "created", "").await?;
         let row = kb::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(article_of(row, Vec::new(), now))
     }
 
@@ -526,7 +526,7 @@ impl App {
                 row.views += 1;
             }
             let att = kb::attachments(&mut c, row.id).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(article_of(row, att, now));
         }
         let mut r = self.db.read().await?;
@@ -650,7 +650,7 @@ impl App {
         }
         let row = kb::get(&mut c, r.id).await?;
         let att = kb::attachments(&mut c, r.id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(article_of(row, att, now))
     }
 
@@ -704,7 +704,7 @@ impl App {
         kb::add_event(&mut c, r.id, now, Some(actor.id.0), action, t.note.trim()).await?;
         let row = kb::get(&mut c, r.id).await?;
         let att = kb::attachments(&mut c, r.id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(article_of(row, att, now))
     }
 
@@ -799,7 +799,7 @@ impl App {
             return Err(AppError::Conflict("only published articles take feedback".into()));
         }
         let (yes, no) = kb::feedback(&mut c, a.id, actor.id.0, f.helpful, f.comment.trim(), now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(FeedbackTotals { helpful_yes: yes, helpful_no: no })
     }
 
@@ -857,7 +857,7 @@ impl App {
         .await?;
         let row = kb::get(&mut c, a.id).await?;
         let att = kb::attachments(&mut c, a.id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(article_of(row, att, now))
     }
 

@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod ola;
 pub mod outbox;
+mod reactions;
 pub mod search;
 pub mod security;
 pub mod settings;
@@ -44,6 +45,8 @@ pub struct App {
     intake: Arc<std::sync::OnceLock<intake::Intake>>,
     /// Wakes this node's job worker when a job is queued here.
     job_wake: Arc<tokio::sync::Notify>,
+    /// The subscribers to ticket events, run by [`App::commit`].
+    reactions: Arc<reactions::Reactions>,
     /// The SMTP relay, mail templates and mailbox settings of this node.
     mail_rt: Arc<outbox::MailRuntime>,
     /// The HTTP client outbound webhooks are sent with, built on first use.
@@ -52,13 +55,15 @@ pub struct App {
 
 impl App {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        let reactions = reactions::Reactions::default();
         Self {
             db,
             clock,
             tokens: Arc::default(),
-            config: Arc::default(),
+            config: reactions.config.clone(),
             intake: Arc::default(),
-            job_wake: Arc::default(),
+            job_wake: reactions.job_wake.clone(),
+            reactions: Arc::new(reactions),
             mail_rt: Arc::default(),
             http: Arc::default(),
         }
@@ -72,7 +77,16 @@ impl App {
 
     /// The group-commit writer for new tickets, started on first use.
     fn intake(&self) -> &intake::Intake {
-        self.intake.get_or_init(|| intake::Intake::start(self.db.clone()))
+        self.intake.get_or_init(|| {
+            intake::Intake::start(intake::Writer { db: self.db.clone(), commit: self.reactions.clone() })
+        })
+    }
+
+    /// Commits a command's transaction: the subscribers run over the ticket events it recorded
+    /// (SLA clocks, OLA spans, requester mail, CMDB history, webhooks), then it commits and the
+    /// job worker wakes.
+    pub(crate) async fn commit(&self, tx: orion_store::Tx) -> AppResult<()> {
+        self.reactions.commit(tx).await
     }
 
     fn now(&self) -> i64 {

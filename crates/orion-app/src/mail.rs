@@ -3,8 +3,8 @@
 //! new ticket, a reply, a note for review, a bounce — and records the outcome. Mail that cannot be
 //! handled is quarantined with its reason; nothing is dropped silently, nothing is taken twice.
 
-use crate::intake::{Planned, Requester};
 use crate::tickets::comment_in;
+use crate::tickets::{Planned, Requester};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Role, State, TicketKind, Timestamp, UserId, Visibility};
 use orion_mail::{Inbound, content_hash, sha256_hex};
@@ -223,7 +223,7 @@ impl App {
         let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), MAIL_SETTINGS, &json, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(s)
     }
@@ -239,7 +239,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         if let Some(prev) = mail::seen(&mut c, &hash).await? {
-            tx.commit().await?;
+            self.commit(tx).await?;
             metrics::counter!("orion_mail_duplicates_total").increment(1);
             return Ok(InboundMail { duplicate: true, deliveries: prev.deliveries + 1, ..prev.into() });
         }
@@ -287,7 +287,7 @@ impl App {
         )
         .await?;
         let row = mail::get_inbound(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_mail_received_total", "status" => decision.status).increment(1);
         Ok(row.into())
     }
@@ -341,7 +341,7 @@ impl App {
         )
         .await?;
         let row = mail::get_inbound(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 
@@ -364,7 +364,7 @@ impl App {
         )
         .await?;
         let row = mail::get_inbound(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 }
@@ -449,7 +449,7 @@ async fn process(
                     // Answering the resolution mail means it is not solved after all.
                     let mut t = tickets::get(c, t.id).await?;
                     let reason = format!("The requester replied by mail to the resolved ticket ({}).", m.subject);
-                    crate::tickets::reopen_in(c, s, &actor, &mut t, &truncate(&reason, TEXT_MAX), now).await?;
+                    crate::tickets::reopen_in(c, &actor, &mut t, &truncate(&reason, TEXT_MAX), now).await?;
                     return Ok(Decision {
                         status: "reply_added",
                         reason: Some("reopened: the requester replied to the resolved ticket".into()),
@@ -537,7 +537,7 @@ async fn new_ticket(
     );
     entry_data["follow_up_of"] = json!(follow_up_of);
     let entry_data = entry_data.to_string();
-    let written = crate::intake::write_one(
+    let written = crate::tickets::open(
         c,
         &Planned {
             requester: Requester::Known(requester_id),
@@ -567,7 +567,6 @@ async fn new_ticket(
     let mut t = tickets::get(c, written.id).await?;
     let actor = Actor { id: UserId(requester_id), role: Role::parse("role", &requester.role)? };
     email_entry(c, m, &mut t, Some(&actor), now).await?;
-    metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
     Ok(Decision { status: "ticket_created", reason: None, ticket_id: Some(written.id) })
 }
 
@@ -632,7 +631,7 @@ async fn email_entry(
     .to_string();
     let body = truncate(body, TEXT_MAX);
     let entry = match actor {
-        Some(a) => comment_in(c, a, t, "email", Visibility::Public, &body, &data, now).await?,
+        Some(a) => comment_in(c, a, t, orion_domain::CommentKind::Email, Visibility::Public, &body, &data, now).await?,
         None => crate::tickets::internal_note(c, t.id, now, "email", &body, &data).await?,
     };
     mail::attach_to_entry(c, &ids, entry).await?;

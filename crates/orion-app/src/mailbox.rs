@@ -282,7 +282,7 @@ impl App {
         let mut c = tx.conn();
         let id = mailbox::insert(&mut c, &v.settings(), now).await.map_err(name_taken)?;
         let row = mailbox::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         tracing::info!(mailbox = %v.name, host = %v.host, user = %v.username, "mailbox added");
         Ok(Mailbox::from_row(row, now))
     }
@@ -297,7 +297,7 @@ impl App {
         let v = validate(&input, Some(&existing))?;
         mailbox::update(&mut c, id, &v.settings(), now).await.map_err(name_taken)?;
         let row = mailbox::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Mailbox::from_row(row, now))
     }
 
@@ -307,7 +307,7 @@ impl App {
         if !mailbox::delete(&mut tx.conn(), id).await? {
             return Err(AppError::NotFound("mailbox"));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -331,7 +331,7 @@ impl App {
                 return Ok(PollReport::default());
             }
             let row = mailbox::get(&mut c, id).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             row
         };
         let mut report = PollReport { polled: true, ..Default::default() };
@@ -345,7 +345,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         mailbox::finish(&mut tx.conn(), id, owner, done, done + row.poll_seconds * 1000, report.error.as_deref())
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(report)
     }
 

@@ -48,7 +48,7 @@ impl App {
     pub async fn mark_notification_read(&self, actor: &Actor, id: i64) -> AppResult<()> {
         let mut tx = self.db.begin().await?;
         let done = notifications::mark_read(&mut tx.conn(), actor.id.0, id, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         if done { Ok(()) } else { Err(AppError::NotFound("notification")) }
     }
 }

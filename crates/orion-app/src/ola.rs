@@ -116,7 +116,7 @@ impl App {
         let json = serde_json::to_string(&t).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), OLA_TARGETS, &json, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(t)
     }
 
@@ -224,6 +224,14 @@ async fn spans_of(c: &mut orion_store::Conn<'_>, ticket_id: i64) -> AppResult<Ve
         after = Some(last);
     }
     Ok(spans)
+}
+
+/// The OLA subscriber to ticket events: a resolution records the ticket's spans per group.
+pub(crate) async fn react(c: &mut orion_store::Conn<'_>, r: &timeline::Recorded) -> AppResult<()> {
+    if r.event == orion_domain::TicketEvent::Resolved {
+        record_spans(c, r.ticket_id, r.at).await?;
+    }
+    Ok(())
 }
 
 /// Records, at resolution, the working time the ticket spent with each group (summed over every

@@ -149,6 +149,33 @@ pub(crate) async fn notice(
     queue_notice(c, ticket_id, event, extra, now).await
 }
 
+/// The requester-mail subscriber to ticket events: "we received your ticket", a reply from the
+/// desk, the ticket put on hold for them or reopened, and the resolution (each as the mail
+/// settings allow; never about what the requester did themselves).
+pub(crate) async fn react(
+    c: &mut Conn<'_>,
+    settings: &crate::mail::MailSettings,
+    r: &timeline::Recorded,
+) -> AppResult<()> {
+    use orion_domain::{CommentKind, State, TicketEvent};
+    if let TicketEvent::Created { notify_requester: true, .. } = r.event {
+        return queue_notice(c, r.ticket_id, "received", Value::Null, r.at).await;
+    }
+    let (Some(t), Some(actor)) = (r.ticket.as_deref(), r.actor.as_ref()) else { return Ok(()) };
+    let (event, extra) = match &r.event {
+        TicketEvent::StateChanged { from, to: State::Pending } => {
+            ("state_changed", json!({"from": from.as_str(), "to": "pending", "pending_reason": t.pending_reason}))
+        }
+        TicketEvent::Reopened { from, to } => ("state_changed", json!({"from": from.as_str(), "to": to.as_str()})),
+        TicketEvent::Resolved => ("resolved", Value::Null),
+        TicketEvent::Commented { kind: CommentKind::Comment, by_staff: true, .. } => {
+            ("public_reply", json!({ "entry_id": r.entry.as_ref().map(|e| e.id) }))
+        }
+        _ => return Ok(()),
+    };
+    notice(c, settings, (t.id, t.requester_id), event, extra, Some(actor.id.0), r.at).await
+}
+
 /// Queues a `mail.notify` job (the caller has checked that the settings send `event`).
 pub(crate) async fn queue_notice(
     c: &mut Conn<'_>,
@@ -349,7 +376,7 @@ impl App {
             }
             queue_send(&mut c, id, now).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_mail_queued_total", "template" => event, "suppressed" => suppressed.is_some().to_string())
             .increment(1);
         self.job_wake.notify_one();
@@ -411,7 +438,7 @@ impl App {
                 Err(e.message)
             }
         };
-        tx.commit().await.map_err(|e| e.to_string())?;
+        self.commit(tx).await.map_err(|e| e.to_string())?;
         outcome
     }
 
@@ -459,7 +486,7 @@ impl App {
         }
         queue_send(&mut c, id, now).await?;
         let row = outbox::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(row.into())
     }

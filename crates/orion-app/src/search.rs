@@ -507,7 +507,7 @@ impl App {
             )
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.ticket_articles(actor, number).await
     }
 
@@ -522,7 +522,7 @@ impl App {
         if !kb::unlink_ticket(&mut c, t.id, a.id).await? {
             return Err(AppError::NotFound("link"));
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.ticket_articles(actor, number).await
     }
 
@@ -573,7 +573,7 @@ impl App {
         let mut c = tx.conn();
         let a = load_readable(&mut c, actor, article).await?;
         kb::record_open(&mut c, key, actor.id.0, a.id, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -583,7 +583,7 @@ impl App {
         let mut c = tx.conn();
         let t = load_visible(&mut c, actor, ticket).await?;
         kb::record_submitted(&mut c, draft_key.trim(), actor.id.0, t.id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -639,7 +639,7 @@ impl App {
             let mut c = tx.conn();
             let docs = search::ticket_docs(&mut c, from, to).await?;
             search::write_tickets(&mut c, &docs).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             tickets_done += docs.len() as i64;
             progress(to, total);
             from = to + 1;
@@ -651,7 +651,7 @@ impl App {
             let mut c = tx.conn();
             let docs = kb::docs(&mut c, from, to).await?;
             search::write_articles(&mut c, &docs).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             articles_done += docs.len() as i64;
             progress(max_ticket + to, total);
             from = to + 1;
@@ -659,7 +659,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         orion_store::settings::put(&mut tx.conn(), "search.reindex_needed", "false", self.clock.now().as_millis())
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((tickets_done, articles_done))
     }
 

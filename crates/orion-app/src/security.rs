@@ -213,7 +213,7 @@ impl App {
         let detail = format!("security settings by user {}: {json}", actor.id.0);
         let e = web::NewEvent { kind: "settings_changed", user_id: None, email: None, ip: None, detail: &detail };
         web::log_event(&mut tx.conn(), &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(s)
     }
@@ -238,7 +238,7 @@ impl App {
         let res = async {
             let mut tx = self.db.begin().await?;
             web::log_event(&mut tx.conn(), &web::NewEvent { kind, user_id, email, ip, detail }, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             Ok::<_, AppError>(())
         }
         .await;
@@ -310,7 +310,7 @@ impl App {
         if locked {
             let detail = if ok { "account locked (the password was right)" } else { "account locked" };
             web::log_event(&mut c, &event("sign_in_failed", &u, ip, detail), now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(Err(SignInError::Refused));
         }
         if !ok {
@@ -328,7 +328,7 @@ impl App {
                 web::log_event(&mut c, &event("account_locked", &u, ip, &detail), now).await?;
                 metrics::counter!("orion_security_events_total", "kind" => "account_locked").increment(1);
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
             metrics::counter!("orion_security_events_total", "kind" => "sign_in_failed").increment(1);
             return Ok(Err(SignInError::Refused));
         }
@@ -342,7 +342,7 @@ impl App {
         let agent = client.user_agent.as_deref().map(|a| a.chars().take(300).collect::<String>());
         web::insert_session(&mut c, &sha256_hex(&token), u.id, now, expires, ip, agent.as_deref()).await?;
         web::log_event(&mut c, &event("sign_in", &u, ip, ""), now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_security_events_total", "kind" => "sign_in").increment(1);
         Ok(Ok(SignedIn { token, actor: Actor { id: UserId(u.id), role: role_of(&u.role)? } }))
     }
@@ -379,13 +379,13 @@ impl App {
                 detail: why,
             };
             web::log_event(&mut tx.conn(), &e, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Err(AppError::Unauthorized);
         }
         if now - s.last_seen_at >= TOUCH_EVERY_MS {
             let mut tx = self.db.begin().await?;
             web::touch_session(&mut tx.conn(), &hash, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(WebSession {
             actor: Actor { id: UserId(s.user_id), role: role_of(&s.role)? },
@@ -408,7 +408,7 @@ impl App {
             detail: "",
         };
         web::log_event(&mut tx.conn(), &e, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -428,7 +428,7 @@ impl App {
             detail: &detail,
         };
         web::log_event(&mut c, &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(n)
     }
 
@@ -489,7 +489,7 @@ impl App {
         }
         let e = web::NewEvent { kind, user_id: Some(user_id), email: Some(email), ip: client.ip.as_deref(), detail };
         web::log_event(&mut c, &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.tokens.clear();
         Ok(())
     }
@@ -532,7 +532,7 @@ impl App {
                 detail: "no such active account; nothing sent",
             };
             web::log_event(&mut c, &e, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(());
         };
         if web::resets_since(&mut c, u.id, now - 60 * MINUTE_MS).await? >= RESETS_PER_HOUR {
@@ -544,7 +544,7 @@ impl App {
                 detail: "too many requests this hour; nothing sent",
             };
             web::log_event(&mut c, &e, now).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(());
         }
         let secret = random_secret();
@@ -574,7 +574,7 @@ impl App {
             detail: "link sent",
         };
         web::log_event(&mut c, &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(())
     }
@@ -594,7 +594,7 @@ impl App {
         let id = web::take_reset(&mut tx.conn(), &hash, self.now()).await?.ok_or_else(expired)?;
         let u = users::get(&mut tx.conn(), id).await?;
         self.check_password_policy(password, &u.email, &u.name).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.store_password(u.id, &u.email, password, "password_reset", "with an e-mailed link", None, client).await
     }
 
@@ -615,7 +615,7 @@ impl App {
             detail: &detail,
         };
         web::log_event(&mut c, &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -681,7 +681,7 @@ impl App {
         let detail = format!("token {token_id} by admin {}", actor.id.0);
         let e = web::NewEvent { kind: "token_revoked", user_id: Some(owner), email: None, ip: None, detail: &detail };
         web::log_event(&mut c, &e, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.tokens.clear();
         Ok(())
     }

@@ -37,7 +37,7 @@ impl App {
         let json = serde_json::to_string(&stored).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), PRIORITY_MATRIX, &json, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(stored)
     }

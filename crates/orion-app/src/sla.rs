@@ -12,8 +12,12 @@ use orion_domain::sla_policy::{
     CalendarRef, EscalationRule, OnPriorityChange, RuleAction, SlaPolicy, TargetKind, TicketFacts, actions_for,
     default_rules,
 };
-use orion_domain::{Actor, BusinessCalendar, PendingReason, Priority, State, TicketKind, Timestamp};
+use orion_domain::{
+    Actor, BusinessCalendar, CommentKind, PendingReason, PlannedClock, Priority, State, TicketEvent, TicketKind,
+    Timestamp,
+};
 use orion_store::sla::{self, ClockRow, NewClock};
+use orion_store::timeline::Recorded;
 use orion_store::{Conn, tickets::TicketView};
 use serde::Serialize;
 use serde_json::json;
@@ -104,41 +108,6 @@ pub(crate) async fn load_policies(conn: &mut Conn<'_>) -> AppResult<Vec<PolicyDe
         });
     }
     Ok(out)
-}
-
-/// A clock to start with a new ticket (owned, to travel to the ticket writer).
-pub(crate) struct PlannedClock {
-    pub target: &'static str,
-    pub policy_name: String,
-    pub calendar_name: String,
-    pub calendar_spec: String,
-    pub pause_on: String,
-    pub warnings: String,
-    pub escalates: bool,
-    pub rules: String,
-    pub on_priority_change: &'static str,
-    pub target_ms: i64,
-    pub due_at: Option<i64>,
-    /// When the first warning (or the breach) of this clock is due.
-    pub first_check_at: Option<i64>,
-}
-
-impl PlannedClock {
-    pub(crate) fn as_new(&self) -> NewClock<'_> {
-        NewClock {
-            target: self.target,
-            policy_name: &self.policy_name,
-            calendar_name: &self.calendar_name,
-            calendar_spec: &self.calendar_spec,
-            pause_on: &self.pause_on,
-            warnings: &self.warnings,
-            escalates: self.escalates,
-            rules: Some(&self.rules),
-            on_priority_change: self.on_priority_change,
-            target_ms: self.target_ms,
-            due_at: self.due_at,
-        }
-    }
 }
 
 /// The policy a ticket falls under. Problems and changes run on their own schedules (planned
@@ -287,10 +256,38 @@ async fn apply(
             // Stopped late: the timer may have announced the breach already (webhooks send it once).
             data["announced"] = json!(k.breach_handled);
         }
-        crate::tickets::record_entry(c, t.id, now, actor, entry_kind, &data).await?;
+        crate::tickets::record_entry(c, t.id, now, actor, (entry_kind, TicketEvent::Sla), &data).await?;
     }
     if changed {
         schedule_next(c, t.id, next, now).await?;
+    }
+    Ok(())
+}
+
+/// The SLA clocks' subscriber to ticket events: a new ticket starts the clocks it was planned
+/// with; every change of state moves them (pause while pending, stop at resolution, continue on
+/// reopen); a new priority re-targets them; a public reply or call by staff meets the
+/// first-response target and restarts the update interval.
+pub(crate) async fn react(c: &mut Conn<'_>, config: &Config, r: &Recorded) -> AppResult<()> {
+    let actor = r.actor.as_ref();
+    match (&r.event, r.ticket.as_deref()) {
+        (TicketEvent::Created { clocks, .. }, _) => {
+            let new: Vec<NewClock<'_>> = clocks.iter().map(NewClock::from).collect();
+            sla::start_clocks(c, r.ticket_id, &new, r.at).await?;
+            if let Some(at) = clocks.iter().filter_map(|k| k.first_check_at).min() {
+                schedule_check(c, r.ticket_id, at, r.at).await?;
+            }
+        }
+        (TicketEvent::FieldsChanged { priority_changed: true }, Some(t)) => retarget(c, config, t, r.at, actor).await?,
+        (e, Some(t)) if e.moves_state() => sync_with_state(c, t, r.at, actor).await?,
+        (TicketEvent::Commented { kind, public, by_staff: true }, Some(t))
+            if *public || *kind == CommentKind::PhoneCall =>
+        {
+            if let Some(a) = actor {
+                public_update(c, t, r.at, a).await?;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -361,7 +358,7 @@ pub(crate) async fn retarget(
             && !clocks.iter().any(|k| k.target == kind.as_str())
             && let Some(new) = planned(p, kind, now)
         {
-            sla::add_clock(c, t.id, &new.as_new(), now).await?;
+            sla::add_clock(c, t.id, &NewClock::from(&new), now).await?;
             changed = true;
             next = earliest(next, new.first_check_at);
             crate::tickets::record_entry(
@@ -369,7 +366,7 @@ pub(crate) async fn retarget(
                 t.id,
                 now,
                 actor,
-                "sla_started",
+                ("sla_started", TicketEvent::Sla),
                 &json!({"target": kind.as_str(), "policy": p.policy.name, "target_minutes": new.target_ms / 60_000,
                         "due": new.due_at.map(|d| Timestamp(d).to_rfc3339())}),
             )
@@ -421,7 +418,7 @@ pub(crate) async fn retarget(
             t.id,
             now,
             actor,
-            "sla_retargeted",
+            ("sla_retargeted", TicketEvent::Sla),
             &json!({
                 "target": k.target, "from_policy": old.0, "to_policy": k.policy_name,
                 "from_minutes": old.1 / 60_000, "to_minutes": target_ms / 60_000, "mode": mode.as_str(),
@@ -665,7 +662,7 @@ impl App {
                     t.id,
                     now,
                     None,
-                    "sla_warning",
+                    ("sla_warning", TicketEvent::Sla),
                     &json!({"target": k.target, "percent": pct, "due": r.due.map(|d| d.to_rfc3339()),
                             "remaining_minutes": r.remaining_ms / 60_000, "notify": notified, "actions": actions}),
                 )
@@ -686,7 +683,7 @@ impl App {
                     t.id,
                     now,
                     None,
-                    "sla_breached",
+                    ("sla_breached", TicketEvent::Sla),
                     &json!({"target": k.target, "policy": k.policy_name, "due": r.due.map(|d| d.to_rfc3339()),
                             "notify": notified, "actions": actions}),
                 )
@@ -698,8 +695,7 @@ impl App {
             next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
         }
         if let Some(reason) = &raise {
-            let config = self.config(&mut c).await?;
-            raise_priority(&mut c, &config, &mut t, now, reason).await?;
+            crate::tickets::lifecycle::raise_priority_in(&mut c, &mut t, reason, now).await?;
         }
         if let Some(reason) = &escalate {
             escalate_automatically(&mut c, &mut t, now, reason).await?;
@@ -712,7 +708,7 @@ impl App {
         } else {
             schedule_next(&mut c, t.id, next, now).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -779,41 +775,11 @@ fn note_moves(actions: &[RuleAction], why: &str, escalate: &mut Option<String>, 
     }
 }
 
-/// One priority step up (P1 stays P1), recorded like an agent's change and re-targeting the clocks.
-async fn raise_priority(
-    c: &mut Conn<'_>,
-    config: &Config,
-    t: &mut TicketView,
-    now: i64,
-    reason: &str,
-) -> AppResult<()> {
-    let from = Priority::from_number("priority", t.priority)?;
-    let to = from.raised();
-    if to == from || !State::parse("state", &t.state)?.is_open() {
-        return Ok(());
-    }
-    t.priority = i64::from(to.get());
-    t.updated_at = now;
-    orion_store::tickets::update(c, t).await?;
-    t.version += 1;
-    crate::tickets::record_entry(
-        c,
-        t.id,
-        now,
-        None,
-        "fields_changed",
-        &json!({"changes": [{"field": "priority", "from": from.to_string(), "to": to.to_string()}],
-                "reason": reason, "automatic": true}),
-    )
-    .await?;
-    retarget(c, config, t, now, None).await
-}
-
-/// Moves the ticket up to its group's escalation target, as an agent's escalation would, with the
-/// SLA event as the reason (a rule's `escalate`). At the top tier nothing moves.
+/// Moves the ticket up to its group's escalation target through the same ticket command an agent's
+/// escalation uses, with the SLA event as the reason (a rule's `escalate`). At the top tier, or
+/// when the target is deactivated, nothing moves.
 async fn escalate_automatically(c: &mut Conn<'_>, t: &mut TicketView, now: i64, reason: &str) -> AppResult<()> {
-    let state = State::parse("state", &t.state)?;
-    if !state.is_open() {
+    if !State::parse("state", &t.state)?.is_open() {
         return Ok(());
     }
     let current = orion_store::groups::get(c, t.assignment_group_id).await?;
@@ -822,24 +788,8 @@ async fn escalate_automatically(c: &mut Conn<'_>, t: &mut TicketView, now: i64, 
     if !target.active {
         return Ok(());
     }
-    let from_assignee = crate::tickets::move_up_to(t, &target);
-    t.updated_at = now;
-    orion_store::tickets::update(c, t).await?;
-    t.version += 1;
-    crate::tickets::record_entry(
-        c,
-        t.id,
-        now,
-        None,
-        "escalated",
-        &json!({
-            "from_group": current.name, "from_tier": current.tier, "to_group": target.name, "to_tier": target.tier,
-            "from_state": state.as_str(), "from_assignee": from_assignee,
-            "reason": reason, "troubleshooting": "",
-            "escalation_count": t.escalation_count, "automatic": true,
-        }),
-    )
-    .await
+    *t = crate::tickets::lifecycle::escalate_in(c, t, (&current, &target), None, (reason, ""), now).await?;
+    Ok(())
 }
 
 /// A business calendar as the API shows and takes it.
@@ -926,7 +876,7 @@ impl App {
         let json = serde_json::to_string(&spec).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         sla::put_calendar(&mut tx.conn(), &name, &json, self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         Ok(Calendar { name, ..cal })
     }
@@ -1102,7 +1052,7 @@ impl App {
             self.now(),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.invalidate_config();
         let mut r = self.db.read().await?;
         let all = sla::list_policies(&mut r.conn()).await?;

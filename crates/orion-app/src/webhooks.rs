@@ -15,6 +15,7 @@ use crate::kernel::error::{found, invalid};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::jobs::{JobRow, NewJob};
+use orion_store::timeline::Recorded;
 use orion_store::webhooks::{self as store, Attempt, DeliveryRow, NewDelivery, NewWebhook, WebhookRow};
 use orion_store::{Conn, groups, tickets::TicketView, users};
 use serde::{Deserialize, Serialize};
@@ -74,7 +75,7 @@ pub(crate) fn events_for(kind: &str, data: &str) -> Vec<&'static str> {
 }
 
 /// A timeline entry just written, as the webhooks see it.
-pub(crate) struct TicketEvent<'a> {
+pub(crate) struct EntryEvent<'a> {
     pub ticket_id: i64,
     pub at: i64,
     pub actor_id: Option<i64>,
@@ -86,13 +87,31 @@ pub(crate) struct TicketEvent<'a> {
     pub data: &'a str,
 }
 
-/// Queues a delivery for every enabled webhook that wants `e`, in the caller's transaction.
-pub(crate) async fn emit(c: &mut Conn<'_>, e: &TicketEvent<'_>) -> AppResult<()> {
+/// The webhooks' subscriber to ticket events: every timeline entry written is offered to the
+/// enabled webhooks (`hooks`, from the settings cache: no query unless one subscribes).
+pub(crate) async fn react(c: &mut Conn<'_>, hooks: &[WebhookRow], portal: Option<&str>, r: &Recorded) -> AppResult<()> {
+    let Some(w) = &r.entry else { return Ok(()) };
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let e = EntryEvent {
+        ticket_id: r.ticket_id,
+        at: r.at,
+        actor_id: w.actor_id,
+        kind: &w.kind,
+        visibility: &w.visibility,
+        body: &w.body,
+        data: &w.data,
+    };
+    emit(c, hooks, portal, &e).await
+}
+
+/// Queues a delivery for every webhook of `hooks` that wants `e`, in the caller's transaction.
+async fn emit(c: &mut Conn<'_>, hooks: &[WebhookRow], portal: Option<&str>, e: &EntryEvent<'_>) -> AppResult<()> {
     let events = events_for(e.kind, e.data);
     if events.is_empty() {
         return Ok(());
     }
-    let hooks = store::enabled(c).await?;
     if !hooks.iter().any(|h| events.iter().any(|ev| subscribed(h, ev))) {
         return Ok(());
     }
@@ -101,11 +120,10 @@ pub(crate) async fn emit(c: &mut Conn<'_>, e: &TicketEvent<'_>) -> AppResult<()>
         Some(id) => Some(users::get(c, id).await?),
         None => None,
     };
-    let portal = crate::mail::load_settings(c).await?.portal_url;
     for event in events {
-        let doc = event_document(event, e, &ticket, actor.as_ref(), portal.as_deref());
+        let doc = event_document(event, e, &ticket, actor.as_ref(), portal);
         for h in hooks.iter().filter(|h| subscribed(h, event) && wants_ticket(h, &ticket)) {
-            let body = render(&h.format, &doc, &ticket, portal.as_deref());
+            let body = render(&h.format, &doc, &ticket, portal);
             queue(c, h.id, event, Some(ticket.id), &body, None, e.at).await?;
             metrics::counter!("orion_webhook_events_total", "event" => event).increment(1);
         }
@@ -150,7 +168,7 @@ fn ticket_url(portal: Option<&str>, number: &str) -> Option<String> {
 /// The event in Orion's own JSON shape (the `json` format's body).
 fn event_document(
     event: &str,
-    e: &TicketEvent<'_>,
+    e: &EntryEvent<'_>,
     t: &TicketView,
     actor: Option<&users::UserRow>,
     portal: Option<&str>,
@@ -517,7 +535,8 @@ impl App {
         let secret = v.secret.clone().unwrap_or_else(|| crate::auth::new_token(SECRET_PREFIX));
         let id = self.write_webhook(&mut c, None, &v, &secret, actor.id.0, now).await?;
         let webhook = view_by_id(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
+        self.invalidate_config();
         Ok(WebhookWithSecret { webhook, secret })
     }
 
@@ -532,7 +551,8 @@ impl App {
         let secret = v.secret.clone().unwrap_or_else(|| current.secret.clone());
         self.write_webhook(&mut c, Some(id), &v, &secret, actor.id.0, now).await?;
         let webhook = view_by_id(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
+        self.invalidate_config();
         Ok(webhook)
     }
 
@@ -578,7 +598,8 @@ impl App {
         let secret = crate::auth::new_token(SECRET_PREFIX);
         found(store::set_secret(&mut c, id, &secret, now).await, "webhook")?;
         let webhook = view_by_id(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
+        self.invalidate_config();
         Ok(WebhookWithSecret { webhook, secret })
     }
 
@@ -587,7 +608,8 @@ impl App {
         crate::kernel::access::require_admin(actor, "remove webhooks")?;
         let mut tx = self.db.begin().await?;
         found(store::delete(&mut tx.conn(), id).await, "webhook")?;
-        tx.commit().await?;
+        self.commit(tx).await?;
+        self.invalidate_config();
         Ok(())
     }
 
@@ -652,7 +674,7 @@ impl App {
         }
         let new = queue(&mut c, id, &d.event, d.ticket_id, &d.body, Some(d.id), now).await?;
         let row = store::get_delivery(&mut c, new).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(row.into())
     }
@@ -669,7 +691,7 @@ impl App {
         let body = chat_body(&w.format, &doc, &line, "Ticket events will arrive here.", None);
         let new = queue(&mut c, id, "ping", None, &body, None, now).await?;
         let row = store::get_delivery(&mut c, new).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(row.into())
     }

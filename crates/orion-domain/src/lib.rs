@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod change;
 pub mod cron;
 pub mod error;
+pub mod events;
 pub mod ics;
 pub mod ids;
 pub mod permission;
@@ -23,6 +24,7 @@ pub mod user;
 
 pub use calendar::BusinessCalendar;
 pub use error::{FieldError, FieldErrors};
+pub use events::{CommentKind, PlannedClock, TicketEvent};
 pub use ids::{CategoryId, GroupId, TicketId, UserId};
 pub use permission::Actor;
 pub use priority::{Level, Priority, PriorityMatrix};

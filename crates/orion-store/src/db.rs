@@ -1,3 +1,4 @@
+use crate::timeline::Recorded;
 use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
@@ -46,8 +47,14 @@ pub struct Db {
     pools: Pools,
 }
 
-/// A write transaction. Dropped without `commit`, it rolls back.
-pub enum Tx {
+/// A write transaction, with the ticket events recorded in it so far. Dropped without
+/// `commit`, it rolls back (and its events are forgotten with it).
+pub struct Tx {
+    pub(crate) link: TxLink,
+    events: Vec<Recorded>,
+}
+
+pub(crate) enum TxLink {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -58,8 +65,15 @@ pub enum ReadConn {
     Postgres(PoolConnection<Postgres>),
 }
 
-/// A borrowed connection of either engine; repositories take `&mut Conn`.
-pub enum Conn<'a> {
+/// A borrowed connection of either engine; repositories take `&mut Conn`. Borrowed from a
+/// write transaction, it also carries the transaction's record of ticket events.
+pub struct Conn<'a> {
+    pub link: Link<'a>,
+    events: Option<&'a mut Vec<Recorded>>,
+}
+
+/// The connection behind a [`Conn`], by engine.
+pub enum Link<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
 }
@@ -70,12 +84,12 @@ pub enum Conn<'a> {
 #[macro_export]
 macro_rules! with_conn {
     ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::Conn::Sqlite($c) => {
+        match &mut ($conn).link {
+            $crate::Link::Sqlite($c) => {
                 let $c: &mut $crate::sqlx::SqliteConnection = &mut **$c;
                 $body
             }
-            $crate::Conn::Postgres($c) => {
+            $crate::Link::Postgres($c) => {
                 let $c: &mut $crate::sqlx::PgConnection = &mut **$c;
                 $body
             }
@@ -146,8 +160,10 @@ impl Db {
     /// has to upgrade a read lock).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pools::Sqlite { write, .. } => {
+                Tx { link: TxLink::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?), events: Vec::new() }
+            }
+            Pools::Postgres(p) => Tx { link: TxLink::Postgres(p.begin().await?), events: Vec::new() },
         })
     }
 
@@ -230,16 +246,30 @@ impl Db {
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
-            Tx::Postgres(t) => Conn::Postgres(t),
-        }
+        let link = match &mut self.link {
+            TxLink::Sqlite(t) => Link::Sqlite(t),
+            TxLink::Postgres(t) => Link::Postgres(t),
+        };
+        Conn { link, events: Some(&mut self.events) }
     }
 
+    /// The ticket events recorded since the last call, oldest first; the application's
+    /// subscribers run over them before the transaction commits.
+    pub fn take_events(&mut self) -> Vec<Recorded> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Commits. Events still recorded mean a caller skipped the application's subscribers (its
+    /// `commit`): that is a bug, refused in debug builds and logged in release builds.
     pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        if !self.events.is_empty() {
+            let kinds: Vec<String> = self.events.iter().map(|e| format!("{:?}", e.event)).collect();
+            debug_assert!(false, "a transaction committed with undispatched ticket events: {kinds:?}");
+            tracing::error!(events = ?kinds, "a transaction committed with undispatched ticket events");
+        }
+        match self.link {
+            TxLink::Sqlite(t) => t.commit().await?,
+            TxLink::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }
@@ -248,17 +278,25 @@ impl Tx {
 impl ReadConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            ReadConn::Sqlite(c) => Conn::Sqlite(c),
-            ReadConn::Postgres(c) => Conn::Postgres(c),
+            ReadConn::Sqlite(c) => Conn { link: Link::Sqlite(c), events: None },
+            ReadConn::Postgres(c) => Conn { link: Link::Postgres(c), events: None },
         }
     }
 }
 
 impl Conn<'_> {
     pub fn engine(&self) -> Engine {
-        match self {
-            Conn::Sqlite(_) => Engine::Sqlite,
-            Conn::Postgres(_) => Engine::Postgres,
+        match &self.link {
+            Link::Sqlite(_) => Engine::Sqlite,
+            Link::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Records a ticket event in the write transaction this connection belongs to. On a read
+    /// connection (which writes nothing) there is nothing to react to, and it is dropped.
+    pub fn record(&mut self, r: Recorded) {
+        if let Some(events) = self.events.as_mut() {
+            events.push(r);
         }
     }
 }

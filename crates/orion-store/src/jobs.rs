@@ -84,9 +84,9 @@ const CLAIM_POSTGRES: &str = "UPDATE job SET run_at = $2, locked_by = $1, attemp
 
 /// Claims up to `limit` due jobs for `worker` for `lease_ms`, oldest due first.
 pub async fn claim(conn: &mut Conn<'_>, worker: &str, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
-    let sql = match conn {
-        Conn::Sqlite(_) => CLAIM_SQLITE,
-        Conn::Postgres(_) => CLAIM_POSTGRES,
+    let sql = match conn.engine() {
+        crate::Engine::Sqlite => CLAIM_SQLITE,
+        crate::Engine::Postgres => CLAIM_POSTGRES,
     };
     let mut rows: Vec<JobRow> = with_conn!(conn, |c| {
         sqlx::query_as(sql).bind(worker).bind(now + lease_ms).bind(now).bind(limit).fetch_all(c).await

@@ -30,7 +30,7 @@ pub mod users;
 pub mod web;
 pub mod webhooks;
 
-pub use db::{Conn, Db, DbOptions, Engine, ReadConn, Tx};
+pub use db::{Conn, Db, DbOptions, Engine, Link, ReadConn, Tx};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, Migration};
 

@@ -1,6 +1,6 @@
 //! Embedded migrations for both engines, same numbers, same meaning.
 
-use crate::{Db, Result, StoreError, Tx, with_conn};
+use crate::{Db, Result, StoreError, with_conn};
 
 /// One schema step, in its SQLite and PostgreSQL spelling.
 pub struct Migration {
@@ -49,7 +49,7 @@ pub(crate) async fn run(db: &Db, up_to: Option<i64>) -> Result<Vec<i64>> {
     let mut applied = Vec::new();
     loop {
         let mut tx = db.begin().await?;
-        if let Tx::Postgres(t) = &mut tx {
+        if let crate::db::TxLink::Postgres(t) = &mut tx.link {
             sqlx::query("SELECT pg_advisory_xact_lock(7243001)").execute(&mut **t).await?;
         }
         let mut c = tx.conn();
@@ -71,11 +71,11 @@ pub(crate) async fn run(db: &Db, up_to: Option<i64>) -> Result<Vec<i64>> {
         };
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        match &mut c {
-            crate::Conn::Sqlite(c) => {
+        match &mut c.link {
+            crate::Link::Sqlite(c) => {
                 sqlx::raw_sql(m.sqlite).execute(&mut **c).await?;
             }
-            crate::Conn::Postgres(c) => {
+            crate::Link::Postgres(c) => {
                 sqlx::raw_sql(m.postgres).execute(&mut **c).await?;
             }
         }

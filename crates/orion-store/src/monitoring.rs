@@ -124,7 +124,7 @@ pub async fn count_received(conn: &mut Conn<'_>, id: i64, n: i64, now: i64) -> R
 /// Serialises alert ingestion across nodes on PostgreSQL for the rest of the transaction, so two
 /// payloads about one outage cannot both open an incident. (SQLite has one writer already.)
 pub async fn lock_ingestion(conn: &mut Conn<'_>) -> Result<()> {
-    if let Conn::Postgres(c) = conn {
+    if let crate::Link::Postgres(c) = &mut conn.link {
         sqlx::query("SELECT pg_advisory_xact_lock(731101)").execute(&mut **c).await?;
     }
     Ok(())

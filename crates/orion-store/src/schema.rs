@@ -30,8 +30,8 @@ fn class_of(declared: &str) -> &'static str {
 /// Every user table and its columns (sorted), excluding engine internals and the full-text
 /// indexes (`fts_*`: an FTS5 virtual table and a tsvector table cannot look alike).
 pub async fn describe(conn: &mut Conn<'_>) -> Result<BTreeMap<String, Vec<Column>>> {
-    let rows: Vec<(String, String, String, bool)> = match conn {
-        Conn::Sqlite(_) => with_conn!(conn, |c| {
+    let rows: Vec<(String, String, String, bool)> = match conn.engine() {
+        crate::Engine::Sqlite => with_conn!(conn, |c| {
             sqlx::query_as(
                 "SELECT m.name, p.name, p.type, p.\"notnull\" OR p.pk > 0
                  FROM sqlite_master m JOIN pragma_table_info(m.name) p
@@ -40,7 +40,7 @@ pub async fn describe(conn: &mut Conn<'_>) -> Result<BTreeMap<String, Vec<Column
             .fetch_all(c)
             .await
         })?,
-        Conn::Postgres(_) => with_conn!(conn, |c| {
+        crate::Engine::Postgres => with_conn!(conn, |c| {
             sqlx::query_as(
                 "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'NO'
                  FROM information_schema.columns WHERE table_schema = current_schema() AND table_name NOT LIKE 'fts_%'",

@@ -57,8 +57,8 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
     if docs.is_empty() {
         return Ok(());
     }
-    match conn {
-        Conn::Sqlite(c) => {
+    match &mut conn.link {
+        crate::Link::Sqlite(c) => {
             for d in docs {
                 sqlx::query(
                     "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text, owner)
@@ -73,7 +73,7 @@ pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()
                 .await?;
             }
         }
-        Conn::Postgres(c) => {
+        crate::Link::Postgres(c) => {
             let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
             let requesters: Vec<i64> = docs.iter().map(|d| d.requester_id).collect();
             let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
@@ -186,8 +186,8 @@ impl ArticleDoc {
 }
 
 pub async fn write_articles(conn: &mut Conn<'_>, docs: &[ArticleDoc]) -> Result<()> {
-    match conn {
-        Conn::Sqlite(c) => {
+    match &mut conn.link {
+        crate::Link::Sqlite(c) => {
             for d in docs {
                 sqlx::query("INSERT OR REPLACE INTO fts_article (rowid, title, body, tags) VALUES ($1, $2, $3, $4)")
                     .bind(d.id)
@@ -198,7 +198,7 @@ pub async fn write_articles(conn: &mut Conn<'_>, docs: &[ArticleDoc]) -> Result<
                     .await?;
             }
         }
-        Conn::Postgres(c) => {
+        crate::Link::Postgres(c) => {
             for d in docs {
                 sqlx::query(
                     "INSERT INTO fts_article (article_id, tsv)
@@ -288,7 +288,7 @@ pub async fn ticket_hits(
     f: &TicketSearchFilter,
     cap: i64,
 ) -> Result<Vec<Hit>> {
-    if let Conn::Postgres(_) = conn {
+    if conn.engine() == crate::Engine::Postgres {
         return pg_ticket_hits(conn, q, scope, f, cap).await;
     }
     // SQLite. CROSS JOIN fixes the join order: the index drives, newest match first, so LIMIT
@@ -455,8 +455,8 @@ pub async fn article_hits(
     cap: i64,
 ) -> Result<Vec<Hit>> {
     let mut sql;
-    let (id_col, order, end) = match conn {
-        Conn::Sqlite(_) => {
+    let (id_col, order, end) = match conn.engine() {
+        crate::Engine::Sqlite => {
             sql = Sql::new(
                 "SELECT fts_article.rowid AS id, -bm25(fts_article, 4.0, 1.0, 2.0) AS score
                  FROM fts_article CROSS JOIN kb_article a ON a.id = fts_article.rowid WHERE fts_article MATCH ",
@@ -464,7 +464,7 @@ pub async fn article_hits(
             sql.bind_text(q.to_fts5(None));
             ("fts_article.rowid", " ORDER BY fts_article.rowid DESC LIMIT ", "")
         }
-        Conn::Postgres(_) => {
+        crate::Engine::Postgres => {
             // Ranked outside, for the rows kept only: an article's tsvector is long, and
             // ranking every match before the sort cost 15–90 ms.
             sql = Sql::new("SELECT s.id, ts_rank(s.v, to_tsquery('simple', ");

@@ -99,6 +99,24 @@ pub struct NewClock<'a> {
     pub due_at: Option<i64>,
 }
 
+impl<'a> From<&'a orion_domain::PlannedClock> for NewClock<'a> {
+    fn from(k: &'a orion_domain::PlannedClock) -> Self {
+        NewClock {
+            target: k.target,
+            policy_name: &k.policy_name,
+            calendar_name: &k.calendar_name,
+            calendar_spec: &k.calendar_spec,
+            pause_on: &k.pause_on,
+            warnings: &k.warnings,
+            escalates: k.escalates,
+            rules: Some(&k.rules),
+            on_priority_change: k.on_priority_change,
+            target_ms: k.target_ms,
+            due_at: k.due_at,
+        }
+    }
+}
+
 /// Starts a ticket's clocks: one row each and their `start` events, in two statements
 /// (this runs for every new ticket).
 pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewClock<'_>], now: i64) -> Result<()> {

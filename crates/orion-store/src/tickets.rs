@@ -122,9 +122,9 @@ const CREATE_POSTGRES: &str = "
 
 /// Logs a ticket: returns its id and number.
 pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, String)> {
-    let sql = match conn {
-        Conn::Sqlite(_) => CREATE_SQLITE,
-        Conn::Postgres(_) => CREATE_POSTGRES,
+    let sql = match conn.engine() {
+        crate::Engine::Sqlite => CREATE_SQLITE,
+        crate::Engine::Postgres => CREATE_POSTGRES,
     };
     // fetch_all: on SQLite every statement of the batch must run, not only up to the first row.
     let rows: Vec<Created> = with_conn!(conn, |c| {

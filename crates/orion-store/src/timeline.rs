@@ -1,6 +1,8 @@
 //! The append-only timeline of each ticket: its audit trail.
 
+use crate::tickets::TicketView;
 use crate::{Conn, Result, with_conn};
+use orion_domain::{Actor, TicketEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
@@ -26,8 +28,93 @@ pub struct NewEntry<'a> {
     pub data: &'a str,
 }
 
-/// Appends an entry; one with text refreshes the ticket's search index row.
+/// A ticket event recorded in a write transaction, with the timeline entry that explains it
+/// and the ticket as the command left it (when the command had it at hand).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub ticket_id: i64,
+    pub at: i64,
+    /// Who did it; `None`: Orion itself.
+    pub actor: Option<Actor>,
+    pub event: TicketEvent,
+    /// The entry written with the event.
+    pub entry: Option<Written>,
+    pub ticket: Option<Box<TicketView>>,
+}
+
+/// A timeline entry as written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub id: i64,
+    pub actor_id: Option<i64>,
+    pub kind: String,
+    pub visibility: String,
+    pub body: String,
+    pub data: String,
+}
+
+impl Written {
+    fn of(id: i64, e: &NewEntry<'_>) -> Self {
+        Written {
+            id,
+            actor_id: e.actor_id,
+            kind: e.kind.to_string(),
+            visibility: e.visibility.to_string(),
+            body: e.body.to_string(),
+            data: e.data.to_string(),
+        }
+    }
+}
+
+/// Appends an entry and records `event` with it for the transaction's subscribers. `actor` is
+/// who did it (its id must be `e.actor_id`); `ticket` the ticket as the command left it.
+pub async fn append_event(
+    conn: &mut Conn<'_>,
+    e: &NewEntry<'_>,
+    actor: Option<&Actor>,
+    event: TicketEvent,
+    ticket: Option<&TicketView>,
+) -> Result<i64> {
+    let id = insert(conn, e).await?;
+    conn.record(Recorded {
+        ticket_id: e.ticket_id,
+        at: e.at,
+        actor: actor.cloned(),
+        event,
+        entry: Some(Written::of(id, e)),
+        ticket: ticket.map(|t| Box::new(t.clone())),
+    });
+    Ok(id)
+}
+
+/// Records the `created` entry that `tickets::create` wrote with the ticket.
+pub fn record_created(conn: &mut Conn<'_>, e: &NewEntry<'_>, actor: Option<&Actor>, event: TicketEvent) {
+    conn.record(Recorded {
+        ticket_id: e.ticket_id,
+        at: e.at,
+        actor: actor.cloned(),
+        event,
+        entry: Some(Written::of(0, e)),
+        ticket: None,
+    });
+}
+
+/// Appends an entry Orion or a feature writes (no typed event of its own: [`TicketEvent::Noted`]).
 pub async fn append(conn: &mut Conn<'_>, e: &NewEntry<'_>) -> Result<i64> {
+    let id = insert(conn, e).await?;
+    conn.record(Recorded {
+        ticket_id: e.ticket_id,
+        at: e.at,
+        actor: None,
+        event: TicketEvent::Noted,
+        entry: Some(Written::of(id, e)),
+        ticket: None,
+    });
+    Ok(id)
+}
+
+/// Writes an entry; one with text refreshes the ticket's search index row.
+async fn insert(conn: &mut Conn<'_>, e: &NewEntry<'_>) -> Result<i64> {
     let id = with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)

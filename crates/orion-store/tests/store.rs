@@ -100,6 +100,12 @@ async fn seed_entry(db: &Db) -> i64 {
     )
     .await
     .unwrap();
+    // Writing an entry records it for the application's subscribers, which must take it before
+    // the transaction commits.
+    let recorded = tx.take_events();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].event, orion_domain::TicketEvent::Noted);
+    assert_eq!(recorded[0].entry.as_ref().map(|e| (e.id, e.kind.as_str())), Some((id, "comment")));
     tx.commit().await.unwrap();
     id
 }
@@ -381,6 +387,7 @@ async fn search_finds_the_newest_matches_across_id_blocks(engine: Engine) {
     )
     .await
     .unwrap();
+    tx.take_events();
     tx.commit().await.unwrap();
 
     let q = Query::parse("printer", false).unwrap();

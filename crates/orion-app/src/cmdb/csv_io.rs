@@ -271,7 +271,7 @@ impl App {
         }
         report.errors.sort_by_key(|e| e.line);
         if report.errors.is_empty() && !dry_run {
-            tx.commit().await?;
+            self.commit(tx).await?;
             report.written = true;
         }
         Ok(report)

@@ -536,7 +536,7 @@ impl App {
                 if store::use_token(&mut tx.conn(), &hash, now).await?.is_none() {
                     return Err(AppError::TokenRefused(inventory_token_help(&settings.token_header)));
                 }
-                tx.commit().await?;
+                self.commit(tx).await?;
                 let text = format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REPLY><PROLOG_FREQ>{}</PROLOG_FREQ><RESPONSE>SEND</RESPONSE></REPLY>",
                     settings.prolog_freq_hours
@@ -551,7 +551,7 @@ impl App {
                     return Err(AppError::TokenRefused(inventory_token_help(&settings.token_header)));
                 }
                 let (id, created) = write_inventory(&mut c, &inv, &settings, now).await?;
-                tx.commit().await?;
+                self.commit(tx).await?;
                 metrics::counter!("orion_inventories_total", "result" => if created { "created" } else { "updated" })
                     .increment(1);
                 let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REPLY></REPLY>";
@@ -598,7 +598,7 @@ impl App {
         errs.into_result()?;
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), SETTINGS_KEY, &serde_json::to_string(&s).unwrap_or_default(), self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(s)
     }
 
@@ -618,7 +618,7 @@ impl App {
             }
             other => other?,
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(NewInventoryToken { id, name: name.to_string(), token })
     }
 
@@ -642,7 +642,7 @@ impl App {
         crate::kernel::access::require_admin(actor, "remove inventory tokens")?;
         let mut tx = self.db.begin().await?;
         crate::kernel::error::found(store::delete_token(&mut tx.conn(), id).await, "inventory token")?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

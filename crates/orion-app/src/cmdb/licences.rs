@@ -295,7 +295,7 @@ impl App {
         let mut c = tx.conn();
         let id = write(&mut c, None, &v, now).await?;
         let row = store::get_licence(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view(row, now))
     }
 
@@ -313,7 +313,7 @@ impl App {
         }
         write(&mut c, Some(id), &v, now).await?;
         let row = store::get_licence(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view(row, now))
     }
 
@@ -321,7 +321,7 @@ impl App {
         require_staff(actor, "remove licences")?;
         let mut tx = self.db.begin().await?;
         found(store::delete_licence(&mut tx.conn(), id).await, "licence")?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -386,7 +386,7 @@ impl App {
             event(&mut c, ci.id, now, Some(actor), "licence_assigned", &summary, json!({"licence": l.id})).await?;
         }
         let row = store::assignments(&mut c, id).await?.into_iter().find(|a| a.id == aid);
-        tx.commit().await?;
+        self.commit(tx).await?;
         row.map(Into::into).ok_or(AppError::NotFound("assignment"))
     }
 
@@ -394,7 +394,7 @@ impl App {
         require_staff(actor, "assign licences")?;
         let mut tx = self.db.begin().await?;
         found(store::unassign(&mut tx.conn(), id, assignment).await, "assignment")?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use crate::kernel::error::{found, invalid};
 use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::asset::{self, CI_TYPES};
-use orion_domain::{Actor, FieldErrors, Role, Timestamp};
+use orion_domain::{Actor, FieldErrors, Role, TicketEvent, Timestamp};
 use orion_store::cmdb::{self as store, CiEventRow, CiFields, CiFilter, CiRow, RelationRow};
 use orion_store::{Conn, groups, users};
 use serde::{Deserialize, Serialize};
@@ -706,7 +706,7 @@ impl App {
         )
         .await?;
         let row = store::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_assets_created_total").increment(1);
         Ok(view(row, now))
     }
@@ -746,7 +746,7 @@ impl App {
             .await?;
         }
         let row = store::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view(row, now))
     }
 
@@ -828,7 +828,7 @@ impl App {
             ));
         }
         store::delete(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -880,7 +880,7 @@ impl App {
         data["to"] = json!(m.state);
         event(&mut c, id, now, Some(actor), m.kind, &m.summary, data).await?;
         let row = store::get(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view(row, now))
     }
 
@@ -1096,7 +1096,7 @@ impl App {
         event(&mut c, source.id, now, Some(actor), "related", &summary, data.clone()).await?;
         event(&mut c, target.id, now, Some(actor), "related", &summary, data).await?;
         let rel = store::get_relation(&mut c, rid).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(rel.into())
     }
 
@@ -1115,7 +1115,7 @@ impl App {
         let data = json!({"relation": rel.id, "source": rel.source_id, "kind": rel.kind, "target": rel.target_id});
         event(&mut c, rel.source_id, now, Some(actor), "unrelated", &summary, data.clone()).await?;
         event(&mut c, rel.target_id, now, Some(actor), "unrelated", &summary, data).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -1236,8 +1236,8 @@ impl App {
         if actor.role == Role::Requester && ci.owner_id != Some(actor.id.0) {
             return Err(invalid("asset", "you can name only a device checked out to you"));
         }
-        link(&mut c, t.id, &t.number, (ci.id, &ci.name), Some(actor.id.0), now).await?;
-        tx.commit().await?;
+        crate::tickets::link_asset(&mut c, (t.id, &t.number), (ci.id, &ci.name), Some(actor.id.0), now).await?;
+        self.commit(tx).await?;
         self.ticket_assets(actor, number).await
     }
 
@@ -1250,65 +1250,28 @@ impl App {
         let t = crate::tickets::load_visible(&mut c, actor, number).await?;
         found(store::unlink_ticket(&mut c, t.id, asset_id).await, "asset on this ticket")?;
         let ci = store::get(&mut c, asset_id).await?;
-        event(
-            &mut c,
-            ci.id,
-            now,
-            Some(actor),
-            "ticket_unlinked",
-            &format!("No longer on {}", t.number),
-            json!({"ticket": t.number}),
-        )
-        .await?;
-        crate::tickets::record_entry(
-            &mut c,
-            t.id,
-            now,
-            Some(actor),
-            "asset_unlinked",
-            &json!({"asset": ci.id, "name": ci.name}),
-        )
-        .await?;
-        tx.commit().await?;
+        let event = TicketEvent::AssetLinked { asset_id: ci.id, ticket_number: t.number.clone(), linked: false };
+        let data = json!({"asset": ci.id, "name": ci.name});
+        crate::tickets::record_entry(&mut c, t.id, now, Some(actor), ("asset_unlinked", event), &data).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }
 
-/// Links a ticket to a CI with the history event and an internal timeline entry (nothing if
-/// it already was).
-pub(crate) async fn link(
-    c: &mut Conn<'_>,
-    ticket_id: i64,
-    number: &str,
-    ci: (i64, &str),
-    actor_id: Option<i64>,
-    now: i64,
-) -> AppResult<bool> {
-    if !store::link_ticket(c, ticket_id, ci.0, actor_id, now).await? {
-        return Ok(false);
+/// The history entry an asset gets when it is named on a ticket or no longer is (a subscriber
+/// to [`TicketEvent::AssetLinked`]).
+pub(crate) async fn react(c: &mut Conn<'_>, r: &orion_store::timeline::Recorded) -> AppResult<()> {
+    if let orion_domain::TicketEvent::AssetLinked { asset_id, ticket_number, linked } = &r.event {
+        let (kind, body) = if *linked {
+            ("ticket_linked", format!("Named on {ticket_number}"))
+        } else {
+            ("ticket_unlinked", format!("No longer on {ticket_number}"))
+        };
+        let data = json!({"ticket": ticket_number}).to_string();
+        let actor_id = r.entry.as_ref().and_then(|e| e.actor_id);
+        store::insert_event(c, *asset_id, r.at, actor_id, kind, &body, &data).await?;
     }
-    store::insert_event(
-        c,
-        ci.0,
-        now,
-        actor_id,
-        "ticket_linked",
-        &format!("Named on {number}"),
-        &json!({"ticket": number}).to_string(),
-    )
-    .await?;
-    let data = json!({"asset": ci.0, "name": ci.1}).to_string();
-    let entry = orion_store::timeline::NewEntry {
-        ticket_id,
-        at: now,
-        actor_id,
-        kind: "asset_linked",
-        visibility: "internal",
-        body: "",
-        data: &data,
-    };
-    crate::tickets::append(c, &entry).await?;
-    Ok(true)
+    Ok(())
 }
 
 fn services_and_users(all: &[&CiRow]) -> (Vec<AssetRef>, Vec<Holder>) {

@@ -283,7 +283,7 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), SEEDED, "true", self.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 }

@@ -268,7 +268,7 @@ impl App {
                 report.proposed += 1;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_problem_proposals_total").increment(report.proposed as u64);
         tracing::info!(
             incidents = report.incidents,
@@ -381,7 +381,7 @@ impl App {
         let t = create_problem_in(self, &mut c, actor, input, now).await?;
         store::decide_proposal(&mut c, id, "accepted", Some(t.id), actor.id.0, now).await?;
         let out = problem_view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -400,7 +400,7 @@ impl App {
         }
         let p = store::get_proposal(&mut c, id).await?;
         let out = proposal_view(&mut c, p).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -436,7 +436,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         settings::put(&mut tx.conn(), SETTINGS_KEY, &serde_json::to_string(&s).unwrap_or_default(), now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.schedule_detection().await?;
         Ok(s)
     }

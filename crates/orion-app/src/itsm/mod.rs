@@ -3,12 +3,12 @@
 //! What only they have (phases, analysis, approvals, plans) lives beside the ticket row, and
 //! every phase move also sets the ticket core's state so queues and reports stay true.
 
-use crate::intake::{Planned, Requester, Written};
 use crate::kernel::access::require_staff;
 use crate::kernel::error::collect;
 use crate::kernel::error::invalid;
 use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
 use crate::tickets::{self, Entry};
+use crate::tickets::{Planned, Requester, Written};
 use crate::{App, AppError, AppResult};
 use orion_domain::error::required_text;
 use orion_domain::{Actor, FieldErrors, Level, PendingReason, State, TicketKind, Timestamp};
@@ -146,7 +146,7 @@ pub(crate) async fn create_core(
         &[],
     )
     .to_string();
-    let written = crate::intake::write_one(
+    let written = crate::tickets::open(
         c,
         &Planned {
             requester: Requester::Known(actor.id.0),
@@ -177,7 +177,6 @@ pub(crate) async fn create_core(
         t.pending_reason = Some(p.as_str().to_string());
         orion_store::tickets::update(c, &t).await?;
     }
-    metrics::counter!("orion_tickets_created_total", "kind" => core.kind.as_str()).increment(1);
     Ok(Some(written))
 }
 
@@ -255,7 +254,7 @@ pub(crate) async fn note_on(
     kind: &str,
     data: serde_json::Value,
 ) -> AppResult<()> {
-    tickets::record_entry(c, ticket_id, now, Some(actor), kind, &data).await
+    tickets::record_entry(c, ticket_id, now, Some(actor), (kind, orion_domain::TicketEvent::Noted), &data).await
 }
 
 /// A text field of an update: trimmed, bounded.

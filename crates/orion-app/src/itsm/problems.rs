@@ -7,6 +7,7 @@ use crate::kernel::access::require_staff;
 use crate::kernel::error::{found, invalid};
 use crate::tickets::{self, Entry};
 use crate::{App, AppError, AppResult, Page, Ticket};
+use orion_domain::TicketEvent;
 use orion_domain::change::{parse_problem_phase, problem_core_state, problem_next};
 use orion_domain::{Actor, FieldErrors, ResolutionCode, State, TicketKind, Visibility};
 use orion_store::Conn;
@@ -281,7 +282,7 @@ impl App {
         let mut c = tx.conn();
         let t = create_problem_in(self, &mut c, actor, input, now).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -365,10 +366,11 @@ impl App {
             visibility: Visibility::Internal,
             body: "",
             data: json!({"fields": changed, "fix_change": e.fix_change}),
+            event: TicketEvent::FieldsChanged { priority_changed: false },
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -414,7 +416,6 @@ impl App {
         }
         let mut resolved = Vec::new();
         if input.resolve_incidents {
-            let mail = self.config(&mut c).await?.mail.clone();
             let notes = if note.is_empty() {
                 format!("Fixed by {}: {}", t.number, p.root_cause)
             } else {
@@ -426,15 +427,8 @@ impl App {
                     continue;
                 }
                 let mut inc = orion_store::tickets::get(&mut c, l.id).await?;
-                crate::tickets::lifecycle::resolve_in(
-                    &mut c,
-                    &mail,
-                    actor,
-                    &mut inc,
-                    (ResolutionCode::Fixed, &notes),
-                    now,
-                )
-                .await?;
+                crate::tickets::lifecycle::resolve_in(&mut c, actor, &mut inc, (ResolutionCode::Fixed, &notes), now)
+                    .await?;
                 resolved.push(l.number);
             }
         }
@@ -443,10 +437,11 @@ impl App {
             visibility: Visibility::Internal,
             body: &note,
             data: json!({"from": from, "to": to, "resolved_incidents": resolved}),
+            event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, problem_core_state(to), actor, now, entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -460,7 +455,7 @@ impl App {
         let inc = incident(&mut c, "incident", &input.incident).await?;
         link_incident(&mut c, actor, &t, &inc, now).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -475,7 +470,7 @@ impl App {
         note_on(&mut c, t.id, now, actor, "incident_unlinked", json!({"incident": inc.number})).await?;
         note_on(&mut c, inc.id, now, actor, "problem_unlinked", json!({"problem": t.number})).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -580,17 +575,10 @@ impl App {
             notes.push_str("\n\n");
             notes.push_str(n);
         }
-        let mail = self.config(&mut c).await?.mail.clone();
-        let view = crate::tickets::lifecycle::resolve_in(
-            &mut c,
-            &mail,
-            actor,
-            &mut t,
-            (ResolutionCode::Workaround, &notes),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let view =
+            crate::tickets::lifecycle::resolve_in(&mut c, actor, &mut t, (ResolutionCode::Workaround, &notes), now)
+                .await?;
+        self.commit(tx).await?;
         Ok(view.into())
     }
 

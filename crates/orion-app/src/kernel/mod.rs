@@ -5,7 +5,8 @@
 //! - `paging`: keyset cursors and limits;
 //! - `access`: who may do what, over the domain's permissions;
 //! - `uploads` and `limits`: what people may attach and type;
-//! - `clock`: time as a parameter.
+//! - `clock`: time as a parameter;
+//! - `work`: how a command's transaction commits through the event subscribers.
 
 pub mod access;
 pub mod clock;
@@ -13,5 +14,6 @@ pub mod error;
 pub mod limits;
 pub mod paging;
 pub mod uploads;
+pub mod work;
 
 pub use error::{AppError, AppResult};

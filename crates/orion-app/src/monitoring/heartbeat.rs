@@ -256,7 +256,7 @@ impl App {
             schedule_check(&mut c, id, due, v.grace_seconds * 1000, now).await?;
         }
         let row = store::get_heartbeat(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(HeartbeatWithToken::new(row.into(), token))
     }
@@ -282,7 +282,7 @@ impl App {
             schedule_check(&mut c, id, due, v.grace_seconds * 1000, now).await?;
         }
         let row = store::get_heartbeat(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(row.into())
     }
@@ -297,7 +297,7 @@ impl App {
         found(store::get_heartbeat(&mut c, id).await, "heartbeat")?;
         store::set_heartbeat_token(&mut c, id, &hash_token(&token), now).await?;
         let row = store::get_heartbeat(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(HeartbeatWithToken::new(row.into(), token))
     }
 
@@ -415,7 +415,7 @@ impl App {
             schedule_check(&mut c, h.id, due, grace_ms, now).await?;
         }
         store::set_heartbeat_state(&mut c, h.id, &state, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.job_wake.notify_one();
         metrics::counter!("orion_heartbeat_pings_total", "outcome" => match ping {
             Ping::Start => "start",
@@ -474,7 +474,7 @@ impl App {
             ticket_id: Some(t),
         };
         store::set_heartbeat_state(&mut c, h.id, &state, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         metrics::counter!("orion_heartbeat_missed_total").increment(1);
         Ok(())
     }

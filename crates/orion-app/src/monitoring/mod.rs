@@ -22,8 +22,8 @@ pub mod heartbeat;
 pub mod payload;
 
 use crate::auth::{hash_token, new_token};
-use crate::intake::{Planned, Requester};
 use crate::kernel::error::{found, invalid};
+use crate::tickets::{Planned, Requester};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Level, ResolutionCode, Role, State, TicketKind, Timestamp, UserId};
 use orion_store::monitoring::{self as store, AlertRow, AlertWrite, Correlate, IntegrationRow, NewIntegration};
@@ -437,7 +437,7 @@ impl App {
             other => other?,
         };
         let row = store::get_integration(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IntegrationWithToken { integration: row.into(), token })
     }
 
@@ -468,7 +468,7 @@ impl App {
             other => other?,
         }
         let row = store::get_integration(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(row.into())
     }
 
@@ -482,7 +482,7 @@ impl App {
         found(store::get_integration(&mut c, id).await, "integration")?;
         store::set_integration_token(&mut c, id, &hash_token(&token), now).await?;
         let row = store::get_integration(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IntegrationWithToken { integration: row.into(), token })
     }
 
@@ -655,17 +655,9 @@ impl App {
             let mut t = orion_store::tickets::get(&mut c, *ticket).await?;
             let open = State::parse("state", &t.state).is_ok_and(State::is_open);
             if open && settings.on_all_resolved == "resolve" {
-                let config = self.config(&mut c).await?;
                 let notes = format!("All {total} monitoring alert(s) of this incident have resolved.");
-                crate::tickets::lifecycle::resolve_in(
-                    &mut c,
-                    &config.mail,
-                    &bot,
-                    &mut t,
-                    (ResolutionCode::Fixed, &notes),
-                    now,
-                )
-                .await?;
+                crate::tickets::lifecycle::resolve_in(&mut c, &bot, &mut t, (ResolutionCode::Fixed, &notes), now)
+                    .await?;
                 metrics::counter!("orion_monitoring_incidents_resolved_total").increment(1);
             } else if open {
                 let body = format!("All {total} monitoring alert(s) of this incident have resolved; it stays open.");
@@ -673,7 +665,7 @@ impl App {
             }
         }
         store::count_received(&mut c, integration.id, events.len() as i64, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(IngestReport { integration: integration.name, alerts: outcomes })
     }
 
@@ -753,10 +745,9 @@ impl App {
             }
             if state == State::Resolved && t.resolved_at.is_some_and(|r| r >= reopen_from) {
                 store::update_alert(c, a.id, &write, (Some(tid), None), starts, now).await?;
-                let config = self.config(c).await?;
                 let bot = Actor { id: UserId(integration.requester_id), role: Role::Requester };
                 let reason = format!("{} — firing again", line_for(e, "Alert"));
-                crate::tickets::lifecycle::reopen_in(c, &config.mail, &bot, &mut t, &reason, now).await?;
+                crate::tickets::lifecycle::reopen_in(c, &bot, &mut t, &reason, now).await?;
                 metrics::counter!("orion_monitoring_incidents_reopened_total").increment(1);
                 return Ok(("reopened", Some(tid)));
             }
@@ -864,7 +855,7 @@ impl App {
         if let (Some(d), Some(extra)) = (data.as_object_mut(), m.data.as_object()) {
             d.extend(extra.clone());
         }
-        let written = crate::intake::write_one(
+        let written = crate::tickets::open(
             c,
             &Planned {
                 requester: Requester::Known(m.requester_id),
@@ -890,7 +881,6 @@ impl App {
             },
         )
         .await?;
-        metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
         metrics::counter!("orion_monitoring_incidents_opened_total").increment(1);
         Ok(written.id)
     }
@@ -991,7 +981,7 @@ impl App {
         let mut c = tx.conn();
         let id = store::insert_window(&mut c, (&name, &reason, &m), (starts, ends), actor.id.0, now).await?;
         let row = store::get_window(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(MaintenanceWindow::from_row(row, now))
     }
 
@@ -1015,7 +1005,7 @@ impl App {
             store::end_window(&mut c, id, now).await?;
         }
         let row = store::get_window(&mut c, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(MaintenanceWindow::from_row(row, now))
     }
 }
@@ -1063,7 +1053,7 @@ async fn link_ci(c: &mut Conn<'_>, ticket_id: i64, ci: &str, now: i64) -> AppRes
     if let Some(id) = found {
         let row = cmdb::get(c, id).await?;
         let number = orion_store::tickets::get(c, ticket_id).await?.number;
-        crate::cmdb::link(c, ticket_id, &number, (row.id, &row.name), None, now).await?;
+        crate::tickets::link_asset(c, (ticket_id, &number), (row.id, &row.name), None, now).await?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use super::{Entry, TEXT_MAX, collect, group_by_name, load, load_visible, require
 use crate::kernel::error::invalid;
 use crate::{App, AppError, AppResult, EscalateInput, ReasonInput, ResolveInput, Ticket};
 use orion_domain::error::required_text;
-use orion_domain::{Actor, FieldErrors, ResolutionCode, State, Visibility};
+use orion_domain::{Actor, FieldErrors, ResolutionCode, State, TicketEvent, Visibility};
 use orion_store::groups;
 use serde_json::json;
 
@@ -54,23 +54,9 @@ impl App {
         let (Some(reason), Some(troubleshooting), Some(target)) = (reason, troubleshooting, target) else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
-        let from_state = state;
-        let from_assignee = super::move_up_to(&mut t, &target);
-        let entry = Entry {
-            kind: "escalated",
-            visibility: Visibility::Internal,
-            body: &format!("Reason: {reason}\n\nTroubleshooting so far:\n{troubleshooting}"),
-            data: json!({
-                "from_group": current.name, "from_tier": current.tier,
-                "to_group": target.name, "to_tier": target.tier,
-                "from_state": from_state.as_str(), "from_assignee": from_assignee,
-                "reason": reason, "troubleshooting": troubleshooting,
-                "escalation_count": t.escalation_count,
-            }),
-        };
-        let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
-        tx.commit().await?;
-        metrics::counter!("orion_tickets_escalated_total").increment(1);
+        let view =
+            escalate_in(&mut c, &mut t, (&current, &target), Some(actor), (&reason, &troubleshooting), now).await?;
+        self.commit(tx).await?;
         Ok(view.into())
     }
 
@@ -95,9 +81,8 @@ impl App {
         let mut c = tx.conn();
         let mut t = load(&mut c, number).await?;
         super::require_core_lifecycle(&t)?;
-        let mail = self.config(&mut c).await?.mail.clone();
-        let view = resolve_in(&mut c, &mail, actor, &mut t, (code, &notes), now).await?;
-        tx.commit().await?;
+        let view = resolve_in(&mut c, actor, &mut t, (code, &notes), now).await?;
+        self.commit(tx).await?;
         Ok(view.into())
     }
 
@@ -111,9 +96,8 @@ impl App {
         if !actor.can_reopen_or_confirm(orion_domain::UserId(t.requester_id)) {
             return Err(AppError::Forbidden("only the requester or support staff can reopen".into()));
         }
-        let mail = self.config(&mut c).await?.mail.clone();
-        let view = reopen_in(&mut c, &mail, actor, &mut t, &reason, now).await?;
-        tx.commit().await?;
+        let view = reopen_in(&mut c, actor, &mut t, &reason, now).await?;
+        self.commit(tx).await?;
         Ok(view.into())
     }
 
@@ -132,19 +116,85 @@ impl App {
         from.transition(State::Closed)?;
         t.state = State::Closed.as_str().to_string();
         t.closed_at = Some(now);
-        let entry =
-            Entry { kind: "closed", visibility: Visibility::Public, body: &note, data: json!({"from": from.as_str()}) };
+        let entry = Entry {
+            kind: "closed",
+            visibility: Visibility::Public,
+            body: &note,
+            data: json!({"from": from.as_str()}),
+            event: TicketEvent::Closed,
+        };
         let view = save(&mut c, &mut t, now, Some(actor), entry).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(view.into())
     }
+}
+
+/// Moves `t` from group `current` up to `target` (an agent's escalation, or an SLA rule's when
+/// `actor` is `None`) with the reason and the troubleshooting done so far, in the caller's transaction.
+pub(crate) async fn escalate_in(
+    c: &mut orion_store::Conn<'_>,
+    t: &mut orion_store::tickets::TicketView,
+    (current, target): (&groups::GroupRow, &groups::GroupRow),
+    actor: Option<&Actor>,
+    (reason, troubleshooting): (&str, &str),
+    now: i64,
+) -> AppResult<orion_store::tickets::TicketView> {
+    let from_state = state_of(t)?;
+    let from_assignee = super::move_up_to(t, target);
+    let automatic = actor.is_none();
+    let mut data = json!({
+        "from_group": current.name, "from_tier": current.tier,
+        "to_group": target.name, "to_tier": target.tier,
+        "from_state": from_state.as_str(), "from_assignee": from_assignee,
+        "reason": reason, "troubleshooting": troubleshooting,
+        "escalation_count": t.escalation_count,
+    });
+    let body = if automatic {
+        data["automatic"] = json!(true);
+        String::new()
+    } else {
+        format!("Reason: {reason}\n\nTroubleshooting so far:\n{troubleshooting}")
+    };
+    let entry = Entry {
+        kind: "escalated",
+        visibility: Visibility::Internal,
+        body: &body,
+        data,
+        event: TicketEvent::Escalated { automatic },
+    };
+    save(c, t, now, actor, entry).await
+}
+
+/// Raises the priority one step (P1 stays P1) because an SLA rule says so, recorded like an
+/// agent's change (the SLA subscriber re-targets the clocks). Nothing happens to a closed ticket.
+pub(crate) async fn raise_priority_in(
+    c: &mut orion_store::Conn<'_>,
+    t: &mut orion_store::tickets::TicketView,
+    reason: &str,
+    now: i64,
+) -> AppResult<()> {
+    let from = orion_domain::Priority::from_number("priority", t.priority)?;
+    let to = from.raised();
+    if to == from || !state_of(t)?.is_open() {
+        return Ok(());
+    }
+    t.priority = i64::from(to.get());
+    let entry = Entry {
+        kind: "fields_changed",
+        visibility: Visibility::Internal,
+        body: "",
+        data: json!({"changes": [{"field": "priority", "from": from.to_string(), "to": to.to_string()}],
+                     "reason": reason, "automatic": true}),
+        event: TicketEvent::FieldsChanged { priority_changed: true },
+    };
+    *t = save(c, t, now, None, entry).await?;
+    Ok(())
 }
 
 /// Reopens a resolved ticket inside the caller's transaction (the API, or the requester answering
 /// the resolution mail); the requester hears of it when someone else reopened it.
 pub(crate) async fn reopen_in(
     c: &mut orion_store::Conn<'_>,
-    mail: &crate::mail::MailSettings,
     actor: &Actor,
     t: &mut orion_store::tickets::TicketView,
     reason: &str,
@@ -166,18 +216,15 @@ pub(crate) async fn reopen_in(
         visibility: Visibility::Public,
         body: reason,
         data: json!({"from": from.as_str(), "to": to.as_str()}),
+        event: TicketEvent::Reopened { from, to },
     };
-    let view = save(c, t, now, Some(actor), entry).await?;
-    let extra = json!({"from": from.as_str(), "to": to.as_str()});
-    crate::outbox::notice(c, mail, (t.id, t.requester_id), "state_changed", extra, Some(actor.id.0), now).await?;
-    Ok(view)
+    save(c, t, now, Some(actor), entry).await
 }
 
 /// Resolves an open ticket inside the caller's transaction (the API, or monitoring when every alert
 /// of an incident has cleared); the requester hears of it unless they resolved it themselves.
 pub(crate) async fn resolve_in(
     c: &mut orion_store::Conn<'_>,
-    mail: &crate::mail::MailSettings,
     actor: &Actor,
     t: &mut orion_store::tickets::TicketView,
     (code, notes): (ResolutionCode, &str),
@@ -195,10 +242,7 @@ pub(crate) async fn resolve_in(
         visibility: Visibility::Public,
         body: notes,
         data: json!({"from": from.as_str(), "resolution_code": code.as_str()}),
+        event: TicketEvent::Resolved,
     };
-    let view = save(c, t, now, Some(actor), entry).await?;
-    crate::ola::record_spans(c, t.id, now).await?;
-    crate::outbox::notice(c, mail, (t.id, t.requester_id), "resolved", serde_json::Value::Null, Some(actor.id.0), now)
-        .await?;
-    Ok(view)
+    save(c, t, now, Some(actor), entry).await
 }

@@ -1,14 +1,13 @@
 //! Incidents and service requests: log, read, list, change, comment, escalate,
 //! resolve, reopen, close. Each command is one transaction with its timeline entry.
 
-use crate::intake::{Planned, Requester, Written};
 use crate::kernel::error::invalid;
 use crate::settings::priority_matrix;
 use crate::{App, AppError, AppResult, CommentInput, NewTicketInput, Page, Ticket, TicketPatch, TimelineEntry};
 use orion_domain::error::required_text;
 use orion_domain::{
-    Actor, Channel, Email, EscalationKind, FieldErrors, Level, PendingReason, Priority, Role, State, TicketKind,
-    TicketNumber, Tier, Visibility,
+    Actor, Channel, CommentKind, Email, EscalationKind, FieldErrors, Level, PendingReason, PlannedClock, Priority,
+    Role, State, TicketEvent, TicketKind, TicketNumber, Tier, Visibility,
 };
 use orion_store::tickets::{self, AssigneeFilter, TicketFilter, TicketView};
 use orion_store::{Conn, categories, groups, timeline, users};
@@ -21,7 +20,9 @@ pub(crate) use crate::kernel::paging::{PAGE_DEFAULT, PAGE_MAX, keyset_cursor, pa
 pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
 
 pub(crate) mod lifecycle;
+pub(crate) mod open;
 pub(crate) use lifecycle::reopen_in;
+pub(crate) use open::{Planned, Requester, Written, link_asset, open};
 
 /// Filters for `GET /api/v1/tickets`, as the caller wrote them.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -92,16 +93,17 @@ fn state_of(t: &TicketView) -> AppResult<State> {
     State::parse("state", &t.state).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// A timeline entry that explains a change.
+/// A timeline entry that explains a change, and the typed event it stands for.
 pub(crate) struct Entry<'a> {
     pub kind: &'a str,
     pub visibility: Visibility,
     pub body: &'a str,
     pub data: serde_json::Value,
+    pub event: TicketEvent,
 }
 
-/// Writes the changed ticket `t` with the entry that explains the change, in the
-/// caller's transaction, and returns the ticket as stored.
+/// Writes the changed ticket `t` with the entry that explains the change and its event, in
+/// the caller's transaction, and returns the ticket as stored.
 pub(crate) async fn save(
     c: &mut Conn<'_>,
     t: &mut TicketView,
@@ -111,10 +113,10 @@ pub(crate) async fn save(
 ) -> AppResult<TicketView> {
     t.updated_at = now;
     tickets::update(c, t).await?;
+    let view = tickets::get(c, t.id).await?;
     let stamp = Stamp { ticket_id: t.id, at: now, actor };
-    record(c, stamp, entry.kind, entry.visibility, entry.body, entry.data).await?;
-    crate::sla::sync_with_state(c, t, now, actor).await?;
-    Ok(tickets::get(c, t.id).await?)
+    record(c, stamp, (entry.kind, entry.visibility, entry.body), entry.data, entry.event, Some(&view)).await?;
+    Ok(view)
 }
 
 /// Puts an escalated ticket into `target`'s queue: unowned, new, one escalation more,
@@ -139,7 +141,7 @@ pub(crate) fn created_entry_data(
     channel: &str,
     group: &str,
     assignee: Option<&str>,
-    clocks: &[crate::sla::PlannedClock],
+    clocks: &[PlannedClock],
 ) -> serde_json::Value {
     json!({
         "priority": priority.to_string(), "impact": impact, "urgency": urgency,
@@ -164,33 +166,24 @@ pub(crate) async fn internal_note(
     append(c, &entry).await
 }
 
-/// Appends a timeline entry and queues the webhook deliveries it stands for, in the caller's
-/// transaction: every change to a ticket goes through here (creation excepted, see `intake`).
+/// Appends a timeline entry in the caller's transaction; it is recorded as a
+/// [`TicketEvent::Noted`] for the subscribers (webhooks among them).
 pub(crate) async fn append(c: &mut Conn<'_>, e: &timeline::NewEntry<'_>) -> AppResult<i64> {
-    let id = timeline::append(c, e).await?;
-    let event = crate::webhooks::TicketEvent {
-        ticket_id: e.ticket_id,
-        at: e.at,
-        actor_id: e.actor_id,
-        kind: e.kind,
-        visibility: e.visibility,
-        body: e.body,
-        data: e.data,
-    };
-    crate::webhooks::emit(c, &event).await?;
-    Ok(id)
+    Ok(timeline::append(c, e).await?)
 }
 
-/// Appends an internal entry Orion writes about a ticket (SLA events, …).
+/// Appends an internal entry Orion writes about a ticket (SLA events, …) with its event.
 pub(crate) async fn record_entry(
     c: &mut Conn<'_>,
     ticket_id: i64,
     now: i64,
     actor: Option<&Actor>,
-    kind: &str,
+    (kind, event): (&str, TicketEvent),
     data: &serde_json::Value,
 ) -> AppResult<()> {
-    record(c, Stamp { ticket_id, at: now, actor }, kind, Visibility::Internal, "", data.clone()).await
+    let stamp = Stamp { ticket_id, at: now, actor };
+    record(c, stamp, (kind, Visibility::Internal, ""), data.clone(), event, None).await?;
+    Ok(())
 }
 
 /// Appends one timeline entry.
@@ -201,28 +194,26 @@ struct Stamp<'a> {
     actor: Option<&'a Actor>,
 }
 
+/// Appends one timeline entry `(kind, visibility, body)` with `data`, recording `event` with the
+/// ticket as the command left it.
 async fn record(
     conn: &mut Conn<'_>,
     stamp: Stamp<'_>,
-    kind: &str,
-    visibility: Visibility,
-    body: &str,
+    (kind, visibility, body): (&str, Visibility, &str),
     data: serde_json::Value,
-) -> AppResult<()> {
-    append(
-        conn,
-        &timeline::NewEntry {
-            ticket_id: stamp.ticket_id,
-            at: stamp.at,
-            actor_id: stamp.actor.map(|a| a.id.0),
-            kind,
-            visibility: visibility.as_str(),
-            body,
-            data: &data.to_string(),
-        },
-    )
-    .await?;
-    Ok(())
+    event: TicketEvent,
+    ticket: Option<&TicketView>,
+) -> AppResult<i64> {
+    let entry = timeline::NewEntry {
+        ticket_id: stamp.ticket_id,
+        at: stamp.at,
+        actor_id: stamp.actor.map(|a| a.id.0),
+        kind,
+        visibility: visibility.as_str(),
+        body,
+        data: &data.to_string(),
+    };
+    Ok(timeline::append_event(conn, &entry, stamp.actor, event, ticket).await?)
 }
 
 pub(crate) async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
@@ -489,7 +480,6 @@ impl App {
             closed_at: None,
             version: 1,
         };
-        metrics::counter!("orion_tickets_created_total", "kind" => kind.as_str()).increment(1);
         Ok(view.into())
     }
 
@@ -725,43 +715,20 @@ impl App {
         }
         t.updated_at = now;
         tickets::update(&mut c, &t).await?;
-        if !changes.is_empty() {
-            record(
-                &mut c,
-                Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
-                "fields_changed",
-                Visibility::Internal,
-                group_note.as_deref().unwrap_or(""),
-                json!({ "changes": changes }),
-            )
-            .await?;
-        }
-        if state_changed {
-            record(
-                &mut c,
-                Stamp { ticket_id: t.id, at: now, actor: Some(actor) },
-                "state_changed",
-                Visibility::Public,
-                "",
-                json!({"from": from_state.as_str(), "to": to_state.as_str(), "pending_reason": t.pending_reason}),
-            )
-            .await?;
-        }
-        if t.priority != before.priority {
-            let config = self.config(&mut c).await?;
-            crate::sla::retarget(&mut c, &config, &t, now, Some(actor)).await?;
-        }
-        if state_changed {
-            crate::sla::sync_with_state(&mut c, &t, now, Some(actor)).await?;
-            if to_state == State::Pending {
-                let config = self.config(&mut c).await?;
-                let extra = json!({"from": from_state.as_str(), "to": "pending", "pending_reason": t.pending_reason});
-                let who = (t.id, t.requester_id);
-                crate::outbox::notice(&mut c, &config.mail, who, "state_changed", extra, Some(actor.id.0), now).await?;
-            }
-        }
         let view = tickets::get(&mut c, t.id).await?;
-        tx.commit().await?;
+        let stamp = || Stamp { ticket_id: t.id, at: now, actor: Some(actor) };
+        if !changes.is_empty() {
+            let what = ("fields_changed", Visibility::Internal, group_note.as_deref().unwrap_or(""));
+            let event = TicketEvent::FieldsChanged { priority_changed: t.priority != before.priority };
+            record(&mut c, stamp(), what, json!({ "changes": changes }), event, Some(&view)).await?;
+        }
+        if state_changed {
+            let data =
+                json!({"from": from_state.as_str(), "to": to_state.as_str(), "pending_reason": t.pending_reason});
+            let event = TicketEvent::StateChanged { from: from_state, to: to_state };
+            record(&mut c, stamp(), ("state_changed", Visibility::Public, ""), data, event, Some(&view)).await?;
+        }
+        self.commit(tx).await?;
         Ok(view.into())
     }
 
@@ -820,9 +787,9 @@ impl App {
             return Err(AppError::Conflict(format!("{} is closed; open a new ticket", t.number)));
         }
         let kind = match (input.phone_call, visibility) {
-            (true, _) => "phone_call",
-            (false, Visibility::Public) => "comment",
-            (false, Visibility::Internal) => "work_note",
+            (true, _) => CommentKind::PhoneCall,
+            (false, Visibility::Public) => CommentKind::Comment,
+            (false, Visibility::Internal) => CommentKind::WorkNote,
         };
         let mut data = serde_json::Map::new();
         if !cc.is_empty() {
@@ -856,22 +823,8 @@ impl App {
         if !file_ids.is_empty() {
             orion_store::mail::attach_to_entry(&mut c, &file_ids, id).await?;
         }
-        if kind == "comment" && actor.can_work_tickets() {
-            let config = self.config(&mut c).await?;
-            let extra = json!({ "entry_id": id });
-            crate::outbox::notice(
-                &mut c,
-                &config.mail,
-                (t.id, t.requester_id),
-                "public_reply",
-                extra,
-                Some(actor.id.0),
-                now,
-            )
-            .await?;
-        }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         entry.into_iter().next().map(TimelineEntry::from).ok_or(AppError::Internal("comment vanished".into()))
     }
 
@@ -931,33 +884,33 @@ impl App {
 }
 
 /// Adds a comment-like entry (`comment`, `work_note`, `phone_call`, `email`) to an open ticket in the
-/// caller's transaction: a requester's reply to a ticket pending on them puts it back in the queue,
-/// and a public reply or call by staff counts for the SLA. Returns the entry's id.
+/// caller's transaction: a requester's reply to a ticket pending on them puts it back in the queue.
+/// (Subscribers count a public reply or call by staff for the SLA and mail it to the requester.)
+/// Returns the entry's id.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn comment_in(
     c: &mut Conn<'_>,
     actor: &Actor,
     t: &mut TicketView,
-    kind: &str,
+    kind: CommentKind,
     visibility: Visibility,
     body: &str,
     data: &str,
     now: i64,
 ) -> AppResult<i64> {
     let state = state_of(t)?;
-    let id = append(
-        c,
-        &timeline::NewEntry {
-            ticket_id: t.id,
-            at: now,
-            actor_id: Some(actor.id.0),
-            kind,
-            visibility: visibility.as_str(),
-            body,
-            data,
-        },
-    )
-    .await?;
+    let entry = timeline::NewEntry {
+        ticket_id: t.id,
+        at: now,
+        actor_id: Some(actor.id.0),
+        kind: kind.as_str(),
+        visibility: visibility.as_str(),
+        body,
+        data,
+    };
+    let public = visibility == Visibility::Public;
+    let event = TicketEvent::Commented { kind, public, by_staff: actor.can_work_tickets() };
+    let id = timeline::append_event(c, &entry, Some(actor), event, Some(t)).await?;
     if state == State::Pending
         && t.pending_reason.as_deref() == Some(PendingReason::User.as_str())
         && actor.id.0 == t.requester_id
@@ -967,23 +920,15 @@ pub(crate) async fn comment_in(
         t.pending_reason = None;
         t.updated_at = now;
         tickets::update(c, t).await?;
-        record(
-            c,
-            Stamp { ticket_id: t.id, at: now, actor: None },
-            "state_changed",
-            Visibility::Public,
-            "The requester replied.",
-            json!({"from": "pending", "to": to.as_str(), "pending_reason": null}),
-        )
-        .await?;
-        crate::sla::sync_with_state(c, t, now, None).await?;
+        let stamp = Stamp { ticket_id: t.id, at: now, actor: None };
+        let what = ("state_changed", Visibility::Public, "The requester replied.");
+        let data = json!({"from": "pending", "to": to.as_str(), "pending_reason": null});
+        let event = TicketEvent::StateChanged { from: State::Pending, to };
+        record(c, stamp, what, data, event, Some(t)).await?;
     } else {
         // Keep `updated_at` honest for queues sorted by activity.
         t.updated_at = now;
         tickets::update(c, t).await?;
-    }
-    if (visibility == Visibility::Public || kind == "phone_call") && actor.can_work_tickets() {
-        crate::sla::public_update(c, t, now, actor).await?;
     }
     Ok(id)
 }

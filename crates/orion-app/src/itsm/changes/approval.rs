@@ -1,6 +1,7 @@
 //! A change's approval rounds: who is asked, their decisions, and what a decided round moves.
 
 use super::*;
+use orion_domain::TicketEvent;
 
 impl App {
     /// An approver's decision in the current round. When the round is decided, a change waiting
@@ -75,6 +76,7 @@ impl App {
                     visibility: Visibility::Internal,
                     body: "",
                     data: json!({"from": from, "to": to, "approval": r.approval}),
+                    event: TicketEvent::PhaseChanged,
                 };
                 set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?
             }
@@ -85,12 +87,13 @@ impl App {
                     visibility: Visibility::Internal,
                     body: "",
                     data: json!({"approval": r.approval, "after_the_fact": true}),
+                    event: TicketEvent::ApprovalDecided,
                 };
                 tickets::save(&mut c, &mut t, now, Some(actor), entry).await?
             }
         };
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 

@@ -91,7 +91,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let id = store::insert_freeze(&mut tx.conn(), &name, &reason, (s.0, e.0), actor.id.0, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Freeze { id, name, reason, starts_at: ts(s.0), ends_at: ts(e.0) })
     }
 
@@ -99,7 +99,7 @@ impl App {
         require_lead(actor, "lift change freezes")?;
         let mut tx = self.db.begin().await?;
         found(store::delete_freeze(&mut tx.conn(), id).await, "freeze period")?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

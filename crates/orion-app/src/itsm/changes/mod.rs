@@ -11,6 +11,7 @@ use crate::kernel::error::collect;
 use crate::kernel::error::{found, invalid};
 use crate::tickets::{self, Entry};
 use crate::{App, AppError, AppResult, Page, Ticket};
+use orion_domain::TicketEvent;
 use orion_domain::change::{
     RiskAnswers, Tally, change_core_state, change_is_final, change_next, inside_any, outcome_phase, overlaps,
     parse_approval_rule, parse_change_phase, parse_change_type, parse_outcome, parse_risk, tally,
@@ -659,7 +660,7 @@ impl App {
         }
         let t = orion_store::tickets::get(&mut c, written.id).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -719,10 +720,11 @@ impl App {
             visibility: Visibility::Internal,
             body: "",
             data: json!({"fields": changed}),
+            event: TicketEvent::FieldsChanged { priority_changed: false },
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -789,10 +791,11 @@ impl App {
             visibility: Visibility::Internal,
             body: &note,
             data: json!({"from": from, "to": to, "approvers_asked": approvers}),
+            event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 //! a change caused.
 
 use super::*;
+use orion_domain::TicketEvent;
 
 impl App {
     /// Adds a task to an open change (staff); default assignee the change owner.
@@ -35,10 +36,11 @@ impl App {
             visibility: Visibility::Internal,
             body: "",
             data: json!({"task": id, "title": title}),
+            event: TicketEvent::Noted,
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -72,10 +74,11 @@ impl App {
             visibility: Visibility::Internal,
             body: &notes,
             data: json!({"task": task, "title": k.title}),
+            event: TicketEvent::Noted,
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -123,10 +126,11 @@ impl App {
             visibility: Visibility::Internal,
             body: &notes,
             data: json!({"from": from, "to": to, "outcome": outcome}),
+            event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 
@@ -149,7 +153,7 @@ impl App {
                 .await?;
         }
         let out = view(&mut c, t).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(out)
     }
 }

@@ -59,7 +59,7 @@ impl App {
             }
             other => other?,
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(template_view(row))
     }
 
@@ -70,7 +70,7 @@ impl App {
         let mut c = tx.conn();
         let mut t = store::find_template(&mut c, name).await?.ok_or(AppError::NotFound("template"))?;
         store::set_template_active(&mut c, t.id, active).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         t.active = active;
         Ok(template_view(t))
     }

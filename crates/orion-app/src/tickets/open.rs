@@ -1,0 +1,124 @@
+//! The one creation path for tickets.
+
+use crate::AppResult;
+use orion_domain::{PlannedClock, TicketEvent, TicketKind};
+use orion_store::tickets::{self, NewTicket};
+use orion_store::{Conn, timeline, users};
+
+/// Who the ticket is for: a known user, or a caller to create as a requester.
+pub(crate) enum Requester {
+    Known(i64),
+    New { email: String, name: String },
+}
+
+/// A validated ticket, ready to be numbered and written.
+pub(crate) struct Planned {
+    pub requester: Requester,
+    pub prefix: &'static str,
+    pub kind: &'static str,
+    pub title: String,
+    pub description: String,
+    pub channel: &'static str,
+    pub category_id: Option<i64>,
+    pub impact: i64,
+    pub urgency: i64,
+    pub priority: i64,
+    pub state: &'static str,
+    pub assignment_group_id: i64,
+    pub assignee_id: Option<i64>,
+    pub max_tier: i64,
+    pub created_by: i64,
+    pub now: i64,
+    pub entry_data: String,
+    /// The SLA clocks to start with the ticket.
+    pub clocks: Vec<PlannedClock>,
+    /// Tell the requester by mail that the ticket was logged.
+    pub notify: bool,
+    /// The assets (CI id, name) the ticket is about
+    pub assets: Vec<(i64, String)>,
+}
+
+/// What was written: the ticket's id and number, and the requester's id.
+pub(crate) struct Written {
+    pub id: i64,
+    pub number: String,
+    pub requester_id: i64,
+}
+
+/// Logs a ticket in the caller's transaction: the one way every channel creates tickets (the API
+/// and portal through the ticket writer's group commit; mail, monitoring, problems and changes in
+/// their own transactions). Writes the row, its `created` entry and its asset links, and records
+/// [`TicketEvent::Created`]: subscribers start its SLA clocks, mail the requester and call webhooks.
+pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
+    let requester_id = match &p.requester {
+        Requester::Known(id) => *id,
+        Requester::New { email, name } => users::insert_requester(c, email, name, p.now).await?,
+    };
+    let (id, number) = tickets::create(
+        c,
+        &NewTicket {
+            prefix: p.prefix,
+            kind: p.kind,
+            title: &p.title,
+            description: &p.description,
+            requester_id,
+            channel: p.channel,
+            category_id: p.category_id,
+            impact: p.impact,
+            urgency: p.urgency,
+            priority: p.priority,
+            state: p.state,
+            assignment_group_id: p.assignment_group_id,
+            assignee_id: p.assignee_id,
+            max_tier: p.max_tier,
+            created_by: p.created_by,
+            now: p.now,
+            entry_visibility: "public",
+            entry_data: &p.entry_data,
+        },
+    )
+    .await?;
+    let entry = timeline::NewEntry {
+        ticket_id: id,
+        at: p.now,
+        actor_id: Some(p.created_by),
+        kind: "created",
+        visibility: "public",
+        body: "",
+        data: &p.entry_data,
+    };
+    let kind = TicketKind::parse("kind", p.kind)?;
+    let event = TicketEvent::Created { kind, clocks: p.clocks.clone(), notify_requester: p.notify };
+    timeline::record_created(c, &entry, None, event);
+    for (ci, name) in &p.assets {
+        link_asset(c, (id, &number), (*ci, name), Some(p.created_by), p.now).await?;
+    }
+    Ok(Written { id, number, requester_id })
+}
+
+/// Links a ticket `(id, number)` to a CI `(id, name)` with an internal timeline entry; the CMDB
+/// subscriber adds the asset's history event. Nothing happens if it already was linked.
+pub(crate) async fn link_asset(
+    c: &mut Conn<'_>,
+    (ticket_id, number): (i64, &str),
+    (ci, name): (i64, &str),
+    actor_id: Option<i64>,
+    now: i64,
+) -> AppResult<bool> {
+    if !orion_store::cmdb::link_ticket(c, ticket_id, ci, actor_id, now).await? {
+        return Ok(false);
+    }
+    let data = serde_json::json!({"asset": ci, "name": name}).to_string();
+    let entry = timeline::NewEntry {
+        ticket_id,
+        at: now,
+        actor_id,
+        kind: "asset_linked",
+        visibility: "internal",
+        body: "",
+        data: &data,
+    };
+    let event = TicketEvent::AssetLinked { asset_id: ci, ticket_number: number.to_string(), linked: true };
+    timeline::append_event(c, &entry, None, event, None).await?;
+    Ok(true)
+}
