@@ -36,6 +36,8 @@ macro_rules! one_of {
         }
     };
 }
+/// For features that name their own values (`crate::api_schema::one_of_values!(…)` in the feature).
+pub(crate) use one_of as one_of_values;
 
 fn string(format: KnownFormat) -> RefOr<Schema> {
     RefOr::T(Schema::Object(
@@ -70,7 +72,6 @@ one_of!(article_actions, article_actions_exact: ["submit", "publish", "reject", 
 one_of!(asset_conditions, asset_conditions_exact: ["good", "worn", "damaged", "faulty", "incomplete"]);
 one_of!(asset_states, asset_states_exact: orion_domain::asset::STATES);
 one_of!(ci_types, ci_types_exact: orion_domain::asset::CI_TYPES);
-one_of!(relation_kinds, relation_kinds_exact: crate::cmdb::RELATION_KINDS);
 one_of!(repair_outcomes, repair_outcomes_exact: ["repaired", "replaced", "beyond_repair"]);
 one_of!(change_phases, change_phases_exact: orion_domain::change::CHANGE_PHASES);
 one_of!(change_types, change_types_exact: orion_domain::change::CHANGE_TYPES);
@@ -81,11 +82,6 @@ one_of!(problem_phases, problem_phases_exact: orion_domain::change::PROBLEM_PHAS
 one_of!(proposal_states, proposal_states_exact: ["open", "accepted", "dismissed"]);
 one_of!(alert_statuses, alert_statuses_exact: ["firing", "resolved"]);
 one_of!(integration_kinds, integration_kinds_exact: ["alertmanager", "grafana", "zabbix", "webhook"]);
-one_of!(mail_notices, mail_notices_exact: crate::outbox::EVENTS);
-one_of!(webhook_events, webhook_events_exact: crate::webhooks::EVENTS);
-one_of!(licence_types, licence_types_exact: crate::cmdb::licences::LICENCE_TYPES);
-one_of!(audiences, audiences_exact: crate::kb::AUDIENCES);
-one_of!(article_states, article_states_exact: crate::kb::STATES);
 one_of!(resolution_codes, resolution_codes_exact: [
     "fixed", "workaround", "information_provided", "request_fulfilled", "not_reproducible", "duplicate", "cancelled"
 ]);
@@ -94,7 +90,7 @@ fn int_in(min: i64, max: i64) -> utoipa::openapi::schema::Object {
     ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min)).maximum(Some(max)).build()
 }
 
-fn array_of(items: impl Into<ArrayItems>, min: Option<usize>, max: Option<usize>) -> ArrayBuilder {
+pub(crate) fn array_of(items: impl Into<ArrayItems>, min: Option<usize>, max: Option<usize>) -> ArrayBuilder {
     ArrayBuilder::new().items(items).min_items(min).max_items(max)
 }
 
@@ -132,11 +128,4 @@ pub fn date() -> Schema {
             .item(RefOr::T(Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build())))
             .build(),
     )
-}
-
-/// A list of mail notices.
-pub fn mail_notice_list() -> Schema {
-    let allowed: Vec<serde_json::Value> = crate::outbox::EVENTS.iter().map(|v| (*v).into()).collect();
-    let notice = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(allowed)).build();
-    Schema::Array(array_of(notice, None, None).build())
 }

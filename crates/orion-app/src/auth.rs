@@ -18,7 +18,7 @@ const CACHE_MAX: usize = 10_000;
 /// `last_used_at` is written at most this often per token, to keep reads read-only.
 const TOUCH_EVERY_MS: i64 = 5 * 60_000;
 pub const TOKEN_PREFIX: &str = "orion_";
-/// The absolute floor; the configured policy (`security::check_password`) asks for more.
+/// The absolute floor; the configured policy (`signin::check_password`) asks for more.
 const MIN_PASSWORD_LEN: usize = 8;
 
 #[derive(Default)]

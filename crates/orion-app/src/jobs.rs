@@ -11,8 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a handler says about one run of a job.
-pub type JobResult = Result<(), String>;
+pub use crate::kernel::jobs::{JobResult, retry_delay_ms};
 
 type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = JobResult> + Send>> + Send + Sync>;
 
@@ -24,12 +23,6 @@ const BATCH: i64 = 32;
 const LEASE_GUARD: Duration = Duration::from_millis(LEASE_MS as u64 / 2);
 /// Longest sleep: other nodes' new jobs are noticed at least this often.
 const MAX_IDLE: Duration = Duration::from_secs(5);
-
-/// The delay before retry number `attempts` (1-based): 30 s doubling, at most an hour.
-pub fn retry_delay_ms(attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 20) - 1;
-    (30_000i64 << exp).min(3_600_000)
-}
 
 /// What one step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,6 +12,9 @@ use orion_store::{Conn, StoreError, categories, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+crate::api_schema::one_of_values!(audiences, audiences_exact: AUDIENCES);
+crate::api_schema::one_of_values!(article_states, article_states_exact: STATES);
+
 pub const TITLE_MAX: usize = 200;
 pub const BODY_MAX: usize = 200_000;
 pub const TAGS_MAX: usize = 20;
@@ -110,7 +113,7 @@ pub struct ArticleInput {
     #[schema(schema_with = crate::api_schema::article_kinds)]
     pub kind: Option<String>,
     /// Default `internal`
-    #[schema(schema_with = crate::api_schema::audiences)]
+    #[schema(schema_with = audiences)]
     pub audience: Option<String>,
     /// Category path, e.g. `Hardware/Printer`
     pub category: Option<String>,
@@ -138,7 +141,7 @@ pub struct ArticleEdit {
     pub body: Option<String>,
     #[schema(schema_with = crate::api_schema::article_kinds)]
     pub kind: Option<String>,
-    #[schema(schema_with = crate::api_schema::audiences)]
+    #[schema(schema_with = audiences)]
     pub audience: Option<String>,
     /// Category path; empty string clears it
     pub category: Option<String>,
@@ -170,7 +173,7 @@ pub struct ArticleTransition {
 #[serde(deny_unknown_fields)]
 pub struct ArticleQuery {
     /// One state or several, comma-separated
-    #[param(schema_with = crate::api_schema::article_states_exact)]
+    #[param(schema_with = article_states_exact)]
     pub state: Option<String>,
     #[param(schema_with = crate::api_schema::article_kinds_exact)]
     pub kind: Option<String>,
@@ -862,7 +865,11 @@ impl App {
     }
 
     /// An article attachment's bytes, for whoever may read the article.
-    pub async fn article_attachment(&self, actor: &Actor, id: i64) -> AppResult<crate::mail::AttachmentFile> {
+    pub async fn article_attachment(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<crate::kernel::uploads::AttachmentFile> {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let a = match kb::attachment(&mut c, id).await {
@@ -874,6 +881,6 @@ impl App {
             return Err(AppError::NotFound("attachment"));
         }
         let bytes = orion_store::mail::get_blob(&mut c, &a.sha256).await?;
-        Ok(crate::mail::AttachmentFile { filename: a.filename, content_type: a.content_type, bytes })
+        Ok(crate::kernel::uploads::AttachmentFile { filename: a.filename, content_type: a.content_type, bytes })
     }
 }

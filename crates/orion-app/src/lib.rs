@@ -5,7 +5,6 @@
 pub mod api_schema;
 pub mod auth;
 pub mod cmdb;
-mod config;
 pub mod demo;
 pub mod directory;
 pub(crate) mod intake;
@@ -13,6 +12,8 @@ pub mod itsm;
 pub mod jobs;
 pub mod kb;
 pub mod kernel;
+#[cfg(test)]
+mod layering;
 pub mod mail;
 pub mod mailbox;
 pub mod monitoring;
@@ -21,8 +22,8 @@ pub mod ola;
 pub mod outbox;
 mod reactions;
 pub mod search;
-pub mod security;
 pub mod settings;
+pub mod signin;
 pub mod sla;
 pub mod tickets;
 mod views;
@@ -41,7 +42,7 @@ pub struct App {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     tokens: Arc<auth::TokenCache>,
-    config: Arc<config::ConfigCache>,
+    config: Arc<settings::ConfigCache>,
     intake: Arc<std::sync::OnceLock<intake::Intake>>,
     /// Wakes this node's job worker when a job is queued here.
     job_wake: Arc<tokio::sync::Notify>,

@@ -14,77 +14,10 @@ use serde_json::json;
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-use crate::config::Config;
-use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
-
-const MAIL_SETTINGS: &str = "mail";
-
-/// How Orion treats inbound mail (`GET/PUT /api/v1/settings/mail`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailSettings {
-    /// The helpdesk addresses: the SMTP/LMTP listener accepts mail for these only (empty: any),
-    /// and mail *from* one of them is a loop
-    pub addresses: Vec<String>,
-    /// `create` (default): an unknown sender becomes a requester; `quarantine`: the message waits for an admin
-    pub unknown_senders: String,
-    /// A reply from someone who is neither the requester nor staff: `internal_note` (default, for
-    /// review) or `new_ticket`
-    pub non_participant_replies: String,
-    /// Larger messages are quarantined (default 25 MiB)
-    pub max_message_bytes: i64,
-    /// The address Orion's mail comes from (default: the first helpdesk address). Without one,
-    /// Orion sends no mail.
-    pub from_address: Option<String>,
-    /// The display name on Orion's mail
-    pub from_name: String,
-    /// Which mails go to requesters: `received`, `public_reply`, `state_changed`, `resolved`
-    #[schema(schema_with = crate::api_schema::mail_notice_list)]
-    pub notify: Vec<String>,
-    /// At most this many automatic mails to one address per hour; more are suppressed (logged)
-    #[schema(minimum = 0, maximum = 10000)]
-    pub auto_reply_limit_per_hour: i64,
-    /// The self-service portal's address, for links in mail (e.g. `https://help.example.com`)
-    pub portal_url: Option<String>,
-}
-
-impl Default for MailSettings {
-    fn default() -> Self {
-        Self {
-            addresses: Vec::new(),
-            unknown_senders: "create".into(),
-            non_participant_replies: "internal_note".into(),
-            max_message_bytes: 25 * 1024 * 1024,
-            from_address: None,
-            from_name: "IT Service Desk".into(),
-            notify: crate::outbox::EVENTS.iter().map(|e| e.to_string()).collect(),
-            auto_reply_limit_per_hour: 10,
-            portal_url: None,
-        }
-    }
-}
-
-impl MailSettings {
-    /// One of the helpdesk addresses (mail from it is a loop; mail to it is not sent).
-    pub(crate) fn is_own(&self, address: &str) -> bool {
-        self.addresses.iter().any(|a| a.eq_ignore_ascii_case(address))
-    }
-
-    /// The address Orion sends from, if it sends at all.
-    pub fn sender(&self) -> Option<&str> {
-        self.from_address.as_deref().or(self.addresses.first().map(String::as_str))
-    }
-
-    /// Whether mail for `event` goes out.
-    pub fn sends(&self, event: &str) -> bool {
-        self.sender().is_some() && self.notify.iter().any(|e| e == event)
-    }
-
-    /// Does the listener take mail for `rcpt`?
-    pub fn accepts(&self, rcpt: &str) -> bool {
-        self.addresses.is_empty() || self.is_own(rcpt)
-    }
-}
+use crate::kernel::limits::{TEXT_MAX, TITLE_MAX, truncate};
+use crate::settings::Config;
+use crate::settings::mail::MAIL_SETTINGS;
+pub use crate::settings::mail::MailSettings;
 
 /// One message as the mail log and the quarantine show it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -137,17 +70,6 @@ struct Decision {
 impl Decision {
     fn quarantine(reason: impl Into<String>) -> Self {
         Self { status: "quarantined", reason: Some(reason.into()), ticket_id: None }
-    }
-}
-
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_string() } else { s.chars().take(max).collect() }
-}
-
-pub(crate) async fn load_settings(c: &mut Conn<'_>) -> AppResult<MailSettings> {
-    match settings::get(c, MAIL_SETTINGS).await? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail settings: {e}"))),
-        None => Ok(MailSettings::default()),
     }
 }
 
@@ -204,8 +126,11 @@ impl App {
             errs.push("from_name", "must be one line of at most 200 characters");
         }
         for (i, e) in s.notify.iter().enumerate() {
-            if !crate::outbox::EVENTS.contains(&e.as_str()) {
-                errs.push(format!("notify[{i}]"), format!("expected one of {}", crate::outbox::EVENTS.join(", ")));
+            if !crate::settings::mail::NOTICES.contains(&e.as_str()) {
+                errs.push(
+                    format!("notify[{i}]"),
+                    format!("expected one of {}", crate::settings::mail::NOTICES.join(", ")),
+                );
             }
         }
         if !(0..=10_000).contains(&s.auto_reply_limit_per_hour) {
@@ -369,12 +294,7 @@ impl App {
     }
 }
 
-/// A stored attachment, as downloaded.
-pub struct AttachmentFile {
-    pub filename: String,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
+pub use crate::kernel::uploads::AttachmentFile;
 
 impl App {
     /// An attachment's bytes, if the actor may see its ticket (requesters: only their own tickets'
@@ -511,7 +431,7 @@ async fn new_ticket(
     let (impact, urgency) = (orion_domain::Level::parse("impact", 3)?, orion_domain::Level::parse("urgency", 3)?);
     let priority = config.matrix.priority(impact, urgency);
     let kind = TicketKind::Incident;
-    let clocks = crate::sla::plan_clocks(
+    let clocks = crate::settings::sla::plan_clocks(
         config,
         &orion_domain::sla_policy::TicketFacts {
             kind,

@@ -19,7 +19,7 @@ pub const NOTIFY_JOB: &str = "mail.notify";
 pub const SEND_JOB: &str = "mail.send";
 
 /// The notifications a requester can get, each with a template of the same name.
-pub const EVENTS: &[&str] = &["received", "public_reply", "state_changed", "resolved"];
+pub use crate::settings::mail::NOTICES as EVENTS;
 
 /// Send attempts before a message counts as failed: 30 s doubling, at most an hour apart, about a day in all.
 const SEND_ATTEMPTS: i64 = 30;
@@ -136,7 +136,7 @@ impl Default for MailRuntime {
 /// settings send it and the requester did not cause it themselves.
 pub(crate) async fn notice(
     c: &mut Conn<'_>,
-    settings: &crate::mail::MailSettings,
+    settings: &crate::settings::mail::MailSettings,
     (ticket_id, requester_id): (i64, i64),
     event: &str,
     extra: Value,
@@ -154,7 +154,7 @@ pub(crate) async fn notice(
 /// settings allow; never about what the requester did themselves).
 pub(crate) async fn react(
     c: &mut Conn<'_>,
-    settings: &crate::mail::MailSettings,
+    settings: &crate::settings::mail::MailSettings,
     r: &timeline::Recorded,
 ) -> AppResult<()> {
     use orion_domain::{CommentKind, State, TicketEvent};
@@ -255,7 +255,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let settings = crate::mail::load_settings(&mut c).await?;
+        let settings = crate::settings::mail::load_settings(&mut c).await?;
         let Some(from) = settings.sender().map(str::to_string) else { return Ok(()) };
         if !settings.sends(&event) {
             return Ok(());
@@ -499,7 +499,7 @@ pub(crate) async fn queue_account_mail(
     c: &mut Conn<'_>,
     templates: &Templates,
     template: &str,
-    settings: &crate::mail::MailSettings,
+    settings: &crate::settings::mail::MailSettings,
     from: &str,
     to: &str,
     ctx: &Value,

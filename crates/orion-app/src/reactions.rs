@@ -9,9 +9,9 @@
 //! their own rows or queue durable jobs in the same transaction; they never call ticket
 //! commands. Adding a reaction is one line in [`react`].
 
-use crate::config::{Config, ConfigCache};
 use crate::kernel::error::AppResult;
 use crate::kernel::work::Commit;
+use crate::settings::{Config, ConfigCache};
 use orion_domain::TicketEvent;
 use orion_store::timeline::Recorded;
 use orion_store::{Conn, Tx};

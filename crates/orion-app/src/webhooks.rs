@@ -10,8 +10,8 @@
 //! an hour between tries, 16 tries over about nine hours); every attempt is in the delivery log, and an admin can
 //! send any delivery again.
 
-use crate::jobs::{JobResult, retry_delay_ms};
 use crate::kernel::error::{found, invalid};
+use crate::kernel::jobs::{JobResult, retry_delay_ms};
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::jobs::{JobRow, NewJob};
@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use utoipa::ToSchema;
+
+crate::api_schema::one_of_values!(webhook_events, webhook_events_exact: EVENTS);
 
 /// The job that sends one delivery.
 pub const DELIVER_JOB: &str = "webhook.deliver";
@@ -790,7 +792,7 @@ impl App {
             .map_err(|e| describe(&e))?;
         let code = i64::from(response.status().as_u16());
         let text = response.text().await.unwrap_or_default();
-        Ok((code, crate::mail::truncate(&text, RESPONSE_KEEP).to_string()))
+        Ok((code, crate::kernel::limits::truncate(&text, RESPONSE_KEEP).to_string()))
     }
 }
 

@@ -16,6 +16,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
+crate::api_schema::one_of_values!(licence_types, licence_types_exact: LICENCE_TYPES);
+
 pub const LICENCE_TYPES: &[&str] = &["per_device", "per_user", "site"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -73,7 +75,7 @@ pub struct LicenceInput {
     pub vendor: Option<String>,
     /// per_device (default), per_user, site
     #[serde(rename = "type")]
-    #[schema(schema_with = crate::api_schema::licence_types)]
+    #[schema(schema_with = licence_types)]
     pub licence_type: Option<String>,
     /// Required unless the type is site
     #[schema(minimum = 1)]

@@ -14,6 +14,7 @@ pub mod patch;
 use crate::kernel::access::require_staff;
 use crate::kernel::error::{found, invalid};
 use crate::kernel::paging::{keyset_cursor, parse_cursor, parse_limit};
+use crate::tickets::resolve_ref;
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::asset::{self, CI_TYPES};
 use orion_domain::{Actor, FieldErrors, Role, TicketEvent, Timestamp};
@@ -23,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use utoipa::{IntoParams, ToSchema};
+
+crate::api_schema::one_of_values!(relation_kinds, relation_kinds_exact: RELATION_KINDS);
 
 const NAME_MAX: usize = 200;
 const TEXT_MAX: usize = 20_000;
@@ -558,7 +561,7 @@ pub const RELATION_KINDS: &[&str] = &["runs_on", "depends_on", "connected_to", "
 pub struct RelationInput {
     /// runs_on (VM -> server), depends_on (service -> server, database), connected_to (device ->
     /// switch), installed_on (software -> device)
-    #[schema(schema_with = crate::api_schema::relation_kinds_exact)]
+    #[schema(schema_with = relation_kinds_exact)]
     pub kind: String,
     /// The other asset: its id, or its asset tag
     #[schema(min_length = 1, pattern = "\\S")]
@@ -628,22 +631,6 @@ pub struct TicketAssets {
 pub struct TicketAssetInput {
     /// The asset's id or asset tag
     pub asset: String,
-}
-
-/// An asset by id (digits) or asset tag.
-pub(crate) async fn resolve_ref(c: &mut Conn<'_>, field: &str, r: &str) -> AppResult<CiRow> {
-    let r = r.trim();
-    if let Ok(id) = r.parse::<i64>() {
-        match store::get(c, id).await {
-            Ok(row) => return Ok(row),
-            Err(orion_store::StoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    match store::find_by_tag(c, r).await? {
-        Some(row) => Ok(row),
-        None => Err(invalid(field, format!("no asset with id or asset tag {r:?}"))),
-    }
 }
 
 /// Walks the relation graph from `root` towards everything that depends on it. Safe against

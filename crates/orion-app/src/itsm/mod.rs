@@ -123,7 +123,7 @@ pub(crate) async fn create_core(
     };
     let mut assets: Vec<(i64, String)> = Vec::new();
     for (i, a) in core.assets.iter().enumerate() {
-        if let Some(ci) = collect(errs, crate::cmdb::resolve_ref(c, &format!("assets[{i}]"), a).await)?
+        if let Some(ci) = collect(errs, crate::tickets::resolve_ref(c, &format!("assets[{i}]"), a).await)?
             && !assets.iter().any(|(id, _)| *id == ci.id)
         {
             assets.push((ci.id, ci.name));

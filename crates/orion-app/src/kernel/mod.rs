@@ -11,6 +11,7 @@
 pub mod access;
 pub mod clock;
 pub mod error;
+pub mod jobs;
 pub mod limits;
 pub mod paging;
 pub mod uploads;

@@ -39,3 +39,10 @@ pub(crate) fn push_upload_errors(errs: &mut FieldErrors, files: &[Upload]) {
         }
     }
 }
+
+/// A stored attachment, as downloaded.
+pub struct AttachmentFile {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}

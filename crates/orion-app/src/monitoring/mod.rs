@@ -834,7 +834,7 @@ impl App {
         let (impact, urgency) = m.levels;
         let priority = config.matrix.priority(impact, urgency);
         let kind = TicketKind::Incident;
-        let clocks = crate::sla::plan_clocks(
+        let clocks = crate::settings::sla::plan_clocks(
             &config,
             &orion_domain::sla_policy::TicketFacts {
                 kind,
@@ -861,8 +861,8 @@ impl App {
                 requester: Requester::Known(m.requester_id),
                 prefix: kind.prefix(),
                 kind: kind.as_str(),
-                title: crate::mail::truncate(&m.title, crate::kernel::limits::TITLE_MAX),
-                description: crate::mail::truncate(&m.description, crate::kernel::limits::TEXT_MAX),
+                title: crate::kernel::limits::truncate(&m.title, crate::kernel::limits::TITLE_MAX),
+                description: crate::kernel::limits::truncate(&m.description, crate::kernel::limits::TEXT_MAX),
                 channel: "monitoring",
                 category_id: m.category.as_ref().map(|k| k.id),
                 impact: i64::from(impact.get()),
@@ -1088,7 +1088,7 @@ pub(crate) async fn owning_group(
         (None, Some(id)) => Some(id),
         (None, None) => {
             let all = groups::list(c).await?;
-            let g = crate::config::service_desk(&all).map(|g| g.id);
+            let g = crate::settings::service_desk(&all).map(|g| g.id);
             if g.is_none() {
                 errs.push("assignment_group", "no group exists to own the incidents; create one first");
             }

@@ -7,7 +7,7 @@
 //!
 //! Nothing here touches the database; every refusal names the field.
 
-use crate::mail::truncate;
+use crate::kernel::limits::truncate;
 use orion_domain::{FieldError, FieldErrors};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

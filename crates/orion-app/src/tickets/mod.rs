@@ -22,7 +22,7 @@ pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
 pub(crate) mod lifecycle;
 pub(crate) mod open;
 pub(crate) use lifecycle::reopen_in;
-pub(crate) use open::{Planned, Requester, Written, link_asset, open};
+pub(crate) use open::{Planned, Requester, Written, link_asset, open, resolve_ref};
 
 /// Filters for `GET /api/v1/tickets`, as the caller wrote them.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -227,7 +227,7 @@ pub(crate) async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) 
 /// The default group read from the database (a group created on another node a moment ago).
 pub(crate) async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
     let all = groups::list(conn).await?;
-    crate::config::service_desk(&all)
+    crate::settings::service_desk(&all)
         .cloned()
         .ok_or_else(|| invalid("assignment_group", "no group exists to route the ticket to; create one first"))
 }
@@ -362,7 +362,7 @@ impl App {
         let mut assets: Vec<(i64, String)> = Vec::new();
         for (i, a) in input.assets.iter().flatten().enumerate() {
             let field = format!("assets[{i}]");
-            match crate::cmdb::resolve_ref(&mut c, &field, a).await {
+            match resolve_ref(&mut c, &field, a).await {
                 Ok(ci) if actor.role == Role::Requester && ci.owner_id != Some(actor.id.0) => {
                     errs.push(field, "you can name only a device checked out to you");
                 }
@@ -385,7 +385,7 @@ impl App {
         };
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
-        let clocks = crate::sla::plan_clocks(
+        let clocks = crate::settings::sla::plan_clocks(
             &config,
             &orion_domain::sla_policy::TicketFacts {
                 kind,

@@ -122,3 +122,19 @@ pub(crate) async fn link_asset(
     timeline::append_event(c, &entry, None, event, None).await?;
     Ok(true)
 }
+
+/// An asset by id (digits) or asset tag.
+pub(crate) async fn resolve_ref(c: &mut Conn<'_>, field: &str, r: &str) -> AppResult<orion_store::cmdb::CiRow> {
+    let r = r.trim();
+    if let Ok(id) = r.parse::<i64>() {
+        match orion_store::cmdb::get(c, id).await {
+            Ok(row) => return Ok(row),
+            Err(orion_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match orion_store::cmdb::find_by_tag(c, r).await? {
+        Some(row) => Ok(row),
+        None => Err(crate::kernel::error::invalid(field, format!("no asset with id or asset tag {r:?}"))),
+    }
+}

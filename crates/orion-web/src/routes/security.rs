@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
-use orion_app::security::{SecurityEvent, SecuritySettings};
+use orion_app::signin::{SecurityEvent, SecuritySettings};
 use utoipa_axum::routes;
 
 use super::ApiResult;

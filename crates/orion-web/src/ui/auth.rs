@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use orion_app::security::SignInError;
+use orion_app::signin::SignInError;
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {

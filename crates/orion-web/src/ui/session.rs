@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use orion_app::AppError;
-use orion_app::security::Client;
+use orion_app::signin::Client;
 use orion_domain::Actor;
 use std::marker::PhantomData;
 use std::net::SocketAddr;

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
-use orion_app::security::SecuritySettings;
+use orion_app::signin::SecuritySettings;
 use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, PriorityMatrixDoc, User, UserPatch};
 use std::collections::HashMap;
 

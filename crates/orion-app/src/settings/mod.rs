@@ -1,4 +1,11 @@
-//! Settings: the priority matrix.
+//! Settings: the priority matrix, and the typed settings every node caches (`cache`): groups,
+//! SLA policies (`sla`), mail (`mail`), sign-in rules and webhook subscriptions.
+
+pub(crate) mod cache;
+pub mod mail;
+pub(crate) mod sla;
+
+pub(crate) use cache::{Config, ConfigCache, service_desk};
 
 use crate::{App, AppError, AppResult, PriorityMatrixDoc};
 use orion_domain::{Actor, PriorityMatrix};

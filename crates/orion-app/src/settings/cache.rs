@@ -3,7 +3,7 @@
 //! this saves it two queries. Changes made on this node apply at once; changes
 //! made on another node within `TTL`.
 
-use crate::settings::priority_matrix;
+use super::priority_matrix;
 use crate::{App, AppResult};
 use orion_domain::PriorityMatrix;
 use orion_store::{Conn, groups};
@@ -17,11 +17,11 @@ pub(crate) struct Config {
     /// Every group, active or not, by tier then name.
     pub groups: Vec<groups::GroupRow>,
     /// Active SLA policies in matching order.
-    pub policies: Vec<crate::sla::PolicyDef>,
+    pub policies: Vec<super::sla::PolicyDef>,
     /// How mail is taken and sent.
-    pub mail: crate::mail::MailSettings,
+    pub mail: super::mail::MailSettings,
     /// Sign-in, session and password rules.
-    pub security: crate::security::SecuritySettings,
+    pub security: crate::signin::SecuritySettings,
     /// The enabled webhooks (every timeline entry is offered to them).
     pub webhooks: Vec<orion_store::webhooks::WebhookRow>,
 }
@@ -71,9 +71,9 @@ impl ConfigCache {
         let cfg = Arc::new(Config {
             matrix: priority_matrix(conn).await?,
             groups: groups::list(conn).await?,
-            policies: crate::sla::load_policies(conn).await?,
-            mail: crate::mail::load_settings(conn).await?,
-            security: crate::security::load_settings(conn).await?,
+            policies: super::sla::load_policies(conn).await?,
+            mail: super::mail::load_settings(conn).await?,
+            security: crate::signin::load_settings(conn).await?,
             webhooks: orion_store::webhooks::enabled(conn).await?,
         });
         if let Ok(mut slot) = self.slot.lock() {
