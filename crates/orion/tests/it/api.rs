@@ -23,6 +23,7 @@ engine_tests!(
     calendars_set_the_zone_and_hours_of_slas,
     time_with_each_tier_is_measured_against_olas,
     sla_policies_set_update_intervals_restarts_and_escalation_rules,
+    an_automatic_escalation_moves_clocks_of_different_policies_with_the_state,
 );
 
 /// A service desk: three tiers, an L1 and an L2 agent, two requesters.
@@ -1307,4 +1308,71 @@ async fn sla_policies_set_update_intervals_restarts_and_escalation_rules(engine:
     assert_eq!(targets, ["first_response", "resolution", "update"]);
     assert_eq!(target(&sla, "resolution")["due_at"], utc("2026-11-23T22:31").to_rfc3339(), "{sla}");
     assert_eq!(target(&sla, "first_response")["state"], "breached", "90 of 60 min used: retargeted from 13:01");
+}
+
+/// Issue 22: an SLA rule's escalation goes through the ticket command an agent uses, so the clocks
+/// follow the state it leaves. A ticket raised from P5 to P1 keeps its first-response clock under
+/// the P5 policy (which pauses while waiting for the user) and runs its resolution clock under the
+/// P1 policy (which never pauses and escalates on breach). Pending on the user, the resolution clock
+/// breaches; the escalation puts the ticket back to new, and the paused first-response clock resumes.
+async fn an_automatic_escalation_moves_clocks_of_different_policies_with_the_state(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    for (name, policy) in [
+        (
+            "Low, waits for users",
+            json!({"position": 1, "priorities": ["P5"], "calendar": "24x7", "first_response_minutes": 240,
+                   "resolution_minutes": 2400, "pause_on": ["user"]}),
+        ),
+        (
+            "Critical, never waits",
+            json!({"position": 1, "priorities": ["P1"], "calendar": "24x7", "resolution_minutes": 60,
+                   "pause_on": [], "on_priority_change": "retarget",
+                   "escalation_rules": [{"on": "breach", "target": "resolution", "actions": ["escalate"]}]}),
+        ),
+    ] {
+        let (s, b) = t.put(&d.admin, &format!("/api/v1/sla/policies/{}", name.replace(' ', "%20")), policy).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let worker = orion_app::jobs::standard_worker(t.app.clone(), "test-worker");
+    t.clock.set(utc("2026-11-23T09:00"));
+    let (_, inc) = t
+        .post(
+            &d.l1,
+            "/api/v1/tickets",
+            json!({"title": "Label printer offline", "impact": 3, "urgency": 3,
+                                                "assignee": "sam@example.com", "requester": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(inc["priority"], "P5", "{inc}");
+    let p = format!("/api/v1/tickets/{}", inc["number"].as_str().unwrap());
+    let (s, b) = t.patch(&d.l1, &p, json!({"impact": 1, "urgency": 1})).await;
+    assert_eq!((s, b["priority"].as_str()), (StatusCode::OK, Some("P1")), "{b}");
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["policy"], "Low, waits for users", "{sla}");
+    assert_eq!(target(&sla, "resolution")["policy"], "Critical, never waits", "{sla}");
+
+    t.clock.set(utc("2026-11-23T09:10"));
+    let (s, b) = t.patch(&d.l1, &p, json!({"state": "pending", "pending_reason": "user"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["state"], "paused", "{sla}");
+    assert_eq!(target(&sla, "resolution")["state"], "running", "{sla}");
+
+    t.clock.set(utc("2026-11-23T10:05"));
+    worker.run_due().await.unwrap();
+    worker.run_due().await.unwrap();
+    let (_, now) = t.get(&d.l1, &p).await;
+    assert_eq!(
+        (now["assignment_group"].as_str(), now["state"].as_str()),
+        (Some("Desktop Support"), Some("new")),
+        "the breach escalated it: {now}"
+    );
+    let (_, sla) = t.get(&d.l1, &format!("{p}/sla")).await;
+    assert_eq!(target(&sla, "first_response")["state"], "running", "no longer waiting for the user: {sla}");
+    let (_, tl) = t.get(&d.l1, &format!("{p}/timeline")).await;
+    let items = tl["items"].as_array().unwrap();
+    let escalated = items.iter().position(|e| e["kind"] == "escalated" && e["data"]["automatic"] == true);
+    let resumed = items.iter().position(|e| e["kind"] == "sla_resumed" && e["data"]["target"] == "first_response");
+    assert!(escalated.is_some() && resumed > escalated, "the escalation, then the clock resuming: {tl}");
 }
