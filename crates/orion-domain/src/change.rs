@@ -5,7 +5,7 @@
 use crate::FieldError;
 use crate::ticket::{PendingReason, State};
 
-fn parse_in(list: &'static [&'static str], field: &str, s: &str) -> Result<&'static str, FieldError> {
+pub(crate) fn parse_in(list: &'static [&'static str], field: &str, s: &str) -> Result<&'static str, FieldError> {
     let s = s.trim();
     list.iter()
         .find(|t| t.eq_ignore_ascii_case(s))
@@ -150,38 +150,7 @@ impl RiskAnswers {
     }
 }
 
-/// How many approvals a change needs: the first, every one, or more than half.
-pub const APPROVAL_RULES: &[&str] = &["any", "all", "majority"];
-
-pub fn parse_approval_rule(field: &str, s: &str) -> Result<&'static str, FieldError> {
-    parse_in(APPROVAL_RULES, field, s)
-}
-
-/// Where a round of approvals stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tally {
-    Pending,
-    Approved,
-    Rejected,
-}
-
-/// Counts a round: `any` is approved by the first approval and rejected only when everyone has
-/// rejected; `all` is rejected by the first rejection; `majority` needs more than half of the
-/// approvers and is rejected as soon as that can no longer happen.
-pub fn tally(rule: &str, approvers: usize, approved: usize, rejected: usize) -> Tally {
-    if approvers == 0 {
-        return Tally::Pending;
-    }
-    match rule {
-        "any" if approved > 0 => Tally::Approved,
-        "any" if rejected >= approvers => Tally::Rejected,
-        "all" if rejected > 0 => Tally::Rejected,
-        "all" if approved >= approvers => Tally::Approved,
-        "majority" if approved * 2 > approvers => Tally::Approved,
-        "majority" if (approvers - rejected) * 2 <= approvers => Tally::Rejected,
-        _ => Tally::Pending,
-    }
-}
+pub use crate::approval::{APPROVAL_RULES, Tally, parse_approval_rule, tally};
 
 /// Whether two half-open periods `[a0, a1)` and `[b0, b1)` share any time.
 pub fn overlaps(a: (i64, i64), b: (i64, i64)) -> bool {
@@ -234,23 +203,6 @@ mod tests {
         assert_eq!(a(3, 1, 1, 3).risk(), "high", "wide impact and no way back");
         assert!(a(0, 1, 1, 1).check().is_err());
         assert_eq!(a(1, 4, 1, 1).check().unwrap_err().field, "risk_complexity");
-    }
-
-    #[test]
-    fn approvals_are_counted_by_rule() {
-        assert_eq!(tally("any", 3, 1, 0), Tally::Approved);
-        assert_eq!(tally("any", 3, 0, 2), Tally::Pending);
-        assert_eq!(tally("any", 3, 0, 3), Tally::Rejected);
-        assert_eq!(tally("all", 3, 2, 0), Tally::Pending);
-        assert_eq!(tally("all", 3, 3, 0), Tally::Approved);
-        assert_eq!(tally("all", 3, 2, 1), Tally::Rejected);
-        assert_eq!(tally("majority", 3, 1, 0), Tally::Pending);
-        assert_eq!(tally("majority", 3, 2, 0), Tally::Approved);
-        assert_eq!(tally("majority", 3, 0, 2), Tally::Rejected);
-        assert_eq!(tally("majority", 4, 2, 1), Tally::Pending);
-        assert_eq!(tally("majority", 4, 1, 2), Tally::Rejected, "2 of 4 is not more than half");
-        assert_eq!(tally("majority", 4, 3, 1), Tally::Approved);
-        assert_eq!(tally("all", 0, 0, 0), Tally::Pending);
     }
 
     #[test]

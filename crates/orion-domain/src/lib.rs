@@ -4,6 +4,7 @@
 //! state machine, the priority matrix, escalation decisions and permission
 //! checks. Adapters (storage, web, mail) build on these.
 
+pub mod approval;
 pub mod asset;
 pub mod calendar;
 pub mod change;
