@@ -149,8 +149,10 @@ pub(crate) fn view(r: CiRow, now: i64) -> Asset {
 pub struct AssetInput {
     /// Required on create
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api_schema::ci_types)]
     pub ci_type: Option<String>,
     /// Required on create
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// Unique
     pub asset_tag: Option<String>,
