@@ -226,6 +226,19 @@ async fn schemathesis_finds_the_server_true_to_its_openapi_document(engine: Engi
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("schemathesis on {engine:?}: {:.0?}, {}", started.elapsed(), report.lines().last().unwrap_or(""));
     assert!(out.status.success(), "schemathesis found the server and its document at odds on {engine:?}:\n{report}");
+    // "Operations: 189 selected / 192 total": the exclusions took effect, and only they.
+    let counts: Vec<usize> = report
+        .lines()
+        .find(|l| l.contains("selected /"))
+        .unwrap_or_else(|| panic!("no operation count in the report:\n{report}"))
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        matches!(counts[..], [selected, total] if selected + REACHES_OUT.len() == total),
+        "the run should leave out exactly {} operations: {counts:?}",
+        REACHES_OUT.len()
+    );
 
     // The run must have kept its token: a run that revoked it would have passed on 401s alone.
     let (s, me) = t.get(&admin, "/api/v1/me").await;
