@@ -56,6 +56,18 @@ pub fn date_or_time() -> Schema {
     )
 }
 
+/// `YYYY-MM-DD` or an RFC 3339 time, or empty or null (for a start: now).
+pub fn date_or_time_or_empty() -> Schema {
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .item(RefOr::T(Schema::Object(ObjectBuilder::new().schema_type(Type::String).max_length(Some(0)).build())))
+            .item(RefOr::T(Schema::Object(ObjectBuilder::new().schema_type(Type::Null).build())))
+            .build(),
+    )
+}
+
 /// `YYYY-MM-DD` or an RFC 3339 time.
 pub fn date_or_time_exact() -> Schema {
     Schema::AnyOf(AnyOfBuilder::new().item(string(KnownFormat::Date)).item(string(KnownFormat::DateTime)).build())
@@ -76,6 +88,13 @@ one_of!(repair_outcomes, repair_outcomes_exact: ["repaired", "replaced", "beyond
 one_of!(change_phases, change_phases_exact: orion_domain::change::CHANGE_PHASES);
 one_of!(change_types, change_types_exact: orion_domain::change::CHANGE_TYPES);
 one_of!(risks, risks_exact: orion_domain::change::RISKS);
+
+/// A change's risk override: one of the risks, or empty to go back to the computed risk, or null.
+pub fn risk_override() -> Schema {
+    let mut values = orion_domain::change::RISKS.to_vec();
+    values.push("");
+    one_of(&values, true)
+}
 one_of!(decisions, decisions_exact: ["approved", "rejected"]);
 one_of!(review_outcomes, review_outcomes_exact: orion_domain::change::OUTCOMES);
 one_of!(problem_phases, problem_phases_exact: orion_domain::change::PROBLEM_PHASES);
@@ -115,7 +134,13 @@ pub fn dates() -> Schema {
     Schema::Array(array_of(string(KnownFormat::Date), None, None).build())
 }
 one_of!(approval_rules, approval_rules_exact: orion_domain::change::APPROVAL_RULES);
-one_of!(checkin_states, checkin_states_exact: ["in_stock", "in_repair", "retired"]);
+
+/// Where a checked-in asset goes: `in_stock`, `in_repair` or `retired`; empty or null for the
+/// default, `in_stock`.
+pub fn checkin_states() -> Schema {
+    one_of(&["in_stock", "in_repair", "retired", ""], true)
+}
+
 one_of!(patch_statuses, patch_statuses_exact: ["behind", "ok", "no_baseline", "stale"]);
 one_of!(pending_reasons, pending_reasons_exact: ["user", "vendor", "change"]);
 

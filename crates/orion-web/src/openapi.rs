@@ -1,6 +1,7 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
 use utoipa::openapi::path::ParameterIn;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -51,6 +52,7 @@ impl Modify for BearerAuth {
 /// Added here once instead of in each of the ~190 annotations, so none can be forgotten.
 pub(crate) fn complete(api: &mut utoipa::openapi::OpenApi) {
     merge_closed_flattened_structs(api);
+    spell_out_not_blank(api);
     for item in api.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -150,6 +152,96 @@ fn merge_closed_flattened_structs(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// `pattern = "\\S"` in an annotation says what the server checks of a required text: `str::trim`
+/// leaves something, that is, a character outside Unicode's White_Space set. Regex dialects do
+/// not agree on what `\s` is: ECMA-262 (the dialect JSON Schema names) counts U+FEFF and not
+/// U+0085, Python's adds U+001C to U+001F. So a title of U+FEFF alone would be blank to a client
+/// checking the document and taken by the server, one of U+0085 the reverse. The document spells
+/// the set out instead, as a class every dialect reads alike, built from the predicate `trim` uses.
+fn spell_out_not_blank(api: &mut utoipa::openapi::OpenApi) {
+    let class = not_blank_class();
+    let mut schemas: Vec<&mut RefOr<Schema>> = Vec::new();
+    if let Some(components) = api.components.as_mut() {
+        schemas.extend(components.schemas.values_mut());
+    }
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in operations.into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = p {
+                    schemas.extend(p.schema.as_mut());
+                }
+            }
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                for c in body.content.values_mut() {
+                    if let RefOr::T(c) = c {
+                        schemas.extend(c.schema.as_mut());
+                    }
+                }
+            }
+        }
+    }
+    for schema in schemas {
+        replace_not_blank(schema, &class);
+    }
+}
+
+/// `[^…]`: one character that `char::is_whitespace` (what `str::trim` strips) is false of, with
+/// every white-space character written as a `\uXXXX` escape (all are in the BMP).
+fn not_blank_class() -> String {
+    let mut class = String::from("[^");
+    let mut white =
+        (0..=u32::from(char::MAX)).filter(|&c| char::from_u32(c).is_some_and(char::is_whitespace)).peekable();
+    while let Some(first) = white.next() {
+        let mut last = first;
+        while white.peek() == Some(&(last + 1)) {
+            last = white.next().unwrap_or(last);
+        }
+        class.push_str(&format!("\\u{first:04x}"));
+        if last > first {
+            class.push_str(&format!("-\\u{last:04x}"));
+        }
+    }
+    class.push(']');
+    class
+}
+
+fn replace_not_blank(schema: &mut RefOr<Schema>, class: &str) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems};
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(o) => {
+            if o.pattern.as_deref() == Some("\\S") {
+                o.pattern = Some(class.to_string());
+            }
+            for p in o.properties.values_mut() {
+                replace_not_blank(p, class);
+            }
+            if let Some(AdditionalProperties::RefOr(r)) = o.additional_properties.as_deref_mut() {
+                replace_not_blank(r, class);
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                replace_not_blank(items, class);
+            }
+        }
+        Schema::OneOf(x) => x.items.iter_mut().for_each(|s| replace_not_blank(s, class)),
+        Schema::AllOf(x) => x.items.iter_mut().for_each(|s| replace_not_blank(s, class)),
+        Schema::AnyOf(x) => x.items.iter_mut().for_each(|s| replace_not_blank(s, class)),
+        _ => {}
+    }
+}
+
 fn error_response(description: &str) -> RefOr<Response> {
     RefOr::T(
         ResponseBuilder::new()
@@ -163,4 +255,17 @@ fn error_response(description: &str) -> RefOr<Response> {
 pub fn openapi_json() -> String {
     let (_, api) = crate::routes::api_router().split_for_parts();
     api.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_not_blank_class_is_what_trim_strips() {
+        assert_eq!(
+            super::not_blank_class(),
+            "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028-\\u2029\\u202f\\u205f\\u3000]"
+        );
+        let doc = super::openapi_json();
+        assert!(!doc.contains(r#""pattern": "\\S""#), "a `\\S` pattern is left in the document");
+    }
 }

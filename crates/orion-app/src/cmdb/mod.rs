@@ -145,15 +145,17 @@ pub(crate) fn view(r: CiRow, now: i64) -> Asset {
     }
 }
 
-/// `POST /api/v1/assets` and `PUT /api/v1/assets/{id}`: on a change, fields left out keep their
-/// value and an empty string clears an optional one.
+/// `PUT /api/v1/assets/{id}`, and what `POST /api/v1/assets` comes to in the service: on a
+/// change, fields left out keep their value and an empty string clears an optional one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetInput {
     /// Required on create
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api_schema::ci_types)]
     pub ci_type: Option<String>,
     /// Required on create
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: Option<String>,
     /// Unique
     pub asset_tag: Option<String>,
@@ -174,7 +176,10 @@ pub struct AssetInput {
     pub attributes: Option<Value>,
     /// Group name
     pub support_group: Option<String>,
-    /// Create only: the first state (default `in_stock`; `ordered` for assets not yet received)
+    /// Create only: the first state (default `in_stock`; `ordered` for assets not yet received).
+    /// Not in the document's `PUT` body: a change of state goes through its own endpoints (state,
+    /// checkout, checkin, repair), and a `PUT` naming one is refused with 422 saying so.
+    #[schema(ignore)]
     pub state: Option<String>,
     /// Change only: the version you read; a change made since gives 409
     pub version: Option<i64>,

@@ -270,8 +270,8 @@ pub struct WindowInput {
     /// Label = value pairs that must all hold; `*` matches any run of characters, case is
     /// ignored. Special keys: `ci` (the host or CI), `service`, `integration` (its name)
     pub matchers: Option<BTreeMap<String, String>>,
-    /// RFC 3339 (default: now)
-    #[schema(schema_with = crate::api_schema::date_or_time)]
+    /// RFC 3339 (default, and empty: now)
+    #[schema(schema_with = crate::api_schema::date_or_time_or_empty)]
     pub starts_at: Option<String>,
     /// RFC 3339
     #[schema(schema_with = crate::api_schema::date_or_time)]

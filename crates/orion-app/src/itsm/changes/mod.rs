@@ -169,8 +169,9 @@ pub struct ChangeFields {
     /// 1..3: how hard backing out would be
     #[schema(minimum = 1, maximum = 3)]
     pub risk_backout: Option<i64>,
-    /// Overrides the computed risk (`low`, `medium`, `high`); needs `risk_override_reason`
-    #[schema(schema_with = crate::api_schema::risks)]
+    /// Overrides the computed risk (`low`, `medium`, `high`); needs `risk_override_reason`. An
+    /// empty string drops the override: the questionnaire's risk is in force again
+    #[schema(schema_with = crate::api_schema::risk_override)]
     pub risk: Option<String>,
     pub risk_override_reason: Option<String>,
     /// RFC 3339
