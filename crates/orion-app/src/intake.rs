@@ -124,6 +124,7 @@ mod tests {
             urgency: 3,
             priority: 5,
             state: "new",
+            pending_reason: None,
             assignment_group_id: group,
             assignee_id: None,
             max_tier: 1,

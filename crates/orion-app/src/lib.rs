@@ -22,6 +22,7 @@ pub mod ola;
 pub mod outbox;
 mod reactions;
 pub mod search;
+pub mod sending;
 pub mod settings;
 pub mod signin;
 pub mod sla;

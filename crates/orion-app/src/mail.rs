@@ -471,6 +471,7 @@ async fn new_ticket(
             urgency: i64::from(urgency.get()),
             priority: i64::from(priority.get()),
             state: State::New.as_str(),
+            pending_reason: None,
             assignment_group_id: group.id,
             assignee_id: None,
             max_tier: group.tier,

@@ -11,99 +11,19 @@ use orion_store::jobs::{self, JobRow, NewJob};
 use orion_store::{Conn, mail, outbox, tickets, timeline};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use utoipa::ToSchema;
 
+use crate::sending::{SECRET_TEMPLATES, domain_of, queue_send};
+pub use crate::sending::{SEND_JOB, Templates};
+
 pub const NOTIFY_JOB: &str = "mail.notify";
-pub const SEND_JOB: &str = "mail.send";
 
 /// The notifications a requester can get, each with a template of the same name.
 pub use crate::settings::mail::NOTICES as EVENTS;
 
-/// Send attempts before a message counts as failed: 30 s doubling, at most an hour apart, about a day in all.
-const SEND_ATTEMPTS: i64 = 30;
-
 const HOUR_MS: i64 = 3_600_000;
-
-/// The message templates: the defaults built in, each replaceable by a file of the same name in
-/// the data directory's `templates/mail/`. A template's first line is `Subject: …`, then an empty
-/// line, then the text (minijinja syntax).
-pub struct Templates {
-    env: minijinja::Environment<'static>,
-}
-
-const DEFAULTS: &[(&str, &str)] = &[
-    ("received", include_str!("../templates/mail/received.txt")),
-    ("public_reply", include_str!("../templates/mail/public_reply.txt")),
-    ("state_changed", include_str!("../templates/mail/state_changed.txt")),
-    ("resolved", include_str!("../templates/mail/resolved.txt")),
-    ("password_reset", include_str!("../templates/mail/password_reset.txt")),
-];
-
-impl Default for Templates {
-    fn default() -> Self {
-        Self::load(None).expect("the built-in mail templates are valid")
-    }
-}
-
-impl Templates {
-    /// The built-in templates, with those in `dir` (if given) in their place. Each is tried once
-    /// with sample data, so a mistake stops the start with the file and line named.
-    pub fn load(dir: Option<&Path>) -> Result<Templates, String> {
-        let mut env = minijinja::Environment::new();
-        for (name, default) in DEFAULTS {
-            let file = dir.map(|d| d.join(format!("{name}.txt")));
-            let (source, origin) = match &file {
-                Some(f) if f.exists() => {
-                    (std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?, f.display().to_string())
-                }
-                _ => (default.to_string(), format!("built-in template {name}")),
-            };
-            env.add_template_owned(name.to_string(), source).map_err(|e| describe(&origin, &e))?;
-            let t = Templates { env };
-            t.render(name, &sample()).map_err(|e| format!("{origin}: {e}"))?;
-            env = t.env;
-        }
-        Ok(Templates { env })
-    }
-
-    /// Subject and text.
-    pub fn render(&self, name: &str, ctx: &Value) -> Result<(String, String), String> {
-        let t = self.env.get_template(name).map_err(|e| e.to_string())?;
-        let out = t.render(minijinja::value::Serde(ctx)).map_err(|e| describe(name, &e))?;
-        let (head, body) = out.split_once("\n\n").unwrap_or((out.as_str(), ""));
-        let subject = head
-            .strip_prefix("Subject:")
-            .ok_or_else(|| format!("{name}: the first line must be \"Subject: …\""))?
-            .trim()
-            .replace(['\r', '\n'], " ");
-        Ok((subject, body.trim_end().to_string() + "\n"))
-    }
-}
-
-fn describe(origin: &str, e: &minijinja::Error) -> String {
-    match e.line() {
-        Some(line) => format!("{origin}, line {line}: {e}"),
-        None => format!("{origin}: {e}"),
-    }
-}
-
-fn sample() -> Value {
-    json!({
-        "ticket": {"number": "INC0000001", "title": "Printer on floor 3 prints blank pages", "state": "pending",
-                   "priority": "P3", "kind": "incident", "group": "Service Desk", "assignee": "Sam Agent",
-                   "description": "…", "resolution_code": "solved", "resolution_notes": "Replaced the toner."},
-        "requester": {"name": "Anna Berg", "email": "anna@example.com"},
-        "helpdesk": {"name": "IT Service Desk", "address": "help@example.com"},
-        "portal_url": "https://help.example.com",
-        "reply": {"author": "Sam Agent", "text": "Could you send a photo of the page?"},
-        "change": {"from": "in_progress", "to": "pending", "pending_reason": "user"},
-        "user": {"name": "Anna Berg", "email": "anna@example.com"},
-        "reset_url": "https://help.example.com/password/reset/0123abcd",
-        "expires_minutes": 60,
-    })
-}
 
 /// What a node needs to send and fetch mail: the relay, the templates, extra trusted
 /// certificates, where mailbox secrets live, and this node's name.
@@ -235,10 +155,6 @@ impl From<outbox::OutboundRow> for OutboundMail {
             sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
         }
     }
-}
-
-fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map_or("orion.invalid", |(_, d)| d)
 }
 
 /// The Message-ID every message about a ticket refers to, so a reply to any of them finds it.
@@ -489,111 +405,5 @@ impl App {
         self.commit(tx).await?;
         self.job_wake.notify_one();
         Ok(row.into())
-    }
-}
-
-/// Queues a message about someone's account (not about a ticket), such as a password reset
-/// link, in the caller's transaction. Its raw text holds a secret, so the outbox never shows it.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn queue_account_mail(
-    c: &mut Conn<'_>,
-    templates: &Templates,
-    template: &str,
-    settings: &crate::settings::mail::MailSettings,
-    from: &str,
-    to: &str,
-    ctx: &Value,
-    now: i64,
-) -> AppResult<()> {
-    let (subject, text) =
-        templates.render(template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
-    let message_id = format!("account.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(from));
-    let to = vec![to.to_string()];
-    let raw = compose(&Outgoing {
-        from_name: &settings.from_name,
-        from_address: from,
-        to: &to,
-        cc: &[],
-        subject: &subject,
-        text: &text,
-        message_id: &message_id,
-        in_reply_to: None,
-        references: &[],
-        auto_submitted: Some("auto-generated"),
-        date_ms: now,
-    })
-    .map_err(|e| AppError::Internal(format!("composing {template} mail: {e}")))?;
-    let sha = orion_mail::sha256_hex(&raw);
-    mail::put_blob(c, &sha, &raw, now).await?;
-    let new = outbox::NewOutbound {
-        ticket_id: None,
-        template,
-        sender: from,
-        automatic: true,
-        recipients: &to[0],
-        message_id: &message_id,
-        subject: &subject,
-        raw_sha256: &sha,
-        status: "queued",
-        reason: None,
-    };
-    let id = outbox::insert(c, &new, now).await?;
-    queue_send(c, id, now).await?;
-    metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
-        .increment(1);
-    Ok(())
-}
-
-/// Templates whose messages carry a secret: their raw text is never shown.
-const SECRET_TEMPLATES: &[&str] = &["password_reset"];
-
-async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, now: i64) -> AppResult<()> {
-    let payload = json!({"outbound_id": outbound_id}).to_string();
-    let key = format!("mail.send:{outbound_id}");
-    jobs::enqueue(
-        c,
-        &NewJob { kind: SEND_JOB, payload: &payload, run_at: now, dedupe_key: Some(&key), max_attempts: SEND_ATTEMPTS },
-        now,
-    )
-    .await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn built_in_templates_render_with_the_ticket_tag() {
-        let t = Templates::default();
-        for (name, _) in DEFAULTS.iter().filter(|(n, _)| EVENTS.contains(n)) {
-            let (subject, text) = t.render(name, &sample()).unwrap();
-            assert!(subject.contains("[INC0000001]"), "{name}: {subject}");
-            assert!(!text.trim().is_empty(), "{name}");
-        }
-        // Account mail is about no ticket; the reset link is in it.
-        let (subject, text) = t.render("password_reset", &sample()).unwrap();
-        assert_eq!(subject, "Set your IT Service Desk password");
-        assert!(text.contains("https://help.example.com/password/reset/0123abcd"), "{text}");
-        let (subject, text) = t.render("state_changed", &sample()).unwrap();
-        assert_eq!(subject, "[INC0000001] Waiting for your answer: Printer on floor 3 prints blank pages");
-        assert!(text.contains("we need something from you"), "{text}");
-        let (_, text) = t.render("public_reply", &sample()).unwrap();
-        assert!(text.starts_with("Could you send a photo of the page?"), "{text}");
-    }
-
-    #[test]
-    fn an_override_replaces_a_template_and_a_broken_one_names_its_line() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("received.txt"), "Subject: Got it: {{ ticket.title }}\n\nThanks!\n").unwrap();
-        let t = Templates::load(Some(dir.path())).unwrap();
-        let (subject, text) = t.render("received", &sample()).unwrap();
-        assert_eq!((subject.as_str(), text.as_str()), ("Got it: Printer on floor 3 prints blank pages", "Thanks!\n"));
-        std::fs::write(dir.path().join("resolved.txt"), "Subject: x\n\nline two\n{% if %}\n").unwrap();
-        let e = Templates::load(Some(dir.path())).err().unwrap();
-        assert!(e.contains("resolved.txt") && e.contains("line 4"), "{e}");
-        std::fs::write(dir.path().join("resolved.txt"), "No subject line\n\ntext\n").unwrap();
-        let e = Templates::load(Some(dir.path())).err().unwrap();
-        assert!(e.contains("Subject:"), "{e}");
     }
 }

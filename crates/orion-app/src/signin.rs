@@ -555,11 +555,11 @@ impl App {
             "reset_url": format!("{}/password/reset/{secret}", portal.trim_end_matches('/')),
             "expires_minutes": RESET_MINUTES,
         });
-        crate::outbox::queue_account_mail(
+        crate::sending::queue_account_mail(
             &mut c,
             &self.mail_rt.templates,
             "password_reset",
-            &settings,
+            &settings.from_name,
             &from,
             &u.email,
             &ctx,

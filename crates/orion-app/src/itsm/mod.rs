@@ -160,6 +160,7 @@ pub(crate) async fn create_core(
             urgency: i64::from(urgency.get()),
             priority: i64::from(priority.get()),
             state: state.as_str(),
+            pending_reason: core.pending.map(|p| p.as_str()),
             assignment_group_id: group.id,
             assignee_id: assignee.as_ref().map(|u| u.id),
             max_tier: group.tier,
@@ -172,11 +173,6 @@ pub(crate) async fn create_core(
         },
     )
     .await?;
-    if let Some(p) = core.pending {
-        let mut t = orion_store::tickets::get(c, written.id).await?;
-        t.pending_reason = Some(p.as_str().to_string());
-        orion_store::tickets::update(c, &t).await?;
-    }
     Ok(Some(written))
 }
 

@@ -301,6 +301,7 @@ impl App {
                 urgency: i64::from(urgency.get()),
                 priority: i64::from(priority.get()),
                 state: State::New.as_str(),
+                pending_reason: None,
                 assignment_group_id: group.id,
                 assignee_id: None,
                 max_tier: group.tier,

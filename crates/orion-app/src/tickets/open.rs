@@ -24,6 +24,8 @@ pub(crate) struct Planned {
     pub urgency: i64,
     pub priority: i64,
     pub state: &'static str,
+    /// Why a ticket that starts pending waits (problems and changes may be created pending)
+    pub pending_reason: Option<&'static str>,
     pub assignment_group_id: i64,
     pub assignee_id: Option<i64>,
     pub max_tier: i64,
@@ -78,6 +80,11 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
         },
     )
     .await?;
+    if let Some(reason) = p.pending_reason {
+        let mut t = tickets::get(c, id).await?;
+        t.pending_reason = Some(reason.to_string());
+        tickets::update(c, &t).await?;
+    }
     let entry = timeline::NewEntry {
         ticket_id: id,
         at: p.now,
