@@ -39,12 +39,18 @@ pub struct Worker {
     app: App,
     id: String,
     handlers: HashMap<String, BoxedHandler>,
+    /// When the pending-jobs gauge was last counted (a count reads every pending job's index
+    /// entry: at a million open tickets' SLA timers, not something to do on every wake-up).
+    counted_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often the pending-jobs gauge is recounted.
+const COUNT_EVERY: Duration = Duration::from_secs(15);
 
 impl Worker {
     /// `id` names this worker in leases (host and process, so a takeover is traceable).
     pub fn new(app: App, id: impl Into<String>) -> Self {
-        Self { app, id: id.into(), handlers: HashMap::new() }
+        Self { app, id: id.into(), handlers: HashMap::new(), counted_at: std::sync::Mutex::new(None) }
     }
 
     /// Registers the handler for jobs of `kind`.
@@ -62,6 +68,12 @@ impl Worker {
         let mut out = StepOutcome::default();
         loop {
             let now = self.app.now();
+            // A look on a reader first: claiming takes the writer, which a wake-up with nothing
+            // due (another node took the job, a timer for later) should not hold up.
+            out.next_due = jobs::next_due(&mut self.app.db.read().await?.conn()).await?;
+            if out.next_due.is_none_or(|due| due > now) {
+                break;
+            }
             let claimed = {
                 let mut tx = self.app.db.begin().await?;
                 let got = jobs::claim(&mut tx.conn(), &self.id, now, LEASE_MS, BATCH).await?;
@@ -69,6 +81,8 @@ impl Worker {
                 got
             };
             if claimed.is_empty() {
+                // Another node took them between the look and the claim.
+                out.next_due = jobs::next_due(&mut self.app.db.read().await?.conn()).await?;
                 break;
             }
             let claimed_at = std::time::Instant::now();
@@ -111,10 +125,22 @@ impl Worker {
                 self.app.commit(tx).await?;
             }
         }
-        let mut r = self.app.db.read().await?;
-        out.next_due = jobs::next_due(&mut r.conn()).await?;
-        metrics::gauge!("orion_job_queue_pending").set(jobs::count_pending(&mut r.conn()).await? as f64);
+        self.count_pending().await?;
         Ok(out)
+    }
+
+    /// Sets the pending-jobs gauge, at most every [`COUNT_EVERY`].
+    async fn count_pending(&self) -> AppResult<()> {
+        {
+            let mut at = self.counted_at.lock().unwrap_or_else(|e| e.into_inner());
+            if at.is_some_and(|t| t.elapsed() < COUNT_EVERY) {
+                return Ok(());
+            }
+            *at = Some(std::time::Instant::now());
+        }
+        let n = jobs::count_pending(&mut self.app.db.read().await?.conn()).await?;
+        metrics::gauge!("orion_job_queue_pending").set(n as f64);
+        Ok(())
     }
 
     /// Runs until `shutdown` resolves: a step, then sleep until the next due job,

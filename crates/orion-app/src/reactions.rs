@@ -4,10 +4,11 @@
 //! [`orion_domain::TicketEvent`] with each (`orion_store::timeline`). Before the transaction
 //! commits, [`Reactions`] runs every subscriber below over every recorded event, oldest first;
 //! what a subscriber writes in turn (an SLA entry, a CMDB history event) records events of its
-//! own, which run through the same list until none is left. Then it commits and wakes this
-//! node's job worker, so queued mail and webhook deliveries go out at once. Subscribers write
-//! their own rows or queue durable jobs in the same transaction; they never call ticket
-//! commands. Adding a reaction is one line in [`react`].
+//! own, which run through the same list until none is left. Then it commits and, when the
+//! transaction queued a job that is due now, wakes this node's job worker, so queued mail and
+//! webhook deliveries go out at once (a timer for later, such as an SLA check, wakes nobody).
+//! Subscribers write their own rows or queue durable jobs in the same transaction; they never
+//! call ticket commands. Adding a reaction is one line in [`react`].
 
 use crate::kernel::error::AppResult;
 use crate::kernel::work::Commit;
@@ -52,7 +53,8 @@ fn count(r: &Recorded) {
 }
 
 impl Reactions {
-    /// Runs the subscribers over everything `tx` recorded, commits it and wakes the job worker.
+    /// Runs the subscribers over everything `tx` recorded, commits it and, if it queued a job due
+    /// now, wakes the job worker.
     pub(crate) async fn commit(&self, mut tx: Tx) -> AppResult<()> {
         let mut done: Vec<Recorded> = Vec::new();
         let mut config = None;
@@ -71,9 +73,10 @@ impl Reactions {
             }
             done.extend(batch);
         }
+        let wake = tx.queued_due_jobs();
         tx.commit().await?;
-        if !done.is_empty() {
-            done.iter().for_each(count);
+        done.iter().for_each(count);
+        if wake {
             self.job_wake.notify_one();
         }
         Ok(())

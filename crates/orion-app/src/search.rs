@@ -638,9 +638,10 @@ impl App {
             let mut tx = self.db.begin().await?;
             let mut c = tx.conn();
             let docs = search::ticket_docs(&mut c, from, to).await?;
-            search::write_tickets(&mut c, &docs).await?;
+            let n = docs.len() as i64;
+            search::write_tickets(&mut c, docs).await?;
             self.commit(tx).await?;
-            tickets_done += docs.len() as i64;
+            tickets_done += n;
             progress(to, total);
             from = to + 1;
         }

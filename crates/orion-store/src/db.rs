@@ -47,11 +47,20 @@ pub struct Db {
     pools: Pools,
 }
 
-/// A write transaction, with the ticket events recorded in it so far. Dropped without
-/// `commit`, it rolls back (and its events are forgotten with it).
+/// A write transaction, with the ticket events recorded in it so far and whether it queued a job
+/// that is due at once. Dropped without `commit`, it rolls back (and its record with it).
 pub struct Tx {
     pub(crate) link: TxLink,
+    log: Log,
+}
+
+/// What a write transaction noted besides its rows, for the application to act on at commit.
+#[derive(Default)]
+pub(crate) struct Log {
     events: Vec<Recorded>,
+    jobs_due: bool,
+    /// Search documents to write just before the commit (`search::write_tickets_now`).
+    search: Vec<crate::search::TicketDoc>,
 }
 
 pub(crate) enum TxLink {
@@ -66,10 +75,10 @@ pub enum ReadConn {
 }
 
 /// A borrowed connection of either engine; repositories take `&mut Conn`. Borrowed from a
-/// write transaction, it also carries the transaction's record of ticket events.
+/// write transaction, it also carries the transaction's record of ticket events and queued jobs.
 pub struct Conn<'a> {
     pub link: Link<'a>,
-    events: Option<&'a mut Vec<Recorded>>,
+    log: Option<&'a mut Log>,
 }
 
 /// The connection behind a [`Conn`], by engine.
@@ -161,9 +170,9 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
             Pools::Sqlite { write, .. } => {
-                Tx { link: TxLink::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?), events: Vec::new() }
+                Tx { link: TxLink::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?), log: Log::default() }
             }
-            Pools::Postgres(p) => Tx { link: TxLink::Postgres(p.begin().await?), events: Vec::new() },
+            Pools::Postgres(p) => Tx { link: TxLink::Postgres(p.begin().await?), log: Log::default() },
         })
     }
 
@@ -250,22 +259,32 @@ impl Tx {
             TxLink::Sqlite(t) => Link::Sqlite(t),
             TxLink::Postgres(t) => Link::Postgres(t),
         };
-        Conn { link, events: Some(&mut self.events) }
+        Conn { link, log: Some(&mut self.log) }
     }
 
     /// The ticket events recorded since the last call, oldest first; the application's
     /// subscribers run over them before the transaction commits.
     pub fn take_events(&mut self) -> Vec<Recorded> {
-        std::mem::take(&mut self.events)
+        std::mem::take(&mut self.log.events)
+    }
+
+    /// Whether this transaction queued a job that is due at once: after the commit, the job
+    /// worker should be woken instead of finding it at its next look.
+    pub fn queued_due_jobs(&self) -> bool {
+        self.log.jobs_due
     }
 
     /// Commits. Events still recorded mean a caller skipped the application's subscribers (its
     /// `commit`): that is a bug, refused in debug builds and logged in release builds.
-    pub async fn commit(self) -> Result<()> {
-        if !self.events.is_empty() {
-            let kinds: Vec<String> = self.events.iter().map(|e| format!("{:?}", e.event)).collect();
+    pub async fn commit(mut self) -> Result<()> {
+        if !self.log.events.is_empty() {
+            let kinds: Vec<String> = self.log.events.iter().map(|e| format!("{:?}", e.event)).collect();
             debug_assert!(false, "a transaction committed with undispatched ticket events: {kinds:?}");
             tracing::error!(events = ?kinds, "a transaction committed with undispatched ticket events");
+        }
+        let docs = std::mem::take(&mut self.log.search);
+        if !docs.is_empty() {
+            crate::search::write_tickets_now(&mut self.conn(), docs).await?;
         }
         match self.link {
             TxLink::Sqlite(t) => t.commit().await?,
@@ -278,8 +297,8 @@ impl Tx {
 impl ReadConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            ReadConn::Sqlite(c) => Conn { link: Link::Sqlite(c), events: None },
-            ReadConn::Postgres(c) => Conn { link: Link::Postgres(c), events: None },
+            ReadConn::Sqlite(c) => Conn { link: Link::Sqlite(c), log: None },
+            ReadConn::Postgres(c) => Conn { link: Link::Postgres(c), log: None },
         }
     }
 }
@@ -295,8 +314,30 @@ impl Conn<'_> {
     /// Records a ticket event in the write transaction this connection belongs to. On a read
     /// connection (which writes nothing) there is nothing to react to, and it is dropped.
     pub fn record(&mut self, r: Recorded) {
-        if let Some(events) = self.events.as_mut() {
-            events.push(r);
+        if let Some(log) = self.log.as_mut() {
+            log.events.push(r);
+        }
+    }
+
+    /// Keeps search documents for the commit of the write transaction this connection belongs
+    /// to; on a connection outside one, gives them back to be written at once.
+    pub(crate) fn defer_search(
+        &mut self,
+        docs: Vec<crate::search::TicketDoc>,
+    ) -> Option<Vec<crate::search::TicketDoc>> {
+        match self.log.as_mut() {
+            Some(log) => {
+                log.search.extend(docs);
+                None
+            }
+            None => Some(docs),
+        }
+    }
+
+    /// Notes that a job was queued in this transaction, due at once or later.
+    pub(crate) fn queued_job(&mut self, due_now: bool) {
+        if let Some(log) = self.log.as_mut() {
+            log.jobs_due |= due_now;
         }
     }
 }

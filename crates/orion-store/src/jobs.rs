@@ -32,6 +32,7 @@ pub struct NewJob<'a> {
 
 /// Queues a job; `None` when a pending job with the same dedupe key exists.
 pub async fn enqueue(conn: &mut Conn<'_>, j: &NewJob<'_>, now: i64) -> Result<Option<i64>> {
+    conn.queued_job(j.run_at <= now);
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at)
@@ -53,6 +54,7 @@ pub async fn enqueue(conn: &mut Conn<'_>, j: &NewJob<'_>, now: i64) -> Result<Op
 /// Queues a job, or moves the pending job with the same dedupe key to the new
 /// time and payload (timers that are re-planned, e.g. an SLA check after a pause).
 pub async fn schedule(conn: &mut Conn<'_>, j: &NewJob<'_>, dedupe_key: &str, now: i64) -> Result<()> {
+    conn.queued_job(j.run_at <= now);
     with_conn!(conn, |c| {
         sqlx::query(
             "INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at)

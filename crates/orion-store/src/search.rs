@@ -52,26 +52,45 @@ impl TicketDoc {
     }
 }
 
-/// Writes (or replaces) the index rows of `docs`.
-pub async fn write_tickets(conn: &mut Conn<'_>, docs: &[TicketDoc]) -> Result<()> {
+/// Writes (or replaces) the index rows of `docs`. In a write transaction they are kept until its
+/// commit and written then, in one statement (see [`write_tickets_now`]); on any other connection,
+/// at once.
+pub async fn write_tickets(conn: &mut Conn<'_>, docs: Vec<TicketDoc>) -> Result<()> {
     if docs.is_empty() {
         return Ok(());
     }
+    match conn.defer_search(docs) {
+        None => Ok(()),
+        Some(docs) => write_tickets_now(conn, docs).await,
+    }
+}
+
+/// Writes the index rows of `docs`, the last document of a ticket winning, in one statement.
+///
+/// A write transaction calls this just before it commits, for every document written in it.
+/// SQLite's FTS5 flushes what it holds in memory to a new segment at the start of every later
+/// statement of the transaction (a statement savepoint), so rows written as they come cost a
+/// segment, and soon a merge, per ticket; written last, a batch of tickets makes one segment.
+pub(crate) async fn write_tickets_now(conn: &mut Conn<'_>, mut docs: Vec<TicketDoc>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    docs.reverse();
+    docs.retain(|d| seen.insert(d.id));
+    docs.reverse();
     match &mut conn.link {
         crate::Link::Sqlite(c) => {
-            for d in docs {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text, owner)
-                     VALUES ($1, $2, $3, $4, 'u' || $5)",
-                )
-                .bind(d.id)
-                .bind(&d.title)
-                .bind(&d.public_text)
-                .bind(&d.internal_text)
-                .bind(d.requester_id)
-                .execute(&mut **c)
-                .await?;
-            }
+            // One statement however many documents: they travel as one JSON array.
+            let rows: Vec<serde_json::Value> = docs
+                .iter()
+                .map(|d| serde_json::json!([d.id, d.title, d.public_text, d.internal_text, d.requester_id]))
+                .collect();
+            sqlx::query(
+                "INSERT OR REPLACE INTO fts_ticket (rowid, title, public_text, internal_text, owner)
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, 'u' || (value ->> 4)
+                 FROM json_each($1)",
+            )
+            .bind(serde_json::Value::Array(rows).to_string())
+            .execute(&mut **c)
+            .await?;
         }
         crate::Link::Postgres(c) => {
             let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
@@ -167,7 +186,7 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
 /// Rebuilds one ticket's index row from what is stored, in the caller's transaction.
 pub async fn index_ticket(conn: &mut Conn<'_>, ticket_id: i64) -> Result<()> {
     let docs = ticket_docs(conn, ticket_id, ticket_id).await?;
-    write_tickets(conn, &docs).await
+    write_tickets(conn, docs).await
 }
 
 /// One article's folded text.

@@ -153,7 +153,7 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
     let created = rows.into_iter().next().ok_or(StoreError::NotFound)?;
     let doc =
         crate::search::TicketDoc::build(created.id, t.requester_id, t.title, t.description, "", std::iter::empty());
-    crate::search::write_tickets(conn, &[doc]).await?;
+    crate::search::write_tickets(conn, vec![doc]).await?;
     Ok((created.id, created.number))
 }
 
