@@ -459,7 +459,42 @@ async fn search_markers_are_added_on_upgrade(engine: Engine) {
     }
 }
 
+async fn staff_hits(db: &Db, word: &str) -> Vec<i64> {
+    use orion_store::search::{TicketScope, TicketSearchFilter, ticket_hits};
+    let q = orion_domain::search::Query::parse(word, false).unwrap();
+    let mut r = db.read().await.unwrap();
+    let hits = ticket_hits(&mut r.conn(), &q, TicketScope::Staff, &TicketSearchFilter::default(), 10).await.unwrap();
+    hits.into_iter().map(|h| h.id).collect()
+}
+
+/// A write transaction knows whether it queued work due at once (only that wakes the job worker),
+/// and writes its search rows as it commits: the newest text of each ticket, nothing on rollback.
+async fn a_transaction_notes_due_work_and_writes_search_rows_at_commit(engine: Engine) {
+    use orion_store::search::{TicketDoc, write_tickets};
+    let Some((db, _d)) = open(engine).await else { return };
+    seed_entry(&db).await; // ticket 1, requester 1
+    let doc = |title: &str| TicketDoc::build(1, 1, title, "", "", std::iter::empty());
+    let mut tx = db.begin().await.unwrap();
+    orion_store::jobs::enqueue(&mut tx.conn(), &job("sla", 5_000, None), 1_000).await.unwrap();
+    assert!(!tx.queued_due_jobs(), "a timer for later wakes nobody");
+    orion_store::jobs::enqueue(&mut tx.conn(), &job("mail", 1_000, None), 1_000).await.unwrap();
+    assert!(tx.queued_due_jobs(), "work due now does");
+    write_tickets(&mut tx.conn(), vec![doc("Printer jammed")]).await.unwrap();
+    write_tickets(&mut tx.conn(), vec![doc("Scanner jammed")]).await.unwrap();
+    assert!(staff_hits(&db, "scanner").await.is_empty(), "nothing is findable before the commit");
+    tx.commit().await.unwrap();
+    assert_eq!(staff_hits(&db, "scanner").await, [1]);
+    assert!(staff_hits(&db, "printer").await.is_empty(), "the newest text of the ticket is its row");
+
+    let mut tx = db.begin().await.unwrap();
+    write_tickets(&mut tx.conn(), vec![doc("Monitor flickers")]).await.unwrap();
+    drop(tx);
+    assert!(staff_hits(&db, "monitor").await.is_empty(), "a rollback writes no row");
+    assert_eq!(staff_hits(&db, "scanner").await, [1]);
+}
+
 orion_testkit::engine_tests!(
+    a_transaction_notes_due_work_and_writes_search_rows_at_commit,
     search_finds_the_newest_matches_across_id_blocks,
     search_markers_are_added_on_upgrade,
     jobs_are_leased_retried_and_deduplicated,
