@@ -68,6 +68,8 @@ pub struct NewTicket<'a> {
     pub urgency: i64,
     pub priority: i64,
     pub state: &'a str,
+    /// Why it waits, for a ticket that starts pending (problems and changes may)
+    pub pending_reason: Option<&'a str>,
     pub assignment_group_id: i64,
     pub assignee_id: Option<i64>,
     pub max_tier: i64,
@@ -93,8 +95,8 @@ const CREATE_SQLITE: &str = "
         ON CONFLICT (kind) DO UPDATE SET last_value = ticket_counter.last_value + 1;
     INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
             impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
-            created_by, created_at, updated_at)
-        SELECT $1 || printf('%07d', last_value), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+            created_by, created_at, updated_at, pending_reason)
+        SELECT $1 || printf('%07d', last_value), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19
         FROM ticket_counter WHERE kind = $1
         RETURNING id, number;
     INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
@@ -108,10 +110,10 @@ const CREATE_POSTGRES: &str = "
     ), t AS (
         INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
             impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
-            created_by, created_at, updated_at)
+            created_by, created_at, updated_at, pending_reason)
         SELECT $1 || CASE WHEN n.last_value < 10000000 THEN lpad(n.last_value::text, 7, '0')
                           ELSE n.last_value::text END,
-               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19
         FROM n
         RETURNING id, number
     ), e AS (
@@ -147,6 +149,7 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
             .bind(t.now)
             .bind(t.entry_visibility)
             .bind(t.entry_data)
+            .bind(t.pending_reason)
             .fetch_all(c)
             .await
     })?;

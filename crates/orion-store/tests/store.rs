@@ -43,6 +43,7 @@ fn new_ticket(user: i64, group: i64) -> orion_store::tickets::NewTicket<'static>
         urgency: 3,
         priority: 5,
         state: "new",
+        pending_reason: None,
         assignment_group_id: group,
         assignee_id: None,
         max_tier: 1,

@@ -70,6 +70,7 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
             urgency: p.urgency,
             priority: p.priority,
             state: p.state,
+            pending_reason: p.pending_reason,
             assignment_group_id: p.assignment_group_id,
             assignee_id: p.assignee_id,
             max_tier: p.max_tier,
@@ -80,11 +81,6 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
         },
     )
     .await?;
-    if let Some(reason) = p.pending_reason {
-        let mut t = tickets::get(c, id).await?;
-        t.pending_reason = Some(reason.to_string());
-        tickets::update(c, &t).await?;
-    }
     let entry = timeline::NewEntry {
         ticket_id: id,
         at: p.now,

@@ -2,6 +2,7 @@
 //! to them, and the delivery each gets in the event's transaction, with its body fixed then.
 
 use super::*;
+use orion_store::timeline::Written;
 
 /// The events a timeline entry of `kind` (with its JSON `data`) stands for.
 pub(crate) fn events_for(kind: &str, data: &str) -> Vec<&'static str> {
@@ -28,62 +29,30 @@ pub(crate) fn events_for(kind: &str, data: &str) -> Vec<&'static str> {
     }
 }
 
-/// A timeline entry just written, as the webhooks see it.
-pub(crate) struct EntryEvent<'a> {
-    pub ticket_id: i64,
-    pub at: i64,
-    pub actor_id: Option<i64>,
-    /// The timeline entry's kind
-    pub kind: &'a str,
-    pub visibility: &'a str,
-    pub body: &'a str,
-    /// The timeline entry's data (JSON text)
-    pub data: &'a str,
-}
-
 /// The webhooks' subscriber to ticket events: every timeline entry written is offered to the
 /// enabled webhooks (`hooks`, from the settings cache: no query unless one subscribes).
 pub(crate) async fn react(c: &mut Conn<'_>, hooks: &[WebhookRow], portal: Option<&str>, r: &Recorded) -> AppResult<()> {
-    let Some(w) = &r.entry else { return Ok(()) };
+    let Some(e) = &r.entry else { return Ok(()) };
     if hooks.is_empty() {
         return Ok(());
     }
-    let e = EntryEvent {
-        ticket_id: r.ticket_id,
-        at: r.at,
-        actor_id: w.actor_id,
-        kind: &w.kind,
-        visibility: &w.visibility,
-        body: &w.body,
-        data: &w.data,
-    };
-    emit(c, hooks, portal, &e).await
-}
-
-/// Queues a delivery for every webhook of `hooks` that wants `e`, in the caller's transaction.
-pub(super) async fn emit(
-    c: &mut Conn<'_>,
-    hooks: &[WebhookRow],
-    portal: Option<&str>,
-    e: &EntryEvent<'_>,
-) -> AppResult<()> {
-    let events = events_for(e.kind, e.data);
+    let events = events_for(&e.kind, &e.data);
     if events.is_empty() {
         return Ok(());
     }
     if !hooks.iter().any(|h| events.iter().any(|ev| subscribed(h, ev))) {
         return Ok(());
     }
-    let ticket = orion_store::tickets::get(c, e.ticket_id).await?;
+    let ticket = orion_store::tickets::get(c, r.ticket_id).await?;
     let actor = match e.actor_id {
         Some(id) => Some(users::get(c, id).await?),
         None => None,
     };
     for event in events {
-        let doc = event_document(event, e, &ticket, actor.as_ref(), portal);
+        let doc = event_document(event, (r.at, e), &ticket, actor.as_ref(), portal);
         for h in hooks.iter().filter(|h| subscribed(h, event) && wants_ticket(h, &ticket)) {
             let body = render(&h.format, &doc, &ticket, portal);
-            queue(c, h.id, event, Some(ticket.id), &body, None, e.at).await?;
+            queue(c, h.id, event, Some(ticket.id), &body, None, r.at).await?;
             metrics::counter!("orion_webhook_events_total", "event" => event).increment(1);
         }
     }
@@ -127,7 +96,7 @@ pub(super) fn ticket_url(portal: Option<&str>, number: &str) -> Option<String> {
 /// The event in Orion's own JSON shape (the `json` format's body).
 pub(super) fn event_document(
     event: &str,
-    e: &EntryEvent<'_>,
+    (at, e): (i64, &Written),
     t: &TicketView,
     actor: Option<&users::UserRow>,
     portal: Option<&str>,
@@ -135,7 +104,7 @@ pub(super) fn event_document(
     let ts = |ms: Option<i64>| ms.map(|m| Timestamp(m).to_rfc3339());
     let mut doc = json!({
         "event": event,
-        "occurred_at": Timestamp(e.at).to_rfc3339(),
+        "occurred_at": Timestamp(at).to_rfc3339(),
         "ticket": {
             "number": t.number, "kind": t.kind, "title": t.title, "state": t.state,
             "pending_reason": t.pending_reason, "priority": format!("P{}", t.priority),
@@ -148,12 +117,12 @@ pub(super) fn event_document(
             "resolved_at": ts(t.resolved_at), "url": ticket_url(portal, &t.number),
         },
         "actor": actor.map(|a| json!({"name": a.name, "email": a.email})),
-        "change": serde_json::from_str::<Value>(e.data).unwrap_or(Value::Null),
+        "change": serde_json::from_str::<Value>(&e.data).unwrap_or(Value::Null),
     });
     if event == "ticket.commented" {
         // Internal notes are announced without their text, and a comment's entry data (mail
         // headers, HTML, quoted text) stays home: a webhook may feed a chat channel.
-        let body = (e.visibility == "public").then_some(e.body);
+        let body = (e.visibility == "public").then_some(e.body.as_str());
         doc["comment"] = json!({"kind": e.kind, "visibility": e.visibility, "body": body});
         doc["change"] = Value::Null;
     }
