@@ -32,6 +32,8 @@ enum Cli {
     Assets(asset_bench::AssetArgs),
     /// Precision and recall of the recurring-incident detector on generated months (scripts/bench-recurrence)
     Recurrence(recurrence_bench::RecurrenceArgs),
+    /// A webhook receiver and mail relay that count what they get (for `http --admin-token`)
+    Sink(sink::SinkArgs),
 }
 
 #[derive(clap::Args)]
@@ -51,6 +53,14 @@ struct Args {
     /// Label for the engine column
     #[arg(long, default_value = "sqlite")]
     engine: String,
+    /// API token of an admin: with it, the run first turns on what a working desk has on besides
+    /// SLA clocks and search — a mail to the requester for every logged ticket (the server needs
+    /// `--smtp-relay`) and a webhook subscription to every event, sent to --webhook-url
+    #[arg(long, requires = "webhook_url")]
+    admin_token: Option<String>,
+    /// The webhook receiver (e.g. `orion-bench sink`), with --admin-token
+    #[arg(long)]
+    webhook_url: Option<String>,
 }
 
 struct Phase {
@@ -187,6 +197,36 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
     Ok(phase)
 }
 
+/// Turns on requester mail for every logged ticket (no hourly cap, so every one is sent) and a
+/// webhook subscription to every event, through the API as an admin would.
+async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str) -> Result<()> {
+    let mut c = Conn::open(url, &format!("Bearer {admin_token}")).await?;
+    let (status, body) = c.call("GET", "/api/v1/settings/mail", None).await;
+    if status == 404 {
+        // An older revision in a `scripts/bench --compare` run: it has neither.
+        println!("<!-- this server has no mail settings or webhooks: measured without them -->");
+        return Ok(());
+    }
+    if status != 200 {
+        bail!("reading the mail settings with the admin token: HTTP {status}");
+    }
+    let mut mail: serde_json::Value = serde_json::from_slice(&body)?;
+    mail["addresses"] = serde_json::json!(["servicedesk@example.com"]);
+    mail["from_address"] = serde_json::json!("servicedesk@example.com");
+    mail["notify"] = serde_json::json!(["received", "public_reply", "state_changed", "resolved"]);
+    mail["auto_reply_limit_per_hour"] = serde_json::json!(10_000);
+    let (status, body) = c.call("PUT", "/api/v1/settings/mail", Some(mail.to_string().into_bytes())).await;
+    if status != 200 {
+        bail!("turning requester mail on: HTTP {status} {}", String::from_utf8_lossy(&body));
+    }
+    let hook = serde_json::json!({"name": "Bench receiver", "url": webhook_url, "events": ["*"]});
+    let (status, body) = c.call("POST", "/api/v1/webhooks", Some(hook.to_string().into_bytes())).await;
+    if status != 201 {
+        bail!("subscribing the webhook: HTTP {status} {}", String::from_utf8_lossy(&body));
+    }
+    Ok(())
+}
+
 /// The actor the in-process benches act as: an admin.
 fn bench_admin() -> orion_domain::Actor {
     orion_domain::Actor { id: orion_domain::UserId(0), role: orion_domain::Role::Admin }
@@ -204,6 +244,7 @@ mod asset_bench;
 mod mail_bench;
 mod recurrence_bench;
 mod search_bench;
+mod sink;
 mod sla_bench;
 mod ui_bench;
 
@@ -218,11 +259,15 @@ async fn main() -> Result<()> {
         Cli::Alerts(a) => return alert_bench::run(a).await,
         Cli::Assets(a) => return asset_bench::run(a).await,
         Cli::Recurrence(a) => return recurrence_bench::run(a).await,
+        Cli::Sink(a) => return sink::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);
     let (status, _) = Conn::open(&args.url, &auth).await?.call("GET", "/api/v1/me", None).await;
     if status != 200 {
         bail!("the token is not accepted (HTTP {status})");
+    }
+    if let (Some(admin), Some(hook)) = (&args.admin_token, &args.webhook_url) {
+        every_feature_on(&args.url, admin, hook).await?;
     }
     println!("| engine | operation | concurrency | ops/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|---|");

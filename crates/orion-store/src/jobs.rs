@@ -5,6 +5,7 @@
 //! least once: handlers must be idempotent. Finished jobs are deleted; jobs out
 //! of attempts are kept as `dead` with their last error.
 
+use crate::sql::Sql;
 use crate::{Conn, Result, with_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,25 +55,27 @@ pub async fn enqueue(conn: &mut Conn<'_>, j: &NewJob<'_>, now: i64) -> Result<Op
 /// Queues a job, or moves the pending job with the same dedupe key to the new
 /// time and payload (timers that are re-planned, e.g. an SLA check after a pause).
 pub async fn schedule(conn: &mut Conn<'_>, j: &NewJob<'_>, dedupe_key: &str, now: i64) -> Result<()> {
-    conn.queued_job(j.run_at <= now);
-    with_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (dedupe_key) WHERE state = 'pending'
-             DO UPDATE SET run_at = excluded.run_at, payload = excluded.payload, attempts = 0, locked_by = NULL",
-        )
-        .bind(j.kind)
-        .bind(j.payload)
-        .bind(j.run_at)
-        .bind(dedupe_key)
-        .bind(j.max_attempts)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let mut sql = Sql::default();
+    push_schedule(conn, &mut sql, j, dedupe_key, now);
+    crate::execute_sql!(conn, &sql)?;
     Ok(())
+}
+
+/// Appends the statement [`schedule`] runs to `sql`, with placeholders numbered after the ones
+/// already there, for a repository that writes it in the same round trip as its own rows (after
+/// `;` on SQLite, as the main statement after its `WITH` on PostgreSQL).
+pub(crate) fn push_schedule(conn: &mut Conn<'_>, sql: &mut Sql, j: &NewJob<'_>, dedupe_key: &str, now: i64) {
+    conn.queued_job(j.run_at <= now);
+    sql.push("INSERT INTO job (kind, payload, run_at, dedupe_key, max_attempts, created_at) VALUES (");
+    sql.bind_text(j.kind).push(", ");
+    sql.bind_text(j.payload).push(", ");
+    sql.bind_i64(j.run_at).push(", ");
+    sql.bind_text(dedupe_key).push(", ");
+    sql.bind_i64(j.max_attempts).push(", ");
+    sql.bind_i64(now).push(
+        ") ON CONFLICT (dedupe_key) WHERE state = 'pending'
+         DO UPDATE SET run_at = excluded.run_at, payload = excluded.payload, attempts = 0, locked_by = NULL",
+    );
 }
 
 const CLAIM_SQLITE: &str = "UPDATE job SET run_at = $2, locked_by = $1, attempts = attempts + 1

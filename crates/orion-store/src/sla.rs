@@ -117,13 +117,25 @@ impl<'a> From<&'a orion_domain::PlannedClock> for NewClock<'a> {
     }
 }
 
-/// Starts a ticket's clocks: one row each and their `start` events, in two statements
-/// (this runs for every new ticket).
-pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewClock<'_>], now: i64) -> Result<()> {
+/// Starts a ticket's clocks — one row each and their `start` events — and queues or moves its
+/// timer `(job, dedupe key)`, all in one round trip: this runs for every new ticket, on the single
+/// writer's path (three statements after `;` on SQLite, one with data-modifying `WITH` on PostgreSQL).
+pub async fn start_clocks(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    clocks: &[NewClock<'_>],
+    now: i64,
+    timer: Option<(&crate::jobs::NewJob<'_>, &str)>,
+) -> Result<()> {
     if clocks.is_empty() {
+        if let Some((job, key)) = timer {
+            crate::jobs::schedule(conn, job, key, now).await?;
+        }
         return Ok(());
     }
-    let mut sql = crate::sql::Sql::new(
+    let postgres = conn.engine() == crate::Engine::Postgres;
+    let mut sql = crate::sql::Sql::new(if postgres { "WITH s AS (" } else { "" });
+    sql.push(
         "INSERT INTO ticket_sla (ticket_id, target, policy_name, calendar_name, calendar_spec, pause_on,
              warnings, escalates, rules, on_priority_change, target_ms, state, due_at, created_at, updated_at) VALUES ",
     );
@@ -144,15 +156,26 @@ pub async fn start_clocks(conn: &mut Conn<'_>, ticket_id: i64, clocks: &[NewCloc
         sql.bind_i64(now).push(", ");
         sql.bind_i64(now).push(")");
     }
+    // The start events: of the rows just inserted (PostgreSQL), of the ticket's rows (SQLite,
+    // where the ticket has no others: its clocks start once).
+    if postgres {
+        sql.push(" RETURNING id)");
+        sql.push(if timer.is_some() { ", e AS (" } else { " " });
+        sql.push("INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, ").bind_i64(now).push(", 'start' FROM s");
+        if timer.is_some() {
+            sql.push(") ");
+        }
+    } else {
+        sql.push("; INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, ");
+        sql.bind_i64(now).push(", 'start' FROM ticket_sla WHERE ticket_id = ").bind_i64(ticket_id);
+        if timer.is_some() {
+            sql.push("; ");
+        }
+    }
+    if let Some((job, key)) = timer {
+        crate::jobs::push_schedule(conn, &mut sql, job, key, now);
+    }
     crate::execute_sql!(conn, &sql)?;
-    with_conn!(conn, |c| {
-        sqlx::query("INSERT INTO sla_event (ticket_sla_id, at, kind) SELECT id, $2, 'start' FROM ticket_sla WHERE ticket_id = $1")
-            .bind(ticket_id)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
     Ok(())
 }
 

@@ -155,10 +155,9 @@ pub(crate) async fn react(c: &mut Conn<'_>, config: &Config, r: &Recorded) -> Ap
     match (&r.event, r.ticket.as_deref()) {
         (TicketEvent::Created { clocks, .. }, _) => {
             let new: Vec<NewClock<'_>> = clocks.iter().map(NewClock::from).collect();
-            sla::start_clocks(c, r.ticket_id, &new, r.at).await?;
-            if let Some(at) = clocks.iter().filter_map(|k| k.first_check_at).min() {
-                schedule_check(c, r.ticket_id, at, r.at).await?;
-            }
+            let (payload, key) = check_timer(r.ticket_id);
+            let first_check = clocks.iter().filter_map(|k| k.first_check_at).min().map(|at| check_job(&payload, at));
+            sla::start_clocks(c, r.ticket_id, &new, r.at, first_check.as_ref().map(|j| (j, key.as_str()))).await?;
         }
         (TicketEvent::FieldsChanged { priority_changed: true }, Some(t)) => retarget(c, config, t, r.at, actor).await?,
         (e, Some(t)) if e.moves_state() => sync_with_state(c, t, r.at, actor).await?,
@@ -369,16 +368,19 @@ async fn schedule_next(c: &mut Conn<'_>, ticket_id: i64, next: Option<i64>, now:
 pub(crate) const CHECK_JOB: &str = "sla.check";
 
 pub(crate) async fn schedule_check(c: &mut Conn<'_>, ticket_id: i64, at: i64, now: i64) -> AppResult<()> {
-    let payload = json!({ "ticket_id": ticket_id }).to_string();
-    let job = orion_store::jobs::NewJob {
-        kind: CHECK_JOB,
-        payload: &payload,
-        run_at: at,
-        dedupe_key: None,
-        max_attempts: 10,
-    };
-    orion_store::jobs::schedule(c, &job, &format!("sla:{ticket_id}"), now).await?;
+    let (payload, key) = check_timer(ticket_id);
+    orion_store::jobs::schedule(c, &check_job(&payload, at), &key, now).await?;
     Ok(())
+}
+
+/// A ticket's SLA timer: its payload and dedupe key (one pending check per ticket).
+fn check_timer(ticket_id: i64) -> (String, String) {
+    (json!({ "ticket_id": ticket_id }).to_string(), format!("sla:{ticket_id}"))
+}
+
+/// The SLA check job with `payload`, due `at`.
+fn check_job(payload: &str, at: i64) -> orion_store::jobs::NewJob<'_> {
+    orion_store::jobs::NewJob { kind: CHECK_JOB, payload, run_at: at, dedupe_key: None, max_attempts: 10 }
 }
 
 /// One SLA target of a ticket, as `GET /api/v1/tickets/{number}/sla` shows it.
