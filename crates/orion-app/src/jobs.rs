@@ -87,6 +87,7 @@ impl Worker {
             }
             let claimed_at = std::time::Instant::now();
             let mut claimed = claimed.into_iter();
+            let mut finished = Vec::new();
             while let Some(job) = claimed.next() {
                 if claimed_at.elapsed() > LEASE_GUARD {
                     // Slow handlers (a webhook receiver timing out) used up half the lease: give
@@ -103,30 +104,44 @@ impl Worker {
                     Some(h) => h(self.app.clone(), job.clone()).await,
                     None => Err(format!("no handler for jobs of kind {:?} on this node", job.kind)),
                 };
-                let mut tx = self.app.db.begin().await?;
-                let mut c = tx.conn();
-                match result {
-                    Ok(()) => {
-                        jobs::complete(&mut c, job.id, &self.id).await?;
-                        out.completed += 1;
-                    }
-                    Err(e) if job.attempts < job.max_attempts => {
-                        let at = self.app.now() + retry_delay_ms(job.attempts);
-                        tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
-                        jobs::fail(&mut c, job.id, &self.id, &e, Some(at)).await?;
-                        out.retried += 1;
-                    }
-                    Err(e) => {
-                        tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed for good");
-                        jobs::fail(&mut c, job.id, &self.id, &e, None).await?;
-                        out.dead += 1;
-                    }
-                }
-                self.app.commit(tx).await?;
+                finished.push((job, result));
             }
+            self.settle(finished, &mut out).await?;
         }
         self.count_pending().await?;
         Ok(out)
+    }
+
+    /// Writes what became of the jobs of one claim in one transaction (the worker shares the
+    /// single writer with ticket intake): done ones deleted in one statement, failed ones due
+    /// again later or dead. A crash before it commits runs them again, as a lost lease would:
+    /// handlers are idempotent.
+    async fn settle(&self, finished: Vec<(JobRow, JobResult)>, out: &mut StepOutcome) -> AppResult<()> {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.app.db.begin().await?;
+        let mut c = tx.conn();
+        let mut done = Vec::new();
+        for (job, result) in finished {
+            match result {
+                Ok(()) => done.push(job.id),
+                Err(e) if job.attempts < job.max_attempts => {
+                    let at = self.app.now() + retry_delay_ms(job.attempts);
+                    tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
+                    jobs::fail(&mut c, job.id, &self.id, &e, Some(at)).await?;
+                    out.retried += 1;
+                }
+                Err(e) => {
+                    tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed for good");
+                    jobs::fail(&mut c, job.id, &self.id, &e, None).await?;
+                    out.dead += 1;
+                }
+            }
+        }
+        jobs::complete_all(&mut c, &done, &self.id).await?;
+        out.completed += done.len();
+        self.app.commit(tx).await
     }
 
     /// Sets the pending-jobs gauge, at most every [`COUNT_EVERY`].

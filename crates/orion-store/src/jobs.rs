@@ -100,17 +100,14 @@ pub async fn claim(conn: &mut Conn<'_>, worker: &str, now: i64, lease_ms: i64, l
     Ok(rows)
 }
 
-/// Removes a finished job; `false` if the lease was lost to another worker meanwhile.
-pub async fn complete(conn: &mut Conn<'_>, id: i64, worker: &str) -> Result<bool> {
-    let n = with_conn!(conn, |c| {
-        sqlx::query("DELETE FROM job WHERE id = $1 AND locked_by = $2 AND state = 'pending'")
-            .bind(id)
-            .bind(worker)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(n > 0)
+/// Deletes the finished jobs `ids` still claimed by `worker`, in one statement; how many.
+pub async fn complete_all(conn: &mut Conn<'_>, ids: &[i64], worker: &str) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new("DELETE FROM job WHERE state = 'pending' AND locked_by = ");
+    sql.bind_text(worker).push(" AND id IN ").bind_list(ids, crate::sql::Bind::I64);
+    Ok(crate::execute_sql!(conn, &sql)?)
 }
 
 /// Gives a claimed job back unrun: due at `now`, the claim's attempt not counted.

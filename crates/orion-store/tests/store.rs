@@ -232,10 +232,10 @@ async fn jobs_are_leased_retried_and_deduplicated(engine: Engine) {
     assert_eq!(jobs::next_due(&mut c).await.unwrap(), Some(1_200), "due again when the lease ends");
 
     // w1 finishes the mail job; its sla job's lease runs out and w2 takes it over.
-    assert!(jobs::complete(&mut c, b, "w1").await.unwrap());
+    assert_eq!(jobs::complete_all(&mut c, &[b], "w1").await.unwrap(), 1);
     let again = jobs::claim(&mut c, "w2", 1_300, 1_000, 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts, again[0].locked_by.as_deref()), (1, 2, Some("w2")));
-    assert!(!jobs::complete(&mut c, a.unwrap(), "w1").await.unwrap(), "a lost lease cannot complete");
+    assert_eq!(jobs::complete_all(&mut c, &[a.unwrap(), b], "w1").await.unwrap(), 0, "a lost lease cannot complete");
 
     // Failures retry at the given time, then die; a dead job frees its dedupe key.
     assert!(jobs::fail(&mut c, a.unwrap(), "w2", "smtp down", Some(2_000)).await.unwrap());
