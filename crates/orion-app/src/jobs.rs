@@ -42,6 +42,9 @@ pub struct Worker {
     /// When the pending-jobs gauge was last counted (a count reads every pending job's index
     /// entry: at a million open tickets' SLA timers, not something to do on every wake-up).
     counted_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Set when the node shuts down: the step in progress finishes the job it is running, gives
+    /// the rest of its claim back and returns, instead of working through the whole backlog.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// How often the pending-jobs gauge is recounted.
@@ -50,7 +53,13 @@ const COUNT_EVERY: Duration = Duration::from_secs(15);
 impl Worker {
     /// `id` names this worker in leases (host and process, so a takeover is traceable).
     pub fn new(app: App, id: impl Into<String>) -> Self {
-        Self { app, id: id.into(), handlers: HashMap::new(), counted_at: std::sync::Mutex::new(None) }
+        Self {
+            app,
+            id: id.into(),
+            handlers: HashMap::new(),
+            counted_at: std::sync::Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Registers the handler for jobs of `kind`.
@@ -66,7 +75,7 @@ impl Worker {
     /// Claims and runs every job due now (in batches), then reports when the next one is due.
     pub async fn run_due(&self) -> AppResult<StepOutcome> {
         let mut out = StepOutcome::default();
-        loop {
+        while !self.stopping() {
             let now = self.app.now();
             // A look on a reader first: claiming takes the writer, which a wake-up with nothing
             // due (another node took the job, a timer for later) should not hold up.
@@ -89,9 +98,11 @@ impl Worker {
             let mut claimed = claimed.into_iter();
             let mut finished = Vec::new();
             while let Some(job) = claimed.next() {
-                if claimed_at.elapsed() > LEASE_GUARD {
+                if claimed_at.elapsed() > LEASE_GUARD || self.stopping() {
                     // Slow handlers (a webhook receiver timing out) used up half the lease: give
                     // the rest back before another node may take them over and run them twice.
+                    // So does a node that shuts down: another node (or this one, restarted) takes
+                    // them at once, not when the lease ends.
                     let mut tx = self.app.db.begin().await?;
                     let now = self.app.now();
                     for j in std::iter::once(job).chain(claimed.by_ref()) {
@@ -144,6 +155,10 @@ impl Worker {
         self.app.commit(tx).await
     }
 
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sets the pending-jobs gauge, at most every [`COUNT_EVERY`].
     async fn count_pending(&self) -> AppResult<()> {
         {
@@ -164,7 +179,22 @@ impl Worker {
         let wake = self.app.job_wake.clone();
         tokio::pin!(shutdown);
         loop {
-            let pause = match self.run_due().await {
+            let step = {
+                let due = self.run_due();
+                tokio::pin!(due);
+                tokio::select! {
+                    step = &mut due => step,
+                    () = &mut shutdown => {
+                        // Finish the job in hand and give the rest of the claim back.
+                        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+                        if let Err(e) = due.await {
+                            tracing::error!(error = %e, "job worker step failed while stopping");
+                        }
+                        return;
+                    }
+                }
+            };
+            let pause = match step {
                 Ok(step) => step
                     .next_due
                     .map(|due| {
@@ -313,5 +343,46 @@ mod tests {
         tx.commit().await.unwrap();
     }
 
-    orion_testkit::engine_tests!(due_jobs_run_failures_retry_then_die);
+    /// A node that shuts down with a backlog finishes the job in hand, gives the rest of its claim
+    /// back (due at once, the claim not counted as a try) and stops: it does not work through
+    /// the whole backlog first (it did, and `orion serve` would not exit on SIGTERM under load).
+    async fn a_stopping_worker_gives_its_backlog_back(engine: Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(url) = orion_testkit::fresh_database(engine, dir.path()).await else { return };
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        db.migrate().await.unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
+        let app = App::new(db, clock.clone());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(tokio::sync::Notify::new());
+        let (counter, first) = (ran.clone(), started.clone());
+        let worker = Worker::new(app.clone(), "stopping-worker").on("slow", move |_app, _job| {
+            let (counter, first) = (counter.clone(), first.clone());
+            async move {
+                first.notify_one();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        for i in 0..20 {
+            app.enqueue("slow", &serde_json::json!({"n": i}), 1_000_000, None).await.unwrap();
+        }
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let signal = stop.clone();
+        let running = tokio::spawn(worker.run(async move { signal.notified().await }));
+        started.notified().await;
+        stop.notify_one();
+        tokio::time::timeout(Duration::from_secs(5), running).await.expect("the worker stops").unwrap();
+
+        let done = ran.load(Ordering::SeqCst);
+        assert!((1..20).contains(&done), "the job in hand finished, the backlog did not run: {done} ran");
+        let mut tx = app.db.begin().await.unwrap();
+        let left = jobs::claim(&mut tx.conn(), "next-node", 1_000_000, LEASE_MS, 100).await.unwrap();
+        assert_eq!(left.len(), 20 - done, "every job not run is due again at once");
+        assert!(left.iter().all(|j| j.attempts == 1), "giving a job back does not count as a try");
+        tx.commit().await.unwrap();
+    }
+
+    orion_testkit::engine_tests!(due_jobs_run_failures_retry_then_die, a_stopping_worker_gives_its_backlog_back);
 }
