@@ -281,13 +281,18 @@ mod tests {
         assert_eq!(retry_delay_ms(100), 3_600_000);
     }
 
-    async fn due_jobs_run_failures_retry_then_die(engine: Engine) {
+    /// An application on a fresh database whose clock stands at 1,000,000 ms (None: engine absent).
+    async fn app_on_fresh_db(engine: Engine) -> Option<(App, Arc<ManualClock>, tempfile::TempDir)> {
         let dir = tempfile::tempdir().unwrap();
-        let Some(url) = orion_testkit::fresh_database(engine, dir.path()).await else { return };
+        let url = orion_testkit::fresh_database(engine, dir.path()).await?;
         let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
         db.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
-        let app = App::new(db, clock.clone());
+        Some((App::new(db, clock.clone()), clock, dir))
+    }
+
+    async fn due_jobs_run_failures_retry_then_die(engine: Engine) {
+        let Some((app, clock, _dir)) = app_on_fresh_db(engine).await else { return };
         let ran = Arc::new(AtomicUsize::new(0));
         let counter = ran.clone();
         let worker = Worker::new(app.clone(), "test-worker")
@@ -347,12 +352,7 @@ mod tests {
     /// back (due at once, the claim not counted as a try) and stops: it does not work through
     /// the whole backlog first (it did, and `orion serve` would not exit on SIGTERM under load).
     async fn a_stopping_worker_gives_its_backlog_back(engine: Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let Some(url) = orion_testkit::fresh_database(engine, dir.path()).await else { return };
-        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
-        db.migrate().await.unwrap();
-        let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
-        let app = App::new(db, clock.clone());
+        let Some((app, _clock, _dir)) = app_on_fresh_db(engine).await else { return };
         let ran = Arc::new(AtomicUsize::new(0));
         let started = Arc::new(tokio::sync::Notify::new());
         let (counter, first) = (ran.clone(), started.clone());
