@@ -97,18 +97,14 @@ impl Worker {
             let claimed_at = std::time::Instant::now();
             let mut claimed = claimed.into_iter();
             let mut finished = Vec::new();
+            let mut unrun = Vec::new();
             while let Some(job) = claimed.next() {
                 if claimed_at.elapsed() > LEASE_GUARD || self.stopping() {
                     // Slow handlers (a webhook receiver timing out) used up half the lease: give
                     // the rest back before another node may take them over and run them twice.
                     // So does a node that shuts down: another node (or this one, restarted) takes
                     // them at once, not when the lease ends.
-                    let mut tx = self.app.db.begin().await?;
-                    let now = self.app.now();
-                    for j in std::iter::once(job).chain(claimed.by_ref()) {
-                        jobs::release(&mut tx.conn(), j.id, &self.id, now).await?;
-                    }
-                    self.app.commit(tx).await?;
+                    unrun.extend(std::iter::once(job).chain(claimed.by_ref()));
                     break;
                 }
                 let result = match self.handlers.get(&job.kind) {
@@ -117,7 +113,7 @@ impl Worker {
                 };
                 finished.push((job, result));
             }
-            self.settle(finished, &mut out).await?;
+            self.settle(finished, &unrun, &mut out).await?;
         }
         self.count_pending().await?;
         Ok(out)
@@ -125,14 +121,23 @@ impl Worker {
 
     /// Writes what became of the jobs of one claim in one transaction (the worker shares the
     /// single writer with ticket intake): done ones deleted in one statement, failed ones due
-    /// again later or dead. A crash before it commits runs them again, as a lost lease would:
-    /// handlers are idempotent.
-    async fn settle(&self, finished: Vec<(JobRow, JobResult)>, out: &mut StepOutcome) -> AppResult<()> {
-        if finished.is_empty() {
+    /// again later or dead, `unrun` ones given back, due at once. A crash before it commits runs
+    /// them again, as a lost lease would: handlers are idempotent.
+    async fn settle(
+        &self,
+        finished: Vec<(JobRow, JobResult)>,
+        unrun: &[JobRow],
+        out: &mut StepOutcome,
+    ) -> AppResult<()> {
+        if finished.is_empty() && unrun.is_empty() {
             return Ok(());
         }
         let mut tx = self.app.db.begin().await?;
         let mut c = tx.conn();
+        let now = self.app.now();
+        for j in unrun {
+            jobs::release(&mut c, j.id, &self.id, now).await?;
+        }
         let mut done = Vec::new();
         for (job, result) in finished {
             match result {
