@@ -11,14 +11,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::kernel::jobs::{JobResult, retry_delay_ms};
+pub use crate::kernel::jobs::{Handled, JobResult, SettleWork, retry_delay_ms};
 
-type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = JobResult> + Send>> + Send + Sync>;
+type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = Handled> + Send>> + Send + Sync>;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE_MS: i64 = 5 * 60_000;
 /// Jobs claimed per step.
 const BATCH: i64 = 32;
+/// Lanes of one claim (a ticket's jobs, or a job about no ticket) run at once, at most this many.
+const LANES: usize = 8;
 /// After this long on one batch, its unstarted jobs are given back (half the lease, in real time).
 const LEASE_GUARD: Duration = Duration::from_millis(LEASE_MS as u64 / 2);
 /// Longest sleep: other nodes' new jobs are noticed at least this often.
@@ -62,11 +64,24 @@ impl Worker {
         }
     }
 
-    /// Registers the handler for jobs of `kind`.
-    pub fn on<F, Fut>(mut self, kind: &str, handler: F) -> Self
+    /// Registers the handler for jobs of `kind`: it does all of its work itself.
+    pub fn on<F, Fut>(self, kind: &str, handler: F) -> Self
     where
         F: Fn(App, JobRow) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = JobResult> + Send + 'static,
+    {
+        self.on_settled(kind, move |app, job| {
+            let run = handler(app, job);
+            async move { Handled::from(run.await) }
+        })
+    }
+
+    /// Registers the handler for jobs of `kind` that leaves its database writes to the
+    /// transaction settling its claim ([`SettleWork`]).
+    pub fn on_settled<F, Fut>(mut self, kind: &str, handler: F) -> Self
+    where
+        F: Fn(App, JobRow) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Handled> + Send + 'static,
     {
         self.handlers.insert(kind.to_string(), Arc::new(move |app, job| Box::pin(handler(app, job))));
         self
@@ -94,70 +109,154 @@ impl Worker {
                 out.next_due = jobs::next_due(&mut self.app.db.read().await?.conn()).await?;
                 break;
             }
-            let claimed_at = std::time::Instant::now();
-            let mut claimed = claimed.into_iter();
-            let mut finished = Vec::new();
-            let mut unrun = Vec::new();
-            while let Some(job) = claimed.next() {
-                if claimed_at.elapsed() > LEASE_GUARD || self.stopping() {
-                    // Slow handlers (a webhook receiver timing out) used up half the lease: give
-                    // the rest back before another node may take them over and run them twice.
-                    // So does a node that shuts down: another node (or this one, restarted) takes
-                    // them at once, not when the lease ends.
-                    unrun.extend(std::iter::once(job).chain(claimed.by_ref()));
-                    break;
-                }
-                let result = match self.handlers.get(&job.kind) {
-                    Some(h) => h(self.app.clone(), job.clone()).await,
-                    None => Err(format!("no handler for jobs of kind {:?} on this node", job.kind)),
-                };
-                finished.push((job, result));
-            }
+            let (finished, unrun) = self.run_claim(claimed, std::time::Instant::now()).await;
             self.settle(finished, &unrun, &mut out).await?;
         }
         self.count_pending().await?;
         Ok(out)
     }
 
-    /// Writes what became of the jobs of one claim in one transaction (the worker shares the
-    /// single writer with ticket intake): done ones deleted in one statement, failed ones due
-    /// again later or dead, `unrun` ones given back, due at once. A crash before it commits runs
-    /// them again, as a lost lease would: handlers are idempotent.
-    async fn settle(
+    /// Runs one claim: the jobs of one ticket one after another in the order they were queued (a
+    /// ticket's mail and webhook deliveries go out in the order things happened to it), different
+    /// tickets' at the same time, [`LANES`] at most. What ran, in queue order, and what was given
+    /// back unrun.
+    async fn run_claim(
         &self,
-        finished: Vec<(JobRow, JobResult)>,
-        unrun: &[JobRow],
-        out: &mut StepOutcome,
-    ) -> AppResult<()> {
+        claimed: Vec<JobRow>,
+        claimed_at: std::time::Instant,
+    ) -> (Vec<(JobRow, Handled)>, Vec<JobRow>) {
+        use futures_util::StreamExt;
+        let mut lanes: Vec<Vec<JobRow>> = Vec::new();
+        let mut lane_of_ticket: HashMap<i64, usize> = HashMap::new();
+        for job in claimed {
+            match ticket_of(&job) {
+                Some(ticket) => {
+                    let lane = *lane_of_ticket.entry(ticket).or_insert_with(|| {
+                        lanes.push(Vec::new());
+                        lanes.len() - 1
+                    });
+                    lanes[lane].push(job);
+                }
+                None => lanes.push(vec![job]),
+            }
+        }
+        let ran: Vec<_> = futures_util::stream::iter(lanes)
+            .map(|lane| self.run_lane(lane, claimed_at))
+            .buffer_unordered(LANES)
+            .collect()
+            .await;
+        let (mut finished, mut unrun) = (Vec::new(), Vec::new());
+        for (f, u) in ran {
+            finished.extend(f);
+            unrun.extend(u);
+        }
+        finished.sort_by_key(|(job, _)| job.id);
+        (finished, unrun)
+    }
+
+    async fn run_lane(
+        &self,
+        lane: Vec<JobRow>,
+        claimed_at: std::time::Instant,
+    ) -> (Vec<(JobRow, Handled)>, Vec<JobRow>) {
+        let mut finished = Vec::new();
+        let mut lane = lane.into_iter();
+        while let Some(job) = lane.next() {
+            if claimed_at.elapsed() > LEASE_GUARD || self.stopping() {
+                // Slow handlers (a webhook receiver timing out) used up half the lease: give the
+                // rest back before another node may take them over and run them twice. So does a
+                // node that shuts down: another node (or this one, restarted) takes them at once,
+                // not when the lease ends.
+                return (finished, std::iter::once(job).chain(lane).collect());
+            }
+            let handled = match self.handlers.get(&job.kind) {
+                Some(h) => h(self.app.clone(), job.clone()).await,
+                None => Handled::from(Err(format!("no handler for jobs of kind {:?} on this node", job.kind))),
+            };
+            finished.push((job, handled));
+        }
+        (finished, Vec::new())
+    }
+
+    /// Writes what became of the jobs of one claim in one transaction (the worker shares the
+    /// single writer with ticket intake): each handler's [`SettleWork`], done jobs deleted in one
+    /// statement, failed ones due again later or dead, `unrun` ones given back, due at once. If one
+    /// job's work fails, the claim settles again job by job, so that only that job fails (and is
+    /// retried). A crash before the commit runs the claim again, as a lost lease would: handlers
+    /// are idempotent, and a receiver may see a delivery twice (at least once, never lost).
+    async fn settle(&self, finished: Vec<(JobRow, Handled)>, unrun: &[JobRow], out: &mut StepOutcome) -> AppResult<()> {
         if finished.is_empty() && unrun.is_empty() {
             return Ok(());
         }
         let mut tx = self.app.db.begin().await?;
-        let mut c = tx.conn();
+        let mut failed_work = None;
+        for (job, handled) in &finished {
+            if let Some(work) = &handled.settle
+                && let Err(e) = work.apply(&mut tx.conn()).await
+            {
+                failed_work = Some((job.id, e));
+                break;
+            }
+        }
+        let Some((failed_id, e)) = failed_work else {
+            let outcomes = finished.into_iter().map(|(job, handled)| (job, handled.result));
+            self.write_outcomes(&mut tx.conn(), outcomes, unrun, out).await?;
+            return self.app.commit(tx).await;
+        };
+        drop(tx);
+        tracing::warn!(job = failed_id, error = %e, "recording a job's outcome failed; settling its claim job by job");
+        let mut tx = self.app.db.begin().await?;
+        self.write_outcomes(&mut tx.conn(), std::iter::empty(), unrun, out).await?;
+        self.app.commit(tx).await?;
+        for (job, handled) in finished {
+            let mut tx = self.app.db.begin().await?;
+            let mut result = handled.result;
+            if let Some(work) = &handled.settle
+                && let Err(e) = work.apply(&mut tx.conn()).await
+            {
+                drop(tx);
+                tx = self.app.db.begin().await?;
+                result = Err(format!("recording the outcome failed: {e}"));
+            }
+            self.write_outcomes(&mut tx.conn(), std::iter::once((job, result)), &[], out).await?;
+            self.app.commit(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives `unrun` back, deletes the done jobs and schedules the failed ones' retries (or
+    /// buries them), on `c`.
+    async fn write_outcomes(
+        &self,
+        c: &mut orion_store::Conn<'_>,
+        outcomes: impl Iterator<Item = (JobRow, JobResult)>,
+        unrun: &[JobRow],
+        out: &mut StepOutcome,
+    ) -> AppResult<()> {
         let now = self.app.now();
         for j in unrun {
-            jobs::release(&mut c, j.id, &self.id, now).await?;
+            jobs::release(c, j.id, &self.id, now).await?;
         }
         let mut done = Vec::new();
-        for (job, result) in finished {
+        for (job, result) in outcomes {
             match result {
                 Ok(()) => done.push(job.id),
                 Err(e) if job.attempts < job.max_attempts => {
-                    let at = self.app.now() + retry_delay_ms(job.attempts);
+                    let at = now + retry_delay_ms(job.attempts);
                     tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed; will retry");
-                    jobs::fail(&mut c, job.id, &self.id, &e, Some(at)).await?;
+                    jobs::fail(c, job.id, &self.id, &e, Some(at)).await?;
                     out.retried += 1;
                 }
                 Err(e) => {
                     tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed for good");
-                    jobs::fail(&mut c, job.id, &self.id, &e, None).await?;
+                    jobs::fail(c, job.id, &self.id, &e, None).await?;
                     out.dead += 1;
                 }
             }
         }
-        jobs::complete_all(&mut c, &done, &self.id).await?;
+        jobs::complete_all(c, &done, &self.id).await?;
         out.completed += done.len();
-        self.app.commit(tx).await
+        Ok(())
     }
 
     fn stopping(&self) -> bool {
@@ -220,6 +319,11 @@ impl Worker {
     }
 }
 
+/// The ticket a job is about (`ticket_id` in its payload), which orders it among its claim.
+fn ticket_of(job: &JobRow) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(&job.payload).ok()?.get("ticket_id")?.as_i64()
+}
+
 /// A worker with every handler Orion has: what `orion serve` runs.
 pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
     Worker::new(app, id)
@@ -228,8 +332,8 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
             let ticket_id = payload["ticket_id"].as_i64().ok_or("sla.check without ticket_id")?;
             app.sla_check(ticket_id).await.map_err(|e| e.to_string())
         })
-        .on(crate::outbox::NOTIFY_JOB, |app, job| async move { app.run_notice(&job).await.map_err(|e| e.to_string()) })
-        .on(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
+        .on_settled(crate::outbox::NOTIFY_JOB, |app, job| async move { app.notice_work(job) })
+        .on_settled(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
         .on(crate::monitoring::heartbeat::CHECK_JOB, |app, job| async move {
             let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
             let (Some(id), Some(due)) = (payload["heartbeat_id"].as_i64(), payload["due"].as_i64()) else {
@@ -237,7 +341,7 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
             };
             app.check_heartbeat(id, due).await.map_err(|e| e.to_string())
         })
-        .on(crate::webhooks::DELIVER_JOB, |app, job| async move { app.run_delivery(&job).await })
+        .on_settled(crate::webhooks::DELIVER_JOB, |app, job| async move { app.run_delivery(&job).await })
         .on(crate::itsm::detect::DETECT_JOB, |app, _job| async move {
             app.run_detection_job().await.map_err(|e| e.to_string())
         })
@@ -389,5 +493,99 @@ mod tests {
         tx.commit().await.unwrap();
     }
 
-    orion_testkit::engine_tests!(due_jobs_run_failures_retry_then_die, a_stopping_worker_gives_its_backlog_back);
+    /// Work left for the settling transaction: a job whose record cannot be written fails alone
+    /// (retried, with the reason), the rest of its claim settles with their work written.
+    struct Write(&'static str);
+
+    const RECORD: &str =
+        "INSERT INTO job (kind, payload, run_at, max_attempts, created_at) VALUES ('recorded', '{}', 9000000, 1, 0)";
+
+    impl SettleWork for Write {
+        fn apply<'a>(
+            &'a self,
+            c: &'a mut orion_store::Conn<'_>,
+        ) -> Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>> {
+            Box::pin(async move {
+                // A statement the database refuses (on PostgreSQL it spoils the transaction).
+                let sql = if self.0 == "broken" { "INSERT INTO no_such_table VALUES (1)" } else { RECORD };
+                orion_store::with_conn!(c, |c| orion_store::sqlx::query(sql)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))
+                .map_err(|e| crate::AppError::Internal(e.to_string()))?;
+                Ok(())
+            })
+        }
+    }
+
+    async fn a_failing_record_fails_only_its_own_job(engine: Engine) {
+        let Some((app, _clock, _dir)) = app_on_fresh_db(engine).await else { return };
+        let worker = Worker::new(app.clone(), "settling-worker")
+            .on_settled("good", |_app, _job| async { Handled::with(Ok(()), Write("recorded")) })
+            .on_settled("bad", |_app, _job| async { Handled::with(Ok(()), Write("broken")) });
+        for kind in ["good", "bad", "good"] {
+            app.enqueue(kind, &serde_json::json!({}), 1_000_000, None).await.unwrap();
+        }
+        let step = worker.run_due().await.unwrap();
+        assert_eq!((step.completed, step.retried, step.dead), (2, 1, 0));
+        let mut r = app.db.read().await.unwrap();
+        let markers: i64 = orion_store::with_conn!(&mut r.conn(), |c| orion_store::sqlx::query_scalar(
+            "SELECT COUNT(*) FROM job WHERE kind = 'recorded'"
+        )
+        .fetch_one(c)
+        .await)
+        .unwrap();
+        assert_eq!(markers, 2, "both good jobs' records were written");
+        let left: Vec<(String, Option<String>)> = orion_store::with_conn!(&mut r.conn(), |c| {
+            orion_store::sqlx::query_as("SELECT kind, last_error FROM job WHERE kind IN ('good', 'bad')")
+                .fetch_all(c)
+                .await
+        })
+        .unwrap();
+        assert_eq!(left.len(), 1, "the good jobs are done: {left:?}");
+        assert_eq!(left[0].0, "bad");
+        assert!(left[0].1.as_deref().is_some_and(|e| e.contains("recording the outcome failed")), "{left:?}");
+    }
+
+    /// Jobs of different tickets run at the same time; one ticket's jobs run one after another
+    /// in the order they were queued, however long each takes.
+    async fn one_tickets_jobs_keep_their_order(engine: Engine) {
+        let Some((app, _clock, _dir)) = app_on_fresh_db(engine).await else { return };
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (log, now_running, peak) = (seen.clone(), running.clone(), most.clone());
+        let worker = Worker::new(app.clone(), "lanes-worker").on("step", move |_app, job| {
+            let (log, now_running, peak) = (log.clone(), now_running.clone(), peak.clone());
+            async move {
+                let p: serde_json::Value = serde_json::from_str(&job.payload).unwrap();
+                let (ticket, n) = (p["ticket_id"].as_i64().unwrap(), p["n"].as_i64().unwrap());
+                peak.fetch_max(now_running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Earlier jobs take longer: were they run at once, later ones would finish first.
+                tokio::time::sleep(Duration::from_millis(5 * (4 - n) as u64)).await;
+                now_running.fetch_sub(1, Ordering::SeqCst);
+                log.lock().unwrap().push((ticket, n));
+                Ok(())
+            }
+        });
+        for n in 0..4 {
+            for ticket in 1..=4 {
+                app.enqueue("step", &serde_json::json!({"ticket_id": ticket, "n": n}), 1_000_000, None).await.unwrap();
+            }
+        }
+        let step = worker.run_due().await.unwrap();
+        assert_eq!(step.completed, 16);
+        let seen = seen.lock().unwrap().clone();
+        for ticket in 1..=4 {
+            let order: Vec<i64> = seen.iter().filter(|(t, _)| *t == ticket).map(|(_, n)| *n).collect();
+            assert_eq!(order, vec![0, 1, 2, 3], "ticket {ticket}'s jobs in queue order: {seen:?}");
+        }
+        assert!(most.load(Ordering::SeqCst) > 1, "different tickets' jobs ran at the same time");
+    }
+
+    orion_testkit::engine_tests!(
+        due_jobs_run_failures_retry_then_die,
+        a_stopping_worker_gives_its_backlog_back,
+        a_failing_record_fails_only_its_own_job,
+        one_tickets_jobs_keep_their_order
+    );
 }

@@ -162,33 +162,77 @@ pub(crate) fn root_id(number: &str, from_address: &str) -> String {
     format!("{number}@{}", domain_of(from_address))
 }
 
+/// A `mail.notify` job's work, done in the worker's settling transaction.
+struct Notice {
+    app: App,
+    job: JobRow,
+}
+
+impl crate::kernel::jobs::SettleWork for Notice {
+    fn apply<'a>(
+        &'a self,
+        c: &'a mut Conn<'_>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send + 'a>> {
+        Box::pin(self.app.notice_in(c, &self.job))
+    }
+}
+
+/// What became of one attempt at sending a message: its new status, and the internal note a
+/// failure for good leaves on its ticket (ticket, time, text, data).
+struct SendOutcome {
+    id: i64,
+    status: &'static str,
+    error: Option<String>,
+    sent_at: Option<i64>,
+    failure_note: Option<(i64, i64, String, String)>,
+}
+
+impl crate::kernel::jobs::SettleWork for SendOutcome {
+    fn apply<'a>(
+        &'a self,
+        c: &'a mut Conn<'_>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send + 'a>> {
+        Box::pin(async move {
+            outbox::set_status(c, self.id, self.status, self.error.as_deref(), self.sent_at).await?;
+            if let Some((ticket_id, at, body, data)) = &self.failure_note {
+                crate::tickets::internal_note(c, *ticket_id, *at, "mail_failed", body, data).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
 impl App {
-    /// Runs a `mail.notify` job: renders the notification and queues it for sending.
-    pub async fn run_notice(&self, job: &JobRow) -> AppResult<()> {
+    /// A `mail.notify` job: all of it is database work, done in the transaction that settles the
+    /// worker's claim ([`Notice`]).
+    pub fn notice_work(&self, job: JobRow) -> crate::kernel::jobs::Handled {
+        crate::kernel::jobs::Handled::with(Ok(()), Notice { app: self.clone(), job })
+    }
+
+    /// Renders a `mail.notify` job's notification and queues it for sending, on `c`.
+    async fn notice_in(&self, c: &mut Conn<'_>, job: &JobRow) -> AppResult<()> {
         let p: Value = serde_json::from_str(&job.payload).map_err(|e| AppError::Internal(e.to_string()))?;
         let ticket_id = p["ticket_id"].as_i64().ok_or(AppError::Internal("mail.notify without ticket_id".into()))?;
         let event = p["event"].as_str().unwrap_or_default().to_string();
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let mut c = tx.conn();
-        let settings = crate::settings::mail::load_settings(&mut c).await?;
+        let settings = crate::settings::mail::load_settings(c).await?;
         let Some(from) = settings.sender().map(str::to_string) else { return Ok(()) };
         if !settings.sends(&event) {
             return Ok(());
         }
-        let t = tickets::get(&mut c, ticket_id).await?;
+        let t = tickets::get(c, ticket_id).await?;
         let nonce = p["nonce"].as_str().map_or_else(|| job.id.to_string(), str::to_string);
         let message_id = format!("{}.{}.{nonce}@{}", t.number, event.replace('_', "-"), domain_of(&from));
-        if outbox::exists(&mut c, &message_id).await? {
+        if outbox::exists(c, &message_id).await? {
             return Ok(());
         }
-        let requester = orion_store::users::get(&mut c, t.requester_id).await?;
+        let requester = orion_store::users::get(c, t.requester_id).await?;
         let mut to = vec![requester.email.clone()];
         let mut cc: Vec<String> = Vec::new();
         let mut reply = Value::Null;
         if event == "public_reply" {
             let entry_id = p["entry_id"].as_i64().unwrap_or_default();
-            let entry = timeline::list(&mut c, t.id, false, Some(entry_id - 1), 1).await?.into_iter().next();
+            let entry = timeline::list(c, t.id, false, Some(entry_id - 1), 1).await?.into_iter().next();
             let Some(entry) = entry.filter(|e| e.id == entry_id) else { return Ok(()) };
             let data: Value = serde_json::from_str(&entry.data).unwrap_or_default();
             cc = data["cc"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
@@ -231,12 +275,12 @@ impl App {
         } else if automatic && !requester.active {
             suppressed = Some(format!("the requester {} is deactivated", requester.email));
         } else if automatic {
-            if let Some(b) = mail::bounce_of(&mut c, &requester.email).await?
+            if let Some(b) = mail::bounce_of(c, &requester.email).await?
                 && b.permanent
             {
                 suppressed =
                     Some(format!("mail to {} bounces permanently ({})", requester.email, b.status.unwrap_or_default()));
-            } else if outbox::count_auto_since(&mut c, &requester.email, now - HOUR_MS).await?
+            } else if outbox::count_auto_since(c, &requester.email, now - HOUR_MS).await?
                 >= settings.auto_reply_limit_per_hour
             {
                 suppressed = Some(format!(
@@ -246,7 +290,7 @@ impl App {
             }
         }
         let root = root_id(&t.number, &from);
-        let last_in = mail::last_inbound_message(&mut c, t.id).await?;
+        let last_in = mail::last_inbound_message(c, t.id).await?;
         let mut references = vec![root.clone()];
         references.extend(last_in.clone());
         let raw = compose(&Outgoing {
@@ -264,10 +308,10 @@ impl App {
         })
         .map_err(|e| AppError::Internal(format!("composing mail for {}: {e}", t.number)))?;
         let sha = orion_mail::sha256_hex(&raw);
-        mail::put_blob(&mut c, &sha, &raw, now).await?;
+        mail::put_blob(c, &sha, &raw, now).await?;
         let recipients = to.iter().chain(&cc).cloned().collect::<Vec<_>>().join(",");
         let id = outbox::insert(
-            &mut c,
+            c,
             &outbox::NewOutbound {
                 ticket_id: Some(t.id),
                 template: &event,
@@ -285,36 +329,29 @@ impl App {
         .await?;
         if suppressed.is_none() {
             let first = to.first().or(cc.first()).map(String::as_str);
-            mail::link_message(&mut c, &message_id, t.id, "out", first, now).await?;
-            mail::link_message(&mut c, &root, t.id, "out", None, now).await?;
+            mail::link_message(c, &message_id, t.id, "out", first, now).await?;
+            mail::link_message(c, &root, t.id, "out", None, now).await?;
             if automatic {
-                outbox::record_auto(&mut c, &requester.email, now, now - HOUR_MS).await?;
+                outbox::record_auto(c, &requester.email, now, now - HOUR_MS).await?;
             }
-            queue_send(&mut c, id, now).await?;
+            queue_send(c, id, Some(t.id), now).await?;
         }
-        self.commit(tx).await?;
         metrics::counter!("orion_mail_queued_total", "template" => event, "suppressed" => suppressed.is_some().to_string())
             .increment(1);
-        self.job_wake.notify_one();
         Ok(())
     }
 
     /// Runs a `mail.send` job: hands the stored message to the relay. A refusal for good (5xx)
     /// or the last attempt marks it failed with an internal note on the ticket; anything else
-    /// is retried.
-    pub async fn run_send(&self, job: &JobRow) -> Result<(), String> {
-        let p: Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-        let id = p["outbound_id"].as_i64().ok_or("mail.send without outbound_id")?;
-        let (row, raw) = {
-            let mut r = self.db.read().await.map_err(|e| e.to_string())?;
-            let mut c = r.conn();
-            let row = outbox::get(&mut c, id).await.map_err(|e| e.to_string())?;
-            if row.status != "queued" {
-                return Ok(());
-            }
-            let raw = mail::get_blob(&mut c, &row.raw_sha256).await.map_err(|e| e.to_string())?;
-            (row, raw)
+    /// is retried. The message's new status is written when the worker settles its claim.
+    pub async fn run_send(&self, job: &JobRow) -> crate::kernel::jobs::Handled {
+        use crate::kernel::jobs::Handled;
+        let (row, raw) = match self.load_queued(job).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Handled::from(Ok(())),
+            Err(e) => return Handled::from(Err(e)),
         };
+        let id = row.id;
         let recipients: Vec<String> = row.recipients.split(',').map(str::to_string).collect();
         let result = match &self.mail_rt.relay {
             None => Err(orion_mail::outbound::SendError {
@@ -324,13 +361,17 @@ impl App {
             Some(s) => s.send(&row.sender, &recipients, &raw).await,
         };
         let now = self.now();
-        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
-        let mut c = tx.conn();
-        let outcome = match result {
+        let sent = |status: &'static str, error: Option<String>, sent_at: Option<i64>| SendOutcome {
+            id,
+            status,
+            error,
+            sent_at,
+            failure_note: None,
+        };
+        match result {
             Ok(()) => {
-                outbox::set_status(&mut c, id, "sent", None, Some(now)).await.map_err(|e| e.to_string())?;
                 metrics::counter!("orion_mail_sent_total").increment(1);
-                Ok(())
+                Handled::with(Ok(()), sent("sent", None, Some(now)))
             }
             Err(e) if e.permanent || job.attempts >= job.max_attempts => {
                 let why = if e.permanent {
@@ -338,24 +379,31 @@ impl App {
                 } else {
                     format!("gave up after {} attempts: {}", job.attempts, e.message)
                 };
-                outbox::set_status(&mut c, id, "failed", Some(&why), None).await.map_err(|e| e.to_string())?;
+                let mut outcome = sent("failed", Some(why.clone()), None);
                 if let Some(ticket_id) = row.ticket_id {
                     let body = format!("Mail to {} could not be sent: {why}", recipients.join(", "));
                     let data = json!({"outbound_id": id, "message_id": row.message_id, "recipients": recipients});
-                    crate::tickets::internal_note(&mut c, ticket_id, now, "mail_failed", &body, &data.to_string())
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    outcome.failure_note = Some((ticket_id, now, body, data.to_string()));
                 }
                 metrics::counter!("orion_mail_failed_total").increment(1);
-                Ok(())
+                Handled::with(Ok(()), outcome)
             }
-            Err(e) => {
-                outbox::set_status(&mut c, id, "queued", Some(&e.message), None).await.map_err(|e| e.to_string())?;
-                Err(e.message)
-            }
-        };
-        self.commit(tx).await.map_err(|e| e.to_string())?;
-        outcome
+            Err(e) => Handled::with(Err(e.message.clone()), sent("queued", Some(e.message), None)),
+        }
+    }
+
+    /// A `mail.send` job's message and its raw text, if it is still queued.
+    async fn load_queued(&self, job: &JobRow) -> Result<Option<(outbox::OutboundRow, Vec<u8>)>, String> {
+        let p: Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+        let id = p["outbound_id"].as_i64().ok_or("mail.send without outbound_id")?;
+        let mut r = self.db.read().await.map_err(|e| e.to_string())?;
+        let mut c = r.conn();
+        let row = outbox::get(&mut c, id).await.map_err(|e| e.to_string())?;
+        if row.status != "queued" {
+            return Ok(None);
+        }
+        let raw = mail::get_blob(&mut c, &row.raw_sha256).await.map_err(|e| e.to_string())?;
+        Ok(Some((row, raw)))
     }
 
     /// Mail Orion sent or is sending, newest first (`unsent_only`: queued and failed) (admins).
@@ -400,7 +448,7 @@ impl App {
         if !outbox::requeue(&mut c, id).await? {
             return Err(AppError::Conflict(format!("message {id} is {}, not failed", row.status)));
         }
-        queue_send(&mut c, id, now).await?;
+        queue_send(&mut c, id, row.ticket_id, now).await?;
         let row = outbox::get(&mut c, id).await?;
         self.commit(tx).await?;
         self.job_wake.notify_one();

@@ -146,7 +146,7 @@ pub(crate) async fn queue_account_mail(
         reason: None,
     };
     let id = outbox::insert(c, &new, now).await?;
-    queue_send(c, id, now).await?;
+    queue_send(c, id, None, now).await?;
     metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
         .increment(1);
     Ok(())
@@ -155,8 +155,14 @@ pub(crate) async fn queue_account_mail(
 /// Templates whose messages carry a secret: their raw text is never shown.
 pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset"];
 
-pub(crate) async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, now: i64) -> AppResult<()> {
-    let payload = json!({"outbound_id": outbound_id}).to_string();
+/// Queues the sending of a stored message; `ticket_id` (the ticket it is about) keeps a ticket's
+/// mail in order among the job worker's concurrent work.
+pub(crate) async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, ticket_id: Option<i64>, now: i64) -> AppResult<()> {
+    let payload = match ticket_id {
+        Some(t) => json!({"outbound_id": outbound_id, "ticket_id": t}),
+        None => json!({"outbound_id": outbound_id}),
+    }
+    .to_string();
     let key = format!("mail.send:{outbound_id}");
     jobs::enqueue(
         c,

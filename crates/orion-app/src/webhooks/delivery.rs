@@ -2,6 +2,9 @@
 //! timestamp and body, its outcome in the delivery log.
 
 use super::*;
+use crate::kernel::jobs::{Handled, SettleWork};
+use std::future::Future;
+use std::pin::Pin;
 
 /// HMAC-SHA256 (RFC 2104) of `msg` under `key`.
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -40,36 +43,46 @@ impl App {
         })
     }
 
-    /// Runs one `webhook.deliver` job: one attempt at sending its delivery.
-    pub async fn run_delivery(&self, job: &JobRow) -> JobResult {
-        let payload: Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-        let id = payload["delivery_id"].as_i64().ok_or("webhook.deliver without delivery_id")?;
+    /// Runs one `webhook.deliver` job: one attempt at sending its delivery. The attempt is
+    /// written to the delivery log when the worker settles its claim.
+    pub async fn run_delivery(&self, job: &JobRow) -> Handled {
+        let payload: Value = match serde_json::from_str(&job.payload) {
+            Ok(p) => p,
+            Err(e) => return Handled::from(Err(e.to_string())),
+        };
+        let Some(id) = payload["delivery_id"].as_i64() else {
+            return Handled::from(Err("webhook.deliver without delivery_id".into()));
+        };
         let (d, w) = {
-            let mut r = self.db.read().await.map_err(|e| e.to_string())?;
-            let mut c = r.conn();
-            match store::get_delivery(&mut c, id).await {
-                Ok(d) => {
-                    let w = store::get(&mut c, d.webhook_id).await.map_err(|e| e.to_string())?;
-                    (d, w)
-                }
+            let found = async {
+                let mut r = self.db.read().await?;
+                let mut c = r.conn();
+                let d = store::get_delivery(&mut c, id).await?;
+                let w = store::get(&mut c, d.webhook_id).await?;
+                Ok::<_, orion_store::StoreError>((d, w))
+            };
+            match found.await {
+                Ok(found) => found,
                 // The webhook was removed with its log: nothing to send.
-                Err(orion_store::StoreError::NotFound) => return Ok(()),
-                Err(e) => return Err(e.to_string()),
+                Err(orion_store::StoreError::NotFound) => return Handled::from(Ok(())),
+                Err(e) => return Handled::from(Err(e.to_string())),
             }
         };
         if d.status == "delivered" {
-            return Ok(());
+            return Handled::from(Ok(()));
         }
         if !w.enabled {
-            let a = Attempt {
+            let a = AttemptOutcome {
+                id,
                 status: "cancelled",
                 response_code: None,
                 response_body: None,
-                error: Some("the webhook is disabled"),
+                error: Some("the webhook is disabled".into()),
                 duration_ms: None,
                 next_attempt_at: None,
+                at: self.now(),
             };
-            return self.record_attempt(id, &a).await;
+            return Handled::with(Ok(()), a);
         }
         let sent_at = self.now();
         let started = Instant::now();
@@ -86,36 +99,27 @@ impl App {
             (Some(_), false) => "retrying",
             (Some(_), true) => "failed",
         };
-        let next_attempt_at = (status == "retrying").then(|| self.now() + retry_delay_ms(job.attempts));
-        let a = Attempt {
-            status,
-            response_code: code,
-            response_body: answer.as_deref(),
-            error: error.as_deref(),
-            duration_ms,
-            next_attempt_at,
-        };
-        self.record_attempt(id, &a).await?;
-        let result = match status {
-            "delivered" => "delivered",
-            "retrying" => "retrying",
-            _ => "failed",
-        };
-        metrics::counter!("orion_webhook_deliveries_total", "result" => result).increment(1);
-        match error {
+        let now = self.now();
+        let next_attempt_at = (status == "retrying").then(|| now + retry_delay_ms(job.attempts));
+        metrics::counter!("orion_webhook_deliveries_total", "result" => status).increment(1);
+        let result = match &error {
             None => Ok(()),
             Some(e) => {
                 tracing::warn!(webhook = %w.name, delivery = id, attempt = job.attempts, error = %e, "webhook delivery failed");
-                Err(e)
+                Err(e.clone())
             }
-        }
-    }
-
-    async fn record_attempt(&self, id: i64, a: &Attempt<'_>) -> JobResult {
-        let now = self.now();
-        let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
-        store::record_attempt(&mut tx.conn(), id, a, now).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())
+        };
+        let a = AttemptOutcome {
+            id,
+            status,
+            response_code: code,
+            response_body: answer,
+            error,
+            duration_ms,
+            next_attempt_at,
+            at: now,
+        };
+        Handled::with(result, a)
     }
 
     /// POSTs a delivery; the status code and the start of the answer, or why nothing came back.
@@ -135,6 +139,34 @@ impl App {
         let code = i64::from(response.status().as_u16());
         let text = response.text().await.unwrap_or_default();
         Ok((code, crate::kernel::limits::truncate(&text, RESPONSE_KEEP).to_string()))
+    }
+}
+
+/// One attempt at a delivery, for the delivery log.
+struct AttemptOutcome {
+    id: i64,
+    status: &'static str,
+    response_code: Option<i64>,
+    response_body: Option<String>,
+    error: Option<String>,
+    duration_ms: Option<i64>,
+    next_attempt_at: Option<i64>,
+    at: i64,
+}
+
+impl SettleWork for AttemptOutcome {
+    fn apply<'a>(&'a self, c: &'a mut Conn<'_>) -> Pin<Box<dyn Future<Output = AppResult<()>> + Send + 'a>> {
+        Box::pin(async move {
+            let a = Attempt {
+                status: self.status,
+                response_code: self.response_code,
+                response_body: self.response_body.as_deref(),
+                error: self.error.as_deref(),
+                duration_ms: self.duration_ms,
+                next_attempt_at: self.next_attempt_at,
+            };
+            Ok(store::record_attempt(c, self.id, &a, self.at).await?)
+        })
     }
 }
 

@@ -81,7 +81,12 @@ pub(super) async fn queue(
 ) -> AppResult<i64> {
     let d = NewDelivery { webhook_id, event, ticket_id, body, redelivery_of };
     let id = store::insert_delivery(c, &d, now).await?;
-    let payload = json!({ "delivery_id": id }).to_string();
+    // The ticket keeps its deliveries in order among the job worker's concurrent work.
+    let payload = match ticket_id {
+        Some(t) => json!({ "delivery_id": id, "ticket_id": t }),
+        None => json!({ "delivery_id": id }),
+    }
+    .to_string();
     let job =
         NewJob { kind: DELIVER_JOB, payload: &payload, run_at: now, dedupe_key: None, max_attempts: MAX_ATTEMPTS };
     orion_store::jobs::enqueue(c, &job, now).await?;

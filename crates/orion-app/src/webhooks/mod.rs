@@ -11,7 +11,7 @@
 //! send any delivery again.
 
 use crate::kernel::error::{found, invalid};
-use crate::kernel::jobs::{JobResult, retry_delay_ms};
+use crate::kernel::jobs::retry_delay_ms;
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::jobs::{JobRow, NewJob};
