@@ -61,6 +61,10 @@ struct Args {
     /// The webhook receiver (e.g. `orion-bench sink`), with --admin-token
     #[arg(long, requires = "admin_token")]
     webhook_url: Option<String>,
+    /// What --admin-token turns on, comma-separated: `mail`, `webhook`, or `none` (to measure one
+    /// subscriber's cost at a time)
+    #[arg(long, value_delimiter = ',', default_value = "mail,webhook")]
+    features: Vec<String>,
 }
 
 struct Phase {
@@ -198,8 +202,13 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
 }
 
 /// Turns on the requester's acknowledgement for every logged ticket (no hourly cap, so every one is sent) and a
-/// webhook subscription to every event, through the API as an admin would.
-async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str) -> Result<()> {
+/// webhook subscription to every event, through the API as an admin would; only those named in
+/// `features` (`mail`, `webhook`).
+async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str, features: &[String]) -> Result<()> {
+    if let Some(f) = features.iter().find(|f| !["mail", "webhook", "none"].contains(&f.as_str())) {
+        bail!("--features takes mail, webhook or none, not {f:?}");
+    }
+    let on = |f: &str| features.iter().any(|x| x == f);
     let mut c = Conn::open(url, &format!("Bearer {admin_token}")).await?;
     let (status, body) = c.call("GET", "/api/v1/settings/mail", None).await;
     if status == 404 {
@@ -210,6 +219,9 @@ async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str) -> Re
     if status != 200 {
         bail!("reading the mail settings with the admin token: HTTP {status}");
     }
+    if !on("mail") {
+        return subscribe(&mut c, webhook_url, on("webhook")).await;
+    }
     let mut mail: serde_json::Value = serde_json::from_slice(&body)?;
     mail["addresses"] = serde_json::json!(["servicedesk@example.com"]);
     mail["from_address"] = serde_json::json!("servicedesk@example.com");
@@ -219,6 +231,14 @@ async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str) -> Re
     let (status, body) = c.call("PUT", "/api/v1/settings/mail", Some(mail.to_string().into_bytes())).await;
     if status != 200 {
         bail!("turning requester mail on: HTTP {status} {}", String::from_utf8_lossy(&body));
+    }
+    subscribe(&mut c, webhook_url, on("webhook")).await
+}
+
+/// Subscribes the receiver to every event, if `on`.
+async fn subscribe(c: &mut Conn, webhook_url: &str, on: bool) -> Result<()> {
+    if !on {
+        return Ok(());
     }
     let hook = serde_json::json!({"name": "Bench receiver", "url": webhook_url, "events": ["*"]});
     let (status, body) = c.call("POST", "/api/v1/webhooks", Some(hook.to_string().into_bytes())).await;
@@ -268,7 +288,7 @@ async fn main() -> Result<()> {
         bail!("the token is not accepted (HTTP {status})");
     }
     if let (Some(admin), Some(hook)) = (&args.admin_token, &args.webhook_url) {
-        every_feature_on(&args.url, admin, hook).await?;
+        every_feature_on(&args.url, admin, hook, &args.features).await?;
     }
     println!("| engine | operation | concurrency | ops/s | p50 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|---|");
