@@ -19,6 +19,9 @@ type BoxedHandler = Arc<dyn Fn(App, JobRow) -> Pin<Box<dyn Future<Output = Handl
 const LEASE_MS: i64 = 5 * 60_000;
 /// Jobs claimed per step.
 const BATCH: i64 = 32;
+/// One settling transaction holds the single writer about this long at most (then commits and
+/// goes on in the next), so ticket intake between two of them waits no longer.
+const SETTLE_SLICE: Duration = Duration::from_millis(2);
 /// Lanes of one claim (a ticket's jobs, or a job about no ticket) run at once, at most this many.
 const LANES: usize = 8;
 /// After this long on one batch, its unstarted jobs are given back (half the lease, in real time).
@@ -178,36 +181,63 @@ impl Worker {
         (finished, Vec::new())
     }
 
-    /// Writes what became of the jobs of one claim in one transaction (the worker shares the
-    /// single writer with ticket intake): each handler's [`SettleWork`], done jobs deleted in one
-    /// statement, failed ones due again later or dead, `unrun` ones given back, due at once. If one
-    /// job's work fails, the claim settles again job by job, so that only that job fails (and is
-    /// retried). A crash before the commit runs the claim again, as a lost lease would: handlers
-    /// are idempotent, and a receiver may see a delivery twice (at least once, never lost).
+    /// Writes what became of the jobs of one claim (the worker shares the single writer with
+    /// ticket intake): each handler's [`SettleWork`], done jobs deleted in one statement, failed
+    /// ones due again later or dead, `unrun` ones given back, due at once. One transaction holds
+    /// as many jobs as fit in [`SETTLE_SLICE`], so ticket intake waits for the writer no longer
+    /// than that. If one job's work fails, its slice settles again job by job, so that only that
+    /// job fails (and is retried). A crash before a commit runs those jobs again, as a lost lease
+    /// would: handlers are idempotent, and a receiver may see a delivery twice (at least once,
+    /// never lost).
     async fn settle(&self, finished: Vec<(JobRow, Handled)>, unrun: &[JobRow], out: &mut StepOutcome) -> AppResult<()> {
-        if finished.is_empty() && unrun.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.app.db.begin().await?;
-        let mut failed_work = None;
-        for (job, handled) in &finished {
-            if let Some(work) = &handled.settle
-                && let Err(e) = work.apply(&mut tx.conn()).await
-            {
-                failed_work = Some((job.id, e));
-                break;
+        let mut unrun = unrun;
+        let mut rest = finished.into_iter().peekable();
+        while rest.peek().is_some() || !unrun.is_empty() {
+            let mut tx = self.app.db.begin().await?;
+            let started = std::time::Instant::now();
+            let mut slice = Vec::new();
+            let mut failed = None;
+            for (job, handled) in rest.by_ref() {
+                if let Some(work) = &handled.settle
+                    && let Err(e) = work.apply(&mut tx.conn()).await
+                {
+                    failed = Some((job.id, e));
+                }
+                slice.push((job, handled));
+                if failed.is_some() || started.elapsed() > SETTLE_SLICE {
+                    break;
+                }
             }
+            match failed {
+                None => {
+                    let outcomes = slice.into_iter().map(|(job, handled)| (job, handled.result));
+                    self.write_outcomes(&mut tx.conn(), outcomes, unrun, out).await?;
+                    self.app.commit(tx).await?;
+                }
+                Some((job, e)) => {
+                    drop(tx);
+                    tracing::warn!(job, error = %e, "recording a job's outcome failed; settling its jobs one by one");
+                    self.settle_one_by_one(slice, unrun, out).await?;
+                }
+            }
+            unrun = &[];
         }
-        let Some((failed_id, e)) = failed_work else {
-            let outcomes = finished.into_iter().map(|(job, handled)| (job, handled.result));
-            self.write_outcomes(&mut tx.conn(), outcomes, unrun, out).await?;
-            return self.app.commit(tx).await;
-        };
-        drop(tx);
-        tracing::warn!(job = failed_id, error = %e, "recording a job's outcome failed; settling its claim job by job");
-        let mut tx = self.app.db.begin().await?;
-        self.write_outcomes(&mut tx.conn(), std::iter::empty(), unrun, out).await?;
-        self.app.commit(tx).await?;
+        Ok(())
+    }
+
+    /// Settles `finished` each in its own transaction: a job whose work fails is retried with the
+    /// reason, the others are written.
+    async fn settle_one_by_one(
+        &self,
+        finished: Vec<(JobRow, Handled)>,
+        unrun: &[JobRow],
+        out: &mut StepOutcome,
+    ) -> AppResult<()> {
+        if !unrun.is_empty() {
+            let mut tx = self.app.db.begin().await?;
+            self.write_outcomes(&mut tx.conn(), std::iter::empty(), unrun, out).await?;
+            self.app.commit(tx).await?;
+        }
         for (job, handled) in finished {
             let mut tx = self.app.db.begin().await?;
             let mut result = handled.result;
