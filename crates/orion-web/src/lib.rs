@@ -20,11 +20,23 @@ use std::time::Duration;
 /// Largest request body accepted (JSON); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach. The router clones it for every request: one shared pointer,
+/// not the application's dozen.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+/// The handles behind [`AppState`].
+pub struct Shared {
     pub app: App,
     pub metrics: PrometheusHandle,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The process-wide Prometheus recorder (installed once, even with many servers in one test process).
@@ -93,7 +105,7 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
-    let state = AppState { app, metrics: metrics_handle() };
+    let state = AppState(std::sync::Arc::new(Shared { app, metrics: metrics_handle() }));
     answer_panics(routes::router(state))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(routes::system::track_requests))
