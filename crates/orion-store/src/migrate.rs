@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_cmdb"),
     migration!(14, "0014_problems_changes"),
     migration!(15, "0015_search_markers"),
+    migration!(16, "0016_ticket_message_index"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

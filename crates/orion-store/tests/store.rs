@@ -450,7 +450,7 @@ async fn search_markers_are_added_on_upgrade(engine: Engine) {
         }
     };
     db.execute_admin(row).await.unwrap();
-    assert_eq!(db.migrate().await.unwrap(), [15]);
+    assert_eq!(db.migrate_to(15).await.unwrap(), [15]);
     let q = Query::parse("printer", false).unwrap();
     let all = TicketSearchFilter::default();
     let mut r = db.read().await.unwrap();
@@ -494,7 +494,57 @@ async fn a_transaction_notes_due_work_and_writes_search_rows_at_commit(engine: E
     assert_eq!(staff_hits(&db, "scanner").await, [1]);
 }
 
+/// The look-ups every requester notice makes reach their rows by an index, not by reading the
+/// table (the latest message received for a ticket did: sending slowed as mail piled up, to 140
+/// messages a second after 10,000). On PostgreSQL sequential scans are turned off for the check,
+/// so the plan is an index scan exactly when an index can serve the query.
+async fn a_notices_look_ups_use_indexes(engine: Engine) {
+    let Some((db, _dir)) = open(engine).await else { return };
+    // Each with the index PostgreSQL must search (it can also walk a whole index whose leading
+    // column the query does not name, which is no better than reading the table).
+    let queries = [
+        (
+            "SELECT message_id FROM ticket_message WHERE ticket_id = 1 AND direction = 'in' ORDER BY created_at DESC, message_id LIMIT 1",
+            "ticket_message_ticket_idx",
+        ),
+        ("SELECT COUNT(*) FROM mail_auto_sent WHERE address = 'a@example.com' AND sent_at >= 1", "mail_auto_sent_idx"),
+        ("SELECT COUNT(*) FROM mail_outbound WHERE message_id = 'x@example.com'", "mail_outbound_message_id_key"),
+        ("SELECT status FROM mail_bounce WHERE address = 'a@example.com'", "mail_bounce_pkey"),
+    ];
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    for (q, pg_index) in queries {
+        let plan: Vec<String> = match c.engine() {
+            DbEngine::Sqlite => {
+                let rows: Vec<(i64, i64, i64, String)> = with_conn!(&mut c, |c| {
+                    orion_store::sqlx::query_as(orion_store::sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {q}")))
+                        .fetch_all(c)
+                        .await
+                })
+                .unwrap();
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            DbEngine::Postgres => with_conn!(&mut c, |c| {
+                orion_store::sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *c).await.unwrap();
+                orion_store::sqlx::query_scalar(orion_store::sqlx::AssertSqlSafe(format!("EXPLAIN {q}")))
+                    .fetch_all(c)
+                    .await
+            })
+            .unwrap(),
+        };
+        let text = plan.join(" / ");
+        let searched = match c.engine() {
+            DbEngine::Sqlite => text.starts_with("SEARCH") && !text.contains("SCAN"),
+            DbEngine::Postgres => {
+                text.contains(&format!("using {pg_index} ")) || text.contains(&format!("on {pg_index} "))
+            }
+        };
+        assert!(searched, "{q}\nreads the whole table or index: {text}");
+    }
+}
+
 orion_testkit::engine_tests!(
+    a_notices_look_ups_use_indexes,
     a_transaction_notes_due_work_and_writes_search_rows_at_commit,
     search_finds_the_newest_matches_across_id_blocks,
     search_markers_are_added_on_upgrade,
