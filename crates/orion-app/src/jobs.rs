@@ -357,11 +357,7 @@ fn ticket_of(job: &JobRow) -> Option<i64> {
 /// A worker with every handler Orion has: what `orion serve` runs.
 pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
     Worker::new(app, id)
-        .on(crate::sla::CHECK_JOB, |app, job| async move {
-            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-            let ticket_id = payload["ticket_id"].as_i64().ok_or("sla.check without ticket_id")?;
-            app.sla_check(ticket_id).await.map_err(|e| e.to_string())
-        })
+        .on_settled(crate::sla::CHECK_JOB, |app, job| async move { app.sla_check_work(&job) })
         .on_settled(crate::outbox::NOTIFY_JOB, |app, job| async move { app.notice_work(job) })
         .on_settled(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
         .on(crate::monitoring::heartbeat::CHECK_JOB, |app, job| async move {

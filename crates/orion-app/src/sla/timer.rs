@@ -3,22 +3,47 @@
 
 use super::*;
 
+/// One ticket's SLA check, run in the worker's settling transaction.
+struct Check {
+    app: App,
+    ticket_id: i64,
+}
+
+impl crate::kernel::jobs::SettleWork for Check {
+    fn apply<'a>(
+        &'a self,
+        c: &'a mut Conn<'_>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = AppResult<()>> + Send + 'a>> {
+        Box::pin(self.app.sla_check_in(c, self.ticket_id))
+    }
+}
+
 impl App {
-    /// The SLA timer of one ticket: announces warnings, acts on breaches by the clock's escalation
-    /// rules, and plans the next check. Idempotent: a second run at the same time finds nothing new.
-    pub async fn sla_check(&self, ticket_id: i64) -> AppResult<()> {
+    /// An `sla.check` job: all of it is database work, done in the transaction that settles the
+    /// worker's claim (many tickets' checks share a commit).
+    pub fn sla_check_work(&self, job: &orion_store::jobs::JobRow) -> crate::kernel::jobs::Handled {
+        use crate::kernel::jobs::Handled;
+        let payload: Result<serde_json::Value, _> = serde_json::from_str(&job.payload);
+        match payload.ok().and_then(|p| p["ticket_id"].as_i64()) {
+            Some(ticket_id) => Handled::with(Ok(()), Check { app: self.clone(), ticket_id }),
+            None => Handled::from(Err("sla.check without ticket_id".to_string())),
+        }
+    }
+
+    /// The SLA timer of one ticket, on `c` (a write transaction the caller commits): announces
+    /// warnings, acts on breaches by the clock's escalation rules, and plans the next check.
+    /// Idempotent: a second run at the same time finds nothing new.
+    pub(crate) async fn sla_check_in(&self, c: &mut Conn<'_>, ticket_id: i64) -> AppResult<()> {
         let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let mut c = tx.conn();
-        let mut t = match orion_store::tickets::get(&mut c, ticket_id).await {
+        let mut t = match orion_store::tickets::get(c, ticket_id).await {
             Err(orion_store::StoreError::NotFound) => return Ok(()),
             other => other?,
         };
-        let events = sla::events_of(&mut c, t.id).await?;
+        let events = sla::events_of(c, t.id).await?;
         let mut next = None;
         // Moves of the ticket the rules ask for, done once after every clock was read.
         let (mut escalate, mut raise): (Option<String>, Option<String>) = (None, None);
-        for mut k in sla::clocks_of(&mut c, t.id).await? {
+        for mut k in sla::clocks_of(c, t.id).await? {
             let cal = calendar_of(&k)?;
             let evs = events_for(&events, k.id);
             let r = read_clock(&cal, k.target_ms, &evs, Timestamp(now));
@@ -43,11 +68,11 @@ impl App {
                     kind.label(),
                     orion_domain::sla::human_duration(r.remaining_ms)
                 );
-                let notified = notify(&mut c, &t, &actions, "sla_warning", &msg, now).await?;
+                let notified = notify(c, &t, &actions, "sla_warning", &msg, now).await?;
                 let why = format!("{pct} % of the {} target was used.", kind.label());
                 note_moves(&actions, &why, &mut escalate, &mut raise);
                 crate::tickets::record_entry(
-                    &mut c,
+                    c,
                     t.id,
                     now,
                     None,
@@ -64,11 +89,11 @@ impl App {
                 changed = true;
                 let actions = actions_for(&rules, kind, None);
                 let msg = format!("{} {}: the {} target was breached", t.number, t.title, kind.label());
-                let notified = notify(&mut c, &t, &actions, "sla_breached", &msg, now).await?;
+                let notified = notify(c, &t, &actions, "sla_breached", &msg, now).await?;
                 let why = format!("The {} SLA was breached.", kind.label());
                 note_moves(&actions, &why, &mut escalate, &mut raise);
                 crate::tickets::record_entry(
-                    &mut c,
+                    c,
                     t.id,
                     now,
                     None,
@@ -79,25 +104,24 @@ impl App {
                 .await?;
             }
             if changed {
-                sla::update_clock(&mut c, &k, now).await?;
+                sla::update_clock(c, &k, now).await?;
             }
             next = earliest(next, next_check(&k, &cal, &evs, Timestamp(now)));
         }
         if let Some(reason) = &raise {
-            crate::tickets::lifecycle::raise_priority_in(&mut c, &mut t, reason, now).await?;
+            crate::tickets::lifecycle::raise_priority_in(c, &mut t, reason, now).await?;
         }
         if let Some(reason) = &escalate {
-            escalate_automatically(&mut c, &mut t, now, reason).await?;
+            escalate_automatically(c, &mut t, now, reason).await?;
         }
         // This very job is still pending under its dedupe key: scheduling moves it to the next
         // check (its completion then finds the lease gone and leaves it queued); with nothing
         // left to watch it is completed and removed.
         if raise.is_some() {
-            reschedule(&mut c, t.id, now).await?;
+            reschedule(c, t.id, now).await?;
         } else {
-            schedule_next(&mut c, t.id, next, now).await?;
+            schedule_next(c, t.id, next, now).await?;
         }
-        self.commit(tx).await?;
         Ok(())
     }
 
