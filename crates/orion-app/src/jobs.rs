@@ -357,7 +357,7 @@ fn ticket_of(job: &JobRow) -> Option<i64> {
 /// A worker with every handler Orion has: what `orion serve` runs.
 pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
     Worker::new(app, id)
-        .on_settled(crate::sla::CHECK_JOB, |app, job| async move { app.sla_check_work(&job) })
+        .on_settled(crate::sla::CHECK_JOB, |app, job| async move { app.sla_check_job(&job).await })
         .on_settled(crate::outbox::NOTIFY_JOB, |app, job| async move { app.notice_work(job) })
         .on_settled(crate::outbox::SEND_JOB, |app, job| async move { app.run_send(&job).await })
         .on(crate::monitoring::heartbeat::CHECK_JOB, |app, job| async move {

@@ -19,15 +19,26 @@ impl crate::kernel::jobs::SettleWork for Check {
 }
 
 impl App {
-    /// An `sla.check` job: all of it is database work, done in the transaction that settles the
-    /// worker's claim (many tickets' checks share a commit).
-    pub fn sla_check_work(&self, job: &orion_store::jobs::JobRow) -> crate::kernel::jobs::Handled {
+    /// An `sla.check` job. On SQLite all of it is database work done in the transaction that
+    /// settles the worker's claim, so many tickets' checks share a commit (eight at once, each in
+    /// a transaction of its own, only queue for the single writer). On PostgreSQL each check
+    /// commits on its own, side by side with the claim's other lanes: there every statement is a
+    /// round trip, and one shared transaction would make them one after another.
+    pub async fn sla_check_job(&self, job: &orion_store::jobs::JobRow) -> crate::kernel::jobs::Handled {
         use crate::kernel::jobs::Handled;
         let payload: Result<serde_json::Value, _> = serde_json::from_str(&job.payload);
-        match payload.ok().and_then(|p| p["ticket_id"].as_i64()) {
-            Some(ticket_id) => Handled::with(Ok(()), Check { app: self.clone(), ticket_id }),
-            None => Handled::from(Err("sla.check without ticket_id".to_string())),
+        let Some(ticket_id) = payload.ok().and_then(|p| p["ticket_id"].as_i64()) else {
+            return Handled::from(Err("sla.check without ticket_id".to_string()));
+        };
+        if self.db.engine() == orion_store::Engine::Sqlite {
+            return Handled::with(Ok(()), Check { app: self.clone(), ticket_id });
         }
+        let own = async {
+            let mut tx = self.db.begin().await?;
+            self.sla_check_in(&mut tx.conn(), ticket_id).await?;
+            self.commit(tx).await
+        };
+        Handled::from(own.await.map_err(|e| e.to_string()))
     }
 
     /// The SLA timer of one ticket, on `c` (a write transaction the caller commits): announces
