@@ -215,7 +215,9 @@ impl App {
         let ticket_id = p["ticket_id"].as_i64().ok_or(AppError::Internal("mail.notify without ticket_id".into()))?;
         let event = p["event"].as_str().unwrap_or_default().to_string();
         let now = self.now();
-        let settings = crate::settings::mail::load_settings(c).await?;
+        // The per-node configuration cache (what ticket intake reads), not a query per notice.
+        let config = self.config(c).await?;
+        let settings = &config.mail;
         let Some(from) = settings.sender().map(str::to_string) else { return Ok(()) };
         if !settings.sends(&event) {
             return Ok(());
