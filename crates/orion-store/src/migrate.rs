@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "0014_problems_changes"),
     migration!(15, "0015_search_markers"),
     migration!(16, "0016_ticket_message_index"),
+    migration!(17, "0017_ticket_assignee_state_index"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -241,7 +241,8 @@ pub enum AssigneeFilter {
     User(i64),
 }
 
-/// Filters for a ticket list; every one is served by an index on (column, id).
+/// Filters for a ticket list. Every list walks an index that yields its rows in id order (see
+/// [`list`]); none collects the matching rows to sort them.
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {
     pub kind: Option<String>,
@@ -259,49 +260,320 @@ pub struct TicketFilter {
     pub limit: i64,
 }
 
-/// Newest first, keyset-paged, never an OFFSET.
-pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Vec<TicketView>> {
-    let mut sql = Sql::new(SELECT_VIEW);
-    sql.push(" WHERE 1=1");
-    if let Some(k) = &f.kind {
-        sql.push(" AND t.kind = ").bind_text(k.clone());
-    }
-    if !f.states.is_empty() {
-        sql.push(" AND t.state IN ").bind_list(&f.states, Bind::Text);
-    }
-    if let Some(p) = f.priority {
-        sql.push(" AND t.priority = ").bind_i64(p);
-    }
-    if let Some(g) = f.group_id {
-        sql.push(" AND t.assignment_group_id = ").bind_i64(g);
-    }
-    match f.assignee {
-        Some(AssigneeFilter::Nobody) => {
-            sql.push(" AND t.assignee_id IS NULL");
+/// An index a list can walk in id order once its leading columns are pinned by the filter.
+/// A column the index has but the filter leaves open (or gives several values for) is pinned
+/// by walking the index once per value — one "branch" each — and merging the branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// (requester_id, id)
+    Requester,
+    /// (assignee_id, state, id), once per state
+    Assignee,
+    /// (assignment_group_id, state, priority, id), once per state
+    GroupPriority,
+    /// (assignment_group_id, state, id), once per state
+    GroupState,
+    /// (assignment_group_id, id)
+    Group,
+    /// (state, id), once per state
+    State,
+    /// (kind, id)
+    Kind,
+    /// (priority, id)
+    Priority,
+    /// The primary key
+    All,
+}
+
+impl Walk {
+    fn index(self) -> &'static str {
+        match self {
+            Walk::Requester => "ticket_requester_idx",
+            Walk::Assignee => "ticket_assignee_state_idx",
+            Walk::GroupPriority => "ticket_group_state_priority_idx",
+            Walk::GroupState => "ticket_group_state_idx",
+            Walk::Group => "ticket_group_idx",
+            Walk::State => "ticket_state_idx",
+            Walk::Kind => "ticket_kind_idx",
+            Walk::Priority => "ticket_priority_idx",
+            Walk::All => "",
         }
-        Some(AssigneeFilter::User(u)) => {
-            sql.push(" AND t.assignee_id = ").bind_i64(u);
+    }
+
+    fn per_state(self) -> bool {
+        matches!(self, Walk::Assignee | Walk::GroupPriority | Walk::GroupState | Walk::State)
+    }
+
+    /// The walks that can serve `f`, the most specific first (the tie-break when several are
+    /// about as long).
+    fn candidates(f: &TicketFilter) -> Vec<Walk> {
+        let mut w = Vec::new();
+        if f.requester_id.is_some() {
+            w.push(Walk::Requester);
+        }
+        if f.assignee.is_some() {
+            w.push(Walk::Assignee);
+        }
+        if f.group_id.is_some() {
+            w.push(match (f.priority.is_some(), f.states.is_empty()) {
+                (true, _) => Walk::GroupPriority,
+                (false, false) => Walk::GroupState,
+                (false, true) => Walk::Group,
+            });
+        }
+        if !f.states.is_empty() {
+            w.push(Walk::State);
+        }
+        if f.kind.is_some() {
+            w.push(Walk::Kind);
+        }
+        if f.priority.is_some() {
+            w.push(Walk::Priority);
+        }
+        if w.is_empty() {
+            w.push(Walk::All);
+        }
+        w
+    }
+}
+
+/// Index entries a probe counts at most per branch: enough to tell a short walk from a long one.
+const PROBE_CAP: i64 = 1000;
+
+/// Newest first (or oldest first), keyset-paged, never an OFFSET, and never a sort of every
+/// matching row: the list walks one index in id order and stops after `limit` rows.
+///
+/// Which index: on PostgreSQL the planner chooses, from its statistics, for the values bound
+/// (each list is planned for its values). SQLite keeps no statistics of how common a value is, so
+/// when the filter could walk several indexes the store first counts, for each, up to
+/// [`PROBE_CAP`] entries that match its pinned columns — index-only, a fraction of a millisecond —
+/// and walks the one that ends soonest, named with `INDEXED BY`. The state is in the group and
+/// assignee indexes, so "my new tickets" walks exactly those even when the agent has a long
+/// history and none new. Several states (or none, on an index that has the state) are one walk per
+/// state, merged by id: a list of every open ticket reads `limit` rows of each open state, where a
+/// single `state IN (…)` made SQLite collect every open ticket of a million and sort them.
+///
+/// A title filter ("contains") has no index: it reads at most [`TITLE_WINDOW`] tickets of the walk
+/// per page. When that window ends before `limit` tickets matched, the page says where it stopped
+/// ([`TicketList::resume_after`]) and the next page goes on from there, so that a word found in
+/// no title costs each page a bounded read instead of a million rows.
+pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
+    let (sql, walk) = plan(conn, f).await?;
+    let rows: Vec<TicketView> = crate::fetch_all_sql!(conn, TicketView, &sql)?;
+    let resume_after = match &f.title {
+        Some(_) if (rows.len() as i64) < f.limit => window_end(conn, f, walk).await?,
+        _ => None,
+    };
+    Ok(TicketList { rows, resume_after })
+}
+
+/// The statement [`list`] runs for `f` (after its probe on SQLite), for tests that check its plan.
+#[doc(hidden)]
+pub async fn list_sql(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Sql> {
+    Ok(plan(conn, f).await?.0)
+}
+
+async fn plan(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<(Sql, Walk)> {
+    let sqlite = conn.engine() == crate::Engine::Sqlite;
+    let candidates = Walk::candidates(f);
+    let walk = if sqlite && candidates.len() > 1 { shortest_walk(conn, f, &candidates).await? } else { candidates[0] };
+    let branches = if f.title.is_some() { vec![None] } else { branch_states(f, walk, sqlite) };
+    let order = if f.ascending { "ASC" } else { "DESC" };
+    let mut sql = Sql::new(SELECT_VIEW);
+    sql.push(" WHERE t.id IN (");
+    for (i, state) in branches.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(if f.title.is_some() {
+            "SELECT id FROM (SELECT id FROM (SELECT id, title"
+        } else {
+            "SELECT id FROM (SELECT id"
+        });
+        push_walk(&mut sql, walk, sqlite);
+        push_filters(&mut sql, f, state.as_deref());
+        sql.push(" ORDER BY id ").push(order).push(" LIMIT ");
+        match &f.title {
+            // The window of the walk, then the title test on its rows.
+            Some(title) => {
+                sql.bind_i64(TITLE_WINDOW).push(") AS w WHERE LOWER(title) LIKE ").bind_text(like_pattern(title));
+                sql.push(" ESCAPE '\\' ORDER BY id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+                sql.push(&format!(") AS b{i}"));
+            }
+            None => {
+                sql.bind_i64(f.limit).push(&format!(") AS b{i}"));
+            }
+        }
+    }
+    sql.push(") ORDER BY t.id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+    if !sqlite {
+        sql.plan_each_time();
+    }
+    Ok((sql, walk))
+}
+
+/// ` FROM ticket` walking `walk` (named on SQLite), and the start of the conditions.
+fn push_walk(sql: &mut Sql, walk: Walk, sqlite: bool) {
+    sql.push(" FROM ticket");
+    if sqlite {
+        match walk {
+            Walk::All => sql.push(" NOT INDEXED"),
+            w => sql.push(" INDEXED BY ").push(w.index()),
+        };
+    }
+    sql.push(" WHERE 1=1");
+}
+
+/// Tickets a title filter reads at most per page (about 3 ms on SQLite).
+pub const TITLE_WINDOW: i64 = 20_000;
+
+/// A page of a ticket list.
+#[derive(Debug, Default)]
+pub struct TicketList {
+    /// Up to `limit` tickets in the list's order.
+    pub rows: Vec<TicketView>,
+    /// With fewer than `limit` rows: the id where a bounded read (the title filter's window)
+    /// stopped before the end of the list; the next page starts after it.
+    pub resume_after: Option<i64>,
+}
+
+/// Where the title filter's window ends, if it was full (`None`: the walk reached the list's end).
+async fn window_end(conn: &mut Conn<'_>, f: &TicketFilter, walk: Walk) -> Result<Option<i64>> {
+    let sqlite = conn.engine() == crate::Engine::Sqlite;
+    let order = if f.ascending { "ASC" } else { "DESC" };
+    let mut sql = Sql::new("SELECT COUNT(*), ");
+    sql.push(if f.ascending { "MAX(id)" } else { "MIN(id)" }).push(" FROM (SELECT id");
+    push_walk(&mut sql, walk, sqlite);
+    let untitled = TicketFilter { title: None, ..f.clone() };
+    push_filters(&mut sql, &untitled, None);
+    sql.push(" ORDER BY id ").push(order).push(" LIMIT ").bind_i64(TITLE_WINDOW).push(") AS w");
+    let row: Vec<(i64, Option<i64>)> = crate::fetch_all_sql!(conn, (i64, Option<i64>), &sql)?;
+    Ok(row.first().and_then(|(n, end)| if *n >= TITLE_WINDOW { *end } else { None }))
+}
+
+fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The state each branch of `walk` pins (`None`: one branch, the filter's states as they are).
+fn branch_states(f: &TicketFilter, walk: Walk, sqlite: bool) -> Vec<Option<String>> {
+    if walk.per_state() && f.states.is_empty() {
+        orion_domain::ticket::State::ALL.iter().map(|s| Some(s.as_str().to_string())).collect()
+    } else if f.states.len() > 1 && (walk.per_state() || !sqlite) {
+        f.states.iter().cloned().map(Some).collect()
+    } else {
+        vec![None]
+    }
+}
+
+/// Counts, for each candidate walk, the entries of its index that match its pinned columns (up
+/// to [`PROBE_CAP`] per branch), in one statement, and gives the walk with the fewest.
+async fn shortest_walk(conn: &mut Conn<'_>, f: &TicketFilter, candidates: &[Walk]) -> Result<Walk> {
+    let mut sql = Sql::new("");
+    for (n, &w) in candidates.iter().enumerate() {
+        if n > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(&format!("SELECT {n}, 0"));
+        for state in branch_states(f, w, true) {
+            sql.push(" + (SELECT COUNT(*) FROM (SELECT 1");
+            push_walk(&mut sql, w, true);
+            match w {
+                Walk::Requester => push_requester(&mut sql, f),
+                Walk::Assignee => push_assignee(&mut sql, f),
+                Walk::Group => push_group(&mut sql, f),
+                Walk::GroupState => push_group(&mut sql, f),
+                Walk::GroupPriority => {
+                    push_group(&mut sql, f);
+                    push_priority(&mut sql, f);
+                }
+                Walk::Kind => push_kind(&mut sql, f),
+                Walk::Priority => push_priority(&mut sql, f),
+                Walk::State | Walk::All => {}
+            }
+            if w.per_state() {
+                push_states(&mut sql, f, state.as_deref());
+            }
+            push_keyset(&mut sql, f);
+            sql.push(" LIMIT ").bind_i64(PROBE_CAP).push(") AS p)");
+        }
+    }
+    let counts: Vec<(i64, i64)> = crate::fetch_all_sql!(conn, (i64, i64), &sql)?;
+    // The first candidate among the shortest: candidates come most specific first.
+    let best = counts.iter().min_by_key(|(n, count)| (*count, *n)).map_or(0, |(n, _)| *n);
+    Ok(candidates[usize::try_from(best).unwrap_or(0)])
+}
+
+/// Every condition of `f` on the unaliased `ticket` table; `state` pins one state for a branch.
+fn push_filters(sql: &mut Sql, f: &TicketFilter, state: Option<&str>) {
+    push_kind(sql, f);
+    push_states(sql, f, state);
+    push_priority(sql, f);
+    push_group(sql, f);
+    push_assignee(sql, f);
+    push_requester(sql, f);
+    push_keyset(sql, f);
+}
+
+fn push_kind(sql: &mut Sql, f: &TicketFilter) {
+    if let Some(k) = &f.kind {
+        sql.push(" AND kind = ").bind_text(k.clone());
+    }
+}
+
+fn push_states(sql: &mut Sql, f: &TicketFilter, state: Option<&str>) {
+    match state {
+        Some(s) => {
+            sql.push(" AND state = ").bind_text(s);
+        }
+        None if !f.states.is_empty() => {
+            sql.push(" AND state IN ").bind_list(&f.states, Bind::Text);
         }
         None => {}
     }
+}
+
+fn push_priority(sql: &mut Sql, f: &TicketFilter) {
+    if let Some(p) = f.priority {
+        sql.push(" AND priority = ").bind_i64(p);
+    }
+}
+
+fn push_group(sql: &mut Sql, f: &TicketFilter) {
+    if let Some(g) = f.group_id {
+        sql.push(" AND assignment_group_id = ").bind_i64(g);
+    }
+}
+
+fn push_assignee(sql: &mut Sql, f: &TicketFilter) {
+    match f.assignee {
+        Some(AssigneeFilter::Nobody) => {
+            sql.push(" AND assignee_id IS NULL");
+        }
+        Some(AssigneeFilter::User(u)) => {
+            sql.push(" AND assignee_id = ").bind_i64(u);
+        }
+        None => {}
+    }
+}
+
+fn push_requester(sql: &mut Sql, f: &TicketFilter) {
     if let Some(r) = f.requester_id {
-        sql.push(" AND t.requester_id = ").bind_i64(r);
+        sql.push(" AND requester_id = ").bind_i64(r);
     }
-    if let Some(text) = &f.title {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        sql.push(" AND LOWER(t.title) LIKE ").bind_text(format!("%{escaped}%")).push(" ESCAPE '\\'");
-    }
+}
+
+fn push_keyset(sql: &mut Sql, f: &TicketFilter) {
     match (f.before_id, f.ascending) {
         (Some(b), false) => {
-            sql.push(" AND t.id < ").bind_i64(b);
+            sql.push(" AND id < ").bind_i64(b);
         }
         (Some(b), true) => {
-            sql.push(" AND t.id > ").bind_i64(b);
+            sql.push(" AND id > ").bind_i64(b);
         }
         (None, _) => {}
     }
-    sql.push(if f.ascending { " ORDER BY t.id ASC LIMIT " } else { " ORDER BY t.id DESC LIMIT " }).bind_i64(f.limit);
-    Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
 }
 
 pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {

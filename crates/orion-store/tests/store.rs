@@ -544,6 +544,8 @@ async fn a_notices_look_ups_use_indexes(engine: Engine) {
 }
 
 orion_testkit::engine_tests!(
+    ticket_lists_give_exactly_the_filtered_tickets_in_order,
+    a_title_filter_reads_a_bounded_window_per_page,
     a_notices_look_ups_use_indexes,
     a_transaction_notes_due_work_and_writes_search_rows_at_commit,
     search_finds_the_newest_matches_across_id_blocks,
@@ -571,4 +573,237 @@ async fn unknown_url_schemes_are_refused_without_creating_files() {
         assert!(err.to_string().contains("unsupported scheme"), "{url}: {err}");
     }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no file may be created");
+}
+
+/// A seeded ticket as the reference reading of a list sees it.
+#[derive(Clone)]
+struct Seeded {
+    id: i64,
+    kind: &'static str,
+    state: &'static str,
+    priority: i64,
+    group: i64,
+    assignee: Option<i64>,
+    requester: i64,
+    title: String,
+}
+
+/// Two groups, two agents, two requesters, and `n` tickets spread unevenly over kinds, states,
+/// priorities, groups, assignees (many unassigned) and requesters; inserted in one statement.
+async fn seed_lists(db: &Db, n: i64) -> (Vec<Seeded>, [i64; 2], [i64; 2], [i64; 2]) {
+    let mut tx = db.begin().await.unwrap();
+    let mut c = tx.conn();
+    let user = |email: &'static str, role: &'static str| orion_store::users::NewUser {
+        email,
+        name: email,
+        role,
+        phone: None,
+        department: None,
+        password_hash: None,
+        now: 0,
+    };
+    let mut ids = Vec::new();
+    for (email, role) in [
+        ("a1@example.com", "agent"),
+        ("a2@example.com", "agent"),
+        ("r1@example.com", "requester"),
+        ("r2@example.com", "requester"),
+    ] {
+        ids.push(orion_store::users::insert(&mut c, &user(email, role)).await.unwrap());
+    }
+    let mut groups = Vec::new();
+    for name in ["SD", "Network"] {
+        let g = orion_store::groups::NewGroup {
+            name,
+            tier: 1,
+            escalation_target_id: None,
+            lead_id: None,
+            description: "",
+            now: 0,
+        };
+        groups.push(orion_store::groups::insert(&mut c, &g).await.unwrap());
+    }
+    let (agents, requesters, groups) = ([ids[0], ids[1]], [ids[2], ids[3]], [groups[0], groups[1]]);
+    const STATES: [&str; 6] = ["new", "assigned", "in_progress", "pending", "resolved", "closed"];
+    let rows: Vec<Seeded> = (1..=n)
+        .map(|i| {
+            let state = STATES[((i * 7 + i / 13) % 6) as usize];
+            Seeded {
+                id: i,
+                kind: if i % 11 == 0 {
+                    "problem"
+                } else if i % 5 == 0 {
+                    "service_request"
+                } else {
+                    "incident"
+                },
+                state,
+                priority: 1 + (i * 3 + i / 7) % 5,
+                group: groups[usize::from(i % 3 == 0)],
+                // Agent 1 never has a new ticket; most new tickets are unassigned.
+                assignee: match (state, i % 4) {
+                    ("new", 0) => Some(agents[1]),
+                    ("new", _) | (_, 3) => None,
+                    (_, 1) => Some(agents[1]),
+                    _ => Some(agents[0]),
+                },
+                requester: requesters[usize::from(i % 9 == 0)],
+                title: format!("{} {}", ["Printer jam", "VPN drops", "Zeppelin sighted"][(i % 3) as usize], i),
+            }
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        let mut sql = orion_store::sql::Sql::new(
+            "INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency,
+                 priority, state, assignment_group_id, assignee_id, max_tier, created_by, created_at, updated_at)
+             VALUES ",
+        );
+        for (k, r) in chunk.iter().enumerate() {
+            sql.push(if k == 0 { "(" } else { ", (" }).bind_i64(r.id).push(", ");
+            sql.bind_text(format!("INC{:07}", r.id)).push(", ").bind_text(r.kind).push(", ").bind_text(r.title.clone());
+            sql.push(", '', ").bind_i64(r.requester).push(", 'api', 2, 2, ").bind_i64(r.priority).push(", ");
+            sql.bind_text(r.state).push(", ").bind_i64(r.group).push(", ");
+            sql.bind(orion_store::sql::Bind::OptI64(r.assignee)).push(", 1, ").bind_i64(agents[0]);
+            sql.push(", ").bind_i64(r.id).push(", ").bind_i64(r.id).push(")");
+        }
+        orion_store::execute_sql!(&mut c, &sql).unwrap();
+    }
+    tx.commit().await.unwrap();
+    (rows, agents, requesters, groups)
+}
+
+/// Pages through `f` as the API does (one row more than the page, the last row's id as the
+/// cursor; a short page with a resume point goes on from it) and gives every id listed.
+async fn page_through(db: &Db, f: &orion_store::tickets::TicketFilter, page: i64) -> Vec<i64> {
+    let mut f = orion_store::tickets::TicketFilter { limit: page + 1, before_id: None, ..f.clone() };
+    let mut all = Vec::new();
+    for _ in 0..10_000 {
+        let mut r = db.read().await.unwrap();
+        let got = orion_store::tickets::list(&mut r.conn(), &f).await.unwrap();
+        let ids: Vec<i64> = got.rows.iter().map(|t| t.id).collect();
+        all.extend(ids.iter().take(page as usize));
+        f.before_id = if ids.len() as i64 > page { Some(ids[page as usize - 1]) } else { got.resume_after };
+        if f.before_id.is_none() {
+            return all;
+        }
+    }
+    panic!("the list never ended: {f:?}");
+}
+
+/// Every combination of the ticket list's filters, in both orders and paged, lists exactly the
+/// tickets a plain reading of the filter picks, in order — whichever index the store walks, with
+/// however many branches. On SQLite, the statements walk indexes in id order: none sorts.
+async fn ticket_lists_give_exactly_the_filtered_tickets_in_order(engine: Engine) {
+    use orion_store::tickets::{AssigneeFilter, TicketFilter};
+    let Some((db, _dir)) = open(engine).await else { return };
+    let (rows, agents, requesters, groups) = seed_lists(&db, 700).await;
+    let open: Vec<String> = ["new", "assigned", "in_progress", "pending"].map(String::from).to_vec();
+    let kinds = [None, Some("incident"), Some("problem"), Some("change")];
+    let state_sets: [Vec<String>; 5] =
+        [vec![], vec!["new".into()], vec!["new".into(), "assigned".into()], open, vec!["closed".into()]];
+    let priorities = [None, Some(1), Some(4)];
+    let group_ids = [None, Some(groups[0]), Some(groups[1])];
+    let assignees = [None, Some(AssigneeFilter::Nobody), Some(AssigneeFilter::User(agents[0]))];
+    let requester_ids = [None, Some(requesters[1])];
+    let mut checked = 0;
+    let mut sorted = Vec::new();
+    // A fixed spread over the 2,160 combinations: every value of every filter is met many times.
+    for n in (0..2160usize).step_by(7) {
+        let mut k = n;
+        let mut pick = |len: usize| {
+            let v = k % len;
+            k /= len;
+            v
+        };
+        let f = TicketFilter {
+            kind: kinds[pick(4)].map(String::from),
+            states: state_sets[pick(5)].clone(),
+            priority: priorities[pick(3)],
+            group_id: group_ids[pick(3)],
+            assignee: assignees[pick(3)],
+            requester_id: requester_ids[pick(2)],
+            ascending: pick(2) == 1,
+            ..TicketFilter::default()
+        };
+        let mut want: Vec<i64> = rows
+            .iter()
+            .filter(|r| {
+                f.kind.as_deref().is_none_or(|k| k == r.kind)
+                    && (f.states.is_empty() || f.states.iter().any(|s| s == r.state))
+                    && f.priority.is_none_or(|p| p == r.priority)
+                    && f.group_id.is_none_or(|g| g == r.group)
+                    && match f.assignee {
+                        None => true,
+                        Some(AssigneeFilter::Nobody) => r.assignee.is_none(),
+                        Some(AssigneeFilter::User(u)) => r.assignee == Some(u),
+                    }
+                    && f.requester_id.is_none_or(|q| q == r.requester)
+            })
+            .map(|r| r.id)
+            .collect();
+        if !f.ascending {
+            want.reverse();
+        }
+        assert_eq!(page_through(&db, &f, 9).await, want, "{f:?}");
+        checked += usize::from(!want.is_empty());
+        if engine == Engine::Sqlite {
+            let mut r = db.read().await.unwrap();
+            let mut c = r.conn();
+            let sql = orion_store::tickets::list_sql(&mut c, &TicketFilter { limit: 10, ..f.clone() }).await.unwrap();
+            let plan: Vec<(i64, i64, i64, String)> = with_conn!(&mut c, |c| {
+                let q = orion_store::sqlx::query_as(orion_store::sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    sql.text()
+                )));
+                orion_store::bind_sql!(q, &sql).fetch_all(c).await
+            })
+            .unwrap();
+            if plan.iter().any(|p| p.3.contains("TEMP B-TREE")) {
+                sorted.push(format!("{f:?}"));
+            }
+        }
+    }
+    assert!(checked > 150, "too few combinations matched anything: {checked}");
+    assert!(sorted.is_empty(), "these lists sort their rows instead of walking an index:\n{}", sorted.join("\n"));
+}
+
+/// A title filter reads a bounded window of the list per page: a word in two titles of 25,000
+/// (one near each end) is found by following the pages' cursors, each page reading at most the
+/// window, and the list ends.
+async fn a_title_filter_reads_a_bounded_window_per_page(engine: Engine) {
+    use orion_store::tickets::{TITLE_WINDOW, TicketFilter};
+    let Some((db, _dir)) = open(engine).await else { return };
+    let (_, agents, requesters, groups) = seed_lists(&db, 1).await;
+    let n = TITLE_WINDOW + 5_000;
+    let mut sql =
+        orion_store::sql::Sql::new("WITH RECURSIVE s(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM s WHERE i < ");
+    sql.bind_i64(n).push(
+        ") INSERT INTO ticket (id, number, kind, title, description, requester_id, channel, impact, urgency,
+             priority, state, assignment_group_id, assignee_id, max_tier, created_by, created_at, updated_at)
+         SELECT i, 'INC' || i, 'incident', CASE WHEN i IN (3, ",
+    );
+    sql.bind_i64(n - 1).push(") THEN 'Zeppelin over the car park' ELSE 'Printer jam' END, '', ");
+    sql.bind_i64(requesters[0]).push(", 'api', 2, 2, 3, 'new', ").bind_i64(groups[0]).push(", NULL, 1, ");
+    sql.bind_i64(agents[0]).push(", i, i FROM s");
+    let mut tx = db.begin().await.unwrap();
+    orion_store::execute_sql!(&mut tx.conn(), &sql).unwrap();
+    tx.commit().await.unwrap();
+
+    for ascending in [false, true] {
+        let f = TicketFilter { title: Some("zePPelin".into()), ascending, ..TicketFilter::default() };
+        let mut want = vec![3, n - 1];
+        if !ascending {
+            want.reverse();
+        }
+        assert_eq!(page_through(&db, &f, 10).await, want);
+        // The first page stops at the window with the one match near its start, and says where.
+        let mut r = db.read().await.unwrap();
+        let first = orion_store::tickets::list(&mut r.conn(), &TicketFilter { limit: 11, ..f.clone() }).await.unwrap();
+        assert_eq!(first.rows.len(), 1);
+        let edge = if ascending { TITLE_WINDOW } else { n - TITLE_WINDOW + 1 };
+        assert_eq!(first.resume_after, Some(edge), "ascending: {ascending}");
+    }
+    // A title in no ticket: every page is empty but bounded, and the list still ends.
+    let f = TicketFilter { title: Some("dirigible".into()), ..TicketFilter::default() };
+    assert!(page_through(&db, &f, 10).await.is_empty());
 }

@@ -47,7 +47,10 @@ pub struct TicketQuery {
     pub assignee: Option<String>,
     /// Requester e-mail (staff only; requesters always see their own)
     pub requester: Option<String>,
-    /// Title contains this text (any case)
+    /// Title contains this text (any case). No index can serve "contains": each page reads at
+    /// most 20,000 tickets of the list, so a page may hold fewer than `limit` tickets and still
+    /// have a `next_cursor` — follow it to read on. Full-text search (`/api/v1/search`) finds
+    /// words across every ticket at once.
     pub title: Option<String>,
     /// `newest` (default) or `oldest` first
     #[param(schema_with = crate::api_schema::orders_exact)]
@@ -330,8 +333,9 @@ impl App {
         errs.into_result()?;
         f.limit = limit.unwrap_or(PAGE_DEFAULT) + 1;
         f.before_id = cursor.flatten();
-        let mut rows = tickets::list(&mut c, &f).await?;
-        let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |t| t.id);
+        let tickets::TicketList { mut rows, resume_after } = tickets::list(&mut c, &f).await?;
+        // A title filter reads a bounded window per page: a short page may still have a next one.
+        let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |t| t.id).or(resume_after.map(|id| id.to_string()));
         Ok(Page { items: rows.into_iter().map(Ticket::from).collect(), next_cursor })
     }
 }
