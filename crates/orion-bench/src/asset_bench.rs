@@ -36,6 +36,9 @@ pub struct AssetArgs {
     inventory_xml: std::path::PathBuf,
     #[arg(long, default_value = "sqlite")]
     engine: String,
+    /// Seed only, time nothing (for `scripts/bench-lists`, which times the lists over HTTP)
+    #[arg(long)]
+    seed_only: bool,
 }
 
 const TYPES: &[(&str, u32)] = &[
@@ -153,6 +156,9 @@ pub async fn run(a: AssetArgs) -> Result<()> {
         tx.commit().await?;
     }
     eprintln!("seeded {} assets and {} users in {:.1} s", a.assets, a.users, t0.elapsed().as_secs_f64());
+    if a.seed_only {
+        return Ok(());
+    }
 
     fn agent() -> Actor {
         Actor { id: UserId(0), role: Role::Agent }

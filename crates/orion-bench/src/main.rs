@@ -30,6 +30,9 @@ enum Cli {
     Alerts(alert_bench::AlertArgs),
     /// Seed N assets, time the asset list views and inventory processing (scripts/bench-assets)
     Assets(asset_bench::AssetArgs),
+    /// Every list endpoint and console queue with every filter against a running server, first
+    /// request and warm (scripts/bench-lists)
+    Lists(lists_bench::ListArgs),
     /// Precision and recall of the recurring-incident detector on generated months (scripts/bench-recurrence)
     Recurrence(recurrence_bench::RecurrenceArgs),
     /// A webhook receiver and mail relay that count what they get (for `http --admin-token`)
@@ -100,17 +103,23 @@ impl Phase {
 struct Conn {
     send: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
     host: String,
+    auth_header: &'static str,
     auth: String,
 }
 
 impl Conn {
     async fn open(url: &str, auth: &str) -> Result<Conn> {
+        Self::open_with(url, "authorization", auth).await
+    }
+
+    /// A connection that sends `value` in the header `header` (e.g. a console session cookie).
+    async fn open_with(url: &str, header: &'static str, value: &str) -> Result<Conn> {
         let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
         let stream = tokio::net::TcpStream::connect(&host).await.context("connecting")?;
         stream.set_nodelay(true)?;
         let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        Ok(Conn { send, host, auth: auth.to_string() })
+        Ok(Conn { send, host, auth_header: header, auth: value.to_string() })
     }
 
     /// Sends one request and returns its status (0 on a transport error).
@@ -120,7 +129,7 @@ impl Conn {
             .method(method)
             .uri(path)
             .header("host", &self.host)
-            .header("authorization", &self.auth);
+            .header(self.auth_header, &self.auth);
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
@@ -262,6 +271,7 @@ async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
 
 mod alert_bench;
 mod asset_bench;
+mod lists_bench;
 mod mail_bench;
 mod recurrence_bench;
 mod search_bench;
@@ -280,6 +290,7 @@ async fn main() -> Result<()> {
         Cli::Alerts(a) => return alert_bench::run(a).await,
         Cli::Assets(a) => return asset_bench::run(a).await,
         Cli::Recurrence(a) => return recurrence_bench::run(a).await,
+        Cli::Lists(a) => return lists_bench::run(a).await,
         Cli::Sink(a) => return sink::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);

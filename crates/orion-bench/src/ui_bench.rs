@@ -142,6 +142,18 @@ pub async fn run(a: UiArgs) -> Result<()> {
         vec![sql, clocks]
     })
     .await?;
+    // The seed wrote its own ids and numbers: move the number counter (and on PostgreSQL the id
+    // sequence) past them, so that tickets logged afterwards (scripts/bench-lists' mixed load) get
+    // fresh ones.
+    let mut tx = db.begin().await?;
+    let mut counter = Sql::new("INSERT INTO ticket_counter (kind, last_value) VALUES ('INC', ");
+    counter.bind_i64(a.tickets).push(") ON CONFLICT (kind) DO UPDATE SET last_value = excluded.last_value");
+    orion_store::execute_sql!(&mut tx.conn(), &counter)?;
+    if db.engine() == orion_store::Engine::Postgres {
+        let ids = Sql::new("SELECT setval(pg_get_serial_sequence('ticket', 'id'), (SELECT MAX(id) FROM ticket))");
+        orion_store::execute_sql!(&mut tx.conn(), &ids)?;
+    }
+    tx.commit().await?;
     if db.engine() == orion_store::Engine::Postgres {
         db.execute_admin("ANALYZE").await?;
     }

@@ -300,6 +300,17 @@ impl Walk {
         }
     }
 
+    /// How many of the filter's conditions the walk's index answers.
+    fn pinned(self, f: &TicketFilter) -> usize {
+        let state = usize::from(self.per_state() && !f.states.is_empty());
+        match self {
+            Walk::GroupPriority => 2 + state,
+            Walk::Assignee | Walk::GroupState | Walk::State => 1 + state - usize::from(self == Walk::State),
+            Walk::Requester | Walk::Group | Walk::Kind | Walk::Priority => 1,
+            Walk::All => 0,
+        }
+    }
+
     fn per_state(self) -> bool {
         matches!(self, Walk::Assignee | Walk::GroupPriority | Walk::GroupState | Walk::State)
     }
@@ -347,21 +358,30 @@ const PROBE_CAP: i64 = 1000;
 /// (each list is planned for its values). SQLite keeps no statistics of how common a value is, so
 /// when the filter could walk several indexes the store first counts, for each, up to
 /// [`PROBE_CAP`] entries that match its pinned columns — index-only, a fraction of a millisecond —
-/// and walks the one that ends soonest, named with `INDEXED BY`. The state is in the group and
+/// and walks the one that ends soonest (when every one is long, the one whose index answers the
+/// most of the filter), named with `INDEXED BY`. The state is in the group and
 /// assignee indexes, so "my new tickets" walks exactly those even when the agent has a long
 /// history and none new. Several states (or none, on an index that has the state) are one walk per
 /// state, merged by id: a list of every open ticket reads `limit` rows of each open state, where a
 /// single `state IN (…)` made SQLite collect every open ticket of a million and sort them.
 ///
-/// A title filter ("contains") has no index: it reads at most [`TITLE_WINDOW`] tickets of the walk
-/// per page. When that window ends before `limit` tickets matched, the page says where it stopped
+/// A title filter ("contains") has no index: each page looks at the next [`TITLE_WINDOW`] ticket
+/// ids of the list's order only (ids are handed out in sequence, so that is at most that many
+/// tickets). When the window ends before `limit` tickets matched, the page says where it stopped
 /// ([`TicketList::resume_after`]) and the next page goes on from there, so that a word found in
 /// no title costs each page a bounded read instead of a million rows.
 pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
-    let (sql, walk) = plan(conn, f).await?;
+    let window = match &f.title {
+        Some(_) => match title_window(conn, f).await? {
+            Some(w) => Some(w),
+            None => return Ok(TicketList::default()),
+        },
+        None => None,
+    };
+    let (sql, _) = plan(conn, f, window.map(|w| w.ids)).await?;
     let rows: Vec<TicketView> = crate::fetch_all_sql!(conn, TicketView, &sql)?;
-    let resume_after = match &f.title {
-        Some(_) if (rows.len() as i64) < f.limit => window_end(conn, f, walk).await?,
+    let resume_after = match window {
+        Some(w) if (rows.len() as i64) < f.limit && !w.last => Some(if f.ascending { w.ids.1 } else { w.ids.0 }),
         _ => None,
     };
     Ok(TicketList { rows, resume_after })
@@ -370,14 +390,15 @@ pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
 /// The statement [`list`] runs for `f` (after its probe on SQLite), for tests that check its plan.
 #[doc(hidden)]
 pub async fn list_sql(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Sql> {
-    Ok(plan(conn, f).await?.0)
+    Ok(plan(conn, f, None).await?.0)
 }
 
-async fn plan(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<(Sql, Walk)> {
+/// `ids`: only tickets with ids in this range (inclusive), the title filter's window.
+async fn plan(conn: &mut Conn<'_>, f: &TicketFilter, ids: Option<(i64, i64)>) -> Result<(Sql, Walk)> {
     let sqlite = conn.engine() == crate::Engine::Sqlite;
     let candidates = Walk::candidates(f);
     let walk = if sqlite && candidates.len() > 1 { shortest_walk(conn, f, &candidates).await? } else { candidates[0] };
-    let branches = if f.title.is_some() { vec![None] } else { branch_states(f, walk, sqlite) };
+    let branches = branch_states(f, walk, sqlite);
     let order = if f.ascending { "ASC" } else { "DESC" };
     let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.id IN (");
@@ -385,25 +406,14 @@ async fn plan(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<(Sql, Walk)> {
         if i > 0 {
             sql.push(" UNION ALL ");
         }
-        sql.push(if f.title.is_some() {
-            "SELECT id FROM (SELECT id FROM (SELECT id, title"
-        } else {
-            "SELECT id FROM (SELECT id"
-        });
+        sql.push("SELECT id FROM (SELECT id");
         push_walk(&mut sql, walk, sqlite);
         push_filters(&mut sql, f, state.as_deref());
-        sql.push(" ORDER BY id ").push(order).push(" LIMIT ");
-        match &f.title {
-            // The window of the walk, then the title test on its rows.
-            Some(title) => {
-                sql.bind_i64(TITLE_WINDOW).push(") AS w WHERE LOWER(title) LIKE ").bind_text(like_pattern(title));
-                sql.push(" ESCAPE '\\' ORDER BY id ").push(order).push(" LIMIT ").bind_i64(f.limit);
-                sql.push(&format!(") AS b{i}"));
-            }
-            None => {
-                sql.bind_i64(f.limit).push(&format!(") AS b{i}"));
-            }
+        if let (Some(title), Some((lo, hi))) = (&f.title, ids) {
+            sql.push(" AND id BETWEEN ").bind_i64(lo).push(" AND ").bind_i64(hi);
+            sql.push(" AND LOWER(title) LIKE ").bind_text(like_pattern(title)).push(" ESCAPE '\\'");
         }
+        sql.push(" ORDER BY id ").push(order).push(" LIMIT ").bind_i64(f.limit).push(&format!(") AS b{i}"));
     }
     sql.push(") ORDER BY t.id ").push(order).push(" LIMIT ").bind_i64(f.limit);
     if !sqlite {
@@ -424,8 +434,8 @@ fn push_walk(sql: &mut Sql, walk: Walk, sqlite: bool) {
     sql.push(" WHERE 1=1");
 }
 
-/// Tickets a title filter reads at most per page (about 3 ms on SQLite).
-pub const TITLE_WINDOW: i64 = 20_000;
+/// Ticket ids a title filter looks at per page (a few milliseconds on SQLite).
+pub const TITLE_WINDOW: i64 = 10_000;
 
 /// A page of a ticket list.
 #[derive(Debug, Default)]
@@ -437,18 +447,34 @@ pub struct TicketList {
     pub resume_after: Option<i64>,
 }
 
-/// Where the title filter's window ends, if it was full (`None`: the walk reached the list's end).
-async fn window_end(conn: &mut Conn<'_>, f: &TicketFilter, walk: Walk) -> Result<Option<i64>> {
-    let sqlite = conn.engine() == crate::Engine::Sqlite;
-    let order = if f.ascending { "ASC" } else { "DESC" };
-    let mut sql = Sql::new("SELECT COUNT(*), ");
-    sql.push(if f.ascending { "MAX(id)" } else { "MIN(id)" }).push(" FROM (SELECT id");
-    push_walk(&mut sql, walk, sqlite);
-    let untitled = TicketFilter { title: None, ..f.clone() };
-    push_filters(&mut sql, &untitled, None);
-    sql.push(" ORDER BY id ").push(order).push(" LIMIT ").bind_i64(TITLE_WINDOW).push(") AS w");
-    let row: Vec<(i64, Option<i64>)> = crate::fetch_all_sql!(conn, (i64, Option<i64>), &sql)?;
-    Ok(row.first().and_then(|(n, end)| if *n >= TITLE_WINDOW { *end } else { None }))
+#[derive(Clone, Copy)]
+struct Window {
+    /// The ids the page looks at, inclusive.
+    ids: (i64, i64),
+    /// The window reaches the end of the list.
+    last: bool,
+}
+
+/// The next [`TITLE_WINDOW`] ids after the cursor in the list's order (`None`: none are left).
+/// The first and last ids of the table are the ends of the primary key: no walk.
+async fn title_window(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Option<Window>> {
+    // Two subqueries: SQLite reads an end of the key for a lone MIN or MAX, but scans the table
+    // for both in one SELECT.
+    let ends: Vec<(Option<i64>, Option<i64>)> = crate::fetch_all_sql!(
+        conn,
+        (Option<i64>, Option<i64>),
+        &Sql::new("SELECT (SELECT MIN(id) FROM ticket), (SELECT MAX(id) FROM ticket)")
+    )?;
+    let Some(&(Some(first), Some(last))) = ends.first() else { return Ok(None) };
+    Ok(if f.ascending {
+        let lo = f.before_id.map_or(first, |b| b.saturating_add(1)).max(first);
+        let hi = lo.saturating_add(TITLE_WINDOW - 1);
+        (lo <= last).then_some(Window { ids: (lo, hi), last: hi >= last })
+    } else {
+        let hi = f.before_id.map_or(last, |b| b.saturating_sub(1)).min(last);
+        let lo = hi.saturating_sub(TITLE_WINDOW - 1);
+        (hi >= first).then_some(Window { ids: (lo, hi), last: lo <= first })
+    })
 }
 
 fn like_pattern(text: &str) -> String {
@@ -458,7 +484,9 @@ fn like_pattern(text: &str) -> String {
 
 /// The state each branch of `walk` pins (`None`: one branch, the filter's states as they are).
 fn branch_states(f: &TicketFilter, walk: Walk, sqlite: bool) -> Vec<Option<String>> {
-    if walk.per_state() && f.states.is_empty() {
+    // PostgreSQL picks its own index for each branch: a branch per state of a filter without one
+    // would only cost it planning time.
+    if walk.per_state() && f.states.is_empty() && sqlite {
         orion_domain::ticket::State::ALL.iter().map(|s| Some(s.as_str().to_string())).collect()
     } else if f.states.len() > 1 && (walk.per_state() || !sqlite) {
         f.states.iter().cloned().map(Some).collect()
@@ -468,7 +496,7 @@ fn branch_states(f: &TicketFilter, walk: Walk, sqlite: bool) -> Vec<Option<Strin
 }
 
 /// Counts, for each candidate walk, the entries of its index that match its pinned columns (up
-/// to [`PROBE_CAP`] per branch), in one statement, and gives the walk with the fewest.
+/// to [`PROBE_CAP`] per branch), in one statement, and gives the walk to take.
 async fn shortest_walk(conn: &mut Conn<'_>, f: &TicketFilter, candidates: &[Walk]) -> Result<Walk> {
     let mut sql = Sql::new("");
     for (n, &w) in candidates.iter().enumerate() {
@@ -500,8 +528,17 @@ async fn shortest_walk(conn: &mut Conn<'_>, f: &TicketFilter, candidates: &[Walk
         }
     }
     let counts: Vec<(i64, i64)> = crate::fetch_all_sql!(conn, (i64, i64), &sql)?;
-    // The first candidate among the shortest: candidates come most specific first.
-    let best = counts.iter().min_by_key(|(n, count)| (*count, *n)).map_or(0, |(n, _)| *n);
+    // A walk that ends within the cap is short: the shortest of those. When every walk is long,
+    // the counts (all at the cap) say nothing: the one that pins the most of the filter leaves
+    // the fewest rows to skip. Ties go to the first candidate: they come most specific first.
+    let best = match counts.iter().filter(|(_, count)| *count < PROBE_CAP).min_by_key(|(n, count)| (*count, *n)) {
+        Some((n, _)) => *n,
+        None => counts
+            .iter()
+            .map(|(n, _)| *n)
+            .min_by_key(|n| (std::cmp::Reverse(candidates[*n as usize].pinned(f)), *n))
+            .unwrap_or(0),
+    };
     Ok(candidates[usize::try_from(best).unwrap_or(0)])
 }
 

@@ -47,9 +47,9 @@ pub struct TicketQuery {
     pub assignee: Option<String>,
     /// Requester e-mail (staff only; requesters always see their own)
     pub requester: Option<String>,
-    /// Title contains this text (any case). No index can serve "contains": each page reads at
-    /// most 20,000 tickets of the list, so a page may hold fewer than `limit` tickets and still
-    /// have a `next_cursor` — follow it to read on. Full-text search (`/api/v1/search`) finds
+    /// Title contains this text (any case). No index can serve "contains": each page looks at the
+    /// next 10,000 tickets in the list's order only, so a page may hold fewer than `limit` tickets
+    /// (even none) and still have a `next_cursor` — follow it to read on. Full-text search (`/api/v1/search`) finds
     /// words across every ticket at once.
     pub title: Option<String>,
     /// `newest` (default) or `oldest` first

@@ -203,7 +203,25 @@ pub async fn list_by_build(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<CiRow>> {
+    // Newest first is a walk of the primary key, which finds a page at once when most assets are
+    // inventoried. When few are (an agent rolled out to a handful of a million assets), that walk
+    // read the whole table (0.1 s on SQLite): a bounded count on the partial index of inventoried
+    // assets tells, and then SQLite reads that index and sorts the few. PostgreSQL's planner
+    // knows the index's size itself.
+    let mut count = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ci WHERE last_inventory_at IS NOT NULL");
+    if let Some(t) = stale_before {
+        count.push(" AND last_inventory_at < ").bind_i64(t);
+    }
+    count.push(" LIMIT 1000) AS p");
+    let few = conn.engine() == crate::Engine::Sqlite && {
+        let n: Vec<(i64,)> = fetch_all_sql!(conn, (i64,), &count)?;
+        n.first().is_some_and(|(n,)| *n < 1000)
+    };
     let mut sql = Sql::new(CI_COLS);
+    if few {
+        // CI_COLS ends with `FROM ci` and its joins; name the index on `ci` itself.
+        sql = Sql::new(&CI_COLS.replacen(" FROM ci ", " FROM ci INDEXED BY ci_inventory_idx ", 1));
+    }
     sql.push(" WHERE ci.last_inventory_at IS NOT NULL AND ci.state NOT IN ('retired', 'disposed') AND ci.id < ");
     sql.bind_i64(before.unwrap_or(i64::MAX));
     if let Some(t) = stale_before {
