@@ -134,15 +134,18 @@ impl Db {
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await?;
-            // Each reader keeps 8 MiB of pages, the writer 32 MiB: with 8 readers that bounds
-            // SQLite's caches to 96 MiB, and the server's memory with them (32 MiB per reader
-            // took the server past 300 MiB at a million tickets). Pages beyond that come from
-            // the operating system's file cache, shared by all connections.
+            // Each reader keeps 4 MiB of pages, the writer 32 MiB: with 8 readers that bounds
+            // SQLite's caches to 64 MiB, and the server's memory with them (32 MiB per reader
+            // took the server past 300 MiB at a million tickets, 8 MiB to 230 MiB under mixed
+            // load). Pages beyond that come from the operating system's file cache, shared by all
+            // connections: a list reads a few dozen pages, a pread each when not cached. Each
+            // reader also keeps at most 40 prepared statements (sqlx's default is 100): a list's
+            // statement, one branch per state, is tens of kilobytes, and the filters make many.
             let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(2))
                 .test_before_acquire(false)
                 .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.pragma("cache_size", "-8192"))
+                .connect_with(base.pragma("cache_size", "-4096").statement_cache_capacity(40))
                 .await?;
             Pools::Sqlite { write, read }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
