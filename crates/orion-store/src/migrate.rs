@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_search_markers"),
     migration!(16, "0016_ticket_message_index"),
     migration!(17, "0017_ticket_assignee_state_index"),
+    migration!(18, "0018_ticket_assignee_state_statistics"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (
