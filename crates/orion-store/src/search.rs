@@ -320,16 +320,15 @@ pub async fn ticket_hits(
     // Filters that leave few tickets (the known errors: problems in one phase) drive from the
     // tickets instead, each looked up in the index by its rowid: walking every match of a common
     // word to find the few problems among them took 70 ms at a million tickets.
-    let few = !f.is_empty() && {
-        let mut probe = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ticket t WHERE 1=1");
-        ticket_filters(&mut probe, f, scope);
-        if let Some(b) = f.before_id {
-            probe.push(" AND t.id < ").bind_i64(b);
-        }
-        probe.push(" LIMIT ").bind_i64(FEW_TICKETS).push(") AS p");
-        let n: Vec<(i64,)> = crate::fetch_all_sql!(conn, (i64,), &probe)?;
-        n.first().is_some_and(|(n,)| *n < FEW_TICKETS)
-    };
+    let few = !f.is_empty()
+        && crate::sql::fewer_than(conn, FEW_TICKETS, |probe| {
+            probe.push("SELECT 1 FROM ticket t WHERE 1=1");
+            ticket_filters(probe, f, scope);
+            if let Some(b) = f.before_id {
+                probe.push(" AND t.id < ").bind_i64(b);
+            }
+        })
+        .await?;
     let mut sql = Sql::new(if few {
         "SELECT fts_ticket.rowid AS id, -bm25(fts_ticket, 4.0, 1.0, 0.7, 0.0) AS score
          FROM ticket t CROSS JOIN fts_ticket ON fts_ticket.rowid = t.id WHERE fts_ticket MATCH "

@@ -123,3 +123,18 @@ macro_rules! execute_sql {
         })
     }};
 }
+
+/// Whether the rows `select` writes (a `SELECT` without `LIMIT`, into the builder it is given) are
+/// fewer than `cap`, reading at most `cap` of them: a bounded look at how long a walk would be,
+/// for the places that choose between walking an index and looking up a few rows.
+pub(crate) async fn fewer_than(
+    conn: &mut crate::Conn<'_>,
+    cap: i64,
+    select: impl FnOnce(&mut Sql),
+) -> crate::Result<bool> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM (");
+    select(&mut sql);
+    sql.push(" LIMIT ").bind_i64(cap).push(") AS p");
+    let n: Vec<(i64,)> = crate::fetch_all_sql!(conn, (i64,), &sql)?;
+    Ok(n.first().is_some_and(|(n,)| *n < cap))
+}

@@ -208,15 +208,14 @@ pub async fn list_by_build(
     // read the whole table (0.1 s on SQLite): a bounded count on the partial index of inventoried
     // assets tells, and then SQLite reads that index and sorts the few. PostgreSQL's planner
     // knows the index's size itself.
-    let mut count = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ci WHERE last_inventory_at IS NOT NULL");
-    if let Some(t) = stale_before {
-        count.push(" AND last_inventory_at < ").bind_i64(t);
-    }
-    count.push(" LIMIT 1000) AS p");
-    let few = conn.engine() == crate::Engine::Sqlite && {
-        let n: Vec<(i64,)> = fetch_all_sql!(conn, (i64,), &count)?;
-        n.first().is_some_and(|(n,)| *n < 1000)
-    };
+    let few = conn.engine() == crate::Engine::Sqlite
+        && crate::sql::fewer_than(conn, 1000, |probe| {
+            probe.push("SELECT 1 FROM ci WHERE last_inventory_at IS NOT NULL");
+            if let Some(t) = stale_before {
+                probe.push(" AND last_inventory_at < ").bind_i64(t);
+            }
+        })
+        .await?;
     let mut sql = Sql::new(CI_COLS);
     if few {
         // CI_COLS ends with `FROM ci` and its joins; name the index on `ci` itself.
