@@ -29,7 +29,40 @@ async fn group_names(conn: &mut Conn<'_>, user_id: i64) -> AppResult<Vec<String>
 
 async fn user_view(conn: &mut Conn<'_>, row: users::UserRow) -> AppResult<User> {
     let groups = group_names(conn, row.id).await?;
-    Ok(User::from_row(row, groups))
+    // Local accounts (most of them) carry neither link: no query for them.
+    let manager = match row.manager_id {
+        Some(m) => Some(users::get(conn, m).await?.email),
+        None => None,
+    };
+    let source = match row.directory_source_id {
+        Some(s) => Some(orion_store::identity::get_source(conn, s).await?.name),
+        None => None,
+    };
+    Ok(User::with_links(row, groups, manager, source))
+}
+
+/// The manager an admin names for `user_id`: an existing user, not the user, and not someone
+/// who (through their own managers) reports to the user.
+async fn manager_for(conn: &mut Conn<'_>, user_id: i64, email: &str) -> AppResult<Option<i64>> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Ok(None);
+    }
+    let email = Email::parse("manager", email)?;
+    let Some(m) = users::find_by_email(conn, email.as_str()).await? else {
+        return Err(invalid("manager", format!("no user with e-mail {email}")));
+    };
+    let mut at = m.clone();
+    for _ in 0..50 {
+        if at.id == user_id {
+            return Err(invalid("manager", format!("{email} reports to this user; a manager chain cannot loop")));
+        }
+        match at.manager_id {
+            Some(next) => at = users::get(conn, next).await?,
+            None => break,
+        }
+    }
+    Ok(Some(m.id))
 }
 
 async fn group_view(conn: &mut Conn<'_>, g: groups::GroupRow) -> AppResult<Group> {
@@ -191,6 +224,13 @@ impl App {
         if final_role == Some(Role::Requester) && p.groups.as_ref().is_some_and(|g| !g.is_empty()) {
             errs.push("groups", "requesters do not belong to support groups");
         }
+        let manager = match &p.manager {
+            Some(m) => collect(&mut errs, manager_for(&mut c, id, m).await)?,
+            None => None,
+        };
+        if actor.id.0 == id && p.break_glass == Some(false) && existing.break_glass {
+            errs.push("break_glass", "ask another admin to remove your own break-glass mark");
+        }
         errs.into_result()?;
         let phone = p.phone.as_deref().map(str::trim);
         let change = users::UserChange {
@@ -199,8 +239,18 @@ impl App {
             active: p.active,
             phone,
             department: p.department.as_deref().map(str::trim),
+            title: p.title.as_deref().map(str::trim),
+            location: p.location.as_deref().map(str::trim),
+            break_glass: p.break_glass,
         };
         users::update(&mut c, id, change, now).await?;
+        if let Some(m) = manager {
+            users::set_manager(&mut c, id, m, now).await?;
+        }
+        if p.active == Some(false) && existing.active {
+            // Deactivated: every browser session ends now, not at its next request.
+            orion_store::web::delete_sessions_of(&mut c, id).await?;
+        }
         if let Some(gs) = new_groups {
             for old in users::group_ids(&mut c, id).await? {
                 groups::remove_member(&mut c, old, id).await?;

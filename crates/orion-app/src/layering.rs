@@ -37,6 +37,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("kb", 3),
     ("search", 3),
     ("itsm", 3),
+    ("identity", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

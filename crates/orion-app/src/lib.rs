@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cmdb;
 pub mod demo;
 pub mod directory;
+pub mod identity;
 pub(crate) mod intake;
 pub mod itsm;
 pub mod jobs;

@@ -144,11 +144,33 @@ pub struct User {
     /// Names of the groups the user belongs to
     pub groups: Vec<String>,
     pub created_at: String,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    /// The login name in the directory the user comes from
+    pub login: Option<String>,
+    /// The manager's e-mail
+    pub manager: Option<String>,
+    /// The directory source that owns this user (none for a local account)
+    pub directory_source: Option<String>,
+    /// A local emergency account, never changed by a directory sync
+    pub break_glass: bool,
+    pub deactivated_at: Option<String>,
+    /// Why the user was deactivated (by an admin, or by a directory sync and why)
+    pub deactivated_reason: Option<String>,
 }
 
 impl User {
-    pub(crate) fn from_row(u: UserRow, groups: Vec<String>) -> Self {
+    /// The view with the manager's e-mail and the owning source's name resolved.
+    pub(crate) fn with_links(u: UserRow, groups: Vec<String>, manager: Option<String>, source: Option<String>) -> Self {
         User {
+            title: u.title,
+            location: u.location,
+            login: u.login,
+            manager,
+            directory_source: source,
+            break_glass: u.break_glass,
+            deactivated_at: u.deactivated_at.map(ts),
+            deactivated_reason: u.deactivated_reason,
             id: u.id,
             email: u.email,
             name: u.name,
@@ -349,6 +371,13 @@ pub struct UserPatch {
     pub active: Option<bool>,
     pub phone: Option<String>,
     pub department: Option<String>,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    /// The manager's e-mail (approvals follow the manager chain); empty string clears it. A
+    /// directory sync sets it for the users it owns
+    pub manager: Option<String>,
+    /// A local emergency account: never changed or deactivated by a directory sync
+    pub break_glass: Option<bool>,
     /// Replaces the user's group memberships
     pub groups: Option<Vec<String>>,
 }

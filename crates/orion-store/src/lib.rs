@@ -9,6 +9,7 @@ pub mod cmdb;
 mod db;
 mod error;
 pub mod groups;
+pub mod identity;
 pub mod itsm;
 pub mod jobs;
 pub mod kb;

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "0016_ticket_message_index"),
     migration!(17, "0017_ticket_assignee_state_index"),
     migration!(18, "0018_ticket_assignee_state_statistics"),
+    migration!(19, "0019_directory"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

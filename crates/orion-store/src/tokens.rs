@@ -99,6 +99,18 @@ pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) 
     Ok(n > 0)
 }
 
+/// Revokes every live token of a user (deactivated); returns how many.
+pub async fn revoke_all_of(conn: &mut Conn<'_>, user_id: i64, now: i64) -> Result<u64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query("UPDATE api_token SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
+
 /// A token with its owner, for the admins' list of every token.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenWithOwner {

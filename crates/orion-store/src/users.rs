@@ -13,9 +13,25 @@ pub struct UserRow {
     pub department: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub login: Option<String>,
+    pub title: Option<String>,
+    pub location: Option<String>,
+    pub manager_id: Option<i64>,
+    pub directory_source_id: Option<i64>,
+    pub break_glass: bool,
+    pub deactivated_at: Option<i64>,
+    pub deactivated_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, email, name, role, active, phone, department, created_at, updated_at";
+/// The columns of a [`UserRow`], for `concat!` into static SQL.
+macro_rules! user_columns {
+    () => {
+        "id, email, name, role, active, phone, department, created_at, updated_at, login, title, location, \
+         manager_id, directory_source_id, break_glass, deactivated_at, deactivated_reason"
+    };
+}
+pub(crate) use user_columns;
+const COLUMNS: &str = user_columns!();
 
 pub struct NewUser<'a> {
     pub email: &'a str,
@@ -67,10 +83,7 @@ pub async fn insert_requester(conn: &mut Conn<'_>, email: &str, name: &str, now:
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT id, email, name, role, active, phone, department, created_at, updated_at FROM app_user WHERE id = $1",
-        )
-        .bind(id)
+        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE id = $1")).bind(id)
         .fetch_one(c)
         .await
     })?)
@@ -78,10 +91,7 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
 
 pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT id, email, name, role, active, phone, department, created_at, updated_at FROM app_user WHERE email = $1",
-        )
-        .bind(email)
+        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE email = $1")).bind(email)
         .fetch_optional(c)
         .await
     })?)
@@ -119,15 +129,26 @@ pub struct UserChange<'a> {
     pub active: Option<bool>,
     pub phone: Option<&'a str>,
     pub department: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub break_glass: Option<bool>,
 }
 
-/// Changes the fields given.
+/// Changes the fields given. Deactivating records when and that an admin did it; activating
+/// clears that.
 pub async fn update(conn: &mut Conn<'_>, id: i64, u: UserChange<'_>, now: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE app_user SET name = COALESCE($2, name), role = COALESCE($3, role),
+                 deactivated_at = CASE WHEN $4 IS NULL THEN deactivated_at WHEN $4 THEN NULL
+                     WHEN active THEN $6 ELSE deactivated_at END,
+                 deactivated_by = CASE WHEN $4 IS NULL THEN deactivated_by WHEN $4 THEN NULL
+                     WHEN active THEN 'admin' ELSE deactivated_by END,
+                 deactivated_reason = CASE WHEN $4 IS NULL THEN deactivated_reason WHEN $4 THEN NULL
+                     WHEN active THEN 'deactivated by an admin' ELSE deactivated_reason END,
                  active = COALESCE($4, active), phone = COALESCE($5, phone), updated_at = $6,
-                 department = COALESCE($7, department)
+                 department = COALESCE($7, department), title = COALESCE($8, title),
+                 location = COALESCE($9, location), break_glass = COALESCE($10, break_glass)
              WHERE id = $1",
         )
         .bind(id)
@@ -137,11 +158,28 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, u: UserChange<'_>, now: i64) -
         .bind(u.phone)
         .bind(now)
         .bind(u.department)
+        .bind(u.title)
+        .bind(u.location)
+        .bind(u.break_glass)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
     })?;
     if n == 0 { Err(crate::StoreError::NotFound) } else { Ok(()) }
+}
+
+/// Sets (or clears) a user's manager.
+pub async fn set_manager(conn: &mut Conn<'_>, id: i64, manager_id: Option<i64>, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE app_user SET manager_id = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(manager_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }
 
 pub async fn set_password_hash(conn: &mut Conn<'_>, id: i64, hash: &str, now: i64) -> Result<()> {

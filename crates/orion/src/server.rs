@@ -160,12 +160,15 @@ struct Tasks {
     stop_smtp: Arc<Notify>,
     poller: Option<JoinHandle<()>>,
     stop_poller: Arc<Notify>,
+    directory: Option<JoinHandle<()>>,
+    stop_directory: Arc<Notify>,
     worker: Option<JoinHandle<()>>,
     stop_worker: Arc<Notify>,
 }
 
 impl Tasks {
-    /// WAL checkpoints, the detector's schedule, the job worker and the mailbox poller.
+    /// WAL checkpoints, the detector's schedule, the job worker, the mailbox poller and the
+    /// directory sync schedule.
     async fn start_background(&mut self, app: &App) -> Result<()> {
         self.maintenance = Some(tokio::spawn({
             let db = app.db.clone();
@@ -188,6 +191,10 @@ impl Tasks {
         let stop = self.stop_poller.clone();
         self.poller =
             Some(tokio::spawn(orion_app::mailbox::run_poller(app.clone(), async move { stop.notified().await })));
+        let stop = self.stop_directory.clone();
+        self.directory = Some(tokio::spawn(orion_app::identity::run_scheduler(app.clone(), async move {
+            stop.notified().await
+        })));
         Ok(())
     }
 
@@ -203,6 +210,10 @@ impl Tasks {
         self.stop_poller.notify_one();
         if let Some(p) = self.poller {
             let _ = p.await;
+        }
+        self.stop_directory.notify_one();
+        if let Some(d) = self.directory {
+            let _ = d.await;
         }
         self.stop_worker.notify_one();
         if let Some(w) = self.worker {

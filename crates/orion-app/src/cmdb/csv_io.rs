@@ -654,6 +654,7 @@ async fn import_user(c: &mut Conn<'_>, row: &Row, now: i64) -> AppResult<Outcome
                 active,
                 phone: phone.as_deref(),
                 department: department.as_deref(),
+                ..Default::default()
             };
             users::update(c, u.id, change, now).await?;
             for g in new_groups {

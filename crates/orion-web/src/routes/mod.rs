@@ -1,5 +1,6 @@
 pub(crate) mod assets;
 pub(crate) mod directory;
+pub(crate) mod identity;
 pub(crate) mod itsm;
 pub(crate) mod kb;
 pub(crate) mod mail;
@@ -74,6 +75,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = tickets::routes(r);
     let r = directory::routes(r);
     let r = mail::routes(r);
+    let r = identity::routes(r);
     let r = security::routes(r);
     let r = kb::routes(r);
     let r = monitoring::routes(r);

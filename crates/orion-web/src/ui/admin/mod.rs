@@ -135,6 +135,8 @@ struct UserPage {
     failures: i64,
     roles: &'static [&'static str],
     groups: Vec<String>,
+    managers: Vec<orion_app::identity::ManagerLink>,
+    deactivated_on: Option<String>,
     error: Option<String>,
 }
 
@@ -154,7 +156,9 @@ async fn user_page_with(
     };
     let (locked, failures) = s.app.lock_state(&user.actor, id).await.unwrap_or((false, 0));
     let groups = s.app.list_groups(&user.actor).await.unwrap_or_default().into_iter().map(|g| g.name).collect();
+    let managers = s.app.manager_chain(&user.actor, id).await.unwrap_or_default();
     let title = format!("User {}", u.email);
+    let deactivated_on = u.deactivated_at.as_deref().map(when);
     let p = UserPage {
         l: Layout::new(Some(user), title, "admin", flash_key),
         u,
@@ -162,6 +166,8 @@ async fn user_page_with(
         failures,
         roles: ROLES,
         groups,
+        managers,
+        deactivated_on,
         error,
     };
     let err = p.error.clone();
@@ -184,6 +190,10 @@ async fn save_user(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>
         active: Some(f.checked("active")),
         phone: Some(f.get("phone").unwrap_or_default().trim().to_string()),
         department: Some(f.get("department").unwrap_or_default().trim().to_string()),
+        title: Some(f.get("title").unwrap_or_default().trim().to_string()),
+        location: Some(f.get("location").unwrap_or_default().trim().to_string()),
+        manager: Some(f.get("manager").unwrap_or_default().trim().to_string()),
+        break_glass: Some(f.checked("break_glass")),
         groups: Some(f.all("groups")),
     };
     match s.app.update_user(&user.actor, id, patch).await {
