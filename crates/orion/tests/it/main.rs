@@ -5,6 +5,7 @@ mod assets;
 mod browser;
 mod cli;
 mod defects;
+mod identity;
 mod itsm;
 mod kb;
 mod mail;
