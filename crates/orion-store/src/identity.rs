@@ -176,12 +176,14 @@ pub async fn finish(conn: &mut Conn<'_>, id: i64, owner: &str, now: i64, next: i
 /// Releases the lease without moving the schedule (after a dry run).
 pub async fn release(conn: &mut Conn<'_>, id: i64, owner: &str) -> Result<()> {
     with_conn!(conn, |c| {
-        sqlx::query("UPDATE directory_source SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2")
-            .bind(id)
-            .bind(owner)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+        sqlx::query(
+            "UPDATE directory_source SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -341,13 +343,7 @@ pub async fn insert_synced(conn: &mut Conn<'_>, source_id: i64, f: &SyncedFields
 
 /// Writes the directory's values on a user and makes `source_id` its owner (adopting a local
 /// account with the same e-mail, or following a rename).
-pub async fn update_synced(
-    conn: &mut Conn<'_>,
-    id: i64,
-    source_id: i64,
-    f: &SyncedFields<'_>,
-    now: i64,
-) -> Result<()> {
+pub async fn update_synced(conn: &mut Conn<'_>, id: i64, source_id: i64, f: &SyncedFields<'_>, now: i64) -> Result<()> {
     with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE app_user SET email = $2, name = $3, role = $4, login = $5, phone = $6, department = $7,

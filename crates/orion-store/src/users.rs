@@ -83,17 +83,16 @@ pub async fn insert_requester(conn: &mut Conn<'_>, email: &str, name: &str, now:
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<UserRow> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE id = $1")).bind(id)
-        .fetch_one(c)
-        .await
+        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE id = $1")).bind(id).fetch_one(c).await
     })?)
 }
 
 pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<UserRow>> {
     Ok(with_conn!(conn, |c| {
-        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE email = $1")).bind(email)
-        .fetch_optional(c)
-        .await
+        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM app_user WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(c)
+            .await
     })?)
 }
 

@@ -192,9 +192,8 @@ impl Tasks {
         self.poller =
             Some(tokio::spawn(orion_app::mailbox::run_poller(app.clone(), async move { stop.notified().await })));
         let stop = self.stop_directory.clone();
-        self.directory = Some(tokio::spawn(orion_app::identity::run_scheduler(app.clone(), async move {
-            stop.notified().await
-        })));
+        self.directory =
+            Some(tokio::spawn(orion_app::identity::run_scheduler(app.clone(), async move { stop.notified().await })));
         Ok(())
     }
 

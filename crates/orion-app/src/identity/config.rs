@@ -357,7 +357,10 @@ pub fn check(
     for (n, r) in group_rules.iter().enumerate() {
         let field = format!("group_rules[{n}]");
         if r.group_dn.trim().is_empty() || r.group_dn.contains(['\r', '\n']) || !r.group_dn.contains('=') {
-            errs.push(&format!("{field}.group_dn"), "must be a group's DN, e.g. cn=helpdesk,ou=groups,dc=example,dc=org");
+            errs.push(
+                format!("{field}.group_dn"),
+                "must be a group's DN, e.g. cn=helpdesk,ou=groups,dc=example,dc=org",
+            );
         }
         if let Some(role) = &r.role
             && let Err(e) = Role::parse(&format!("{field}.role"), role)
@@ -365,7 +368,7 @@ pub fn check(
             errs.push(&e.field, e.message);
         }
         if r.role.is_none() && r.group.as_deref().is_none_or(|g| g.trim().is_empty()) {
-            errs.push(&field, "give a role, a group, or both");
+            errs.push(field, "give a role, a group, or both");
         }
     }
     let unmapped_users = match i.unmapped_users.as_deref() {

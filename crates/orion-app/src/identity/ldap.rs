@@ -111,7 +111,8 @@ async fn search_paged(
     attrs: Vec<String>,
     page_size: i32,
 ) -> Result<Vec<RawEntry>, String> {
-    let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page_size))];
+    let adapters: Vec<Box<dyn Adapter<_, _>>> =
+        vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page_size))];
     let mut search = ldap
         .streaming_search_with(adapters, base, scope, filter, attrs)
         .await
@@ -167,14 +168,13 @@ pub async fn read(cfg: &SourceConfig, secret: Option<&str>) -> Result<Snapshot, 
 }
 
 async fn read_with(ldap: &mut Ldap, cfg: &SourceConfig) -> Result<Snapshot, String> {
-    let users = search_paged(ldap, &cfg.base_dn, Scope::Subtree, &cfg.user_filter, cfg.wanted_attributes(), cfg.page_size)
-        .await?;
+    let users =
+        search_paged(ldap, &cfg.base_dn, Scope::Subtree, &cfg.user_filter, cfg.wanted_attributes(), cfg.page_size)
+            .await?;
     let user_dns: HashSet<String> = users.iter().map(|u| norm_dn(&u.dn)).collect();
     let login_attr = cfg.attributes.login.to_ascii_lowercase();
-    let by_login: HashMap<String, String> = users
-        .iter()
-        .filter_map(|u| u.first(&login_attr).map(|l| (l.to_lowercase(), norm_dn(&u.dn))))
-        .collect();
+    let by_login: HashMap<String, String> =
+        users.iter().filter_map(|u| u.first(&login_attr).map(|l| (l.to_lowercase(), norm_dn(&u.dn)))).collect();
     let mut members = Vec::with_capacity(cfg.group_rules.len());
     for rule in &cfg.group_rules {
         let set = match cfg.kind {
@@ -262,9 +262,7 @@ mod tests {
 
     #[test]
     fn guids_read_as_active_directory_shows_them() {
-        let raw = [
-            0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
-        ];
+        let raw = [0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff];
         assert_eq!(guid_text(&raw).unwrap(), "00112233-4455-6677-8899-aabbccddeeff");
         assert!(guid_text(&raw[..15]).is_none());
     }

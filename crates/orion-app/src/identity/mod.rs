@@ -215,7 +215,11 @@ impl App {
         Ok(errs.into_result()?)
     }
 
-    pub async fn create_directory_source(&self, actor: &Actor, input: DirectorySourceInput) -> AppResult<DirectorySource> {
+    pub async fn create_directory_source(
+        &self,
+        actor: &Actor,
+        input: DirectorySourceInput,
+    ) -> AppResult<DirectorySource> {
         admin_only(actor)?;
         let checked = config::check(&input, None)?;
         self.check_groups_exist(&checked).await?;
@@ -237,7 +241,18 @@ impl App {
         };
         let id = store::insert_source(&mut c, &s, now).await.map_err(name_taken)?;
         let detail = format!("directory source {} added ({})", checked.name, checked.config.url);
-        web::log_event(&mut c, &web::NewEvent { kind: "directory_changed", user_id: Some(actor.id.0), email: None, ip: None, detail: &detail }, now).await?;
+        web::log_event(
+            &mut c,
+            &web::NewEvent {
+                kind: "directory_changed",
+                user_id: Some(actor.id.0),
+                email: None,
+                ip: None,
+                detail: &detail,
+            },
+            now,
+        )
+        .await?;
         let row = store::get_source(&mut c, id).await?;
         self.commit(tx).await?;
         tracing::info!(source = %checked.name, url = %checked.config.url, "directory source added");
@@ -276,7 +291,18 @@ impl App {
         };
         store::update_source(&mut c, id, &s, now).await.map_err(name_taken)?;
         let detail = format!("directory source {} changed", checked.name);
-        web::log_event(&mut c, &web::NewEvent { kind: "directory_changed", user_id: Some(actor.id.0), email: None, ip: None, detail: &detail }, now).await?;
+        web::log_event(
+            &mut c,
+            &web::NewEvent {
+                kind: "directory_changed",
+                user_id: Some(actor.id.0),
+                email: None,
+                ip: None,
+                detail: &detail,
+            },
+            now,
+        )
+        .await?;
         let row = store::get_source(&mut c, id).await?;
         let n = store::count_users_of(&mut c, id).await?;
         self.commit(tx).await?;
@@ -292,7 +318,18 @@ impl App {
         let row = found(store::get_source(&mut c, id).await, "directory source")?;
         store::delete_source(&mut c, id).await?;
         let detail = format!("directory source {} removed; its users stay as local accounts", row.name);
-        web::log_event(&mut c, &web::NewEvent { kind: "directory_changed", user_id: Some(actor.id.0), email: None, ip: None, detail: &detail }, now).await?;
+        web::log_event(
+            &mut c,
+            &web::NewEvent {
+                kind: "directory_changed",
+                user_id: Some(actor.id.0),
+                email: None,
+                ip: None,
+                detail: &detail,
+            },
+            now,
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -330,11 +367,19 @@ impl App {
         }
         let owner = format!("{}:manual", self.mail_rt.node);
         match self
-            .sync_directory(id, &owner, Some(actor), req.dry_run.unwrap_or(false), req.confirm_mass_deactivation.unwrap_or(false))
+            .sync_directory(
+                id,
+                &owner,
+                Some(actor),
+                req.dry_run.unwrap_or(false),
+                req.confirm_mass_deactivation.unwrap_or(false),
+            )
             .await?
         {
             Some(run) => Ok(run),
-            None => Err(AppError::Conflict("this source is being synchronised right now; try again when that run ends".into())),
+            None => Err(AppError::Conflict(
+                "this source is being synchronised right now; try again when that run ends".into(),
+            )),
         }
     }
 
@@ -554,7 +599,13 @@ impl App {
                         let detail = format!("{reason}; {sessions} session(s) ended, {revoked} API token(s) revoked");
                         web::log_event(
                             &mut c,
-                            &web::NewEvent { kind: "deactivated_by_directory", user_id: Some(*id), email: Some(&u.email), ip: None, detail: &detail },
+                            &web::NewEvent {
+                                kind: "deactivated_by_directory",
+                                user_id: Some(*id),
+                                email: Some(&u.email),
+                                ip: None,
+                                detail: &detail,
+                            },
                             now,
                         )
                         .await?;
@@ -565,7 +616,13 @@ impl App {
                         let u = users::get(&mut c, *id).await?;
                         web::log_event(
                             &mut c,
-                            &web::NewEvent { kind: "reactivated_by_directory", user_id: Some(*id), email: Some(&u.email), ip: None, detail: "active again in the directory" },
+                            &web::NewEvent {
+                                kind: "reactivated_by_directory",
+                                user_id: Some(*id),
+                                email: Some(&u.email),
+                                ip: None,
+                                detail: "active again in the directory",
+                            },
                             now,
                         )
                         .await?;
@@ -589,10 +646,8 @@ impl App {
             let mut r = self.db.read().await?;
             store::users_by_dn(&mut r.conn()).await?.into_iter().map(|(dn, id)| (ldap::norm_dn(&dn), id)).collect()
         };
-        let wanted: HashMap<&str, Option<i64>> = managers
-            .iter()
-            .map(|(ext, dn)| (ext.as_str(), dn.as_ref().and_then(|d| by_dn.get(d).copied())))
-            .collect();
+        let wanted: HashMap<&str, Option<i64>> =
+            managers.iter().map(|(ext, dn)| (ext.as_str(), dn.as_ref().and_then(|d| by_dn.get(d).copied()))).collect();
         let mut changes = Vec::new();
         for u in users_now {
             // Only users this run read: a user gone from the directory keeps the manager they had.
@@ -619,7 +674,13 @@ impl App {
     }
 
     /// Opens a service request listing what a deactivated user held, when they held anything.
-    async fn open_handover(&self, cfg: &SourceConfig, user_id: i64, reason: &str, actor: Option<&Actor>) -> AppResult<()> {
+    async fn open_handover(
+        &self,
+        cfg: &SourceConfig,
+        user_id: i64,
+        reason: &str,
+        actor: Option<&Actor>,
+    ) -> AppResult<()> {
         let (user, manager, tickets, assets, admin) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
@@ -698,7 +759,11 @@ impl App {
     }
 }
 
-async fn group_id(c: &mut orion_store::Conn<'_>, cache: &mut HashMap<String, i64>, name: &str) -> AppResult<Option<i64>> {
+async fn group_id(
+    c: &mut orion_store::Conn<'_>,
+    cache: &mut HashMap<String, i64>,
+    name: &str,
+) -> AppResult<Option<i64>> {
     if let Some(id) = cache.get(name) {
         return Ok(Some(*id));
     }

@@ -82,12 +82,28 @@ pub struct SyncDiff {
 /// One write a run makes.
 #[derive(Debug, Clone)]
 pub enum Op {
-    Create { user: DirUser, role: Role },
+    Create {
+        user: DirUser,
+        role: Role,
+    },
     /// Writes the directory's values (and takes over a local account with the same address).
-    Write { id: i64, user: DirUser, role: Role },
-    Disable { id: i64, reason: String },
-    Reenable { id: i64 },
-    Groups { id: i64, add: Vec<String>, remove: Vec<String> },
+    Write {
+        id: i64,
+        user: DirUser,
+        role: Role,
+    },
+    Disable {
+        id: i64,
+        reason: String,
+    },
+    Reenable {
+        id: i64,
+    },
+    Groups {
+        id: i64,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
 }
 
 /// A computed run: its writes, its report, and the breaker's verdict.
@@ -269,7 +285,8 @@ pub struct Inputs<'a> {
 
 /// Compares the directory with the users the source owns.
 pub fn plan(i: Inputs<'_>) -> Plan {
-    let mut diff = SyncDiff { entries: i.users.len() as i64 + i.skipped.count, skipped: i.skipped, ..Default::default() };
+    let mut diff =
+        SyncDiff { entries: i.users.len() as i64 + i.skipped.count, skipped: i.skipped, ..Default::default() };
     let maps_roles = i.cfg.maps_roles();
     let managed_groups: BTreeSet<String> = i.cfg.group_rules.iter().filter_map(|r| r.group.clone()).collect();
     let by_ext: HashMap<&str, &SyncedUser> =
@@ -303,10 +320,7 @@ pub fn plan(i: Inputs<'_>) -> Plan {
                 if cur.email != u.email {
                     match owner {
                         Some(o) if o.id != cur.id => {
-                            details.push(format!(
-                                "e-mail stays {}: {} belongs to another account",
-                                cur.email, u.email
-                            ));
+                            details.push(format!("e-mail stays {}: {} belongs to another account", cur.email, u.email));
                             email = cur.email.clone();
                         }
                         _ => details.push(format!("e-mail: {} → {}", cur.email, u.email)),
@@ -364,7 +378,11 @@ pub fn plan(i: Inputs<'_>) -> Plan {
                         if cur_role == Role::Admin {
                             admins_hit.push(format!("{} would be deactivated ({why})", cur.email));
                         }
-                        diff.disable.push(Change { email: cur.email.clone(), name: u.name.clone(), details: vec![why.clone()] });
+                        diff.disable.push(Change {
+                            email: cur.email.clone(),
+                            name: u.name.clone(),
+                            details: vec![why.clone()],
+                        });
                         ops.push(Op::Disable { id: cur.id, reason: format!("{why} (source {})", i.source_name) });
                     }
                     (None, false) if ex.deactivated_by.as_deref() == Some("directory") => {
@@ -415,7 +433,10 @@ pub fn plan(i: Inputs<'_>) -> Plan {
                     None => {
                         let mut details = vec![format!("role {role}")];
                         if role != Role::Requester && !u.rule_groups.is_empty() {
-                            details.push(format!("joins {}", u.rule_groups.iter().cloned().collect::<Vec<_>>().join(", ")));
+                            details.push(format!(
+                                "joins {}",
+                                u.rule_groups.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ));
                             diff.group_changes += 1;
                         } else if role == Role::Requester {
                             details.extend(no_role_note(&u));
@@ -451,7 +472,11 @@ pub fn plan(i: Inputs<'_>) -> Plan {
             admins_hit.push(format!("{} would be deactivated ({why})", ex.user.email));
         }
         gone += 1;
-        diff.disable.push(Change { email: ex.user.email.clone(), name: ex.user.name.clone(), details: vec![why.clone()] });
+        diff.disable.push(Change {
+            email: ex.user.email.clone(),
+            name: ex.user.name.clone(),
+            details: vec![why.clone()],
+        });
         ops.push(Op::Disable { id: ex.user.id, reason: why });
     }
     let _ = gone;

@@ -73,7 +73,11 @@ async fn update_source(
 #[utoipa::path(delete, path = "/api/v1/directory/sources/{id}", tag = "directory", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn delete_source(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+async fn delete_source(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     s.app.delete_directory_source(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -112,7 +116,11 @@ async fn list_runs(
 #[utoipa::path(get, path = "/api/v1/directory/runs/{id}", tag = "directory", params(("id" = i64, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = DirectoryRun), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_run(State(s): State<AppState>, Auth(actor): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<DirectoryRun>> {
+async fn get_run(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DirectoryRun>> {
     Ok(Json(s.app.get_directory_run(&actor, id).await?))
 }
 

@@ -4,6 +4,7 @@ mod article;
 mod backup;
 mod calendar;
 mod change;
+mod directory;
 mod group;
 mod import_export;
 mod mail;
@@ -60,6 +61,9 @@ enum Command {
     /// IMAP mailboxes Orion polls
     #[command(subcommand)]
     Mailbox(mailbox::MailboxCmd),
+    /// Directory sources (LDAP, Active Directory) users are synchronised from
+    #[command(subcommand)]
+    Directory(directory::DirectoryCmd),
     /// Apply database migrations and exit
     Migrate,
     /// Manage users
@@ -147,6 +151,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Command::Ticket(cmd) => ticket::run(&app, cmd).await,
                 Command::Mail(cmd) => mail::run(&app, cmd).await,
                 Command::Mailbox(cmd) => mailbox::run(&app, cmd).await,
+                Command::Directory(cmd) => directory::run(&app, cmd).await,
                 Command::Report(cmd) => report::run(&app, cmd).await,
                 Command::Reindex(args) => reindex::run(&app, args).await,
                 Command::Import(args) => import_export::import(&app, args).await,

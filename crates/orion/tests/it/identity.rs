@@ -18,10 +18,16 @@ const ROOT_PW: &str = "s3cret-bind";
 
 /// Says whether slapd is here; under CI its absence fails the test.
 fn have_slapd() -> bool {
-    let found = Command::new("sh").args(["-c", "command -v slapd && command -v ldapmodify"]).output().is_ok_and(|o| o.status.success())
+    let found = Command::new("sh")
+        .args(["-c", "command -v slapd && command -v ldapmodify"])
+        .output()
+        .is_ok_and(|o| o.status.success())
         || std::path::Path::new("/usr/sbin/slapd").exists();
     if !found {
-        assert!(!orion_testkit::in_ci(), "slapd is required under CI=true (scripts/test installs slapd and ldap-utils)");
+        assert!(
+            !orion_testkit::in_ci(),
+            "slapd is required under CI=true (scripts/test installs slapd and ldap-utils)"
+        );
         eprintln!("\n*** slapd missing (Debian slapd, ldap-utils): test SKIPPED ***\n");
     }
     found
@@ -69,13 +75,15 @@ impl Slapd {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Dropped on every path from here: Drop kills and waits for slapd.
+        let slapd = Slapd { child, _dir: dir, url };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Slapd { child, _dir: dir, url };
+                return slapd;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("slapd did not start on {url}");
+        panic!("slapd did not start on {}", slapd.url);
     }
 
     /// Applies an LDIF change (add, modify, modrdn, delete) as the directory's admin.
@@ -91,7 +99,6 @@ impl Slapd {
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "ldapmodify {ldif}: {}", String::from_utf8_lossy(&o.stderr));
     }
-
 }
 
 impl Drop for Slapd {
@@ -299,7 +306,9 @@ async fn directory_sync_from_openldap_is_keyed_reviewed_and_guarded(engine: Engi
 
     // The breaker: two of twelve (17 %) is more than the 10 % allowed; nothing changes until an
     // admin confirms.
-    ldap.modify(&format!("dn: uid=f2,ou=people,{SUFFIX}\nchangetype: delete\n\ndn: uid=f3,ou=people,{SUFFIX}\nchangetype: delete\n"));
+    ldap.modify(&format!(
+        "dn: uid=f2,ou=people,{SUFFIX}\nchangetype: delete\n\ndn: uid=f3,ou=people,{SUFFIX}\nchangetype: delete\n"
+    ));
     let run = sync(&app, &admin, id, json!({})).await;
     assert_eq!(run["outcome"], "refused", "{run}");
     assert!(run["message"].as_str().unwrap().contains("2 of 12"), "{run}");
@@ -311,12 +320,16 @@ async fn directory_sync_from_openldap_is_keyed_reviewed_and_guarded(engine: Engi
     assert_eq!(user_by_email(&app, &admin, "f2@orion.test").await.unwrap()["active"], false);
 
     // An admin is never demoted or deactivated by a sync, confirmed or not.
-    ldap.modify(&format!("dn: cn=admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: member\nmember: uid=ceo,ou=people,{SUFFIX}\n"));
+    ldap.modify(&format!(
+        "dn: cn=admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: member\nmember: uid=ceo,ou=people,{SUFFIX}\n"
+    ));
     let run = sync(&app, &admin, id, json!({"confirm_mass_deactivation": true})).await;
     assert_eq!(run["outcome"], "refused", "{run}");
     assert!(run["message"].as_str().unwrap().contains("eve@orion.test would lose the admin role"), "{run}");
     assert_eq!(user_by_email(&app, &admin, "eve@orion.test").await.unwrap()["role"], "admin");
-    ldap.modify(&format!("dn: cn=admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: member\nmember: uid=eve,ou=people,{SUFFIX}\n"));
+    ldap.modify(&format!(
+        "dn: cn=admins,ou=groups,{SUFFIX}\nchangetype: modify\nreplace: member\nmember: uid=eve,ou=people,{SUFFIX}\n"
+    ));
 
     // Settings change without the secret (kept); a locked account is deactivated with the reason.
     let (s, b) = app.put(&admin, &format!("/api/v1/directory/sources/{id}"), json!({"max_disable_percent": 25})).await;
@@ -344,4 +357,35 @@ async fn directory_sync_from_openldap_is_keyed_reviewed_and_guarded(engine: Engi
     let root = user_by_email(&app, &admin, "root@orion.test").await.unwrap();
     assert_eq!((root["active"].clone(), root["role"].clone()), (json!(true), json!("admin")));
     assert!(root["directory_source"].is_null());
+
+    // The console: the source's row, a preview from its page, the run's changes.
+    app.app.set_password("root@orion.test", "staple horse battery correct".into()).await.unwrap();
+    let mut w = crate::web::Web::new(&app);
+    w.login("root@orion.test", "staple horse battery correct").await;
+    let r = w.get("/admin/directory").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Head office LDAP") && r.body.contains("By hand only"), "{}", r.body);
+    let r = w
+        .post(
+            "/admin/directory",
+            &[("name", "Branch"), ("kind", "openldap"), ("url", "http://nope"), ("base_dn", "ou=x")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("url") && r.body.contains("Branch"), "the error is named and the typed name kept");
+    app.put(&admin, &format!("/api/v1/directory/sources/{id}"), json!({"secret": ROOT_PW})).await;
+    ldap.modify(&format!("dn: uid=ceo,ou=people,{SUFFIX}\nchangetype: modify\nreplace: title\ntitle: Chair\n"));
+    let r = w.post(&format!("/admin/directory/{id}/sync"), &[("mode", "preview")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location.starts_with("/admin/directory/runs/"), "{}", r.location);
+    let page = w.get(&r.location).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Preview of a sync") && page.body.contains("title: Chief executive → Chair"),
+        "{}",
+        page.body
+    );
+    let page = w.get(&format!("/admin/directory/{id}")).await;
+    assert!(page.body.contains("Preview (nothing written)"), "{}", page.body);
+    assert_eq!(user_by_email(&app, &admin, "ceo@orion.test").await.unwrap()["title"], "Chief executive");
 }

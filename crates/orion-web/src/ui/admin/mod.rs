@@ -15,8 +15,10 @@ use orion_app::signin::SecuritySettings;
 use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, PriorityMatrixDoc, User, UserPatch};
 use std::collections::HashMap;
 
+mod identity;
+
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+    identity::routes()
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
