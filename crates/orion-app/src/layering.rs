@@ -13,10 +13,12 @@ const LAYERS: &[(&str, u8)] = &[
     ("kernel", 0),
     ("api_schema", 0),
     ("views", 0),
-    // People and settings: tokens and sign-in, the directory, in-app notifications, and the
-    // typed settings with their per-node cache (priority matrix, SLA policies, mail, webhooks).
+    // People and settings: tokens and sign-in, the directory, directory sync (LDAP, whose
+    // passwords sign-in checks), in-app notifications, and the typed settings with their per-node
+    // cache (priority matrix, SLA policies, mail, webhooks).
     ("auth", 1),
     ("directory", 1),
+    ("identity", 1),
     ("signin", 1),
     ("settings", 1),
     ("notifications", 1),
@@ -37,7 +39,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("kb", 3),
     ("search", 3),
     ("itsm", 3),
-    ("identity", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

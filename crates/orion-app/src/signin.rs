@@ -296,14 +296,26 @@ impl App {
             let mut r = self.db.read().await?;
             web::credentials(&mut r.conn(), &email).await?
         };
+        // A directory user signs in with their directory password (a bind as them), or with a
+        // local one if they have it; break-glass accounts only ever with the local one.
+        let directory =
+            |u: &web::Credentials| (!u.break_glass).then(|| u.directory_source_id.zip(u.external_dn.clone())).flatten();
         // Unknown, deactivated and password-less accounts cost the same time as a wrong password.
-        let Some(u) = creds.filter(|u| u.active && u.password_hash.is_some()) else {
+        let Some(u) = creds.filter(|u| u.active && (u.password_hash.is_some() || directory(u).is_some())) else {
             crate::auth::verify_password(password.to_string(), dummy_hash().await).await;
             self.log_security("sign_in_failed", None, Some(shown), ip, "unknown, deactivated or without password")
                 .await;
             return Ok(Err(SignInError::Refused));
         };
-        let ok = crate::auth::verify_password(password.to_string(), u.password_hash.clone().unwrap_or_default()).await;
+        let by_directory = match directory(&u) {
+            Some((source, dn)) => self.directory_password_ok(source, &dn, password).await.unwrap_or(false),
+            None => false,
+        };
+        let ok = by_directory
+            || match &u.password_hash {
+                Some(h) => crate::auth::verify_password(password.to_string(), h.clone()).await,
+                None => false,
+            };
         let locked = u.locked_until.is_some_and(|t| t > now);
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();

@@ -115,12 +115,17 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     pub failed_logins: i64,
     pub locked_until: Option<i64>,
+    /// The directory source that owns the user (their directory password also signs them in)
+    pub directory_source_id: Option<i64>,
+    pub external_dn: Option<String>,
+    pub break_glass: bool,
 }
 
 pub async fn credentials(conn: &mut Conn<'_>, email: &str) -> Result<Option<Credentials>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, email, role, active, password_hash, failed_logins, locked_until
+            "SELECT id, email, role, active, password_hash, failed_logins, locked_until, directory_source_id,
+                 external_dn, break_glass
              FROM app_user WHERE email = $1",
         )
         .bind(email)

@@ -159,6 +159,26 @@ async fn read_entry(ldap: &mut Ldap, dn: &str, attrs: &[&str]) -> Result<Option<
     }
 }
 
+/// Checks a user's directory password by binding as them: `Ok(false)` when the directory says
+/// the credentials are wrong, `Err` when it cannot be asked.
+pub async fn check_password(cfg: &SourceConfig, dn: &str, password: &str) -> Result<bool, String> {
+    if password.is_empty() {
+        // An empty password is an anonymous bind to LDAP: it would "succeed" for anyone.
+        return Ok(false);
+    }
+    let anonymous = SourceConfig { bind_dn: None, ..cfg.clone() };
+    let mut ldap = connect(&anonymous, None).await?;
+    let outcome = match ldap.with_timeout(CONNECT_TIMEOUT).simple_bind(dn, password).await {
+        Ok(r) if r.rc == 0 => Ok(true),
+        // 49: invalid credentials (also a disabled or expired account on Active Directory)
+        Ok(r) if r.rc == 49 => Ok(false),
+        Ok(r) => Err(format!("the directory answered the bind with code {}: {}", r.rc, r.text)),
+        Err(e) => Err(err("bind", e)),
+    };
+    let _ = ldap.unbind().await;
+    outcome
+}
+
 /// Reads the users and the members of every rule's group.
 pub async fn read(cfg: &SourceConfig, secret: Option<&str>) -> Result<Snapshot, String> {
     let mut ldap = connect(cfg, secret).await?;

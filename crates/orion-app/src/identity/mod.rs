@@ -736,6 +736,23 @@ impl App {
         Ok(())
     }
 
+    /// Whether `password` is the directory password of the user at `dn` in source `source_id`
+    /// (a bind as them). `None` when the directory cannot be asked; the reason is logged.
+    pub(crate) async fn directory_password_ok(&self, source_id: i64, dn: &str, password: &str) -> Option<bool> {
+        let row = {
+            let mut r = self.db.read().await.ok()?;
+            store::get_source(&mut r.conn(), source_id).await.ok()?
+        };
+        let cfg = config::parse_stored(&row.settings).ok()?;
+        match ldap::check_password(&cfg, dn, password).await {
+            Ok(ok) => Some(ok),
+            Err(e) => {
+                tracing::warn!(source = %row.name, error = %e, "directory sign-in check failed");
+                None
+            }
+        }
+    }
+
     /// A user's managers, nearest first (the chain approvals follow). Staff may read it; a
     /// requester only their own.
     pub async fn manager_chain(&self, actor: &Actor, user_id: i64) -> AppResult<Vec<ManagerLink>> {

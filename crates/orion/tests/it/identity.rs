@@ -130,7 +130,7 @@ fn seed() -> String {
         "Ana Lima",
         &format!(
             "title: Service desk analyst\ntelephoneNumber: +351 21 000 0001\ndepartmentNumber: IT\nl: Lisbon\n\
-             manager: uid=boss,ou=people,{SUFFIX}\n"
+             manager: uid=boss,ou=people,{SUFFIX}\nuserPassword: ana-directory-pw\n"
         ),
     );
     for (uid, name) in [("bruno", "Bruno Alves"), ("carla", "Carla Dias"), ("dan", "Dan Reis"), ("eve", "Eve Admin")] {
@@ -388,4 +388,15 @@ async fn directory_sync_from_openldap_is_keyed_reviewed_and_guarded(engine: Engi
     let page = w.get(&format!("/admin/directory/{id}")).await;
     assert!(page.body.contains("Preview (nothing written)"), "{}", page.body);
     assert_eq!(user_by_email(&app, &admin, "ceo@orion.test").await.unwrap()["title"], "Chief executive");
+
+    // A directory user signs in with their directory password (a bind as them); a wrong one, or
+    // an empty one (an anonymous bind to LDAP), is refused.
+    let mut ana_web = crate::web::Web::new(&app);
+    let r = ana_web.login("ana@orion.test", "wrong").await;
+    assert!(ana_web.cookie.is_none(), "a wrong directory password signed in: {}", r.body);
+    let r = ana_web.login("ana@orion.test", "").await;
+    assert!(ana_web.cookie.is_none(), "an empty password signed in: {}", r.body);
+    let r = ana_web.login("ana@orion.test", "ana-directory-pw").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(ana_web.cookie.is_some(), "the directory password did not sign in");
 }
