@@ -43,7 +43,7 @@ fn wait_for_port(port: u16) {
 
 /// A test CA and a certificate for localhost signed by it: (CA, certificate, key). Orion trusts
 /// the CA through its CA file setting, as it would an internal CA.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let (ca, ca_key, cert, key) = (dir.join("ca.pem"), dir.join("ca.key"), dir.join("cert.pem"), dir.join("key.pem"));
     let (csr, ext) = (dir.join("leaf.csr"), dir.join("leaf.ext"));
     std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
