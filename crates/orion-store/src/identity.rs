@@ -295,12 +295,29 @@ pub async fn users_of(conn: &mut Conn<'_>, source_id: i64) -> Result<Vec<SyncedU
     })?)
 }
 
-/// Every user by e-mail, with the source that owns it (to adopt local accounts and to spot
-/// addresses another source owns).
-pub async fn owners_by_email(conn: &mut Conn<'_>) -> Result<Vec<(String, i64, Option<i64>, bool)>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as("SELECT email, id, directory_source_id, break_glass FROM app_user").fetch_all(c).await
-    })?)
+/// The accounts with these e-mail addresses, with the source that owns each (to adopt local
+/// accounts and to spot addresses another source owns): (email, id, source, break-glass).
+pub async fn owners_by_email(conn: &mut Conn<'_>, emails: &[String]) -> Result<Vec<(String, i64, Option<i64>, bool)>> {
+    let mut out = Vec::new();
+    for chunk in emails.chunks(500) {
+        let mut sql =
+            crate::sql::Sql::new("SELECT email, id, directory_source_id, break_glass FROM app_user WHERE email IN ");
+        sql.bind_list(chunk, crate::sql::Bind::Text);
+        out.extend(
+            crate::fetch_all_sql!(conn, Owner, &sql)?
+                .into_iter()
+                .map(|o| (o.email, o.id, o.directory_source_id, o.break_glass)),
+        );
+    }
+    Ok(out)
+}
+
+#[derive(sqlx::FromRow)]
+struct Owner {
+    email: String,
+    id: i64,
+    directory_source_id: Option<i64>,
+    break_glass: bool,
 }
 
 /// What a sync writes on a user it owns.

@@ -473,7 +473,7 @@ impl App {
         let snapshot = ldap::read(&cfg, secret.as_deref()).await?;
         let now = self.now();
         let s = |e: AppError| e.to_string();
-        let (existing, memberships, owners, source_names, known_groups) = {
+        let (existing, memberships, source_names, known_groups) = {
             let mut r = self.db.read().await.map_err(|e| e.to_string())?;
             let mut c = r.conn();
             let existing = store::users_of(&mut c, row.id).await.map_err(|e| e.to_string())?;
@@ -497,21 +497,33 @@ impl App {
                     }
                 }
             }
-            let owners: HashMap<String, Owner> = store::owners_by_email(&mut c)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|(email, id, source_id, break_glass)| (email, Owner { id, source_id, break_glass }))
-                .collect();
             let names: HashMap<i64, String> = store::list_sources(&mut c)
                 .await
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .map(|s| (s.id, s.name))
                 .collect();
-            (existing, memberships, owners, names, known)
+            (existing, memberships, names, known)
         };
         let (dir_users, skipped, seen) = plan::read_entries(&cfg, &snapshot, &known_groups, now);
+        // Who holds the addresses of new entries and of changed addresses (not every account:
+        // requesters may be a million).
+        let by_ext: HashMap<&str, &str> =
+            existing.iter().filter_map(|u| u.external_id.as_deref().map(|x| (x, u.user.email.as_str()))).collect();
+        let wanted: Vec<String> = dir_users
+            .iter()
+            .filter(|u| by_ext.get(u.external_id.as_str()) != Some(&u.email.as_str()))
+            .map(|u| u.email.clone())
+            .collect();
+        let owners: HashMap<String, Owner> = {
+            let mut r = self.db.read().await.map_err(|e| e.to_string())?;
+            store::owners_by_email(&mut r.conn(), &wanted)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|(email, id, source_id, break_glass)| (email, Owner { id, source_id, break_glass }))
+                .collect()
+        };
         let p = plan::plan(plan::Inputs {
             cfg: &cfg,
             source_id: row.id,

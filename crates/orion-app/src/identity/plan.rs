@@ -450,7 +450,6 @@ pub fn plan(i: Inputs<'_>) -> Plan {
     }
     // Gone from the directory (or out of the filter): deactivated, never deleted.
     let mut active_owned = 0i64;
-    let mut gone = 0i64;
     for ex in i.existing {
         if ex.user.active {
             active_owned += 1;
@@ -471,7 +470,6 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         if ex.user.role == "admin" {
             admins_hit.push(format!("{} would be deactivated ({why})", ex.user.email));
         }
-        gone += 1;
         diff.disable.push(Change {
             email: ex.user.email.clone(),
             name: ex.user.name.clone(),
@@ -479,7 +477,6 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         });
         ops.push(Op::Disable { id: ex.user.id, reason: why });
     }
-    let _ = gone;
     let disabling = diff.disable.count;
     let refused = if !admins_hit.is_empty() {
         Some(format!(
@@ -497,4 +494,143 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         None
     };
     Plan { ops, diff, refused, managers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::config::{AttributeMap, GroupRule};
+    use orion_store::users::UserRow;
+
+    fn cfg(max: i64) -> SourceConfig {
+        let s = |v: &str| v.to_string();
+        SourceConfig {
+            kind: Kind::OpenLdap,
+            url: s("ldap://127.0.0.1"),
+            starttls: false,
+            ca_pem: None,
+            bind_dn: None,
+            secret_file: None,
+            base_dn: s("ou=people,dc=x"),
+            user_filter: s("(objectClass=inetOrgPerson)"),
+            attributes: AttributeMap {
+                id: s("entryUUID"),
+                login: s("uid"),
+                email: s("mail"),
+                name: s("displayName"),
+                phone: s("telephoneNumber"),
+                department: s("departmentNumber"),
+                title: s("title"),
+                location: s("l"),
+                manager: s("manager"),
+            },
+            group_rules: vec![GroupRule { group_dn: s("cn=admins,dc=x"), role: Some(s("admin")), group: None }],
+            unmapped_users: s("requester"),
+            max_disable_percent: max,
+            page_size: 500,
+            handover_group: None,
+        }
+    }
+
+    fn entry(uid: &str, mail: Option<&str>) -> RawEntry {
+        let mut attrs = HashMap::new();
+        attrs.insert("entryuuid".to_string(), vec![format!("id-{uid}")]);
+        attrs.insert("uid".to_string(), vec![uid.to_string()]);
+        if let Some(m) = mail {
+            attrs.insert("mail".to_string(), vec![m.to_string()]);
+        }
+        RawEntry { dn: format!("uid={uid},ou=people,dc=x"), attrs, bin: HashMap::new() }
+    }
+
+    fn existing(id: i64, uid: &str, role: &str) -> SyncedUser {
+        SyncedUser {
+            user: UserRow {
+                id,
+                email: format!("{uid}@x.org"),
+                name: uid.to_string(),
+                role: role.to_string(),
+                active: true,
+                phone: None,
+                department: None,
+                created_at: 0,
+                updated_at: 0,
+                login: Some(uid.to_string()),
+                title: None,
+                location: None,
+                manager_id: None,
+                directory_source_id: Some(1),
+                break_glass: false,
+                deactivated_at: None,
+                deactivated_reason: None,
+            },
+            external_id: Some(format!("id-{uid}")),
+            external_dn: Some(format!("uid={uid},ou=people,dc=x")),
+            deactivated_by: None,
+        }
+    }
+
+    fn run(cfg: &SourceConfig, entries: Vec<RawEntry>, admins: &[&str], have: &[SyncedUser], force: bool) -> Plan {
+        let members = HashSet::from_iter(admins.iter().map(|a| format!("uid={a},ou=people,dc=x")));
+        let snap = Snapshot { users: entries, members: vec![members] };
+        let (users, skipped, seen) = read_entries(cfg, &snap, &HashSet::new(), 0);
+        plan(Inputs {
+            cfg,
+            source_id: 1,
+            source_name: "HQ",
+            users,
+            skipped,
+            seen,
+            existing: have,
+            memberships: &HashMap::new(),
+            owners: &HashMap::new(),
+            source_names: &HashMap::new(),
+            force,
+        })
+    }
+
+    #[test]
+    fn an_entry_without_an_address_is_reported_and_its_user_kept() {
+        // The mapping lost the e-mail (zammad#1818's failure): nobody may be taken for gone.
+        let have: Vec<_> = (0..5).map(|i| existing(i, &format!("u{i}"), "requester")).collect();
+        let entries = (0..5).map(|i| entry(&format!("u{i}"), None)).collect();
+        let p = run(&cfg(10), entries, &[], &have, false);
+        assert_eq!(p.diff.disable.count, 0);
+        assert_eq!(p.diff.skipped.count, 5);
+        assert!(p.diff.skipped.samples[0].details[0].contains("no e-mail"));
+        assert!(p.refused.is_none());
+    }
+
+    #[test]
+    fn the_breaker_refuses_more_than_the_share_unless_confirmed() {
+        let have: Vec<_> = (0..10).map(|i| existing(i, &format!("u{i}"), "requester")).collect();
+        let keep = |n: usize| (0..n).map(|i| entry(&format!("u{i}"), Some(&format!("u{i}@x.org")))).collect::<Vec<_>>();
+        // One of ten (10 %) is allowed at 10 %; two are not.
+        assert!(run(&cfg(10), keep(9), &[], &have, false).refused.is_none());
+        let p = run(&cfg(10), keep(8), &[], &have, false);
+        assert!(p.refused.as_deref().unwrap().contains("2 of 10"), "{:?}", p.refused);
+        assert!(run(&cfg(10), keep(8), &[], &have, true).refused.is_none());
+        // An empty answer (a wrong base DN) would deactivate everyone.
+        assert!(run(&cfg(50), Vec::new(), &[], &have, false).refused.is_some());
+    }
+
+    #[test]
+    fn admins_are_never_deactivated_or_demoted_even_when_confirmed() {
+        let have = vec![existing(1, "root", "admin"), existing(2, "ana", "requester")];
+        let ana = entry("ana", Some("ana@x.org"));
+        let p = run(&cfg(100), vec![ana.clone()], &[], &have, true);
+        assert!(p.refused.as_deref().unwrap().contains("root@x.org would be deactivated"), "{:?}", p.refused);
+        let root = entry("root", Some("root@x.org"));
+        let p = run(&cfg(100), vec![root.clone(), ana.clone()], &[], &have, true);
+        assert!(p.refused.as_deref().unwrap().contains("would lose the admin role"), "{:?}", p.refused);
+        assert!(run(&cfg(100), vec![root, ana], &["root"], &have, true).refused.is_none());
+    }
+
+    #[test]
+    fn break_glass_accounts_are_left_alone() {
+        let mut bg = existing(1, "root", "requester");
+        bg.user.break_glass = true;
+        let p = run(&cfg(100), Vec::new(), &[], &[bg.clone(), existing(2, "x", "requester")], true);
+        assert!(p.ops.iter().all(|o| !matches!(o, Op::Disable { id: 1, .. })));
+        assert!(p.diff.skipped.samples.iter().any(|c| c.details[0].contains("break-glass")));
+    }
 }
