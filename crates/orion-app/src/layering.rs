@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("auth", 1),
     ("directory", 1),
     ("identity", 1),
+    ("mfa", 1),
     ("signin", 1),
     ("settings", 1),
     ("notifications", 1),

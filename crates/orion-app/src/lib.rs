@@ -17,6 +17,7 @@ pub mod kernel;
 mod layering;
 pub mod mail;
 pub mod mailbox;
+pub mod mfa;
 pub mod monitoring;
 pub mod notifications;
 pub mod ola;

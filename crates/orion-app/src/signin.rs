@@ -49,6 +49,16 @@ pub struct SecuritySettings {
     /// Shortest password accepted (default 15, NIST SP 800-63B-4 for single-factor passwords; at least 8)
     #[schema(minimum = 8, maximum = 64)]
     pub min_password_length: i64,
+    /// Roles that must sign in with a second factor (an authenticator app): any of `requester`,
+    /// `agent`, `lead`, `admin`. Default none
+    pub two_factor_roles: Vec<String>,
+    /// Days people in those roles may still sign in without it, from when the rule was set (or
+    /// their account created); then they must set it up at sign-in. Default 7
+    #[schema(minimum = 0, maximum = 90)]
+    pub two_factor_grace_days: i64,
+    /// When the roles above last changed (set by Orion; ignored on input)
+    #[schema(read_only)]
+    pub two_factor_required_since: Option<i64>,
 }
 
 impl Default for SecuritySettings {
@@ -60,6 +70,9 @@ impl Default for SecuritySettings {
             idle_timeout_minutes: 60,
             absolute_timeout_hours: 12,
             min_password_length: 15,
+            two_factor_roles: Vec::new(),
+            two_factor_grace_days: 7,
+            two_factor_required_since: None,
         }
     }
 }
@@ -78,6 +91,12 @@ impl SecuritySettings {
         range("idle_timeout_minutes", self.idle_timeout_minutes, 1, 7 * 24 * 60);
         range("absolute_timeout_hours", self.absolute_timeout_hours, 1, 30 * 24);
         range("min_password_length", self.min_password_length, 8, 64);
+        range("two_factor_grace_days", self.two_factor_grace_days, 0, 90);
+        for r in &self.two_factor_roles {
+            if Role::parse("two_factor_roles", r).is_err() {
+                errs.push("two_factor_roles", format!("{r:?} is not a role (requester, agent, lead, admin)"));
+            }
+        }
         errs.into_result().map_err(AppError::Validation)
     }
 }
@@ -104,6 +123,22 @@ pub struct SignedIn {
     pub token: String,
     pub actor: Actor,
 }
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum SignInStep {
+    /// Signed in
+    Done(SignedIn),
+    /// A second factor is needed: the challenge token (the browser keeps it for ten minutes)
+    SecondFactor(String),
+    /// The role requires two-factor sign-in and it is not set up yet: set it up under this challenge
+    Enrol(String),
+}
+
+/// How long a sign-in waits for its second factor.
+const CHALLENGE_MS: i64 = 10 * MINUTE_MS;
+/// Wrong second factors one challenge takes before the password is asked again.
+const CHALLENGE_TRIES: i64 = 5;
 
 /// The user behind a valid session.
 #[derive(Debug, Clone)]
@@ -206,6 +241,17 @@ impl App {
     pub async fn set_security_settings(&self, actor: &Actor, s: SecuritySettings) -> AppResult<SecuritySettings> {
         crate::kernel::access::require_admin(actor, "change security settings")?;
         s.check()?;
+        let mut s = s;
+        s.two_factor_roles.sort();
+        s.two_factor_roles.dedup();
+        let old = self.security_settings().await?;
+        s.two_factor_required_since = if s.two_factor_roles.is_empty() {
+            None
+        } else if old.two_factor_roles == s.two_factor_roles {
+            old.two_factor_required_since
+        } else {
+            Some(self.now())
+        };
         let json = serde_json::to_string(&s).map_err(|e| AppError::Internal(e.to_string()))?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -256,7 +302,7 @@ impl App {
         password: &str,
         client: &Client,
         previous: Option<&str>,
-    ) -> Result<SignedIn, SignInError> {
+    ) -> Result<SignInStep, SignInError> {
         self.try_sign_in(email, password, client, previous).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "sign-in failed on an internal error");
             Err(SignInError::Refused)
@@ -269,7 +315,7 @@ impl App {
         password: &str,
         client: &Client,
         previous: Option<&str>,
-    ) -> AppResult<Result<SignedIn, SignInError>> {
+    ) -> AppResult<Result<SignInStep, SignInError>> {
         let now = self.now();
         let s = self.security_settings().await?;
         let ip = client.ip.as_deref();
@@ -344,19 +390,154 @@ impl App {
             metrics::counter!("orion_security_events_total", "kind" => "sign_in_failed").increment(1);
             return Ok(Err(SignInError::Refused));
         }
-        if let Some(prev) = previous {
-            web::delete_session(&mut c, &sha256_hex(prev)).await?;
+        // The password is right; a second factor may still be due.
+        let step = self.after_password(u.id).await?;
+        if !matches!(step, crate::mfa::AfterPassword::Done) {
+            let token = random_secret();
+            orion_store::mfa::delete_expired_challenges(&mut c, now).await?;
+            orion_store::mfa::insert_challenge(&mut c, &sha256_hex(&token), u.id, now, now + CHALLENGE_MS).await?;
+            let detail = if matches!(step, crate::mfa::AfterPassword::Enrol) {
+                "password right; two-factor set-up required"
+            } else {
+                "password right; second factor asked"
+            };
+            web::log_event(&mut c, &event("sign_in_password_ok", &u, ip, detail), now).await?;
+            self.commit(tx).await?;
+            return Ok(Ok(match step {
+                crate::mfa::AfterPassword::Enrol => SignInStep::Enrol(token),
+                _ => SignInStep::SecondFactor(token),
+            }));
         }
-        web::clear_failures(&mut c, u.id).await?;
-        web::delete_expired_sessions(&mut c, now).await?;
+        let signed = self.open_session(&mut c, &u, client, previous, &s, now, "").await?;
+        self.commit(tx).await?;
+        metrics::counter!("orion_security_events_total", "kind" => "sign_in").increment(1);
+        Ok(Ok(SignInStep::Done(signed)))
+    }
+
+    /// Starts a session for `u` (after every factor): ends this browser's previous one, clears the
+    /// failure count, logs the sign-in.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_session(
+        &self,
+        c: &mut Conn<'_>,
+        u: &web::Credentials,
+        client: &Client,
+        previous: Option<&str>,
+        s: &SecuritySettings,
+        now: i64,
+        detail: &str,
+    ) -> AppResult<SignedIn> {
+        let ip = client.ip.as_deref();
+        if let Some(prev) = previous {
+            web::delete_session(c, &sha256_hex(prev)).await?;
+        }
+        web::clear_failures(c, u.id).await?;
+        web::delete_expired_sessions(c, now).await?;
         let token = random_secret();
         let expires = now + s.absolute_timeout_hours * 60 * MINUTE_MS;
         let agent = client.user_agent.as_deref().map(|a| a.chars().take(300).collect::<String>());
-        web::insert_session(&mut c, &sha256_hex(&token), u.id, now, expires, ip, agent.as_deref()).await?;
-        web::log_event(&mut c, &event("sign_in", &u, ip, ""), now).await?;
+        web::insert_session(c, &sha256_hex(&token), u.id, now, expires, ip, agent.as_deref()).await?;
+        web::log_event(c, &event("sign_in", u, ip, detail), now).await?;
+        Ok(SignedIn { token, actor: Actor { id: UserId(u.id), role: role_of(&u.role)? } })
+    }
+
+    /// The user a live challenge belongs to (active, not locked); `None` ends the attempt.
+    async fn challenge_user(&self, challenge: &str) -> AppResult<Option<web::Credentials>> {
+        if challenge.len() != 64 || !challenge.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let now = self.now();
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let Some(ch) = orion_store::mfa::challenge(&mut c, &sha256_hex(challenge)).await? else { return Ok(None) };
+        if ch.expires_at <= now || ch.failures >= CHALLENGE_TRIES {
+            return Ok(None);
+        }
+        let u = users::get(&mut c, ch.user_id).await?;
+        let creds = web::credentials(&mut c, &u.email).await?;
+        Ok(creds.filter(|u| u.active && u.locked_until.is_none_or(|t| t <= now)))
+    }
+
+    /// Whether a second-factor challenge is still open (for the page that asks for the code).
+    pub async fn challenge_open(&self, challenge: &str) -> bool {
+        matches!(self.challenge_user(challenge).await, Ok(Some(_)))
+    }
+
+    /// The second step of a sign-in: a code from the authenticator app or a recovery code. Wrong
+    /// codes count towards the account's lockout, and five end the challenge.
+    pub async fn sign_in_second_factor(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &Client,
+        previous: Option<&str>,
+    ) -> Result<SignedIn, SignInError> {
+        let res = async {
+            let Some(u) = self.challenge_user(challenge).await? else { return Ok(Err(SignInError::Refused)) };
+            let ok = self.check_second_factor(u.id, code).await?;
+            let now = self.now();
+            let s = self.security_settings().await?;
+            let ip = client.ip.as_deref();
+            let mut tx = self.db.begin().await?;
+            let mut c = tx.conn();
+            if !ok {
+                orion_store::mfa::challenge_failed(&mut c, &sha256_hex(challenge)).await?;
+                let n = web::add_failed_login(&mut c, u.id).await?;
+                web::log_event(
+                    &mut c,
+                    &event("sign_in_failed", &u, ip, &format!("wrong second factor ({n} in a row)")),
+                    now,
+                )
+                .await?;
+                if n >= s.lockout_threshold {
+                    let until = if s.lockout_minutes == 0 { i64::MAX } else { now + s.lockout_minutes * MINUTE_MS };
+                    web::set_lock(&mut c, u.id, Some(until)).await?;
+                    web::log_event(
+                        &mut c,
+                        &event("account_locked", &u, ip, &format!("after {n} failed sign-ins")),
+                        now,
+                    )
+                    .await?;
+                }
+                self.commit(tx).await?;
+                return Ok(Err(SignInError::Refused));
+            }
+            orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
+            let signed = self.open_session(&mut c, &u, client, previous, &s, now, "with a second factor").await?;
+            self.commit(tx).await?;
+            Ok::<_, AppError>(Ok(signed))
+        }
+        .await;
+        res.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "second factor failed on an internal error");
+            Err(SignInError::Refused)
+        })
+    }
+
+    /// Set-up during sign-in (the role requires it): a new secret for the challenge's user.
+    pub async fn challenge_enrolment(&self, challenge: &str) -> AppResult<crate::mfa::Enrolment> {
+        let Some(u) = self.challenge_user(challenge).await? else { return Err(AppError::Unauthorized) };
+        self.begin_enrolment_for(u.id).await
+    }
+
+    /// Confirms set-up during sign-in and signs in; returns the session and the recovery codes.
+    pub async fn challenge_confirm_enrolment(
+        &self,
+        challenge: &str,
+        code: &str,
+        client: &Client,
+        previous: Option<&str>,
+    ) -> AppResult<(SignedIn, Vec<String>)> {
+        let Some(u) = self.challenge_user(challenge).await? else { return Err(AppError::Unauthorized) };
+        let codes = self.confirm_enrolment_for(u.id, code, client.ip.as_deref()).await?;
+        let now = self.now();
+        let s = self.security_settings().await?;
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
+        let signed = self.open_session(&mut c, &u, client, previous, &s, now, "two-factor set up at sign-in").await?;
         self.commit(tx).await?;
-        metrics::counter!("orion_security_events_total", "kind" => "sign_in").increment(1);
-        Ok(Ok(SignedIn { token, actor: Actor { id: UserId(u.id), role: role_of(&u.role)? } }))
+        Ok((signed, codes))
     }
 
     /// The user behind a session cookie, if the session is valid; an expired one is ended.

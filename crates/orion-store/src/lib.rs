@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod kb;
 pub mod mail;
 pub mod mailbox;
+pub mod mfa;
 mod migrate;
 pub mod monitoring;
 pub mod notifications;

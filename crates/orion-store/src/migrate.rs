@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(17, "0017_ticket_assignee_state_index"),
     migration!(18, "0018_ticket_assignee_state_statistics"),
     migration!(19, "0019_directory"),
+    migration!(20, "0020_two_factor"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -506,6 +506,8 @@ impl App {
             (existing, memberships, names, known)
         };
         let (dir_users, skipped, seen) = plan::read_entries(&cfg, &snapshot, &known_groups, now);
+        // The raw entries are read; at 50,000 users they are most of a run's memory.
+        drop(snapshot);
         // Who holds the addresses of new entries and of changed addresses (not every account:
         // requesters may be a million).
         let by_ext: HashMap<&str, &str> =
@@ -865,7 +867,15 @@ async fn run_due(app: &App, owner: &str) -> AppResult<Option<i64>> {
         store::due_sources(&mut r.conn(), app.now()).await?
     };
     for id in due {
-        app.sync_directory(id, owner, None, false, false).await?;
+        // In a task of its own: a panic while reading a malformed answer ends that run, not the
+        // scheduler (the lease then expires and a later run tries again).
+        let (a, o) = (app.clone(), owner.to_string());
+        match tokio::spawn(async move { a.sync_directory(id, &o, None, false, false).await }).await {
+            Ok(r) => {
+                r?;
+            }
+            Err(e) => tracing::error!(source = id, error = %e, "directory sync run ended abnormally"),
+        }
     }
     let mut r = app.db.read().await?;
     Ok(store::next_due(&mut r.conn()).await?)

@@ -343,11 +343,11 @@ pub fn plan(i: Inputs<'_>) -> Plan {
                         admins_hit.push(format!("{} would lose the admin role", cur.email));
                     }
                 }
-                let mut user = u.clone();
-                user.email = email;
                 if !details.is_empty() {
                     diff.update.push(Change { email: cur.email.clone(), name: u.name.clone(), details });
-                    ops.push(Op::Write { id: cur.id, user: user.clone(), role });
+                    let mut user = u.clone();
+                    user.email = email;
+                    ops.push(Op::Write { id: cur.id, user, role });
                 }
                 // Managed groups: join those the rules give, leave the managed ones they don't.
                 let current = i.memberships.get(&cur.id).unwrap_or(&empty);

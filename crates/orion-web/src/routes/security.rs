@@ -13,7 +13,81 @@ use utoipa_axum::routes;
 use super::ApiResult;
 
 pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
-    r.routes(routes!(get_settings, put_settings)).routes(routes!(log)).routes(routes!(unlock))
+    r.routes(routes!(get_settings, put_settings))
+        .routes(routes!(log))
+        .routes(routes!(unlock))
+        .routes(routes!(my_two_factor, begin_two_factor))
+        .routes(routes!(confirm_two_factor))
+        .routes(routes!(user_two_factor, reset_two_factor))
+}
+
+/// Your two-factor sign-in: whether an authenticator app is set up, recovery codes left, and
+/// whether your role requires it (and until when you may still sign in without it).
+#[utoipa::path(get, path = "/api/v1/me/two-factor", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mfa::TwoFactorStatus), (status = 401, body = ErrorBody)))]
+async fn my_two_factor(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<orion_app::mfa::TwoFactorStatus>> {
+    Ok(Json(s.app.two_factor_status(&a).await?))
+}
+
+/// Start setting up an authenticator app: a new secret (as text, an `otpauth://` address and a QR
+/// code in SVG), in force once confirmed with a code. 409 if one is set up already.
+#[utoipa::path(post, path = "/api/v1/me/two-factor", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mfa::Enrolment), (status = 409, body = ErrorBody)))]
+async fn begin_two_factor(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<orion_app::mfa::Enrolment>> {
+    Ok(Json(s.app.begin_two_factor(&a).await?))
+}
+
+/// `POST /api/v1/me/two-factor/confirm`
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CodeInput {
+    /// The 6-digit code the app shows
+    code: String,
+}
+
+/// The ten recovery codes, shown once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+/// Confirm the authenticator app with its current code: two-factor sign-in is on from now, and the
+/// answer holds the ten single-use recovery codes, shown this once.
+#[utoipa::path(post, path = "/api/v1/me/two-factor/confirm", tag = "me", request_body = CodeInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = RecoveryCodes), (status = 422, body = ErrorBody)))]
+async fn confirm_two_factor(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(body): ApiJson<CodeInput>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    Ok(Json(RecoveryCodes { recovery_codes: s.app.confirm_two_factor(&a, &body.code).await? }))
+}
+
+/// A user's two-factor sign-in (admins).
+#[utoipa::path(get, path = "/api/v1/users/{id}/two-factor", tag = "directory", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mfa::TwoFactorStatus), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn user_two_factor(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<orion_app::mfa::TwoFactorStatus>> {
+    Ok(Json(s.app.user_two_factor(&a, id).await?))
+}
+
+/// Reset a user's two-factor sign-in (a lost phone): their authenticator app and recovery codes
+/// are removed and their sessions end; logged (admins).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/two-factor", tag = "directory", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn reset_two_factor(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.reset_two_factor(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sign-in, lockout, session and password rules (admins).

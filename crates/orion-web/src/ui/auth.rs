@@ -10,12 +10,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use orion_app::signin::SignInError;
+use orion_app::signin::{SignInError, SignInStep};
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/login/two-factor", get(second_factor_page).post(second_factor))
+        .route("/login/two-factor/setup", get(setup_at_signin_page).post(setup_at_signin))
+        .route("/account/two-factor", get(account_setup_page).post(account_setup))
+        .route("/account/two-factor/off", post(account_two_factor_off))
+        .route("/account/two-factor/recovery", post(account_recovery_codes))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/password/forgot", get(forgot_page).post(forgot))
@@ -51,13 +56,9 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
     let next = safe_next(f.get("next"));
     let previous = cookie(&headers, SESSION_COOKIE);
     match s.app.sign_in(&email, &password, &client, previous.as_deref()).await {
-        Ok(signed) => {
-            let to = next
-                .unwrap_or_else(|| if signed.actor.can_work_tickets() { "/agent".into() } else { "/portal".into() });
-            let mut resp = Redirect::to(&to).into_response();
-            resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, &signed.token));
-            resp
-        }
+        Ok(SignInStep::Done(signed)) => signed_in(&headers, &signed, next),
+        Ok(SignInStep::SecondFactor(challenge)) => to_challenge(&headers, "/login/two-factor", &challenge, next),
+        Ok(SignInStep::Enrol(challenge)) => to_challenge(&headers, "/login/two-factor/setup", &challenge, next),
         Err(e) => {
             let error = match e {
                 SignInError::Refused => "Wrong e-mail or password, or the account is locked after too many failed \
@@ -192,6 +193,8 @@ struct AccountPage {
     new_token: Option<String>,
     error: Option<String>,
     min_length: i64,
+    two_factor: Option<orion_app::mfa::TwoFactorStatus>,
+    two_factor_due: Option<String>,
 }
 
 async fn account_page(
@@ -216,12 +219,16 @@ async fn account_page(
         })
         .collect();
     let min_length = s.app.security_settings().await.map(|x| x.min_password_length).unwrap_or(15);
+    let two_factor = s.app.two_factor_status(&user.actor).await.ok();
+    let two_factor_due = two_factor.as_ref().and_then(|t| t.required_from.as_deref().map(when));
     let page = AccountPage {
         l: Layout::new(Some(user), "Your account", "account", flash),
         tokens,
         new_token,
         error,
         min_length,
+        two_factor,
+        two_factor_due,
     };
     let mut resp = render(&page);
     if page.error.is_some() {
@@ -262,6 +269,235 @@ async fn create_token(State(s): State<AppState>, user: WebUser, f: Fields) -> Re
 async fn revoke_token(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
     match s.app.revoke_own_token(&user.actor, id).await {
         Ok(()) => done("/account", "token_revoked"),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// The cookie that carries a sign-in waiting for its second factor (ten minutes, sign-in pages only).
+const CHALLENGE_COOKIE: &str = "orion_2fa";
+
+fn challenge_cookie(headers: &HeaderMap, value: &str) -> axum::http::HeaderValue {
+    let secure = if super::session::is_https(headers) { "; Secure" } else { "" };
+    let age = if value.is_empty() { "Max-Age=0" } else { "Max-Age=600" };
+    axum::http::HeaderValue::from_str(&format!(
+        "{CHALLENGE_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Lax; {age}{secure}"
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("orion_2fa=; Path=/login; Max-Age=0"))
+}
+
+fn signed_in(headers: &HeaderMap, signed: &orion_app::signin::SignedIn, next: Option<String>) -> Response {
+    let to = next.unwrap_or_else(|| if signed.actor.can_work_tickets() { "/agent".into() } else { "/portal".into() });
+    let mut resp = Redirect::to(&to).into_response();
+    resp.headers_mut().append(header::SET_COOKIE, session_cookie(headers, &signed.token));
+    resp.headers_mut().append(header::SET_COOKIE, challenge_cookie(headers, ""));
+    resp
+}
+
+fn to_challenge(headers: &HeaderMap, page: &str, challenge: &str, next: Option<String>) -> Response {
+    let to = match next {
+        Some(n) => format!("{page}?next={}", super::form::encode(&n)),
+        None => page.to_string(),
+    };
+    let mut resp = Redirect::to(&to).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, challenge_cookie(headers, challenge));
+    resp
+}
+
+fn expired_challenge() -> Response {
+    done("/login", "second_factor_expired")
+}
+
+#[derive(Template)]
+#[template(path = "login_2fa.html")]
+struct SecondFactorPage {
+    l: Layout,
+    next: String,
+    error: Option<String>,
+}
+
+async fn second_factor_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else { return expired_challenge() };
+    if !s.app.challenge_open(&ch).await {
+        return expired_challenge();
+    }
+    let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_default();
+    render(&SecondFactorPage { l: Layout::new(None, "Two-factor sign-in", "", None), next, error: None })
+}
+
+async fn second_factor(
+    State(s): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
+    f: Fields,
+) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else { return expired_challenge() };
+    let next = safe_next(f.get("next"));
+    let previous = cookie(&headers, SESSION_COOKIE);
+    let code = f.get("code").unwrap_or_default();
+    match s.app.sign_in_second_factor(&ch, code, &client, previous.as_deref()).await {
+        Ok(signed) => signed_in(&headers, &signed, next),
+        Err(_) if !s.app.challenge_open(&ch).await => expired_challenge(),
+        Err(_) => {
+            let page = SecondFactorPage {
+                l: Layout::new(None, "Two-factor sign-in", "", None),
+                next: next.unwrap_or_default(),
+                error: Some("That code is not right. Use the current code from your authenticator app, or one of your recovery codes.".into()),
+            };
+            let mut resp = render(&page);
+            *resp.status_mut() = StatusCode::UNAUTHORIZED;
+            resp
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "two_factor_setup.html")]
+struct SetupPage {
+    l: Layout,
+    action: &'static str,
+    intro: &'static str,
+    e: orion_app::mfa::Enrolment,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage {
+    l: Layout,
+    codes: Vec<String>,
+    continue_to: String,
+}
+
+async fn setup_at_signin_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else { return expired_challenge() };
+    let e = match s.app.challenge_enrolment(&ch).await {
+        Ok(e) => e,
+        Err(_) => return expired_challenge(),
+    };
+    render(&SetupPage {
+        l: Layout::new(None, "Set up two-factor sign-in", "", None),
+        action: "/login/two-factor/setup",
+        intro: "Your role signs in with a second factor. Set up an authenticator app now to continue.",
+        e,
+        next: safe_next(q.get("next").map(String::as_str)).unwrap_or_default(),
+        error: None,
+    })
+}
+
+async fn setup_at_signin(
+    State(s): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
+    f: Fields,
+) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else { return expired_challenge() };
+    let previous = cookie(&headers, SESSION_COOKIE);
+    let next = safe_next(f.get("next"));
+    match s.app.challenge_confirm_enrolment(&ch, f.get("code").unwrap_or_default(), &client, previous.as_deref()).await
+    {
+        Ok((signed, codes)) => {
+            let continue_to = next
+                .unwrap_or_else(|| if signed.actor.can_work_tickets() { "/agent".into() } else { "/portal".into() });
+            let mut resp = render(&RecoveryCodesPage {
+                l: Layout::new(None, "Your recovery codes", "", None),
+                codes,
+                continue_to,
+            });
+            resp.headers_mut().append(header::SET_COOKIE, session_cookie(&headers, &signed.token));
+            resp.headers_mut().append(header::SET_COOKIE, challenge_cookie(&headers, ""));
+            resp
+        }
+        Err(orion_app::AppError::Unauthorized) => expired_challenge(),
+        Err(e) => {
+            // Show the same secret again (the pending one stays until confirmed or replaced).
+            let enrol = match s.app.challenge_enrolment(&ch).await {
+                Ok(x) => x,
+                Err(_) => return expired_challenge(),
+            };
+            let mut resp = render(&SetupPage {
+                l: Layout::new(None, "Set up two-factor sign-in", "", None),
+                action: "/login/two-factor/setup",
+                intro: "Your role signs in with a second factor. Set up an authenticator app now to continue.",
+                e: enrol,
+                next: next.unwrap_or_default(),
+                error: Some(explain(&e)),
+            });
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            resp
+        }
+    }
+}
+
+async fn account_setup_page(State(s): State<AppState>, user: WebUser) -> Response {
+    match s.app.begin_two_factor(&user.actor).await {
+        Ok(e) => render(&SetupPage {
+            l: Layout::new(Some(&user), "Set up two-factor sign-in", "account", None),
+            action: "/account/two-factor",
+            intro: "After this, signing in asks for a code from the app as well as your password.",
+            e,
+            next: String::new(),
+            error: None,
+        }),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn account_setup(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    match s.app.confirm_two_factor(&user.actor, f.get("code").unwrap_or_default()).await {
+        Ok(codes) => render(&RecoveryCodesPage {
+            l: Layout::new(Some(&user), "Your recovery codes", "account", None),
+            codes,
+            continue_to: "/account".into(),
+        }),
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            // A wrong first code: start again with a fresh secret (the app must be set up anew).
+            match s.app.begin_two_factor(&user.actor).await {
+                Ok(enrol) => {
+                    let mut resp = render(&SetupPage {
+                        l: Layout::new(Some(&user), "Set up two-factor sign-in", "account", None),
+                        action: "/account/two-factor",
+                        intro: "That code did not match. Remove the Orion entry from your app and scan this new code.",
+                        e: enrol,
+                        next: String::new(),
+                        error: Some(explain(&e)),
+                    });
+                    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    resp
+                }
+                Err(e) => error_page(Some(&user), &e),
+            }
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn account_two_factor_off(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    match s.app.disable_two_factor(&user.actor, f.get("code").unwrap_or_default()).await {
+        Ok(()) => done("/account", "two_factor_off"),
+        Err(e @ (orion_app::AppError::Validation(_) | orion_app::AppError::Forbidden(_))) => {
+            account_page(&s, &user, None, None, Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn account_recovery_codes(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    match s.app.renew_recovery_codes(&user.actor, f.get("code").unwrap_or_default()).await {
+        Ok(codes) => render(&RecoveryCodesPage {
+            l: Layout::new(Some(&user), "Your recovery codes", "account", None),
+            codes,
+            continue_to: "/account".into(),
+        }),
+        Err(e @ orion_app::AppError::Validation(_)) => account_page(&s, &user, None, None, Some(explain(&e))).await,
         Err(e) => error_page(Some(&user), &e),
     }
 }

@@ -52,6 +52,11 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "token_revoked" => "Token revoked.",
         "user_created" => "User created.",
         "user_saved" => "User saved.",
+        "two_factor_off" => "Two-factor sign-in is off.",
+        "two_factor_reset" => {
+            "Two-factor sign-in reset: they set it up again at their next sign-in if their role requires it."
+        }
+        "second_factor_expired" => "That sign-in took too long or had too many wrong codes. Sign in again.",
         "source_added" => "Directory source added. Preview a run to see what it would change before the first sync.",
         "source_saved" => "Directory source saved.",
         "source_removed" => "Directory source removed; its users stay as local accounts.",

@@ -13,7 +13,8 @@ use std::time::Duration;
 engine_tests!(
     directory_sync_from_openldap_is_keyed_reviewed_and_guarded,
     ldaps_verifies_the_directory_certificate,
-    active_directory_sync_reads_pages_nesting_and_disabled_accounts
+    active_directory_sync_reads_pages_nesting_and_disabled_accounts,
+    two_factor_sign_in_with_an_authenticator_app
 );
 
 const SUFFIX: &str = "dc=orion,dc=test";
@@ -48,6 +49,8 @@ struct Slapd {
     url: String,
     /// With TLS: the CA that signed the server's certificate (PEM)
     ca_pem: Option<String>,
+    /// With TLS: a plain listener as well, for StartTLS
+    plain_url: Option<String>,
 }
 
 impl Slapd {
@@ -86,8 +89,13 @@ impl Slapd {
         let port = free_port();
         let scheme = if ldaps { "ldaps" } else { "ldap" };
         let url = format!("{scheme}://127.0.0.1:{port}");
+        let plain_url = ldaps.then(|| format!("ldap://127.0.0.1:{}", free_port()));
+        let listen = match &plain_url {
+            Some(p) => format!("{url} {p}"),
+            None => url.clone(),
+        };
         let child = Command::new("slapd")
-            .args(["-h", &url, "-f"])
+            .args(["-h", &listen, "-f"])
             .arg(&conf)
             .args(["-d", "0"])
             .stdout(Stdio::null())
@@ -95,7 +103,7 @@ impl Slapd {
             .spawn()
             .unwrap();
         // Dropped on every path from here: Drop kills and waits for slapd.
-        let slapd = Slapd { child, _dir: dir, url, ca_pem };
+        let slapd = Slapd { child, _dir: dir, url, ca_pem, plain_url };
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return slapd;
@@ -451,6 +459,16 @@ async fn ldaps_verifies_the_directory_certificate(engine: Engine) {
     let run = sync(&app, &admin, id, json!({})).await;
     assert_eq!(run["outcome"], "applied", "{run}");
     assert_eq!(run["diff"]["create"]["count"], 13, "{run}");
+    // StartTLS on the plain port: verified the same way.
+    let plain = ldap.plain_url.clone().unwrap();
+    let (s, b) =
+        app.put(&admin, &format!("/api/v1/directory/sources/{id}"), json!({"url": plain, "starttls": true})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let run = sync(&app, &admin, id, json!({"dry_run": true})).await;
+    assert_eq!(run["outcome"], "previewed", "{run}");
+    app.put(&admin, &format!("/api/v1/directory/sources/{id}"), json!({"ca_pem": ""})).await;
+    let run = sync(&app, &admin, id, json!({"dry_run": true})).await;
+    assert_eq!(run["outcome"], "failed", "StartTLS without the CA must fail: {run}");
 }
 
 /// A real Active Directory: a Samba AD DC from Debian, provisioned once per test binary in a
@@ -639,4 +657,164 @@ async fn active_directory_sync_reads_pages_nesting_and_disabled_accounts(engine:
     let run = sync(&app, &admin, id, json!({})).await;
     assert_eq!(run["diff"]["update"]["count"], 0, "{run}");
     assert_eq!(run["diff"]["unchanged"], 1103, "{run}");
+}
+
+/// The code an authenticator app shows for `secret` at the server's clock, from Debian's oathtool
+/// (an implementation that is not Orion's).
+fn oathtool(app: &TestApp, secret: &str) -> String {
+    use orion_app::Clock;
+    let at = app.clock.now().0 / 1000;
+    let o = Command::new("oathtool").args(["--totp", "-b", &format!("--now=@{at}"), secret]).output().unwrap();
+    assert!(o.status.success(), "oathtool: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+fn next_step(app: &TestApp) {
+    use orion_app::Clock;
+    app.clock.set(orion_domain::Timestamp(app.clock.now().0 + 30_000));
+}
+
+fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let i = body.find(start).unwrap_or_else(|| panic!("{start:?} not in {body}")) + start.len();
+    &body[i..i + body[i..].find(end).unwrap()]
+}
+
+async fn two_factor_sign_in_with_an_authenticator_app(engine: Engine) {
+    let found = Command::new("sh").args(["-c", "command -v oathtool"]).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!orion_testkit::in_ci(), "oathtool is required under CI=true (scripts/test installs oathtool)");
+        eprintln!("\n*** oathtool missing: test SKIPPED ***\n");
+        return;
+    }
+    let Some(app) = TestApp::spawn(engine).await else { return };
+    const PW: &str = "staple horse battery correct";
+    let admin = app.bootstrap_admin("root@orion.test").await;
+    app.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let tina_token = app.user(&admin, "tina@orion.test", "agent", &["Service Desk"]).await;
+    for who in ["tina@orion.test", "ulla@orion.test", "root@orion.test"] {
+        if who == "ulla@orion.test" {
+            app.user(&admin, who, "agent", &["Service Desk"]).await;
+        }
+        app.app.set_password(who, PW.into()).await.unwrap();
+    }
+
+    // Tina turns it on from her account page: a wrong first code is refused, the right one (as
+    // oathtool computes it) turns it on and shows ten recovery codes once.
+    let mut tina = crate::web::Web::new(&app);
+    let r = tina.login("tina@orion.test", PW).await;
+    assert_eq!(r.location, "/agent", "no second factor yet: {}", r.body);
+    let page = tina.get("/account/two-factor").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg"), "the QR code is inline SVG");
+    let secret = between(&page.body, "id=\"totp-secret\">", "<").to_string();
+    assert_eq!(secret.len(), 32, "160-bit secret in base32: {secret}");
+    let r = tina.post("/account/two-factor", &[("code", "000000")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A wrong first code starts over with a new secret.
+    let secret = between(&r.body, "id=\"totp-secret\">", "<").to_string();
+    let r = tina.post("/account/two-factor", &[("code", &oathtool(&app, &secret))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let codes: Vec<String> =
+        r.body.split("<li><code>").skip(1).map(|c| c.split('<').next().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10, "{}", r.body);
+    let (_, st) = app.get(&tina_token, "/api/v1/me/two-factor").await;
+    assert_eq!((st["enabled"].clone(), st["recovery_codes_left"].clone()), (json!(true), json!(10)), "{st}");
+
+    // Signing in now asks for the code; the code of the step just used is not taken twice.
+    let mut b = crate::web::Web::new(&app);
+    let r = b.login("tina@orion.test", PW).await;
+    assert_eq!(r.location, "/login/two-factor", "{}", r.body);
+    assert!(b.cookie.is_none(), "no session before the second factor");
+    let r = b.post("/login/two-factor", &[("code", &oathtool(&app, &secret))]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a replayed code was accepted");
+    next_step(&app);
+    let r = b.post("/login/two-factor", &[("code", &oathtool(&app, &secret))]).await;
+    assert_eq!(r.location, "/agent", "{}", r.body);
+    assert!(b.cookie.is_some());
+    assert!(b.others.is_empty(), "the challenge cookie is cleared: {:?}", b.others);
+
+    // A recovery code works once, typed loosely.
+    let mut b = crate::web::Web::new(&app);
+    b.login("tina@orion.test", PW).await;
+    let loose = codes[0].to_uppercase().replace('-', " ");
+    let r = b.post("/login/two-factor", &[("code", &loose)]).await;
+    assert_eq!(r.location, "/agent", "{}", r.body);
+    let mut b = crate::web::Web::new(&app);
+    b.login("tina@orion.test", PW).await;
+    let r = b.post("/login/two-factor", &[("code", &codes[0])]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a used recovery code was accepted");
+
+    // Guessing is limited: five wrong codes end the attempt (and count towards the lockout).
+    for _ in 0..4 {
+        b.post("/login/two-factor", &[("code", "123456")]).await;
+    }
+    let r = b.post("/login/two-factor", &[("code", &codes[1])]).await;
+    assert!(r.location.starts_with("/login?m=second_factor_expired"), "{} {}", r.location, r.body);
+    assert!(b.cookie.is_none());
+    let (_, st) = app
+        .get(
+            &admin,
+            &format!(
+                "/api/v1/users/{}/two-factor",
+                user_by_email(&app, &admin, "tina@orion.test").await.unwrap()["id"]
+            ),
+        )
+        .await;
+    assert_eq!(st["recovery_codes_left"], 9, "{st}");
+    let tina_id = user_by_email(&app, &admin, "tina@orion.test").await.unwrap()["id"].clone();
+    let (_, log) = app.get(&admin, "/api/v1/security/log?limit=50").await;
+    let locked = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "account_locked" && e["email"] == "tina@orion.test");
+    assert!(locked, "wrong second factors lock the account like wrong passwords: {log}");
+    let (s, b) = app.post(&admin, &format!("/api/v1/users/{tina_id}/unlock"), json!({})).await;
+    assert!(s.is_success(), "{s} {b}");
+    // The API token works throughout: tokens are a separate credential.
+    assert_eq!(app.get(&tina_token, "/api/v1/me").await.0, StatusCode::OK);
+
+    // Agents must use it, with no grace: Ulla sets it up at sign-in before she gets in.
+    let mut root = crate::web::Web::new(&app);
+    root.login("root@orion.test", PW).await;
+    let r = root
+        .post(
+            "/admin/security",
+            &[
+                ("lockout_threshold", "20"),
+                ("lockout_minutes", "15"),
+                ("max_failures_per_address", "100"),
+                ("idle_timeout_minutes", "60"),
+                ("absolute_timeout_hours", "12"),
+                ("min_password_length", "15"),
+                ("two_factor_roles", "agent"),
+                ("two_factor_grace_days", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let mut ulla = crate::web::Web::new(&app);
+    let r = ulla.login("ulla@orion.test", PW).await;
+    assert_eq!(r.location, "/login/two-factor/setup", "{}", r.body);
+    let page = ulla.get("/login/two-factor/setup").await;
+    let useful = between(&page.body, "id=\"totp-secret\">", "<").to_string();
+    let r = ulla.post("/login/two-factor/setup", &[("code", &oathtool(&app, &useful))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("recovery-codes") && ulla.cookie.is_some(), "signed in with her codes shown");
+    assert_eq!(ulla.get("/agent").await.status, StatusCode::OK);
+
+    // Tina lost her phone: an admin resets it (logged, her sessions end); as an agent she must set
+    // it up again at her next sign-in. She cannot turn it off herself while her role requires it.
+    let r = tina.post("/account/two-factor/off", &[("code", &oathtool(&app, &secret))]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = root.post(&format!("/admin/users/{tina_id}/two-factor/reset"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(tina.get("/agent").await.status, StatusCode::SEE_OTHER, "her session ended");
+    let r = tina.login("tina@orion.test", PW).await;
+    assert_eq!(r.location, "/login/two-factor/setup", "{}", r.body);
+    let (_, log) = app.get(&admin, "/api/v1/security/log?limit=200").await;
+    let kinds: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in ["two_factor_enabled", "two_factor_reset", "sign_in_password_ok"] {
+        assert!(kinds.contains(&k), "{k} not logged: {kinds:?}");
+    }
 }

@@ -30,6 +30,8 @@ pub(crate) struct Web {
     base: String,
     http: reqwest::Client,
     pub cookie: Option<String>,
+    /// Other cookies the site set (the two-factor sign-in's challenge), by name
+    pub others: std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) struct Resp {
@@ -42,7 +44,7 @@ pub(crate) struct Resp {
 impl Web {
     pub fn new(t: &TestApp) -> Web {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Web { base: t.base.clone(), http, cookie: None }
+        Web { base: t.base.clone(), http, cookie: None, others: Default::default() }
     }
 
     async fn finish(&mut self, r: reqwest::Response) -> Resp {
@@ -53,6 +55,13 @@ impl Web {
             if let Some(v) = c.strip_prefix("orion_session=") {
                 let v = v.split(';').next().unwrap();
                 self.cookie = (!v.is_empty()).then(|| v.to_string());
+            } else if let Some((name, rest)) = c.split_once('=') {
+                let v = rest.split(';').next().unwrap();
+                if v.is_empty() {
+                    self.others.remove(name);
+                } else {
+                    self.others.insert(name.to_string(), v.to_string());
+                }
             }
         }
         let location = headers.get(LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
@@ -60,10 +69,11 @@ impl Web {
     }
 
     fn with_cookie(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.cookie {
-            Some(c) => rb.header("cookie", format!("orion_session={c}")),
-            None => rb,
+        let mut all: Vec<String> = self.others.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(c) = &self.cookie {
+            all.push(format!("orion_session={c}"));
         }
+        if all.is_empty() { rb } else { rb.header("cookie", all.join("; ")) }
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/users/{id}", get(user_page).post(save_user))
         .route("/admin/users/{id}/unlock", post(unlock))
         .route("/admin/users/{id}/password", post(set_password))
+        .route("/admin/users/{id}/two-factor/reset", post(reset_two_factor))
         .route("/admin/groups", get(groups).post(create_group))
         .route("/admin/groups/{id}", post(save_group))
         .route("/admin/categories", get(categories).post(create_category))
@@ -139,6 +140,7 @@ struct UserPage {
     groups: Vec<String>,
     managers: Vec<orion_app::identity::ManagerLink>,
     deactivated_on: Option<String>,
+    two_factor: Option<orion_app::mfa::TwoFactorStatus>,
     error: Option<String>,
 }
 
@@ -161,6 +163,7 @@ async fn user_page_with(
     let managers = s.app.manager_chain(&user.actor, id).await.unwrap_or_default();
     let title = format!("User {}", u.email);
     let deactivated_on = u.deactivated_at.as_deref().map(when);
+    let two_factor = s.app.user_two_factor(&user.actor, id).await.ok();
     let p = UserPage {
         l: Layout::new(Some(user), title, "admin", flash_key),
         u,
@@ -170,6 +173,7 @@ async fn user_page_with(
         groups,
         managers,
         deactivated_on,
+        two_factor,
         error,
     };
     let err = p.error.clone();
@@ -203,6 +207,13 @@ async fn save_user(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
             user_page_with(&s, &user, id, None, Some(explain(&e))).await
         }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn reset_two_factor(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    match s.app.reset_two_factor(&user.actor, id).await {
+        Ok(()) => done(&format!("/admin/users/{id}"), "two_factor_reset"),
         Err(e) => error_page(Some(&user), &e),
     }
 }
@@ -449,6 +460,7 @@ pub(super) struct EventRow {
 struct SecurityPage {
     l: Layout,
     s: SecuritySettings,
+    roles: &'static [&'static str],
     events: Vec<EventRow>,
     next: Option<String>,
     error: Option<String>,
@@ -488,8 +500,14 @@ async fn security_page(
         })
         .collect();
     let next = log.next_cursor.map(|c| format!("/admin/security?cursor={c}"));
-    let p =
-        SecurityPage { l: Layout::new(Some(user), "Security", "admin", flash(q)), s: settings, events, next, error };
+    let p = SecurityPage {
+        l: Layout::new(Some(user), "Security", "admin", flash(q)),
+        s: settings,
+        roles: ROLES,
+        events,
+        next,
+        error,
+    };
     let err = p.error.clone();
     with_status(render(&p), &err)
 }
@@ -507,6 +525,9 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
         idle_timeout_minutes: f.int("idle_timeout_minutes").unwrap_or(d.idle_timeout_minutes),
         absolute_timeout_hours: f.int("absolute_timeout_hours").unwrap_or(d.absolute_timeout_hours),
         min_password_length: f.int("min_password_length").unwrap_or(d.min_password_length),
+        two_factor_roles: f.all("two_factor_roles"),
+        two_factor_grace_days: f.int("two_factor_grace_days").unwrap_or(d.two_factor_grace_days),
+        two_factor_required_since: None,
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
         Ok(_) => done("/admin/security", "settings_saved"),
