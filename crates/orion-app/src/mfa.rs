@@ -5,6 +5,7 @@
 
 use crate::kernel::access::require_admin;
 use crate::kernel::error::{found, invalid};
+use crate::signin::sha256_hex;
 use crate::{App, AppError, AppResult};
 use orion_domain::{Actor, Timestamp};
 use orion_store::{mfa, users, web};
@@ -76,11 +77,6 @@ fn base32(bytes: &[u8]) -> String {
 
 fn from_base32(s: &str) -> AppResult<Vec<u8>> {
     data_encoding::BASE32_NOPAD.decode(s.as_bytes()).map_err(|e| AppError::Internal(format!("stored TOTP secret: {e}")))
-}
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A recovery code as typed: case, spaces and dashes do not matter.
@@ -346,6 +342,57 @@ impl App {
         web::log_event(&mut c, &e, now).await?;
         self.commit(tx).await?;
         Ok(codes)
+    }
+
+    /// Whether the session behind `session_token` must confirm a second factor before a sensitive
+    /// change: its user has two-factor sign-in on and last confirmed it longer ago than the
+    /// security settings allow. (People without it have nothing to confirm.)
+    pub async fn step_up_needed(&self, session_token: &str) -> AppResult<bool> {
+        let now = self.now();
+        let minutes = self.security_settings().await?.step_up_minutes;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let Some((user_id, at)) = web::session_second_factor(&mut c, &sha256_hex(session_token)).await? else {
+            return Err(AppError::Unauthorized);
+        };
+        if mfa::totp(&mut c, user_id).await?.is_none_or(|t| t.confirmed_at.is_none()) {
+            return Ok(false);
+        }
+        Ok(at.is_none_or(|t| now - t > minutes * 60_000))
+    }
+
+    /// Confirms a second factor for this session now (before a sensitive change). A wrong code
+    /// counts towards the account's lockout.
+    pub async fn step_up(&self, actor: &Actor, session_token: &str, code: &str) -> AppResult<()> {
+        let now = self.now();
+        if self.check_second_factor(actor.id.0, code).await? {
+            let mut tx = self.db.begin().await?;
+            web::set_session_second_factor(&mut tx.conn(), &sha256_hex(session_token), now).await?;
+            self.commit(tx).await?;
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let n = web::add_failed_login(&mut c, actor.id.0).await?;
+        let u = users::get(&mut c, actor.id.0).await?;
+        let detail = format!("wrong second factor before a sensitive change ({n} in a row)");
+        let e = web::NewEvent {
+            kind: "sign_in_failed",
+            user_id: Some(u.id),
+            email: Some(&u.email),
+            ip: None,
+            detail: &detail,
+        };
+        web::log_event(&mut c, &e, now).await?;
+        let s = self.security_settings().await?;
+        if n >= s.lockout_threshold {
+            let until = if s.lockout_minutes == 0 { i64::MAX } else { now + s.lockout_minutes * 60_000 };
+            web::set_lock(&mut c, u.id, Some(until)).await?;
+            // A locked account's sessions end: whoever is guessing here is signed out.
+            web::delete_sessions_of(&mut c, u.id).await?;
+        }
+        self.commit(tx).await?;
+        Err(invalid("code", "that code is not right"))
     }
 
     /// An admin removes a user's authenticator app and recovery codes (a lost phone); the user sets

@@ -56,6 +56,11 @@ pub struct SecuritySettings {
     /// their account created); then they must set it up at sign-in. Default 7
     #[schema(minimum = 0, maximum = 90)]
     pub two_factor_grace_days: i64,
+    /// Sensitive changes (directory sources, security settings, resetting someone's two-factor
+    /// sign-in, new API tokens of admins) ask people who use two-factor sign-in for a code again
+    /// when their last one is older than this many minutes (default 15)
+    #[schema(minimum = 1, maximum = 720)]
+    pub step_up_minutes: i64,
     /// When the roles above last changed (set by Orion; ignored on input)
     #[schema(read_only)]
     pub two_factor_required_since: Option<i64>,
@@ -72,6 +77,7 @@ impl Default for SecuritySettings {
             min_password_length: 15,
             two_factor_roles: Vec::new(),
             two_factor_grace_days: 7,
+            step_up_minutes: 15,
             two_factor_required_since: None,
         }
     }
@@ -92,6 +98,7 @@ impl SecuritySettings {
         range("absolute_timeout_hours", self.absolute_timeout_hours, 1, 30 * 24);
         range("min_password_length", self.min_password_length, 8, 64);
         range("two_factor_grace_days", self.two_factor_grace_days, 0, 90);
+        range("step_up_minutes", self.step_up_minutes, 1, 720);
         for r in &self.two_factor_roles {
             if Role::parse("two_factor_roles", r).is_err() {
                 errs.push("two_factor_roles", format!("{r:?} is not a role (requester, agent, lead, admin)"));
@@ -174,7 +181,7 @@ pub struct SecurityEvent {
     pub detail: String,
 }
 
-fn sha256_hex(s: &str) -> String {
+pub(crate) fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -437,6 +444,10 @@ impl App {
         let expires = now + s.absolute_timeout_hours * 60 * MINUTE_MS;
         let agent = client.user_agent.as_deref().map(|a| a.chars().take(300).collect::<String>());
         web::insert_session(c, &sha256_hex(&token), u.id, now, expires, ip, agent.as_deref()).await?;
+        if !detail.is_empty() {
+            // Signed in with a second factor: it counts as confirmed for sensitive changes.
+            web::set_session_second_factor(c, &sha256_hex(&token), now).await?;
+        }
         web::log_event(c, &event("sign_in", u, ip, detail), now).await?;
         Ok(SignedIn { token, actor: Actor { id: UserId(u.id), role: role_of(&u.role)? } })
     }

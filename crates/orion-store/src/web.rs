@@ -55,6 +55,28 @@ pub async fn find_session(conn: &mut Conn<'_>, id_hash: &str) -> Result<Option<S
     })?)
 }
 
+/// When the session last confirmed a second factor (`None`: no such session).
+pub async fn session_second_factor(conn: &mut Conn<'_>, id_hash: &str) -> Result<Option<(i64, Option<i64>)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT user_id, second_factor_at FROM web_session WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(c)
+            .await
+    })?)
+}
+
+pub async fn set_session_second_factor(conn: &mut Conn<'_>, id_hash: &str, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE web_session SET second_factor_at = $2 WHERE id_hash = $1")
+            .bind(id_hash)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 pub async fn touch_session(conn: &mut Conn<'_>, id_hash: &str, now: i64) -> Result<()> {
     with_conn!(conn, |c| {
         sqlx::query("UPDATE web_session SET last_seen_at = $2 WHERE id_hash = $1")

@@ -28,3 +28,7 @@ CREATE TABLE signin_challenge (
     failures   INTEGER  NOT NULL DEFAULT 0
 );
 CREATE INDEX signin_challenge_user_idx ON signin_challenge (user_id);
+
+-- When this session last confirmed a second factor (at sign-in or since): sensitive changes ask
+-- for it again once it is older than the security settings allow.
+ALTER TABLE web_session ADD COLUMN second_factor_at INTEGER;

@@ -21,6 +21,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/two-factor", get(account_setup_page).post(account_setup))
         .route("/account/two-factor/off", post(account_two_factor_off))
         .route("/account/two-factor/recovery", post(account_recovery_codes))
+        .route("/account/confirm", get(confirm_page).post(confirm))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/password/forgot", get(forgot_page).post(forgot))
@@ -259,6 +260,11 @@ async fn change_password(
 }
 
 async fn create_token(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    if user.me.admin
+        && let Some(r) = require_recent_second_factor(&s, &user, "/account").await
+    {
+        return r;
+    }
     let name = f.text("name").unwrap_or_default();
     match s.app.create_own_token(&user.actor, &name).await {
         Ok(t) => account_page(&s, &user, None, Some(t.token), None).await,
@@ -498,6 +504,47 @@ async fn account_recovery_codes(State(s): State<AppState>, user: WebUser, f: Fie
             continue_to: "/account".into(),
         }),
         Err(e @ orion_app::AppError::Validation(_)) => account_page(&s, &user, None, None, Some(explain(&e))).await,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// Sensitive pages and changes ask people who use two-factor sign-in for a fresh code first: the
+/// response to send instead, or `None` to go ahead. `back` is where to return afterwards (a page,
+/// so a form is filled in again rather than resent blindly).
+pub(crate) async fn require_recent_second_factor(s: &AppState, user: &WebUser, back: &str) -> Option<Response> {
+    match s.app.step_up_needed(&user.token).await {
+        Ok(false) => None,
+        Ok(true) => Some(Redirect::to(&format!("/account/confirm?next={}", super::form::encode(back))).into_response()),
+        Err(e) => Some(error_page(Some(user), &e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_second_factor.html")]
+struct ConfirmPage {
+    l: Layout,
+    next: String,
+    error: Option<String>,
+}
+
+async fn confirm_page(user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| "/account".into());
+    render(&ConfirmPage { l: Layout::new(Some(&user), "Confirm it is you", "account", None), next, error: None })
+}
+
+async fn confirm(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    let next = safe_next(f.get("next")).unwrap_or_else(|| "/account".into());
+    match s.app.step_up(&user.actor, &user.token, f.get("code").unwrap_or_default()).await {
+        Ok(()) => Redirect::to(&next).into_response(),
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            let mut resp = render(&ConfirmPage {
+                l: Layout::new(Some(&user), "Confirm it is you", "account", None),
+                next,
+                error: Some(explain(&e)),
+            });
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            resp
+        }
         Err(e) => error_page(Some(&user), &e),
     }
 }

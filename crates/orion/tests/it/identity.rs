@@ -817,4 +817,37 @@ async fn two_factor_sign_in_with_an_authenticator_app(engine: Engine) {
     for k in ["two_factor_enabled", "two_factor_reset", "sign_in_password_ok"] {
         assert!(kinds.contains(&k), "{k} not logged: {kinds:?}");
     }
+
+    // Step-up: an admin with two-factor on is asked for a fresh code before a sensitive change
+    // once the last one is older than 15 minutes; the change goes through after it.
+    let page = root.get("/account/two-factor").await;
+    let root_secret = between(&page.body, "id=\"totp-secret\">", "<").to_string();
+    next_step(&app);
+    let r = root.post("/account/two-factor", &[("code", &oathtool(&app, &root_secret))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let settings = [
+        ("lockout_threshold", "20"),
+        ("lockout_minutes", "15"),
+        ("max_failures_per_address", "100"),
+        ("idle_timeout_minutes", "600"),
+        ("absolute_timeout_hours", "12"),
+        ("min_password_length", "15"),
+        ("two_factor_roles", "agent"),
+        ("two_factor_grace_days", "3"),
+        ("step_up_minutes", "15"),
+    ];
+    app.clock.advance_minutes(20);
+    let r = root.post("/admin/security", &settings).await;
+    assert!(r.location.starts_with("/account/confirm?next=%2Fadmin%2Fsecurity"), "{} {}", r.location, r.body);
+    let (_, st) = app.get(&admin, "/api/v1/settings/security").await;
+    assert_eq!(st["two_factor_grace_days"], 0, "nothing saved before the code: {st}");
+    let r = root.post("/account/confirm", &[("code", "111111"), ("next", "/admin/security")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r =
+        root.post("/account/confirm", &[("code", &oathtool(&app, &root_secret)), ("next", "/admin/security")]).await;
+    assert_eq!(r.location, "/admin/security", "{}", r.body);
+    let r = root.post("/admin/security", &settings).await;
+    assert_eq!(r.location, "/admin/security?m=settings_saved", "{}", r.body);
+    let (_, st) = app.get(&admin, "/api/v1/settings/security").await;
+    assert_eq!(st["two_factor_grace_days"], 3, "{st}");
 }

@@ -3,6 +3,7 @@
 
 use super::{admin_only, flash, with_status};
 use crate::AppState;
+use crate::ui::auth::require_recent_second_factor;
 use crate::ui::form::{Fields, done, when};
 use crate::ui::layout::{Layout, error_page, explain, render};
 use crate::ui::session::WebUser;
@@ -306,6 +307,9 @@ async fn sources(State(s): State<AppState>, user: WebUser, Query(q): Query<HashM
 }
 
 async fn create_source(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    if let Some(r) = require_recent_second_factor(&s, &user, "/admin/directory").await {
+        return r;
+    }
     let (form, input) = Form::read(&f, false);
     match s.app.create_directory_source(&user.actor, input).await {
         Ok(src) => done(&format!("/admin/directory/{}", src.id), "source_added"),
@@ -382,6 +386,9 @@ async fn source_page(
 }
 
 async fn save_source(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: Fields) -> Response {
+    if let Some(r) = require_recent_second_factor(&s, &user, &format!("/admin/directory/{id}")).await {
+        return r;
+    }
     let (form, input) = Form::read(&f, true);
     match s.app.update_directory_source(&user.actor, id, input).await {
         Ok(_) => done(&format!("/admin/directory/{id}"), "source_saved"),
@@ -394,6 +401,11 @@ async fn save_source(State(s): State<AppState>, user: WebUser, Path(id): Path<i6
 
 /// "Preview changes", "Sync now" and "Sync anyway": the run's page shows what happened.
 async fn sync(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: Fields) -> Response {
+    if f.get("mode") != Some("preview")
+        && let Some(r) = require_recent_second_factor(&s, &user, &format!("/admin/directory/{id}")).await
+    {
+        return r;
+    }
     let req = SyncRequest {
         dry_run: Some(f.get("mode") == Some("preview")),
         confirm_mass_deactivation: Some(f.checked("confirm")),
@@ -408,6 +420,9 @@ async fn sync(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: 
 }
 
 async fn remove(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    if let Some(r) = require_recent_second_factor(&s, &user, &format!("/admin/directory/{id}")).await {
+        return r;
+    }
     match s.app.delete_directory_source(&user.actor, id).await {
         Ok(()) => done("/admin/directory", "source_removed"),
         Err(e) => error_page(Some(&user), &e),

@@ -212,6 +212,9 @@ async fn save_user(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>
 }
 
 async fn reset_two_factor(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    if let Some(r) = crate::ui::auth::require_recent_second_factor(&s, &user, &format!("/admin/users/{id}")).await {
+        return r;
+    }
     match s.app.reset_two_factor(&user.actor, id).await {
         Ok(()) => done(&format!("/admin/users/{id}"), "two_factor_reset"),
         Err(e) => error_page(Some(&user), &e),
@@ -517,6 +520,9 @@ async fn security(State(s): State<AppState>, user: WebUser, Query(q): Query<Hash
 }
 
 async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    if let Some(r) = crate::ui::auth::require_recent_second_factor(&s, &user, "/admin/security").await {
+        return r;
+    }
     let d = SecuritySettings::default();
     let settings = SecuritySettings {
         lockout_threshold: f.int("lockout_threshold").unwrap_or(d.lockout_threshold),
@@ -527,6 +533,7 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
         min_password_length: f.int("min_password_length").unwrap_or(d.min_password_length),
         two_factor_roles: f.all("two_factor_roles"),
         two_factor_grace_days: f.int("two_factor_grace_days").unwrap_or(d.two_factor_grace_days),
+        step_up_minutes: f.int("step_up_minutes").unwrap_or(d.step_up_minutes),
         two_factor_required_since: None,
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
