@@ -124,6 +124,11 @@ pub fn business_week() -> Schema {
     Schema::Array(array_of(array_of(pair(0, 1440), None, None), Some(7), Some(7)).build())
 }
 
+/// A list of roles (each one of requester, agent, lead, admin; repeats count once).
+pub fn role_list() -> Schema {
+    Schema::Array(array_of(RefOr::T(one_of(&["requester", "agent", "lead", "admin"], false)), None, None).build())
+}
+
 /// `[month, day]` pairs (the document can only say "1 to 31" of both).
 pub fn month_days() -> Schema {
     Schema::Array(array_of(pair(1, 31), None, None).build())

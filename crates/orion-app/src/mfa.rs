@@ -5,7 +5,6 @@
 
 use crate::kernel::access::require_admin;
 use crate::kernel::error::{found, invalid};
-use crate::signin::sha256_hex;
 use crate::{App, AppError, AppResult};
 use orion_domain::{Actor, Timestamp};
 use orion_store::{mfa, users, web};
@@ -73,6 +72,11 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn base32(bytes: &[u8]) -> String {
     data_encoding::BASE32_NOPAD.encode(bytes)
+}
+
+/// What is stored of a recovery code or a session token: its SHA-256, in hex.
+fn sha256_hex(s: &str) -> String {
+    crate::auth::hash_token(s)
 }
 
 fn from_base32(s: &str) -> AppResult<Vec<u8>> {

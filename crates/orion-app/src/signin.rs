@@ -51,6 +51,7 @@ pub struct SecuritySettings {
     pub min_password_length: i64,
     /// Roles that must sign in with a second factor (an authenticator app): any of `requester`,
     /// `agent`, `lead`, `admin`. Default none
+    #[schema(schema_with = crate::api_schema::role_list)]
     pub two_factor_roles: Vec<String>,
     /// Days people in those roles may still sign in without it, from when the rule was set (or
     /// their account created); then they must set it up at sign-in. Default 7
@@ -181,7 +182,7 @@ pub struct SecurityEvent {
     pub detail: String,
 }
 
-pub(crate) fn sha256_hex(s: &str) -> String {
+fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -94,7 +94,7 @@ pub struct DirectorySourceInput {
     /// `openldap` (default; any LDAPv3 directory) or `active_directory`
     pub kind: Option<String>,
     /// `ldap://host:389` or `ldaps://host:636`
-    #[schema(min_length = 1, pattern = "\\S")]
+    #[schema(pattern = "^ldaps?://[A-Za-z0-9.-]+(:[1-9][0-9]{0,3})?/?$")]
     pub url: Option<String>,
     /// Upgrade an `ldap://` connection with StartTLS
     pub starttls: Option<bool>,
@@ -246,6 +246,12 @@ pub fn check(
 ) -> AppResult<Checked> {
     let mut errs = FieldErrors::new();
     let old = existing.map(|e| e.0);
+    // Given but blank is a mistake, not "keep the stored value".
+    for (field, v) in [("name", &i.name), ("url", &i.url), ("base_dn", &i.base_dn)] {
+        if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            errs.push(field, "must not be empty");
+        }
+    }
     let name = one_line(&mut errs, "name", i.name.as_deref(), 100).or_else(|| existing.map(|e| e.2.to_string()));
     if name.is_none() {
         errs.push("name", "is required");

@@ -94,8 +94,15 @@ async fn sync_source(
     State(s): State<AppState>,
     Auth(actor): Auth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<SyncRequest>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<DirectoryRun>> {
+    // Every field is optional, and serde would read a JSON array into such a struct: only an
+    // object is a request.
+    if !body.is_object() {
+        return Err(crate::ApiError::Field("body".into(), "must be a JSON object".into()));
+    }
+    let body: SyncRequest = serde_path_to_error::deserialize(body)
+        .map_err(|e| crate::ApiError::Field(e.path().to_string(), e.into_inner().to_string()))?;
     Ok(Json(s.app.sync_directory_now(&actor, id, body).await?))
 }
 

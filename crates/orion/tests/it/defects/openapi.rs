@@ -115,6 +115,15 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("POST /api/v1/articles/{number}/transition", "a rejection says what needs to change"),
     ("POST /api/v1/assets/{id}/relations", "target names an asset"),
     ("POST /api/v1/import/{kind}", "the file's header names the columns its kind needs"),
+    (
+        "POST /api/v1/directory/sources",
+        "secret or secret_file, not both; a bind DN needs a password; rules name DNs and groups; a PEM certificate; a filter in parentheses; the name is unused",
+    ),
+    (
+        "PUT /api/v1/directory/sources/{id}",
+        "secret or secret_file, not both; a bind DN needs a password; rules name DNs and groups; a PEM certificate; a filter in parentheses; the name is unused",
+    ),
+    ("POST /api/v1/me/two-factor/confirm", "the code the authenticator app shows now, after set-up began"),
 ];
 
 /// Operations kept off the run: each makes the server reach out to a host that a request body
