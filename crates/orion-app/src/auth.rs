@@ -201,6 +201,58 @@ pub async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
+/// How failures lock an account (from the security settings).
+pub(crate) struct Lockout {
+    pub threshold: i64,
+    /// 0: until an admin unlocks it
+    pub minutes: i64,
+}
+
+/// Counts one failed sign-in step for a user — a wrong password, or a wrong second factor at
+/// sign-in or before a sensitive change: logs it (`what`, with the failures in a row) and locks
+/// the account once they reach the threshold. Returns whether it locked the account.
+pub(crate) async fn count_failure(
+    c: &mut orion_store::Conn<'_>,
+    user: (i64, &str),
+    ip: Option<&str>,
+    what: &str,
+    lockout: &Lockout,
+    now: i64,
+) -> AppResult<bool> {
+    let (id, email) = user;
+    let n = orion_store::web::add_failed_login(c, id).await?;
+    let failed = format!("{what} ({n} in a row)");
+    let e = orion_store::web::NewEvent {
+        kind: "sign_in_failed",
+        user_id: Some(id),
+        email: Some(email),
+        ip,
+        detail: &failed,
+    };
+    orion_store::web::log_event(c, &e, now).await?;
+    metrics::counter!("orion_security_events_total", "kind" => "sign_in_failed").increment(1);
+    if n < lockout.threshold {
+        return Ok(false);
+    }
+    let until = if lockout.minutes == 0 { i64::MAX } else { now + lockout.minutes * 60_000 };
+    orion_store::web::set_lock(c, id, Some(until)).await?;
+    let detail = if lockout.minutes == 0 {
+        format!("after {n} failed sign-ins, until an admin unlocks it")
+    } else {
+        format!("after {n} failed sign-ins, for {} minutes", lockout.minutes)
+    };
+    let e = orion_store::web::NewEvent {
+        kind: "account_locked",
+        user_id: Some(id),
+        email: Some(email),
+        ip,
+        detail: &detail,
+    };
+    orion_store::web::log_event(c, &e, now).await?;
+    metrics::counter!("orion_security_events_total", "kind" => "account_locked").increment(1);
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -377,21 +377,10 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let n = web::add_failed_login(&mut c, actor.id.0).await?;
         let u = users::get(&mut c, actor.id.0).await?;
-        let detail = format!("wrong second factor before a sensitive change ({n} in a row)");
-        let e = web::NewEvent {
-            kind: "sign_in_failed",
-            user_id: Some(u.id),
-            email: Some(&u.email),
-            ip: None,
-            detail: &detail,
-        };
-        web::log_event(&mut c, &e, now).await?;
-        let s = self.security_settings().await?;
-        if n >= s.lockout_threshold {
-            let until = if s.lockout_minutes == 0 { i64::MAX } else { now + s.lockout_minutes * 60_000 };
-            web::set_lock(&mut c, u.id, Some(until)).await?;
+        let lockout = self.security_settings().await?.lockout();
+        let what = "wrong second factor before a sensitive change";
+        if crate::auth::count_failure(&mut c, (u.id, &u.email), None, what, &lockout, now).await? {
             // A locked account's sessions end: whoever is guessing here is signed out.
             web::delete_sessions_of(&mut c, u.id).await?;
         }

@@ -85,6 +85,10 @@ impl Default for SecuritySettings {
 }
 
 impl SecuritySettings {
+    pub(crate) fn lockout(&self) -> crate::auth::Lockout {
+        crate::auth::Lockout { threshold: self.lockout_threshold, minutes: self.lockout_minutes }
+    }
+
     fn check(&self) -> AppResult<()> {
         let mut errs = FieldErrors::new();
         let mut range = |field: &'static str, v: i64, lo: i64, hi: i64| {
@@ -380,22 +384,8 @@ impl App {
             return Ok(Err(SignInError::Refused));
         }
         if !ok {
-            let n = web::add_failed_login(&mut c, u.id).await?;
-            web::log_event(&mut c, &event("sign_in_failed", &u, ip, &format!("wrong password ({n} in a row)")), now)
-                .await?;
-            if n >= s.lockout_threshold {
-                let until = if s.lockout_minutes == 0 { i64::MAX } else { now + s.lockout_minutes * MINUTE_MS };
-                web::set_lock(&mut c, u.id, Some(until)).await?;
-                let detail = if s.lockout_minutes == 0 {
-                    format!("after {n} failed sign-ins, until an admin unlocks it")
-                } else {
-                    format!("after {n} failed sign-ins, for {} minutes", s.lockout_minutes)
-                };
-                web::log_event(&mut c, &event("account_locked", &u, ip, &detail), now).await?;
-                metrics::counter!("orion_security_events_total", "kind" => "account_locked").increment(1);
-            }
+            crate::auth::count_failure(&mut c, (u.id, &u.email), ip, "wrong password", &s.lockout(), now).await?;
             self.commit(tx).await?;
-            metrics::counter!("orion_security_events_total", "kind" => "sign_in_failed").increment(1);
             return Ok(Err(SignInError::Refused));
         }
         // The password is right; a second factor may still be due.
@@ -494,23 +484,8 @@ impl App {
             let mut c = tx.conn();
             if !ok {
                 orion_store::mfa::challenge_failed(&mut c, &sha256_hex(challenge)).await?;
-                let n = web::add_failed_login(&mut c, u.id).await?;
-                web::log_event(
-                    &mut c,
-                    &event("sign_in_failed", &u, ip, &format!("wrong second factor ({n} in a row)")),
-                    now,
-                )
-                .await?;
-                if n >= s.lockout_threshold {
-                    let until = if s.lockout_minutes == 0 { i64::MAX } else { now + s.lockout_minutes * MINUTE_MS };
-                    web::set_lock(&mut c, u.id, Some(until)).await?;
-                    web::log_event(
-                        &mut c,
-                        &event("account_locked", &u, ip, &format!("after {n} failed sign-ins")),
-                        now,
-                    )
+                crate::auth::count_failure(&mut c, (u.id, &u.email), ip, "wrong second factor", &s.lockout(), now)
                     .await?;
-                }
                 self.commit(tx).await?;
                 return Ok(Err(SignInError::Refused));
             }

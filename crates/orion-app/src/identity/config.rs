@@ -187,7 +187,8 @@ impl SourceConfig {
     }
 }
 
-fn defaults(kind: Kind) -> AttributeMap {
+/// The attribute names a kind of directory uses unless told otherwise.
+pub(crate) fn defaults(kind: Kind) -> AttributeMap {
     let s = |v: &str| v.to_string();
     match kind {
         Kind::OpenLdap => AttributeMap {

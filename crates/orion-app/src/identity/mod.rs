@@ -158,6 +158,12 @@ pub struct ManagerLink {
     pub active: bool,
 }
 
+/// A change to the directory settings, in the security log (who changed what).
+async fn log_change(c: &mut orion_store::Conn<'_>, actor: &Actor, detail: &str, now: i64) -> AppResult<()> {
+    let e = web::NewEvent { kind: "directory_changed", user_id: Some(actor.id.0), email: None, ip: None, detail };
+    Ok(web::log_event(c, &e, now).await?)
+}
+
 fn admin_only(actor: &Actor) -> AppResult<()> {
     require_admin(actor, "manage directory sources")
 }
@@ -241,18 +247,7 @@ impl App {
         };
         let id = store::insert_source(&mut c, &s, now).await.map_err(name_taken)?;
         let detail = format!("directory source {} added ({})", checked.name, checked.config.url);
-        web::log_event(
-            &mut c,
-            &web::NewEvent {
-                kind: "directory_changed",
-                user_id: Some(actor.id.0),
-                email: None,
-                ip: None,
-                detail: &detail,
-            },
-            now,
-        )
-        .await?;
+        log_change(&mut c, actor, &detail, now).await?;
         let row = store::get_source(&mut c, id).await?;
         self.commit(tx).await?;
         tracing::info!(source = %checked.name, url = %checked.config.url, "directory source added");
@@ -291,18 +286,7 @@ impl App {
         };
         store::update_source(&mut c, id, &s, now).await.map_err(name_taken)?;
         let detail = format!("directory source {} changed", checked.name);
-        web::log_event(
-            &mut c,
-            &web::NewEvent {
-                kind: "directory_changed",
-                user_id: Some(actor.id.0),
-                email: None,
-                ip: None,
-                detail: &detail,
-            },
-            now,
-        )
-        .await?;
+        log_change(&mut c, actor, &detail, now).await?;
         let row = store::get_source(&mut c, id).await?;
         let n = store::count_users_of(&mut c, id).await?;
         self.commit(tx).await?;
@@ -318,18 +302,7 @@ impl App {
         let row = found(store::get_source(&mut c, id).await, "directory source")?;
         store::delete_source(&mut c, id).await?;
         let detail = format!("directory source {} removed; its users stay as local accounts", row.name);
-        web::log_event(
-            &mut c,
-            &web::NewEvent {
-                kind: "directory_changed",
-                user_id: Some(actor.id.0),
-                email: None,
-                ip: None,
-                detail: &detail,
-            },
-            now,
-        )
-        .await?;
+        log_change(&mut c, actor, &detail, now).await?;
         self.commit(tx).await?;
         Ok(())
     }

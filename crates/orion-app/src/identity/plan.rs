@@ -499,7 +499,7 @@ pub fn plan(i: Inputs<'_>) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::config::{AttributeMap, GroupRule};
+    use crate::identity::config::GroupRule;
     use orion_store::users::UserRow;
 
     fn cfg(max: i64) -> SourceConfig {
@@ -513,17 +513,7 @@ mod tests {
             secret_file: None,
             base_dn: s("ou=people,dc=x"),
             user_filter: s("(objectClass=inetOrgPerson)"),
-            attributes: AttributeMap {
-                id: s("entryUUID"),
-                login: s("uid"),
-                email: s("mail"),
-                name: s("displayName"),
-                phone: s("telephoneNumber"),
-                department: s("departmentNumber"),
-                title: s("title"),
-                location: s("l"),
-                manager: s("manager"),
-            },
+            attributes: crate::identity::config::defaults(Kind::OpenLdap),
             group_rules: vec![GroupRule { group_dn: s("cn=admins,dc=x"), role: Some(s("admin")), group: None }],
             unmapped_users: s("requester"),
             max_disable_percent: max,

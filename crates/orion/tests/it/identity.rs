@@ -115,16 +115,8 @@ impl Slapd {
 
     /// Applies an LDIF change (add, modify, modrdn, delete) as the directory's admin.
     fn modify(&self, ldif: &str) {
-        let mut c = Command::new("ldapmodify")
-            .args(["-x", "-H", &self.url, "-D", ROOT_DN, "-w", ROOT_PW])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "ldapmodify {ldif}: {}", String::from_utf8_lossy(&o.stderr));
+        let (ok, err) = ldapmodify(&self.url, ROOT_DN, ROOT_PW, ldif);
+        assert!(ok, "ldapmodify {ldif}: {err}");
     }
 }
 
@@ -544,10 +536,10 @@ fn samba() -> bool {
         .is_some()
 }
 
-/// Applies LDIF to the AD as its administrator; `quiet` returns false on failure instead of panicking.
-fn ad_modify(ldif: &str, quiet: bool) -> bool {
+/// Runs ldapmodify (`-a`: entries without a changetype are added) as `dn`: (succeeded, stderr).
+fn ldapmodify(url: &str, dn: &str, pw: &str, ldif: &str) -> (bool, String) {
     let mut c = Command::new("ldapmodify")
-        .args(["-x", "-a", "-H", "ldap://127.0.0.1:389", "-D", AD_ADMIN, "-w", AD_PW])
+        .args(["-x", "-a", "-H", url, "-D", dn, "-w", pw])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -555,10 +547,14 @@ fn ad_modify(ldif: &str, quiet: bool) -> bool {
         .unwrap();
     c.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
     let o = c.wait_with_output().unwrap();
-    if !quiet {
-        assert!(o.status.success(), "ldapmodify: {}", String::from_utf8_lossy(&o.stderr));
-    }
-    o.status.success()
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Applies LDIF to the AD as its administrator; `quiet` returns false on failure instead of panicking.
+fn ad_modify(ldif: &str, quiet: bool) -> bool {
+    let (ok, err) = ldapmodify("ldap://127.0.0.1:389", AD_ADMIN, AD_PW, ldif);
+    assert!(ok || quiet, "ldapmodify: {err}");
+    ok
 }
 
 fn ad_user(ou: &str, tag: &str, cn: &str, login: &str, extra: &str) -> String {
