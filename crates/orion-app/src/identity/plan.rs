@@ -37,6 +37,7 @@ pub struct DirUser {
 
 /// One change in a run's report.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[schema(as = DirectoryChange)]
 pub struct Change {
     pub email: String,
     pub name: String,

@@ -468,7 +468,8 @@ async fn ldaps_verifies_the_directory_certificate(engine: Engine) {
 /// OU, so the two run side by side.
 struct SambaAd {
     _dir: tempfile::TempDir,
-    _child: Child,
+    child: Child,
+    _watcher: Child,
 }
 
 const AD_BASE: &str = "DC=orion,DC=test";
@@ -515,23 +516,38 @@ fn samba() -> bool {
             let text = std::fs::read_to_string(&conf).unwrap();
             let text = text.replacen("[global]\n", "[global]\n\tldap server require strong auth = no\n", 1);
             std::fs::write(&conf, text).unwrap();
-            // The DC lives as long as this test process: a watcher ends it when the process is gone.
-            let script = format!(
-                "samba -i -M single -s {} >{}/samba.log 2>&1 & S=$!; while kill -0 {} 2>/dev/null; do sleep 1; done; kill $S",
-                conf.display(),
-                d.display(),
-                std::process::id()
+            // The DC lives as long as this test process: a watcher ends it when the process is gone
+            // (the static holding it is never dropped).
+            let log = std::fs::File::create(d.join("samba.log")).unwrap();
+            let samba = Command::new("samba")
+                .args(["-i", "-M", "single", "-s"])
+                .arg(&conf)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let watch = format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null",
+                std::process::id(),
+                samba.id()
             );
-            let child = Command::new("sh").args(["-c", &script]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-            // Held (not waited for) until the process ends; the watcher stops the DC then.
-            let ad = SambaAd { _dir: dir, _child: child };
-            for _ in 0..400 {
-                if ad_modify("dn: CN=Users,DC=orion,DC=test\nchangetype: modify\nreplace: description\ndescription: ready\n", true) {
+            let watcher = Command::new("sh").args(["-c", &watch]).spawn().unwrap();
+            let mut ad = SambaAd { _dir: dir, child: samba, _watcher: watcher };
+            // A loaded machine (the whole suite on two cores) can take minutes to start it.
+            for _ in 0..1800 {
+                if ad_modify(
+                    "dn: CN=Users,DC=orion,DC=test\nchangetype: modify\nreplace: description\ndescription: ready\n",
+                    true,
+                ) {
+                    eprintln!("Samba AD answering after {:.1} s", started.elapsed().as_secs_f64());
                     return Some(ad);
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            panic!("samba did not answer LDAP on 127.0.0.1:389; see {}/samba.log", ad._dir.path().display());
+            let _ = ad.child.kill();
+            let _ = ad.child.wait();
+            let log = std::fs::read_to_string(ad._dir.path().join("samba.log")).unwrap_or_default();
+            panic!("samba did not answer LDAP on 127.0.0.1:389 within 3 minutes; its log:\n{log}");
         })
         .is_some()
 }
