@@ -160,8 +160,18 @@ pub struct ManagerLink {
 
 /// A change to the directory settings, in the security log (who changed what).
 async fn log_change(c: &mut orion_store::Conn<'_>, actor: &Actor, detail: &str, now: i64) -> AppResult<()> {
-    let e = web::NewEvent { kind: "directory_changed", user_id: Some(actor.id.0), email: None, ip: None, detail };
+    // The CLI acts as the server's operator, who is no user row.
+    let (user_id, detail) = match actor_user(actor) {
+        Some(id) => (Some(id), detail.to_string()),
+        None => (None, format!("{detail} (by the operator, on the command line)")),
+    };
+    let e = web::NewEvent { kind: "directory_changed", user_id, email: None, ip: None, detail: &detail };
     Ok(web::log_event(c, &e, now).await?)
+}
+
+/// The user row behind an actor; none for the command line's operator.
+fn actor_user(actor: &Actor) -> Option<i64> {
+    (actor.id.0 > 0).then_some(actor.id.0)
 }
 
 fn admin_only(actor: &Actor) -> AppResult<()> {
@@ -403,7 +413,7 @@ impl App {
             unchanged: diff.unchanged,
             message: message.clone(),
             diff: serde_json::to_string(&diff).unwrap_or_else(|_| "{}".into()),
-            actor_id: actor.map(|a| a.id.0),
+            actor_id: actor.and_then(actor_user),
         };
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
@@ -683,7 +693,7 @@ impl App {
         if tickets.is_empty() && assets.is_empty() {
             return Ok(());
         }
-        let creator = match actor {
+        let creator = match actor.filter(|a| actor_user(a).is_some()) {
             Some(a) => a.clone(),
             None => match admin {
                 Some(id) => Actor { id: UserId(id), role: Role::Admin },

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_orion");
 
 /// Runs `orion` against a database, feeding `stdin`.
-fn orion(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn orion(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("ORION_DATABASE_URL", db)

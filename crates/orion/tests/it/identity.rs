@@ -14,7 +14,8 @@ engine_tests!(
     directory_sync_from_openldap_is_keyed_reviewed_and_guarded,
     ldaps_verifies_the_directory_certificate,
     active_directory_sync_reads_pages_nesting_and_disabled_accounts,
-    two_factor_sign_in_with_an_authenticator_app
+    two_factor_sign_in_with_an_authenticator_app,
+    the_cli_adds_previews_runs_and_lists_a_source
 );
 
 const SUFFIX: &str = "dc=orion,dc=test";
@@ -862,4 +863,42 @@ async fn two_factor_sign_in_with_an_authenticator_app(engine: Engine) {
     assert_eq!(r.location, "/admin/security?m=settings_saved", "{}", r.body);
     let (_, st) = app.get(&admin, "/api/v1/settings/security").await;
     assert_eq!(st["two_factor_grace_days"], 3, "{st}");
+}
+
+/// `orion directory` as an operator scripts it: add from a JSON file with the password on
+/// standard input, a dry run, a real run, the run log; a file with a wrong field is named.
+async fn the_cli_adds_previews_runs_and_lists_a_source(engine: Engine) {
+    if !have_slapd() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = orion_testkit::fresh_database(engine, dir.path()).await else { return };
+    let ldap = Slapd::start(&seed());
+    let run = |args: &[&str], stdin: Option<&str>| crate::cli::orion(&db, args, stdin);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    assert!(run(&["migrate"], None).status.success());
+    let file = dir.path().join("source.json");
+    std::fs::write(&file, json!({"name": "HQ", "url": ldap.url, "bind_dn": ROOT_DN, "base_dn": format!("ou=people,{SUFFIX}"), "sync_minutes": 0, "colour": "blue"}).to_string()).unwrap();
+    let o = run(&["directory", "add", "--file", file.to_str().unwrap(), "--secret-stdin"], Some(ROOT_PW));
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("colour"), "the unknown field is named: {}", text(&o.stderr));
+    std::fs::write(&file, json!({"name": "HQ", "url": ldap.url, "bind_dn": ROOT_DN, "base_dn": format!("ou=people,{SUFFIX}"), "sync_minutes": 0}).to_string()).unwrap();
+    let o = run(&["directory", "add", "--file", file.to_str().unwrap(), "--secret-stdin"], Some(ROOT_PW));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("HQ") && text(&o.stdout).contains("by hand only"), "{}", text(&o.stdout));
+    let o = run(&["directory", "sync", "--id", "1", "--dry-run"], None);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("Would create 13 users") && out.contains("create     ana@orion.test"), "{out}");
+    let o = run(&["directory", "sync", "--id", "1"], None);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("Created 13 users"), "{}", text(&o.stdout));
+    let o = run(&["directory", "runs", "--id", "1", "--json"], None);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let outcomes: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["applied", "previewed"]);
+    let o = run(&["directory", "list", "--json"], None);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["users"], 13, "{list}");
+    assert!(!text(&o.stdout).contains(ROOT_PW), "the secret is never printed");
 }

@@ -3,7 +3,7 @@
 mod api;
 mod assets;
 mod browser;
-mod cli;
+pub(crate) mod cli;
 mod defects;
 mod identity;
 mod itsm;
