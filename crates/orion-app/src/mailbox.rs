@@ -351,12 +351,7 @@ impl App {
 
     fn mailbox_secret(&self, row: &MailboxRow) -> Result<String, String> {
         match (&row.secret_file, &row.secret) {
-            (Some(file), _) => {
-                let dir = self.mail_rt.secrets_dir.as_ref().ok_or("no secrets folder is configured on this node")?;
-                let path = dir.join(file);
-                let s = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                Ok(s.trim().to_string())
-            }
+            (Some(file), _) => self.mail_rt.read_secret_file(file),
             (None, Some(s)) => Ok(s.clone()),
             (None, None) => Err("the mailbox has no password or token".into()),
         }

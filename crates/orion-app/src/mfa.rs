@@ -3,6 +3,7 @@
 //! after a grace period, and an admin's reset. Codes are never accepted twice (the last accepted
 //! time step is stored); wrong codes count like wrong passwords.
 
+use crate::auth::hash_token;
 use crate::kernel::access::require_admin;
 use crate::kernel::error::{found, invalid};
 use crate::{App, AppError, AppResult};
@@ -74,11 +75,6 @@ fn base32(bytes: &[u8]) -> String {
     data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
-/// What is stored of a recovery code or a session token: its SHA-256, in hex.
-fn sha256_hex(s: &str) -> String {
-    crate::auth::hash_token(s)
-}
-
 fn from_base32(s: &str) -> AppResult<Vec<u8>> {
     data_encoding::BASE32_NOPAD.decode(s.as_bytes()).map_err(|e| AppError::Internal(format!("stored TOTP secret: {e}")))
 }
@@ -98,7 +94,7 @@ fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
             format!("{}-{}", &s[..5], &s[5..])
         })
         .collect();
-    let hashes = codes.iter().map(|c| sha256_hex(&normalise_code(c))).collect();
+    let hashes = codes.iter().map(|c| hash_token(&normalise_code(c))).collect();
     (codes, hashes)
 }
 
@@ -290,7 +286,7 @@ impl App {
             Some(step) => mfa::accept_step(&mut c, user_id, step, now).await?,
             None => {
                 let n = normalise_code(code);
-                n.len() == 10 && mfa::use_recovery_code(&mut c, user_id, &sha256_hex(&n), now).await?
+                n.len() == 10 && mfa::use_recovery_code(&mut c, user_id, &hash_token(&n), now).await?
             }
         };
         self.commit(tx).await?;
@@ -356,7 +352,7 @@ impl App {
         let minutes = self.security_settings().await?.step_up_minutes;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let Some((user_id, at)) = web::session_second_factor(&mut c, &sha256_hex(session_token)).await? else {
+        let Some((user_id, at)) = web::session_second_factor(&mut c, &hash_token(session_token)).await? else {
             return Err(AppError::Unauthorized);
         };
         if mfa::totp(&mut c, user_id).await?.is_none_or(|t| t.confirmed_at.is_none()) {
@@ -371,7 +367,7 @@ impl App {
         let now = self.now();
         if self.check_second_factor(actor.id.0, code).await? {
             let mut tx = self.db.begin().await?;
-            web::set_session_second_factor(&mut tx.conn(), &sha256_hex(session_token), now).await?;
+            web::set_session_second_factor(&mut tx.conn(), &hash_token(session_token), now).await?;
             self.commit(tx).await?;
             return Ok(());
         }
@@ -457,6 +453,6 @@ mod tests {
         assert_eq!(codes.len(), RECOVERY_CODES);
         let unique: std::collections::HashSet<_> = hashes.iter().collect();
         assert_eq!(unique.len(), RECOVERY_CODES);
-        assert_eq!(sha256_hex(&normalise_code(&codes[0].to_uppercase().replace('-', " "))), hashes[0]);
+        assert_eq!(hash_token(&normalise_code(&codes[0].to_uppercase().replace('-', " "))), hashes[0]);
     }
 }

@@ -39,6 +39,18 @@ pub struct MailRuntime {
     pub node: String,
 }
 
+impl MailRuntime {
+    /// A secret kept in a file of this node's `secrets/` folder (a mailbox's or a directory's
+    /// password, a token another program refreshes), read fresh at each use; surrounding
+    /// whitespace and line endings are not part of it.
+    pub(crate) fn read_secret_file(&self, file: &str) -> Result<String, String> {
+        let dir = self.secrets_dir.as_ref().ok_or("no secrets folder is configured on this node")?;
+        let path = dir.join(file);
+        let s = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(s.trim().to_string())
+    }
+}
+
 impl Default for MailRuntime {
     fn default() -> Self {
         Self {

@@ -426,19 +426,22 @@ impl App {
             store::finish(&mut c, id, owner, done, next, error).await?;
         }
         self.commit(tx).await?;
-        let mut stored = store::RunRow { id: run_id, ..run };
-        stored.diff = serde_json::to_string(&diff).unwrap_or_default();
-        Ok(Some(DirectoryRun::from_row(stored)))
+        Ok(Some(DirectoryRun {
+            id: run_id,
+            source_id: id,
+            started_at: Timestamp(run.started_at).to_rfc3339(),
+            finished_at: Timestamp(run.finished_at).to_rfc3339(),
+            dry_run,
+            started_by: run.started_by,
+            outcome,
+            message,
+            diff,
+        }))
     }
 
     fn directory_secret(&self, row: &SourceRow, cfg: &SourceConfig) -> Result<Option<String>, String> {
         match (&cfg.secret_file, &row.secret) {
-            (Some(file), _) => {
-                let dir = self.mail_rt.secrets_dir.as_ref().ok_or("no secrets folder is configured on this node")?;
-                let path = dir.join(file);
-                let s = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                Ok(Some(s.trim_end_matches(['\r', '\n']).to_string()))
-            }
+            (Some(file), _) => self.mail_rt.read_secret_file(file).map(Some),
             (None, s) => Ok(s.clone()),
         }
     }
