@@ -65,6 +65,11 @@ pub struct SecuritySettings {
     /// When the roles above last changed (set by Orion; ignored on input)
     #[schema(read_only)]
     pub two_factor_required_since: Option<i64>,
+    /// Roles that sign in only through single sign-on: their password (local or directory) no
+    /// longer signs them in, except break-glass accounts. Needs an enabled single sign-on
+    /// provider. Default none
+    #[schema(schema_with = crate::api_schema::role_list)]
+    pub password_sign_in_off: Vec<String>,
 }
 
 impl Default for SecuritySettings {
@@ -80,6 +85,7 @@ impl Default for SecuritySettings {
             two_factor_grace_days: 7,
             step_up_minutes: 15,
             two_factor_required_since: None,
+            password_sign_in_off: Vec::new(),
         }
     }
 }
@@ -104,9 +110,13 @@ impl SecuritySettings {
         range("min_password_length", self.min_password_length, 8, 64);
         range("two_factor_grace_days", self.two_factor_grace_days, 0, 90);
         range("step_up_minutes", self.step_up_minutes, 1, 720);
-        for r in &self.two_factor_roles {
-            if Role::parse("two_factor_roles", r).is_err() {
-                errs.push("two_factor_roles", format!("{r:?} is not a role (requester, agent, lead, admin)"));
+        for (field, list) in
+            [("two_factor_roles", &self.two_factor_roles), ("password_sign_in_off", &self.password_sign_in_off)]
+        {
+            for r in list {
+                if Role::parse(field, r).is_err() {
+                    errs.push(field, format!("{r:?} is not a role (requester, agent, lead, admin)"));
+                }
             }
         }
         errs.into_result().map_err(AppError::Validation)
@@ -169,6 +179,8 @@ pub enum SignInError {
     Refused,
     /// Too many failures from this address; wait this many minutes
     Throttled(i64),
+    /// The password was right, but this role signs in only through single sign-on
+    SsoOnly,
 }
 
 /// One line of the security log.
@@ -256,6 +268,14 @@ impl App {
         let mut s = s;
         s.two_factor_roles.sort();
         s.two_factor_roles.dedup();
+        s.password_sign_in_off.sort();
+        s.password_sign_in_off.dedup();
+        if !s.password_sign_in_off.is_empty() && self.sso_buttons().await?.is_empty() {
+            return Err(invalid(
+                "password_sign_in_off",
+                "needs an enabled single sign-on provider first, or nobody in these roles could sign in",
+            ));
+        }
         let old = self.security_settings().await?;
         s.two_factor_required_since = if s.two_factor_roles.is_empty() {
             None
@@ -388,28 +408,64 @@ impl App {
             self.commit(tx).await?;
             return Ok(Err(SignInError::Refused));
         }
-        // The password is right; a second factor may still be due.
-        let step = self.after_password(u.id).await?;
+        if !u.break_glass && s.password_sign_in_off.contains(&u.role) {
+            let detail = "password right, but this role signs in only through single sign-on";
+            web::log_event(&mut c, &event("sign_in_failed", &u, ip, detail), now).await?;
+            self.commit(tx).await?;
+            return Ok(Err(SignInError::SsoOnly));
+        }
+        drop(tx); // nothing written: the password is right
+        let detail = if by_directory { "with the directory password" } else { "" };
+        Ok(Ok(self.after_first_factor(&u, client, previous, None, true, detail).await?))
+    }
+
+    /// After the first factor (a password, or a provider's sign-in): Orion's second factor (or
+    /// its set-up) when due and `second_factor` allows, else the session. `sso` is the provider
+    /// and ID token of a single sign-on, kept for signing out there.
+    pub(crate) async fn after_first_factor(
+        &self,
+        u: &web::Credentials,
+        client: &Client,
+        previous: Option<&str>,
+        sso: Option<(i64, &str)>,
+        second_factor: bool,
+        how: &str,
+    ) -> AppResult<SignInStep> {
+        let now = self.now();
+        let s = self.security_settings().await?;
+        let ip = client.ip.as_deref();
+        let step = if second_factor { self.after_password(u.id).await? } else { crate::mfa::AfterPassword::Done };
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
         if !matches!(step, crate::mfa::AfterPassword::Done) {
             let token = random_secret();
             orion_store::mfa::delete_expired_challenges(&mut c, now).await?;
             orion_store::mfa::insert_challenge(&mut c, &sha256_hex(&token), u.id, now, now + CHALLENGE_MS).await?;
+            if let Some((p, t)) = sso {
+                orion_store::sso::set_challenge_provider(&mut c, &sha256_hex(&token), p, t).await?;
+            }
+            let first = if sso.is_some() { how.to_string() } else { "password right".to_string() };
             let detail = if matches!(step, crate::mfa::AfterPassword::Enrol) {
-                "password right; two-factor set-up required"
+                format!("{first}; two-factor set-up required")
             } else {
-                "password right; second factor asked"
+                format!("{first}; second factor asked")
             };
-            web::log_event(&mut c, &event("sign_in_password_ok", &u, ip, detail), now).await?;
+            web::log_event(&mut c, &event("sign_in_password_ok", u, ip, &detail), now).await?;
             self.commit(tx).await?;
-            return Ok(Ok(match step {
+            return Ok(match step {
                 crate::mfa::AfterPassword::Enrol => SignInStep::Enrol(token),
                 _ => SignInStep::SecondFactor(token),
-            }));
+            });
         }
-        let signed = self.open_session(&mut c, &u, client, previous, &s, now, "").await?;
+        // A provider trusted to ask for a second factor counts as one for sensitive changes.
+        let signed =
+            self.open_session(&mut c, u, client, previous, &s, now, sso.is_some() && !second_factor, how).await?;
+        if let Some((p, t)) = sso {
+            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, t).await?;
+        }
         self.commit(tx).await?;
         metrics::counter!("orion_security_events_total", "kind" => "sign_in").increment(1);
-        Ok(Ok(SignInStep::Done(signed)))
+        Ok(SignInStep::Done(signed))
     }
 
     /// Starts a session for `u` (after every factor): ends this browser's previous one, clears the
@@ -423,6 +479,7 @@ impl App {
         previous: Option<&str>,
         s: &SecuritySettings,
         now: i64,
+        second_factor: bool,
         detail: &str,
     ) -> AppResult<SignedIn> {
         let ip = client.ip.as_deref();
@@ -435,7 +492,7 @@ impl App {
         let expires = now + s.absolute_timeout_hours * 60 * MINUTE_MS;
         let agent = client.user_agent.as_deref().map(|a| a.chars().take(300).collect::<String>());
         web::insert_session(c, &sha256_hex(&token), u.id, now, expires, ip, agent.as_deref()).await?;
-        if !detail.is_empty() {
+        if second_factor {
             // Signed in with a second factor: it counts as confirmed for sensitive changes.
             web::set_session_second_factor(c, &sha256_hex(&token), now).await?;
         }
@@ -489,8 +546,14 @@ impl App {
                 self.commit(tx).await?;
                 return Ok(Err(SignInError::Refused));
             }
+            let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
             orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
-            let signed = self.open_session(&mut c, &u, client, previous, &s, now, "with a second factor").await?;
+            let how =
+                if sso.is_some() { "through single sign-on, with a second factor" } else { "with a second factor" };
+            let signed = self.open_session(&mut c, &u, client, previous, &s, now, true, how).await?;
+            if let Some((p, t)) = sso {
+                orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
+            }
             self.commit(tx).await?;
             Ok::<_, AppError>(Ok(signed))
         }
@@ -521,8 +584,13 @@ impl App {
         let s = self.security_settings().await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
+        let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
         orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
-        let signed = self.open_session(&mut c, &u, client, previous, &s, now, "two-factor set up at sign-in").await?;
+        let signed =
+            self.open_session(&mut c, &u, client, previous, &s, now, true, "two-factor set up at sign-in").await?;
+        if let Some((p, t)) = sso {
+            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
+        }
         self.commit(tx).await?;
         Ok((signed, codes))
     }
@@ -575,9 +643,14 @@ impl App {
         })
     }
 
-    /// Ends this browser's session.
-    pub async fn sign_out(&self, token: &str, client: &Client) -> AppResult<()> {
-        let Ok(s) = self.session(token).await else { return Ok(()) };
+    /// Ends this browser's session. When a single sign-on provider signed it in and signs out
+    /// too, returns where to send the browser for that (then back to `after`).
+    pub async fn sign_out(&self, token: &str, client: &Client, after: Option<&str>) -> AppResult<Option<String>> {
+        let Ok(s) = self.session(token).await else { return Ok(None) };
+        let sso = {
+            let mut r = self.db.read().await?;
+            orion_store::sso::session_provider(&mut r.conn(), &sha256_hex(token)).await?
+        };
         let mut tx = self.db.begin().await?;
         web::delete_session(&mut tx.conn(), &sha256_hex(token)).await?;
         let e = web::NewEvent {
@@ -589,7 +662,10 @@ impl App {
         };
         web::log_event(&mut tx.conn(), &e, self.now()).await?;
         self.commit(tx).await?;
-        Ok(())
+        Ok(match sso {
+            Some((provider, id_token)) => self.provider_sign_out_url(provider, &id_token, after).await,
+            None => None,
+        })
     }
 
     /// Ends every session of the caller (all browsers, all devices); returns how many ended.
@@ -715,6 +791,19 @@ impl App {
             self.commit(tx).await?;
             return Ok(());
         };
+        let sso_only = self.security_settings().await?.password_sign_in_off.contains(&u.role) && !u.break_glass;
+        if sso_only {
+            let e = web::NewEvent {
+                kind: "password_reset_requested",
+                user_id: Some(u.id),
+                email: Some(&u.email),
+                ip,
+                detail: "this role signs in only through single sign-on; nothing sent",
+            };
+            web::log_event(&mut c, &e, now).await?;
+            self.commit(tx).await?;
+            return Ok(());
+        }
         if web::resets_since(&mut c, u.id, now - 60 * MINUTE_MS).await? >= RESETS_PER_HOUR {
             let e = web::NewEvent {
                 kind: "password_reset_requested",

@@ -25,6 +25,7 @@ pub mod search;
 pub mod settings;
 pub mod sla;
 pub mod sql;
+pub mod sso;
 pub mod tickets;
 pub mod timeline;
 pub mod tokens;

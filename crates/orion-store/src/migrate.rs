@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(18, "0018_ticket_assignee_state_statistics"),
     migration!(19, "0019_directory"),
     migration!(20, "0020_two_factor"),
+    migration!(21, "0021_sso"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -209,6 +209,10 @@ impl TestApp {
     pub async fn put(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(token, reqwest::Method::PUT, path, Some(body)).await
     }
+
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.send(token, reqwest::Method::DELETE, path, None).await
+    }
 }
 
 impl Drop for TestApp {

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::ErrorBody)),
     tags(
         (name = "tickets", description = "Incidents and service requests"),
-        (name = "directory", description = "Users, groups, categories; directory sources (LDAP, Active Directory) and their sync runs; manager chains"),
+        (name = "directory", description = "Users, groups, categories; directory sources (LDAP, Active Directory) and their sync runs; manager chains; single sign-on (OpenID Connect) providers"),
         (name = "knowledge", description = "Knowledge base articles, full-text search, suggestions"),
         (name = "settings", description = "Priority matrix, OLA targets"),
         (name = "reports", description = "Figures across tickets"),

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod ldap;
 pub mod plan;
+pub mod sso;
 
 use crate::kernel::access::require_admin;
 use crate::kernel::error::found;

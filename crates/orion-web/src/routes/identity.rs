@@ -1,4 +1,5 @@
-//! `/api/v1/directory`: LDAP and Active Directory sources, their sync runs, and manager chains.
+//! `/api/v1/directory`: LDAP and Active Directory sources, their sync runs, and manager chains;
+//! `/api/v1/sso/providers`: single sign-on (OpenID Connect) providers.
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::tickets::PageQuery;
@@ -10,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
 use orion_app::identity::config::DirectorySourceInput;
+use orion_app::identity::sso::{SsoProvider, SsoProviderInput};
 use orion_app::identity::{DirectoryRun, DirectorySource, ManagerLink, SyncRequest};
 use utoipa_axum::routes;
 
@@ -20,6 +22,8 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
         .routes(routes!(manager_chain))
+        .routes(routes!(list_providers, create_provider))
+        .routes(routes!(get_provider, update_provider, delete_provider))
 }
 
 /// The directory sources users are synchronised from, in order; secrets are never shown (admins).
@@ -141,4 +145,67 @@ async fn manager_chain(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<ManagerLink>>> {
     Ok(Json(s.app.manager_chain(&actor, id).await?))
+}
+
+/// The single sign-on (OpenID Connect) providers the sign-in page offers, in order; client
+/// secrets are never shown (admins).
+#[utoipa::path(get, path = "/api/v1/sso/providers", tag = "directory", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SsoProvider>), (status = 403, body = ErrorBody)))]
+async fn list_providers(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<SsoProvider>>> {
+    Ok(Json(s.app.list_sso_providers(&actor).await?))
+}
+
+/// Add an OpenID Connect provider (admins). Register Orion at the provider with the redirect URI
+/// `<Orion's address>/login/sso/callback`.
+#[utoipa::path(post, path = "/api/v1/sso/providers", tag = "directory", request_body = SsoProviderInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = SsoProvider), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_provider(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<SsoProviderInput>,
+) -> ApiResult<(StatusCode, Json<SsoProvider>)> {
+    Ok((StatusCode::CREATED, Json(s.app.create_sso_provider(&actor, body).await?)))
+}
+
+/// One provider (admins).
+#[utoipa::path(get, path = "/api/v1/sso/providers/{id}", tag = "directory", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = SsoProvider), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_provider(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<SsoProvider>> {
+    Ok(Json(s.app.get_sso_provider(&actor, id).await?))
+}
+
+/// Change a provider; settings left out keep their value, and a left-out `client_secret` keeps
+/// the stored one (admins).
+#[utoipa::path(put, path = "/api/v1/sso/providers/{id}", tag = "directory", params(("id" = i64, Path)),
+    request_body = SsoProviderInput, security(("bearer" = [])),
+    responses((status = 200, body = SsoProvider), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_provider(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SsoProviderInput>,
+) -> ApiResult<Json<SsoProvider>> {
+    Ok(Json(s.app.update_sso_provider(&actor, id, body).await?))
+}
+
+/// Remove a provider; its users stay, with their other ways to sign in (admins). Refused while
+/// password sign-in is off for a role and this is the last enabled provider.
+#[utoipa::path(delete, path = "/api/v1/sso/providers/{id}", tag = "directory", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody)))]
+async fn delete_provider(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_sso_provider(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -16,6 +16,8 @@ use std::collections::HashMap;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/login/sso/callback", get(sso_callback))
+        .route("/login/sso/{id}", get(sso_start))
         .route("/login/two-factor", get(second_factor_page).post(second_factor))
         .route("/login/two-factor/setup", get(setup_at_signin_page).post(setup_at_signin))
         .route("/account/two-factor", get(account_setup_page).post(account_setup))
@@ -39,16 +41,132 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Single sign-on providers: (id, name)
+    providers: Vec<(i64, String)>,
 }
 
-async fn login_page(Query(q): Query<HashMap<String, String>>) -> Response {
-    let page = LoginPage {
-        l: Layout::new(None, "Sign in", "", q.get("m").map(String::as_str)),
-        email: String::new(),
-        next: safe_next(q.get("next").map(String::as_str)).unwrap_or_default(),
-        error: None,
+impl LoginPage {
+    fn next_query(&self) -> String {
+        if self.next.is_empty() { String::new() } else { format!("?next={}", super::form::encode(&self.next)) }
+    }
+}
+
+async fn login_view(
+    s: &AppState,
+    email: String,
+    next: String,
+    error: Option<String>,
+    message: Option<&str>,
+) -> LoginPage {
+    let providers = match s.app.sso_buttons().await {
+        Ok(b) => b.into_iter().map(|b| (b.id, b.name)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list single sign-on providers");
+            Vec::new()
+        }
     };
-    render(&page)
+    LoginPage { l: Layout::new(None, "Sign in", "", message), email, next, error, providers }
+}
+
+async fn login_page(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_default();
+    render(&login_view(&s, String::new(), next, None, q.get("m").map(String::as_str)).await)
+}
+
+/// The sign-in page with an error and a status.
+async fn login_refused(s: &AppState, error: String, next: Option<String>, status: StatusCode) -> Response {
+    let page = login_view(s, String::new(), next.unwrap_or_default(), Some(error), None).await;
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The cookie that ties a single sign-on to the browser that started it (ten minutes).
+const SSO_COOKIE: &str = "orion_sso";
+
+fn sso_cookie(headers: &HeaderMap, value: &str) -> axum::http::HeaderValue {
+    let secure = if super::session::is_https(headers) { "; Secure" } else { "" };
+    let age = if value.is_empty() { "Max-Age=0" } else { "Max-Age=600" };
+    axum::http::HeaderValue::from_str(&format!(
+        "{SSO_COOKIE}={value}; Path=/login/sso; HttpOnly; SameSite=Lax; {age}{secure}"
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("orion_sso=; Path=/login/sso; Max-Age=0"))
+}
+
+/// Orion's address as the browser (and so a provider) knows it: the portal URL of the mail
+/// settings when set, else this request's host.
+pub(crate) async fn public_base(s: &AppState, headers: &HeaderMap) -> String {
+    if let Ok(Some(u)) = s.app.mail_settings().await.map(|m| m.portal_url) {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .unwrap_or("localhost");
+    let scheme = if super::session::is_https(headers) { "https" } else { "http" };
+    format!("{scheme}://{host}")
+}
+
+async fn sso_start(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let next = safe_next(q.get("next").map(String::as_str));
+    let Ok(id) = id.parse::<i64>() else {
+        return login_refused(&s, "There is no such sign-in provider.".into(), next, StatusCode::NOT_FOUND).await;
+    };
+    let callback = format!("{}/login/sso/callback", public_base(&s, &headers).await);
+    match s.app.begin_sso(id, &callback, next.as_deref()).await {
+        Ok((url, state)) => {
+            let mut resp = Redirect::to(&url).into_response();
+            resp.headers_mut().insert(header::SET_COOKIE, sso_cookie(&headers, &state));
+            resp
+        }
+        Err(why) => login_refused(&s, why.0, next, StatusCode::BAD_GATEWAY).await,
+    }
+}
+
+async fn sso_callback(
+    State(s): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let state = q.get("state").map(String::as_str).unwrap_or_default();
+    let clear = |mut resp: Response| {
+        resp.headers_mut().append(header::SET_COOKIE, sso_cookie(&headers, ""));
+        resp
+    };
+    // The state must come back to the browser that set off: a code pushed into someone else's
+    // browser (login CSRF) finds no matching cookie.
+    if state.is_empty() || cookie(&headers, SSO_COOKIE).as_deref() != Some(state) {
+        let ip = client.ip.as_deref();
+        s.app
+            .log_security("sso_sign_in_failed", None, None, ip, "the answer came to a browser that did not start it")
+            .await;
+        let why = "This sign-in did not start in this browser, or took too long. Start again.".to_string();
+        return clear(login_refused(&s, why, None, StatusCode::BAD_REQUEST).await);
+    }
+    if let Some(error) = q.get("error") {
+        let why = s.app.sso_denied(state, error, &client).await;
+        return clear(login_refused(&s, why.0, None, StatusCode::UNAUTHORIZED).await);
+    }
+    let code = q.get("code").map(String::as_str).unwrap_or_default();
+    let previous = cookie(&headers, SESSION_COOKIE);
+    let resp = match s.app.finish_sso(state, code, &client, previous.as_deref()).await {
+        Ok((SignInStep::Done(signed), next)) => signed_in(&headers, &signed, safe_next(next.as_deref())),
+        Ok((SignInStep::SecondFactor(ch), next)) => {
+            to_challenge(&headers, "/login/two-factor", &ch, safe_next(next.as_deref()))
+        }
+        Ok((SignInStep::Enrol(ch), next)) => {
+            to_challenge(&headers, "/login/two-factor/setup", &ch, safe_next(next.as_deref()))
+        }
+        Err(why) => login_refused(&s, why.0, None, StatusCode::UNAUTHORIZED).await,
+    };
+    clear(resp)
 }
 
 async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, headers: HeaderMap, f: Fields) -> Response {
@@ -68,13 +186,11 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
                 SignInError::Throttled(min) => {
                     format!("Too many failed sign-ins from your network. Wait {min} minutes and try again.")
                 }
+                SignInError::SsoOnly => "Your organisation signs you in with single sign-on: use the button \
+                                         below instead of a password."
+                    .to_string(),
             };
-            let page = LoginPage {
-                l: Layout::new(None, "Sign in", "", None),
-                email,
-                next: next.unwrap_or_default(),
-                error: Some(error),
-            };
+            let page = login_view(&s, email, next.unwrap_or_default(), Some(error), None).await;
             let mut resp = render(&page);
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
             resp
@@ -83,12 +199,19 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
 }
 
 async fn logout(State(s): State<AppState>, ClientInfo(client): ClientInfo, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = s.app.sign_out(&token, &client).await
-    {
-        return error_page(None, &e);
+    let mut provider = None;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        let after = format!("{}/login?m=signed_out", public_base(&s, &headers).await);
+        match s.app.sign_out(&token, &client, Some(&after)).await {
+            Ok(url) => provider = url,
+            Err(e) => return error_page(None, &e),
+        }
     }
-    let mut resp = done("/login", "signed_out");
+    // Signed in through a provider that signs out too: on to it, and back to the sign-in page.
+    let mut resp = match provider {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => done("/login", "signed_out"),
+    };
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, ""));
     resp
 }

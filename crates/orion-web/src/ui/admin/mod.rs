@@ -16,9 +16,11 @@ use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, Priori
 use std::collections::HashMap;
 
 mod identity;
+mod sso;
 
 pub(super) fn routes() -> Router<AppState> {
     identity::routes()
+        .merge(sso::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
@@ -535,6 +537,7 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
         two_factor_grace_days: f.int("two_factor_grace_days").unwrap_or(d.two_factor_grace_days),
         step_up_minutes: f.int("step_up_minutes").unwrap_or(d.step_up_minutes),
         two_factor_required_since: None,
+        password_sign_in_off: f.all("password_sign_in_off"),
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
         Ok(_) => done("/admin/security", "settings_saved"),
