@@ -198,6 +198,13 @@ async fn login(State(s): State<AppState>, ClientInfo(client): ClientInfo, header
     }
 }
 
+#[derive(Template)]
+#[template(path = "signed_out_provider.html")]
+struct SignedOutProvider {
+    l: Layout,
+    url: String,
+}
+
 async fn logout(State(s): State<AppState>, ClientInfo(client): ClientInfo, headers: HeaderMap) -> Response {
     let mut provider = None;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
@@ -208,8 +215,10 @@ async fn logout(State(s): State<AppState>, ClientInfo(client): ClientInfo, heade
         }
     }
     // Signed in through a provider that signs out too: on to it, and back to the sign-in page.
+    // A page that moves on by itself, not a redirect: the console's policy lets forms post only
+    // to Orion (`form-action 'self'`), which a browser applies to a form's redirects too.
     let mut resp = match provider {
-        Some(url) => Redirect::to(&url).into_response(),
+        Some(url) => render(&SignedOutProvider { l: Layout::new(None, "Signed out", "", None), url }),
         None => done("/login", "signed_out"),
     };
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, ""));

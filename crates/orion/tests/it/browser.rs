@@ -16,6 +16,7 @@ engine_tests!(
     an_incident_goes_from_caller_to_l2_and_back_to_the_requester,
     cross_site_forms_and_injected_scripts_do_nothing,
     articles_are_suggested_searched_and_linked_in_the_browser,
+    single_sign_on_set_up_and_used_in_the_browser,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -349,7 +350,7 @@ async fn sign_in_and_lockout_in_the_browser(engine: Engine) {
 }
 
 async fn an_incident_goes_from_caller_to_l2_and_back_to_the_requester(engine: Engine) {
-    let Some((t, _admin)) = desk(engine).await else { return };
+    let Some((t, admin)) = desk(engine).await else { return };
     let Some(b) = Browser::start(&t).await else { return };
     // L1 takes a call: a new incident for a caller, found by type-ahead.
     b.sign_in("sam@example.com", PW).await;
@@ -546,4 +547,54 @@ async fn articles_are_suggested_searched_and_linked_in_the_browser(engine: Engin
     b.click("#kb-panel form.inline button").await;
     b.wait_text(".flash", "Article linked").await;
     b.wait_text("#kb-panel", "Linked articles").await;
+}
+
+/// An admin adds an OpenID Connect provider in the console; someone new signs in with its button
+/// on the real sign-in page, through the provider's own form (oidc-provider-mock), and lands on
+/// the agent desk with the role their group gives; signing out goes through the provider.
+async fn single_sign_on_set_up_and_used_in_the_browser(engine: Engine) {
+    let Some(op) = crate::identity::OpenIdProvider::start().await else { return };
+    let Some((t, admin)) = desk(engine).await else { return };
+    let Some(b) = Browser::start(&t).await else { return };
+    b.sign_in("admin@example.com", PW).await;
+    b.goto("/admin/sso").await;
+    b.wait_text("#callback-url", "/login/sso/callback").await;
+    b.fill("#p-name", "Staff account").await;
+    b.fill("#p-issuer", &op.url).await;
+    b.fill("#p-client", "orion-web").await;
+    b.fill("#p-secret", "s3cret-client").await;
+    b.fill("input[name=rule_group]", "it-desk").await;
+    b.script("document.querySelector('select[name=rule_role]').value = 'agent'").await;
+    b.script("document.querySelector('select[name=rule_orion_group]').value = 'Service Desk'").await;
+    b.click("#add-provider button[type=submit]").await;
+    b.wait_text(".flash", "Provider added").await;
+    b.shot("admin-sso").await;
+    b.sign_out().await;
+
+    op.set_user("dana", json!({"email": "dana@example.com", "name": "Dana Desk", "groups": ["it-desk"]})).await;
+    b.goto("/login").await;
+    b.wait_text("a.button.sso", "Sign in with Staff account").await;
+    b.shot("sign-in-sso").await;
+    b.click("a.button.sso").await;
+    // The provider's own sign-in form.
+    b.fill("input[name=sub]", "dana").await;
+    assert!(b.url().await.starts_with(&op.url), "at the provider: {}", b.url().await);
+    b.script("document.querySelector('input[name=sub]').form.submit()").await;
+    b.wait_text("header .who", "Dana Desk").await;
+    assert!(b.url().await.ends_with("/agent"), "on the desk: {}", b.url().await);
+    b.wait_text("h1", "Assigned to me").await;
+    let (_, users) = t.get(&admin, "/api/v1/users?q=dana").await;
+    let dana = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "dana@example.com").expect("created");
+    assert_eq!(dana["role"], json!("agent"), "{users}");
+    assert!(dana["groups"].to_string().contains("Service Desk"), "{users}");
+
+    // Signing out ends the Orion session and goes on to the provider's end-session page.
+    b.click("header .who button").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !b.url().await.contains("/oauth2/end_session") {
+        assert!(Instant::now() < deadline, "never reached the provider's sign-out: {}", b.url().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.goto("/agent").await;
+    b.find("#email").await;
 }
