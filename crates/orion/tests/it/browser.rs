@@ -334,7 +334,7 @@ async fn sign_in_and_lockout_in_the_browser(engine: Engine) {
     b.sign_in("admin@example.com", PW).await;
     b.find("header nav").await;
     b.goto("/admin/security").await;
-    b.wait_text("table.log", "account locked").await;
+    b.wait_text("table.log", "Account locked").await;
     b.shot("admin-security").await;
     b.goto("/admin/users?q=dev").await;
     b.click("table a[href^='/admin/users/']").await;
@@ -350,7 +350,7 @@ async fn sign_in_and_lockout_in_the_browser(engine: Engine) {
 }
 
 async fn an_incident_goes_from_caller_to_l2_and_back_to_the_requester(engine: Engine) {
-    let Some((t, admin)) = desk(engine).await else { return };
+    let Some((t, _admin)) = desk(engine).await else { return };
     let Some(b) = Browser::start(&t).await else { return };
     // L1 takes a call: a new incident for a caller, found by type-ahead.
     b.sign_in("sam@example.com", PW).await;

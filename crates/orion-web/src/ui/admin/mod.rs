@@ -498,7 +498,7 @@ async fn security_page(
         .map(|e| EventRow {
             alarm: matches!(e.kind.as_str(), "account_locked" | "sign_in_throttled" | "cross_site_refused"),
             at: when(&e.at),
-            kind: words(&e.kind),
+            kind: security_event_label(&e.kind),
             email: e.email.unwrap_or_default(),
             ip: e.ip.unwrap_or_default(),
             detail: e.detail,
@@ -515,6 +515,41 @@ async fn security_page(
     };
     let err = p.error.clone();
     with_status(render(&p), &err)
+}
+
+/// A security log event in words.
+fn security_event_label(kind: &str) -> String {
+    match kind {
+        "sign_in" => "Signed in",
+        "sign_in_failed" => "Sign-in refused",
+        "sign_in_password_ok" => "Password right, second factor asked",
+        "sign_in_throttled" => "Sign-ins from an address paused",
+        "sso_sign_in_failed" => "Single sign-on refused",
+        "sso_changed" => "Single sign-on settings changed",
+        "user_provisioned" => "Account created at first sign-in",
+        "role_changed_by_sso" => "Role changed by single sign-on",
+        "account_locked" => "Account locked",
+        "account_unlocked" => "Account unlocked",
+        "sign_out" => "Signed out",
+        "sign_out_everywhere" => "Signed out everywhere",
+        "session_expired" => "Session ended",
+        "password_changed" => "Password changed",
+        "password_reset_requested" => "Password reset asked for",
+        "password_reset" => "Password reset",
+        "token_created" => "API token created",
+        "token_revoked" => "API token revoked",
+        "cross_site_refused" => "Cross-site request refused",
+        "settings_changed" => "Security settings changed",
+        "directory_changed" => "Directory settings changed",
+        "deactivated_by_directory" => "Deactivated by the directory",
+        "reactivated_by_directory" => "Re-enabled by the directory",
+        "two_factor_enabled" => "Two-factor sign-in turned on",
+        "two_factor_disabled" => "Two-factor sign-in turned off",
+        "two_factor_reset" => "Two-factor sign-in reset by an admin",
+        "recovery_codes_renewed" => "New recovery codes",
+        other => return words(other),
+    }
+    .to_string()
 }
 
 async fn security(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
