@@ -361,6 +361,22 @@ impl App {
         Ok(at.is_none_or(|t| now - t > minutes * 60_000))
     }
 
+    /// Whether deciding on a change must confirm a second factor first (the security settings say
+    /// so). Refuses someone who has no second factor to confirm: an approval the desk wants
+    /// confirmed must not rest on a password alone.
+    pub async fn change_approval_step_up(&self, actor: &Actor) -> AppResult<bool> {
+        if !self.security_settings().await?.step_up_for_change_approval {
+            return Ok(false);
+        }
+        if !self.status_of(actor.id.0).await?.enabled {
+            return Err(AppError::Forbidden(
+                "approving changes needs two-factor sign-in: set up an authenticator app on your account page first"
+                    .into(),
+            ));
+        }
+        Ok(true)
+    }
+
     /// Confirms a second factor for this session now (before a sensitive change). A wrong code
     /// counts towards the account's lockout.
     pub async fn step_up(&self, actor: &Actor, session_token: &str, code: &str) -> AppResult<()> {

@@ -70,6 +70,9 @@ pub struct SecuritySettings {
     /// provider. Default none
     #[schema(schema_with = crate::api_schema::role_list)]
     pub password_sign_in_off: Vec<String>,
+    /// Approving or rejecting a change asks for the second factor again (like the other sensitive
+    /// changes): approvers need two-factor sign-in, and API tokens cannot decide. Default false
+    pub step_up_for_change_approval: bool,
 }
 
 impl Default for SecuritySettings {
@@ -86,6 +89,7 @@ impl Default for SecuritySettings {
             step_up_minutes: 15,
             two_factor_required_since: None,
             password_sign_in_off: Vec::new(),
+            step_up_for_change_approval: false,
         }
     }
 }

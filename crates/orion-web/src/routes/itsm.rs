@@ -290,6 +290,12 @@ async fn decide_change(
     ApiPath(number): ApiPath<String>,
     ApiJson(input): ApiJson<DecisionInput>,
 ) -> ApiResult<Json<Change>> {
+    if s.app.change_approval_step_up(&a).await? {
+        return Err(orion_app::AppError::Forbidden(
+            "this desk confirms change approvals with a second factor: decide in the console".into(),
+        )
+        .into());
+    }
     Ok(Json(s.app.decide_change(&a, &number, input).await?))
 }
 

@@ -16,7 +16,8 @@ engine_tests!(
     active_directory_sync_reads_pages_nesting_and_disabled_accounts,
     two_factor_sign_in_with_an_authenticator_app,
     the_cli_adds_previews_runs_and_lists_a_source,
-    single_sign_on_with_openid_connect
+    single_sign_on_with_openid_connect,
+    approving_a_change_can_ask_for_the_second_factor
 );
 
 const SUFFIX: &str = "dc=orion,dc=test";
@@ -1169,4 +1170,85 @@ async fn single_sign_on_with_openid_connect(engine: Engine) {
     assert!(r.body.contains("http-equiv=\"refresh\""), "{}", r.body);
     assert!(web.cookie.is_none(), "the session cookie is cleared");
     assert_eq!(web.get("/agent").await.status, StatusCode::SEE_OTHER, "the session is over");
+}
+
+/// Turns two-factor sign-in on for the user signed in as `web` (its secret back).
+async fn enrol_totp(web: &mut crate::web::Web, app: &TestApp) -> String {
+    let page = web.get("/account/two-factor").await;
+    let secret = between(&page.body, "id=\"totp-secret\">", "<").to_string();
+    let r = web.post("/account/two-factor", &[("code", &oathtool(app, &secret))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    secret
+}
+
+async fn approving_a_change_can_ask_for_the_second_factor(engine: Engine) {
+    let found = Command::new("sh").args(["-c", "command -v oathtool"]).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(!orion_testkit::in_ci(), "oathtool is required under CI=true (scripts/test installs oathtool)");
+        eprintln!("\n*** oathtool missing: test SKIPPED ***\n");
+        return;
+    }
+    let Some(app) = TestApp::spawn(engine).await else { return };
+    const PW: &str = "staple horse battery correct";
+    let admin = app.bootstrap_admin("root@orion.test").await;
+    app.post(&admin, "/api/v1/groups", json!({"name": "Infrastructure", "tier": 2})).await;
+    let sam = app.user(&admin, "sam@orion.test", "agent", &["Infrastructure"]).await;
+    let lea = app.user(&admin, "lea@orion.test", "lead", &["Infrastructure"]).await;
+    app.user(&admin, "max@orion.test", "agent", &["Infrastructure"]).await;
+    for who in ["lea@orion.test", "max@orion.test"] {
+        app.app.set_password(who, PW.into()).await.unwrap();
+    }
+    let (st, c) = app
+        .post(
+            &sam,
+            "/api/v1/changes",
+            json!({"title": "Patch db-pay", "implementation_plan": "apt upgrade; reboot",
+                "backout_plan": "Restore the snapshot", "test_plan": "Run the payroll export",
+                "risk_impact": 2, "risk_complexity": 2, "risk_experience": 2, "risk_backout": 1,
+                "planned_start": "2026-11-20T10:00:00Z", "planned_end": "2026-11-20T12:00:00Z",
+                "assignment_group": "Infrastructure", "approvers": ["lea@orion.test", "max@orion.test"],
+                "approval_rule": "any"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let n = c["ticket"]["number"].as_str().unwrap().to_string();
+    for to in ["assessment", "approval"] {
+        let (st, b) = app.post(&sam, &format!("/api/v1/changes/{n}/phase"), json!({"phase": to})).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+
+    let mut lw = crate::web::Web::new(&app);
+    lw.login("lea@orion.test", PW).await;
+    let secret = enrol_totp(&mut lw, &app).await;
+    let mut mw = crate::web::Web::new(&app);
+    mw.login("max@orion.test", PW).await;
+
+    let (_, mut sec) = app.get(&admin, "/api/v1/settings/security").await;
+    sec["step_up_for_change_approval"] = json!(true);
+    sec.as_object_mut().unwrap().remove("two_factor_required_since");
+    let (st, b) = app.put(&admin, "/api/v1/settings/security", sec).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // An API token cannot decide: it has no second factor to confirm.
+    let (st, b) = app.post(&lea, &format!("/api/v1/changes/{n}/approvals"), json!({"decision": "approved"})).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    // Max has no second factor: the page says what to do, and nothing is decided.
+    let r = mw.post(&format!("/agent/changes/{n}/decide"), &[("decision", "approved")]).await;
+    assert!(r.body.contains("approving changes needs two-factor sign-in"), "{} {}", r.status, r.body);
+    // Lea's last code is older than the settings allow: the confirmation page first, then the
+    // decision goes through.
+    use orion_app::Clock;
+    app.clock.set(orion_domain::Timestamp(app.clock.now().0 + 20 * 60_000));
+    let r = lw.post(&format!("/agent/changes/{n}/decide"), &[("decision", "approved")]).await;
+    assert!(r.location.starts_with("/account/confirm?next="), "{} {}", r.status, r.location);
+    let (_, c) = app.get(&sam, &format!("/api/v1/changes/{n}")).await;
+    assert_eq!(c["approval"], json!("pending"), "not decided before the code: {c}");
+    let r = lw
+        .post("/account/confirm", &[("code", &oathtool(&app, &secret)), ("next", &format!("/agent/changes/{n}"))])
+        .await;
+    assert_eq!(r.location, format!("/agent/changes/{n}"), "{}", r.body);
+    let r = lw.post(&format!("/agent/changes/{n}/decide"), &[("decision", "approved")]).await;
+    assert_eq!(r.location, format!("/agent/changes/{n}?m=decided"), "{}", r.body);
+    let (_, c) = app.get(&sam, &format!("/api/v1/changes/{n}")).await;
+    assert_eq!(c["approval"], json!("approved"), "{c}");
 }

@@ -573,6 +573,7 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
         step_up_minutes: f.int("step_up_minutes").unwrap_or(d.step_up_minutes),
         two_factor_required_since: None,
         password_sign_in_off: f.all("password_sign_in_off"),
+        step_up_for_change_approval: f.checked("step_up_for_change_approval"),
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
         Ok(_) => done("/admin/security", "settings_saved"),

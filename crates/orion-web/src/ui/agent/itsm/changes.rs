@@ -338,10 +338,19 @@ async fn act(
             let input = ChangeEdit { version: f.int("version"), fields: fields_of(&f, true) };
             app.edit_change(actor, &number, input).await.map(|_| "change_saved")
         }
-        "decide" => {
-            let input = DecisionInput { decision: f.text("decision").unwrap_or_default(), comment: f.text("comment") };
-            app.decide_change(actor, &number, input).await.map(|_| "decided")
-        }
+        "decide" => match app.change_approval_step_up(actor).await {
+            Err(e) => Err(e),
+            Ok(needed) => {
+                // A code confirmed within the last minutes, else the confirmation page first.
+                let back = format!("/agent/changes/{number}");
+                if needed && let Some(r) = crate::ui::auth::require_recent_second_factor(&s, &user, &back).await {
+                    return r;
+                }
+                let input =
+                    DecisionInput { decision: f.text("decision").unwrap_or_default(), comment: f.text("comment") };
+                app.decide_change(actor, &number, input).await.map(|_| "decided")
+            }
+        },
         "task" => {
             let input = TaskInput { title: f.text("title").unwrap_or_default(), assignee: f.text("assignee") };
             app.add_change_task(actor, &number, input).await.map(|_| "task_added")
