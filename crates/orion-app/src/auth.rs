@@ -2,8 +2,11 @@
 //!
 //! A token is `orion_` plus 64 hex characters; only its SHA-256 is stored. Valid
 //! tokens are cached per node for a few seconds so a read does not cost a token
-//! query; revoking on this node clears the cache at once, other nodes follow
-//! within `CACHE_TTL_MS`.
+//! query. Whatever changes who a token speaks for (a revoked token, a deactivated user, a
+//! changed role, a new password) clears the cache on this node at once and, on PostgreSQL,
+//! tells every other node to clear theirs (`NOTIFY orion_auth`, [`run_auth_listener`]); a
+//! node that lost its listening connection clears its cache when it reconnects, and entries
+//! never outlive `CACHE_TTL_MS` anyway.
 
 use crate::{App, AppError, AppResult, NewToken, kernel::error::invalid};
 use orion_domain::{Actor, Email, Role, UserId};
@@ -64,7 +67,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The channel on which nodes tell each other that cached tokens may be stale.
+const AUTH_CHANNEL: &str = "orion_auth";
+
 impl App {
+    /// After a committed change to tokens, users' roles or active state: this node forgets its
+    /// cached tokens now, and every other node when the notification reaches it.
+    pub(crate) async fn tokens_changed(&self) {
+        self.tokens.clear();
+        if let Err(e) = self.db.notify(AUTH_CHANNEL, "").await {
+            tracing::warn!(error = %e, "could not tell the other nodes to forget cached tokens");
+        }
+    }
+
     /// Resolves a bearer token to the acting user.
     pub async fn authenticate(&self, token: &str) -> AppResult<Actor> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
@@ -148,7 +163,7 @@ impl App {
             web::log_event(&mut tx.conn(), &e, now).await?;
         }
         self.commit(tx).await?;
-        self.tokens.clear();
+        self.tokens_changed().await;
         if done { Ok(()) } else { Err(AppError::NotFound("token")) }
     }
 
@@ -251,6 +266,41 @@ pub(crate) async fn count_failure(
     orion_store::web::log_event(c, &e, now).await?;
     metrics::counter!("orion_security_events_total", "kind" => "account_locked").increment(1);
     Ok(true)
+}
+
+/// Clears this node's token cache whenever another node changes who a token speaks for, until
+/// `shutdown`. Returns at once on SQLite (a single node).
+pub async fn run_auth_listener(app: App, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let mut listener = match app.db.listen(AUTH_CHANNEL).await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for token changes on other nodes; retrying");
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => continue,
+                }
+            }
+        };
+        // Whatever was said while nobody listened is lost: start from an empty cache.
+        app.tokens.clear();
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                m = listener.try_recv() => match m {
+                    Ok(Some(_)) => app.tokens.clear(),
+                    // The connection dropped (the next call reconnects): notifications may be lost.
+                    Ok(None) => app.tokens.clear(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the listener for token changes; reconnecting");
+                        break;
+                    }
+                },
+            }
+        }
+    }
 }
 
 #[cfg(test)]

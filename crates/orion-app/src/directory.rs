@@ -267,7 +267,7 @@ impl App {
         let view = user_view(&mut c, row).await?;
         self.commit(tx).await?;
         // A deactivated user or a changed role must not ride on cached tokens.
-        self.tokens.clear();
+        self.tokens_changed().await;
         Ok(view)
     }
 

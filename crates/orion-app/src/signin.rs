@@ -750,7 +750,7 @@ impl App {
         let e = web::NewEvent { kind, user_id: Some(user_id), email: Some(email), ip: client.ip.as_deref(), detail };
         web::log_event(&mut c, &e, now).await?;
         self.commit(tx).await?;
-        self.tokens.clear();
+        self.tokens_changed().await;
         Ok(())
     }
 
@@ -955,7 +955,7 @@ impl App {
         let e = web::NewEvent { kind: "token_revoked", user_id: Some(owner), email: None, ip: None, detail: &detail };
         web::log_event(&mut c, &e, now).await?;
         self.commit(tx).await?;
-        self.tokens.clear();
+        self.tokens_changed().await;
         Ok(())
     }
 }

@@ -191,6 +191,27 @@ impl Db {
         })
     }
 
+    /// Tells the nodes listening on `channel` (PostgreSQL `NOTIFY`, on a connection of its own, so
+    /// call it after the change committed). Nothing on SQLite: one process holds that database.
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if let Pools::Postgres(p) = &self.pools {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(p).await?;
+        }
+        Ok(())
+    }
+
+    /// Listens for what other nodes say on `channel` (PostgreSQL `LISTEN`); `None` on SQLite.
+    pub async fn listen(&self, channel: &str) -> Result<Option<sqlx::postgres::PgListener>> {
+        match &self.pools {
+            Pools::Sqlite { .. } => Ok(None),
+            Pools::Postgres(p) => {
+                let mut l = sqlx::postgres::PgListener::connect_with(p).await?;
+                l.listen(channel).await?;
+                Ok(Some(l))
+            }
+        }
+    }
+
     /// Is the database answering? Used by `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         let mut c = self.read().await?;

@@ -162,6 +162,8 @@ struct Tasks {
     stop_poller: Arc<Notify>,
     directory: Option<JoinHandle<()>>,
     stop_directory: Arc<Notify>,
+    auth_listener: Option<JoinHandle<()>>,
+    stop_auth_listener: Arc<Notify>,
     worker: Option<JoinHandle<()>>,
     stop_worker: Arc<Notify>,
 }
@@ -194,6 +196,9 @@ impl Tasks {
         let stop = self.stop_directory.clone();
         self.directory =
             Some(tokio::spawn(orion_app::identity::run_scheduler(app.clone(), async move { stop.notified().await })));
+        let stop = self.stop_auth_listener.clone();
+        self.auth_listener =
+            Some(tokio::spawn(orion_app::auth::run_auth_listener(app.clone(), async move { stop.notified().await })));
         Ok(())
     }
 
@@ -213,6 +218,10 @@ impl Tasks {
         self.stop_directory.notify_one();
         if let Some(d) = self.directory {
             let _ = d.await;
+        }
+        self.stop_auth_listener.notify_one();
+        if let Some(a) = self.auth_listener {
+            let _ = a.await;
         }
         self.stop_worker.notify_one();
         if let Some(w) = self.worker {

@@ -542,7 +542,7 @@ impl App {
         };
         diff.manager_changes = self.manager_changes(&existing_after, &p.managers, Some(now)).await.map_err(s)?;
         // Cached tokens of deactivated or re-roled users must not work on here.
-        self.tokens.clear();
+        self.tokens_changed().await;
         for (id, reason) in &disabled {
             if let Err(e) = self.open_handover(&cfg, *id, reason, actor).await {
                 tracing::warn!(user = id, error = %e, "could not open the hand-over task");

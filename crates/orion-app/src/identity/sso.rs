@@ -973,6 +973,7 @@ impl App {
             );
         }
         store::link(&mut c, row.id, &subject, user.id, now).await?;
+        let mut role_changed = false;
         // Roles and groups from the provider, unless the directory (or a break-glass mark) owns them.
         if user.directory_source_id.is_none() && !user.break_glass && groups_given {
             let current = Role::parse("role", &user.role).unwrap_or(Role::Requester);
@@ -980,6 +981,7 @@ impl App {
             // An admin is never demoted by a sign-in: a mistaken rule must not lock admins out.
             let role = if current == Role::Admin { current } else { role };
             if role != current {
+                role_changed = true;
                 users::update(
                     &mut c,
                     user.id,
@@ -1022,6 +1024,10 @@ impl App {
         }
         let creds = web::credentials(&mut c, &user.email).await?.ok_or(AppError::NotFound("user"))?;
         self.commit(tx).await?;
+        if role_changed {
+            // Their API tokens speak with the new role from now on, on every node.
+            self.tokens_changed().await;
+        }
         if creds.locked_until.is_some_and(|t| t > now) {
             return fail(
                 "This account is locked after too many failed attempts. Try again later.",

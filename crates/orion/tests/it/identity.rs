@@ -17,7 +17,8 @@ engine_tests!(
     two_factor_sign_in_with_an_authenticator_app,
     the_cli_adds_previews_runs_and_lists_a_source,
     single_sign_on_with_openid_connect,
-    approving_a_change_can_ask_for_the_second_factor
+    approving_a_change_can_ask_for_the_second_factor,
+    a_deactivated_users_tokens_stop_at_once_on_every_node
 );
 
 const SUFFIX: &str = "dc=orion,dc=test";
@@ -1251,4 +1252,61 @@ async fn approving_a_change_can_ask_for_the_second_factor(engine: Engine) {
     assert_eq!(r.location, format!("/agent/changes/{n}?m=decided"), "{}", r.body);
     let (_, c) = app.get(&sam, &format!("/api/v1/changes/{n}")).await;
     assert_eq!(c["approval"], json!("approved"), "{c}");
+}
+
+async fn a_deactivated_users_tokens_stop_at_once_on_every_node(engine: Engine) {
+    use orion_app::Clock;
+    let Some(app) = TestApp::spawn(engine).await else { return };
+    let admin = app.bootstrap_admin("root@orion.test").await;
+    let tina = app.user(&admin, "tina@orion.test", "agent", &[]).await;
+    let tina_id = app.get(&tina, "/api/v1/me").await.1["id"].as_i64().unwrap();
+    // A second node on the same database. Its clock stands still, so its token cache never ages
+    // out by itself: only the word from the first node can empty it.
+    let node2 = match engine {
+        Engine::Postgres => {
+            let db = orion_store::Db::connect(app.database_url(), &orion_store::DbOptions::default()).await.unwrap();
+            let clock = std::sync::Arc::new(orion_app::ManualClock::new(app.clock.now()));
+            let node = orion_app::App::new(db, clock);
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            let s = stop.clone();
+            let task =
+                tokio::spawn(orion_app::auth::run_auth_listener(node.clone(), async move { s.notified().await }));
+            Some((node, stop, task))
+        }
+        Engine::Sqlite => None,
+    };
+    assert_eq!(app.get(&tina, "/api/v1/me").await.0, StatusCode::OK);
+    if let Some((node, _, _)) = &node2 {
+        let actor = node.authenticate(&tina).await.expect("node 2 knows the token");
+        assert_eq!(actor.id.0, tina_id);
+        // The listener may still be connecting; give it a moment (it empties the cache then too).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        node.authenticate(&tina).await.expect("cached on node 2");
+    }
+
+    // Deactivated on the first node: refused there at once, and on the second within moments.
+    let (st, b) = app.patch(&admin, &format!("/api/v1/users/{tina_id}"), json!({"active": false})).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(app.get(&tina, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED, "node 1 still took the token");
+    if let Some((node, stop, task)) = node2 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while node.authenticate(&tina).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "node 2 still takes a deactivated user's token");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A revoked token of an active user, the same way.
+        let (st, b) = app.patch(&admin, &format!("/api/v1/users/{tina_id}"), json!({"active": true})).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let fresh = app.app.create_token_for("tina@orion.test", "second").await.unwrap();
+        node.authenticate(&fresh.token).await.expect("node 2 takes the new token");
+        let (st, b) = app.delete(&fresh.token, &format!("/api/v1/me/tokens/{}", fresh.id)).await;
+        assert!(st.is_success(), "{st} {b}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while node.authenticate(&fresh.token).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "node 2 still takes a revoked token");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.notify_one();
+        task.await.unwrap();
+    }
 }
