@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("directory", 1),
     ("identity", 1),
     ("mfa", 1),
+    ("security_keys", 1),
     ("signin", 1),
     ("settings", 1),
     ("notifications", 1),

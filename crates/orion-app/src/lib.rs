@@ -24,6 +24,7 @@ pub mod ola;
 pub mod outbox;
 mod reactions;
 pub mod search;
+pub mod security_keys;
 pub mod sending;
 pub mod settings;
 pub mod signin;

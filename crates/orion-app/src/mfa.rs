@@ -84,6 +84,11 @@ fn normalise_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
 }
 
+/// Ten new recovery codes and their hashes (for the first security key).
+pub(crate) fn recovery_codes() -> (Vec<String>, Vec<String>) {
+    new_recovery_codes()
+}
+
 /// Ten new recovery codes (`xxxxx-xxxxx`, 50 bits each) and their hashes.
 fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -112,8 +117,12 @@ pub struct Enrolment {
 /// A user's two-factor state.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TwoFactorStatus {
-    /// An authenticator app is set up and confirmed
+    /// A second factor is set up: an authenticator app, a security key, or both
     pub enabled: bool,
+    /// An authenticator app is set up and confirmed
+    pub authenticator_app: bool,
+    /// Security keys and passkeys registered
+    pub security_keys: i64,
     pub recovery_codes_left: i64,
     /// Their role must use two-factor sign-in
     pub required: bool,
@@ -160,12 +169,13 @@ impl App {
 
     /// What a right password leads to for this user.
     pub(crate) async fn after_password(&self, user_id: i64) -> AppResult<AfterPassword> {
-        let (user, totp) = {
+        let (user, totp, keys) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
-            (users::get(&mut c, user_id).await?, mfa::totp(&mut c, user_id).await?)
+            let keys = mfa::security_keys(&mut c, user_id).await?.len();
+            (users::get(&mut c, user_id).await?, mfa::totp(&mut c, user_id).await?, keys)
         };
-        if totp.is_some_and(|t| t.confirmed_at.is_some()) {
+        if totp.is_some_and(|t| t.confirmed_at.is_some()) || keys > 0 {
             return Ok(AfterPassword::SecondFactor);
         }
         match self.two_factor_required(&user.role, user.created_at).await? {
@@ -185,18 +195,22 @@ impl App {
     }
 
     async fn status_of(&self, user_id: i64) -> AppResult<TwoFactorStatus> {
-        let (user, totp, left) = {
+        let (user, totp, left, keys) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
             let u = found(users::get(&mut c, user_id).await, "user")?;
             let t = mfa::totp(&mut c, user_id).await?;
             let left = mfa::recovery_codes_left(&mut c, user_id).await?;
-            (u, t, left)
+            let keys = mfa::security_keys(&mut c, user_id).await?.len() as i64;
+            (u, t, left, keys)
         };
-        let enabled = totp.is_some_and(|t| t.confirmed_at.is_some());
+        let app = totp.is_some_and(|t| t.confirmed_at.is_some());
+        let enabled = app || keys > 0;
         let required = self.two_factor_required(&user.role, user.created_at).await?;
         Ok(TwoFactorStatus {
             enabled,
+            authenticator_app: app,
+            security_keys: keys,
             recovery_codes_left: left,
             required: required.is_some(),
             required_from: required.filter(|_| !enabled).map(|t| Timestamp(t).to_rfc3339()),
@@ -278,11 +292,15 @@ impl App {
             let mut r = self.db.read().await?;
             mfa::totp(&mut r.conn(), user_id).await?
         };
-        let Some(row) = row.filter(|t| t.confirmed_at.is_some()) else { return Ok(false) };
-        let secret = from_base32(&row.secret)?;
+        // A recovery code works whatever the second factor (an app, keys); an app's code only
+        // with a confirmed app.
+        let step = match row.filter(|t| t.confirmed_at.is_some()) {
+            Some(row) => matching_step(&from_base32(&row.secret)?, code, now / 1000, row.last_step),
+            None => None,
+        };
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let ok = match matching_step(&secret, code, now / 1000, row.last_step) {
+        let ok = match step {
             Some(step) => mfa::accept_step(&mut c, user_id, step, now).await?,
             None => {
                 let n = normalise_code(code);
@@ -299,7 +317,11 @@ impl App {
             let mut r = self.db.read().await?;
             users::get(&mut r.conn(), actor.id.0).await?
         };
-        if self.two_factor_required(&user.role, user.created_at).await?.is_some() {
+        let keys = {
+            let mut r = self.db.read().await?;
+            mfa::security_keys(&mut r.conn(), actor.id.0).await?.len()
+        };
+        if keys == 0 && self.two_factor_required(&user.role, user.created_at).await?.is_some() {
             return Err(AppError::Forbidden("your role must use two-factor sign-in; it cannot be turned off".into()));
         }
         if !self.check_second_factor(actor.id.0, code).await? {
@@ -308,7 +330,12 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        mfa::remove(&mut c, actor.id.0).await?;
+        if keys == 0 {
+            mfa::remove(&mut c, actor.id.0).await?;
+        } else {
+            // The keys stay, and with them the recovery codes.
+            mfa::remove_app(&mut c, actor.id.0).await?;
+        }
         let e = web::NewEvent {
             kind: "two_factor_disabled",
             user_id: Some(user.id),
@@ -355,7 +382,8 @@ impl App {
         let Some((user_id, at)) = web::session_second_factor(&mut c, &hash_token(session_token)).await? else {
             return Err(AppError::Unauthorized);
         };
-        if mfa::totp(&mut c, user_id).await?.is_none_or(|t| t.confirmed_at.is_none()) {
+        let app = mfa::totp(&mut c, user_id).await?.is_some_and(|t| t.confirmed_at.is_some());
+        if !app && mfa::security_keys(&mut c, user_id).await?.is_empty() {
             return Ok(false);
         }
         Ok(at.is_none_or(|t| now - t > minutes * 60_000))
@@ -380,8 +408,15 @@ impl App {
     /// Confirms a second factor for this session now (before a sensitive change). A wrong code
     /// counts towards the account's lockout.
     pub async fn step_up(&self, actor: &Actor, session_token: &str, code: &str) -> AppResult<()> {
+        let ok = self.check_second_factor(actor.id.0, code).await?;
+        self.step_up_result(actor, session_token, ok).await
+    }
+
+    /// After a second factor was checked for a step-up (`ok`): the session's confirmation, or the
+    /// failure counted against the account.
+    pub(crate) async fn step_up_result(&self, actor: &Actor, session_token: &str, ok: bool) -> AppResult<()> {
         let now = self.now();
-        if self.check_second_factor(actor.id.0, code).await? {
+        if ok {
             let mut tx = self.db.begin().await?;
             web::set_session_second_factor(&mut tx.conn(), &hash_token(session_token), now).await?;
             self.commit(tx).await?;
@@ -408,8 +443,18 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let u = found(users::get(&mut c, user_id).await, "user")?;
-        let had = mfa::remove(&mut c, user_id).await?;
-        let detail = format!("by admin user {}{}", actor.id.0, if had { "" } else { " (none was set up)" });
+        let had_app = mfa::remove(&mut c, user_id).await?;
+        let keys = mfa::delete_security_keys_of(&mut c, user_id).await?;
+        let had = had_app || keys > 0;
+        let detail = format!(
+            "by admin user {}{}",
+            actor.id.0,
+            if had {
+                format!("; authenticator app {}, {keys} security key(s) removed", if had_app { "and" } else { "none" })
+            } else {
+                " (none was set up)".into()
+            }
+        );
         let e = web::NewEvent {
             kind: "two_factor_reset",
             user_id: Some(u.id),

@@ -275,9 +275,10 @@ impl App {
         s.password_sign_in_off.sort();
         s.password_sign_in_off.dedup();
         if !s.password_sign_in_off.is_empty() && self.sso_buttons().await?.is_empty() {
-            return Err(invalid(
-                "password_sign_in_off",
-                "needs an enabled single sign-on provider first, or nobody in these roles could sign in",
+            return Err(AppError::Conflict(
+                "password sign-in can be turned off only while a single sign-on provider is enabled, or nobody in \
+                 those roles could sign in"
+                    .into(),
             ));
         }
         let old = self.security_settings().await?;
@@ -505,7 +506,7 @@ impl App {
     }
 
     /// The user a live challenge belongs to (active, not locked); `None` ends the attempt.
-    async fn challenge_user(&self, challenge: &str) -> AppResult<Option<web::Credentials>> {
+    pub(crate) async fn challenge_user(&self, challenge: &str) -> AppResult<Option<web::Credentials>> {
         if challenge.len() != 64 || !challenge.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
@@ -538,34 +539,46 @@ impl App {
         let res = async {
             let Some(u) = self.challenge_user(challenge).await? else { return Ok(Err(SignInError::Refused)) };
             let ok = self.check_second_factor(u.id, code).await?;
-            let now = self.now();
-            let s = self.security_settings().await?;
-            let ip = client.ip.as_deref();
-            let mut tx = self.db.begin().await?;
-            let mut c = tx.conn();
-            if !ok {
-                orion_store::mfa::challenge_failed(&mut c, &sha256_hex(challenge)).await?;
-                crate::auth::count_failure(&mut c, (u.id, &u.email), ip, "wrong second factor", &s.lockout(), now)
-                    .await?;
-                self.commit(tx).await?;
-                return Ok(Err(SignInError::Refused));
-            }
-            let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
-            orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
-            let how =
-                if sso.is_some() { "through single sign-on, with a second factor" } else { "with a second factor" };
-            let signed = self.open_session(&mut c, &u, client, previous, &s, now, true, how).await?;
-            if let Some((p, t)) = sso {
-                orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
-            }
-            self.commit(tx).await?;
-            Ok::<_, AppError>(Ok(signed))
+            self.second_factor_result(challenge, &u, ok, client, previous, "with a second factor").await
         }
         .await;
         res.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "second factor failed on an internal error");
             Err(SignInError::Refused)
         })
+    }
+
+    /// After a second factor was checked (`ok`): the session, or the failure counted against the
+    /// challenge and the account.
+    pub(crate) async fn second_factor_result(
+        &self,
+        challenge: &str,
+        u: &web::Credentials,
+        ok: bool,
+        client: &Client,
+        previous: Option<&str>,
+        how: &str,
+    ) -> AppResult<Result<SignedIn, SignInError>> {
+        let now = self.now();
+        let s = self.security_settings().await?;
+        let ip = client.ip.as_deref();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        if !ok {
+            orion_store::mfa::challenge_failed(&mut c, &sha256_hex(challenge)).await?;
+            crate::auth::count_failure(&mut c, (u.id, &u.email), ip, "wrong second factor", &s.lockout(), now).await?;
+            self.commit(tx).await?;
+            return Ok(Err(SignInError::Refused));
+        }
+        let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
+        orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
+        let how = if sso.is_some() { format!("through single sign-on, {how}") } else { how.to_string() };
+        let signed = self.open_session(&mut c, u, client, previous, &s, now, true, &how).await?;
+        if let Some((p, t)) = sso {
+            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
+        }
+        self.commit(tx).await?;
+        Ok(Ok(signed))
     }
 
     /// Set-up during sign-in (the role requires it): a new secret for the challenge's user.

@@ -1,4 +1,5 @@
-//! Two-factor sign-in: TOTP secrets, recovery codes, and sign-ins waiting for a second factor.
+//! Two-factor sign-in: TOTP secrets, recovery codes, security keys (WebAuthn) and their ceremonies,
+//! and sign-ins waiting for a second factor.
 
 use crate::{Conn, Result, with_conn};
 
@@ -52,6 +53,18 @@ pub async fn accept_step(conn: &mut Conn<'_>, user_id: i64, step: i64, now: i64)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Removes only the TOTP secret (the user keeps security keys and recovery codes).
+pub async fn remove_app(conn: &mut Conn<'_>, user_id: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(n == 1)
 }
@@ -190,4 +203,129 @@ pub async fn delete_expired_challenges(conn: &mut Conn<'_>, now: i64) -> Result<
             .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// A registered security key or passkey. No `Debug` needed: the credential is a public key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SecurityKeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub credential_id: String,
+    /// webauthn-rs's record of the credential (public key, counter), as JSON
+    pub credential: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub async fn security_keys(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<SecurityKeyRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT id, user_id, name, credential_id, credential, created_at, last_used_at
+             FROM user_security_key WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+pub async fn insert_security_key(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    name: &str,
+    credential_id: &str,
+    credential: &str,
+    now: i64,
+) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO user_security_key (user_id, name, credential_id, credential, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(credential_id)
+        .bind(credential)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// After a sign-in with the key: its new signature counter, and when.
+pub async fn key_used(conn: &mut Conn<'_>, id: i64, credential: &str, now: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE user_security_key SET credential = $2, last_used_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(credential)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Removes one of a user's keys; false when they have none with that id.
+pub async fn delete_security_key(conn: &mut Conn<'_>, user_id: i64, id: i64) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM user_security_key WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+/// Removes every key of a user (two-factor sign-in turned off or reset); how many there were.
+pub async fn delete_security_keys_of(conn: &mut Conn<'_>, user_id: i64) -> Result<u64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM user_security_key WHERE user_id = $1")
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}
+
+/// Starts (or restarts) a WebAuthn ceremony for a user: `kind` `register` or `authenticate`.
+pub async fn put_ceremony(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    kind: &str,
+    state: &str,
+    origin: &str,
+    expires_at: i64,
+) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO webauthn_ceremony (user_id, kind, state, origin, expires_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_id, kind) DO UPDATE SET state = $3, origin = $4, expires_at = $5",
+        )
+        .bind(user_id)
+        .bind(kind)
+        .bind(state)
+        .bind(origin)
+        .bind(expires_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Takes a user's ceremony of `kind` (it works once): (state, origin, expires_at).
+pub async fn take_ceremony(conn: &mut Conn<'_>, user_id: i64, kind: &str) -> Result<Option<(String, String, i64)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "DELETE FROM webauthn_ceremony WHERE user_id = $1 AND kind = $2 RETURNING state, origin, expires_at",
+        )
+        .bind(user_id)
+        .bind(kind)
+        .fetch_optional(c)
+        .await
+    })?)
 }

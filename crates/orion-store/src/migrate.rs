@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(19, "0019_directory"),
     migration!(20, "0020_two_factor"),
     migration!(21, "0021_sso"),
+    migration!(22, "0022_security_keys"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

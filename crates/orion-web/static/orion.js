@@ -1,4 +1,5 @@
-// Orion's only script of its own: keyboard shortcuts and local times. Pages work without it.
+// Orion's only script of its own: keyboard shortcuts, local times, and the browser's part of
+// security keys (WebAuthn), which cannot work without a script. Other pages work without it.
 (function () {
   "use strict";
   function typing(el) {
@@ -58,4 +59,76 @@
   }
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
   document.addEventListener("htmx:afterSwap", function (ev) { localTimes(ev.target); });
+})();
+
+// Security keys and passkeys: a button with data-webauthn="create" or "get" fetches the options
+// from data-options (POST), asks the browser for the key, and submits the answer in the form
+// data-form (its hidden "credential" field), so the server answers with a normal page.
+(function () {
+  "use strict";
+  function bytes(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function b64(buf) {
+    var b = new Uint8Array(buf), s = "";
+    for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function ids(list) {
+    (list || []).forEach(function (c) { c.id = bytes(c.id); });
+  }
+  function answer(cred) {
+    var r = cred.response, out = { id: cred.id, rawId: b64(cred.rawId), type: cred.type,
+      extensions: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {}, response: {} };
+    out.response.clientDataJSON = b64(r.clientDataJSON);
+    if (r.attestationObject) out.response.attestationObject = b64(r.attestationObject);
+    if (r.authenticatorData) out.response.authenticatorData = b64(r.authenticatorData);
+    if (r.signature) out.response.signature = b64(r.signature);
+    if (r.userHandle) out.response.userHandle = b64(r.userHandle);
+    return out;
+  }
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("[data-webauthn]");
+    if (!btn) return;
+    ev.preventDefault();
+    var form = document.getElementById(btn.getAttribute("data-form"));
+    var status = document.getElementById(btn.getAttribute("data-status"));
+    function say(t) { if (status) status.textContent = t; }
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      say("This browser cannot use security keys.");
+      return;
+    }
+    if (form && !form.reportValidity()) return;
+    var mode = btn.getAttribute("data-webauthn");
+    say(mode === "create" ? "Touch your security key (or confirm on your device)…" : "Touch your security key…");
+    fetch(btn.getAttribute("data-options"), { method: "POST", credentials: "same-origin",
+      headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (!r.ok) return r.json().then(function (e) { throw new Error(e.error ? e.error.message : r.statusText); });
+        return r.json();
+      })
+      .then(function (o) {
+        var pk = o.publicKey;
+        pk.challenge = bytes(pk.challenge);
+        if (mode === "create") {
+          pk.user.id = bytes(pk.user.id);
+          ids(pk.excludeCredentials);
+          return navigator.credentials.create({ publicKey: pk });
+        }
+        ids(pk.allowCredentials);
+        return navigator.credentials.get({ publicKey: pk });
+      })
+      .then(function (cred) {
+        form.querySelector("input[name=credential]").value = JSON.stringify(answer(cred));
+        form.submit();
+      })
+      .catch(function (e) {
+        say(e && e.name === "NotAllowedError" ? "Cancelled, or the key did not answer in time. Try again." :
+          "That did not work: " + (e && e.message ? e.message : e));
+      });
+  });
 })();

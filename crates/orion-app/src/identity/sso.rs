@@ -62,7 +62,7 @@ pub struct SsoProviderInput {
     pub position: Option<i64>,
     /// The issuer, e.g. `https://login.example.org/realms/staff`; its
     /// `/.well-known/openid-configuration` is read. `https://` (plain `http://` only on this machine)
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "^https?://[^\\s/?#]+")]
     pub issuer_url: Option<String>,
     /// The client id Orion is registered under at the provider
     #[schema(min_length = 1, pattern = "\\S")]

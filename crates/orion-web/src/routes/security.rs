@@ -100,7 +100,7 @@ async fn get_settings(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Jso
 /// Change the sign-in, lockout, session and password rules (admins).
 #[utoipa::path(put, path = "/api/v1/settings/security", tag = "settings", request_body = SecuritySettings,
     security(("bearer" = [])),
-    responses((status = 200, body = SecuritySettings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SecuritySettings), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_settings(
     State(s): State<AppState>,
     Auth(a): Auth,

@@ -24,6 +24,13 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/account/two-factor/off", post(account_two_factor_off))
         .route("/account/two-factor/recovery", post(account_recovery_codes))
         .route("/account/confirm", get(confirm_page).post(confirm))
+        .route("/account/confirm/key-options", post(confirm_key_options))
+        .route("/account/confirm/key", post(confirm_key))
+        .route("/account/security-keys/options", post(key_registration_options))
+        .route("/account/security-keys", post(add_key))
+        .route("/account/security-keys/{id}/remove", post(remove_key))
+        .route("/login/two-factor/key-options", post(signin_key_options))
+        .route("/login/two-factor/key", post(signin_key))
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/password/forgot", get(forgot_page).post(forgot))
@@ -328,6 +335,14 @@ struct AccountPage {
     min_length: i64,
     two_factor: Option<orion_app::mfa::TwoFactorStatus>,
     two_factor_due: Option<String>,
+    keys: Vec<KeyRow>,
+}
+
+struct KeyRow {
+    id: i64,
+    name: String,
+    added: String,
+    last_used: String,
 }
 
 async fn account_page(
@@ -354,6 +369,19 @@ async fn account_page(
     let min_length = s.app.security_settings().await.map(|x| x.min_password_length).unwrap_or(15);
     let two_factor = s.app.two_factor_status(&user.actor).await.ok();
     let two_factor_due = two_factor.as_ref().and_then(|t| t.required_from.as_deref().map(when));
+    let keys = s
+        .app
+        .security_keys(&user.actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            name: k.name,
+            added: when(&k.created_at),
+            last_used: k.last_used_at.as_deref().map(when).unwrap_or_else(|| "never".into()),
+        })
+        .collect();
     let page = AccountPage {
         l: Layout::new(Some(user), "Your account", "account", flash),
         tokens,
@@ -362,6 +390,7 @@ async fn account_page(
         min_length,
         two_factor,
         two_factor_due,
+        keys,
     };
     let mut resp = render(&page);
     if page.error.is_some() {
@@ -451,6 +480,9 @@ struct SecondFactorPage {
     l: Layout,
     next: String,
     error: Option<String>,
+    /// Which second factors the user has: an authenticator app, security keys
+    app: bool,
+    keys: bool,
 }
 
 async fn second_factor_page(
@@ -463,7 +495,8 @@ async fn second_factor_page(
         return expired_challenge();
     }
     let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_default();
-    render(&SecondFactorPage { l: Layout::new(None, "Two-factor sign-in", "", None), next, error: None })
+    let (app, keys) = s.app.challenge_factors(&ch).await.unwrap_or((true, false));
+    render(&SecondFactorPage { l: Layout::new(None, "Two-factor sign-in", "", None), next, error: None, app, keys })
 }
 
 async fn second_factor(
@@ -480,10 +513,13 @@ async fn second_factor(
         Ok(signed) => signed_in(&headers, &signed, next),
         Err(_) if !s.app.challenge_open(&ch).await => expired_challenge(),
         Err(_) => {
+            let (app, keys) = s.app.challenge_factors(&ch).await.unwrap_or((true, false));
             let page = SecondFactorPage {
                 l: Layout::new(None, "Two-factor sign-in", "", None),
                 next: next.unwrap_or_default(),
                 error: Some("That code is not right. Use the current code from your authenticator app, or one of your recovery codes.".into()),
+                app,
+                keys,
             };
             let mut resp = render(&page);
             *resp.status_mut() = StatusCode::UNAUTHORIZED;
@@ -657,25 +693,155 @@ struct ConfirmPage {
     l: Layout,
     next: String,
     error: Option<String>,
+    app: bool,
+    keys: bool,
 }
 
-async fn confirm_page(user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn confirm_page(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
     let next = safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| "/account".into());
-    render(&ConfirmPage { l: Layout::new(Some(&user), "Confirm it is you", "account", None), next, error: None })
+    confirm_view(&s, &user, next, None).await
+}
+
+async fn confirm_view(s: &AppState, user: &WebUser, next: String, error: Option<String>) -> Response {
+    let (app, keys) = match s.app.two_factor_status(&user.actor).await {
+        Ok(t) => (t.authenticator_app, t.security_keys > 0),
+        Err(_) => (true, false),
+    };
+    let failed = error.is_some();
+    let mut resp = render(&ConfirmPage {
+        l: Layout::new(Some(user), "Confirm it is you", "account", None),
+        next,
+        error,
+        app,
+        keys,
+    });
+    if failed {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
 }
 
 async fn confirm(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
     let next = safe_next(f.get("next")).unwrap_or_else(|| "/account".into());
     match s.app.step_up(&user.actor, &user.token, f.get("code").unwrap_or_default()).await {
         Ok(()) => Redirect::to(&next).into_response(),
-        Err(e @ orion_app::AppError::Validation(_)) => {
-            let mut resp = render(&ConfirmPage {
-                l: Layout::new(Some(&user), "Confirm it is you", "account", None),
-                next,
-                error: Some(explain(&e)),
-            });
-            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        Err(e @ orion_app::AppError::Validation(_)) => confirm_view(&s, &user, next, Some(explain(&e))).await,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// Orion's origin as the browser sees it (the relying party of security keys).
+async fn origin(s: &AppState, headers: &HeaderMap) -> String {
+    public_base(s, headers).await
+}
+
+/// A JSON answer for the script of a security-key button: the options, or an error it can show.
+fn key_options<T: serde::Serialize>(r: Result<Option<T>, orion_app::AppError>) -> Response {
+    let error = |status: StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({"error": {"message": message}}))).into_response()
+    };
+    match r {
+        Ok(Some(o)) => axum::Json(o).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "No security key is registered.".into()),
+        Err(orion_app::AppError::Unauthorized) => {
+            error(StatusCode::UNAUTHORIZED, "This sign-in has expired; start again.".into())
+        }
+        Err(e @ (orion_app::AppError::Conflict(_) | orion_app::AppError::Validation(_))) => {
+            error(StatusCode::CONFLICT, explain(&e))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "security key options");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong; try again.".into())
+        }
+    }
+}
+
+async fn key_registration_options(State(s): State<AppState>, user: WebUser, headers: HeaderMap) -> Response {
+    let origin = origin(&s, &headers).await;
+    key_options(s.app.begin_key_registration(&user.actor, &origin).await.map(Some))
+}
+
+/// The form the key button submits: the key's name and the browser's answer.
+async fn add_key(State(s): State<AppState>, user: WebUser, headers: HeaderMap, f: Fields) -> Response {
+    let origin = origin(&s, &headers).await;
+    let name = f.get("name").unwrap_or_default();
+    let credential = f.get("credential").unwrap_or_default();
+    match s.app.finish_key_registration(&user.actor, &origin, name, credential).await {
+        Ok(codes) if !codes.is_empty() => render(&RecoveryCodesPage {
+            l: Layout::new(Some(&user), "Your recovery codes", "account", None),
+            codes,
+            continue_to: "/account".into(),
+        }),
+        Ok(_) => done("/account", "key_added"),
+        Err(e @ (orion_app::AppError::Validation(_) | orion_app::AppError::Conflict(_))) => {
+            account_page(&s, &user, None, None, Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn remove_key(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    if let Some(r) = require_recent_second_factor(&s, &user, "/account").await {
+        return r;
+    }
+    match s.app.remove_security_key(&user.actor, id).await {
+        Ok(()) => done("/account", "key_removed"),
+        Err(e @ orion_app::AppError::Forbidden(_)) => account_page(&s, &user, None, None, Some(explain(&e))).await,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn signin_key_options(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else {
+        return key_options::<()>(Err(orion_app::AppError::Unauthorized));
+    };
+    let origin = origin(&s, &headers).await;
+    key_options(s.app.challenge_key_options(&ch, &origin).await)
+}
+
+async fn signin_key(
+    State(s): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    headers: HeaderMap,
+    f: Fields,
+) -> Response {
+    let Some(ch) = cookie(&headers, CHALLENGE_COOKIE) else { return expired_challenge() };
+    let next = safe_next(f.get("next"));
+    let previous = cookie(&headers, SESSION_COOKIE);
+    let origin = origin(&s, &headers).await;
+    let credential = f.get("credential").unwrap_or_default();
+    match s.app.sign_in_with_key(&ch, &origin, credential, &client, previous.as_deref()).await {
+        Ok(signed) => signed_in(&headers, &signed, next),
+        Err(_) if !s.app.challenge_open(&ch).await => expired_challenge(),
+        Err(_) => {
+            let (app, keys) = s.app.challenge_factors(&ch).await.unwrap_or((true, false));
+            let page = SecondFactorPage {
+                l: Layout::new(None, "Two-factor sign-in", "", None),
+                next: next.unwrap_or_default(),
+                error: Some("The security key's answer was not accepted. Try again, or use another way below.".into()),
+                app,
+                keys,
+            };
+            let mut resp = render(&page);
+            *resp.status_mut() = StatusCode::UNAUTHORIZED;
             resp
+        }
+    }
+}
+
+async fn confirm_key_options(State(s): State<AppState>, user: WebUser, headers: HeaderMap) -> Response {
+    let origin = origin(&s, &headers).await;
+    key_options(s.app.step_up_key_options(&user.actor, &origin).await)
+}
+
+async fn confirm_key(State(s): State<AppState>, user: WebUser, headers: HeaderMap, f: Fields) -> Response {
+    let next = safe_next(f.get("next")).unwrap_or_else(|| "/account".into());
+    let origin = origin(&s, &headers).await;
+    let credential = f.get("credential").unwrap_or_default();
+    match s.app.step_up_with_key(&user.actor, &user.token, &origin, credential).await {
+        Ok(()) => Redirect::to(&next).into_response(),
+        Err(orion_app::AppError::Validation(_)) => {
+            confirm_view(&s, &user, next, Some("The security key's answer was not accepted. Try again.".into())).await
         }
         Err(e) => error_page(Some(&user), &e),
     }

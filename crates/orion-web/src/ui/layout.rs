@@ -52,7 +52,9 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "token_revoked" => "Token revoked.",
         "user_created" => "User created.",
         "user_saved" => "User saved.",
-        "two_factor_off" => "Two-factor sign-in is off.",
+        "two_factor_off" => "The authenticator app is off.",
+        "key_added" => "Security key added: signing in can now use it as your second factor.",
+        "key_removed" => "Security key removed.",
         "two_factor_reset" => {
             "Two-factor sign-in reset: they set it up again at their next sign-in if their role requires it."
         }

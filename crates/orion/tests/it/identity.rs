@@ -18,7 +18,8 @@ engine_tests!(
     the_cli_adds_previews_runs_and_lists_a_source,
     single_sign_on_with_openid_connect,
     approving_a_change_can_ask_for_the_second_factor,
-    a_deactivated_users_tokens_stop_at_once_on_every_node
+    a_deactivated_users_tokens_stop_at_once_on_every_node,
+    security_keys_are_a_second_factor
 );
 
 const SUFFIX: &str = "dc=orion,dc=test";
@@ -1309,4 +1310,127 @@ async fn a_deactivated_users_tokens_stop_at_once_on_every_node(engine: Engine) {
         stop.notify_one();
         task.await.unwrap();
     }
+}
+
+/// A software security key (webauthn-authenticator-rs's `SoftPasskey`) answering Orion's options
+/// as a browser at `base` would.
+struct SoftKey {
+    key: webauthn_authenticator_rs::softpasskey::SoftPasskey,
+    origin: webauthn_authenticator_rs::prelude::Url,
+}
+
+impl SoftKey {
+    fn new(base: &str) -> SoftKey {
+        SoftKey {
+            key: webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true),
+            origin: webauthn_authenticator_rs::prelude::Url::parse(base).unwrap(),
+        }
+    }
+
+    fn register(&mut self, options: &str) -> String {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let o = serde_json::from_str(options).unwrap_or_else(|e| panic!("{e}: {options}"));
+        let r = self.key.do_registration(self.origin.clone(), o).unwrap_or_else(|e| panic!("{e:?}: {options}"));
+        serde_json::to_string(&r).unwrap()
+    }
+
+    fn sign(&mut self, options: &str, origin: Option<&str>) -> String {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let o = serde_json::from_str(options).unwrap_or_else(|e| panic!("{e}: {options}"));
+        let origin = origin.map_or(self.origin.clone(), |o| webauthn_authenticator_rs::prelude::Url::parse(o).unwrap());
+        let r = self.key.do_authentication(origin, o).unwrap_or_else(|e| panic!("{e:?}: {options}"));
+        serde_json::to_string(&r).unwrap()
+    }
+}
+
+async fn security_keys_are_a_second_factor(engine: Engine) {
+    let Some(app) = TestApp::spawn(engine).await else { return };
+    const PW: &str = "staple horse battery correct";
+    let admin = app.bootstrap_admin("root@orion.test").await;
+    let tina_token = app.user(&admin, "tina@orion.test", "agent", &[]).await;
+    app.app.set_password("tina@orion.test", PW.into()).await.unwrap();
+    // WebAuthn needs Orion to be reached by a name: the browser's origin is http://localhost:PORT.
+    let base = app.base.replace("127.0.0.1", "localhost");
+    let mut key = SoftKey::new(&base);
+
+    // Reached by its IP address, Orion says why keys cannot work there.
+    let mut by_ip = crate::web::Web::new(&app);
+    by_ip.login("tina@orion.test", PW).await;
+    let r = by_ip.post("/account/security-keys/options", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body.contains("by a name"), "{}", r.body);
+
+    // Tina adds a key on her account page: the first second factor comes with recovery codes.
+    let mut w = crate::web::Web::with_base(&base);
+    assert_eq!(w.login("tina@orion.test", PW).await.location, "/agent");
+    let page = w.get("/account").await;
+    assert!(page.body.contains("id=\"add-key\""), "{}", page.body);
+    let r = w.post("/account/security-keys/options", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let answer = key.register(&r.body);
+    let r = w.post("/account/security-keys", &[("name", "Soft key"), ("credential", &answer)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let codes: Vec<String> =
+        r.body.split("<li><code>").skip(1).map(|c| c.split('<').next().unwrap().to_string()).collect();
+    assert_eq!(codes.len(), 10, "{}", r.body);
+    // The same answer again (a replay) is refused: its challenge was used.
+    let r = w.post("/account/security-keys", &[("name", "Again"), ("credential", &answer)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let (_, st) = app.get(&tina_token, "/api/v1/me/two-factor").await;
+    assert_eq!((st["enabled"].clone(), st["security_keys"].clone()), (json!(true), json!(1)), "{st}");
+
+    // Signing in now asks for the key after the password; the key's signature signs her in.
+    let mut b = crate::web::Web::with_base(&base);
+    let r = b.login("tina@orion.test", PW).await;
+    assert_eq!(r.location, "/login/two-factor", "{}", r.body);
+    let page = b.get("/login/two-factor").await;
+    assert!(page.body.contains("Use your security key"), "{}", page.body);
+    let r = b.post("/login/two-factor/key-options", &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let signed = key.sign(&r.body, None);
+    let r = b.post("/login/two-factor/key", &[("credential", &signed)]).await;
+    assert_eq!(r.location, "/agent", "{}", r.body);
+    assert!(b.cookie.is_some());
+
+    // Refused: the same signature again, and one made for another site.
+    let mut b = crate::web::Web::with_base(&base);
+    b.login("tina@orion.test", PW).await;
+    b.post("/login/two-factor/key-options", &[]).await;
+    let r = b.post("/login/two-factor/key", &[("credential", &signed)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a replayed signature signed in");
+    let r = b.post("/login/two-factor/key-options", &[]).await;
+    // Another site on the same machine (another port): its page could ask the key, not for Orion.
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    let phished = key.sign(&r.body, Some(&format!("http://localhost:{}", port + 1)));
+    let r = b.post("/login/two-factor/key", &[("credential", &phished)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a signature for another origin signed in");
+    assert!(b.cookie.is_none());
+    // A recovery code still works instead of the key.
+    let r = b.post("/login/two-factor", &[("code", &codes[0])]).await;
+    assert_eq!(r.location, "/agent", "{}", r.body);
+
+    // Before a sensitive change, the key confirms it is her.
+    use orion_app::Clock;
+    app.clock.set(orion_domain::Timestamp(app.clock.now().0 + 20 * 60_000));
+    let mut b = crate::web::Web::with_base(&base);
+    b.login("tina@orion.test", PW).await;
+    let r = b.post("/login/two-factor/key-options", &[]).await;
+    let r = b.post("/login/two-factor/key", &[("credential", &key.sign(&r.body, None))]).await;
+    assert_eq!(r.location, "/agent");
+    app.clock.set(orion_domain::Timestamp(app.clock.now().0 + 20 * 60_000));
+    let (_, keys) = app.get(&tina_token, "/api/v1/me/two-factor").await;
+    assert_eq!(keys["security_keys"], json!(1));
+    let page = b.get("/account").await;
+    let id = between(&page.body, "/account/security-keys/", "/remove").to_string();
+    let r = b.post(&format!("/account/security-keys/{id}/remove"), &[]).await;
+    assert!(r.location.starts_with("/account/confirm?next="), "{} {}", r.status, r.location);
+    let page = b.get(&r.location.clone()).await;
+    assert!(page.body.contains("Use your security key"), "{}", page.body);
+    let o = b.post("/account/confirm/key-options", &[]).await;
+    let r = b.post("/account/confirm/key", &[("credential", &key.sign(&o.body, None)), ("next", "/account")]).await;
+    assert_eq!(r.location, "/account", "{}", r.body);
+    let r = b.post(&format!("/account/security-keys/{id}/remove"), &[]).await;
+    assert_eq!(r.location, "/account?m=key_removed", "{}", r.body);
+    let (_, st) = app.get(&tina_token, "/api/v1/me/two-factor").await;
+    assert_eq!((st["enabled"].clone(), st["recovery_codes_left"].clone()), (json!(false), json!(0)), "{st}");
 }

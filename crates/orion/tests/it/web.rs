@@ -43,8 +43,14 @@ pub(crate) struct Resp {
 
 impl Web {
     pub fn new(t: &TestApp) -> Web {
+        Self::with_base(&t.base)
+    }
+
+    /// A browser that reaches the server at `base` (e.g. by the name `localhost`, as security
+    /// keys need).
+    pub fn with_base(base: &str) -> Web {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Web { base: t.base.clone(), http, cookie: None, others: Default::default() }
+        Web { base: base.to_string(), http, cookie: None, others: Default::default() }
     }
 
     async fn finish(&mut self, r: reqwest::Response) -> Resp {

@@ -577,7 +577,7 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
     };
     match s.app.set_security_settings(&user.actor, settings.clone()).await {
         Ok(_) => done("/admin/security", "settings_saved"),
-        Err(e @ AppError::Validation(_)) => {
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
             security_page(&s, &user, &HashMap::new(), Some(settings), Some(explain(&e))).await
         }
         Err(e) => error_page(Some(&user), &e),

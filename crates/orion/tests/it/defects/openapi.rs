@@ -124,6 +124,14 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
         "secret or secret_file, not both; a bind DN needs a password; rules name DNs and groups; a PEM certificate; a filter in parentheses; the name is unused",
     ),
     ("POST /api/v1/me/two-factor/confirm", "the code the authenticator app shows now, after set-up began"),
+    (
+        "POST /api/v1/sso/providers",
+        "an https issuer (plain http only on this machine); client_secret or client_secret_file, not both; a PEM certificate; rules name groups; the name is unused",
+    ),
+    (
+        "PUT /api/v1/sso/providers/{id}",
+        "an https issuer (plain http only on this machine); client_secret or client_secret_file, not both; a PEM certificate; rules name groups; the name is unused",
+    ),
 ];
 
 /// Operations kept off the run: each makes the server reach out to a host that a request body
