@@ -44,8 +44,12 @@ fn relying_party(origin: &str) -> AppResult<Webauthn> {
                 .into(),
         ));
     };
+    // A key here is the second factor after a password (or a provider's sign-in): its touch
+    // proves possession, as with GitHub's and Google's security keys. Asking it for user
+    // verification as well comes with a credProtect policy that Chromium refuses for keys that
+    // keep no credential of their own ("protection policy is inconsistent").
     WebauthnBuilder::new(&host, &url)
-        .and_then(|b| b.rp_name("Orion").build())
+        .and_then(|b| b.rp_name("Orion").danger_set_user_presence_only_security_keys(true).build())
         .map_err(|e| AppError::Internal(format!("WebAuthn relying party: {e}")))
 }
 

@@ -17,6 +17,7 @@ engine_tests!(
     cross_site_forms_and_injected_scripts_do_nothing,
     articles_are_suggested_searched_and_linked_in_the_browser,
     single_sign_on_set_up_and_used_in_the_browser,
+    a_security_key_is_added_and_signs_in_in_the_browser,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -597,4 +598,40 @@ async fn single_sign_on_set_up_and_used_in_the_browser(engine: Engine) {
     }
     b.goto("/agent").await;
     b.find("#email").await;
+}
+
+/// Chromium's virtual authenticator (WebDriver's WebAuthn extension) stands in for a USB
+/// security key: an agent adds it on the account page, and the next sign-in asks for it.
+async fn a_security_key_is_added_and_signs_in_in_the_browser(engine: Engine) {
+    let Some((t, _admin)) = desk(engine).await else { return };
+    let Some(mut b) = Browser::start(&t).await else { return };
+    // Security keys need Orion to be reached by a name.
+    b.base = t.base.replace("127.0.0.1", "localhost");
+    let id = b
+        .post(
+            "/webauthn/authenticator",
+            json!({"protocol": "ctap2", "transport": "usb", "hasResidentKey": false,
+                   "hasUserVerification": true, "isUserVerified": true}),
+        )
+        .await;
+    assert!(id.is_string(), "virtual authenticator: {id}");
+    b.sign_in("sam@example.com", PW).await;
+    b.goto("/account").await;
+    b.fill("#key-name", "Desk key").await;
+    b.click("#add-key").await;
+    b.wait_text("h1", "recovery codes").await;
+    b.goto("/account").await;
+    b.wait_text("#security-keys", "Desk key").await;
+    b.shot("account-security-keys").await;
+    b.sign_out().await;
+
+    b.goto("/login").await;
+    b.fill("#email", "sam@example.com").await;
+    b.fill("#password", PW).await;
+    b.click("button[type=submit].primary").await;
+    b.wait_text("h1", "Two-factor sign-in").await;
+    b.shot("sign-in-security-key").await;
+    b.click("#use-key").await;
+    b.wait_text("h1", "Assigned to me").await;
+    assert!(b.url().await.ends_with("/agent"), "{}", b.url().await);
 }
