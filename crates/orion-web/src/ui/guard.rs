@@ -27,7 +27,20 @@ pub(crate) async fn guard(state: axum::extract::State<AppState>, req: Request, n
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let is_api = req.uri().path().starts_with("/api/");
+    // A browser asking for a page gets an error as a page, never the API's JSON or a framework's
+    // plain text ("Cannot parse `abc` to a `i64`").
+    let wants_page = !is_api
+        && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let mut resp = next.run(req).await;
+    let failed = resp.status().is_client_error() || resp.status().is_server_error();
+    let is_page = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html"));
+    if wants_page && failed && !is_page {
+        resp = super::layout::status_page(resp.status());
+    }
     let h = resp.headers_mut();
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));

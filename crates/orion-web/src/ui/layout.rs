@@ -145,6 +145,29 @@ pub(crate) fn error_page(user: Option<&WebUser>, e: &AppError) -> Response {
     resp
 }
 
+/// A page for a failed request that no handler explained: an address that leads nowhere, a part
+/// of it that is not valid, a method the page does not take.
+pub(crate) fn status_page(status: StatusCode) -> Response {
+    let (title, message) = match status.as_u16() {
+        400 => {
+            ("Not a valid address", "This address does not lead to a page: part of it is not valid. Check the link.")
+        }
+        401 => ("Please sign in", "Sign in to see this page."),
+        403 => ("Not allowed", "You may not open this page."),
+        404 => ("Page not found", "There is no such page, or it has moved. Check the address."),
+        405 => ("Not a page", "This address cannot be opened this way."),
+        408 | 504 => ("Too slow", "That took too long. Please try again."),
+        413 => ("Too large", "What you sent is larger than Orion accepts."),
+        429 => ("Please wait", "Too many requests in a short time. Wait a moment and try again."),
+        s if s >= 500 => ("Something went wrong", "Something went wrong on our side; please try again."),
+        _ => ("Cannot open this page", "This request cannot be answered with a page."),
+    };
+    let page = ErrorPage { l: Layout::new(None, title, "", None), status: status.as_u16(), message: message.into() };
+    let mut resp = render(&page);
+    *resp.status_mut() = status;
+    resp
+}
+
 /// An error in words for the form it came from: each field named.
 pub(crate) fn explain(e: &AppError) -> String {
     match e {

@@ -598,6 +598,21 @@ async fn single_sign_on_set_up_and_used_in_the_browser(engine: Engine) {
     }
     b.goto("/agent").await;
     b.find("#email").await;
+
+    // A token the provider signed for another application, or with another sign-in's nonce, is
+    // refused on the sign-in page with a sentence, and nobody is signed in.
+    for (sub, claims) in [
+        ("mallory", json!({"email": "mallory@example.com", "aud": "another-app"})),
+        ("oscar", json!({"email": "oscar@example.com", "nonce": "someone-elses"})),
+    ] {
+        op.set_user(sub, claims).await;
+        b.goto("/login").await;
+        b.click("a.button.sso").await;
+        b.fill("input[name=sub]", sub).await;
+        b.script("document.querySelector('input[name=sub]').form.submit()").await;
+        b.wait_text("#login-error", "did not pass Orion's checks").await;
+        assert!(!b.exists("header .who").await, "{sub} was signed in");
+    }
 }
 
 /// Chromium's virtual authenticator (WebDriver's WebAuthn extension) stands in for a USB

@@ -21,6 +21,7 @@ engine_tests!(
     monitoring_pages_show_alerts_windows_and_the_backup_board,
     asset_pages_list_show_and_move_assets,
     problem_and_change_pages,
+    browsers_get_pages_for_errors_and_the_api_gets_json,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -368,11 +369,13 @@ async fn passwords_follow_the_policy_and_reset_by_mail_once(engine: Engine) {
     assert_eq!(w.get("/portal").await.status, StatusCode::OK, "this session stays");
     assert_eq!(elsewhere.get("/portal").await.status, StatusCode::SEE_OTHER, "other sessions end");
 
-    // Reset by mail needs a sender and the portal's address; without them the page says so.
+    // Reset by mail needs a sender and the portal's address; without them the page tells the
+    // person what they can do, not what the admin has not configured.
     let mut anon = Web::new(&t);
     let r = anon.post("/password/forgot", &[("email", "alice@example.com")]).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(r.body.contains("not set up"), "{}", r.body);
+    assert!(r.body.contains("Ask the service desk"), "{}", r.body);
+    assert!(!r.body.contains("portal URL") && !r.body.contains("sender"), "{}", r.body);
     let (s, b) = t
         .put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"], "portal_url": t.base.clone()}))
         .await;
@@ -1299,4 +1302,40 @@ async fn problem_and_change_pages(engine: Engine) {
     assert!(r.body.contains("Monday 2026-11-23") && !r.body.contains(&link), "{}", r.body);
     let r = sam.get("/agent/change-calendar?from=someday").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let cookie = format!("orion_session={}", w.cookie.clone().unwrap());
+    let http = reqwest::Client::new();
+    let page = |path: &str| {
+        http.get(format!("{}{path}", t.base))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    // An address that leads nowhere, a part of it that is not a number, a page that is only posted.
+    for (path, status, words) in [
+        ("/no/such/page", StatusCode::NOT_FOUND, "There is no such page"),
+        ("/agent/assets/abc", StatusCode::BAD_REQUEST, "part of it is not valid"),
+        ("/logout", StatusCode::METHOD_NOT_ALLOWED, "cannot be opened this way"),
+    ] {
+        let r = page(path).await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(words), "{path}: {body}");
+        assert!(!body.contains("Cannot parse") && !body.trim_start().starts_with('{'), "{path}: {body}");
+    }
+    // The API keeps answering JSON, to a browser too.
+    let r = http.get(format!("{}/api/v1/nothing-here", t.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let (s, b) = t.get(&admin, "/api/v1/tickets/NOPE").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    assert!(b["error"]["message"].is_string(), "{b}");
 }
