@@ -19,23 +19,99 @@ pub(crate) struct EntryView {
     pub files: Vec<(i64, String)>,
 }
 
-pub(crate) fn entry_view(e: TimelineEntry, with_details: bool) -> EntryView {
-    let label = match e.kind.as_str() {
-        "created" => "logged the ticket",
-        "comment" => "replied",
-        "email" => "wrote by e-mail",
-        "work_note" => "added a work note",
-        "phone_call" => "logged a phone call",
-        "state_changed" => "changed the state",
-        "fields_changed" => "changed fields",
-        "escalated" => "escalated",
-        "resolved" => "resolved the ticket",
-        "reopened" => "reopened the ticket",
-        "closed" => "closed the ticket",
-        "assigned" => "assigned",
-        other => other,
+/// A duration in minutes as people say it: `45 min`, `2 h`, `1 h 30 min`, `3 days 2 h`.
+fn minutes(m: i64) -> String {
+    let (d, h, min) = (m / 1440, m % 1440 / 60, m % 60);
+    match (d, h, min) {
+        (0, 0, min) => format!("{min} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, min) => format!("{h} h {min} min"),
+        (1, 0, _) => "1 day".into(),
+        (d, 0, _) => format!("{d} days"),
+        (d, h, _) => format!("{d} day{} {h} h", if d == 1 { "" } else { "s" }),
     }
-    .to_string();
+}
+
+/// An SLA target's name: `first_response` → `First response`.
+fn target_name(t: &str) -> String {
+    match t {
+        "first_response" => "First response".into(),
+        "resolution" => "Resolution".into(),
+        "update" => "Update interval".into(),
+        other => {
+            let w = words(other);
+            let mut c = w.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+    }
+}
+
+/// What a timeline entry says happened, as the end of a sentence that starts with who did it.
+fn entry_label(kind: &str, d: &serde_json::Value) -> String {
+    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+    let num = |k: &str| d[k].as_i64();
+    let titled = |n: String, t: String| if t.is_empty() { n } else { format!("{n} \u{201c}{t}\u{201d}") };
+    let target = target_name(&s("target"));
+    match kind {
+        "created" => "logged the ticket".into(),
+        "comment" => "replied".into(),
+        "email" => "wrote by e-mail".into(),
+        "work_note" => "added a work note".into(),
+        "phone_call" => "logged a phone call".into(),
+        "state_changed" => "changed the state".into(),
+        "fields_changed" => "changed fields".into(),
+        "escalated" => "escalated".into(),
+        "resolved" => "resolved the ticket".into(),
+        "reopened" => "reopened the ticket".into(),
+        "closed" => "closed the ticket".into(),
+        "assigned" => "assigned".into(),
+        "article_linked" => format!("linked article {}", titled(s("article"), s("title"))),
+        "article_unlinked" => format!("unlinked article {}", s("article")),
+        "asset_linked" => format!("linked asset {}", s("name")),
+        "asset_unlinked" => format!("unlinked asset {}", s("name")),
+        "problem_linked" => format!("linked this to problem {}", titled(s("problem"), s("title"))),
+        "problem_unlinked" => format!("unlinked this from problem {}", s("problem")),
+        "incident_linked" => format!("linked incident {}", s("incident")),
+        "incident_unlinked" => format!("unlinked incident {}", s("incident")),
+        "ticket_linked" => format!("linked ticket {}", s("ticket")),
+        "ticket_unlinked" => format!("unlinked ticket {}", s("ticket")),
+        "phase_changed" if !s("to").is_empty() => format!("moved it to {}", words(&s("to"))),
+        "task_added" => format!("added the task \u{201c}{}\u{201d}", s("title")),
+        "task_done" => format!("completed the task \u{201c}{}\u{201d}", s("title")),
+        "approval_completed" if !s("approval").is_empty() => {
+            format!("recorded the approval: {}", words(&s("approval")))
+        }
+        "analysis_updated" => "updated the analysis".into(),
+        "change_updated" => "updated the change".into(),
+        "sla_started" => match num("target_minutes") {
+            Some(m) => format!("started the {} clock: due within {}", target.to_lowercase(), minutes(m)),
+            None => format!("started the {} clock", target.to_lowercase()),
+        },
+        "sla_met" => match num("elapsed_minutes") {
+            Some(m) => format!("recorded: {target} met after {}", minutes(m)),
+            None => format!("recorded: {target} met"),
+        },
+        "sla_breached" => match num("elapsed_minutes") {
+            Some(m) => format!("recorded: {target} breached after {}", minutes(m)),
+            None => format!("recorded: {target} breached"),
+        },
+        "sla_warning" => match num("percent") {
+            Some(p) => format!("warned: {target} due soon, {p} % of the time used"),
+            None => format!("warned: {target} due soon"),
+        },
+        "sla_paused" => format!("paused the {} clock", target.to_lowercase()),
+        "sla_resumed" => format!("resumed the {} clock", target.to_lowercase()),
+        "sla_restarted" => format!("restarted the {} clock", target.to_lowercase()),
+        "sla_retargeted" => match num("to_minutes") {
+            Some(m) => format!("changed the {} target to {}", target.to_lowercase(), minutes(m)),
+            None => format!("changed the {} target", target.to_lowercase()),
+        },
+        other => words(other),
+    }
+}
+
+pub(crate) fn entry_view(e: TimelineEntry, with_details: bool) -> EntryView {
+    let label = entry_label(&e.kind, &e.data);
     let mut details = Vec::new();
     let mut files = Vec::new();
     if let Some(obj) = e.data.as_object() {
@@ -137,5 +213,32 @@ pub(crate) fn ticket_view(t: Ticket) -> TicketView {
         },
         escalations: t.escalation_count,
         version: t.version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timeline_entries_read_as_sentences() {
+        assert_eq!(minutes(45), "45 min");
+        assert_eq!(minutes(60), "1 h");
+        assert_eq!(minutes(90), "1 h 30 min");
+        assert_eq!(minutes(3 * 1440 + 120), "3 days 2 h");
+        let l = entry_label("sla_met", &json!({"target": "first_response", "elapsed_minutes": 12}));
+        assert_eq!(l, "recorded: First response met after 12 min");
+        let l = entry_label("article_linked", &json!({"article": "KB0000002", "title": "VPN keeps disconnecting"}));
+        assert_eq!(l, "linked article KB0000002 \u{201c}VPN keeps disconnecting\u{201d}");
+        assert_eq!(
+            entry_label("problem_unlinked", &json!({"problem": "PRB0000001"})),
+            "unlinked this from problem PRB0000001"
+        );
+        assert_eq!(entry_label("something_new", &json!({})), "something new", "an unknown kind still reads as words");
+        for kind in ["sla_met", "sla_breached", "sla_warning", "sla_paused", "sla_started", "asset_linked", "task_done"]
+        {
+            assert!(!entry_label(kind, &json!({})).contains('_'), "{kind}");
+        }
     }
 }

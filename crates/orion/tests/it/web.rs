@@ -866,6 +866,10 @@ async fn knowledge_pages_write_publish_search_suggest_and_link(engine: Engine) {
     let r = sam.post(&format!("/agent/tickets/{n}/link_article"), &[("article", &number)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(sam.get(&format!("/agent/tickets/{n}/kb")).await.body.contains("Linked articles"));
+    // The timeline says it in a sentence, not with the event's key.
+    let page = sam.get(&format!("/agent/tickets/{n}")).await;
+    assert!(page.body.contains(&format!("linked article {number}")), "{}", page.body);
+    assert!(!page.body.contains("article_linked") && !page.body.contains("sla_started"), "{}", page.body);
     // The requester's page lists what the desk linked; an internal runbook linked too stays hidden.
     let (s, rb) = t
         .post(
