@@ -420,6 +420,7 @@ async fn an_incident_goes_from_caller_to_l2_and_back_to_the_requester(engine: En
     b.shot("portal-home").await;
     b.click(&format!("a[href='/portal/tickets/{number}']")).await;
     b.wait_text(".notice", "Replaced the docking station").await;
+    assert_eq!(b.text("#ticket-state").await, "Resolved — please confirm", "the page says what the list says");
     let conversation = b.text("#timeline").await;
     assert!(conversation.contains("A new dock is on its way"));
     assert!(!conversation.contains("updated the dock firmware"), "internal troubleshooting is not shown to requesters");

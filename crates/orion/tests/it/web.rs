@@ -1093,7 +1093,7 @@ async fn asset_pages_list_show_and_move_assets(engine: Engine) {
 
     // The server's page shows the impact; the ticket page shows the asset and the affected service.
     let r = sam.get(&format!("/agent/assets/{server}")).await;
-    assert!(r.body.contains("1 dependent CIs") && r.body.contains(">Payroll</a>"), "{}", r.body);
+    assert!(r.body.contains("1 dependent CI,") && r.body.contains(">Payroll</a>"), "{}", r.body);
     let r = sam.get(&format!("/agent/tickets/{number}")).await;
     assert!(r.body.contains("Affected assets") && r.body.contains(&format!("/agent/assets/{server}")), "{}", r.body);
     assert!(r.body.contains(">Payroll</a>"), "{}", r.body);

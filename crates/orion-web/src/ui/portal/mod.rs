@@ -237,9 +237,12 @@ async fn ticket_page(
     };
     let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| article_hit(a, None)).collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut t = ticket_view(t);
+    // The same words for the state as the requester's list uses.
+    t.state = portal_state(&t.state_code);
     let page = TicketPage {
         l: Layout::new(Some(user), format!("{} · {}", t.number, t.title), "portal", flash),
-        t: ticket_view(t),
+        t,
         entries,
         linked: hits(articles.linked),
         related: hits(articles.related),

@@ -220,6 +220,11 @@ async fn problem_page(
 }
 
 impl ProblemPage {
+    /// When it became a known error, in the viewer's words.
+    fn known_error_since(&self) -> Option<String> {
+        self.p.known_error_at.as_deref().map(crate::ui::form::when)
+    }
+
     fn fix_change(&self) -> String {
         self.p.fix_change.clone().unwrap_or_default()
     }
