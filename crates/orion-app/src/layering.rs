@@ -45,6 +45,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("reactions", 4),
     ("jobs", 4),
     ("demo", 4),
+    ("admin_notices", 4),
     ("root", 4),
 ];
 

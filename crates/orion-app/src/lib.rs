@@ -2,6 +2,7 @@
 //! change and its timeline entry together; permissions are checked here, not
 //! in the handlers.
 
+pub mod admin_notices;
 pub mod api_schema;
 pub mod auth;
 pub mod cmdb;

@@ -14,6 +14,8 @@ pub(crate) struct Me {
     pub email: String,
     pub staff: bool,
     pub admin: bool,
+    /// What an admin should know on every page (configuration gaps, failing background work)
+    pub notices: Vec<String>,
 }
 
 /// What every page's frame needs: the signed-in person (if any), a message after an action,

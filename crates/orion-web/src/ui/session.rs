@@ -35,6 +35,13 @@ impl FromRequestParts<AppState> for WebUser {
                     email: s.email,
                     staff: s.actor.can_work_tickets(),
                     admin: s.actor.can_administer(),
+                    // Only pages (not their htmx fragments) show them, but an admin's request is rare
+                    // enough that reading them each time costs nothing that matters.
+                    notices: if s.actor.can_administer() && !is_fragment(parts) {
+                        state.app.admin_notices(&s.actor).await.unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
                 },
                 actor: s.actor,
                 token,
@@ -43,6 +50,11 @@ impl FromRequestParts<AppState> for WebUser {
             Err(e) => Err(error_page(None, &e)),
         }
     }
+}
+
+/// An htmx request for a part of a page (it shows no frame, so no notices).
+fn is_fragment(parts: &Parts) -> bool {
+    parts.headers.contains_key("hx-request")
 }
 
 impl OptionalFromRequestParts<AppState> for WebUser {

@@ -1342,4 +1342,19 @@ async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
     let (s, b) = t.get(&admin, "/api/v1/tickets/NOPE").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
     assert!(b["error"]["message"].is_string(), "{b}");
+
+    // What only an admin can fix is said to admins, on their pages: password reset by mail is
+    // off until mail is set up; an agent never sees it.
+    let banner = "Password reset by e-mail is off";
+    assert!(w.get("/admin/users").await.body.contains(banner));
+    t.user(&admin, "sam@example.com", "agent", &[]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    assert!(!sam.get("/agent").await.body.contains(banner));
+    let (s, b) = t
+        .put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"], "portal_url": t.base.clone()}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(!w.get("/admin/users").await.body.contains(banner), "set up now");
 }
