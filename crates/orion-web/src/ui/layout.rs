@@ -79,6 +79,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "feedback" => "Thank you for your feedback.",
         "article_linked" => "Article linked to the ticket.",
         "article_unlinked" => "Article link removed.",
+        "asset_linked" => "Asset linked to the ticket.",
+        "asset_unlinked" => "Asset unlinked from the ticket.",
         "window_created" => "Maintenance window started: matching alerts open nothing until it ends.",
         "window_ended" => "Maintenance window ended.",
         "asset_saved" => "Asset saved.",

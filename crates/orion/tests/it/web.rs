@@ -1098,6 +1098,21 @@ async fn asset_pages_list_show_and_move_assets(engine: Engine) {
     assert!(r.body.contains("Affected assets") && r.body.contains(&format!("/agent/assets/{server}")), "{}", r.body);
     assert!(r.body.contains(">Payroll</a>"), "{}", r.body);
 
+    // The agent links the laptop to the ticket by its tag, and unlinks it again; an unknown tag
+    // is refused next to the form with what was typed kept.
+    let r = sam.post(&format!("/agent/tickets/{number}/link_asset"), &[("asset", "PC-77")]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{number}?m=asset_linked"), "{}", r.body);
+    let r = sam.get(&format!("/agent/tickets/{number}")).await;
+    assert!(r.body.contains(&format!("/agent/assets/{laptop}")), "{}", r.body);
+    assert!(r.body.contains("linked asset LT-&#60;script&#62;"), "the timeline says it: {}", r.body);
+    let r = sam.post(&format!("/agent/tickets/{number}/link_asset"), &[("asset", "NO-SUCH-TAG")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"asset-error\"") && r.body.contains("value=\"NO-SUCH-TAG\""), "{}", r.body);
+    let r = sam.post(&format!("/agent/tickets/{number}/unlink_asset"), &[("asset", &laptop.to_string())]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{number}?m=asset_unlinked"), "{}", r.body);
+    let (_, linked) = t.get(&admin, &format!("/api/v1/tickets/{number}/assets")).await;
+    assert_eq!(linked["assets"].as_array().map(Vec::len), Some(1), "only the server is left: {linked}");
+
     // Licences and patch status pages (staff only).
     let (s, _) =
         t.post(&admin, "/api/v1/licences", json!({"product": "Visio", "seats": 5, "expires_on": "2026-12-01"})).await;

@@ -26,6 +26,7 @@ pub(super) struct Drafts {
     pub notes: String,
     pub reopen: String,
     pub transfer_note: String,
+    pub asset: String,
 }
 
 #[derive(Template)]
@@ -104,7 +105,7 @@ async fn ticket_page(
         .map(|c| c.path)
         .collect();
     let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
-    let assets = s.app.ticket_assets(&user.actor, number).await.ok().filter(|a| !a.assets.is_empty());
+    let assets = s.app.ticket_assets(&user.actor, number).await.ok();
     let related =
         s.app.ticket_related(&user.actor, number).await.ok().filter(|r| r.problem.is_some() || !r.caused_by.is_empty());
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -261,6 +262,15 @@ pub(super) async fn act(
         }
         "link_article" => a.link_article(actor, &number, &text("article")).await.map(|_| "article_linked"),
         "unlink_article" => a.unlink_article(actor, &number, &text("article")).await.map(|_| "article_unlinked"),
+        "link_asset" => {
+            d.asset = text("asset").trim().to_string();
+            let input = orion_app::cmdb::TicketAssetInput { asset: d.asset.clone() };
+            a.link_ticket_asset(actor, &number, input).await.map(|_| "asset_linked")
+        }
+        "unlink_asset" => match f.int("asset") {
+            Some(id) => a.unlink_ticket_asset(actor, &number, id).await.map(|_| "asset_unlinked"),
+            None => Err(AppError::NotFound("asset on this ticket")),
+        },
         "reopen" => {
             d.reopen = text("reason");
             a.reopen(actor, &number, ReasonInput { reason: Some(d.reopen.clone()) }).await.map(|_| "reopened")
