@@ -106,7 +106,9 @@ impl App {
                 }
             }
         }
-        // The state the caller asked for, or the one the assignment implies.
+        // The state the caller asked for, or the one the assignment implies. Problems and changes
+        // move by their phases: assigning one changes who works on it, not its state.
+        let core = !matches!(before.kind.as_str(), "problem" | "change");
         let mut to_state = from_state;
         if let Some(s) = &p.state {
             if let Some(s) = errs.check(State::parse("state", s)) {
@@ -121,12 +123,12 @@ impl App {
                     _ => to_state = s,
                 }
             }
-        } else if t.assignee_id.is_some() && from_state == State::New {
+        } else if core && t.assignee_id.is_some() && from_state == State::New {
             to_state = State::Assigned;
-        } else if t.assignee_id.is_none() && from_state.needs_assignee() {
+        } else if core && t.assignee_id.is_none() && from_state.needs_assignee() {
             to_state = State::New;
         }
-        if to_state.needs_assignee() && t.assignee_id.is_none() {
+        if core && to_state.needs_assignee() && t.assignee_id.is_none() {
             // Taking a ticket by setting it in progress assigns it to yourself.
             if groups::is_member(&mut c, t.assignment_group_id, actor.id.0).await? && to_state == State::InProgress {
                 let me = users::get(&mut c, actor.id.0).await?;

@@ -1199,6 +1199,21 @@ async fn problem_and_change_pages(engine: Engine) {
     let r = sam.get(&page).await;
     assert!(r.body.contains(&format!(r#"<a href="/agent/tickets/{inc}">{inc}</a>"#)), "incident linked: {}", r.body);
 
+    // Its assignee and priority are set on its page; an assignee outside the group is refused there.
+    let assign = format!("{page}/assign");
+    let form = [("group", "Service Desk"), ("assignee", "sam@example.com"), ("impact", "1"), ("urgency", "2")];
+    let r = sam.post(&assign, &form).await;
+    assert_eq!(r.location, format!("{page}?m=assigned"), "{}", r.body);
+    let (_, p) = t.get(&admin, &format!("/api/v1/problems/{prb}")).await;
+    assert_eq!(
+        (p["ticket"]["assignee"].as_str(), p["ticket"]["impact"].as_i64()),
+        (Some("sam@example.com"), Some(1)),
+        "{p}"
+    );
+    let r = sam.post(&assign, &[("group", "Service Desk"), ("assignee", "dev@example.com")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains(r#"id="assign-error""#), "{}", r.body);
+
     // Investigate; a known error needs its workaround first.
     let r = sam.post(&format!("{page}/move"), &[("phase", "investigating"), ("note", "looking")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

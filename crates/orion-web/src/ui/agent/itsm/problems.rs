@@ -175,6 +175,8 @@ struct ProblemPage {
     error: Option<String>,
     /// The note typed into the phase form
     note: String,
+    /// Active groups, for the assignment form
+    groups: Vec<String>,
 }
 
 async fn problem_page(
@@ -207,6 +209,15 @@ async fn problem_page(
         p.version = f.int("version").unwrap_or(p.version);
     }
     let note = typed.filter(|_| form == "move").and_then(|f| f.get("note")).unwrap_or_default().to_string();
+    let groups = s
+        .app
+        .list_groups(&user.actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|g| g.active)
+        .map(|g| g.name)
+        .collect();
     let title = format!("{} · {}", p.ticket.number, p.ticket.title);
     let resp = render(&ProblemPage {
         l: Layout::new(Some(user), title, "problems", flash),
@@ -215,11 +226,16 @@ async fn problem_page(
         form: form.to_string(),
         error: error.clone(),
         note,
+        groups,
     });
     refused(resp, &error)
 }
 
 impl ProblemPage {
+    fn assignee_email(&self) -> String {
+        self.p.ticket.assignee.clone().unwrap_or_default()
+    }
+
     /// When it became a known error, in the viewer's words.
     fn known_error_since(&self) -> Option<String> {
         self.p.known_error_at.as_deref().map(crate::ui::form::when)
@@ -275,6 +291,25 @@ async fn act(
             };
             app.edit_problem(actor, &number, input).await.map(|_| (here.clone(), "analysis_saved"))
         }
+        "assign" => match app.get_problem(actor, &number).await {
+            Err(e) => Err(e),
+            Ok(p) => {
+                // Only what changed is sent: a group change needs its reason, the rest does not.
+                let t = &p.ticket;
+                let group = f.text("group").filter(|g| *g != t.assignment_group);
+                let assignee = f.get("assignee").map(|a| a.trim().to_string());
+                let current = t.assignee.clone().unwrap_or_default();
+                let patch = orion_app::TicketPatch {
+                    note: group.as_ref().and_then(|_| f.text("note")),
+                    assignment_group: group,
+                    assignee: assignee.filter(|a| !a.eq_ignore_ascii_case(&current)),
+                    impact: f.int("impact").filter(|i| *i != t.impact),
+                    urgency: f.int("urgency").filter(|u| *u != t.urgency),
+                    ..Default::default()
+                };
+                app.update_ticket(actor, &number, patch).await.map(|_| (here.clone(), "assigned"))
+            }
+        },
         "link" => {
             let input = IncidentRef { incident: f.text("incident").unwrap_or_default() };
             app.link_problem_incident(actor, &number, input).await.map(|_| (here.clone(), "incident_linked"))
