@@ -1302,6 +1302,19 @@ async fn problem_and_change_pages(engine: Engine) {
         r.body.contains(r#"<input id="e-start" name="planned_start" type="datetime-local" value="2026-11-20T10:00">"#)
     );
     assert!(r.body.contains(r#"value="lee@example.com""#), "nominated approver in the edit form: {}", r.body);
+    // The change names the server it touches; its page lists it with what an outage affects.
+    assert!(r.body.contains("No configuration item named yet"), "{}", r.body);
+    let (s, srv) =
+        t.post(&admin, "/api/v1/assets", json!({"type": "server", "name": "db-pay", "asset_tag": "SRV-9"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{srv}");
+    let r = sam.post(&format!("{page}/link_asset"), &[("asset", "SRV-9")]).await;
+    assert_eq!(r.location, format!("{page}?m=asset_linked"), "{}", r.body);
+    let r = sam.get(&page).await;
+    assert!(r.body.contains(&format!(r#"<a href="/agent/assets/{}">db-pay</a>"#, srv["id"])), "{}", r.body);
+    assert!(r.body.contains(r#"id="change-impact""#), "{}", r.body);
+    let r = sam.post(&format!("{page}/link_asset"), &[("asset", "SRV-404")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains(r#"id="asset-error""#), "{}", r.body);
     for phase in ["assessment", "approval"] {
         let r = sam.post(&format!("{page}/move"), &[("phase", phase)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{phase}: {}", r.body);

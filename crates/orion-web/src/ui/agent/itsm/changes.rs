@@ -223,6 +223,8 @@ struct ChangePage {
     rules: &'static [&'static str],
     outcomes: &'static [&'static str],
     /// Which form failed: `move`, `decide`, `edit`, `task`, `review`
+    /// The configuration items the change touches, with what an outage of them affects
+    cis: Option<orion_app::cmdb::TicketAssets>,
     form: String,
     error: Option<String>,
     /// Text typed into the refused form (note, comment, task title, review notes)
@@ -292,7 +294,9 @@ async fn change_page(
         e = e.typed(f);
     }
     let title = format!("{} · {}", c.ticket.number, c.ticket.title);
+    let cis = s.app.ticket_assets(&user.actor, &c.ticket.number).await.ok();
     let resp = render(&ChangePage {
+        cis,
         l: Layout::new(Some(user), title, "changes", flash),
         facts,
         risk,
@@ -350,6 +354,14 @@ async fn act(
                     DecisionInput { decision: f.text("decision").unwrap_or_default(), comment: f.text("comment") };
                 app.decide_change(actor, &number, input).await.map(|_| "decided")
             }
+        },
+        "link_asset" => {
+            let input = orion_app::cmdb::TicketAssetInput { asset: f.text("asset").unwrap_or_default() };
+            app.link_ticket_asset(actor, &number, input).await.map(|_| "asset_linked")
+        }
+        "unlink_asset" => match f.int("asset") {
+            Some(id) => app.unlink_ticket_asset(actor, &number, id).await.map(|_| "asset_unlinked"),
+            None => Err(AppError::NotFound("asset on this change")),
         },
         "task" => {
             let input = TaskInput { title: f.text("title").unwrap_or_default(), assignee: f.text("assignee") };
