@@ -447,7 +447,8 @@ impl App {
             orion_store::mfa::delete_expired_challenges(&mut c, now).await?;
             orion_store::mfa::insert_challenge(&mut c, &sha256_hex(&token), u.id, now, now + CHALLENGE_MS).await?;
             if let Some((p, t)) = sso {
-                orion_store::sso::set_challenge_provider(&mut c, &sha256_hex(&token), p, t).await?;
+                orion_store::sso::set_provider(&mut c, orion_store::sso::Holder::Challenge, &sha256_hex(&token), p, t)
+                    .await?;
             }
             let first = if sso.is_some() { how.to_string() } else { "password right".to_string() };
             let detail = if matches!(step, crate::mfa::AfterPassword::Enrol) {
@@ -466,7 +467,8 @@ impl App {
         let signed =
             self.open_session(&mut c, u, client, previous, &s, now, sso.is_some() && !second_factor, how).await?;
         if let Some((p, t)) = sso {
-            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, t).await?;
+            orion_store::sso::set_provider(&mut c, orion_store::sso::Holder::Session, &sha256_hex(&signed.token), p, t)
+                .await?;
         }
         self.commit(tx).await?;
         metrics::counter!("orion_security_events_total", "kind" => "sign_in").increment(1);
@@ -570,12 +572,20 @@ impl App {
             self.commit(tx).await?;
             return Ok(Err(SignInError::Refused));
         }
-        let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
+        let sso =
+            orion_store::sso::provider_of(&mut c, orion_store::sso::Holder::Challenge, &sha256_hex(challenge)).await?;
         orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
         let how = if sso.is_some() { format!("through single sign-on, {how}") } else { how.to_string() };
         let signed = self.open_session(&mut c, u, client, previous, &s, now, true, &how).await?;
         if let Some((p, t)) = sso {
-            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
+            orion_store::sso::set_provider(
+                &mut c,
+                orion_store::sso::Holder::Session,
+                &sha256_hex(&signed.token),
+                p,
+                &t,
+            )
+            .await?;
         }
         self.commit(tx).await?;
         Ok(Ok(signed))
@@ -601,12 +611,20 @@ impl App {
         let s = self.security_settings().await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let sso = orion_store::sso::challenge_provider(&mut c, &sha256_hex(challenge)).await?;
+        let sso =
+            orion_store::sso::provider_of(&mut c, orion_store::sso::Holder::Challenge, &sha256_hex(challenge)).await?;
         orion_store::mfa::delete_challenge(&mut c, &sha256_hex(challenge)).await?;
         let signed =
             self.open_session(&mut c, &u, client, previous, &s, now, true, "two-factor set up at sign-in").await?;
         if let Some((p, t)) = sso {
-            orion_store::sso::set_session_provider(&mut c, &sha256_hex(&signed.token), p, &t).await?;
+            orion_store::sso::set_provider(
+                &mut c,
+                orion_store::sso::Holder::Session,
+                &sha256_hex(&signed.token),
+                p,
+                &t,
+            )
+            .await?;
         }
         self.commit(tx).await?;
         Ok((signed, codes))
@@ -666,7 +684,7 @@ impl App {
         let Ok(s) = self.session(token).await else { return Ok(None) };
         let sso = {
             let mut r = self.db.read().await?;
-            orion_store::sso::session_provider(&mut r.conn(), &sha256_hex(token)).await?
+            orion_store::sso::provider_of(&mut r.conn(), orion_store::sso::Holder::Session, &sha256_hex(token)).await?
         };
         let mut tx = self.db.begin().await?;
         web::delete_session(&mut tx.conn(), &sha256_hex(token)).await?;

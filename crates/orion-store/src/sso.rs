@@ -207,61 +207,40 @@ pub async fn delete_expired_logins(conn: &mut Conn<'_>, now: i64) -> Result<u64>
     })?)
 }
 
-/// Notes on a session (or a sign-in waiting for its second factor: `table` `signin_challenge`)
-/// which provider signed it in, with the ID token that signs it out there.
-pub async fn set_session_provider(
+/// What holds a single sign-on's provider and ID token: a session, or a sign-in waiting for its
+/// second factor.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder {
+    Session,
+    Challenge,
+}
+
+/// Notes on a session or waiting sign-in (by the SHA-256 of its secret) which provider signed it
+/// in, with the ID token that signs it out there.
+pub async fn set_provider(
     conn: &mut Conn<'_>,
-    session_hash: &str,
+    holder: Holder,
+    id_hash: &str,
     provider_id: i64,
     id_token: &str,
 ) -> Result<()> {
+    let sql = match holder {
+        Holder::Session => "UPDATE web_session SET sso_provider_id = $2, sso_id_token = $3 WHERE id_hash = $1",
+        Holder::Challenge => "UPDATE signin_challenge SET sso_provider_id = $2, sso_id_token = $3 WHERE id_hash = $1",
+    };
     with_conn!(conn, |c| {
-        sqlx::query("UPDATE web_session SET sso_provider_id = $2, sso_id_token = $3 WHERE id_hash = $1")
-            .bind(session_hash)
-            .bind(provider_id)
-            .bind(id_token)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
+        sqlx::query(sql).bind(id_hash).bind(provider_id).bind(id_token).execute(c).await.map(|r| r.rows_affected())
     })?;
     Ok(())
 }
 
-pub async fn set_challenge_provider(
-    conn: &mut Conn<'_>,
-    challenge_hash: &str,
-    provider_id: i64,
-    id_token: &str,
-) -> Result<()> {
-    with_conn!(conn, |c| {
-        sqlx::query("UPDATE signin_challenge SET sso_provider_id = $2, sso_id_token = $3 WHERE id_hash = $1")
-            .bind(challenge_hash)
-            .bind(provider_id)
-            .bind(id_token)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
-/// The provider and ID token a session was signed in with, if any.
-pub async fn session_provider(conn: &mut Conn<'_>, session_hash: &str) -> Result<Option<(i64, String)>> {
-    let row: Option<(Option<i64>, Option<String>)> = with_conn!(conn, |c| {
-        sqlx::query_as("SELECT sso_provider_id, sso_id_token FROM web_session WHERE id_hash = $1")
-            .bind(session_hash)
-            .fetch_optional(c)
-            .await
-    })?;
-    Ok(row.and_then(|(p, t)| p.zip(t)))
-}
-
-pub async fn challenge_provider(conn: &mut Conn<'_>, challenge_hash: &str) -> Result<Option<(i64, String)>> {
-    let row: Option<(Option<i64>, Option<String>)> = with_conn!(conn, |c| {
-        sqlx::query_as("SELECT sso_provider_id, sso_id_token FROM signin_challenge WHERE id_hash = $1")
-            .bind(challenge_hash)
-            .fetch_optional(c)
-            .await
-    })?;
+/// The provider and ID token a session or waiting sign-in was signed in with, if any.
+pub async fn provider_of(conn: &mut Conn<'_>, holder: Holder, id_hash: &str) -> Result<Option<(i64, String)>> {
+    let sql = match holder {
+        Holder::Session => "SELECT sso_provider_id, sso_id_token FROM web_session WHERE id_hash = $1",
+        Holder::Challenge => "SELECT sso_provider_id, sso_id_token FROM signin_challenge WHERE id_hash = $1",
+    };
+    let row: Option<(Option<i64>, Option<String>)> =
+        with_conn!(conn, |c| sqlx::query_as(sql).bind(id_hash).fetch_optional(c).await)?;
     Ok(row.and_then(|(p, t)| p.zip(t)))
 }

@@ -220,13 +220,18 @@ fn is_attr_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 100 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
 }
 
-fn one_line(errs: &mut FieldErrors, field: &str, v: Option<&str>, max: usize) -> Option<String> {
+pub(crate) fn one_line(errs: &mut FieldErrors, field: &str, v: Option<&str>, max: usize) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
     if v.chars().count() > max || v.contains(['\r', '\n']) {
         errs.push(field, format!("must be one line of at most {max} characters"));
         return None;
     }
     Some(v.to_string())
+}
+
+/// A file name in the data directory's `secrets/` folder: no path, not hidden.
+pub(crate) fn plain_file_name(f: &str) -> bool {
+    !f.starts_with('.') && f.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// A checked source: its name, order, schedule, state, secret and stored settings.
@@ -297,7 +302,7 @@ pub fn check(
         None => old.and_then(|o| o.secret_file.clone()),
     };
     if let Some(f) = &secret_file
-        && (f.starts_with('.') || !f.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        && !plain_file_name(f)
     {
         errs.push("secret_file", "must be a plain file name in the data directory's secrets/ folder");
     }

@@ -12,6 +12,7 @@
 //! ask for a second factor itself. Sign-out ends the Orion session and, where the provider
 //! supports it, the provider's (RP-initiated logout with the ID token as hint).
 
+use super::config::one_line;
 use crate::kernel::access::require_admin;
 use crate::kernel::error::{found, invalid};
 use crate::signin::{Client, SignInStep};
@@ -198,15 +199,6 @@ fn view(r: &ProviderRow, cfg: &ProviderConfig, users: i64) -> SsoProvider {
     }
 }
 
-fn one_line(errs: &mut FieldErrors, field: &str, v: Option<&str>, max: usize) -> Option<String> {
-    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
-    if v.chars().count() > max || v.contains(['\r', '\n']) {
-        errs.push(field, format!("must be one line of at most {max} characters"));
-        return None;
-    }
-    Some(v.to_string())
-}
-
 fn is_claim_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 100
@@ -267,7 +259,7 @@ fn check(i: &SsoProviderInput, existing: Option<(&ProviderConfig, Option<&str>, 
         None => old.and_then(|o| o.client_secret_file.clone()),
     };
     if let Some(f) = &client_secret_file
-        && (f.starts_with('.') || !f.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        && !super::config::plain_file_name(f)
     {
         errs.push("client_secret_file", "must be a plain file name in the data directory's secrets/ folder");
     }

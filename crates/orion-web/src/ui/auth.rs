@@ -514,23 +514,39 @@ async fn second_factor(
     let next = safe_next(f.get("next"));
     let previous = cookie(&headers, SESSION_COOKIE);
     let code = f.get("code").unwrap_or_default();
-    match s.app.sign_in_second_factor(&ch, code, &client, previous.as_deref()).await {
-        Ok(signed) => signed_in(&headers, &signed, next),
-        Err(_) if !s.app.challenge_open(&ch).await => expired_challenge(),
-        Err(_) => {
-            let (app, keys) = s.app.challenge_factors(&ch).await.unwrap_or((true, false));
-            let page = SecondFactorPage {
-                l: Layout::new(None, "Two-factor sign-in", "", None),
-                next: next.unwrap_or_default(),
-                error: Some("That code is not right. Use the current code from your authenticator app, or one of your recovery codes.".into()),
-                app,
-                keys,
-            };
-            let mut resp = render(&page);
-            *resp.status_mut() = StatusCode::UNAUTHORIZED;
-            resp
-        }
+    let result = s.app.sign_in_second_factor(&ch, code, &client, previous.as_deref()).await;
+    let wrong =
+        "That code is not right. Use the current code from your authenticator app, or one of your recovery codes.";
+    second_factor_answer(&s, &headers, &ch, next, result.ok(), wrong).await
+}
+
+/// The answer to a second factor at sign-in: signed in, the attempt over, or the page again with
+/// what was wrong.
+async fn second_factor_answer(
+    s: &AppState,
+    headers: &HeaderMap,
+    ch: &str,
+    next: Option<String>,
+    signed: Option<orion_app::signin::SignedIn>,
+    wrong: &str,
+) -> Response {
+    if let Some(signed) = signed {
+        return signed_in(headers, &signed, next);
     }
+    if !s.app.challenge_open(ch).await {
+        return expired_challenge();
+    }
+    let (app, keys) = s.app.challenge_factors(ch).await.unwrap_or((true, false));
+    let page = SecondFactorPage {
+        l: Layout::new(None, "Two-factor sign-in", "", None),
+        next: next.unwrap_or_default(),
+        error: Some(wrong.into()),
+        app,
+        keys,
+    };
+    let mut resp = render(&page);
+    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+    resp
 }
 
 #[derive(Template)]
@@ -815,23 +831,9 @@ async fn signin_key(
     let previous = cookie(&headers, SESSION_COOKIE);
     let origin = origin(&s, &headers).await;
     let credential = f.get("credential").unwrap_or_default();
-    match s.app.sign_in_with_key(&ch, &origin, credential, &client, previous.as_deref()).await {
-        Ok(signed) => signed_in(&headers, &signed, next),
-        Err(_) if !s.app.challenge_open(&ch).await => expired_challenge(),
-        Err(_) => {
-            let (app, keys) = s.app.challenge_factors(&ch).await.unwrap_or((true, false));
-            let page = SecondFactorPage {
-                l: Layout::new(None, "Two-factor sign-in", "", None),
-                next: next.unwrap_or_default(),
-                error: Some("The security key's answer was not accepted. Try again, or use another way below.".into()),
-                app,
-                keys,
-            };
-            let mut resp = render(&page);
-            *resp.status_mut() = StatusCode::UNAUTHORIZED;
-            resp
-        }
-    }
+    let result = s.app.sign_in_with_key(&ch, &origin, credential, &client, previous.as_deref()).await;
+    let wrong = "The security key's answer was not accepted. Try again, or use another way below.";
+    second_factor_answer(&s, &headers, &ch, next, result.ok(), wrong).await
 }
 
 async fn confirm_key_options(State(s): State<AppState>, user: WebUser, headers: HeaderMap) -> Response {
