@@ -174,9 +174,19 @@ pub(crate) fn status_page(status: StatusCode) -> Response {
 
 /// An error in words for the form it came from: each field named.
 pub(crate) fn explain(e: &AppError) -> String {
+    explain_as(e, &[])
+}
+
+/// As [`explain`], naming each field by the form's own label (`requester` → `Caller`); a field
+/// the list does not name (or an item of a list field, `assets[0]`) falls back to its words.
+pub(crate) fn explain_as(e: &AppError, labels: &[(&str, &str)]) -> String {
+    let label = |field: &str| {
+        let base = field.split('[').next().unwrap_or(field);
+        labels.iter().find(|(k, _)| *k == base).map_or_else(|| field.replace('_', " "), |(_, l)| l.to_string())
+    };
     match e {
         AppError::Validation(errs) => {
-            errs.iter().map(|f| format!("{}: {}", f.field.replace('_', " "), f.message)).collect::<Vec<_>>().join("; ")
+            errs.iter().map(|f| format!("{}: {}", label(&f.field), f.message)).collect::<Vec<_>>().join("; ")
         }
         AppError::Conflict(m) | AppError::Forbidden(m) => m.clone(),
         AppError::InvalidTransition(t) => t.to_string(),

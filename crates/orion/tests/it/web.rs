@@ -540,8 +540,13 @@ async fn agent_forms_keep_typed_text_when_refused(engine: Engine) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.body.contains("title:"), "{}", r.body);
+    assert!(r.body.contains("Short description:"), "named by the form's label: {}", r.body);
     assert!(r.body.contains("Typed with care"));
+    let r = sam
+        .post("/agent/new", &[("requester", "not an address"), ("title", "x"), ("impact", "2"), ("urgency", "2")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Caller:") && !r.body.contains("requester:"), "{}", r.body);
     let r = sam
         .post(
             "/agent/new",

@@ -2,7 +2,23 @@
 
 use crate::AppState;
 use crate::ui::form::{Fields, done};
-use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::layout::{Layout, error_page, explain_as, render};
+
+/// The form's labels for the service's field names, so an error names what the agent sees.
+const LABELS: &[(&str, &str)] = &[
+    ("requester", "Caller"),
+    ("requester_name", "Caller's name"),
+    ("kind", "Kind"),
+    ("title", "Short description"),
+    ("description", "What the caller says"),
+    ("category", "Category"),
+    ("channel", "Channel"),
+    ("impact", "Impact"),
+    ("urgency", "Urgency"),
+    ("assignment_group", "Assignment group"),
+    ("assignee", "Assign to me"),
+    ("assets", "Affected asset"),
+];
 use crate::ui::session::{Forbidden, StaffUser, WebUser};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -143,7 +159,7 @@ pub(super) async fn create(State(s): State<AppState>, StaffUser { user, .. }: St
     match s.app.create_ticket(&user.actor, input).await {
         Ok(t) => done(&format!("/agent/tickets/{}", t.number), "created"),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
-            new_page_with(&s, &user, f, Some(explain(&e))).await
+            new_page_with(&s, &user, f, Some(explain_as(&e, LABELS))).await
         }
         Err(e) => error_page(Some(&user), &e),
     }
