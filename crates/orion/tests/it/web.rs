@@ -22,6 +22,7 @@ engine_tests!(
     asset_pages_list_show_and_move_assets,
     problem_and_change_pages,
     browsers_get_pages_for_errors_and_the_api_gets_json,
+    admins_set_up_mailboxes_in_the_console,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -1405,4 +1406,82 @@ async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(!w.get("/admin/users").await.body.contains(banner), "set up now");
+}
+
+async fn admins_set_up_mailboxes_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let page = w.get("/admin/mailboxes").await;
+    assert!(page.body.contains("No mailbox yet"), "{}", page.body);
+
+    // A form without its server is refused, naming the field by its label and keeping the text.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = closed.to_string();
+    let mut form = vec![
+        ("name", "Desk inbox"),
+        ("host", ""),
+        ("port", port.as_str()),
+        ("security", "none"),
+        ("username", "desk"),
+        ("auth", "password"),
+        ("secret", "s3cret-imap"),
+        ("folder", "INBOX"),
+        ("after_fetch", "flag"),
+        ("poll_seconds", "60"),
+        ("enabled", "on"),
+    ];
+    let r = w.post("/admin/mailboxes", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Server:") && r.body.contains("value=\"Desk inbox\""), "{}", r.body);
+    form[1].1 = "127.0.0.1";
+    let r = w.post("/admin/mailboxes", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location.ends_with("?m=mailbox_added"), "{}", r.location);
+    let page_url = r.location.split('?').next().unwrap().to_string();
+    let page = w.get(&page_url).await;
+    assert!(page.body.contains("Desk inbox") && page.body.contains("stored — leave blank to keep it"), "{}", page.body);
+    assert!(!page.body.contains("s3cret-imap"), "the password is never shown");
+
+    // "Check now" against a port nobody listens on says why it failed, on the page and in the list.
+    let r = w.post(&format!("{page_url}/poll"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"poll-report\">The check failed:"), "{}", r.body);
+    let list = w.get("/admin/mailboxes").await;
+    assert!(list.body.contains("class=\"alarm\""), "{}", list.body);
+    // Failing for over a quarter of an hour: every admin page says so.
+    use orion_app::Clock;
+    t.clock.set(orion_domain::Timestamp(t.clock.now().0 + 16 * 60_000));
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/users").await;
+    assert!(r.body.contains("Mailbox \u{201c}Desk inbox\u{201d} has not been read for"), "{}", r.body);
+
+    // Changed with the password left blank: the stored one is kept. Then removed.
+    let r = w
+        .post(
+            &page_url,
+            &[
+                ("name", "Desk inbox"),
+                ("host", "127.0.0.1"),
+                ("port", "1143"),
+                ("security", "none"),
+                ("username", "desk"),
+                ("auth", "password"),
+                ("poll_seconds", "120"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, boxes) = t.get(&admin, "/api/v1/mail/mailboxes").await;
+    assert_eq!(
+        (boxes[0]["port"].as_i64(), boxes[0]["has_secret"].as_bool(), boxes[0]["enabled"].as_bool()),
+        (Some(1143), Some(true), Some(false)),
+        "{boxes}"
+    );
+    let r = w.post(&format!("{page_url}/remove"), &[]).await;
+    assert_eq!(r.location, "/admin/mailboxes?m=mailbox_removed");
+    let (_, boxes) = t.get(&admin, "/api/v1/mail/mailboxes").await;
+    assert_eq!(boxes, json!([]));
 }

@@ -16,11 +16,13 @@ use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, Priori
 use std::collections::HashMap;
 
 mod identity;
+mod mailboxes;
 mod sso;
 
 pub(super) fn routes() -> Router<AppState> {
     identity::routes()
         .merge(sso::routes())
+        .merge(mailboxes::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
