@@ -23,6 +23,7 @@ engine_tests!(
     problem_and_change_pages,
     browsers_get_pages_for_errors_and_the_api_gets_json,
     admins_set_up_mailboxes_in_the_console,
+    admins_set_up_webhooks_in_the_console,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -1484,4 +1485,53 @@ async fn admins_set_up_mailboxes_in_the_console(engine: Engine) {
     assert_eq!(r.location, "/admin/mailboxes?m=mailbox_removed");
     let (_, boxes) = t.get(&admin, "/api/v1/mail/mailboxes").await;
     assert_eq!(boxes, json!([]));
+}
+
+async fn admins_set_up_webhooks_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.post("/admin/webhooks", &[("name", "Chat"), ("url", "not a url"), ("events", "ticket.created")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Address:") && r.body.contains("value=\"Chat\""), "{}", r.body);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let form = [
+        ("name", "Chat"),
+        ("url", url.as_str()),
+        ("events", "ticket.created"),
+        ("events", "sla.breached"),
+        ("format", "slack"),
+        ("enabled", "on"),
+    ];
+    let r = w.post("/admin/webhooks", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let secret = r.body.split("id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, hooks) = t.get(&admin, "/api/v1/webhooks").await;
+    let id = hooks[0]["id"].as_i64().unwrap();
+    assert_eq!(hooks[0]["events"], json!(["ticket.created", "sla.breached"]), "{hooks}");
+    let page = format!("/admin/webhooks/{id}");
+
+    // A test event shows in the log; a new secret replaces the old.
+    let r = w.post(&format!("{page}/ping"), &[]).await;
+    assert_eq!(r.location, format!("{page}?m=webhook_pinged"), "{}", r.body);
+    let r = w.get(&page).await;
+    assert!(r.body.contains("test event"), "{}", r.body);
+    let r = w.post(&format!("{page}/secret"), &[]).await;
+    let again = r.body.split("id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(again.starts_with("whsec_") && again != secret, "{again}");
+
+    // Changed on its page, then removed.
+    let r = w
+        .post(&page, &[("name", "Team chat"), ("url", url.as_str()), ("events", "ticket.resolved"), ("format", "json")])
+        .await;
+    assert_eq!(r.location, format!("{page}?m=webhook_saved"), "{}", r.body);
+    let (_, h) = t.get(&admin, &format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!((h["name"].as_str(), h["enabled"].as_bool()), (Some("Team chat"), Some(false)), "{h}");
+    assert_eq!(h["events"], json!(["ticket.resolved"]));
+    let r = w.post(&format!("{page}/remove"), &[]).await;
+    assert_eq!(r.location, "/admin/webhooks?m=webhook_removed");
 }

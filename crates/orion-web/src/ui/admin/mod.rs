@@ -18,11 +18,13 @@ use std::collections::HashMap;
 mod identity;
 mod mailboxes;
 mod sso;
+mod webhooks;
 
 pub(super) fn routes() -> Router<AppState> {
     identity::routes()
         .merge(sso::routes())
         .merge(mailboxes::routes())
+        .merge(webhooks::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
