@@ -24,6 +24,7 @@ engine_tests!(
     browsers_get_pages_for_errors_and_the_api_gets_json,
     admins_set_up_mailboxes_in_the_console,
     admins_set_up_webhooks_in_the_console,
+    admins_set_up_monitoring_integrations_in_the_console,
 );
 
 const PW: &str = "staple horse battery correct";
@@ -1534,4 +1535,44 @@ async fn admins_set_up_webhooks_in_the_console(engine: Engine) {
     assert_eq!(h["events"], json!(["ticket.resolved"]));
     let r = w.post(&format!("{page}/remove"), &[]).await;
     assert_eq!(r.location, "/admin/webhooks?m=webhook_removed");
+}
+
+async fn admins_set_up_monitoring_integrations_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.post(&admin, "/api/v1/groups", json!({"name": "Operations", "tier": 2})).await;
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r =
+        w.post("/admin/integrations", &[("name", "Prod AM"), ("kind", "alertmanager"), ("group", "Operations")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let grab = |body: &str, id: &str| {
+        body.split(&format!("id=\"{id}\">")).nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+    let token = grab(&r.body, "integration-token");
+    let address = grab(&r.body, "integration-address");
+    assert!(address.ends_with("/api/v1/integrations/alertmanager"), "{address}");
+    let alert = json!({"version": "4", "status": "firing", "receiver": "orion", "groupKey": "{}:{alertname=\"DiskFull\"}",
+        "groupLabels": {"alertname": "DiskFull"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db1"},
+                    "annotations": {"summary": "Disk full on db1"}, "startsAt": "2026-11-18T11:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": "f00d"}]});
+    let send = |tok: String| t.client.post(&address).bearer_auth(tok).json(&alert).send();
+    let r = send(token.clone()).await.unwrap();
+    assert!(r.status().is_success(), "the shown token works: {}", r.status());
+    let (_, list) = t.get(&admin, "/api/v1/integrations").await;
+    assert_eq!(list[0]["assignment_group"], json!("Operations"), "{list}");
+    let id = list[0]["id"].as_i64().unwrap();
+
+    // A new token replaces the old; switched off, alerts are refused so the sender keeps them.
+    let r = w.post(&format!("/admin/integrations/{id}/token"), &[]).await;
+    let fresh = grab(&r.body, "integration-token");
+    assert_ne!(fresh, token);
+    assert_eq!(send(token).await.unwrap().status(), StatusCode::UNAUTHORIZED, "the old token still works");
+    let r = w.post(&format!("/admin/integrations/{id}/switch"), &[("enabled", "off")]).await;
+    assert_eq!(r.location, "/admin/integrations?m=integration_saved", "{}", r.body);
+    assert_eq!(send(fresh).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let (_, list) = t.get(&admin, "/api/v1/integrations").await;
+    assert_eq!((list[0]["name"].as_str(), list[0]["enabled"].as_bool()), (Some("Prod AM"), Some(false)), "{list}");
 }

@@ -16,6 +16,7 @@ use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, Priori
 use std::collections::HashMap;
 
 mod identity;
+mod integrations;
 mod mailboxes;
 mod sso;
 mod webhooks;
@@ -25,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(sso::routes())
         .merge(mailboxes::routes())
         .merge(webhooks::routes())
+        .merge(integrations::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
