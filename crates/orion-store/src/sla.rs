@@ -30,6 +30,7 @@ pub struct PolicyRow {
     /// JSON list of `orion_domain::sla_policy::EscalationRule`; `None`: the defaults
     pub escalation_rules: Option<String>,
     pub on_priority_change: String,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,16 +70,18 @@ pub async fn list_calendars(conn: &mut Conn<'_>) -> Result<Vec<CalendarRow>> {
 }
 
 /// Active policies in matching order, each with its calendar.
-pub async fn list_policies(conn: &mut Conn<'_>) -> Result<Vec<PolicyRow>> {
+/// The policies in matching order; with `switched_off`, also those not in use.
+pub async fn list_policies(conn: &mut Conn<'_>, switched_off: bool) -> Result<Vec<PolicyRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
             "SELECT p.id, p.name, p.position, p.kinds, p.priorities, p.category, p.department,
                     b.name AS calendar_name, b.spec AS calendar_spec,
                     p.first_response_min, p.resolution_min, p.update_interval_min, p.pause_on, p.warnings,
-                    p.breach_escalates, p.escalation_rules, p.on_priority_change
+                    p.breach_escalates, p.escalation_rules, p.on_priority_change, p.active
              FROM sla_policy p JOIN business_calendar b ON b.id = p.calendar_id
-             WHERE p.active ORDER BY p.position, p.id",
+             WHERE p.active OR $1 ORDER BY p.position, p.id",
         )
+        .bind(switched_off)
         .fetch_all(c)
         .await
     })?)

@@ -51,7 +51,7 @@ pub(crate) fn parse_list<T>(json: &str, each: impl Fn(&serde_json::Value) -> Opt
 /// Loads the active policies; a policy whose calendar does not parse is skipped with a warning.
 pub(crate) async fn load_policies(conn: &mut Conn<'_>) -> AppResult<Vec<PolicyDef>> {
     let mut out = Vec::new();
-    for row in sla::list_policies(conn).await? {
+    for row in sla::list_policies(conn, false).await? {
         let spec: CalendarSpec = match serde_json::from_str(&row.calendar_spec) {
             Ok(s) => s,
             Err(e) => {

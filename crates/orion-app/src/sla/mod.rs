@@ -9,16 +9,14 @@ mod policies;
 mod timer;
 
 pub use badges::SlaBadge;
-pub use policies::{Calendar, Policy, PolicyInput};
+pub use policies::{Calendar, Policy, PolicyInput, WhatIf, WhatIfAnswer, WhatIfTarget};
 
 use crate::settings::Config;
 use crate::settings::sla::{matching, parse_list, parse_rules, planned, to_json};
 use crate::{App, AppError, AppResult};
 use orion_domain::calendar::CalendarSpec;
 use orion_domain::sla::{ClockEvent, ClockEventKind, ClockReading, ClockState, explain, read_clock};
-use orion_domain::sla_policy::{
-    EscalationRule, OnPriorityChange, RuleAction, TargetKind, TicketFacts, actions_for, default_rules,
-};
+use orion_domain::sla_policy::{EscalationRule, OnPriorityChange, RuleAction, TargetKind, TicketFacts, actions_for};
 use orion_domain::{
     Actor, BusinessCalendar, CommentKind, PendingReason, Priority, State, TicketEvent, TicketKind, Timestamp,
 };

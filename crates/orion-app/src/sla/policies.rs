@@ -46,6 +46,34 @@ pub struct Policy {
     /// What happens on warnings and breaches (see `PolicyInput`)
     #[schema(value_type = Vec<Object>)]
     pub escalation_rules: Vec<EscalationRule>,
+    /// False: switched off, new tickets do not use it
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn policy_of(p: sla::PolicyRow) -> Policy {
+    Policy {
+        priorities: parse_list(&p.priorities, |v| v.as_i64().map(|n| format!("P{n}"))),
+        kinds: parse_list(&p.kinds, |v| v.as_str().map(str::to_string)),
+        pause_on: parse_list(&p.pause_on, |v| v.as_str().map(str::to_string)),
+        warnings_percent: parse_list(&p.warnings, serde_json::Value::as_i64),
+        name: p.name,
+        position: p.position,
+        category: p.category,
+        department: p.department,
+        calendar: p.calendar_name,
+        first_response_minutes: p.first_response_min,
+        resolution_minutes: p.resolution_min,
+        update_interval_minutes: p.update_interval_min,
+        breach_escalates: p.breach_escalates,
+        escalation_rules: parse_rules(p.escalation_rules.as_deref(), p.breach_escalates),
+        on_priority_change: p.on_priority_change,
+        active: p.active,
+    }
 }
 
 impl App {
@@ -111,32 +139,22 @@ impl App {
         Ok((self.put_calendar(actor, cal).await?, added))
     }
 
+    /// The policies new tickets are matched against, in order.
     pub async fn list_policies(&self, actor: &Actor) -> AppResult<Vec<Policy>> {
+        self.policies(actor, false).await
+    }
+
+    /// Every policy, the switched-off ones too (what the admin console lists).
+    pub async fn all_policies(&self, actor: &Actor) -> AppResult<Vec<Policy>> {
+        self.policies(actor, true).await
+    }
+
+    async fn policies(&self, actor: &Actor, switched_off: bool) -> AppResult<Vec<Policy>> {
         if !actor.can_read_directory() {
             return Err(AppError::Forbidden("only staff can read SLA policies".into()));
         }
         let mut r = self.db.read().await?;
-        Ok(sla::list_policies(&mut r.conn())
-            .await?
-            .into_iter()
-            .map(|p| Policy {
-                priorities: parse_list(&p.priorities, |v| v.as_i64().map(|n| format!("P{n}"))),
-                kinds: parse_list(&p.kinds, |v| v.as_str().map(str::to_string)),
-                pause_on: parse_list(&p.pause_on, |v| v.as_str().map(str::to_string)),
-                warnings_percent: parse_list(&p.warnings, serde_json::Value::as_i64),
-                name: p.name,
-                position: p.position,
-                category: p.category,
-                department: p.department,
-                calendar: p.calendar_name,
-                first_response_minutes: p.first_response_min,
-                resolution_minutes: p.resolution_min,
-                update_interval_minutes: p.update_interval_min,
-                breach_escalates: p.breach_escalates,
-                escalation_rules: parse_rules(p.escalation_rules.as_deref(), p.breach_escalates),
-                on_priority_change: p.on_priority_change,
-            })
-            .collect())
+        Ok(sla::list_policies(&mut r.conn(), switched_off).await?.into_iter().map(policy_of).collect())
     }
 }
 
@@ -264,31 +282,123 @@ impl App {
         .await?;
         self.commit(tx).await?;
         self.invalidate_config();
-        let mut r = self.db.read().await?;
-        let all = sla::list_policies(&mut r.conn()).await?;
-        drop(r);
-        if all.iter().all(|x| x.name != name) {
-            // Saved inactive: not in the active list; echo what was stored.
-            return Ok(Policy {
-                name,
-                position: p.position.unwrap_or(100),
-                priorities: priorities.iter().map(|n| format!("P{n}")).collect(),
-                kinds: kinds.iter().map(|k| (*k).to_string()).collect(),
-                category: p.category,
-                department: p.department,
-                calendar: calendar.name,
-                first_response_minutes: p.first_response_minutes,
-                resolution_minutes: p.resolution_minutes,
-                update_interval_minutes: p.update_interval_minutes,
-                pause_on: pause_on.iter().map(|r| (*r).to_string()).collect(),
-                warnings_percent: warnings,
-                breach_escalates: p.breach_escalates.unwrap_or(true),
-                escalation_rules: p
-                    .escalation_rules
-                    .unwrap_or_else(|| default_rules(p.breach_escalates.unwrap_or(true))),
-                on_priority_change: on_priority_change.as_str().to_string(),
-            });
-        }
-        self.list_policies(actor).await?.into_iter().find(|x| x.name == name).ok_or(AppError::NotFound("policy"))
+        self.all_policies(actor).await?.into_iter().find(|x| x.name == name).ok_or(AppError::NotFound("policy"))
     }
+}
+
+/// `POST /api/v1/sla/what-if`: a ticket that is not logged yet, to see which policy it would fall
+/// under and when its targets would be due.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhatIf {
+    /// `incident` or `service_request`
+    #[schema(schema_with = crate::api_schema::ticket_kinds_exact)]
+    pub kind: String,
+    /// `P1`…`P5`
+    #[schema(schema_with = crate::api_schema::priorities_exact)]
+    pub priority: String,
+    /// Category path, e.g. `Network / VPN`
+    pub category: Option<String>,
+    /// The caller's department
+    pub department: Option<String>,
+    /// When it would be logged: an RFC 3339 time, or `YYYY-MM-DDTHH:MM` in the calendar's time zone; absent: now
+    pub logged_at: Option<String>,
+}
+
+/// What `WhatIf` found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WhatIfAnswer {
+    /// The policy that would apply; absent: none matches and no clocks would run
+    pub policy: Option<String>,
+    pub calendar: Option<String>,
+    /// The calendar's time zone
+    pub time_zone: Option<String>,
+    pub logged_at: String,
+    pub targets: Vec<WhatIfTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WhatIfTarget {
+    /// `first_response`, `resolution` or `update`
+    pub target: String,
+    /// Working minutes allowed
+    pub minutes: i64,
+    /// When it would fall due; absent when the calendar has no working time ahead
+    pub due_at: Option<String>,
+    /// The due time in the calendar's zone, e.g. `Mon 2026-12-07 11:00`
+    pub due_local: Option<String>,
+}
+
+impl App {
+    /// Which policy a ticket like this would fall under, and when each target would be due. Writes nothing.
+    pub async fn sla_what_if(&self, actor: &Actor, q: &WhatIf) -> AppResult<WhatIfAnswer> {
+        if !actor.can_work_tickets() {
+            return Err(AppError::Forbidden("only support staff can try SLA policies".into()));
+        }
+        let mut errs = orion_domain::FieldErrors::new();
+        let kind = errs.check(TicketKind::parse("kind", q.kind.trim()));
+        let priority = errs.check(Priority::parse("priority", q.priority.trim()));
+        if kind.is_some_and(TicketKind::has_own_phases) {
+            errs.push("kind", "problems and changes run on planned dates, not SLA targets");
+        }
+        errs.into_result()?;
+        let (Some(kind), Some(priority)) = (kind, priority) else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let category = q.category.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let department = q.department.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let mut r = self.db.read().await?;
+        let config = self.config(&mut r.conn()).await?;
+        drop(r);
+        let facts = TicketFacts { kind, priority, category, department };
+        let policy = matching(&config, &facts);
+        let logged = match q.logged_at.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Timestamp(self.now()),
+            Some(s) => logged_at(s, policy.map(|p| p.calendar.zone_name()))?,
+        };
+        let Some(p) = policy else {
+            return Ok(WhatIfAnswer {
+                policy: None,
+                calendar: None,
+                time_zone: None,
+                logged_at: logged.to_rfc3339(),
+                targets: Vec::new(),
+            });
+        };
+        let targets = TargetKind::ALL
+            .into_iter()
+            .filter_map(|k| p.target_ms(k).map(|ms| (k, ms)))
+            .map(|(k, ms)| {
+                let due = p.calendar.add_business_ms(logged, ms);
+                WhatIfTarget {
+                    target: k.as_str().into(),
+                    minutes: ms / 60_000,
+                    due_at: due.map(Timestamp::to_rfc3339),
+                    due_local: due.map(|d| p.calendar.local_label(d)),
+                }
+            })
+            .collect();
+        Ok(WhatIfAnswer {
+            policy: Some(p.policy.name.clone()),
+            calendar: Some(p.calendar_name.clone()),
+            time_zone: Some(p.calendar.zone_name().to_string()),
+            logged_at: logged.to_rfc3339(),
+            targets,
+        })
+    }
+}
+
+/// An RFC 3339 time, or a wall-clock `YYYY-MM-DDTHH:MM` read in `zone` (UTC without one).
+fn logged_at(s: &str, zone: Option<&str>) -> AppResult<Timestamp> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(Timestamp(ts.as_millisecond()));
+    }
+    let bad = || orion_domain::FieldError::new("logged_at", "expected a date and time such as 2026-12-07T16:30");
+    let civil: jiff::civil::DateTime = s.parse().map_err(|_| bad())?;
+    let tz = match zone {
+        Some(z) => jiff::tz::TimeZone::get(z).map_err(|_| bad())?,
+        None => jiff::tz::TimeZone::UTC,
+    };
+    let zoned = civil.to_zoned(tz).map_err(|_| bad())?;
+    Ok(Timestamp(zoned.timestamp().as_millisecond()))
 }

@@ -30,6 +30,7 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(list_calendars))
         .routes(routes!(put_calendar))
         .routes(routes!(list_policies))
+        .routes(routes!(sla_what_if))
         .routes(routes!(put_policy))
 }
 
@@ -257,11 +258,37 @@ async fn put_calendar(
     Ok(Json(s.app.put_calendar(&actor, cal).await?))
 }
 
-/// SLA policies in matching order (staff).
-#[utoipa::path(get, path = "/api/v1/sla/policies", tag = "settings", security(("bearer" = [])),
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PolicyListQuery {
+    /// `true`: also the switched-off policies
+    all: Option<bool>,
+}
+
+/// SLA policies in matching order (staff); the switched-off ones only with `all=true`.
+#[utoipa::path(get, path = "/api/v1/sla/policies", tag = "settings", params(PolicyListQuery),
+    security(("bearer" = [])),
     responses((status = 200, body = Vec<orion_app::sla::Policy>), (status = 403, body = ErrorBody)))]
-async fn list_policies(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<orion_app::sla::Policy>>> {
-    Ok(Json(s.app.list_policies(&actor).await?))
+async fn list_policies(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<PolicyListQuery>,
+) -> ApiResult<Json<Vec<orion_app::sla::Policy>>> {
+    Ok(Json(if q.all == Some(true) { s.app.all_policies(&actor).await? } else { s.app.list_policies(&actor).await? }))
+}
+
+/// What-if for a ticket not logged yet: the policy it would fall under and when each target
+/// would be due; writes nothing (staff).
+#[utoipa::path(post, path = "/api/v1/sla/what-if", tag = "settings",
+    request_body = orion_app::sla::WhatIf, security(("bearer" = [])),
+    responses((status = 200, body = orion_app::sla::WhatIfAnswer), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn sla_what_if(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(q): ApiJson<orion_app::sla::WhatIf>,
+) -> ApiResult<Json<orion_app::sla::WhatIfAnswer>> {
+    Ok(Json(s.app.sla_what_if(&actor, &q).await?))
 }
 
 /// What-if: the SLA targets if the priority changed and/or the ticket paused now; writes nothing (staff).

@@ -1,5 +1,6 @@
 //! Orion's integration suite: the real server (and the real binary) on both engines.
 
+mod admin;
 mod api;
 mod assets;
 mod browser;
@@ -12,5 +13,5 @@ mod mail;
 mod mail_servers;
 mod monitoring;
 mod server;
-mod web;
+pub(crate) mod web;
 mod webhooks;

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 mod identity;
 mod integrations;
 mod mailboxes;
+mod sla;
 mod sso;
 mod webhooks;
 
@@ -27,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(mailboxes::routes())
         .merge(webhooks::routes())
         .merge(integrations::routes())
+        .merge(sla::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))

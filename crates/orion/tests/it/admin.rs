@@ -1,0 +1,400 @@
+//! Issue 25: what an admin configures in the console (mailboxes, service levels, webhooks,
+//! monitoring integrations), pages for browsers, and a product that speaks in words — over HTTP
+//! like a browser posts forms, on SQLite and PostgreSQL. The real-browser walkthrough is in
+//! `browser.rs`.
+
+use crate::web::{PW, Web};
+use orion_testkit::{Engine, TestApp, engine_tests};
+use reqwest::StatusCode;
+use serde_json::json;
+
+engine_tests!(
+    browsers_get_pages_for_errors_and_the_api_gets_json,
+    admins_set_up_mailboxes_in_the_console,
+    admins_set_up_webhooks_in_the_console,
+    admins_set_up_monitoring_integrations_in_the_console,
+    admins_set_up_service_levels_in_the_console,
+);
+
+async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let cookie = format!("orion_session={}", w.cookie.clone().unwrap());
+    let http = reqwest::Client::new();
+    let page = |path: &str| {
+        http.get(format!("{}{path}", t.base))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    // An address that leads nowhere, a part of it that is not a number, a page that is only posted.
+    for (path, status, words) in [
+        ("/no/such/page", StatusCode::NOT_FOUND, "There is no such page"),
+        ("/agent/assets/abc", StatusCode::BAD_REQUEST, "part of it is not valid"),
+        ("/logout", StatusCode::METHOD_NOT_ALLOWED, "cannot be opened this way"),
+    ] {
+        let r = page(path).await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(words), "{path}: {body}");
+        assert!(!body.contains("Cannot parse") && !body.trim_start().starts_with('{'), "{path}: {body}");
+    }
+    // The API keeps answering JSON, to a browser too.
+    let r = http.get(format!("{}/api/v1/nothing-here", t.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let (s, b) = t.get(&admin, "/api/v1/tickets/NOPE").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    assert!(b["error"]["message"].is_string(), "{b}");
+
+    // What only an admin can fix is said to admins, on their pages: password reset by mail is
+    // off until mail is set up; an agent never sees it.
+    let banner = "Password reset by e-mail is off";
+    assert!(w.get("/admin/users").await.body.contains(banner));
+    t.user(&admin, "sam@example.com", "agent", &[]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    assert!(!sam.get("/agent").await.body.contains(banner));
+    let (s, b) = t
+        .put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"], "portal_url": t.base.clone()}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(!w.get("/admin/users").await.body.contains(banner), "set up now");
+}
+
+async fn admins_set_up_mailboxes_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let page = w.get("/admin/mailboxes").await;
+    assert!(page.body.contains("No mailbox yet"), "{}", page.body);
+
+    // A form without its server is refused, naming the field by its label and keeping the text.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = closed.to_string();
+    let mut form = vec![
+        ("name", "Desk inbox"),
+        ("host", ""),
+        ("port", port.as_str()),
+        ("security", "none"),
+        ("username", "desk"),
+        ("auth", "password"),
+        ("secret", "s3cret-imap"),
+        ("folder", "INBOX"),
+        ("after_fetch", "flag"),
+        ("poll_seconds", "60"),
+        ("enabled", "on"),
+    ];
+    let r = w.post("/admin/mailboxes", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Server:") && r.body.contains("value=\"Desk inbox\""), "{}", r.body);
+    form[1].1 = "127.0.0.1";
+    let r = w.post("/admin/mailboxes", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location.ends_with("?m=mailbox_added"), "{}", r.location);
+    let page_url = r.location.split('?').next().unwrap().to_string();
+    let page = w.get(&page_url).await;
+    assert!(page.body.contains("Desk inbox") && page.body.contains("stored — leave blank to keep it"), "{}", page.body);
+    assert!(!page.body.contains("s3cret-imap"), "the password is never shown");
+
+    // "Check now" against a port nobody listens on says why it failed, on the page and in the list.
+    let r = w.post(&format!("{page_url}/poll"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"poll-report\">The check failed:"), "{}", r.body);
+    let list = w.get("/admin/mailboxes").await;
+    assert!(list.body.contains("class=\"alarm\""), "{}", list.body);
+    // Failing for over a quarter of an hour: every admin page says so.
+    use orion_app::Clock;
+    t.clock.set(orion_domain::Timestamp(t.clock.now().0 + 16 * 60_000));
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/users").await;
+    assert!(r.body.contains("Mailbox \u{201c}Desk inbox\u{201d} has not been read for"), "{}", r.body);
+
+    // Changed with the password left blank: the stored one is kept. Then removed.
+    let r = w
+        .post(
+            &page_url,
+            &[
+                ("name", "Desk inbox"),
+                ("host", "127.0.0.1"),
+                ("port", "1143"),
+                ("security", "none"),
+                ("username", "desk"),
+                ("auth", "password"),
+                ("poll_seconds", "120"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, boxes) = t.get(&admin, "/api/v1/mail/mailboxes").await;
+    assert_eq!(
+        (boxes[0]["port"].as_i64(), boxes[0]["has_secret"].as_bool(), boxes[0]["enabled"].as_bool()),
+        (Some(1143), Some(true), Some(false)),
+        "{boxes}"
+    );
+    let r = w.post(&format!("{page_url}/remove"), &[]).await;
+    assert_eq!(r.location, "/admin/mailboxes?m=mailbox_removed");
+    let (_, boxes) = t.get(&admin, "/api/v1/mail/mailboxes").await;
+    assert_eq!(boxes, json!([]));
+}
+
+async fn admins_set_up_webhooks_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.post("/admin/webhooks", &[("name", "Chat"), ("url", "not a url"), ("events", "ticket.created")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Address:") && r.body.contains("value=\"Chat\""), "{}", r.body);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let form = [
+        ("name", "Chat"),
+        ("url", url.as_str()),
+        ("events", "ticket.created"),
+        ("events", "sla.breached"),
+        ("format", "slack"),
+        ("enabled", "on"),
+    ];
+    let r = w.post("/admin/webhooks", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let secret = r.body.split("id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, hooks) = t.get(&admin, "/api/v1/webhooks").await;
+    let id = hooks[0]["id"].as_i64().unwrap();
+    assert_eq!(hooks[0]["events"], json!(["ticket.created", "sla.breached"]), "{hooks}");
+    let page = format!("/admin/webhooks/{id}");
+
+    // A test event shows in the log; a new secret replaces the old.
+    let r = w.post(&format!("{page}/ping"), &[]).await;
+    assert_eq!(r.location, format!("{page}?m=webhook_pinged"), "{}", r.body);
+    let r = w.get(&page).await;
+    assert!(r.body.contains("test event"), "{}", r.body);
+    let r = w.post(&format!("{page}/secret"), &[]).await;
+    let again = r.body.split("id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+    assert!(again.starts_with("whsec_") && again != secret, "{again}");
+
+    // Changed on its page, then removed.
+    let r = w
+        .post(&page, &[("name", "Team chat"), ("url", url.as_str()), ("events", "ticket.resolved"), ("format", "json")])
+        .await;
+    assert_eq!(r.location, format!("{page}?m=webhook_saved"), "{}", r.body);
+    let (_, h) = t.get(&admin, &format!("/api/v1/webhooks/{id}")).await;
+    assert_eq!((h["name"].as_str(), h["enabled"].as_bool()), (Some("Team chat"), Some(false)), "{h}");
+    assert_eq!(h["events"], json!(["ticket.resolved"]));
+    let r = w.post(&format!("{page}/remove"), &[]).await;
+    assert_eq!(r.location, "/admin/webhooks?m=webhook_removed");
+}
+
+async fn admins_set_up_monitoring_integrations_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.post(&admin, "/api/v1/groups", json!({"name": "Operations", "tier": 2})).await;
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r =
+        w.post("/admin/integrations", &[("name", "Prod AM"), ("kind", "alertmanager"), ("group", "Operations")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let grab = |body: &str, id: &str| {
+        body.split(&format!("id=\"{id}\">")).nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+    let token = grab(&r.body, "integration-token");
+    let address = grab(&r.body, "integration-address");
+    assert!(address.ends_with("/api/v1/integrations/alertmanager"), "{address}");
+    let alert = json!({"version": "4", "status": "firing", "receiver": "orion", "groupKey": "{}:{alertname=\"DiskFull\"}",
+        "groupLabels": {"alertname": "DiskFull"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db1"},
+                    "annotations": {"summary": "Disk full on db1"}, "startsAt": "2026-11-18T11:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": "f00d"}]});
+    let send = |tok: String| t.client.post(&address).bearer_auth(tok).json(&alert).send();
+    let r = send(token.clone()).await.unwrap();
+    assert!(r.status().is_success(), "the shown token works: {}", r.status());
+    let (_, list) = t.get(&admin, "/api/v1/integrations").await;
+    assert_eq!(list[0]["assignment_group"], json!("Operations"), "{list}");
+    let id = list[0]["id"].as_i64().unwrap();
+
+    // A new token replaces the old; switched off, alerts are refused so the sender keeps them.
+    let r = w.post(&format!("/admin/integrations/{id}/token"), &[]).await;
+    let fresh = grab(&r.body, "integration-token");
+    assert_ne!(fresh, token);
+    assert_eq!(send(token).await.unwrap().status(), StatusCode::UNAUTHORIZED, "the old token still works");
+    let r = w.post(&format!("/admin/integrations/{id}/switch"), &[("enabled", "off")]).await;
+    assert_eq!(r.location, "/admin/integrations?m=integration_saved", "{}", r.body);
+    assert_eq!(send(fresh).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let (_, list) = t.get(&admin, "/api/v1/integrations").await;
+    assert_eq!((list[0]["name"].as_str(), list[0]["enabled"].as_bool()), (Some("Prod AM"), Some(false)), "{list}");
+}
+
+async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/sla").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Business hours") && r.body.contains("Mon–Fri"), "{}", r.body);
+
+    // A calendar: an unknown time zone is refused by its label with the typed text kept.
+    let r = w.post("/admin/sla", &[("name", "Berlin office"), ("time_zone", "Mars/Olympus")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Time zone:") && r.body.contains("value=\"Mars/Olympus\""), "{}", r.body);
+    let r = w.post("/admin/sla", &[("name", "Berlin office"), ("time_zone", "Europe/Berlin")]).await;
+    assert_eq!(r.location, "/admin/sla/calendars/Berlin+office?m=calendar_added", "{}", r.body);
+    let cal = "/admin/sla/calendars/Berlin%20office";
+    let mut hours = vec![
+        ("time_zone", "Europe/Berlin"),
+        ("day_0", "nine to five"),
+        ("day_1", "08:00-16:00"),
+        ("day_2", "08:00-16:00"),
+        ("day_3", "08:00-16:00"),
+        ("day_4", "08:00-12:00, 13:00-16:00"),
+        ("day_5", ""),
+        ("day_6", ""),
+        ("holidays", "2026-12-07 staff party"),
+        ("yearly", ""),
+    ];
+    let r = w.post(cal, &hours).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Working hours: Monday: write hours as 09:00-17:00"), "{}", r.body);
+    assert!(r.body.contains("value=\"nine to five\""), "{}", r.body);
+    hours[1].1 = "08:00-16:00";
+    let r = w.post(cal, &hours).await;
+    assert_eq!(r.location, format!("{}?m=calendar_saved", cal.replace("%20", "+")), "{}", r.body);
+    // Holidays from an .ics file, as a browser uploads it.
+    let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261225\nRRULE:FREQ=YEARLY\nSUMMARY:Christmas\nEND:VEVENT\nEND:VCALENDAR\n";
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(ics.as_bytes().to_vec())
+            .file_name("holidays.ics")
+            .mime_str("text/calendar")
+            .unwrap(),
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}{cal}/import", t.base))
+        .header("cookie", format!("orion_session={}", w.cookie.clone().unwrap()))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let (_, cals) = t.get(&admin, "/api/v1/sla/calendars").await;
+    let berlin = cals.as_array().unwrap().iter().find(|c| c["name"] == "Berlin office").unwrap().clone();
+    assert_eq!(berlin["week"][4], json!([[480, 720], [780, 960]]), "{berlin}");
+    assert_eq!(
+        (berlin["holidays"].clone(), berlin["yearly_holidays"].clone()),
+        (json!(["2026-12-07"]), json!([[12, 25]]))
+    );
+
+    // A policy: without a target it is refused by the form's labels, the typed name kept.
+    let mut policy = vec![
+        ("name", "Berlin incidents"),
+        ("position", "5"),
+        ("kinds", "incident"),
+        ("priorities", "P2"),
+        ("department", "Berlin"),
+        ("calendar", "Berlin office"),
+        ("first_response", ""),
+        ("resolution", ""),
+        ("pause_on", "user"),
+        ("warnings", "80"),
+        ("on_priority_change", "retarget"),
+        ("rule_count", "1"),
+        ("rule_on_0", "breach"),
+        ("rule_target_0", "resolution"),
+        ("rule_actions_0", "escalate"),
+        ("rule_actions_0", "notify_lead"),
+        ("active", "on"),
+    ];
+    let r = w.post("/admin/sla/new-policy", &policy).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Resolve within: a policy needs at least one target"), "{}", r.body);
+    assert!(r.body.contains("value=\"Berlin incidents\""), "{}", r.body);
+    policy[6].1 = "60";
+    policy[7].1 = "240";
+    let r = w.post("/admin/sla/new-policy", &policy).await;
+    assert_eq!(r.location, "/admin/sla/policies/Berlin+incidents?m=policy_saved", "{}", r.body);
+    let (_, all) = t.get(&admin, "/api/v1/sla/policies").await;
+    let p = all.as_array().unwrap().iter().find(|p| p["name"] == "Berlin incidents").unwrap().clone();
+    assert_eq!(
+        (
+            p["calendar"].as_str(),
+            p["first_response_minutes"].as_i64(),
+            p["pause_on"].clone(),
+            p["warnings_percent"].clone()
+        ),
+        (Some("Berlin office"), Some(60), json!(["user"]), json!([80])),
+        "{p}"
+    );
+    let rules = p["escalation_rules"].as_array().unwrap();
+    assert_eq!((rules.len(), &rules[0]["on"], &rules[0]["target"]), (1, &json!("breach"), &json!("resolution")), "{p}");
+    let actions = rules[0]["actions"].as_array().unwrap();
+    assert!(actions.contains(&json!("escalate")) && actions.contains(&json!("notify_lead")), "{p}");
+    let list = w.get("/admin/sla").await.body;
+    assert!(
+        list.contains("Incidents at P2 from Berlin") && list.contains("First response 1 h, resolution 4 h"),
+        "{list}"
+    );
+
+    // The what-if: logged on the calendar's holiday at 10:00 Berlin time, due the next working morning.
+    let q = "/admin/sla?try=1&kind=incident&priority=P2&category=&department=Berlin&logged_at=2026-12-07T10%3A00";
+    let r = w.get(q).await;
+    assert!(r.body.contains("Policy <strong>Berlin incidents</strong>"), "{}", r.body);
+    assert!(r.body.contains("First response within 1 h of working time: due Tue 2026-12-08 09:00"), "{}", r.body);
+    assert!(r.body.contains("Resolution within 4 h of working time: due Tue 2026-12-08 12:00"), "{}", r.body);
+    let r = w.get("/admin/sla?try=1&kind=incident&priority=P9").await;
+    assert!(r.body.contains("id=\"what-if-error\">Priority:"), "{}", r.body);
+
+    // A real ticket from a Berlin caller runs on it.
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let (s, b) = t
+        .post(
+            &admin,
+            "/api/v1/users",
+            json!({"email": "kai@example.com", "name": "Kai", "role": "requester", "department": "Berlin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, inc) = t
+        .post(
+            &admin,
+            "/api/v1/tickets",
+            json!({"kind": "incident", "title": "VPN down", "impact": 2, "urgency": 1, "requester": "kai@example.com"}),
+        )
+        .await;
+    assert_eq!((s, inc["priority"].as_str()), (StatusCode::CREATED, Some("P2")), "{inc}");
+    let (_, sla) = t.get(&admin, &format!("/api/v1/tickets/{}/sla", inc["number"].as_str().unwrap())).await;
+    assert!(
+        sla.as_array().unwrap().iter().all(|c| c["policy"] == "Berlin incidents" && c["calendar"] == "Berlin office"),
+        "{sla}"
+    );
+
+    // Switched off: listed as such, and new tickets fall to the next policy.
+    policy.retain(|(k, _)| *k != "active" && *k != "name");
+    let r = w.post("/admin/sla/policies/Berlin%20incidents", &policy).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(w.get("/admin/sla").await.body.contains("Switched off"));
+    let (_, active) = t.get(&admin, "/api/v1/sla/policies").await;
+    assert!(active.as_array().unwrap().iter().all(|p| p["name"] != "Berlin incidents"), "{active}");
+    let (_, all) = t.get(&admin, "/api/v1/sla/policies?all=true").await;
+    assert!(all.as_array().unwrap().iter().any(|p| p["name"] == "Berlin incidents" && p["active"] == false), "{all}");
+    let r = w.get(q).await;
+    assert!(!r.body.contains("Policy <strong>Berlin incidents</strong>"), "{}", r.body);
+    // An agent may not open the page.
+    t.user(&admin, "sam@example.com", "agent", &[]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    assert_eq!(sam.get("/admin/sla").await.status, StatusCode::FORBIDDEN);
+}
