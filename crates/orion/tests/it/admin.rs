@@ -14,6 +14,7 @@ engine_tests!(
     admins_set_up_webhooks_in_the_console,
     admins_set_up_monitoring_integrations_in_the_console,
     admins_set_up_service_levels_in_the_console,
+    agents_register_change_and_retire_assets_in_the_console,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -397,4 +398,102 @@ async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
     let mut sam = Web::new(&t);
     sam.login("sam@example.com", PW).await;
     assert_eq!(sam.get("/admin/sla").await.status, StatusCode::FORBIDDEN);
+}
+
+async fn agents_register_change_and_retire_assets_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Desktop Support", "tier": 2})).await;
+    t.user(&admin, "sam@example.com", "agent", &["Desktop Support"]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    assert!(sam.get("/agent/assets").await.body.contains("href=\"/agent/assets/new\""));
+    // The form offers the details people record for the type.
+    let r = sam.get("/agent/assets/new?type=server").await;
+    assert!(r.body.contains("IP address: ") && r.body.contains("<option value=\"server\" selected"), "{}", r.body);
+
+    let mut form = vec![
+        ("type", "laptop"),
+        ("state", "in_stock"),
+        ("name", "LT-0042"),
+        ("asset_tag", "PC-0042"),
+        ("serial", "5CG1234"),
+        ("manufacturer", "Lenovo"),
+        ("model", "T14"),
+        ("support_group", "Desktop Support"),
+        ("cost", "12,99x"),
+        ("purchase_date", "2026-01-15"),
+        ("warranty_end", "2029-01-15"),
+        ("attributes", "Memory: 16 GB\nDisk:\n"),
+        ("notes", ""),
+    ];
+    let r = sam.post("/agent/assets/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Cost: ") && r.body.contains("value=\"LT-0042\""), "{}", r.body);
+    form[8].1 = "1299.50";
+    let r = sam.post("/agent/assets/new", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location.ends_with("?m=asset_registered"), "{}", r.location);
+    let page = r.location.split('?').next().unwrap().to_string();
+    let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
+    let (_, a) = t.get(&admin, &format!("/api/v1/assets/{id}")).await;
+    assert_eq!(
+        (a["cost_cents"].as_i64(), a["state"].as_str(), a["support_group"].as_str(), a["attributes"].clone()),
+        (Some(129_950), Some("in_stock"), Some("Desktop Support"), json!({"Memory": "16 GB"})),
+        "{a}"
+    );
+    // A second asset with the same tag is refused by the field's label.
+    form[2].1 = "LT-0043";
+    let r = sam.post("/agent/assets/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Asset tag: asset tag &#34;PC-0042&#34; is on another asset"), "{}", r.body);
+
+    // Changed on its own page: a cleared serial is cleared, the change is in the history.
+    let edit = sam.get(&format!("{page}/edit")).await;
+    assert!(edit.body.contains("value=\"5CG1234\"") && edit.body.contains("Memory: 16 GB"), "{}", edit.body);
+    let version = edit.body.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let change = |v: &str| {
+        vec![
+            ("version", v.to_string()),
+            ("name", "LT-0042".to_string()),
+            ("asset_tag", "PC-0042".to_string()),
+            ("serial", String::new()),
+            ("manufacturer", "Lenovo".to_string()),
+            ("model", "T14 Gen 3".to_string()),
+            ("location", "Berlin, 3rd floor".to_string()),
+            ("support_group", "Desktop Support".to_string()),
+            ("cost", "1299.50".to_string()),
+            ("attributes", "Memory: 32 GB".to_string()),
+        ]
+    };
+    let owned = change(&version);
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = sam.post(&format!("{page}/edit"), &pairs).await;
+    assert_eq!(r.location, format!("{page}?m=asset_saved"), "{}", r.body);
+    let (_, a) = t.get(&admin, &format!("/api/v1/assets/{id}")).await;
+    assert_eq!(
+        (a["serial"].clone(), a["model"].as_str(), a["location"].as_str(), a["attributes"].clone()),
+        (json!(null), Some("T14 Gen 3"), Some("Berlin, 3rd floor"), json!({"Memory": "32 GB"})),
+        "{a}"
+    );
+    let shown = sam.get(&page).await.body;
+    assert!(shown.contains("Berlin, 3rd floor") && shown.contains("Changed "), "{shown}");
+    // The same form sent again from the stale page is refused, not applied over the newer change.
+    let r = sam.post(&format!("{page}/edit"), &pairs).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("changed since"), "{}", r.body);
+
+    // Retired from its page.
+    let r =
+        sam.post(&format!("{page}/move"), &[("action", "state"), ("state", "retired"), ("note", "end of life")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, a) = t.get(&admin, &format!("/api/v1/assets/{id}")).await;
+    assert_eq!(a["state"], "retired", "{a}");
+    // A requester cannot open the form.
+    t.user(&admin, "alice@example.com", "requester", &[]).await;
+    t.app.set_password("alice@example.com", PW.into()).await.unwrap();
+    let mut alice = Web::new(&t);
+    alice.login("alice@example.com", PW).await;
+    assert_ne!(alice.get("/agent/assets/new").await.status, StatusCode::OK);
 }

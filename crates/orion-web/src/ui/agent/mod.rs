@@ -3,6 +3,7 @@
 //! changes and approvals. Every handler takes a [`StaffUser`](super::session::StaffUser): a
 //! requester who lands here is sent to the portal (or, on a knowledge page, to the help pages).
 
+mod asset_form;
 mod cmdb;
 mod itsm;
 mod kb;
@@ -27,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{number}/{action}", post(ticket::act))
         .merge(kb::routes())
         .merge(monitoring::routes())
+        .merge(asset_form::routes())
         .merge(cmdb::routes())
         .merge(itsm::routes())
 }
