@@ -15,6 +15,7 @@ engine_tests!(
     admins_set_up_monitoring_integrations_in_the_console,
     admins_set_up_service_levels_in_the_console,
     agents_register_change_and_retire_assets_in_the_console,
+    admins_set_up_heartbeats_and_inventory_agents_in_the_console,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -496,4 +497,109 @@ async fn agents_register_change_and_retire_assets_in_the_console(engine: Engine)
     let mut alice = Web::new(&t);
     alice.login("alice@example.com", PW).await;
     assert_ne!(alice.get("/agent/assets/new").await.status, StatusCode::OK);
+}
+
+async fn admins_set_up_heartbeats_and_inventory_agents_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.post(&admin, "/api/v1/groups", json!({"name": "Operations", "tier": 2})).await;
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let grab = |body: &str, id: &str| {
+        body.split(&format!("id=\"{id}\">")).nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+
+    // A heartbeat every hour: without the interval it is refused by the label, the name kept.
+    let mut form = vec![
+        ("name", "Nightly ERP backup"),
+        ("kind", "backup"),
+        ("group", "Operations"),
+        ("schedule", "every"),
+        ("every_minutes", ""),
+        ("cron", ""),
+        ("timezone", "UTC"),
+        ("enabled", "on"),
+    ];
+    let r = w.post("/admin/heartbeats", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Expect a run every (minutes): is required"), "{}", r.body);
+    assert!(r.body.contains("value=\"Nightly ERP backup\""), "{}", r.body);
+    form[4].1 = "60";
+    let r = w.post("/admin/heartbeats", &form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ok = grab(&r.body, "heartbeat-ok");
+    let ok_url = ok.strip_prefix("curl -fsS -X POST ").unwrap().to_string();
+    assert!(ok_url.starts_with(&t.base) && ok_url.ends_with("/ok"), "{ok_url}");
+    let r = t.client.post(&ok_url).send().await.unwrap();
+    assert!(r.status().is_success(), "the shown address takes a run: {}", r.status());
+    let (_, list) = t.get(&admin, "/api/v1/heartbeats").await;
+    let hb = list.as_array().unwrap()[0].clone();
+    assert_eq!(
+        (hb["status"].as_str(), hb["interval_seconds"].as_i64(), hb["assignment_group"].as_str()),
+        (Some("ok"), Some(3600), Some("Operations")),
+        "{hb}"
+    );
+    assert!(w.get("/admin/heartbeats").await.body.contains("Last run succeeded"));
+    let page = format!("/admin/heartbeats/{}", hb["id"]);
+
+    // Moved to set times in Berlin: a wrong zone is refused by its label; then saved.
+    let mut change = vec![
+        ("name", "Nightly ERP backup"),
+        ("kind", "backup"),
+        ("group", "Operations"),
+        ("schedule", "at"),
+        ("cron", "0 3 * * *"),
+        ("timezone", "Berlin"),
+        ("enabled", "on"),
+    ];
+    let r = w.post(&page, &change).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Time zone of those times: unknown time zone"), "{}", r.body);
+    change[5].1 = "Europe/Berlin";
+    let r = w.post(&page, &change).await;
+    assert_eq!(r.location, format!("{page}?m=heartbeat_saved"), "{}", r.body);
+    let (_, list) = t.get(&admin, "/api/v1/heartbeats").await;
+    assert_eq!((list[0]["cron"].as_str(), list[0]["interval_seconds"].clone()), (Some("0 3 * * *"), json!(null)));
+    // A new token: the old address stops working.
+    let r = w.post(&format!("{page}/token"), &[]).await;
+    let fresh = grab(&r.body, "heartbeat-ok");
+    assert_ne!(fresh, ok);
+    assert!(!t.client.post(&ok_url).send().await.unwrap().status().is_success(), "the old address still works");
+
+    // An inventory token, with the server address the agent is given.
+    let r = w.post("/admin/inventory/tokens", &[("name", "Office PCs")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let server = grab(&r.body, "inventory-server");
+    assert!(server.starts_with(&format!("{}/api/v1/inventory?token=", t.base)), "{server}");
+    let prolog = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<REQUEST>\n  <DEVICEID>pc-1</DEVICEID>\n  <QUERY>PROLOG</QUERY>\n</REQUEST>\n";
+    let send = || t.client.post(&server).header("content-type", "application/xml").body(prolog).send();
+    let r = send().await.unwrap();
+    assert!(r.status().is_success(), "the shown address takes an agent: {}", r.status());
+    // Settings: a baseline line without a minimum is refused by its label; then saved.
+    let mut settings = vec![
+        ("hours", "12"),
+        ("new_state", "in_stock"),
+        ("stale_days", "45"),
+        ("token_header", "X-Orion-Token"),
+        ("token_in_url", "on"),
+        ("baselines", "Debian GNU/Linux"),
+    ];
+    let r = w.post("/admin/inventory", &settings).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Operating-system baselines: line 1"), "{}", r.body);
+    settings[5].1 = "Debian GNU/Linux | 12.11 |";
+    let r = w.post("/admin/inventory", &settings).await;
+    assert_eq!(r.location, "/admin/inventory?m=settings_saved", "{}", r.body);
+    let (_, st) = t.get(&admin, "/api/v1/settings/inventory").await;
+    assert_eq!(
+        (st["prolog_freq_hours"].as_i64(), st["new_asset_state"].as_str(), st["baselines"][0]["min_version"].as_str()),
+        (Some(12), Some("in_stock"), Some("12.11")),
+        "{st}"
+    );
+    // Removed: the agent is refused.
+    let (_, tokens) = t.get(&admin, "/api/v1/inventory/tokens").await;
+    let r = w.post(&format!("/admin/inventory/tokens/{}/remove", tokens[0]["id"]), &[]).await;
+    assert_eq!(r.location, "/admin/inventory?m=inventory_token_removed");
+    assert!(!send().await.unwrap().status().is_success(), "a removed token still works");
 }

@@ -15,8 +15,10 @@ use orion_app::signin::SecuritySettings;
 use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, PriorityMatrixDoc, User, UserPatch};
 use std::collections::HashMap;
 
+mod heartbeats;
 mod identity;
 mod integrations;
+mod inventory;
 mod mailboxes;
 mod sla;
 mod sso;
@@ -29,6 +31,8 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(integrations::routes())
         .merge(sla::routes())
+        .merge(inventory::routes())
+        .merge(heartbeats::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
