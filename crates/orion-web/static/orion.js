@@ -57,8 +57,21 @@
       t.textContent = d.toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
-  document.addEventListener("htmx:afterSwap", function (ev) { localTimes(ev.target); });
+  // On a narrow screen tables become stacked rows (orion.css); each cell is labelled with its
+  // column's heading so a row still reads as "Matches: job=node".
+  function labelCells(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("table"), function (t) {
+      var heads = Array.prototype.map.call(t.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      if (!heads.length) return;
+      Array.prototype.forEach.call(t.querySelectorAll("tbody tr"), function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (heads[i] && !td.hasAttribute("colspan") && !td.hasAttribute("data-label")) td.setAttribute("data-label", heads[i]);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); labelCells(document); });
+  document.addEventListener("htmx:afterSwap", function (ev) { localTimes(ev.target); labelCells(ev.target.closest("table") || ev.target); });
 })();
 
 // Security keys and passkeys: a button with data-webauthn="create" or "get" fetches the options

@@ -3,7 +3,9 @@
 //! like a browser posts forms, on SQLite and PostgreSQL. The real-browser walkthrough is in
 //! `browser.rs`.
 
+use crate::browser::Browser;
 use crate::web::{PW, Web};
+use orion_testkit::in_ci;
 use orion_testkit::{Engine, TestApp, engine_tests};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -16,6 +18,7 @@ engine_tests!(
     admins_set_up_service_levels_in_the_console,
     agents_register_change_and_retire_assets_in_the_console,
     admins_set_up_heartbeats_and_inventory_agents_in_the_console,
+    every_page_passes_axe_and_fits_a_phone,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -602,4 +605,203 @@ async fn admins_set_up_heartbeats_and_inventory_agents_in_the_console(engine: En
     let r = w.post(&format!("/admin/inventory/tokens/{}/remove", tokens[0]["id"]), &[]).await;
     assert_eq!(r.location, "/admin/inventory?m=inventory_token_removed");
     assert!(!send().await.unwrap().status().is_success(), "a removed token still works");
+}
+
+/// axe-core, installed by scripts/test (`npm install -g axe-core`).
+const AXE: &str = "/usr/lib/node_modules/axe-core/axe.min.js";
+
+/// The serious and critical axe-core violations on the page open in the browser, as lines.
+async fn axe_violations(b: &Browser, axe: &str, page: &str) -> Vec<String> {
+    let js = format!(
+        "{axe}\n;const done = arguments[arguments.length - 1];\n\
+         axe.run(document, {{resultTypes: ['violations']}}).then(r => done(r.violations\n\
+           .filter(v => v.impact === 'serious' || v.impact === 'critical')\n\
+           .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))\n\
+           .catch(e => done(['axe failed: ' + e]));"
+    );
+    let v = b.script_async(&js).await;
+    v.as_array()
+        .unwrap_or_else(|| panic!("axe gave no answer on {page}: {v}"))
+        .iter()
+        .map(|x| format!("{page}: {}", x.as_str().unwrap_or_default()))
+        .collect()
+}
+
+/// Pages wider than the window scroll sideways: the width they need beyond it, in pixels, and
+/// the innermost elements that stick out.
+async fn overflow(b: &Browser) -> (i64, String) {
+    let px = b.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+    let culprits = b
+        .script(
+            "const w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('body *'))\
+             .filter(e => e.getBoundingClientRect().right > w + 1 && !Array.from(e.children).some(c => c.getBoundingClientRect().right > w + 1))\
+             .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')).join(', ')",
+        )
+        .await;
+    (px.as_i64().unwrap(), culprits.as_str().unwrap_or_default().to_string())
+}
+
+async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
+    let Ok(axe) = std::fs::read_to_string(AXE) else {
+        assert!(!in_ci(), "axe-core is required under CI=true (scripts/test installs it)");
+        eprintln!("\n*** SKIPPED: {AXE} missing; npm install -g axe-core ***\n");
+        return;
+    };
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/categories", json!({"name": "Network"})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    t.user(&admin, "alice@example.com", "requester", &[]).await;
+    for who in ["admin@example.com", "sam@example.com", "alice@example.com"] {
+        t.app.set_password(who, PW.into()).await.unwrap();
+    }
+    let (_, inc) = t
+        .post(
+            &sam,
+            "/api/v1/tickets",
+            json!({"kind": "incident", "title": "VPN drops every hour", "description": "Since Monday",
+                   "impact": 2, "urgency": 2, "requester": "alice@example.com", "category": "Network"}),
+        )
+        .await;
+    let inc = inc["number"].as_str().unwrap().to_string();
+    t.post(
+        &sam,
+        &format!("/api/v1/tickets/{inc}/comments"),
+        json!({"body": "Looking into it", "visibility": "public"}),
+    )
+    .await;
+    let (_, chg) = t.post(&sam, "/api/v1/changes", json!({"title": "Replace the VPN concentrator"})).await;
+    let chg = chg["ticket"]["number"].as_str().unwrap().to_string();
+    let (_, prb) =
+        t.post(&sam, "/api/v1/problems", json!({"title": "VPN tunnels drop", "incidents": [inc.clone()]})).await;
+    let prb = prb["ticket"]["number"].as_str().or(prb["number"].as_str()).unwrap().to_string();
+    let (_, asset) = t.post(&sam, "/api/v1/assets", json!({"type": "network_device", "name": "vpn-1"})).await;
+    let asset = asset["id"].as_i64().unwrap();
+    let (_, art) =
+        t.post(&sam, "/api/v1/articles", json!({"title": "VPN drops", "body": "Renew the certificate."})).await;
+    let art = art["number"].as_str().unwrap().to_string();
+    let (_, hb) = t.post(&admin, "/api/v1/heartbeats", json!({"name": "ERP backup", "interval_seconds": 3600})).await;
+    let hb = hb["heartbeat"]["id"].as_i64().unwrap();
+    let (_, mb) = t
+        .post(
+            &admin,
+            "/api/v1/mail/mailboxes",
+            json!({"name": "Desk", "host": "127.0.0.1", "port": 1143, "security": "none", "username": "desk", "secret": "x"}),
+        )
+        .await;
+    let mb = mb["id"].as_i64().unwrap();
+    let (_, wh) = t
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({"name": "Chat", "url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]}),
+        )
+        .await;
+    let wh = wh["webhook"]["id"].as_i64().unwrap();
+    let (_, users) = t.get(&admin, "/api/v1/users?q=sam").await;
+    let sam_id = users["items"][0]["id"].as_i64().unwrap();
+
+    let Some(b) = Browser::start(&t).await else { return };
+    // axe itself works: a page with an unlabelled image and field fails.
+    b.goto("data:text/html,<html><body><main><img src=x><input></main></body></html>").await;
+    let bad = axe_violations(&b, &axe, "a broken page").await;
+    assert!(bad.iter().any(|v| v.contains("image-alt")), "axe found nothing on a broken page: {bad:?}");
+    let mut found = Vec::new();
+    for page in ["/login", "/password/forgot"] {
+        b.goto(page).await;
+        b.find("main").await;
+        found.extend(axe_violations(&b, &axe, page).await);
+    }
+    b.sign_in("admin@example.com", PW).await;
+    let pages = [
+        "/agent".to_string(),
+        "/agent/new".into(),
+        format!("/agent/tickets/{inc}"),
+        "/agent/search?q=VPN".into(),
+        "/agent/problems".into(),
+        format!("/agent/problems/{prb}"),
+        "/agent/known-errors".into(),
+        "/agent/changes".into(),
+        format!("/agent/changes/{chg}"),
+        "/agent/change-calendar".into(),
+        "/agent/approvals".into(),
+        "/agent/assets".into(),
+        "/agent/assets/new".into(),
+        format!("/agent/assets/{asset}"),
+        format!("/agent/assets/{asset}/edit"),
+        "/agent/licences".into(),
+        "/agent/patch-status".into(),
+        "/agent/monitoring".into(),
+        "/agent/backups".into(),
+        "/kb".into(),
+        format!("/kb/{art}"),
+        "/kb/new".into(),
+        "/account".into(),
+        "/admin/users".into(),
+        format!("/admin/users/{sam_id}"),
+        "/admin/directory".into(),
+        "/admin/sso".into(),
+        "/admin/mailboxes".into(),
+        format!("/admin/mailboxes/{mb}"),
+        "/admin/webhooks".into(),
+        format!("/admin/webhooks/{wh}"),
+        "/admin/integrations".into(),
+        "/admin/heartbeats".into(),
+        format!("/admin/heartbeats/{hb}"),
+        "/admin/inventory".into(),
+        "/admin/sla?try=1&kind=incident&priority=P2".into(),
+        "/admin/sla/new-policy".into(),
+        "/admin/sla/calendars/Business%20hours".into(),
+        "/admin/groups".into(),
+        "/admin/categories".into(),
+        "/admin/priority-matrix".into(),
+        "/admin/tokens".into(),
+        "/admin/security".into(),
+        "/no/such/page".into(),
+    ];
+    for page in &pages {
+        b.goto(page).await;
+        b.find("main").await;
+        found.extend(axe_violations(&b, &axe, page).await);
+    }
+    // On a phone: the header, the queue, the monitoring table and a change fit without sideways scrolling.
+    b.resize(390, 844).await;
+    let mut wide = Vec::new();
+    for page in [
+        "/agent".to_string(),
+        "/agent/monitoring".into(),
+        format!("/agent/changes/{chg}"),
+        format!("/agent/tickets/{inc}"),
+        "/admin/sla".into(),
+    ] {
+        b.goto(&page).await;
+        b.find("main").await;
+        let (px, culprits) = overflow(&b).await;
+        if px > 0 {
+            wide.push(format!("{page}: {px} px too wide ({culprits})"));
+        }
+        b.shot(&format!("phone{}", page.replace('/', "-"))).await;
+    }
+    b.resize(1360, 900).await;
+    b.sign_out().await;
+    b.sign_in("alice@example.com", PW).await;
+    for page in
+        ["/portal".to_string(), "/portal/new".into(), format!("/portal/tickets/{inc}"), "/kb".into(), "/account".into()]
+    {
+        b.goto(&page).await;
+        b.find("main").await;
+        found.extend(axe_violations(&b, &axe, &page).await);
+    }
+    b.resize(390, 844).await;
+    for page in ["/portal".to_string(), format!("/portal/tickets/{inc}")] {
+        b.goto(&page).await;
+        b.find("main").await;
+        let (px, culprits) = overflow(&b).await;
+        if px > 0 {
+            wide.push(format!("{page}: {px} px too wide ({culprits})"));
+        }
+    }
+    assert!(found.is_empty(), "{} serious or critical accessibility violations:\n{}", found.len(), found.join("\n"));
+    assert!(wide.is_empty(), "pages that scroll sideways on a 390 px phone:\n{}", wide.join("\n"));
 }

@@ -40,7 +40,7 @@ impl Drop for Driver {
 }
 
 /// One browser window (a WebDriver session).
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     session: String,
     base: String,
@@ -53,7 +53,7 @@ fn free_port() -> u16 {
 
 impl Browser {
     /// A fresh headless Chromium, or `None` (loudly) when it is not installed outside CI.
-    async fn start(t: &TestApp) -> Option<Browser> {
+    pub(crate) async fn start(t: &TestApp) -> Option<Browser> {
         if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
             assert!(!in_ci(), "Chromium and chromedriver are required under CI=true (scripts/test installs them)");
             eprintln!(
@@ -100,7 +100,7 @@ impl Browser {
         Some(Browser { http, session, base: t.base.clone(), _driver: driver })
     }
 
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{path}", self._driver.url, self.session);
         let mut rb = self.http.request(method, url);
         if let Some(b) = body {
@@ -110,15 +110,15 @@ impl Browser {
         v["value"].clone()
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         self.cmd(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         self.cmd(reqwest::Method::GET, path, None).await
     }
 
-    async fn goto(&self, path: &str) {
+    pub(crate) async fn goto(&self, path: &str) {
         let url = if path.starts_with("http") || path.starts_with("data:") {
             path.to_string()
         } else {
@@ -127,12 +127,12 @@ impl Browser {
         self.post("/url", json!({ "url": url })).await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.get("/url").await.as_str().unwrap_or_default().to_string()
     }
 
     /// The element for a CSS selector, waiting up to 15 s for it to exist.
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let v = self.post("/element", json!({"using": "css selector", "value": css})).await;
@@ -144,37 +144,48 @@ impl Browser {
         }
     }
 
-    async fn exists(&self, css: &str) -> bool {
+    pub(crate) async fn exists(&self, css: &str) -> bool {
         let v = self.post("/elements", json!({"using": "css selector", "value": css})).await;
         v.as_array().is_some_and(|a| !a.is_empty())
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let id = self.find(css).await;
         self.post(&format!("/element/{id}/click"), json!({})).await;
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.post(&format!("/element/{id}/clear"), json!({})).await;
         self.post(&format!("/element/{id}/value"), json!({ "text": text })).await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
         self.get(&format!("/element/{id}/text")).await.as_str().unwrap_or_default().to_string()
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.get("/source").await.as_str().unwrap_or_default().to_string()
     }
 
-    async fn script(&self, js: &str) -> Value {
+    pub(crate) async fn script(&self, js: &str) -> Value {
         self.post("/execute/sync", json!({"script": js, "args": []})).await
     }
 
+    /// Runs a script that finishes by calling its last argument (a callback) with the answer.
+    pub(crate) async fn script_async(&self, js: &str) -> Value {
+        self.post("/timeouts", json!({"script": 60_000})).await;
+        self.post("/execute/async", json!({"script": js, "args": []})).await
+    }
+
+    /// Sets the window's size (a phone's screen, a desktop's).
+    pub(crate) async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height})).await;
+    }
+
     /// Presses keys outside any field (keyboard shortcuts).
-    async fn keys(&self, keys: &str) {
+    pub(crate) async fn keys(&self, keys: &str) {
         let mut actions = Vec::new();
         for k in keys.chars() {
             actions.push(json!({"type": "keyDown", "value": k.to_string()}));
@@ -185,7 +196,7 @@ impl Browser {
 
     /// Presses a shortcut until the field it opens has the focus (a key pressed while the page is
     /// still settling may be lost on a loaded machine); fails if it never does.
-    async fn shortcut(&self, key: &str, field: &str) {
+    pub(crate) async fn shortcut(&self, key: &str, field: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let check = format!("return document.activeElement && document.activeElement.id === '{field}'");
         loop {
@@ -199,7 +210,7 @@ impl Browser {
     }
 
     /// Waits until the element's text contains `needle`.
-    async fn wait_text(&self, css: &str, needle: &str) -> String {
+    pub(crate) async fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let t = self.text(css).await;
@@ -212,7 +223,7 @@ impl Browser {
     }
 
     /// Signs in and waits for the answer: a page of the UI, or the sign-in page with an error.
-    async fn sign_in(&self, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) {
         self.goto("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;
@@ -224,13 +235,13 @@ impl Browser {
         }
     }
 
-    async fn sign_out(&self) {
+    pub(crate) async fn sign_out(&self) {
         self.click("header .who button").await;
         self.find("#email").await;
     }
 
     /// Saves a screenshot as `<ORION_SCREENSHOTS>/<name>.png` when asked to.
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let Ok(dir) = std::env::var("ORION_SCREENSHOTS") else { return };
         use base64::Engine as _;
         let png = self.get("/screenshot").await;

@@ -3,7 +3,7 @@
 mod admin;
 mod api;
 mod assets;
-mod browser;
+pub(crate) mod browser;
 pub(crate) mod cli;
 mod defects;
 mod identity;
