@@ -77,6 +77,12 @@ pub(crate) fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// One segment of a path (`Berlin office` → `Berlin%20office`): unlike a query value, a `+` in a
+/// path is not a space.
+pub(crate) fn encode_segment(s: &str) -> String {
+    encode(s).replace('+', "%20")
+}
+
 /// Readable time for pages: `2026-11-22 14:03 UTC` (the browser shows it in local time).
 pub(crate) fn when(rfc3339: &str) -> String {
     let t = rfc3339.replace('T', " ");

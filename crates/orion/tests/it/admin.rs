@@ -19,6 +19,7 @@ engine_tests!(
     agents_register_change_and_retire_assets_in_the_console,
     admins_set_up_heartbeats_and_inventory_agents_in_the_console,
     every_page_passes_axe_and_fits_a_phone,
+    an_admin_sets_up_the_desk_in_the_browser,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -254,7 +255,7 @@ async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("Time zone:") && r.body.contains("value=\"Mars/Olympus\""), "{}", r.body);
     let r = w.post("/admin/sla", &[("name", "Berlin office"), ("time_zone", "Europe/Berlin")]).await;
-    assert_eq!(r.location, "/admin/sla/calendars/Berlin+office?m=calendar_added", "{}", r.body);
+    assert_eq!(r.location, "/admin/sla/calendars/Berlin%20office?m=calendar_added", "{}", r.body);
     let cal = "/admin/sla/calendars/Berlin%20office";
     let mut hours = vec![
         ("time_zone", "Europe/Berlin"),
@@ -274,7 +275,7 @@ async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
     assert!(r.body.contains("value=\"nine to five\""), "{}", r.body);
     hours[1].1 = "08:00-16:00";
     let r = w.post(cal, &hours).await;
-    assert_eq!(r.location, format!("{}?m=calendar_saved", cal.replace("%20", "+")), "{}", r.body);
+    assert_eq!(r.location, format!("{cal}?m=calendar_saved"), "{}", r.body);
     // Holidays from an .ics file, as a browser uploads it.
     let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261225\nRRULE:FREQ=YEARLY\nSUMMARY:Christmas\nEND:VEVENT\nEND:VCALENDAR\n";
     let form = reqwest::multipart::Form::new().part(
@@ -329,7 +330,7 @@ async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
     policy[6].1 = "60";
     policy[7].1 = "240";
     let r = w.post("/admin/sla/new-policy", &policy).await;
-    assert_eq!(r.location, "/admin/sla/policies/Berlin+incidents?m=policy_saved", "{}", r.body);
+    assert_eq!(r.location, "/admin/sla/policies/Berlin%20incidents?m=policy_saved", "{}", r.body);
     let (_, all) = t.get(&admin, "/api/v1/sla/policies").await;
     let p = all.as_array().unwrap().iter().find(|p| p["name"] == "Berlin incidents").unwrap().clone();
     assert_eq!(
@@ -804,4 +805,176 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
     }
     assert!(found.is_empty(), "{} serious or critical accessibility violations:\n{}", found.len(), found.join("\n"));
     assert!(wide.is_empty(), "pages that scroll sideways on a 390 px phone:\n{}", wide.join("\n"));
+}
+
+/// Sets a form field's value the way a person picks it (selects, radio buttons, checkboxes).
+async fn pick(b: &Browser, css: &str, value: &str) {
+    b.find(css).await;
+    let js = format!(
+        "const e = document.querySelector({css:?}); e.value = {value:?}; e.dispatchEvent(new Event('change'));"
+    );
+    b.script(&js).await;
+}
+
+async fn tick(b: &Browser, css: &str) {
+    b.find(css).await;
+    b.script(&format!("document.querySelector({css:?}).checked = true;")).await;
+}
+
+/// Waits until the browser is on a page whose address contains `part`.
+async fn wait_url(b: &Browser, part: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let u = b.url().await;
+        if u.contains(part) {
+            return u;
+        }
+        assert!(std::time::Instant::now() < deadline, "never reached {part}; on {u}:\n{}", b.source().await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The walkthrough of a new admin: a mailbox against a real Dovecot, a calendar and an SLA policy,
+/// a webhook and an Alertmanager integration, all through the pages — then each is seen working;
+/// and an asset registered, changed and linked to a ticket in the browser.
+async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
+    use crate::mail_servers::{Dovecot, have};
+    use crate::webhooks::{Receiver, check_signature, run_jobs};
+    if !have("dovecot", "dovecot-imapd") || !have("openssl", "openssl") {
+        return;
+    }
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let (s, b) = t
+        .post(
+            &admin,
+            "/api/v1/users",
+            json!({"email": "fay@example.com", "name": "Fay", "role": "requester", "department": "Finance"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let dovecot = Dovecot::start();
+    let Some(b) = Browser::start(&t).await else { return };
+    b.sign_in("admin@example.com", PW).await;
+
+    // A mailbox on the IMAP server, checked from its page: the waiting message becomes a ticket.
+    b.goto("/admin/mailboxes").await;
+    b.fill("#m-name", "Desk inbox").await;
+    b.fill("#m-host", "127.0.0.1").await;
+    b.fill("#m-port", &dovecot.imap.to_string()).await;
+    pick(&b, "#m-security", "none").await;
+    b.fill("#m-user", "helpdesk").await;
+    b.fill("#m-secret", "secret").await;
+    b.click("#add-mailbox button[type=submit]").await;
+    wait_url(&b, "m=mailbox_added").await;
+    dovecot.deliver(
+        "helpdesk",
+        "INBOX",
+        b"From: Fay <fay@example.com>\r\nTo: help@example.com\r\nSubject: Printer on 3rd floor jams\r\n\
+          Message-ID: <browser-1@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nEvery page jams.\r\n",
+    );
+    b.click("#poll-now").await;
+    b.wait_text("#poll-report", "took 1 new message").await;
+    b.shot("admin-mailbox").await;
+    let (_, list) = t.get(&admin, "/api/v1/tickets?limit=50").await;
+    assert!(list["items"].as_array().unwrap().iter().any(|x| x["title"] == "Printer on 3rd floor jams"), "{list}");
+
+    // A calendar and a policy for Finance on it.
+    b.goto("/admin/sla").await;
+    b.fill("#c-name", "Berlin office").await;
+    b.fill("#c-zone", "Europe/Berlin").await;
+    b.click("#add-calendar button[type=submit]").await;
+    wait_url(&b, "m=calendar_added").await;
+    for day in 0..5 {
+        b.fill(&format!("#day-{day}"), "08:00-16:00").await;
+    }
+    b.fill("#c-holidays", "2026-12-24").await;
+    b.click("#calendar-form button[type=submit]").await;
+    wait_url(&b, "m=calendar_saved").await;
+    b.goto("/admin/sla/new-policy").await;
+    b.fill("#p-name", "Finance").await;
+    b.fill("#p-order", "1").await;
+    b.fill("#p-department", "Finance").await;
+    pick(&b, "#p-calendar", "Berlin office").await;
+    b.fill("#p-first", "30").await;
+    b.fill("#p-resolve", "120").await;
+    b.click("#policy-form button[type=submit]").await;
+    wait_url(&b, "m=policy_saved").await;
+    b.goto("/admin/sla?try=1&kind=incident&priority=P3&department=Finance&logged_at=2026-12-24T10:00").await;
+    let answer = b.text("#what-if-answer").await;
+    assert!(answer.contains("Policy Finance") && answer.contains("due Fri 2026-12-25 08:30"), "{answer}");
+    b.shot("admin-sla").await;
+
+    // A webhook for new tickets, and an Alertmanager integration.
+    let (rx, hooks) = Receiver::start().await;
+    b.goto("/admin/webhooks").await;
+    b.fill("#w-name", "Chat").await;
+    b.fill("#w-url", &format!("{hooks}/hook")).await;
+    tick(&b, "input[name=events][value='ticket.created']").await;
+    b.click("#add-webhook button[type=submit]").await;
+    let secret = b.text("#webhook-secret").await;
+    b.goto("/admin/integrations").await;
+    b.fill("#i-name", "Prod AM").await;
+    pick(&b, "#i-kind", "alertmanager").await;
+    b.click("#add-integration button[type=submit]").await;
+    let token = b.text("#integration-token").await;
+    let address = b.text("#integration-address").await;
+
+    // Each works: a ticket from a Finance caller runs on the policy and is announced, signed;
+    // an alert opens an incident.
+    let (s, inc) = t
+        .post(
+            &admin,
+            "/api/v1/tickets",
+            json!({"kind": "incident", "title": "Payroll export fails", "requester": "fay@example.com"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let inc = inc["number"].as_str().unwrap().to_string();
+    let (_, sla) = t.get(&admin, &format!("/api/v1/tickets/{inc}/sla")).await;
+    assert!(
+        sla.as_array().unwrap().iter().all(|c| c["policy"] == "Finance" && c["calendar"] == "Berlin office"),
+        "{sla}"
+    );
+    run_jobs(&t).await;
+    let got = rx.take();
+    let created = got.iter().find(|g| g.event == "ticket.created").expect("ticket.created delivered");
+    check_signature(created, &secret);
+    let alert = json!({"version": "4", "status": "firing", "receiver": "orion", "groupKey": "{}:{alertname=\"DiskFull\"}",
+        "groupLabels": {"alertname": "DiskFull"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db1"},
+                    "annotations": {"summary": "Disk full on db1"}, "startsAt": "2026-11-18T11:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": "f00d"}]});
+    let r = t.client.post(&address).bearer_auth(&token).json(&alert).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (_, list) = t.get(&admin, "/api/v1/tickets?limit=50").await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["title"].as_str().unwrap_or("").contains("Disk full on db1")),
+        "{list}"
+    );
+
+    // An asset registered, changed and linked to the ticket, in the browser.
+    b.goto("/agent/assets/new").await;
+    pick(&b, "#a-type", "laptop").await;
+    b.fill("#a-name", "LT-0042").await;
+    b.fill("#a-tag", "PC-0042").await;
+    b.click("#asset-form button[type=submit]").await;
+    wait_url(&b, "m=asset_registered").await;
+    b.click("#edit-asset").await;
+    b.fill("#a-location", "Berlin, 3rd floor").await;
+    b.click("#asset-form button[type=submit]").await;
+    wait_url(&b, "m=asset_saved").await;
+    assert!(b.source().await.contains("Berlin, 3rd floor"));
+    b.goto(&format!("/agent/tickets/{inc}")).await;
+    b.fill("#link-asset", "PC-0042").await;
+    b.click("#assets-panel form.row button[type=submit]").await;
+    b.wait_text("#assets-panel", "LT-0042").await;
+    let (_, linked) = t.get(&admin, &format!("/api/v1/tickets/{inc}/assets")).await;
+    assert!(linked.to_string().contains("PC-0042"), "{linked}");
 }

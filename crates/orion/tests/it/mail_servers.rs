@@ -17,7 +17,7 @@ use std::time::Duration;
 engine_tests!(imap_mailboxes_are_polled_without_loss_or_duplicates, notifications_go_out_by_smtp_and_replies_thread);
 
 /// Says whether the real peer is here; under CI its absence fails the test.
-fn have(program: &str, what: &str) -> bool {
+pub(crate) fn have(program: &str, what: &str) -> bool {
     let found =
         Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success());
     if !found {
@@ -81,17 +81,17 @@ fn chmod(path: &Path, mode: u32) {
 
 /// A Dovecot IMAP server of its own (plain/STARTTLS and TLS ports) with two accounts:
 /// `helpdesk` (password `secret`) and `oauth` (XOAUTH2 token `tok-123`).
-struct Dovecot {
+pub(crate) struct Dovecot {
     child: Child,
     dir: tempfile::TempDir,
     conf: PathBuf,
-    imap: u16,
+    pub imap: u16,
     imaps: u16,
     ca: PathBuf,
 }
 
 impl Dovecot {
-    fn start() -> Dovecot {
+    pub(crate) fn start() -> Dovecot {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         chmod(d, 0o755);
@@ -146,7 +146,7 @@ impl Dovecot {
     }
 
     /// Delivers a message into a folder, as the MTA would.
-    fn deliver(&self, user: &str, folder: &str, raw: &[u8]) {
+    pub(crate) fn deliver(&self, user: &str, folder: &str, raw: &[u8]) {
         self.doveadm(&["save", "-u", user, "-m", folder], Some(raw));
     }
 

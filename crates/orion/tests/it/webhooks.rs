@@ -14,9 +14,9 @@ engine_tests!(ticket_events_are_signed_filtered_and_delivered, failed_deliveries
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     path: String,
-    event: String,
+    pub event: String,
     delivery: String,
     timestamp: i64,
     signature: String,
@@ -27,13 +27,13 @@ struct Got {
 /// A local HTTP endpoint that records what it is sent and answers with scripted status codes
 /// (200 once the script is used up).
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<Got>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let r = Receiver::default();
         let app = axum::Router::new().route("/{*path}", axum::routing::post(receive)).with_state(r.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -42,7 +42,7 @@ impl Receiver {
         (r, base)
     }
 
-    fn take(&self) -> Vec<Got> {
+    pub(crate) fn take(&self) -> Vec<Got> {
         std::mem::take(&mut *self.got.lock().unwrap())
     }
 
@@ -93,11 +93,11 @@ async fn desk(engine: Engine) -> Option<Desk> {
 }
 
 /// Runs due jobs (deliveries among them) until nothing is left due now.
-async fn run_jobs(t: &TestApp) {
+pub(crate) async fn run_jobs(t: &TestApp) {
     orion_app::jobs::standard_worker(t.app.clone(), "test").run_due().await.unwrap();
 }
 
-fn check_signature(g: &Got, secret: &str) {
+pub(crate) fn check_signature(g: &Got, secret: &str) {
     assert_eq!(g.signature, orion_app::webhooks::signature(secret, g.timestamp, &g.raw), "signature of {}", g.event);
     assert_ne!(g.signature, orion_app::webhooks::signature("another secret 123", g.timestamp, &g.raw));
 }

@@ -5,7 +5,7 @@
 
 use super::{admin_only, flash, with_status};
 use crate::AppState;
-use crate::ui::form::{Fields, done, encode, read_multipart};
+use crate::ui::form::{Fields, done, encode_segment as encode, read_multipart};
 use crate::ui::layout::{Layout, error_page, explain_as, render};
 use crate::ui::session::WebUser;
 use askama::Template;
