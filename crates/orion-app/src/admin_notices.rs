@@ -20,7 +20,7 @@ impl App {
         if mail.sender().is_none() || mail.portal_url.is_none() {
             out.push(
                 "Password reset by e-mail is off: people who forget their password are told to ask the service \
-                 desk. Set a sender address and the portal URL in the mail settings to turn it on."
+                 desk. Set a sender address and the portal URL under Admin → Mail to turn it on."
                     .to_string(),
             );
         }

@@ -599,3 +599,66 @@ async fn bounce(c: &mut Conn<'_>, m: &Inbound, b: &orion_mail::Bounce, now: i64)
     crate::tickets::internal_note(c, ticket_id, now, "mail_bounced", &body, &data.to_string()).await?;
     Ok(Decision { status: "bounce", reason: b.status.clone(), ticket_id: Some(ticket_id) })
 }
+
+/// `POST /api/v1/mail/test`: where to send a test message.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelayTestInput {
+    /// The address to send the test message to
+    pub to: String,
+}
+
+/// What the relay answered to a test message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RelayTest {
+    /// The relay took the message
+    pub sent: bool,
+    /// What happened, in words (the relay's own answer when it refused)
+    pub message: String,
+}
+
+impl App {
+    /// Sends a test message through this node's SMTP relay at once and says what the relay
+    /// answered (admins). Nothing is queued: a refused test is reported, not retried.
+    pub async fn send_test_mail(&self, actor: &Actor, input: &RelayTestInput) -> AppResult<RelayTest> {
+        crate::kernel::access::require_admin(actor, "send test mail")?;
+        let to = orion_domain::Email::parse("to", &input.to)?;
+        let settings = self.mail_settings().await?;
+        let Some(from) = settings.sender().map(str::to_string) else {
+            return Err(crate::kernel::error::invalid(
+                "from_address",
+                "set a sender address (or a helpdesk address) before sending mail",
+            ));
+        };
+        let Some(relay) = &self.mail_rt.relay else {
+            return Ok(RelayTest {
+                sent: false,
+                message:
+                    "No SMTP relay is configured on this node: start Orion with --smtp-relay (or ORION_SMTP_RELAY)."
+                        .into(),
+            });
+        };
+        let now = self.now();
+        let recipients = vec![to.as_str().to_string()];
+        let message_id = format!("test.{:016x}@{}", rand::random::<u64>(), crate::sending::domain_of(&from));
+        let raw = orion_mail::outbound::compose(&orion_mail::outbound::Outgoing {
+            from_name: &settings.from_name,
+            from_address: &from,
+            to: &recipients,
+            cc: &[],
+            subject: "Orion test message",
+            text: "This is a test message from Orion, sent by an administrator to check the mail relay.\n\
+                   If it reached you, Orion can send mail.\n",
+            message_id: &message_id,
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: Some("auto-generated"),
+            date_ms: now,
+        })
+        .map_err(|e| AppError::Internal(format!("composing the test message: {e}")))?;
+        Ok(match relay.send(&from, &recipients, &raw).await {
+            Ok(()) => RelayTest { sent: true, message: format!("The relay took the message for {to} (from {from}).") },
+            Err(e) => RelayTest { sent: false, message: format!("The relay refused the message: {}", e.message) },
+        })
+    }
+}

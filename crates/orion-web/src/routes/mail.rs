@@ -30,6 +30,20 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(outbound_log))
         .routes(routes!(outbound_raw))
         .routes(routes!(retry_outbound))
+        .routes(routes!(test_relay))
+}
+
+/// Sends a test message through this node's SMTP relay at once and says what it answered (admins).
+#[utoipa::path(post, path = "/api/v1/mail/test", tag = "mail", request_body = orion_app::mail::RelayTestInput,
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mail::RelayTest), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn test_relay(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(body): ApiJson<orion_app::mail::RelayTestInput>,
+) -> ApiResult<Json<orion_app::mail::RelayTest>> {
+    Ok(Json(s.app.send_test_mail(&actor, &body).await?))
 }
 
 fn eml(bytes: Vec<u8>, name: String) -> Response {

@@ -20,6 +20,7 @@ engine_tests!(
     admins_set_up_heartbeats_and_inventory_agents_in_the_console,
     every_page_passes_axe_and_fits_a_phone,
     an_admin_sets_up_the_desk_in_the_browser,
+    admins_set_up_mail_and_test_the_relay_in_the_console,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -743,6 +744,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         format!("/admin/users/{sam_id}"),
         "/admin/directory".into(),
         "/admin/sso".into(),
+        "/admin/mail".into(),
         "/admin/mailboxes".into(),
         format!("/admin/mailboxes/{mb}"),
         "/admin/webhooks".into(),
@@ -977,4 +979,56 @@ async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
     b.wait_text("#assets-panel", "LT-0042").await;
     let (_, linked) = t.get(&admin, &format!("/api/v1/tickets/{inc}/assets")).await;
     assert!(linked.to_string().contains("PC-0042"), "{linked}");
+}
+
+async fn admins_set_up_mail_and_test_the_relay_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/mail").await;
+    assert!(r.body.contains("Orion sends no mail yet"), "{}", r.body);
+    // Without a sender the test says what to set, by the label.
+    let r = w.post("/admin/mail/test", &[("to", "ops@example.com")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Mail comes from: set a sender address"), "{}", r.body);
+
+    let mut form = vec![
+        ("addresses", "help@example.com\nnot an address"),
+        ("from_address", ""),
+        ("from_name", "Example IT"),
+        ("portal_url", "https://help.example.com"),
+        ("notify", "received"),
+        ("notify", "resolved"),
+        ("unknown_senders", "quarantine"),
+        ("non_participant_replies", "internal_note"),
+        ("max_mb", "10"),
+        ("auto_limit", "5"),
+    ];
+    let r = w.post("/admin/mail", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Helpdesk addresses: "), "{}", r.body);
+    assert!(r.body.contains("not an address") && r.body.contains("value=\"Example IT\""), "{}", r.body);
+    form[0].1 = "help@example.com";
+    let r = w.post("/admin/mail", &form).await;
+    assert_eq!(r.location, "/admin/mail?m=settings_saved", "{}", r.body);
+    let (_, m) = t.get(&admin, "/api/v1/settings/mail").await;
+    assert_eq!(
+        (m["addresses"].clone(), m["notify"].clone(), m["unknown_senders"].as_str(), m["max_message_bytes"].as_i64()),
+        (json!(["help@example.com"]), json!(["received", "resolved"]), Some("quarantine"), Some(10 * 1024 * 1024)),
+        "{m}"
+    );
+    let r = w.get("/admin/mail").await;
+    assert!(r.body.contains("Orion sends its mail as <strong>help@example.com</strong>"), "{}", r.body);
+    // The admins' banner about password reset is gone now that mail is set up.
+    assert!(!r.body.contains("Password reset by e-mail is off"), "{}", r.body);
+    // This node has no relay: the test says so instead of queueing anything.
+    let r = w.post("/admin/mail/test", &[("to", "ops@example.com")]).await;
+    assert!(r.body.contains("id=\"relay-report\">No SMTP relay is configured on this node"), "{}", r.body);
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    assert_eq!(out["items"], json!([]), "a test is not queued");
+    let (s, b) = t.post(&admin, "/api/v1/mail/test", json!({"to": "nobody"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["fields"]["to"].is_string(), "{b}");
 }

@@ -710,4 +710,23 @@ async fn notifications_go_out_by_smtp_and_replies_thread(engine: Engine) {
     assert!(outbox["items"][0]["reason"].as_str().unwrap().contains("bounces"), "{outbox}");
     let (s, _) = t.get(&admin, &format!("/api/v1/mail/outbound/{}/raw", queued["id"])).await;
     assert_eq!(s, StatusCode::OK);
+
+    // The relay test (Admin → Mail) sends at once through the real relay and says what it answered.
+    let admin_actor = orion_domain::Actor { id: orion_domain::UserId(1), role: orion_domain::Role::Admin };
+    let before = sink.received().len();
+    let r = app
+        .send_test_mail(&admin_actor, &orion_app::mail::RelayTestInput { to: "ops@example.com".into() })
+        .await
+        .unwrap();
+    assert!(r.sent, "{}", r.message);
+    let got = sink.received();
+    assert_eq!(got.len(), before + 1);
+    let (env, m, _) = got.last().unwrap();
+    assert_eq!((env["rcpt_to"].clone(), m.subject.as_str()), (json!(["ops@example.com"]), "Orion test message"));
+    drop(sink);
+    let r = app
+        .send_test_mail(&admin_actor, &orion_app::mail::RelayTestInput { to: "ops@example.com".into() })
+        .await
+        .unwrap();
+    assert!(!r.sent && r.message.starts_with("The relay refused the message: "), "{}", r.message);
 }

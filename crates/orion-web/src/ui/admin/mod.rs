@@ -19,6 +19,7 @@ mod heartbeats;
 mod identity;
 mod integrations;
 mod inventory;
+mod mail;
 mod mailboxes;
 mod sla;
 mod sso;
@@ -33,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(sla::routes())
         .merge(inventory::routes())
         .merge(heartbeats::routes())
+        .merge(mail::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
