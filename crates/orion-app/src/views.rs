@@ -306,6 +306,21 @@ pub struct CommentInput {
     /// Staff, public replies: more addresses that get the reply by mail besides the requester
     #[serde(default)]
     pub cc: Vec<String>,
+    /// Files to attach (at most 10, 10 MiB each, 25 MiB in all); without a `body` the entry names them
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+}
+
+/// A file attached through the API, its content in base64.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInput {
+    #[schema(min_length = 1, max_length = 255)]
+    pub filename: String,
+    /// Default `application/octet-stream`
+    pub content_type: Option<String>,
+    /// The file's bytes, base64 (standard alphabet, padded)
+    pub data_base64: String,
 }
 
 /// `POST /api/v1/tickets/{number}/escalate`

@@ -43,6 +43,29 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     }
 }
 
+/// A submitted form in either encoding: its fields, and its files when it was sent as
+/// `multipart/form-data` (forms with a file input), none otherwise.
+pub(crate) struct FormWithFiles(pub Fields, pub Vec<Upload>);
+
+impl<S: Send + Sync> FromRequest<S> for FormWithFiles {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            return Ok(FormWithFiles(Fields::from_request(req, state).await?, Vec::new()));
+        }
+        let m = Multipart::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let (fields, files) =
+            read_multipart(m).await.map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, e).into_response())?;
+        Ok(FormWithFiles(fields, files))
+    }
+}
+
 /// Reads a multipart form: its text fields and its files (empty file inputs skipped).
 pub(crate) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
     let mut fields = Vec::new();

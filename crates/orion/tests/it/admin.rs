@@ -21,6 +21,7 @@ engine_tests!(
     every_page_passes_axe_and_fits_a_phone,
     an_admin_sets_up_the_desk_in_the_browser,
     admins_set_up_mail_and_test_the_relay_in_the_console,
+    agents_attach_files_to_replies_and_notes,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -1031,4 +1032,109 @@ async fn admins_set_up_mail_and_test_the_relay_in_the_console(engine: Engine) {
     let (s, b) = t.post(&admin, "/api/v1/mail/test", json!({"to": "nobody"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(b["error"]["fields"]["to"].is_string(), "{b}");
+}
+
+/// Posts a multipart form as the browser of `w` does.
+async fn post_files(t: &TestApp, w: &Web, path: &str, form: reqwest::multipart::Form) -> (StatusCode, String, String) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}{path}", t.base))
+        .header("cookie", format!("orion_session={}", w.cookie.clone().unwrap()))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, location, r.text().await.unwrap())
+}
+
+fn file(name: &str, bytes: &[u8]) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name(name.to_string())
+        .mime_str("application/octet-stream")
+        .unwrap()
+}
+
+async fn agents_attach_files_to_replies_and_notes(engine: Engine) {
+    use base64::Engine as _;
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let alice = t.user(&admin, "alice@example.com", "requester", &[]).await;
+    for who in ["sam@example.com", "alice@example.com"] {
+        t.app.set_password(who, PW.into()).await.unwrap();
+    }
+    let (_, inc) = t.post(&alice, "/api/v1/tickets", json!({"title": "Printer prints blank pages"})).await;
+    let n = inc["number"].as_str().unwrap().to_string();
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    let page = w.get(&format!("/agent/tickets/{n}")).await.body;
+    assert!(page.contains("id=\"reply-files\"") && page.contains("enctype=\"multipart/form-data\""), "{page}");
+
+    // A public reply with a file, and a work note that is only a file.
+    let form = reqwest::multipart::Form::new()
+        .text("body", "Please try this driver")
+        .part("files", file("driver-setup.txt", b"driver 4.2"));
+    let (s, loc, body) = post_files(&t, &w, &format!("/agent/tickets/{n}/reply"), form).await;
+    assert_eq!((s, loc.as_str()), (StatusCode::SEE_OTHER, format!("/agent/tickets/{n}?m=replied").as_str()), "{body}");
+    let form = reqwest::multipart::Form::new()
+        .text("body", "")
+        .part("files", file("spooler.log", b"spooler crashed at 10:02"));
+    let (s, _, body) = post_files(&t, &w, &format!("/agent/tickets/{n}/note"), form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
+    // Too large: refused with the reason, nothing written.
+    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
+    let form = reqwest::multipart::Form::new().text("body", "huge").part("files", file("dump.bin", &big));
+    let (s, _, body) = post_files(&t, &w, &format!("/agent/tickets/{n}/note"), form).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("dump.bin is larger than 10 MiB"), "{body}");
+
+    // Over the API, in base64; bad base64 is named by its field.
+    let (s, b) = t
+        .post(&sam, &format!("/api/v1/tickets/{n}/comments"),
+              json!({"body": "Trace attached", "visibility": "internal",
+                     "attachments": [{"filename": "trace.txt", "content_type": "text/plain", "data_base64": "not base64!"}]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["fields"]["attachments[0].data_base64"].is_string(), "{b}");
+    let data = base64::engine::general_purpose::STANDARD.encode(b"trace line");
+    let (s, b) = t
+        .post(
+            &sam,
+            &format!("/api/v1/tickets/{n}/comments"),
+            json!({"body": "Trace attached", "visibility": "internal",
+                     "attachments": [{"filename": "trace.txt", "content_type": "text/plain", "data_base64": data}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let trace_id = b["data"]["attachments"][0]["id"].as_i64().unwrap();
+
+    // Staff see every file; the requester only the public reply's, and a note's file is not theirs to fetch.
+    let (_, timeline) = t.get(&sam, &format!("/api/v1/tickets/{n}/timeline?limit=50")).await;
+    let names: Vec<String> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["data"]["attachments"].as_array().cloned().unwrap_or_default())
+        .map(|a| a["filename"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 3, "{timeline}");
+    for f in ["driver-setup.txt", "spooler.log", "trace.txt"] {
+        assert!(names.contains(&f.to_string()), "{f} in {names:?}");
+    }
+    assert!(timeline.to_string().contains("Attached: spooler.log"), "a note of only a file names it");
+    let mut a = Web::new(&t);
+    a.login("alice@example.com", PW).await;
+    let portal = a.get(&format!("/portal/tickets/{n}")).await.body;
+    assert!(
+        portal.contains("driver-setup.txt") && !portal.contains("spooler.log") && !portal.contains("trace.txt"),
+        "{portal}"
+    );
+    let driver = portal.split("/attachments/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = a.get(&format!("/attachments/{driver}")).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "driver 4.2"));
+    assert_eq!(a.get(&format!("/attachments/{trace_id}")).await.status, StatusCode::NOT_FOUND);
 }

@@ -25,7 +25,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))
         .route("/agent/tickets/{number}", get(ticket::ticket))
         .route("/agent/tickets/{number}/live", get(ticket::live))
-        .route("/agent/tickets/{number}/{action}", post(ticket::act))
+        .route(
+            "/agent/tickets/{number}/{action}",
+            post(ticket::act)
+                .layer(axum::extract::DefaultBodyLimit::max(orion_app::kernel::uploads::MAX_FILES_TOTAL + 1024 * 1024)),
+        )
         .merge(kb::routes())
         .merge(monitoring::routes())
         .merge(asset_form::routes())

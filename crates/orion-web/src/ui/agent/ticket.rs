@@ -3,7 +3,7 @@
 use super::monitoring::AlertRow;
 use super::sla::{Badge, badges};
 use crate::AppState;
-use crate::ui::form::{Fields, done, words};
+use crate::ui::form::{FormWithFiles, done, words};
 use crate::ui::layout::{Layout, error_page, explain, render};
 use crate::ui::session::{Forbidden, StaffUser, WebUser};
 use crate::ui::views::{EntryView, MAX_ENTRIES, TicketView, entry_view, ticket_view};
@@ -179,7 +179,7 @@ pub(super) async fn act(
     State(s): State<AppState>,
     StaffUser { user, .. }: StaffUser,
     Path((number, action)): Path<(String, String)>,
-    f: Fields,
+    FormWithFiles(f, files): FormWithFiles,
 ) -> Response {
     let a = &s.app;
     let actor = &user.actor;
@@ -192,9 +192,14 @@ pub(super) async fn act(
                 .text("cc")
                 .map(|c| c.split([',', ';', ' ']).filter(|x| !x.is_empty()).map(str::to_string).collect())
                 .unwrap_or_default();
-            let input =
-                CommentInput { body: Some(d.reply.clone()), visibility: Some("public".into()), phone_call: false, cc };
-            a.add_comment(actor, &number, input).await.map(|_| "replied")
+            let input = CommentInput {
+                body: Some(d.reply.clone()),
+                visibility: Some("public".into()),
+                phone_call: false,
+                cc,
+                ..CommentInput::default()
+            };
+            a.add_comment_with_files(actor, &number, input, files).await.map(|_| "replied")
         }
         "note" => {
             d.note = text("body");
@@ -203,7 +208,7 @@ pub(super) async fn act(
                 visibility: Some("internal".into()),
                 ..CommentInput::default()
             };
-            a.add_comment(actor, &number, input).await.map(|_| "noted")
+            a.add_comment_with_files(actor, &number, input, files).await.map(|_| "noted")
         }
         "call" => {
             d.call = text("body");
@@ -211,7 +216,7 @@ pub(super) async fn act(
                 body: Some(d.call.clone()),
                 visibility: Some("internal".into()),
                 phone_call: true,
-                cc: Vec::new(),
+                ..CommentInput::default()
             };
             a.add_comment(actor, &number, input).await.map(|_| "call")
         }
