@@ -22,6 +22,7 @@ engine_tests!(
     an_admin_sets_up_the_desk_in_the_browser,
     admins_set_up_mail_and_test_the_relay_in_the_console,
     agents_attach_files_to_replies_and_notes,
+    agents_record_licences_and_give_seats_in_the_console,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -734,6 +735,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         format!("/agent/assets/{asset}"),
         format!("/agent/assets/{asset}/edit"),
         "/agent/licences".into(),
+        "/agent/licences/new".into(),
         "/agent/patch-status".into(),
         "/agent/monitoring".into(),
         "/agent/backups".into(),
@@ -1137,4 +1139,79 @@ async fn agents_attach_files_to_replies_and_notes(engine: Engine) {
     let r = a.get(&format!("/attachments/{driver}")).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "driver 4.2"));
     assert_eq!(a.get(&format!("/attachments/{trace_id}")).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn agents_record_licences_and_give_seats_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &[]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    for tag in ["PC-1", "PC-2", "PC-3"] {
+        let (s, b) = t.post(&sam, "/api/v1/assets", json!({"type": "desktop", "name": tag, "asset_tag": tag})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    assert!(w.get("/agent/licences").await.body.contains("href=\"/agent/licences/new\""));
+    let mut form = vec![
+        ("product", "Visio Professional"),
+        ("vendor", "Microsoft"),
+        ("type", "per_device"),
+        ("seats", "two"),
+        ("software_match", "Microsoft Visio%"),
+        ("purchase_date", "2026-01-10"),
+        ("expires_on", ""),
+        ("cost", "1200.00"),
+        ("reference", "PO-4711"),
+        ("notes", ""),
+    ];
+    let r = w.post("/agent/licences/new", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Seats: ") && r.body.contains("value=\"Visio Professional\""), "{}", r.body);
+    form[3].1 = "2";
+    let r = w.post("/agent/licences/new", &form).await;
+    assert!(r.location.ends_with("?m=licence_recorded"), "{} {}", r.location, r.body);
+    let page = r.location.split('?').next().unwrap().to_string();
+    let id = page.rsplit('/').next().unwrap().to_string();
+    let (_, l) = t.get(&sam, &format!("/api/v1/licences/{id}")).await;
+    assert_eq!(
+        (l["seats"].as_i64(), l["cost_cents"].as_i64(), l["expires_on"].clone(), l["reference"].as_str()),
+        (Some(2), Some(120_000), json!(null), Some("PO-4711")),
+        "{l}"
+    );
+
+    // Seats to devices by tag; an unknown tag and a third seat are refused with the reason.
+    for tag in ["PC-1", "PC-2"] {
+        let r = w.post(&format!("{page}/assign"), &[("to", tag)]).await;
+        assert_eq!(r.location, format!("{page}?m=seat_given"), "{}", r.body);
+    }
+    let r = w.post(&format!("{page}/assign"), &[("to", "PC-3")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("all 2 seats of Visio Professional are assigned") && r.body.contains("value=\"PC-3\""),
+        "{}",
+        r.body
+    );
+    let shown = w.get(&page).await.body;
+    assert!(shown.contains("2 of 2 seats given") && shown.contains(">PC-1</a>"), "{shown}");
+    // One taken back frees a seat for the third device.
+    let (_, seats) = t.get(&sam, &format!("/api/v1/licences/{id}/assignments")).await;
+    let first = seats[0]["id"].as_i64().unwrap();
+    let r = w.post(&format!("{page}/assignments/{first}/remove"), &[]).await;
+    assert_eq!(r.location, format!("{page}?m=seat_taken_back"));
+    let r = w.post(&format!("{page}/assign"), &[("to", "PC-3")]).await;
+    assert_eq!(r.location, format!("{page}?m=seat_given"), "{}", r.body);
+    let r = w.post(&format!("{page}/assign"), &[("to", "PC-404")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+
+    // Changed (now expiring), then removed.
+    form[6].1 = "2027-01-10";
+    let r = w.post(&page, &form).await;
+    assert_eq!(r.location, format!("{page}?m=licence_saved"), "{}", r.body);
+    let (_, l) = t.get(&sam, &format!("/api/v1/licences/{id}")).await;
+    assert_eq!(l["expires_on"], "2027-01-10", "{l}");
+    let r = w.post(&format!("{page}/remove"), &[]).await;
+    assert_eq!(r.location, "/agent/licences?m=licence_removed", "{}", r.body);
+    let (s, _) = t.get(&sam, &format!("/api/v1/licences/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -7,6 +7,7 @@ mod asset_form;
 mod cmdb;
 mod itsm;
 mod kb;
+mod licence_form;
 mod monitoring;
 mod new_ticket;
 mod queue;
@@ -33,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(kb::routes())
         .merge(monitoring::routes())
         .merge(asset_form::routes())
+        .merge(licence_form::routes())
         .merge(cmdb::routes())
         .merge(itsm::routes())
 }
