@@ -85,7 +85,7 @@ impl App {
         if let (Some(s), Some(e)) = (starts, ends)
             && e <= s
         {
-            errs.push("ends_at", "must be after starts_at");
+            errs.push("ends_at", "must be after the start");
         }
         if ends.is_some_and(|e| e <= now) {
             errs.push("ends_at", "must be in the future");

@@ -23,6 +23,7 @@ engine_tests!(
     admins_set_up_mail_and_test_the_relay_in_the_console,
     agents_attach_files_to_replies_and_notes,
     agents_record_licences_and_give_seats_in_the_console,
+    admins_set_up_change_templates_freezes_and_detection_in_the_console,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -759,6 +760,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/sla?try=1&kind=incident&priority=P2".into(),
         "/admin/sla/new-policy".into(),
         "/admin/sla/calendars/Business%20hours".into(),
+        "/admin/changes".into(),
         "/admin/groups".into(),
         "/admin/categories".into(),
         "/admin/priority-matrix".into(),
@@ -1214,4 +1216,82 @@ async fn agents_record_licences_and_give_seats_in_the_console(engine: Engine) {
     assert_eq!(r.location, "/agent/licences?m=licence_removed", "{}", r.body);
     let (s, _) = t.get(&sam, &format!("/api/v1/licences/{id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn admins_set_up_change_templates_freezes_and_detection_in_the_console(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.post(&admin, "/api/v1/groups", json!({"name": "Server Team", "tier": 3})).await;
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/changes").await;
+    assert!(r.body.contains("No standard-change template yet") && r.body.contains("No freeze."), "{}", r.body);
+
+    // A standard-change template: without a back-out plan it is refused by the label.
+    let mut tpl = vec![
+        ("name", "Monthly patching"),
+        ("title", "Apply the monthly Windows updates"),
+        ("risk", "low"),
+        ("implementer_group", "Server Team"),
+        ("description", ""),
+        ("implementation_plan", "WSUS approve, reboot in the window"),
+        ("backout_plan", ""),
+        ("test_plan", "Check the services come back"),
+    ];
+    let r = w.post("/admin/changes/templates", &tpl).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id=\"template-error\">How it is undone: "), "{}", r.body);
+    assert!(r.body.contains("value=\"Monthly patching\""), "{}", r.body);
+    tpl[6].1 = "Uninstall the update";
+    let r = w.post("/admin/changes/templates", &tpl).await;
+    assert_eq!(r.location, "/admin/changes?m=template_added", "{}", r.body);
+    let (_, list) = t.get(&admin, "/api/v1/change-templates").await;
+    assert_eq!((list[0]["implementer_group"].as_str(), list[0]["active"].as_bool()), (Some("Server Team"), Some(true)));
+    let r = w.post("/admin/changes/templates/Monthly%20patching/active", &[("active", "off")]).await;
+    assert_eq!(r.location, "/admin/changes?m=template_saved", "{}", r.body);
+    let (_, list) = t.get(&admin, "/api/v1/change-templates").await;
+    assert_eq!(list[0]["active"], false, "{list}");
+
+    // A freeze: ending before it starts is refused by the label; then added and removed.
+    let mut freeze = vec![
+        ("name", "Year-end"),
+        ("reason", "Closing"),
+        ("starts_at", "2026-12-20T18:00"),
+        ("ends_at", "2026-12-19T08:00"),
+    ];
+    let r = w.post("/admin/changes/freezes", &freeze).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Until: must be after the start"), "{}", r.body);
+    freeze[3].1 = "2027-01-04T08:00";
+    let r = w.post("/admin/changes/freezes", &freeze).await;
+    assert_eq!(r.location, "/admin/changes?m=freeze_added", "{}", r.body);
+    let (_, fz) = t.get(&admin, "/api/v1/freeze-periods").await;
+    assert_eq!(fz[0]["starts_at"].as_str().map(|s| &s[..16]), Some("2026-12-20T18:00"), "{fz}");
+    assert!(w.get("/admin/changes").await.body.contains("2026-12-20 18:00 UTC"));
+    let r = w.post(&format!("/admin/changes/freezes/{}/remove", fz[0]["id"]), &[]).await;
+    assert_eq!(r.location, "/admin/changes?m=freeze_removed");
+    assert_eq!(t.get(&admin, "/api/v1/freeze-periods").await.1, json!([]));
+
+    // The detector: a similarity out of range is refused by its label; then saved.
+    let mut det = vec![
+        ("enabled", "on"),
+        ("every_minutes", "30"),
+        ("window_days", "14"),
+        ("ci_count", "4"),
+        ("ci_days", "7"),
+        ("similar_count", "5"),
+        ("similarity", "2"),
+    ];
+    let r = w.post("/admin/changes/detection", &det).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Alike from a similarity of: "), "{}", r.body);
+    det[6].1 = "0,7";
+    let r = w.post("/admin/changes/detection", &det).await;
+    assert_eq!(r.location, "/admin/changes?m=settings_saved", "{}", r.body);
+    let (_, d) = t.get(&admin, "/api/v1/settings/problem-detection").await;
+    assert_eq!(
+        (d["every_minutes"].as_i64(), d["ci_count"].as_i64(), d["similarity"].as_f64()),
+        (Some(30), Some(4), Some(0.7))
+    );
 }

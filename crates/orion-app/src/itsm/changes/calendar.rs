@@ -81,7 +81,7 @@ impl App {
         if let (Some(s), Some(e)) = (start, end)
             && e <= s
         {
-            errs.push("ends_at", "must be after starts_at");
+            errs.push("ends_at", "must be after the start");
         }
         errs.into_result()?;
         let (Some(name), Some(s), Some(e)) = (name, start, end) else {

@@ -15,6 +15,7 @@ use orion_app::signin::SecuritySettings;
 use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, PriorityMatrixDoc, User, UserPatch};
 use std::collections::HashMap;
 
+mod changes;
 mod heartbeats;
 mod identity;
 mod integrations;
@@ -35,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(inventory::routes())
         .merge(heartbeats::routes())
         .merge(mail::routes())
+        .merge(changes::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
