@@ -605,6 +605,7 @@ async fn bounce(c: &mut Conn<'_>, m: &Inbound, b: &orion_mail::Bounce, now: i64)
 #[serde(deny_unknown_fields)]
 pub struct RelayTestInput {
     /// The address to send the test message to
+    #[schema(min_length = 3, pattern = "\\S@\\S")]
     pub to: String,
 }
 

@@ -45,8 +45,39 @@
     }
     if (handled) ev.preventDefault();
   });
-  // Times are written in UTC by the server; show them in the reader's zone.
+  // Times are written in UTC by the server ("2026-11-22 14:03 UTC"); show them in the reader's
+  // zone and format. Times written as plain text are first wrapped in <time>, so every page is
+  // covered, not only those that mark their times up.
+  var UTC_TIME = /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/g;
+  function wrapTimes(root) {
+    var scope = root && root.nodeType === 1 ? root : document.body;
+    if (!scope) return;
+    var walker = document.createTreeWalker(scope, NodeFilter.SHOW_TEXT, {
+      acceptNode: function (n) {
+        var p = n.parentNode;
+        if (!p || /^(TIME|OPTION|TEXTAREA|SCRIPT|STYLE|CODE|PRE|TITLE)$/.test(p.nodeName)) return NodeFilter.FILTER_REJECT;
+        UTC_TIME.lastIndex = 0;
+        return UTC_TIME.test(n.nodeValue) ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP;
+      }
+    });
+    var found = [];
+    while (walker.nextNode()) found.push(walker.currentNode);
+    found.forEach(function (n) {
+      var text = n.nodeValue, frag = document.createDocumentFragment(), last = 0, m;
+      UTC_TIME.lastIndex = 0;
+      while ((m = UTC_TIME.exec(text))) {
+        if (m.index > last) frag.appendChild(document.createTextNode(text.slice(last, m.index)));
+        var t = document.createElement("time");
+        t.textContent = m[0];
+        frag.appendChild(t);
+        last = m.index + m[0].length;
+      }
+      if (last < text.length) frag.appendChild(document.createTextNode(text.slice(last)));
+      n.parentNode.replaceChild(frag, n);
+    });
+  }
   function localTimes(root) {
+    wrapTimes(root);
     (root || document).querySelectorAll("time").forEach(function (t) {
       var m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) UTC$/.exec(t.textContent.trim());
       if (!m) return;

@@ -885,6 +885,22 @@ async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
     b.click("#poll-now").await;
     b.wait_text("#poll-report", "took 1 new message").await;
     b.shot("admin-mailbox").await;
+    // Times show in the reader's zone: the list's "last checked" read in New York is not the UTC text.
+    b.time_zone("America/New_York").await;
+    b.goto("/admin/mailboxes").await;
+    let shown = b
+        .script("const t = document.querySelector('#mailboxes time'); return t ? [t.title, t.textContent, t.getAttribute('datetime')] : null")
+        .await;
+    let (utc, local) = (shown[0].as_str().unwrap_or_default(), shown[1].as_str().unwrap_or_default());
+    assert!(utc.ends_with(" UTC") && !local.contains("UTC") && !local.is_empty(), "{shown}");
+    let utc_hour: i64 = utc[11..13].parse().unwrap();
+    let local_hour = b
+        .script("return new Date(document.querySelector('#mailboxes time').getAttribute('datetime')).getHours()")
+        .await
+        .as_i64()
+        .unwrap();
+    assert_ne!(utc_hour, local_hour, "New York is not on UTC: {shown}");
+    b.time_zone("UTC").await;
     let (_, list) = t.get(&admin, "/api/v1/tickets?limit=50").await;
     assert!(list["items"].as_array().unwrap().iter().any(|x| x["title"] == "Printer on 3rd floor jams"), "{list}");
 

@@ -179,6 +179,14 @@ impl Browser {
         self.post("/execute/async", json!({"script": js, "args": []})).await
     }
 
+    /// Makes the browser live in another time zone (as a reader elsewhere would).
+    pub(crate) async fn time_zone(&self, zone: &str) {
+        let v = self
+            .post("/goog/cdp/execute", json!({"cmd": "Emulation.setTimezoneOverride", "params": {"timezoneId": zone}}))
+            .await;
+        assert!(v.get("error").is_none(), "time zone {zone}: {v}");
+    }
+
     /// Sets the window's size (a phone's screen, a desktop's).
     pub(crate) async fn resize(&self, width: u32, height: u32) {
         self.post("/window/rect", json!({"width": width, "height": height})).await;

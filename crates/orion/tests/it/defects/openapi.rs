@@ -82,6 +82,8 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("PUT /api/v1/heartbeats/{id}", "an IANA time zone; interval_seconds or cron; group names a group"),
     ("PUT /api/v1/sla/policies/{name}", "calendar, category and department name records; at least one target"),
     ("PUT /api/v1/sla/calendars/{name}", "an IANA time zone; real dates; each interval's start before its end"),
+    ("POST /api/v1/sla/what-if", "logged_at is a date and time; a policy's calendar reads it"),
+    ("POST /api/v1/mail/test", "to is an e-mail address; a sender address must be set first"),
     // Names that must be unused (a second one with the same name is refused).
     ("POST /api/v1/categories", "the name is unused under its parent"),
     ("POST /api/v1/change-templates", "the name is unused"),
