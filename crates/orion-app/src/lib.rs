@@ -17,6 +17,7 @@ pub mod kernel;
 #[cfg(test)]
 mod layering;
 pub mod mail;
+pub mod mail_templates;
 pub mod mailbox;
 pub mod mfa;
 pub mod monitoring;

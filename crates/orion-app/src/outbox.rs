@@ -271,11 +271,9 @@ impl App {
             "reply": reply,
             "change": {"from": p["from"], "to": p["to"], "pending_reason": p["pending_reason"]},
         });
-        let (mut subject, text) = self
-            .mail_rt
-            .templates
-            .render(&event, &ctx)
-            .map_err(|e| AppError::Internal(format!("mail template {e}")))?;
+        let (mut subject, text) =
+            crate::sending::render_mail(&config.mail_templates, &self.mail_rt.templates, &event, &ctx)
+                .map_err(|e| AppError::Internal(format!("mail template {e}")))?;
         let tag = format!("[{}]", t.number);
         if !subject.contains(&tag) {
             subject = format!("{tag} {subject}");

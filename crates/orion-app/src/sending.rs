@@ -62,14 +62,61 @@ impl Templates {
     pub fn render(&self, name: &str, ctx: &Value) -> Result<(String, String), String> {
         let t = self.env.get_template(name).map_err(|e| e.to_string())?;
         let out = t.render(minijinja::value::Serde(ctx)).map_err(|e| describe(name, &e))?;
-        let (head, body) = out.split_once("\n\n").unwrap_or((out.as_str(), ""));
-        let subject = head
-            .strip_prefix("Subject:")
-            .ok_or_else(|| format!("{name}: the first line must be \"Subject: …\""))?
-            .trim()
-            .replace(['\r', '\n'], " ");
-        Ok((subject, body.trim_end().to_string() + "\n"))
+        split_subject(name, &out)
     }
+
+    /// The text a template is rendered from here (a file's, or the built-in one).
+    pub fn source(&self, name: &str) -> Option<String> {
+        self.env.get_template(name).ok().map(|t| t.source().to_string())
+    }
+
+    /// Renders `source` as the template `name` (one edited in the console), the mistakes
+    /// described with their line.
+    pub fn render_source(name: &str, source: &str, ctx: &Value) -> Result<(String, String), String> {
+        let mut env = minijinja::Environment::new();
+        env.add_template_owned(name.to_string(), source.to_string()).map_err(|e| describe("the template", &e))?;
+        let t = env.get_template(name).map_err(|e| e.to_string())?;
+        let out = t.render(minijinja::value::Serde(ctx)).map_err(|e| describe("the template", &e))?;
+        split_subject("the template", &out)
+    }
+}
+
+/// The names of the templates and what each mail is, for people.
+pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
+    ("received", "Ticket received"),
+    ("public_reply", "An agent replied"),
+    ("state_changed", "The ticket's state changed"),
+    ("resolved", "The ticket is resolved"),
+    ("password_reset", "A link to set a new password"),
+];
+
+fn split_subject(name: &str, out: &str) -> Result<(String, String), String> {
+    let (head, body) = out.split_once("\n\n").unwrap_or((out, ""));
+    let subject = head
+        .strip_prefix("Subject:")
+        .ok_or_else(|| format!("{name}: the first line must be \"Subject: …\" followed by an empty line"))?
+        .trim()
+        .replace(['\r', '\n'], " ");
+    Ok((subject, body.trim_end().to_string() + "\n"))
+}
+
+/// Subject and text of mail `name`: the template edited in the console if there is one (kept in
+/// the database, so every node uses it), else this node's file or the built-in one.
+pub(crate) fn render_mail(
+    edited: &std::collections::HashMap<String, String>,
+    templates: &Templates,
+    name: &str,
+    ctx: &Value,
+) -> Result<(String, String), String> {
+    match edited.get(name) {
+        Some(source) => Templates::render_source(name, source, ctx),
+        None => templates.render(name, ctx),
+    }
+}
+
+/// Sample data every template is tried with (the console's preview shows it).
+pub(crate) fn sample_context() -> Value {
+    sample()
 }
 
 fn describe(origin: &str, e: &minijinja::Error) -> String {
@@ -113,8 +160,9 @@ pub(crate) async fn queue_account_mail(
     ctx: &Value,
     now: i64,
 ) -> AppResult<()> {
+    let edited = crate::mail_templates::load(c).await?;
     let (subject, text) =
-        templates.render(template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
+        render_mail(&edited, templates, template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
     let message_id = format!("account.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(from));
     let to = vec![to.to_string()];
     let raw = compose(&Outgoing {

@@ -24,6 +24,8 @@ pub(crate) struct Config {
     pub security: crate::signin::SecuritySettings,
     /// The enabled webhooks (every timeline entry is offered to them).
     pub webhooks: Vec<orion_store::webhooks::WebhookRow>,
+    /// Mail templates edited in the console, by name (the rest come from files or are built in).
+    pub mail_templates: std::collections::HashMap<String, String>,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl ConfigCache {
             mail: super::mail::load_settings(conn).await?,
             security: crate::signin::load_settings(conn).await?,
             webhooks: orion_store::webhooks::enabled(conn).await?,
+            mail_templates: crate::mail_templates::load(conn).await?,
         });
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));

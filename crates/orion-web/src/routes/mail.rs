@@ -31,6 +31,63 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(outbound_raw))
         .routes(routes!(retry_outbound))
         .routes(routes!(test_relay))
+        .routes(routes!(list_templates))
+        .routes(routes!(put_template, reset_template))
+        .routes(routes!(preview_template))
+}
+
+/// Every mail template with the text in use (admins).
+#[utoipa::path(get, path = "/api/v1/settings/mail-templates", tag = "mail", security(("bearer" = [])),
+    responses((status = 200, body = Vec<orion_app::mail_templates::MailTemplate>), (status = 403, body = ErrorBody)))]
+async fn list_templates(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+) -> ApiResult<Json<Vec<orion_app::mail_templates::MailTemplate>>> {
+    Ok(Json(s.app.mail_templates(&actor).await?))
+}
+
+/// Saves an edited template for every node, after trying it with sample data (admins).
+#[utoipa::path(put, path = "/api/v1/settings/mail-templates/{name}", tag = "mail",
+    params(("name" = String, Path, description = "received, public_reply, state_changed, resolved, password_reset")),
+    request_body = orion_app::mail_templates::MailTemplateInput, security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mail_templates::MailTemplate), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_template(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<orion_app::mail_templates::MailTemplateInput>,
+) -> ApiResult<Json<orion_app::mail_templates::MailTemplate>> {
+    Ok(Json(s.app.put_mail_template(&actor, &name, &body.source).await?))
+}
+
+/// Goes back to the node's file or the built-in text (admins).
+#[utoipa::path(delete, path = "/api/v1/settings/mail-templates/{name}", tag = "mail",
+    params(("name" = String, Path, description = "received, public_reply, state_changed, resolved, password_reset")),
+    security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mail_templates::MailTemplate), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody)))]
+async fn reset_template(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<orion_app::mail_templates::MailTemplate>> {
+    Ok(Json(s.app.reset_mail_template(&actor, &name).await?))
+}
+
+/// What a template text would send, with sample data; writes nothing (admins).
+#[utoipa::path(post, path = "/api/v1/settings/mail-templates/{name}/preview", tag = "mail",
+    params(("name" = String, Path, description = "received, public_reply, state_changed, resolved, password_reset")),
+    request_body = orion_app::mail_templates::MailTemplateInput, security(("bearer" = [])),
+    responses((status = 200, body = orion_app::mail_templates::MailPreview), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn preview_template(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<orion_app::mail_templates::MailTemplateInput>,
+) -> ApiResult<Json<orion_app::mail_templates::MailPreview>> {
+    Ok(Json(s.app.preview_mail_template(&actor, &name, &body.source).await?))
 }
 
 /// Sends a test message through this node's SMTP relay at once and says what it answered (admins).

@@ -77,6 +77,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "heartbeat_token" => "New token made: the old addresses no longer work.",
         "inventory_token" => "Token made: put it in the agent's server address below.",
         "inventory_token_removed" => "Token removed: agents that use it are refused from now on.",
+        "template_saved_mail" => "Template saved: every mail of this kind uses it from now on.",
+        "template_reset_mail" => "Back to the standard text.",
         "template_added" => "Template added: agents can log this standard change from it now.",
         "template_saved" => "Template saved.",
         "freeze_added" => "Freeze added: changes planned into it are flagged.",

@@ -24,6 +24,7 @@ engine_tests!(
     agents_attach_files_to_replies_and_notes,
     agents_record_licences_and_give_seats_in_the_console,
     admins_set_up_change_templates_freezes_and_detection_in_the_console,
+    admins_edit_mail_templates_with_a_preview,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -749,6 +750,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/directory".into(),
         "/admin/sso".into(),
         "/admin/mail".into(),
+        "/admin/mail/templates/received".into(),
         "/admin/mailboxes".into(),
         format!("/admin/mailboxes/{mb}"),
         "/admin/webhooks".into(),
@@ -1310,4 +1312,56 @@ async fn admins_set_up_change_templates_freezes_and_detection_in_the_console(eng
         (d["every_minutes"].as_i64(), d["ci_count"].as_i64(), d["similarity"].as_f64()),
         (Some(30), Some(4), Some(0.7))
     );
+}
+
+async fn admins_edit_mail_templates_with_a_preview(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let alice = t.user(&admin, "alice@example.com", "requester", &[]).await;
+    t.put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"]})).await;
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let r = w.get("/admin/mail").await;
+    assert!(r.body.contains("href=\"/admin/mail/templates/received\">Ticket received</a>"), "{}", r.body);
+    let page = "/admin/mail/templates/received";
+    assert!(w.get(page).await.body.contains("Subject: "));
+
+    // A broken template is refused with its line, the typed text kept; nothing is saved.
+    let broken = "Subject: Got it {{ ticket.number\n\nHello";
+    let r = w.post(page, &[("source", broken), ("do", "preview")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Template: the template, line 3: syntax error"), "{}", r.body);
+    assert!(r.body.contains("Got it {{ ticket.number"), "{}", r.body);
+    let r = w.post(page, &[("source", "Hello without a subject"), ("do", "save")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("the first line must be"), "{}", r.body);
+    // The preview fills in sample data; saving keeps it for every mail of that kind.
+    let good = "Subject: Got it: {{ ticket.title }}\n\nHello {{ requester.name }}, we have {{ ticket.number }}.";
+    let r = w.post(page, &[("source", good), ("do", "preview")]).await;
+    assert!(r.body.contains("id=\"preview-subject\">Got it: Printer on floor 3 prints blank pages<"), "{}", r.body);
+    assert!(r.body.contains("Hello Anna Berg, we have INC0000001."), "{}", r.body);
+    let r = w.post(page, &[("source", good), ("do", "save")]).await;
+    assert_eq!(r.location, format!("{page}?m=template_saved_mail"), "{}", r.body);
+    let (_, list) = t.get(&admin, "/api/v1/settings/mail-templates").await;
+    let received = list.as_array().unwrap().iter().find(|x| x["name"] == "received").unwrap().clone();
+    assert_eq!(received["edited"], true, "{received}");
+
+    // The next ticket's mail says it.
+    let (_, inc) = t.post(&alice, "/api/v1/tickets", json!({"title": "Laptop will not start"})).await;
+    crate::webhooks::run_jobs(&t).await;
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    let subject = out["items"][0]["subject"].as_str().unwrap_or_default().to_string();
+    assert_eq!(subject, format!("[{}] Got it: Laptop will not start", inc["number"].as_str().unwrap()), "{out}");
+
+    // Back to the standard text.
+    let r = w.post(&format!("{page}/reset"), &[]).await;
+    assert_eq!(r.location, format!("{page}?m=template_reset_mail"));
+    let (_, list) = t.get(&admin, "/api/v1/settings/mail-templates").await;
+    let received = list.as_array().unwrap().iter().find(|x| x["name"] == "received").unwrap().clone();
+    assert_eq!(received["edited"], false, "{received}");
+    assert!(!received["source"].as_str().unwrap().contains("Got it"), "{received}");
+    let (s, _) = t.put(&admin, "/api/v1/settings/mail-templates/nosuch", json!({"source": good})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -18,7 +18,11 @@ use orion_domain::FieldErrors;
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/admin/mail", get(mail).post(save)).route("/admin/mail/test", post(test))
+    Router::new()
+        .route("/admin/mail", get(mail).post(save))
+        .route("/admin/mail/test", post(test))
+        .route("/admin/mail/templates/{name}", get(template_page).post(template_save))
+        .route("/admin/mail/templates/{name}/reset", post(template_reset))
 }
 
 const LABELS: &[(&str, &str)] = &[
@@ -120,6 +124,7 @@ struct MailPage {
     f: Form,
     notices: &'static [(&'static str, &'static str)],
     sender: Option<String>,
+    templates: Vec<orion_app::mail_templates::MailTemplate>,
     test_to: String,
     report: Option<(bool, String)>,
     test_error: Option<String>,
@@ -142,8 +147,10 @@ async fn page(s: &AppState, user: &WebUser, flash_key: Option<&str>, shown: Show
         Ok(m) => m,
         Err(e) => return error_page(Some(user), &e),
     };
+    let templates = s.app.mail_templates(&user.actor).await.unwrap_or_default();
     let p = MailPage {
         l: Layout::new(Some(user), "Mail", "admin", flash_key),
+        templates,
         f: shown.form.unwrap_or_else(|| Form::of(&settings)),
         notices: NOTICES,
         sender: settings.sender().map(str::to_string),
@@ -188,6 +195,96 @@ async fn test(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
         Err(e @ AppError::Validation(_)) => {
             page(&s, &user, None, Shown { test_to: to, test_error: Some(explain_as(&e, LABELS)), ..nothing() }).await
         }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/mail_template.html")]
+struct TemplatePage {
+    l: Layout,
+    name: String,
+    label: String,
+    edited: bool,
+    source: String,
+    preview: Option<orion_app::mail_templates::MailPreview>,
+    error: Option<String>,
+}
+
+async fn template_view(
+    s: &AppState,
+    user: &WebUser,
+    name: &str,
+    flash_key: Option<&str>,
+    typed: Option<String>,
+    (preview, error): (Option<orion_app::mail_templates::MailPreview>, Option<String>),
+) -> Response {
+    if let Some(r) = admin_only(user) {
+        return r;
+    }
+    let t = match s.app.mail_templates(&user.actor).await {
+        Ok(all) => match all.into_iter().find(|t| t.name == name) {
+            Some(t) => t,
+            None => return error_page(Some(user), &AppError::NotFound("mail template")),
+        },
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let p = TemplatePage {
+        l: Layout::new(Some(user), format!("Mail template: {}", t.label), "admin", flash_key),
+        name: t.name,
+        label: t.label,
+        edited: t.edited,
+        source: typed.unwrap_or(t.source),
+        preview,
+        error,
+    };
+    let err = p.error.clone();
+    with_status(render(&p), &err)
+}
+
+async fn template_page(
+    State(s): State<AppState>,
+    user: WebUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    template_view(&s, &user, &name, flash(&q), None, (None, None)).await
+}
+
+/// One form, two buttons: "Preview" shows what the text would send; "Save" keeps it.
+async fn template_save(
+    State(s): State<AppState>,
+    user: WebUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    f: Fields,
+) -> Response {
+    let source = f.get("source").unwrap_or_default().to_string();
+    let labels = [("source", "Template")];
+    if f.get("do") == Some("preview") {
+        return match s.app.preview_mail_template(&user.actor, &name, &source).await {
+            Ok(p) => template_view(&s, &user, &name, None, Some(source), (Some(p), None)).await,
+            Err(e @ AppError::Validation(_)) => {
+                template_view(&s, &user, &name, None, Some(source), (None, Some(explain_as(&e, &labels)))).await
+            }
+            Err(e) => error_page(Some(&user), &e),
+        };
+    }
+    match s.app.put_mail_template(&user.actor, &name, &source).await {
+        Ok(_) => done(&format!("/admin/mail/templates/{name}"), "template_saved_mail"),
+        Err(e @ AppError::Validation(_)) => {
+            template_view(&s, &user, &name, None, Some(source), (None, Some(explain_as(&e, &labels)))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn template_reset(
+    State(s): State<AppState>,
+    user: WebUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match s.app.reset_mail_template(&user.actor, &name).await {
+        Ok(_) => done(&format!("/admin/mail/templates/{name}"), "template_reset_mail"),
         Err(e) => error_page(Some(&user), &e),
     }
 }
