@@ -85,7 +85,10 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("POST /api/v1/sla/what-if", "logged_at is a date and time; a policy's calendar reads it"),
     ("POST /api/v1/mail/test", "to is an e-mail address; a sender address must be set first"),
     ("PUT /api/v1/settings/mail-templates/{name}", "the text must render: a subject line, an empty line, the text"),
-    ("POST /api/v1/settings/mail-templates/{name}/preview", "the text must render: a subject line, an empty line, the text"),
+    (
+        "POST /api/v1/settings/mail-templates/{name}/preview",
+        "the text must render: a subject line, an empty line, the text",
+    ),
     // Names that must be unused (a second one with the same name is refused).
     ("POST /api/v1/categories", "the name is unused under its parent"),
     ("POST /api/v1/change-templates", "the name is unused"),
