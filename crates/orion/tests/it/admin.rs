@@ -10,6 +10,16 @@ use orion_testkit::{Engine, TestApp, engine_tests};
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// A server with an admin (API token) signed in to the console.
+async fn admin_signed_in(engine: Engine) -> Option<(TestApp, String, Web)> {
+    let t = TestApp::spawn(engine).await?;
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    Some((t, admin, w))
+}
+
 engine_tests!(
     browsers_get_pages_for_errors_and_the_api_gets_json,
     admins_set_up_mailboxes_in_the_console,
@@ -28,11 +38,7 @@ engine_tests!(
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
-    let Some(t) = TestApp::spawn(engine).await else { return };
-    let admin = t.bootstrap_admin("admin@example.com").await;
-    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
-    let mut w = Web::new(&t);
-    w.login("admin@example.com", PW).await;
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
     let cookie = format!("orion_session={}", w.cookie.clone().unwrap());
     let http = reqwest::Client::new();
     let page = |path: &str| {
@@ -79,11 +85,7 @@ async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
 }
 
 async fn admins_set_up_mailboxes_in_the_console(engine: Engine) {
-    let Some(t) = TestApp::spawn(engine).await else { return };
-    let admin = t.bootstrap_admin("admin@example.com").await;
-    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
-    let mut w = Web::new(&t);
-    w.login("admin@example.com", PW).await;
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
     let page = w.get("/admin/mailboxes").await;
     assert!(page.body.contains("No mailbox yet"), "{}", page.body);
 
@@ -157,11 +159,7 @@ async fn admins_set_up_mailboxes_in_the_console(engine: Engine) {
 }
 
 async fn admins_set_up_webhooks_in_the_console(engine: Engine) {
-    let Some(t) = TestApp::spawn(engine).await else { return };
-    let admin = t.bootstrap_admin("admin@example.com").await;
-    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
-    let mut w = Web::new(&t);
-    w.login("admin@example.com", PW).await;
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
     let r = w.post("/admin/webhooks", &[("name", "Chat"), ("url", "not a url"), ("events", "ticket.created")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert!(r.body.contains("Address:") && r.body.contains("value=\"Chat\""), "{}", r.body);
@@ -246,11 +244,7 @@ async fn admins_set_up_monitoring_integrations_in_the_console(engine: Engine) {
 }
 
 async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
-    let Some(t) = TestApp::spawn(engine).await else { return };
-    let admin = t.bootstrap_admin("admin@example.com").await;
-    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
-    let mut w = Web::new(&t);
-    w.login("admin@example.com", PW).await;
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
     let r = w.get("/admin/sla").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("Business hours") && r.body.contains("Mon–Fri"), "{}", r.body);
@@ -283,23 +277,9 @@ async fn admins_set_up_service_levels_in_the_console(engine: Engine) {
     assert_eq!(r.location, format!("{cal}?m=calendar_saved"), "{}", r.body);
     // Holidays from an .ics file, as a browser uploads it.
     let ics = "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261225\nRRULE:FREQ=YEARLY\nSUMMARY:Christmas\nEND:VEVENT\nEND:VCALENDAR\n";
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(ics.as_bytes().to_vec())
-            .file_name("holidays.ics")
-            .mime_str("text/calendar")
-            .unwrap(),
-    );
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = http
-        .post(format!("{}{cal}/import", t.base))
-        .header("cookie", format!("orion_session={}", w.cookie.clone().unwrap()))
-        .header("sec-fetch-site", "same-origin")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let form = reqwest::multipart::Form::new().part("file", file("holidays.ics", ics.as_bytes()));
+    let (s, _, body) = post_files(&t, &w, &format!("{cal}/import"), form).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{body}");
     let (_, cals) = t.get(&admin, "/api/v1/sla/calendars").await;
     let berlin = cals.as_array().unwrap().iter().find(|c| c["name"] == "Berlin office").unwrap().clone();
     assert_eq!(berlin["week"][4], json!([[480, 720], [780, 960]]), "{berlin}");
@@ -1005,11 +985,7 @@ async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
 }
 
 async fn admins_set_up_mail_and_test_the_relay_in_the_console(engine: Engine) {
-    let Some(t) = TestApp::spawn(engine).await else { return };
-    let admin = t.bootstrap_admin("admin@example.com").await;
-    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
-    let mut w = Web::new(&t);
-    w.login("admin@example.com", PW).await;
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
     let r = w.get("/admin/mail").await;
     assert!(r.body.contains("Orion sends no mail yet"), "{}", r.body);
     // Without a sender the test says what to set, by the label.

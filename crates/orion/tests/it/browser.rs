@@ -36,6 +36,28 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Chromium outlives a killed chromedriver: end whatever still runs on this window's profile.
+        let _ = Command::new("pkill")
+            .args(["-9", "-f", &format!("--user-data-dir={}", self._profile.path().display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Browser {
+    /// Ends the WebDriver session, so chromedriver closes Chromium (a blocking request: `Drop`
+    /// cannot wait on the async client).
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let addr = self._driver.url.trim_start_matches("http://").to_string();
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let req = format!("DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n", self.session);
+            let _ = s.write_all(req.as_bytes());
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+        }
     }
 }
 
