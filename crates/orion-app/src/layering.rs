@@ -35,6 +35,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("outbox", 3),
     ("webhooks", 3),
     ("mail", 3),
+    ("mail_templates", 3),
     ("mailbox", 3),
     ("monitoring", 3),
     ("cmdb", 3),

@@ -4,26 +4,13 @@
 
 use crate::kernel::access::require_admin;
 use crate::kernel::error::invalid;
+use crate::sending::{MAIL_TEMPLATES as KEY, edited_templates as load};
 use crate::sending::{TEMPLATE_NAMES, Templates, sample_context};
 use crate::{App, AppError, AppResult};
 use orion_domain::Actor;
-use orion_store::{Conn, settings};
+use orion_store::settings;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::ToSchema;
-
-/// Where the edited templates are kept: one JSON object, name → text.
-const KEY: &str = "mail_templates";
-
-/// The templates edited in the console.
-pub(crate) async fn load(c: &mut Conn<'_>) -> AppResult<HashMap<String, String>> {
-    match settings::get(c, KEY).await? {
-        Some(json) => {
-            serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail templates: {e}")))
-        }
-        None => Ok(HashMap::new()),
-    }
-}
 
 /// One mail template.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -160,7 +160,7 @@ pub(crate) async fn queue_account_mail(
     ctx: &Value,
     now: i64,
 ) -> AppResult<()> {
-    let edited = crate::mail_templates::load(c).await?;
+    let edited = edited_templates(c).await?;
     let (subject, text) =
         render_mail(&edited, templates, template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
     let message_id = format!("account.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(from));
@@ -257,5 +257,18 @@ mod tests {
         std::fs::write(dir.path().join("resolved.txt"), "No subject line\n\ntext\n").unwrap();
         let e = Templates::load(Some(dir.path())).err().unwrap();
         assert!(e.contains("Subject:"), "{e}");
+    }
+}
+
+/// Where the mail templates edited in the console are kept: one JSON object, name → text.
+pub(crate) const MAIL_TEMPLATES: &str = "mail_templates";
+
+/// The mail templates edited in the console (the rest come from files or are built in).
+pub(crate) async fn edited_templates(c: &mut Conn<'_>) -> AppResult<std::collections::HashMap<String, String>> {
+    match orion_store::settings::get(c, MAIL_TEMPLATES).await? {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail templates: {e}")))
+        }
+        None => Ok(std::collections::HashMap::new()),
     }
 }

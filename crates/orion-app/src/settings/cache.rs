@@ -77,7 +77,7 @@ impl ConfigCache {
             mail: super::mail::load_settings(conn).await?,
             security: crate::signin::load_settings(conn).await?,
             webhooks: orion_store::webhooks::enabled(conn).await?,
-            mail_templates: crate::mail_templates::load(conn).await?,
+            mail_templates: crate::sending::edited_templates(conn).await?,
         });
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));
