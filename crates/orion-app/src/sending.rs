@@ -221,6 +221,19 @@ pub(crate) async fn queue_send(c: &mut Conn<'_>, outbound_id: i64, ticket_id: Op
     Ok(())
 }
 
+/// Where the mail templates edited in the console are kept: one JSON object, name → text.
+pub(crate) const MAIL_TEMPLATES: &str = "mail_templates";
+
+/// The mail templates edited in the console (the rest come from files or are built in).
+pub(crate) async fn edited_templates(c: &mut Conn<'_>) -> AppResult<std::collections::HashMap<String, String>> {
+    match orion_store::settings::get(c, MAIL_TEMPLATES).await? {
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail templates: {e}")))
+        }
+        None => Ok(std::collections::HashMap::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,18 +270,5 @@ mod tests {
         std::fs::write(dir.path().join("resolved.txt"), "No subject line\n\ntext\n").unwrap();
         let e = Templates::load(Some(dir.path())).err().unwrap();
         assert!(e.contains("Subject:"), "{e}");
-    }
-}
-
-/// Where the mail templates edited in the console are kept: one JSON object, name → text.
-pub(crate) const MAIL_TEMPLATES: &str = "mail_templates";
-
-/// The mail templates edited in the console (the rest come from files or are built in).
-pub(crate) async fn edited_templates(c: &mut Conn<'_>) -> AppResult<std::collections::HashMap<String, String>> {
-    match orion_store::settings::get(c, MAIL_TEMPLATES).await? {
-        Some(json) => {
-            serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored mail templates: {e}")))
-        }
-        None => Ok(std::collections::HashMap::new()),
     }
 }
