@@ -5,7 +5,7 @@
 use crate::kernel::access::require_admin;
 use crate::kernel::error::invalid;
 use crate::sending::{MAIL_TEMPLATES as KEY, edited_templates as load};
-use crate::sending::{TEMPLATE_NAMES, Templates, sample_context};
+use crate::sending::{TEMPLATE_NAMES, Templates, sample};
 use crate::{App, AppError, AppResult};
 use orion_domain::Actor;
 use orion_store::settings;
@@ -49,8 +49,7 @@ fn try_render(name: &str, source: &str) -> AppResult<MailPreview> {
     if source.len() > 64 * 1024 {
         return Err(invalid("source", "at most 64 KiB"));
     }
-    let (subject, text) =
-        Templates::render_source(name, source, &sample_context()).map_err(|e| invalid("source", e))?;
+    let (subject, text) = Templates::render_source(name, source, &sample()).map_err(|e| invalid("source", e))?;
     if subject.is_empty() {
         return Err(invalid("source", "the subject line is empty"));
     }

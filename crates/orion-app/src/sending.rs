@@ -114,11 +114,6 @@ pub(crate) fn render_mail(
     }
 }
 
-/// Sample data every template is tried with (the console's preview shows it).
-pub(crate) fn sample_context() -> Value {
-    sample()
-}
-
 fn describe(origin: &str, e: &minijinja::Error) -> String {
     match e.line() {
         Some(line) => format!("{origin}, line {line}: {e}"),
@@ -126,7 +121,8 @@ fn describe(origin: &str, e: &minijinja::Error) -> String {
     }
 }
 
-fn sample() -> Value {
+/// Sample data every template is tried with (the console's preview shows it).
+pub(crate) fn sample() -> Value {
     json!({
         "ticket": {"number": "INC0000001", "title": "Printer on floor 3 prints blank pages", "state": "pending",
                    "priority": "P3", "kind": "incident", "group": "Service Desk", "assignee": "Sam Agent",
