@@ -42,6 +42,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("kb", 3),
     ("search", 3),
     ("itsm", 3),
+    ("retention", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

@@ -25,6 +25,7 @@ pub mod notifications;
 pub mod ola;
 pub mod outbox;
 mod reactions;
+pub mod retention;
 pub mod search;
 pub mod security_keys;
 pub mod sending;

@@ -20,6 +20,7 @@ mod migrate;
 pub mod monitoring;
 pub mod notifications;
 pub mod outbox;
+pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod settings;

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(20, "0020_two_factor"),
     migration!(21, "0021_sso"),
     migration!(22, "0022_security_keys"),
+    migration!(23, "0023_retention"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tickets", description = "Incidents and service requests"),
         (name = "directory", description = "Users, groups, categories; directory sources (LDAP, Active Directory) and their sync runs; manager chains; single sign-on (OpenID Connect) providers"),
         (name = "knowledge", description = "Knowledge base articles, full-text search, suggestions"),
-        (name = "settings", description = "Priority matrix, OLA targets"),
+        (name = "settings", description = "Priority matrix, OLA targets, inventory, retention of logs"),
         (name = "reports", description = "Figures across tickets"),
         (name = "monitoring", description = "Alert integrations (Alertmanager, Grafana, Zabbix, webhook), alerts, maintenance windows, heartbeats"),
         (name = "assets", description = "Assets and the CMDB: lifecycle, check-out, repairs, relationships and impact, licences and compliance, inventory agents"),

@@ -35,6 +35,7 @@ engine_tests!(
     agents_record_licences_and_give_seats_in_the_console,
     admins_set_up_change_templates_freezes_and_detection_in_the_console,
     admins_edit_mail_templates_with_a_preview,
+    admins_choose_how_long_logs_are_kept,
 );
 
 async fn browsers_get_pages_for_errors_and_the_api_gets_json(engine: Engine) {
@@ -748,6 +749,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/priority-matrix".into(),
         "/admin/tokens".into(),
         "/admin/security".into(),
+        "/admin/retention".into(),
         "/no/such/page".into(),
     ];
     for page in &pages {
@@ -1340,4 +1342,103 @@ async fn admins_edit_mail_templates_with_a_preview(engine: Engine) {
     assert!(!received["source"].as_str().unwrap().contains("Got it"), "{received}");
     let (s, _) = t.put(&admin, "/api/v1/settings/mail-templates/nosuch", json!({"source": good})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// Retention: the limits are set on their page (refused by the log's label, the typed text
+/// kept), the change lands in the security log, and removing old entries now takes exactly the
+/// entries older than each limit — heartbeat runs and sign-ins made through the real paths.
+async fn admins_choose_how_long_logs_are_kept(engine: Engine) {
+    let Some((t, admin, mut w)) = admin_signed_in(engine).await else { return };
+    let r = w.get("/admin/retention").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Nothing removed yet.") && r.body.contains("id=\"d-heartbeat_runs\""), "{}", r.body);
+    assert!(
+        r.body.contains("name=\"security_log\" type=\"number\" min=\"0\" max=\"3650\" value=\"365\""),
+        "{}",
+        r.body
+    );
+
+    let mut form = vec![
+        ("webhook_deliveries", "30"),
+        ("heartbeat_runs", "10"),
+        ("resolved_alerts", "180"),
+        ("rejected_mail", "90"),
+        ("sent_mail", ""),
+        ("directory_runs", "180"),
+        ("security_log", "7"),
+        ("notifications", "90"),
+        ("failed_jobs", "30"),
+    ];
+    let r = w.post("/admin/retention", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("Security log: must be kept at least 30 days"), "{}", r.body);
+    assert!(
+        r.body.contains("name=\"security_log\" type=\"number\" min=\"0\" max=\"3650\" value=\"7\""),
+        "typed text kept"
+    );
+    form[6].1 = "45";
+    let r = w.post("/admin/retention", &form).await;
+    assert_eq!(r.location, "/admin/retention?m=retention_saved", "{}", r.body);
+    let (_, s) = t.get(&admin, "/api/v1/settings/retention").await;
+    assert_eq!(
+        (s["heartbeat_runs"].as_i64(), s["sent_mail"].as_i64(), s["security_log"].as_i64()),
+        (Some(10), Some(0), Some(45))
+    );
+    let (_, log) = t.get(&admin, "/api/v1/security/log").await;
+    let changed = log["items"].as_array().unwrap().iter().find(|e| e["kind"] == "retention_changed").cloned();
+    assert!(changed.is_some_and(|e| e["detail"].as_str().unwrap().contains("heartbeat_runs 30 → 10 days")), "{log}");
+    assert!(w.get("/admin/security").await.body.contains("How long logs are kept changed"));
+
+    // A heartbeat run and sign-ins now; 50 days later another run and a sign-in.
+    t.post(&admin, "/api/v1/groups", json!({"name": "Operations", "tier": 2})).await;
+    let (st, hb) = t
+        .post(
+            &admin,
+            "/api/v1/heartbeats",
+            json!({"name": "Nightly backup", "assignment_group": "Operations", "interval_seconds": 86400}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{hb}");
+    let ok_url = format!("{}{}", t.base, hb["ok_url"].as_str().unwrap());
+    assert!(t.client.post(&ok_url).body("first").send().await.unwrap().status().is_success());
+    t.clock.advance_minutes(50 * 24 * 60);
+    assert!(t.client.post(&ok_url).body("second").send().await.unwrap().status().is_success());
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let (_, before) = t.get(&admin, "/api/v1/security/log?limit=200").await;
+    let old_events = before["items"].as_array().unwrap().len() - 1;
+    assert!(old_events >= 2, "{before}");
+
+    let r = w.post("/admin/retention/purge", &[]).await;
+    assert_eq!(r.location, "/admin/retention?m=purged", "{}", r.body);
+    let runs = t.get(&admin, &format!("/api/v1/heartbeats/{}/runs", hb["heartbeat"]["id"])).await.1;
+    let logs: Vec<_> =
+        runs["items"].as_array().unwrap().iter().map(|r| r["log"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(logs, ["second"], "{runs}");
+    let (_, after) = t.get(&admin, "/api/v1/security/log?limit=200").await;
+    let kinds: Vec<_> =
+        after["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+    assert_eq!(kinds, ["sign_in"], "only the sign-in of today stays: {after}");
+    let (_, status) = t.get(&admin, "/api/v1/retention").await;
+    let removed = |key: &str| {
+        status["last_run"]["logs"].as_array().unwrap().iter().find(|l| l["log"] == key).unwrap()["entries"].as_u64()
+    };
+    assert_eq!((removed("heartbeat_runs"), removed("security_log")), (Some(1), Some(old_events as u64)), "{status}");
+    assert_eq!(status["last_run"]["started_by"], "manual");
+    let page = w.get("/admin/retention?m=purged").await.body;
+    assert!(page.contains("Old entries removed") && page.contains("(started by hand)"), "{page}");
+    let row = page.split("id=\"log-heartbeat_runs\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("1 entry removed"), "{row}");
+    let row = page.split("id=\"log-sent_mail\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("Kept for good") && row.contains("value=\"\""), "{row}");
+
+    // The API: agents are refused; a bad value names its field.
+    let agent = t.user(&admin, "agent@example.com", "agent", &[]).await;
+    assert_eq!(t.get(&agent, "/api/v1/retention").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(t.post(&agent, "/api/v1/retention/purge", json!({})).await.0, StatusCode::FORBIDDEN);
+    let (st, body) = t.put(&admin, "/api/v1/settings/retention", json!({"failed_jobs": 9000})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("failed_jobs"), "{body}");
+    let (st, body) = t.put(&admin, "/api/v1/settings/retention", json!({"tickets": 5})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }

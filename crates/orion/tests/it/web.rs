@@ -1006,6 +1006,21 @@ async fn monitoring_pages_show_alerts_windows_and_the_backup_board(engine: Engin
     assert_eq!(r.location, "/agent/monitoring?m=window_ended");
     let (_, windows) = t.get(&admin, "/api/v1/maintenance-windows").await;
     assert!(windows.as_array().unwrap().iter().all(|w| w["active"] == false), "{windows}");
+    // A window planned ahead: a start that is no date is refused by its label; then planned.
+    let mut plan =
+        vec![("name", "SAN firmware"), ("matchers", "service=storage"), ("starts_at", "saturday"), ("minutes", "120")];
+    let r = sam.post("/agent/monitoring/windows", &plan).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Starts: a date and time") && r.body.contains("value=\"SAN firmware\""), "{}", r.body);
+    plan[2].1 = "2026-12-19T22:00";
+    assert_eq!(sam.post("/agent/monitoring/windows", &plan).await.location, "/agent/monitoring?m=window_created");
+    let (_, windows) = t.get(&admin, "/api/v1/maintenance-windows").await;
+    let planned = windows.as_array().unwrap().iter().find(|w| w["name"] == "SAN firmware").unwrap().clone();
+    assert_eq!(
+        (planned["starts_at"].as_str(), planned["ends_at"].as_str(), planned["active"].as_bool()),
+        (Some("2026-12-19T22:00:00.000Z"), Some("2026-12-20T00:00:00.000Z"), Some(false)),
+        "{planned}"
+    );
 
     // The incident's page lists its alert; an ordinary ticket has no such section.
     let r = sam.get(&format!("/agent/tickets/{incident}")).await;

@@ -22,6 +22,7 @@ mod integrations;
 mod inventory;
 mod mail;
 mod mailboxes;
+mod retention;
 mod sla;
 mod sso;
 mod webhooks;
@@ -37,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(heartbeats::routes())
         .merge(mail::routes())
         .merge(changes::routes())
+        .merge(retention::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
@@ -563,6 +565,7 @@ fn security_event_label(kind: &str) -> String {
         "two_factor_disabled" => "Two-factor sign-in turned off",
         "two_factor_reset" => "Two-factor sign-in reset by an admin",
         "recovery_codes_renewed" => "New recovery codes",
+        "retention_changed" => "How long logs are kept changed",
         other => return words(other),
     }
     .to_string()

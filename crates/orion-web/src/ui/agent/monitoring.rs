@@ -170,15 +170,24 @@ async fn create_window(State(s): State<AppState>, StaffUser { user, .. }: StaffU
     let minutes = f.int("minutes").unwrap_or(0);
     let built = parse_matchers(f.get("matchers").unwrap_or("")).map_err(fail).and_then(|matchers| {
         if !(1..=60 * 24 * 31).contains(&minutes) {
-            return Err(fail("duration: from 1 minute to 31 days".into()));
+            return Err(fail("For (minutes): from 1 minute to 31 days".into()));
         }
-        let now = s.app.clock.now().as_millis();
+        // Empty: from now. A date-and-time field sends `2026-12-20T02:00`, read as UTC.
+        let start = match f.text("starts_at") {
+            None => s.app.clock.now().as_millis(),
+            Some(v) => {
+                let v = if v.len() == 16 && v.contains('T') { format!("{v}:00Z") } else { v };
+                Timestamp::parse_day_or_instant("starts_at", &v)
+                    .map_err(|_| fail("Starts: a date and time such as 2026-12-20 02:00".into()))?
+                    .as_millis()
+            }
+        };
         Ok(WindowInput {
             name: f.text("name"),
             reason: f.text("reason"),
             matchers: Some(matchers),
-            starts_at: Some(Timestamp(now).to_rfc3339()),
-            ends_at: Some(Timestamp(now + minutes * 60_000).to_rfc3339()),
+            starts_at: Some(Timestamp(start).to_rfc3339()),
+            ends_at: Some(Timestamp(start + minutes * 60_000).to_rfc3339()),
         })
     });
     let input = match built {

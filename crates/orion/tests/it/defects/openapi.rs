@@ -79,6 +79,7 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("POST /api/v1/integrations", "group and requester name records; severity map values"),
     ("PUT /api/v1/integrations/{id}", "group and requester name records; severity map values"),
     ("POST /api/v1/heartbeats", "an IANA time zone; interval_seconds or cron; group names a group"),
+    ("PUT /api/v1/settings/retention", "the security log is kept 0 (for good) or at least 30 days"),
     ("PUT /api/v1/heartbeats/{id}", "an IANA time zone; interval_seconds or cron; group names a group"),
     ("PUT /api/v1/sla/policies/{name}", "calendar, category and department name records; at least one target"),
     ("PUT /api/v1/sla/calendars/{name}", "an IANA time zone; real dates; each interval's start before its end"),
