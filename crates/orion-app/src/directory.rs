@@ -157,6 +157,9 @@ impl App {
         for g in &member_of {
             groups::add_member(&mut c, g.id, id).await?;
         }
+        if input.vip == Some(true) {
+            users::update(&mut c, id, users::UserChange { vip: Some(true), ..Default::default() }, now).await?;
+        }
         let row = users::get(&mut c, id).await?;
         let view = user_view(&mut c, row).await?;
         self.commit(tx).await?;
@@ -176,7 +179,46 @@ impl App {
         user_view(&mut c, row).await
     }
 
-    /// Users ordered by id; `q` matches the start of an e-mail or name (type-ahead).
+    /// The user with this e-mail address (staff).
+    pub async fn user_by_email(&self, actor: &Actor, email: &str) -> AppResult<User> {
+        require_staff(actor)?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row =
+            users::find_by_email(&mut c, &email.trim().to_lowercase()).await?.ok_or(AppError::NotFound("user"))?;
+        user_view(&mut c, row).await
+    }
+
+    /// Writes the caller-lookup terms of every user when an upgrade asked for it; how many.
+    pub async fn index_people_if_needed(&self) -> AppResult<u64> {
+        const KEY: &str = "people.lookup_index_needed";
+        {
+            let mut r = self.db.read().await?;
+            if orion_store::settings::get(&mut r.conn(), KEY).await?.as_deref() != Some("true") {
+                return Ok(0);
+            }
+        }
+        let (mut after, mut n) = (0, 0);
+        loop {
+            let mut tx = self.db.begin().await?;
+            let last = users::index_terms_after(&mut tx.conn(), after, 500).await?;
+            self.commit(tx).await?;
+            match last {
+                Some((id, count)) => {
+                    n += count;
+                    after = id;
+                }
+                None => break,
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        orion_store::settings::put(&mut tx.conn(), KEY, "false", self.now()).await?;
+        self.commit(tx).await?;
+        Ok(n)
+    }
+
+    /// Users ordered by id; `q` finds people by the start of any word of their name, e-mail
+    /// address, phone number, department or sign-in name, accents and case aside (type-ahead).
     pub async fn list_users(
         &self,
         actor: &Actor,
@@ -242,6 +284,7 @@ impl App {
             title: p.title.as_deref().map(str::trim),
             location: p.location.as_deref().map(str::trim),
             break_glass: p.break_glass,
+            vip: p.vip,
         };
         users::update(&mut c, id, change, now).await?;
         if let Some(m) = manager {

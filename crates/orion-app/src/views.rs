@@ -157,6 +157,8 @@ pub struct User {
     pub deactivated_at: Option<String>,
     /// Why the user was deactivated (by an admin, or by a directory sync and why)
     pub deactivated_reason: Option<String>,
+    /// A very important person: their tickets show a badge
+    pub vip: bool,
 }
 
 impl User {
@@ -171,6 +173,7 @@ impl User {
             break_glass: u.break_glass,
             deactivated_at: u.deactivated_at.map(ts),
             deactivated_reason: u.deactivated_reason,
+            vip: u.vip,
             id: u.id,
             email: u.email,
             name: u.name,
@@ -374,6 +377,8 @@ pub struct NewUserInput {
     pub groups: Vec<String>,
     /// Optional initial password (at least 12 characters)
     pub password: Option<String>,
+    /// A very important person (default false)
+    pub vip: Option<bool>,
 }
 
 /// `PATCH /api/v1/users/{id}`
@@ -395,6 +400,8 @@ pub struct UserPatch {
     pub break_glass: Option<bool>,
     /// Replaces the user's group memberships
     pub groups: Option<Vec<String>>,
+    /// A very important person: their tickets show a badge
+    pub vip: Option<bool>,
 }
 
 /// `POST /api/v1/groups` and `PATCH /api/v1/groups/{id}`

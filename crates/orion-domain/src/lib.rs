@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ics;
 pub mod ids;
+pub mod lookup;
 pub mod permission;
 pub mod priority;
 pub mod recurrence;

@@ -335,7 +335,7 @@ pub struct SyncedFields<'a> {
 }
 
 pub async fn insert_synced(conn: &mut Conn<'_>, source_id: i64, f: &SyncedFields<'_>, now: i64) -> Result<i64> {
-    Ok(with_conn!(conn, |c| {
+    let id: i64 = with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO app_user (email, name, role, login, phone, department, title, location, external_id,
                  external_dn, directory_source_id, created_at, updated_at)
@@ -355,7 +355,9 @@ pub async fn insert_synced(conn: &mut Conn<'_>, source_id: i64, f: &SyncedFields
         .bind(now)
         .fetch_one(c)
         .await
-    })?)
+    })?;
+    crate::users::index_terms(conn, id).await?;
+    Ok(id)
 }
 
 /// Writes the directory's values on a user and makes `source_id` its owner (adopting a local
@@ -385,7 +387,7 @@ pub async fn update_synced(conn: &mut Conn<'_>, id: i64, source_id: i64, f: &Syn
         .await
         .map(|r| r.rows_affected())
     })?;
-    Ok(())
+    crate::users::index_terms(conn, id).await
 }
 
 /// Deactivates a user with the reason; `by` is `directory` or `admin`.

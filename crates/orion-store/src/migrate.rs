@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_sso"),
     migration!(22, "0022_security_keys"),
     migration!(23, "0023_retention"),
+    migration!(24, "0024_people_lookup"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -21,13 +21,14 @@ pub struct UserRow {
     pub break_glass: bool,
     pub deactivated_at: Option<i64>,
     pub deactivated_reason: Option<String>,
+    pub vip: bool,
 }
 
 /// The columns of a [`UserRow`], for `concat!` into static SQL.
 macro_rules! user_columns {
     () => {
         "id, email, name, role, active, phone, department, created_at, updated_at, login, title, location, \
-         manager_id, directory_source_id, break_glass, deactivated_at, deactivated_reason"
+         manager_id, directory_source_id, break_glass, deactivated_at, deactivated_reason, vip"
     };
 }
 pub(crate) use user_columns;
@@ -44,7 +45,7 @@ pub struct NewUser<'a> {
 }
 
 pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
-    Ok(with_conn!(conn, |c| {
+    let id: i64 = with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO app_user (email, name, role, phone, password_hash, created_at, updated_at, department)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
@@ -58,7 +59,9 @@ pub async fn insert(conn: &mut Conn<'_>, u: &NewUser<'_>) -> Result<i64> {
         .bind(u.department)
         .fetch_one(c)
         .await
-    })?)
+    })?;
+    index_terms(conn, id).await?;
+    Ok(id)
 }
 
 /// Creates a requester account, or returns the existing user with that e-mail
@@ -76,7 +79,10 @@ pub async fn insert_requester(conn: &mut Conn<'_>, email: &str, name: &str, now:
         .await
     })?;
     match id {
-        Some(id) => Ok(id),
+        Some(id) => {
+            index_terms(conn, id).await?;
+            Ok(id)
+        }
         None => find_by_email(conn, email).await?.map(|u| u.id).ok_or(crate::StoreError::NotFound),
     }
 }
@@ -96,7 +102,8 @@ pub async fn find_by_email(conn: &mut Conn<'_>, email: &str) -> Result<Option<Us
     })?)
 }
 
-/// A page of users ordered by id, optionally one role, optionally matching a name or e-mail prefix.
+/// A page of users ordered by id, optionally one role, optionally found by a lookup query (every
+/// word the start of a word of the name, the e-mail address, phone, department or sign-in name).
 pub async fn list(
     conn: &mut Conn<'_>,
     role: Option<&str>,
@@ -109,9 +116,19 @@ pub async fn list(
         sql.push(" AND role = ").bind_text(r);
     }
     if let Some(q) = query {
-        let pattern = format!("{}%", q.to_lowercase().replace(['%', '_'], ""));
-        sql.push(" AND (email LIKE ").bind_text(pattern.clone());
-        sql.push(" OR LOWER(name) LIKE ").bind_text(pattern).push(")");
+        let words = orion_domain::lookup::query_words(q);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push(" AND id IN (");
+        for (i, w) in words.iter().enumerate() {
+            if i > 0 {
+                sql.push(" INTERSECT ");
+            }
+            sql.push("SELECT user_id FROM user_term WHERE term >= ").bind_text(w.clone());
+            sql.push(" AND term < ").bind_text(orion_domain::lookup::prefix_end(w));
+        }
+        sql.push(")");
     }
     if let Some(a) = after {
         sql.push(" AND id > ").bind_i64(a);
@@ -131,6 +148,7 @@ pub struct UserChange<'a> {
     pub title: Option<&'a str>,
     pub location: Option<&'a str>,
     pub break_glass: Option<bool>,
+    pub vip: Option<bool>,
 }
 
 /// Changes the fields given. Deactivating records when and that an admin did it; activating
@@ -147,7 +165,8 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, u: UserChange<'_>, now: i64) -
                      WHEN active THEN 'deactivated by an admin' ELSE deactivated_reason END,
                  active = COALESCE($4, active), phone = COALESCE($5, phone), updated_at = $6,
                  department = COALESCE($7, department), title = COALESCE($8, title),
-                 location = COALESCE($9, location), break_glass = COALESCE($10, break_glass)
+                 location = COALESCE($9, location), break_glass = COALESCE($10, break_glass),
+                 vip = COALESCE($11, vip)
              WHERE id = $1",
         )
         .bind(id)
@@ -160,11 +179,15 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, u: UserChange<'_>, now: i64) -
         .bind(u.title)
         .bind(u.location)
         .bind(u.break_glass)
+        .bind(u.vip)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(crate::StoreError::NotFound) } else { Ok(()) }
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    index_terms(conn, id).await
 }
 
 /// Sets (or clears) a user's manager.
@@ -223,4 +246,57 @@ struct Membership {
 
 pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
     Ok(with_conn!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM app_user").fetch_one(c).await)?)
+}
+
+/// Writes the lookup terms of user `id` again, from its row (after every write of the fields
+/// they come from).
+pub async fn index_terms(conn: &mut Conn<'_>, id: i64) -> Result<()> {
+    /// Name, e-mail, phone, department, sign-in name.
+    type Found = (String, String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Found> = with_conn!(conn, |c| {
+        sqlx::query_as("SELECT name, email, phone, department, login FROM app_user WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await
+    })?;
+    with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM user_term WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
+    })?;
+    let Some((name, email, phone, department, login)) = row else { return Ok(()) };
+    let person = orion_domain::lookup::Person {
+        name: &name,
+        email: &email,
+        phone: phone.as_deref(),
+        department: department.as_deref(),
+        login: login.as_deref(),
+    };
+    let terms = orion_domain::lookup::terms(&person);
+    if terms.is_empty() {
+        return Ok(());
+    }
+    let mut sql = crate::sql::Sql::new("INSERT INTO user_term (term, user_id) VALUES ");
+    for (i, t) in terms.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(").bind_text(t).push(", ").bind_i64(id).push(")");
+    }
+    crate::execute_sql!(conn, &sql)?;
+    Ok(())
+}
+
+/// Writes the lookup terms of up to `batch` users with ids after `after`; the last id done and
+/// how many, or `None` when there were none.
+pub async fn index_terms_after(conn: &mut Conn<'_>, after: i64, batch: i64) -> Result<Option<(i64, u64)>> {
+    let ids: Vec<i64> = with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT id FROM app_user WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(batch)
+            .fetch_all(c)
+            .await
+    })?;
+    for &id in &ids {
+        index_terms(conn, id).await?;
+    }
+    Ok(ids.last().map(|&last| (last, ids.len() as u64)))
 }

@@ -71,6 +71,12 @@ impl Server {
                 eprintln!("demo organisation seeded");
             }
         }
+        // People who existed before caller lookup had its index (an upgrade): a few seconds at
+        // 100,000 users, before the first lookup can miss them.
+        let indexed = app.index_people_if_needed().await.context("indexing people for caller lookup")?;
+        if indexed > 0 {
+            tracing::info!(people = indexed, "caller lookup index built");
+        }
         let listen = &config.listen;
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;

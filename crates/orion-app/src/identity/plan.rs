@@ -553,6 +553,7 @@ mod tests {
                 break_glass: false,
                 deactivated_at: None,
                 deactivated_reason: None,
+                vip: false,
             },
             external_id: Some(format!("id-{uid}")),
             external_dn: Some(format!("uid={uid},ou=people,dc=x")),

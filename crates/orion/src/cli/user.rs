@@ -67,6 +67,7 @@ pub async fn run(app: &App, cmd: UserCmd) -> Result<()> {
                         department,
                         groups,
                         password,
+                        vip: None,
                     },
                 )
                 .await?;

@@ -232,6 +232,66 @@ async fn admins_set_up_monitoring_integrations_in_the_console(engine: Engine) {
     assert_eq!(list[0]["assignment_group"], json!("Operations"), "{list}");
     let id = list[0]["id"].as_i64().unwrap();
 
+    // Its page sets how alerts become incidents: a reopen window out of range is refused by its
+    // label with the typed text kept; then warnings become P1 and a new severity is added.
+    let page = format!("/admin/integrations/{id}");
+    let r = w.get(&page).await;
+    assert!(r.body.contains("value=\"warning\"") && r.body.contains("Any other"), "{}", r.body);
+    let mut form = vec![
+        ("name", "Prod AM"),
+        ("group", "Operations"),
+        ("requester", list[0]["requester"].as_str().unwrap()),
+        ("category", ""),
+        ("group_window_minutes", "30"),
+        ("reopen_hours", "999"),
+        ("on_all_resolved", "note"),
+        ("sev_name", "critical"),
+        ("sev_impact", "1"),
+        ("sev_urgency", "1"),
+        ("sev_name", "warning"),
+        ("sev_impact", "1"),
+        ("sev_urgency", "1"),
+        ("sev_name", "*"),
+        ("sev_impact", "3"),
+        ("sev_urgency", "3"),
+        ("sev_name", "Disk"),
+        ("sev_impact", "2"),
+        ("sev_urgency", "1"),
+        ("sev_name", ""),
+        ("sev_impact", "2"),
+        ("sev_urgency", "2"),
+    ];
+    let r = w.post(&page, &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("A repeat reopens the incident within (hours): must be 0 to 720"), "{}", r.body);
+    assert!(r.body.contains("value=\"999\"") && r.body.contains("value=\"disk\""), "typed text kept");
+    form[5].1 = "2";
+    let r = w.post(&page, &form).await;
+    assert_eq!(r.location, format!("{page}?m=integration_saved"), "{}", r.body);
+    let (_, list) = t.get(&admin, "/api/v1/integrations").await;
+    let set = &list[0]["settings"];
+    assert_eq!(
+        set,
+        &json!({"severity_map": {"critical": [1, 1], "warning": [1, 1], "disk": [2, 1], "*": [3, 3]},
+                "group_window_minutes": 30, "reopen_hours": 2, "on_all_resolved": "note", "category": null}),
+        "{list}"
+    );
+    // A warning now opens a P1 incident.
+    let warn = json!({"version": "4", "status": "firing", "receiver": "orion", "groupKey": "{}:{alertname=\"Swap\"}",
+        "groupLabels": {"alertname": "Swap"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Swap", "instance": "app7", "severity": "warning"},
+                    "annotations": {"summary": "Swapping on app7"}, "startsAt": "2026-11-18T11:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": "beef"}]});
+    let r = t.client.post(&address).bearer_auth(&token).json(&warn).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (_, tickets) = t.get(&admin, "/api/v1/tickets?limit=50").await;
+    let swap = tickets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["title"].as_str().unwrap_or("").contains("Swapping on app7"));
+    assert_eq!(swap.map(|x| x["priority"].clone()), Some(json!("P1")), "{tickets}");
+
     // A new token replaces the old; switched off, alerts are refused so the sender keeps them.
     let r = w.post(&format!("/admin/integrations/{id}/token"), &[]).await;
     let fresh = grab(&r.body, "integration-token");
@@ -686,6 +746,8 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         )
         .await;
     let wh = wh["webhook"]["id"].as_i64().unwrap();
+    let (_, int) = t.post(&admin, "/api/v1/integrations", json!({"name": "Prod AM", "kind": "alertmanager"})).await;
+    let int = int["integration"]["id"].as_i64().unwrap();
     let (_, users) = t.get(&admin, "/api/v1/users?q=sam").await;
     let sam_id = users["items"][0]["id"].as_i64().unwrap();
 
@@ -737,6 +799,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/webhooks".into(),
         format!("/admin/webhooks/{wh}"),
         "/admin/integrations".into(),
+        format!("/admin/integrations/{int}"),
         "/admin/heartbeats".into(),
         format!("/admin/heartbeats/{hb}"),
         "/admin/inventory".into(),
@@ -949,6 +1012,10 @@ async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
     let got = rx.take();
     let created = got.iter().find(|g| g.event == "ticket.created").expect("ticket.created delivered");
     check_signature(created, &secret);
+    b.goto("/admin/webhooks").await;
+    b.click("#webhooks a").await;
+    b.wait_text("main", "Deliveries").await;
+    b.shot("admin-webhook").await;
     let alert = json!({"version": "4", "status": "firing", "receiver": "orion", "groupKey": "{}:{alertname=\"DiskFull\"}",
         "groupLabels": {"alertname": "DiskFull"}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
         "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "instance": "db1"},
@@ -984,6 +1051,13 @@ async fn an_admin_sets_up_the_desk_in_the_browser(engine: Engine) {
     b.wait_text("#assets-panel", "LT-0042").await;
     let (_, linked) = t.get(&admin, &format!("/api/v1/tickets/{inc}/assets")).await;
     assert!(linked.to_string().contains("PC-0042"), "{linked}");
+
+    // Retention: old entries removed from the page, the last run shown.
+    b.goto("/admin/retention").await;
+    b.click("#purge-now button").await;
+    wait_url(&b, "m=purged").await;
+    b.wait_text("#last-run", "started by hand").await;
+    b.shot("admin-retention").await;
 }
 
 async fn admins_set_up_mail_and_test_the_relay_in_the_console(engine: Engine) {

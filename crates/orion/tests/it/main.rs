@@ -6,6 +6,7 @@ mod assets;
 pub(crate) mod browser;
 pub(crate) mod cli;
 mod defects;
+mod desk;
 mod identity;
 mod itsm;
 mod kb;

@@ -138,6 +138,7 @@ async fn create_user(State(s): State<AppState>, user: WebUser, f: Fields) -> Res
         department: f.text("department"),
         groups: f.all("groups"),
         password: f.get("password").filter(|p| !p.is_empty()).map(str::to_string),
+        vip: Some(f.checked("vip")),
     };
     match s.app.create_user(&user.actor, input).await {
         Ok(u) => done(&format!("/admin/users/{}", u.id), "user_created"),
@@ -220,6 +221,7 @@ async fn save_user(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>
         location: Some(f.get("location").unwrap_or_default().trim().to_string()),
         manager: Some(f.get("manager").unwrap_or_default().trim().to_string()),
         break_glass: Some(f.checked("break_glass")),
+        vip: Some(f.checked("vip")),
         groups: Some(f.all("groups")),
     };
     match s.app.update_user(&user.actor, id, patch).await {

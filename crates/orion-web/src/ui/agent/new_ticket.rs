@@ -40,8 +40,12 @@ pub(super) async fn people(
         Ok(p) => {
             let mut html = String::new();
             for u in p.items.iter().filter(|u| u.active) {
-                let dept = u.department.as_deref().map(|d| format!(" · {d}")).unwrap_or_default();
-                html.push_str(&format!("<option value=\"{}\">{}{}</option>", esc(&u.email), esc(&u.name), esc(&dept)));
+                let mut label = u.name.clone();
+                for part in [u.department.as_deref(), u.phone.as_deref()].into_iter().flatten() {
+                    label.push_str(" · ");
+                    label.push_str(part);
+                }
+                html.push_str(&format!("<option value=\"{}\">{}</option>", esc(&u.email), esc(&label)));
             }
             Html(html).into_response()
         }

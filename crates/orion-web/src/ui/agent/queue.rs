@@ -63,6 +63,8 @@ struct QueuePage {
     priority: String,
     kind: String,
     order: String,
+    /// The caller's e-mail the list is limited to
+    requester: String,
     error: Option<String>,
 }
 
@@ -83,7 +85,25 @@ pub(super) async fn queue(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let queue = get("queue").unwrap_or_else(|| "mine".into());
+    // A caller typed without picking from the list: the one person it finds, if only one.
+    let mut caller_error = None;
+    let requester = match get("requester") {
+        Some(r) if !r.contains('@') => match s.app.list_users(&user.actor, None, Some(&r), None, Some(2)).await {
+            Ok(p) if p.items.len() == 1 => Some(p.items[0].email.clone()),
+            Ok(p) => {
+                caller_error = Some(if p.items.is_empty() {
+                    format!("Caller: nobody is found by {r:?}.")
+                } else {
+                    format!("Caller: several people are found by {r:?}; pick one from the list.")
+                });
+                Some(r)
+            }
+            Err(e) => return error_page(Some(&user), &e),
+        },
+        other => other,
+    };
+    // One caller's tickets are looked for across every queue unless a queue is chosen.
+    let queue = get("queue").unwrap_or_else(|| if requester.is_some() { "all".into() } else { "mine".into() });
     let state = get("state").unwrap_or_else(|| "open".into());
     let groups = match s.app.list_groups(&user.actor).await {
         Ok(g) => g,
@@ -95,6 +115,7 @@ pub(super) async fn queue(
         kind: get("kind"),
         order: get("order"),
         cursor: get("cursor"),
+        requester: requester.clone().filter(|_| caller_error.is_none()),
         ..TicketQuery::default()
     };
     let mut heading = "Assigned to me".to_string();
@@ -131,25 +152,35 @@ pub(super) async fn queue(
     for l in &mut queues {
         l.current = l.key == queue;
     }
-    let (rows_, next, error) = match s.app.list_tickets(&user.actor, query).await {
-        Ok(page) => {
-            let next = page.next_cursor.map(|c| {
-                let mut params: Vec<(String, String)> = q
-                    .iter()
-                    .filter(|(k, _)| *k != "cursor" && *k != "m")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                params.sort();
-                params.push(("cursor".into(), c));
-                format!(
-                    "/agent?{}",
-                    params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
-                )
-            });
-            (rows(&s, &user, page.items).await, next, None)
-        }
-        Err(e @ AppError::Validation(_)) => (Vec::new(), None, Some(explain(&e))),
-        Err(e) => return error_page(Some(&user), &e),
+    if let Some(r) = &requester {
+        heading = format!("{heading}, called in by {r}");
+    }
+    let listed = match caller_error {
+        Some(e) => Err(e),
+        None => Ok(s.app.list_tickets(&user.actor, query).await),
+    };
+    let (rows_, next, error) = match listed {
+        Err(e) => (Vec::new(), None, Some(e)),
+        Ok(listed) => match listed {
+            Ok(page) => {
+                let next = page.next_cursor.map(|c| {
+                    let mut params: Vec<(String, String)> = q
+                        .iter()
+                        .filter(|(k, _)| *k != "cursor" && *k != "m")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    params.sort();
+                    params.push(("cursor".into(), c));
+                    format!(
+                        "/agent?{}",
+                        params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+                    )
+                });
+                (rows(&s, &user, page.items).await, next, None)
+            }
+            Err(e @ AppError::Validation(_)) => (Vec::new(), None, Some(explain(&e))),
+            Err(e) => return error_page(Some(&user), &e),
+        },
     };
     let page = QueuePage {
         l: Layout::new(Some(&user), heading.clone(), "queue", q.get("m").map(String::as_str)),
@@ -162,6 +193,7 @@ pub(super) async fn queue(
         priority: get("priority").unwrap_or_default(),
         kind: get("kind").unwrap_or_default(),
         order: get("order").unwrap_or_else(|| "newest".into()),
+        requester: requester.unwrap_or_default(),
         error,
     };
     render(&page)

@@ -3,7 +3,7 @@
 use super::monitoring::AlertRow;
 use super::sla::{Badge, badges};
 use crate::AppState;
-use crate::ui::form::{FormWithFiles, done, words};
+use crate::ui::form::{FormWithFiles, done, when, words};
 use crate::ui::layout::{Layout, error_page, explain, render};
 use crate::ui::session::{Forbidden, StaffUser, WebUser};
 use crate::ui::views::{EntryView, MAX_ENTRIES, TicketView, entry_view, ticket_view};
@@ -44,6 +44,8 @@ struct TicketPage {
     assets: Option<orion_app::cmdb::TicketAssets>,
     /// The problem the incident belongs to (with its workaround) and the changes that caused it
     related: Option<TicketRelated>,
+    /// Who the caller is, their other tickets and their devices
+    caller: Option<Caller>,
     members: Vec<String>,
     lower_groups: Vec<String>,
     higher_groups: Vec<String>,
@@ -108,8 +110,10 @@ async fn ticket_page(
     let assets = s.app.ticket_assets(&user.actor, number).await.ok();
     let related =
         s.app.ticket_related(&user.actor, number).await.ok().filter(|r| r.problem.is_some() || !r.caused_by.is_empty());
+    let caller = caller(s, user, &t).await;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
+        caller,
         alerts_total: alerts.len(),
         alerts: alerts.into_iter().take(50).map(Into::into).collect(),
         assets,
@@ -131,6 +135,63 @@ async fn ticket_page(
     let mut resp = render(&page);
     *resp.status_mut() = status;
     resp
+}
+
+/// One of the caller's other tickets, as the caller card lists it.
+struct CallerTicket {
+    number: String,
+    title: String,
+    state: String,
+    created: String,
+}
+
+/// What the desk sees about a ticket's caller.
+struct Caller {
+    user: orion_app::User,
+    open: Vec<CallerTicket>,
+    /// More open tickets than listed
+    open_more: bool,
+    recent: Vec<CallerTicket>,
+    /// Devices they hold: (asset id, name, type)
+    devices: Vec<(i64, String, String)>,
+}
+
+/// How many of the caller's open and recent tickets the card lists.
+const CALLER_TICKETS: i64 = 5;
+
+async fn caller(s: &AppState, user: &WebUser, t: &Ticket) -> Option<Caller> {
+    let person = s.app.user_by_email(&user.actor, &t.requester).await.ok()?;
+    let list = |state: Option<&str>| orion_app::tickets::TicketQuery {
+        requester: Some(t.requester.clone()),
+        state: state.map(str::to_string),
+        limit: Some(CALLER_TICKETS + 2),
+        ..Default::default()
+    };
+    let others = |page: orion_app::Page<Ticket>| -> Vec<CallerTicket> {
+        page.items
+            .into_iter()
+            .filter(|o| o.number != t.number)
+            .map(|o| CallerTicket {
+                number: o.number,
+                title: o.title,
+                state: words(&o.state),
+                created: when(&o.created_at),
+            })
+            .collect()
+    };
+    let mut open = others(s.app.list_tickets(&user.actor, list(Some("open"))).await.ok()?);
+    let open_more = open.len() as i64 > CALLER_TICKETS;
+    open.truncate(CALLER_TICKETS as usize);
+    let mut recent = others(s.app.list_tickets(&user.actor, list(None)).await.ok()?);
+    recent.truncate(CALLER_TICKETS as usize);
+    let q = orion_app::cmdb::AssetQuery { holder: Some(t.requester.clone()), limit: Some(10), ..Default::default() };
+    let devices = s
+        .app
+        .list_assets(&user.actor, q)
+        .await
+        .map(|p| p.items.into_iter().map(|a| (a.id, a.name, a.ci_type.replace('_', " "))).collect())
+        .unwrap_or_default();
+    Some(Caller { user: person, open, open_more, recent, devices })
 }
 
 impl TicketPage {
