@@ -227,9 +227,9 @@ pub async fn run(a: AssetArgs) -> Result<()> {
             app.list_assets(&actor, query).await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        times.sort_by(f64::total_cmp);
-        let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-        println!("| {engine} | {name} | {rows} | {:.2} | {:.2} | {:.2} |", p(0.5), p(0.95), times[times.len() - 1]);
+        let times = crate::Samples::new(times);
+        let p = |q: f64| times.p(q);
+        println!("| {engine} | {name} | {rows} | {:.2} | {:.2} | {:.2} |", p(0.5), p(0.95), times.max());
     }
 
     // Inventories.
@@ -266,8 +266,8 @@ pub async fn run(a: AssetArgs) -> Result<()> {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let secs = t0.elapsed().as_secs_f64();
-        times.sort_by(f64::total_cmp);
-        let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        let times = crate::Samples::new(times);
+        let p = |q: f64| times.p(q);
         println!(
             "| {engine} | {label} | {} | {:.1} | {:.1} | {:.1} |",
             bodies.len(),

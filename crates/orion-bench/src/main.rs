@@ -35,6 +35,8 @@ enum Cli {
     Lists(lists_bench::ListArgs),
     /// Precision and recall of the recurring-incident detector on generated months (scripts/bench-recurrence)
     Recurrence(recurrence_bench::RecurrenceArgs),
+    /// Seed N people, time building their lookup index and the caller type-ahead (scripts/bench-people)
+    People(people_bench::PeopleArgs),
     /// A webhook receiver and mail relay that count what they get (for `http --admin-token`)
     Sink(sink::SinkArgs),
 }
@@ -269,10 +271,31 @@ async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
     Ok(())
 }
 
+/// Durations in milliseconds, sorted, for percentiles.
+pub(crate) struct Samples(Vec<f64>);
+
+impl Samples {
+    pub(crate) fn new(mut ms: Vec<f64>) -> Self {
+        ms.sort_by(f64::total_cmp);
+        Samples(ms)
+    }
+
+    /// The `q` quantile (0.5: the median), 0 when empty.
+    pub(crate) fn p(&self, q: f64) -> f64 {
+        let n = self.0.len();
+        if n == 0 { 0.0 } else { self.0[((n as f64 * q) as usize).min(n - 1)] }
+    }
+
+    pub(crate) fn max(&self) -> f64 {
+        self.0.last().copied().unwrap_or(0.0)
+    }
+}
+
 mod alert_bench;
 mod asset_bench;
 mod lists_bench;
 mod mail_bench;
+mod people_bench;
 mod recurrence_bench;
 mod search_bench;
 mod sink;
@@ -290,6 +313,7 @@ async fn main() -> Result<()> {
         Cli::Alerts(a) => return alert_bench::run(a).await,
         Cli::Assets(a) => return asset_bench::run(a).await,
         Cli::Recurrence(a) => return recurrence_bench::run(a).await,
+        Cli::People(a) => return people_bench::run(a).await,
         Cli::Lists(a) => return lists_bench::run(a).await,
         Cli::Sink(a) => return sink::run(a).await,
     };

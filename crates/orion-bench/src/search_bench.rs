@@ -71,13 +71,13 @@ pub async fn run(a: SearchArgs) -> Result<()> {
                 app.search(actor, query()).await?;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            times.sort_by(f64::total_cmp);
-            let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+            let times = crate::Samples::new(times);
+            let p = |q: f64| times.p(q);
             println!(
                 "| {engine} | {who} | {name}: `{q}` | {found} | {:.1} | {:.1} | {:.1} |",
                 p(0.5),
                 p(0.95),
-                times[times.len() - 1]
+                times.max()
             );
         }
     }

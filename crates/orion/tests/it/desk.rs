@@ -182,4 +182,14 @@ async fn the_ticket_page_shows_who_is_calling_and_the_queue_filters_by_caller(en
     let r = w.get("/agent?requester=muller").await;
     assert!(r.body.contains("Caller: several people are found by"), "{}", r.body);
     assert!(!r.body.contains(numbers[0].as_str()), "nothing listed until one is picked");
+
+    // The search box finds the caller by name, with their newest tickets.
+    let r = w.get("/agent/search?q=L%C3%BCdenscheidt").await;
+    let found = r.body.split("id=\"callers\"").nth(1).expect("a callers section").split("</section>").next().unwrap();
+    assert!(found.contains("Anna Müller-Lüdenscheidt") && found.contains(last.as_str()), "{found}");
+    assert!(found.contains("All their tickets"), "{found}");
+    assert!(
+        !w.get("/agent/search?q=%22printer+jam%22").await.body.contains("id=\"callers\""),
+        "a phrase is not a name"
+    );
 }

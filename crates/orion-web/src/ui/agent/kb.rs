@@ -37,7 +37,55 @@ struct SearchPage {
     tickets: Vec<Hit>,
     articles: Vec<Hit>,
     tickets_more: bool,
+    /// People the words find, with their newest tickets
+    callers: Vec<CallerHit>,
     error: Option<String>,
+}
+
+/// A person the search words find (by name, address, phone, department), with their newest
+/// tickets: (number, title, state).
+struct CallerHit {
+    name: String,
+    email: String,
+    about: String,
+    tickets: Vec<(String, String, String)>,
+    more: bool,
+}
+
+/// How many people, and how many of each one's tickets, the search page lists.
+const CALLERS: i64 = 5;
+const CALLER_TICKETS: i64 = 3;
+
+/// The people plain words find (not a phrase, exclusion, `OR` or prefix query), with their tickets.
+async fn callers(s: &AppState, user: &WebUser, text: &str) -> Vec<CallerHit> {
+    if text.contains(['"', '*']) || text.split_whitespace().any(|w| w.starts_with('-') || w == "OR") {
+        return Vec::new();
+    }
+    let Ok(people) = s.app.list_users(&user.actor, None, Some(text), None, Some(CALLERS)).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for p in people.items {
+        let q = orion_app::tickets::TicketQuery {
+            requester: Some(p.email.clone()),
+            limit: Some(CALLER_TICKETS + 1),
+            ..Default::default()
+        };
+        let Ok(page) = s.app.list_tickets(&user.actor, q).await else { continue };
+        if page.items.is_empty() {
+            continue;
+        }
+        let more = page.items.len() as i64 > CALLER_TICKETS;
+        let tickets = page
+            .items
+            .into_iter()
+            .take(CALLER_TICKETS as usize)
+            .map(|t| (t.number, t.title, crate::ui::form::words(&t.state)))
+            .collect();
+        let about = [p.department.as_deref(), p.phone.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+        out.push(CallerHit { name: p.name, email: p.email, about, tickets, more });
+    }
+    out
 }
 
 /// One box for tickets and articles. A ticket number opens the ticket.
@@ -58,9 +106,11 @@ async fn search(
         tickets: Vec::new(),
         articles: Vec::new(),
         tickets_more: false,
+        callers: Vec::new(),
         error: None,
     };
     if !text.is_empty() {
+        page.callers = callers(&s, &user, &text).await;
         let query = SearchQuery {
             q: text,
             state: (!state.is_empty()).then_some(state),
