@@ -271,6 +271,19 @@ async fn add_group(app: &orion_app::App, name: &str, tier: i64) -> Result<()> {
     Ok(())
 }
 
+/// The database at `url`, migrated, an application on it with the system clock, and the engine's
+/// name for the table rows.
+pub(crate) async fn open_app(url: &str) -> Result<(orion_store::Db, orion_app::App, &'static str)> {
+    let db = orion_store::Db::connect(url, &orion_store::DbOptions::default()).await?;
+    db.migrate().await?;
+    let app = orion_app::App::new(db.clone(), std::sync::Arc::new(orion_app::SystemClock));
+    let engine = match db.engine() {
+        orion_store::Engine::Sqlite => "sqlite",
+        orion_store::Engine::Postgres => "postgres",
+    };
+    Ok((db, app, engine))
+}
+
 /// Durations in milliseconds, sorted, for percentiles.
 pub(crate) struct Samples(Vec<f64>);
 

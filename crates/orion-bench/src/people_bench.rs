@@ -4,11 +4,9 @@
 //! (`App::list_users` with `q`, ten results, as an agent) for the kinds of query the desk types.
 
 use anyhow::Result;
-use orion_app::{App, SystemClock};
 use orion_domain::{Actor, Role, UserId};
+use orion_store::Db;
 use orion_store::sql::Sql;
-use orion_store::{Db, DbOptions};
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -131,13 +129,7 @@ const QUERIES: &[(&str, &str)] = &[
 ];
 
 pub async fn run(a: PeopleArgs) -> Result<()> {
-    let db = Db::connect(&a.database_url, &DbOptions::default()).await?;
-    db.migrate().await?;
-    let app = App::new(db.clone(), Arc::new(SystemClock));
-    let engine = match db.engine() {
-        orion_store::Engine::Sqlite => "sqlite",
-        orion_store::Engine::Postgres => "postgres",
-    };
+    let (db, app, engine) = crate::open_app(&a.database_url).await?;
     let t0 = Instant::now();
     seed(&db, a.people).await?;
     let seeded = t0.elapsed();

@@ -6,12 +6,11 @@
 use anyhow::Result;
 use orion_app::demo::textgen;
 use orion_app::search::SearchQuery;
-use orion_app::{App, GroupInput, NewUserInput, SystemClock};
+use orion_app::{App, GroupInput, NewUserInput};
 use orion_domain::{Actor, Role, UserId};
+use orion_store::Db;
 use orion_store::sql::Sql;
-use orion_store::{Db, DbOptions};
 use rand::SeedableRng;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -48,13 +47,7 @@ const QUERIES: &[(&str, &str)] = &[
 ];
 
 pub async fn run(a: SearchArgs) -> Result<()> {
-    let db = Db::connect(&a.database_url, &DbOptions::default()).await?;
-    db.migrate().await?;
-    let app = App::new(db.clone(), Arc::new(SystemClock));
-    let engine = match db.engine() {
-        orion_store::Engine::Sqlite => "sqlite",
-        orion_store::Engine::Postgres => "postgres",
-    };
+    let (db, app, engine) = crate::open_app(&a.database_url).await?;
     let (agent, requesters) = if a.reuse { seeded_users(&db).await? } else { seed(&app, &db, &a, engine).await? };
     let staff = Actor { id: UserId(agent), role: Role::Agent };
     let requester = Actor { id: UserId(requesters[7]), role: Role::Requester };
