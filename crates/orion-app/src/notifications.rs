@@ -52,3 +52,22 @@ impl App {
         if done { Ok(()) } else { Err(AppError::NotFound("notification")) }
     }
 }
+
+/// The most unread notifications the bell counts (it shows "99+" beyond).
+pub const UNREAD_CAP: i64 = 100;
+
+impl App {
+    /// How many of the caller's notifications are unread (at most [`UNREAD_CAP`]).
+    pub async fn unread_notifications(&self, actor: &Actor) -> AppResult<i64> {
+        let mut r = self.db.read().await?;
+        Ok(notifications::count_unread(&mut r.conn(), actor.id.0, UNREAD_CAP).await?)
+    }
+
+    /// Marks all of the caller's notifications read; how many were unread.
+    pub async fn mark_all_notifications_read(&self, actor: &Actor) -> AppResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let n = notifications::mark_all_read(&mut tx.conn(), actor.id.0, self.now()).await?;
+        self.commit(tx).await?;
+        Ok(n)
+    }
+}

@@ -74,3 +74,28 @@ pub async fn mark_read(conn: &mut Conn<'_>, user_id: i64, id: i64, now: i64) -> 
     })?;
     Ok(n > 0)
 }
+
+/// How many of the user's notifications are unread, counting at most `cap`.
+pub async fn count_unread(conn: &mut Conn<'_>, user_id: i64, cap: i64) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM notification WHERE user_id = $1 AND read_at IS NULL LIMIT $2) AS u",
+        )
+        .bind(user_id)
+        .bind(cap)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// Marks every unread notification of the user read; how many.
+pub async fn mark_all_read(conn: &mut Conn<'_>, user_id: i64, now: i64) -> Result<u64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query("UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?)
+}

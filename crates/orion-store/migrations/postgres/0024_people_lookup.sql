@@ -15,3 +15,6 @@ INSERT INTO setting (key, value, updated_at)
 -- A very important person (an executive, a key customer contact): the desk sees a badge on their
 -- tickets, and routing rules can match it.
 ALTER TABLE app_user ADD COLUMN vip BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- The bell in the console counts a person's unread notifications on every page.
+CREATE INDEX notification_unread_idx ON notification (user_id, id) WHERE read_at IS NULL;

@@ -26,6 +26,30 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(revoke_token))
         .routes(routes!(my_notifications))
         .routes(routes!(read_notification))
+        .routes(routes!(read_all_notifications))
+        .routes(routes!(unread_count))
+}
+
+/// How many of my notifications are unread (counted up to 100).
+#[utoipa::path(get, path = "/api/v1/me/notifications/unread", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = UnreadCount)))]
+async fn unread_count(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<UnreadCount>> {
+    Ok(Json(UnreadCount { unread: s.app.unread_notifications(&a).await? }))
+}
+
+/// Mark all my notifications read.
+#[utoipa::path(post, path = "/api/v1/me/notifications/read", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = UnreadCount)))]
+async fn read_all_notifications(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<UnreadCount>> {
+    s.app.mark_all_notifications_read(&a).await?;
+    Ok(Json(UnreadCount { unread: 0 }))
+}
+
+/// Unread notifications.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct UnreadCount {
+    /// Up to 100
+    unread: i64,
 }
 
 use super::ApiResult;

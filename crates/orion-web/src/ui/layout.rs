@@ -100,6 +100,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "category_saved" => "Category saved.",
         "matrix_saved" => "Priority matrix saved.",
         "settings_saved" => "Settings saved.",
+        "notification_read" => "Marked read.",
+        "notifications_read" => "All marked read.",
         "retention_saved" => "Saved: the next run removes what is older than the new limits.",
         "purged" => "Old entries removed: the last run below says how many.",
         "reset_sent" => "If the address belongs to an account, a link to set a new password is on its way.",

@@ -784,6 +784,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/agent/patch-status".into(),
         "/agent/monitoring".into(),
         "/agent/backups".into(),
+        "/agent/notifications".into(),
         "/kb".into(),
         format!("/kb/{art}"),
         "/kb/new".into(),

@@ -1,4 +1,4 @@
-//! Issue 26: the agent's desk — caller lookup and the caller on the ticket page so far — over HTTP like the console and the API
+//! Issue 26: the agent's desk — caller lookup, the caller on the ticket page and the bell so far — over HTTP like the console and the API
 //! use it, on SQLite and PostgreSQL.
 
 use crate::web::{PW, Web};
@@ -10,6 +10,7 @@ engine_tests!(
     a_surname_a_phone_number_or_a_department_finds_the_caller,
     people_from_before_the_upgrade_are_found,
     the_ticket_page_shows_who_is_calling_and_the_queue_filters_by_caller,
+    the_bell_shows_an_sla_warning_live_and_it_is_marked_read,
 );
 
 /// The e-mail addresses `q` finds over the API, in the order given.
@@ -192,4 +193,61 @@ async fn the_ticket_page_shows_who_is_calling_and_the_queue_filters_by_caller(en
         !w.get("/agent/search?q=%22printer+jam%22").await.body.contains("id=\"callers\""),
         "a phrase is not a name"
     );
+}
+
+/// An SLA warning on Sam's ticket lights the bell in an open console page without a reload
+/// (Chromium); the notifications page lists it; marking all read empties the bell.
+async fn the_bell_shows_an_sla_warning_live_and_it_is_marked_read(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    // Sessions last the working day here: the warning comes two hours into it.
+    let (_, mut security) = t.get(&admin, "/api/v1/settings/security").await;
+    security["idle_timeout_minutes"] = json!(600);
+    security.as_object_mut().unwrap().remove("two_factor_required_since");
+    let (st, b) = t.put(&admin, "/api/v1/settings/security", security).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let at = |s: &str| orion_domain::Timestamp::parse_day_or_instant("at", s).unwrap();
+    t.clock.set(at("2026-11-23T09:00:00Z")); // a Monday morning
+    let (_, inc) = t
+        .post(
+            &sam,
+            "/api/v1/tickets",
+            json!({"title": "VPN down for sales", "impact": 2, "urgency": 2, "assignee": "sam@example.com"}),
+        )
+        .await;
+    let number = inc["number"].as_str().unwrap().to_string();
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    let page = w.get("/agent").await.body;
+    assert!(page.contains("id=\"bell-count\" class=\"count none\" hx-get=\"/agent/notifications/bell\""), "{page}");
+    assert_eq!(t.get(&sam, "/api/v1/me/notifications/unread").await.1, json!({"unread": 0}));
+
+    let browser = crate::browser::Browser::start(&t).await;
+    if let Some(b) = &browser {
+        b.sign_in("sam@example.com", PW).await;
+        b.goto("/agent").await;
+        b.find("main").await;
+    }
+    // Half of the first-response target gone: the warning is Sam's.
+    t.clock.set(at("2026-11-23T11:05:00Z"));
+    crate::webhooks::run_jobs(&t).await;
+    assert_eq!(t.get(&sam, "/api/v1/me/notifications/unread").await.1, json!({"unread": 1}));
+    if let Some(b) = &browser {
+        let shown = b.wait_text("#bell-count", "1").await;
+        assert!(shown.starts_with('1'), "the bell in the open page: {shown:?}");
+    }
+    let bell = w.get("/agent/notifications/bell").await.body;
+    assert!(bell.contains(">1<span class=\"sr\"> unread</span>"), "{bell}");
+    let list = w.get("/agent/notifications").await.body;
+    let row = list.split("class=\"unread\"").nth(1).expect("an unread row").split("</tr>").next().unwrap();
+    assert!(row.contains("SLA warning") && row.contains(&format!(">{number}</a>")), "{row}");
+
+    let r = w.post("/agent/notifications/read", &[]).await;
+    assert_eq!(r.location, "/agent/notifications?m=notifications_read");
+    assert!(w.get("/agent/notifications/bell").await.body.contains("class=\"count none\""));
+    assert!(!w.get("/agent/notifications").await.body.contains("class=\"unread\""));
+    assert_eq!(t.get(&sam, "/api/v1/me/notifications/unread").await.1, json!({"unread": 0}));
 }

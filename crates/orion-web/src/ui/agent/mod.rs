@@ -10,6 +10,7 @@ mod kb;
 mod licence_form;
 mod monitoring;
 mod new_ticket;
+mod notifications;
 mod queue;
 mod sla;
 mod ticket;
@@ -21,6 +22,7 @@ use axum::routing::{get, post};
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/agent", get(queue::queue))
+        .merge(notifications::routes())
         .route("/agent/people", get(new_ticket::people))
         .route("/agent/priority", get(new_ticket::priority))
         .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))
