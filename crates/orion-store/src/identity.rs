@@ -334,6 +334,8 @@ pub struct SyncedFields<'a> {
     pub external_dn: &'a str,
 }
 
+/// Creates a user from the directory; the caller writes its lookup terms (`users::index_terms_of`,
+/// once per batch).
 pub async fn insert_synced(conn: &mut Conn<'_>, source_id: i64, f: &SyncedFields<'_>, now: i64) -> Result<i64> {
     let id: i64 = with_conn!(conn, |c| {
         sqlx::query_scalar(
@@ -356,12 +358,12 @@ pub async fn insert_synced(conn: &mut Conn<'_>, source_id: i64, f: &SyncedFields
         .fetch_one(c)
         .await
     })?;
-    crate::users::index_terms(conn, id).await?;
     Ok(id)
 }
 
 /// Writes the directory's values on a user and makes `source_id` its owner (adopting a local
-/// account with the same e-mail, or following a rename).
+/// account with the same e-mail, or following a rename). The caller rewrites the user's lookup
+/// terms (`users::index_terms_of`, once per batch).
 pub async fn update_synced(conn: &mut Conn<'_>, id: i64, source_id: i64, f: &SyncedFields<'_>, now: i64) -> Result<()> {
     with_conn!(conn, |c| {
         sqlx::query(
@@ -387,7 +389,7 @@ pub async fn update_synced(conn: &mut Conn<'_>, id: i64, source_id: i64, f: &Syn
         .await
         .map(|r| r.rows_affected())
     })?;
-    crate::users::index_terms(conn, id).await
+    Ok(())
 }
 
 /// Deactivates a user with the reason; `by` is `directory` or `admin`.

@@ -111,29 +111,32 @@ pub async fn list(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Vec<UserRow>> {
-    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM app_user WHERE 1=1"));
-    if let Some(r) = role {
-        sql.push(" AND role = ").bind_text(r);
-    }
+    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM app_user"));
     if let Some(q) = query {
+        // The people every word finds, from the term index; the join is driven from them (a
+        // walk of every user in id order, looking each up, is what a planner picks otherwise
+        // when few match).
         let words = orion_domain::lookup::query_words(q);
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        sql.push(" AND id IN (");
+        sql.push(" JOIN (");
         for (i, w) in words.iter().enumerate() {
-            if i > 0 {
-                sql.push(" INTERSECT ");
-            }
-            sql.push("SELECT user_id FROM user_term WHERE term >= ").bind_text(w.clone());
+            sql.push(if i == 0 { "SELECT DISTINCT user_id" } else { " INTERSECT SELECT user_id" });
+            sql.push(" FROM user_term WHERE term >= ").bind_text(w.clone());
             sql.push(" AND term < ").bind_text(orion_domain::lookup::prefix_end(w));
         }
-        sql.push(")");
+        sql.push(") AS found ON found.user_id = app_user.id");
+    }
+    sql.push(" WHERE 1=1");
+    if let Some(r) = role {
+        sql.push(" AND role = ").bind_text(r);
     }
     if let Some(a) = after {
         sql.push(" AND id > ").bind_i64(a);
     }
-    sql.push(" ORDER BY id LIMIT ").bind_i64(limit);
+    // `+ 0` when looking up: the matches are sorted, not found by walking the id order.
+    sql.push(if query.is_some() { " ORDER BY id + 0 LIMIT " } else { " ORDER BY id LIMIT " }).bind_i64(limit);
     Ok(crate::fetch_all_sql!(conn, UserRow, &sql)?)
 }
 
@@ -251,37 +254,42 @@ pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
 /// Writes the lookup terms of user `id` again, from its row (after every write of the fields
 /// they come from).
 pub async fn index_terms(conn: &mut Conn<'_>, id: i64) -> Result<()> {
-    /// Name, e-mail, phone, department, sign-in name.
-    type Found = (String, String, Option<String>, Option<String>, Option<String>);
-    let row: Option<Found> = with_conn!(conn, |c| {
-        sqlx::query_as("SELECT name, email, phone, department, login FROM app_user WHERE id = $1")
-            .bind(id)
-            .fetch_optional(c)
-            .await
-    })?;
-    with_conn!(conn, |c| {
-        sqlx::query("DELETE FROM user_term WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
-    })?;
-    let Some((name, email, phone, department, login)) = row else { return Ok(()) };
-    let person = orion_domain::lookup::Person {
-        name: &name,
-        email: &email,
-        phone: phone.as_deref(),
-        department: department.as_deref(),
-        login: login.as_deref(),
-    };
-    let terms = orion_domain::lookup::terms(&person);
-    if terms.is_empty() {
+    index_terms_of(conn, &[id]).await
+}
+
+/// Writes the lookup terms of the users `ids` again, from their rows, in three statements
+/// whatever their number (a directory sync's batch, an upgrade's backfill).
+pub async fn index_terms_of(conn: &mut Conn<'_>, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
         return Ok(());
     }
-    let mut sql = crate::sql::Sql::new("INSERT INTO user_term (term, user_id) VALUES ");
-    for (i, t) in terms.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push("(").bind_text(t).push(", ").bind_i64(id).push(")");
+    /// Id, name, e-mail, phone, department, sign-in name.
+    type Found = (i64, String, String, Option<String>, Option<String>, Option<String>);
+    let mut read = crate::sql::Sql::new("SELECT id, name, email, phone, department, login FROM app_user WHERE id IN ");
+    read.bind_list(ids, crate::sql::Bind::I64);
+    let rows: Vec<Found> = crate::fetch_all_sql!(conn, Found, &read)?;
+    let mut forget = crate::sql::Sql::new("DELETE FROM user_term WHERE user_id IN ");
+    forget.bind_list(ids, crate::sql::Bind::I64);
+    crate::execute_sql!(conn, &forget)?;
+    let mut terms = Vec::new();
+    for (id, name, email, phone, department, login) in &rows {
+        let person = orion_domain::lookup::Person {
+            name,
+            email,
+            phone: phone.as_deref(),
+            department: department.as_deref(),
+            login: login.as_deref(),
+        };
+        terms.extend(orion_domain::lookup::terms(&person).into_iter().map(|t| (t, *id)));
     }
-    crate::execute_sql!(conn, &sql)?;
+    // At most 1,000 rows (2,000 values) per statement, within every engine's limit.
+    for chunk in terms.chunks(1000) {
+        let mut sql = crate::sql::Sql::new("INSERT INTO user_term (term, user_id) VALUES ");
+        for (i, (t, id)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" }).bind_text(t.clone()).push(", ").bind_i64(*id).push(")");
+        }
+        crate::execute_sql!(conn, &sql)?;
+    }
     Ok(())
 }
 
@@ -295,8 +303,6 @@ pub async fn index_terms_after(conn: &mut Conn<'_>, after: i64, batch: i64) -> R
             .fetch_all(c)
             .await
     })?;
-    for &id in &ids {
-        index_terms(conn, id).await?;
-    }
+    index_terms_of(conn, &ids).await?;
     Ok(ids.last().map(|&last| (last, ids.len() as u64)))
 }

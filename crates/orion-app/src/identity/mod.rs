@@ -559,10 +559,14 @@ impl App {
         for chunk in ops.chunks(BATCH) {
             let mut tx = self.db.begin().await?;
             let mut c = tx.conn();
+            // Users whose name, address, phone or department this batch writes: their lookup
+            // terms are written once, after the batch.
+            let mut written = Vec::new();
             for op in chunk {
                 match op {
                     Op::Create { user, role } => {
                         let id = store::insert_synced(&mut c, source_id, &fields(user, *role), now).await?;
+                        written.push(id);
                         created.insert(user.external_id.clone(), id);
                         if *role != Role::Requester {
                             for g in &user.rule_groups {
@@ -574,6 +578,7 @@ impl App {
                     }
                     Op::Write { id, user, role } => {
                         store::update_synced(&mut c, *id, source_id, &fields(user, *role), now).await?;
+                        written.push(*id);
                         if *role == Role::Requester {
                             for g in users::group_ids(&mut c, *id).await? {
                                 groups::remove_member(&mut c, g, *id).await?;
@@ -630,6 +635,7 @@ impl App {
                     }
                 }
             }
+            users::index_terms_of(&mut c, &written).await?;
             self.commit(tx).await?;
         }
         Ok(disabled)
