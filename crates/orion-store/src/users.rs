@@ -111,34 +111,53 @@ pub async fn list(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Vec<UserRow>> {
-    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM app_user"));
-    if let Some(q) = query {
-        // The people every word finds, from the term index; the join is driven from them (a
-        // walk of every user in id order, looking each up, is what a planner picks otherwise
-        // when few match).
-        let words = orion_domain::lookup::query_words(q);
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        sql.push(" JOIN (");
+    let words = match query {
+        Some(q) => orion_domain::lookup::query_words(q),
+        None => Vec::new(),
+    };
+    if query.is_some() && words.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The ids every word finds, from the term index (`distinct` where they are joined: one
+    // person has several terms a word starts).
+    let matches = |sql: &mut crate::sql::Sql, distinct: bool| {
         for (i, w) in words.iter().enumerate() {
-            sql.push(if i == 0 { "SELECT DISTINCT user_id" } else { " INTERSECT SELECT user_id" });
+            sql.push(match (i, distinct) {
+                (0, true) => "SELECT DISTINCT user_id",
+                (0, false) => "SELECT user_id",
+                _ => " INTERSECT SELECT user_id",
+            });
             sql.push(" FROM user_term WHERE term >= ").bind_text(w.clone());
             sql.push(" AND term < ").bind_text(orion_domain::lookup::prefix_end(w));
         }
+    };
+    // Few matches: look them up and sort them. Many: walk the users in id order, keeping the
+    // matches, which stops after a page (a planner walks every user for a rare match otherwise).
+    let few = !words.is_empty() && crate::sql::fewer_than(conn, LOOKUP_SORT_MAX, |sql| matches(sql, false)).await?;
+    let mut sql = crate::sql::Sql::new(&format!("SELECT {COLUMNS} FROM app_user"));
+    if few {
+        sql.push(" JOIN (");
+        matches(&mut sql, true);
         sql.push(") AS found ON found.user_id = app_user.id");
     }
     sql.push(" WHERE 1=1");
+    if !words.is_empty() && !few {
+        sql.push(" AND id IN (");
+        matches(&mut sql, false);
+        sql.push(")");
+    }
     if let Some(r) = role {
         sql.push(" AND role = ").bind_text(r);
     }
     if let Some(a) = after {
         sql.push(" AND id > ").bind_i64(a);
     }
-    // `+ 0` when looking up: the matches are sorted, not found by walking the id order.
-    sql.push(if query.is_some() { " ORDER BY id + 0 LIMIT " } else { " ORDER BY id LIMIT " }).bind_i64(limit);
+    sql.push(if few { " ORDER BY id + 0 LIMIT " } else { " ORDER BY id LIMIT " }).bind_i64(limit);
     Ok(crate::fetch_all_sql!(conn, UserRow, &sql)?)
 }
+
+/// Up to this many people a lookup finds are sorted; more are found by walking the id order.
+const LOOKUP_SORT_MAX: i64 = 2000;
 
 /// What an admin may change on a user; `None` leaves a field as it is.
 #[derive(Debug, Default, Clone, Copy)]
