@@ -77,6 +77,13 @@ impl App {
         Ok(IntegrationWithToken { integration: row.into(), token })
     }
 
+    /// One integration (admins).
+    pub async fn get_integration(&self, actor: &Actor, id: i64) -> AppResult<Integration> {
+        crate::kernel::access::require_admin(actor, "see integrations")?;
+        let mut r = self.db.read().await?;
+        Ok(found(store::get_integration(&mut r.conn(), id).await, "integration")?.into())
+    }
+
     pub async fn list_integrations(&self, actor: &Actor) -> AppResult<Vec<Integration>> {
         crate::kernel::access::require_admin(actor, "see integrations")?;
         let mut r = self.db.read().await?;

@@ -261,9 +261,8 @@ async fn integration_page(
     if let Some(r) = admin_only(user) {
         return r;
     }
-    let i = match s.app.list_integrations(&user.actor).await.map(|l| l.into_iter().find(|i| i.id == id)) {
-        Ok(Some(i)) => i,
-        Ok(None) => return error_page(Some(user), &AppError::NotFound("integration")),
+    let i = match s.app.get_integration(&user.actor, id).await {
+        Ok(i) => i,
         Err(e) => return error_page(Some(user), &e),
     };
     let base = crate::ui::auth::public_base(s, headers).await;
