@@ -549,3 +549,29 @@ impl App {
         Ok(Category { id: row.id, name: row.name, path: row.path, parent_id: row.parent_id, active: row.active })
     }
 }
+
+/// An active group by name; `field` names the input in the error.
+pub(crate) async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
+    match groups::find_by_name(conn, name.trim()).await? {
+        Some(g) if g.active => Ok(g),
+        Some(_) => Err(invalid(field, format!("group {name:?} is deactivated"))),
+        None => Err(invalid(field, format!("no group named {name:?}"))),
+    }
+}
+
+/// The default group read from the database (a group created on another node a moment ago).
+pub(crate) async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
+    let all = groups::list(conn).await?;
+    crate::settings::service_desk(&all)
+        .cloned()
+        .ok_or_else(|| invalid("assignment_group", "no group exists to route the ticket to; create one first"))
+}
+
+/// An active category by path.
+pub(crate) async fn category_by_path(conn: &mut Conn<'_>, path: &str) -> AppResult<categories::CategoryRow> {
+    match categories::find_by_path(conn, path.trim()).await? {
+        Some(c) if c.active => Ok(c),
+        Some(_) => Err(invalid("category", format!("category {path:?} is retired"))),
+        None => Err(invalid("category", format!("no category {path:?}"))),
+    }
+}

@@ -132,6 +132,7 @@ mod tests {
             now: 1,
             entry_data: "{}".into(),
             assets: Vec::new(),
+            routed: Default::default(),
             notify: false,
             clocks: Vec::new(),
         }

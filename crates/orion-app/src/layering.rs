@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     // Tickets: the only writer of ticket rows; one creation path and its group-commit writer.
     ("tickets", 2),
     ("intake", 2),
+    ("routing", 2),
     // Features, and the reactions to ticket events they own (SLA clocks, OLA spans, requester
     // mail, webhooks, CMDB history).
     ("sla", 3),

@@ -26,6 +26,7 @@ pub mod ola;
 pub mod outbox;
 mod reactions;
 pub mod retention;
+pub mod routing;
 pub mod search;
 pub mod security_keys;
 pub mod sending;

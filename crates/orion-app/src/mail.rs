@@ -175,7 +175,7 @@ impl App {
                 raw.len(),
                 settings.max_message_bytes
             ))),
-            Ok(m) => process(&mut c, m, &settings, &config, now, false).await,
+            Ok(m) => process(&mut c, (m, source), &settings, &config, now, false).await,
             Err(e) => Ok(Decision::quarantine(format!("unreadable: {e}"))),
         };
         let decision = match decision {
@@ -257,7 +257,7 @@ impl App {
         }
         let raw = mail::get_blob(&mut c, &row.raw_sha256).await?;
         let parsed = orion_mail::parse(&raw).map_err(|e| AppError::Conflict(format!("still unreadable: {e}")))?;
-        let d = process(&mut c, &parsed, &settings, &config, now, true).await?;
+        let d = process(&mut c, (&parsed, &row.source), &settings, &config, now, true).await?;
         mail::set_outcome(
             &mut c,
             id,
@@ -304,7 +304,7 @@ impl App {
         let mut c = r.conn();
         let a = crate::kernel::error::found(mail::get_attachment(&mut c, id).await, "attachment")?;
         let t = tickets::get(&mut c, a.ticket_id).await?;
-        let visible = actor.can_view_ticket(UserId(t.requester_id))
+        let visible = crate::tickets::may_see(&mut c, actor, &t).await?
             && (actor.can_see_internal() || a.visibility.as_deref() != Some("internal"));
         if !visible {
             return Err(AppError::NotFound("attachment"));
@@ -318,7 +318,7 @@ impl App {
 /// checks that quarantine.
 async fn process(
     c: &mut Conn<'_>,
-    m: &Inbound,
+    (m, source): (&Inbound, &str),
     s: &MailSettings,
     config: &Config,
     now: i64,
@@ -386,17 +386,17 @@ async fn process(
                     ticket_id: Some(t.id),
                 });
             }
-            new_ticket(c, m, s, config, user, now, force, None).await
+            new_ticket(c, (m, source), s, config, user, now, force, None).await
         }
-        Some(closed) => new_ticket(c, m, s, config, user, now, force, Some(closed.number)).await,
-        None => new_ticket(c, m, s, config, user, now, force, None).await,
+        Some(closed) => new_ticket(c, (m, source), s, config, user, now, force, Some(closed.number)).await,
+        None => new_ticket(c, (m, source), s, config, user, now, force, None).await,
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn new_ticket(
     c: &mut Conn<'_>,
-    m: &Inbound,
+    (m, source): (&Inbound, &str),
     s: &MailSettings,
     config: &Config,
     user: Option<users::UserRow>,
@@ -429,6 +429,28 @@ async fn new_ticket(
         .cloned()
         .ok_or_else(|| AppError::Conflict("no active group to receive mail; create one first".into()))?;
     let (impact, urgency) = (orion_domain::Level::parse("impact", 3)?, orion_domain::Level::parse("urgency", 3)?);
+    let title = orion_mail::subject::clean(&m.subject);
+    let title = if title.is_empty() { "(no subject)".to_string() } else { truncate(&title, TITLE_MAX) };
+    let mut description = truncate(m.text.trim(), TEXT_MAX);
+    if let Some(prev) = &follow_up_of {
+        description = format!("(A reply to {prev}, which is closed.)\n\n{description}");
+    }
+    // The routing rules, in order, on what the mail says and who sent it.
+    let mut d = crate::routing::Draft::new(group, impact, urgency);
+    let arrival = crate::routing::Arrival {
+        channel: "email",
+        sender: &requester.email,
+        mailbox: source.strip_prefix("imap:"),
+        subject: &title,
+        body: &description,
+        department: requester.department.as_deref(),
+        vip: requester.vip,
+        assets: Vec::new(),
+        at: now,
+    };
+    crate::routing::route(c, config, &arrival, &mut d).await?;
+    let routed = crate::tickets::Routed::from_draft(&mut d);
+    let (group, impact, urgency) = (d.group, d.impact, d.urgency);
     let priority = config.matrix.priority(impact, urgency);
     let kind = TicketKind::Incident;
     let clocks = crate::settings::sla::plan_clocks(
@@ -436,23 +458,17 @@ async fn new_ticket(
         &orion_domain::sla_policy::TicketFacts {
             kind,
             priority,
-            category: None,
+            category: d.category.as_ref().map(|c| c.path.as_str()),
             department: requester.department.as_deref(),
         },
         now,
     );
-    let title = orion_mail::subject::clean(&m.subject);
-    let title = if title.is_empty() { "(no subject)".to_string() } else { truncate(&title, TITLE_MAX) };
-    let mut description = truncate(m.text.trim(), TEXT_MAX);
-    if let Some(prev) = &follow_up_of {
-        description = format!("(A reply to {prev}, which is closed.)\n\n{description}");
-    }
     let mut entry_data = crate::tickets::created_entry_data(
         priority,
         (impact.get(), urgency.get()),
         "email",
         &group.name,
-        None,
+        d.assignee.as_ref().map(|u| u.email.as_str()),
         &clocks,
     );
     entry_data["follow_up_of"] = json!(follow_up_of);
@@ -466,14 +482,14 @@ async fn new_ticket(
             title,
             description,
             channel: "email",
-            category_id: None,
+            category_id: d.category.as_ref().map(|c| c.id),
             impact: i64::from(impact.get()),
             urgency: i64::from(urgency.get()),
             priority: i64::from(priority.get()),
-            state: State::New.as_str(),
+            state: if d.assignee.is_some() { State::Assigned.as_str() } else { State::New.as_str() },
             pending_reason: None,
             assignment_group_id: group.id,
-            assignee_id: None,
+            assignee_id: d.assignee.as_ref().map(|u| u.id),
             max_tier: group.tier,
             created_by: requester_id,
             now,
@@ -482,6 +498,7 @@ async fn new_ticket(
             // No automatic answer to automatic mail, lists, bounces or loops (RFC 3834).
             notify: m.noise.is_empty() && s.sends("received"),
             assets: Vec::new(),
+            routed,
         },
     )
     .await?;

@@ -128,7 +128,7 @@ impl App {
         let now = self.now();
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = crate::tickets::load(&mut c, number).await?;
+        let t = crate::tickets::load_visible(&mut c, actor, number).await?;
         let cal = business_calendar(&mut c).await?;
         let targets = targets(&mut c).await?;
         let mut per_tier: BTreeMap<i64, i64> = BTreeMap::new();

@@ -401,7 +401,9 @@ impl App {
             }
             let mut r = self.db.read().await?;
             let mut c = r.conn();
-            let hits = search::ticket_hits(&mut c, &q, ticket_scope(actor), &tf, CANDIDATES).await?;
+            let mut hits = search::ticket_hits(&mut c, &q, ticket_scope(actor), &tf, CANDIDATES).await?;
+            // Restricted tickets the searcher may not see are no hits.
+            crate::tickets::drop_hidden(&mut c, actor, &mut hits, |h| h.id).await?;
             let (hits, more) = page(hits, by_relevance, offset, limit);
             Ok((ticket_results(&mut c, &hits, &q, actor.role.is_staff()).await?, more))
         };

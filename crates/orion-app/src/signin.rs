@@ -194,7 +194,8 @@ pub struct SecurityEvent {
     pub at: String,
     /// `sign_in`, `sign_in_failed`, `sign_in_throttled`, `account_locked`, `account_unlocked`, `sign_out`,
     /// `sign_out_everywhere`, `session_expired`, `password_changed`, `password_reset_requested`,
-    /// `password_reset`, `token_created`, `token_revoked`, `cross_site_refused`
+    /// `password_reset`, `token_created`, `token_revoked`, `cross_site_refused`, `ticket_restricted`,
+    /// `ticket_unrestricted`, `retention_changed`, …
     pub kind: String,
     pub user_id: Option<i64>,
     pub email: Option<String>,

@@ -55,6 +55,11 @@ pub struct Ticket {
     pub closed_at: Option<String>,
     /// Increases with every change
     pub version: i64,
+    /// The group the ticket is restricted to: only its members, admins and the requester see it
+    pub restricted_to: Option<String>,
+    /// Tags, in alphabetical order
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl From<TicketView> for Ticket {
@@ -87,6 +92,8 @@ impl From<TicketView> for Ticket {
             resolved_at: t.resolved_at.map(ts),
             closed_at: t.closed_at.map(ts),
             version: t.version,
+            restricted_to: t.visibility_group_name,
+            tags: Vec::new(),
         }
     }
 }

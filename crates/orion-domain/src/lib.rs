@@ -17,6 +17,7 @@ pub mod lookup;
 pub mod permission;
 pub mod priority;
 pub mod recurrence;
+pub mod routing;
 pub mod search;
 pub mod sla;
 pub mod sla_policy;

@@ -21,6 +21,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod outbox;
 pub mod retention;
+pub mod routing;
 pub mod schema;
 pub mod search;
 pub mod settings;

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(22, "0022_security_keys"),
     migration!(23, "0023_retention"),
     migration!(24, "0024_people_lookup"),
+    migration!(25, "0025_routing"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -39,6 +39,9 @@ pub struct TicketView {
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
     pub version: i64,
+    /// The group the ticket is restricted to (only its members, admins and the requester see it)
+    pub visibility_group_id: Option<i64>,
+    pub visibility_group_name: Option<String>,
 }
 
 const SELECT_VIEW: &str = "SELECT t.id, t.number, t.kind, t.title, t.description,
@@ -47,12 +50,14 @@ const SELECT_VIEW: &str = "SELECT t.id, t.number, t.kind, t.title, t.description
         t.assignment_group_id, g.name AS assignment_group_name, g.tier AS assignment_group_tier,
         t.assignee_id, a.email AS assignee_email, a.name AS assignee_name,
         t.escalation_count, t.max_tier, t.reopen_count, t.resolution_code, t.resolution_notes,
-        t.created_by, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.version
+        t.created_by, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.version,
+        t.visibility_group_id, vg.name AS visibility_group_name
     FROM ticket t
     JOIN app_user r ON r.id = t.requester_id
     JOIN agent_group g ON g.id = t.assignment_group_id
     LEFT JOIN category c ON c.id = t.category_id
-    LEFT JOIN app_user a ON a.id = t.assignee_id";
+    LEFT JOIN app_user a ON a.id = t.assignee_id
+    LEFT JOIN agent_group vg ON vg.id = t.visibility_group_id";
 
 /// The fields of a ticket being logged; its number is drawn from the sequence of `prefix`.
 pub struct NewTicket<'a> {
@@ -78,6 +83,8 @@ pub struct NewTicket<'a> {
     /// The timeline entry that records the creation (its actor is `created_by`).
     pub entry_visibility: &'a str,
     pub entry_data: &'a str,
+    /// The group the ticket is restricted to from the start (a routing rule's doing)
+    pub visibility_group_id: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,8 +102,8 @@ const CREATE_SQLITE: &str = "
         ON CONFLICT (kind) DO UPDATE SET last_value = ticket_counter.last_value + 1;
     INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
             impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
-            created_by, created_at, updated_at, pending_reason)
-        SELECT $1 || printf('%07d', last_value), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19
+            created_by, created_at, updated_at, pending_reason, visibility_group_id)
+        SELECT $1 || printf('%07d', last_value), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19, $20
         FROM ticket_counter WHERE kind = $1
         RETURNING id, number;
     INSERT INTO timeline_entry (ticket_id, at, actor_id, kind, visibility, body, data)
@@ -110,10 +117,10 @@ const CREATE_POSTGRES: &str = "
     ), t AS (
         INSERT INTO ticket (number, kind, title, description, requester_id, channel, category_id,
             impact, urgency, priority, state, assignment_group_id, assignee_id, max_tier,
-            created_by, created_at, updated_at, pending_reason)
+            created_by, created_at, updated_at, pending_reason, visibility_group_id)
         SELECT $1 || CASE WHEN n.last_value < 10000000 THEN lpad(n.last_value::text, 7, '0')
                           ELSE n.last_value::text END,
-               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19
+               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $19, $20
         FROM n
         RETURNING id, number
     ), e AS (
@@ -150,6 +157,7 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
             .bind(t.entry_visibility)
             .bind(t.entry_data)
             .bind(t.pending_reason)
+            .bind(t.visibility_group_id)
             .fetch_all(c)
             .await
     })?;
@@ -198,7 +206,7 @@ pub async fn update(conn: &mut Conn<'_>, t: &TicketView) -> Result<()> {
                  priority = $7, state = $8, pending_reason = $9, assignment_group_id = $10, assignee_id = $11,
                  escalation_count = $12, max_tier = $13, reopen_count = $14, resolution_code = $15,
                  resolution_notes = $16, updated_at = $17, resolved_at = $18, closed_at = $19,
-                 version = version + 1
+                 visibility_group_id = $21, version = version + 1
              WHERE id = $1 AND version = $20",
         )
         .bind(t.id)
@@ -221,6 +229,7 @@ pub async fn update(conn: &mut Conn<'_>, t: &TicketView) -> Result<()> {
         .bind(t.resolved_at)
         .bind(t.closed_at)
         .bind(t.version)
+        .bind(t.visibility_group_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -257,6 +266,8 @@ pub struct TicketFilter {
     pub ascending: bool,
     /// Title contains this text (any case).
     pub title: Option<String>,
+    /// Only tickets with this tag (folded); the list then walks the tag's index.
+    pub tag: Option<String>,
     pub limit: i64,
 }
 
@@ -360,6 +371,11 @@ const PROBE_CAP: i64 = 1000;
 /// ([`TicketList::resume_after`]) and the next page goes on from there, so that a word found in
 /// no title costs each page a bounded read instead of a million rows.
 pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
+    if let Some(tag) = &f.tag {
+        let sql = tagged(conn.engine() == crate::Engine::Sqlite, f, tag);
+        let rows: Vec<TicketView> = crate::fetch_all_sql!(conn, TicketView, &sql)?;
+        return Ok(TicketList { rows, resume_after: None });
+    }
     let window = match &f.title {
         Some(_) => match title_window(conn, f).await? {
             Some(w) => Some(w),
@@ -380,6 +396,25 @@ pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
 #[doc(hidden)]
 pub async fn list_sql(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Sql> {
     Ok(plan(conn, f, None).await?.0)
+}
+
+/// A list of the tickets with `tag`: the tag's index drives, in id order, and each ticket it
+/// names is checked against the other filters.
+fn tagged(sqlite: bool, f: &TicketFilter, tag: &str) -> Sql {
+    let order = if f.ascending { "ASC" } else { "DESC" };
+    let mut sql = Sql::new(SELECT_VIEW);
+    let join = if sqlite { "CROSS JOIN" } else { "JOIN" };
+    sql.push(&format!(
+        " WHERE t.id IN (SELECT tt.ticket_id FROM ticket_tag tt {join} ticket ON ticket.id = tt.ticket_id WHERE tt.tag = "
+    ));
+    sql.bind_text(tag);
+    push_filters(&mut sql, f, None);
+    if let Some(title) = &f.title {
+        sql.push(" AND LOWER(title) LIKE ").bind_text(like_pattern(title)).push(" ESCAPE '\\'");
+    }
+    sql.push(" ORDER BY tt.ticket_id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+    sql.push(") ORDER BY t.id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+    sql
 }
 
 /// `ids`: only tickets with ids in this range (inclusive), the title filter's window.
@@ -605,4 +640,79 @@ fn push_keyset(sql: &mut Sql, f: &TicketFilter) {
 
 pub async fn count(conn: &mut Conn<'_>) -> Result<i64> {
     Ok(with_conn!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM ticket").fetch_one(c).await)?)
+}
+
+/// The restricted tickets with ids in `lo..=hi` that `user_id` may not see: restricted to a group
+/// they are not a member of. One range read of the restricted-ticket index (they are few), so a
+/// list or search page of staff can drop them after it was read.
+pub async fn hidden_from(conn: &mut Conn<'_>, user_id: i64, (lo, hi): (i64, i64)) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT id FROM ticket WHERE visibility_group_id IS NOT NULL AND id BETWEEN $2 AND $3
+               AND visibility_group_id NOT IN (SELECT group_id FROM group_member WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// A ticket's tags, in alphabetical order.
+pub async fn tags(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<String>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT tag FROM ticket_tag WHERE ticket_id = $1 ORDER BY tag")
+            .bind(ticket_id)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+/// Adds tags (already folded) to a ticket; returns those it did not have.
+pub async fn add_tags(conn: &mut Conn<'_>, ticket_id: i64, tags: &[String]) -> Result<Vec<String>> {
+    let mut added = Vec::new();
+    for tag in tags {
+        let n = with_conn!(conn, |c| {
+            sqlx::query("INSERT INTO ticket_tag (ticket_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(ticket_id)
+                .bind(tag)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if n > 0 {
+            added.push(tag.clone());
+        }
+    }
+    Ok(added)
+}
+
+/// Removes one tag from a ticket; false if it did not have it.
+pub async fn remove_tag(conn: &mut Conn<'_>, ticket_id: i64, tag: &str) -> Result<bool> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("DELETE FROM ticket_tag WHERE ticket_id = $1 AND tag = $2")
+            .bind(ticket_id)
+            .bind(tag)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// The tags of several tickets: (ticket id, tag) pairs.
+pub async fn tags_of(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT ticket_id, tag FROM ticket_tag WHERE ticket_id IN ");
+    sql.bind_list(ids, Bind::I64).push(" ORDER BY ticket_id, tag");
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        ticket_id: i64,
+        tag: String,
+    }
+    let rows: Vec<Row> = crate::fetch_all_sql!(conn, Row, &sql)?;
+    Ok(rows.into_iter().map(|r| (r.ticket_id, r.tag)).collect())
 }

@@ -51,6 +51,7 @@ fn new_ticket(user: i64, group: i64) -> orion_store::tickets::NewTicket<'static>
         now: 0,
         entry_visibility: "public",
         entry_data: "{}",
+        visibility_group_id: None,
     }
 }
 

@@ -62,6 +62,7 @@ impl App {
         found(store::get(&mut c, id).await, "asset")?;
         let mut rows = store::tickets_of_ci(&mut c, id, before, limit + 1).await?;
         let next_cursor = keyset_cursor(&mut rows, limit, |t| t.id);
+        crate::tickets::drop_hidden(&mut c, actor, &mut rows, |t| t.id).await?;
         let items = rows
             .into_iter()
             .map(|t| AssetTicket {

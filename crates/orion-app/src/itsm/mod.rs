@@ -170,6 +170,7 @@ pub(crate) async fn create_core(
             clocks: Vec::new(),
             notify: false,
             assets,
+            routed: Default::default(),
         },
     )
     .await?;

@@ -537,7 +537,7 @@ impl App {
         require_staff(actor, "see problems")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = tickets::load(&mut c, number).await?;
+        let t = tickets::load_visible(&mut c, actor, number).await?;
         let problem = match store::problem_of_incident(&mut c, t.id).await? {
             Some(pid) => {
                 let pt = orion_store::tickets::get(&mut c, pid).await?;
@@ -561,7 +561,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let mut t = tickets::load(&mut c, number).await?;
+        let mut t = tickets::load_visible(&mut c, actor, number).await?;
         let Some(pid) = store::problem_of_incident(&mut c, t.id).await? else {
             return Err(AppError::Conflict(format!("{} belongs to no problem, so there is no workaround", t.number)));
         };

@@ -311,6 +311,7 @@ impl App {
                 clocks,
                 notify: false,
                 assets: Vec::new(),
+                routed: Default::default(),
             },
         )
         .await?;

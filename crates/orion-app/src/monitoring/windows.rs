@@ -51,7 +51,7 @@ impl App {
         crate::kernel::access::require_staff(actor, "see alerts and maintenance windows")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = crate::tickets::load(&mut c, number).await?;
+        let t = crate::tickets::load_visible(&mut c, actor, number).await?;
         Ok(store::ticket_alerts(&mut c, t.id, 1000).await?.into_iter().map(Into::into).collect())
     }
 

@@ -26,6 +26,30 @@ pub(crate) struct Config {
     pub webhooks: Vec<orion_store::webhooks::WebhookRow>,
     /// Mail templates edited in the console, by name (the rest come from files or are built in).
     pub mail_templates: std::collections::HashMap<String, String>,
+    /// The active routing rules in evaluation order (empty: creating a ticket reads nothing more).
+    pub rules: Vec<ActiveRule>,
+}
+
+/// A routing rule ready to evaluate.
+pub(crate) struct ActiveRule {
+    pub name: String,
+    pub stop: bool,
+    pub conditions: orion_domain::routing::Conditions,
+    pub actions: orion_domain::routing::Actions,
+}
+
+/// The active rules; one whose JSON no longer reads is skipped with a warning.
+async fn load_rules(conn: &mut Conn<'_>) -> AppResult<Vec<ActiveRule>> {
+    let mut out = Vec::new();
+    for row in orion_store::routing::list(conn).await?.into_iter().filter(|r| r.active) {
+        match (serde_json::from_str(&row.conditions), serde_json::from_str(&row.actions)) {
+            (Ok(conditions), Ok(actions)) => {
+                out.push(ActiveRule { name: row.name, stop: row.stop, conditions, actions })
+            }
+            _ => tracing::warn!(rule = %row.name, "skipping routing rule: its conditions or actions are unreadable"),
+        }
+    }
+    Ok(out)
 }
 
 impl Config {
@@ -78,6 +102,7 @@ impl ConfigCache {
             security: crate::signin::load_settings(conn).await?,
             webhooks: orion_store::webhooks::enabled(conn).await?,
             mail_templates: crate::sending::edited_templates(conn).await?,
+            rules: load_rules(conn).await?,
         });
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));

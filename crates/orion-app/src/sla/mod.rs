@@ -429,7 +429,7 @@ impl App {
         let now = Timestamp(self.now());
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = crate::tickets::load(&mut c, number).await?;
+        let t = crate::tickets::load_visible(&mut c, actor, number).await?;
         let config = match priority {
             Some(_) => Some(self.config(&mut c).await?),
             None => None,

@@ -152,6 +152,7 @@ impl App {
         let mut c = r.conn();
         let mut ids = sla::breached_open_tickets(&mut c, before, limit + 1).await?;
         let next_cursor = crate::kernel::paging::keyset_cursor(&mut ids, limit, |id| *id);
+        crate::tickets::drop_hidden(&mut c, actor, &mut ids, |id| *id).await?;
         let mut items = Vec::with_capacity(ids.len());
         for id in &ids {
             items.push(orion_store::tickets::get(&mut c, *id).await?.into());
@@ -183,6 +184,9 @@ async fn notify(
     }
     let mut emails = Vec::with_capacity(users.len());
     for user in users {
+        if !crate::tickets::user_may_see(c, user, t).await? {
+            continue;
+        }
         orion_store::notifications::insert(c, user, Some(t.id), kind, msg, now).await?;
         emails.push(orion_store::users::get(c, user).await?.email);
     }

@@ -122,7 +122,7 @@ impl App {
         require_staff(actor, "follow tickets")?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = load(&mut c, number).await?;
+        let t = load_visible(&mut c, actor, number).await?;
         Ok((t.version, timeline::last_id(&mut c, t.id).await?))
     }
 

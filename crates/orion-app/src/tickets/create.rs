@@ -126,6 +126,41 @@ impl App {
         else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
+        // The routing rules, in order (nothing is read when there are none). What staff chose
+        // stays; what a requester chose (category, urgency) a rule may change.
+        let staff = !requester_only;
+        let chosen = crate::routing::Chosen {
+            group: staff && input.assignment_group.is_some(),
+            assignee: assignee.is_some(),
+            category: staff && category.is_some(),
+            impact: input.impact.is_some(),
+            urgency: staff && input.urgency.is_some(),
+        };
+        let mut d =
+            crate::routing::Draft { assignee, category, chosen, ..crate::routing::Draft::new(group, impact, urgency) };
+        if !config.rules.is_empty() {
+            let sender = known_requester
+                .as_ref()
+                .map(|u| u.email.clone())
+                .or(requester_email.as_ref().map(|e| e.as_str().to_string()));
+            let arrival = crate::routing::Arrival {
+                channel: channel.as_str(),
+                sender: sender.as_deref().unwrap_or(""),
+                mailbox: None,
+                subject: &title,
+                body: &description,
+                department: known_requester.as_ref().and_then(|u| u.department.as_deref()),
+                vip: known_requester.as_ref().is_some_and(|u| u.vip),
+                assets: assets.iter().map(|(_, name)| name.clone()).collect(),
+                at: now,
+            };
+            let mut r = self.db.read().await?;
+            crate::routing::route(&mut r.conn(), &config, &arrival, &mut d).await?;
+        }
+        let routed = super::Routed::from_draft(&mut d);
+        let (restricted, mut tags) = (routed.restrict.clone(), routed.tags.clone());
+        tags.sort();
+        let (group, assignee, category, impact, urgency) = (d.group, d.assignee, d.category, d.impact, d.urgency);
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
         let clocks = crate::settings::sla::plan_clocks(
@@ -187,6 +222,7 @@ impl App {
                 clocks,
                 notify: config.mail.sends("received"),
                 assets,
+                routed,
             })
             .await?;
         let view = TicketView {
@@ -223,7 +259,11 @@ impl App {
             resolved_at: None,
             closed_at: None,
             version: 1,
+            visibility_group_id: restricted.as_ref().map(|(id, _)| *id),
+            visibility_group_name: restricted.map(|(_, name)| name),
         };
-        Ok(view.into())
+        let mut t = Ticket::from(view);
+        t.tags = tags;
+        Ok(t)
     }
 }

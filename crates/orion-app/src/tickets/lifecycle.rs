@@ -1,6 +1,6 @@
 //! Moving a ticket through its life: escalate, resolve, reopen, close.
 
-use super::{Entry, TEXT_MAX, collect, group_by_name, load, load_visible, require_staff, save, state_of};
+use super::{Entry, TEXT_MAX, collect, group_by_name, load_visible, require_staff, save, state_of};
 use crate::kernel::error::invalid;
 use crate::{App, AppError, AppResult, EscalateInput, ReasonInput, ResolveInput, Ticket};
 use orion_domain::error::required_text;
@@ -20,7 +20,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let mut t = load(&mut c, number).await?;
+        let mut t = load_visible(&mut c, actor, number).await?;
         super::require_core_lifecycle(&t)?;
         let state = state_of(&t)?;
         if !state.is_open() {
@@ -79,7 +79,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let mut t = load(&mut c, number).await?;
+        let mut t = load_visible(&mut c, actor, number).await?;
         super::require_core_lifecycle(&t)?;
         let view = resolve_in(&mut c, actor, &mut t, (code, &notes), now).await?;
         self.commit(tx).await?;

@@ -10,9 +10,10 @@ use orion_domain::{
     Role, State, TicketEvent, TicketKind, TicketNumber, Tier, Visibility,
 };
 use orion_store::tickets::{self, AssigneeFilter, TicketFilter, TicketView};
-use orion_store::{Conn, categories, groups, timeline, users};
+use orion_store::{Conn, groups, timeline, users};
 use serde_json::json;
 
+pub(crate) use crate::directory::{category_by_path, default_group, group_by_name};
 pub(crate) use crate::kernel::access::require_staff;
 pub(crate) use crate::kernel::error::collect;
 pub(crate) use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
@@ -21,12 +22,14 @@ pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
 
 mod comments;
 mod create;
+mod restrict;
+pub use restrict::{RestrictionInput, TagsInput};
 pub(crate) mod lifecycle;
 pub(crate) mod open;
 mod update;
 pub(crate) use comments::comment_in;
 pub(crate) use lifecycle::reopen_in;
-pub(crate) use open::{Planned, Requester, Written, link_asset, open, resolve_ref};
+pub(crate) use open::{Planned, Requester, Routed, Written, link_asset, open, resolve_ref};
 
 /// Filters for `GET /api/v1/tickets`, as the caller wrote them.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -55,6 +58,8 @@ pub struct TicketQuery {
     /// `newest` (default) or `oldest` first
     #[param(schema_with = crate::api_schema::orders_exact)]
     pub order: Option<String>,
+    /// Only tickets with this tag (any case)
+    pub tag: Option<String>,
     /// From the previous page's `next_cursor`
     #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
@@ -72,13 +77,59 @@ pub(crate) async fn load(conn: &mut Conn<'_>, number: &str) -> AppResult<TicketV
     }
 }
 
-/// Loads a ticket the actor may see; others' tickets look absent to requesters.
+/// Loads a ticket the actor may see; others' tickets — and, for staff, tickets restricted to a
+/// group they are not in — look absent.
 pub(crate) async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &str) -> AppResult<TicketView> {
     let t = load(conn, number).await?;
-    if !actor.can_view_ticket(orion_domain::UserId(t.requester_id)) {
+    if !may_see(conn, actor, &t).await? {
         return Err(AppError::NotFound("ticket"));
     }
     Ok(t)
+}
+
+/// May `actor` see `t`? Requesters see their own tickets; staff see every ticket but those
+/// restricted to a group they are not a member of; admins see all.
+pub(crate) async fn may_see(conn: &mut Conn<'_>, actor: &Actor, t: &TicketView) -> AppResult<bool> {
+    if !actor.can_view_ticket(orion_domain::UserId(t.requester_id)) {
+        return Ok(false);
+    }
+    match t.visibility_group_id {
+        Some(g) if actor.role.is_staff() && !actor.can_administer() && actor.id.0 != t.requester_id => {
+            Ok(groups::is_member(conn, g, actor.id.0).await?)
+        }
+        _ => Ok(true),
+    }
+}
+
+/// May the user `user_id` (an agent to be told about `t`) see it? Checked before anyone is
+/// notified or mailed about a ticket.
+pub(crate) async fn user_may_see(conn: &mut Conn<'_>, user_id: i64, t: &TicketView) -> AppResult<bool> {
+    if t.visibility_group_id.is_none() {
+        return Ok(true);
+    }
+    let u = users::get(conn, user_id).await?;
+    let role = Role::parse("role", &u.role).map_err(|e| AppError::Internal(e.to_string()))?;
+    may_see(conn, &Actor { id: orion_domain::UserId(u.id), role }, t).await
+}
+
+/// Drops from `items` (read for staff `actor`) the restricted tickets they may not see: one range
+/// read of the restricted-ticket index over the ids of the page.
+pub(crate) async fn drop_hidden<T>(
+    conn: &mut Conn<'_>,
+    actor: &Actor,
+    items: &mut Vec<T>,
+    id_of: impl Fn(&T) -> i64,
+) -> AppResult<()> {
+    if actor.can_administer() || !actor.role.is_staff() || items.is_empty() {
+        return Ok(());
+    }
+    let lo = items.iter().map(&id_of).min().unwrap_or(0);
+    let hi = items.iter().map(&id_of).max().unwrap_or(0);
+    let hidden = tickets::hidden_from(conn, actor.id.0, (lo, hi)).await?;
+    if !hidden.is_empty() {
+        items.retain(|t| !hidden.contains(&id_of(t)));
+    }
+    Ok(())
 }
 
 /// Problems and changes move by their own phases, not by the incident state machine.
@@ -223,22 +274,6 @@ async fn record(
     Ok(timeline::append_event(conn, &entry, stamp.actor, event, ticket).await?)
 }
 
-pub(crate) async fn group_by_name(conn: &mut Conn<'_>, field: &str, name: &str) -> AppResult<groups::GroupRow> {
-    match groups::find_by_name(conn, name.trim()).await? {
-        Some(g) if g.active => Ok(g),
-        Some(_) => Err(invalid(field, format!("group {name:?} is deactivated"))),
-        None => Err(invalid(field, format!("no group named {name:?}"))),
-    }
-}
-
-/// The default group read from the database (a group created on another node a moment ago).
-pub(crate) async fn default_group(conn: &mut Conn<'_>) -> AppResult<groups::GroupRow> {
-    let all = groups::list(conn).await?;
-    crate::settings::service_desk(&all)
-        .cloned()
-        .ok_or_else(|| invalid("assignment_group", "no group exists to route the ticket to; create one first"))
-}
-
 /// An active staff member of `group_id`, by e-mail.
 pub(crate) async fn assignee_in_group(
     conn: &mut Conn<'_>,
@@ -259,18 +294,15 @@ pub(crate) async fn assignee_in_group(
     Ok(u)
 }
 
-pub(crate) async fn category_by_path(conn: &mut Conn<'_>, path: &str) -> AppResult<categories::CategoryRow> {
-    match categories::find_by_path(conn, path.trim()).await? {
-        Some(c) if c.active => Ok(c),
-        Some(_) => Err(invalid("category", format!("category {path:?} is retired"))),
-        None => Err(invalid("category", format!("no category {path:?}"))),
-    }
-}
-
 impl App {
     pub async fn get_ticket(&self, actor: &Actor, number: &str) -> AppResult<Ticket> {
         let mut r = self.db.read().await?;
-        Ok(load_visible(&mut r.conn(), actor, number).await?.into())
+        let mut c = r.conn();
+        let t = load_visible(&mut c, actor, number).await?;
+        let tags = tickets::tags(&mut c, t.id).await?;
+        let mut t = Ticket::from(t);
+        t.tags = tags;
+        Ok(t)
     }
 
     /// Newest first, keyset-paged. Requesters only ever list their own tickets.
@@ -302,6 +334,9 @@ impl App {
                 errs.push("title", "must be at most 200 characters");
             }
             f.title = Some(t.to_string());
+        }
+        if let Some(t) = q.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            f.tag = errs.check(orion_domain::routing::fold_tag("tag", t));
         }
         let limit = collect(&mut errs, parse_limit(q.limit))?;
         let cursor = collect(&mut errs, parse_cursor(q.cursor.as_deref()))?;
@@ -336,6 +371,18 @@ impl App {
         let tickets::TicketList { mut rows, resume_after } = tickets::list(&mut c, &f).await?;
         // A title filter reads a bounded window per page: a short page may still have a next one.
         let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |t| t.id).or(resume_after.map(|id| id.to_string()));
-        Ok(Page { items: rows.into_iter().map(Ticket::from).collect(), next_cursor })
+        // Restricted tickets the reader may not see leave the page (it may then be short).
+        drop_hidden(&mut c, actor, &mut rows, |t| t.id).await?;
+        let tags = tickets::tags_of(&mut c, &rows.iter().map(|t| t.id).collect::<Vec<_>>()).await?;
+        let items = rows
+            .into_iter()
+            .map(|t| {
+                let id = t.id;
+                let mut t = Ticket::from(t);
+                t.tags = tags.iter().filter(|(tid, _)| *tid == id).map(|(_, tag)| tag.clone()).collect();
+                t
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
     }
 }

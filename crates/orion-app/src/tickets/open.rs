@@ -38,6 +38,32 @@ pub(crate) struct Planned {
     pub notify: bool,
     /// The assets (CI id, name) the ticket is about
     pub assets: Vec<(i64, String)>,
+    /// What the routing rules decided besides the fields above
+    pub routed: Routed,
+}
+
+/// What the routing rules add to a new ticket: a restriction, tags, their firings for the
+/// timeline, work notes and agents to tell.
+#[derive(Default)]
+pub(crate) struct Routed {
+    pub restrict: Option<(i64, String)>,
+    pub tags: Vec<String>,
+    pub fired: Vec<crate::routing::Firing>,
+    pub notes: Vec<(String, String)>,
+    pub notify: Vec<i64>,
+}
+
+impl Routed {
+    /// Takes the rules' outcome out of a draft.
+    pub(crate) fn from_draft(d: &mut crate::routing::Draft) -> Self {
+        Routed {
+            restrict: d.restrict.as_ref().map(|g| (g.id, g.name.clone())),
+            tags: std::mem::take(&mut d.tags),
+            fired: std::mem::take(&mut d.fired),
+            notes: std::mem::take(&mut d.notes),
+            notify: std::mem::take(&mut d.notify),
+        }
+    }
 }
 
 /// What was written: the ticket's id and number, and the requester's id.
@@ -78,6 +104,7 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
             now: p.now,
             entry_visibility: "public",
             entry_data: &p.entry_data,
+            visibility_group_id: p.routed.restrict.as_ref().map(|(id, _)| *id),
         },
     )
     .await?;
@@ -96,7 +123,72 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
     for (ci, name) in &p.assets {
         link_asset(c, (id, &number), (*ci, name), Some(p.created_by), p.now).await?;
     }
+    if p.routed.fired.is_empty() {
+        return Ok(Written { id, number, requester_id });
+    }
+    write_routing(c, (id, &number), p).await?;
     Ok(Written { id, number, requester_id })
+}
+
+/// Writes what the routing rules decided for a new ticket: its tags, one internal entry per rule
+/// that fired ("Rule 'Phishing to Security' set group Security, …"), their work notes, the
+/// restriction in the security log, and the agents to tell (those who may see the ticket).
+async fn write_routing(c: &mut Conn<'_>, (id, number): (i64, &str), p: &Planned) -> AppResult<()> {
+    let r = &p.routed;
+    tickets::add_tags(c, id, &r.tags).await?;
+    for f in &r.fired {
+        let data = serde_json::json!({"rule": f.rule, "did": f.did}).to_string();
+        let e = timeline::NewEntry {
+            ticket_id: id,
+            at: p.now,
+            actor_id: None,
+            kind: "rule_fired",
+            visibility: "internal",
+            body: "",
+            data: &data,
+        };
+        timeline::append_event(c, &e, None, TicketEvent::Noted, None).await?;
+    }
+    for (rule, note) in &r.notes {
+        let data = serde_json::json!({"rule": rule}).to_string();
+        let e = timeline::NewEntry {
+            ticket_id: id,
+            at: p.now,
+            actor_id: None,
+            kind: "work_note",
+            visibility: "internal",
+            body: note,
+            data: &data,
+        };
+        timeline::append_event(c, &e, None, TicketEvent::Noted, None).await?;
+    }
+    if let Some((_, group)) = &r.restrict {
+        let rule = r
+            .fired
+            .iter()
+            .rev()
+            .find(|f| f.did.iter().any(|d| d.starts_with("restricted it to")))
+            .map(|f| f.rule.as_str());
+        let detail = format!("{number} restricted to {group} by routing rule {:?}", rule.unwrap_or(""));
+        let e = orion_store::web::NewEvent {
+            kind: "ticket_restricted",
+            user_id: None,
+            email: None,
+            ip: None,
+            detail: &detail,
+        };
+        orion_store::web::log_event(c, &e, p.now).await?;
+    }
+    if !r.notify.is_empty() {
+        let t = tickets::get(c, id).await?;
+        let msg = format!("{number} {}: picked out by a routing rule", p.title);
+        for user in &r.notify {
+            if super::user_may_see(c, *user, &t).await? {
+                orion_store::notifications::insert(c, *user, Some(id), "rule", &msg, p.now).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Links a ticket `(id, number)` to a CI `(id, name)` with an internal timeline entry; the CMDB

@@ -11,7 +11,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let before = load(&mut c, number).await?;
+        let before = load_visible(&mut c, actor, number).await?;
         let from_state = state_of(&before)?;
         if from_state == State::Closed {
             return Err(AppError::Conflict(format!("{} is closed and can no longer change", before.number)));

@@ -63,10 +63,14 @@ pub(super) fn subscribed(h: &WebhookRow, event: &str) -> bool {
     serde_json::from_str::<Vec<String>>(&h.events).unwrap_or_default().iter().any(|e| e == event || e == "*")
 }
 
+/// Does the webhook take events of `t`? A restricted ticket goes only to webhooks limited to
+/// its group (a Security team's own channel), never to a general one.
 pub(super) fn wants_ticket(h: &WebhookRow, t: &TicketView) -> bool {
     let groups: Vec<i64> = serde_json::from_str(&h.group_ids).unwrap_or_default();
     let priorities: Vec<i64> = serde_json::from_str(&h.priorities).unwrap_or_default();
-    (groups.is_empty() || groups.contains(&t.assignment_group_id))
+    let restricted_ok = t.visibility_group_id.is_none_or(|g| groups.contains(&g));
+    restricted_ok
+        && (groups.is_empty() || groups.contains(&t.assignment_group_id))
         && (priorities.is_empty() || priorities.contains(&t.priority))
 }
 

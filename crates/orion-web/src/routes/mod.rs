@@ -5,6 +5,7 @@ pub(crate) mod itsm;
 pub(crate) mod kb;
 pub(crate) mod mail;
 pub(crate) mod monitoring;
+pub(crate) mod routing;
 pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tickets;
@@ -80,6 +81,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = kb::routes(r);
     let r = monitoring::routes(r);
     let r = webhooks::routes(r);
+    let r = routing::routes(r);
     let r = assets::routes(r);
     let r = itsm::routes(r);
     system::routes(r)

@@ -5,7 +5,7 @@ use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use orion_app::tickets::TicketQuery;
+use orion_app::tickets::{RestrictionInput, TagsInput, TicketQuery};
 use orion_app::{
     CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket, TicketPatch, TimelineEntry,
 };
@@ -17,6 +17,9 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(get_ticket, update_ticket))
         .routes(routes!(add_comment))
         .routes(routes!(escalate))
+        .routes(routes!(restrict))
+        .routes(routes!(add_tags))
+        .routes(routes!(remove_tag))
         .routes(routes!(resolve))
         .routes(routes!(reopen))
         .routes(routes!(close))
@@ -121,6 +124,51 @@ async fn escalate(
     ApiJson(input): ApiJson<EscalateInput>,
 ) -> ApiResult<Json<Ticket>> {
     Ok(Json(s.app.escalate(&actor, &number, input).await?))
+}
+
+/// Restrict the ticket to a group (only its members, admins and the requester see it), or lift
+/// the restriction with `{"group": null}` (staff who can see it; written to the security log).
+#[utoipa::path(put, path = "/api/v1/tickets/{number}/restriction", tag = "tickets", request_body = RestrictionInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn restrict(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<RestrictionInput>,
+) -> ApiResult<Json<Ticket>> {
+    Ok(Json(s.app.restrict_ticket(&actor, &number, input).await?))
+}
+
+/// Add tags to the ticket (staff); the answer is all its tags.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/tags", tag = "tickets", request_body = TagsInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<String>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn add_tags(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<TagsInput>,
+) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(s.app.tag_ticket(&actor, &number, input).await?))
+}
+
+/// Remove a tag from the ticket (staff); the answer is the tags left.
+#[utoipa::path(delete, path = "/api/v1/tickets/{number}/tags/{tag}", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042"), ("tag" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<String>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn remove_tag(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath((number, tag)): ApiPath<(String, String)>,
+) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(s.app.untag_ticket(&actor, &number, &tag).await?))
 }
 
 /// Resolve with a resolution code and notes (staff).

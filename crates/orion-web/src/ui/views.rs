@@ -68,6 +68,18 @@ fn entry_label(kind: &str, d: &serde_json::Value) -> String {
         "article_linked" => format!("linked article {}", titled(s("article"), s("title"))),
         "article_unlinked" => format!("unlinked article {}", s("article")),
         "asset_linked" => format!("linked asset {}", s("name")),
+        "rule_fired" => {
+            let did: Vec<String> =
+                d["did"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+            format!("applied the rule \u{201c}{}\u{201d}: {}", s("rule"), did.join(", "))
+        }
+        "restricted" => format!("restricted the ticket to {}", s("to")),
+        "unrestricted" => format!("lifted the restriction to {}", s("from")),
+        "tagged" | "untagged" => {
+            let tags: Vec<String> =
+                d["tags"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+            format!("{} {}", if kind == "tagged" { "tagged it" } else { "removed the tag" }, tags.join(", "))
+        }
         "asset_unlinked" => format!("unlinked asset {}", s("name")),
         "problem_linked" => format!("linked this to problem {}", titled(s("problem"), s("title"))),
         "problem_unlinked" => format!("unlinked this from problem {}", s("problem")),
@@ -179,6 +191,9 @@ pub(crate) struct TicketView {
     pub open: bool,
     pub resolved: bool,
     pub closed: bool,
+    /// The group the ticket is restricted to (empty: not restricted)
+    pub restricted_to: String,
+    pub tags: Vec<String>,
 }
 
 pub(crate) fn ticket_view(t: Ticket) -> TicketView {
@@ -213,6 +228,8 @@ pub(crate) fn ticket_view(t: Ticket) -> TicketView {
         },
         escalations: t.escalation_count,
         version: t.version,
+        restricted_to: t.restricted_to.unwrap_or_default(),
+        tags: t.tags,
     }
 }
 

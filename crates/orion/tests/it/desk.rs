@@ -1,5 +1,6 @@
-//! Issue 26: the agent's desk — caller lookup, the caller on the ticket page and the bell so far — over HTTP like the console and the API
-//! use it, on SQLite and PostgreSQL.
+//! Issue 26: the agent's desk — caller lookup, the caller on the ticket page, the bell, routing
+//! rules, tags and restricted tickets so far — over HTTP like the console and the API use it, on
+//! SQLite and PostgreSQL.
 
 use crate::web::{PW, Web};
 use orion_testkit::{Engine, TestApp, engine_tests};
@@ -11,6 +12,8 @@ engine_tests!(
     people_from_before_the_upgrade_are_found,
     the_ticket_page_shows_who_is_calling_and_the_queue_filters_by_caller,
     the_bell_shows_an_sla_warning_live_and_it_is_marked_read,
+    a_mailed_phishing_report_is_routed_to_security_and_hidden_from_l1_by_every_route,
+    rules_are_checked_in_order_kept_valid_and_never_override_what_staff_chose,
 );
 
 /// The e-mail addresses `q` finds over the API, in the order given.
@@ -250,4 +253,266 @@ async fn the_bell_shows_an_sla_warning_live_and_it_is_marked_read(engine: Engine
     assert!(w.get("/agent/notifications/bell").await.body.contains("class=\"count none\""));
     assert!(!w.get("/agent/notifications").await.body.contains("class=\"unread\""));
     assert_eq!(t.get(&sam, "/api/v1/me/notifications/unread").await.1, json!({"unread": 0}));
+}
+
+/// A phishing report with an attachment, as Outlook's "Report message" forwards it.
+fn phishing_mail() -> Vec<u8> {
+    "From: Anna Example <anna@example.com>\r\nTo: help@example.com\r\nSubject: Suspicious mail - phishing?\r\n\
+     Message-ID: <phish-1@example.com>\r\nMIME-Version: 1.0\r\n\
+     Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+     This came in asking me to confirm my password with a suspicious link. Code: PHISH-7731.\r\n--b1\r\n\
+     Content-Type: text/plain; name=\"original.txt\"\r\nContent-Disposition: attachment; filename=\"original.txt\"\r\n\r\n\
+     Dear user, confirm your password at http://evil.example/login\r\n--b1--\r\n"
+        .as_bytes()
+        .to_vec()
+}
+
+/// The tickets (numbers) of every delivery a webhook has queued.
+async fn delivered(t: &TestApp, admin: &str, hook: i64) -> Vec<(String, String)> {
+    let (s, log) = t.get(admin, &format!("/api/v1/webhooks/{hook}/deliveries?limit=200")).await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["ticket"].as_str().unwrap_or("").to_string(), d["request_body"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+async fn a_mailed_phishing_report_is_routed_to_security_and_hidden_from_l1_by_every_route(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Security", "tier": 2})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let sec = t.user(&admin, "sec@example.com", "agent", &["Security"]).await;
+    let anna = t.user(&admin, "anna@example.com", "requester", &[]).await;
+    let hook = |name: &str, groups: Value| json!({"name": name, "url": "http://127.0.0.1:9/hook", "events": ["*"], "assignment_groups": groups});
+    let (s, general) = t.post(&admin, "/api/v1/webhooks", hook("Team chat", json!([]))).await;
+    assert_eq!(s, StatusCode::CREATED, "{general}");
+    let (_, security_hook) = t.post(&admin, "/api/v1/webhooks", hook("Security channel", json!(["Security"]))).await;
+
+    // The rule, with what a bad one is told.
+    let rule = json!({
+        "name": "Phishing to Security",
+        "conditions": {"channels": ["email"], "words": ["phishing", "suspicious link"]},
+        "actions": {"group": "Security", "restrict_to": "Security", "tags": ["Phishing"], "impact": 2, "urgency": 1,
+                    "work_note": "Do not open the link; the original is attached.", "notify": ["sec@example.com"]},
+        "stop": true,
+    });
+    let (s, b) = t.post(&sam, "/api/v1/routing-rules", rule.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "agents do not write rules: {b}");
+    let mut bad = rule.clone();
+    bad["actions"]["group"] = json!("Securty");
+    bad["conditions"]["priorities"] = json!([7]);
+    let (s, b) = t.post(&admin, "/api/v1/routing-rules", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let fields = &b["error"]["fields"];
+    assert!(fields["actions.group"].is_string() && fields["conditions.priorities[0]"].is_string(), "{b}");
+    let (s, created) = t.post(&admin, "/api/v1/routing-rules", rule).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["actions"]["tags"], json!(["phishing"]), "tags are folded");
+    assert!(created["summary"].as_str().unwrap().starts_with("When it came by email and the subject or body says"));
+
+    // The test run says what would happen to a pasted mail, and writes nothing.
+    let sample = json!({"requester": "anna@example.com", "subject": "Is this PHISHING?", "body": "see below"});
+    let (s, run) = t.post(&admin, "/api/v1/routing-rules/test", sample).await;
+    assert_eq!(s, StatusCode::OK, "{run}");
+    assert_eq!(run["fired"][0]["rule"], "Phishing to Security");
+    assert_eq!((run["assignment_group"].as_str(), run["restricted_to"].as_str()), (Some("Security"), Some("Security")));
+    assert_eq!((run["priority"].as_str(), run["tags"].clone()), (Some("P2"), json!(["phishing"])));
+    let (_, quiet) = t.post(&admin, "/api/v1/routing-rules/test", json!({"subject": "Printer jam"})).await;
+    assert_eq!((quiet["fired"].clone(), quiet["assignment_group"].as_str()), (json!([]), Some("Service Desk")));
+
+    // The report arrives by mail: routed, restricted, tagged, noted, the Security agent told.
+    let mail = t.app.ingest_mail(&phishing_mail(), "pipe").await.expect("kept");
+    assert_eq!(mail.status, "ticket_created", "{mail:?}");
+    let number = mail.ticket.unwrap();
+    let (s, tk) = t.get(&sec, &format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(s, StatusCode::OK, "{tk}");
+    assert_eq!((tk["assignment_group"].as_str(), tk["restricted_to"].as_str()), (Some("Security"), Some("Security")));
+    assert_eq!((tk["priority"].as_str(), tk["tags"].clone()), (Some("P2"), json!(["phishing"])));
+    let (_, tl) = t.get(&sec, &format!("/api/v1/tickets/{number}/timeline?limit=200")).await;
+    let items = tl["items"].as_array().unwrap();
+    let fired = items.iter().find(|e| e["kind"] == "rule_fired").expect("the firing is on the timeline");
+    assert_eq!(fired["data"]["rule"], "Phishing to Security");
+    let did = fired["data"]["did"].to_string();
+    assert!(did.contains("set group Security") && did.contains("restricted it to Security"), "{did}");
+    assert!(items.iter().any(|e| e["kind"] == "work_note" && e["body"].as_str().unwrap().contains("Do not open")));
+    let attachment =
+        items.iter().find_map(|e| e["data"]["attachments"][0]["id"].as_i64()).expect("the original is attached");
+    let (_, told) = t.get(&sec, "/api/v1/me/notifications").await;
+    assert!(told["items"].to_string().contains(&number), "{told}");
+    let (_, listed) = t.get(&sec, "/api/v1/tickets?tag=phishing").await;
+    assert_eq!(listed["items"][0]["number"].as_str(), Some(number.as_str()), "{listed}");
+    let (_, hits) = t.get(&sec, "/api/v1/search?q=PHISH-7731&type=ticket").await;
+    assert!(hits["tickets"].to_string().contains(&number), "{hits}");
+    // The requester still follows their own report.
+    assert_eq!(t.get(&anna, &format!("/api/v1/tickets/{number}")).await.0, StatusCode::OK);
+    // Written to the security log.
+    let (_, log) = t.get(&admin, "/api/v1/security/log").await;
+    let restricted = log["items"].as_array().unwrap().iter().find(|e| e["kind"] == "ticket_restricted").unwrap();
+    assert!(restricted["detail"].as_str().unwrap().contains(&format!("{number} restricted to Security")), "{log}");
+
+    // An L1 agent reaches it by no route: the API, lists, tag, search, attachment, actions.
+    for path in [format!("/api/v1/tickets/{number}"), format!("/api/v1/tickets/{number}/timeline")] {
+        assert_eq!(t.get(&sam, &path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    for path in ["/api/v1/tickets", "/api/v1/tickets?assignment_group=Security", "/api/v1/tickets?tag=phishing"] {
+        let (s, page) = t.get(&sam, path).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(!page.to_string().contains(&number), "{path}: {page}");
+    }
+    let (_, hits) = t.get(&sam, "/api/v1/search?q=PHISH-7731").await;
+    assert!(!hits.to_string().contains(&number) && !hits.to_string().contains("Suspicious"), "{hits}");
+    let url = format!("{}/api/v1/attachments/{attachment}", t.base);
+    let resp = t.client.get(&url).bearer_auth(&sam).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "the attachment URL");
+    let resp = t.client.get(&url).bearer_auth(&sec).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "Security reads the original");
+    let note = json!({"body": "looking", "visibility": "internal"});
+    assert_eq!(t.post(&sam, &format!("/api/v1/tickets/{number}/comments"), note).await.0, StatusCode::NOT_FOUND);
+    let lift = json!({"group": null});
+    assert_eq!(
+        t.put(&sam, &format!("/api/v1/tickets/{number}/restriction"), lift.clone()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // The console: not in any queue, no page, no attachment link.
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    for path in ["/agent?queue=all", "/agent?tag=phishing", "/agent/search?q=PHISH-7731"] {
+        let r = w.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(!r.body.contains(&number), "{path} shows the restricted ticket");
+    }
+    assert_eq!(w.get(&format!("/agent/tickets/{number}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.get(&format!("/attachments/{attachment}")).await.status, StatusCode::NOT_FOUND);
+    // Webhooks: the team chat hears nothing of it; the Security channel does.
+    assert!(
+        delivered(&t, &admin, general["webhook"]["id"].as_i64().unwrap())
+            .await
+            .iter()
+            .all(|(n, body)| n != &number && !body.contains("Suspicious"))
+    );
+    let sec_log = delivered(&t, &admin, security_hook["webhook"]["id"].as_i64().unwrap()).await;
+    assert!(sec_log.iter().any(|(n, body)| n == &number && body.contains("ticket.created")), "{sec_log:?}");
+
+    // Security lifts the restriction: the desk sees it again, and the log says who.
+    let (s, b) = t.put(&sec, &format!("/api/v1/tickets/{number}/restriction"), lift).await;
+    assert_eq!((s, b["restricted_to"].clone()), (StatusCode::OK, Value::Null), "{b}");
+    assert_eq!(t.get(&sam, &format!("/api/v1/tickets/{number}")).await.0, StatusCode::OK);
+    let (_, log) = t.get(&admin, "/api/v1/security/log").await;
+    assert!(log["items"].as_array().unwrap().iter().any(|e| e["kind"] == "ticket_unrestricted"), "{log}");
+
+    // An agent hands a ticket over to Security from the console: it leaves their view.
+    let (_, hr) = t
+        .post(&sam, "/api/v1/tickets", json!({"title": "Colleague shares passwords", "requester": "anna@example.com"}))
+        .await;
+    let hr_no = hr["number"].as_str().unwrap();
+    let r = w.post(&format!("/agent/tickets/{hr_no}/restrict"), &[("group", "Security")]).await;
+    assert_eq!((r.status, r.location.as_str()), (StatusCode::SEE_OTHER, "/agent?m=restricted_away"), "{}", r.body);
+    assert_eq!(t.get(&sam, &format!("/api/v1/tickets/{hr_no}")).await.0, StatusCode::NOT_FOUND);
+    let (_, seen) = t.get(&sec, &format!("/api/v1/tickets/{hr_no}/timeline")).await;
+    assert!(
+        seen["items"].as_array().unwrap().iter().any(|e| e["kind"] == "restricted" && e["data"]["to"] == "Security")
+    );
+}
+
+async fn rules_are_checked_in_order_kept_valid_and_never_override_what_staff_chose(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Network", "tier": 2})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Executive Support", "tier": 2})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    t.user(&admin, "nina@example.com", "agent", &["Network"]).await;
+    let (s, b) = t
+        .post(&admin, "/api/v1/users", json!({"email": "ceo@example.com", "name": "Carla Boss", "role": "requester"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = t.patch(&admin, &format!("/api/v1/users/{}", b["id"]), json!({"vip": true})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rule = |name: &str, conditions: Value, actions: Value| json!({"name": name, "conditions": conditions, "actions": actions});
+    let (_, vip) = t
+        .post(
+            &admin,
+            "/api/v1/routing-rules",
+            rule(
+                "VIPs first",
+                json!({"vip": true}),
+                json!({"group": "Executive Support", "urgency": 1, "tags": ["vip"]}),
+            ),
+        )
+        .await;
+    let (_, vpn) = t
+        .post(
+            &admin,
+            "/api/v1/routing-rules",
+            rule(
+                "VPN to Network",
+                json!({"words": ["vpn"]}),
+                json!({"group": "Network", "assignee": "nina@example.com", "tags": ["vpn"]}),
+            ),
+        )
+        .await;
+    let (s, b) =
+        t.post(&admin, "/api/v1/routing-rules", rule("VPN to Network", json!({}), json!({"tags": ["x"]}))).await;
+    assert_eq!((s, b["error"]["fields"]["name"].is_string()), (StatusCode::UNPROCESSABLE_ENTITY, true), "{b}");
+    let (s, b) = t.post(&admin, "/api/v1/routing-rules", rule("Does nothing", json!({}), json!({}))).await;
+    assert_eq!((s, b["error"]["fields"]["actions"].is_string()), (StatusCode::UNPROCESSABLE_ENTITY, true), "{b}");
+    let (s, b) = t.post(&admin, "/api/v1/routing-rules", json!({"name": "x", "actions": {"colour": "red"}})).await;
+    assert!(s.is_client_error() && b.to_string().contains("colour"), "{s} {b}");
+
+    // Both fire, in order: the later rule's group wins, tags add up.
+    let (s, tk) = t.post(&sam, "/api/v1/tickets", json!({"title": "VPN drops", "requester": "ceo@example.com"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{tk}");
+    assert_eq!((tk["assignment_group"].as_str(), tk["assignee"].as_str()), (Some("Network"), Some("nina@example.com")));
+    assert_eq!((tk["tags"].clone(), tk["state"].as_str()), (json!(["vip", "vpn"]), Some("assigned")));
+    let (_, tl) = t.get(&sam, &format!("/api/v1/tickets/{}/timeline", tk["number"].as_str().unwrap())).await;
+    let fired: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "rule_fired")
+        .map(|e| e["data"]["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(fired, ["VIPs first", "VPN to Network"]);
+
+    // Reordered with "stop" on the VIP rule: only it fires.
+    let ids = json!({"ids": [vpn["id"], vip["id"]]});
+    let (s, order) = t.put(&admin, "/api/v1/routing-rules/order", ids).await;
+    assert_eq!((s, order[0]["name"].as_str()), (StatusCode::OK, Some("VPN to Network")), "{order}");
+    let (s, b) = t.put(&admin, "/api/v1/routing-rules/order", json!({"ids": [vpn["id"]]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "every rule must be named: {b}");
+    t.put(&admin, &format!("/api/v1/routing-rules/{}", vpn["id"]), json!({"stop": true})).await;
+    let (_, tk) = t.post(&sam, "/api/v1/tickets", json!({"title": "VPN again", "requester": "ceo@example.com"})).await;
+    assert_eq!((tk["assignment_group"].as_str(), tk["tags"].clone()), (Some("Network"), json!(["vpn"])));
+
+    // What the agent chose stays; a disabled rule fires no more; a deleted one is gone.
+    let chosen =
+        json!({"title": "VPN for the new office", "assignment_group": "Service Desk", "requester": "ceo@example.com"});
+    let (_, tk) = t.post(&sam, "/api/v1/tickets", chosen).await;
+    assert_eq!((tk["assignment_group"].as_str(), tk["assignee"].clone()), (Some("Service Desk"), Value::Null), "{tk}");
+    assert_eq!(tk["tags"], json!(["vpn"]));
+    t.put(&admin, &format!("/api/v1/routing-rules/{}", vpn["id"]), json!({"active": false})).await;
+    let (_, tk) =
+        t.post(&sam, "/api/v1/tickets", json!({"title": "VPN once more", "requester": "sam@example.com"})).await;
+    assert_eq!((tk["assignment_group"].as_str(), tk["tags"].clone()), (Some("Service Desk"), json!([])));
+    assert_eq!(t.delete(&admin, &format!("/api/v1/routing-rules/{}", vip["id"])).await.0, StatusCode::NO_CONTENT);
+    let (_, all) = t.get(&admin, "/api/v1/routing-rules").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+
+    // Tags by hand: added, listed, filtered on, removed; a bad one is refused by name.
+    let n = tk["number"].as_str().unwrap();
+    let (s, tags) = t.post(&sam, &format!("/api/v1/tickets/{n}/tags"), json!({"tags": ["Printer", "floor-3"]})).await;
+    assert_eq!((s, tags), (StatusCode::OK, json!(["floor-3", "printer"])));
+    let (s, b) = t.post(&sam, &format!("/api/v1/tickets/{n}/tags"), json!({"tags": ["two words"]})).await;
+    assert_eq!((s, b["error"]["fields"]["tags[0]"].is_string()), (StatusCode::UNPROCESSABLE_ENTITY, true), "{b}");
+    let (_, page) = t.get(&sam, "/api/v1/tickets?tag=PRINTER").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let (s, tags) = t.delete(&sam, &format!("/api/v1/tickets/{n}/tags/printer")).await;
+    assert_eq!((s, tags), (StatusCode::OK, json!(["floor-3"])));
+    let (_, page) = t.get(&sam, "/api/v1/tickets?tag=printer").await;
+    assert!(page["items"].as_array().unwrap().is_empty());
 }

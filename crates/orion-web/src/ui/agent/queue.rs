@@ -65,6 +65,8 @@ struct QueuePage {
     order: String,
     /// The caller's e-mail the list is limited to
     requester: String,
+    /// The tag the list is limited to
+    tag: String,
     error: Option<String>,
 }
 
@@ -103,7 +105,9 @@ pub(super) async fn queue(
         other => other,
     };
     // One caller's tickets are looked for across every queue unless a queue is chosen.
-    let queue = get("queue").unwrap_or_else(|| if requester.is_some() { "all".into() } else { "mine".into() });
+    let tag = get("tag");
+    let queue =
+        get("queue").unwrap_or_else(|| if requester.is_some() || tag.is_some() { "all".into() } else { "mine".into() });
     let state = get("state").unwrap_or_else(|| "open".into());
     let groups = match s.app.list_groups(&user.actor).await {
         Ok(g) => g,
@@ -116,6 +120,7 @@ pub(super) async fn queue(
         order: get("order"),
         cursor: get("cursor"),
         requester: requester.clone().filter(|_| caller_error.is_none()),
+        tag: tag.clone(),
         ..TicketQuery::default()
     };
     let mut heading = "Assigned to me".to_string();
@@ -154,6 +159,9 @@ pub(super) async fn queue(
     }
     if let Some(r) = &requester {
         heading = format!("{heading}, called in by {r}");
+    }
+    if let Some(t) = &tag {
+        heading = format!("{heading}, tagged {t}");
     }
     let listed = match caller_error {
         Some(e) => Err(e),
@@ -194,6 +202,7 @@ pub(super) async fn queue(
         kind: get("kind").unwrap_or_default(),
         order: get("order").unwrap_or_else(|| "newest".into()),
         requester: requester.unwrap_or_default(),
+        tag: tag.unwrap_or_default(),
         error,
     };
     render(&page)

@@ -49,6 +49,8 @@ struct TicketPage {
     members: Vec<String>,
     lower_groups: Vec<String>,
     higher_groups: Vec<String>,
+    /// Every active group, for the restriction
+    all_groups: Vec<String>,
     categories: Vec<String>,
     codes: Vec<&'static str>,
     /// The newest entry shown, for the live poll
@@ -95,6 +97,7 @@ async fn ticket_page(
     let groups = s.app.list_groups(&user.actor).await.unwrap_or_default();
     let members = groups.iter().find(|g| g.name == t.assignment_group).map(|g| g.members.clone()).unwrap_or_default();
     let active = groups.iter().filter(|g| g.active && g.name != t.assignment_group);
+    let all_groups = groups.iter().filter(|g| g.active).map(|g| g.name.clone()).collect();
     let lower_groups = active.clone().filter(|g| g.tier <= t.assignment_group_tier).map(|g| g.name.clone()).collect();
     let higher_groups = active.filter(|g| g.tier > t.assignment_group_tier).map(|g| g.name.clone()).collect();
     let categories = s
@@ -126,6 +129,7 @@ async fn ticket_page(
         members,
         lower_groups,
         higher_groups,
+        all_groups,
         categories,
         codes: ResolutionCode::ALL.iter().map(|c| c.as_str()).collect(),
         form: form.to_string(),
@@ -337,6 +341,21 @@ pub(super) async fn act(
             Some(id) => a.unlink_ticket_asset(actor, &number, id).await.map(|_| "asset_unlinked"),
             None => Err(AppError::NotFound("asset on this ticket")),
         },
+        "tag" => {
+            let tags = text("tags").split([',', ' ', ';']).filter(|x| !x.is_empty()).map(str::to_string).collect();
+            a.tag_ticket(actor, &number, orion_app::tickets::TagsInput { tags }).await.map(|_| "tagged")
+        }
+        "untag" => a.untag_ticket(actor, &number, &text("tag")).await.map(|_| "untagged"),
+        "restrict" => {
+            let input = orion_app::tickets::RestrictionInput { group: f.text("group") };
+            match a.restrict_ticket(actor, &number, input).await {
+                // Handed to a group the agent is not in: the ticket is out of their sight now.
+                Ok(_) if a.get_ticket(actor, &number).await.is_err() => return done("/agent", "restricted_away"),
+                Ok(t) if t.restricted_to.is_some() => Ok("restricted"),
+                Ok(_) => Ok("unrestricted"),
+                Err(e) => Err(e),
+            }
+        }
         "reopen" => {
             d.reopen = text("reason");
             a.reopen(actor, &number, ReasonInput { reason: Some(d.reopen.clone()) }).await.map(|_| "reopened")

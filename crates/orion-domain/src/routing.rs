@@ -1,0 +1,261 @@
+//! Routing rules: what a new ticket must look like for a rule to fire (its conditions), checked
+//! against the ticket's facts with no I/O; and tags, folded one way everywhere.
+//!
+//! Every condition that is set must hold; a condition with several values holds when any of them
+//! does. A rule with no condition at all fires on every ticket (a catch-all at the end).
+
+use crate::error::FieldError;
+use crate::search::fold;
+use serde::{Deserialize, Serialize};
+
+/// The longest tag, in characters.
+pub const TAG_MAX: usize = 40;
+
+/// A tag as stored: trimmed, lower case, accents kept; letters, digits, `-`, `_`, `.` and `/`.
+pub fn fold_tag(field: &str, raw: &str) -> Result<String, FieldError> {
+    let t = raw.trim().to_lowercase();
+    if t.is_empty() {
+        return Err(FieldError::new(field, "a tag cannot be empty"));
+    }
+    if t.chars().count() > TAG_MAX {
+        return Err(FieldError::new(field, format!("a tag is at most {TAG_MAX} characters")));
+    }
+    if let Some(c) = t.chars().find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))) {
+        return Err(FieldError::new(
+            field,
+            format!("{raw:?} has {c:?}; a tag holds letters, digits, -, _, . and / (no spaces)"),
+        ));
+    }
+    Ok(t)
+}
+
+/// A rule's conditions, as stored (JSON) and as the API takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conditions {
+    /// How the ticket came in: `email`, `phone`, `portal`, `api`, `monitoring`, `walk_in`, `chat`
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    /// The requester's address (`ceo@example.com`) or domain (`example.com`, subdomains too)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub senders: Vec<String>,
+    /// The mailbox a mailed ticket came through, by name
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mailboxes: Vec<String>,
+    /// Words or phrases in the subject or the body (any case, any accent)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<String>,
+    /// Category paths; a path also matches the categories below it
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Priorities 1 (P1) to 5 (P5), as the ticket stands when the rule is reached
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub priorities: Vec<u8>,
+    /// The requester's department (any case)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<String>,
+    /// The requester is (true) or is not (false) a VIP
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vip: Option<bool>,
+    /// Logged within (true) or outside (false) the business hours of the default calendar
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_hours: Option<bool>,
+    /// Names or asset tags of the assets (devices, services) the ticket is about
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<String>,
+}
+
+/// What a rule does when it fires, as stored (JSON) and as the API takes them. Groups, people and
+/// categories are named; they are checked when the rule is saved and found again when it fires.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Actions {
+    /// Route the ticket to this group
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Assign it to this agent (e-mail), a member of the ticket's group
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Set this category (path)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Set the impact, 1 (high) to 3 (low); the priority follows the matrix
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<u8>,
+    /// Set the urgency, 1 (high) to 3 (low)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<u8>,
+    /// Add these tags
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Restrict the ticket to this group: only its members, admins and the requester see it
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restrict_to: Option<String>,
+    /// Add this internal work note
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_note: Option<String>,
+    /// Tell these agents (e-mail addresses) in the console
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+}
+
+impl Actions {
+    /// Does the rule do nothing?
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// What a rule looks at: the ticket as it stands when the rule is reached.
+#[derive(Debug, Clone, Default)]
+pub struct Facts<'a> {
+    pub channel: &'a str,
+    /// The requester's e-mail address (lower case)
+    pub sender: &'a str,
+    pub mailbox: Option<&'a str>,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub category: Option<&'a str>,
+    pub priority: u8,
+    pub department: Option<&'a str>,
+    pub vip: bool,
+    pub in_business_hours: bool,
+    /// Names and asset tags of the linked assets
+    pub assets: &'a [String],
+}
+
+impl Conditions {
+    /// Does a ticket with `facts` meet every condition that is set?
+    pub fn hold(&self, f: &Facts<'_>) -> bool {
+        let any = |list: &[String], ok: &dyn Fn(&str) -> bool| list.is_empty() || list.iter().any(|v| ok(v));
+        any(&self.channels, &|c| c.eq_ignore_ascii_case(f.channel))
+            && any(&self.senders, &|s| sender_matches(s, f.sender))
+            && any(&self.mailboxes, &|m| f.mailbox.is_some_and(|b| b.trim().eq_ignore_ascii_case(m.trim())))
+            && (self.words.is_empty() || {
+                let text = format!(" {} ", fold_words(&format!("{}\n{}", f.subject, f.body)));
+                self.words.iter().any(|w| {
+                    let w = fold_words(w);
+                    !w.is_empty() && text.contains(&format!(" {w} "))
+                })
+            })
+            && any(&self.categories, &|c| f.category.is_some_and(|have| category_within(have, c)))
+            && (self.priorities.is_empty() || self.priorities.contains(&f.priority))
+            && any(&self.departments, &|d| f.department.is_some_and(|have| fold(have) == fold(d)))
+            && self.vip.is_none_or(|v| v == f.vip)
+            && self.business_hours.is_none_or(|b| b == f.in_business_hours)
+            && any(&self.assets, &|a| f.assets.iter().any(|have| have.eq_ignore_ascii_case(a.trim())))
+    }
+
+    /// Is no condition set (the rule fires on every ticket)?
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The words of `text`, folded (lower case, no accents) and joined by single spaces, so that a
+/// phrase matches across line breaks and punctuation.
+fn fold_words(text: &str) -> String {
+    fold(text).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// `pattern` is an address (matches it exactly) or a domain, with or without `@` (matches the
+/// domain and its subdomains).
+fn sender_matches(pattern: &str, sender: &str) -> bool {
+    let p = pattern.trim().to_lowercase();
+    let sender = sender.to_lowercase();
+    if p.is_empty() {
+        return false;
+    }
+    if !p.starts_with('@') && p.contains('@') {
+        return p == sender;
+    }
+    let domain = p.trim_start_matches('@');
+    let Some((_, have)) = sender.rsplit_once('@') else { return false };
+    have == domain || have.ends_with(&format!(".{domain}"))
+}
+
+/// Is category path `have` the path `want` or below it (`Hardware / Printer` is within `Hardware`)?
+fn category_within(have: &str, want: &str) -> bool {
+    let norm = |p: &str| p.split('/').map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
+    let (have, want) = (norm(have), norm(want));
+    have.len() >= want.len() && have[..want.len()] == want[..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(subject: &'a str, sender: &'a str) -> Facts<'a> {
+        Facts { channel: "email", sender, subject, priority: 4, ..Facts::default() }
+    }
+
+    #[test]
+    fn words_match_whole_words_in_any_case_and_accent() {
+        let c = Conditions { words: vec!["phishing".into(), "mot de passe expiré".into()], ..Default::default() };
+        assert!(c.hold(&facts("Suspicious mail - PHISHING?", "a@x.org")));
+        assert!(c.hold(&facts("Votre MOT DE PASSE\nexpire", "a@x.org")));
+        assert!(!c.hold(&facts("antiphishing training", "a@x.org")), "a word inside another is no match");
+        assert!(!c.hold(&facts("printer jam", "a@x.org")));
+    }
+
+    #[test]
+    fn senders_match_an_address_or_a_domain_and_its_subdomains() {
+        let by = |s: &str| Conditions { senders: vec![s.into()], ..Default::default() };
+        assert!(by("ceo@example.com").hold(&facts("x", "CEO@example.com")));
+        assert!(!by("ceo@example.com").hold(&facts("x", "cfo@example.com")));
+        assert!(by("example.com").hold(&facts("x", "a@mail.example.com")));
+        assert!(by("@example.com").hold(&facts("x", "a@example.com")));
+        assert!(!by("example.com").hold(&facts("x", "a@badexample.com")));
+    }
+
+    #[test]
+    fn every_set_condition_must_hold_and_empty_rules_fire_always() {
+        let c = Conditions {
+            channels: vec!["email".into()],
+            categories: vec!["Security".into()],
+            vip: Some(false),
+            ..Default::default()
+        };
+        let mut f = facts("x", "a@x.org");
+        assert!(!c.hold(&f), "no category");
+        f.category = Some("Security / Phishing");
+        assert!(c.hold(&f));
+        f.vip = true;
+        assert!(!c.hold(&f));
+        assert!(Conditions::default().hold(&f));
+        assert!(Conditions::default().is_empty());
+        assert!(!c.is_empty());
+    }
+
+    #[test]
+    fn business_hours_priority_department_and_assets() {
+        let c = Conditions {
+            business_hours: Some(false),
+            priorities: vec![1, 2],
+            departments: vec!["Finance".into()],
+            assets: vec!["SRV-ERP".into()],
+            ..Default::default()
+        };
+        let assets = vec!["srv-erp".to_string()];
+        let f = Facts {
+            priority: 2,
+            department: Some("finance"),
+            in_business_hours: false,
+            assets: &assets,
+            ..facts("x", "a@x.org")
+        };
+        assert!(c.hold(&f));
+        assert!(!c.hold(&Facts { in_business_hours: true, ..f.clone() }));
+        assert!(!c.hold(&Facts { priority: 3, ..f.clone() }));
+        assert!(!c.hold(&Facts { assets: &[], ..f }));
+    }
+
+    #[test]
+    fn tags_are_folded_and_checked() {
+        assert_eq!(fold_tag("tag", "  Phishing ").unwrap(), "phishing");
+        assert_eq!(fold_tag("tag", "vpn/ipsec").unwrap(), "vpn/ipsec");
+        assert!(fold_tag("tag", "two words").unwrap_err().message.contains("no spaces"));
+        assert!(fold_tag("tag", "").is_err());
+        assert!(fold_tag("tag", &"x".repeat(41)).is_err());
+    }
+}
