@@ -33,7 +33,7 @@ pub fn fold_tag(field: &str, raw: &str) -> Result<String, FieldError> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Conditions {
-    /// How the ticket came in: `email`, `phone`, `portal`, `api`, `monitoring`, `walk_in`, `chat`
+    /// How the ticket came in: `email`, `phone`, `portal`, `api`, `monitoring`, `walk_in`
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<String>,
     /// The requester's address (`ceo@example.com`) or domain (`example.com`, subdomains too)

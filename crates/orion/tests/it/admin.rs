@@ -814,6 +814,8 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/tokens".into(),
         "/admin/security".into(),
         "/admin/retention".into(),
+        "/admin/routing".into(),
+        "/admin/routing/new".into(),
         "/no/such/page".into(),
     ];
     for page in &pages {

@@ -14,6 +14,7 @@ engine_tests!(
     the_bell_shows_an_sla_warning_live_and_it_is_marked_read,
     a_mailed_phishing_report_is_routed_to_security_and_hidden_from_l1_by_every_route,
     rules_are_checked_in_order_kept_valid_and_never_override_what_staff_chose,
+    admins_keep_routing_rules_in_the_console_and_agents_tag_and_restrict_tickets,
 );
 
 /// The e-mail addresses `q` finds over the API, in the order given.
@@ -515,4 +516,111 @@ async fn rules_are_checked_in_order_kept_valid_and_never_override_what_staff_cho
     assert_eq!((s, tags), (StatusCode::OK, json!(["floor-3"])));
     let (_, page) = t.get(&sam, "/api/v1/tickets?tag=printer").await;
     assert!(page["items"].as_array().unwrap().is_empty());
+}
+
+async fn admins_keep_routing_rules_in_the_console_and_agents_tag_and_restrict_tickets(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Security", "tier": 2})).await;
+    t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    t.app.set_password("admin@example.com", PW.into()).await.unwrap();
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("admin@example.com", PW).await;
+    let page = w.get("/admin/routing").await;
+    assert!(page.body.contains("id=\"no-rules\"") && page.body.contains(">Routing rules</a>"), "{}", page.body);
+
+    // A rule missing its action is refused with the typed text kept.
+    let bad = [("name", "Phishing to Security"), ("active", "on"), ("channels", "email"), ("words", "phishing")];
+    let r = w.post("/admin/routing", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("Actions: a rule must do something") && r.body.contains("value=\"phishing\""),
+        "{}",
+        r.body
+    );
+    let mut good = bad.to_vec();
+    good.extend([("group", "Security"), ("restrict_to", "Security"), ("tags", "phishing, security"), ("stop", "on")]);
+    let r = w.post("/admin/routing", &good).await;
+    assert_eq!(r.location, "/admin/routing?m=rule_saved", "{}", r.body);
+    let second = [("name", "Everything else tagged"), ("active", "on"), ("tags", "triage")];
+    assert_eq!(w.post("/admin/routing", &second).await.location, "/admin/routing?m=rule_saved");
+    let (_, rules) = t.get(&admin, "/api/v1/routing-rules").await;
+    let (first_id, second_id) = (rules[0]["id"].as_i64().unwrap(), rules[1]["id"].as_i64().unwrap());
+    assert_eq!(rules[0]["actions"]["tags"], json!(["phishing", "security"]));
+    let list = w.get("/admin/routing?m=rule_saved").await.body;
+    assert!(
+        list.contains("Routing rule saved.") && list.contains("When it came by email and the subject or body says"),
+        "{list}"
+    );
+
+    // The test run on a pasted mail says what would happen.
+    let r =
+        w.post("/admin/routing/test", &[("channel", "email"), ("subject", "Phishing attempt?"), ("body", "see")]).await;
+    let result = r.body.split("id=\"try-result\"").nth(1).expect("a result").split("</section>").next().unwrap();
+    assert!(
+        result.contains("Rule “Phishing to Security”: set group Security")
+            && result.contains("visible to Security only"),
+        "{result}"
+    );
+    assert!(!result.contains("Everything else"), "the first rule stops the check: {result}");
+    let r = w.post("/admin/routing/test", &[("channel", "email"), ("subject", "Printer")]).await;
+    assert!(r.body.contains("Rule “Everything else tagged”: tagged it triage"), "{}", r.body);
+
+    // Reorder, switch off, change, remove.
+    assert_eq!(
+        w.post(&format!("/admin/routing/{second_id}/move"), &[("dir", "up")]).await.location,
+        "/admin/routing?m=rule_moved"
+    );
+    let (_, rules) = t.get(&admin, "/api/v1/routing-rules").await;
+    assert_eq!(rules[0]["id"].as_i64(), Some(second_id));
+    assert_eq!(w.post(&format!("/admin/routing/{second_id}/active"), &[]).await.location, "/admin/routing?m=rule_off");
+    let form = w.get(&format!("/admin/routing/{first_id}")).await.body;
+    assert!(form.contains("value=\"Phishing to Security\"") && form.contains("value=\"phishing, security\""), "{form}");
+    let mut changed = good.clone();
+    changed.retain(|(k, _)| *k != "tags");
+    let r = w.post(&format!("/admin/routing/{first_id}"), &changed).await;
+    assert_eq!(r.location, "/admin/routing?m=rule_saved", "{}", r.body);
+    let (_, rule) = t.get(&admin, &format!("/api/v1/routing-rules/{first_id}")).await;
+    assert_eq!((rule["actions"].get("tags"), rule["stop"].clone()), (None, json!(true)), "no tags: left out");
+    assert_eq!(
+        w.post(&format!("/admin/routing/{second_id}/delete"), &[]).await.location,
+        "/admin/routing?m=rule_deleted"
+    );
+    let mut sam = Web::new(&t);
+    sam.login("sam@example.com", PW).await;
+    assert_eq!(sam.get("/admin/routing").await.status, StatusCode::FORBIDDEN);
+
+    // An agent tags a ticket on its page; the tag links to the queue of that tag.
+    let token = t.user(&admin, "lee@example.com", "agent", &["Service Desk"]).await;
+    let (_, tk) =
+        t.post(&token, "/api/v1/tickets", json!({"title": "Printer on floor 3", "requester": "lee@example.com"})).await;
+    let n = tk["number"].as_str().unwrap();
+    let r = sam.post(&format!("/agent/tickets/{n}/tag"), &[("tags", "printer floor-3")]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=tagged"), "{}", r.body);
+    let page = sam.get(&format!("/agent/tickets/{n}")).await.body;
+    let tags = page.split("id=\"ticket-tags\"").nth(1).unwrap().split("</dd>").next().unwrap();
+    assert!(tags.contains("href=\"/agent?tag=printer\"") && tags.contains(">floor-3<"), "{tags}");
+    assert!(
+        page.contains("tagged it floor-3, printer") || page.contains("tagged it printer, floor-3"),
+        "on the timeline"
+    );
+    let queue = sam.get("/agent?tag=printer").await.body;
+    assert!(queue.contains(n) && queue.contains("tagged printer"), "{queue}");
+    let r = sam.post(&format!("/agent/tickets/{n}/tag"), &[("tags", "no!")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("a tag holds letters, digits"), "{}", r.body);
+    assert_eq!(
+        sam.post(&format!("/agent/tickets/{n}/untag"), &[("tag", "printer")]).await.location,
+        format!("/agent/tickets/{n}?m=untagged")
+    );
+    // Restricting to their own group keeps it in sight, with the badge.
+    let r = sam.post(&format!("/agent/tickets/{n}/restrict"), &[("group", "Service Desk")]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=restricted"), "{}", r.body);
+    let page = sam.get(&format!("/agent/tickets/{n}?m=restricted")).await.body;
+    assert!(page.contains("id=\"ticket-restricted\"") && page.contains("Service Desk only"), "{page}");
+    assert!(page.contains("restricted the ticket to Service Desk"), "on the timeline");
+    let r = sam.post(&format!("/agent/tickets/{n}/restrict"), &[("group", "")]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=unrestricted"), "{}", r.body);
 }

@@ -23,6 +23,7 @@ mod inventory;
 mod mail;
 mod mailboxes;
 mod retention;
+mod routing;
 mod sla;
 mod sso;
 mod webhooks;
@@ -39,6 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(mail::routes())
         .merge(changes::routes())
         .merge(retention::routes())
+        .merge(routing::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
