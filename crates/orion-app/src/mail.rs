@@ -448,7 +448,7 @@ async fn new_ticket(
         assets: Vec::new(),
         at: now,
     };
-    crate::routing::route(c, config, &arrival, &mut d).await?;
+    crate::routing::route(config, &arrival, &mut d);
     let routed = crate::tickets::Routed::from_draft(&mut d);
     let (group, impact, urgency) = (d.group, d.impact, d.urgency);
     let priority = config.matrix.priority(impact, urgency);

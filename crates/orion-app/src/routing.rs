@@ -9,6 +9,7 @@ use crate::kernel::access::require_admin;
 use crate::kernel::error::{collect, invalid};
 use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
 use crate::settings::Config;
+use crate::settings::cache::ActiveRule;
 use crate::{App, AppError, AppResult};
 use orion_domain::routing::{Actions, Conditions, Facts, fold_tag};
 use orion_domain::{Actor, Channel, Email, FieldErrors, Level, Role, Timestamp};
@@ -175,27 +176,30 @@ pub(crate) struct Arrival<'a> {
     pub at: i64,
 }
 
-/// Runs the active rules over `d` in order. References a rule names are looked up now (a group,
-/// category or person removed since the rule was saved is skipped and said so).
-pub(crate) async fn route(c: &mut Conn<'_>, config: &Config, a: &Arrival<'_>, d: &mut Draft) -> AppResult<()> {
+/// Runs the active rules over `d` in order. What a rule's actions name was found when the rules
+/// were loaded (a group, category or person removed since is skipped and said so): checking a
+/// ticket reads nothing.
+pub(crate) fn route(config: &Config, a: &Arrival<'_>, d: &mut Draft) {
     if config.rules.is_empty() {
-        return Ok(());
+        return;
     }
     let in_hours = config
         .policies
         .last()
         .is_none_or(|p| p.calendar.next_working_instant(Timestamp(a.at)) == Some(Timestamp(a.at)));
+    let text = orion_domain::routing::searchable(a.subject, a.body);
+    let sender = a.sender.to_lowercase();
+    let department = a.department.map(orion_domain::search::fold);
     for rule in config.rules.iter() {
         let priority = config.matrix.priority(d.impact, d.urgency).get();
         let facts = Facts {
             channel: a.channel,
-            sender: a.sender,
+            sender: &sender,
             mailbox: a.mailbox,
-            subject: a.subject,
-            body: a.body,
+            text: &text,
             category: d.category.as_ref().map(|c| c.path.as_str()),
             priority,
-            department: a.department,
+            department: department.as_deref(),
             vip: a.vip,
             in_business_hours: in_hours,
             assets: &a.assets,
@@ -203,17 +207,17 @@ pub(crate) async fn route(c: &mut Conn<'_>, config: &Config, a: &Arrival<'_>, d:
         if !rule.conditions.hold(&facts) {
             continue;
         }
-        let did = apply(c, config, &rule.name, &rule.actions, d).await?;
+        let did = apply(config, rule, d);
         d.fired.push(Firing { rule: rule.name.clone(), did });
         if rule.stop {
             break;
         }
     }
-    Ok(())
 }
 
 /// Applies one rule's actions to the draft; returns what it did, as sentences' ends.
-async fn apply(c: &mut Conn<'_>, config: &Config, rule: &str, x: &Actions, d: &mut Draft) -> AppResult<Vec<String>> {
+fn apply(config: &Config, rule: &ActiveRule, d: &mut Draft) -> Vec<String> {
+    let x = &rule.actions;
     let mut did = Vec::new();
     if let Some(name) = &x.group {
         match config.active_group(name) {
@@ -232,29 +236,23 @@ async fn apply(c: &mut Conn<'_>, config: &Config, rule: &str, x: &Actions, d: &m
         }
     }
     if let Some(email) = &x.assignee {
-        if d.chosen.assignee {
-            did.push("left the assignee as chosen".into());
-        } else {
-            match users::find_by_email(c, &email.trim().to_lowercase()).await? {
-                Some(u) if u.active && groups::is_member(c, d.group.id, u.id).await? => {
-                    did.push(format!("assigned it to {}", u.name));
-                    d.assignee = Some(u);
-                }
-                _ => did.push(format!("could not assign it to {email}: not an active member of {}", d.group.name)),
+        match &rule.assignee {
+            _ if d.chosen.assignee => did.push("left the assignee as chosen".into()),
+            Some((u, groups)) if groups.contains(&d.group.id) => {
+                did.push(format!("assigned it to {}", u.name));
+                d.assignee = Some(u.clone());
             }
+            _ => did.push(format!("could not assign it to {email}: not an active member of {}", d.group.name)),
         }
     }
     if let Some(path) = &x.category {
-        if d.chosen.category {
-            did.push("left the category as chosen".into());
-        } else {
-            match categories::find_by_path(c, path.trim()).await? {
-                Some(cat) if cat.active => {
-                    did.push(format!("set category {}", cat.path));
-                    d.category = Some(cat);
-                }
-                _ => did.push(format!("could not set category {path}: no such active category")),
+        match &rule.category {
+            _ if d.chosen.category => did.push("left the category as chosen".into()),
+            Some(cat) => {
+                did.push(format!("set category {}", cat.path));
+                d.category = Some(cat.clone());
             }
+            None => did.push(format!("could not set category {path}: no such active category")),
         }
     }
     let before = config.matrix.priority(d.impact, d.urgency);
@@ -287,19 +285,16 @@ async fn apply(c: &mut Conn<'_>, config: &Config, rule: &str, x: &Actions, d: &m
         }
     }
     if let Some(note) = x.work_note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        d.notes.push((rule.to_string(), note.to_string()));
+        d.notes.push((rule.name.clone(), note.to_string()));
         did.push("added a work note".into());
     }
-    for email in &x.notify {
-        if let Some(u) = users::find_by_email(c, &email.trim().to_lowercase()).await?
-            && u.active
-            && !d.notify.contains(&u.id)
-        {
-            d.notify.push(u.id);
-            did.push(format!("told {}", u.name));
+    for (id, name) in &rule.notify {
+        if !d.notify.contains(id) {
+            d.notify.push(*id);
+            did.push(format!("told {name}"));
         }
     }
-    Ok(did)
+    did
 }
 
 /// The rule in one sentence.
@@ -436,6 +431,11 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
         if s.contains(char::is_whitespace) || (s.contains('@') && !s.starts_with('@') && Email::parse("s", s).is_err())
         {
             errs.push(format!("conditions.senders[{i}]"), "expected an e-mail address or a domain (example.com)");
+        }
+    }
+    for (i, w) in cond.words.iter().enumerate() {
+        if !w.is_empty() && orion_domain::routing::searchable(w, "").trim().is_empty() {
+            errs.push(format!("conditions.words[{i}]"), "must hold a letter or a digit");
         }
     }
     for (i, p) in cond.priorities.iter().enumerate() {
@@ -689,7 +689,7 @@ impl App {
             assets: Vec::new(),
             at,
         };
-        route(&mut c, &config, &arrival, &mut d).await?;
+        route(&config, &arrival, &mut d);
         Ok(RuleTestResult {
             fired: d.fired,
             priority: config.matrix.priority(d.impact, d.urgency).to_string(),

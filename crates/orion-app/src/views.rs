@@ -64,6 +64,7 @@ pub struct Ticket {
 
 impl From<TicketView> for Ticket {
     fn from(t: TicketView) -> Self {
+        let tags = t.tag_list();
         Ticket {
             number: t.number,
             kind: t.kind,
@@ -92,8 +93,8 @@ impl From<TicketView> for Ticket {
             resolved_at: t.resolved_at.map(ts),
             closed_at: t.closed_at.map(ts),
             version: t.version,
+            tags,
             restricted_to: t.visibility_group_name,
-            tags: Vec::new(),
         }
     }
 }

@@ -66,7 +66,8 @@ struct Args {
     /// The webhook receiver (e.g. `orion-bench sink`), with --admin-token
     #[arg(long, requires = "admin_token")]
     webhook_url: Option<String>,
-    /// What --admin-token turns on, comma-separated: `mail`, `webhook`, or `none` (to measure one
+    /// What --admin-token turns on, comma-separated: `mail`, `webhook`, `rules` (200 routing
+    /// rules, the last matching every ticket), or `none` (to measure one
     /// subscriber's cost at a time)
     #[arg(long, value_delimiter = ',', default_value = "mail,webhook")]
     features: Vec<String>,
@@ -216,11 +217,14 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
 /// webhook subscription to every event, through the API as an admin would; only those named in
 /// `features` (`mail`, `webhook`).
 async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str, features: &[String]) -> Result<()> {
-    if let Some(f) = features.iter().find(|f| !["mail", "webhook", "none"].contains(&f.as_str())) {
-        bail!("--features takes mail, webhook or none, not {f:?}");
+    if let Some(f) = features.iter().find(|f| !["mail", "webhook", "rules", "none"].contains(&f.as_str())) {
+        bail!("--features takes mail, webhook, rules or none, not {f:?}");
     }
     let on = |f: &str| features.iter().any(|x| x == f);
     let mut c = Conn::open(url, &format!("Bearer {admin_token}")).await?;
+    if on("rules") {
+        add_rules(&mut c).await?;
+    }
     let (status, body) = c.call("GET", "/api/v1/settings/mail", None).await;
     if status == 404 {
         // An older revision in a `scripts/bench --compare` run: it has neither.
@@ -244,6 +248,44 @@ async fn every_feature_on(url: &str, admin_token: &str, webhook_url: &str, featu
         bail!("turning requester mail on: HTTP {status} {}", String::from_utf8_lossy(&body));
     }
     subscribe(&mut c, webhook_url, on("webhook")).await
+}
+
+/// How many routing rules `--features rules` adds.
+const RULES: usize = 200;
+
+/// Adds `RULES` routing rules as an admin would: 199 that the bench tickets do not match (words,
+/// sender domains, departments, VIPs outside business hours — each checked on every ticket) and
+/// a last one that matches them all ("VPN") and tags them, so every ticket also gets its firing on
+/// the timeline and a tag.
+async fn add_rules(c: &mut Conn) -> Result<()> {
+    for i in 0..RULES {
+        let (conditions, actions) = match i % 4 {
+            _ if i == RULES - 1 => (serde_json::json!({"words": ["vpn"]}), serde_json::json!({"tags": ["vpn"]})),
+            0 => (
+                serde_json::json!({"words": [format!("keyword{i}"), format!("two words {i}")]}),
+                serde_json::json!({"tags": [format!("t{i}")]}),
+            ),
+            1 => (
+                serde_json::json!({"senders": [format!("dept{i}.example.org")], "channels": ["email"]}),
+                serde_json::json!({"impact": 2}),
+            ),
+            2 => (serde_json::json!({"departments": [format!("Department {i}")]}), serde_json::json!({"urgency": 2})),
+            _ => (
+                serde_json::json!({"vip": true, "business_hours": false}),
+                serde_json::json!({"tags": ["after-hours-vip"]}),
+            ),
+        };
+        let rule = serde_json::json!({"name": format!("Bench rule {i}"), "conditions": conditions, "actions": actions});
+        let (status, body) = c.call("POST", "/api/v1/routing-rules", Some(rule.to_string().into_bytes())).await;
+        if status == 404 {
+            println!("<!-- this server has no routing rules: measured without them -->");
+            return Ok(());
+        }
+        if status != 201 {
+            bail!("adding routing rule {i}: HTTP {status} {}", String::from_utf8_lossy(&body));
+        }
+    }
+    Ok(())
 }
 
 /// Subscribes the receiver to every event, if `on`.

@@ -145,3 +145,13 @@ pub async fn member_ids(conn: &mut Conn<'_>, group_id: i64) -> Result<Vec<i64>> 
             .await
     })?)
 }
+
+/// The ids of the groups a user is a member of.
+pub async fn group_ids_of(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT group_id FROM group_member WHERE user_id = $1 ORDER BY group_id")
+            .bind(user_id)
+            .fetch_all(c)
+            .await
+    })?)
+}

@@ -42,22 +42,53 @@ pub struct TicketView {
     /// The group the ticket is restricted to (only its members, admins and the requester see it)
     pub visibility_group_id: Option<i64>,
     pub visibility_group_name: Option<String>,
+    /// The ticket's tags, comma-joined (no tag holds a comma); `None` without tags
+    pub tags: Option<String>,
 }
 
-const SELECT_VIEW: &str = "SELECT t.id, t.number, t.kind, t.title, t.description,
+impl TicketView {
+    /// The tags, in alphabetical order.
+    pub fn tag_list(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.tags.iter().flat_map(|t| t.split(',')).map(str::to_string).collect();
+        v.sort();
+        v
+    }
+}
+
+/// A ticket with the names it refers to and its tags (comma-joined, in the same statement: a
+/// ticket page or a list page costs no extra round trip for them).
+macro_rules! select_view {
+    ($tags:literal) => {
+        concat!(
+            "SELECT t.id, t.number, t.kind, t.title, t.description,
         t.requester_id, r.email AS requester_email, r.name AS requester_name, t.channel,
         t.category_id, c.path AS category_path, t.impact, t.urgency, t.priority, t.state, t.pending_reason,
         t.assignment_group_id, g.name AS assignment_group_name, g.tier AS assignment_group_tier,
         t.assignee_id, a.email AS assignee_email, a.name AS assignee_name,
         t.escalation_count, t.max_tier, t.reopen_count, t.resolution_code, t.resolution_notes,
         t.created_by, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.version,
-        t.visibility_group_id, vg.name AS visibility_group_name
+        t.visibility_group_id, vg.name AS visibility_group_name, ",
+            $tags,
+            " AS tags
     FROM ticket t
     JOIN app_user r ON r.id = t.requester_id
     JOIN agent_group g ON g.id = t.assignment_group_id
     LEFT JOIN category c ON c.id = t.category_id
     LEFT JOIN app_user a ON a.id = t.assignee_id
-    LEFT JOIN agent_group vg ON vg.id = t.visibility_group_id";
+    LEFT JOIN agent_group vg ON vg.id = t.visibility_group_id"
+        )
+    };
+}
+const SELECT_VIEW_SQLITE: &str = select_view!("(SELECT group_concat(tag, ',') FROM ticket_tag WHERE ticket_id = t.id)");
+const SELECT_VIEW_POSTGRES: &str =
+    select_view!("(SELECT string_agg(tag, ',' ORDER BY tag) FROM ticket_tag WHERE ticket_id = t.id)");
+
+fn select_view(conn: &Conn<'_>) -> &'static str {
+    match conn.engine() {
+        crate::Engine::Sqlite => SELECT_VIEW_SQLITE,
+        crate::Engine::Postgres => SELECT_VIEW_POSTGRES,
+    }
+}
 
 /// The fields of a ticket being logged; its number is drawn from the sequence of `prefix`.
 pub struct NewTicket<'a> {
@@ -169,7 +200,7 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<TicketView> {
-    let mut sql = Sql::new(SELECT_VIEW);
+    let mut sql = Sql::new(select_view(conn));
     sql.push(" WHERE t.id = ").bind_i64(id);
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
@@ -179,13 +210,13 @@ pub async fn get_many(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<TicketView
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(SELECT_VIEW);
+    let mut sql = Sql::new(select_view(conn));
     sql.push(" WHERE t.id IN ").bind_list(ids, Bind::I64);
     Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
 }
 
 pub async fn get_by_number(conn: &mut Conn<'_>, number: &str) -> Result<TicketView> {
-    let mut sql = Sql::new(SELECT_VIEW);
+    let mut sql = Sql::new(select_view(conn));
     sql.push(" WHERE t.number = ").bind_text(number);
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
@@ -402,7 +433,7 @@ pub async fn list_sql(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Sql> {
 /// names is checked against the other filters.
 fn tagged(sqlite: bool, f: &TicketFilter, tag: &str) -> Sql {
     let order = if f.ascending { "ASC" } else { "DESC" };
-    let mut sql = Sql::new(SELECT_VIEW);
+    let mut sql = Sql::new(if sqlite { SELECT_VIEW_SQLITE } else { SELECT_VIEW_POSTGRES });
     let join = if sqlite { "CROSS JOIN" } else { "JOIN" };
     sql.push(&format!(
         " WHERE t.id IN (SELECT tt.ticket_id FROM ticket_tag tt {join} ticket ON ticket.id = tt.ticket_id WHERE tt.tag = "
@@ -424,7 +455,7 @@ async fn plan(conn: &mut Conn<'_>, f: &TicketFilter, ids: Option<(i64, i64)>) ->
     let walk = if sqlite && candidates.len() > 1 { shortest_walk(conn, f, &candidates).await? } else { candidates[0] };
     let branches = branch_states(f, walk, sqlite);
     let order = if f.ascending { "ASC" } else { "DESC" };
-    let mut sql = Sql::new(SELECT_VIEW);
+    let mut sql = Sql::new(if sqlite { SELECT_VIEW_SQLITE } else { SELECT_VIEW_POSTGRES });
     sql.push(" WHERE t.id IN (");
     for (i, state) in branches.iter().enumerate() {
         if i > 0 {
@@ -699,20 +730,4 @@ pub async fn remove_tag(conn: &mut Conn<'_>, ticket_id: i64, tag: &str) -> Resul
             .map(|r| r.rows_affected())
     })?;
     Ok(n > 0)
-}
-
-/// The tags of several tickets: (ticket id, tag) pairs.
-pub async fn tags_of(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<(i64, String)>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new("SELECT ticket_id, tag FROM ticket_tag WHERE ticket_id IN ");
-    sql.bind_list(ids, Bind::I64).push(" ORDER BY ticket_id, tag");
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        ticket_id: i64,
-        tag: String,
-    }
-    let rows: Vec<Row> = crate::fetch_all_sql!(conn, Row, &sql)?;
-    Ok(rows.into_iter().map(|r| (r.ticket_id, r.tag)).collect())
 }

@@ -30,24 +30,62 @@ pub(crate) struct Config {
     pub rules: Vec<ActiveRule>,
 }
 
-/// A routing rule ready to evaluate.
+/// A routing rule ready to evaluate: its conditions prepared, the category and people its
+/// actions name found when the rules were loaded, so that checking a new ticket reads nothing.
 pub(crate) struct ActiveRule {
     pub name: String,
     pub stop: bool,
-    pub conditions: orion_domain::routing::Conditions,
+    pub conditions: orion_domain::routing::Prepared,
     pub actions: orion_domain::routing::Actions,
+    /// The category `actions.category` names, if it is still active
+    pub category: Option<orion_store::categories::CategoryRow>,
+    /// The agent `actions.assignee` names, if still active, with the ids of their groups
+    pub assignee: Option<(orion_store::users::UserRow, Vec<i64>)>,
+    /// The active people `actions.notify` names: (id, name)
+    pub notify: Vec<(i64, String)>,
 }
 
 /// The active rules; one whose JSON no longer reads is skipped with a warning.
 async fn load_rules(conn: &mut Conn<'_>) -> AppResult<Vec<ActiveRule>> {
+    use orion_domain::routing::{Actions, Conditions};
+    use orion_store::{categories, users};
     let mut out = Vec::new();
     for row in orion_store::routing::list(conn).await?.into_iter().filter(|r| r.active) {
-        match (serde_json::from_str(&row.conditions), serde_json::from_str(&row.actions)) {
-            (Ok(conditions), Ok(actions)) => {
-                out.push(ActiveRule { name: row.name, stop: row.stop, conditions, actions })
+        let parsed: (Result<Conditions, _>, Result<Actions, _>) =
+            (serde_json::from_str(&row.conditions), serde_json::from_str(&row.actions));
+        let (Ok(conditions), Ok(actions)) = parsed else {
+            tracing::warn!(rule = %row.name, "skipping routing rule: its conditions or actions are unreadable");
+            continue;
+        };
+        let category = match actions.category.as_deref() {
+            Some(p) => categories::find_by_path(conn, p).await?.filter(|c| c.active),
+            None => None,
+        };
+        let assignee = match actions.assignee.as_deref() {
+            Some(e) => match users::find_by_email(conn, &e.to_lowercase()).await?.filter(|u| u.active) {
+                Some(u) => {
+                    let groups = groups::group_ids_of(conn, u.id).await?;
+                    Some((u, groups))
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let mut notify = Vec::new();
+        for e in &actions.notify {
+            if let Some(u) = users::find_by_email(conn, &e.to_lowercase()).await?.filter(|u| u.active) {
+                notify.push((u.id, u.name));
             }
-            _ => tracing::warn!(rule = %row.name, "skipping routing rule: its conditions or actions are unreadable"),
         }
+        out.push(ActiveRule {
+            name: row.name,
+            stop: row.stop,
+            conditions: conditions.prepare(),
+            actions,
+            category,
+            assignee,
+            notify,
+        });
     }
     Ok(out)
 }

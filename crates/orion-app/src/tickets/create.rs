@@ -154,12 +154,10 @@ impl App {
                 assets: assets.iter().map(|(_, name)| name.clone()).collect(),
                 at: now,
             };
-            let mut r = self.db.read().await?;
-            crate::routing::route(&mut r.conn(), &config, &arrival, &mut d).await?;
+            crate::routing::route(&config, &arrival, &mut d);
         }
         let routed = super::Routed::from_draft(&mut d);
-        let (restricted, mut tags) = (routed.restrict.clone(), routed.tags.clone());
-        tags.sort();
+        let (restricted, tags) = (routed.restrict.clone(), routed.tags.clone());
         let (group, assignee, category, impact, urgency) = (d.group, d.assignee, d.category, d.impact, d.urgency);
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
@@ -261,9 +259,8 @@ impl App {
             version: 1,
             visibility_group_id: restricted.as_ref().map(|(id, _)| *id),
             visibility_group_name: restricted.map(|(_, name)| name),
+            tags: (!tags.is_empty()).then(|| tags.join(",")),
         };
-        let mut t = Ticket::from(view);
-        t.tags = tags;
-        Ok(t)
+        Ok(view.into())
     }
 }

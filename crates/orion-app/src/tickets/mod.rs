@@ -298,11 +298,7 @@ impl App {
     pub async fn get_ticket(&self, actor: &Actor, number: &str) -> AppResult<Ticket> {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let t = load_visible(&mut c, actor, number).await?;
-        let tags = tickets::tags(&mut c, t.id).await?;
-        let mut t = Ticket::from(t);
-        t.tags = tags;
-        Ok(t)
+        Ok(load_visible(&mut c, actor, number).await?.into())
     }
 
     /// Newest first, keyset-paged. Requesters only ever list their own tickets.
@@ -373,16 +369,6 @@ impl App {
         let next_cursor = keyset_cursor(&mut rows, f.limit - 1, |t| t.id).or(resume_after.map(|id| id.to_string()));
         // Restricted tickets the reader may not see leave the page (it may then be short).
         drop_hidden(&mut c, actor, &mut rows, |t| t.id).await?;
-        let tags = tickets::tags_of(&mut c, &rows.iter().map(|t| t.id).collect::<Vec<_>>()).await?;
-        let items = rows
-            .into_iter()
-            .map(|t| {
-                let id = t.id;
-                let mut t = Ticket::from(t);
-                t.tags = tags.iter().filter(|(tid, _)| *tid == id).map(|(_, tag)| tag.clone()).collect();
-                t
-            })
-            .collect();
-        Ok(Page { items, next_cursor })
+        Ok(Page { items: rows.into_iter().map(Ticket::from).collect(), next_cursor })
     }
 }

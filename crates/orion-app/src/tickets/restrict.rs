@@ -37,9 +37,7 @@ impl App {
             None => None,
         };
         if t.visibility_group_id == to.as_ref().map(|g| g.id) {
-            let mut v = Ticket::from(t.clone());
-            v.tags = tickets::tags(&mut c, t.id).await?;
-            return Ok(v);
+            return Ok(t.into());
         }
         let from = t.visibility_group_name.clone();
         t.visibility_group_id = to.as_ref().map(|g| g.id);
@@ -68,11 +66,8 @@ impl App {
             detail: &detail,
         };
         orion_store::web::log_event(&mut c, &e, now).await?;
-        let tags = tickets::tags(&mut c, view.id).await?;
         self.commit(tx).await?;
-        let mut v = Ticket::from(view);
-        v.tags = tags;
-        Ok(v)
+        Ok(view.into())
     }
 
     /// Adds tags to a ticket (staff); returns the ticket's tags.
