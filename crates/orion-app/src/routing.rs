@@ -11,7 +11,7 @@ use crate::kernel::limits::{TEXT_MAX, TITLE_MAX};
 use crate::settings::Config;
 use crate::settings::cache::ActiveRule;
 use crate::{App, AppError, AppResult};
-use orion_domain::routing::{Actions, Conditions, Facts, fold_tag};
+use orion_domain::routing::{Actions, Conditions, Facts, fold_tags};
 use orion_domain::{Actor, Channel, Email, FieldErrors, Level, Role, Timestamp};
 use orion_store::routing::{self as store, RuleFields, RuleRow};
 use orion_store::{Conn, categories, groups, users};
@@ -485,15 +485,7 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
     if act.urgency.is_some_and(|u| !(1..=3).contains(&u)) {
         errs.push("actions.urgency", "expected 1 (high) to 3 (low)");
     }
-    let mut tags = Vec::new();
-    for (i, t) in act.tags.iter().enumerate() {
-        if let Some(t) = errs.check(fold_tag(&format!("actions.tags[{i}]"), t))
-            && !tags.contains(&t)
-        {
-            tags.push(t);
-        }
-    }
-    act.tags = tags;
+    act.tags = fold_tags("actions.tags", &act.tags, &mut errs);
     if let Some(g) = act.restrict_to.as_deref()
         && let Some(row) = collect(&mut errs, crate::directory::group_by_name(c, "actions.restrict_to", g).await)?
     {
@@ -519,7 +511,6 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
     Ok(Valid {
         name,
         active: input.active.or(current.map(|r| r.active)).unwrap_or(true),
-        on_update: false,
         stop: input.stop.or(current.map(|r| r.stop)).unwrap_or(false),
         conditions: serde_json::to_string(&cond).map_err(|e| AppError::Internal(e.to_string()))?,
         actions: serde_json::to_string(&act).map_err(|e| AppError::Internal(e.to_string()))?,
@@ -529,7 +520,6 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
 struct Valid {
     name: String,
     active: bool,
-    on_update: bool,
     stop: bool,
     conditions: String,
     actions: String,
@@ -540,7 +530,6 @@ impl Valid {
         RuleFields {
             name: &self.name,
             active: self.active,
-            on_update: self.on_update,
             stop: self.stop,
             conditions: &self.conditions,
             actions: &self.actions,

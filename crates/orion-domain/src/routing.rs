@@ -29,6 +29,19 @@ pub fn fold_tag(field: &str, raw: &str) -> Result<String, FieldError> {
     Ok(t)
 }
 
+/// Folds a list of tags with [`fold_tag`], each error named `field[i]`, duplicates dropped.
+pub fn fold_tags(field: &str, raw: &[String], errs: &mut crate::FieldErrors) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        if let Some(t) = errs.check(fold_tag(&format!("{field}[{i}]"), t))
+            && !tags.contains(&t)
+        {
+            tags.push(t);
+        }
+    }
+    tags
+}
+
 /// A rule's conditions, as stored (JSON) and as the API takes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

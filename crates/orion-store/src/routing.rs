@@ -9,7 +9,6 @@ pub struct RuleRow {
     pub name: String,
     pub position: i64,
     pub active: bool,
-    pub on_update: bool,
     pub stop: bool,
     pub conditions: String,
     pub actions: String,
@@ -18,13 +17,12 @@ pub struct RuleRow {
 }
 
 const COLS: &str =
-    "SELECT id, name, position, active, on_update, stop, conditions, actions, created_at, updated_at FROM routing_rule";
+    "SELECT id, name, position, active, stop, conditions, actions, created_at, updated_at FROM routing_rule";
 
 /// The fields an admin sets.
 pub struct RuleFields<'a> {
     pub name: &'a str,
     pub active: bool,
-    pub on_update: bool,
     pub stop: bool,
     pub conditions: &'a str,
     pub actions: &'a str,
@@ -34,14 +32,13 @@ pub struct RuleFields<'a> {
 pub async fn insert(conn: &mut Conn<'_>, r: &RuleFields<'_>, created_by: i64, now: i64) -> Result<i64> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
-            "INSERT INTO routing_rule (name, position, active, on_update, stop, conditions, actions, created_by,
+            "INSERT INTO routing_rule (name, position, active, stop, conditions, actions, created_by,
                  created_at, updated_at)
-             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM routing_rule), $2, $3, $4, $5, $6, $7, $8, $8)
+             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM routing_rule), $2, $3, $4, $5, $6, $7, $7)
              RETURNING id",
         )
         .bind(r.name)
         .bind(r.active)
-        .bind(r.on_update)
         .bind(r.stop)
         .bind(r.conditions)
         .bind(r.actions)
@@ -55,13 +52,12 @@ pub async fn insert(conn: &mut Conn<'_>, r: &RuleFields<'_>, created_by: i64, no
 pub async fn update(conn: &mut Conn<'_>, id: i64, r: &RuleFields<'_>, now: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
-            "UPDATE routing_rule SET name = $2, active = $3, on_update = $4, stop = $5, conditions = $6,
-                 actions = $7, updated_at = $8 WHERE id = $1",
+            "UPDATE routing_rule SET name = $2, active = $3, stop = $4, conditions = $5, actions = $6,
+                 updated_at = $7 WHERE id = $1",
         )
         .bind(id)
         .bind(r.name)
         .bind(r.active)
-        .bind(r.on_update)
         .bind(r.stop)
         .bind(r.conditions)
         .bind(r.actions)

@@ -185,9 +185,9 @@ pub(crate) async fn view(c: &mut Conn<'_>, t: TicketView) -> AppResult<Problem> 
     })
 }
 
-/// An incident by number, for linking.
-async fn incident(c: &mut Conn<'_>, field: &str, number: &str) -> AppResult<TicketView> {
-    match tickets::load(c, number).await {
+/// An incident by number, for linking: one restricted to a group the actor is not in is unknown.
+async fn incident(c: &mut Conn<'_>, actor: &Actor, field: &str, number: &str) -> AppResult<TicketView> {
+    match tickets::load_visible(c, actor, number).await {
         Ok(t) if t.kind == "incident" => Ok(t),
         Ok(t) => Err(invalid(field, format!("{} is a {}, not an incident", t.number, t.kind.replace('_', " ")))),
         Err(AppError::NotFound(_)) => Err(invalid(field, format!("no incident {number}"))),
@@ -230,7 +230,7 @@ pub(crate) async fn create_problem_in(
     let workaround = text_field(&mut errs, "workaround", input.workaround.as_deref()).unwrap_or_default();
     let mut incidents = Vec::new();
     for (i, n) in input.incidents.iter().flatten().enumerate() {
-        match incident(c, &format!("incidents[{i}]"), n).await {
+        match incident(c, actor, &format!("incidents[{i}]"), n).await {
             Ok(t) => incidents.push(t),
             Err(AppError::Validation(e)) => e.iter().for_each(|f| errs.push(f.field.clone(), f.message.clone())),
             Err(e) => return Err(e),
@@ -452,7 +452,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = load_kind(&mut c, number, TicketKind::Problem).await?;
-        let inc = incident(&mut c, "incident", &input.incident).await?;
+        let inc = incident(&mut c, actor, "incident", &input.incident).await?;
         link_incident(&mut c, actor, &t, &inc, now).await?;
         let out = view(&mut c, t).await?;
         self.commit(tx).await?;
@@ -465,7 +465,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = load_kind(&mut c, number, TicketKind::Problem).await?;
-        let inc = incident(&mut c, "incident", incident_no).await?;
+        let inc = incident(&mut c, actor, "incident", incident_no).await?;
         found(store::unlink_incident(&mut c, inc.id, t.id).await, "incident on this problem")?;
         note_on(&mut c, t.id, now, actor, "incident_unlinked", json!({"incident": inc.number})).await?;
         note_on(&mut c, inc.id, now, actor, "problem_unlinked", json!({"problem": t.number})).await?;

@@ -2,7 +2,7 @@
 //! of it is on the ticket's timeline and in the security log, with who did it.
 
 use super::*;
-use orion_domain::routing::fold_tag;
+use orion_domain::routing::{fold_tag, fold_tags};
 
 /// `PUT /api/v1/tickets/{number}/restriction`
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -74,14 +74,7 @@ impl App {
     pub async fn tag_ticket(&self, actor: &Actor, number: &str, input: TagsInput) -> AppResult<Vec<String>> {
         require_staff(actor, "tag tickets")?;
         let mut errs = FieldErrors::new();
-        let mut tags: Vec<String> = Vec::new();
-        for (i, t) in input.tags.iter().enumerate() {
-            if let Some(t) = errs.check(fold_tag(&format!("tags[{i}]"), t))
-                && !tags.contains(&t)
-            {
-                tags.push(t);
-            }
-        }
+        let tags = fold_tags("tags", &input.tags, &mut errs);
         if input.tags.is_empty() {
             errs.push("tags", "name at least one tag");
         } else if input.tags.len() > 20 {

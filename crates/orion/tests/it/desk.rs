@@ -373,6 +373,10 @@ async fn a_mailed_phishing_report_is_routed_to_security_and_hidden_from_l1_by_ev
     assert_eq!(resp.status(), StatusCode::OK, "Security reads the original");
     let note = json!({"body": "looking", "visibility": "internal"});
     assert_eq!(t.post(&sam, &format!("/api/v1/tickets/{number}/comments"), note).await.0, StatusCode::NOT_FOUND);
+    // Nor by linking it to a problem: the number names no incident they know.
+    let wave = json!({"title": "Phishing wave", "incidents": [number]});
+    let (s, b) = t.post(&sam, "/api/v1/problems", wave).await;
+    assert_eq!((s, b["error"]["fields"]["incidents[0]"].is_string()), (StatusCode::UNPROCESSABLE_ENTITY, true), "{b}");
     let lift = json!({"group": null});
     assert_eq!(
         t.put(&sam, &format!("/api/v1/tickets/{number}/restriction"), lift.clone()).await.0,

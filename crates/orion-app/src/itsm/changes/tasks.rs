@@ -141,7 +141,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = load_kind(&mut c, number, TicketKind::Change).await?;
-        let inc = match tickets::load(&mut c, incident).await {
+        let inc = match tickets::load_visible(&mut c, actor, incident).await {
             Ok(i) if i.kind == "incident" => i,
             Ok(i) => return Err(invalid("incident", format!("{} is not an incident", i.number))),
             Err(AppError::NotFound(_)) => return Err(invalid("incident", format!("no incident {incident}"))),
