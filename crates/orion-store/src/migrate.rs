@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(23, "0023_retention"),
     migration!(24, "0024_people_lookup"),
     migration!(25, "0025_routing"),
+    migration!(26, "0026_desk"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

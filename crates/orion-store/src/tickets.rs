@@ -55,40 +55,25 @@ impl TicketView {
     }
 }
 
-/// A ticket with the names it refers to and its tags (comma-joined, in the same statement: a
-/// ticket page or a list page costs no extra round trip for them).
-macro_rules! select_view {
-    ($tags:literal) => {
-        concat!(
-            "SELECT t.id, t.number, t.kind, t.title, t.description,
+/// A ticket with the names it refers to and its tags (kept comma-joined on the ticket row, so a
+/// ticket page or a list page costs no extra round trip or sub-query for them). The restricting
+/// group's name is looked up only for the few restricted tickets.
+const SELECT_VIEW: &str = "SELECT t.id, t.number, t.kind, t.title, t.description,
         t.requester_id, r.email AS requester_email, r.name AS requester_name, t.channel,
         t.category_id, c.path AS category_path, t.impact, t.urgency, t.priority, t.state, t.pending_reason,
         t.assignment_group_id, g.name AS assignment_group_name, g.tier AS assignment_group_tier,
         t.assignee_id, a.email AS assignee_email, a.name AS assignee_name,
         t.escalation_count, t.max_tier, t.reopen_count, t.resolution_code, t.resolution_notes,
         t.created_by, t.created_at, t.updated_at, t.resolved_at, t.closed_at, t.version,
-        t.visibility_group_id, vg.name AS visibility_group_name, ",
-            $tags,
-            " AS tags
+        t.visibility_group_id,
+        CASE WHEN t.visibility_group_id IS NULL THEN NULL
+             ELSE (SELECT vg.name FROM agent_group vg WHERE vg.id = t.visibility_group_id) END AS visibility_group_name,
+        t.tags
     FROM ticket t
     JOIN app_user r ON r.id = t.requester_id
     JOIN agent_group g ON g.id = t.assignment_group_id
     LEFT JOIN category c ON c.id = t.category_id
-    LEFT JOIN app_user a ON a.id = t.assignee_id
-    LEFT JOIN agent_group vg ON vg.id = t.visibility_group_id"
-        )
-    };
-}
-const SELECT_VIEW_SQLITE: &str = select_view!("(SELECT group_concat(tag, ',') FROM ticket_tag WHERE ticket_id = t.id)");
-const SELECT_VIEW_POSTGRES: &str =
-    select_view!("(SELECT string_agg(tag, ',' ORDER BY tag) FROM ticket_tag WHERE ticket_id = t.id)");
-
-fn select_view(conn: &Conn<'_>) -> &'static str {
-    match conn.engine() {
-        crate::Engine::Sqlite => SELECT_VIEW_SQLITE,
-        crate::Engine::Postgres => SELECT_VIEW_POSTGRES,
-    }
-}
+    LEFT JOIN app_user a ON a.id = t.assignee_id";
 
 /// The fields of a ticket being logged; its number is drawn from the sequence of `prefix`.
 pub struct NewTicket<'a> {
@@ -200,7 +185,7 @@ pub async fn create(conn: &mut Conn<'_>, t: &NewTicket<'_>) -> Result<(i64, Stri
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<TicketView> {
-    let mut sql = Sql::new(select_view(conn));
+    let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.id = ").bind_i64(id);
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
@@ -210,13 +195,13 @@ pub async fn get_many(conn: &mut Conn<'_>, ids: &[i64]) -> Result<Vec<TicketView
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(select_view(conn));
+    let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.id IN ").bind_list(ids, Bind::I64);
     Ok(crate::fetch_all_sql!(conn, TicketView, &sql)?)
 }
 
 pub async fn get_by_number(conn: &mut Conn<'_>, number: &str) -> Result<TicketView> {
-    let mut sql = Sql::new(select_view(conn));
+    let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.number = ").bind_text(number);
     crate::fetch_all_sql!(conn, TicketView, &sql)?.pop().ok_or(StoreError::NotFound)
 }
@@ -433,7 +418,7 @@ pub async fn list_sql(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<Sql> {
 /// names is checked against the other filters.
 fn tagged(sqlite: bool, f: &TicketFilter, tag: &str) -> Sql {
     let order = if f.ascending { "ASC" } else { "DESC" };
-    let mut sql = Sql::new(if sqlite { SELECT_VIEW_SQLITE } else { SELECT_VIEW_POSTGRES });
+    let mut sql = Sql::new(SELECT_VIEW);
     let join = if sqlite { "CROSS JOIN" } else { "JOIN" };
     sql.push(&format!(
         " WHERE t.id IN (SELECT tt.ticket_id FROM ticket_tag tt {join} ticket ON ticket.id = tt.ticket_id WHERE tt.tag = "
@@ -455,7 +440,7 @@ async fn plan(conn: &mut Conn<'_>, f: &TicketFilter, ids: Option<(i64, i64)>) ->
     let walk = if sqlite && candidates.len() > 1 { shortest_walk(conn, f, &candidates).await? } else { candidates[0] };
     let branches = branch_states(f, walk, sqlite);
     let order = if f.ascending { "ASC" } else { "DESC" };
-    let mut sql = Sql::new(if sqlite { SELECT_VIEW_SQLITE } else { SELECT_VIEW_POSTGRES });
+    let mut sql = Sql::new(SELECT_VIEW);
     sql.push(" WHERE t.id IN (");
     for (i, state) in branches.iter().enumerate() {
         if i > 0 {
@@ -716,7 +701,20 @@ pub async fn add_tags(conn: &mut Conn<'_>, ticket_id: i64, tags: &[String]) -> R
             added.push(tag.clone());
         }
     }
+    if !added.is_empty() {
+        store_tag_list(conn, ticket_id).await?;
+    }
     Ok(added)
+}
+
+/// Writes a ticket's tags, comma-joined in order, on its row (read with the ticket).
+async fn store_tag_list(conn: &mut Conn<'_>, ticket_id: i64) -> Result<()> {
+    let list = tags(conn, ticket_id).await?;
+    let joined = (!list.is_empty()).then(|| list.join(","));
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE ticket SET tags = $2 WHERE id = $1").bind(ticket_id).bind(&joined).execute(c).await.map(|_| ())
+    })?;
+    Ok(())
 }
 
 /// Removes one tag from a ticket; false if it did not have it.
@@ -729,5 +727,8 @@ pub async fn remove_tag(conn: &mut Conn<'_>, ticket_id: i64, tag: &str) -> Resul
             .await
             .map(|r| r.rows_affected())
     })?;
+    if n > 0 {
+        store_tag_list(conn, ticket_id).await?;
+    }
     Ok(n > 0)
 }
