@@ -44,6 +44,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("search", 3),
     ("itsm", 3),
     ("retention", 3),
+    ("macros", 3),
+    ("desk", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

@@ -7,6 +7,7 @@ pub mod api_schema;
 pub mod auth;
 pub mod cmdb;
 pub mod demo;
+pub mod desk;
 pub mod directory;
 pub mod identity;
 pub(crate) mod intake;
@@ -16,6 +17,7 @@ pub mod kb;
 pub mod kernel;
 #[cfg(test)]
 mod layering;
+pub mod macros;
 pub mod mail;
 pub mod mail_templates;
 pub mod mailbox;

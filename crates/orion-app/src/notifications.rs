@@ -1,15 +1,21 @@
-//! A user's in-app notifications (SLA warnings and breaches today).
+//! A user's notifications in the console, and how each person wants to hear of each kind of
+//! notice (in the console, by mail, both or not at all). What raises them: the SLA timer, routing
+//! rules and the desk's reaction to ticket events (`crate::desk`); one notice is delivered by
+//! `crate::tickets::notify_user`.
 
+use crate::kernel::access::require_staff;
 use crate::{App, AppError, AppResult, Page};
 use orion_domain::{Actor, Timestamp};
-use orion_store::notifications;
+use orion_store::{desk as store, notifications};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Notification {
     pub id: i64,
-    /// `sla_warning`, `sla_breached`
+    /// `assigned`, `group`, `reply`, `mention`, `sla_warning`, `sla_breached`, `approval`,
+    /// `followed`, `rule`
     pub kind: String,
     pub ticket: Option<String>,
     pub message: String,
@@ -17,7 +23,110 @@ pub struct Notification {
     pub read: bool,
 }
 
+/// The job that mails one notice to an agent.
+pub const AGENT_MAIL_JOB: &str = "mail.agent";
+
+/// The kinds of notice, with the sentence a person reads in their preferences and the default
+/// delivery. `digest` is the daily summary mail (mail or none).
+pub const KINDS: &[(&str, &str, &str)] = &[
+    ("assigned", "A ticket is assigned to me", "console"),
+    ("group", "A ticket arrives in one of my groups (new, moved or escalated there)", "none"),
+    ("reply", "The requester replies on a ticket assigned to me", "console"),
+    ("mention", "Someone mentions me (@) in a work note", "both"),
+    ("sla", "An SLA warning or breach on my ticket, or on my group's as its lead", "console"),
+    ("approval", "A change waits for my approval", "both"),
+    ("followed", "A ticket I follow changes", "console"),
+    ("rule", "A routing rule tells me of a ticket", "console"),
+    ("digest", "A summary of my open tickets and unread notices each morning, by mail", "none"),
+];
+
+pub(crate) const DELIVERIES: &[&str] = &["console", "mail", "both", "none"];
+
+/// The default delivery of a kind.
+pub(crate) fn default_of(kind: &str) -> &'static str {
+    KINDS.iter().find(|(k, _, _)| *k == kind).map_or("console", |(_, _, d)| d)
+}
+
+/// One kind of notice and how the person hears of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Preference {
+    /// `assigned`, `group`, `reply`, `mention`, `sla`, `approval`, `followed`, `rule`, `digest`
+    pub kind: String,
+    /// What it is, in a sentence
+    pub label: String,
+    /// `console`, `mail`, `both` or `none`
+    pub delivery: String,
+    /// Is this the default?
+    pub default: bool,
+}
+
+/// `PUT /api/v1/me/notification-preferences`: kind → delivery (`console`, `mail`, `both`,
+/// `none`, or `default`); kinds left out keep theirs.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct PreferencesInput {
+    #[schema(value_type = Object)]
+    pub deliveries: BTreeMap<String, String>,
+}
+
+/// The preference a stored notice kind follows (`sla_warning` and `sla_breached` follow `sla`).
+pub(crate) fn preference_kind(kind: &str) -> &str {
+    match kind {
+        "sla_warning" | "sla_breached" => "sla",
+        k => k,
+    }
+}
+
 impl App {
+    /// How the actor hears of each kind of notice.
+    pub async fn notification_preferences(&self, actor: &Actor) -> AppResult<Vec<Preference>> {
+        let mut r = self.db.read().await?;
+        let set = store::preferences(&mut r.conn(), actor.id.0).await?;
+        Ok(KINDS
+            .iter()
+            .filter(|(k, _, _)| actor.role.is_staff() || *k == "digest")
+            .map(|(k, label, default)| {
+                let chosen = set.iter().find(|(kind, _)| kind == k).map(|(_, d)| d.clone());
+                Preference {
+                    kind: k.to_string(),
+                    label: label.to_string(),
+                    default: chosen.is_none(),
+                    delivery: chosen.unwrap_or_else(|| default.to_string()),
+                }
+            })
+            .collect())
+    }
+
+    /// Changes how the actor hears of some kinds of notice (`default` goes back to the default).
+    pub async fn set_notification_preferences(
+        &self,
+        actor: &Actor,
+        input: PreferencesInput,
+    ) -> AppResult<Vec<Preference>> {
+        require_staff(actor, "choose how they are notified")?;
+        let mut errs = orion_domain::FieldErrors::new();
+        for (kind, delivery) in &input.deliveries {
+            if !KINDS.iter().any(|(k, _, _)| k == kind) {
+                let known: Vec<&str> = KINDS.iter().map(|(k, _, _)| *k).collect();
+                errs.push(kind.clone(), format!("is not a kind of notice; the kinds are {}", known.join(", ")));
+            } else if delivery != "default" && !DELIVERIES.contains(&delivery.as_str()) {
+                errs.push(kind.clone(), "must be console, mail, both, none or default");
+            } else if kind == "digest" && matches!(delivery.as_str(), "console" | "both") {
+                errs.push(kind.clone(), "the digest is a mail: mail or none");
+            }
+        }
+        errs.into_result()?;
+        let mut tx = self.db.begin().await?;
+        for (kind, delivery) in &input.deliveries {
+            let d = (delivery != "default" && delivery != default_of(kind)).then_some(delivery.as_str());
+            store::set_preference(&mut tx.conn(), actor.id.0, kind, d).await?;
+        }
+        tx.commit().await?;
+        // The configuration cache knows which groups have listeners.
+        self.invalidate_config();
+        self.notification_preferences(actor).await
+    }
+
     /// The caller's notifications, newest first.
     pub async fn my_notifications(
         &self,
@@ -69,5 +178,18 @@ impl App {
         let n = notifications::mark_all_read(&mut tx.conn(), actor.id.0, self.now()).await?;
         self.commit(tx).await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_valid_default() {
+        for (k, label, d) in KINDS {
+            assert!(DELIVERIES.contains(d), "{k}");
+            assert!(label.ends_with(|c: char| c.is_alphanumeric() || c == ')'), "{k}: {label}");
+        }
     }
 }

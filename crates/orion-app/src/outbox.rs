@@ -93,6 +93,13 @@ pub(crate) async fn react(
     if let TicketEvent::Created { notify_requester: true, .. } = r.event {
         return queue_notice(c, r.ticket_id, "received", Value::Null, r.at).await;
     }
+    // A routing rule's automatic reply is Orion's own: mailed like a reply from the desk.
+    if let (TicketEvent::Commented { kind: CommentKind::Comment, by_staff: true, .. }, Some(t), None) =
+        (&r.event, r.ticket.as_deref(), r.actor.as_ref())
+    {
+        let extra = json!({ "entry_id": r.entry.as_ref().map(|e| e.id) });
+        return notice(c, settings, (t.id, t.requester_id), "public_reply", extra, None, r.at).await;
+    }
     let (Some(t), Some(actor)) = (r.ticket.as_deref(), r.actor.as_ref()) else { return Ok(()) };
     let (event, extra) = match &r.event {
         TicketEvent::StateChanged { from, to: State::Pending } => {

@@ -35,6 +35,7 @@ async fn react(c: &mut Conn<'_>, config: &Config, r: &Recorded) -> AppResult<()>
     crate::outbox::react(c, &config.mail, r).await?;
     crate::cmdb::react(c, r).await?;
     crate::webhooks::react(c, &config.webhooks, config.mail.portal_url.as_deref(), r).await?;
+    crate::desk::react(c, config, r).await?;
     Ok(())
 }
 

@@ -34,7 +34,8 @@ pub struct RuleInput {
     #[schema(value_type = Object)]
     pub conditions: Option<Conditions>,
     /// What the rule does. Keys: `group`, `assignee` (e-mail), `category`, `impact` (1–3),
-    /// `urgency` (1–3), `tags`, `restrict_to` (group), `work_note`, `notify` (agents' e-mails).
+    /// `urgency` (1–3), `tags`, `restrict_to` (group), `work_note`, `notify` (agents' e-mails),
+    /// `auto_reply` (a reply to the requester in place of the "received" mail).
     #[schema(value_type = Object)]
     pub actions: Option<Actions>,
 }
@@ -129,6 +130,8 @@ pub(crate) struct Draft {
     pub notes: Vec<(String, String)>,
     /// Agents to tell
     pub notify: Vec<i64>,
+    /// The reply to send the requester instead of the "received" mail, with the rule that asked
+    pub auto_reply: Option<(String, String)>,
     pub fired: Vec<Firing>,
     /// Fields a member of staff set when logging the ticket: no rule changes them.
     pub chosen: Chosen,
@@ -147,6 +150,7 @@ impl Draft {
             restrict: None,
             notes: Vec::new(),
             notify: Vec::new(),
+            auto_reply: None,
             fired: Vec::new(),
             chosen: Chosen::default(),
         }
@@ -288,6 +292,14 @@ fn apply(config: &Config, rule: &ActiveRule, d: &mut Draft) -> Vec<String> {
         d.notes.push((rule.name.clone(), note.to_string()));
         did.push("added a work note".into());
     }
+    if let Some(reply) = x.auto_reply.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        if d.auto_reply.is_none() {
+            d.auto_reply = Some((rule.name.clone(), reply.to_string()));
+            did.push("answered the requester".into());
+        } else {
+            did.push("left the answer to the requester to an earlier rule".into());
+        }
+    }
     for (id, name) in &rule.notify {
         if !d.notify.contains(id) {
             d.notify.push(*id);
@@ -361,6 +373,9 @@ fn summary(c: &Conditions, x: &Actions) -> String {
     }
     if x.work_note.is_some() {
         then.push("add a work note".into());
+    }
+    if x.auto_reply.is_some() {
+        then.push("answer the requester".into());
     }
     if !x.notify.is_empty() {
         then.push(format!("tell {}", x.notify.join(", ")));
@@ -495,6 +510,13 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
         && (n.trim().is_empty() || n.chars().count() > TEXT_MAX)
     {
         errs.push("actions.work_note", format!("must be 1 to {TEXT_MAX} characters"));
+    }
+    if let Some(n) = &act.auto_reply {
+        if n.trim().is_empty() || n.chars().count() > TEXT_MAX {
+            errs.push("actions.auto_reply", format!("must be 1 to {TEXT_MAX} characters"));
+        } else if let Err(e) = check_auto_reply(n) {
+            errs.push(e.field, e.message);
+        }
     }
     for (i, e) in act.notify.clone().iter().enumerate() {
         match users::find_by_email(c, &e.trim().to_lowercase()).await? {
@@ -688,6 +710,51 @@ impl App {
             tags: d.tags,
             restricted_to: d.restrict.map(|g| g.name),
         })
+    }
+}
+
+/// The placeholders an automatic reply may hold (no agent wrote it, and it links no article).
+fn check_auto_reply(text: &str) -> Result<(), orion_domain::FieldError> {
+    use orion_domain::macros::{Piece, parse};
+    for p in parse("actions.auto_reply", text)? {
+        match p {
+            Piece::Field(f) if f.starts_with("agent.") => {
+                return Err(orion_domain::FieldError::new(
+                    "actions.auto_reply",
+                    format!("{{{{{f}}}}} has no value in an automatic reply: no agent wrote it"),
+                ));
+            }
+            Piece::Article(n) => {
+                return Err(orion_domain::FieldError::new(
+                    "actions.auto_reply",
+                    format!("{{{{kb:{n}}}}}: write the article's link in the text of an automatic reply"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Fills an automatic reply's placeholders for a new ticket.
+pub(crate) fn fill_auto_reply(text: &str, number: &str, title: &str, requester: &str) -> String {
+    use orion_domain::macros::{fill, first_name, parse};
+    match parse("actions.auto_reply", text) {
+        Ok(pieces) => fill(
+            &pieces,
+            |f| {
+                match f {
+                    "requester.name" => requester,
+                    "requester.first_name" => first_name(requester),
+                    "ticket.number" => number,
+                    "ticket.title" => title,
+                    _ => "",
+                }
+                .to_string()
+            },
+            |n| n.to_string(),
+        ),
+        Err(_) => text.to_string(),
     }
 }
 

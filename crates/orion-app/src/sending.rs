@@ -29,6 +29,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("state_changed", include_str!("../templates/mail/state_changed.txt")),
     ("resolved", include_str!("../templates/mail/resolved.txt")),
     ("password_reset", include_str!("../templates/mail/password_reset.txt")),
+    ("agent_notice", include_str!("../templates/mail/agent_notice.txt")),
+    ("digest", include_str!("../templates/mail/digest.txt")),
 ];
 
 impl Default for Templates {
@@ -88,6 +90,8 @@ pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
     ("state_changed", "The ticket's state changed"),
     ("resolved", "The ticket is resolved"),
     ("password_reset", "A link to set a new password"),
+    ("agent_notice", "A notice to an agent (assigned, mentioned, a reply, …)"),
+    ("digest", "An agent's morning summary"),
 ];
 
 fn split_subject(name: &str, out: &str) -> Result<(String, String), String> {
@@ -135,12 +139,34 @@ pub(crate) fn sample() -> Value {
         "user": {"name": "Anna Berg", "email": "anna@example.com"},
         "reset_url": "https://help.example.com/password/reset/0123abcd",
         "expires_minutes": 60,
+        "agent": {"name": "Sam Agent", "email": "sam@example.com"},
+        "message": "Anna Berg replied on INC0000001 “Printer on floor 3 prints blank pages”.",
+        "link": "https://help.example.com/tickets/INC0000001",
+        "tickets": [{"number": "INC0000001", "title": "Printer on floor 3 prints blank pages", "state": "pending",
+                     "priority": "P3"}],
+        "more_tickets": false,
+        "notices": [{"message": "INC0000001 “Printer on floor 3 prints blank pages” is assigned to you.",
+                     "at": "2026-12-06T08:00:00Z"}],
+        "more_notices": false,
     })
 }
 
 /// The domain of an address, for Message-IDs (`orion.invalid` when it has none).
 pub(crate) fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or("orion.invalid", |(_, d)| d)
+}
+
+/// A message to one person that is not a requester notice: an account mail (a password reset
+/// link), a notice to an agent, the daily digest.
+pub(crate) struct PlainMail<'a> {
+    pub template: &'a str,
+    pub from_name: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The ticket it is about, which keeps a ticket's mail in order
+    pub ticket_id: Option<i64>,
+    /// Its text holds a secret (see [`SECRET_TEMPLATES`])
+    pub secret: bool,
 }
 
 /// Queues a message about someone's account (not about a ticket), such as a password reset
@@ -156,14 +182,28 @@ pub(crate) async fn queue_account_mail(
     ctx: &Value,
     now: i64,
 ) -> AppResult<()> {
+    let mail = PlainMail { template, from_name, from, to, ticket_id: None, secret: true };
+    queue_plain_mail(c, templates, &mail, ctx, now).await
+}
+
+/// Renders and queues a [`PlainMail`] in the caller's transaction.
+pub(crate) async fn queue_plain_mail(
+    c: &mut Conn<'_>,
+    templates: &Templates,
+    m: &PlainMail<'_>,
+    ctx: &Value,
+    now: i64,
+) -> AppResult<()> {
+    let template = m.template;
     let edited = edited_templates(c).await?;
     let (subject, text) =
         render_mail(&edited, templates, template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
-    let message_id = format!("account.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(from));
-    let to = vec![to.to_string()];
+    let prefix = if m.secret { "account" } else { "notice" };
+    let message_id = format!("{prefix}.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(m.from));
+    let to = vec![m.to.to_string()];
     let raw = compose(&Outgoing {
-        from_name,
-        from_address: from,
+        from_name: m.from_name,
+        from_address: m.from,
         to: &to,
         cc: &[],
         subject: &subject,
@@ -178,9 +218,9 @@ pub(crate) async fn queue_account_mail(
     let sha = orion_mail::sha256_hex(&raw);
     mail::put_blob(c, &sha, &raw, now).await?;
     let new = outbox::NewOutbound {
-        ticket_id: None,
+        ticket_id: m.ticket_id,
         template,
-        sender: from,
+        sender: m.from,
         automatic: true,
         recipients: &to[0],
         message_id: &message_id,
@@ -190,7 +230,7 @@ pub(crate) async fn queue_account_mail(
         reason: None,
     };
     let id = outbox::insert(c, &new, now).await?;
-    queue_send(c, id, None, now).await?;
+    queue_send(c, id, m.ticket_id, now).await?;
     metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
         .increment(1);
     Ok(())

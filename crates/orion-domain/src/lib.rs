@@ -14,6 +14,7 @@ pub mod events;
 pub mod ics;
 pub mod ids;
 pub mod lookup;
+pub mod macros;
 pub mod permission;
 pub mod priority;
 pub mod recurrence;

@@ -110,6 +110,11 @@ pub struct Actions {
     /// Tell these agents (e-mail addresses) in the console
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// Answer the requester with this reply (placeholders `{{requester.name}}`,
+    /// `{{requester.first_name}}`, `{{ticket.number}}`, `{{ticket.title}}`) instead of the usual
+    /// "we received your ticket" mail
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_reply: Option<String>,
 }
 
 impl Actions {

@@ -7,6 +7,7 @@
 pub mod categories;
 pub mod cmdb;
 mod db;
+pub mod desk;
 mod error;
 pub mod groups;
 pub mod identity;

@@ -712,7 +712,12 @@ async fn store_tag_list(conn: &mut Conn<'_>, ticket_id: i64) -> Result<()> {
     let list = tags(conn, ticket_id).await?;
     let joined = (!list.is_empty()).then(|| list.join(","));
     with_conn!(conn, |c| {
-        sqlx::query("UPDATE ticket SET tags = $2 WHERE id = $1").bind(ticket_id).bind(&joined).execute(c).await.map(|_| ())
+        sqlx::query("UPDATE ticket SET tags = $2 WHERE id = $1")
+            .bind(ticket_id)
+            .bind(&joined)
+            .execute(c)
+            .await
+            .map(|_| ())
     })?;
     Ok(())
 }

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "problems", description = "Problem management: root-cause analysis, known errors and workarounds, recurring-incident proposals"),
         (name = "changes", description = "Change management: standard, normal and emergency changes, risk, approvals, tasks, the change calendar and freeze periods"),
         (name = "routing", description = "Routing rules: ordered conditions and actions every new ticket is checked against, with a test run"),
+        (name = "macros", description = "Macros: saved replies with placeholders and field changes, applied to a ticket in one step"),
         (name = "webhooks", description = "Outbound webhooks: ticket events to URLs, signed, with a delivery log"),
         (name = "mail", description = "Mail: settings, IMAP mailboxes, the inbound log and quarantine, the outbox"),
         (name = "me", description = "The caller and their API tokens"),

@@ -39,6 +39,7 @@
       case "r": handled = open("reply-box", "reply"); break;
       case "n": handled = open("note-box", "note"); break;
       case "e": handled = open("escalate-box", "escalate-reason"); break;
+      case "m": handled = open("macro-box", "macro-pick"); break;
       case "c": if (help) { window.location.href = "/agent/new"; } else { handled = false; } break;
       case "?": if (help && help.showModal) { help.open ? help.close() : help.showModal(); } else { handled = false; } break;
       default: handled = false;
@@ -101,6 +102,20 @@
       });
     });
   }
+  // The "someone else is replying" hint: while the agent types a reply or a note, the server is
+  // told (at most every 20 s); the line itself asks every 10 s who else is writing (htmx).
+  var lastSaid = 0;
+  document.addEventListener("input", function (ev) {
+    var line = document.getElementById("replying");
+    if (!line || !ev.target || !/^(reply|note|macro-reply)$/.test(ev.target.id)) return;
+    var now = Date.now();
+    if (now - lastSaid < 20000) return;
+    lastSaid = now;
+    fetch(line.getAttribute("hx-post"), {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "writing=1"
+    });
+  });
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); labelCells(document); });
   document.addEventListener("htmx:afterSwap", function (ev) { localTimes(ev.target); labelCells(ev.target.closest("table") || ev.target); });
 })();

@@ -192,6 +192,7 @@ impl Tasks {
         }));
         app.schedule_detection().await.context("scheduling the recurring-incident detector")?;
         app.schedule_purge().await.context("scheduling the daily removal of old log entries")?;
+        app.schedule_digest().await.context("scheduling the agents' morning summary mail")?;
         let stop = self.stop_worker.clone();
         self.worker = Some(tokio::spawn(
             orion_app::jobs::standard_worker(app.clone(), config::node_name())

@@ -380,7 +380,7 @@ impl App {
         };
         let t = create_problem_in(self, &mut c, actor, input, now).await?;
         store::decide_proposal(&mut c, id, "accepted", Some(t.id), actor.id.0, now).await?;
-        let out = problem_view(&mut c, t).await?;
+        let out = problem_view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }

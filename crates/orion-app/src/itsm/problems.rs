@@ -165,9 +165,11 @@ pub struct WorkaroundInput {
     pub note: Option<String>,
 }
 
-pub(crate) async fn view(c: &mut Conn<'_>, t: TicketView) -> AppResult<Problem> {
+pub(crate) async fn view(c: &mut Conn<'_>, actor: &Actor, t: TicketView) -> AppResult<Problem> {
     let p = store::get_problem(c, t.id).await?;
-    let incidents = store::incidents_of_problem(c, t.id).await?;
+    let mut incidents = store::incidents_of_problem(c, t.id).await?;
+    // Incidents restricted to a group the reader is not in stay unnamed.
+    crate::tickets::drop_hidden(c, actor, &mut incidents, |r| r.id).await?;
     Ok(Problem {
         phase: p.phase.clone(),
         next_phases: problem_next(&p.phase).iter().map(|s| s.to_string()).collect(),
@@ -281,7 +283,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = create_problem_in(self, &mut c, actor, input, now).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -291,7 +293,7 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let t = load_kind(&mut c, number, TicketKind::Problem).await?;
-        view(&mut c, t).await
+        view(&mut c, actor, t).await
     }
 
     /// Problems newest first, keyset-paged (staff).
@@ -356,7 +358,7 @@ impl App {
         }
         errs.into_result()?;
         if changed.is_empty() {
-            return view(&mut c, t).await;
+            return view(&mut c, actor, t).await;
         }
         if !store::update_problem(&mut c, &p).await? {
             return Err(AppError::Conflict(format!("{} was changed by someone else; reload it", t.number)));
@@ -369,7 +371,7 @@ impl App {
             event: TicketEvent::FieldsChanged { priority_changed: false },
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -440,7 +442,7 @@ impl App {
             event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, problem_core_state(to), actor, now, entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -454,7 +456,7 @@ impl App {
         let t = load_kind(&mut c, number, TicketKind::Problem).await?;
         let inc = incident(&mut c, actor, "incident", &input.incident).await?;
         link_incident(&mut c, actor, &t, &inc, now).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -469,7 +471,7 @@ impl App {
         found(store::unlink_incident(&mut c, inc.id, t.id).await, "incident on this problem")?;
         note_on(&mut c, t.id, now, actor, "incident_unlinked", json!({"incident": inc.number})).await?;
         note_on(&mut c, inc.id, now, actor, "problem_unlinked", json!({"problem": t.number})).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -541,12 +543,18 @@ impl App {
         let problem = match store::problem_of_incident(&mut c, t.id).await? {
             Some(pid) => {
                 let pt = orion_store::tickets::get(&mut c, pid).await?;
-                let p = store::get_problem(&mut c, pid).await?;
-                Some(ProblemRef { number: pt.number, title: pt.title, phase: p.phase, workaround: p.workaround })
+                if tickets::may_see(&mut c, actor, &pt).await? {
+                    let p = store::get_problem(&mut c, pid).await?;
+                    Some(ProblemRef { number: pt.number, title: pt.title, phase: p.phase, workaround: p.workaround })
+                } else {
+                    None
+                }
             }
             None => None,
         };
-        let caused_by = store::causes_of(&mut c, t.id).await?.into_iter().map(Into::into).collect();
+        let mut causes = store::causes_of(&mut c, t.id).await?;
+        crate::tickets::drop_hidden(&mut c, actor, &mut causes, |r| r.id).await?;
+        let caused_by = causes.into_iter().map(Into::into).collect();
         Ok(TicketRelated { problem, caused_by })
     }
 

@@ -26,6 +26,9 @@ pub(crate) struct Config {
     pub webhooks: Vec<orion_store::webhooks::WebhookRow>,
     /// Mail templates edited in the console, by name (the rest come from files or are built in).
     pub mail_templates: std::collections::HashMap<String, String>,
+    /// The groups with a member who asked to hear of tickets arriving there (so a new ticket in any
+    /// other group looks up no one).
+    pub group_listeners: Vec<i64>,
     /// The active routing rules in evaluation order (empty: creating a ticket reads nothing more).
     pub rules: Vec<ActiveRule>,
 }
@@ -141,6 +144,7 @@ impl ConfigCache {
             webhooks: orion_store::webhooks::enabled(conn).await?,
             mail_templates: crate::sending::edited_templates(conn).await?,
             rules: load_rules(conn).await?,
+            group_listeners: orion_store::desk::groups_with_listeners(conn).await?,
         });
         if let Ok(mut slot) = self.slot.lock() {
             *slot = Some((Instant::now(), cfg.clone()));

@@ -184,11 +184,9 @@ async fn notify(
     }
     let mut emails = Vec::with_capacity(users.len());
     for user in users {
-        if !crate::tickets::user_may_see(c, user, t).await? {
-            continue;
+        if crate::tickets::notify_user(c, t, user, kind, msg, now).await? {
+            emails.push(orion_store::users::get(c, user).await?.email);
         }
-        orion_store::notifications::insert(c, user, Some(t.id), kind, msg, now).await?;
-        emails.push(orion_store::users::get(c, user).await?.email);
     }
     Ok(emails)
 }

@@ -23,13 +23,17 @@ pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
 mod comments;
 mod create;
 mod restrict;
+pub(crate) use restrict::tag_in;
 pub use restrict::{RestrictionInput, TagsInput};
 pub(crate) mod lifecycle;
+mod notify;
 pub(crate) mod open;
+pub(crate) use notify::notify_user;
 mod update;
 pub(crate) use comments::comment_in;
 pub(crate) use lifecycle::reopen_in;
 pub(crate) use open::{Planned, Requester, Routed, Written, link_asset, open, resolve_ref};
+pub(crate) use update::update_in;
 
 /// Filters for `GET /api/v1/tickets`, as the caller wrote them.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]

@@ -1,7 +1,7 @@
 //! The one creation path for tickets.
 
 use crate::AppResult;
-use orion_domain::{PlannedClock, TicketEvent, TicketKind};
+use orion_domain::{CommentKind, PlannedClock, TicketEvent, TicketKind};
 use orion_store::tickets::{self, NewTicket};
 use orion_store::{Conn, timeline, users};
 
@@ -51,6 +51,8 @@ pub(crate) struct Routed {
     pub fired: Vec<crate::routing::Firing>,
     pub notes: Vec<(String, String)>,
     pub notify: Vec<i64>,
+    /// The reply a rule sends the requester instead of the "received" mail: (rule, text)
+    pub auto_reply: Option<(String, String)>,
 }
 
 impl Routed {
@@ -62,6 +64,7 @@ impl Routed {
             fired: std::mem::take(&mut d.fired),
             notes: std::mem::take(&mut d.notes),
             notify: std::mem::take(&mut d.notify),
+            auto_reply: d.auto_reply.take(),
         }
     }
 }
@@ -118,7 +121,9 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
         data: &p.entry_data,
     };
     let kind = TicketKind::parse("kind", p.kind)?;
-    let event = TicketEvent::Created { kind, clocks: p.clocks.clone(), notify_requester: p.notify };
+    // A rule's automatic reply takes the place of the "received" mail.
+    let notify_requester = p.notify && p.routed.auto_reply.is_none();
+    let event = TicketEvent::Created { kind, clocks: p.clocks.clone(), notify_requester };
     timeline::record_created(c, &entry, None, event);
     for (ci, name) in &p.assets {
         link_asset(c, (id, &number), (*ci, name), Some(p.created_by), p.now).await?;
@@ -179,13 +184,28 @@ async fn write_routing(c: &mut Conn<'_>, (id, number): (i64, &str), p: &Planned)
         };
         orion_store::web::log_event(c, &e, p.now).await?;
     }
+    if let Some((rule, text)) = r.auto_reply.as_ref().filter(|_| p.notify) {
+        let t = tickets::get(c, id).await?;
+        let body = crate::routing::fill_auto_reply(text, number, &p.title, &t.requester_name);
+        let data = serde_json::json!({"rule": rule}).to_string();
+        let e = timeline::NewEntry {
+            ticket_id: id,
+            at: p.now,
+            actor_id: None,
+            kind: "comment",
+            visibility: "public",
+            body: &body,
+            data: &data,
+        };
+        // Orion's reply: mailed like an agent's, but no response for the SLA (no one answered yet).
+        let event = TicketEvent::Commented { kind: CommentKind::Comment, public: true, by_staff: true };
+        timeline::append_event(c, &e, None, event, Some(&t)).await?;
+    }
     if !r.notify.is_empty() {
         let t = tickets::get(c, id).await?;
         let msg = format!("{number} {}: picked out by a routing rule", p.title);
         for user in &r.notify {
-            if super::user_may_see(c, *user, &t).await? {
-                orion_store::notifications::insert(c, *user, Some(id), "rule", &msg, p.now).await?;
-            }
+            super::notify_user(c, &t, *user, "rule", &msg, p.now).await?;
         }
     }
     Ok(())

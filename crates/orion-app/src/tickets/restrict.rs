@@ -85,20 +85,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = load_visible(&mut c, actor, number).await?;
-        let added = tickets::add_tags(&mut c, t.id, &tags).await?;
-        if !added.is_empty() {
-            let data = json!({"tags": added}).to_string();
-            let e = timeline::NewEntry {
-                ticket_id: t.id,
-                at: now,
-                actor_id: Some(actor.id.0),
-                kind: "tagged",
-                visibility: "internal",
-                body: "",
-                data: &data,
-            };
-            timeline::append_event(&mut c, &e, Some(actor), TicketEvent::Noted, None).await?;
-        }
+        tag_in(&mut c, actor, t.id, &tags, now).await?;
         let all = tickets::tags(&mut c, t.id).await?;
         self.commit(tx).await?;
         Ok(all)
@@ -130,4 +117,30 @@ impl App {
         self.commit(tx).await?;
         Ok(all)
     }
+}
+
+/// Adds tags (already folded) to a ticket inside the caller's transaction, with a `tagged` entry
+/// naming those it did not have; returns them.
+pub(crate) async fn tag_in(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    ticket_id: i64,
+    tags: &[String],
+    now: i64,
+) -> AppResult<Vec<String>> {
+    let added = tickets::add_tags(c, ticket_id, tags).await?;
+    if !added.is_empty() {
+        let data = json!({"tags": added}).to_string();
+        let e = timeline::NewEntry {
+            ticket_id,
+            at: now,
+            actor_id: Some(actor.id.0),
+            kind: "tagged",
+            visibility: "internal",
+            body: "",
+            data: &data,
+        };
+        timeline::append_event(c, &e, Some(actor), TicketEvent::Noted, None).await?;
+    }
+    Ok(added)
 }

@@ -45,6 +45,9 @@ CREATE TABLE notification_preference (
     PRIMARY KEY (user_id, kind)
 ) WITHOUT ROWID;
 
+-- Who asked to hear of tickets arriving in their groups (kind 'group').
+CREATE INDEX notification_preference_kind_idx ON notification_preference (kind, user_id);
+
 -- Who is writing on which ticket right now (the "someone else is replying" hint): refreshed while
 -- an agent types, read by the other agents' pages; rows older than a minute mean nothing.
 CREATE TABLE ticket_presence (

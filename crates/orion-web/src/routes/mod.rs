@@ -1,4 +1,5 @@
 pub(crate) mod assets;
+pub(crate) mod desk;
 pub(crate) mod directory;
 pub(crate) mod identity;
 pub(crate) mod itsm;
@@ -82,6 +83,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = monitoring::routes(r);
     let r = webhooks::routes(r);
     let r = routing::routes(r);
+    let r = desk::routes(r);
     let r = assets::routes(r);
     let r = itsm::routes(r);
     system::routes(r)

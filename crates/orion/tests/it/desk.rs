@@ -1,5 +1,6 @@
 //! Issue 26: the agent's desk — caller lookup, the caller on the ticket page, the bell, routing
-//! rules, tags and restricted tickets so far — over HTTP like the console and the API use it, on
+//! rules, tags, restricted tickets, macros, notifications as each agent chose, following and the
+//! "someone else is replying" hint — over HTTP like the console and the API use it, on
 //! SQLite and PostgreSQL.
 
 use crate::web::{PW, Web};
@@ -15,6 +16,10 @@ engine_tests!(
     a_mailed_phishing_report_is_routed_to_security_and_hidden_from_l1_by_every_route,
     rules_are_checked_in_order_kept_valid_and_never_override_what_staff_chose,
     admins_keep_routing_rules_in_the_console_and_agents_tag_and_restrict_tickets,
+    a_macro_applies_its_reply_and_field_changes_in_one_step,
+    agents_hear_of_what_concerns_them_as_they_chose,
+    followers_hear_of_changes_and_colleagues_see_who_is_replying,
+    a_rule_answers_the_requester_in_place_of_the_received_mail,
 );
 
 /// The e-mail addresses `q` finds over the API, in the order given.
@@ -627,4 +632,437 @@ async fn admins_keep_routing_rules_in_the_console_and_agents_tag_and_restrict_ti
     assert!(page.contains("restricted the ticket to Service Desk"), "on the timeline");
     let r = sam.post(&format!("/agent/tickets/{n}/restrict"), &[("group", "")]).await;
     assert_eq!(r.location, format!("/agent/tickets/{n}?m=unrestricted"), "{}", r.body);
+}
+
+/// The kinds of `token`'s unread notifications, newest first, with their messages.
+async fn unread(t: &TestApp, token: &str) -> Vec<(String, String)> {
+    let (s, page) = t.get(token, "/api/v1/me/notifications?unread=true").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["kind"].as_str().unwrap().to_string(), n["message"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn timeline(t: &TestApp, token: &str, number: &str) -> Vec<Value> {
+    let (_, tl) = t.get(token, &format!("/api/v1/tickets/{number}/timeline?limit=200")).await;
+    tl["items"].as_array().unwrap().clone()
+}
+
+async fn a_macro_applies_its_reply_and_field_changes_in_one_step(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Network", "tier": 2})).await;
+    t.post(&admin, "/api/v1/categories", json!({"name": "Network"})).await;
+    t.post(&admin, "/api/v1/categories", json!({"name": "VPN", "parent": "Network"})).await;
+    t.post(&admin, "/api/v1/categories", json!({"name": "Printing"})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let lee = t.user(&admin, "lee@example.com", "agent", &["Service Desk"]).await;
+    t.post(&admin, "/api/v1/users", json!({"email": "ada@example.com", "name": "Ada Lovelace", "role": "requester"}))
+        .await;
+    let (s, tk) = t
+        .post(
+            &sam,
+            "/api/v1/tickets",
+            json!({"title": "VPN drops every hour", "requester": "ada@example.com", "category": "Network / VPN"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{tk}");
+    let n = tk["number"].as_str().unwrap().to_string();
+
+    // Mistakes are named by field and nothing is saved.
+    let (s, b) = t
+        .post(
+            &sam,
+            "/api/v1/macros",
+            json!({"name": "Bad", "reply": "Hi {{requester.surname}}, see {{kb:KB0000999}}",
+                   "changes": {"state": "closed", "tags": ["no way"]}, "scope": "everyone"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let f = &b["error"]["fields"];
+    assert!(f["reply"].as_str().unwrap().contains("requester.surname"), "{b}");
+    assert!(f["changes.state"].is_string() && f["changes.tags[0]"].is_string(), "{b}");
+    assert!(f["scope"].as_str().unwrap().contains("only admins"), "{b}");
+    let (s, b) = t.post(&sam, "/api/v1/macros", json!({"name": "Empty"})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["reply"].is_string(), "{b}");
+    let (s, b) = t.post(&sam, "/api/v1/macros", json!({"name": "x", "reply": "{{kb:KB0000999}}"})).await;
+    assert!(
+        s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["reply"] == "there is no article KB0000999",
+        "{b}"
+    );
+    assert_eq!(t.get(&sam, "/api/v1/macros").await.1, json!([]));
+
+    // Sam's own macro: a reply with placeholders, pending on the requester, a tag; for VPN tickets.
+    let (s, m) = t
+        .post(
+            &sam,
+            "/api/v1/macros",
+            json!({"name": "Need VPN logs",
+                   "reply": "Hello {{ requester.first_name }}, please send the VPN client log for {{ticket.number}}. {{agent.first_name}}",
+                   "category": "Network",
+                   "changes": {"state": "pending", "pending_reason": "user", "tags": ["VPN-Logs"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    assert_eq!((m["scope"].as_str(), m["may_edit"].as_bool()), (Some("personal"), Some(true)));
+    assert_eq!(
+        m["does"],
+        json!(["reply to the requester", "set pending (waiting for user)", "tag vpn-logs"]),
+        "tags are folded: {m}"
+    );
+    let (_, dup) = t.post(&sam, "/api/v1/macros", json!({"name": "need vpn logs", "reply": "x"})).await;
+    assert!(dup["error"]["fields"]["name"].as_str().unwrap().contains("already"), "{dup}");
+    let (s, other) = t
+        .post(
+            &sam,
+            "/api/v1/macros",
+            json!({"name": "Printer checklist", "category": "Printing", "reply": "Is it switched on?"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{other}");
+
+    // On the ticket: the VPN macro comes first, its reply filled in for this ticket.
+    let (_, offered) = t.get(&sam, &format!("/api/v1/tickets/{n}/macros")).await;
+    assert_eq!(offered[0]["name"], "Need VPN logs", "{offered}");
+    assert_eq!(offered[0]["suggested"], json!(true));
+    assert_eq!(offered[1]["suggested"], json!(false));
+    let filled = format!("Hello Ada, please send the VPN client log for {n}. sam@example.com");
+    assert_eq!(offered[0]["reply"], json!(filled));
+    // Lee does not get Sam's personal macro.
+    let (_, lees) = t.get(&lee, &format!("/api/v1/tickets/{n}/macros")).await;
+    assert_eq!(lees, json!([]));
+    let id = m["id"].as_i64().unwrap();
+    let (s, b) = t.post(&lee, &format!("/api/v1/tickets/{n}/apply-macro"), json!({"macro_id": id})).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["macro_id"].is_string(), "{b}");
+
+    // Applying it: the reply (public, as Sam), the state, the reason and the tag, in one step.
+    let before = timeline(&t, &sam, &n).await.len();
+    let (s, after) = t.post(&sam, &format!("/api/v1/tickets/{n}/apply-macro"), json!({"macro_id": id})).await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    assert_eq!((after["state"].as_str(), after["pending_reason"].as_str()), (Some("pending"), Some("user")));
+    assert_eq!(after["tags"], json!(["vpn-logs"]));
+    let tl = timeline(&t, &sam, &n).await;
+    let reply = tl.iter().find(|e| e["kind"] == "comment").expect("the reply");
+    assert_eq!((reply["body"].as_str(), reply["visibility"].as_str()), (Some(filled.as_str()), Some("public")));
+    assert!(tl.iter().any(|e| e["kind"] == "tagged"));
+    assert!(tl.len() >= before + 3, "reply, state change and tag: {tl:?}");
+    let (_, m) = t.get(&sam, &format!("/api/v1/macros/{id}")).await;
+    assert_eq!(m["use_count"], json!(1));
+
+    // A macro that cannot be applied writes nothing, not even its reply: moving up a tier is an
+    // escalation, which needs the troubleshooting done.
+    let (_, up) = t
+        .post(
+            &sam,
+            "/api/v1/macros",
+            json!({"name": "To network team", "reply": "Passing this on.", "changes": {"assignment_group": "Network"}}),
+        )
+        .await;
+    let before = timeline(&t, &sam, &n).await.len();
+    let (s, b) = t
+        .post(&sam, &format!("/api/v1/tickets/{n}/apply-macro"), json!({"macro_id": up["id"].as_i64().unwrap()}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["error"]["fields"]["assignment_group"]
+            .as_str()
+            .unwrap()
+            .contains("the macro “To network team” cannot be applied"),
+        "{b}"
+    );
+    assert_eq!(timeline(&t, &sam, &n).await.len(), before, "nothing half-written");
+
+    // A resolving macro, applied from the ticket page with the reply edited first.
+    let (s, fix) = t
+        .post(
+            &sam,
+            "/api/v1/macros",
+            json!({"name": "Fixed by reconnect", "reply": "Reconnecting fixed it, {{requester.name}}.",
+                   "changes": {"state": "resolved", "resolution_code": "fixed"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{fix}");
+    let fix_id = fix["id"].as_i64().unwrap().to_string();
+    t.app.set_password("sam@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("sam@example.com", PW).await;
+    let page = w.get(&format!("/agent/tickets/{n}")).await.body;
+    let box_ = page.split("id=\"macro-box\"").nth(1).expect("the macro card").split("</details>").next().unwrap();
+    assert!(
+        box_.contains("Need VPN logs (suggested for this category)") && box_.contains(&format!("value=\"{fix_id}\"")),
+        "{box_}"
+    );
+    let preview = w.get(&format!("/agent/tickets/{n}/macro-preview?macro={fix_id}")).await.body;
+    assert!(
+        preview.contains("Reconnecting fixed it, Ada Lovelace.") && preview.contains("resolve (fixed)"),
+        "{preview}"
+    );
+    let r = w
+        .post(
+            &format!("/agent/tickets/{n}/macro"),
+            &[("macro", &fix_id), ("reply", "Reconnecting fixed it, Ada. Thanks!")],
+        )
+        .await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=macro_applied"), "{}", r.body);
+    let (_, tk) = t.get(&sam, &format!("/api/v1/tickets/{n}")).await;
+    assert_eq!(
+        (tk["state"].as_str(), tk["resolution_code"].as_str(), tk["resolution_notes"].as_str()),
+        (Some("resolved"), Some("fixed"), Some("Reconnecting fixed it, Ada. Thanks!")),
+        "{tk}"
+    );
+    // A closed or resolved ticket takes no macro.
+    let (s, _) = t.post(&sam, &format!("/api/v1/tickets/{n}/apply-macro"), json!({"macro_id": id})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The macros page: a new macro from the console, refused with the typed text kept, then saved.
+    let list = w.get("/agent/macros").await.body;
+    assert!(list.contains("Need VPN logs") && list.contains("reply to the requester, set pending"), "{list}");
+    let bad = [("name", "Shared"), ("scope", "group"), ("group", "Service Desk"), ("reply", "Hi {{nope}}")];
+    let r = w.post("/agent/macros", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Reply: {{nope}} is not a placeholder") && r.body.contains("Hi {{nope}}"), "{}", r.body);
+    assert!(r.body.contains("only the group&#39;s lead or an admin"), "Sam does not lead the group: {}", r.body);
+    let good = [
+        ("name", "Printer offline"),
+        ("scope", "personal"),
+        ("reply", ""),
+        ("state", "in_progress"),
+        ("assign_to_me", "on"),
+        ("tags", "printer"),
+    ];
+    let r = w.post("/agent/macros", &good).await;
+    assert_eq!(r.location, "/agent/macros?m=macro_saved", "{}", r.body);
+    let (_, all) = t.get(&sam, "/api/v1/macros").await;
+    let saved = all.as_array().unwrap().iter().find(|m| m["name"] == "Printer offline").unwrap().clone();
+    assert_eq!(saved["changes"], json!({"state": "in_progress", "assign_to_me": true, "tags": ["printer"]}));
+    let r = w.post(&format!("/agent/macros/{}/delete", saved["id"]), &[]).await;
+    assert_eq!(r.location, "/agent/macros?m=macro_removed");
+    assert_eq!(t.get(&sam, &format!("/api/v1/macros/{}", saved["id"])).await.0, StatusCode::NOT_FOUND);
+    // The lead shares a macro with the group; its members use it, they cannot change it.
+    let (_, groups) = t.get(&admin, "/api/v1/groups").await;
+    let sd = groups.as_array().unwrap().iter().find(|g| g["name"] == "Service Desk").unwrap()["id"].clone();
+    t.patch(&admin, &format!("/api/v1/groups/{sd}"), json!({"lead": "lee@example.com"})).await;
+    let (s, shared) = t
+        .post(
+            &lee,
+            "/api/v1/macros",
+            json!({"name": "Shared hello", "scope": "group", "group": "Service Desk", "reply": "Hello"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{shared}");
+    let (_, mine) = t.get(&sam, &format!("/api/v1/macros/{}", shared["id"])).await;
+    assert_eq!((mine["group"].as_str(), mine["may_edit"].as_bool()), (Some("Service Desk"), Some(false)));
+    let (s, _) = t.put(&sam, &format!("/api/v1/macros/{}", shared["id"]), json!({"reply": "Bye"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn agents_hear_of_what_concerns_them_as_they_chose(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Security", "tier": 2})).await;
+    t.put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"], "portal_url": t.base.clone()}))
+        .await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let lee = t.user(&admin, "lee@example.com", "agent", &["Service Desk"]).await;
+    let ada = t.user(&admin, "ada@example.com", "requester", &[]).await;
+    let (_, tk) = t.post(&ada, "/api/v1/tickets", json!({"title": "Cannot print payslips"})).await;
+    let n = tk["number"].as_str().unwrap().to_string();
+    assert!(unread(&t, &sam).await.is_empty(), "a new ticket in the group tells nobody by default");
+
+    // Lee assigns it to Sam: Sam is told, Lee (who did it) is not.
+    let (s, b) = t.patch(&lee, &format!("/api/v1/tickets/{n}"), json!({"assignee": "sam@example.com"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let got = unread(&t, &sam).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "assigned");
+    assert!(got[0].1.contains(&n) && got[0].1.contains("assigned") && got[0].1.contains("to you"), "{got:?}");
+    assert!(unread(&t, &lee).await.is_empty());
+
+    // The requester replies: the assignee hears of it.
+    t.post(&ada, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "It is the HR printer."})).await;
+    let got = unread(&t, &sam).await;
+    assert_eq!(got[0].0, "reply", "{got:?}");
+
+    // Mentioned in a work note: in the console and by mail (the default for mentions).
+    let (s, b) = t
+        .post(
+            &lee,
+            &format!("/api/v1/tickets/{n}/comments"),
+            json!({"body": "@sam can you check the queue?", "visibility": "internal"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let got = unread(&t, &sam).await;
+    assert_eq!(got[0].0, "mention", "{got:?}");
+    assert!(got[0].1.contains("lee@example.com mentioned you"), "{got:?}");
+    crate::webhooks::run_jobs(&t).await;
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    let mail =
+        out["items"].as_array().unwrap().iter().find(|m| m["template"] == "agent_notice").expect("a mail to Sam");
+    assert_eq!(mail["recipients"], json!(["sam@example.com"]));
+    assert!(mail["subject"].as_str().unwrap().contains(&format!("[{n}]")), "{mail}");
+
+    // Sam turns requester replies off and asks for new tickets in his groups.
+    let (s, b) =
+        t.put(&sam, "/api/v1/me/notification-preferences", json!({"bogus": "console", "digest": "console"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["fields"]["bogus"].is_string() && b["error"]["fields"]["digest"].is_string(), "{b}");
+    let (s, prefs) =
+        t.put(&sam, "/api/v1/me/notification-preferences", json!({"reply": "none", "group": "console"})).await;
+    assert_eq!(s, StatusCode::OK, "{prefs}");
+    let reply = prefs.as_array().unwrap().iter().find(|p| p["kind"] == "reply").unwrap();
+    assert_eq!((reply["delivery"].as_str(), reply["default"].as_bool()), (Some("none"), Some(false)));
+    let before = unread(&t, &sam).await.len();
+    t.post(&ada, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "Any news?"})).await;
+    assert_eq!(unread(&t, &sam).await.len(), before, "replies are off for Sam");
+    t.post(&ada, "/api/v1/tickets", json!({"title": "Monitor flickers"})).await;
+    let got = unread(&t, &sam).await;
+    assert_eq!(got[0].0, "group", "{got:?}");
+    assert!(got[0].1.contains("is new in Service Desk"), "{got:?}");
+    assert!(unread(&t, &lee).await.is_empty(), "Lee did not ask for group notices");
+
+    // Nobody hears of a ticket they may not see: restricted to Security, a mention of Sam is silent.
+    let (_, secret) = t.post(&ada, "/api/v1/tickets", json!({"title": "Odd login from abroad"})).await;
+    let sn = secret["number"].as_str().unwrap();
+    t.put(&admin, &format!("/api/v1/tickets/{sn}/restriction"), json!({"group": "Security"})).await;
+    let before = unread(&t, &sam).await.len();
+    t.post(
+        &admin,
+        &format!("/api/v1/tickets/{sn}/comments"),
+        json!({"body": "@sam do not look", "visibility": "internal"}),
+    )
+    .await;
+    assert_eq!(unread(&t, &sam).await.len(), before);
+
+    // The morning summary, for those who ask for it.
+    t.put(&sam, "/api/v1/me/notification-preferences", json!({"digest": "mail"})).await;
+    assert_eq!(t.app.send_digests().await.unwrap(), 1);
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    let digest = out["items"].as_array().unwrap().iter().find(|m| m["template"] == "digest").expect("the digest");
+    assert_eq!(digest["recipients"], json!(["sam@example.com"]));
+    assert!(digest["subject"].as_str().unwrap().contains("1 open tickets"), "{digest}");
+
+    // The settings page in the console.
+    t.app.set_password("lee@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("lee@example.com", PW).await;
+    let page = w.get("/agent/notifications/settings").await.body;
+    assert!(page.contains("Someone mentions me (@) in a work note") && page.contains("id=\"pref-group\""), "{page}");
+    let r = w.post("/agent/notifications/settings", &[("assigned", "both"), ("group", "console")]).await;
+    assert_eq!(r.location, "/agent/notifications/settings?m=preferences_saved", "{}", r.body);
+    let (_, prefs) = t.get(&lee, "/api/v1/me/notification-preferences").await;
+    let assigned = prefs.as_array().unwrap().iter().find(|p| p["kind"] == "assigned").unwrap();
+    assert_eq!(assigned["delivery"], "both");
+    t.post(&ada, "/api/v1/tickets", json!({"title": "Keyboard sticky"})).await;
+    let list = w.get("/agent/notifications").await.body;
+    assert!(list.contains("In your group"), "{list}");
+}
+
+async fn followers_hear_of_changes_and_colleagues_see_who_is_replying(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let lee = t.user(&admin, "lee@example.com", "agent", &["Service Desk"]).await;
+    let ada = t.user(&admin, "ada@example.com", "requester", &[]).await;
+    let (_, tk) = t.post(&ada, "/api/v1/tickets", json!({"title": "Laptop will not boot"})).await;
+    let n = tk["number"].as_str().unwrap().to_string();
+    assert_eq!(t.get(&lee, &format!("/api/v1/tickets/{n}/follow")).await.1, json!({"following": false}));
+    let (s, f) = t.put(&lee, &format!("/api/v1/tickets/{n}/follow"), json!({})).await;
+    assert_eq!((s, f), (StatusCode::OK, json!({"following": true})));
+    assert_eq!(t.put(&ada, &format!("/api/v1/tickets/{n}/follow"), json!({})).await.0, StatusCode::FORBIDDEN);
+
+    // Sam takes it and replies: Lee hears of both; Sam hears of nothing he did himself.
+    t.patch(&sam, &format!("/api/v1/tickets/{n}"), json!({"assignee": "sam@example.com", "state": "in_progress"}))
+        .await;
+    t.post(&sam, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "Try holding the power button."})).await;
+    let got = unread(&t, &lee).await;
+    assert!(got.iter().all(|(k, _)| k == "followed"), "{got:?}");
+    assert!(got.iter().any(|(_, m)| m.contains("sam@example.com replied")), "{got:?}");
+    assert!(got.iter().any(|(_, m)| m.contains("the state is now in progress")), "{got:?}");
+    assert!(unread(&t, &sam).await.is_empty());
+    t.send(&lee, reqwest::Method::DELETE, &format!("/api/v1/tickets/{n}/follow"), None).await;
+    let before = unread(&t, &lee).await.len();
+    t.post(&sam, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "Any luck?"})).await;
+    assert_eq!(unread(&t, &lee).await.len(), before, "no longer following");
+
+    // Who else is writing: Sam types, Lee's page sees him; when Sam is done, nobody.
+    let (s, p) = t.post(&sam, &format!("/api/v1/tickets/{n}/replying"), json!({"writing": true})).await;
+    assert_eq!((s, p), (StatusCode::OK, json!({"replying": []})));
+    let (_, p) = t.post(&lee, &format!("/api/v1/tickets/{n}/replying"), json!({})).await;
+    assert_eq!(p, json!({"replying": ["sam@example.com"]}));
+    t.app.set_password("lee@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("lee@example.com", PW).await;
+    let line = w.post(&format!("/agent/tickets/{n}/replying"), &[]).await.body;
+    assert!(line.contains("<strong>sam@example.com</strong> is writing on this ticket right now."), "{line}");
+    // A minute later without typing, the hint is gone.
+    t.clock.advance_minutes(1);
+    assert_eq!(t.post(&lee, &format!("/api/v1/tickets/{n}/replying"), json!({})).await.1, json!({"replying": []}));
+    t.post(&sam, &format!("/api/v1/tickets/{n}/replying"), json!({"writing": true})).await;
+    t.post(&sam, &format!("/api/v1/tickets/{n}/replying"), json!({"writing": false})).await;
+    assert_eq!(t.post(&lee, &format!("/api/v1/tickets/{n}/replying"), json!({})).await.1, json!({"replying": []}));
+
+    // The follow button on the ticket page.
+    let page = w.get(&format!("/agent/tickets/{n}")).await.body;
+    assert!(page.contains("id=\"follow-button\">Follow this ticket<") && page.contains("id=\"replying\""), "{page}");
+    let r = w.post(&format!("/agent/tickets/{n}/follow"), &[]).await;
+    assert_eq!(r.location, format!("/agent/tickets/{n}?m=following"));
+    let page = w.get(&format!("/agent/tickets/{n}?m=following")).await.body;
+    assert!(page.contains(">Stop following<") && page.contains("You follow this ticket now"), "{page}");
+}
+
+async fn a_rule_answers_the_requester_in_place_of_the_received_mail(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.put(&admin, "/api/v1/settings/mail", json!({"addresses": ["help@example.com"]})).await;
+    let (s, b) = t
+        .post(&admin, "/api/v1/routing-rules", json!({"name": "Bad", "actions": {"auto_reply": "Hi {{agent.name}}"}}))
+        .await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && b["error"]["fields"]["actions.auto_reply"].is_string(), "{b}");
+    let (s, rule) = t
+        .post(
+            &admin,
+            "/api/v1/routing-rules",
+            json!({"name": "Password resets answer themselves",
+                   "conditions": {"words": ["password"]},
+                   "actions": {"auto_reply": "Hello {{requester.first_name}}, reset it yourself at https://id.example.com. Your ticket is {{ticket.number}}.",
+                               "tags": ["password"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rule}");
+    assert!(rule["summary"].as_str().unwrap().contains("answer the requester"), "{rule}");
+    t.post(&admin, "/api/v1/users", json!({"email": "ada@example.com", "name": "Ada Lovelace", "role": "requester"}))
+        .await;
+    let ada = t.app.create_token_for("ada@example.com", "test").await.unwrap().token;
+    let (_, tk) = t.post(&ada, "/api/v1/tickets", json!({"title": "Forgot my password"})).await;
+    let n = tk["number"].as_str().unwrap().to_string();
+    let (_, other) = t.post(&ada, "/api/v1/tickets", json!({"title": "Printer jam"})).await;
+    crate::webhooks::run_jobs(&t).await;
+    let (_, out) = t.get(&admin, "/api/v1/mail/outbound").await;
+    let mails: Vec<(String, String)> = out["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["ticket"].as_str().unwrap_or_default().to_string(), m["template"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(mails.contains(&(n.clone(), "public_reply".into())), "{mails:?}");
+    assert!(!mails.contains(&(n.clone(), "received".into())), "the reply takes the received mail's place: {mails:?}");
+    assert!(mails.contains(&(other["number"].as_str().unwrap().to_string(), "received".into())), "{mails:?}");
+    // The requester sees the answer in the portal; it is no response for the SLA.
+    let tl = timeline(&t, &ada, &n).await;
+    let reply = tl.iter().find(|e| e["kind"] == "comment").expect("the answer");
+    assert_eq!(
+        reply["body"],
+        json!(format!("Hello Ada, reset it yourself at https://id.example.com. Your ticket is {n}."))
+    );
+    let (_, sla) = t.get(&admin, &format!("/api/v1/tickets/{n}/sla")).await;
+    let first = sla.as_array().unwrap().iter().find(|x| x["target"] == "first_response").expect("first response");
+    assert_ne!(first["state"], "met", "{sla}");
 }

@@ -92,7 +92,7 @@ impl App {
                 tickets::save(&mut c, &mut t, now, Some(actor), entry).await?
             }
         };
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }

@@ -365,11 +365,13 @@ fn answers(r: &ChangeRow) -> Option<RiskAnswers> {
     })
 }
 
-pub(crate) async fn view(c: &mut Conn<'_>, t: TicketView) -> AppResult<Change> {
+pub(crate) async fn view(c: &mut Conn<'_>, actor: &Actor, t: TicketView) -> AppResult<Change> {
     let r = store::get_change(c, t.id).await?;
     let approvals = store::approvals_of(c, t.id).await?;
     let tasks = store::tasks_of(c, t.id).await?;
-    let caused = store::caused_by(c, t.id).await?;
+    let mut caused = store::caused_by(c, t.id).await?;
+    // The incidents it caused that are restricted to a group the reader is not in stay unnamed.
+    crate::tickets::drop_hidden(c, actor, &mut caused, |r| r.id).await?;
     let conflicts = conflicts_for(c, &r, &t).await?;
     Ok(Change {
         change_type: r.change_type.clone(),
@@ -660,7 +662,7 @@ impl App {
             store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
         }
         let t = orion_store::tickets::get(&mut c, written.id).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -670,7 +672,7 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let t = load_kind(&mut c, number, TicketKind::Change).await?;
-        view(&mut c, t).await
+        view(&mut c, actor, t).await
     }
 
     pub async fn list_changes(&self, actor: &Actor, q: ChangeQuery) -> AppResult<Page<super::ItemSummary>> {
@@ -705,7 +707,7 @@ impl App {
         let (changed, nominated) = apply_fields(&mut c, &mut r, &e.fields, &mut errs).await?;
         errs.into_result()?;
         if changed.is_empty() {
-            return view(&mut c, t).await;
+            return view(&mut c, actor, t).await;
         }
         if !store::update_change(&mut c, &r).await? {
             return Err(stale(&t));
@@ -724,7 +726,7 @@ impl App {
             event: TicketEvent::FieldsChanged { priority_changed: false },
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -795,7 +797,7 @@ impl App {
             event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }

@@ -39,7 +39,7 @@ impl App {
             event: TicketEvent::Noted,
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -77,7 +77,7 @@ impl App {
             event: TicketEvent::Noted,
         };
         let t = tickets::save(&mut c, &mut t, now, Some(actor), entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -129,7 +129,7 @@ impl App {
             event: TicketEvent::PhaseChanged,
         };
         let t = set_core_state(&mut c, &mut t, change_core_state(to), actor, now, entry).await?;
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }
@@ -152,7 +152,7 @@ impl App {
             note_on(&mut c, inc.id, now, actor, "caused_by_change", json!({"change": t.number, "title": t.title}))
                 .await?;
         }
-        let out = view(&mut c, t).await?;
+        let out = view(&mut c, actor, t).await?;
         self.commit(tx).await?;
         Ok(out)
     }

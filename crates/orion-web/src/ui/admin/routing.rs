@@ -49,6 +49,7 @@ const LABELS: &[(&str, &str)] = &[
     ("actions.restrict_to", "Restrict to group"),
     ("actions.work_note", "Work note"),
     ("actions.notify", "Tell"),
+    ("actions.auto_reply", "Answer the requester with"),
     ("subject", "Subject"),
     ("requester", "Sender"),
     ("category", "Category"),
@@ -163,6 +164,7 @@ fn fields_of(r: &Rule) -> HashMap<String, String> {
     f.insert("restrict_to".into(), x.restrict_to.clone().unwrap_or_default());
     f.insert("work_note".into(), x.work_note.clone().unwrap_or_default());
     f.insert("notify".into(), join(&x.notify));
+    f.insert("auto_reply".into(), x.auto_reply.clone().unwrap_or_default());
     f.insert("channels".into(), c.channels.join(","));
     f.insert("priorities".into(), c.priorities.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","));
     f
@@ -278,6 +280,7 @@ fn input_of(f: &Fields) -> RuleInput {
         restrict_to: f.text("restrict_to"),
         work_note: f.text("work_note"),
         notify: list_of(f, "notify"),
+        auto_reply: f.text("auto_reply"),
     };
     RuleInput {
         name: f.text("name"),

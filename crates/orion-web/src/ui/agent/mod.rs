@@ -8,6 +8,7 @@ mod cmdb;
 mod itsm;
 mod kb;
 mod licence_form;
+mod macros;
 mod monitoring;
 mod new_ticket;
 mod notifications;
@@ -28,6 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))
         .route("/agent/tickets/{number}", get(ticket::ticket))
         .route("/agent/tickets/{number}/live", get(ticket::live))
+        .route("/agent/tickets/{number}/replying", post(ticket::replying))
+        .route("/agent/tickets/{number}/macro-preview", get(ticket::macro_preview))
+        .merge(macros::routes())
         .route(
             "/agent/tickets/{number}/{action}",
             post(ticket::act)

@@ -2,7 +2,7 @@
 //! notifications page: what an agent was told, newest first, with mark-read.
 
 use crate::AppState;
-use crate::ui::form::{done, when};
+use crate::ui::form::{Fields, done, when};
 use crate::ui::layout::{Layout, error_page, render};
 use crate::ui::session::{StaffUser, WebUser};
 use askama::Template;
@@ -18,6 +18,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/notifications", get(page))
         .route("/agent/notifications/bell", get(bell))
         .route("/agent/notifications/read", post(read_all))
+        .route("/agent/notifications/settings", get(settings).post(save_settings))
         .route("/agent/notifications/{id}/read", post(read_one))
 }
 
@@ -64,6 +65,13 @@ fn kind_label(kind: &str) -> &'static str {
     match kind {
         "sla_warning" => "SLA warning",
         "sla_breached" => "SLA breached",
+        "assigned" => "Assigned to you",
+        "group" => "In your group",
+        "reply" => "Requester replied",
+        "mention" => "Mentioned",
+        "approval" => "Approval waiting",
+        "followed" => "Followed ticket",
+        "rule" => "Routing rule",
         _ => "Notice",
     }
 }
@@ -110,6 +118,54 @@ async fn read_one(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>)
 async fn read_all(State(s): State<AppState>, user: WebUser) -> Response {
     match s.app.mark_all_notifications_read(&user.actor).await {
         Ok(_) => done("/agent/notifications", "notifications_read"),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// The ways a notice can reach someone, in words.
+const DELIVERIES: &[(&str, &str)] =
+    &[("console", "In the console"), ("mail", "By e-mail"), ("both", "Both"), ("none", "Not at all")];
+
+#[derive(Template)]
+#[template(path = "agent/notification_settings.html")]
+struct SettingsPage {
+    l: Layout,
+    prefs: Vec<orion_app::notifications::Preference>,
+    deliveries: &'static [(&'static str, &'static str)],
+    error: Option<String>,
+}
+
+async fn settings_page(s: &AppState, user: &WebUser, flash: Option<&str>, error: Option<String>) -> Response {
+    match s.app.notification_preferences(&user.actor).await {
+        Ok(prefs) => {
+            let l = Layout::new(Some(user), "How you are notified", "notifications", flash);
+            let mut resp = render(&SettingsPage { l, prefs, deliveries: DELIVERIES, error: error.clone() });
+            if error.is_some() {
+                *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            resp
+        }
+        Err(e) => error_page(Some(user), &e),
+    }
+}
+
+async fn settings(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    settings_page(&s, &user, q.get("m").map(String::as_str), None).await
+}
+
+async fn save_settings(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, f: Fields) -> Response {
+    let deliveries =
+        orion_app::notifications::KINDS.iter().filter_map(|(k, _, _)| f.text(k).map(|d| (k.to_string(), d))).collect();
+    let input = orion_app::notifications::PreferencesInput { deliveries };
+    match s.app.set_notification_preferences(&user.actor, input).await {
+        Ok(_) => done("/agent/notifications/settings", "preferences_saved"),
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            settings_page(&s, &user, None, Some(crate::ui::layout::explain(&e))).await
+        }
         Err(e) => error_page(Some(&user), &e),
     }
 }

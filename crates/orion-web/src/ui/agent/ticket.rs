@@ -27,6 +27,7 @@ pub(super) struct Drafts {
     pub reopen: String,
     pub transfer_note: String,
     pub asset: String,
+    pub macro_reply: String,
 }
 
 #[derive(Template)]
@@ -53,6 +54,10 @@ struct TicketPage {
     all_groups: Vec<String>,
     categories: Vec<String>,
     codes: Vec<&'static str>,
+    /// The macros the agent may apply here, those for the ticket's category first
+    macros: Vec<orion_app::macros::TicketMacro>,
+    /// Does the agent follow the ticket?
+    following: bool,
     /// The newest entry shown, for the live poll
     last_entry: i64,
     /// Which form failed (`reply`, `note`, …) and why
@@ -114,6 +119,8 @@ async fn ticket_page(
     let related =
         s.app.ticket_related(&user.actor, number).await.ok().filter(|r| r.problem.is_some() || !r.caused_by.is_empty());
     let caller = caller(s, user, &t).await;
+    let macros = s.app.ticket_macros(&user.actor, number).await.unwrap_or_default();
+    let following = s.app.ticket_following(&user.actor, number).await.is_ok_and(|f| f.following);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         caller,
@@ -132,6 +139,8 @@ async fn ticket_page(
         all_groups,
         categories,
         codes: ResolutionCode::ALL.iter().map(|c| c.as_str()).collect(),
+        macros,
+        following,
         form: form.to_string(),
         error,
         d,
@@ -264,7 +273,9 @@ pub(super) async fn act(
                 cc,
                 ..CommentInput::default()
             };
-            a.add_comment_with_files(actor, &number, input, files).await.map(|_| "replied")
+            let r = a.add_comment_with_files(actor, &number, input, files).await.map(|_| "replied");
+            stop_replying(a, actor, &number, &r).await;
+            r
         }
         "note" => {
             d.note = text("body");
@@ -273,7 +284,9 @@ pub(super) async fn act(
                 visibility: Some("internal".into()),
                 ..CommentInput::default()
             };
-            a.add_comment_with_files(actor, &number, input, files).await.map(|_| "noted")
+            let r = a.add_comment_with_files(actor, &number, input, files).await.map(|_| "noted");
+            stop_replying(a, actor, &number, &r).await;
+            r
         }
         "call" => {
             d.call = text("body");
@@ -346,6 +359,18 @@ pub(super) async fn act(
             a.tag_ticket(actor, &number, orion_app::tickets::TagsInput { tags }).await.map(|_| "tagged")
         }
         "untag" => a.untag_ticket(actor, &number, &text("tag")).await.map(|_| "untagged"),
+        "macro" => {
+            d.macro_reply = text("reply");
+            let input = orion_app::macros::ApplyMacroInput {
+                macro_id: f.int("macro").unwrap_or(0),
+                reply: f.get("reply").map(str::to_string),
+            };
+            let r = a.apply_macro(actor, &number, input).await.map(|_| "macro_applied");
+            stop_replying(a, actor, &number, &r).await;
+            r
+        }
+        "follow" => a.follow_ticket(actor, &number, true).await.map(|_| "following"),
+        "unfollow" => a.follow_ticket(actor, &number, false).await.map(|_| "unfollowed"),
         "restrict" => {
             let input = orion_app::tickets::RestrictionInput { group: f.text("group") };
             match a.restrict_ticket(actor, &number, input).await {
@@ -370,6 +395,58 @@ pub(super) async fn act(
             | AppError::InvalidTransition(_)
             | AppError::Forbidden(_)),
         ) => ticket_page(&s, &user, &number, None, &action, Some(explain(&e)), d).await,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// After a reply, note or macro went in, the agent is no longer writing there.
+async fn stop_replying(a: &orion_app::App, actor: &orion_domain::Actor, number: &str, r: &Result<&str, AppError>) {
+    if r.is_ok() {
+        let _ = a.replying(actor, number, Some(false)).await;
+    }
+}
+
+/// The "someone else is replying" line: the page posts `writing=1` while the agent types (every
+/// 20 s at most) and asks every 10 s who else is.
+pub(super) async fn replying(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser<Forbidden>,
+    Path(number): Path<String>,
+    f: crate::ui::form::Fields,
+) -> Response {
+    let writing = f.get("writing").map(|v| v == "1");
+    match s.app.replying(&user.actor, &number, writing).await {
+        Ok(p) if p.replying.is_empty() => axum::response::Html(String::new()).into_response(),
+        Ok(p) => {
+            let names = p.replying.iter().map(|n| askama_escape(n)).collect::<Vec<_>>().join(", ");
+            let verb = if p.replying.len() == 1 { "is" } else { "are" };
+            axum::response::Html(format!("<strong>{names}</strong> {verb} writing on this ticket right now."))
+                .into_response()
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+#[derive(Template)]
+#[template(path = "agent/macro_preview.html")]
+struct MacroPreview {
+    m: Option<orion_app::macros::TicketMacro>,
+}
+
+/// The chosen macro's reply, filled in for the ticket and editable, and what it will do.
+pub(super) async fn macro_preview(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser<Forbidden>,
+    Path(number): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let id = q.get("macro").and_then(|v| v.parse::<i64>().ok());
+    match s.app.ticket_macros(&user.actor, &number).await {
+        Ok(list) => render(&MacroPreview { m: list.into_iter().find(|m| Some(m.id) == id) }),
         Err(e) => error_page(Some(&user), &e),
     }
 }

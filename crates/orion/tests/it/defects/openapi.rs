@@ -89,6 +89,16 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("POST /api/v1/routing-rules/test", "category names a category; requester is an e-mail address"),
     ("POST /api/v1/tickets/{number}/tags", "a tag is letters, digits, -, _, . and / (no spaces)"),
     ("DELETE /api/v1/tickets/{number}/tags/{tag}", "the ticket must have the tag"),
+    ("POST /api/v1/macros", "group and categories name records; placeholders are known ones; changes hold together"),
+    (
+        "PUT /api/v1/macros/{id}",
+        "group and categories name records; placeholders are known ones; changes hold together",
+    ),
+    (
+        "POST /api/v1/tickets/{number}/apply-macro",
+        "macro_id names a macro the caller may use; its changes fit the ticket",
+    ),
+    ("PUT /api/v1/me/notification-preferences", "the keys are kinds of notice and the values deliveries"),
     ("PUT /api/v1/heartbeats/{id}", "an IANA time zone; interval_seconds or cron; group names a group"),
     ("PUT /api/v1/sla/policies/{name}", "calendar, category and department name records; at least one target"),
     ("PUT /api/v1/sla/calendars/{name}", "an IANA time zone; real dates; each interval's start before its end"),
