@@ -257,15 +257,23 @@ impl App {
     pub async fn replying(&self, actor: &Actor, number: &str, writing: Option<bool>) -> AppResult<Presence> {
         require_staff(actor, "work tickets")?;
         let now = self.now();
+        let since = now - PRESENCE_MS;
+        let Some(writing) = writing else {
+            // Only asking (every open ticket page, every few seconds): a read, not a write.
+            let mut r = self.db.read().await?;
+            let mut c = r.conn();
+            let t = crate::tickets::load_visible(&mut c, actor, number).await?;
+            return Ok(Presence { replying: store::present(&mut c, t.id, actor.id.0, since).await? });
+        };
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let t = crate::tickets::load_visible(&mut c, actor, number).await?;
-        match writing {
-            Some(true) => store::touch_presence(&mut c, t.id, actor.id.0, now).await?,
-            Some(false) => store::clear_presence(&mut c, t.id, actor.id.0).await?,
-            None => {}
+        if writing {
+            store::touch_presence(&mut c, t.id, actor.id.0, now).await?;
+        } else {
+            store::clear_presence(&mut c, t.id, actor.id.0).await?;
         }
-        let replying = store::present(&mut c, t.id, actor.id.0, now - PRESENCE_MS).await?;
+        let replying = store::present(&mut c, t.id, actor.id.0, since).await?;
         tx.commit().await?;
         Ok(Presence { replying })
     }

@@ -371,6 +371,7 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
         .on(crate::itsm::detect::DETECT_JOB, |app, _job| async move {
             app.run_detection_job().await.map_err(|e| e.to_string())
         })
+        .on(crate::tickets::recheck::RECHECK_JOB, |app, job| async move { app.recheck_rules_job(&job).await })
         .on(crate::desk::AGENT_MAIL_JOB, |app, job| async move { app.agent_mail_job(&job).await })
         .on(crate::desk::DIGEST_JOB, |app, _job| async move { app.run_digest_job().await })
         .on(crate::retention::PURGE_JOB, |app, job| async move {

@@ -447,6 +447,7 @@ async fn new_ticket(
         vip: requester.vip,
         assets: Vec::new(),
         at: now,
+        changed: false,
     };
     crate::routing::route(config, &arrival, &mut d);
     let routed = crate::tickets::Routed::from_draft(&mut d);

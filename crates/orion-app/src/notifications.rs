@@ -62,10 +62,9 @@ pub struct Preference {
 
 /// `PUT /api/v1/me/notification-preferences`: kind → delivery (`console`, `mail`, `both`,
 /// `none`, or `default`); kinds left out keep theirs.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct PreferencesInput {
-    #[schema(value_type = Object)]
     pub deliveries: BTreeMap<String, String>,
 }
 

@@ -36,6 +36,7 @@ async fn react(c: &mut Conn<'_>, config: &Config, r: &Recorded) -> AppResult<()>
     crate::cmdb::react(c, r).await?;
     crate::webhooks::react(c, &config.webhooks, config.mail.portal_url.as_deref(), r).await?;
     crate::desk::react(c, config, r).await?;
+    crate::tickets::recheck::react(c, config, r).await?;
     Ok(())
 }
 

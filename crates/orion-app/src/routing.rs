@@ -28,6 +28,9 @@ pub struct RuleInput {
     pub active: Option<bool>,
     /// Check no further rule after this one fired (default false)
     pub stop: Option<bool>,
+    /// Also check the rule when a person changes an open ticket or replies on it, not only when it
+    /// is new (default false)
+    pub on_update: Option<bool>,
     /// Every condition set must hold; a list holds when any of its values does. Keys:
     /// `channels`, `senders` (address or domain), `mailboxes`, `words`, `categories`,
     /// `priorities` (1–5), `departments`, `vip`, `business_hours`, `assets`. Empty: every ticket.
@@ -49,6 +52,8 @@ pub struct Rule {
     pub position: i64,
     pub active: bool,
     pub stop: bool,
+    /// Also checked when a person changes an open ticket or replies on it
+    pub on_update: bool,
     #[schema(value_type = Object)]
     pub conditions: Conditions,
     #[schema(value_type = Object)]
@@ -178,6 +183,8 @@ pub(crate) struct Arrival<'a> {
     pub vip: bool,
     pub assets: Vec<String>,
     pub at: i64,
+    /// A change of an existing ticket: only the rules marked "also when a ticket changes" apply
+    pub changed: bool,
 }
 
 /// Runs the active rules over `d` in order. What a rule's actions name was found when the rules
@@ -194,7 +201,7 @@ pub(crate) fn route(config: &Config, a: &Arrival<'_>, d: &mut Draft) {
     let text = orion_domain::routing::searchable(a.subject, a.body);
     let sender = a.sender.to_lowercase();
     let department = a.department.map(orion_domain::search::fold);
-    for rule in config.rules.iter() {
+    for rule in config.rules.iter().filter(|r| r.on_update || !a.changed) {
         let priority = config.matrix.priority(d.impact, d.urgency).get();
         let facts = Facts {
             channel: a.channel,
@@ -393,7 +400,12 @@ fn view(row: RuleRow) -> AppResult<Rule> {
         position: row.position,
         active: row.active,
         stop: row.stop,
-        summary: summary(&conditions, &actions),
+        on_update: row.on_update,
+        summary: if row.on_update {
+            format!("{} Also when a ticket changes.", summary(&conditions, &actions))
+        } else {
+            summary(&conditions, &actions)
+        },
         conditions,
         actions,
         created_at: Timestamp(row.created_at).to_rfc3339(),
@@ -534,6 +546,7 @@ async fn validate(c: &mut Conn<'_>, input: &RuleInput, current: Option<&RuleRow>
         name,
         active: input.active.or(current.map(|r| r.active)).unwrap_or(true),
         stop: input.stop.or(current.map(|r| r.stop)).unwrap_or(false),
+        on_update: input.on_update.or(current.map(|r| r.on_update)).unwrap_or(false),
         conditions: serde_json::to_string(&cond).map_err(|e| AppError::Internal(e.to_string()))?,
         actions: serde_json::to_string(&act).map_err(|e| AppError::Internal(e.to_string()))?,
     })
@@ -543,6 +556,7 @@ struct Valid {
     name: String,
     active: bool,
     stop: bool,
+    on_update: bool,
     conditions: String,
     actions: String,
 }
@@ -553,6 +567,7 @@ impl Valid {
             name: &self.name,
             active: self.active,
             stop: self.stop,
+            on_update: self.on_update,
             conditions: &self.conditions,
             actions: &self.actions,
         }
@@ -699,6 +714,7 @@ impl App {
             vip: person.as_ref().is_some_and(|p| p.vip),
             assets: Vec::new(),
             at,
+            changed: false,
         };
         route(&config, &arrival, &mut d);
         Ok(RuleTestResult {
@@ -755,6 +771,28 @@ pub(crate) fn fill_auto_reply(text: &str, number: &str, title: &str, requester: 
             |n| n.to_string(),
         ),
         Err(_) => text.to_string(),
+    }
+}
+
+impl App {
+    /// The `routing.recheck` job: the "also when a ticket changes" rules after a person's change.
+    pub async fn recheck_rules_job(&self, job: &orion_store::jobs::JobRow) -> crate::kernel::jobs::JobResult {
+        let p: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+        let (Some(ticket), Some(entry)) = (p["ticket_id"].as_i64(), p["entry_id"].as_i64()) else {
+            return Err("routing.recheck without ticket_id and entry_id".into());
+        };
+        self.recheck_rules(ticket, entry).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Checks the "also when a ticket changes" rules against a ticket after its entry `entry`;
+    /// returns the rules that changed something.
+    pub(crate) async fn recheck_rules(&self, ticket: i64, entry: i64) -> AppResult<Vec<Firing>> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let config = self.config(&mut tx.conn()).await?;
+        let fired = crate::tickets::recheck::recheck(&mut tx.conn(), &config, (ticket, entry), now).await?;
+        self.commit(tx).await?;
+        Ok(fired)
     }
 }
 

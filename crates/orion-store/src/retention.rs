@@ -166,6 +166,8 @@ pub async fn remove_expired(conn: &mut Conn<'_>, now: i64) -> Result<u64> {
         ("DELETE FROM sso_login WHERE expires_at <= $1", now),
         ("DELETE FROM webauthn_ceremony WHERE expires_at < $1", now),
         ("DELETE FROM password_reset WHERE expires_at < $1 OR used_at < $1", day_ago),
+        // "Writing on this ticket" marks mean nothing after a minute; the daily run clears them.
+        ("DELETE FROM ticket_presence WHERE at < $1", day_ago),
     ] {
         n += with_conn!(conn, |c| sqlx::query(sql).bind(at).execute(c).await.map(|r| r.rows_affected()))?;
     }

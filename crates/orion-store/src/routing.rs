@@ -10,6 +10,8 @@ pub struct RuleRow {
     pub position: i64,
     pub active: bool,
     pub stop: bool,
+    /// Also checked when a person changes the ticket or replies
+    pub on_update: bool,
     pub conditions: String,
     pub actions: String,
     pub created_at: i64,
@@ -17,13 +19,14 @@ pub struct RuleRow {
 }
 
 const COLS: &str =
-    "SELECT id, name, position, active, stop, conditions, actions, created_at, updated_at FROM routing_rule";
+    "SELECT id, name, position, active, stop, on_update, conditions, actions, created_at, updated_at FROM routing_rule";
 
 /// The fields an admin sets.
 pub struct RuleFields<'a> {
     pub name: &'a str,
     pub active: bool,
     pub stop: bool,
+    pub on_update: bool,
     pub conditions: &'a str,
     pub actions: &'a str,
 }
@@ -33,8 +36,8 @@ pub async fn insert(conn: &mut Conn<'_>, r: &RuleFields<'_>, created_by: i64, no
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
             "INSERT INTO routing_rule (name, position, active, stop, conditions, actions, created_by,
-                 created_at, updated_at)
-             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM routing_rule), $2, $3, $4, $5, $6, $7, $7)
+                 created_at, updated_at, on_update)
+             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM routing_rule), $2, $3, $4, $5, $6, $7, $7, $8)
              RETURNING id",
         )
         .bind(r.name)
@@ -44,6 +47,7 @@ pub async fn insert(conn: &mut Conn<'_>, r: &RuleFields<'_>, created_by: i64, no
         .bind(r.actions)
         .bind(created_by)
         .bind(now)
+        .bind(r.on_update)
         .fetch_one(c)
         .await
     })?)
@@ -53,7 +57,7 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, r: &RuleFields<'_>, now: i64) 
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE routing_rule SET name = $2, active = $3, stop = $4, conditions = $5, actions = $6,
-                 updated_at = $7 WHERE id = $1",
+                 updated_at = $7, on_update = $8 WHERE id = $1",
         )
         .bind(id)
         .bind(r.name)
@@ -62,6 +66,7 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, r: &RuleFields<'_>, now: i64) 
         .bind(r.conditions)
         .bind(r.actions)
         .bind(now)
+        .bind(r.on_update)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

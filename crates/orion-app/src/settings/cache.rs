@@ -38,6 +38,8 @@ pub(crate) struct Config {
 pub(crate) struct ActiveRule {
     pub name: String,
     pub stop: bool,
+    /// Also checked when a person changes an open ticket or replies on it
+    pub on_update: bool,
     pub conditions: orion_domain::routing::Prepared,
     pub actions: orion_domain::routing::Actions,
     /// The category `actions.category` names, if it is still active
@@ -83,6 +85,7 @@ async fn load_rules(conn: &mut Conn<'_>) -> AppResult<Vec<ActiveRule>> {
         out.push(ActiveRule {
             name: row.name,
             stop: row.stop,
+            on_update: row.on_update,
             conditions: conditions.prepare(),
             actions,
             category,

@@ -153,6 +153,7 @@ impl App {
                 vip: known_requester.as_ref().is_some_and(|u| u.vip),
                 assets: assets.iter().map(|(_, name)| name.clone()).collect(),
                 at: now,
+                changed: false,
             };
             crate::routing::route(&config, &arrival, &mut d);
         }

@@ -29,6 +29,7 @@ pub(crate) mod lifecycle;
 mod notify;
 pub(crate) mod open;
 pub(crate) use notify::notify_user;
+pub(crate) mod recheck;
 mod update;
 pub(crate) use comments::comment_in;
 pub(crate) use lifecycle::reopen_in;

@@ -135,17 +135,46 @@ pub(crate) async fn open(c: &mut Conn<'_>, p: &Planned) -> AppResult<Written> {
     Ok(Written { id, number, requester_id })
 }
 
-/// Writes what the routing rules decided for a new ticket: its tags, one internal entry per rule
-/// that fired ("Rule 'Phishing to Security' set group Security, …"), their work notes, the
-/// restriction in the security log, and the agents to tell (those who may see the ticket).
+/// Writes what the routing rules decided for a new ticket: its tags, what
+/// [`write_rule_outcome`] writes, and a rule's automatic reply.
 async fn write_routing(c: &mut Conn<'_>, (id, number): (i64, &str), p: &Planned) -> AppResult<()> {
     let r = &p.routed;
     tickets::add_tags(c, id, &r.tags).await?;
+    write_rule_outcome(c, (id, number, &p.title), r, p.now).await?;
+    if let Some((rule, text)) = r.auto_reply.as_ref().filter(|_| p.notify) {
+        let t = tickets::get(c, id).await?;
+        let body = crate::routing::fill_auto_reply(text, number, &p.title, &t.requester_name);
+        let data = serde_json::json!({"rule": rule}).to_string();
+        let e = timeline::NewEntry {
+            ticket_id: id,
+            at: p.now,
+            actor_id: None,
+            kind: "comment",
+            visibility: "public",
+            body: &body,
+            data: &data,
+        };
+        // Orion's reply: mailed like an agent's, but no response for the SLA (no one answered yet).
+        let event = TicketEvent::Commented { kind: CommentKind::Comment, public: true, by_staff: true };
+        timeline::append_event(c, &e, None, event, Some(&t)).await?;
+    }
+    Ok(())
+}
+
+/// Writes what rules did to a ticket `(id, number, title)`: one internal entry per rule that fired
+/// ("Rule 'Phishing to Security' set group Security, …"), their work notes, a restriction in the
+/// security log, and the agents to tell (those who may see the ticket, as each chose).
+pub(crate) async fn write_rule_outcome(
+    c: &mut Conn<'_>,
+    (id, number, title): (i64, &str, &str),
+    r: &Routed,
+    now: i64,
+) -> AppResult<()> {
     for f in &r.fired {
         let data = serde_json::json!({"rule": f.rule, "did": f.did}).to_string();
         let e = timeline::NewEntry {
             ticket_id: id,
-            at: p.now,
+            at: now,
             actor_id: None,
             kind: "rule_fired",
             visibility: "internal",
@@ -158,7 +187,7 @@ async fn write_routing(c: &mut Conn<'_>, (id, number): (i64, &str), p: &Planned)
         let data = serde_json::json!({"rule": rule}).to_string();
         let e = timeline::NewEntry {
             ticket_id: id,
-            at: p.now,
+            at: now,
             actor_id: None,
             kind: "work_note",
             visibility: "internal",
@@ -182,30 +211,13 @@ async fn write_routing(c: &mut Conn<'_>, (id, number): (i64, &str), p: &Planned)
             ip: None,
             detail: &detail,
         };
-        orion_store::web::log_event(c, &e, p.now).await?;
-    }
-    if let Some((rule, text)) = r.auto_reply.as_ref().filter(|_| p.notify) {
-        let t = tickets::get(c, id).await?;
-        let body = crate::routing::fill_auto_reply(text, number, &p.title, &t.requester_name);
-        let data = serde_json::json!({"rule": rule}).to_string();
-        let e = timeline::NewEntry {
-            ticket_id: id,
-            at: p.now,
-            actor_id: None,
-            kind: "comment",
-            visibility: "public",
-            body: &body,
-            data: &data,
-        };
-        // Orion's reply: mailed like an agent's, but no response for the SLA (no one answered yet).
-        let event = TicketEvent::Commented { kind: CommentKind::Comment, public: true, by_staff: true };
-        timeline::append_event(c, &e, None, event, Some(&t)).await?;
+        orion_store::web::log_event(c, &e, now).await?;
     }
     if !r.notify.is_empty() {
         let t = tickets::get(c, id).await?;
-        let msg = format!("{number} {}: picked out by a routing rule", p.title);
+        let msg = format!("{number} {title}: picked out by a routing rule");
         for user in &r.notify {
-            super::notify_user(c, &t, *user, "rule", &msg, p.now).await?;
+            super::notify_user(c, &t, *user, "rule", &msg, now).await?;
         }
     }
     Ok(())

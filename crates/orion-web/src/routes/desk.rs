@@ -13,6 +13,7 @@ use orion_app::desk::{Following, Presence};
 use orion_app::macros::{ApplyMacroInput, Macro, MacroInput, TicketMacro};
 use orion_app::notifications::{Preference, PreferencesInput};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
@@ -163,13 +164,13 @@ async fn get_preferences(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<
 }
 
 /// Change how I hear of some kinds of notice: `{"mention": "both", "group": "console", "digest": "mail"}`.
-#[utoipa::path(put, path = "/api/v1/me/notification-preferences", tag = "me", request_body = PreferencesInput,
+#[utoipa::path(put, path = "/api/v1/me/notification-preferences", tag = "me", request_body = BTreeMap<String, String>,
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Preference>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_preferences(
     State(s): State<AppState>,
     Auth(a): Auth,
-    ApiJson(input): ApiJson<PreferencesInput>,
+    ApiJson(deliveries): ApiJson<BTreeMap<String, String>>,
 ) -> ApiResult<Json<Vec<Preference>>> {
-    Ok(Json(s.app.set_notification_preferences(&a, input).await?))
+    Ok(Json(s.app.set_notification_preferences(&a, PreferencesInput { deliveries }).await?))
 }

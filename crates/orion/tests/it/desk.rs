@@ -20,6 +20,7 @@ engine_tests!(
     agents_hear_of_what_concerns_them_as_they_chose,
     followers_hear_of_changes_and_colleagues_see_who_is_replying,
     a_rule_answers_the_requester_in_place_of_the_received_mail,
+    rules_marked_so_act_again_when_a_person_changes_the_ticket,
 );
 
 /// The e-mail addresses `q` finds over the API, in the order given.
@@ -1065,4 +1066,79 @@ async fn a_rule_answers_the_requester_in_place_of_the_received_mail(engine: Engi
     let (_, sla) = t.get(&admin, &format!("/api/v1/tickets/{n}/sla")).await;
     let first = sla.as_array().unwrap().iter().find(|x| x["target"] == "first_response").expect("first response");
     assert_ne!(first["state"], "met", "{sla}");
+}
+
+async fn rules_marked_so_act_again_when_a_person_changes_the_ticket(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine).await else { return };
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Service Desk", "tier": 1})).await;
+    t.post(&admin, "/api/v1/groups", json!({"name": "Security", "tier": 2})).await;
+    let sam = t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await;
+    let sec = t.user(&admin, "sec@example.com", "agent", &["Security"]).await;
+    let ada = t.user(&admin, "ada@example.com", "requester", &[]).await;
+    // One rule for changes too, one only for new tickets.
+    let (s, r) = t
+        .post(
+            &admin,
+            "/api/v1/routing-rules",
+            json!({"name": "Phished after all", "on_update": true,
+                   "conditions": {"words": ["clicked the link"]},
+                   "actions": {"group": "Security", "restrict_to": "Security", "urgency": 1, "tags": ["phishing"],
+                               "notify": ["sec@example.com"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["on_update"], json!(true));
+    assert!(r["summary"].as_str().unwrap().ends_with("Also when a ticket changes."), "{r}");
+    t.post(
+        &admin,
+        "/api/v1/routing-rules",
+        json!({"name": "New only", "conditions": {"words": ["printer"]}, "actions": {"tags": ["printing"]}}),
+    )
+    .await;
+    let (_, tk) = t.post(&ada, "/api/v1/tickets", json!({"title": "Strange mail about my printer"})).await;
+    let n = tk["number"].as_str().unwrap().to_string();
+    assert_eq!(tk["tags"], json!(["printing"]));
+    t.patch(&sam, &format!("/api/v1/tickets/{n}"), json!({"assignee": "sam@example.com"})).await;
+    crate::webhooks::run_jobs(&t).await;
+    let (_, same) = t.get(&sam, &format!("/api/v1/tickets/{n}")).await;
+    assert_eq!((same["assignment_group"].as_str(), same["tags"].clone()), (Some("Service Desk"), json!(["printing"])));
+
+    // The requester's reply says it: the rule moves the ticket to Security, restricts it, raises
+    // the urgency, tags it and tells Security's agent; Sam no longer sees it.
+    let (s, b) = t
+        .post(
+            &ada,
+            &format!("/api/v1/tickets/{n}/comments"),
+            json!({"body": "Sorry, I clicked the link before I saw it."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    crate::webhooks::run_jobs(&t).await;
+    let (_, moved) = t.get(&sec, &format!("/api/v1/tickets/{n}")).await;
+    assert_eq!(
+        (moved["assignment_group"].as_str(), moved["restricted_to"].as_str(), moved["urgency"].as_i64()),
+        (Some("Security"), Some("Security"), Some(1)),
+        "{moved}"
+    );
+    assert_eq!(moved["tags"], json!(["phishing", "printing"]));
+    assert_eq!(
+        (moved["assignee"].clone(), moved["state"].as_str()),
+        (Value::Null, Some("new")),
+        "the assignee stays with the old group"
+    );
+    assert_eq!(t.get(&sam, &format!("/api/v1/tickets/{n}")).await.0, StatusCode::NOT_FOUND);
+    let got = unread(&t, &sec).await;
+    assert!(got.iter().any(|(k, m)| k == "rule" && m.contains(&n)), "{got:?}");
+    let tl = timeline(&t, &admin, &n).await;
+    let fired: Vec<&Value> = tl.iter().filter(|e| e["kind"] == "rule_fired").collect();
+    assert_eq!(fired.len(), 2, "New only at creation, Phished after all on the reply: {fired:?}");
+    assert_eq!(fired[1]["data"]["rule"], "Phished after all");
+    assert!(fired[1]["actor"].is_null(), "Orion's doing");
+
+    // Another reply saying the same changes nothing more: nothing written again.
+    let before = timeline(&t, &admin, &n).await.len();
+    t.post(&ada, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "I clicked the link, yes."})).await;
+    crate::webhooks::run_jobs(&t).await;
+    assert_eq!(timeline(&t, &admin, &n).await.len(), before + 1, "only the reply itself");
 }

@@ -142,6 +142,7 @@ fn fields_of(r: &Rule) -> HashMap<String, String> {
     f.insert("name".into(), r.name.clone());
     f.insert("active".into(), if r.active { "on".into() } else { String::new() });
     f.insert("stop".into(), if r.stop { "on".into() } else { String::new() });
+    f.insert("on_update".into(), if r.on_update { "on".into() } else { String::new() });
     f.insert("senders".into(), join(&c.senders));
     f.insert("mailboxes".into(), join(&c.mailboxes));
     f.insert("words".into(), join(&c.words));
@@ -286,6 +287,7 @@ fn input_of(f: &Fields) -> RuleInput {
         name: f.text("name"),
         active: Some(f.checked("active")),
         stop: Some(f.checked("stop")),
+        on_update: Some(f.checked("on_update")),
         conditions: Some(conditions),
         actions: Some(actions),
     }
