@@ -774,28 +774,6 @@ pub(crate) fn fill_auto_reply(text: &str, number: &str, title: &str, requester: 
     }
 }
 
-impl App {
-    /// The `routing.recheck` job: the "also when a ticket changes" rules after a person's change.
-    pub async fn recheck_rules_job(&self, job: &orion_store::jobs::JobRow) -> crate::kernel::jobs::JobResult {
-        let p: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
-        let (Some(ticket), Some(entry)) = (p["ticket_id"].as_i64(), p["entry_id"].as_i64()) else {
-            return Err("routing.recheck without ticket_id and entry_id".into());
-        };
-        self.recheck_rules(ticket, entry).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    /// Checks the "also when a ticket changes" rules against a ticket after its entry `entry`;
-    /// returns the rules that changed something.
-    pub(crate) async fn recheck_rules(&self, ticket: i64, entry: i64) -> AppResult<Vec<Firing>> {
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let config = self.config(&mut tx.conn()).await?;
-        let fired = crate::tickets::recheck::recheck(&mut tx.conn(), &config, (ticket, entry), now).await?;
-        self.commit(tx).await?;
-        Ok(fired)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
