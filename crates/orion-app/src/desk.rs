@@ -37,6 +37,35 @@ pub struct Following {
     pub following: bool,
 }
 
+/// `GET /api/v1/reports/tags`
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TagReportQuery {
+    /// `YYYY-MM-DD` (UTC) or RFC 3339; default: 30 days before `to`
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (UTC, exclusive) or RFC 3339; default: now
+    pub to: Option<String>,
+}
+
+/// Tickets per tag among those created in a period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TagReport {
+    pub from: String,
+    pub to: String,
+    /// The most used first (at most 200)
+    pub tags: Vec<TagCount>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    /// Tickets created in the period with the tag
+    pub tickets: i64,
+    /// Of those, still open (not resolved or closed)
+    pub open: i64,
+}
+
 /// A notice for one person.
 struct Notice {
     user: i64,
@@ -228,6 +257,38 @@ async fn deliver(
 }
 
 impl App {
+    /// Tickets per tag among those created in a period (staff; tickets restricted to a group the
+    /// reader is not in are not counted).
+    pub async fn tag_report(&self, actor: &Actor, q: &TagReportQuery) -> AppResult<TagReport> {
+        require_staff(actor, "read reports")?;
+        let mut errs = orion_domain::FieldErrors::new();
+        let to = match q.to.as_deref() {
+            Some(s) => errs.check(Timestamp::parse_day_or_instant("to", s)).map(Timestamp::as_millis),
+            // Up to now, this very moment's tickets included.
+            None => Some(self.now() + 1),
+        };
+        let from = match (q.from.as_deref(), to) {
+            (Some(s), _) => errs.check(Timestamp::parse_day_or_instant("from", s)).map(Timestamp::as_millis),
+            (None, Some(to)) => Some(to - 1 - 30 * 86_400_000),
+            (None, None) => None,
+        };
+        if let (Some(f), Some(t)) = (from, to)
+            && f >= t
+        {
+            errs.push("from", "must be before to");
+        }
+        errs.into_result()?;
+        let (Some(from), Some(to)) = (from, to) else { return Err(AppError::Internal("period".into())) };
+        let reader = (!actor.can_administer()).then_some(actor.id.0);
+        let mut r = self.db.read().await?;
+        let rows = store::tag_counts(&mut r.conn(), (from, to), reader).await?;
+        Ok(TagReport {
+            from: Timestamp(from).to_rfc3339(),
+            to: Timestamp(to).to_rfc3339(),
+            tags: rows.into_iter().map(|(tag, tickets, open)| TagCount { tag, tickets, open }).collect(),
+        })
+    }
+
     /// Starts (or, with `follow: false`, stops) following a ticket the actor may see (staff).
     pub async fn follow_ticket(&self, actor: &Actor, number: &str, follow: bool) -> AppResult<Following> {
         require_staff(actor, "follow tickets")?;

@@ -349,3 +349,34 @@ pub async fn groups_with_listeners(conn: &mut Conn<'_>) -> Result<Vec<i64>> {
         .await
     })?)
 }
+
+/// Tickets per tag among those created in `[from, to)`: (tag, tickets, still open), the most used
+/// first (at most 200 tags). With `reader`, tickets restricted to a group the reader is not in are
+/// not counted.
+pub async fn tag_counts(
+    conn: &mut Conn<'_>,
+    (from, to): (i64, i64),
+    reader: Option<i64>,
+) -> Result<Vec<(String, i64, i64)>> {
+    let hidden = if reader.is_some() {
+        " AND (t.visibility_group_id IS NULL
+               OR t.visibility_group_id IN (SELECT group_id FROM group_member WHERE user_id = $3))"
+    } else {
+        " AND $3 = $3"
+    };
+    let sql = format!(
+        "SELECT tt.tag, COUNT(*) AS tickets,
+                SUM(CASE WHEN t.state IN ('resolved', 'closed') THEN 0 ELSE 1 END) AS open
+           FROM ticket_tag tt JOIN ticket t ON t.id = tt.ticket_id
+          WHERE t.created_at >= $1 AND t.created_at < $2{hidden}
+          GROUP BY tt.tag ORDER BY COUNT(*) DESC, tt.tag LIMIT 200"
+    );
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(from)
+            .bind(to)
+            .bind(reader.unwrap_or(0))
+            .fetch_all(c)
+            .await
+    })?)
+}

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Ticket;
-use orion_app::desk::{Following, Presence};
+use orion_app::desk::{Following, Presence, TagReport, TagReportQuery};
 use orion_app::macros::{ApplyMacroInput, Macro, MacroInput, TicketMacro};
 use orion_app::notifications::{Preference, PreferencesInput};
 use serde::Deserialize;
@@ -25,6 +25,19 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(following, follow, unfollow))
         .routes(routes!(replying))
         .routes(routes!(get_preferences, put_preferences))
+        .routes(routes!(tag_report))
+}
+
+/// Tickets per tag among those created in a period, the most used first (staff; restricted
+/// tickets count only for those who may see them).
+#[utoipa::path(get, path = "/api/v1/reports/tags", tag = "reports", params(TagReportQuery), security(("bearer" = [])),
+    responses((status = 200, body = TagReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn tag_report(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<TagReportQuery>,
+) -> ApiResult<Json<TagReport>> {
+    Ok(Json(s.app.tag_report(&a, &q).await?))
 }
 
 /// The macros I may use (staff; admins: every macro), by name.

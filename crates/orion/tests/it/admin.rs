@@ -788,6 +788,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/agent/notifications/settings".into(),
         "/agent/macros".into(),
         "/agent/macros/new".into(),
+        "/agent/tags".into(),
         "/kb".into(),
         format!("/kb/{art}"),
         "/kb/new".into(),

@@ -1141,4 +1141,28 @@ async fn rules_marked_so_act_again_when_a_person_changes_the_ticket(engine: Engi
     t.post(&ada, &format!("/api/v1/tickets/{n}/comments"), json!({"body": "I clicked the link, yes."})).await;
     crate::webhooks::run_jobs(&t).await;
     assert_eq!(timeline(&t, &admin, &n).await.len(), before + 1, "only the reply itself");
+
+    // Tickets by tag: the restricted ticket counts for Security's agent and admins, not for Sam.
+    let (s, rep) = t.get(&sec, "/api/v1/reports/tags").await;
+    assert_eq!(s, StatusCode::OK, "{rep}");
+    let count = |r: &Value, tag: &str| {
+        r["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["tag"] == tag)
+            .map(|x| (x["tickets"].as_i64(), x["open"].as_i64()))
+    };
+    assert_eq!(count(&rep, "phishing"), Some((Some(1), Some(1))), "{rep}");
+    let (_, rep) = t.get(&sam, "/api/v1/reports/tags").await;
+    assert_eq!(count(&rep, "phishing"), None, "Sam may not see it: {rep}");
+    let (s, bad) = t.get(&sam, "/api/v1/reports/tags?from=2026-12-31&to=2026-01-01").await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && bad["error"]["fields"]["from"].is_string(), "{bad}");
+    assert_eq!(t.get(&ada, "/api/v1/reports/tags").await.0, StatusCode::FORBIDDEN);
+    t.app.set_password("sec@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(&t);
+    w.login("sec@example.com", PW).await;
+    let page = w.get("/agent/tags").await.body;
+    let row = page.split("id=\"tag-counts\"").nth(1).expect("the table").split("</table>").next().unwrap();
+    assert!(row.contains("href=\"/agent?tag=phishing&amp;state=all\">phishing</a>"), "{row}");
 }

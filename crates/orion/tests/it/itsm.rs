@@ -298,6 +298,12 @@ async fn changes_are_approved_by_rule_and_reviewed(engine: Engine) {
     assert_eq!(c["approvals"].as_array().unwrap().iter().filter(|a| a["round"] == 1).count(), 2);
     let mine = t.get(&d.lea, "/api/v1/me/approvals").await.1;
     assert_eq!(mine[0]["number"], n.as_str(), "{mine}");
+    // Each approver is told in the console (and by mail, the default for approvals; issue 26).
+    let (_, inbox) = t.get(&d.lea, "/api/v1/me/notifications?unread=true").await;
+    assert!(
+        inbox["items"].as_array().unwrap().iter().any(|x| x["kind"] == "approval" && x["ticket"] == n.as_str()),
+        "{inbox}"
+    );
     assert_eq!(t.get(&d.sam, "/api/v1/me/approvals").await.1, json!([]));
     let (s, _) = t.post(&d.sam, &format!("/api/v1/changes/{n}/approvals"), json!({"decision": "approved"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "not an approver");

@@ -14,6 +14,7 @@ mod new_ticket;
 mod notifications;
 mod queue;
 mod sla;
+mod tag_report;
 mod ticket;
 
 use crate::AppState;
@@ -24,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/agent", get(queue::queue))
         .merge(notifications::routes())
+        .route("/agent/tags", get(tag_report::page))
         .route("/agent/people", get(new_ticket::people))
         .route("/agent/priority", get(new_ticket::priority))
         .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))

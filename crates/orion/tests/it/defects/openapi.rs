@@ -55,6 +55,7 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("GET /api/v1/articles/{number}/diff", "from and to name versions of the article"),
     ("GET /api/v1/tickets", "assignment_group, assignee and requester name existing records"),
     ("GET /api/v1/reports/ola", "group names a group; from before to"),
+    ("GET /api/v1/reports/tags", "from and to are dates or instants; from before to"),
     ("PATCH /api/v1/articles/{number}", "category and owner name existing records"),
     ("PATCH /api/v1/groups/{id}", "escalates_to and lead name existing records"),
     ("PATCH /api/v1/tickets/{number}", "the assignee must be in the group; a pending reason only when pending"),
