@@ -349,7 +349,8 @@ impl App {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         let targets = targets(&mut c).await?;
-        let rows = sla::ola_aggregate(&mut c, from, to, group_id).await?;
+        let reader = (!actor.can_administer()).then_some(actor.id.0);
+        let rows = sla::ola_aggregate(&mut c, from, to, group_id, reader).await?;
         let mut tiers: BTreeMap<i64, (i64, i64, i64, i64)> = BTreeMap::new();
         let groups = rows
             .iter()

@@ -1165,4 +1165,21 @@ async fn rules_marked_so_act_again_when_a_person_changes_the_ticket(engine: Engi
     let page = w.get("/agent/tags").await.body;
     let row = page.split("id=\"tag-counts\"").nth(1).expect("the table").split("</table>").next().unwrap();
     assert!(row.contains("href=\"/agent?tag=phishing&amp;state=all\">phishing</a>"), "{row}");
+
+    // The OLA report counts the restricted ticket only for those who may see it.
+    let (s, b) = t
+        .post(
+            &sec,
+            &format!("/api/v1/tickets/{n}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "Password changed."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let ola_groups = |r: &Value| -> Vec<String> {
+        r["groups"].as_array().unwrap().iter().map(|g| g["group"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    let (_, theirs) = t.get(&sec, "/api/v1/reports/ola?from=2026-01-01&to=2027-01-01").await;
+    assert!(ola_groups(&theirs).contains(&"Security".to_string()), "{theirs}");
+    let (_, his) = t.get(&sam, "/api/v1/reports/ola?from=2026-01-01&to=2027-01-01").await;
+    assert!(ola_groups(&his).is_empty(), "Sam's report counts no restricted ticket: {his}");
 }
