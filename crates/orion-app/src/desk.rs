@@ -149,11 +149,8 @@ pub(crate) async fn react(c: &mut Conn<'_>, config: &crate::settings::Config, r:
         (None, _) => return Ok(()),
     };
     let label = format!("{} “{}”", t.number, t.title);
-    let actor_name = match actor {
-        Some(id) if id == t.requester_id => t.requester_name.clone(),
-        Some(id) => users::get(c, id).await?.name,
-        None => "Orion".to_string(),
-    };
+    // Who did it, by name: read only when someone is to be told (most changes tell nobody).
+    let mut who = Who { actor, name: None };
     match &r.event {
         TicketEvent::Created { .. } => {
             if let Some(a) = t.assignee_id {
@@ -166,7 +163,7 @@ pub(crate) async fn react(c: &mut Conn<'_>, config: &crate::settings::Config, r:
                 match field {
                     "assignee" if to.is_string() => {
                         if let Some(a) = t.assignee_id {
-                            let message = format!("{actor_name} assigned {label} to you.");
+                            let message = format!("{} assigned {label} to you.", who.name(c, t).await?);
                             notices.push(Notice { user: a, kind: "assigned", message });
                         }
                     }
@@ -188,7 +185,7 @@ pub(crate) async fn react(c: &mut Conn<'_>, config: &crate::settings::Config, r:
                 for h in mentions(&entry.body) {
                     let found = store::staff_by_handle(c, &h).await?;
                     if let [(id, _)] = found.as_slice() {
-                        let message = format!("{actor_name} mentioned you on {label}.");
+                        let message = format!("{} mentioned you on {label}.", who.name(c, t).await?);
                         notices.push(Notice { user: *id, kind: "mention", message });
                     }
                 }
@@ -204,16 +201,39 @@ pub(crate) async fn react(c: &mut Conn<'_>, config: &crate::settings::Config, r:
         }
         _ => {}
     }
-    if !matches!(r.event, TicketEvent::Created { .. } | TicketEvent::Sla)
-        && let Some(what) = what_happened(r, &data, &actor_name)
-    {
-        for user in store::followers(c, t.id).await? {
-            if !notices.iter().any(|n| n.user == user) {
+    if !matches!(r.event, TicketEvent::Created { .. } | TicketEvent::Sla) {
+        let followers: Vec<i64> =
+            store::followers(c, t.id).await?.into_iter().filter(|u| !notices.iter().any(|n| n.user == *u)).collect();
+        if !followers.is_empty()
+            && let Some(what) = what_happened(r, &data, &who.name(c, t).await?)
+        {
+            for user in followers {
                 notices.push(Notice { user, kind: "followed", message: format!("{label}: {what}.") });
             }
         }
     }
     deliver(c, t, actor, notices, r.at).await
+}
+
+/// Whoever caused an event, their name read once and only when a message needs it.
+struct Who {
+    actor: Option<i64>,
+    name: Option<String>,
+}
+
+impl Who {
+    async fn name(&mut self, c: &mut Conn<'_>, t: &TicketView) -> AppResult<String> {
+        if let Some(n) = &self.name {
+            return Ok(n.clone());
+        }
+        let n = match self.actor {
+            Some(id) if id == t.requester_id => t.requester_name.clone(),
+            Some(id) => users::get(c, id).await?.name,
+            None => "Orion".to_string(),
+        };
+        self.name = Some(n.clone());
+        Ok(n)
+    }
 }
 
 /// Notices to the members of the ticket's group who asked to hear of tickets arriving there.
@@ -262,23 +282,9 @@ impl App {
     pub async fn tag_report(&self, actor: &Actor, q: &TagReportQuery) -> AppResult<TagReport> {
         require_staff(actor, "read reports")?;
         let mut errs = orion_domain::FieldErrors::new();
-        let to = match q.to.as_deref() {
-            Some(s) => errs.check(Timestamp::parse_day_or_instant("to", s)).map(Timestamp::as_millis),
-            // Up to now, this very moment's tickets included.
-            None => Some(self.now() + 1),
-        };
-        let from = match (q.from.as_deref(), to) {
-            (Some(s), _) => errs.check(Timestamp::parse_day_or_instant("from", s)).map(Timestamp::as_millis),
-            (None, Some(to)) => Some(to - 1 - 30 * 86_400_000),
-            (None, None) => None,
-        };
-        if let (Some(f), Some(t)) = (from, to)
-            && f >= t
-        {
-            errs.push("from", "must be before to");
-        }
+        let period = crate::kernel::period::parse(q.from.as_deref(), q.to.as_deref(), self.now(), &mut errs);
         errs.into_result()?;
-        let (Some(from), Some(to)) = (from, to) else { return Err(AppError::Internal("period".into())) };
+        let Some((from, to)) = period else { return Err(AppError::Internal("validated input incomplete".into())) };
         let reader = (!actor.can_administer()).then_some(actor.id.0);
         let mut r = self.db.read().await?;
         let rows = store::tag_counts(&mut r.conn(), (from, to), reader).await?;
@@ -356,7 +362,7 @@ impl App {
         let Some(from) = config.mail.sender().map(str::to_string) else { return Ok(()) };
         let u = users::get(&mut c, user).await?;
         let t = orion_store::tickets::get(&mut c, ticket).await?;
-        if !u.active || !crate::tickets::user_may_see(&mut c, user, &t).await? {
+        if !u.active || !crate::tickets::user_may_see(&mut c, &u, &t).await? {
             return Ok(());
         }
         let base = config.mail.portal_url.as_deref().map(|u| u.trim_end_matches('/').to_string());

@@ -190,20 +190,10 @@ async fn fill(
         };
         articles.push((n, text));
     }
+    let values = macros::Values { requester: &t.requester_name, number: &t.number, title: &t.title, agent };
     Ok(macros::fill(
         &pieces,
-        |f| {
-            match f {
-                "requester.name" => t.requester_name.as_str(),
-                "requester.first_name" => macros::first_name(&t.requester_name),
-                "ticket.number" => t.number.as_str(),
-                "ticket.title" => t.title.as_str(),
-                "agent.name" => agent,
-                "agent.first_name" => macros::first_name(agent),
-                _ => "",
-            }
-            .to_string()
-        },
+        |f| values.field(f).to_string(),
         |n| articles.iter().find(|(a, _)| a == n).map(|(_, t)| t.clone()).unwrap_or_else(|| n.to_string()),
     ))
 }

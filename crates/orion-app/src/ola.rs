@@ -318,20 +318,7 @@ impl App {
             return Err(AppError::Forbidden("only support staff can read OLA reports".into()));
         }
         let mut errs = orion_domain::FieldErrors::new();
-        let to = match q.to.as_deref() {
-            Some(s) => errs.check(Timestamp::parse_day_or_instant("to", s)).map(Timestamp::as_millis),
-            None => Some(self.now()),
-        };
-        let from = match (q.from.as_deref(), to) {
-            (Some(s), _) => errs.check(Timestamp::parse_day_or_instant("from", s)).map(Timestamp::as_millis),
-            (None, Some(to)) => Some(to - 30 * 86_400_000),
-            (None, None) => None,
-        };
-        if let (Some(f), Some(t)) = (from, to)
-            && f >= t
-        {
-            errs.push("from", "must be before to");
-        }
+        let period = crate::kernel::period::parse(q.from.as_deref(), q.to.as_deref(), self.now(), &mut errs);
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let group_id = match q.group.as_deref() {
@@ -345,7 +332,7 @@ impl App {
             None => None,
         };
         errs.into_result()?;
-        let (Some(from), Some(to)) = (from, to) else {
+        let Some((from, to)) = period else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
         let targets = targets(&mut c).await?;

@@ -754,22 +754,10 @@ fn check_auto_reply(text: &str) -> Result<(), orion_domain::FieldError> {
 
 /// Fills an automatic reply's placeholders for a new ticket.
 pub(crate) fn fill_auto_reply(text: &str, number: &str, title: &str, requester: &str) -> String {
-    use orion_domain::macros::{fill, first_name, parse};
+    use orion_domain::macros::{Values, fill, parse};
+    let values = Values { requester, number, title, agent: "" };
     match parse("actions.auto_reply", text) {
-        Ok(pieces) => fill(
-            &pieces,
-            |f| {
-                match f {
-                    "requester.name" => requester,
-                    "requester.first_name" => first_name(requester),
-                    "ticket.number" => number,
-                    "ticket.title" => title,
-                    _ => "",
-                }
-                .to_string()
-            },
-            |n| n.to_string(),
-        ),
+        Ok(pieces) => fill(&pieces, |f| values.field(f).to_string(), |n| n.to_string()),
         Err(_) => text.to_string(),
     }
 }

@@ -99,6 +99,29 @@ pub fn fill(pieces: &[Piece<'_>], field: impl Fn(&str) -> String, article: impl 
     s
 }
 
+/// What the placeholders stand for on one ticket (`agent` is empty where no agent wrote the text).
+pub struct Values<'a> {
+    pub requester: &'a str,
+    pub number: &'a str,
+    pub title: &'a str,
+    pub agent: &'a str,
+}
+
+impl Values<'_> {
+    /// The value of a placeholder [`parse`] accepted (`requester.name`, …).
+    pub fn field(&self, name: &str) -> &str {
+        match name {
+            "requester.name" => self.requester,
+            "requester.first_name" => first_name(self.requester),
+            "ticket.number" => self.number,
+            "ticket.title" => self.title,
+            "agent.name" => self.agent,
+            "agent.first_name" => first_name(self.agent),
+            _ => "",
+        }
+    }
+}
+
 /// A person's first name: the first word of their name.
 pub fn first_name(name: &str) -> &str {
     name.split_whitespace().next().unwrap_or(name)

@@ -206,14 +206,15 @@ pub async fn preferences(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<(Strin
     })?)
 }
 
-/// The preference of several people for one kind: (user, delivery), only those who set one.
-pub async fn preferences_for(conn: &mut Conn<'_>, users: &[i64], kind: &str) -> Result<Vec<(i64, String)>> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = crate::sql::Sql::new("SELECT user_id, delivery FROM notification_preference WHERE kind = ");
-    sql.bind_text(kind).push(" AND user_id IN ").bind_list(users, crate::sql::Bind::I64);
-    Ok(crate::fetch_all_sql!(conn, (i64, String), &sql)?)
+/// How `user_id` chose to hear of `kind`; `None`: the default.
+pub async fn preference(conn: &mut Conn<'_>, user_id: i64, kind: &str) -> Result<Option<String>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT delivery FROM notification_preference WHERE user_id = $1 AND kind = $2")
+            .bind(user_id)
+            .bind(kind)
+            .fetch_optional(c)
+            .await
+    })?)
 }
 
 pub async fn set_preference(conn: &mut Conn<'_>, user_id: i64, kind: &str, delivery: Option<&str>) -> Result<()> {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod jobs;
 pub mod limits;
 pub mod paging;
+pub mod period;
 pub mod uploads;
 pub mod work;
 

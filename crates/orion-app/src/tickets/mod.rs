@@ -106,13 +106,12 @@ pub(crate) async fn may_see(conn: &mut Conn<'_>, actor: &Actor, t: &TicketView) 
     }
 }
 
-/// May the user `user_id` (an agent to be told about `t`) see it? Checked before anyone is
-/// notified or mailed about a ticket.
-pub(crate) async fn user_may_see(conn: &mut Conn<'_>, user_id: i64, t: &TicketView) -> AppResult<bool> {
+/// May the user `u` (an agent to be told about `t`, already read by the caller) see it? Checked
+/// before anyone is notified or mailed about a ticket.
+pub(crate) async fn user_may_see(conn: &mut Conn<'_>, u: &users::UserRow, t: &TicketView) -> AppResult<bool> {
     if t.visibility_group_id.is_none() {
         return Ok(true);
     }
-    let u = users::get(conn, user_id).await?;
     let role = Role::parse("role", &u.role).map_err(|e| AppError::Internal(e.to_string()))?;
     may_see(conn, &Actor { id: orion_domain::UserId(u.id), role }, t).await
 }

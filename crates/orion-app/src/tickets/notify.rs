@@ -21,7 +21,7 @@ pub(crate) async fn notify_user(
         return Ok(false);
     }
     let u = users::get(c, user).await?;
-    if !u.active || !user_may_see(c, user, t).await? {
+    if !u.active || !user_may_see(c, &u, t).await? {
         return Ok(false);
     }
     if matches!(delivery.as_str(), "console" | "both") {
@@ -36,6 +36,6 @@ pub(crate) async fn notify_user(
 }
 
 async fn delivery_of(c: &mut Conn<'_>, user: i64, kind: &str) -> AppResult<String> {
-    let set = store::preferences_for(c, &[user], kind).await?;
-    Ok(set.into_iter().next().map_or_else(|| crate::notifications::default_of(kind).to_string(), |(_, d)| d))
+    let chosen = store::preference(c, user, kind).await?;
+    Ok(chosen.unwrap_or_else(|| crate::notifications::default_of(kind).to_string()))
 }

@@ -418,17 +418,13 @@ pub(super) async fn replying(
     match s.app.replying(&user.actor, &number, writing).await {
         Ok(p) if p.replying.is_empty() => axum::response::Html(String::new()).into_response(),
         Ok(p) => {
-            let names = p.replying.iter().map(|n| askama_escape(n)).collect::<Vec<_>>().join(", ");
+            let names = p.replying.iter().map(|n| super::new_ticket::esc(n)).collect::<Vec<_>>().join(", ");
             let verb = if p.replying.len() == 1 { "is" } else { "are" };
             axum::response::Html(format!("<strong>{names}</strong> {verb} writing on this ticket right now."))
                 .into_response()
         }
         Err(e) => error_page(Some(&user), &e),
     }
-}
-
-fn askama_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 #[derive(Template)]
