@@ -102,7 +102,7 @@ impl Worker {
                 break;
             }
             let claimed = {
-                let mut tx = self.app.db.begin().await?;
+                let mut tx = self.app.db.begin_background().await?;
                 let got = jobs::claim(&mut tx.conn(), &self.id, now, LEASE_MS, BATCH).await?;
                 self.app.commit(tx).await?;
                 got
@@ -193,7 +193,7 @@ impl Worker {
         let mut unrun = unrun;
         let mut rest = finished.into_iter().peekable();
         while rest.peek().is_some() || !unrun.is_empty() {
-            let mut tx = self.app.db.begin().await?;
+            let mut tx = self.app.db.begin_background().await?;
             let started = std::time::Instant::now();
             let mut slice = Vec::new();
             let mut failed = None;

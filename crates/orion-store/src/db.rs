@@ -1,9 +1,10 @@
+use crate::sqlite_conns::{ReaderGuard, SqliteConns, WriteTx};
 use crate::timeline::Recorded;
 use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -34,10 +35,7 @@ impl Default for DbOptions {
 #[derive(Clone)]
 enum Pools {
     /// One writer connection serialises writes without SQLITE_BUSY storms; readers run in parallel (WAL).
-    Sqlite {
-        write: SqlitePool,
-        read: SqlitePool,
-    },
+    Sqlite(SqliteConns),
     Postgres(PgPool),
 }
 
@@ -64,13 +62,13 @@ pub(crate) struct Log {
 }
 
 pub(crate) enum TxLink {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(WriteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
 /// A pooled connection for reads outside a transaction.
 pub enum ReadConn {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(ReaderGuard),
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -126,14 +124,7 @@ impl Db {
                 .pragma("temp_store", "memory");
             // The writer checkpoints only as a safety net (40 MB of WAL); `checkpoint` runs
             // on a reader in the background so commits do not stall on it.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                // A local file connection cannot drop like a network one: no ping before each use.
-                .test_before_acquire(false)
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
-                .await?;
+            //
             // Each reader keeps 4 MiB of pages, the writer 32 MiB: with 8 readers that bounds
             // SQLite's caches to 64 MiB, and the server's memory with them (32 MiB per reader
             // took the server past 300 MiB at a million tickets, 8 MiB to 230 MiB under mixed
@@ -141,13 +132,14 @@ impl Db {
             // connections: a list reads a few dozen pages, a pread each when not cached. Each
             // reader also keeps at most 40 prepared statements (sqlx's default is 100): a list's
             // statement, one branch per state, is tens of kilobytes, and the filters make many.
-            let read = SqlitePoolOptions::new()
-                .max_connections(opts.max_connections.max(2))
-                .test_before_acquire(false)
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.pragma("cache_size", "-4096").statement_cache_capacity(40))
-                .await?;
-            Pools::Sqlite { write, read }
+            let conns = SqliteConns::open(
+                &base.clone().pragma("wal_autocheckpoint", "10000"),
+                base.pragma("cache_size", "-4096").statement_cache_capacity(40),
+                opts.max_connections.max(2) as usize,
+                opts.acquire_timeout,
+            )
+            .await?;
+            Pools::Sqlite(conns)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let o = PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
             let pool = PgPoolOptions::new()
@@ -167,7 +159,7 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         match self.pools {
-            Pools::Sqlite { .. } => Engine::Sqlite,
+            Pools::Sqlite(_) => Engine::Sqlite,
             Pools::Postgres(_) => Engine::Postgres,
         }
     }
@@ -176,17 +168,25 @@ impl Db {
     /// has to upgrade a read lock).
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pools {
-            Pools::Sqlite { write, .. } => {
-                Tx { link: TxLink::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?), log: Log::default() }
-            }
+            Pools::Sqlite(s) => Tx { link: TxLink::Sqlite(s.begin().await?), log: Log::default() },
             Pools::Postgres(p) => Tx { link: TxLink::Postgres(p.begin().await?), log: Log::default() },
+        })
+    }
+
+    /// Starts a write transaction for background work (the job worker): on SQLite it lets
+    /// people's writes that are waiting for the single writer go first (for at most a quarter of
+    /// a second); on PostgreSQL it is [`Db::begin`].
+    pub async fn begin_background(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Sqlite(s) => Tx { link: TxLink::Sqlite(s.begin_background().await?), log: Log::default() },
+            Pools::Postgres(_) => self.begin().await?,
         })
     }
 
     /// A connection for reads.
     pub async fn read(&self) -> Result<ReadConn> {
         Ok(match &self.pools {
-            Pools::Sqlite { read, .. } => ReadConn::Sqlite(read.acquire().await?),
+            Pools::Sqlite(s) => ReadConn::Sqlite(s.reader().await?),
             Pools::Postgres(p) => ReadConn::Postgres(p.acquire().await?),
         })
     }
@@ -203,7 +203,7 @@ impl Db {
     /// Listens for what other nodes say on `channel` (PostgreSQL `LISTEN`); `None` on SQLite.
     pub async fn listen(&self, channel: &str) -> Result<Option<sqlx::postgres::PgListener>> {
         match &self.pools {
-            Pools::Sqlite { .. } => Ok(None),
+            Pools::Sqlite(_) => Ok(None),
             Pools::Postgres(p) => {
                 let mut l = sqlx::postgres::PgListener::connect_with(p).await?;
                 l.listen(channel).await?;
@@ -225,8 +225,8 @@ impl Db {
     /// Copies committed WAL frames into the SQLite database file without blocking
     /// writers (`PRAGMA wal_checkpoint(PASSIVE)`); a no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<()> {
-        if let Pools::Sqlite { read, .. } = &self.pools {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(read).await?;
+        if let Pools::Sqlite(s) = &self.pools {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *s.reader().await?).await?;
         }
         Ok(())
     }
@@ -234,14 +234,8 @@ impl Db {
     /// Closes every pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { write, read } => {
-                read.close().await;
-                // Leave the WAL folded into the main file on a clean shutdown.
-                if let Ok(mut c) = write.acquire().await {
-                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *c).await;
-                }
-                write.close().await;
-            }
+            // Leave the WAL folded into the main file on a clean shutdown.
+            Pools::Sqlite(s) => s.close("PRAGMA wal_checkpoint(TRUNCATE)").await,
             Pools::Postgres(p) => p.close().await,
         }
     }
@@ -259,8 +253,8 @@ impl Db {
     /// Runs one administrative statement outside a transaction (`CREATE DATABASE` in tests and tools).
     pub async fn execute_admin(&self, sql: &str) -> Result<()> {
         match &self.pools {
-            Pools::Sqlite { write, .. } => {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(write).await?;
+            Pools::Sqlite(s) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *s.writer().await?).await?;
             }
             Pools::Postgres(p) => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(p).await?;
@@ -272,8 +266,8 @@ impl Db {
     /// Copies a consistent snapshot of an SQLite database to `path` (`VACUUM INTO`).
     pub async fn backup_sqlite(&self, path: &str) -> Result<()> {
         match &self.pools {
-            Pools::Sqlite { read, .. } => {
-                sqlx::query("VACUUM INTO $1").bind(path).execute(read).await?;
+            Pools::Sqlite(s) => {
+                sqlx::query("VACUUM INTO $1").bind(path).execute(&mut *s.reader().await?).await?;
                 Ok(())
             }
             Pools::Postgres(_) => Err(StoreError::Schema("use pg_dump to back up PostgreSQL".to_string())),

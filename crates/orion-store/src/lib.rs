@@ -28,6 +28,7 @@ pub mod search;
 pub mod settings;
 pub mod sla;
 pub mod sql;
+mod sqlite_conns;
 pub mod sso;
 pub mod tickets;
 pub mod timeline;

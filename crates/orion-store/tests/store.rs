@@ -808,3 +808,123 @@ async fn a_title_filter_reads_a_bounded_window_per_page(engine: Engine) {
     let f = TicketFilter { title: Some("dirigible".into()), ..TicketFilter::default() };
     assert!(page_through(&db, &f, 10).await.is_empty());
 }
+
+/// How many groups the database holds, read on a reader.
+async fn groups_count(db: &Db) -> i64 {
+    let mut r = db.read().await.unwrap();
+    with_conn!(r.conn(), |c| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM agent_group")
+        .fetch_one(c)
+        .await
+        .unwrap())
+}
+
+async fn insert_group(tx: &mut orion_store::Tx, name: &str) {
+    let g = orion_store::groups::NewGroup {
+        name,
+        tier: 1,
+        escalation_target_id: None,
+        lead_id: None,
+        description: "",
+        now: 1,
+    };
+    orion_store::groups::insert(&mut tx.conn(), &g).await.unwrap();
+}
+
+/// SQLite's own connection handling (no general-purpose pool): a write transaction dropped
+/// without commit leaves nothing and the writer usable at once, also when dropped in the middle
+/// of its work by a cancelled request; readers are reused and bounded.
+#[tokio::test]
+async fn sqlite_writer_rolls_back_what_is_dropped_and_readers_are_bounded() {
+    let Some((db, _dir)) = open(Engine::Sqlite).await else { return };
+    let before = groups_count(&db).await;
+    let mut tx = db.begin().await.unwrap();
+    insert_group(&mut tx, "Dropped").await;
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    insert_group(&mut tx, "Kept").await;
+    tx.commit().await.unwrap();
+    assert_eq!(groups_count(&db).await, before + 1, "the dropped transaction's group must be gone");
+    // A request cancelled in the middle of its transaction, between two statements.
+    let (started, begun) = tokio::sync::oneshot::channel();
+    let work = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            insert_group(&mut tx, "Cancelled 0").await;
+            started.send(()).unwrap();
+            for i in 1..100_000 {
+                insert_group(&mut tx, &format!("Cancelled {i}")).await;
+            }
+            tx.commit().await.unwrap();
+        })
+    };
+    begun.await.unwrap();
+    work.abort();
+    assert!(work.await.unwrap_err().is_cancelled(), "the work must have been cut short");
+    let mut tx = db.begin().await.unwrap();
+    insert_group(&mut tx, "After").await;
+    tx.commit().await.unwrap();
+    assert_eq!(groups_count(&db).await, before + 2, "nothing of the cancelled transaction may remain");
+    // DbOptions::default() allows 8 readers: a ninth waits for one to be handed back.
+    let held: Vec<_> = futures_join(&db, 8).await;
+    let ninth = tokio::time::timeout(std::time::Duration::from_millis(200), db.read()).await;
+    assert!(ninth.is_err(), "a ninth reader must wait while eight are held");
+    drop(held);
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(5), db.read()).await.is_ok());
+}
+
+async fn futures_join(db: &Db, n: usize) -> Vec<orion_store::ReadConn> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(db.read().await.unwrap());
+    }
+    out
+}
+
+/// The job worker's writes (`begin_background`) let people's writes waiting for SQLite's single
+/// writer go first — but not for ever.
+#[tokio::test]
+async fn sqlite_background_writes_let_waiting_requests_go_first() {
+    let Some((db, _dir)) = open(Engine::Sqlite).await else { return };
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = db.begin().await.unwrap();
+    let background = {
+        let (db, order) = (db.clone(), order.clone());
+        tokio::spawn(async move {
+            let tx = db.begin_background().await.unwrap();
+            order.lock().unwrap().push("background");
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let foreground = {
+        let (db, order) = (db.clone(), order.clone());
+        tokio::spawn(async move {
+            let tx = db.begin().await.unwrap();
+            order.lock().unwrap().push("foreground");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    holder.commit().await.unwrap();
+    foreground.await.unwrap();
+    background.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), ["foreground", "background"], "the request queued later must go first");
+
+    // A writer held longer than the background's patience: it still gets its turn in order.
+    let holder = db.begin().await.unwrap();
+    let waiter = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let tx = db.begin_background().await.unwrap();
+            tx.commit().await.unwrap();
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    holder.commit().await.unwrap();
+    let waited = waiter.await.unwrap();
+    assert!(waited >= std::time::Duration::from_millis(400), "it waited for the holder: {waited:?}");
+}
