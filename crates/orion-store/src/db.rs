@@ -234,8 +234,8 @@ impl Db {
     /// Closes every pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match &self.pools {
-            // Leave the WAL folded into the main file on a clean shutdown.
-            Pools::Sqlite(s) => s.close("PRAGMA wal_checkpoint(TRUNCATE)").await,
+            // Leaves the WAL folded into the main file on a clean shutdown.
+            Pools::Sqlite(s) => s.close().await,
             Pools::Postgres(p) => p.close().await,
         }
     }

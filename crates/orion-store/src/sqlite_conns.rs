@@ -109,19 +109,19 @@ impl SqliteConns {
     /// of new tickets is not slowed by the deliveries it causes, and the deliveries still go out.
     pub(crate) async fn begin_background(&self) -> Result<WriteTx> {
         let deadline = tokio::time::Instant::now() + BACKGROUND_MAX_WAIT;
+        let may_go = || self.waiting.load(Ordering::SeqCst) == 0 || tokio::time::Instant::now() >= deadline;
         loop {
-            loop {
-                let idle = self.none_waiting.notified();
-                tokio::pin!(idle);
-                idle.as_mut().enable();
-                if self.waiting.load(Ordering::SeqCst) == 0 || tokio::time::Instant::now() >= deadline {
-                    break;
-                }
-                let _ = tokio::time::timeout_at(deadline, idle).await;
+            // Listening before looking, so a "none left" between the two is not missed.
+            let none_left = self.none_waiting.notified();
+            tokio::pin!(none_left);
+            none_left.as_mut().enable();
+            if !may_go() {
+                let _ = tokio::time::timeout_at(deadline, none_left).await;
+                continue;
             }
             let w = self.writer().await?;
-            // Someone may have queued behind us meanwhile: let them go first.
-            if self.waiting.load(Ordering::SeqCst) == 0 || tokio::time::Instant::now() >= deadline {
+            // Someone may have queued behind us meanwhile: then they go first.
+            if may_go() {
                 return Self::begin_on(w).await;
             }
         }
@@ -146,9 +146,9 @@ impl SqliteConns {
         Ok(ReaderGuard { conn: Some(conn), readers: Arc::clone(&self.readers), _permit: permit })
     }
 
-    /// Closes the readers, then runs `last` on the writer (a final checkpoint) and closes it.
+    /// Closes the readers, then folds the WAL into the main file on the writer and closes it.
     /// Every later use fails.
-    pub(crate) async fn close(&self, last: &str) {
+    pub(crate) async fn close(&self) {
         self.readers.permits.close();
         let idle = std::mem::take(&mut *self.readers.idle.lock().unwrap_or_else(|p| p.into_inner()));
         for c in idle {
@@ -156,7 +156,7 @@ impl SqliteConns {
         }
         let mut w = self.writer.lock().await;
         if let Some(mut c) = w.take() {
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(last.to_string())).execute(&mut c).await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut c).await;
             let _ = c.close().await;
         }
     }

@@ -73,19 +73,7 @@ async fn seed_entry(db: &Db) -> i64 {
     )
     .await
     .unwrap();
-    let group = orion_store::groups::insert(
-        &mut c,
-        &orion_store::groups::NewGroup {
-            name: "SD",
-            tier: 1,
-            escalation_target_id: None,
-            lead_id: None,
-            description: "",
-            now,
-        },
-    )
-    .await
-    .unwrap();
+    let group = orion_store::groups::insert(&mut c, &tier1_group("SD", now)).await.unwrap();
     let (ticket, number) = orion_store::tickets::create(&mut c, &new_ticket(user, group)).await.unwrap();
     assert_eq!(number, "INC0000001");
     let id = orion_store::timeline::append(
@@ -614,15 +602,7 @@ async fn seed_lists(db: &Db, n: i64) -> (Vec<Seeded>, [i64; 2], [i64; 2], [i64; 
     }
     let mut groups = Vec::new();
     for name in ["SD", "Network"] {
-        let g = orion_store::groups::NewGroup {
-            name,
-            tier: 1,
-            escalation_target_id: None,
-            lead_id: None,
-            description: "",
-            now: 0,
-        };
-        groups.push(orion_store::groups::insert(&mut c, &g).await.unwrap());
+        groups.push(orion_store::groups::insert(&mut c, &tier1_group(name, 0)).await.unwrap());
     }
     let (agents, requesters, groups) = ([ids[0], ids[1]], [ids[2], ids[3]], [groups[0], groups[1]]);
     const STATES: [&str; 6] = ["new", "assigned", "in_progress", "pending", "resolved", "closed"];
@@ -819,15 +799,12 @@ async fn groups_count(db: &Db) -> i64 {
 }
 
 async fn insert_group(tx: &mut orion_store::Tx, name: &str) {
-    let g = orion_store::groups::NewGroup {
-        name,
-        tier: 1,
-        escalation_target_id: None,
-        lead_id: None,
-        description: "",
-        now: 1,
-    };
-    orion_store::groups::insert(&mut tx.conn(), &g).await.unwrap();
+    orion_store::groups::insert(&mut tx.conn(), &tier1_group(name, 1)).await.unwrap();
+}
+
+/// A tier-1 group without lead or escalation target.
+fn tier1_group(name: &str, now: i64) -> orion_store::groups::NewGroup<'_> {
+    orion_store::groups::NewGroup { name, tier: 1, escalation_target_id: None, lead_id: None, description: "", now }
 }
 
 /// SQLite's own connection handling (no general-purpose pool): a write transaction dropped
@@ -866,14 +843,14 @@ async fn sqlite_writer_rolls_back_what_is_dropped_and_readers_are_bounded() {
     tx.commit().await.unwrap();
     assert_eq!(groups_count(&db).await, before + 2, "nothing of the cancelled transaction may remain");
     // DbOptions::default() allows 8 readers: a ninth waits for one to be handed back.
-    let held: Vec<_> = futures_join(&db, 8).await;
+    let held: Vec<_> = hold_readers(&db, 8).await;
     let ninth = tokio::time::timeout(std::time::Duration::from_millis(200), db.read()).await;
     assert!(ninth.is_err(), "a ninth reader must wait while eight are held");
     drop(held);
     assert!(tokio::time::timeout(std::time::Duration::from_secs(5), db.read()).await.is_ok());
 }
 
-async fn futures_join(db: &Db, n: usize) -> Vec<orion_store::ReadConn> {
+async fn hold_readers(db: &Db, n: usize) -> Vec<orion_store::ReadConn> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(db.read().await.unwrap());
