@@ -374,6 +374,9 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
         .on(crate::tickets::recheck::RECHECK_JOB, |app, job| async move { app.recheck_rules_job(&job).await })
         .on(crate::desk::AGENT_MAIL_JOB, |app, job| async move { app.agent_mail_job(&job).await })
         .on(crate::desk::DIGEST_JOB, |app, _job| async move { app.run_digest_job().await })
+        .on(crate::reports::BACKFILL_JOB, |app, _job| async move {
+            app.run_reports_backfill().await.map_err(|e| e.to_string())
+        })
         .on(crate::retention::PURGE_JOB, |app, job| async move {
             let follow_up = job.payload.contains("\"follow_up\"");
             app.run_purge_job(follow_up).await.map_err(|e| e.to_string())

@@ -46,6 +46,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("retention", 3),
     ("macros", 3),
     ("desk", 3),
+    ("reports", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod ola;
 pub mod outbox;
 mod reactions;
+pub mod reports;
 pub mod retention;
 pub mod routing;
 pub mod search;

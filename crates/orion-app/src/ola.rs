@@ -6,9 +6,9 @@
 //! recomputed for any ticket at any time. Working time is counted on the
 //! `Business hours` calendar.
 
+use crate::settings::sla::business_calendar;
 use crate::{App, AppError, AppResult};
-use orion_domain::calendar::CalendarSpec;
-use orion_domain::{Actor, BusinessCalendar, Timestamp};
+use orion_domain::{Actor, Timestamp};
 use orion_store::{groups, settings, sla, timeline};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,17 +71,6 @@ pub struct TierTime {
 pub struct OlaReport {
     pub tiers: Vec<TierTime>,
     pub spans: Vec<GroupSpan>,
-}
-
-async fn business_calendar(conn: &mut orion_store::Conn<'_>) -> AppResult<BusinessCalendar> {
-    let row = sla::find_calendar(conn, "Business hours").await?;
-    match row {
-        Some(r) => {
-            let spec: CalendarSpec = serde_json::from_str(&r.spec).map_err(|e| AppError::Internal(e.to_string()))?;
-            Ok(spec.build()?)
-        }
-        None => Ok(BusinessCalendar::always()),
-    }
 }
 
 async fn targets(conn: &mut orion_store::Conn<'_>) -> AppResult<OlaTargets> {

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(24, "0024_people_lookup"),
     migration!(25, "0025_routing"),
     migration!(26, "0026_desk"),
+    migration!(27, "0027_reports"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

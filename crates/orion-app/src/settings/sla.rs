@@ -138,3 +138,16 @@ pub(crate) fn planned(p: &PolicyDef, kind: TargetKind, now: i64) -> Option<Plann
 pub(crate) fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
+
+/// The `Business hours` calendar, which working-time reports (OLA, KPIs) count on; always open if
+/// it was removed.
+pub(crate) async fn business_calendar(conn: &mut Conn<'_>) -> AppResult<BusinessCalendar> {
+    match sla::find_calendar(conn, "Business hours").await? {
+        Some(r) => {
+            let spec: CalendarSpec = serde_json::from_str(&r.spec)
+                .map_err(|e| crate::AppError::Internal(format!("stored calendar Business hours: {e}")))?;
+            Ok(spec.build()?)
+        }
+        None => Ok(BusinessCalendar::always()),
+    }
+}

@@ -6,6 +6,7 @@ pub(crate) mod itsm;
 pub(crate) mod kb;
 pub(crate) mod mail;
 pub(crate) mod monitoring;
+pub(crate) mod reports;
 pub(crate) mod routing;
 pub(crate) mod security;
 pub(crate) mod system;
@@ -86,6 +87,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = desk::routes(r);
     let r = assets::routes(r);
     let r = itsm::routes(r);
+    let r = reports::routes(r);
     system::routes(r)
 }
 

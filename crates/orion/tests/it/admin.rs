@@ -789,6 +789,8 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/agent/macros".into(),
         "/agent/macros/new".into(),
         "/agent/tags".into(),
+        "/agent/reports?by=group".into(),
+        "/agent/reports/tickets?metric=created".into(),
         "/kb".into(),
         format!("/kb/{art}"),
         "/kb/new".into(),

@@ -13,6 +13,7 @@ mod kb;
 mod mail;
 pub(crate) mod mail_servers;
 mod monitoring;
+mod reports;
 mod server;
 pub(crate) mod web;
 pub(crate) mod webhooks;

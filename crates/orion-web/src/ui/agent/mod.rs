@@ -13,6 +13,7 @@ mod monitoring;
 mod new_ticket;
 mod notifications;
 mod queue;
+mod reports;
 mod sla;
 mod tag_report;
 mod ticket;
@@ -45,4 +46,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(licence_form::routes())
         .merge(cmdb::routes())
         .merge(itsm::routes())
+        .merge(reports::routes())
 }

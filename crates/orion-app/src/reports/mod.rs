@@ -1,0 +1,1051 @@
+//! Leads' reports: the KPIs of a period under filters, compared with the period before, a
+//! breakdown by tier, group, priority, category, kind, channel or agent, the backlog by age and
+//! the workload per agent — and, behind every number, the exact list of tickets it counts.
+//!
+//! The resolved-ticket figures read `ticket_outcome`, one row per resolved ticket written in the
+//! resolving transaction ([`react`]); the created and backlog figures read the tickets. A count and
+//! its ticket list are computed from the same rows by the same predicate ([`Metric`]), so they
+//! cannot disagree. docs/reports.md states each formula.
+
+pub mod figures;
+mod outcome;
+
+pub(crate) use outcome::react;
+
+use crate::kernel::access::require_staff;
+use crate::{App, AppError, AppResult};
+use figures::{AGE_BANDS, Rate, Spread, age_band, label};
+use orion_domain::{Actor, FieldErrors, Timestamp};
+use orion_store::reports::{self as store, Logged, Outcome};
+use orion_store::{Conn, categories, groups, users};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use utoipa::ToSchema;
+
+/// The job that writes outcome rows for tickets resolved before reports existed.
+pub const BACKFILL_JOB: &str = "reports.backfill";
+/// The setting that records the backfill has nothing left to do.
+const BACKFILL_DONE: &str = "reports_backfill_done";
+/// The longest period a report covers.
+const MAX_DAYS: i64 = 400;
+/// The most tickets one page of a ticket list holds.
+pub const MAX_PAGE: usize = 500;
+
+/// The period, the filters and (for ticket lists) the number to list. Every report takes the
+/// same filters; a number's ticket list takes the filters the number was shown with.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// `YYYY-MM-DD` (UTC) or RFC 3339; default: 30 days before `to`
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (UTC, exclusive) or RFC 3339; default: now
+    pub to: Option<String>,
+    /// `mine`: only the groups you are a member of; `all` (default): every group
+    pub scope: Option<String>,
+    /// One group, by name
+    pub group: Option<String>,
+    /// 1, 2 or 3: the tier of the group that has (or resolved) the ticket
+    pub tier: Option<String>,
+    /// `incident` or `service_request`
+    pub kind: Option<String>,
+    /// `P1` (critical) to `P5` (planning)
+    pub priority: Option<String>,
+    /// A category path (`Hardware/Laptop`), its sub-categories included; `none`: no category
+    pub category: Option<String>,
+    /// `phone`, `email`, `portal`, `api`, `monitoring` or `walk_in`
+    pub channel: Option<String>,
+    /// An agent's e-mail: tickets assigned to (or resolved by) them; `none`: unassigned
+    pub agent: Option<String>,
+    /// Breakdown: `tier`, `group`, `priority`, `category`, `kind`, `channel` or `agent`
+    pub by: Option<String>,
+    /// Ticket lists: the number to list (`created`, `resolved`, `backlog`, …; see docs/reports.md)
+    pub metric: Option<String>,
+    /// Ticket lists of the backlog: one age band (`under_1d`, `1d_3d`, `3d_7d`, `7d_30d`, `over_30d`),
+    /// `overdue` (an SLA target breached or past due) or `pending`
+    pub band: Option<String>,
+    /// Ticket lists: the `next` of the previous page
+    pub after: Option<String>,
+    /// Ticket lists: tickets per page, 1–500 (default 50)
+    pub limit: Option<String>,
+}
+
+/// The numbers of one period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Summary {
+    /// Incidents and service requests logged in the period
+    pub created: i64,
+    /// Resolved in the period (the last resolution of a reopened ticket counts)
+    pub resolved: i64,
+    /// Time to first response (a public reply or call by staff), working time, of those resolved
+    pub mtta: Spread,
+    /// Time to resolution, working time while open, of those resolved
+    pub mttr: Spread,
+    /// Of those resolved that were logged with a tier-1 group: resolved at tier 1, never escalated
+    /// nor reopened
+    pub first_contact_resolution: Rate,
+    /// Of those resolved that were logged with a tier-1 group: reached tier 2
+    pub escalation_l1_to_l2: Rate,
+    /// Of those resolved that reached tier 2: reached tier 3
+    pub escalation_l2_to_l3: Rate,
+    /// Of those resolved: reopened at least once
+    pub reopen_rate: Rate,
+    /// First-response targets met, of those measured
+    pub sla_response: Rate,
+    /// Resolution targets met, of those measured
+    pub sla_resolution: Rate,
+    /// Update-interval targets met, of those measured
+    pub sla_update: Rate,
+}
+
+/// Open tickets of one age band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Band {
+    /// `under_1d`, `1d_3d`, `3d_7d`, `7d_30d` or `over_30d`
+    pub band: String,
+    pub label: String,
+    pub tickets: i64,
+}
+
+/// The incidents and service requests open now (the period does not apply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Backlog {
+    pub open: i64,
+    /// Open with an SLA target breached (or past due)
+    pub overdue: i64,
+    pub bands: Vec<Band>,
+}
+
+/// One agent's open tickets (the agent null: tickets nobody has picked up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Load {
+    /// The agent's e-mail; null: unassigned
+    pub agent: Option<String>,
+    pub name: String,
+    pub open: i64,
+    pub pending: i64,
+    pub overdue: i64,
+}
+
+/// Created and resolved on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Day {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub created: i64,
+    pub resolved: i64,
+}
+
+/// The numbers of one value of the breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BreakdownRow {
+    /// The filter value that lists this row's tickets (`group=…`, `tier=…`; `none` for the empty value)
+    pub key: String,
+    pub label: String,
+    pub summary: Summary,
+}
+
+/// `GET /api/v1/reports/kpis`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Kpis {
+    /// Period start (inclusive)
+    pub from: String,
+    /// Period end (exclusive)
+    pub to: String,
+    /// The period before, of the same length, for comparison
+    pub previous_from: String,
+    pub summary: Summary,
+    pub previous: Summary,
+    pub backlog: Backlog,
+    /// The agents with open tickets, most open first; unassigned last
+    pub workload: Vec<Load>,
+    /// Every day of the period
+    pub days: Vec<Day>,
+    /// `tier`, `group`, … as asked with `by`; null without
+    pub by: Option<String>,
+    pub breakdown: Vec<BreakdownRow>,
+}
+
+/// A ticket in a report's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportTicket {
+    pub number: String,
+    pub title: String,
+    pub kind: String,
+    pub state: String,
+    /// `P1` to `P5`
+    pub priority: String,
+    pub group: String,
+    pub assignee: Option<String>,
+    pub created_at: String,
+    pub resolved_at: Option<String>,
+    /// Working minutes to first response (resolved tickets)
+    pub response_minutes: Option<i64>,
+    /// Working minutes to resolution (resolved tickets)
+    pub resolution_minutes: Option<i64>,
+}
+
+/// `GET /api/v1/reports/tickets`: the tickets one number counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReportTickets {
+    pub metric: String,
+    /// What the list is, in words
+    pub title: String,
+    /// How many tickets the number counts (every page together)
+    pub total: i64,
+    /// Newest first
+    pub tickets: Vec<ReportTicket>,
+    /// Pass as `after` for the next page; null on the last
+    pub next: Option<String>,
+}
+
+/// What a resolved ticket's list row shows of its outcome: when it was resolved, its response
+/// and resolution times.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    resolved_at: i64,
+    response_ms: Option<i64>,
+    resolution_ms: i64,
+}
+
+/// A number a ticket list can be asked for: the predicate that picks its tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Created,
+    Backlog,
+    Resolved,
+    Responded,
+    LoggedAtL1,
+    FirstContact,
+    EscalatedL2,
+    ReachedL2,
+    ReachedL3,
+    Reopened,
+    ResponseMeasured,
+    ResponseBreached,
+    ResolutionMeasured,
+    ResolutionBreached,
+    UpdateMeasured,
+    UpdateBreached,
+}
+
+impl Metric {
+    pub const ALL: [(Metric, &'static str, &'static str); 16] = [
+        (Metric::Created, "created", "Tickets created"),
+        (Metric::Backlog, "backlog", "Tickets open now"),
+        (Metric::Resolved, "resolved", "Tickets resolved"),
+        (Metric::Responded, "responded", "Resolved tickets with a first response"),
+        (Metric::LoggedAtL1, "logged_at_l1", "Resolved tickets logged with a tier-1 group"),
+        (Metric::FirstContact, "first_contact", "Resolved at first contact (tier 1, never escalated nor reopened)"),
+        (Metric::EscalatedL2, "escalated_l2", "Logged at tier 1 and escalated to tier 2 or above"),
+        (Metric::ReachedL2, "reached_l2", "Resolved tickets that reached tier 2"),
+        (Metric::ReachedL3, "reached_l3", "Resolved tickets that reached tier 3"),
+        (Metric::Reopened, "reopened", "Resolved tickets reopened at least once"),
+        (Metric::ResponseMeasured, "response_measured", "Resolved tickets with a first-response target"),
+        (Metric::ResponseBreached, "response_breached", "First-response targets breached"),
+        (Metric::ResolutionMeasured, "resolution_measured", "Resolved tickets with a resolution target"),
+        (Metric::ResolutionBreached, "resolution_breached", "Resolution targets breached"),
+        (Metric::UpdateMeasured, "update_measured", "Resolved tickets with an update-interval target"),
+        (Metric::UpdateBreached, "update_breached", "Update-interval targets breached"),
+    ];
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Self::ALL.iter().find(|(_, k, _)| *k == s).map(|(m, _, _)| *m)
+    }
+
+    pub fn key(self) -> &'static str {
+        Self::ALL.iter().find(|(m, _, _)| *m == self).map(|(_, k, _)| *k).unwrap_or("resolved")
+    }
+
+    pub fn title(self) -> &'static str {
+        Self::ALL.iter().find(|(m, _, _)| *m == self).map(|(_, _, t)| *t).unwrap_or("")
+    }
+
+    /// Whether a resolved ticket counts (metrics over resolved tickets only).
+    fn counts(self, o: &Outcome) -> bool {
+        let state = |s: &Option<String>, breached: bool| match s.as_deref() {
+            Some("breached") => true,
+            Some(_) => !breached,
+            None => false,
+        };
+        match self {
+            Metric::Created | Metric::Backlog => false,
+            Metric::Resolved => true,
+            Metric::Responded => o.response_ms.is_some(),
+            Metric::LoggedAtL1 => o.first_tier == 1,
+            Metric::FirstContact => o.first_tier == 1 && o.max_tier == 1 && o.reopen_count == 0,
+            Metric::EscalatedL2 => o.first_tier == 1 && o.max_tier >= 2,
+            Metric::ReachedL2 => o.max_tier >= 2,
+            Metric::ReachedL3 => o.max_tier >= 3,
+            Metric::Reopened => o.reopen_count > 0,
+            Metric::ResponseMeasured => state(&o.response_sla, false),
+            Metric::ResponseBreached => state(&o.response_sla, true),
+            Metric::ResolutionMeasured => state(&o.resolution_sla, false),
+            Metric::ResolutionBreached => state(&o.resolution_sla, true),
+            Metric::UpdateMeasured => state(&o.update_sla, false),
+            Metric::UpdateBreached => state(&o.update_sla, true),
+        }
+    }
+}
+
+/// Computes one period's numbers from its created tickets and resolved outcomes.
+pub fn summarize(created: &[&Logged], resolved: &[&Outcome]) -> Summary {
+    let n = |m: Metric| resolved.iter().filter(|o| m.counts(o)).count() as i64;
+    let met = |measured: Metric, breached: Metric| Rate::new(n(measured) - n(breached), n(measured));
+    Summary {
+        created: created.len() as i64,
+        resolved: resolved.len() as i64,
+        mtta: Spread::of(resolved.iter().filter_map(|o| o.response_ms).collect()),
+        mttr: Spread::of(resolved.iter().map(|o| o.resolution_ms).collect()),
+        first_contact_resolution: Rate::new(n(Metric::FirstContact), n(Metric::LoggedAtL1)),
+        escalation_l1_to_l2: Rate::new(n(Metric::EscalatedL2), n(Metric::LoggedAtL1)),
+        escalation_l2_to_l3: Rate::new(n(Metric::ReachedL3), n(Metric::ReachedL2)),
+        reopen_rate: Rate::new(n(Metric::Reopened), resolved.len() as i64),
+        sla_response: met(Metric::ResponseMeasured, Metric::ResponseBreached),
+        sla_resolution: met(Metric::ResolutionMeasured, Metric::ResolutionBreached),
+        sla_update: met(Metric::UpdateMeasured, Metric::UpdateBreached),
+    }
+}
+
+/// What a breakdown groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Tier,
+    Group,
+    Priority,
+    Category,
+    Kind,
+    Channel,
+    Agent,
+}
+
+impl By {
+    const ALL: [(By, &'static str); 7] = [
+        (By::Tier, "tier"),
+        (By::Group, "group"),
+        (By::Priority, "priority"),
+        (By::Category, "category"),
+        (By::Kind, "kind"),
+        (By::Channel, "channel"),
+        (By::Agent, "agent"),
+    ];
+
+    fn parse(s: &str) -> Option<By> {
+        Self::ALL.iter().find(|(_, k)| *k == s).map(|(b, _)| *b)
+    }
+
+    fn key(self) -> &'static str {
+        Self::ALL.iter().find(|(b, _)| *b == self).map(|(_, k)| *k).unwrap_or("group")
+    }
+}
+
+/// Names of the things rows refer to by id.
+struct Names {
+    groups: HashMap<i64, (String, i64)>,
+    categories: HashMap<i64, String>,
+    agents: HashMap<i64, (String, String)>,
+}
+
+/// The filters of a query, resolved to ids and checked.
+struct Filter {
+    from: i64,
+    to: i64,
+    groups: Option<HashSet<i64>>,
+    tier: Option<i64>,
+    kind: Option<String>,
+    priority: Option<i64>,
+    /// `Some(None)`: tickets without a category
+    categories: Option<Option<HashSet<i64>>>,
+    channel: Option<String>,
+    /// `Some(None)`: unassigned tickets
+    agent: Option<Option<i64>>,
+    /// The reader's groups, for restricted tickets; `None`: an admin, who sees every ticket
+    reader_groups: Option<HashSet<i64>>,
+    by: Option<By>,
+    names: Names,
+}
+
+impl Filter {
+    fn visible(&self, restricted_to: Option<i64>) -> bool {
+        match (restricted_to, &self.reader_groups) {
+            (Some(g), Some(mine)) => mine.contains(&g),
+            _ => true,
+        }
+    }
+
+    fn tier_of(&self, group_id: i64) -> i64 {
+        self.names.groups.get(&group_id).map(|g| g.1).unwrap_or(1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn matches(
+        &self,
+        group_id: i64,
+        tier: i64,
+        kind: &str,
+        priority: i64,
+        category_id: Option<i64>,
+        channel: &str,
+        assignee_id: Option<i64>,
+        restricted_to: Option<i64>,
+    ) -> bool {
+        self.visible(restricted_to)
+            && self.groups.as_ref().is_none_or(|g| g.contains(&group_id))
+            && self.tier.is_none_or(|t| t == tier)
+            && self.kind.as_deref().is_none_or(|k| k == kind)
+            && self.priority.is_none_or(|p| p == priority)
+            && self.categories.as_ref().is_none_or(|c| match (c, category_id) {
+                (None, None) => true,
+                (Some(set), Some(id)) => set.contains(&id),
+                _ => false,
+            })
+            && self.channel.as_deref().is_none_or(|c| c == channel)
+            && self.agent.is_none_or(|a| a == assignee_id)
+    }
+
+    fn outcome(&self, o: &Outcome) -> bool {
+        self.matches(
+            o.group_id,
+            o.tier,
+            &o.kind,
+            o.priority,
+            o.category_id,
+            &o.channel,
+            o.assignee_id,
+            o.visibility_group_id,
+        )
+    }
+
+    fn logged(&self, l: &Logged) -> bool {
+        self.matches(
+            l.group_id,
+            self.tier_of(l.group_id),
+            &l.kind,
+            l.priority,
+            l.category_id,
+            &l.channel,
+            l.assignee_id,
+            l.visibility_group_id,
+        )
+    }
+
+    /// A row's breakdown key and label.
+    fn key_of(
+        &self,
+        by: By,
+        group_id: i64,
+        category_id: Option<i64>,
+        fields: (&str, i64, &str, Option<i64>),
+    ) -> (String, String) {
+        let (kind, priority, channel, assignee) = fields;
+        match by {
+            By::Tier => {
+                let t = self.tier_of(group_id);
+                (t.to_string(), format!("Tier {t}"))
+            }
+            By::Group => {
+                let name = self.names.groups.get(&group_id).map(|g| g.0.clone()).unwrap_or_default();
+                (name.clone(), name)
+            }
+            By::Priority => (format!("P{priority}"), format!("P{priority}")),
+            By::Category => match category_id.and_then(|id| self.names.categories.get(&id)) {
+                Some(path) => (path.clone(), path.clone()),
+                None => ("none".into(), "No category".into()),
+            },
+            By::Kind => (kind.to_string(), label(kind)),
+            By::Channel => (channel.to_string(), label(channel)),
+            By::Agent => match assignee.and_then(|id| self.names.agents.get(&id)) {
+                Some((email, name)) => (email.clone(), name.clone()),
+                None => ("none".into(), "Unassigned".into()),
+            },
+        }
+    }
+}
+
+fn parse_number(
+    errs: &mut FieldErrors,
+    field: &str,
+    v: Option<&str>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<i64> {
+    let v = v?;
+    match v.trim().parse::<i64>() {
+        Ok(n) if range.contains(&n) => Some(n),
+        _ => {
+            errs.push(field, format!("must be a whole number from {} to {}", range.start(), range.end()));
+            None
+        }
+    }
+}
+
+fn one_of(errs: &mut FieldErrors, field: &str, v: Option<&str>, allowed: &[&str]) -> Option<String> {
+    let v = v?.trim();
+    if allowed.contains(&v) {
+        Some(v.to_string())
+    } else {
+        errs.push(field, format!("must be one of {}", allowed.join(", ")));
+        None
+    }
+}
+
+/// Reads the query's filters (mistakes by field name).
+async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> AppResult<Filter> {
+    let mut errs = FieldErrors::new();
+    let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let period = crate::kernel::period::parse(blank(&q.from).as_deref(), blank(&q.to).as_deref(), now, &mut errs);
+    if let Some((from, to)) = period
+        && to - from > MAX_DAYS * 86_400_000
+    {
+        errs.push("from", format!("a report covers at most {MAX_DAYS} days"));
+    }
+    let all_groups = groups::list(c).await?;
+    let names = Names {
+        groups: all_groups.iter().map(|g| (g.id, (g.name.clone(), g.tier))).collect(),
+        categories: categories::list(c).await?.into_iter().map(|k| (k.id, k.path)).collect(),
+        agents: HashMap::new(),
+    };
+    let my_groups: HashSet<i64> = groups::group_ids_of(c, actor.id.0).await?.into_iter().collect();
+    let mut group_set: Option<HashSet<i64>> = None;
+    match blank(&q.scope).as_deref() {
+        None | Some("all") => {}
+        Some("mine") => group_set = Some(my_groups.clone()),
+        Some(_) => errs.push("scope", "must be mine or all"),
+    }
+    if let Some(name) = blank(&q.group) {
+        match all_groups.iter().find(|g| g.name.eq_ignore_ascii_case(&name)) {
+            Some(g) => {
+                let only: HashSet<i64> = [g.id].into();
+                group_set = Some(match group_set {
+                    Some(mine) => mine.intersection(&only).copied().collect(),
+                    None => only,
+                });
+            }
+            None => errs.push("group", format!("no group named {name:?}")),
+        }
+    }
+    let tier = parse_number(&mut errs, "tier", blank(&q.tier).as_deref(), 1..=3);
+    let priority = match blank(&q.priority) {
+        Some(p) => {
+            let n = p.strip_prefix(['P', 'p']).unwrap_or(&p).parse::<i64>().ok().filter(|n| (1..=5).contains(n));
+            if n.is_none() {
+                errs.push("priority", "must be P1 to P5");
+            }
+            n
+        }
+        None => None,
+    };
+    let kind = one_of(&mut errs, "kind", blank(&q.kind).as_deref(), &["incident", "service_request"]);
+    let channels: Vec<&str> = orion_domain::Channel::ALL.iter().map(|c| c.as_str()).collect();
+    let channel = one_of(&mut errs, "channel", blank(&q.channel).as_deref(), &channels);
+    let categories = match blank(&q.category) {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("none") => Some(None),
+        Some(path) => {
+            let norm = |p: &str| {
+                p.split('/').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/").to_lowercase()
+            };
+            let wanted = norm(&path);
+            let set: HashSet<i64> = names
+                .categories
+                .iter()
+                .filter(|(_, p)| {
+                    let p = norm(p);
+                    p == wanted || p.starts_with(&format!("{wanted}/"))
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            if set.is_empty() {
+                errs.push("category", format!("no category {path:?}"));
+            }
+            Some(Some(set))
+        }
+    };
+    let agent = match blank(&q.agent) {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("none") => Some(None),
+        Some(email) => match users::find_by_email(c, &email).await? {
+            Some(u) => Some(Some(u.id)),
+            None => {
+                errs.push("agent", format!("no one has the e-mail {email:?}"));
+                None
+            }
+        },
+    };
+    let by = match blank(&q.by) {
+        None => None,
+        Some(v) => {
+            let b = By::parse(&v);
+            if b.is_none() {
+                let keys: Vec<&str> = By::ALL.iter().map(|(_, k)| *k).collect();
+                errs.push("by", format!("must be one of {}", keys.join(", ")));
+            }
+            b
+        }
+    };
+    errs.into_result()?;
+    let Some((from, to)) = period else {
+        return Err(AppError::Internal("validated input incomplete".into()));
+    };
+    Ok(Filter {
+        from,
+        to,
+        groups: group_set,
+        tier,
+        kind,
+        priority,
+        categories,
+        channel,
+        agent,
+        reader_groups: (!actor.can_administer()).then_some(my_groups),
+        by,
+        names,
+    })
+}
+
+/// Fills in the names of the agents the rows refer to.
+async fn name_agents(c: &mut Conn<'_>, f: &mut Filter, ids: impl Iterator<Item = i64>) -> AppResult<()> {
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(e) = f.names.agents.entry(id) {
+            let u = users::get(c, id).await?;
+            e.insert((u.email, u.name));
+        }
+    }
+    Ok(())
+}
+
+/// Each UTC day from `from` to `to` (exclusive), as `YYYY-MM-DD`.
+fn days_between(from: i64, to: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut day = from.div_euclid(86_400_000) * 86_400_000;
+    while day < to {
+        out.push(Timestamp(day).to_rfc3339()[..10].to_string());
+        day += 86_400_000;
+    }
+    out
+}
+
+fn day_of(at: i64) -> String {
+    Timestamp(at).to_rfc3339()[..10].to_string()
+}
+
+impl App {
+    /// The KPIs of a period under filters (support staff; tickets restricted to a group the reader
+    /// is not in are not counted, except for admins).
+    pub async fn report_kpis(&self, actor: &Actor, q: &ReportQuery) -> AppResult<Kpis> {
+        require_staff(actor, "read reports")?;
+        let now = self.now();
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let mut f = filter(&mut c, actor, q, now).await?;
+        let length = f.to - f.from;
+        let prev_from = f.from - length;
+        let created_all = store::created(&mut c, prev_from, f.to).await?;
+        let outcomes_all = store::outcomes(&mut c, prev_from, f.to).await?;
+        let open_all = store::open(&mut c).await?;
+        let overdue_ids: HashSet<i64> = store::overdue(&mut c, now).await?.into_iter().collect();
+        let agents: HashSet<i64> = open_all
+            .iter()
+            .filter_map(|l| l.assignee_id)
+            .chain(outcomes_all.iter().filter_map(|o| o.assignee_id))
+            .chain(created_all.iter().filter_map(|l| l.assignee_id))
+            .collect();
+        name_agents(&mut c, &mut f, agents.into_iter()).await?;
+        drop(r);
+
+        let created: Vec<&Logged> = created_all.iter().filter(|l| f.logged(l)).collect();
+        let outcomes: Vec<&Outcome> = outcomes_all.iter().filter(|o| f.outcome(o)).collect();
+        let (now_created, prev_created): (Vec<&Logged>, Vec<&Logged>) =
+            created.iter().partition(|l| l.created_at >= f.from);
+        let (now_resolved, prev_resolved): (Vec<&Outcome>, Vec<&Outcome>) =
+            outcomes.iter().partition(|o| o.resolved_at >= f.from);
+
+        let mut days: BTreeMap<String, (i64, i64)> =
+            days_between(f.from, f.to).into_iter().map(|d| (d, (0, 0))).collect();
+        for l in &now_created {
+            days.entry(day_of(l.created_at)).or_default().0 += 1;
+        }
+        for o in &now_resolved {
+            days.entry(day_of(o.resolved_at)).or_default().1 += 1;
+        }
+
+        let open: Vec<&Logged> = open_all.iter().filter(|l| f.logged(l)).collect();
+        let bands = AGE_BANDS
+            .iter()
+            .map(|(key, text, _)| Band {
+                band: key.to_string(),
+                label: text.to_string(),
+                tickets: open.iter().filter(|l| age_band(l.created_at, now) == *key).count() as i64,
+            })
+            .collect();
+        let backlog = Backlog {
+            open: open.len() as i64,
+            overdue: open.iter().filter(|l| overdue_ids.contains(&l.id)).count() as i64,
+            bands,
+        };
+        let mut loads: BTreeMap<Option<i64>, Load> = BTreeMap::new();
+        for l in &open {
+            let entry = loads.entry(l.assignee_id).or_insert_with(|| {
+                let (agent, name) = match l.assignee_id.and_then(|id| f.names.agents.get(&id)) {
+                    Some((email, name)) => (Some(email.clone()), name.clone()),
+                    None => (None, "Unassigned".to_string()),
+                };
+                Load { agent, name, open: 0, pending: 0, overdue: 0 }
+            });
+            entry.open += 1;
+            entry.pending += i64::from(l.state == "pending");
+            entry.overdue += i64::from(overdue_ids.contains(&l.id));
+        }
+        let mut workload: Vec<Load> = loads.into_values().collect();
+        workload.sort_by(|a, b| (a.agent.is_none(), -a.open, &a.name).cmp(&(b.agent.is_none(), -b.open, &b.name)));
+
+        let breakdown = match f.by {
+            None => Vec::new(),
+            Some(by) => {
+                let mut rows: BTreeMap<String, (String, Vec<&Logged>, Vec<&Outcome>)> = BTreeMap::new();
+                for l in &now_created {
+                    let (k, text) =
+                        f.key_of(by, l.group_id, l.category_id, (&l.kind, l.priority, &l.channel, l.assignee_id));
+                    rows.entry(k).or_insert_with(|| (text, Vec::new(), Vec::new())).1.push(l);
+                }
+                for o in &now_resolved {
+                    let (k, text) =
+                        f.key_of(by, o.group_id, o.category_id, (&o.kind, o.priority, &o.channel, o.assignee_id));
+                    rows.entry(k).or_insert_with(|| (text, Vec::new(), Vec::new())).2.push(o);
+                }
+                rows.into_iter()
+                    .map(|(key, (label, cr, re))| BreakdownRow { key, label, summary: summarize(&cr, &re) })
+                    .collect()
+            }
+        };
+        Ok(Kpis {
+            from: Timestamp(f.from).to_rfc3339(),
+            to: Timestamp(f.to).to_rfc3339(),
+            previous_from: Timestamp(prev_from).to_rfc3339(),
+            summary: summarize(&now_created, &now_resolved),
+            previous: summarize(&prev_created, &prev_resolved),
+            backlog,
+            workload,
+            days: days.into_iter().map(|(date, (created, resolved))| Day { date, created, resolved }).collect(),
+            by: f.by.map(|b| b.key().to_string()),
+            breakdown,
+        })
+    }
+
+    /// The tickets one number counts, newest first, a page at a time (`after`, `limit`).
+    pub async fn report_tickets(&self, actor: &Actor, q: &ReportQuery) -> AppResult<ReportTickets> {
+        require_staff(actor, "read reports")?;
+        let mut errs = FieldErrors::new();
+        let metric = match q.metric.as_deref().map(str::trim) {
+            None | Some("") => {
+                errs.push("metric", "is required");
+                None
+            }
+            Some(m) => {
+                let parsed = Metric::parse(m);
+                if parsed.is_none() {
+                    let keys: Vec<&str> = Metric::ALL.iter().map(|(_, k, _)| *k).collect();
+                    errs.push("metric", format!("must be one of {}", keys.join(", ")));
+                }
+                parsed
+            }
+        };
+        let limit = parse_number(&mut errs, "limit", q.limit.as_deref(), 1..=MAX_PAGE as i64).unwrap_or(50) as usize;
+        let after = parse_number(&mut errs, "after", q.after.as_deref(), 1..=i64::MAX);
+        let band = q.band.as_deref().map(str::trim).filter(|b| !b.is_empty());
+        if let Some(b) = band
+            && b != "overdue"
+            && b != "pending"
+            && !AGE_BANDS.iter().any(|(k, _, _)| *k == b)
+        {
+            let mut keys: Vec<&str> = AGE_BANDS.iter().map(|(k, _, _)| *k).collect();
+            keys.extend(["overdue", "pending"]);
+            errs.push("band", format!("must be one of {}", keys.join(", ")));
+        }
+        errs.into_result()?;
+        let Some(metric) = metric else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+        let ids = self.report_ticket_ids(actor, q, metric, band).await?;
+        let total = ids.len() as i64;
+        let page: Vec<(i64, Option<Measured>)> =
+            ids.into_iter().filter(|(id, _)| after.is_none_or(|a| *id < a)).take(limit + 1).collect();
+        let next = (page.len() > limit).then(|| page[limit - 1].0.to_string());
+        let page = &page[..page.len().min(limit)];
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let views = orion_store::tickets::get_many(&mut c, &page.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+        let by_id: HashMap<i64, orion_store::tickets::TicketView> = views.into_iter().map(|t| (t.id, t)).collect();
+        let tickets = page
+            .iter()
+            .filter_map(|(id, measured)| {
+                let t = by_id.get(id)?;
+                Some(ReportTicket {
+                    number: t.number.clone(),
+                    title: t.title.clone(),
+                    kind: t.kind.clone(),
+                    state: t.state.clone(),
+                    priority: format!("P{}", t.priority),
+                    group: t.assignment_group_name.clone(),
+                    assignee: t.assignee_name.clone(),
+                    created_at: Timestamp(t.created_at).to_rfc3339(),
+                    resolved_at: measured.map(|m| Timestamp(m.resolved_at).to_rfc3339()),
+                    response_minutes: measured.and_then(|m| m.response_ms.map(figures::minutes)),
+                    resolution_minutes: measured.map(|m| figures::minutes(m.resolution_ms)),
+                })
+            })
+            .collect();
+        Ok(ReportTickets { metric: metric.key().into(), title: metric.title().into(), total, tickets, next })
+    }
+
+    /// Every ticket a number counts, newest (highest id) first, with (for resolved tickets) when
+    /// it was resolved and its response and resolution times.
+    async fn report_ticket_ids(
+        &self,
+        actor: &Actor,
+        q: &ReportQuery,
+        metric: Metric,
+        band: Option<&str>,
+    ) -> AppResult<Vec<(i64, Option<Measured>)>> {
+        let now = self.now();
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let f = filter(&mut c, actor, q, now).await?;
+        let mut ids: Vec<(i64, Option<Measured>)> = match metric {
+            Metric::Created => store::created(&mut c, f.from, f.to)
+                .await?
+                .into_iter()
+                .filter(|l| f.logged(l))
+                .map(|l| (l.id, None))
+                .collect(),
+            Metric::Backlog => {
+                let overdue: HashSet<i64> = match band {
+                    Some("overdue") => store::overdue(&mut c, now).await?.into_iter().collect(),
+                    _ => HashSet::new(),
+                };
+                store::open(&mut c)
+                    .await?
+                    .into_iter()
+                    .filter(|l| f.logged(l))
+                    .filter(|l| match band {
+                        None => true,
+                        Some("overdue") => overdue.contains(&l.id),
+                        Some("pending") => l.state == "pending",
+                        Some(b) => age_band(l.created_at, now) == b,
+                    })
+                    .map(|l| (l.id, None))
+                    .collect()
+            }
+            m => store::outcomes(&mut c, f.from, f.to)
+                .await?
+                .into_iter()
+                .filter(|o| f.outcome(o) && m.counts(o))
+                .map(|o| {
+                    let m = Measured {
+                        resolved_at: o.resolved_at,
+                        response_ms: o.response_ms,
+                        resolution_ms: o.resolution_ms,
+                    };
+                    (o.ticket_id, Some(m))
+                })
+                .collect(),
+        };
+        ids.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
+        Ok(ids)
+    }
+
+    /// One report table as CSV: `summary`, `days`, `backlog`, `workload`, `breakdown` or
+    /// `tickets` (every ticket the query's `metric` counts).
+    pub async fn report_csv(&self, actor: &Actor, table: &str, q: &ReportQuery) -> AppResult<String> {
+        let io = |e: csv::Error| AppError::Internal(format!("writing CSV: {e}"));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let cell = |s: &str| orion_domain::asset::spreadsheet_safe(s).into_owned();
+        let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+        let pct = |r: &Rate| r.percent.map(|p| format!("{p:.1}")).unwrap_or_default();
+        match table {
+            "tickets" => {
+                let mut q = q.clone();
+                q.limit = Some(MAX_PAGE.to_string());
+                w.write_record([
+                    "number",
+                    "title",
+                    "kind",
+                    "state",
+                    "priority",
+                    "group",
+                    "assignee",
+                    "created_at",
+                    "resolved_at",
+                    "response_minutes",
+                    "resolution_minutes",
+                ])
+                .map_err(io)?;
+                loop {
+                    let page = self.report_tickets(actor, &q).await?;
+                    for t in &page.tickets {
+                        w.write_record([
+                            cell(&t.number),
+                            cell(&t.title),
+                            t.kind.clone(),
+                            t.state.clone(),
+                            t.priority.clone(),
+                            cell(&t.group),
+                            cell(t.assignee.as_deref().unwrap_or("")),
+                            t.created_at.clone(),
+                            t.resolved_at.clone().unwrap_or_default(),
+                            opt(t.response_minutes),
+                            opt(t.resolution_minutes),
+                        ])
+                        .map_err(io)?;
+                    }
+                    match page.next {
+                        Some(n) => q.after = Some(n),
+                        None => break,
+                    }
+                }
+            }
+            "summary" | "days" | "backlog" | "workload" | "breakdown" => {
+                let k = self.report_kpis(actor, q).await?;
+                match table {
+                    "summary" => {
+                        w.write_record(["measure", "this_period", "previous_period"]).map_err(io)?;
+                        for row in summary_rows(&k.summary).into_iter().zip(summary_rows(&k.previous)) {
+                            w.write_record([row.0.label.to_string(), row.0.value, row.1.value]).map_err(io)?;
+                        }
+                    }
+                    "days" => {
+                        w.write_record(["date", "created", "resolved"]).map_err(io)?;
+                        for d in &k.days {
+                            w.write_record([d.date.clone(), d.created.to_string(), d.resolved.to_string()])
+                                .map_err(io)?;
+                        }
+                    }
+                    "backlog" => {
+                        w.write_record(["age", "open_tickets"]).map_err(io)?;
+                        for b in &k.backlog.bands {
+                            w.write_record([b.label.clone(), b.tickets.to_string()]).map_err(io)?;
+                        }
+                        w.write_record(["Overdue".to_string(), k.backlog.overdue.to_string()]).map_err(io)?;
+                        w.write_record(["Total open".to_string(), k.backlog.open.to_string()]).map_err(io)?;
+                    }
+                    "workload" => {
+                        w.write_record(["agent", "email", "open", "pending", "overdue"]).map_err(io)?;
+                        for l in &k.workload {
+                            w.write_record([
+                                cell(&l.name),
+                                cell(l.agent.as_deref().unwrap_or("")),
+                                l.open.to_string(),
+                                l.pending.to_string(),
+                                l.overdue.to_string(),
+                            ])
+                            .map_err(io)?;
+                        }
+                    }
+                    _ => {
+                        w.write_record([
+                            k.by.as_deref().unwrap_or("value"),
+                            "created",
+                            "resolved",
+                            "response_median_minutes",
+                            "resolution_median_minutes",
+                            "resolution_p90_minutes",
+                            "first_contact_percent",
+                            "sla_response_percent",
+                            "sla_resolution_percent",
+                            "reopen_percent",
+                        ])
+                        .map_err(io)?;
+                        for b in &k.breakdown {
+                            let s = &b.summary;
+                            w.write_record([
+                                cell(&b.label),
+                                s.created.to_string(),
+                                s.resolved.to_string(),
+                                opt(s.mtta.median_minutes),
+                                opt(s.mttr.median_minutes),
+                                opt(s.mttr.p90_minutes),
+                                pct(&s.first_contact_resolution),
+                                pct(&s.sla_response),
+                                pct(&s.sla_resolution),
+                                pct(&s.reopen_rate),
+                            ])
+                            .map_err(io)?;
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(crate::kernel::error::invalid(
+                    "table",
+                    "must be one of summary, days, backlog, workload, breakdown, tickets",
+                ));
+            }
+        }
+        let bytes = w.into_inner().map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Writes outcome rows for tickets resolved before reports existed, a batch per run, and
+    /// queues the next batch while any are left; the last run notes that none are.
+    pub async fn run_reports_backfill(&self) -> AppResult<()> {
+        const BATCH: i64 = 200;
+        let ids = {
+            let mut r = self.db.read().await?;
+            store::missing_outcomes(&mut r.conn(), BATCH).await?
+        };
+        let mut tx = self.db.begin_background().await?;
+        let mut c = tx.conn();
+        if ids.is_empty() {
+            orion_store::settings::put(&mut c, BACKFILL_DONE, "true", self.now()).await?;
+        }
+        outcome::backfill(&mut c, &ids).await?;
+        self.commit(tx).await?;
+        if !ids.is_empty() {
+            self.schedule_reports_backfill().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues the backfill at start, unless it has finished before (once per start, whichever
+    /// node queues it first).
+    pub async fn schedule_reports_backfill(&self) -> AppResult<()> {
+        let done = {
+            let mut r = self.db.read().await?;
+            orion_store::settings::get(&mut r.conn(), BACKFILL_DONE).await?.is_some()
+        };
+        if !done {
+            let now = self.now();
+            self.enqueue(BACKFILL_JOB, &serde_json::json!({}), now, Some(&format!("{BACKFILL_JOB}@{now}"))).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of the summary as a person reads it, with the ticket list behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    pub label: &'static str,
+    pub value: String,
+    /// The list behind the number (`metric=`), when there is one
+    pub metric: Option<&'static str>,
+}
+
+/// The summary's lines, in the order the dashboard and the CSV show them.
+pub fn summary_rows(s: &Summary) -> Vec<SummaryRow> {
+    let mins = |v: Option<i64>| v.map(|m| m.to_string()).unwrap_or_else(|| "–".into());
+    let pct = |r: &Rate| r.percent.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into());
+    let row = |label, value, metric| SummaryRow { label, value, metric };
+    vec![
+        row("Tickets created", s.created.to_string(), Some("created")),
+        row("Tickets resolved", s.resolved.to_string(), Some("resolved")),
+        row("Time to first response, median (working minutes)", mins(s.mtta.median_minutes), Some("responded")),
+        row("Time to first response, 90th percentile (working minutes)", mins(s.mtta.p90_minutes), Some("responded")),
+        row("Time to resolution, median (working minutes)", mins(s.mttr.median_minutes), Some("resolved")),
+        row("Time to resolution, 90th percentile (working minutes)", mins(s.mttr.p90_minutes), Some("resolved")),
+        row("First-contact resolution at tier 1", pct(&s.first_contact_resolution), Some("first_contact")),
+        row("Escalated from tier 1 to tier 2", pct(&s.escalation_l1_to_l2), Some("escalated_l2")),
+        row("Escalated from tier 2 to tier 3", pct(&s.escalation_l2_to_l3), Some("reached_l3")),
+        row("Reopened", pct(&s.reopen_rate), Some("reopened")),
+        row("First-response target met", pct(&s.sla_response), Some("response_breached")),
+        row("Resolution target met", pct(&s.sla_resolution), Some("resolution_breached")),
+        row("Update-interval target met", pct(&s.sla_update), Some("update_breached")),
+    ]
+}

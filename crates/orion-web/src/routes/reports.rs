@@ -1,0 +1,71 @@
+//! `/api/v1/reports/...`: the leads' KPIs, the ticket list behind each number, CSV exports.
+
+use super::ApiResult;
+use crate::extract::{ApiPath, ApiQuery, Auth};
+use crate::{AppState, ErrorBody};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use orion_app::reports::{Kpis, ReportQuery, ReportTickets};
+use utoipa_axum::routes;
+
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
+    r.routes(routes!(kpis)).routes(routes!(tickets)).routes(routes!(export))
+}
+
+/// The KPIs of a period under filters, with the period before, the backlog, the workload and an
+/// optional breakdown (staff). docs/reports.md gives every formula.
+#[utoipa::path(get, path = "/api/v1/reports/kpis", tag = "reports", params(ReportQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Kpis), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn kpis(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Json<Kpis>> {
+    Ok(Json(s.app.report_kpis(&actor, &q).await?))
+}
+
+/// The tickets one number of the KPIs counts (`metric`), under the same period and filters,
+/// newest first (staff).
+#[utoipa::path(get, path = "/api/v1/reports/tickets", tag = "reports", params(ReportQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = ReportTickets), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn tickets(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Json<ReportTickets>> {
+    Ok(Json(s.app.report_tickets(&actor, &q).await?))
+}
+
+/// One report table as CSV: `summary`, `days`, `backlog`, `workload`, `breakdown` (with `by`) or
+/// `tickets` (with `metric`) (staff). Cells a spreadsheet would run as formulas start with `'`.
+#[utoipa::path(get, path = "/api/v1/reports/csv/{table}", tag = "reports",
+    params(("table" = String, Path, description = "summary, days, backlog, workload, breakdown or tickets"), ReportQuery),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn export(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(table): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> ApiResult<Response> {
+    let body = s.app.report_csv(&actor, &table, &q).await?;
+    Ok(csv_response(&table, body))
+}
+
+/// A CSV download named after its table.
+pub(crate) fn csv_response(table: &str, body: String) -> Response {
+    let name = format!(
+        "attachment; filename=\"orion-report-{}.csv\"",
+        table.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("attachment"))),
+    ];
+    (headers, body).into_response()
+}

@@ -1,0 +1,432 @@
+//! Reports → the leads' dashboard: the KPIs of a period under filters against the period before,
+//! created and resolved per day, the backlog by age, the workload per agent and a breakdown, each
+//! number opening the tickets it counts; charts as SVG drawn here, each with its table and CSV.
+
+use crate::AppState;
+use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::session::StaffUser;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use orion_app::reports::{Kpis, ReportQuery, ReportTickets, SummaryRow, summary_rows};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+pub(super) fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/agent/reports", get(dashboard))
+        .route("/agent/reports/tickets", get(tickets))
+        .route("/agent/reports/csv/{table}", get(csv))
+}
+
+/// The filter fields, in the order links carry them.
+const FIELDS: [&str; 14] = [
+    "from", "to", "scope", "group", "tier", "kind", "priority", "category", "channel", "agent", "by", "metric", "band",
+    "after",
+];
+
+fn query_of(q: &HashMap<String, String>) -> ReportQuery {
+    let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    ReportQuery {
+        from: text("from"),
+        to: text("to"),
+        scope: text("scope"),
+        group: text("group"),
+        tier: text("tier"),
+        kind: text("kind"),
+        priority: text("priority"),
+        category: text("category"),
+        channel: text("channel"),
+        agent: text("agent"),
+        by: text("by"),
+        metric: text("metric"),
+        band: text("band"),
+        after: text("after"),
+        limit: text("limit"),
+    }
+}
+
+/// `?from=…&group=…` of the query with `set` replacing (or, with `None`, removing) fields.
+fn link(base: &str, q: &HashMap<String, String>, set: &[(&str, Option<&str>)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for f in FIELDS {
+        let v = match set.iter().find(|(k, _)| *k == f) {
+            Some((_, v)) => v.map(str::to_string),
+            None if f == "metric" || f == "band" || f == "after" => None,
+            None => q.get(f).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
+        };
+        if let Some(v) = v {
+            s.append_pair(f, &v);
+        }
+    }
+    format!("{base}?{}", s.finish())
+}
+
+/// One line of the summary with both periods' values and where each leads.
+struct Line {
+    label: &'static str,
+    now: String,
+    before: String,
+    now_href: Option<String>,
+    before_href: Option<String>,
+}
+
+/// A bar chart of created and resolved per day, as inline SVG (readable without JavaScript and in print).
+fn days_chart(k: &Kpis) -> String {
+    let n = k.days.len().max(1);
+    let max = k.days.iter().map(|d| d.created.max(d.resolved)).max().unwrap_or(0).max(1);
+    let (w, h, pad) = (720.0_f64, 180.0_f64, 24.0_f64);
+    let slot = (w - pad) / n as f64;
+    let bar = (slot / 2.0 - 1.0).max(1.0);
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-labelledby=\"days-title\"><title id=\"days-title\">Tickets created and resolved per day, {} days; the busiest day {} tickets</title>",
+        h + 20.0,
+        k.days.len(),
+        max
+    );
+    let _ = write!(svg, "<line x1=\"{pad}\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" class=\"axis\"/>");
+    let _ = write!(
+        svg,
+        "<text x=\"0\" y=\"12\" class=\"tick\">{max}</text><text x=\"0\" y=\"{h}\" class=\"tick\">0</text>"
+    );
+    for (i, d) in k.days.iter().enumerate() {
+        let x = pad + i as f64 * slot;
+        for (j, (v, class)) in [(d.created, "created"), (d.resolved, "resolved")].into_iter().enumerate() {
+            let bh = v as f64 / max as f64 * (h - 16.0);
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{bh:.1}\" class=\"{class}\"><title>{}: {v} {class}</title></rect>",
+                x + j as f64 * bar,
+                h - bh,
+                d.date
+            );
+        }
+        if n <= 31 || i % (n / 15).max(1) == 0 {
+            let _ = write!(svg, "<text x=\"{:.1}\" y=\"{}\" class=\"tick\">{}</text>", x, h + 14.0, &d.date[5..]);
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Horizontal bars of the backlog's age bands.
+fn backlog_chart(k: &Kpis) -> String {
+    let max = k.backlog.bands.iter().map(|b| b.tickets).max().unwrap_or(0).max(1);
+    let row = 26.0_f64;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 720 {}\" role=\"img\" aria-labelledby=\"backlog-title\"><title id=\"backlog-title\">Open tickets by age, {} in all</title>",
+        row * k.backlog.bands.len() as f64,
+        k.backlog.open
+    );
+    for (i, b) in k.backlog.bands.iter().enumerate() {
+        let y = i as f64 * row;
+        let bw = b.tickets as f64 / max as f64 * 520.0;
+        let _ = write!(
+            svg,
+            "<text x=\"0\" y=\"{:.1}\" class=\"tick\">{}</text><rect x=\"140\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"18\" class=\"created\"/><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick\">{}</text>",
+            y + 14.0,
+            b.label,
+            y + 2.0,
+            146.0 + bw,
+            y + 14.0,
+            b.tickets
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A number and the list behind it.
+struct Cell {
+    text: String,
+    href: String,
+}
+
+/// One agent's line of the workload.
+struct WorkRow {
+    name: String,
+    open: Cell,
+    pending: Cell,
+    overdue: Cell,
+}
+
+/// One line of the breakdown.
+struct BreakRow {
+    label: String,
+    cells: Vec<Cell>,
+}
+
+/// Where each table downloads as CSV.
+struct CsvLinks {
+    summary: String,
+    days: String,
+    backlog: String,
+    workload: String,
+    breakdown: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent/reports.html")]
+struct Dashboard {
+    l: Layout,
+    k: Option<Kpis>,
+    lines: Vec<Line>,
+    days_svg: String,
+    backlog_svg: String,
+    /// (label, count, link) per backlog band, overdue last
+    bands: Vec<(String, i64, String)>,
+    /// Every open ticket under the filters
+    open_href: String,
+    workload: Vec<WorkRow>,
+    breakdown: Vec<BreakRow>,
+    breakdown_heads: Vec<&'static str>,
+    csv: CsvLinks,
+    /// "2026-11-02 to 2026-11-30 (29 days), compared with …"
+    period: String,
+    f: HashMap<String, String>,
+    groups: Vec<String>,
+    categories: Vec<String>,
+    error: Option<String>,
+}
+
+impl Dashboard {
+    /// A filter's value as given (empty when not).
+    fn v(&self, k: &str) -> &str {
+        self.f.get(k).map(|s| s.trim()).unwrap_or("")
+    }
+
+    fn is(&self, k: &str, value: &str) -> bool {
+        self.v(k) == value
+    }
+}
+
+/// The period and the one before, as dates a person reads (the last day included).
+fn period_text(k: &Kpis) -> String {
+    let ms = |s: &str| orion_domain::Timestamp::parse_day_or_instant("t", s).map(|t| t.as_millis()).unwrap_or(0);
+    let (from, to, before) = (ms(&k.from), ms(&k.to), ms(&k.previous_from));
+    let day = |at: i64| orion_domain::Timestamp(at).to_rfc3339()[..10].to_string();
+    let days = (to - from + 86_399_999) / 86_400_000;
+    format!(
+        "{} to {} ({days} day{}), compared with {} to {}.",
+        day(from),
+        day(to - 1),
+        if days == 1 { "" } else { "s" },
+        day(before),
+        day(from - 1)
+    )
+}
+
+fn summary_links(q: &HashMap<String, String>, rows: &[SummaryRow], previous: &[SummaryRow], k: &Kpis) -> Vec<Line> {
+    rows.iter()
+        .zip(previous)
+        .map(|(now, before)| Line {
+            label: now.label,
+            now: now.value.clone(),
+            before: before.value.clone(),
+            now_href: now.metric.map(|m| {
+                link("/agent/reports/tickets", q, &[("metric", Some(m)), ("from", Some(&k.from)), ("to", Some(&k.to))])
+            }),
+            before_href: before.metric.map(|m| {
+                link(
+                    "/agent/reports/tickets",
+                    q,
+                    &[("metric", Some(m)), ("from", Some(&k.previous_from)), ("to", Some(&k.from))],
+                )
+            }),
+        })
+        .collect()
+}
+
+async fn dashboard(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let l = Layout::new(Some(&user), "Reports", "reports", None);
+    let groups =
+        s.app.list_groups(&user.actor).await.map(|g| g.into_iter().map(|g| g.name).collect()).unwrap_or_default();
+    let categories =
+        s.app.list_categories(&user.actor).await.map(|c| c.into_iter().map(|c| c.path).collect()).unwrap_or_default();
+    let to_csv = |table: &str| link(&format!("/agent/reports/csv/{table}"), &q, &[]);
+    let csv = CsvLinks {
+        summary: to_csv("summary"),
+        days: to_csv("days"),
+        backlog: to_csv("backlog"),
+        workload: to_csv("workload"),
+        breakdown: to_csv("breakdown"),
+    };
+    let mut page = Dashboard {
+        l,
+        k: None,
+        lines: Vec::new(),
+        days_svg: String::new(),
+        backlog_svg: String::new(),
+        bands: Vec::new(),
+        open_href: String::new(),
+        workload: Vec::new(),
+        breakdown: Vec::new(),
+        breakdown_heads: Vec::new(),
+        csv,
+        period: String::new(),
+        f: q.clone(),
+        groups,
+        categories,
+        error: None,
+    };
+    match s.app.report_kpis(&user.actor, &query_of(&q)).await {
+        Ok(k) => {
+            let drill = |set: &[(&str, Option<&str>)]| {
+                let mut all: Vec<(&str, Option<&str>)> = vec![("from", Some(&k.from)), ("to", Some(&k.to))];
+                all.extend_from_slice(set);
+                link("/agent/reports/tickets", &q, &all)
+            };
+            page.period = period_text(&k);
+            page.lines = summary_links(&q, &summary_rows(&k.summary), &summary_rows(&k.previous), &k);
+            page.days_svg = days_chart(&k);
+            page.backlog_svg = backlog_chart(&k);
+            page.bands = k
+                .backlog
+                .bands
+                .iter()
+                .map(|b| (b.label.clone(), b.tickets, drill(&[("metric", Some("backlog")), ("band", Some(&b.band))])))
+                .collect();
+            page.open_href = drill(&[("metric", Some("backlog"))]);
+            page.bands.push((
+                "SLA target breached or past due".into(),
+                k.backlog.overdue,
+                drill(&[("metric", Some("backlog")), ("band", Some("overdue"))]),
+            ));
+            page.workload = k
+                .workload
+                .iter()
+                .map(|w| {
+                    let agent = w.agent.clone().unwrap_or_else(|| "none".into());
+                    let base = [("metric", Some("backlog")), ("agent", Some(agent.as_str()))];
+                    WorkRow {
+                        name: w.name.clone(),
+                        open: Cell { text: w.open.to_string(), href: drill(&base) },
+                        pending: Cell {
+                            text: w.pending.to_string(),
+                            href: drill(&[base[0], base[1], ("band", Some("pending"))]),
+                        },
+                        overdue: Cell {
+                            text: w.overdue.to_string(),
+                            href: drill(&[base[0], base[1], ("band", Some("overdue"))]),
+                        },
+                    }
+                })
+                .collect();
+            if let Some(by) = k.by.as_deref() {
+                page.breakdown_heads = vec![
+                    "Created",
+                    "Resolved",
+                    "First response, median (min)",
+                    "Resolution, median (min)",
+                    "Resolution, 90th percentile (min)",
+                    "First-contact resolution",
+                    "Resolution target met",
+                    "Reopened",
+                ];
+                page.breakdown = k
+                    .breakdown
+                    .iter()
+                    .map(|b| {
+                        let at = |m: &'static str| drill(&[(by, Some(b.key.as_str())), ("metric", Some(m))]);
+                        let mins = |v: Option<i64>| v.map(|m| m.to_string()).unwrap_or_else(|| "–".into());
+                        let pct = |r: &orion_app::reports::figures::Rate| {
+                            r.percent.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into())
+                        };
+                        let s = &b.summary;
+                        let cell = |text: String, m: &'static str| Cell { text, href: at(m) };
+                        BreakRow {
+                            label: b.label.clone(),
+                            cells: vec![
+                                cell(s.created.to_string(), "created"),
+                                cell(s.resolved.to_string(), "resolved"),
+                                cell(mins(s.mtta.median_minutes), "responded"),
+                                cell(mins(s.mttr.median_minutes), "resolved"),
+                                cell(mins(s.mttr.p90_minutes), "resolved"),
+                                cell(pct(&s.first_contact_resolution), "first_contact"),
+                                cell(pct(&s.sla_resolution), "resolution_breached"),
+                                cell(pct(&s.reopen_rate), "reopened"),
+                            ],
+                        }
+                    })
+                    .collect();
+            }
+            page.k = Some(k);
+            render(&page)
+        }
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            page.error = Some(explain(&e));
+            let mut resp = render(&page);
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            resp
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent/report_tickets.html")]
+struct TicketsPage {
+    l: Layout,
+    r: Option<ReportTickets>,
+    back: String,
+    next: Option<String>,
+    csv: String,
+    period: String,
+    error: Option<String>,
+}
+
+async fn tickets(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let l = Layout::new(Some(&user), "Report tickets", "reports", None);
+    let mut keep: Vec<(&str, Option<&str>)> = Vec::new();
+    for f in ["metric", "band"] {
+        keep.push((f, q.get(f).map(String::as_str)));
+    }
+    let back = link("/agent/reports", &q, &[]);
+    let csv = link("/agent/reports/csv/tickets", &q, &keep);
+    let period = format!(
+        "{} to {}",
+        q.get("from").map(|s| s.as_str()).unwrap_or("30 days ago"),
+        q.get("to").map(|s| s.as_str()).unwrap_or("now")
+    );
+    match s.app.report_tickets(&user.actor, &query_of(&q)).await {
+        Ok(mut r) => {
+            for t in &mut r.tickets {
+                t.state = orion_app::reports::figures::label(&t.state);
+            }
+            let next = r.next.as_deref().map(|n| {
+                let mut set = keep.clone();
+                set.push(("after", Some(n)));
+                link("/agent/reports/tickets", &q, &set)
+            });
+            render(&TicketsPage { l, r: Some(r), back, next, csv, period, error: None })
+        }
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            let mut resp = render(&TicketsPage { l, r: None, back, next: None, csv, period, error: Some(explain(&e)) });
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            resp
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn csv(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(table): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match s.app.report_csv(&user.actor, &table, &query_of(&q)).await {
+        Ok(body) => crate::routes::reports::csv_response(&table, body),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}

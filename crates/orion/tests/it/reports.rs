@@ -1,0 +1,597 @@
+//! Issue 27: the leads' reports. A generated month of tickets (logged, answered, escalated,
+//! resolved, reopened) whose expected KPIs this file works out on its own from what it did —
+//! with its own working-time arithmetic — compared with the API, the ticket lists behind each
+//! number, the CSV and the console's dashboard, on SQLite and PostgreSQL.
+
+use crate::web::{PW, Web};
+use orion_domain::Timestamp;
+use orion_testkit::{Engine, TestApp, engine_tests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+engine_tests!(
+    a_month_of_tickets_gives_the_same_numbers_on_the_api_the_lists_the_csv_and_the_dashboard,
+    filters_breakdowns_and_restricted_tickets_count_what_the_reader_may_see,
+    tickets_resolved_before_reports_existed_are_counted_after_the_catch_up,
+    report_queries_with_mistakes_name_the_field,
+    a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number,
+);
+
+const MIN: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+
+/// Working milliseconds between two instants on the default Business hours calendar (Monday to
+/// Friday, 09:00–17:00 UTC), worked out day by day.
+fn working_ms(from: i64, to: i64) -> i64 {
+    let mut total = 0;
+    let mut day = from.div_euclid(DAY) * DAY;
+    while day < to {
+        // 1970-01-01 was a Thursday: Monday is 0.
+        let weekday = (day / DAY + 3).rem_euclid(7);
+        if weekday < 5 {
+            let (open, close) = (day + 9 * 60 * MIN, day + 17 * 60 * MIN);
+            total += (close.min(to) - open.max(from)).max(0);
+        }
+        day += DAY;
+    }
+    total
+}
+
+/// The value at rank ⌈p/100 × n⌉ of the sorted values, in whole minutes.
+fn rank(mut ms: Vec<i64>, p: usize) -> Option<i64> {
+    ms.sort();
+    let r = (p * ms.len()).div_ceil(100).max(1);
+    ms.get(r - 1).map(|v| v / MIN)
+}
+
+fn at(s: &str) -> i64 {
+    Timestamp::parse_day_or_instant("t", s).unwrap().as_millis()
+}
+
+/// A small deterministic generator (the same month every run).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> i64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % n) as i64
+    }
+}
+
+/// What the test did to one ticket, and so what the reports must say of it.
+#[derive(Debug, Default, Clone)]
+struct Life {
+    number: String,
+    created_at: i64,
+    kind: &'static str,
+    /// `P1` … `P5`
+    priority: String,
+    first_response_at: Option<i64>,
+    max_tier: i64,
+    /// The group that has it at the end
+    group: &'static str,
+    /// Open stretches: (from, resolved at)
+    stretches: Vec<(i64, Option<i64>)>,
+    reopened: bool,
+}
+
+impl Life {
+    fn resolved_at(&self) -> Option<i64> {
+        self.stretches.last().and_then(|s| s.1)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Create,
+    RequesterComment,
+    Reply,
+    Escalate(&'static str),
+    Resolve,
+    Reopen,
+}
+
+struct Desk {
+    t: TestApp,
+    admin: String,
+    agent: BTreeMap<&'static str, String>,
+    requester: String,
+    lead: String,
+}
+
+async fn desk(engine: Engine) -> Option<Desk> {
+    let t = TestApp::spawn(engine).await?;
+    let admin = t.bootstrap_admin("admin@example.com").await;
+    for (name, tier, up) in [("Core", 3, None), ("Network", 2, Some("Core")), ("Service Desk", 1, Some("Network"))] {
+        let (s, b) = t.post(&admin, "/api/v1/groups", json!({"name": name, "tier": tier, "escalates_to": up})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let mut agent = BTreeMap::new();
+    agent.insert("Service Desk", t.user(&admin, "sam@example.com", "agent", &["Service Desk"]).await);
+    agent.insert("Network", t.user(&admin, "nina@example.com", "agent", &["Network"]).await);
+    agent.insert("Core", t.user(&admin, "carl@example.com", "agent", &["Core"]).await);
+    let lead = t.user(&admin, "lena@example.com", "lead", &["Service Desk", "Network"]).await;
+    let requester = t.user(&admin, "alice@example.com", "requester", &[]).await;
+    t.app.set_password("lena@example.com", PW.into()).await.unwrap();
+    Some(Desk { t, admin, agent, requester, lead })
+}
+
+/// Plans a month of work (from 26 October to the start of December 2026) and carries it out in
+/// time order; returns each ticket's life.
+async fn month(d: &Desk) -> Vec<Life> {
+    let mut rng = Lcg(27);
+    let start = at("2026-10-26T00:00:00Z");
+    let mut plan: Vec<(i64, usize, Step)> = Vec::new();
+    let mut lives = Vec::new();
+    for i in 0..44 {
+        let day = i as i64 * 36 / 44;
+        let created = start + day * DAY + (7 + rng.next(10)) * 60 * MIN + rng.next(60) * MIN;
+        let kind = if i % 3 == 0 { "service_request" } else { "incident" };
+        lives.push(Life { created_at: created, kind, max_tier: 1, group: "Service Desk", ..Life::default() });
+        plan.push((created, i, Step::Create));
+        let mut now = created;
+        if rng.next(5) == 0 {
+            now += 3 * MIN;
+            plan.push((now, i, Step::RequesterComment));
+        }
+        if rng.next(4) != 0 {
+            now += (5 + rng.next(600)) * MIN;
+            plan.push((now, i, Step::Reply));
+        }
+        if rng.next(3) == 0 {
+            now += (30 + rng.next(900)) * MIN;
+            plan.push((now, i, Step::Escalate("Network")));
+            if rng.next(3) == 0 {
+                now += (30 + rng.next(900)) * MIN;
+                plan.push((now, i, Step::Escalate("Core")));
+            }
+        }
+        if rng.next(6) != 0 {
+            now += (20 + rng.next(4000)) * MIN;
+            plan.push((now, i, Step::Resolve));
+            if rng.next(5) == 0 {
+                now += 120 * MIN;
+                plan.push((now, i, Step::Reopen));
+                now += (30 + rng.next(600)) * MIN;
+                plan.push((now, i, Step::Resolve));
+            }
+        }
+    }
+    plan.sort_by_key(|(when, i, _)| (*when, *i));
+    let t = &d.t;
+    for (when, i, step) in plan {
+        t.clock.set(Timestamp(when));
+        let life = &mut lives[i];
+        let path = format!("/api/v1/tickets/{}", life.number);
+        let worker = &d.agent[life.group];
+        let (s, b) = match &step {
+            Step::Create => {
+                let (impact, urgency) = [(2, 2), (3, 2), (3, 3), (2, 3)][i % 4];
+                let channel = ["phone", "email", "portal"][i % 3];
+                let (s, b) = t
+                    .post(
+                        &d.agent["Service Desk"],
+                        "/api/v1/tickets",
+                        json!({"kind": life.kind, "title": format!("Generated ticket {i}"), "description": "As generated",
+                               "impact": impact, "urgency": urgency, "requester": "alice@example.com", "channel": channel,
+                               "assignment_group": "Service Desk"}),
+                    )
+                    .await;
+                life.number = b["number"].as_str().unwrap_or_default().to_string();
+                life.priority = b["priority"].as_str().unwrap_or_default().to_string();
+                life.stretches.push((when, None));
+                (s, b)
+            }
+            Step::RequesterComment => {
+                t.post(&d.requester, &format!("{path}/comments"), json!({"body": "Any news?", "visibility": "public"}))
+                    .await
+            }
+            Step::Reply => {
+                life.first_response_at.get_or_insert(when);
+                t.post(worker, &format!("{path}/comments"), json!({"body": "Looking at it", "visibility": "public"}))
+                    .await
+            }
+            Step::Escalate(to) => {
+                life.max_tier += 1;
+                life.group = to;
+                t.post(
+                    worker,
+                    &format!("{path}/escalate"),
+                    json!({"reason": "Beyond us", "troubleshooting": "Restarted it"}),
+                )
+                .await
+            }
+            Step::Resolve => {
+                life.stretches.last_mut().unwrap().1 = Some(when);
+                t.post(
+                    worker,
+                    &format!("{path}/resolve"),
+                    json!({"resolution_code": "fixed", "resolution_notes": "Done"}),
+                )
+                .await
+            }
+            Step::Reopen => {
+                life.reopened = true;
+                life.stretches.push((when, None));
+                t.post(&d.requester, &format!("{path}/reopen"), json!({"reason": "Broken again"})).await
+            }
+        };
+        assert!(s.is_success(), "{step:?} on ticket {i}: {s} {b}");
+    }
+    t.clock.set(Timestamp(at("2026-12-04T10:00:00Z")));
+    lives
+}
+
+/// The numbers of the tickets that `pick` chooses.
+fn numbers<'a>(lives: impl Iterator<Item = &'a Life>) -> BTreeSet<String> {
+    lives.map(|l| l.number.clone()).collect()
+}
+
+/// Every ticket number a report list holds, page by page (`limit` per page), checking that the
+/// newest (the last logged of `lives`) come first.
+async fn listed(t: &TestApp, token: &str, lives: &[Life], query: &str, limit: usize) -> (i64, Vec<String>) {
+    let (mut all, mut after) = (Vec::new(), String::new());
+    let total = loop {
+        let (s, page) = t.get(token, &format!("/api/v1/reports/tickets?{query}&limit={limit}{after}")).await;
+        assert_eq!(s, StatusCode::OK, "{query}: {page}");
+        let total = page["total"].as_i64().unwrap();
+        let items = page["tickets"].as_array().unwrap();
+        assert!(items.len() <= limit);
+        all.extend(items.iter().map(|x| x["number"].as_str().unwrap().to_string()));
+        match page["next"].as_str() {
+            Some(n) => after = format!("&after={n}"),
+            None => break total,
+        }
+    };
+    let logged = |n: &String| {
+        let i = lives.iter().position(|l| &l.number == n).expect("a ticket of the month");
+        (lives[i].created_at, i)
+    };
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|n| std::cmp::Reverse(logged(n)));
+    assert_eq!(all, sorted, "{query}: newest first");
+    (total, all)
+}
+
+async fn csv(t: &TestApp, token: &str, path: &str) -> String {
+    let (s, body) = t.get(token, path).await;
+    assert_eq!(s, StatusCode::OK, "{path}: {body}");
+    body.as_str().unwrap_or_else(|| panic!("{path} is not CSV: {body}")).to_string()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&amp;", "&").replace("&#38;", "&").replace("&#x2f;", "/").replace("&#x3d;", "=")
+}
+
+/// The link and the number in the summary row labelled `label` (the "this period" cell).
+fn summary_cell(page: &str, label: &str) -> (String, String) {
+    let row =
+        &page[page.find(&format!("<th scope=\"row\">{label}</th>")).unwrap_or_else(|| panic!("no row {label}"))..];
+    let href_at = row.find("href=\"").unwrap() + 6;
+    let href = &row[href_at..href_at + row[href_at..].find('"').unwrap()];
+    let text_at = href_at + row[href_at..].find('>').unwrap() + 1;
+    let text = &row[text_at..text_at + row[text_at..].find('<').unwrap()];
+    (unescape(href), text.to_string())
+}
+
+async fn a_month_of_tickets_gives_the_same_numbers_on_the_api_the_lists_the_csv_and_the_dashboard(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let lives = month(&d).await;
+    let (from, to) = (at("2026-11-02"), at("2026-12-01"));
+    let period = "from=2026-11-02&to=2026-12-01";
+
+    // What the reports must say, worked out here from what was done.
+    let created: Vec<&Life> = lives.iter().filter(|l| (from..to).contains(&l.created_at)).collect();
+    let resolved: Vec<&Life> =
+        lives.iter().filter(|l| l.resolved_at().is_some_and(|r| (from..to).contains(&r))).collect();
+    let open: Vec<&Life> = lives.iter().filter(|l| l.resolved_at().is_none()).collect();
+    assert!(created.len() > 25 && resolved.len() > 20 && !open.is_empty(), "the month has work of every sort");
+    assert!(resolved.iter().any(|l| l.reopened) && resolved.iter().any(|l| l.max_tier == 3), "reopens and tier 3");
+    let response: Vec<i64> = resolved
+        .iter()
+        .filter_map(|l| {
+            l.first_response_at.filter(|r| *r <= l.resolved_at().unwrap()).map(|r| working_ms(l.created_at, r))
+        })
+        .collect();
+    let resolution: Vec<i64> =
+        resolved.iter().map(|l| l.stretches.iter().map(|(a, b)| working_ms(*a, b.unwrap())).sum()).collect();
+    let first_contact: Vec<&&Life> = resolved.iter().filter(|l| l.max_tier == 1 && !l.reopened).collect();
+    let reached2: Vec<&&Life> = resolved.iter().filter(|l| l.max_tier >= 2).collect();
+    let reached3: Vec<&&Life> = resolved.iter().filter(|l| l.max_tier >= 3).collect();
+    let reopened: Vec<&&Life> = resolved.iter().filter(|l| l.reopened).collect();
+    // SLA outcomes as the ticket's own SLA page reports its clocks.
+    let (mut measured, mut breached) =
+        (BTreeMap::<&str, BTreeSet<String>>::new(), BTreeMap::<&str, BTreeSet<String>>::new());
+    for l in &resolved {
+        let (s, clocks) = t.get(&d.admin, &format!("/api/v1/tickets/{}/sla", l.number)).await;
+        assert_eq!(s, StatusCode::OK, "{clocks}");
+        for c in clocks.as_array().unwrap() {
+            let target = match c["target"].as_str().unwrap() {
+                "first_response" => "response",
+                "resolution" => "resolution",
+                _ => "update",
+            };
+            match c["state"].as_str().unwrap() {
+                "met" => {
+                    measured.entry(target).or_default().insert(l.number.clone());
+                }
+                "breached" => {
+                    measured.entry(target).or_default().insert(l.number.clone());
+                    breached.entry(target).or_default().insert(l.number.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(!breached.get("resolution").cloned().unwrap_or_default().is_empty(), "some resolutions were late");
+
+    let (s, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    let sm = &k["summary"];
+    assert_eq!(sm["created"], created.len() as i64);
+    assert_eq!(sm["resolved"], resolved.len() as i64);
+    assert_eq!(sm["mtta"]["tickets"], response.len() as i64);
+    assert_eq!(sm["mtta"]["median_minutes"], json!(rank(response.clone(), 50)));
+    assert_eq!(sm["mtta"]["p90_minutes"], json!(rank(response.clone(), 90)));
+    assert_eq!(sm["mttr"]["median_minutes"], json!(rank(resolution.clone(), 50)));
+    assert_eq!(sm["mttr"]["p90_minutes"], json!(rank(resolution.clone(), 90)));
+    let rate = |v: &Value, count: usize, of: usize| {
+        assert_eq!((v["count"].as_i64(), v["of"].as_i64()), (Some(count as i64), Some(of as i64)), "{v}");
+        let want = (count as f64 * 1000.0 / of as f64).round() / 10.0;
+        assert_eq!(v["percent"].as_f64(), Some(want), "{v}");
+    };
+    rate(&sm["first_contact_resolution"], first_contact.len(), resolved.len());
+    rate(&sm["escalation_l1_to_l2"], reached2.len(), resolved.len());
+    rate(&sm["escalation_l2_to_l3"], reached3.len(), reached2.len());
+    rate(&sm["reopen_rate"], reopened.len(), resolved.len());
+    for (target, key) in [("response", "sla_response"), ("resolution", "sla_resolution")] {
+        let m = measured.get(target).map(|s| s.len()).unwrap_or(0);
+        let b = breached.get(target).map(|s| s.len()).unwrap_or(0);
+        rate(&sm[key], m - b, m);
+    }
+    // The period before holds the October tickets.
+    let before: Vec<&Life> = lives.iter().filter(|l| l.created_at < from).collect();
+    assert!(!before.is_empty());
+    assert_eq!(k["previous"]["created"], before.len() as i64);
+    // Every day of the period; the days add up.
+    let days = k["days"].as_array().unwrap();
+    assert_eq!(days.len(), 29);
+    assert_eq!(days.iter().map(|d| d["created"].as_i64().unwrap()).sum::<i64>(), created.len() as i64);
+    assert_eq!(days.iter().map(|d| d["resolved"].as_i64().unwrap()).sum::<i64>(), resolved.len() as i64);
+    let first_day = created.iter().filter(|l| l.created_at < from + DAY).count() as i64;
+    assert_eq!(days[0], json!({"date": "2026-11-02", "created": first_day, "resolved": days[0]["resolved"]}));
+    // The backlog now, by age.
+    assert_eq!(k["backlog"]["open"], open.len() as i64);
+    let now = at("2026-12-04T10:00:00Z");
+    let over_30 = open.iter().filter(|l| now - l.created_at >= 30 * DAY).count() as i64;
+    let band = k["backlog"]["bands"].as_array().unwrap().iter().find(|b| b["band"] == "over_30d").unwrap().clone();
+    assert_eq!(band["tickets"], over_30);
+    assert_eq!(
+        k["backlog"]["bands"].as_array().unwrap().iter().map(|b| b["tickets"].as_i64().unwrap()).sum::<i64>(),
+        open.len() as i64
+    );
+
+    // Behind every number, exactly its tickets — page after page.
+    let lists: Vec<(&str, BTreeSet<String>)> = vec![
+        ("created", numbers(created.iter().copied())),
+        ("resolved", numbers(resolved.iter().copied())),
+        ("first_contact", numbers(first_contact.iter().map(|l| **l))),
+        ("reached_l2", numbers(reached2.iter().map(|l| **l))),
+        ("reached_l3", numbers(reached3.iter().map(|l| **l))),
+        ("reopened", numbers(reopened.iter().map(|l| **l))),
+        ("resolution_breached", breached.get("resolution").cloned().unwrap_or_default()),
+        ("response_breached", breached.get("response").cloned().unwrap_or_default()),
+        ("backlog", numbers(open.iter().copied())),
+    ];
+    for (metric, want) in &lists {
+        let (total, got) = listed(t, &d.lead, &lives, &format!("{period}&metric={metric}"), 7).await;
+        assert_eq!(total, want.len() as i64, "{metric}");
+        assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), *want, "{metric}");
+        assert_eq!(got.len(), want.len(), "{metric}: no ticket twice");
+    }
+    let (s, page) = t.get(&d.lead, &format!("/api/v1/reports/tickets?{period}&metric=resolved&limit=500")).await;
+    assert_eq!(s, StatusCode::OK);
+    for x in page["tickets"].as_array().unwrap() {
+        let l = lives.iter().find(|l| l.number == x["number"].as_str().unwrap()).unwrap();
+        let ms: i64 = l.stretches.iter().map(|(a, b)| working_ms(*a, b.unwrap())).sum();
+        assert_eq!(x["resolution_minutes"], ms / MIN, "{}", l.number);
+    }
+
+    // The CSV says the same.
+    let summary = csv(t, &d.lead, &format!("/api/v1/reports/csv/summary?{period}")).await;
+    assert!(summary.starts_with("measure,this_period,previous_period\n"), "{summary}");
+    assert!(summary.contains(&format!("Tickets resolved,{},", resolved.len())), "{summary}");
+    assert!(summary.contains(&format!("Tickets created,{},{}\n", created.len(), before.len())), "{summary}");
+    let rows = csv(t, &d.lead, &format!("/api/v1/reports/csv/tickets?{period}&metric=reopened")).await;
+    assert_eq!(rows.lines().count(), reopened.len() + 1, "{rows}");
+    for l in &reopened {
+        assert!(rows.contains(&format!("{},Generated ticket", l.number)), "{rows}");
+    }
+    let per_day = csv(t, &d.lead, &format!("/api/v1/reports/csv/days?{period}")).await;
+    assert!(per_day.contains(&format!("2026-11-02,{first_day},")), "{per_day}");
+
+    // The dashboard shows the numbers, and each opens its list.
+    let mut w = Web::new(t);
+    assert!(w.login("lena@example.com", PW).await.status.is_redirection());
+    let r = w.get(&format!("/agent/reports?{period}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("<svg class=\"chart\""), "charts are drawn on the page");
+    for (label, want) in [("Tickets created", created.len()), ("Tickets resolved", resolved.len())] {
+        let (href, shown) = summary_cell(&r.body, label);
+        assert_eq!(shown, want.to_string(), "{label}");
+        let list = w.get(&href).await;
+        assert_eq!(list.status, StatusCode::OK, "{href}: {}", list.body);
+        assert!(list.body.contains(&format!("<strong>{want}</strong> ticket")), "{href}: {}", list.body);
+    }
+    let (_, reopen_shown) = summary_cell(&r.body, "Reopened");
+    let want = (reopened.len() as f64 * 1000.0 / resolved.len() as f64).round() / 10.0;
+    assert_eq!(reopen_shown, format!("{want:.1} %"));
+    let down = w.get(&format!("/agent/reports/csv/days?{period}")).await;
+    assert_eq!(down.status, StatusCode::OK);
+    assert_eq!(down.body, per_day, "the console's CSV is the API's");
+}
+
+async fn filters_breakdowns_and_restricted_tickets_count_what_the_reader_may_see(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let lives = month(&d).await;
+    let period = "from=2026-11-02&to=2026-12-01";
+    let (from, to) = (at("2026-11-02"), at("2026-12-01"));
+    let resolved: Vec<&Life> =
+        lives.iter().filter(|l| l.resolved_at().is_some_and(|r| (from..to).contains(&r))).collect();
+
+    // One group: the tickets it resolved.
+    let by_network: Vec<&&Life> = resolved.iter().filter(|l| l.group == "Network").collect();
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&group=Network")).await;
+    assert_eq!(k["summary"]["resolved"], by_network.len() as i64, "{k}");
+    // A breakdown by tier adds up to the whole, each row to its own tickets.
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&by=tier")).await;
+    let rows = k["breakdown"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["summary"]["resolved"].as_i64().unwrap()).sum::<i64>(), resolved.len() as i64);
+    for r in rows {
+        let tier: i64 = r["key"].as_str().unwrap().parse().unwrap();
+        let want = resolved.iter().filter(|l| l.max_tier == tier).count() as i64;
+        assert_eq!(r["summary"]["resolved"], want, "tier {tier}");
+        assert_eq!(r["label"], format!("Tier {tier}"));
+        let (total, _) = listed(t, &d.lead, &lives, &format!("{period}&tier={tier}&metric=resolved"), 50).await;
+        assert_eq!(total, want, "the row's list");
+    }
+    // Kind and priority filters.
+    let requests = resolved.iter().filter(|l| l.kind == "service_request").count() as i64;
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&kind=service_request")).await;
+    assert_eq!(k["summary"]["resolved"], requests);
+    let p = resolved[0].priority.clone();
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&priority={p}")).await;
+    assert_eq!(k["summary"]["resolved"], resolved.iter().filter(|l| l.priority == p).count() as i64);
+    // "My groups": Lena is in Service Desk and Network, not Core.
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&scope=mine")).await;
+    assert_eq!(k["summary"]["resolved"], resolved.iter().filter(|l| l.group != "Core").count() as i64);
+
+    // A resolved ticket restricted to Core afterwards is left out for Lena, counted for an admin.
+    let secret = resolved.iter().find(|l| l.group == "Core").unwrap_or(&resolved[0]).number.clone();
+    let (_, all_before) = t.get(&d.admin, &format!("/api/v1/reports/kpis?{period}")).await;
+    let (s, b) = t.put(&d.admin, &format!("/api/v1/tickets/{secret}/restriction"), json!({"group": "Core"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, mine) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+    let (_, all) = t.get(&d.admin, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(all["summary"], all_before["summary"], "an admin still counts it");
+    assert_eq!(mine["summary"]["resolved"].as_i64().unwrap() + 1, all["summary"]["resolved"].as_i64().unwrap());
+    let (_, list) = listed(t, &d.lead, &lives, &format!("{period}&metric=resolved"), 500).await;
+    assert!(!list.contains(&secret), "nor does it appear in Lena's list");
+    let (_, list) = listed(t, &d.admin, &lives, &format!("{period}&metric=resolved"), 500).await;
+    assert!(list.contains(&secret));
+    let (s, b) = t.put(&d.admin, &format!("/api/v1/tickets/{secret}/restriction"), json!({"group": null})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, mine) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(mine["summary"]["resolved"], all["summary"]["resolved"], "lifted: counted again");
+
+    // Requesters have no reports.
+    let (s, _) = t.get(&d.requester, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.get(&d.requester, &format!("/api/v1/reports/tickets?{period}&metric=created")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn tickets_resolved_before_reports_existed_are_counted_after_the_catch_up(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let lives = month(&d).await;
+    let period = "from=2026-10-01&to=2026-12-04";
+    let resolved = lives.iter().filter(|l| l.resolved_at().is_some()).count() as i64;
+    let (_, k) = t.get(&d.admin, &format!("/api/v1/reports/kpis?{period}")).await;
+    let before = k["summary"].clone();
+    assert_eq!(before["resolved"], resolved);
+    {
+        use orion_store::sql::Sql;
+        let mut tx = t.app.db.begin().await.unwrap();
+        orion_store::execute_sql!(&mut tx.conn(), &Sql::new("DELETE FROM ticket_outcome")).unwrap();
+        tx.commit().await.unwrap();
+    }
+    let (_, k) = t.get(&d.admin, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(k["summary"]["resolved"], 0, "as after an upgrade");
+    t.app.schedule_reports_backfill().await.unwrap();
+    // Batches of 200 until none is left; then it is not queued again.
+    t.app.run_reports_backfill().await.unwrap();
+    t.app.run_reports_backfill().await.unwrap();
+    let (_, k) = t.get(&d.admin, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(k["summary"], before, "the same numbers as when written at resolution");
+}
+
+async fn report_queries_with_mistakes_name_the_field(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("from=2026-11-02&to=2026-11-01", "from"),
+        ("from=2020-01-01&to=2026-01-01", "from"),
+        ("group=Nobody", "group"),
+        ("tier=4", "tier"),
+        ("priority=high", "priority"),
+        ("kind=problem", "kind"),
+        ("channel=pigeon", "channel"),
+        ("category=Nowhere", "category"),
+        ("agent=ghost@example.com", "agent"),
+        ("by=weather", "by"),
+        ("scope=everyone", "scope"),
+    ] {
+        let (s, b) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{query}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {b}");
+        assert!(b["error"]["fields"][field].is_string(), "{query}: {b}");
+    }
+    for (query, field) in [
+        ("", "metric"),
+        ("metric=happiness", "metric"),
+        ("metric=backlog&band=ancient", "band"),
+        ("metric=created&limit=0", "limit"),
+        ("metric=created&after=x", "after"),
+    ] {
+        let (s, b) = t.get(&d.lead, &format!("/api/v1/reports/tickets?{query}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {b}");
+        assert!(b["error"]["fields"][field].is_string(), "{query}: {b}");
+    }
+    let (s, b) = t.get(&d.lead, "/api/v1/reports/csv/everything").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["fields"]["table"].is_string(), "{b}");
+    // The dashboard says what is wrong, in a sentence, and keeps the form.
+    let mut w = Web::new(t);
+    w.login("lena@example.com", PW).await;
+    let r = w.get("/agent/reports?tier=9").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"report-error\"") && r.body.contains("report-filters"), "{}", r.body);
+}
+
+async fn a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let lives = month(&d).await;
+    let Some(b) = crate::browser::Browser::start(t).await else { return };
+    let (from, to) = (at("2026-11-02"), at("2026-12-01"));
+    let resolved: Vec<&Life> =
+        lives.iter().filter(|l| l.resolved_at().is_some_and(|r| (from..to).contains(&r))).collect();
+    let in_network = resolved.iter().filter(|l| l.group == "Network").count();
+    b.sign_in("lena@example.com", PW).await;
+    b.click("nav a[href='/agent/reports']").await;
+    b.find("#report-filters").await;
+    // The period, one group and a breakdown by tier, as a lead would pick them.
+    b.script(
+        "document.getElementById('r-from').value = '2026-11-02'; document.getElementById('r-to').value = '2026-12-01';",
+    )
+    .await;
+    b.click("#r-group option[value='Network']").await;
+    b.click("#r-by option[value='tier']").await;
+    b.click("#report-filters button[type=submit]").await;
+    b.wait_text("#report-period", "2026-11-02").await;
+    assert!(b.exists("svg.chart").await, "the charts are drawn");
+    b.shot("reports-dashboard").await;
+    let row = b.text("#report-summary tbody tr:nth-child(2)").await;
+    assert!(row.starts_with(&format!("Tickets resolved {in_network}")), "{row}");
+    assert!(b.text("#report-breakdown").await.contains("Tier 2"));
+    b.click("#report-summary tbody tr:nth-child(2) td a").await;
+    b.wait_text("#report-count", &format!("{in_network} ticket")).await;
+    assert_eq!(
+        b.script("return document.querySelectorAll('#report-tickets tbody tr').length").await,
+        json!(in_network)
+    );
+    b.shot("reports-tickets").await;
+}
