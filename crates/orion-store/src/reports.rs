@@ -2,6 +2,7 @@
 //! the tickets created in a period and the tickets open now. Each read is one index range; the
 //! figures are computed by the caller, so a drill-down list and its count come from the same rows.
 
+use crate::sql::{Bind, Sql};
 use crate::{Conn, Result, with_conn};
 
 /// A resolved ticket as the reports measure it (`ticket_outcome`).
@@ -72,56 +73,263 @@ pub async fn record_outcome(conn: &mut Conn<'_>, o: &Outcome) -> Result<()> {
     Ok(())
 }
 
-/// The outcome rows of the tickets resolved in `[from, to)`, oldest resolution first.
-pub async fn outcomes(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<Outcome>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT ticket_id, kind, channel, priority, category_id, group_id, tier, assignee_id,
-                    visibility_group_id, first_tier, max_tier, reopen_count, created_at, resolved_at,
-                    response_ms, resolution_ms, response_sla, resolution_sla, update_sla
-             FROM ticket_outcome WHERE resolved_at >= $1 AND resolved_at < $2 ORDER BY resolved_at, ticket_id",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(c)
-        .await
-    })?)
+/// A report's filters as the SQL applies them (the caller has resolved names to ids).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these groups (the ticket's group now; for outcomes, the resolving group)
+    pub group_ids: Option<Vec<i64>>,
+    /// One kind; `None`: incidents and service requests
+    pub kind: Option<String>,
+    pub priority: Option<i64>,
+    /// `Some(None)`: without a category
+    pub category_ids: Option<Option<Vec<i64>>>,
+    pub channel: Option<String>,
+    /// `Some(None)`: unassigned
+    pub agent: Option<Option<i64>>,
+    /// The reader's groups: tickets restricted to another group are left out; `None`: an admin
+    pub reader_groups: Option<Vec<i64>>,
 }
 
-/// A ticket as the created and backlog figures see it: its fields now.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Logged {
-    pub id: i64,
-    pub kind: String,
-    pub channel: String,
-    pub priority: i64,
-    pub category_id: Option<i64>,
-    pub group_id: i64,
-    pub assignee_id: Option<i64>,
-    pub visibility_group_id: Option<i64>,
-    pub state: String,
-    pub created_at: i64,
+fn push_in(sql: &mut Sql, column: &str, ids: &[i64]) {
+    if ids.is_empty() {
+        sql.push(" AND 1 = 0");
+    } else {
+        sql.push(" AND ").push(column).push(" IN ").bind_list(ids, Bind::I64);
+    }
 }
 
-const LOGGED: &str = "SELECT id, kind, channel, priority, category_id, assignment_group_id AS group_id, assignee_id,
-        visibility_group_id, state, created_at FROM ticket";
-
-/// The incidents and service requests created in `[from, to)` (one range of the
-/// (kind, created_at) index per kind).
-pub async fn created(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<Logged>> {
-    let sql =
-        format!("{LOGGED} WHERE kind IN ('incident', 'service_request') AND created_at >= $1 AND created_at < $2");
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to).fetch_all(c).await
-    })?)
+/// ` AND …` for each filter of `s`; `group` names the group column.
+fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
+    match &s.kind {
+        Some(k) => sql.push(" AND kind = ").bind_text(k.clone()),
+        None => sql.push(" AND kind IN ('incident', 'service_request')"),
+    };
+    if let Some(ids) = &s.group_ids {
+        push_in(sql, group, ids);
+    }
+    if let Some(p) = s.priority {
+        sql.push(" AND priority = ").bind_i64(p);
+    }
+    match &s.category_ids {
+        Some(None) => {
+            sql.push(" AND category_id IS NULL");
+        }
+        Some(Some(ids)) => push_in(sql, "category_id", ids),
+        None => {}
+    }
+    if let Some(c) = &s.channel {
+        sql.push(" AND channel = ").bind_text(c.clone());
+    }
+    match s.agent {
+        Some(None) => {
+            sql.push(" AND assignee_id IS NULL");
+        }
+        Some(Some(id)) => {
+            sql.push(" AND assignee_id = ").bind_i64(id);
+        }
+        None => {}
+    }
+    if let Some(mine) = &s.reader_groups {
+        if mine.is_empty() {
+            sql.push(" AND visibility_group_id IS NULL");
+        } else {
+            sql.push(" AND (visibility_group_id IS NULL OR visibility_group_id IN ")
+                .bind_list(mine, Bind::I64)
+                .push(")");
+        }
+    }
 }
 
-/// The incidents and service requests open now (new, assigned, in progress or pending).
-pub async fn open(conn: &mut Conn<'_>) -> Result<Vec<Logged>> {
-    let sql = format!(
-        "{LOGGED} WHERE state IN ('new', 'assigned', 'in_progress', 'pending') AND kind IN ('incident', 'service_request')"
+/// The outcome rows of the tickets resolved in `[from, to)` under the filters.
+pub async fn outcomes(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64) -> Result<Vec<Outcome>> {
+    let mut sql = Sql::new(
+        "SELECT ticket_id, kind, channel, priority, category_id, group_id, tier, assignee_id,
+                visibility_group_id, first_tier, max_tier, reopen_count, created_at, resolved_at,
+                response_ms, resolution_ms, response_sla, resolution_sla, update_sla
+         FROM ticket_outcome WHERE resolved_at >= ",
     );
-    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(c).await)?)
+    sql.bind_i64(from).push(" AND resolved_at < ").bind_i64(to);
+    push_scope(&mut sql, s, "group_id");
+    Ok(crate::fetch_all_sql!(conn, Outcome, &sql)?)
+}
+
+/// A page of outcome rows that `condition` (literal SQL over `ticket_outcome`'s columns) picks,
+/// latest resolution first, after the keyset `(resolved_at, ticket_id)`; and how many there are.
+pub async fn outcome_page(
+    conn: &mut Conn<'_>,
+    s: &Scope,
+    (from, to): (i64, i64),
+    condition: &'static str,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> Result<(i64, Vec<Outcome>)> {
+    let base = |select: &str| {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM ticket_outcome WHERE resolved_at >= ").bind_i64(from).push(" AND resolved_at < ").bind_i64(to);
+        push_scope(&mut sql, s, "group_id");
+        sql.push(" AND (").push(condition).push(")");
+        sql
+    };
+    let count = base("SELECT COUNT(*) AS n");
+    let total: Vec<Count> = crate::fetch_all_sql!(conn, Count, &count)?;
+    let mut page = base(
+        "SELECT ticket_id, kind, channel, priority, category_id, group_id, tier, assignee_id,
+                visibility_group_id, first_tier, max_tier, reopen_count, created_at, resolved_at,
+                response_ms, resolution_ms, response_sla, resolution_sla, update_sla",
+    );
+    if let Some((at, id)) = after {
+        page.push(" AND (resolved_at < ").bind_i64(at).push(" OR (resolved_at = ").bind_i64(at);
+        page.push(" AND ticket_id < ").bind_i64(id).push("))");
+    }
+    page.push(" ORDER BY resolved_at DESC, ticket_id DESC LIMIT ").bind_i64(limit);
+    let rows = crate::fetch_all_sql!(conn, Outcome, &page)?;
+    Ok((total.first().map(|c| c.n).unwrap_or(0), rows))
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+/// Tickets created, per value of a breakdown column and per UTC day (days since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Created {
+    /// The breakdown column's value as text (NULL: none, or no breakdown)
+    pub key: Option<String>,
+    pub day: i64,
+    pub n: i64,
+}
+
+/// The columns of `ticket` a breakdown of created tickets can group by.
+pub const BY_COLUMNS: [&str; 6] = ["assignment_group_id", "priority", "category_id", "kind", "channel", "assignee_id"];
+
+/// Counts the tickets created in `[from, to)` under the filters, per UTC day and (with `by`, one
+/// of [`BY_COLUMNS`]) per value.
+pub async fn created(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64, by: Option<&str>) -> Result<Vec<Created>> {
+    let key = match by {
+        Some(col) if BY_COLUMNS.contains(&col) => format!("CAST({col} AS TEXT)"),
+        _ => "CAST(NULL AS TEXT)".to_string(),
+    };
+    let mut sql = Sql::new(&format!(
+        "SELECT {key} AS key, CAST(created_at / 86400000 AS BIGINT) AS day, COUNT(*) AS n FROM ticket WHERE created_at >= "
+    ));
+    sql.bind_i64(from).push(" AND created_at < ").bind_i64(to);
+    push_scope(&mut sql, s, "assignment_group_id");
+    sql.push(" GROUP BY 1, 2");
+    Ok(crate::fetch_all_sql!(conn, Created, &sql)?)
+}
+
+/// Open tickets per agent, pending or not, age band and overdue or not (see [`backlog`]).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Open {
+    pub assignee_id: Option<i64>,
+    /// 1: pending
+    pub pending: i64,
+    /// 0 under a day, 1 one to three days, 2 three to seven, 3 seven to thirty, 4 older
+    pub band: i64,
+    /// 1: an SLA target breached or running past due
+    pub overdue: i64,
+    pub n: i64,
+}
+
+/// The band boundaries: a ticket is in band `i` when younger than `BAND_HOURS[i]` hours.
+pub const BAND_HOURS: [i64; 4] = [24, 72, 168, 720];
+
+const OPEN_STATES: [&str; 4] = ["new", "assigned", "in_progress", "pending"];
+
+const OVERDUE: &str = "EXISTS (SELECT 1 FROM ticket_sla s WHERE s.ticket_id = ticket.id
+    AND (s.state = 'breached' OR (s.state = 'running' AND s.due_at < ";
+
+/// The incidents and service requests open at `now` under the filters, counted per agent,
+/// pending, age band and overdue.
+pub async fn backlog(conn: &mut Conn<'_>, s: &Scope, now: i64) -> Result<Vec<Open>> {
+    // Integer literals are 32-bit on PostgreSQL: the computed columns are cast to BIGINT.
+    let mut sql = Sql::new(
+        "SELECT assignee_id, CAST(CASE WHEN state = 'pending' THEN 1 ELSE 0 END AS BIGINT) AS pending, CAST(CASE",
+    );
+    for (i, h) in BAND_HOURS.iter().enumerate() {
+        sql.push(" WHEN created_at > ").bind_i64(now - h * 3_600_000).push(&format!(" THEN {i}"));
+    }
+    sql.push(" ELSE 4 END AS BIGINT) AS band, CAST(CASE WHEN ").push(OVERDUE).bind_i64(now);
+    sql.push("))) THEN 1 ELSE 0 END AS BIGINT) AS overdue,");
+    sql.push(" COUNT(*) AS n FROM ticket WHERE state IN ('new', 'assigned', 'in_progress', 'pending')");
+    push_scope(&mut sql, s, "assignment_group_id");
+    sql.push(" GROUP BY 1, 2, 3, 4");
+    Ok(crate::fetch_all_sql!(conn, Open, &sql)?)
+}
+
+/// Which tickets a list of created or open tickets holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Logged {
+    /// Created in `[from, to)`
+    Created(i64, i64),
+    /// Open now; created in `(after, before]` when given (an age band), only pending ones, only
+    /// those overdue at the instant given
+    Open { created: Option<(i64, i64)>, pending: bool, overdue_at: Option<i64> },
+}
+
+/// A page of ticket ids (newest first, below `before_id`) of a created or open list, and how many
+/// it holds. Open lists walk the (state, id) index once per state.
+pub async fn logged_page(
+    conn: &mut Conn<'_>,
+    s: &Scope,
+    which: Logged,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<(i64, Vec<i64>)> {
+    let sqlite = conn.engine() == crate::Engine::Sqlite;
+    let conditions = |sql: &mut Sql| {
+        push_scope(sql, s, "assignment_group_id");
+        if let Logged::Open { created, overdue_at, .. } = which {
+            if let Some((lo, hi)) = created {
+                sql.push(" AND created_at > ").bind_i64(lo).push(" AND created_at <= ").bind_i64(hi);
+            }
+            if let Some(now) = overdue_at {
+                sql.push(" AND ").push(OVERDUE).bind_i64(now).push(")))");
+            }
+        }
+    };
+    let mut count = Sql::new("SELECT COUNT(*) AS n FROM ticket WHERE 1 = 1");
+    let page = match which {
+        Logged::Created(from, to) => {
+            count.push(" AND created_at >= ").bind_i64(from).push(" AND created_at < ").bind_i64(to);
+            conditions(&mut count);
+            let mut page = Sql::new("SELECT id AS n FROM ticket WHERE created_at >= ");
+            page.bind_i64(from).push(" AND created_at < ").bind_i64(to);
+            conditions(&mut page);
+            if let Some(b) = before_id {
+                page.push(" AND id < ").bind_i64(b);
+            }
+            page.push(" ORDER BY id DESC LIMIT ").bind_i64(limit);
+            page
+        }
+        Logged::Open { pending, .. } => {
+            let states: &[&str] = if pending { &["pending"] } else { &OPEN_STATES };
+            count.push(" AND state IN ").bind_list(states, |v| Bind::Text(v.to_string()));
+            conditions(&mut count);
+            let mut page = Sql::new("SELECT n FROM (");
+            for (i, state) in states.iter().enumerate() {
+                if i > 0 {
+                    page.push(" UNION ALL ");
+                }
+                page.push("SELECT n FROM (SELECT id AS n FROM ticket");
+                if sqlite {
+                    page.push(" INDEXED BY ticket_state_idx");
+                }
+                page.push(" WHERE state = ").bind_text(state.to_string());
+                conditions(&mut page);
+                if let Some(b) = before_id {
+                    page.push(" AND id < ").bind_i64(b);
+                }
+                page.push(" ORDER BY id DESC LIMIT ").bind_i64(limit).push(&format!(") AS b{i}"));
+            }
+            page.push(") AS branches ORDER BY n DESC LIMIT ").bind_i64(limit);
+            page
+        }
+    };
+    let total: Vec<Count> = crate::fetch_all_sql!(conn, Count, &count)?;
+    let ids: Vec<Count> = crate::fetch_all_sql!(conn, Count, &page)?;
+    Ok((total.first().map(|c| c.n).unwrap_or(0), ids.into_iter().map(|c| c.n).collect()))
 }
 
 /// Resolved tickets without an outcome row (resolved before reports existed), oldest first.
@@ -142,20 +350,6 @@ pub async fn missing_outcomes(conn: &mut Conn<'_>, limit: i64) -> Result<Vec<i64
 pub async fn clock_states(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<(String, String)>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as("SELECT target, state FROM ticket_sla WHERE ticket_id = $1").bind(ticket_id).fetch_all(c).await
-    })?)
-}
-
-/// The tickets with an SLA target breached, or running past its due time, at `now` (open or not:
-/// the caller keeps the open ones).
-pub async fn overdue(conn: &mut Conn<'_>, now: i64) -> Result<Vec<i64>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_scalar(
-            "SELECT ticket_id FROM ticket_sla WHERE state = 'breached'
-             UNION SELECT ticket_id FROM ticket_sla WHERE state = 'running' AND due_at < $1",
-        )
-        .bind(now)
-        .fetch_all(c)
-        .await
     })?)
 }
 

@@ -55,20 +55,15 @@ pub fn minutes(ms: i64) -> i64 {
     ms / 60_000
 }
 
-/// The age bands of the backlog: key, label, and the age (in hours) a ticket must be under.
-pub const AGE_BANDS: &[(&str, &str, Option<i64>)] = &[
-    ("under_1d", "Under a day", Some(24)),
-    ("1d_3d", "1 to 3 days", Some(72)),
-    ("3d_7d", "3 to 7 days", Some(168)),
-    ("7d_30d", "7 to 30 days", Some(720)),
-    ("over_30d", "30 days or more", None),
+/// The age bands of the backlog, youngest first: key and label. A ticket is in band `i` when
+/// younger than `orion_store::reports::BAND_HOURS[i]` hours (the last band: the rest).
+pub const AGE_BANDS: [(&str, &str); 5] = [
+    ("under_1d", "Under a day"),
+    ("1d_3d", "1 to 3 days"),
+    ("3d_7d", "3 to 7 days"),
+    ("7d_30d", "7 to 30 days"),
+    ("over_30d", "30 days or more"),
 ];
-
-/// The band of a ticket created at `created_at`, seen at `now`.
-pub fn age_band(created_at: i64, now: i64) -> &'static str {
-    let hours = (now - created_at).max(0) / 3_600_000;
-    AGE_BANDS.iter().find(|(_, _, under)| under.is_none_or(|u| hours < u)).map(|(k, _, _)| *k).unwrap_or("over_30d")
-}
 
 /// `service_request` → `Service request`: a stored value as a person reads it.
 pub fn label(value: &str) -> String {
@@ -111,13 +106,8 @@ mod tests {
     }
 
     #[test]
-    fn bands_by_age() {
-        let h = 3_600_000;
-        assert_eq!(age_band(0, 23 * h), "under_1d");
-        assert_eq!(age_band(0, 24 * h), "1d_3d");
-        assert_eq!(age_band(0, 71 * h), "1d_3d");
-        assert_eq!(age_band(0, 7 * 24 * h), "7d_30d");
-        assert_eq!(age_band(0, 30 * 24 * h), "over_30d");
+    fn labels_read_as_words() {
         assert_eq!(label("service_request"), "Service request");
+        assert_eq!(label("walk_in"), "Walk in");
     }
 }

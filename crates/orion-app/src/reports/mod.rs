@@ -14,9 +14,9 @@ pub(crate) use outcome::react;
 
 use crate::kernel::access::require_staff;
 use crate::{App, AppError, AppResult};
-use figures::{AGE_BANDS, Rate, Spread, age_band, label};
+use figures::{AGE_BANDS, Rate, Spread, label};
 use orion_domain::{Actor, FieldErrors, Timestamp};
-use orion_store::reports::{self as store, Logged, Outcome};
+use orion_store::reports::{self as store, Outcome, Scope};
 use orion_store::{Conn, categories, groups, users};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -198,15 +198,6 @@ pub struct ReportTickets {
     pub next: Option<String>,
 }
 
-/// What a resolved ticket's list row shows of its outcome: when it was resolved, its response
-/// and resolution times.
-#[derive(Debug, Clone, Copy)]
-struct Measured {
-    resolved_at: i64,
-    response_ms: Option<i64>,
-    resolution_ms: i64,
-}
-
 /// A number a ticket list can be asked for: the predicate that picks its tickets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -260,6 +251,26 @@ impl Metric {
         Self::ALL.iter().find(|(m, _, _)| *m == self).map(|(_, _, t)| *t).unwrap_or("")
     }
 
+    /// The same rule as [`Metric::counts`], as SQL over `ticket_outcome` (for the lists).
+    fn condition(self) -> &'static str {
+        match self {
+            Metric::Created | Metric::Backlog | Metric::Resolved => "1 = 1",
+            Metric::Responded => "response_ms IS NOT NULL",
+            Metric::LoggedAtL1 => "first_tier = 1",
+            Metric::FirstContact => "first_tier = 1 AND max_tier = 1 AND reopen_count = 0",
+            Metric::EscalatedL2 => "first_tier = 1 AND max_tier >= 2",
+            Metric::ReachedL2 => "max_tier >= 2",
+            Metric::ReachedL3 => "max_tier >= 3",
+            Metric::Reopened => "reopen_count > 0",
+            Metric::ResponseMeasured => "response_sla IN ('met', 'breached')",
+            Metric::ResponseBreached => "response_sla = 'breached'",
+            Metric::ResolutionMeasured => "resolution_sla IN ('met', 'breached')",
+            Metric::ResolutionBreached => "resolution_sla = 'breached'",
+            Metric::UpdateMeasured => "update_sla IN ('met', 'breached')",
+            Metric::UpdateBreached => "update_sla = 'breached'",
+        }
+    }
+
     /// Whether a resolved ticket counts (metrics over resolved tickets only).
     fn counts(self, o: &Outcome) -> bool {
         let state = |s: &Option<String>, breached: bool| match s.as_deref() {
@@ -287,12 +298,12 @@ impl Metric {
     }
 }
 
-/// Computes one period's numbers from its created tickets and resolved outcomes.
-pub fn summarize(created: &[&Logged], resolved: &[&Outcome]) -> Summary {
+/// Computes one period's numbers from its count of created tickets and its resolved outcomes.
+pub fn summarize(created: i64, resolved: &[&Outcome]) -> Summary {
     let n = |m: Metric| resolved.iter().filter(|o| m.counts(o)).count() as i64;
     let met = |measured: Metric, breached: Metric| Rate::new(n(measured) - n(breached), n(measured));
     Summary {
-        created: created.len() as i64,
+        created,
         resolved: resolved.len() as i64,
         mtta: Spread::of(resolved.iter().filter_map(|o| o.response_ms).collect()),
         mttr: Spread::of(resolved.iter().map(|o| o.resolution_ms).collect()),
@@ -336,6 +347,18 @@ impl By {
     fn key(self) -> &'static str {
         Self::ALL.iter().find(|(b, _)| *b == self).map(|(_, k)| *k).unwrap_or("group")
     }
+
+    /// The ticket column created tickets are grouped by.
+    fn column(self) -> &'static str {
+        match self {
+            By::Tier | By::Group => "assignment_group_id",
+            By::Priority => "priority",
+            By::Category => "category_id",
+            By::Kind => "kind",
+            By::Channel => "channel",
+            By::Agent => "assignee_id",
+        }
+    }
 }
 
 /// Names of the things rows refer to by id.
@@ -345,118 +368,61 @@ struct Names {
     agents: HashMap<i64, (String, String)>,
 }
 
-/// The filters of a query, resolved to ids and checked.
+/// The query read: its period, its filters for the SQL, the breakdown and the names to show.
 struct Filter {
     from: i64,
     to: i64,
-    groups: Option<HashSet<i64>>,
-    tier: Option<i64>,
-    kind: Option<String>,
-    priority: Option<i64>,
-    /// `Some(None)`: tickets without a category
-    categories: Option<Option<HashSet<i64>>>,
-    channel: Option<String>,
-    /// `Some(None)`: unassigned tickets
-    agent: Option<Option<i64>>,
-    /// The reader's groups, for restricted tickets; `None`: an admin, who sees every ticket
-    reader_groups: Option<HashSet<i64>>,
+    scope: Scope,
     by: Option<By>,
     names: Names,
 }
 
 impl Filter {
-    fn visible(&self, restricted_to: Option<i64>) -> bool {
-        match (restricted_to, &self.reader_groups) {
-            (Some(g), Some(mine)) => mine.contains(&g),
-            _ => true,
-        }
-    }
-
     fn tier_of(&self, group_id: i64) -> i64 {
         self.names.groups.get(&group_id).map(|g| g.1).unwrap_or(1)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn matches(
-        &self,
-        group_id: i64,
-        tier: i64,
-        kind: &str,
-        priority: i64,
-        category_id: Option<i64>,
-        channel: &str,
-        assignee_id: Option<i64>,
-        restricted_to: Option<i64>,
-    ) -> bool {
-        self.visible(restricted_to)
-            && self.groups.as_ref().is_none_or(|g| g.contains(&group_id))
-            && self.tier.is_none_or(|t| t == tier)
-            && self.kind.as_deref().is_none_or(|k| k == kind)
-            && self.priority.is_none_or(|p| p == priority)
-            && self.categories.as_ref().is_none_or(|c| match (c, category_id) {
-                (None, None) => true,
-                (Some(set), Some(id)) => set.contains(&id),
-                _ => false,
-            })
-            && self.channel.as_deref().is_none_or(|c| c == channel)
-            && self.agent.is_none_or(|a| a == assignee_id)
-    }
-
-    fn outcome(&self, o: &Outcome) -> bool {
-        self.matches(
-            o.group_id,
-            o.tier,
-            &o.kind,
-            o.priority,
-            o.category_id,
-            &o.channel,
-            o.assignee_id,
-            o.visibility_group_id,
-        )
-    }
-
-    fn logged(&self, l: &Logged) -> bool {
-        self.matches(
-            l.group_id,
-            self.tier_of(l.group_id),
-            &l.kind,
-            l.priority,
-            l.category_id,
-            &l.channel,
-            l.assignee_id,
-            l.visibility_group_id,
-        )
-    }
-
-    /// A row's breakdown key and label.
-    fn key_of(
-        &self,
-        by: By,
-        group_id: i64,
-        category_id: Option<i64>,
-        fields: (&str, i64, &str, Option<i64>),
-    ) -> (String, String) {
-        let (kind, priority, channel, assignee) = fields;
+    /// A breakdown row's key (the filter value that lists its tickets) and label, from the value
+    /// of the grouped column: a group, priority, category or agent id, a kind or a channel.
+    fn key_of(&self, by: By, value: Option<&str>) -> (String, String) {
+        let id = value.and_then(|v| v.parse::<i64>().ok());
         match by {
             By::Tier => {
-                let t = self.tier_of(group_id);
+                let t = id.map(|g| self.tier_of(g)).unwrap_or(1);
                 (t.to_string(), format!("Tier {t}"))
             }
             By::Group => {
-                let name = self.names.groups.get(&group_id).map(|g| g.0.clone()).unwrap_or_default();
+                let name = id.and_then(|g| self.names.groups.get(&g)).map(|g| g.0.clone()).unwrap_or_default();
                 (name.clone(), name)
             }
-            By::Priority => (format!("P{priority}"), format!("P{priority}")),
-            By::Category => match category_id.and_then(|id| self.names.categories.get(&id)) {
+            By::Priority => {
+                let p = id.unwrap_or(0);
+                (format!("P{p}"), format!("P{p}"))
+            }
+            By::Category => match id.and_then(|c| self.names.categories.get(&c)) {
                 Some(path) => (path.clone(), path.clone()),
                 None => ("none".into(), "No category".into()),
             },
-            By::Kind => (kind.to_string(), label(kind)),
-            By::Channel => (channel.to_string(), label(channel)),
-            By::Agent => match assignee.and_then(|id| self.names.agents.get(&id)) {
+            By::Kind | By::Channel => {
+                let v = value.unwrap_or_default();
+                (v.to_string(), label(v))
+            }
+            By::Agent => match id.and_then(|a| self.names.agents.get(&a)) {
                 Some((email, name)) => (email.clone(), name.clone()),
                 None => ("none".into(), "Unassigned".into()),
             },
+        }
+    }
+
+    /// The breakdown value of a resolved ticket, as [`Filter::key_of`] takes it.
+    fn value_of(by: By, o: &Outcome) -> Option<String> {
+        match by {
+            By::Tier | By::Group => Some(o.group_id.to_string()),
+            By::Priority => Some(o.priority.to_string()),
+            By::Category => o.category_id.map(|c| c.to_string()),
+            By::Kind => Some(o.kind.clone()),
+            By::Channel => Some(o.channel.clone()),
+            By::Agent => o.assignee_id.map(|a| a.to_string()),
         }
     }
 }
@@ -503,26 +469,29 @@ async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> A
         categories: categories::list(c).await?.into_iter().map(|k| (k.id, k.path)).collect(),
         agents: HashMap::new(),
     };
-    let my_groups: HashSet<i64> = groups::group_ids_of(c, actor.id.0).await?.into_iter().collect();
+    let my_groups: Vec<i64> = groups::group_ids_of(c, actor.id.0).await?;
+    // Each group filter narrows the set the others left.
     let mut group_set: Option<HashSet<i64>> = None;
+    let mut narrow = |only: HashSet<i64>| {
+        group_set = Some(match group_set.take() {
+            Some(before) => before.intersection(&only).copied().collect(),
+            None => only,
+        });
+    };
     match blank(&q.scope).as_deref() {
         None | Some("all") => {}
-        Some("mine") => group_set = Some(my_groups.clone()),
+        Some("mine") => narrow(my_groups.iter().copied().collect()),
         Some(_) => errs.push("scope", "must be mine or all"),
     }
     if let Some(name) = blank(&q.group) {
         match all_groups.iter().find(|g| g.name.eq_ignore_ascii_case(&name)) {
-            Some(g) => {
-                let only: HashSet<i64> = [g.id].into();
-                group_set = Some(match group_set {
-                    Some(mine) => mine.intersection(&only).copied().collect(),
-                    None => only,
-                });
-            }
+            Some(g) => narrow([g.id].into()),
             None => errs.push("group", format!("no group named {name:?}")),
         }
     }
-    let tier = parse_number(&mut errs, "tier", blank(&q.tier).as_deref(), 1..=3);
+    if let Some(tier) = parse_number(&mut errs, "tier", blank(&q.tier).as_deref(), 1..=3) {
+        narrow(all_groups.iter().filter(|g| g.tier == tier).map(|g| g.id).collect());
+    }
     let priority = match blank(&q.priority) {
         Some(p) => {
             let n = p.strip_prefix(['P', 'p']).unwrap_or(&p).parse::<i64>().ok().filter(|n| (1..=5).contains(n));
@@ -536,7 +505,7 @@ async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> A
     let kind = one_of(&mut errs, "kind", blank(&q.kind).as_deref(), &["incident", "service_request"]);
     let channels: Vec<&str> = orion_domain::Channel::ALL.iter().map(|c| c.as_str()).collect();
     let channel = one_of(&mut errs, "channel", blank(&q.channel).as_deref(), &channels);
-    let categories = match blank(&q.category) {
+    let category_ids = match blank(&q.category) {
         None => None,
         Some(v) if v.eq_ignore_ascii_case("none") => Some(None),
         Some(path) => {
@@ -544,7 +513,7 @@ async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> A
                 p.split('/').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/").to_lowercase()
             };
             let wanted = norm(&path);
-            let set: HashSet<i64> = names
+            let ids: Vec<i64> = names
                 .categories
                 .iter()
                 .filter(|(_, p)| {
@@ -553,10 +522,10 @@ async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> A
                 })
                 .map(|(id, _)| *id)
                 .collect();
-            if set.is_empty() {
+            if ids.is_empty() {
                 errs.push("category", format!("no category {path:?}"));
             }
-            Some(Some(set))
+            Some(Some(ids))
         }
     };
     let agent = match blank(&q.agent) {
@@ -585,20 +554,20 @@ async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> A
     let Some((from, to)) = period else {
         return Err(AppError::Internal("validated input incomplete".into()));
     };
-    Ok(Filter {
-        from,
-        to,
-        groups: group_set,
-        tier,
+    let mut group_ids: Option<Vec<i64>> = group_set.map(|g| g.into_iter().collect());
+    if let Some(ids) = &mut group_ids {
+        ids.sort_unstable();
+    }
+    let scope = Scope {
+        group_ids,
         kind,
         priority,
-        categories,
+        category_ids,
         channel,
         agent,
         reader_groups: (!actor.can_administer()).then_some(my_groups),
-        by,
-        names,
-    })
+    };
+    Ok(Filter { from, to, scope, by, names })
 }
 
 /// Fills in the names of the agents the rows refer to.
@@ -612,19 +581,17 @@ async fn name_agents(c: &mut Conn<'_>, f: &mut Filter, ids: impl Iterator<Item =
     Ok(())
 }
 
-/// Each UTC day from `from` to `to` (exclusive), as `YYYY-MM-DD`.
-fn days_between(from: i64, to: i64) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut day = from.div_euclid(86_400_000) * 86_400_000;
-    while day < to {
-        out.push(Timestamp(day).to_rfc3339()[..10].to_string());
-        day += 86_400_000;
-    }
-    out
+/// A UTC day (days since the epoch) as `YYYY-MM-DD`.
+fn date_of_day(day: i64) -> String {
+    Timestamp(day * 86_400_000).to_rfc3339()[..10].to_string()
 }
 
-fn day_of(at: i64) -> String {
-    Timestamp(at).to_rfc3339()[..10].to_string()
+/// What a resolved ticket's list row shows of its outcome.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    resolved_at: i64,
+    response_ms: Option<i64>,
+    resolution_ms: i64,
 }
 
 impl App {
@@ -636,63 +603,60 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut f = filter(&mut c, actor, q, now).await?;
-        let length = f.to - f.from;
-        let prev_from = f.from - length;
-        let created_all = store::created(&mut c, prev_from, f.to).await?;
-        let outcomes_all = store::outcomes(&mut c, prev_from, f.to).await?;
-        let open_all = store::open(&mut c).await?;
-        let overdue_ids: HashSet<i64> = store::overdue(&mut c, now).await?.into_iter().collect();
-        let agents: HashSet<i64> = open_all
-            .iter()
-            .filter_map(|l| l.assignee_id)
-            .chain(outcomes_all.iter().filter_map(|o| o.assignee_id))
-            .chain(created_all.iter().filter_map(|l| l.assignee_id))
-            .collect();
+        let prev_from = f.from - (f.to - f.from);
+        let column = f.by.map(By::column);
+        let created = store::created(&mut c, &f.scope, f.from, f.to, column).await?;
+        let created_before: i64 =
+            store::created(&mut c, &f.scope, prev_from, f.from, None).await?.iter().map(|r| r.n).sum();
+        let outcomes = store::outcomes(&mut c, &f.scope, prev_from, f.to).await?;
+        let open = store::backlog(&mut c, &f.scope, now).await?;
+        let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
+        if f.by == Some(By::Agent) {
+            agents.extend(outcomes.iter().filter_map(|o| o.assignee_id));
+            agents.extend(created.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
+        }
         name_agents(&mut c, &mut f, agents.into_iter()).await?;
         drop(r);
 
-        let created: Vec<&Logged> = created_all.iter().filter(|l| f.logged(l)).collect();
-        let outcomes: Vec<&Outcome> = outcomes_all.iter().filter(|o| f.outcome(o)).collect();
-        let (now_created, prev_created): (Vec<&Logged>, Vec<&Logged>) =
-            created.iter().partition(|l| l.created_at >= f.from);
+        // Every day of the period (whole UTC days; the first and last may be partly outside it).
+        let (first_day, last_day) = (f.from.div_euclid(86_400_000), (f.to - 1).div_euclid(86_400_000));
+        let mut days: BTreeMap<i64, (i64, i64)> = (first_day..=last_day).map(|d| (d, (0, 0))).collect();
+        for row in &created {
+            days.entry(row.day).or_default().0 += row.n;
+        }
+        let created_now: i64 = created.iter().map(|r| r.n).sum();
         let (now_resolved, prev_resolved): (Vec<&Outcome>, Vec<&Outcome>) =
             outcomes.iter().partition(|o| o.resolved_at >= f.from);
-
-        let mut days: BTreeMap<String, (i64, i64)> =
-            days_between(f.from, f.to).into_iter().map(|d| (d, (0, 0))).collect();
-        for l in &now_created {
-            days.entry(day_of(l.created_at)).or_default().0 += 1;
-        }
         for o in &now_resolved {
-            days.entry(day_of(o.resolved_at)).or_default().1 += 1;
+            days.entry(o.resolved_at.div_euclid(86_400_000)).or_default().1 += 1;
         }
 
-        let open: Vec<&Logged> = open_all.iter().filter(|l| f.logged(l)).collect();
         let bands = AGE_BANDS
             .iter()
-            .map(|(key, text, _)| Band {
+            .enumerate()
+            .map(|(i, (key, text))| Band {
                 band: key.to_string(),
                 label: text.to_string(),
-                tickets: open.iter().filter(|l| age_band(l.created_at, now) == *key).count() as i64,
+                tickets: open.iter().filter(|o| o.band == i as i64).map(|o| o.n).sum(),
             })
             .collect();
         let backlog = Backlog {
-            open: open.len() as i64,
-            overdue: open.iter().filter(|l| overdue_ids.contains(&l.id)).count() as i64,
+            open: open.iter().map(|o| o.n).sum(),
+            overdue: open.iter().filter(|o| o.overdue == 1).map(|o| o.n).sum(),
             bands,
         };
         let mut loads: BTreeMap<Option<i64>, Load> = BTreeMap::new();
-        for l in &open {
-            let entry = loads.entry(l.assignee_id).or_insert_with(|| {
-                let (agent, name) = match l.assignee_id.and_then(|id| f.names.agents.get(&id)) {
+        for o in &open {
+            let entry = loads.entry(o.assignee_id).or_insert_with(|| {
+                let (agent, name) = match o.assignee_id.and_then(|id| f.names.agents.get(&id)) {
                     Some((email, name)) => (Some(email.clone()), name.clone()),
                     None => (None, "Unassigned".to_string()),
                 };
                 Load { agent, name, open: 0, pending: 0, overdue: 0 }
             });
-            entry.open += 1;
-            entry.pending += i64::from(l.state == "pending");
-            entry.overdue += i64::from(overdue_ids.contains(&l.id));
+            entry.open += o.n;
+            entry.pending += o.n * o.pending;
+            entry.overdue += o.n * o.overdue;
         }
         let mut workload: Vec<Load> = loads.into_values().collect();
         workload.sort_by(|a, b| (a.agent.is_none(), -a.open, &a.name).cmp(&(b.agent.is_none(), -b.open, &b.name)));
@@ -700,19 +664,17 @@ impl App {
         let breakdown = match f.by {
             None => Vec::new(),
             Some(by) => {
-                let mut rows: BTreeMap<String, (String, Vec<&Logged>, Vec<&Outcome>)> = BTreeMap::new();
-                for l in &now_created {
-                    let (k, text) =
-                        f.key_of(by, l.group_id, l.category_id, (&l.kind, l.priority, &l.channel, l.assignee_id));
-                    rows.entry(k).or_insert_with(|| (text, Vec::new(), Vec::new())).1.push(l);
+                let mut rows: BTreeMap<String, (String, i64, Vec<&Outcome>)> = BTreeMap::new();
+                for row in &created {
+                    let (k, text) = f.key_of(by, row.key.as_deref());
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).1 += row.n;
                 }
                 for o in &now_resolved {
-                    let (k, text) =
-                        f.key_of(by, o.group_id, o.category_id, (&o.kind, o.priority, &o.channel, o.assignee_id));
-                    rows.entry(k).or_insert_with(|| (text, Vec::new(), Vec::new())).2.push(o);
+                    let (k, text) = f.key_of(by, Filter::value_of(by, o).as_deref());
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).2.push(o);
                 }
                 rows.into_iter()
-                    .map(|(key, (label, cr, re))| BreakdownRow { key, label, summary: summarize(&cr, &re) })
+                    .map(|(key, (label, cr, re))| BreakdownRow { key, label, summary: summarize(cr, &re) })
                     .collect()
             }
         };
@@ -720,11 +682,14 @@ impl App {
             from: Timestamp(f.from).to_rfc3339(),
             to: Timestamp(f.to).to_rfc3339(),
             previous_from: Timestamp(prev_from).to_rfc3339(),
-            summary: summarize(&now_created, &now_resolved),
-            previous: summarize(&prev_created, &prev_resolved),
+            summary: summarize(created_now, &now_resolved),
+            previous: summarize(created_before, &prev_resolved),
             backlog,
             workload,
-            days: days.into_iter().map(|(date, (created, resolved))| Day { date, created, resolved }).collect(),
+            days: days
+                .into_iter()
+                .map(|(d, (created, resolved))| Day { date: date_of_day(d), created, resolved })
+                .collect(),
             by: f.by.map(|b| b.key().to_string()),
             breakdown,
         })
@@ -733,6 +698,7 @@ impl App {
     /// The tickets one number counts, newest first, a page at a time (`after`, `limit`).
     pub async fn report_tickets(&self, actor: &Actor, q: &ReportQuery) -> AppResult<ReportTickets> {
         require_staff(actor, "read reports")?;
+        let now = self.now();
         let mut errs = FieldErrors::new();
         let metric = match q.metric.as_deref().map(str::trim) {
             None | Some("") => {
@@ -748,15 +714,30 @@ impl App {
                 parsed
             }
         };
-        let limit = parse_number(&mut errs, "limit", q.limit.as_deref(), 1..=MAX_PAGE as i64).unwrap_or(50) as usize;
-        let after = parse_number(&mut errs, "after", q.after.as_deref(), 1..=i64::MAX);
+        let limit = parse_number(&mut errs, "limit", q.limit.as_deref(), 1..=MAX_PAGE as i64).unwrap_or(50);
+        // The cursor: a ticket id, or for resolved tickets `resolution time.ticket id`.
+        let after = q.after.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let cursor = match after {
+            None => None,
+            Some(a) => {
+                let mut parts = a.splitn(2, '.').map(|p| p.parse::<i64>().ok().filter(|n| *n > 0));
+                match (parts.next().flatten(), parts.next()) {
+                    (Some(id), None) => Some((None, id)),
+                    (Some(at), Some(Some(id))) => Some((Some(at), id)),
+                    _ => {
+                        errs.push("after", "must be the next of the previous page");
+                        None
+                    }
+                }
+            }
+        };
         let band = q.band.as_deref().map(str::trim).filter(|b| !b.is_empty());
         if let Some(b) = band
             && b != "overdue"
             && b != "pending"
-            && !AGE_BANDS.iter().any(|(k, _, _)| *k == b)
+            && !AGE_BANDS.iter().any(|(k, _)| *k == b)
         {
-            let mut keys: Vec<&str> = AGE_BANDS.iter().map(|(k, _, _)| *k).collect();
+            let mut keys: Vec<&str> = AGE_BANDS.iter().map(|(k, _)| *k).collect();
             keys.extend(["overdue", "pending"]);
             errs.push("band", format!("must be one of {}", keys.join(", ")));
         }
@@ -764,20 +745,63 @@ impl App {
         let Some(metric) = metric else {
             return Err(AppError::Internal("validated input incomplete".into()));
         };
-        let ids = self.report_ticket_ids(actor, q, metric, band).await?;
-        let total = ids.len() as i64;
-        let page: Vec<(i64, Option<Measured>)> =
-            ids.into_iter().filter(|(id, _)| after.is_none_or(|a| *id < a)).take(limit + 1).collect();
-        let next = (page.len() > limit).then(|| page[limit - 1].0.to_string());
-        let page = &page[..page.len().min(limit)];
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let views = orion_store::tickets::get_many(&mut c, &page.iter().map(|(id, _)| *id).collect::<Vec<_>>()).await?;
+        let f = filter(&mut c, actor, q, now).await?;
+        // One more than a page tells whether another follows.
+        let (total, ids, measured, next) = match metric {
+            Metric::Created | Metric::Backlog => {
+                let which = match metric {
+                    Metric::Created => store::Logged::Created(f.from, f.to),
+                    _ => {
+                        let created = band.and_then(|b| AGE_BANDS.iter().position(|(k, _)| *k == b)).map(|i| {
+                            let younger = store::BAND_HOURS.get(i).map(|h| now - h * 3_600_000).unwrap_or(i64::MIN);
+                            let older = if i == 0 { i64::MAX } else { now - store::BAND_HOURS[i - 1] * 3_600_000 };
+                            (younger, older)
+                        });
+                        store::Logged::Open {
+                            created,
+                            pending: band == Some("pending"),
+                            overdue_at: (band == Some("overdue")).then_some(now),
+                        }
+                    }
+                };
+                let (total, mut ids) =
+                    store::logged_page(&mut c, &f.scope, which, cursor.map(|c| c.1), limit + 1).await?;
+                let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
+                ids.truncate(limit as usize);
+                (total, ids, HashMap::new(), next)
+            }
+            m => {
+                let keyset = cursor.map(|(at, id)| (at.unwrap_or(i64::MAX), id));
+                let (total, mut rows) =
+                    store::outcome_page(&mut c, &f.scope, (f.from, f.to), m.condition(), keyset, limit + 1).await?;
+                let next = (rows.len() as i64 > limit).then(|| {
+                    let last = &rows[limit as usize - 1];
+                    format!("{}.{}", last.resolved_at, last.ticket_id)
+                });
+                rows.truncate(limit as usize);
+                let measured: HashMap<i64, Measured> = rows
+                    .iter()
+                    .map(|o| {
+                        let m = Measured {
+                            resolved_at: o.resolved_at,
+                            response_ms: o.response_ms,
+                            resolution_ms: o.resolution_ms,
+                        };
+                        (o.ticket_id, m)
+                    })
+                    .collect();
+                (total, rows.iter().map(|o| o.ticket_id).collect::<Vec<_>>(), measured, next)
+            }
+        };
+        let views = orion_store::tickets::get_many(&mut c, &ids).await?;
         let by_id: HashMap<i64, orion_store::tickets::TicketView> = views.into_iter().map(|t| (t.id, t)).collect();
-        let tickets = page
+        let tickets = ids
             .iter()
-            .filter_map(|(id, measured)| {
+            .filter_map(|id| {
                 let t = by_id.get(id)?;
+                let m = measured.get(id);
                 Some(ReportTicket {
                     number: t.number.clone(),
                     title: t.title.clone(),
@@ -787,69 +811,13 @@ impl App {
                     group: t.assignment_group_name.clone(),
                     assignee: t.assignee_name.clone(),
                     created_at: Timestamp(t.created_at).to_rfc3339(),
-                    resolved_at: measured.map(|m| Timestamp(m.resolved_at).to_rfc3339()),
-                    response_minutes: measured.and_then(|m| m.response_ms.map(figures::minutes)),
-                    resolution_minutes: measured.map(|m| figures::minutes(m.resolution_ms)),
+                    resolved_at: m.map(|m| Timestamp(m.resolved_at).to_rfc3339()),
+                    response_minutes: m.and_then(|m| m.response_ms.map(figures::minutes)),
+                    resolution_minutes: m.map(|m| figures::minutes(m.resolution_ms)),
                 })
             })
             .collect();
         Ok(ReportTickets { metric: metric.key().into(), title: metric.title().into(), total, tickets, next })
-    }
-
-    /// Every ticket a number counts, newest (highest id) first, with (for resolved tickets) when
-    /// it was resolved and its response and resolution times.
-    async fn report_ticket_ids(
-        &self,
-        actor: &Actor,
-        q: &ReportQuery,
-        metric: Metric,
-        band: Option<&str>,
-    ) -> AppResult<Vec<(i64, Option<Measured>)>> {
-        let now = self.now();
-        let mut r = self.db.read().await?;
-        let mut c = r.conn();
-        let f = filter(&mut c, actor, q, now).await?;
-        let mut ids: Vec<(i64, Option<Measured>)> = match metric {
-            Metric::Created => store::created(&mut c, f.from, f.to)
-                .await?
-                .into_iter()
-                .filter(|l| f.logged(l))
-                .map(|l| (l.id, None))
-                .collect(),
-            Metric::Backlog => {
-                let overdue: HashSet<i64> = match band {
-                    Some("overdue") => store::overdue(&mut c, now).await?.into_iter().collect(),
-                    _ => HashSet::new(),
-                };
-                store::open(&mut c)
-                    .await?
-                    .into_iter()
-                    .filter(|l| f.logged(l))
-                    .filter(|l| match band {
-                        None => true,
-                        Some("overdue") => overdue.contains(&l.id),
-                        Some("pending") => l.state == "pending",
-                        Some(b) => age_band(l.created_at, now) == b,
-                    })
-                    .map(|l| (l.id, None))
-                    .collect()
-            }
-            m => store::outcomes(&mut c, f.from, f.to)
-                .await?
-                .into_iter()
-                .filter(|o| f.outcome(o) && m.counts(o))
-                .map(|o| {
-                    let m = Measured {
-                        resolved_at: o.resolved_at,
-                        response_ms: o.response_ms,
-                        resolution_ms: o.resolution_ms,
-                    };
-                    (o.ticket_id, Some(m))
-                })
-                .collect(),
-        };
-        ids.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
-        Ok(ids)
     }
 
     /// One report table as CSV: `summary`, `days`, `backlog`, `workload`, `breakdown` or

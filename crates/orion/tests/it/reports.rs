@@ -227,8 +227,8 @@ fn numbers<'a>(lives: impl Iterator<Item = &'a Life>) -> BTreeSet<String> {
     lives.map(|l| l.number.clone()).collect()
 }
 
-/// Every ticket number a report list holds, page by page (`limit` per page), checking that the
-/// newest (the last logged of `lives`) come first.
+/// Every ticket number a report list holds, page by page (`limit` per page), checking the order:
+/// the latest resolution first in lists of resolved tickets, else the last logged first.
 async fn listed(t: &TestApp, token: &str, lives: &[Life], query: &str, limit: usize) -> (i64, Vec<String>) {
     let (mut all, mut after) = (Vec::new(), String::new());
     let total = loop {
@@ -243,9 +243,11 @@ async fn listed(t: &TestApp, token: &str, lives: &[Life], query: &str, limit: us
             None => break total,
         }
     };
+    let resolved_list = !query.contains("metric=created") && !query.contains("metric=backlog");
     let logged = |n: &String| {
         let i = lives.iter().position(|l| &l.number == n).expect("a ticket of the month");
-        (lives[i].created_at, i)
+        let resolved = if resolved_list { lives[i].resolved_at() } else { None };
+        (resolved, lives[i].created_at, i)
     };
     let mut sorted = all.clone();
     sorted.sort_by_key(|n| std::cmp::Reverse(logged(n)));
