@@ -140,17 +140,45 @@ fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
     }
 }
 
-/// The outcome rows of the tickets resolved in `[from, to)` under the filters.
-pub async fn outcomes(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64) -> Result<Vec<Outcome>> {
-    let mut sql = Sql::new(
-        "SELECT ticket_id, kind, channel, priority, category_id, group_id, tier, assignee_id,
-                visibility_group_id, first_tier, max_tier, reopen_count, created_at, resolved_at,
-                response_ms, resolution_ms, response_sla, resolution_sla, update_sla
+/// What the figures need of one resolved ticket, and no more (a year of them stays small).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Measure {
+    /// The breakdown column's value as text; NULL without a breakdown (or no value)
+    pub key: Option<String>,
+    pub resolved_at: i64,
+    pub first_tier: i64,
+    pub max_tier: i64,
+    pub reopen_count: i64,
+    pub response_ms: Option<i64>,
+    pub resolution_ms: i64,
+    /// 0: no such clock, 1: met, 2: breached
+    pub response_sla: i64,
+    pub resolution_sla: i64,
+    pub update_sla: i64,
+}
+
+/// The columns of `ticket_outcome` a breakdown of resolved tickets can group by.
+pub const OUTCOME_BY_COLUMNS: [&str; 6] = ["group_id", "priority", "category_id", "kind", "channel", "assignee_id"];
+
+/// The measures of the tickets resolved in `[from, to)` under the filters, with (`by`, one of
+/// [`OUTCOME_BY_COLUMNS`]) the breakdown value.
+pub async fn measures(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64, by: Option<&str>) -> Result<Vec<Measure>> {
+    let key = match by {
+        Some(col) if OUTCOME_BY_COLUMNS.contains(&col) => format!("CAST({col} AS TEXT)"),
+        _ => "CAST(NULL AS TEXT)".to_string(),
+    };
+    let sla =
+        |col: &str| format!("CAST(CASE {col} WHEN 'met' THEN 1 WHEN 'breached' THEN 2 ELSE 0 END AS BIGINT) AS {col}");
+    let mut sql = Sql::new(&format!(
+        "SELECT {key} AS key, resolved_at, first_tier, max_tier, reopen_count, response_ms, resolution_ms, {}, {}, {}
          FROM ticket_outcome WHERE resolved_at >= ",
-    );
+        sla("response_sla"),
+        sla("resolution_sla"),
+        sla("update_sla")
+    ));
     sql.bind_i64(from).push(" AND resolved_at < ").bind_i64(to);
     push_scope(&mut sql, s, "group_id");
-    Ok(crate::fetch_all_sql!(conn, Outcome, &sql)?)
+    Ok(crate::fetch_all_sql!(conn, Measure, &sql)?)
 }
 
 /// A page of outcome rows that `condition` (literal SQL over `ticket_outcome`'s columns) picks,

@@ -10,6 +10,9 @@ use orion_domain::{Actor, Role, UserId};
 use orion_store::{settings, users};
 
 const SEEDED: &str = "demo_seeded";
+/// Days of worked tickets before today, so that the reports have a history on first start.
+const HISTORY_DAYS: i64 = 90;
+const DAY_MS: i64 = 86_400_000;
 /// Every demo account's password (for the web UI once it exists).
 pub const DEMO_PASSWORD: &str = "demo-desk-lantern";
 
@@ -178,6 +181,7 @@ impl App {
         }
         let l1 = self.actor_for(DEMO_AGENT).await?;
         let l2 = self.actor_for("dev.l2@demo.orion").await?;
+        self.seed_history(&requesters, HISTORY_DAYS).await?;
         let channels = ["phone", "email", "portal", "walk_in", "phone", "email"];
         for i in 0..tickets {
             let (title, desc, cat, kind) = PROBLEMS[i % PROBLEMS.len()];
@@ -288,7 +292,119 @@ impl App {
     }
 }
 
+/// One step of a historical ticket's life.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Log,
+    Reply,
+    Escalate,
+    Resolve,
+    Reopen,
+}
+
 impl App {
+    /// Tickets logged, answered, escalated, resolved and sometimes reopened over the `days` before
+    /// now — three each weekday, one each weekend day — each at its own time, so that the reports
+    /// show a history. The steps run in time order on a copy of the app with a clock of its own.
+    async fn seed_history(&self, requesters: &[&str], days: i64) -> AppResult<()> {
+        let now = self.now();
+        let clock = std::sync::Arc::new(crate::ManualClock::new(orion_domain::Timestamp(now)));
+        let past = App { clock: clock.clone(), ..self.clone() };
+        let l1 = [self.actor_for(DEMO_AGENT).await?, self.actor_for("maria.l1@demo.orion").await?];
+        let l2 = self.actor_for("dev.l2@demo.orion").await?;
+        let mut plan: Vec<(i64, usize, Step)> = Vec::new();
+        let first_day = (now - days * DAY_MS).div_euclid(DAY_MS);
+        let mut n = 0usize;
+        for day in first_day..now.div_euclid(DAY_MS) {
+            // 1970-01-01 was a Thursday: Monday is 0.
+            let weekday = (day + 3).rem_euclid(7);
+            for _ in 0..if weekday < 5 { 3 } else { 1 } {
+                let i = n as i64;
+                let logged = day * DAY_MS + (8 * 60 + (i * 37) % 540) * 60_000;
+                let mut at = logged;
+                plan.push((at, n, Step::Log));
+                if i % 5 != 0 {
+                    at += (5 + (i * 13) % 120) * 60_000;
+                    plan.push((at, n, Step::Reply));
+                }
+                if i % 4 == 0 {
+                    at += (60 + (i * 29) % 600) * 60_000;
+                    plan.push((at, n, Step::Escalate));
+                }
+                at += (30 + (i * 53) % 2880) * 60_000;
+                plan.push((at, n, Step::Resolve));
+                if i % 11 == 0 {
+                    plan.push((at + 240 * 60_000, n, Step::Reopen));
+                    plan.push((at + 840 * 60_000, n, Step::Resolve));
+                }
+                n += 1;
+            }
+        }
+        plan.retain(|(at, _, _)| *at < now - 3_600_000);
+        plan.sort_by_key(|(at, i, _)| (*at, *i));
+        let mut numbers: Vec<String> = vec![String::new(); n];
+        let mut escalated = vec![false; n];
+        for (at, i, step) in plan {
+            clock.set(orion_domain::Timestamp(at));
+            let agent = &l1[i % 2];
+            let number = numbers[i].clone();
+            let requester = format!("{}@demo.orion", requesters[i % requesters.len()]);
+            match step {
+                Step::Log => {
+                    let (title, desc, cat, kind) = PROBLEMS[(i * 7) % PROBLEMS.len()];
+                    let t = past
+                        .create_ticket(
+                            agent,
+                            NewTicketInput {
+                                kind: Some(kind.into()),
+                                title: Some(title.into()),
+                                description: Some(desc.into()),
+                                impact: Some((i % 3 + 1) as i64),
+                                urgency: Some(((i / 2) % 3 + 1) as i64),
+                                requester: Some(requester),
+                                channel: Some(["phone", "email", "portal", "email"][i % 4].into()),
+                                category: Some(cat.into()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    numbers[i] = t.number;
+                }
+                Step::Reply => {
+                    let reply = crate::CommentInput {
+                        body: Some("Thanks for reporting this; we are looking into it now.".into()),
+                        visibility: Some("public".into()),
+                        ..Default::default()
+                    };
+                    past.add_comment(agent, &number, reply).await?;
+                }
+                Step::Escalate => {
+                    let input = EscalateInput {
+                        reason: Some("Needs desktop engineering".into()),
+                        troubleshooting: Some("Restarted, checked the logs and reproduced it with the caller.".into()),
+                        ..Default::default()
+                    };
+                    past.escalate(agent, &number, input).await?;
+                    escalated[i] = true;
+                }
+                Step::Resolve => {
+                    let by = if escalated[i] { &l2 } else { agent };
+                    let input = ResolveInput {
+                        resolution_code: Some(if i % 3 == 0 { "workaround" } else { "fixed" }.into()),
+                        resolution_notes: Some("Resolved with the caller; they confirmed it works.".into()),
+                    };
+                    past.resolve(by, &number, input).await?;
+                }
+                Step::Reopen => {
+                    let who = self.actor_for(&format!("{}@demo.orion", requesters[i % requesters.len()])).await?;
+                    past.reopen(&who, &number, ReasonInput { reason: Some("It happened again this morning.".into()) })
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The actor for a user's e-mail (CLI `--as`, demo seeding).
     pub async fn actor_for(&self, email: &str) -> AppResult<Actor> {
         let email = orion_domain::Email::parse("as", email)?;

@@ -16,7 +16,7 @@ use crate::kernel::access::require_staff;
 use crate::{App, AppError, AppResult};
 use figures::{AGE_BANDS, Rate, Spread, label};
 use orion_domain::{Actor, FieldErrors, Timestamp};
-use orion_store::reports::{self as store, Outcome, Scope};
+use orion_store::reports::{self as store, Measure, Scope};
 use orion_store::{Conn, categories, groups, users};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -272,12 +272,8 @@ impl Metric {
     }
 
     /// Whether a resolved ticket counts (metrics over resolved tickets only).
-    fn counts(self, o: &Outcome) -> bool {
-        let state = |s: &Option<String>, breached: bool| match s.as_deref() {
-            Some("breached") => true,
-            Some(_) => !breached,
-            None => false,
-        };
+    fn counts(self, o: &Measure) -> bool {
+        // SLA results: 1 met, 2 breached, 0 no such clock.
         match self {
             Metric::Created | Metric::Backlog => false,
             Metric::Resolved => true,
@@ -288,18 +284,18 @@ impl Metric {
             Metric::ReachedL2 => o.max_tier >= 2,
             Metric::ReachedL3 => o.max_tier >= 3,
             Metric::Reopened => o.reopen_count > 0,
-            Metric::ResponseMeasured => state(&o.response_sla, false),
-            Metric::ResponseBreached => state(&o.response_sla, true),
-            Metric::ResolutionMeasured => state(&o.resolution_sla, false),
-            Metric::ResolutionBreached => state(&o.resolution_sla, true),
-            Metric::UpdateMeasured => state(&o.update_sla, false),
-            Metric::UpdateBreached => state(&o.update_sla, true),
+            Metric::ResponseMeasured => o.response_sla > 0,
+            Metric::ResponseBreached => o.response_sla == 2,
+            Metric::ResolutionMeasured => o.resolution_sla > 0,
+            Metric::ResolutionBreached => o.resolution_sla == 2,
+            Metric::UpdateMeasured => o.update_sla > 0,
+            Metric::UpdateBreached => o.update_sla == 2,
         }
     }
 }
 
 /// Computes one period's numbers from its count of created tickets and its resolved outcomes.
-pub fn summarize(created: i64, resolved: &[&Outcome]) -> Summary {
+pub fn summarize(created: i64, resolved: &[&Measure]) -> Summary {
     let n = |m: Metric| resolved.iter().filter(|o| m.counts(o)).count() as i64;
     let met = |measured: Metric, breached: Metric| Rate::new(n(measured) - n(breached), n(measured));
     Summary {
@@ -346,6 +342,14 @@ impl By {
 
     fn key(self) -> &'static str {
         Self::ALL.iter().find(|(b, _)| *b == self).map(|(_, k)| *k).unwrap_or("group")
+    }
+
+    /// The `ticket_outcome` column resolved tickets are grouped by.
+    fn outcome_column(self) -> &'static str {
+        match self {
+            By::Tier | By::Group => "group_id",
+            other => other.column(),
+        }
     }
 
     /// The ticket column created tickets are grouped by.
@@ -411,18 +415,6 @@ impl Filter {
                 Some((email, name)) => (email.clone(), name.clone()),
                 None => ("none".into(), "Unassigned".into()),
             },
-        }
-    }
-
-    /// The breakdown value of a resolved ticket, as [`Filter::key_of`] takes it.
-    fn value_of(by: By, o: &Outcome) -> Option<String> {
-        match by {
-            By::Tier | By::Group => Some(o.group_id.to_string()),
-            By::Priority => Some(o.priority.to_string()),
-            By::Category => o.category_id.map(|c| c.to_string()),
-            By::Kind => Some(o.kind.clone()),
-            By::Channel => Some(o.channel.clone()),
-            By::Agent => o.assignee_id.map(|a| a.to_string()),
         }
     }
 }
@@ -608,11 +600,11 @@ impl App {
         let created = store::created(&mut c, &f.scope, f.from, f.to, column).await?;
         let created_before: i64 =
             store::created(&mut c, &f.scope, prev_from, f.from, None).await?.iter().map(|r| r.n).sum();
-        let outcomes = store::outcomes(&mut c, &f.scope, prev_from, f.to).await?;
+        let outcomes = store::measures(&mut c, &f.scope, prev_from, f.to, f.by.map(By::outcome_column)).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
         let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
         if f.by == Some(By::Agent) {
-            agents.extend(outcomes.iter().filter_map(|o| o.assignee_id));
+            agents.extend(outcomes.iter().filter_map(|o| o.key.as_deref()?.parse::<i64>().ok()));
             agents.extend(created.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
         }
         name_agents(&mut c, &mut f, agents.into_iter()).await?;
@@ -625,7 +617,7 @@ impl App {
             days.entry(row.day).or_default().0 += row.n;
         }
         let created_now: i64 = created.iter().map(|r| r.n).sum();
-        let (now_resolved, prev_resolved): (Vec<&Outcome>, Vec<&Outcome>) =
+        let (now_resolved, prev_resolved): (Vec<&Measure>, Vec<&Measure>) =
             outcomes.iter().partition(|o| o.resolved_at >= f.from);
         for o in &now_resolved {
             days.entry(o.resolved_at.div_euclid(86_400_000)).or_default().1 += 1;
@@ -664,13 +656,13 @@ impl App {
         let breakdown = match f.by {
             None => Vec::new(),
             Some(by) => {
-                let mut rows: BTreeMap<String, (String, i64, Vec<&Outcome>)> = BTreeMap::new();
+                let mut rows: BTreeMap<String, (String, i64, Vec<&Measure>)> = BTreeMap::new();
                 for row in &created {
                     let (k, text) = f.key_of(by, row.key.as_deref());
                     rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).1 += row.n;
                 }
                 for o in &now_resolved {
-                    let (k, text) = f.key_of(by, Filter::value_of(by, o).as_deref());
+                    let (k, text) = f.key_of(by, o.key.as_deref());
                     rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).2.push(o);
                 }
                 rows.into_iter()
