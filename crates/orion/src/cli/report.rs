@@ -5,6 +5,7 @@ use super::output::print_json;
 use anyhow::Result;
 use clap::Subcommand;
 use orion_app::App;
+use orion_app::reports::{ReportQuery, summary_rows};
 
 #[derive(Subcommand)]
 pub enum ReportCmd {
@@ -21,11 +22,122 @@ pub enum ReportCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The leads' KPIs of a period (docs/reports.md gives each formula), against the period before
+    Kpis {
+        #[command(flatten)]
+        filters: Filters,
+        /// Breakdown: tier, group, agent, priority, category, kind or channel
+        #[arg(long)]
+        by: Option<String>,
+        /// Everything as JSON, as `GET /api/v1/reports/kpis` gives it
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// One table as CSV: summary, days, backlog, workload or breakdown
+        #[arg(long, value_name = "TABLE")]
+        csv: Option<String>,
+    },
+    /// Every ticket one number counts (as CSV with --csv)
+    Tickets {
+        #[command(flatten)]
+        filters: Filters,
+        /// created, resolved, backlog, responded, first_contact, reached_l2, reached_l3, reopened,
+        /// response_breached, resolution_breached, … (docs/reports.md)
+        #[arg(long)]
+        metric: String,
+        /// For the backlog: under_1d, 1d_3d, 3d_7d, 7d_30d, over_30d, overdue or pending
+        #[arg(long)]
+        band: Option<String>,
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// The filters every report takes.
+#[derive(clap::Args)]
+pub struct Filters {
+    /// YYYY-MM-DD (UTC) or RFC 3339; default 30 days before --to
+    #[arg(long)]
+    from: Option<String>,
+    /// YYYY-MM-DD (UTC, exclusive) or RFC 3339; default now
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    /// 1, 2 or 3
+    #[arg(long)]
+    tier: Option<String>,
+    /// incident or service_request
+    #[arg(long)]
+    kind: Option<String>,
+    /// P1 to P5
+    #[arg(long)]
+    priority: Option<String>,
+    /// A category path (its sub-categories included), or none
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long)]
+    channel: Option<String>,
+    /// An agent's e-mail, or none for unassigned tickets
+    #[arg(long)]
+    agent: Option<String>,
+}
+
+impl Filters {
+    fn query(self) -> ReportQuery {
+        ReportQuery {
+            from: self.from,
+            to: self.to,
+            group: self.group,
+            tier: self.tier,
+            kind: self.kind,
+            priority: self.priority,
+            category: self.category,
+            channel: self.channel,
+            agent: self.agent,
+            ..ReportQuery::default()
+        }
+    }
 }
 
 pub async fn run(app: &App, cmd: ReportCmd) -> Result<()> {
     match cmd {
         ReportCmd::Ola { from, to, group, json } => ola(app, orion_app::ola::OlaQuery { from, to, group }, json).await,
+        ReportCmd::Kpis { filters, by, json, csv } => {
+            let q = ReportQuery { by, ..filters.query() };
+            if let Some(table) = csv {
+                print!("{}", app.report_csv(&operator(), &table, &q).await?);
+                return Ok(());
+            }
+            let k = app.report_kpis(&operator(), &q).await?;
+            if json {
+                return print_json(&k);
+            }
+            println!("from {} to {} (the period before from {})", k.from, k.to, k.previous_from);
+            for (now, before) in summary_rows(&k.summary).into_iter().zip(summary_rows(&k.previous)) {
+                println!("{:<60} {:>10}   before {:>10}", now.label, now.value, before.value);
+            }
+            println!("{:<60} {:>10}   overdue {:>9}", "Open now", k.backlog.open, k.backlog.overdue);
+            Ok(())
+        }
+        ReportCmd::Tickets { filters, metric, band, csv } => {
+            let q = ReportQuery { metric: Some(metric), band, ..filters.query() };
+            if csv {
+                print!("{}", app.report_csv(&operator(), "tickets", &q).await?);
+                return Ok(());
+            }
+            let mut q = ReportQuery { limit: Some(orion_app::reports::MAX_PAGE.to_string()), ..q };
+            loop {
+                let page = app.report_tickets(&operator(), &q).await?;
+                for t in &page.tickets {
+                    println!("{:<12} {:<12} {:<3} {:<24} {}", t.number, t.state, t.priority, t.group, t.title);
+                }
+                match page.next {
+                    Some(n) => q.after = Some(n),
+                    None => break,
+                }
+            }
+            Ok(())
+        }
     }
 }
 
