@@ -268,6 +268,23 @@ const OPEN_STATES: [&str; 4] = ["new", "assigned", "in_progress", "pending"];
 const OVERDUE: &str = "EXISTS (SELECT 1 FROM ticket_sla s WHERE s.ticket_id = ticket.id
     AND (s.state = 'breached' OR (s.state = 'running' AND s.due_at < ";
 
+const DUE_SOON: &str = "EXISTS (SELECT 1 FROM ticket_sla s WHERE s.ticket_id = ticket.id
+    AND s.state = 'running' AND s.due_at >= ";
+
+/// How many open tickets under the filters have a running SLA clock due in `[from, to)` (read
+/// from the clocks' due-time index, not from every open ticket).
+pub async fn due_within(conn: &mut Conn<'_>, s: &Scope, (from, to): (i64, i64)) -> Result<i64> {
+    let mut sql = Sql::new(
+        "SELECT COUNT(*) AS n FROM ticket WHERE id IN (SELECT ticket_id FROM ticket_sla
+         WHERE state = 'running' AND due_at >= ",
+    );
+    sql.bind_i64(from).push(" AND due_at < ").bind_i64(to);
+    sql.push(") AND state IN ('new', 'assigned', 'in_progress', 'pending')");
+    push_scope(&mut sql, s, "assignment_group_id");
+    let n: Vec<Count> = crate::fetch_all_sql!(conn, Count, &sql)?;
+    Ok(n.first().map(|c| c.n).unwrap_or(0))
+}
+
 /// The incidents and service requests open at `now` under the filters, counted per agent,
 /// pending, age band and overdue.
 pub async fn backlog(conn: &mut Conn<'_>, s: &Scope, now: i64) -> Result<Vec<Open>> {
@@ -292,8 +309,8 @@ pub enum Logged {
     /// Created in `[from, to)`
     Created(i64, i64),
     /// Open now; created in `(after, before]` when given (an age band), only pending ones, only
-    /// those overdue at the instant given
-    Open { created: Option<(i64, i64)>, pending: bool, overdue_at: Option<i64> },
+    /// those overdue at the instant given, only those with a running clock due in `[from, to)`
+    Open { created: Option<(i64, i64)>, pending: bool, overdue_at: Option<i64>, due_within: Option<(i64, i64)> },
 }
 
 /// A page of ticket ids (newest first, below `before_id`) of a created or open list, and how many
@@ -308,7 +325,10 @@ pub async fn logged_page(
     let sqlite = conn.engine() == crate::Engine::Sqlite;
     let conditions = |sql: &mut Sql| {
         push_scope(sql, s, "assignment_group_id");
-        if let Logged::Open { created, overdue_at, .. } = which {
+        if let Logged::Open { created, overdue_at, due_within, .. } = which {
+            if let Some((from, to)) = due_within {
+                sql.push(" AND ").push(DUE_SOON).bind_i64(from).push(" AND s.due_at < ").bind_i64(to).push(")");
+            }
             if let Some((lo, hi)) = created {
                 sql.push(" AND created_at > ").bind_i64(lo).push(" AND created_at <= ").bind_i64(hi);
             }

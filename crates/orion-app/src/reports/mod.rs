@@ -28,6 +28,8 @@ pub const BACKFILL_JOB: &str = "reports.backfill";
 const BACKFILL_DONE: &str = "reports_backfill_done";
 /// The longest period a report covers.
 const MAX_DAYS: i64 = 400;
+/// A ticket is at risk when an SLA target of it falls due within this time.
+const AT_RISK_MS: i64 = 3_600_000;
 /// The most tickets one page of a ticket list holds.
 pub const MAX_PAGE: usize = 500;
 
@@ -61,7 +63,8 @@ pub struct ReportQuery {
     /// Ticket lists: the number to list (`created`, `resolved`, `backlog`, …; see docs/reports.md)
     pub metric: Option<String>,
     /// Ticket lists of the backlog: one age band (`under_1d`, `1d_3d`, `3d_7d`, `7d_30d`, `over_30d`),
-    /// `overdue` (an SLA target breached or past due) or `pending`
+    /// `overdue` (an SLA target breached or past due), `at_risk` (an SLA target due within the hour)
+    /// or `pending`
     pub band: Option<String>,
     /// Ticket lists: the `next` of the previous page
     pub after: Option<String>,
@@ -112,6 +115,8 @@ pub struct Backlog {
     pub open: i64,
     /// Open with an SLA target breached (or past due)
     pub overdue: i64,
+    /// Open with an SLA target due within the next hour (at risk)
+    pub at_risk: i64,
     pub bands: Vec<Band>,
 }
 
@@ -602,6 +607,7 @@ impl App {
             store::created(&mut c, &f.scope, prev_from, f.from, None).await?.iter().map(|r| r.n).sum();
         let outcomes = store::measures(&mut c, &f.scope, prev_from, f.to, f.by.map(By::outcome_column)).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
+        let at_risk = store::due_within(&mut c, &f.scope, (now, now + AT_RISK_MS)).await?;
         let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
         if f.by == Some(By::Agent) {
             agents.extend(outcomes.iter().filter_map(|o| o.key.as_deref()?.parse::<i64>().ok()));
@@ -635,6 +641,7 @@ impl App {
         let backlog = Backlog {
             open: open.iter().map(|o| o.n).sum(),
             overdue: open.iter().filter(|o| o.overdue == 1).map(|o| o.n).sum(),
+            at_risk,
             bands,
         };
         let mut loads: BTreeMap<Option<i64>, Load> = BTreeMap::new();
@@ -727,10 +734,11 @@ impl App {
         if let Some(b) = band
             && b != "overdue"
             && b != "pending"
+            && b != "at_risk"
             && !AGE_BANDS.iter().any(|(k, _)| *k == b)
         {
             let mut keys: Vec<&str> = AGE_BANDS.iter().map(|(k, _)| *k).collect();
-            keys.extend(["overdue", "pending"]);
+            keys.extend(["overdue", "at_risk", "pending"]);
             errs.push("band", format!("must be one of {}", keys.join(", ")));
         }
         errs.into_result()?;
@@ -755,6 +763,7 @@ impl App {
                             created,
                             pending: band == Some("pending"),
                             overdue_at: (band == Some("overdue")).then_some(now),
+                            due_within: (band == Some("at_risk")).then_some((now, now + AT_RISK_MS)),
                         }
                     }
                 };
@@ -884,6 +893,8 @@ impl App {
                             w.write_record([b.label.clone(), b.tickets.to_string()]).map_err(io)?;
                         }
                         w.write_record(["Overdue".to_string(), k.backlog.overdue.to_string()]).map_err(io)?;
+                        w.write_record(["Due within the hour".to_string(), k.backlog.at_risk.to_string()])
+                            .map_err(io)?;
                         w.write_record(["Total open".to_string(), k.backlog.open.to_string()]).map_err(io)?;
                     }
                     "workload" => {

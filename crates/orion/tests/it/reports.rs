@@ -244,10 +244,10 @@ async fn listed(t: &TestApp, token: &str, lives: &[Life], query: &str, limit: us
         }
     };
     let resolved_list = !query.contains("metric=created") && !query.contains("metric=backlog");
-    let logged = |n: &String| {
-        let i = lives.iter().position(|l| &l.number == n).expect("a ticket of the month");
-        let resolved = if resolved_list { lives[i].resolved_at() } else { None };
-        (resolved, lives[i].created_at, i)
+    // A ticket logged after the month comes before all of it.
+    let logged = |n: &String| match lives.iter().position(|l| &l.number == n) {
+        Some(i) => (if resolved_list { lives[i].resolved_at() } else { None }, lives[i].created_at, i),
+        None => (Some(i64::MAX), i64::MAX, usize::MAX),
     };
     let mut sorted = all.clone();
     sorted.sort_by_key(|n| std::cmp::Reverse(logged(n)));
@@ -432,6 +432,36 @@ async fn a_month_of_tickets_gives_the_same_numbers_on_the_api_the_lists_the_csv_
     let down = w.get(&format!("/agent/reports/csv/days?{period}")).await;
     assert_eq!(down.status, StatusCode::OK);
     assert_eq!(down.body, per_day, "the console's CSV is the API's");
+
+    // At risk: open tickets with an SLA target due within the hour — a P1 logged now is, its first
+    // response due in 15 minutes; the others as their own SLA pages say.
+    let (s, p1) = t
+        .post(
+            &d.agent["Service Desk"],
+            "/api/v1/tickets",
+            json!({"title": "Core switch down", "description": "Everything is offline", "impact": 1, "urgency": 1,
+                   "requester": "alice@example.com", "channel": "phone", "assignment_group": "Service Desk"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{p1}");
+    t.clock.set(Timestamp(at("2026-12-04T10:05:00Z")));
+    let now = at("2026-12-04T10:05:00Z");
+    let mut at_risk = BTreeSet::new();
+    for n in open.iter().map(|l| l.number.clone()).chain([p1["number"].as_str().unwrap().to_string()]) {
+        let (_, clocks) = t.get(&d.admin, &format!("/api/v1/tickets/{n}/sla")).await;
+        let soon = clocks.as_array().unwrap().iter().any(|c| {
+            c["state"] == "running" && c["due_at"].as_str().is_some_and(|due| (now..now + 60 * MIN).contains(&at(due)))
+        });
+        if soon {
+            at_risk.insert(n);
+        }
+    }
+    assert!(at_risk.contains(p1["number"].as_str().unwrap()), "{at_risk:?}");
+    let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(k["backlog"]["at_risk"], at_risk.len() as i64, "{k}");
+    let (total, got) = listed(t, &d.lead, &lives, &format!("{period}&metric=backlog&band=at_risk"), 7).await;
+    assert_eq!(total, at_risk.len() as i64);
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), at_risk);
 }
 
 async fn filters_breakdowns_and_restricted_tickets_count_what_the_reader_may_see(engine: Engine) {

@@ -298,6 +298,11 @@ async fn dashboard(
                 k.backlog.overdue,
                 drill(&[("metric", Some("backlog")), ("band", Some("overdue"))]),
             ));
+            page.bands.push((
+                "SLA target due within the hour".into(),
+                k.backlog.at_risk,
+                drill(&[("metric", Some("backlog")), ("band", Some("at_risk"))]),
+            ));
             page.workload = k
                 .workload
                 .iter()
