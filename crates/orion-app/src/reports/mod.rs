@@ -713,9 +713,12 @@ impl App {
                 parsed
             }
         };
-        let limit = parse_number(&mut errs, "limit", q.limit.as_deref(), 1..=MAX_PAGE as i64).unwrap_or(50);
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let limit = parse_number(&mut errs, "limit", given(&q.limit), 1..=MAX_PAGE as i64).unwrap_or(50);
         // The cursor: a ticket id, or for resolved tickets `resolution time.ticket id`.
-        let after = q.after.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let after = given(&q.after);
         let cursor = match after {
             None => None,
             Some(a) => {

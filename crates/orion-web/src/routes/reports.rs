@@ -43,7 +43,7 @@ async fn tickets(
 /// One report table as CSV: `summary`, `days`, `backlog`, `workload`, `breakdown` (with `by`) or
 /// `tickets` (with `metric`) (staff). Cells a spreadsheet would run as formulas start with `'`.
 #[utoipa::path(get, path = "/api/v1/reports/csv/{table}", tag = "reports",
-    params(("table" = String, Path, description = "summary, days, backlog, workload, breakdown or tickets"), ReportQuery),
+    params(("table" = inline(ReportTable), Path), ReportQuery),
     security(("bearer" = [])),
     responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody),
                (status = 422, body = ErrorBody)))]
@@ -53,9 +53,28 @@ async fn export(
     ApiPath(table): ApiPath<String>,
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
+    // A table the path cannot name is no resource, as with any other path.
+    if !TABLES.contains(&table.as_str()) {
+        return Err(crate::ApiError::NotFound);
+    }
     let body = s.app.report_csv(&actor, &table, &q).await?;
     Ok(csv_response(&table, body))
 }
+
+/// The tables a report downloads as.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReportTable {
+    Summary,
+    Days,
+    Backlog,
+    Workload,
+    Breakdown,
+    Tickets,
+}
+
+const TABLES: [&str; 6] = ["summary", "days", "backlog", "workload", "breakdown", "tickets"];
 
 /// A CSV download named after its table.
 pub(crate) fn csv_response(table: &str, body: String) -> Response {

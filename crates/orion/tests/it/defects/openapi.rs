@@ -56,6 +56,16 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ("GET /api/v1/tickets", "assignment_group, assignee and requester name existing records"),
     ("GET /api/v1/reports/ola", "group names a group; from before to"),
     ("GET /api/v1/reports/tags", "from and to are dates or instants; from before to"),
+    (
+        "GET /api/v1/reports/kpis",
+        "group, category and agent name existing records; from before to, at most 400 days apart",
+    ),
+    (
+        "GET /api/v1/reports/tickets",
+        "metric is required for a list (one query serves the figures and their lists); names as for kpis",
+    ),
+    ("GET /api/v1/reports/csv/{table}", "names as for kpis; the tickets table needs a metric"),
+    ("PUT /api/v1/tickets/{number}/restriction", "group names an existing group"),
     ("PATCH /api/v1/articles/{number}", "category and owner name existing records"),
     ("PATCH /api/v1/groups/{id}", "escalates_to and lead name existing records"),
     ("PATCH /api/v1/tickets/{number}", "the assignee must be in the group; a pending reason only when pending"),
