@@ -424,6 +424,11 @@ impl Filter {
     }
 }
 
+/// A query field as given: `None` when left out or empty (as a form sends an unused field).
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 fn parse_number(
     errs: &mut FieldErrors,
     field: &str,
@@ -453,7 +458,7 @@ fn one_of(errs: &mut FieldErrors, field: &str, v: Option<&str>, allowed: &[&str]
 /// Reads the query's filters (mistakes by field name).
 async fn filter(c: &mut Conn<'_>, actor: &Actor, q: &ReportQuery, now: i64) -> AppResult<Filter> {
     let mut errs = FieldErrors::new();
-    let blank = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let blank = |v: &Option<String>| given(v).map(str::to_string);
     let period = crate::kernel::period::parse(blank(&q.from).as_deref(), blank(&q.to).as_deref(), now, &mut errs);
     if let Some((from, to)) = period
         && to - from > MAX_DAYS * 86_400_000
@@ -583,14 +588,6 @@ fn date_of_day(day: i64) -> String {
     Timestamp(day * 86_400_000).to_rfc3339()[..10].to_string()
 }
 
-/// What a resolved ticket's list row shows of its outcome.
-#[derive(Debug, Clone, Copy)]
-struct Measured {
-    resolved_at: i64,
-    response_ms: Option<i64>,
-    resolution_ms: i64,
-}
-
 impl App {
     /// The KPIs of a period under filters (support staff; tickets restricted to a group the reader
     /// is not in are not counted, except for admins).
@@ -713,9 +710,6 @@ impl App {
                 parsed
             }
         };
-        fn given(v: &Option<String>) -> Option<&str> {
-            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
-        }
         let limit = parse_number(&mut errs, "limit", given(&q.limit), 1..=MAX_PAGE as i64).unwrap_or(50);
         // The cursor: a ticket id, or for resolved tickets `resolution time.ticket id`.
         let after = given(&q.after);
@@ -733,7 +727,7 @@ impl App {
                 }
             }
         };
-        let band = q.band.as_deref().map(str::trim).filter(|b| !b.is_empty());
+        let band = given(&q.band);
         if let Some(b) = band
             && b != "overdue"
             && b != "pending"
@@ -774,7 +768,7 @@ impl App {
                     store::logged_page(&mut c, &f.scope, which, cursor.map(|c| c.1), limit + 1).await?;
                 let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
                 ids.truncate(limit as usize);
-                (total, ids, HashMap::new(), next)
+                (total, ids, HashMap::<i64, store::Outcome>::new(), next)
             }
             m => {
                 let keyset = cursor.map(|(at, id)| (at.unwrap_or(i64::MAX), id));
@@ -785,18 +779,8 @@ impl App {
                     format!("{}.{}", last.resolved_at, last.ticket_id)
                 });
                 rows.truncate(limit as usize);
-                let measured: HashMap<i64, Measured> = rows
-                    .iter()
-                    .map(|o| {
-                        let m = Measured {
-                            resolved_at: o.resolved_at,
-                            response_ms: o.response_ms,
-                            resolution_ms: o.resolution_ms,
-                        };
-                        (o.ticket_id, m)
-                    })
-                    .collect();
-                (total, rows.iter().map(|o| o.ticket_id).collect::<Vec<_>>(), measured, next)
+                let ids = rows.iter().map(|o| o.ticket_id).collect::<Vec<_>>();
+                (total, ids, rows.into_iter().map(|o| (o.ticket_id, o)).collect(), next)
             }
         };
         let views = orion_store::tickets::get_many(&mut c, &ids).await?;
@@ -824,16 +808,15 @@ impl App {
         Ok(ReportTickets { metric: metric.key().into(), title: metric.title().into(), total, tickets, next })
     }
 
-    /// One report table as CSV: `summary`, `days`, `backlog`, `workload`, `breakdown` or
-    /// `tickets` (every ticket the query's `metric` counts).
-    pub async fn report_csv(&self, actor: &Actor, table: &str, q: &ReportQuery) -> AppResult<String> {
+    /// One report table as CSV (`Tickets`: every ticket the query's `metric` counts).
+    pub async fn report_csv(&self, actor: &Actor, table: ReportTable, q: &ReportQuery) -> AppResult<String> {
         let io = |e: csv::Error| AppError::Internal(format!("writing CSV: {e}"));
         let mut w = csv::Writer::from_writer(Vec::new());
         let cell = |s: &str| orion_domain::asset::spreadsheet_safe(s).into_owned();
         let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
         let pct = |r: &Rate| r.percent.map(|p| format!("{p:.1}")).unwrap_or_default();
         match table {
-            "tickets" => {
+            ReportTable::Tickets => {
                 let mut q = q.clone();
                 q.limit = Some(MAX_PAGE.to_string());
                 w.write_record([
@@ -874,23 +857,23 @@ impl App {
                     }
                 }
             }
-            "summary" | "days" | "backlog" | "workload" | "breakdown" => {
+            table => {
                 let k = self.report_kpis(actor, q).await?;
                 match table {
-                    "summary" => {
+                    ReportTable::Summary => {
                         w.write_record(["measure", "this_period", "previous_period"]).map_err(io)?;
                         for row in summary_rows(&k.summary).into_iter().zip(summary_rows(&k.previous)) {
                             w.write_record([row.0.label.to_string(), row.0.value, row.1.value]).map_err(io)?;
                         }
                     }
-                    "days" => {
+                    ReportTable::Days => {
                         w.write_record(["date", "created", "resolved"]).map_err(io)?;
                         for d in &k.days {
                             w.write_record([d.date.clone(), d.created.to_string(), d.resolved.to_string()])
                                 .map_err(io)?;
                         }
                     }
-                    "backlog" => {
+                    ReportTable::Backlog => {
                         w.write_record(["age", "open_tickets"]).map_err(io)?;
                         for b in &k.backlog.bands {
                             w.write_record([b.label.clone(), b.tickets.to_string()]).map_err(io)?;
@@ -900,7 +883,7 @@ impl App {
                             .map_err(io)?;
                         w.write_record(["Total open".to_string(), k.backlog.open.to_string()]).map_err(io)?;
                     }
-                    "workload" => {
+                    ReportTable::Workload => {
                         w.write_record(["agent", "email", "open", "pending", "overdue"]).map_err(io)?;
                         for l in &k.workload {
                             w.write_record([
@@ -913,7 +896,7 @@ impl App {
                             .map_err(io)?;
                         }
                     }
-                    _ => {
+                    ReportTable::Breakdown | ReportTable::Tickets => {
                         w.write_record([
                             k.by.as_deref().unwrap_or("value"),
                             "created",
@@ -945,12 +928,6 @@ impl App {
                         }
                     }
                 }
-            }
-            _ => {
-                return Err(crate::kernel::error::invalid(
-                    "table",
-                    "must be one of summary, days, backlog, workload, breakdown, tickets",
-                ));
             }
         }
         let bytes = w.into_inner().map_err(|e| AppError::Internal(format!("writing CSV: {e}")))?;
@@ -990,6 +967,37 @@ impl App {
             self.enqueue(BACKFILL_JOB, &serde_json::json!({}), now, Some(&format!("{BACKFILL_JOB}@{now}"))).await?;
         }
         Ok(())
+    }
+}
+
+/// The tables a report downloads as CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ReportTable {
+    Summary,
+    Days,
+    Backlog,
+    Workload,
+    Breakdown,
+    Tickets,
+}
+
+impl ReportTable {
+    pub const ALL: [(ReportTable, &'static str); 6] = [
+        (ReportTable::Summary, "summary"),
+        (ReportTable::Days, "days"),
+        (ReportTable::Backlog, "backlog"),
+        (ReportTable::Workload, "workload"),
+        (ReportTable::Breakdown, "breakdown"),
+        (ReportTable::Tickets, "tickets"),
+    ];
+
+    pub fn parse(s: &str) -> Option<ReportTable> {
+        Self::ALL.iter().find(|(_, k)| *k == s).map(|(t, _)| *t)
+    }
+
+    pub fn key(self) -> &'static str {
+        Self::ALL.iter().find(|(t, _)| *t == self).map(|(_, k)| *k).unwrap_or("summary")
     }
 }
 

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use orion_app::reports::{Kpis, ReportQuery, ReportTickets};
+use orion_app::reports::{Kpis, ReportQuery, ReportTable, ReportTickets};
 use utoipa_axum::routes;
 
 pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
@@ -54,34 +54,14 @@ async fn export(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     // A table the path cannot name is no resource, as with any other path.
-    if !TABLES.contains(&table.as_str()) {
-        return Err(crate::ApiError::NotFound);
-    }
-    let body = s.app.report_csv(&actor, &table, &q).await?;
-    Ok(csv_response(&table, body))
+    let table = ReportTable::parse(&table).ok_or(crate::ApiError::NotFound)?;
+    let body = s.app.report_csv(&actor, table, &q).await?;
+    Ok(csv_response(table, body))
 }
-
-/// The tables a report downloads as.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum ReportTable {
-    Summary,
-    Days,
-    Backlog,
-    Workload,
-    Breakdown,
-    Tickets,
-}
-
-const TABLES: [&str; 6] = ["summary", "days", "backlog", "workload", "breakdown", "tickets"];
 
 /// A CSV download named after its table.
-pub(crate) fn csv_response(table: &str, body: String) -> Response {
-    let name = format!(
-        "attachment; filename=\"orion-report-{}.csv\"",
-        table.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    );
+pub(crate) fn csv_response(table: ReportTable, body: String) -> Response {
+    let name = format!("attachment; filename=\"orion-report-{}.csv\"", table.key());
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
         (header::CONTENT_DISPOSITION, HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("attachment"))),

@@ -5,7 +5,7 @@ use super::output::print_json;
 use anyhow::Result;
 use clap::Subcommand;
 use orion_app::App;
-use orion_app::reports::{ReportQuery, summary_rows};
+use orion_app::reports::{ReportQuery, ReportTable, summary_rows};
 
 #[derive(Subcommand)]
 pub enum ReportCmd {
@@ -104,8 +104,11 @@ pub async fn run(app: &App, cmd: ReportCmd) -> Result<()> {
         ReportCmd::Ola { from, to, group, json } => ola(app, orion_app::ola::OlaQuery { from, to, group }, json).await,
         ReportCmd::Kpis { filters, by, json, csv } => {
             let q = ReportQuery { by, ..filters.query() };
-            if let Some(table) = csv {
-                print!("{}", app.report_csv(&operator(), &table, &q).await?);
+            if let Some(name) = csv {
+                let keys: Vec<&str> = ReportTable::ALL.iter().map(|(_, k)| *k).collect();
+                let table = ReportTable::parse(&name)
+                    .ok_or_else(|| anyhow::anyhow!("--csv: {name:?} is not a table; use one of {}", keys.join(", ")))?;
+                print!("{}", app.report_csv(&operator(), table, &q).await?);
                 return Ok(());
             }
             let k = app.report_kpis(&operator(), &q).await?;
@@ -122,7 +125,7 @@ pub async fn run(app: &App, cmd: ReportCmd) -> Result<()> {
         ReportCmd::Tickets { filters, metric, band, csv } => {
             let q = ReportQuery { metric: Some(metric), band, ..filters.query() };
             if csv {
-                print!("{}", app.report_csv(&operator(), "tickets", &q).await?);
+                print!("{}", app.report_csv(&operator(), ReportTable::Tickets, &q).await?);
                 return Ok(());
             }
             let mut q = ReportQuery { limit: Some(orion_app::reports::MAX_PAGE.to_string()), ..q };

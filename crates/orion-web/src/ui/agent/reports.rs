@@ -27,25 +27,9 @@ const FIELDS: [&str; 14] = [
     "after",
 ];
 
+/// The query fields of a page address as the reports read them (other fields are ignored).
 fn query_of(q: &HashMap<String, String>) -> ReportQuery {
-    let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    ReportQuery {
-        from: text("from"),
-        to: text("to"),
-        scope: text("scope"),
-        group: text("group"),
-        tier: text("tier"),
-        kind: text("kind"),
-        priority: text("priority"),
-        category: text("category"),
-        channel: text("channel"),
-        agent: text("agent"),
-        by: text("by"),
-        metric: text("metric"),
-        band: text("band"),
-        after: text("after"),
-        limit: text("limit"),
-    }
+    serde_json::to_value(q).and_then(serde_json::from_value).unwrap_or_default()
 }
 
 /// `?from=…&group=…` of the query with `set` replacing (or, with `None`, removing) fields.
@@ -430,8 +414,11 @@ async fn csv(
     Path(table): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    match s.app.report_csv(&user.actor, &table, &query_of(&q)).await {
-        Ok(body) => crate::routes::reports::csv_response(&table, body),
+    let Some(table) = orion_app::reports::ReportTable::parse(&table) else {
+        return error_page(Some(&user), &orion_app::AppError::NotFound("report table"));
+    };
+    match s.app.report_csv(&user.actor, table, &query_of(&q)).await {
+        Ok(body) => crate::routes::reports::csv_response(table, body),
         Err(e) => error_page(Some(&user), &e),
     }
 }
