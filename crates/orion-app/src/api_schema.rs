@@ -159,3 +159,4 @@ pub fn date() -> Schema {
             .build(),
     )
 }
+one_of!(time_work, time_work_exact: ["task", "call", "note", "other"]);

@@ -366,7 +366,11 @@ impl App {
         if let Some(l) = &lead {
             groups::add_member(&mut c, id, l.id).await?;
         }
-        let g = groups::get(&mut c, id).await?;
+        let mut g = groups::get(&mut c, id).await?;
+        if input.time_required == Some(true) {
+            g.time_required = true;
+            groups::update(&mut c, &g).await?;
+        }
         let view = group_view(&mut c, g).await?;
         self.commit(tx).await?;
         self.invalidate_config();
@@ -435,6 +439,9 @@ impl App {
         }
         if let Some(a) = input.active {
             g.active = a;
+        }
+        if let Some(r) = input.time_required {
+            g.time_required = r;
         }
         errs.into_result()?;
         g.updated_at = now;

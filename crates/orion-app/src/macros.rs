@@ -360,6 +360,7 @@ impl App {
                     .map_err(|e| about_macro(AppError::Validation(e.into()), &m))?;
             let notes =
                 if reply.is_empty() { format!("Resolved with the macro “{}”.", m.name) } else { reply.clone() };
+            crate::tickets::time::require_time(&mut c, &t, None).await.map_err(|e| about_macro(e, &m))?;
             t = crate::tickets::lifecycle::resolve_in(&mut c, actor, &mut t, (code, &notes), now)
                 .await
                 .map_err(|e| about_macro(e, &m))?;

@@ -208,6 +208,8 @@ pub struct Group {
     pub lead: Option<String>,
     pub description: String,
     pub active: bool,
+    /// Time must be logged on a ticket of the group before it is resolved
+    pub time_required: bool,
     /// Members' e-mails
     pub members: Vec<String>,
 }
@@ -227,6 +229,7 @@ impl Group {
             lead,
             description: g.description,
             active: g.active,
+            time_required: g.time_required,
             members,
         }
     }
@@ -320,6 +323,9 @@ pub struct CommentInput {
     /// Files to attach (at most 10, 10 MiB each, 25 MiB in all); without a `body` the entry names them
     #[serde(default)]
     pub attachments: Vec<AttachmentInput>,
+    /// Staff: minutes spent on this reply, note or call (0 to 1440; 0 or absent logs none)
+    #[schema(minimum = 0, maximum = 1440)]
+    pub time_spent_minutes: Option<i64>,
 }
 
 /// A file attached through the API, its content in base64.
@@ -357,6 +363,10 @@ pub struct ResolveInput {
     pub resolution_code: Option<String>,
     #[schema(value_type = String, required = true, min_length = 1, pattern = "\\S")]
     pub resolution_notes: Option<String>,
+    /// Minutes spent on the resolution (0 to 1440; 0 or absent logs none). A group can ask for
+    /// time before its tickets are resolved: then this, or time logged before, is required
+    #[schema(minimum = 0, maximum = 1440)]
+    pub time_spent_minutes: Option<i64>,
 }
 
 /// `POST /api/v1/tickets/{number}/reopen` and `/close`
@@ -427,6 +437,8 @@ pub struct GroupInput {
     pub lead: Option<String>,
     pub description: Option<String>,
     pub active: Option<bool>,
+    /// Ask for the time spent before a ticket of the group is resolved (default: no)
+    pub time_required: Option<bool>,
 }
 
 /// `POST /api/v1/categories`

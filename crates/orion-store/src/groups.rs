@@ -11,6 +11,8 @@ pub struct GroupRow {
     pub lead_id: Option<i64>,
     pub description: String,
     pub active: bool,
+    /// Time must be logged on a ticket of the group before it is resolved
+    pub time_required: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -44,7 +46,7 @@ pub async fn insert(conn: &mut Conn<'_>, g: &NewGroup<'_>) -> Result<i64> {
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<GroupRow> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, created_at, updated_at
+            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, time_required, created_at, updated_at
              FROM agent_group WHERE id = $1",
         )
         .bind(id)
@@ -57,7 +59,7 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<GroupRow> {
 pub async fn find_by_name(conn: &mut Conn<'_>, name: &str) -> Result<Option<GroupRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, created_at, updated_at
+            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, time_required, created_at, updated_at
              FROM agent_group WHERE LOWER(name) = LOWER($1)",
         )
         .bind(name)
@@ -70,7 +72,7 @@ pub async fn find_by_name(conn: &mut Conn<'_>, name: &str) -> Result<Option<Grou
 pub async fn list(conn: &mut Conn<'_>) -> Result<Vec<GroupRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, created_at, updated_at
+            "SELECT id, name, tier, escalation_target_id, lead_id, description, active, time_required, created_at, updated_at
              FROM agent_group ORDER BY tier, name",
         )
         .fetch_all(c)
@@ -83,7 +85,7 @@ pub async fn update(conn: &mut Conn<'_>, g: &GroupRow) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE agent_group SET name = $2, tier = $3, escalation_target_id = $4, lead_id = $5,
-                 description = $6, active = $7, updated_at = $8 WHERE id = $1",
+                 description = $6, active = $7, time_required = $9, updated_at = $8 WHERE id = $1",
         )
         .bind(g.id)
         .bind(&g.name)
@@ -93,6 +95,7 @@ pub async fn update(conn: &mut Conn<'_>, g: &GroupRow) -> Result<()> {
         .bind(&g.description)
         .bind(g.active)
         .bind(g.updated_at)
+        .bind(g.time_required)
         .execute(c)
         .await
         .map(|r| r.rows_affected())

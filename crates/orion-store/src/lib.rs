@@ -37,6 +37,7 @@ pub mod tokens;
 pub mod users;
 pub mod web;
 pub mod webhooks;
+pub mod worklog;
 
 pub use db::{Conn, Db, DbOptions, Engine, Link, ReadConn, Tx};
 pub use error::StoreError;

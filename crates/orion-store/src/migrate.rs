@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(25, "0025_routing"),
     migration!(26, "0026_desk"),
     migration!(27, "0027_reports"),
+    migration!(28, "0028_time_tracking"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

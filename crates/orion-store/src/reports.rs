@@ -99,7 +99,7 @@ fn push_in(sql: &mut Sql, column: &str, ids: &[i64]) {
 }
 
 /// ` AND …` for each filter of `s`; `group` names the group column.
-fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
+pub(crate) fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
     match &s.kind {
         Some(k) => sql.push(" AND kind = ").bind_text(k.clone()),
         None => sql.push(" AND kind IN ('incident', 'service_request')"),

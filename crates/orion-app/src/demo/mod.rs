@@ -250,6 +250,7 @@ impl App {
                         ResolveInput {
                             resolution_code: Some("fixed".into()),
                             resolution_notes: Some("Fixed on the phone with the caller.".into()),
+                            time_spent_minutes: Some(15),
                         },
                     )
                     .await?;
@@ -261,6 +262,7 @@ impl App {
                         ResolveInput {
                             resolution_code: Some("workaround".into()),
                             resolution_notes: Some("Workaround applied; see the knowledge base.".into()),
+                            time_spent_minutes: Some(25),
                         },
                     )
                     .await?;
@@ -374,6 +376,7 @@ impl App {
                     let reply = crate::CommentInput {
                         body: Some("Thanks for reporting this; we are looking into it now.".into()),
                         visibility: Some("public".into()),
+                        time_spent_minutes: Some(5 + (i as i64 * 7) % 20),
                         ..Default::default()
                     };
                     past.add_comment(agent, &number, reply).await?;
@@ -392,6 +395,11 @@ impl App {
                     let input = ResolveInput {
                         resolution_code: Some(if i % 3 == 0 { "workaround" } else { "fixed" }.into()),
                         resolution_notes: Some("Resolved with the caller; they confirmed it works.".into()),
+                        time_spent_minutes: Some(if escalated[i] {
+                            45 + (i as i64 * 13) % 120
+                        } else {
+                            10 + (i as i64 * 11) % 40
+                        }),
                     };
                     past.resolve(by, &number, input).await?;
                 }

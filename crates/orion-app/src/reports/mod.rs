@@ -17,6 +17,7 @@ use crate::{App, AppError, AppResult};
 use figures::{AGE_BANDS, Rate, Spread, label};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::reports::{self as store, Measure, Scope};
+use orion_store::worklog;
 use orion_store::{Conn, categories, groups, users};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -98,6 +99,21 @@ pub struct Summary {
     pub sla_resolution: Rate,
     /// Update-interval targets met, of those measured
     pub sla_update: Rate,
+    /// Minutes of work logged in the period on tickets under the filters (with `agent`: by them)
+    pub time_minutes: i64,
+    /// Tickets with time logged in the period
+    pub time_tickets: i64,
+}
+
+/// Time logged in the period for one tier or category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimeSpent {
+    /// The filter value that lists this row's tickets (`tier=…`, `category=…`; `none`: no category)
+    pub key: String,
+    pub label: String,
+    pub minutes: i64,
+    pub entries: i64,
+    pub tickets: i64,
 }
 
 /// Open tickets of one age band.
@@ -165,6 +181,10 @@ pub struct Kpis {
     pub workload: Vec<Load>,
     /// Every day of the period
     pub days: Vec<Day>,
+    /// Time logged in the period per tier (where the ticket was when the time was logged)
+    pub time_by_tier: Vec<TimeSpent>,
+    /// Time logged in the period per category
+    pub time_by_category: Vec<TimeSpent>,
     /// `tier`, `group`, … as asked with `by`; null without
     pub by: Option<String>,
     pub breakdown: Vec<BreakdownRow>,
@@ -222,10 +242,11 @@ pub enum Metric {
     ResolutionBreached,
     UpdateMeasured,
     UpdateBreached,
+    TimeLogged,
 }
 
 impl Metric {
-    pub const ALL: [(Metric, &'static str, &'static str); 16] = [
+    pub const ALL: [(Metric, &'static str, &'static str); 17] = [
         (Metric::Created, "created", "Tickets created"),
         (Metric::Backlog, "backlog", "Tickets open now"),
         (Metric::Resolved, "resolved", "Tickets resolved"),
@@ -242,6 +263,7 @@ impl Metric {
         (Metric::ResolutionBreached, "resolution_breached", "Resolution targets breached"),
         (Metric::UpdateMeasured, "update_measured", "Resolved tickets with an update-interval target"),
         (Metric::UpdateBreached, "update_breached", "Update-interval targets breached"),
+        (Metric::TimeLogged, "time_logged", "Tickets with time logged in the period"),
     ];
 
     pub fn parse(s: &str) -> Option<Metric> {
@@ -259,7 +281,7 @@ impl Metric {
     /// The same rule as [`Metric::counts`], as SQL over `ticket_outcome` (for the lists).
     fn condition(self) -> &'static str {
         match self {
-            Metric::Created | Metric::Backlog | Metric::Resolved => "1 = 1",
+            Metric::Created | Metric::Backlog | Metric::Resolved | Metric::TimeLogged => "1 = 1",
             Metric::Responded => "response_ms IS NOT NULL",
             Metric::LoggedAtL1 => "first_tier = 1",
             Metric::FirstContact => "first_tier = 1 AND max_tier = 1 AND reopen_count = 0",
@@ -280,7 +302,7 @@ impl Metric {
     fn counts(self, o: &Measure) -> bool {
         // SLA results: 1 met, 2 breached, 0 no such clock.
         match self {
-            Metric::Created | Metric::Backlog => false,
+            Metric::Created | Metric::Backlog | Metric::TimeLogged => false,
             Metric::Resolved => true,
             Metric::Responded => o.response_ms.is_some(),
             Metric::LoggedAtL1 => o.first_tier == 1,
@@ -315,6 +337,8 @@ pub fn summarize(created: i64, resolved: &[&Measure]) -> Summary {
         sla_response: met(Metric::ResponseMeasured, Metric::ResponseBreached),
         sla_resolution: met(Metric::ResolutionMeasured, Metric::ResolutionBreached),
         sla_update: met(Metric::UpdateMeasured, Metric::UpdateBreached),
+        time_minutes: 0,
+        time_tickets: 0,
     }
 }
 
@@ -357,6 +381,15 @@ impl By {
         }
     }
 
+    /// The `time_entry` column (as [`worklog::spent`] names it) logged time is grouped by.
+    fn time_column(self) -> &'static str {
+        match self {
+            By::Tier => "tier",
+            By::Group => "group_id",
+            other => other.column(),
+        }
+    }
+
     /// The ticket column created tickets are grouped by.
     fn column(self) -> &'static str {
         match self {
@@ -389,6 +422,15 @@ struct Filter {
 impl Filter {
     fn tier_of(&self, group_id: i64) -> i64 {
         self.names.groups.get(&group_id).map(|g| g.1).unwrap_or(1)
+    }
+
+    /// A breakdown row's key and label for logged time, grouped by [`By::time_column`] (the tier
+    /// is the entry's own, not its group's now).
+    fn time_key_of(&self, by: By, value: Option<&str>) -> (String, String) {
+        match (by, value.and_then(|v| v.parse::<i64>().ok())) {
+            (By::Tier, Some(t)) => (t.to_string(), format!("Tier {t}")),
+            _ => self.key_of(by, value),
+        }
     }
 
     /// A breakdown row's key (the filter value that lists its tickets) and label, from the value
@@ -603,12 +645,22 @@ impl App {
         let created_before: i64 =
             store::created(&mut c, &f.scope, prev_from, f.from, None).await?.iter().map(|r| r.n).sum();
         let outcomes = store::measures(&mut c, &f.scope, prev_from, f.to, f.by.map(By::outcome_column)).await?;
+        let spent = worklog::spent(&mut c, &f.scope, f.from, f.to, f.by.map(By::time_column)).await?;
+        let spent_before = worklog::spent(&mut c, &f.scope, prev_from, f.from, None).await?;
+        // Per value of a breakdown a ticket can count more than once (two agents, two tiers).
+        let spent_all = match f.by {
+            Some(_) => Some(worklog::spent(&mut c, &f.scope, f.from, f.to, None).await?),
+            None => None,
+        };
+        let spent_tier = worklog::spent(&mut c, &f.scope, f.from, f.to, Some("tier")).await?;
+        let spent_category = worklog::spent(&mut c, &f.scope, f.from, f.to, Some("category_id")).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
         let at_risk = store::due_within(&mut c, &f.scope, (now, now + AT_RISK_MS)).await?;
         let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
         if f.by == Some(By::Agent) {
             agents.extend(outcomes.iter().filter_map(|o| o.key.as_deref()?.parse::<i64>().ok()));
             agents.extend(created.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
+            agents.extend(spent.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
         }
         name_agents(&mut c, &mut f, agents.into_iter()).await?;
         drop(r);
@@ -660,26 +712,58 @@ impl App {
         let breakdown = match f.by {
             None => Vec::new(),
             Some(by) => {
-                let mut rows: BTreeMap<String, (String, i64, Vec<&Measure>)> = BTreeMap::new();
+                type Row<'a> = (String, i64, Vec<&'a Measure>, (i64, i64));
+                let mut rows: BTreeMap<String, Row> = BTreeMap::new();
                 for row in &created {
                     let (k, text) = f.key_of(by, row.key.as_deref());
-                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).1 += row.n;
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).1 += row.n;
                 }
                 for o in &now_resolved {
                     let (k, text) = f.key_of(by, o.key.as_deref());
-                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new())).2.push(o);
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).2.push(o);
+                }
+                for s in &spent {
+                    let (k, text) = f.time_key_of(by, s.key.as_deref());
+                    let t = &mut rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).3;
+                    t.0 += s.minutes;
+                    t.1 += s.tickets;
                 }
                 rows.into_iter()
-                    .map(|(key, (label, cr, re))| BreakdownRow { key, label, summary: summarize(cr, &re) })
+                    .map(|(key, (label, cr, re, (minutes, tickets)))| {
+                        let mut summary = summarize(cr, &re);
+                        summary.time_minutes = minutes;
+                        summary.time_tickets = tickets;
+                        BreakdownRow { key, label, summary }
+                    })
                     .collect()
             }
         };
+        let mut summary = summarize(created_now, &now_resolved);
+        summary.time_minutes = spent.iter().map(|s| s.minutes).sum();
+        summary.time_tickets = spent_all.as_ref().unwrap_or(&spent).iter().map(|s| s.tickets).sum();
+        let mut previous = summarize(created_before, &prev_resolved);
+        previous.time_minutes = spent_before.iter().map(|s| s.minutes).sum();
+        previous.time_tickets = spent_before.iter().map(|s| s.tickets).sum();
+        let time_rows = |rows: &[worklog::Spent], by: By| -> Vec<TimeSpent> {
+            rows.iter()
+                .map(|s| {
+                    let (key, label) = f.time_key_of(by, s.key.as_deref());
+                    TimeSpent { key, label, minutes: s.minutes, entries: s.entries, tickets: s.tickets }
+                })
+                .collect()
+        };
+        let mut time_by_tier = time_rows(&spent_tier, By::Tier);
+        time_by_tier.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut time_by_category = time_rows(&spent_category, By::Category);
+        time_by_category.sort_by(|a, b| (b.minutes, &a.label).cmp(&(a.minutes, &b.label)));
         Ok(Kpis {
             from: Timestamp(f.from).to_rfc3339(),
             to: Timestamp(f.to).to_rfc3339(),
             previous_from: Timestamp(prev_from).to_rfc3339(),
-            summary: summarize(created_now, &now_resolved),
-            previous: summarize(created_before, &prev_resolved),
+            summary,
+            previous,
+            time_by_tier,
+            time_by_category,
             backlog,
             workload,
             days: days
@@ -766,6 +850,13 @@ impl App {
                 };
                 let (total, mut ids) =
                     store::logged_page(&mut c, &f.scope, which, cursor.map(|c| c.1), limit + 1).await?;
+                let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
+                ids.truncate(limit as usize);
+                (total, ids, HashMap::<i64, store::Outcome>::new(), next)
+            }
+            Metric::TimeLogged => {
+                let (total, mut ids) =
+                    worklog::ticket_page(&mut c, &f.scope, (f.from, f.to), cursor.map(|c| c.1), limit + 1).await?;
                 let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
                 ids.truncate(limit as usize);
                 (total, ids, HashMap::<i64, store::Outcome>::new(), next)
@@ -857,6 +948,46 @@ impl App {
                     }
                 }
             }
+            ReportTable::Time => {
+                require_staff(actor, "read reports")?;
+                w.write_record([
+                    "logged_at",
+                    "ticket",
+                    "agent",
+                    "email",
+                    "group",
+                    "tier",
+                    "category",
+                    "work",
+                    "minutes",
+                    "note",
+                ])
+                .map_err(io)?;
+                let mut r = self.db.read().await?;
+                let mut c = r.conn();
+                let f = filter(&mut c, actor, q, self.now()).await?;
+                let mut after = 0;
+                loop {
+                    let rows = worklog::entries_page(&mut c, &f.scope, (f.from, f.to), after, MAX_PAGE as i64).await?;
+                    let Some(last) = rows.last() else { break };
+                    after = last.id;
+                    for e in &rows {
+                        w.write_record([
+                            Timestamp(e.logged_at).to_rfc3339(),
+                            cell(&e.ticket_number),
+                            cell(&e.user_name),
+                            cell(&e.user_email),
+                            cell(&e.group_name),
+                            e.tier.to_string(),
+                            cell(e.category_path.as_deref().unwrap_or("")),
+                            e.work.clone(),
+                            e.minutes.to_string(),
+                            cell(&e.note),
+                        ])
+                        .map_err(io)?;
+                    }
+                }
+            }
             table => {
                 let k = self.report_kpis(actor, q).await?;
                 match table {
@@ -896,7 +1027,22 @@ impl App {
                             .map_err(io)?;
                         }
                     }
-                    ReportTable::Breakdown | ReportTable::Tickets => {
+                    ReportTable::TimeTotals => {
+                        w.write_record(["per", "value", "minutes", "entries", "tickets"]).map_err(io)?;
+                        for (per, rows) in [("tier", &k.time_by_tier), ("category", &k.time_by_category)] {
+                            for t in rows {
+                                w.write_record([
+                                    per.to_string(),
+                                    cell(&t.label),
+                                    t.minutes.to_string(),
+                                    t.entries.to_string(),
+                                    t.tickets.to_string(),
+                                ])
+                                .map_err(io)?;
+                            }
+                        }
+                    }
+                    ReportTable::Breakdown | ReportTable::Tickets | ReportTable::Time => {
                         w.write_record([
                             k.by.as_deref().unwrap_or("value"),
                             "created",
@@ -908,6 +1054,7 @@ impl App {
                             "sla_response_percent",
                             "sla_resolution_percent",
                             "reopen_percent",
+                            "time_logged_minutes",
                         ])
                         .map_err(io)?;
                         for b in &k.breakdown {
@@ -923,6 +1070,7 @@ impl App {
                                 pct(&s.sla_response),
                                 pct(&s.sla_resolution),
                                 pct(&s.reopen_rate),
+                                s.time_minutes.to_string(),
                             ])
                             .map_err(io)?;
                         }
@@ -980,16 +1128,20 @@ pub enum ReportTable {
     Workload,
     Breakdown,
     Tickets,
+    Time,
+    TimeTotals,
 }
 
 impl ReportTable {
-    pub const ALL: [(ReportTable, &'static str); 6] = [
+    pub const ALL: [(ReportTable, &'static str); 8] = [
         (ReportTable::Summary, "summary"),
         (ReportTable::Days, "days"),
         (ReportTable::Backlog, "backlog"),
         (ReportTable::Workload, "workload"),
         (ReportTable::Breakdown, "breakdown"),
         (ReportTable::Tickets, "tickets"),
+        (ReportTable::Time, "time"),
+        (ReportTable::TimeTotals, "time_totals"),
     ];
 
     pub fn parse(s: &str) -> Option<ReportTable> {
@@ -1015,6 +1167,7 @@ pub fn summary_rows(s: &Summary) -> Vec<SummaryRow> {
     let mins = |v: Option<i64>| v.map(|m| m.to_string()).unwrap_or_else(|| "–".into());
     let pct = |r: &Rate| r.percent.map(|p| format!("{p:.1} %")).unwrap_or_else(|| "–".into());
     let row = |label, value, metric| SummaryRow { label, value, metric };
+    let hours = |m: i64| format!("{:.1}", m as f64 / 60.0);
     vec![
         row("Tickets created", s.created.to_string(), Some("created")),
         row("Tickets resolved", s.resolved.to_string(), Some("resolved")),
@@ -1029,5 +1182,6 @@ pub fn summary_rows(s: &Summary) -> Vec<SummaryRow> {
         row("First-response target met", pct(&s.sla_response), Some("response_breached")),
         row("Resolution target met", pct(&s.sla_resolution), Some("resolution_breached")),
         row("Update-interval target met", pct(&s.sla_update), Some("update_breached")),
+        row("Time logged (hours)", hours(s.time_minutes), Some("time_logged")),
     ]
 }

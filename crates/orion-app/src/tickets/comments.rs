@@ -51,6 +51,10 @@ impl App {
         if input.phone_call && !actor.can_work_tickets() {
             errs.push("phone_call", "only support staff log phone calls");
         }
+        let minutes = time::check_minutes(&mut errs, "time_spent_minutes", input.time_spent_minutes);
+        if minutes.is_some() && !actor.can_work_tickets() {
+            errs.push("time_spent_minutes", "only support staff log time");
+        }
         let mut cc = Vec::new();
         if !input.cc.is_empty()
             && (!actor.can_work_tickets() || visibility != Some(Visibility::Public) || input.phone_call)
@@ -110,6 +114,14 @@ impl App {
         let id = comment_in(&mut c, actor, &mut t, kind, visibility, &body, &data, now).await?;
         if !file_ids.is_empty() {
             orion_store::mail::attach_to_entry(&mut c, &file_ids, id).await?;
+        }
+        if let Some(m) = minutes {
+            let work = match kind {
+                CommentKind::PhoneCall => time::Work::Call,
+                CommentKind::WorkNote => time::Work::Note,
+                _ => time::Work::Reply,
+            };
+            time::log_in(&mut c, actor, &t, (work, m, ""), Some(id), now).await?;
         }
         let entry = timeline::list(&mut c, t.id, true, Some(id - 1), 1).await?;
         self.commit(tx).await?;

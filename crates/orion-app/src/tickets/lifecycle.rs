@@ -72,6 +72,7 @@ impl App {
         };
         let notes =
             errs.check(required_text("resolution_notes", input.resolution_notes.as_deref().unwrap_or(""), TEXT_MAX));
+        let minutes = super::time::check_minutes(&mut errs, "time_spent_minutes", input.time_spent_minutes);
         errs.into_result()?;
         let (Some(code), Some(notes)) = (code, notes) else {
             return Err(AppError::Internal("validated input incomplete".into()));
@@ -81,6 +82,10 @@ impl App {
         let mut c = tx.conn();
         let mut t = load_visible(&mut c, actor, number).await?;
         super::require_core_lifecycle(&t)?;
+        super::time::require_time(&mut c, &t, minutes).await?;
+        if let Some(m) = minutes {
+            super::time::log_in(&mut c, actor, &t, (super::time::Work::Resolution, m, ""), None, now).await?;
+        }
         let view = resolve_in(&mut c, actor, &mut t, (code, &notes), now).await?;
         self.commit(tx).await?;
         Ok(view.into())

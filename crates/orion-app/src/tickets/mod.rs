@@ -30,6 +30,7 @@ mod notify;
 pub(crate) mod open;
 pub(crate) use notify::notify_user;
 pub(crate) mod recheck;
+pub mod time;
 mod update;
 pub(crate) use comments::comment_in;
 pub(crate) use lifecycle::reopen_in;

@@ -5,6 +5,7 @@ use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use orion_app::tickets::time::{TicketTime, TimeEntry, TimeInput};
 use orion_app::tickets::{RestrictionInput, TagsInput, TicketQuery};
 use orion_app::{
     CommentInput, EscalateInput, NewTicketInput, Page, ReasonInput, ResolveInput, Ticket, TicketPatch, TimelineEntry,
@@ -21,6 +22,7 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(add_tags))
         .routes(routes!(remove_tag))
         .routes(routes!(resolve))
+        .routes(routes!(ticket_time, log_time))
         .routes(routes!(reopen))
         .routes(routes!(close))
         .routes(routes!(timeline))
@@ -169,6 +171,35 @@ async fn remove_tag(
     ApiPath((number, tag)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<Vec<String>>> {
     Ok(Json(s.app.untag_ticket(&actor, &number, &tag).await?))
+}
+
+/// The time logged on a ticket, oldest first, with its total (staff).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/time", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = TicketTime), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn ticket_time(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<TicketTime>> {
+    Ok(Json(s.app.ticket_time(&actor, &number).await?))
+}
+
+/// Log time spent on a ticket on its own — a task, a call, other work (staff). Time spent on a
+/// reply, note, call or the resolution is logged with it (`time_spent_minutes`).
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/time", tag = "tickets", request_body = TimeInput,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 201, description = "Logged", body = TimeEntry), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn log_time(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<TimeInput>,
+) -> ApiResult<(StatusCode, Json<TimeEntry>)> {
+    Ok((StatusCode::CREATED, Json(s.app.log_time(&actor, &number, input).await?)))
 }
 
 /// Resolve with a resolution code and notes (staff).

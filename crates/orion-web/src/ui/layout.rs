@@ -148,6 +148,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "proposal_dismissed" => "Proposal dismissed; the same incidents are not proposed again.",
         "detected" => "Detection ran; new proposals are listed below.",
         "workaround_applied" => "Ticket resolved with the problem's workaround.",
+        "time_logged" => "Time logged.",
         "change_created" => "Change logged.",
         "change_moved" => "Change moved.",
         "change_saved" => "Change saved.",

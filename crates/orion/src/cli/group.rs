@@ -24,6 +24,9 @@ pub enum GroupCmd {
         lead: Option<String>,
         #[arg(long, default_value = "")]
         description: String,
+        /// Ask for the time spent before a ticket of the group is resolved
+        #[arg(long)]
+        time_required: bool,
         #[arg(long)]
         json: bool,
     },
@@ -36,7 +39,7 @@ pub enum GroupCmd {
 
 pub async fn run(app: &App, cmd: GroupCmd) -> Result<()> {
     match cmd {
-        GroupCmd::Create { name, tier, escalates_to, lead, description, json } => {
+        GroupCmd::Create { name, tier, escalates_to, lead, description, time_required, json } => {
             let g = app
                 .create_group(
                     &operator(),
@@ -47,6 +50,7 @@ pub async fn run(app: &App, cmd: GroupCmd) -> Result<()> {
                         lead,
                         description: Some(description),
                         active: None,
+                        time_required: Some(time_required),
                     },
                 )
                 .await?;

@@ -16,6 +16,7 @@ engine_tests!(
     tickets_resolved_before_reports_existed_are_counted_after_the_catch_up,
     report_queries_with_mistakes_name_the_field,
     a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number,
+    time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_require_it,
 );
 
 const MIN: i64 = 60_000;
@@ -628,4 +629,241 @@ async fn a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number(engine: Engi
         json!(in_network)
     );
     b.shot("reports-tickets").await;
+}
+
+/// One entry of time the test logged: (ticket, tier, category, agent e-mail, minutes, when).
+type Logged = (String, i64, &'static str, &'static str, i64, i64);
+
+async fn time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_require_it(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    for c in ["Hardware", "Software"] {
+        let (s, b) = t.post(&d.admin, "/api/v1/categories", json!({"name": c})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (sam, nina) = (&d.agent["Service Desk"], &d.agent["Network"]);
+    let who = |token: &String| if token == sam { "sam@example.com" } else { "nina@example.com" };
+    let mut ledger: Vec<Logged> = Vec::new();
+    let mut rng = Lcg(6);
+    let start = at("2026-11-09T08:00:00Z");
+    let mut tickets = Vec::new();
+    for i in 0..8_i64 {
+        let when = start + i * DAY;
+        t.clock.set(Timestamp(when));
+        let category = ["Hardware", "Software"][i as usize % 2];
+        let (s, b) = t
+            .post(
+                sam,
+                "/api/v1/tickets",
+                json!({"title": format!("Timed ticket {i}"), "description": "d", "impact": 3, "urgency": 3,
+                       "requester": "alice@example.com", "assignment_group": "Service Desk", "category": category}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let n = b["number"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/tickets/{n}");
+        // A reply, a note and a call by the service desk, with the minutes they took.
+        for (k, body) in [
+            (0, json!({"visibility": "public"})),
+            (1, json!({"visibility": "internal"})),
+            (2, json!({"visibility": "internal", "phone_call": true})),
+        ] {
+            let m = 1 + rng.next(45);
+            let at = when + (k + 1) * 10 * MIN;
+            t.clock.set(Timestamp(at));
+            let mut body = body;
+            body["body"] = json!("Worked on it");
+            body["time_spent_minutes"] = json!(m);
+            let (s, b) = t.post(sam, &format!("{path}/comments"), body).await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            ledger.push((n.clone(), 1, category, "sam@example.com", m, at));
+        }
+        // Half go to tier 2, where time is logged on its own for a task.
+        let mut worker = sam;
+        if i % 2 == 0 {
+            t.clock.set(Timestamp(when + 60 * MIN));
+            let (s, b) = t.post(sam, &format!("{path}/escalate"), json!({"reason": "r", "troubleshooting": "t"})).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            worker = nina;
+            let m = 30 + rng.next(200);
+            t.clock.set(Timestamp(when + 90 * MIN));
+            let (s, e) = t
+                .post(nina, &format!("{path}/time"), json!({"minutes": m, "work": "task", "note": "Swapped the board"}))
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{e}");
+            assert_eq!(
+                (e["minutes"].as_i64(), e["tier"].as_i64(), e["by"].as_str()),
+                (Some(m), Some(2), Some("nina@example.com"))
+            );
+            assert_eq!(e["category"], category);
+            ledger.push((n.clone(), 2, category, "nina@example.com", m, when + 90 * MIN));
+        }
+        if i < 6 {
+            let m = 5 + rng.next(20);
+            let at = when + 120 * MIN;
+            t.clock.set(Timestamp(at));
+            let (s, b) = t
+                .post(
+                    worker,
+                    &format!("{path}/resolve"),
+                    json!({"resolution_code": "fixed", "resolution_notes": "Done", "time_spent_minutes": m}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            ledger.push((n.clone(), if worker == nina { 2 } else { 1 }, category, who(worker), m, at));
+        }
+        tickets.push(n);
+    }
+    // Time logged after the period is not in it.
+    t.clock.set(Timestamp(at("2026-12-02T09:00:00Z")));
+    let (s, b) = t.post(nina, &format!("/api/v1/tickets/{}/time", tickets[0]), json!({"minutes": 15})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    ledger.push((tickets[0].clone(), 2, "Hardware", "nina@example.com", 15, at("2026-12-02T09:00:00Z")));
+
+    // Per ticket: the total and the entries add up.
+    for n in &tickets {
+        let (s, tt) = t.get(sam, &format!("/api/v1/tickets/{n}/time")).await;
+        assert_eq!(s, StatusCode::OK, "{tt}");
+        let mine: Vec<&Logged> = ledger.iter().filter(|l| &l.0 == n).collect();
+        assert_eq!(tt["total_minutes"], mine.iter().map(|l| l.4).sum::<i64>(), "{n}: {tt}");
+        assert_eq!(tt["entries_count"], mine.len() as i64);
+        let listed: Vec<i64> =
+            tt["entries"].as_array().unwrap().iter().map(|e| e["minutes"].as_i64().unwrap()).collect();
+        assert_eq!(listed, mine.iter().map(|l| l.4).collect::<Vec<_>>(), "oldest first");
+    }
+
+    // In the reports: the period's total, per tier, per category, per agent, and the tickets behind it.
+    let period = "from=2026-11-01&to=2026-12-01";
+    let (from, to) = (at("2026-11-01"), at("2026-12-01"));
+    let inside: Vec<&Logged> = ledger.iter().filter(|l| (from..to).contains(&l.5)).collect();
+    let sum = |pick: &dyn Fn(&&&Logged) -> bool| inside.iter().filter(pick).map(|l| l.4).sum::<i64>();
+    let (s, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&by=agent")).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    assert_eq!(k["summary"]["time_minutes"], sum(&|_| true));
+    assert_eq!(k["summary"]["time_tickets"], tickets.len() as i64);
+    assert_eq!(k["previous"]["time_minutes"], 0);
+    for tier in [1, 2] {
+        let row = k["time_by_tier"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"].as_str() == Some(tier.to_string().as_str()))
+            .unwrap()
+            .clone();
+        assert_eq!(row["minutes"], sum(&|l| l.1 == tier), "tier {tier}: {row}");
+        assert_eq!(row["entries"], inside.iter().filter(|l| l.1 == tier).count() as i64);
+    }
+    for c in ["Hardware", "Software"] {
+        let row = k["time_by_category"].as_array().unwrap().iter().find(|r| r["key"] == c).unwrap().clone();
+        assert_eq!(row["minutes"], sum(&|l| l.2 == c), "{c}: {row}");
+    }
+    for agent in ["sam@example.com", "nina@example.com"] {
+        let row = k["breakdown"].as_array().unwrap().iter().find(|r| r["key"] == agent).unwrap().clone();
+        assert_eq!(row["summary"]["time_minutes"], sum(&|l| l.3 == agent), "{agent}: {row}");
+    }
+    let (_, only_nina) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&agent=nina@example.com")).await;
+    assert_eq!(only_nina["summary"]["time_minutes"], sum(&|l| l.3 == "nina@example.com"));
+    let (_, tier2) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&tier=2")).await;
+    assert_eq!(tier2["summary"]["time_minutes"], sum(&|l| l.1 == 2), "the tier filter counts the work done at tier 2");
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=time_logged&category=Software"), 3).await;
+    let want: BTreeSet<String> = inside.iter().filter(|l| l.2 == "Software").map(|l| l.0.clone()).collect();
+    assert_eq!((total, got.into_iter().collect::<BTreeSet<_>>()), (want.len() as i64, want));
+
+    // The CSV: every entry of the period, and the totals.
+    let rows = csv(t, &d.lead, &format!("/api/v1/reports/csv/time?{period}")).await;
+    let mut lines = rows.lines();
+    assert_eq!(lines.next(), Some("logged_at,ticket,agent,email,group,tier,category,work,minutes,note"));
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), inside.len(), "{rows}");
+    let minutes: i64 = body.iter().map(|l| l.split(',').nth(8).unwrap().parse::<i64>().unwrap()).sum();
+    assert_eq!(minutes, sum(&|_| true));
+    assert!(rows.contains(",Network,2,Hardware,task,"), "{rows}");
+    let totals = csv(t, &d.lead, &format!("/api/v1/reports/csv/time_totals?{period}")).await;
+    assert!(totals.contains(&format!("tier,Tier 2,{},", sum(&|l| l.1 == 2))), "{totals}");
+    assert!(totals.contains(&format!("category,Software,{},", sum(&|l| l.2 == "Software"))), "{totals}");
+
+    // Mistakes are named; requesters log no time and read none.
+    for (body, field) in [
+        (json!({"minutes": 0}), "minutes"),
+        (json!({"minutes": 1441}), "minutes"),
+        (json!({}), "minutes"),
+        (json!({"minutes": 5, "work": "resolution"}), "work"),
+    ] {
+        let (s, e) = t.post(sam, &format!("/api/v1/tickets/{}/time", tickets[7]), body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert!(e["error"]["fields"][field].is_string(), "{body}: {e}");
+    }
+    let (s, _) = t.post(&d.requester, &format!("/api/v1/tickets/{}/time", tickets[7]), json!({"minutes": 5})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = t
+        .post(
+            &d.requester,
+            &format!("/api/v1/tickets/{}/comments", tickets[7]),
+            json!({"body": "Hello", "time_spent_minutes": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["fields"]["time_spent_minutes"].is_string(), "{e}");
+    let (s, _) = t.get(&d.requester, &format!("/api/v1/tickets/{}/time", tickets[7])).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // A group that asks for time: resolving without any is refused, naming the field, and the
+    // ticket stays open; with the minutes it goes through.
+    let (_, groups) = t.get(&d.admin, "/api/v1/groups").await;
+    let network = groups.as_array().unwrap().iter().find(|g| g["name"] == "Network").unwrap()["id"].as_i64().unwrap();
+    let (s, g) = t.patch(&d.admin, &format!("/api/v1/groups/{network}"), json!({"time_required": true})).await;
+    assert_eq!((s, g["time_required"].as_bool()), (StatusCode::OK, Some(true)), "{g}");
+    let (s, b) = t
+        .post(
+            sam,
+            "/api/v1/tickets",
+            json!({"title": "Needs time", "description": "d", "impact": 3, "urgency": 3,
+                     "requester": "alice@example.com", "assignment_group": "Network"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let n = b["number"].as_str().unwrap().to_string();
+    let resolve = json!({"resolution_code": "fixed", "resolution_notes": "Done"});
+    let (s, e) = t.post(nina, &format!("/api/v1/tickets/{n}/resolve"), resolve.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["fields"]["time_spent_minutes"].as_str().unwrap().contains("Network"), "{e}");
+    let (_, still) = t.get(nina, &format!("/api/v1/tickets/{n}")).await;
+    assert_ne!(still["state"], "resolved");
+    let (s, tt) = t.get(nina, &format!("/api/v1/tickets/{n}/time")).await;
+    assert_eq!(
+        (s, tt["required_before_resolving"].as_bool(), tt["entries_count"].as_i64()),
+        (StatusCode::OK, Some(true), Some(0))
+    );
+    let mut with_time = resolve.clone();
+    with_time["time_spent_minutes"] = json!(20);
+    let (s, b) = t.post(nina, &format!("/api/v1/tickets/{n}/resolve"), with_time).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, tt) = t.get(nina, &format!("/api/v1/tickets/{n}/time")).await;
+    assert_eq!((tt["total_minutes"].as_i64(), tt["entries"][0]["work"].as_str()), (Some(20), Some("resolution")));
+
+    // The console: the ticket page shows the total and logs time; the group page sets the rule.
+    t.app.set_password("nina@example.com", PW.into()).await.unwrap();
+    let mut w = Web::new(t);
+    assert!(w.login("nina@example.com", PW).await.status.is_redirection());
+    let n7 = &tickets[7];
+    let before: i64 = ledger.iter().filter(|l| &l.0 == n7).map(|l| l.4).sum();
+    let r = w
+        .post(
+            &format!("/agent/tickets/{n7}/log_time"),
+            &[("minutes", "75"), ("work", "task"), ("note", "Imaged the laptop")],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let page = w.get(&format!("/agent/tickets/{n7}")).await;
+    let total = before + 75;
+    let shown = match (total / 60, total % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    };
+    assert!(page.body.contains(&format!("<span id=\"time-total\">{shown}</span>")), "{shown}: {}", page.body);
+    assert!(page.body.contains("Imaged the laptop"));
+    let r = w.post(&format!("/agent/tickets/{n7}/log_time"), &[("minutes", "lots")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a typed mistake is refused on the page");
+    assert!(r.body.contains("minutes"), "{}", r.body);
 }

@@ -303,6 +303,7 @@ fn group_input(f: &Fields) -> GroupInput {
         lead: Some(f.get("lead").unwrap_or_default().trim().to_string()),
         description: Some(f.get("description").unwrap_or_default().to_string()),
         active: Some(f.checked("active")),
+        time_required: Some(f.checked("time_required")),
     }
 }
 

@@ -122,6 +122,59 @@ fn backlog_chart(k: &Kpis) -> String {
     svg
 }
 
+/// A ring of shares (a donut) with its legend: each slice a circle's stroke dashed to its
+/// share, so it draws the same in print and without JavaScript.
+fn donut(id: &str, title: &str, slices: &[(String, i64)]) -> String {
+    let total: i64 = slices.iter().map(|s| s.1).sum();
+    let (r, c) = (50.0_f64, 70.0_f64);
+    let round = 2.0 * std::f64::consts::PI * r;
+    let mut svg = format!(
+        "<svg class=\"chart donut\" viewBox=\"0 0 420 {}\" role=\"img\" aria-labelledby=\"{id}\"><title id=\"{id}\">{}</title>",
+        (c * 2.0).max(24.0 * slices.len() as f64 + 16.0),
+        askama::filters::escape(title, askama::filters::Html).map(|e| e.to_string()).unwrap_or_default()
+    );
+    let _ = write!(svg, "<circle cx=\"{c}\" cy=\"{c}\" r=\"{r}\" class=\"ring\"/>");
+    let mut offset = 0.0;
+    for (i, (label, v)) in slices.iter().enumerate() {
+        let share = if total > 0 { *v as f64 / total as f64 } else { 0.0 };
+        let len = share * round;
+        if len > 0.0 {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{c}\" cy=\"{c}\" r=\"{r}\" class=\"slice s{}\" stroke-dasharray=\"{len:.2} {round:.2}\" stroke-dashoffset=\"{:.2}\" transform=\"rotate(-90 {c} {c})\"/>",
+                i % 6,
+                -offset
+            );
+        }
+        offset += len;
+        let label = askama::filters::escape(label, askama::filters::Html).map(|e| e.to_string()).unwrap_or_default();
+        let y = 16.0 + i as f64 * 24.0;
+        let _ = write!(
+            svg,
+            "<rect x=\"160\" y=\"{:.1}\" width=\"12\" height=\"12\" class=\"swatch s{}\"/><text x=\"180\" y=\"{:.1}\" class=\"tick\">{label}: {:.0} %</text>",
+            y - 10.0,
+            i % 6,
+            y,
+            share * 100.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Minutes as hours with one decimal.
+fn hours(minutes: i64) -> String {
+    format!("{:.1}", minutes as f64 / 60.0)
+}
+
+/// One line of the time tables: where the time went, how much, and the tickets behind it.
+struct TimeLine {
+    label: String,
+    hours: String,
+    entries: i64,
+    tickets: Cell,
+}
+
 /// A number and the list behind it.
 struct Cell {
     text: String,
@@ -149,6 +202,8 @@ struct CsvLinks {
     backlog: String,
     workload: String,
     breakdown: String,
+    time: String,
+    time_totals: String,
 }
 
 #[derive(Template)]
@@ -166,6 +221,10 @@ struct Dashboard {
     workload: Vec<WorkRow>,
     breakdown: Vec<BreakRow>,
     breakdown_heads: Vec<&'static str>,
+    /// Time logged per tier and per category, and the tiers' shares as a donut
+    time_tiers: Vec<TimeLine>,
+    time_categories: Vec<TimeLine>,
+    time_svg: String,
     csv: CsvLinks,
     /// "2026-11-02 to 2026-11-30 (29 days), compared with …"
     period: String,
@@ -183,6 +242,13 @@ impl Dashboard {
 
     fn is(&self, k: &str, value: &str) -> bool {
         self.v(k) == value
+    }
+
+    fn hours_text(&self, minutes: &i64) -> String {
+        match *minutes {
+            60 => "1 hour".into(),
+            m => format!("{} hours", hours(m)),
+        }
     }
 }
 
@@ -240,6 +306,8 @@ async fn dashboard(
         backlog: to_csv("backlog"),
         workload: to_csv("workload"),
         breakdown: to_csv("breakdown"),
+        time: to_csv("time"),
+        time_totals: to_csv("time_totals"),
     };
     let mut page = Dashboard {
         l,
@@ -252,6 +320,9 @@ async fn dashboard(
         workload: Vec::new(),
         breakdown: Vec::new(),
         breakdown_heads: Vec::new(),
+        time_tiers: Vec::new(),
+        time_categories: Vec::new(),
+        time_svg: String::new(),
         csv,
         period: String::new(),
         f: q.clone(),
@@ -317,6 +388,7 @@ async fn dashboard(
                     "First-contact resolution",
                     "Resolution target met",
                     "Reopened",
+                    "Time logged (hours)",
                 ];
                 page.breakdown = k
                     .breakdown
@@ -340,11 +412,31 @@ async fn dashboard(
                                 cell(pct(&s.first_contact_resolution), "first_contact"),
                                 cell(pct(&s.sla_resolution), "resolution_breached"),
                                 cell(pct(&s.reopen_rate), "reopened"),
+                                cell(hours(s.time_minutes), "time_logged"),
                             ],
                         }
                     })
                     .collect();
             }
+            let time_line = |field: &'static str| {
+                move |t: &orion_app::reports::TimeSpent| TimeLine {
+                    label: t.label.clone(),
+                    hours: hours(t.minutes),
+                    entries: t.entries,
+                    tickets: Cell {
+                        text: t.tickets.to_string(),
+                        href: drill(&[(field, Some(t.key.as_str())), ("metric", Some("time_logged"))]),
+                    },
+                }
+            };
+            page.time_tiers = k.time_by_tier.iter().map(time_line("tier")).collect();
+            page.time_categories = k.time_by_category.iter().map(time_line("category")).collect();
+            let shares: Vec<(String, i64)> = k.time_by_tier.iter().map(|t| (t.label.clone(), t.minutes)).collect();
+            page.time_svg = donut(
+                "time-title",
+                &format!("Share of the {} hours logged, per tier", hours(k.summary.time_minutes)),
+                &shares,
+            );
             page.k = Some(k);
             render(&page)
         }

@@ -58,6 +58,8 @@ struct TicketPage {
     macros: Vec<orion_app::macros::TicketMacro>,
     /// Does the agent follow the ticket?
     following: bool,
+    /// The time logged on the ticket
+    time: Option<orion_app::tickets::time::TicketTime>,
     /// The newest entry shown, for the live poll
     last_entry: i64,
     /// Which form failed (`reply`, `note`, …) and why
@@ -121,6 +123,7 @@ async fn ticket_page(
     let caller = caller(s, user, &t).await;
     let macros = s.app.ticket_macros(&user.actor, number).await.unwrap_or_default();
     let following = s.app.ticket_following(&user.actor, number).await.is_ok_and(|f| f.following);
+    let time = s.app.ticket_time(&user.actor, number).await.ok();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         caller,
@@ -141,6 +144,7 @@ async fn ticket_page(
         codes: ResolutionCode::ALL.iter().map(|c| c.as_str()).collect(),
         macros,
         following,
+        time,
         form: form.to_string(),
         error,
         d,
@@ -211,6 +215,28 @@ impl TicketPage {
     fn code_label(&self, c: &str) -> String {
         words(c)
     }
+
+    fn when(&self, at: &str) -> String {
+        crate::ui::form::when(at)
+    }
+
+    fn work_label(&self, w: &str) -> &'static str {
+        orion_app::tickets::time::Work::label_of(w)
+    }
+
+    /// Minutes as a person reads them: `45 min`, `2 h 5 min`.
+    fn duration(&self, m: &i64) -> String {
+        match (m / 60, m % 60) {
+            (0, m) => format!("{m} min"),
+            (h, 0) => format!("{h} h"),
+            (h, m) => format!("{h} h {m} min"),
+        }
+    }
+
+    /// Resolving waits for time: the group asks for it and none is logged.
+    fn time_needed(&self) -> bool {
+        self.time.as_ref().is_some_and(|t| t.required_before_resolving && t.entries_count == 0)
+    }
 }
 
 pub(super) async fn ticket(
@@ -258,6 +284,8 @@ pub(super) async fn act(
     let a = &s.app;
     let actor = &user.actor;
     let text = |k: &str| f.get(k).unwrap_or_default().to_string();
+    // Minutes typed that are not a number reach the app as out of range, so the form says so.
+    let minutes = f.get("minutes").map(str::trim).filter(|v| !v.is_empty()).map(|v| v.parse::<i64>().unwrap_or(-1));
     let mut d = Drafts::default();
     let result: Result<&str, AppError> = match action.as_str() {
         "reply" => {
@@ -271,6 +299,7 @@ pub(super) async fn act(
                 visibility: Some("public".into()),
                 phone_call: false,
                 cc,
+                time_spent_minutes: minutes,
                 ..CommentInput::default()
             };
             let r = a.add_comment_with_files(actor, &number, input, files).await.map(|_| "replied");
@@ -282,6 +311,7 @@ pub(super) async fn act(
             let input = CommentInput {
                 body: Some(d.note.clone()),
                 visibility: Some("internal".into()),
+                time_spent_minutes: minutes,
                 ..CommentInput::default()
             };
             let r = a.add_comment_with_files(actor, &number, input, files).await.map(|_| "noted");
@@ -294,6 +324,7 @@ pub(super) async fn act(
                 body: Some(d.call.clone()),
                 visibility: Some("internal".into()),
                 phone_call: true,
+                time_spent_minutes: minutes,
                 ..CommentInput::default()
             };
             a.add_comment(actor, &number, input).await.map(|_| "call")
@@ -336,8 +367,16 @@ pub(super) async fn act(
         }
         "resolve" => {
             d.notes = text("notes");
-            let input = ResolveInput { resolution_code: f.text("code"), resolution_notes: Some(d.notes.clone()) };
+            let input = ResolveInput {
+                resolution_code: f.text("code"),
+                resolution_notes: Some(d.notes.clone()),
+                time_spent_minutes: minutes,
+            };
             a.resolve(actor, &number, input).await.map(|_| "resolved")
+        }
+        "log_time" => {
+            let input = orion_app::tickets::time::TimeInput { minutes, work: f.text("work"), note: f.text("note") };
+            a.log_time(actor, &number, input).await.map(|_| "time_logged")
         }
         "workaround" => {
             let input = WorkaroundInput { note: f.text("note") };
