@@ -36,6 +36,7 @@ pub mod sending;
 pub mod settings;
 pub mod signin;
 pub mod sla;
+pub mod surveys;
 pub mod tickets;
 mod views;
 pub mod webhooks;

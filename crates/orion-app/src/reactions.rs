@@ -33,6 +33,7 @@ async fn react(c: &mut Conn<'_>, config: &Config, r: &Recorded) -> AppResult<()>
     crate::sla::react(c, config, r).await?;
     crate::ola::react(c, r).await?;
     crate::reports::react(c, r).await?;
+    crate::surveys::react(c, r).await?;
     crate::outbox::react(c, &config.mail, r).await?;
     crate::cmdb::react(c, r).await?;
     crate::webhooks::react(c, &config.webhooks, config.mail.portal_url.as_deref(), r).await?;

@@ -31,6 +31,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("password_reset", include_str!("../templates/mail/password_reset.txt")),
     ("agent_notice", include_str!("../templates/mail/agent_notice.txt")),
     ("digest", include_str!("../templates/mail/digest.txt")),
+    ("survey", include_str!("../templates/mail/survey.txt")),
 ];
 
 impl Default for Templates {
@@ -92,6 +93,7 @@ pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
     ("password_reset", "A link to set a new password"),
     ("agent_notice", "A notice to an agent (assigned, mentioned, a reply, …)"),
     ("digest", "An agent's morning summary"),
+    ("survey", "How did we do? (the satisfaction survey)"),
 ];
 
 fn split_subject(name: &str, out: &str) -> Result<(String, String), String> {
@@ -138,6 +140,8 @@ pub(crate) fn sample() -> Value {
         "change": {"from": "in_progress", "to": "pending", "pending_reason": "user"},
         "user": {"name": "Anna Berg", "email": "anna@example.com"},
         "reset_url": "https://help.example.com/password/reset/0123abcd",
+        "survey_url": "https://help.example.com/survey/srv_0123abcd",
+        "expires_on": "2026-12-20",
         "expires_minutes": 60,
         "agent": {"name": "Sam Agent", "email": "sam@example.com"},
         "message": "Anna Berg replied on INC0000001 “Printer on floor 3 prints blank pages”.",
@@ -237,7 +241,7 @@ pub(crate) async fn queue_plain_mail(
 }
 
 /// Templates whose messages carry a secret: their raw text is never shown.
-pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset"];
+pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset", "survey"];
 
 /// Queues the sending of a stored message; `ticket_id` (the ticket it is about) keeps a ticket's
 /// mail in order among the job worker's concurrent work.

@@ -31,6 +31,7 @@ pub mod sla;
 pub mod sql;
 mod sqlite_conns;
 pub mod sso;
+pub mod surveys;
 pub mod tickets;
 pub mod timeline;
 pub mod tokens;

@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_desk"),
     migration!(27, "0027_reports"),
     migration!(28, "0028_time_tracking"),
+    migration!(29, "0029_surveys"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -111,3 +111,32 @@ mod tests {
         assert_eq!(label("walk_in"), "Walk in");
     }
 }
+
+/// Satisfaction surveys sent in a period: how many, how many answered, the average of the stars
+/// (one decimal), the share of 4 and 5 stars among the answers, and the low scores (1 or 2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Csat {
+    pub sent: i64,
+    pub answered: i64,
+    /// Answered, of those sent
+    pub response_rate: Rate,
+    /// The mean of the stars given, 1–5; null without answers
+    pub average_stars: Option<f64>,
+    /// 4 or 5 stars, of the answers (the CSAT score)
+    pub satisfied: Rate,
+    /// Answers of 1 or 2 stars
+    pub low: i64,
+}
+
+impl Csat {
+    pub fn new(sent: i64, answered: i64, stars: i64, satisfied: i64, low: i64) -> Self {
+        Csat {
+            sent,
+            answered,
+            response_rate: Rate::new(answered, sent),
+            average_stars: (answered > 0).then(|| (stars as f64 * 10.0 / answered as f64).round() / 10.0),
+            satisfied: Rate::new(satisfied, answered),
+            low,
+        }
+    }
+}

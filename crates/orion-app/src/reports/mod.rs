@@ -14,7 +14,7 @@ pub(crate) use outcome::react;
 
 use crate::kernel::access::require_staff;
 use crate::{App, AppError, AppResult};
-use figures::{AGE_BANDS, Rate, Spread, label};
+use figures::{AGE_BANDS, Csat, Rate, Spread, label};
 use orion_domain::{Actor, FieldErrors, Timestamp};
 use orion_store::reports::{self as store, Measure, Scope};
 use orion_store::worklog;
@@ -103,6 +103,8 @@ pub struct Summary {
     pub time_minutes: i64,
     /// Tickets with time logged in the period
     pub time_tickets: i64,
+    /// Satisfaction surveys sent in the period and their answers
+    pub csat: Csat,
 }
 
 /// Time logged in the period for one tier or category.
@@ -207,6 +209,8 @@ pub struct ReportTicket {
     pub response_minutes: Option<i64>,
     /// Working minutes to resolution (resolved tickets)
     pub resolution_minutes: Option<i64>,
+    /// The stars given (survey lists)
+    pub survey_score: Option<i64>,
 }
 
 /// `GET /api/v1/reports/tickets`: the tickets one number counts.
@@ -243,10 +247,13 @@ pub enum Metric {
     UpdateMeasured,
     UpdateBreached,
     TimeLogged,
+    Surveyed,
+    SurveyAnswered,
+    SurveyLow,
 }
 
 impl Metric {
-    pub const ALL: [(Metric, &'static str, &'static str); 17] = [
+    pub const ALL: [(Metric, &'static str, &'static str); 20] = [
         (Metric::Created, "created", "Tickets created"),
         (Metric::Backlog, "backlog", "Tickets open now"),
         (Metric::Resolved, "resolved", "Tickets resolved"),
@@ -264,7 +271,19 @@ impl Metric {
         (Metric::UpdateMeasured, "update_measured", "Resolved tickets with an update-interval target"),
         (Metric::UpdateBreached, "update_breached", "Update-interval targets breached"),
         (Metric::TimeLogged, "time_logged", "Tickets with time logged in the period"),
+        (Metric::Surveyed, "surveyed", "Tickets whose satisfaction survey was sent in the period"),
+        (Metric::SurveyAnswered, "survey_answered", "Satisfaction surveys answered"),
+        (Metric::SurveyLow, "survey_low", "Satisfaction surveys answered with 1 or 2 stars"),
     ];
+
+    /// The same rule as SQL over `survey` (the survey lists).
+    fn survey_condition(self) -> &'static str {
+        match self {
+            Metric::SurveyAnswered => "answered_at IS NOT NULL",
+            Metric::SurveyLow => "score <= 2",
+            _ => "1 = 1",
+        }
+    }
 
     pub fn parse(s: &str) -> Option<Metric> {
         Self::ALL.iter().find(|(_, k, _)| *k == s).map(|(m, _, _)| *m)
@@ -281,7 +300,13 @@ impl Metric {
     /// The same rule as [`Metric::counts`], as SQL over `ticket_outcome` (for the lists).
     fn condition(self) -> &'static str {
         match self {
-            Metric::Created | Metric::Backlog | Metric::Resolved | Metric::TimeLogged => "1 = 1",
+            Metric::Created
+            | Metric::Backlog
+            | Metric::Resolved
+            | Metric::TimeLogged
+            | Metric::Surveyed
+            | Metric::SurveyAnswered
+            | Metric::SurveyLow => "1 = 1",
             Metric::Responded => "response_ms IS NOT NULL",
             Metric::LoggedAtL1 => "first_tier = 1",
             Metric::FirstContact => "first_tier = 1 AND max_tier = 1 AND reopen_count = 0",
@@ -302,7 +327,12 @@ impl Metric {
     fn counts(self, o: &Measure) -> bool {
         // SLA results: 1 met, 2 breached, 0 no such clock.
         match self {
-            Metric::Created | Metric::Backlog | Metric::TimeLogged => false,
+            Metric::Created
+            | Metric::Backlog
+            | Metric::TimeLogged
+            | Metric::Surveyed
+            | Metric::SurveyAnswered
+            | Metric::SurveyLow => false,
             Metric::Resolved => true,
             Metric::Responded => o.response_ms.is_some(),
             Metric::LoggedAtL1 => o.first_tier == 1,
@@ -339,6 +369,7 @@ pub fn summarize(created: i64, resolved: &[&Measure]) -> Summary {
         sla_update: met(Metric::UpdateMeasured, Metric::UpdateBreached),
         time_minutes: 0,
         time_tickets: 0,
+        csat: Csat::new(0, 0, 0, 0, 0),
     }
 }
 
@@ -625,6 +656,12 @@ async fn name_agents(c: &mut Conn<'_>, f: &mut Filter, ids: impl Iterator<Item =
     Ok(())
 }
 
+/// The survey figures of result rows added up.
+fn csat_of(rows: &[orion_store::surveys::Results]) -> Csat {
+    let sum = |f: fn(&orion_store::surveys::Results) -> i64| rows.iter().map(f).sum::<i64>();
+    Csat::new(sum(|r| r.sent), sum(|r| r.answered), sum(|r| r.stars), sum(|r| r.satisfied), sum(|r| r.low))
+}
+
 /// A UTC day (days since the epoch) as `YYYY-MM-DD`.
 fn date_of_day(day: i64) -> String {
     Timestamp(day * 86_400_000).to_rfc3339()[..10].to_string()
@@ -654,6 +691,9 @@ impl App {
         };
         let spent_tier = worklog::spent(&mut c, &f.scope, f.from, f.to, Some("tier")).await?;
         let spent_category = worklog::spent(&mut c, &f.scope, f.from, f.to, Some("category_id")).await?;
+        let surveys =
+            orion_store::surveys::results(&mut c, &f.scope, (f.from, f.to), 2, f.by.map(By::time_column)).await?;
+        let surveys_before = orion_store::surveys::results(&mut c, &f.scope, (prev_from, f.from), 2, None).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
         let at_risk = store::due_within(&mut c, &f.scope, (now, now + AT_RISK_MS)).await?;
         let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
@@ -661,6 +701,7 @@ impl App {
             agents.extend(outcomes.iter().filter_map(|o| o.key.as_deref()?.parse::<i64>().ok()));
             agents.extend(created.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
             agents.extend(spent.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
+            agents.extend(surveys.iter().filter_map(|c| c.key.as_deref()?.parse::<i64>().ok()));
         }
         name_agents(&mut c, &mut f, agents.into_iter()).await?;
         drop(r);
@@ -712,27 +753,34 @@ impl App {
         let breakdown = match f.by {
             None => Vec::new(),
             Some(by) => {
-                type Row<'a> = (String, i64, Vec<&'a Measure>, (i64, i64));
+                type Row<'a> = (String, i64, Vec<&'a Measure>, (i64, i64), Csat);
+                let none = Csat::new(0, 0, 0, 0, 0);
                 let mut rows: BTreeMap<String, Row> = BTreeMap::new();
                 for row in &created {
                     let (k, text) = f.key_of(by, row.key.as_deref());
-                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).1 += row.n;
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0), none)).1 += row.n;
                 }
                 for o in &now_resolved {
                     let (k, text) = f.key_of(by, o.key.as_deref());
-                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).2.push(o);
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0), none)).2.push(o);
                 }
                 for s in &spent {
                     let (k, text) = f.time_key_of(by, s.key.as_deref());
-                    let t = &mut rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0))).3;
+                    let t = &mut rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0), none)).3;
                     t.0 += s.minutes;
                     t.1 += s.tickets;
                 }
+                for r in &surveys {
+                    let (k, text) = f.time_key_of(by, r.key.as_deref());
+                    rows.entry(k).or_insert_with(|| (text, 0, Vec::new(), (0, 0), none)).4 =
+                        csat_of(std::slice::from_ref(r));
+                }
                 rows.into_iter()
-                    .map(|(key, (label, cr, re, (minutes, tickets)))| {
+                    .map(|(key, (label, cr, re, (minutes, tickets), csat))| {
                         let mut summary = summarize(cr, &re);
                         summary.time_minutes = minutes;
                         summary.time_tickets = tickets;
+                        summary.csat = csat;
                         BreakdownRow { key, label, summary }
                     })
                     .collect()
@@ -741,7 +789,9 @@ impl App {
         let mut summary = summarize(created_now, &now_resolved);
         summary.time_minutes = spent.iter().map(|s| s.minutes).sum();
         summary.time_tickets = spent_all.as_ref().unwrap_or(&spent).iter().map(|s| s.tickets).sum();
+        summary.csat = csat_of(&surveys);
         let mut previous = summarize(created_before, &prev_resolved);
+        previous.csat = csat_of(&surveys_before);
         previous.time_minutes = spent_before.iter().map(|s| s.minutes).sum();
         previous.time_tickets = spent_before.iter().map(|s| s.tickets).sum();
         let time_rows = |rows: &[worklog::Spent], by: By| -> Vec<TimeSpent> {
@@ -830,6 +880,7 @@ impl App {
         let mut c = r.conn();
         let f = filter(&mut c, actor, q, now).await?;
         // One more than a page tells whether another follows.
+        let mut scores: HashMap<i64, Option<i64>> = HashMap::new();
         let (total, ids, measured, next) = match metric {
             Metric::Created | Metric::Backlog => {
                 let which = match metric {
@@ -853,6 +904,27 @@ impl App {
                 let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
                 ids.truncate(limit as usize);
                 (total, ids, HashMap::<i64, store::Outcome>::new(), next)
+            }
+            Metric::Surveyed | Metric::SurveyAnswered | Metric::SurveyLow => {
+                let keyset = cursor.map(|(at, id)| (at.unwrap_or(i64::MAX), id));
+                let (total, mut rows) = orion_store::surveys::page(
+                    &mut c,
+                    &f.scope,
+                    (f.from, f.to),
+                    metric.survey_condition(),
+                    keyset,
+                    limit + 1,
+                )
+                .await?;
+                let next = (rows.len() as i64 > limit).then(|| {
+                    let last = &rows[limit as usize - 1];
+                    format!("{}.{}", last.sent_at, last.id)
+                });
+                rows.truncate(limit as usize);
+                for r in &rows {
+                    scores.insert(r.ticket_id, r.score);
+                }
+                (total, rows.iter().map(|r| r.ticket_id).collect(), HashMap::<i64, store::Outcome>::new(), next)
             }
             Metric::TimeLogged => {
                 let (total, mut ids) =
@@ -893,6 +965,7 @@ impl App {
                     resolved_at: m.map(|m| Timestamp(m.resolved_at).to_rfc3339()),
                     response_minutes: m.and_then(|m| m.response_ms.map(figures::minutes)),
                     resolution_minutes: m.map(|m| figures::minutes(m.resolution_ms)),
+                    survey_score: scores.get(id).copied().flatten(),
                 })
             })
             .collect();
@@ -922,6 +995,7 @@ impl App {
                     "resolved_at",
                     "response_minutes",
                     "resolution_minutes",
+                    "survey_score",
                 ])
                 .map_err(io)?;
                 loop {
@@ -939,6 +1013,7 @@ impl App {
                             t.resolved_at.clone().unwrap_or_default(),
                             opt(t.response_minutes),
                             opt(t.resolution_minutes),
+                            opt(t.survey_score),
                         ])
                         .map_err(io)?;
                     }
@@ -1055,6 +1130,9 @@ impl App {
                             "sla_resolution_percent",
                             "reopen_percent",
                             "time_logged_minutes",
+                            "surveys_answered",
+                            "csat_average_stars",
+                            "csat_satisfied_percent",
                         ])
                         .map_err(io)?;
                         for b in &k.breakdown {
@@ -1071,6 +1149,9 @@ impl App {
                                 pct(&s.sla_resolution),
                                 pct(&s.reopen_rate),
                                 s.time_minutes.to_string(),
+                                s.csat.answered.to_string(),
+                                s.csat.average_stars.map(|a| format!("{a:.1}")).unwrap_or_default(),
+                                pct(&s.csat.satisfied),
                             ])
                             .map_err(io)?;
                         }
@@ -1183,5 +1264,13 @@ pub fn summary_rows(s: &Summary) -> Vec<SummaryRow> {
         row("Resolution target met", pct(&s.sla_resolution), Some("resolution_breached")),
         row("Update-interval target met", pct(&s.sla_update), Some("update_breached")),
         row("Time logged (hours)", hours(s.time_minutes), Some("time_logged")),
+        row("Satisfaction surveys sent", s.csat.sent.to_string(), Some("surveyed")),
+        row("Surveys answered", pct(&s.csat.response_rate), Some("survey_answered")),
+        row(
+            "Satisfaction, average stars (of 5)",
+            s.csat.average_stars.map(|a| format!("{a:.1}")).unwrap_or_else(|| "–".into()),
+            Some("survey_answered"),
+        ),
+        row("Satisfied (4 or 5 stars)", pct(&s.csat.satisfied), Some("survey_low")),
     ]
 }

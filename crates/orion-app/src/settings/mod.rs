@@ -4,6 +4,7 @@
 pub(crate) mod cache;
 pub mod mail;
 pub(crate) mod sla;
+pub mod surveys;
 
 pub(crate) use cache::{Config, ConfigCache, service_desk};
 

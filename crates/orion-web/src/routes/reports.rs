@@ -1,17 +1,72 @@
 //! `/api/v1/reports/...`: the leads' KPIs, the ticket list behind each number, CSV exports.
 
 use super::ApiResult;
-use crate::extract::{ApiPath, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orion_app::reports::{Kpis, ReportQuery, ReportTable, ReportTickets};
+use orion_app::settings::surveys::SurveySettings;
+use orion_app::surveys::{Survey, SurveyAnswer};
 use utoipa_axum::routes;
 
 pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
-    r.routes(routes!(kpis)).routes(routes!(tickets)).routes(routes!(export))
+    r.routes(routes!(kpis))
+        .routes(routes!(tickets))
+        .routes(routes!(export))
+        .routes(routes!(get_survey_settings, put_survey_settings))
+        .routes(routes!(ticket_survey, answer_survey))
+}
+
+/// How satisfaction surveys are sent (staff).
+#[utoipa::path(get, path = "/api/v1/settings/surveys", tag = "settings",
+    security(("bearer" = [])),
+    responses((status = 200, body = SurveySettings), (status = 403, body = ErrorBody)))]
+async fn get_survey_settings(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<SurveySettings>> {
+    Ok(Json(s.app.survey_settings(&actor).await?))
+}
+
+/// Change how satisfaction surveys are sent (admins).
+#[utoipa::path(put, path = "/api/v1/settings/surveys", tag = "settings", request_body = SurveySettings,
+    security(("bearer" = [])),
+    responses((status = 200, body = SurveySettings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_survey_settings(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(input): ApiJson<SurveySettings>,
+) -> ApiResult<Json<SurveySettings>> {
+    Ok(Json(s.app.set_survey_settings(&actor, input).await?))
+}
+
+/// A ticket's satisfaction survey: its requester's own, or (staff) any they may see.
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/survey", tag = "tickets",
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Survey), (status = 404, description = "No survey was sent", body = ErrorBody)))]
+async fn ticket_survey(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<Survey>> {
+    Ok(Json(s.app.ticket_survey(&actor, &number).await?))
+}
+
+/// The requester answers their ticket's survey: 1–5 stars and a comment (required below the
+/// score the settings name). Once; 409 when answered already or expired.
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/survey", tag = "tickets", request_body = SurveyAnswer,
+    params(("number" = String, Path, description = "e.g. INC0000042")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Survey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn answer_survey(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<SurveyAnswer>,
+) -> ApiResult<Json<Survey>> {
+    Ok(Json(s.app.answer_ticket_survey(&actor, &number, input).await?))
 }
 
 /// The KPIs of a period under filters, with the period before, the backlog, the workload and an

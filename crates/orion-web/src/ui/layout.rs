@@ -149,6 +149,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "detected" => "Detection ran; new proposals are listed below.",
         "workaround_applied" => "Ticket resolved with the problem's workaround.",
         "time_logged" => "Time logged.",
+        "survey_thanks" => "Thank you for your rating.",
+        "surveys_saved" => "Survey settings saved.",
         "change_created" => "Change logged.",
         "change_moved" => "Change moved.",
         "change_saved" => "Change saved.",

@@ -26,6 +26,7 @@ mod layout;
 mod links;
 mod portal;
 mod session;
+mod survey;
 mod views;
 
 pub(crate) use guard::guard;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(links::routes())
         .merge(kb::routes())
+        .merge(survey::routes())
         .merge(agent::routes())
         .merge(portal::routes())
         .merge(admin::routes())

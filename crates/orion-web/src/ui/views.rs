@@ -94,6 +94,10 @@ fn entry_label(kind: &str, d: &serde_json::Value) -> String {
             format!("recorded the approval: {}", words(&s("approval")))
         }
         "analysis_updated" => "updated the analysis".into(),
+        "survey_answered" => match num("score") {
+            Some(n) => format!("rated the support {n} of 5 stars"),
+            None => "answered the satisfaction survey".into(),
+        },
         "change_updated" => "updated the change".into(),
         "sla_started" => match num("target_minutes") {
             Some(m) => format!("started the {} clock: due within {}", target.to_lowercase(), minutes(m)),

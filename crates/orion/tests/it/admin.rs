@@ -817,6 +817,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/groups".into(),
         "/admin/categories".into(),
         "/admin/priority-matrix".into(),
+        "/admin/surveys".into(),
         "/admin/tokens".into(),
         "/admin/security".into(),
         "/admin/retention".into(),

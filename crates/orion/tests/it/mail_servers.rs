@@ -27,7 +27,7 @@ pub(crate) fn have(program: &str, what: &str) -> bool {
     found
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -413,13 +413,13 @@ async fn imap_mailboxes_are_polled_without_loss_or_duplicates(engine: Engine) {
 }
 
 /// aiosmtpd with STARTTLS and AUTH; every accepted message lands in `dir` as N.eml + N.json.
-struct Sink {
+pub(crate) struct Sink {
     child: Child,
     dir: tempfile::TempDir,
 }
 
 impl Sink {
-    fn start(port: u16, cert: &Path, key: &Path) -> Sink {
+    pub(crate) fn start(port: u16, cert: &Path, key: &Path) -> Sink {
         let dir = tempfile::tempdir().unwrap();
         let script = format!("{}/tests/it/fixtures/smtp_sink.py", env!("CARGO_MANIFEST_DIR"));
         let child = Command::new("/usr/bin/python3")
@@ -437,7 +437,7 @@ impl Sink {
     }
 
     /// Messages received so far, in order: envelope and parsed message.
-    fn received(&self) -> Vec<(Value, orion_mail::Inbound, String)> {
+    pub(crate) fn received(&self) -> Vec<(Value, orion_mail::Inbound, String)> {
         let mut out = Vec::new();
         for n in 1.. {
             let raw = match std::fs::read(self.dir.path().join(format!("{n}.eml"))) {

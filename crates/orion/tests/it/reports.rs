@@ -17,6 +17,7 @@ engine_tests!(
     report_queries_with_mistakes_name_the_field,
     a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number,
     time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_require_it,
+    a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead,
 );
 
 const MIN: i64 = 60_000;
@@ -866,4 +867,205 @@ async fn time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_
     let r = w.post(&format!("/agent/tickets/{n7}/log_time"), &[("minutes", "lots")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a typed mistake is refused on the page");
     assert!(r.body.contains("minutes"), "{}", r.body);
+}
+
+/// The survey links the sink received, in order: (ticket number from the subject, link).
+fn survey_links(sink: &crate::mail_servers::Sink) -> Vec<(String, String)> {
+    sink.received()
+        .into_iter()
+        .filter(|(_, m, _)| m.subject.ends_with("How did we do?"))
+        .map(|(_, m, _)| {
+            let number = m.subject.trim_start_matches('[').split(']').next().unwrap().to_string();
+            let at = m.text.find("https://help.example.com/survey/").expect("a survey link");
+            let link = m.text[at..].split('?').next().unwrap().to_string();
+            (number, link.trim_start_matches("https://help.example.com").to_string())
+        })
+        .collect()
+}
+
+async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead(engine: Engine) {
+    use orion_app::jobs::standard_worker;
+    if !crate::mail_servers::have("openssl", "openssl")
+        || !std::process::Command::new("/usr/bin/python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        assert!(!orion_testkit::in_ci(), "python3-aiosmtpd is required under CI=true (scripts/test installs it)");
+        eprintln!("\n*** python3-aiosmtpd missing: test SKIPPED ***\n");
+        return;
+    }
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let sam = &d.agent["Service Desk"];
+    let (_, groups) = t.get(&d.admin, "/api/v1/groups").await;
+    let desk_id =
+        groups.as_array().unwrap().iter().find(|g| g["name"] == "Service Desk").unwrap()["id"].as_i64().unwrap();
+    let (s, b) = t.patch(&d.admin, &format!("/api/v1/groups/{desk_id}"), json!({"lead": "lena@example.com"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = t
+        .put(&d.admin, "/api/v1/settings/mail",
+             json!({"addresses": ["help@example.com"], "from_name": "Example IT", "portal_url": "https://help.example.com/"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut settings = json!({"enabled": true, "sample_percent": 100, "delay_minutes": 60, "expiry_days": 7,
+                              "cooldown_days": 0, "comment_required_below": 3, "follow_up_at_or_below": 2});
+    let mut wrong = settings.clone();
+    wrong["sample_percent"] = json!(101);
+    let (s, e) = t.put(&d.admin, "/api/v1/settings/surveys", wrong).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["sample_percent"].is_string(), "{e}");
+    let (s, _) = t.put(sam, "/api/v1/settings/surveys", settings.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only admins change the settings");
+    let (s, b) = t.put(&d.admin, "/api/v1/settings/surveys", settings.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    // A real relay (STARTTLS, AUTH) and the job worker that sends.
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::mail_servers::certificate(certs.path());
+    let port = crate::mail_servers::free_port();
+    let sink = crate::mail_servers::Sink::start(port, &cert, &key);
+    let mut relay =
+        orion_mail::outbound::Relay::parse(&format!("smtp://relay-user:relay-pass@localhost:{port}")).unwrap();
+    relay.ca_file = Some(ca);
+    relay.timeout = std::time::Duration::from_secs(10);
+    let sender = orion_mail::outbound::Sender::new(&relay, "orion.test").unwrap();
+    let app =
+        t.app.clone().with_mail_runtime(orion_app::outbox::MailRuntime { relay: Some(sender), ..Default::default() });
+    let worker = standard_worker(app, "survey-worker");
+    let run = || async {
+        for _ in 0..4 {
+            worker.run_due().await.unwrap();
+        }
+    };
+
+    let start = at("2026-11-10T09:00:00Z");
+    t.clock.set(Timestamp(start));
+    let log = |title: &'static str, requester: &'static str| {
+        let body = json!({"title": title, "description": "d", "impact": 3, "urgency": 3, "requester": requester,
+                          "assignment_group": "Service Desk", "assignee": "sam@example.com"});
+        async move {
+            let (s, b) = t.post(sam, "/api/v1/tickets", body).await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            b["number"].as_str().unwrap().to_string()
+        }
+    };
+    let resolve = |n: String| async move {
+        let (s, b) = t
+            .post(
+                sam,
+                &format!("/api/v1/tickets/{n}/resolve"),
+                json!({"resolution_code": "fixed", "resolution_notes": "Done"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    };
+    let a = log("Printer jams", "alice@example.com").await;
+    let b = log("VPN drops", "alice@example.com").await;
+    let own = log("My own laptop", "sam@example.com").await;
+    let dd = log("Mailbox full", "alice@example.com").await;
+    let f = log("Screen flickers", "alice@example.com").await;
+    for n in [&a, &b, &own, &dd, &f] {
+        resolve(n.clone()).await;
+    }
+    // B is reopened before its survey is due; the agent who asked for himself is never asked.
+    let (s, _) = t.post(&d.requester, &format!("/api/v1/tickets/{b}/reopen"), json!({"reason": "Again"})).await;
+    assert_eq!(s, StatusCode::OK);
+    t.clock.set(Timestamp(start + 30 * MIN));
+    run().await;
+    assert!(survey_links(&sink).is_empty(), "nothing before the delay");
+    t.clock.set(Timestamp(start + 61 * MIN));
+    run().await;
+    let links = survey_links(&sink);
+    let asked: BTreeSet<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(asked, [a.as_str(), dd.as_str(), f.as_str()].into_iter().collect(), "{links:?}");
+    let link_of = |n: &str| links.iter().find(|(x, _)| x == n).unwrap().1.clone();
+    let got = sink.received();
+    let (env, m, _) = got.iter().find(|(_, m, _)| m.subject == format!("[{a}] How did we do?")).unwrap();
+    assert_eq!(env["rcpt_to"], json!(["alice@example.com"]));
+    assert!(m.text.contains("?score=5") && m.text.contains("?score=1"), "one link per score: {}", m.text);
+
+    // Opening the link records nothing (mail scanners open links); the button does, once.
+    let mut w = Web::new(t);
+    let page = w.get(&format!("{}?score=2", link_of(&a))).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("value=\"2\" required checked"), "the chosen score is preselected: {}", page.body);
+    let (_, open) = t.get(&d.requester, &format!("/api/v1/tickets/{a}/survey")).await;
+    assert_eq!(open["state"], "open", "{open}");
+    let r = w.post(&link_of(&a), &[("score", "2"), ("comment", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a low score needs a comment");
+    assert!(r.body.contains("comment") || r.body.contains("what went wrong"), "{}", r.body);
+    let r = w.post(&link_of(&a), &[("score", "2"), ("comment", "Took three days to hear back")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"survey-done\""), "{}", r.body);
+    let again = w.post(&link_of(&a), &[("score", "5"), ("comment", "")]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "the link works once");
+    let (_, done) = t.get(&d.lead, &format!("/api/v1/tickets/{a}/survey")).await;
+    assert_eq!((done["state"].as_str(), done["score"].as_i64()), (Some("answered"), Some(2)), "{done}");
+    let unknown = w.get(&format!("/survey/srv_{}", "0".repeat(64))).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // The low score opened a follow-up task for the group's lead; the answer is on the timeline.
+    let task = done["follow_up"].as_str().expect("a follow-up task").to_string();
+    let (_, task) = t.get(&d.lead, &format!("/api/v1/tickets/{task}")).await;
+    assert_eq!(
+        (task["assignee"].as_str(), task["assignment_group"].as_str()),
+        (Some("lena@example.com"), Some("Service Desk")),
+        "{task}"
+    );
+    assert!(task["description"].as_str().unwrap().contains("Took three days"), "{task}");
+    let (_, tl) = t.get(sam, &format!("/api/v1/tickets/{a}/timeline?limit=100")).await;
+    let items = tl["items"].as_array().unwrap();
+    let entry = items.iter().find(|e| e["kind"] == "survey_answered").expect("the answer on the timeline");
+    assert_eq!(entry["visibility"], "internal");
+    let (_, public) = t.get(&d.requester, &format!("/api/v1/tickets/{a}/timeline?limit=100")).await;
+    assert!(public["items"].as_array().unwrap().iter().all(|e| e["kind"] != "survey_answered"));
+
+    // The requester answers another in the portal's API; a third expires unanswered.
+    let (s, e) = t.post(sam, &format!("/api/v1/tickets/{dd}/survey"), json!({"score": 5})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only the requester answers: {e}");
+    let (s, e) = t.post(&d.requester, &format!("/api/v1/tickets/{dd}/survey"), json!({"score": 9})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["score"].is_string(), "{e}");
+    let (s, e) = t.post(&d.requester, &format!("/api/v1/tickets/{dd}/survey"), json!({"score": 5})).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    t.clock.set(Timestamp(start + 8 * DAY));
+    let expired = w.get(&link_of(&f)).await;
+    assert!(expired.body.contains("id=\"survey-expired\""), "{}", expired.body);
+    let late = w.post(&link_of(&f), &[("score", "4"), ("comment", "")]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+
+    // The cooldown: asked within it, not asked again.
+    settings["cooldown_days"] = json!(30);
+    let (s, _) = t.put(&d.admin, "/api/v1/settings/surveys", settings).await;
+    assert_eq!(s, StatusCode::OK);
+    let g = log("Keyboard sticks", "alice@example.com").await;
+    resolve(g.clone()).await;
+    t.clock.set(Timestamp(start + 8 * DAY + 2 * 60 * MIN));
+    run().await;
+    assert!(survey_links(&sink).iter().all(|(n, _)| n != &g), "within the cooldown");
+    let (s, _) = t.get(&d.requester, &format!("/api/v1/tickets/{g}/survey")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The reports: sent, answered, average, satisfied, low — and the lists behind them.
+    let period = "from=2026-11-01&to=2026-12-01";
+    let (s, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}&by=agent")).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    let c = &k["summary"]["csat"];
+    assert_eq!((c["sent"].as_i64(), c["answered"].as_i64(), c["low"].as_i64()), (Some(3), Some(2), Some(1)), "{c}");
+    assert_eq!(c["average_stars"].as_f64(), Some(3.5));
+    assert_eq!((c["satisfied"]["count"].as_i64(), c["satisfied"]["of"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(c["response_rate"]["percent"].as_f64(), Some(66.7));
+    let sam_row = k["breakdown"].as_array().unwrap().iter().find(|r| r["key"] == "sam@example.com").unwrap().clone();
+    assert_eq!(sam_row["summary"]["csat"]["answered"], 2, "{sam_row}");
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=survey_low"), 5).await;
+    assert_eq!((total, got), (1, vec![a.clone()]));
+    let (total, _) = listed(t, &d.lead, &[], &format!("{period}&metric=surveyed"), 2).await;
+    assert_eq!(total, 3);
+    let summary = csv(t, &d.lead, &format!("/api/v1/reports/csv/summary?{period}")).await;
+    assert!(
+        summary.contains("\"Satisfaction, average stars (of 5)\",3.5,")
+            || summary.contains("Satisfaction, average stars (of 5),3.5,"),
+        "{summary}"
+    );
 }

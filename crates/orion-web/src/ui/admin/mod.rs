@@ -52,6 +52,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/categories", get(categories).post(create_category))
         .route("/admin/categories/{id}/active", post(toggle_category))
         .route("/admin/priority-matrix", get(matrix).post(save_matrix))
+        .route("/admin/surveys", get(surveys).post(save_surveys))
         .route("/admin/tokens", get(tokens))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/security", get(security).post(save_security))
@@ -603,6 +604,55 @@ async fn save_security(State(s): State<AppState>, user: WebUser, f: Fields) -> R
         Ok(_) => done("/admin/security", "settings_saved"),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
             security_page(&s, &user, &HashMap::new(), Some(settings), Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/surveys.html")]
+struct SurveysPage {
+    l: Layout,
+    s: orion_app::settings::surveys::SurveySettings,
+    error: Option<String>,
+}
+
+async fn surveys(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = admin_only(&user) {
+        return r;
+    }
+    match s.app.survey_settings(&user.actor).await {
+        Ok(settings) => render(&SurveysPage {
+            l: Layout::new(Some(&user), "Satisfaction surveys", "admin", flash(&q)),
+            s: settings,
+            error: None,
+        }),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn save_surveys(State(s): State<AppState>, user: WebUser, f: Fields) -> Response {
+    // A number typed wrong reaches the app out of range, so the page names the field.
+    let n = |k: &str| f.get(k).map(|v| v.trim().parse::<i64>().unwrap_or(-1)).unwrap_or(-1);
+    let settings = orion_app::settings::surveys::SurveySettings {
+        enabled: f.checked("enabled"),
+        sample_percent: n("sample_percent"),
+        delay_minutes: n("delay_minutes"),
+        expiry_days: n("expiry_days"),
+        cooldown_days: n("cooldown_days"),
+        comment_required_below: n("comment_required_below"),
+        follow_up_at_or_below: n("follow_up_at_or_below"),
+    };
+    match s.app.set_survey_settings(&user.actor, settings.clone()).await {
+        Ok(_) => done("/admin/surveys", "surveys_saved"),
+        Err(e @ AppError::Validation(_)) => {
+            let p = SurveysPage {
+                l: Layout::new(Some(&user), "Satisfaction surveys", "admin", None),
+                s: settings,
+                error: Some(explain(&e)),
+            };
+            let err = p.error.clone();
+            with_status(render(&p), &err)
         }
         Err(e) => error_page(Some(&user), &e),
     }

@@ -389,6 +389,7 @@ async fn dashboard(
                     "Resolution target met",
                     "Reopened",
                     "Time logged (hours)",
+                    "Satisfaction (average stars)",
                 ];
                 page.breakdown = k
                     .breakdown
@@ -413,6 +414,10 @@ async fn dashboard(
                                 cell(pct(&s.sla_resolution), "resolution_breached"),
                                 cell(pct(&s.reopen_rate), "reopened"),
                                 cell(hours(s.time_minutes), "time_logged"),
+                                cell(
+                                    s.csat.average_stars.map(|a| format!("{a:.1}")).unwrap_or_else(|| "–".into()),
+                                    "survey_answered",
+                                ),
                             ],
                         }
                     })

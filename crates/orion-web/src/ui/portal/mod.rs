@@ -27,6 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/portal/tickets/{number}/reply", post(reply).layer(uploads))
         .route("/portal/tickets/{number}/confirm", post(confirm))
         .route("/portal/tickets/{number}/reopen", post(reopen))
+        .route("/portal/tickets/{number}/survey", post(answer_survey))
 }
 
 pub(super) struct MyRow {
@@ -211,6 +212,13 @@ struct TicketPage {
     form: String,
     error: Option<String>,
     draft: String,
+    /// The satisfaction survey of the ticket, when one was sent
+    survey: Option<orion_app::surveys::Survey>,
+    /// The survey form's fields (shared with the page a survey link opens)
+    action: String,
+    chosen: String,
+    required_below: i64,
+    comment: String,
 }
 
 async fn ticket_page(
@@ -237,6 +245,7 @@ async fn ticket_page(
     };
     let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| article_hit(a, None)).collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let survey = s.app.ticket_survey(&user.actor, &t.number).await.ok();
     let mut t = ticket_view(t);
     // The same words for the state as the requester's list uses.
     t.state = portal_state(&t.state_code);
@@ -246,6 +255,11 @@ async fn ticket_page(
         entries,
         linked: hits(articles.linked),
         related: hits(articles.related),
+        action: format!("/portal/tickets/{number}/survey"),
+        chosen: String::new(),
+        required_below: survey.as_ref().map(|v| v.comment_required_below).unwrap_or(1),
+        comment: if form == "survey" { draft.clone() } else { String::new() },
+        survey,
         form: form.to_string(),
         error,
         draft,
@@ -275,6 +289,20 @@ async fn reply(State(s): State<AppState>, user: WebUser, Path(number): Path<Stri
         Ok(_) => done(&format!("/portal/tickets/{number}"), "sent"),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
             ticket_page(&s, &user, &number, None, "reply", Some(explain(&e)), body).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// "How did we do?": the requester rates the support of their resolved ticket.
+async fn answer_survey(State(s): State<AppState>, user: WebUser, Path(number): Path<String>, f: Fields) -> Response {
+    let comment = f.get("comment").unwrap_or_default().to_string();
+    let score = f.get("score").map(|v| v.trim().parse::<i64>().unwrap_or(0));
+    let input = orion_app::surveys::SurveyAnswer { score, comment: Some(comment.clone()) };
+    match s.app.answer_ticket_survey(&user.actor, &number, input).await {
+        Ok(_) => done(&format!("/portal/tickets/{number}"), "survey_thanks"),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            ticket_page(&s, &user, &number, None, "survey", Some(explain(&e)), comment).await
         }
         Err(e) => error_page(Some(&user), &e),
     }
