@@ -160,3 +160,4 @@ pub fn date() -> Schema {
     )
 }
 one_of!(time_work, time_work_exact: ["task", "call", "note", "other"]);
+one_of!(frequencies, frequencies_exact: ["daily", "weekly", "monthly"]);

@@ -240,6 +240,40 @@ pub(crate) async fn queue_plain_mail(
     Ok(())
 }
 
+/// Queues a message composed by the caller (a scheduled report with its parts) in the caller's
+/// transaction: stored, listed in the outbox under `template`, sent by the `mail.send` job.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn queue_raw(
+    c: &mut Conn<'_>,
+    template: &str,
+    from: &str,
+    to: &str,
+    message_id: &str,
+    subject: &str,
+    raw: &[u8],
+    now: i64,
+) -> AppResult<()> {
+    let sha = orion_mail::sha256_hex(raw);
+    mail::put_blob(c, &sha, raw, now).await?;
+    let new = outbox::NewOutbound {
+        ticket_id: None,
+        template,
+        sender: from,
+        automatic: true,
+        recipients: to,
+        message_id,
+        subject,
+        raw_sha256: &sha,
+        status: "queued",
+        reason: None,
+    };
+    let id = outbox::insert(c, &new, now).await?;
+    queue_send(c, id, None, now).await?;
+    metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
+        .increment(1);
+    Ok(())
+}
+
 /// Templates whose messages carry a secret: their raw text is never shown.
 pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset", "survey"];
 

@@ -191,8 +191,8 @@ fn angle(id: &str) -> String {
     format!("<{}>", id.trim_matches(['<', '>']))
 }
 
-/// The message as bytes (RFC 5322, UTF-8 text body, encoded headers).
-pub fn compose(o: &Outgoing<'_>) -> Result<Vec<u8>, String> {
+/// The headers every message of Orion carries: addresses, subject, threading, loop protection.
+fn headers(o: &Outgoing<'_>) -> Result<lettre::message::MessageBuilder, String> {
     let from = Addr::new(
         (!o.from_name.is_empty()).then(|| o.from_name.to_string()),
         o.from_address.parse().map_err(|e| format!("from address {}: {e}", o.from_address))?,
@@ -202,8 +202,7 @@ pub fn compose(o: &Outgoing<'_>) -> Result<Vec<u8>, String> {
         .subject(o.subject)
         .message_id(Some(angle(o.message_id)))
         .date(SystemTime::UNIX_EPOCH + Duration::from_millis(o.date_ms.max(0) as u64))
-        .header(OrionLoop(o.from_address.to_string()))
-        .header(ContentType::TEXT_PLAIN);
+        .header(OrionLoop(o.from_address.to_string()));
     for a in o.to {
         b = b.to(a.parse().map_err(|e| format!("recipient {a}: {e}"))?);
     }
@@ -220,7 +219,35 @@ pub fn compose(o: &Outgoing<'_>) -> Result<Vec<u8>, String> {
         // Automatic mail asks Exchange not to answer it with an out-of-office reply.
         b = b.header(AutoSubmitted(kind.to_string())).header(AutoResponseSuppress("All".into()));
     }
-    let m = b.body(o.text.to_string()).map_err(|e| e.to_string())?;
+    Ok(b)
+}
+
+/// The message as bytes (RFC 5322, UTF-8 text body, encoded headers).
+pub fn compose(o: &Outgoing<'_>) -> Result<Vec<u8>, String> {
+    let m = headers(o)?.header(ContentType::TEXT_PLAIN).body(o.text.to_string()).map_err(|e| e.to_string())?;
+    Ok(m.formatted())
+}
+
+/// A file sent with a message.
+pub struct Part<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Composes `o` with an HTML version of its text beside it (`multipart/alternative`) and files
+/// after them (`multipart/mixed`), with the same headers as [`compose`].
+pub fn compose_with_parts(o: &Outgoing<'_>, html: &str, files: &[Part<'_>]) -> Result<Vec<u8>, String> {
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let alternative = MultiPart::alternative()
+        .singlepart(SinglePart::plain(o.text.to_string()))
+        .singlepart(SinglePart::html(html.to_string()));
+    let mut mixed = MultiPart::mixed().multipart(alternative);
+    for f in files {
+        let ct = ContentType::parse(f.content_type).map_err(|e| format!("{}: {e}", f.filename))?;
+        mixed = mixed.singlepart(Attachment::new(f.filename.to_string()).body(f.bytes.to_vec(), ct));
+    }
+    let m = headers(o)?.multipart(mixed).map_err(|e| e.to_string())?;
     Ok(m.formatted())
 }
 
@@ -271,5 +298,40 @@ mod tests {
         // Orion's own mail coming back is recognised as a loop and as automatic.
         assert!(m.noise.contains(&crate::Noise::OrionLoop));
         assert!(m.is_auto_reply());
+    }
+
+    #[test]
+    fn a_report_mail_has_text_html_and_files() {
+        let to = vec!["lena@example.com".to_string()];
+        let o = Outgoing {
+            from_name: "IT",
+            from_address: "help@example.com",
+            to: &to,
+            cc: &[],
+            subject: "Weekly desk report: 2026-11-30 to 2026-12-06",
+            text: "Tickets created 12\n",
+            message_id: "r1@example.com",
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: Some("auto-generated"),
+            date_ms: 1_700_000_000_000,
+        };
+        let csv = "date,created,resolved\n2026-11-30,3,2\n";
+        let raw = compose_with_parts(
+            &o,
+            "<p>Tickets created <b>12</b></p>",
+            &[Part { filename: "days.csv", content_type: "text/csv; charset=utf-8", bytes: csv.as_bytes() }],
+        )
+        .unwrap();
+        let m = crate::parse(&raw).unwrap();
+        assert_eq!(m.subject, o.subject);
+        assert!(m.text.contains("Tickets created 12"));
+        assert!(m.html.as_deref().is_some_and(|h| h.contains("<b>12</b>")));
+        assert_eq!(m.attachments.len(), 1);
+        assert_eq!(
+            (m.attachments[0].filename.as_str(), m.attachments[0].bytes.as_slice()),
+            ("days.csv", csv.as_bytes())
+        );
+        assert!(String::from_utf8_lossy(&raw).contains("Auto-Submitted: auto-generated"));
     }
 }

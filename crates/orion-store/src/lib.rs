@@ -21,6 +21,7 @@ mod migrate;
 pub mod monitoring;
 pub mod notifications;
 pub mod outbox;
+pub mod report_schedules;
 pub mod reports;
 pub mod retention;
 pub mod routing;

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(27, "0027_reports"),
     migration!(28, "0028_time_tracking"),
     migration!(29, "0029_surveys"),
+    migration!(30, "0030_report_schedules"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -9,6 +9,7 @@
 
 pub mod figures;
 mod outcome;
+pub mod schedules;
 
 pub(crate) use outcome::react;
 

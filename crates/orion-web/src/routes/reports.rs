@@ -5,8 +5,10 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::{AppState, ErrorBody};
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use orion_app::reports::schedules::{ReportRun, Schedule, ScheduleInput};
 use orion_app::reports::{Kpis, ReportQuery, ReportTable, ReportTickets};
 use orion_app::settings::surveys::SurveySettings;
 use orion_app::surveys::{Survey, SurveyAnswer};
@@ -18,6 +20,104 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(export))
         .routes(routes!(get_survey_settings, put_survey_settings))
         .routes(routes!(ticket_survey, answer_survey))
+        .routes(routes!(list_schedules, create_schedule))
+        .routes(routes!(get_schedule, update_schedule, delete_schedule))
+        .routes(routes!(schedule_runs))
+        .routes(routes!(send_schedule))
+}
+
+/// Your scheduled reports (admins: everyone's).
+#[utoipa::path(get, path = "/api/v1/reports/schedules", tag = "reports",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Schedule>), (status = 403, body = ErrorBody)))]
+async fn list_schedules(State(s): State<AppState>, Auth(actor): Auth) -> ApiResult<Json<Vec<Schedule>>> {
+    Ok(Json(s.app.report_schedules(&actor).await?))
+}
+
+/// Mail a report on a schedule: its filters, daily, weekly or monthly at an hour of a time zone,
+/// to support staff (staff). The report is what its owner may see.
+#[utoipa::path(post, path = "/api/v1/reports/schedules", tag = "reports", request_body = ScheduleInput,
+    security(("bearer" = [])),
+    responses((status = 201, body = Schedule), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_schedule(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(input): ApiJson<ScheduleInput>,
+) -> ApiResult<(StatusCode, Json<Schedule>)> {
+    Ok((StatusCode::CREATED, Json(s.app.save_report_schedule(&actor, None, input).await?)))
+}
+
+/// One scheduled report (its owner or an admin).
+#[utoipa::path(get, path = "/api/v1/reports/schedules/{id}", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Schedule), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_schedule(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Schedule>> {
+    Ok(Json(s.app.report_schedule(&actor, id).await?))
+}
+
+/// Change a scheduled report (its owner or an admin); the next run moves with the schedule.
+#[utoipa::path(patch, path = "/api/v1/reports/schedules/{id}", tag = "reports", params(("id" = i64, Path)),
+    request_body = ScheduleInput, security(("bearer" = [])),
+    responses((status = 200, body = Schedule), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 422, body = ErrorBody)))]
+async fn update_schedule(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<ScheduleInput>,
+) -> ApiResult<Json<Schedule>> {
+    Ok(Json(s.app.save_report_schedule(&actor, Some(id), input).await?))
+}
+
+/// Delete a scheduled report and its runs (its owner or an admin).
+#[utoipa::path(delete, path = "/api/v1/reports/schedules/{id}", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_schedule(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_report_schedule(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    /// The last `id` of the previous page
+    before: Option<i64>,
+}
+
+/// A scheduled report's runs with their periods and recipients, newest first, 100 a page.
+#[utoipa::path(get, path = "/api/v1/reports/schedules/{id}/runs", tag = "reports", params(("id" = i64, Path), RunsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ReportRun>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn schedule_runs(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> ApiResult<Json<Vec<ReportRun>>> {
+    Ok(Json(s.app.report_runs(&actor, id, q.before).await?))
+}
+
+/// Send a scheduled report now, for the period just ended (its owner or an admin).
+#[utoipa::path(post, path = "/api/v1/reports/schedules/{id}/send", tag = "reports", params(("id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = ReportRun), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+               (status = 409, description = "Mail is not set up", body = ErrorBody)))]
+async fn send_schedule(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ReportRun>> {
+    Ok(Json(s.app.send_report_now(&actor, id).await?))
 }
 
 /// How satisfaction surveys are sent (staff).

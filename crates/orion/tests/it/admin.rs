@@ -791,6 +791,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/agent/tags".into(),
         "/agent/reports?by=group".into(),
         "/agent/reports/tickets?metric=created".into(),
+        "/agent/reports/schedules?by=tier".into(),
         "/kb".into(),
         format!("/kb/{art}"),
         "/kb/new".into(),

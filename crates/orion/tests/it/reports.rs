@@ -18,6 +18,7 @@ engine_tests!(
     a_lead_reads_the_dashboard_in_a_browser_and_opens_a_number,
     time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_require_it,
     a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead,
+    a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs_are_listed,
 );
 
 const MIN: i64 = 60_000;
@@ -869,6 +870,37 @@ async fn time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_
     assert!(r.body.contains("minutes"), "{}", r.body);
 }
 
+/// An SMTP relay that keeps what it receives (STARTTLS and AUTH, aiosmtpd), and a job worker
+/// whose mail goes to it (see [`have_smtp_sink`] for when aiosmtpd is missing).
+fn relay(t: &TestApp) -> (crate::mail_servers::Sink, orion_app::jobs::Worker, tempfile::TempDir) {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = crate::mail_servers::certificate(certs.path());
+    let port = crate::mail_servers::free_port();
+    let sink = crate::mail_servers::Sink::start(port, &cert, &key);
+    let mut relay =
+        orion_mail::outbound::Relay::parse(&format!("smtp://relay-user:relay-pass@localhost:{port}")).unwrap();
+    relay.ca_file = Some(ca);
+    relay.timeout = std::time::Duration::from_secs(10);
+    let sender = orion_mail::outbound::Sender::new(&relay, "orion.test").unwrap();
+    let app =
+        t.app.clone().with_mail_runtime(orion_app::outbox::MailRuntime { relay: Some(sender), ..Default::default() });
+    (sink, orion_app::jobs::standard_worker(app, "report-worker"), certs)
+}
+
+fn have_smtp_sink() -> bool {
+    if !crate::mail_servers::have("openssl", "openssl")
+        || !std::process::Command::new("/usr/bin/python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        assert!(!orion_testkit::in_ci(), "python3-aiosmtpd is required under CI=true (scripts/test installs it)");
+        eprintln!("\n*** python3-aiosmtpd missing: test SKIPPED ***\n");
+        return false;
+    }
+    true
+}
+
 /// The survey links the sink received, in order: (ticket number from the subject, link).
 fn survey_links(sink: &crate::mail_servers::Sink) -> Vec<(String, String)> {
     sink.received()
@@ -884,15 +916,7 @@ fn survey_links(sink: &crate::mail_servers::Sink) -> Vec<(String, String)> {
 }
 
 async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead(engine: Engine) {
-    use orion_app::jobs::standard_worker;
-    if !crate::mail_servers::have("openssl", "openssl")
-        || !std::process::Command::new("/usr/bin/python3")
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success())
-    {
-        assert!(!orion_testkit::in_ci(), "python3-aiosmtpd is required under CI=true (scripts/test installs it)");
-        eprintln!("\n*** python3-aiosmtpd missing: test SKIPPED ***\n");
+    if !have_smtp_sink() {
         return;
     }
     let Some(d) = desk(engine).await else { return };
@@ -921,18 +945,7 @@ async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_th
     assert_eq!(s, StatusCode::OK, "{b}");
 
     // A real relay (STARTTLS, AUTH) and the job worker that sends.
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::mail_servers::certificate(certs.path());
-    let port = crate::mail_servers::free_port();
-    let sink = crate::mail_servers::Sink::start(port, &cert, &key);
-    let mut relay =
-        orion_mail::outbound::Relay::parse(&format!("smtp://relay-user:relay-pass@localhost:{port}")).unwrap();
-    relay.ca_file = Some(ca);
-    relay.timeout = std::time::Duration::from_secs(10);
-    let sender = orion_mail::outbound::Sender::new(&relay, "orion.test").unwrap();
-    let app =
-        t.app.clone().with_mail_runtime(orion_app::outbox::MailRuntime { relay: Some(sender), ..Default::default() });
-    let worker = standard_worker(app, "survey-worker");
+    let (sink, worker, _certs) = relay(t);
     let run = || async {
         for _ in 0..4 {
             worker.run_due().await.unwrap();
@@ -1068,4 +1081,127 @@ async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_th
             || summary.contains("Satisfaction, average stars (of 5),3.5,"),
         "{summary}"
     );
+}
+
+async fn a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs_are_listed(engine: Engine) {
+    if !have_smtp_sink() {
+        return;
+    }
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    month(&d).await;
+    let (s, b) = t
+        .put(&d.admin, "/api/v1/settings/mail",
+             json!({"addresses": ["help@example.com"], "from_name": "Example IT", "portal_url": "https://help.example.com/"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (sink, worker, _certs) = relay(t);
+
+    // Mistakes are named, field by field.
+    let good = json!({"name": "Weekly desk report", "frequency": "weekly", "weekday": 1, "hour": 7,
+                      "time_zone": "Europe/Berlin", "recipients": ["lena@example.com", "admin@example.com"],
+                      "filters": {"scope": "mine", "by": "tier"}});
+    for (change, field) in [
+        (json!({"recipients": ["alice@example.com"]}), "recipients[0]"),
+        (json!({"time_zone": "Mars/Base"}), "time_zone"),
+        (json!({"frequency": "hourly"}), "frequency"),
+        (json!({"hour": 24}), "hour"),
+        (json!({"filters": {"group": "Nope"}}), "filters.group"),
+        (json!({"name": " "}), "name"),
+    ] {
+        let mut body = good.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, e) = t.post(&d.lead, "/api/v1/reports/schedules", body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {e}");
+        assert!(e["error"]["fields"][field].is_string(), "{change}: {e}");
+    }
+    let (s, sc) = t.post(&d.lead, "/api/v1/reports/schedules", good.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{sc}");
+    let id = sc["id"].as_i64().unwrap();
+    // Monday 07:00 in Berlin is 06:00 UTC in December.
+    assert_eq!(sc["next_run_at"], "2026-12-07T06:00:00.000Z", "{sc}");
+    assert_eq!(sc["when"], "Every Monday at 07:00 (Europe/Berlin), the seven days before");
+    let (s, _) = t.get(&d.agent["Service Desk"], &format!("/api/v1/reports/schedules/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another agent's schedule is not theirs to see");
+
+    // Not due yet: nothing goes out. Due: the report of the week before goes to both.
+    t.clock.set(Timestamp(at("2026-12-07T05:59:00Z")));
+    worker.run_due().await.unwrap();
+    assert!(sink.received().is_empty());
+    t.clock.set(Timestamp(at("2026-12-07T06:00:30Z")));
+    for _ in 0..3 {
+        worker.run_due().await.unwrap();
+    }
+    let got = sink.received();
+    assert_eq!(got.len(), 2, "one mail per recipient");
+    let to: BTreeSet<String> = got.iter().map(|(env, _, _)| env["rcpt_to"][0].as_str().unwrap().to_string()).collect();
+    assert_eq!(to, ["admin@example.com".to_string(), "lena@example.com".to_string()].into_iter().collect());
+    let (_, m, _) = &got[0];
+    assert_eq!(m.subject, "Weekly desk report: 2026-11-30 to 2026-12-06");
+    let html = m.html.as_deref().expect("an HTML part");
+    assert!(html.contains("Created and resolved per day") && html.contains("Tickets resolved"), "{html}");
+    let names: BTreeSet<&str> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+    for want in ["summary.csv", "days.csv", "backlog.csv", "workload.csv", "breakdown.csv", "time_totals.csv"] {
+        assert!(names.contains(want), "{want} in {names:?}");
+    }
+    // The attachments are the API's CSV of the same period (the week in Berlin), as the lead sees it.
+    let period = "from=2026-11-29T23:00:00Z&to=2026-12-06T23:00:00Z&scope=mine&by=tier";
+    for table in ["days", "breakdown", "summary"] {
+        let api = csv(t, &d.lead, &format!("/api/v1/reports/csv/{table}?{period}")).await;
+        let sent = m.attachments.iter().find(|a| a.filename == format!("{table}.csv")).unwrap();
+        assert_eq!(String::from_utf8_lossy(&sent.bytes), api, "{table}.csv");
+    }
+    let days = m.attachments.iter().find(|a| a.filename == "days.csv").unwrap();
+    assert_eq!(String::from_utf8_lossy(&days.bytes).lines().count(), 1 + 8, "seven days, in UTC dates, and the header");
+
+    // The run is listed with its recipients; the next is a week on.
+    let (_, runs) = t.get(&d.lead, &format!("/api/v1/reports/schedules/{id}/runs")).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["outcome"], "sent");
+    assert_eq!(runs[0]["period_from"], "2026-11-29T23:00:00.000Z");
+    assert_eq!(runs[0]["recipients"], json!(["lena@example.com", "admin@example.com"]));
+    let (_, sc) = t.get(&d.lead, &format!("/api/v1/reports/schedules/{id}")).await;
+    assert_eq!(sc["next_run_at"], "2026-12-14T06:00:00.000Z");
+
+    // Paused, it sends nothing; the console lists it and its runs.
+    let (s, sc) = t.patch(&d.lead, &format!("/api/v1/reports/schedules/{id}"), json!({"active": false})).await;
+    assert_eq!((s, sc["next_run_at"].is_null()), (StatusCode::OK, true), "{sc}");
+    t.clock.set(Timestamp(at("2026-12-14T06:00:30Z")));
+    worker.run_due().await.unwrap();
+    assert_eq!(sink.received().len(), 2);
+    let mut w = Web::new(t);
+    assert!(w.login("lena@example.com", PW).await.status.is_redirection());
+    let page = w.get(&format!("/agent/reports/schedules/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("Weekly desk report") && page.body.contains("2026-11-30 to 2026-12-06"),
+        "{}",
+        page.body
+    );
+    let r = w
+        .post(
+            "/agent/reports/schedules",
+            &[
+                ("name", "Monthly"),
+                ("frequency", "monthly"),
+                ("hour", "8"),
+                ("time_zone", "UTC"),
+                ("recipients", "lena@example.com"),
+                ("group", "Network"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let (_, all) = t.get(&d.lead, "/api/v1/reports/schedules").await;
+    let monthly = all.as_array().unwrap().iter().find(|s| s["name"] == "Monthly").unwrap().clone();
+    assert_eq!(
+        (monthly["filters"]["group"].as_str(), monthly["next_run_at"].as_str()),
+        (Some("Network"), Some("2027-01-01T08:00:00.000Z")),
+        "{monthly}"
+    );
+    let (s, _) = t.delete(&d.lead, &format!("/api/v1/reports/schedules/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -19,6 +19,10 @@ pub(super) fn routes() -> axum::Router<AppState> {
         .route("/agent/reports", get(dashboard))
         .route("/agent/reports/tickets", get(tickets))
         .route("/agent/reports/csv/{table}", get(csv))
+        .route("/agent/reports/schedules", get(schedules).post(create_schedule))
+        .route("/agent/reports/schedules/{id}", get(schedule).post(save_schedule))
+        .route("/agent/reports/schedules/{id}/send", axum::routing::post(send_schedule))
+        .route("/agent/reports/schedules/{id}/delete", axum::routing::post(delete_schedule))
 }
 
 /// The filter fields, in the order links carry them.
@@ -204,6 +208,8 @@ struct CsvLinks {
     breakdown: String,
     time: String,
     time_totals: String,
+    /// The schedule form with this report's filters
+    schedule: String,
 }
 
 #[derive(Template)]
@@ -308,6 +314,7 @@ async fn dashboard(
         breakdown: to_csv("breakdown"),
         time: to_csv("time"),
         time_totals: to_csv("time_totals"),
+        schedule: link("/agent/reports/schedules", &q, &[("from", None), ("to", None)]),
     };
     let mut page = Dashboard {
         l,
@@ -516,6 +523,235 @@ async fn csv(
     };
     match s.app.report_csv(&user.actor, table, &query_of(&q)).await {
         Ok(body) => crate::routes::reports::csv_response(table, body),
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// The schedule form's fields as shown (after a refusal, as typed).
+struct ScheduleFields {
+    name: String,
+    frequency: String,
+    weekday: String,
+    hour: String,
+    time_zone: String,
+    recipients: String,
+    active: bool,
+    /// The report filters it keeps, as hidden fields
+    filters: Vec<(String, String)>,
+    filters_text: String,
+}
+
+const FILTER_FIELDS: [&str; 9] = ["scope", "group", "tier", "kind", "priority", "category", "channel", "agent", "by"];
+
+fn filters_of(q: &HashMap<String, String>) -> (Vec<(String, String)>, orion_app::reports::schedules::ReportFilters) {
+    let kept: Vec<(String, String)> = FILTER_FIELDS
+        .iter()
+        .filter_map(|k| q.get(*k).map(|v| v.trim()).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    let map: HashMap<String, String> = kept.iter().cloned().collect();
+    let parsed = serde_json::to_value(&map).and_then(serde_json::from_value).unwrap_or_default();
+    (kept, parsed)
+}
+
+fn filters_text(kept: &[(String, String)]) -> String {
+    if kept.is_empty() {
+        "none (every group, every kind)".into()
+    } else {
+        kept.iter()
+            .map(|(k, v)| format!("{} {v}", orion_app::reports::figures::label(k).to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent/report_schedules.html")]
+struct SchedulesPage {
+    l: Layout,
+    schedules: Vec<orion_app::reports::schedules::Schedule>,
+    editing: Option<i64>,
+    runs: Vec<orion_app::reports::schedules::ReportRun>,
+    f: ScheduleFields,
+    error: Option<String>,
+}
+
+async fn schedules_page(
+    s: &AppState,
+    user: &crate::ui::session::WebUser,
+    editing: Option<i64>,
+    f: Option<ScheduleFields>,
+    q: &HashMap<String, String>,
+    error: Option<String>,
+) -> Response {
+    let schedules = match s.app.report_schedules(&user.actor).await {
+        Ok(v) => v,
+        Err(e) => return error_page(Some(user), &e),
+    };
+    let (mut runs, mut current) = (Vec::new(), None);
+    if let Some(id) = editing {
+        match s.app.report_schedule(&user.actor, id).await {
+            Ok(sc) => current = Some(sc),
+            Err(e) => return error_page(Some(user), &e),
+        }
+        runs = s.app.report_runs(&user.actor, id, None).await.unwrap_or_default();
+    }
+    let f = f.unwrap_or_else(|| match &current {
+        Some(sc) => {
+            let map: HashMap<String, String> = serde_json::to_value(&sc.filters)
+                .ok()
+                .and_then(|v| serde_json::from_value::<HashMap<String, Option<String>>>(v).ok())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+            let (kept, _) = filters_of(&map);
+            ScheduleFields {
+                name: sc.name.clone(),
+                frequency: sc.frequency.clone(),
+                weekday: sc.weekday.unwrap_or(1).to_string(),
+                hour: sc.hour.to_string(),
+                time_zone: sc.time_zone.clone(),
+                recipients: sc.recipients.join(", "),
+                active: sc.active,
+                filters_text: filters_text(&kept),
+                filters: kept,
+            }
+        }
+        None => {
+            let (kept, _) = filters_of(q);
+            ScheduleFields {
+                name: String::new(),
+                frequency: "weekly".into(),
+                weekday: "1".into(),
+                hour: "7".into(),
+                time_zone: "UTC".into(),
+                recipients: user.me.email.clone(),
+                active: true,
+                filters_text: filters_text(&kept),
+                filters: kept,
+            }
+        }
+    });
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let title =
+        current.as_ref().map(|c| format!("Scheduled report {}", c.name)).unwrap_or_else(|| "Scheduled reports".into());
+    let mut resp = render(&SchedulesPage {
+        l: Layout::new(Some(user), title, "reports", flash_of(q)),
+        schedules,
+        editing,
+        runs,
+        f,
+        error,
+    });
+    *resp.status_mut() = status;
+    resp
+}
+
+fn flash_of(q: &HashMap<String, String>) -> Option<&str> {
+    q.get("m").map(String::as_str)
+}
+
+async fn schedules(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    schedules_page(&s, &user, None, None, &q, None).await
+}
+
+async fn schedule(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    schedules_page(&s, &user, Some(id), None, &q, None).await
+}
+
+/// The form as the app takes it, and as the page shows it again after a refusal.
+fn schedule_input(
+    f: &crate::ui::form::Fields,
+    editing: bool,
+) -> (orion_app::reports::schedules::ScheduleInput, ScheduleFields) {
+    let get = |k: &str| f.get(k).unwrap_or_default().trim().to_string();
+    let map: HashMap<String, String> = FILTER_FIELDS.iter().map(|k| (k.to_string(), get(k))).collect();
+    let (kept, filters) = filters_of(&map);
+    let recipients: Vec<String> =
+        get("recipients").split([',', ';', ' ']).filter(|x| !x.is_empty()).map(str::to_string).collect();
+    // A number typed wrong reaches the app out of range, so the page names the field.
+    let num = |k: &str| Some(get(k).parse::<i64>().unwrap_or(-1));
+    let input = orion_app::reports::schedules::ScheduleInput {
+        name: Some(get("name")),
+        filters: Some(filters),
+        frequency: Some(get("frequency")),
+        time_zone: Some(get("time_zone")),
+        hour: num("hour"),
+        weekday: if get("frequency") == "weekly" { num("weekday") } else { None },
+        recipients: Some(recipients),
+        active: editing.then(|| f.checked("active")),
+    };
+    let shown = ScheduleFields {
+        name: get("name"),
+        frequency: get("frequency"),
+        weekday: get("weekday"),
+        hour: get("hour"),
+        time_zone: get("time_zone"),
+        recipients: get("recipients"),
+        active: f.checked("active"),
+        filters_text: filters_text(&kept),
+        filters: kept,
+    };
+    (input, shown)
+}
+
+async fn create_schedule(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    f: crate::ui::form::Fields,
+) -> Response {
+    let (input, shown) = schedule_input(&f, false);
+    match s.app.save_report_schedule(&user.actor, None, input).await {
+        Ok(sc) => crate::ui::form::done(&format!("/agent/reports/schedules/{}", sc.id), "schedule_saved"),
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            schedules_page(&s, &user, None, Some(shown), &HashMap::new(), Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn save_schedule(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(id): Path<i64>,
+    f: crate::ui::form::Fields,
+) -> Response {
+    let (input, shown) = schedule_input(&f, true);
+    match s.app.save_report_schedule(&user.actor, Some(id), input).await {
+        Ok(_) => crate::ui::form::done(&format!("/agent/reports/schedules/{id}"), "schedule_saved"),
+        Err(e @ orion_app::AppError::Validation(_)) => {
+            schedules_page(&s, &user, Some(id), Some(shown), &HashMap::new(), Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn send_schedule(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Path(id): Path<i64>) -> Response {
+    match s.app.send_report_now(&user.actor, id).await {
+        Ok(_) => crate::ui::form::done(&format!("/agent/reports/schedules/{id}"), "report_sent"),
+        Err(e @ orion_app::AppError::Conflict(_)) => {
+            schedules_page(&s, &user, Some(id), None, &HashMap::new(), Some(explain(&e))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn delete_schedule(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(id): Path<i64>,
+) -> Response {
+    match s.app.delete_report_schedule(&user.actor, id).await {
+        Ok(()) => crate::ui::form::done("/agent/reports/schedules", "schedule_deleted"),
         Err(e) => error_page(Some(&user), &e),
     }
 }
