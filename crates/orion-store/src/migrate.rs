@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(28, "0028_time_tracking"),
     migration!(29, "0029_surveys"),
     migration!(30, "0030_report_schedules"),
+    migration!(31, "0031_backlog_snapshots"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

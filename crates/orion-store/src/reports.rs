@@ -413,3 +413,81 @@ pub async fn restrict_outcome(conn: &mut Conn<'_>, ticket_id: i64, group_id: Opt
     })?;
     Ok(())
 }
+
+/// Writes the backlog at `at` as the snapshot of `day` (days since the epoch), per group,
+/// restriction, kind, priority and age band; a day already taken is left as it was. Returns
+/// whether this call took it.
+pub async fn take_snapshot(conn: &mut Conn<'_>, day: i64, at: i64) -> Result<bool> {
+    let mut mark = Sql::new("INSERT INTO backlog_snapshot_day (day, taken_at) VALUES (");
+    mark.bind_i64(day).push(", ").bind_i64(at).push(") ON CONFLICT DO NOTHING");
+    if crate::execute_sql!(conn, &mark)? == 0 {
+        return Ok(false);
+    }
+    let mut sql = Sql::new(
+        "INSERT INTO backlog_snapshot (day, group_id, visibility_group_id, kind, priority, band, open, pending, overdue)
+         SELECT ",
+    );
+    sql.bind_i64(day);
+    sql.push(", assignment_group_id, COALESCE(visibility_group_id, 0), kind, priority, CAST(CASE");
+    for (i, h) in BAND_HOURS.iter().enumerate() {
+        sql.push(" WHEN created_at > ").bind_i64(at - h * 3_600_000).push(&format!(" THEN {i}"));
+    }
+    sql.push(" ELSE 4 END AS BIGINT), COUNT(*),");
+    sql.push(" CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT),");
+    sql.push(" CAST(SUM(CASE WHEN ").push(OVERDUE).bind_i64(at).push("))) THEN 1 ELSE 0 END) AS BIGINT)");
+    sql.push(" FROM ticket WHERE state IN ('new', 'assigned', 'in_progress', 'pending')");
+    sql.push(" AND kind IN ('incident', 'service_request') AND created_at <= ").bind_i64(at);
+    sql.push(" GROUP BY 2, 3, 4, 5, 6 ON CONFLICT DO NOTHING");
+    crate::execute_sql!(conn, &sql)?;
+    Ok(true)
+}
+
+#[derive(sqlx::FromRow)]
+struct Day {
+    day: i64,
+}
+
+/// The days of `[from_day, to_day)` whose snapshot was taken.
+pub async fn kept_days(conn: &mut Conn<'_>, (from_day, to_day): (i64, i64)) -> Result<Vec<i64>> {
+    let mut sql = Sql::new("SELECT day FROM backlog_snapshot_day WHERE day >= ");
+    sql.bind_i64(from_day).push(" AND day < ").bind_i64(to_day).push(" ORDER BY day");
+    Ok(crate::fetch_all_sql!(conn, Day, &sql)?.into_iter().map(|d| d.day).collect())
+}
+
+/// The backlog of one day and age band as the snapshots kept it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Kept {
+    pub day: i64,
+    pub band: i64,
+    pub open: i64,
+    pub pending: i64,
+    pub overdue: i64,
+}
+
+/// The snapshots of the days `[from_day, to_day)` under the filters they keep (groups, kind,
+/// priority, the reader's restriction), per day and age band.
+pub async fn trend(conn: &mut Conn<'_>, s: &Scope, (from_day, to_day): (i64, i64)) -> Result<Vec<Kept>> {
+    let mut sql = Sql::new(
+        "SELECT day, band, CAST(SUM(open) AS BIGINT) AS open, CAST(SUM(pending) AS BIGINT) AS pending,
+             CAST(SUM(overdue) AS BIGINT) AS overdue FROM backlog_snapshot WHERE day >= ",
+    );
+    sql.bind_i64(from_day).push(" AND day < ").bind_i64(to_day);
+    if let Some(k) = &s.kind {
+        sql.push(" AND kind = ").bind_text(k.clone());
+    }
+    if let Some(ids) = &s.group_ids {
+        push_in(&mut sql, "group_id", ids);
+    }
+    if let Some(p) = s.priority {
+        sql.push(" AND priority = ").bind_i64(p);
+    }
+    if let Some(mine) = &s.reader_groups {
+        if mine.is_empty() {
+            sql.push(" AND visibility_group_id = 0");
+        } else {
+            sql.push(" AND (visibility_group_id = 0 OR visibility_group_id IN ").bind_list(mine, Bind::I64).push(")");
+        }
+    }
+    sql.push(" GROUP BY day, band ORDER BY day, band");
+    Ok(crate::fetch_all_sql!(conn, Kept, &sql)?)
+}

@@ -194,6 +194,7 @@ impl Tasks {
         app.schedule_purge().await.context("scheduling the daily removal of old log entries")?;
         app.schedule_digest().await.context("scheduling the agents' morning summary mail")?;
         app.schedule_reports_backfill().await.context("scheduling the reports' catch-up of earlier resolutions")?;
+        app.schedule_backlog_snapshot().await.context("scheduling the nightly backlog snapshot")?;
         let stop = self.stop_worker.clone();
         self.worker = Some(tokio::spawn(
             orion_app::jobs::standard_worker(app.clone(), config::node_name())

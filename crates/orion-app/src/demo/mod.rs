@@ -346,7 +346,14 @@ impl App {
         plan.sort_by_key(|(at, i, _)| (*at, *i));
         let mut numbers: Vec<String> = vec![String::new(); n];
         let mut escalated = vec![false; n];
+        // The nightly snapshot of each day's backlog, as the job would have taken it.
+        let mut kept_until = first_day;
         for (at, i, step) in plan {
+            while (kept_until + 1) * DAY_MS + 5 * 60_000 <= at {
+                kept_until += 1;
+                clock.set(orion_domain::Timestamp(kept_until * DAY_MS + 5 * 60_000));
+                past.take_backlog_snapshot().await?;
+            }
             clock.set(orion_domain::Timestamp(at));
             let agent = &l1[i % 2];
             let number = numbers[i].clone();
@@ -409,6 +416,11 @@ impl App {
                         .await?;
                 }
             }
+        }
+        while (kept_until + 1) * DAY_MS + 5 * 60_000 <= now {
+            kept_until += 1;
+            clock.set(orion_domain::Timestamp(kept_until * DAY_MS + 5 * 60_000));
+            past.take_backlog_snapshot().await?;
         }
         Ok(())
     }

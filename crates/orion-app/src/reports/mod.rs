@@ -26,6 +26,8 @@ use utoipa::ToSchema;
 
 /// The job that writes outcome rows for tickets resolved before reports existed.
 pub const BACKFILL_JOB: &str = "reports.backfill";
+/// The job that keeps each day's backlog, a few minutes after midnight UTC.
+pub const SNAPSHOT_JOB: &str = "reports.snapshot";
 /// The setting that records the backfill has nothing left to do.
 const BACKFILL_DONE: &str = "reports_backfill_done";
 /// The longest period a report covers.
@@ -159,6 +161,19 @@ pub struct Day {
     pub resolved: i64,
 }
 
+/// The backlog at the end of one day (UTC), as the nightly snapshot kept it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrendDay {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub open: i64,
+    pub pending: i64,
+    /// With an SLA target breached or past due
+    pub overdue: i64,
+    /// Open per age band, youngest first (`under_1d`, `1d_3d`, `3d_7d`, `7d_30d`, `over_30d`)
+    pub bands: Vec<i64>,
+}
+
 /// The numbers of one value of the breakdown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BreakdownRow {
@@ -184,6 +199,10 @@ pub struct Kpis {
     pub workload: Vec<Load>,
     /// Every day of the period
     pub days: Vec<Day>,
+    /// What was open at the end of each day of the period, as kept then (days before snapshots
+    /// began are missing); null when a filter the snapshots do not keep is set (category,
+    /// channel, agent)
+    pub trend: Option<Vec<TrendDay>>,
     /// Time logged in the period per tier (where the ticket was when the time was logged)
     pub time_by_tier: Vec<TimeSpent>,
     /// Time logged in the period per category
@@ -696,6 +715,13 @@ impl App {
             orion_store::surveys::results(&mut c, &f.scope, (f.from, f.to), 2, f.by.map(By::time_column)).await?;
         let surveys_before = orion_store::surveys::results(&mut c, &f.scope, (prev_from, f.from), 2, None).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
+        let kept = f.scope.category_ids.is_none() && f.scope.channel.is_none() && f.scope.agent.is_none();
+        let trend_days = (f.from.div_euclid(86_400_000), (f.to - 1).div_euclid(86_400_000) + 1);
+        let kept_rows = if kept {
+            Some((store::kept_days(&mut c, trend_days).await?, store::trend(&mut c, &f.scope, trend_days).await?))
+        } else {
+            None
+        };
         let at_risk = store::due_within(&mut c, &f.scope, (now, now + AT_RISK_MS)).await?;
         let mut agents: HashSet<i64> = open.iter().filter_map(|o| o.assignee_id).collect();
         if f.by == Some(By::Agent) {
@@ -821,6 +847,31 @@ impl App {
                 .into_iter()
                 .map(|(d, (created, resolved))| Day { date: date_of_day(d), created, resolved })
                 .collect(),
+            trend: kept_rows.map(|(kept_days, rows)| {
+                let mut per_day: BTreeMap<i64, TrendDay> = kept_days
+                    .into_iter()
+                    .map(|day| {
+                        let empty = TrendDay {
+                            date: date_of_day(day),
+                            open: 0,
+                            pending: 0,
+                            overdue: 0,
+                            bands: vec![0; AGE_BANDS.len()],
+                        };
+                        (day, empty)
+                    })
+                    .collect();
+                for r in rows {
+                    let Some(d) = per_day.get_mut(&r.day) else { continue };
+                    d.open += r.open;
+                    d.pending += r.pending;
+                    d.overdue += r.overdue;
+                    if let Some(b) = d.bands.get_mut(r.band as usize) {
+                        *b += r.open;
+                    }
+                }
+                per_day.into_values().collect()
+            }),
             by: f.by.map(|b| b.key().to_string()),
             breakdown,
         })
@@ -1103,6 +1154,17 @@ impl App {
                             .map_err(io)?;
                         }
                     }
+                    ReportTable::Trend => {
+                        let mut head = vec!["date", "open", "pending", "overdue"];
+                        head.extend(AGE_BANDS.iter().map(|(k, _)| *k));
+                        w.write_record(&head).map_err(io)?;
+                        for d in k.trend.iter().flatten() {
+                            let mut row =
+                                vec![d.date.clone(), d.open.to_string(), d.pending.to_string(), d.overdue.to_string()];
+                            row.extend(d.bands.iter().map(|b| b.to_string()));
+                            w.write_record(&row).map_err(io)?;
+                        }
+                    }
                     ReportTable::TimeTotals => {
                         w.write_record(["per", "value", "minutes", "entries", "tickets"]).map_err(io)?;
                         for (per, rows) in [("tier", &k.time_by_tier), ("category", &k.time_by_category)] {
@@ -1164,6 +1226,36 @@ impl App {
         String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))
     }
 
+    /// Keeps the backlog as it is now as the snapshot of the day that just ended (run a few
+    /// minutes after midnight UTC); a day kept before is left as it was. Returns whether this
+    /// call kept it.
+    pub async fn take_backlog_snapshot(&self) -> AppResult<bool> {
+        let now = self.now();
+        let day = now.div_euclid(86_400_000) - 1;
+        let mut tx = self.db.begin_background().await?;
+        let n = store::take_snapshot(&mut tx.conn(), day, now).await?;
+        self.commit(tx).await?;
+        Ok(n)
+    }
+
+    /// Queues the next snapshot at 00:05 UTC (one per day, whichever node queues it first).
+    pub async fn schedule_backlog_snapshot(&self) -> AppResult<()> {
+        const DAY: i64 = 86_400_000;
+        let now = self.now();
+        let slot = now - now.rem_euclid(DAY) + DAY + 5 * 60_000;
+        let key = format!("{SNAPSHOT_JOB}@{slot}");
+        self.enqueue(SNAPSHOT_JOB, &serde_json::json!({"slot": Timestamp(slot).to_rfc3339()}), slot, Some(&key))
+            .await?;
+        Ok(())
+    }
+
+    /// The snapshot job: keeps yesterday's backlog, then queues tomorrow's.
+    pub async fn run_snapshot_job(&self) -> crate::kernel::jobs::JobResult {
+        let r = self.take_backlog_snapshot().await.map(|_| ()).map_err(|e| e.to_string());
+        self.schedule_backlog_snapshot().await.map_err(|e| e.to_string())?;
+        r
+    }
+
     /// Writes outcome rows for tickets resolved before reports existed, a batch per run, and
     /// queues the next batch while any are left; the last run notes that none are.
     pub async fn run_reports_backfill(&self) -> AppResult<()> {
@@ -1212,10 +1304,11 @@ pub enum ReportTable {
     Tickets,
     Time,
     TimeTotals,
+    Trend,
 }
 
 impl ReportTable {
-    pub const ALL: [(ReportTable, &'static str); 8] = [
+    pub const ALL: [(ReportTable, &'static str); 9] = [
         (ReportTable::Summary, "summary"),
         (ReportTable::Days, "days"),
         (ReportTable::Backlog, "backlog"),
@@ -1224,6 +1317,7 @@ impl ReportTable {
         (ReportTable::Tickets, "tickets"),
         (ReportTable::Time, "time"),
         (ReportTable::TimeTotals, "time_totals"),
+        (ReportTable::Trend, "trend"),
     ];
 
     pub fn parse(s: &str) -> Option<ReportTable> {

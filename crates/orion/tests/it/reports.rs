@@ -19,6 +19,7 @@ engine_tests!(
     time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_require_it,
     a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead,
     a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs_are_listed,
+    the_backlog_of_each_day_is_kept_as_it_was_then,
 );
 
 const MIN: i64 = 60_000;
@@ -1204,4 +1205,105 @@ async fn a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs
     );
     let (s, _) = t.delete(&d.lead, &format!("/api/v1/reports/schedules/{id}")).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+async fn the_backlog_of_each_day_is_kept_as_it_was_then(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let sam = &d.agent["Service Desk"];
+    let admin = &d.admin;
+    let worker = orion_app::jobs::standard_worker(t.app.clone(), "snapshot-worker");
+    let log = |group: &'static str, at: i64| async move {
+        t.clock.set(Timestamp(at));
+        let (s, b) = t
+            .post(
+                sam,
+                "/api/v1/tickets",
+                json!({"title": "Backlog", "description": "d", "impact": 3, "urgency": 3,
+                         "requester": "alice@example.com", "assignment_group": group}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["number"].as_str().unwrap().to_string()
+    };
+    let resolve = |n: String, at: i64| async move {
+        t.clock.set(Timestamp(at));
+        let (s, b) = t
+            .post(
+                admin,
+                &format!("/api/v1/tickets/{n}/resolve"),
+                json!({"resolution_code": "fixed", "resolution_notes": "Done"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    };
+    // Monday: four at the service desk, one with the network team restricted to it.
+    let day1 = at("2026-11-02T09:00:00Z");
+    let mut desk_tickets = Vec::new();
+    for i in 0..4 {
+        desk_tickets.push(log("Service Desk", day1 + i * MIN).await);
+    }
+    let secret = log("Network", day1 + 10 * MIN).await;
+    let (s, b) = t.put(&d.admin, &format!("/api/v1/tickets/{secret}/restriction"), json!({"group": "Network"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The job keeps Monday's backlog at 00:05 on Tuesday, and queues Wednesday's.
+    t.app.schedule_backlog_snapshot().await.unwrap();
+    t.clock.set(Timestamp(at("2026-11-03T00:04:00Z")));
+    worker.run_due().await.unwrap();
+    let (_, k) = t.get(&d.lead, "/api/v1/reports/kpis?from=2026-11-02&to=2026-11-06").await;
+    assert_eq!(k["trend"], json!([]), "not before 00:05");
+    t.clock.set(Timestamp(at("2026-11-03T00:05:00Z")));
+    worker.run_due().await.unwrap();
+    // Tuesday: two resolved, one more logged; kept on Wednesday.
+    resolve(desk_tickets[0].clone(), at("2026-11-03T10:00:00Z")).await;
+    resolve(desk_tickets[1].clone(), at("2026-11-03T10:05:00Z")).await;
+    let late = log("Service Desk", at("2026-11-03T15:00:00Z")).await;
+    t.clock.set(Timestamp(at("2026-11-04T00:05:00Z")));
+    worker.run_due().await.unwrap();
+    // Wednesday: everything resolved; the empty backlog is kept too.
+    for n in [&desk_tickets[2], &desk_tickets[3], &late, &secret] {
+        resolve(n.clone(), at("2026-11-04T11:00:00Z")).await;
+    }
+    t.clock.set(Timestamp(at("2026-11-05T00:05:00Z")));
+    worker.run_due().await.unwrap();
+    assert!(!t.app.take_backlog_snapshot().await.unwrap(), "a day kept is not taken again");
+    // Thursday: a reopen and new work change today, not the days kept.
+    let (s, _) = t.post(&d.requester, &format!("/api/v1/tickets/{late}/reopen"), json!({"reason": "Again"})).await;
+    assert_eq!(s, StatusCode::OK);
+    log("Service Desk", at("2026-11-05T09:00:00Z")).await;
+
+    let period = "from=2026-11-02&to=2026-11-06";
+    let trend = |token: String, extra: &'static str| async move {
+        let (s, k) = t.get(&token, &format!("/api/v1/reports/kpis?{period}{extra}")).await;
+        assert_eq!(s, StatusCode::OK, "{k}");
+        k["trend"].clone()
+    };
+    let all = trend(d.lead.clone(), "").await;
+    let days: Vec<(&str, i64)> =
+        all.as_array().unwrap().iter().map(|x| (x["date"].as_str().unwrap(), x["open"].as_i64().unwrap())).collect();
+    assert_eq!(days, vec![("2026-11-02", 5), ("2026-11-03", 4), ("2026-11-04", 0)], "{all}");
+    // By age as it was: on Tuesday night, Monday's two are a day old, Tuesday's one is not.
+    assert_eq!(all[1]["bands"], json!([1, 3, 0, 0, 0]), "{all}");
+    assert_eq!(all[0]["bands"], json!([5, 0, 0, 0, 0]));
+    // Who may see what: the restricted ticket is counted only for its group's members.
+    let (_, only_desk) = t.get(sam, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(only_desk["trend"][0]["open"], 4, "{}", only_desk["trend"]);
+    let network = trend(d.lead.clone(), "&group=Network").await;
+    assert_eq!((network[0]["open"].as_i64(), network[1]["open"].as_i64()), (Some(1), Some(1)));
+    let by_channel = trend(d.lead.clone(), "&channel=phone").await;
+    assert!(by_channel.is_null(), "a filter the snapshots do not keep shows no trend");
+    // The CSV and the dashboard say the same.
+    let rows = csv(t, &d.lead, &format!("/api/v1/reports/csv/trend?{period}")).await;
+    assert_eq!(
+        rows,
+        "date,open,pending,overdue,under_1d,1d_3d,3d_7d,7d_30d,over_30d\n2026-11-02,5,0,0,5,0,0,0,0\n2026-11-03,4,0,0,1,3,0,0,0\n2026-11-04,0,0,0,0,0,0,0,0\n"
+    );
+    let mut w = Web::new(t);
+    assert!(w.login("lena@example.com", PW).await.status.is_redirection());
+    let page = w.get(&format!("/agent/reports?{period}")).await;
+    assert!(
+        page.body.contains("<svg class=\"chart trend\"") && page.body.contains("id=\"report-trend\""),
+        "{}",
+        page.body
+    );
 }

@@ -99,6 +99,49 @@ fn days_chart(k: &Kpis) -> String {
     svg
 }
 
+/// The backlog at the end of each day as stacked areas, one per age band (youngest at the
+/// bottom), from the nightly snapshots.
+fn trend_chart(k: &Kpis) -> String {
+    let Some(days) = k.trend.as_ref().filter(|d| !d.is_empty()) else { return String::new() };
+    let (w, h, pad) = (720.0_f64, 180.0_f64, 24.0_f64);
+    let max = days.iter().map(|d| d.open).max().unwrap_or(0).max(1) as f64;
+    let step = if days.len() > 1 { (w - pad) / (days.len() - 1) as f64 } else { 0.0 };
+    let x = |i: usize| pad + i as f64 * step;
+    let y = |v: i64| h - v as f64 / max * (h - 16.0);
+    let mut svg = format!(
+        "<svg class=\"chart trend\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-labelledby=\"trend-title\"><title id=\"trend-title\">Open tickets at the end of each day by age, {} days; the most {}</title>",
+        h + 20.0,
+        days.len(),
+        max
+    );
+    let _ = write!(svg, "<line x1=\"{pad}\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\" class=\"axis\"/>");
+    let _ = write!(
+        svg,
+        "<text x=\"0\" y=\"12\" class=\"tick\">{max}</text><text x=\"0\" y=\"{h}\" class=\"tick\">0</text>"
+    );
+    let bands = days.first().map(|d| d.bands.len()).unwrap_or(0);
+    for b in 0..bands {
+        let below = |d: &orion_app::reports::TrendDay| d.bands.iter().take(b).sum::<i64>();
+        let mut points: Vec<String> = Vec::new();
+        for (i, d) in days.iter().enumerate() {
+            points.push(format!("{:.1},{:.1}", x(i), y(below(d) + d.bands[b])));
+        }
+        for (i, d) in days.iter().enumerate().rev() {
+            points.push(format!("{:.1},{:.1}", x(i), y(below(d))));
+        }
+        let _ = write!(svg, "<polygon points=\"{}\" class=\"band{b}\"/>", points.join(" "));
+    }
+    let n = days.len();
+    for (i, d) in days.iter().enumerate() {
+        if n <= 31 || i % (n / 15).max(1) == 0 {
+            let _ =
+                write!(svg, "<text x=\"{:.1}\" y=\"{}\" class=\"tick\">{}</text>", x(i) - 10.0, h + 14.0, &d.date[5..]);
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// Horizontal bars of the backlog's age bands.
 fn backlog_chart(k: &Kpis) -> String {
     let max = k.backlog.bands.iter().map(|b| b.tickets).max().unwrap_or(0).max(1);
@@ -208,6 +251,7 @@ struct CsvLinks {
     breakdown: String,
     time: String,
     time_totals: String,
+    trend: String,
     /// The schedule form with this report's filters
     schedule: String,
 }
@@ -220,6 +264,7 @@ struct Dashboard {
     lines: Vec<Line>,
     days_svg: String,
     backlog_svg: String,
+    trend_svg: String,
     /// (label, count, link) per backlog band, overdue last
     bands: Vec<(String, i64, String)>,
     /// Every open ticket under the filters
@@ -248,6 +293,10 @@ impl Dashboard {
 
     fn is(&self, k: &str, value: &str) -> bool {
         self.v(k) == value
+    }
+
+    fn band_names(&self) -> &'static [(&'static str, &'static str)] {
+        &orion_app::reports::figures::AGE_BANDS
     }
 
     fn hours_text(&self, minutes: &i64) -> String {
@@ -314,6 +363,7 @@ async fn dashboard(
         breakdown: to_csv("breakdown"),
         time: to_csv("time"),
         time_totals: to_csv("time_totals"),
+        trend: to_csv("trend"),
         schedule: link("/agent/reports/schedules", &q, &[("from", None), ("to", None)]),
     };
     let mut page = Dashboard {
@@ -322,6 +372,7 @@ async fn dashboard(
         lines: Vec::new(),
         days_svg: String::new(),
         backlog_svg: String::new(),
+        trend_svg: String::new(),
         bands: Vec::new(),
         open_href: String::new(),
         workload: Vec::new(),
@@ -348,6 +399,7 @@ async fn dashboard(
             page.lines = summary_links(&q, &summary_rows(&k.summary), &summary_rows(&k.previous), &k);
             page.days_svg = days_chart(&k);
             page.backlog_svg = backlog_chart(&k);
+            page.trend_svg = trend_chart(&k);
             page.bands = k
                 .backlog
                 .bands
