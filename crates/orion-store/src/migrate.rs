@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(29, "0029_surveys"),
     migration!(30, "0030_report_schedules"),
     migration!(31, "0031_backlog_snapshots"),
+    migration!(32, "0032_alert_first_seen"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -491,3 +491,122 @@ pub async fn trend(conn: &mut Conn<'_>, s: &Scope, (from_day, to_day): (i64, i64
     sql.push(" GROUP BY day, band ORDER BY day, band");
     Ok(crate::fetch_all_sql!(conn, Kept, &sql)?)
 }
+
+/// The service management figures of a period (the whole service: the ticket filters do not
+/// apply): changes reviewed and successful, alerts first seen and the incidents they opened or
+/// joined, problems opened and those accepted from the recurring-incident detector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Service {
+    pub changes_reviewed: i64,
+    pub changes_successful: i64,
+    pub alerts: i64,
+    pub alert_incidents: i64,
+    pub problems_opened: i64,
+    pub problems_detected: i64,
+}
+
+/// Which tickets a service management figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceList {
+    /// Changes whose outcome was recorded in the period
+    ChangesReviewed,
+    /// Of those, the failed or backed-out ones
+    ChangesFailed,
+    /// Incidents opened or joined by alerts first seen in the period
+    AlertIncidents,
+    /// Problems logged in the period
+    ProblemsOpened,
+}
+
+fn push_service_ids(sql: &mut Sql, which: ServiceList, (from, to): (i64, i64), reader: Option<&[i64]>) {
+    match which {
+        ServiceList::ChangesReviewed | ServiceList::ChangesFailed => {
+            sql.push(
+                "SELECT c.ticket_id AS n FROM change_request c JOIN ticket t ON t.id = c.ticket_id
+                 WHERE c.outcome IS NOT NULL AND COALESCE(c.actual_end, t.updated_at) >= ",
+            );
+            sql.bind_i64(from).push(" AND COALESCE(c.actual_end, t.updated_at) < ").bind_i64(to);
+            if which == ServiceList::ChangesFailed {
+                sql.push(" AND c.outcome IN ('failed', 'backed_out')");
+            }
+        }
+        ServiceList::AlertIncidents => {
+            sql.push("SELECT DISTINCT a.ticket_id AS n FROM alert a JOIN ticket t ON t.id = a.ticket_id WHERE a.first_seen_at >= ");
+            sql.bind_i64(from).push(" AND a.first_seen_at < ").bind_i64(to);
+        }
+        ServiceList::ProblemsOpened => {
+            sql.push("SELECT t.id AS n FROM ticket t WHERE t.kind = 'problem' AND t.created_at >= ");
+            sql.bind_i64(from).push(" AND t.created_at < ").bind_i64(to);
+        }
+    }
+    if let Some(mine) = reader {
+        if mine.is_empty() {
+            sql.push(" AND t.visibility_group_id IS NULL");
+        } else {
+            sql.push(" AND (t.visibility_group_id IS NULL OR t.visibility_group_id IN ")
+                .bind_list(mine, Bind::I64)
+                .push(")");
+        }
+    }
+}
+
+/// A page of the tickets one service management figure counts (highest id first, below
+/// `before`), and how many there are.
+pub async fn service_page(
+    conn: &mut Conn<'_>,
+    which: ServiceList,
+    period: (i64, i64),
+    reader: Option<&[i64]>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<(i64, Vec<i64>)> {
+    let mut count = Sql::new("SELECT COUNT(*) AS n FROM (");
+    push_service_ids(&mut count, which, period, reader);
+    count.push(") AS x");
+    let total: Vec<Count> = crate::fetch_all_sql!(conn, Count, &count)?;
+    let mut page = Sql::new("SELECT n FROM (");
+    push_service_ids(&mut page, which, period, reader);
+    page.push(") AS x WHERE 1 = 1");
+    if let Some(b) = before {
+        page.push(" AND n < ").bind_i64(b);
+    }
+    page.push(" ORDER BY n DESC LIMIT ").bind_i64(limit);
+    let ids: Vec<Count> = crate::fetch_all_sql!(conn, Count, &page)?;
+    Ok((total.first().map(|c| c.n).unwrap_or(0), ids.into_iter().map(|c| c.n).collect()))
+}
+
+/// The service management figures of `[from, to)` (`reader`: the groups of a reader who is not
+/// an admin; tickets restricted to other groups are left out).
+pub async fn service(conn: &mut Conn<'_>, (from, to): (i64, i64), reader: Option<&[i64]>) -> Result<Service> {
+    let mut n = [0_i64; 4];
+    let lists = [
+        ServiceList::ChangesReviewed,
+        ServiceList::ChangesFailed,
+        ServiceList::AlertIncidents,
+        ServiceList::ProblemsOpened,
+    ];
+    for (slot, which) in n.iter_mut().zip(lists) {
+        let mut sql = Sql::new("SELECT COUNT(*) AS n FROM (");
+        push_service_ids(&mut sql, which, (from, to), reader);
+        sql.push(") AS x");
+        let rows: Vec<Count> = crate::fetch_all_sql!(conn, Count, &sql)?;
+        *slot = rows.first().map(|c| c.n).unwrap_or(0);
+    }
+    let [reviewed, failed, alert_incidents, problems_opened] = n;
+    let mut alerts = Sql::new("SELECT COUNT(*) AS n FROM alert WHERE first_seen_at >= ");
+    alerts.bind_i64(from).push(" AND first_seen_at < ").bind_i64(to);
+    let alerts: Vec<Count> = crate::fetch_all_sql!(conn, Count, &alerts)?;
+    let mut detected = Sql::new(
+        "SELECT COUNT(*) AS n FROM problem_proposal WHERE state = 'accepted' AND problem_id IS NOT NULL AND decided_at >= ",
+    );
+    detected.bind_i64(from).push(" AND decided_at < ").bind_i64(to);
+    let detected: Vec<Count> = crate::fetch_all_sql!(conn, Count, &detected)?;
+    Ok(Service {
+        changes_reviewed: reviewed,
+        changes_successful: reviewed - failed,
+        alerts: alerts.first().map(|c| c.n).unwrap_or(0),
+        alert_incidents,
+        problems_opened,
+        problems_detected: detected.first().map(|c| c.n).unwrap_or(0),
+    })
+}

@@ -161,6 +161,24 @@ pub struct Day {
     pub resolved: i64,
 }
 
+/// The service management figures of the period, for the whole service (the ticket filters do
+/// not apply; restricted tickets count only for their group's members and admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceFigures {
+    /// Successful (or successful with issues), of the changes whose outcome was recorded
+    pub change_success: Rate,
+    /// Alerts first seen in the period
+    pub alerts: i64,
+    /// Incidents those alerts opened or joined
+    pub incidents_from_alerts: i64,
+    /// Alerts per incident, one decimal; null without incidents from alerts
+    pub alerts_per_incident: Option<f64>,
+    /// Problems logged in the period
+    pub problems_opened: i64,
+    /// Problems opened from the recurring-incident detector's proposals in the period
+    pub problems_from_recurring_incidents: i64,
+}
+
 /// The backlog at the end of one day (UTC), as the nightly snapshot kept it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TrendDay {
@@ -207,6 +225,8 @@ pub struct Kpis {
     pub time_by_tier: Vec<TimeSpent>,
     /// Time logged in the period per category
     pub time_by_category: Vec<TimeSpent>,
+    /// Changes, alerts and problems of the period (the whole service)
+    pub service: ServiceFigures,
     /// `tier`, `group`, … as asked with `by`; null without
     pub by: Option<String>,
     pub breakdown: Vec<BreakdownRow>,
@@ -270,10 +290,14 @@ pub enum Metric {
     Surveyed,
     SurveyAnswered,
     SurveyLow,
+    ChangesReviewed,
+    ChangesFailed,
+    AlertIncidents,
+    ProblemsOpened,
 }
 
 impl Metric {
-    pub const ALL: [(Metric, &'static str, &'static str); 20] = [
+    pub const ALL: [(Metric, &'static str, &'static str); 24] = [
         (Metric::Created, "created", "Tickets created"),
         (Metric::Backlog, "backlog", "Tickets open now"),
         (Metric::Resolved, "resolved", "Tickets resolved"),
@@ -294,7 +318,22 @@ impl Metric {
         (Metric::Surveyed, "surveyed", "Tickets whose satisfaction survey was sent in the period"),
         (Metric::SurveyAnswered, "survey_answered", "Satisfaction surveys answered"),
         (Metric::SurveyLow, "survey_low", "Satisfaction surveys answered with 1 or 2 stars"),
+        (Metric::ChangesReviewed, "changes_reviewed", "Changes whose outcome was recorded"),
+        (Metric::ChangesFailed, "changes_failed", "Changes that failed or were backed out"),
+        (Metric::AlertIncidents, "alert_incidents", "Incidents opened or joined by monitoring alerts"),
+        (Metric::ProblemsOpened, "problems_opened", "Problems logged"),
     ];
+
+    /// The service management list this metric is, if it is one.
+    fn service_list(self) -> Option<store::ServiceList> {
+        match self {
+            Metric::ChangesReviewed => Some(store::ServiceList::ChangesReviewed),
+            Metric::ChangesFailed => Some(store::ServiceList::ChangesFailed),
+            Metric::AlertIncidents => Some(store::ServiceList::AlertIncidents),
+            Metric::ProblemsOpened => Some(store::ServiceList::ProblemsOpened),
+            _ => None,
+        }
+    }
 
     /// The same rule as SQL over `survey` (the survey lists).
     fn survey_condition(self) -> &'static str {
@@ -326,7 +365,11 @@ impl Metric {
             | Metric::TimeLogged
             | Metric::Surveyed
             | Metric::SurveyAnswered
-            | Metric::SurveyLow => "1 = 1",
+            | Metric::SurveyLow
+            | Metric::ChangesReviewed
+            | Metric::ChangesFailed
+            | Metric::AlertIncidents
+            | Metric::ProblemsOpened => "1 = 1",
             Metric::Responded => "response_ms IS NOT NULL",
             Metric::LoggedAtL1 => "first_tier = 1",
             Metric::FirstContact => "first_tier = 1 AND max_tier = 1 AND reopen_count = 0",
@@ -352,7 +395,11 @@ impl Metric {
             | Metric::TimeLogged
             | Metric::Surveyed
             | Metric::SurveyAnswered
-            | Metric::SurveyLow => false,
+            | Metric::SurveyLow
+            | Metric::ChangesReviewed
+            | Metric::ChangesFailed
+            | Metric::AlertIncidents
+            | Metric::ProblemsOpened => false,
             Metric::Resolved => true,
             Metric::Responded => o.response_ms.is_some(),
             Metric::LoggedAtL1 => o.first_tier == 1,
@@ -714,6 +761,7 @@ impl App {
         let surveys =
             orion_store::surveys::results(&mut c, &f.scope, (f.from, f.to), 2, f.by.map(By::time_column)).await?;
         let surveys_before = orion_store::surveys::results(&mut c, &f.scope, (prev_from, f.from), 2, None).await?;
+        let service = store::service(&mut c, (f.from, f.to), f.scope.reader_groups.as_deref()).await?;
         let open = store::backlog(&mut c, &f.scope, now).await?;
         let kept = f.scope.category_ids.is_none() && f.scope.channel.is_none() && f.scope.agent.is_none();
         let trend_days = (f.from.div_euclid(86_400_000), (f.to - 1).div_euclid(86_400_000) + 1);
@@ -872,6 +920,15 @@ impl App {
                 }
                 per_day.into_values().collect()
             }),
+            service: ServiceFigures {
+                change_success: Rate::new(service.changes_successful, service.changes_reviewed),
+                alerts: service.alerts,
+                incidents_from_alerts: service.alert_incidents,
+                alerts_per_incident: (service.alert_incidents > 0)
+                    .then(|| (service.alerts as f64 * 10.0 / service.alert_incidents as f64).round() / 10.0),
+                problems_opened: service.problems_opened,
+                problems_from_recurring_incidents: service.problems_detected,
+            },
             by: f.by.map(|b| b.key().to_string()),
             breakdown,
         })
@@ -977,6 +1034,15 @@ impl App {
                     scores.insert(r.ticket_id, r.score);
                 }
                 (total, rows.iter().map(|r| r.ticket_id).collect(), HashMap::<i64, store::Outcome>::new(), next)
+            }
+            m if m.service_list().is_some() => {
+                let which = m.service_list().unwrap_or(store::ServiceList::ProblemsOpened);
+                let reader = f.scope.reader_groups.as_deref();
+                let (total, mut ids) =
+                    store::service_page(&mut c, which, (f.from, f.to), reader, cursor.map(|c| c.1), limit + 1).await?;
+                let next = (ids.len() as i64 > limit).then(|| ids[limit as usize - 1].to_string());
+                ids.truncate(limit as usize);
+                (total, ids, HashMap::<i64, store::Outcome>::new(), next)
             }
             Metric::TimeLogged => {
                 let (total, mut ids) =

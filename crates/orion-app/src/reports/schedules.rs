@@ -76,6 +76,7 @@ pub struct ScheduleInput {
     #[schema(minimum = 1, maximum = 7)]
     pub weekday: Option<i64>,
     /// Support staff's e-mails (default: you)
+    #[schema(min_items = 1)]
     pub recipients: Option<Vec<String>>,
     pub active: Option<bool>,
 }

@@ -20,6 +20,7 @@ engine_tests!(
     a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead,
     a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs_are_listed,
     the_backlog_of_each_day_is_kept_as_it_was_then,
+    changes_alerts_and_problems_of_the_period_are_counted_and_listed,
 );
 
 const MIN: i64 = 60_000;
@@ -1305,5 +1306,123 @@ async fn the_backlog_of_each_day_is_kept_as_it_was_then(engine: Engine) {
         page.body.contains("<svg class=\"chart trend\"") && page.body.contains("id=\"report-trend\""),
         "{}",
         page.body
+    );
+}
+
+async fn changes_alerts_and_problems_of_the_period_are_counted_and_listed(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let nina = &d.agent["Network"];
+    let ok = |token: String, path: String, body: Value| async move {
+        let (s, b) = t.post(&token, &path, body).await;
+        assert!(s.is_success(), "{path}: {s} {b}");
+        b
+    };
+    t.clock.set(Timestamp(at("2026-11-10T09:00:00Z")));
+    // Three emergency changes implemented and reviewed: two successful, one backed out.
+    let mut changes = BTreeMap::new();
+    for (i, outcome) in ["successful", "successful_with_issues", "backed_out"].into_iter().enumerate() {
+        let c = ok(
+            nina.clone(),
+            "/api/v1/changes".into(),
+            json!({"title": format!("Patch switch {i}"), "change_type": "emergency", "implementation_plan": "upgrade",
+                   "backout_plan": "restore", "test_plan": "ping", "risk_impact": 2, "risk_complexity": 2,
+                   "risk_experience": 2, "risk_backout": 1, "planned_start": "2026-11-10T10:00:00Z",
+                   "planned_end": "2026-11-10T12:00:00Z", "assignment_group": "Network",
+                   "assignee": "nina@example.com", "approvers": ["lena@example.com"]}),
+        )
+        .await;
+        let n = c["ticket"]["number"].as_str().unwrap().to_string();
+        for to in ["assessment", "implementing", "review"] {
+            let c = ok(nina.clone(), format!("/api/v1/changes/{n}/phase"), json!({"phase": to})).await;
+            if to == "review" {
+                for task in c["tasks"].as_array().into_iter().flatten() {
+                    let id = task["id"].as_i64().unwrap();
+                    ok(nina.clone(), format!("/api/v1/changes/{n}/tasks/{id}/done"), json!({})).await;
+                }
+            }
+        }
+        ok(d.lead.clone(), format!("/api/v1/changes/{n}/approvals"), json!({"decision": "approved", "comment": "ok"}))
+            .await;
+        ok(nina.clone(), format!("/api/v1/changes/{n}/review"), json!({"outcome": outcome, "notes": "done"})).await;
+        changes.insert(n, outcome);
+    }
+    // Two problems logged.
+    let mut problems = BTreeSet::new();
+    for title in ["Switch firmware crashes", "Printers drop off the network"] {
+        let p = ok(nina.clone(), "/api/v1/problems".into(), json!({"title": title, "description": "Again and again"}))
+            .await;
+        problems.insert(p["ticket"]["number"].as_str().or(p["number"].as_str()).unwrap().to_string());
+    }
+    // Three alerts from Alertmanager.
+    let (s, b) = t
+        .post(
+            &d.admin,
+            "/api/v1/integrations",
+            json!({"name": "Prometheus", "kind": "alertmanager", "assignment_group": "Network"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let token = b["token"].as_str().unwrap().to_string();
+    let alert = |name: &str, instance: &str| {
+        json!({
+        "status": "firing", "labels": {"alertname": name, "instance": instance, "severity": "critical"},
+        "annotations": {"summary": format!("{name} on {instance}")}, "startsAt": "2026-11-10T09:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus.local/graph",
+        "fingerprint": format!("{name}-{instance}")})
+    };
+    for (group, alerts) in [
+        ("SwitchDown", vec![alert("SwitchDown", "sw1"), alert("SwitchDown", "sw2")]),
+        ("DiskFull", vec![alert("DiskFull", "db1")]),
+    ] {
+        let payload = json!({"receiver": "orion", "status": "firing", "alerts": alerts, "groupLabels": {},
+            "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am", "version": "4",
+            "groupKey": format!("{{}}:{{alertname=\"{group}\"}}"), "truncatedAlerts": 0});
+        let r = t
+            .client
+            .post(format!("{}/api/v1/integrations/alertmanager", t.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(payload.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    let period = "from=2026-11-01&to=2026-12-01";
+    let (s, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+    assert_eq!(s, StatusCode::OK, "{k}");
+    let sv = &k["service"];
+    assert_eq!(
+        (sv["change_success"]["count"].as_i64(), sv["change_success"]["of"].as_i64()),
+        (Some(2), Some(3)),
+        "{sv}"
+    );
+    assert_eq!(sv["change_success"]["percent"].as_f64(), Some(66.7));
+    assert_eq!((sv["alerts"].as_i64(), sv["problems_opened"].as_i64()), (Some(3), Some(2)), "{sv}");
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=changes_reviewed"), 2).await;
+    assert_eq!((total, got.into_iter().collect::<BTreeSet<_>>()), (3, changes.keys().cloned().collect()));
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=changes_failed"), 2).await;
+    let failed: BTreeSet<String> =
+        changes.iter().filter(|(_, o)| **o == "backed_out").map(|(n, _)| n.clone()).collect();
+    assert_eq!((total, got.into_iter().collect::<BTreeSet<_>>()), (1, failed));
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=problems_opened"), 5).await;
+    assert_eq!((total, got.into_iter().collect::<BTreeSet<_>>()), (2, problems));
+    // The incidents the alerts opened: each came from monitoring, and the ratio is alerts to them.
+    let (total, got) = listed(t, &d.lead, &[], &format!("{period}&metric=alert_incidents"), 5).await;
+    assert!((1..=3).contains(&total), "{total}");
+    assert_eq!(sv["incidents_from_alerts"].as_i64(), Some(total));
+    for n in &got {
+        let (_, ticket) = t.get(&d.lead, &format!("/api/v1/tickets/{n}")).await;
+        assert_eq!(ticket["channel"], "monitoring", "{ticket}");
+    }
+    let want = (3.0 * 10.0 / total as f64).round() / 10.0;
+    assert_eq!(sv["alerts_per_incident"].as_f64(), Some(want));
+    // The month before has none of it.
+    let (_, before) = t.get(&d.lead, "/api/v1/reports/kpis?from=2026-10-01&to=2026-11-01").await;
+    assert_eq!(
+        (before["service"]["alerts"].as_i64(), before["service"]["change_success"]["of"].as_i64()),
+        (Some(0), Some(0))
     );
 }

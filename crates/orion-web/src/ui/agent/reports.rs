@@ -265,6 +265,8 @@ struct Dashboard {
     days_svg: String,
     backlog_svg: String,
     trend_svg: String,
+    /// The service management lines: (label, value, link to the tickets)
+    service: Vec<(String, String, Option<String>)>,
     /// (label, count, link) per backlog band, overdue last
     bands: Vec<(String, i64, String)>,
     /// Every open ticket under the filters
@@ -373,6 +375,7 @@ async fn dashboard(
         days_svg: String::new(),
         backlog_svg: String::new(),
         trend_svg: String::new(),
+        service: Vec::new(),
         bands: Vec::new(),
         open_href: String::new(),
         workload: Vec::new(),
@@ -400,6 +403,43 @@ async fn dashboard(
             page.days_svg = days_chart(&k);
             page.backlog_svg = backlog_chart(&k);
             page.trend_svg = trend_chart(&k);
+            let sv = &k.service;
+            let pct = |r: &orion_app::reports::figures::Rate| {
+                r.percent.map(|p| format!("{p:.1} % of {}", r.of)).unwrap_or_else(|| "–".into())
+            };
+            page.service = vec![
+                (
+                    "Changes successful".into(),
+                    pct(&sv.change_success),
+                    Some(drill(&[("metric", Some("changes_reviewed"))])),
+                ),
+                (
+                    "Changes failed or backed out".into(),
+                    (sv.change_success.of - sv.change_success.count).to_string(),
+                    Some(drill(&[("metric", Some("changes_failed"))])),
+                ),
+                ("Monitoring alerts first seen".into(), sv.alerts.to_string(), None),
+                (
+                    "Incidents from those alerts".into(),
+                    sv.incidents_from_alerts.to_string(),
+                    Some(drill(&[("metric", Some("alert_incidents"))])),
+                ),
+                (
+                    "Alerts per incident".into(),
+                    sv.alerts_per_incident.map(|a| format!("{a:.1}")).unwrap_or_else(|| "–".into()),
+                    None,
+                ),
+                (
+                    "Problems logged".into(),
+                    sv.problems_opened.to_string(),
+                    Some(drill(&[("metric", Some("problems_opened"))])),
+                ),
+                (
+                    "Problems opened from recurring incidents".into(),
+                    sv.problems_from_recurring_incidents.to_string(),
+                    None,
+                ),
+            ];
             page.bands = k
                 .backlog
                 .bands

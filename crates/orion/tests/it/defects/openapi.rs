@@ -66,6 +66,8 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
     ),
     ("GET /api/v1/reports/csv/{table}", "names as for kpis; the tickets table needs a metric"),
     ("PUT /api/v1/tickets/{number}/restriction", "group names an existing group"),
+    ("POST /api/v1/reports/schedules", "recipients name active support staff; filters name records; a name is needed"),
+    ("PATCH /api/v1/reports/schedules/{id}", "recipients name active support staff; filters name records"),
     ("PATCH /api/v1/articles/{number}", "category and owner name existing records"),
     ("PATCH /api/v1/groups/{id}", "escalates_to and lead name existing records"),
     ("PATCH /api/v1/tickets/{number}", "the assignee must be in the group; a pending reason only when pending"),
