@@ -17,7 +17,6 @@ use orion_store::timeline::{self, Recorded};
 use orion_store::{Conn, groups, users};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 /// The job that sends one ticket's survey when its delay is over.
@@ -53,10 +52,6 @@ pub struct SurveyAnswer {
     /// Required below the score the settings name
     #[schema(max_length = 4000)]
     pub comment: Option<String>,
-}
-
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Is this ticket in the sample? The same answer for the same ticket every time.
@@ -172,7 +167,7 @@ impl App {
             comment: String::new(),
             followup_ticket_id: None,
         };
-        if store::insert(&mut c, &row, &hash(&token)).await?.is_none() {
+        if store::insert(&mut c, &row, &crate::auth::hash_token(&token)).await?.is_none() {
             return Ok(false);
         }
         let config = self.config(&mut c).await?;
@@ -203,7 +198,9 @@ impl App {
     pub async fn survey_by_link(&self, token: &str) -> AppResult<Survey> {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
-        let row = store::by_token(&mut c, &hash(token.trim())).await?.ok_or(AppError::NotFound("survey"))?;
+        let row = store::by_token(&mut c, &crate::auth::hash_token(token.trim()))
+            .await?
+            .ok_or(AppError::NotFound("survey"))?;
         let t = orion_store::tickets::get(&mut c, row.ticket_id).await?;
         let s = load_settings(&mut c).await?;
         Ok(view(&row, &t, &s, self.now(), None))
@@ -213,7 +210,9 @@ impl App {
     pub async fn answer_survey_by_link(&self, token: &str, input: SurveyAnswer) -> AppResult<Survey> {
         let row = {
             let mut r = self.db.read().await?;
-            store::by_token(&mut r.conn(), &hash(token.trim())).await?.ok_or(AppError::NotFound("survey"))?
+            store::by_token(&mut r.conn(), &crate::auth::hash_token(token.trim()))
+                .await?
+                .ok_or(AppError::NotFound("survey"))?
         };
         self.answer(row, input).await
     }
@@ -335,8 +334,7 @@ impl App {
             (who, g.name)
         };
         let Some(lead) = lead.filter(|u| u.active) else { return Ok(None) };
-        let role = Role::parse("role", &lead.role).map_err(|e| AppError::Internal(format!("{e:?}")))?;
-        let actor = Actor { id: UserId(lead.id), role };
+        let actor = Actor { id: UserId(lead.id), role: Role::parse("role", &lead.role)? };
         if !actor.can_work_tickets() {
             return Ok(None);
         }

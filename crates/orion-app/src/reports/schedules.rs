@@ -173,8 +173,7 @@ fn describe(r: &ScheduleRow) -> String {
 }
 
 fn actor_of(u: &orion_store::users::UserRow) -> AppResult<Actor> {
-    let role = Role::parse("role", &u.role).map_err(|e| AppError::Internal(format!("{e:?}")))?;
-    Ok(Actor { id: UserId(u.id), role })
+    Ok(Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? })
 }
 
 fn may_manage(actor: &Actor, r: &ScheduleRow) -> bool {

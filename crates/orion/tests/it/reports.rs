@@ -424,6 +424,19 @@ async fn a_month_of_tickets_gives_the_same_numbers_on_the_api_the_lists_the_csv_
     let r = w.get(&format!("/agent/reports?{period}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("<svg class=\"chart\""), "charts are drawn on the page");
+    // The OLA per tier on the dashboard is the OLA report's for the same period.
+    let (s, ola) = t.get(&d.lead, "/api/v1/reports/ola?from=2026-11-02&to=2026-12-01").await;
+    assert_eq!(s, StatusCode::OK, "{ola}");
+    let table = &r.body[r.body.find("id=\"report-ola\"").expect("the OLA table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(!ola["tiers"].as_array().unwrap().is_empty(), "{ola}");
+    for tier in ola["tiers"].as_array().unwrap() {
+        let row = format!(
+            "<tr><td>Tier {}</td><td>{}</td><td>{}</td>",
+            tier["tier"], tier["tickets"], tier["average_minutes"]
+        );
+        assert!(table.contains(&row), "{row} in {table}");
+    }
     for (label, want) in [("Tickets created", created.len()), ("Tickets resolved", resolved.len())] {
         let (href, shown) = summary_cell(&r.body, label);
         assert_eq!(shown, want.to_string(), "{label}");

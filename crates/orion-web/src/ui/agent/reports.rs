@@ -265,6 +265,8 @@ struct Dashboard {
     days_svg: String,
     backlog_svg: String,
     trend_svg: String,
+    /// Working time with each tier against its OLA target, of the tickets resolved in the period
+    ola: Vec<orion_app::ola::OlaFigures>,
     /// The service management lines: (label, value, link to the tickets)
     service: Vec<(String, String, Option<String>)>,
     /// (label, count, link) per backlog band, overdue last
@@ -376,6 +378,7 @@ async fn dashboard(
         backlog_svg: String::new(),
         trend_svg: String::new(),
         service: Vec::new(),
+        ola: Vec::new(),
         bands: Vec::new(),
         open_href: String::new(),
         workload: Vec::new(),
@@ -393,6 +396,12 @@ async fn dashboard(
     };
     match s.app.report_kpis(&user.actor, &query_of(&q)).await {
         Ok(k) => {
+            let ola = orion_app::ola::OlaQuery {
+                from: Some(k.from.clone()),
+                to: Some(k.to.clone()),
+                group: q.get("group").map(|g| g.trim().to_string()).filter(|g| !g.is_empty()),
+            };
+            page.ola = s.app.ola_report(&user.actor, &ola).await.map(|o| o.tiers).unwrap_or_default();
             let drill = |set: &[(&str, Option<&str>)]| {
                 let mut all: Vec<(&str, Option<&str>)> = vec![("from", Some(&k.from)), ("to", Some(&k.to))];
                 all.extend_from_slice(set);
