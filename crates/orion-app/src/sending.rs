@@ -205,71 +205,69 @@ pub(crate) async fn queue_plain_mail(
     let prefix = if m.secret { "account" } else { "notice" };
     let message_id = format!("{prefix}.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(m.from));
     let to = vec![m.to.to_string()];
-    let raw = compose(&Outgoing {
-        from_name: m.from_name,
-        from_address: m.from,
-        to: &to,
+    let raw = compose(&automatic(m.from_name, m.from, &to, (&subject, &text), &message_id, now))
+        .map_err(|e| AppError::Internal(format!("composing {template} mail: {e}")))?;
+    let stored =
+        Stored { template, from: m.from, to: m.to, ticket_id: m.ticket_id, message_id: &message_id, subject: &subject };
+    queue_raw(c, &stored, &raw, now).await
+}
+
+/// The headers of an automatic message from the helpdesk to some people (no thread):
+/// `(subject, text)` as rendered.
+pub(crate) fn automatic<'a>(
+    from_name: &'a str,
+    from: &'a str,
+    to: &'a [String],
+    (subject, text): (&'a str, &'a str),
+    message_id: &'a str,
+    now: i64,
+) -> Outgoing<'a> {
+    Outgoing {
+        from_name,
+        from_address: from,
+        to,
         cc: &[],
-        subject: &subject,
-        text: &text,
-        message_id: &message_id,
+        subject,
+        text,
+        message_id,
         in_reply_to: None,
         references: &[],
         auto_submitted: Some("auto-generated"),
         date_ms: now,
-    })
-    .map_err(|e| AppError::Internal(format!("composing {template} mail: {e}")))?;
-    let sha = orion_mail::sha256_hex(&raw);
-    mail::put_blob(c, &sha, &raw, now).await?;
+    }
+}
+
+/// What the outbox lists of a message queued with [`queue_raw`].
+pub(crate) struct Stored<'a> {
+    pub template: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The ticket it is about, which keeps a ticket's mail in order
+    pub ticket_id: Option<i64>,
+    pub message_id: &'a str,
+    pub subject: &'a str,
+}
+
+/// Queues a composed message in the caller's transaction: stored, listed in the outbox under its
+/// template, sent by the `mail.send` job.
+pub(crate) async fn queue_raw(c: &mut Conn<'_>, m: &Stored<'_>, raw: &[u8], now: i64) -> AppResult<()> {
+    let sha = orion_mail::sha256_hex(raw);
+    mail::put_blob(c, &sha, raw, now).await?;
     let new = outbox::NewOutbound {
         ticket_id: m.ticket_id,
-        template,
+        template: m.template,
         sender: m.from,
         automatic: true,
-        recipients: &to[0],
-        message_id: &message_id,
-        subject: &subject,
+        recipients: m.to,
+        message_id: m.message_id,
+        subject: m.subject,
         raw_sha256: &sha,
         status: "queued",
         reason: None,
     };
     let id = outbox::insert(c, &new, now).await?;
     queue_send(c, id, m.ticket_id, now).await?;
-    metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
-        .increment(1);
-    Ok(())
-}
-
-/// Queues a message composed by the caller (a scheduled report with its parts) in the caller's
-/// transaction: stored, listed in the outbox under `template`, sent by the `mail.send` job.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn queue_raw(
-    c: &mut Conn<'_>,
-    template: &str,
-    from: &str,
-    to: &str,
-    message_id: &str,
-    subject: &str,
-    raw: &[u8],
-    now: i64,
-) -> AppResult<()> {
-    let sha = orion_mail::sha256_hex(raw);
-    mail::put_blob(c, &sha, raw, now).await?;
-    let new = outbox::NewOutbound {
-        ticket_id: None,
-        template,
-        sender: from,
-        automatic: true,
-        recipients: to,
-        message_id,
-        subject,
-        raw_sha256: &sha,
-        status: "queued",
-        reason: None,
-    };
-    let id = outbox::insert(c, &new, now).await?;
-    queue_send(c, id, None, now).await?;
-    metrics::counter!("orion_mail_queued_total", "template" => template.to_string(), "suppressed" => "false")
+    metrics::counter!("orion_mail_queued_total", "template" => m.template.to_string(), "suppressed" => "false")
         .increment(1);
     Ok(())
 }

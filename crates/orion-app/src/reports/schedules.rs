@@ -516,35 +516,25 @@ impl App {
                 crate::sending::domain_of(&from_address)
             );
             let to = vec![to_address.clone()];
-            let raw = orion_mail::outbound::compose_with_parts(
-                &orion_mail::outbound::Outgoing {
-                    from_name: &config.mail.from_name,
-                    from_address: &from_address,
-                    to: &to,
-                    cc: &[],
-                    subject: &subject,
-                    text: &text,
-                    message_id: &message_id,
-                    in_reply_to: None,
-                    references: &[],
-                    auto_submitted: Some("auto-generated"),
-                    date_ms: now,
-                },
-                &html,
-                &parts,
-            )
-            .map_err(|e| AppError::Internal(format!("composing the report mail: {e}")))?;
-            crate::sending::queue_raw(
-                &mut c,
-                "scheduled_report",
+            let out = crate::sending::automatic(
+                &config.mail.from_name,
                 &from_address,
-                to_address,
+                &to,
+                (&subject, &text),
                 &message_id,
-                &subject,
-                &raw,
                 now,
-            )
-            .await?;
+            );
+            let raw = orion_mail::outbound::compose_with_parts(&out, &html, &parts)
+                .map_err(|e| AppError::Internal(format!("composing the report mail: {e}")))?;
+            let stored = crate::sending::Stored {
+                template: "scheduled_report",
+                from: &from_address,
+                to: to_address,
+                ticket_id: None,
+                message_id: &message_id,
+                subject: &subject,
+            };
+            crate::sending::queue_raw(&mut c, &stored, &raw, now).await?;
         }
         self.commit(tx).await?;
         Ok(())
