@@ -19,6 +19,10 @@ pub struct UiArgs {
     /// Tickets to seed
     #[arg(long, default_value_t = 1_000_000)]
     tickets: i64,
+    /// Mark the open tickets' clocks that are past due as breached, as a running server's SLA
+    /// timer does within seconds (otherwise they stay running, as if no timer had run)
+    #[arg(long)]
+    breached: bool,
 }
 
 pub const AGENT: &str = "bench-agent@example.com";
@@ -135,7 +139,12 @@ pub async fn run(a: UiArgs) -> Result<()> {
             {
                 clocks.push(if i == from && k == 0 { "(" } else { ", (" });
                 clocks.bind_i64(i).push(", ").bind_text(*target).push(", 'Bench', '24x7', '{}', '[]', '[]', FALSE, ");
-                clocks.bind_i64(*ms).push(", ").bind_text(if open { "running" } else { "met" }).push(", ");
+                let state = match open {
+                    false => "met",
+                    true if a.breached && at + ms < now => "breached",
+                    true => "running",
+                };
+                clocks.bind_i64(*ms).push(", ").bind_text(state).push(", ");
                 clocks.bind_i64(at + ms).push(", ").bind_i64(at).push(", ").bind_i64(at).push(")");
             }
         }

@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(30, "0030_report_schedules"),
     migration!(31, "0031_backlog_snapshots"),
     migration!(32, "0032_alert_first_seen"),
+    migration!(33, "0033_ticket_tally"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

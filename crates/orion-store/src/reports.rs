@@ -100,6 +100,18 @@ fn push_in(sql: &mut Sql, column: &str, ids: &[i64]) {
 
 /// ` AND …` for each filter of `s`; `group` names the group column.
 pub(crate) fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
+    push_filters(sql, s, group, false);
+}
+
+/// [`push_scope`] over `ticket_tally`, whose category, assignee and restriction are 0 for none.
+fn push_tally_scope(sql: &mut Sql, s: &Scope) {
+    push_filters(sql, s, "group_id", true);
+}
+
+fn push_filters(sql: &mut Sql, s: &Scope, group: &str, zero_is_none: bool) {
+    let none = |column: &str| {
+        if zero_is_none { format!(" AND {column} = 0") } else { format!(" AND {column} IS NULL") }
+    };
     match &s.kind {
         Some(k) => sql.push(" AND kind = ").bind_text(k.clone()),
         None => sql.push(" AND kind IN ('incident', 'service_request')"),
@@ -112,7 +124,7 @@ pub(crate) fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
     }
     match &s.category_ids {
         Some(None) => {
-            sql.push(" AND category_id IS NULL");
+            sql.push(&none("category_id"));
         }
         Some(Some(ids)) => push_in(sql, "category_id", ids),
         None => {}
@@ -122,7 +134,7 @@ pub(crate) fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
     }
     match s.agent {
         Some(None) => {
-            sql.push(" AND assignee_id IS NULL");
+            sql.push(&none("assignee_id"));
         }
         Some(Some(id)) => {
             sql.push(" AND assignee_id = ").bind_i64(id);
@@ -131,23 +143,26 @@ pub(crate) fn push_scope(sql: &mut Sql, s: &Scope, group: &str) {
     }
     if let Some(mine) = &s.reader_groups {
         if mine.is_empty() {
-            sql.push(" AND visibility_group_id IS NULL");
+            sql.push(&none("visibility_group_id"));
         } else {
-            sql.push(" AND (visibility_group_id IS NULL OR visibility_group_id IN ")
-                .bind_list(mine, Bind::I64)
-                .push(")");
+            sql.push(" AND (1 = 1").push(&none("visibility_group_id")).push(" OR visibility_group_id IN ");
+            sql.bind_list(mine, Bind::I64).push(")");
         }
     }
 }
 
 /// What the figures need of one resolved ticket, and no more (a year of them stays small).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measure {
     /// The breakdown column's value as text; NULL without a breakdown (or no value)
     pub key: Option<String>,
-    pub resolved_at: i64,
+    /// The UTC day of the resolution (days since the epoch)
+    pub day: i64,
+    /// Resolved in the period asked for (not in the one before it)
+    pub current: bool,
     pub first_tier: i64,
     pub max_tier: i64,
+    /// 1: reopened at least once
     pub reopen_count: i64,
     pub response_ms: Option<i64>,
     pub resolution_ms: i64,
@@ -157,28 +172,65 @@ pub struct Measure {
     pub update_sla: i64,
 }
 
+/// A [`Measure`] as read: its small values packed into one integer, as a period holds tens of
+/// thousands of rows and each column of each row costs the driver more than the database.
+#[derive(sqlx::FromRow)]
+struct Packed {
+    #[sqlx(default)]
+    key: Option<String>,
+    packed: i64,
+    response_ms: Option<i64>,
+    resolution_ms: i64,
+}
+
+/// `packed`: the resolution day << 12 | current << 11 | update SLA << 9 | resolution SLA << 7 |
+/// response SLA << 5 | reopened << 4 | max tier << 2 | first tier (tiers are 1 to 3).
+const PACKED: &str = "CAST(resolved_at / 86400000 AS BIGINT) * 4096 + first_tier + max_tier * 4
+    + CASE WHEN reopen_count > 0 THEN 16 ELSE 0 END
+    + CASE response_sla WHEN 'met' THEN 32 WHEN 'breached' THEN 64 ELSE 0 END
+    + CASE resolution_sla WHEN 'met' THEN 128 WHEN 'breached' THEN 256 ELSE 0 END
+    + CASE update_sla WHEN 'met' THEN 512 WHEN 'breached' THEN 1024 ELSE 0 END";
+
 /// The columns of `ticket_outcome` a breakdown of resolved tickets can group by.
 pub const OUTCOME_BY_COLUMNS: [&str; 6] = ["group_id", "priority", "category_id", "kind", "channel", "assignee_id"];
 
-/// The measures of the tickets resolved in `[from, to)` under the filters, with (`by`, one of
-/// [`OUTCOME_BY_COLUMNS`]) the breakdown value.
-pub async fn measures(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64, by: Option<&str>) -> Result<Vec<Measure>> {
+/// The measures of the tickets resolved in `[from, to)` under the filters — `current` from
+/// `split` on — with (`by`, one of [`OUTCOME_BY_COLUMNS`]) the breakdown value. Read from the
+/// covering index `ticket_outcome_measures_idx`.
+pub async fn measures(
+    conn: &mut Conn<'_>,
+    s: &Scope,
+    (from, split, to): (i64, i64, i64),
+    by: Option<&str>,
+) -> Result<Vec<Measure>> {
     let key = match by {
-        Some(col) if OUTCOME_BY_COLUMNS.contains(&col) => format!("CAST({col} AS TEXT)"),
-        _ => "CAST(NULL AS TEXT)".to_string(),
+        Some(col) if OUTCOME_BY_COLUMNS.contains(&col) => format!("CAST({col} AS TEXT) AS key, "),
+        _ => String::new(),
     };
-    let sla =
-        |col: &str| format!("CAST(CASE {col} WHEN 'met' THEN 1 WHEN 'breached' THEN 2 ELSE 0 END AS BIGINT) AS {col}");
-    let mut sql = Sql::new(&format!(
-        "SELECT {key} AS key, resolved_at, first_tier, max_tier, reopen_count, response_ms, resolution_ms, {}, {}, {}
-         FROM ticket_outcome WHERE resolved_at >= ",
-        sla("response_sla"),
-        sla("resolution_sla"),
-        sla("update_sla")
-    ));
-    sql.bind_i64(from).push(" AND resolved_at < ").bind_i64(to);
+    let mut sql = Sql::new(&format!("SELECT {key}CAST({PACKED} + CASE WHEN resolved_at >= "));
+    sql.bind_i64(split).push(" THEN 2048 ELSE 0 END AS BIGINT) AS packed, response_ms, resolution_ms");
+    sql.push(" FROM ticket_outcome WHERE resolved_at >= ").bind_i64(from).push(" AND resolved_at < ").bind_i64(to);
     push_scope(&mut sql, s, "group_id");
-    Ok(crate::fetch_all_sql!(conn, Measure, &sql)?)
+    let rows: Vec<Packed> = crate::fetch_all_sql!(conn, Packed, &sql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let p = r.packed;
+            Measure {
+                key: r.key,
+                day: p >> 12,
+                current: p & 2048 != 0,
+                first_tier: p & 3,
+                max_tier: (p >> 2) & 3,
+                reopen_count: (p >> 4) & 1,
+                response_ms: r.response_ms,
+                resolution_ms: r.resolution_ms,
+                response_sla: (p >> 5) & 3,
+                resolution_sla: (p >> 7) & 3,
+                update_sla: (p >> 9) & 3,
+            }
+        })
+        .collect())
 }
 
 /// A page of outcome rows that `condition` (literal SQL over `ticket_outcome`'s columns) picks,
@@ -231,20 +283,56 @@ pub struct Created {
 /// The columns of `ticket` a breakdown of created tickets can group by.
 pub const BY_COLUMNS: [&str; 6] = ["assignment_group_id", "priority", "category_id", "kind", "channel", "assignee_id"];
 
+/// A UTC day in milliseconds.
+const DAY: i64 = 86_400_000;
+
+/// The `ticket_tally` column for a [`BY_COLUMNS`] one, as text (0 for none read as NULL).
+fn tally_key(column: Option<&str>) -> String {
+    match column {
+        Some("assignment_group_id") => "CAST(group_id AS TEXT)".into(),
+        Some(col @ ("category_id" | "assignee_id")) => format!("CAST(NULLIF({col}, 0) AS TEXT)"),
+        Some(col @ ("priority" | "kind" | "channel")) => format!("CAST({col} AS TEXT)"),
+        _ => "CAST(NULL AS TEXT)".into(),
+    }
+}
+
 /// Counts the tickets created in `[from, to)` under the filters, per UTC day and (with `by`, one
-/// of [`BY_COLUMNS`]) per value.
+/// of [`BY_COLUMNS`]) per value: the whole days from `ticket_tally`, the part-days at either end
+/// from the tickets.
 pub async fn created(conn: &mut Conn<'_>, s: &Scope, from: i64, to: i64, by: Option<&str>) -> Result<Vec<Created>> {
+    let by = by.filter(|col| BY_COLUMNS.contains(col));
+    let first_whole = from.div_euclid(DAY) + i64::from(from.rem_euclid(DAY) != 0);
+    let end_whole = to.div_euclid(DAY);
+    let mut rows = Vec::new();
+    let mut raw = Vec::new();
+    if first_whole < end_whole {
+        let mut sql = Sql::new(&format!(
+            "SELECT {} AS key, created_day AS day, CAST(SUM(n) AS BIGINT) AS n FROM ticket_tally WHERE created_day >= ",
+            tally_key(by)
+        ));
+        sql.bind_i64(first_whole).push(" AND created_day < ").bind_i64(end_whole);
+        push_tally_scope(&mut sql, s);
+        sql.push(" GROUP BY 1, 2 HAVING SUM(n) <> 0");
+        rows = crate::fetch_all_sql!(conn, Created, &sql)?;
+        raw.push((from, first_whole * DAY));
+        raw.push((end_whole * DAY, to));
+    } else {
+        raw.push((from, to));
+    }
     let key = match by {
-        Some(col) if BY_COLUMNS.contains(&col) => format!("CAST({col} AS TEXT)"),
-        _ => "CAST(NULL AS TEXT)".to_string(),
+        Some(col) => format!("CAST({col} AS TEXT)"),
+        None => "CAST(NULL AS TEXT)".to_string(),
     };
-    let mut sql = Sql::new(&format!(
-        "SELECT {key} AS key, CAST(created_at / 86400000 AS BIGINT) AS day, COUNT(*) AS n FROM ticket WHERE created_at >= "
-    ));
-    sql.bind_i64(from).push(" AND created_at < ").bind_i64(to);
-    push_scope(&mut sql, s, "assignment_group_id");
-    sql.push(" GROUP BY 1, 2");
-    Ok(crate::fetch_all_sql!(conn, Created, &sql)?)
+    for (from, to) in raw.into_iter().filter(|(a, b)| a < b) {
+        let mut sql = Sql::new(&format!(
+            "SELECT {key} AS key, CAST(created_at / 86400000 AS BIGINT) AS day, COUNT(*) AS n FROM ticket WHERE created_at >= "
+        ));
+        sql.bind_i64(from).push(" AND created_at < ").bind_i64(to);
+        push_scope(&mut sql, s, "assignment_group_id");
+        sql.push(" GROUP BY 1, 2");
+        rows.extend(crate::fetch_all_sql!(conn, Created, &sql)?);
+    }
+    Ok(rows)
 }
 
 /// Open tickets per agent, pending or not, age band and overdue or not (see [`backlog`]).
@@ -286,21 +374,90 @@ pub async fn due_within(conn: &mut Conn<'_>, s: &Scope, (from, to): (i64, i64)) 
 }
 
 /// The incidents and service requests open at `now` under the filters, counted per agent,
-/// pending, age band and overdue.
+/// pending, age band ([`BAND_HOURS`]) and overdue.
 pub async fn backlog(conn: &mut Conn<'_>, s: &Scope, now: i64) -> Result<Vec<Open>> {
-    // Integer literals are 32-bit on PostgreSQL: the computed columns are cast to BIGINT.
-    let mut sql = Sql::new(
-        "SELECT assignee_id, CAST(CASE WHEN state = 'pending' THEN 1 ELSE 0 END AS BIGINT) AS pending, CAST(CASE",
+    let cuts: Vec<i64> = BAND_HOURS.iter().map(|h| now - h * 3_600_000).collect();
+    open_counts(conn, s, &cuts, now).await
+}
+
+#[derive(sqlx::FromRow)]
+struct TallyOpen {
+    day: i64,
+    assignee_id: Option<i64>,
+    pending: i64,
+    overdue: i64,
+    n: i64,
+}
+
+/// The open tickets under the filters counted per agent, pending, band and overdue at `now`
+/// (an SLA clock breached, or running past its due time), where a ticket is in band `i` when
+/// created after `cuts[i]` (the first such), else in band `cuts.len()`. Whole days come from
+/// `ticket_tally`; the days a cut falls in, and the tickets whose clock ran past due without the
+/// SLA timer having marked it breached yet, from the tickets.
+pub async fn open_counts(conn: &mut Conn<'_>, s: &Scope, cuts: &[i64], now: i64) -> Result<Vec<Open>> {
+    let cut_days: std::collections::BTreeSet<i64> =
+        cuts.iter().filter(|c| **c != i64::MIN && **c != i64::MAX).map(|c| c.div_euclid(DAY)).collect();
+    let band_of = |at: i64| cuts.iter().position(|c| at > *c).unwrap_or(cuts.len()) as i64;
+    let mut counts: std::collections::BTreeMap<(Option<i64>, i64, i64, i64), i64> = Default::default();
+
+    let mut tally = Sql::new(
+        "SELECT created_day AS day, NULLIF(assignee_id, 0) AS assignee_id,
+                CAST(CASE WHEN status = 2 THEN 1 ELSE 0 END AS BIGINT) AS pending, breached AS overdue,
+                CAST(SUM(n) AS BIGINT) AS n
+         FROM ticket_tally WHERE status > 0",
     );
-    for (i, h) in BAND_HOURS.iter().enumerate() {
-        sql.push(" WHEN created_at > ").bind_i64(now - h * 3_600_000).push(&format!(" THEN {i}"));
+    push_tally_scope(&mut tally, s);
+    tally.push(" GROUP BY 1, 2, 3, 4");
+    for r in crate::fetch_all_sql!(conn, TallyOpen, &tally)? {
+        if r.n != 0 && !cut_days.contains(&r.day) {
+            *counts.entry((r.assignee_id, r.pending, band_of(r.day * DAY), r.overdue)).or_default() += r.n;
+        }
     }
-    sql.push(" ELSE 4 END AS BIGINT) AS band, CAST(CASE WHEN ").push(OVERDUE).bind_i64(now);
-    sql.push("))) THEN 1 ELSE 0 END AS BIGINT) AS overdue,");
-    sql.push(" COUNT(*) AS n FROM ticket WHERE state IN ('new', 'assigned', 'in_progress', 'pending')");
-    push_scope(&mut sql, s, "assignment_group_id");
-    sql.push(" GROUP BY 1, 2, 3, 4");
-    Ok(crate::fetch_all_sql!(conn, Open, &sql)?)
+
+    let band_case = |sql: &mut Sql| {
+        if cuts.is_empty() {
+            sql.push("CAST(0 AS BIGINT) AS band");
+            return;
+        }
+        sql.push("CAST(CASE");
+        for (i, c) in cuts.iter().enumerate() {
+            sql.push(" WHEN created_at > ").bind_i64(*c).push(&format!(" THEN {i}"));
+        }
+        sql.push(&format!(" ELSE {} END AS BIGINT) AS band", cuts.len()));
+    };
+    let head = "SELECT assignee_id, CAST(CASE WHEN state = 'pending' THEN 1 ELSE 0 END AS BIGINT) AS pending, ";
+    for day in &cut_days {
+        let mut sql = Sql::new(head);
+        band_case(&mut sql);
+        sql.push(", CAST(sla_breached AS BIGINT) AS overdue, COUNT(*) AS n FROM ticket WHERE created_at >= ");
+        sql.bind_i64(day * DAY).push(" AND created_at < ").bind_i64((day + 1) * DAY);
+        sql.push(" AND state IN ('new', 'assigned', 'in_progress', 'pending')");
+        push_scope(&mut sql, s, "assignment_group_id");
+        sql.push(" GROUP BY 1, 2, 3, 4");
+        for r in crate::fetch_all_sql!(conn, Open, &sql)? {
+            *counts.entry((r.assignee_id, r.pending, r.band, r.overdue)).or_default() += r.n;
+        }
+    }
+
+    // Past due but not marked breached yet: overdue all the same.
+    let mut late = Sql::new(head);
+    band_case(&mut late);
+    late.push(
+        ", CAST(1 AS BIGINT) AS overdue, COUNT(*) AS n FROM ticket WHERE id IN (SELECT ticket_id FROM ticket_sla",
+    );
+    late.push(" WHERE state = 'running' AND due_at < ").bind_i64(now);
+    late.push(") AND sla_breached = 0 AND state IN ('new', 'assigned', 'in_progress', 'pending')");
+    push_scope(&mut late, s, "assignment_group_id");
+    late.push(" GROUP BY 1, 2, 3, 4");
+    for r in crate::fetch_all_sql!(conn, Open, &late)? {
+        *counts.entry((r.assignee_id, r.pending, r.band, 0)).or_default() -= r.n;
+        *counts.entry((r.assignee_id, r.pending, r.band, 1)).or_default() += r.n;
+    }
+    Ok(counts
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((assignee_id, pending, band, overdue), n)| Open { assignee_id, pending, band, overdue, n })
+        .collect())
 }
 
 /// Which tickets a list of created or open tickets holds.
@@ -375,9 +532,25 @@ pub async fn logged_page(
             page
         }
     };
-    let total: Vec<Count> = crate::fetch_all_sql!(conn, Count, &count)?;
+    // The counts come from the tally where it can answer (see `created`, `open_counts`).
+    let total = match which {
+        Logged::Created(from, to) => created(conn, s, from, to, None).await?.iter().map(|r| r.n).sum(),
+        Logged::Open { created, pending, overdue_at, due_within: None } => {
+            let (cuts, band) = match created {
+                Some((lo, hi)) => (vec![hi, lo], 1),
+                None => (Vec::new(), 0),
+            };
+            open_counts(conn, s, &cuts, overdue_at.unwrap_or(i64::MIN))
+                .await?
+                .iter()
+                .filter(|o| o.band == band && (!pending || o.pending == 1) && (overdue_at.is_none() || o.overdue == 1))
+                .map(|o| o.n)
+                .sum()
+        }
+        Logged::Open { .. } => crate::fetch_all_sql!(conn, Count, &count)?.first().map(|c| c.n).unwrap_or(0),
+    };
     let ids: Vec<Count> = crate::fetch_all_sql!(conn, Count, &page)?;
-    Ok((total.first().map(|c| c.n).unwrap_or(0), ids.into_iter().map(|c| c.n).collect()))
+    Ok((total, ids.into_iter().map(|c| c.n).collect()))
 }
 
 /// Resolved tickets without an outcome row (resolved before reports existed), oldest first.
@@ -609,4 +782,32 @@ pub async fn service(conn: &mut Conn<'_>, (from, to): (i64, i64), reader: Option
         problems_opened,
         problems_detected: detected.first().map(|c| c.n).unwrap_or(0),
     })
+}
+
+/// How many (day, filter values, status) counts of `ticket_tally` differ from a recount of the
+/// tickets themselves (with the breached flag recomputed from the SLA clocks): 0 when the
+/// triggers kept it exact.
+pub async fn tally_differences(conn: &mut Conn<'_>) -> Result<i64> {
+    let sql = Sql::new(
+        "SELECT COUNT(*) AS n FROM (
+           SELECT created_day, kind, group_id, priority, category_id, channel, assignee_id, visibility_group_id,
+                  status, breached
+           FROM (SELECT created_day, kind, group_id, priority, category_id, channel, assignee_id,
+                        visibility_group_id, status, breached, n AS kept, 0 AS counted
+                 FROM ticket_tally
+                 UNION ALL
+                 SELECT created_at / 86400000, kind, assignment_group_id, priority, COALESCE(category_id, 0),
+                        channel, COALESCE(assignee_id, 0), COALESCE(visibility_group_id, 0),
+                        CASE WHEN state = 'pending' THEN 2
+                             WHEN state IN ('new', 'assigned', 'in_progress') THEN 1 ELSE 0 END,
+                        CASE WHEN state IN ('new', 'assigned', 'in_progress', 'pending') AND EXISTS
+                             (SELECT 1 FROM ticket_sla s WHERE s.ticket_id = ticket.id AND s.state = 'breached')
+                             THEN 1 ELSE 0 END,
+                        0, 1
+                 FROM ticket) AS both_sides
+           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+           HAVING SUM(kept) <> SUM(counted)) AS differing",
+    );
+    let n: Vec<Count> = crate::fetch_all_sql!(conn, Count, &sql)?;
+    Ok(n.first().map(|c| c.n).unwrap_or(0))
 }

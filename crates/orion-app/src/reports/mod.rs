@@ -748,7 +748,8 @@ impl App {
         let created = store::created(&mut c, &f.scope, f.from, f.to, column).await?;
         let created_before: i64 =
             store::created(&mut c, &f.scope, prev_from, f.from, None).await?.iter().map(|r| r.n).sum();
-        let outcomes = store::measures(&mut c, &f.scope, prev_from, f.to, f.by.map(By::outcome_column)).await?;
+        let outcomes =
+            store::measures(&mut c, &f.scope, (prev_from, f.from, f.to), f.by.map(By::outcome_column)).await?;
         let spent = worklog::spent(&mut c, &f.scope, f.from, f.to, f.by.map(By::time_column)).await?;
         let spent_before = worklog::spent(&mut c, &f.scope, prev_from, f.from, None).await?;
         // Per value of a breakdown a ticket can count more than once (two agents, two tiers).
@@ -788,10 +789,9 @@ impl App {
             days.entry(row.day).or_default().0 += row.n;
         }
         let created_now: i64 = created.iter().map(|r| r.n).sum();
-        let (now_resolved, prev_resolved): (Vec<&Measure>, Vec<&Measure>) =
-            outcomes.iter().partition(|o| o.resolved_at >= f.from);
+        let (now_resolved, prev_resolved): (Vec<&Measure>, Vec<&Measure>) = outcomes.iter().partition(|o| o.current);
         for o in &now_resolved {
-            days.entry(o.resolved_at.div_euclid(86_400_000)).or_default().1 += 1;
+            days.entry(o.day).or_default().1 += 1;
         }
 
         let bands = AGE_BANDS

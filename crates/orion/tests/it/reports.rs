@@ -24,6 +24,7 @@ engine_tests!(
 );
 
 const MIN: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 
 /// Working milliseconds between two instants on the default Business hours calendar (Monday to
@@ -480,6 +481,66 @@ async fn a_month_of_tickets_gives_the_same_numbers_on_the_api_the_lists_the_csv_
     let (total, got) = listed(t, &d.lead, &lives, &format!("{period}&metric=backlog&band=at_risk"), 7).await;
     assert_eq!(total, at_risk.len() as i64);
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), at_risk);
+
+    // Overdue (a clock breached, or running past its due time) and every age band, worked out
+    // here from each open ticket's clocks and creation time: first while no SLA timer has run (the
+    // clocks past due are still "running"), then after it marked them breached.
+    let mut open_now: Vec<(String, i64)> = open.iter().map(|l| (l.number.clone(), l.created_at)).collect();
+    open_now.push((p1["number"].as_str().unwrap().to_string(), at("2026-12-04T10:00:00Z")));
+    let bands = [
+        ("under_1d", 0, 24),
+        ("1d_3d", 24, 72),
+        ("3d_7d", 72, 168),
+        ("7d_30d", 168, 720),
+        ("over_30d", 720, i64::MAX / HOUR),
+    ];
+    // Tickets counted overdue by their stored breached flag alone (no clock read as past due).
+    let flagged = || async {
+        let mut r = t.app.db.read().await.unwrap();
+        let open = orion_store::reports::open_counts(&mut r.conn(), &Default::default(), &[], i64::MIN).await.unwrap();
+        open.iter().filter(|o| o.overdue == 1).map(|o| o.n).sum::<i64>()
+    };
+    for round in ["before the SLA timer ran", "after it marked the breaches"] {
+        let mut overdue = BTreeSet::new();
+        for (n, _) in &open_now {
+            let (_, clocks) = t.get(&d.admin, &format!("/api/v1/tickets/{n}/sla")).await;
+            let clocks = clocks.as_array().unwrap();
+            if clocks.iter().any(|c| {
+                c["state"] == "breached"
+                    || (c["state"] == "running" && c["due_at"].as_str().is_some_and(|due| at(due) < now))
+            }) {
+                overdue.insert(n.clone());
+            }
+        }
+        assert!(!overdue.is_empty(), "{round}: the month leaves overdue tickets");
+        let (_, k) = t.get(&d.lead, &format!("/api/v1/reports/kpis?{period}")).await;
+        assert_eq!(k["backlog"]["overdue"], overdue.len() as i64, "{round}: {k}");
+        let per_agent: i64 = k["workload"].as_array().unwrap().iter().map(|w| w["overdue"].as_i64().unwrap()).sum();
+        assert_eq!(per_agent, overdue.len() as i64, "{round}");
+        let (total, got) = listed(t, &d.lead, &lives, &format!("{period}&metric=backlog&band=overdue"), 7).await;
+        assert_eq!(total, overdue.len() as i64, "{round}");
+        assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), overdue, "{round}");
+        for (band, younger_h, older_h) in bands {
+            let want: BTreeSet<String> = open_now
+                .iter()
+                .filter(|(_, created)| (younger_h * HOUR..older_h * HOUR).contains(&(now - created)))
+                .map(|(n, _)| n.clone())
+                .collect();
+            let counted = k["backlog"]["bands"].as_array().unwrap().iter().find(|b| b["band"] == band).unwrap();
+            assert_eq!(counted["tickets"], want.len() as i64, "{round}: {band}");
+            let (total, got) = listed(t, &d.lead, &lives, &format!("{period}&metric=backlog&band={band}"), 7).await;
+            assert_eq!(total, want.len() as i64, "{round}: {band}");
+            assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want, "{round}: {band}");
+        }
+        let drift = orion_store::reports::tally_differences(&mut t.app.db.read().await.unwrap().conn()).await.unwrap();
+        assert_eq!(drift, 0, "{round}: the dashboard's tally matches the tickets");
+        if round.starts_with("before") {
+            assert_eq!(flagged().await, 0, "no timer has marked a clock yet");
+            orion_app::jobs::standard_worker(t.app.clone(), "sla-timer").run_due().await.unwrap();
+        } else {
+            assert_eq!(flagged().await, overdue.len() as i64, "the timer marked every clock past due");
+        }
+    }
 }
 
 async fn filters_breakdowns_and_restricted_tickets_count_what_the_reader_may_see(engine: Engine) {
