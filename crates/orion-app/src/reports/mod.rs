@@ -403,11 +403,11 @@ impl Metric {
             Metric::Resolved => true,
             Metric::Responded => o.response_ms.is_some(),
             Metric::LoggedAtL1 => o.first_tier == 1,
-            Metric::FirstContact => o.first_tier == 1 && o.max_tier == 1 && o.reopen_count == 0,
+            Metric::FirstContact => o.first_tier == 1 && o.max_tier == 1 && !o.reopened,
             Metric::EscalatedL2 => o.first_tier == 1 && o.max_tier >= 2,
             Metric::ReachedL2 => o.max_tier >= 2,
             Metric::ReachedL3 => o.max_tier >= 3,
-            Metric::Reopened => o.reopen_count > 0,
+            Metric::Reopened => o.reopened,
             Metric::ResponseMeasured => o.response_sla > 0,
             Metric::ResponseBreached => o.response_sla == 2,
             Metric::ResolutionMeasured => o.resolution_sla > 0,
@@ -1298,8 +1298,9 @@ impl App {
     pub async fn take_backlog_snapshot(&self) -> AppResult<bool> {
         let now = self.now();
         let day = now.div_euclid(86_400_000) - 1;
+        let rows = store::snapshot_rows(&mut self.db.read().await?.conn(), now).await?;
         let mut tx = self.db.begin_background().await?;
-        let n = store::take_snapshot(&mut tx.conn(), day, now).await?;
+        let n = store::keep_snapshot(&mut tx.conn(), day, now, &rows).await?;
         self.commit(tx).await?;
         Ok(n)
     }
