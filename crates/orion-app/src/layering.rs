@@ -48,6 +48,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("desk", 3),
     ("reports", 3),
     ("surveys", 3),
+    ("catalog", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),

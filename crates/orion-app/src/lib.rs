@@ -5,6 +5,7 @@
 pub mod admin_notices;
 pub mod api_schema;
 pub mod auth;
+pub mod catalog;
 pub mod cmdb;
 pub mod demo;
 pub mod desk;

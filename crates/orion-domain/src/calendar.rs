@@ -90,6 +90,11 @@ impl BusinessCalendar {
         &self.zone_name
     }
 
+    /// The time zone its hours are in (also the one a form's local date-times are read in).
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
     pub fn is_holiday(&self, date: Date) -> bool {
         self.holidays.contains(&date) || self.yearly.contains(&(date.month(), date.day()))
     }

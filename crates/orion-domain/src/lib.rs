@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod asset;
 pub mod calendar;
+pub mod catalog;
 pub mod change;
 pub mod cron;
 pub mod error;

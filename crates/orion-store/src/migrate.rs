@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(31, "0031_backlog_snapshots"),
     migration!(32, "0032_alert_first_seen"),
     migration!(33, "0033_ticket_tally"),
+    migration!(34, "0034_catalog"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -8,6 +8,7 @@ pub enum Bind {
     Text(String),
     OptI64(Option<i64>),
     OptText(Option<String>),
+    F64(f64),
 }
 
 /// SQL text plus its binds, in order.
@@ -91,6 +92,7 @@ macro_rules! bind_sql {
                 $crate::sql::Bind::Text(v) => q.bind(v.clone()),
                 $crate::sql::Bind::OptI64(v) => q.bind(*v),
                 $crate::sql::Bind::OptText(v) => q.bind(v.clone()),
+                $crate::sql::Bind::F64(v) => q.bind(*v),
             };
         }
         q

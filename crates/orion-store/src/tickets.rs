@@ -284,6 +284,9 @@ pub struct TicketFilter {
     pub title: Option<String>,
     /// Only tickets with this tag (folded); the list then walks the tag's index.
     pub tag: Option<String>,
+    /// Only catalog requests whose answer to a question (by key) is this text (for several
+    /// choices: one of them); the list then walks the answers' index.
+    pub answer: Option<(String, String)>,
     pub limit: i64,
 }
 
@@ -387,6 +390,11 @@ const PROBE_CAP: i64 = 1000;
 /// ([`TicketList::resume_after`]) and the next page goes on from there, so that a word found in
 /// no title costs each page a bounded read instead of a million rows.
 pub async fn list(conn: &mut Conn<'_>, f: &TicketFilter) -> Result<TicketList> {
+    if let Some((key, value)) = &f.answer {
+        let sql = answered(conn.engine() == crate::Engine::Sqlite, f, key, value);
+        let rows: Vec<TicketView> = crate::fetch_all_sql!(conn, TicketView, &sql)?;
+        return Ok(TicketList { rows, resume_after: None });
+    }
     if let Some(tag) = &f.tag {
         let sql = tagged(conn.engine() == crate::Engine::Sqlite, f, tag);
         let rows: Vec<TicketView> = crate::fetch_all_sql!(conn, TicketView, &sql)?;
@@ -429,6 +437,31 @@ fn tagged(sqlite: bool, f: &TicketFilter, tag: &str) -> Sql {
         sql.push(" AND LOWER(title) LIKE ").bind_text(like_pattern(title)).push(" ESCAPE '\\'");
     }
     sql.push(" ORDER BY tt.ticket_id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+    sql.push(") ORDER BY t.id ").push(order).push(" LIMIT ").bind_i64(f.limit);
+    sql
+}
+
+/// A list of the catalog requests whose answer to `key` is `value`: the answers' index (question,
+/// value, ticket) drives, in id order, and each ticket it names is checked against the other
+/// filters (a tag among them).
+fn answered(sqlite: bool, f: &TicketFilter, key: &str, value: &str) -> Sql {
+    let order = if f.ascending { "ASC" } else { "DESC" };
+    let mut sql = Sql::new(SELECT_VIEW);
+    let join = if sqlite { "CROSS JOIN" } else { "JOIN" };
+    sql.push(&format!(
+        " WHERE t.id IN (SELECT a.ticket_id FROM catalog_answer a {join} ticket ON ticket.id = a.ticket_id
+           WHERE a.question_key = "
+    ));
+    sql.bind_text(key).push(" AND a.text_value = ").bind_text(value);
+    push_filters(&mut sql, f, None);
+    if let Some(tag) = &f.tag {
+        sql.push(" AND EXISTS (SELECT 1 FROM ticket_tag tt WHERE tt.ticket_id = a.ticket_id AND tt.tag = ");
+        sql.bind_text(tag).push(")");
+    }
+    if let Some(title) = &f.title {
+        sql.push(" AND LOWER(title) LIKE ").bind_text(like_pattern(title)).push(" ESCAPE '\\'");
+    }
+    sql.push(" ORDER BY a.ticket_id ").push(order).push(" LIMIT ").bind_i64(f.limit);
     sql.push(") ORDER BY t.id ").push(order).push(" LIMIT ").bind_i64(f.limit);
     sql
 }

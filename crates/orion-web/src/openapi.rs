@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "assets", description = "Assets and the CMDB: lifecycle, check-out, repairs, relationships and impact, licences and compliance, inventory agents"),
         (name = "problems", description = "Problem management: root-cause analysis, known errors and workarounds, recurring-incident proposals"),
         (name = "changes", description = "Change management: standard, normal and emergency changes, risk, approvals, tasks, the change calendar and freeze periods"),
+        (name = "catalog", description = "The service catalog: items with their forms, publication and versions, export and import; requests made from them and their answers"),
         (name = "routing", description = "Routing rules: ordered conditions and actions every new ticket is checked against, with a test run"),
         (name = "macros", description = "Macros: saved replies with placeholders and field changes, applied to a ticket in one step"),
         (name = "webhooks", description = "Outbound webhooks: ticket events to URLs, signed, with a delivery log"),

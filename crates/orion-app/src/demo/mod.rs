@@ -3,8 +3,8 @@
 pub mod textgen;
 
 use crate::{
-    App, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput, ResolveInput,
-    TicketPatch,
+    App, AppError, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput,
+    ResolveInput, TicketPatch,
 };
 use orion_domain::{Actor, Role, UserId};
 use orion_store::{settings, users};
@@ -165,6 +165,13 @@ impl App {
         for (name, parent) in CATEGORIES {
             self.create_category(&root, CategoryInput { name: Some((*name).into()), parent: parent.map(Into::into) })
                 .await?;
+        }
+        // The shipped catalog items, published.
+        let admin = self.actor_for(DEMO_ADMIN).await?;
+        for (file, text) in crate::catalog::EXAMPLES {
+            let item: crate::catalog::CatalogImport =
+                serde_json::from_str(text).map_err(|e| AppError::Internal(format!("examples/catalog/{file}: {e}")))?;
+            self.import_catalog_item(&admin, item, false).await?;
         }
         let requesters = ["alex.requester", "bea.finance", "chris.sales", "dana.hr", "eli.ops", "fay.legal"];
         for (i, r) in requesters.iter().enumerate() {

@@ -3,9 +3,33 @@
 
 use super::*;
 
+/// A new incident or service request checked and routed, ready for [`super::open`]; and the
+/// ticket as it will read once written (its id, number and requester id filled in then).
+pub(crate) struct Prepared {
+    pub planned: Planned,
+    pub view: TicketView,
+}
+
+/// A prepared ticket's view once written.
+pub(crate) fn with_written(mut view: TicketView, w: Written) -> TicketView {
+    view.id = w.id;
+    view.number = w.number;
+    view.requester_id = w.requester_id;
+    view
+}
+
 impl App {
     /// Logs an incident or service request.
     pub async fn create_ticket(&self, actor: &Actor, input: NewTicketInput) -> AppResult<Ticket> {
+        let Prepared { planned, view } = self.prepare_ticket(actor, input).await?;
+        let written = self.intake().submit(planned).await?;
+        Ok(with_written(view, written).into())
+    }
+
+    /// Checks, routes and plans a new incident or service request on a read connection (every
+    /// reference resolved, every error reported), so the write transaction that follows holds
+    /// only the writes.
+    pub(crate) async fn prepare_ticket(&self, actor: &Actor, input: NewTicketInput) -> AppResult<Prepared> {
         let mut errs = FieldErrors::new();
         let kind = match &input.kind {
             None => Some(TicketKind::Incident),
@@ -197,40 +221,37 @@ impl App {
             &clocks,
         )
         .to_string();
-        let Written { id, number, requester_id } = self
-            .intake()
-            .submit(Planned {
-                requester,
-                prefix: kind.prefix(),
-                kind: kind.as_str(),
-                title: title.clone(),
-                description: description.clone(),
-                channel: channel.as_str(),
-                category_id: category.as_ref().map(|c| c.id),
-                impact: i64::from(impact.get()),
-                urgency: i64::from(urgency.get()),
-                priority: i64::from(priority.get()),
-                state: state.as_str(),
-                pending_reason: None,
-                assignment_group_id: group.id,
-                assignee_id: assignee.as_ref().map(|u| u.id),
-                max_tier: group.tier,
-                created_by: actor.id.0,
-                now,
-                entry_data,
-                clocks,
-                notify: config.mail.sends("received"),
-                assets,
-                routed,
-            })
-            .await?;
+        let planned = Planned {
+            requester,
+            prefix: kind.prefix(),
+            kind: kind.as_str(),
+            title: title.clone(),
+            description: description.clone(),
+            channel: channel.as_str(),
+            category_id: category.as_ref().map(|c| c.id),
+            impact: i64::from(impact.get()),
+            urgency: i64::from(urgency.get()),
+            priority: i64::from(priority.get()),
+            state: state.as_str(),
+            pending_reason: None,
+            assignment_group_id: group.id,
+            assignee_id: assignee.as_ref().map(|u| u.id),
+            max_tier: group.tier,
+            created_by: actor.id.0,
+            now,
+            entry_data,
+            clocks,
+            notify: config.mail.sends("received"),
+            assets,
+            routed,
+        };
         let view = TicketView {
-            id,
-            number,
+            id: 0,
+            number: String::new(),
             kind: kind.as_str().into(),
             title,
             description,
-            requester_id,
+            requester_id: 0,
             requester_email,
             requester_name,
             channel: channel.as_str().into(),
@@ -262,6 +283,6 @@ impl App {
             visibility_group_name: restricted.map(|(_, name)| name),
             tags: (!tags.is_empty()).then(|| tags.join(",")),
         };
-        Ok(view.into())
+        Ok(Prepared { planned, view })
     }
 }

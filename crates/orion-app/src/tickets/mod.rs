@@ -21,7 +21,7 @@ pub(crate) use crate::kernel::paging::{PAGE_DEFAULT, PAGE_MAX, keyset_cursor, pa
 pub(crate) use crate::kernel::uploads::{Upload, push_upload_errors};
 
 mod comments;
-mod create;
+pub(crate) mod create;
 mod restrict;
 pub(crate) use restrict::tag_in;
 pub use restrict::{RestrictionInput, TagsInput};
@@ -66,12 +66,34 @@ pub struct TicketQuery {
     pub order: Option<String>,
     /// Only tickets with this tag (any case)
     pub tag: Option<String>,
+    /// Only catalog requests with this answer: `question_key:value` (`ram_gb:32`,
+    /// `extras:dock` for a request that picked the dock among its choices). The value is
+    /// compared as stored: a choice's value, `yes`/`no`, a date as `YYYY-MM-DD`, a number as
+    /// written without trailing zeros.
+    pub answer: Option<String>,
     /// From the previous page's `next_cursor`
     #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub cursor: Option<String>,
     /// 1..200, default 50
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+}
+
+/// `question_key:value` as a list filter: the key, and the value as answers are stored (a number
+/// written `32.0` or `32,0` is stored `32`).
+fn answer_filter(raw: &str) -> Result<(String, String), orion_domain::FieldError> {
+    let bad = || orion_domain::FieldError::new("answer", "expected question_key:value, as in ram_gb:32");
+    let (key, value) = raw.split_once(':').ok_or_else(bad)?;
+    let (key, value) = (key.trim(), value.trim());
+    if key.is_empty() || value.is_empty() || key.len() > 40 {
+        return Err(bad());
+    }
+    let looks_decimal = value.contains(['.', ',']) && !value.contains(char::is_alphabetic);
+    let value = match value.replace(',', ".").parse::<f64>() {
+        Ok(n) if looks_decimal && n.is_finite() => orion_domain::catalog::format_number(n),
+        _ => value.to_string(),
+    };
+    Ok((key.to_string(), value))
 }
 
 /// A ticket by number, whoever asks (callers check what the actor may see).
@@ -335,6 +357,9 @@ impl App {
                 errs.push("title", "must be at most 200 characters");
             }
             f.title = Some(t.to_string());
+        }
+        if let Some(a) = q.answer.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            f.answer = errs.check(answer_filter(a));
         }
         if let Some(t) = q.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             f.tag = errs.check(orion_domain::routing::fold_tag("tag", t));

@@ -1,4 +1,5 @@
 pub(crate) mod assets;
+pub(crate) mod catalog;
 pub(crate) mod desk;
 pub(crate) mod directory;
 pub(crate) mod identity;
@@ -88,6 +89,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = assets::routes(r);
     let r = itsm::routes(r);
     let r = reports::routes(r);
+    let r = catalog::routes(r);
     system::routes(r)
 }
 

@@ -3,6 +3,7 @@
 mod article;
 mod backup;
 mod calendar;
+mod catalog;
 mod change;
 mod directory;
 mod group;
@@ -105,6 +106,9 @@ enum Command {
     /// Changes: approvals and the change calendar
     #[command(subcommand)]
     Change(change::ChangeCmd),
+    /// The service catalog: list items, export one as a file, import a file, publish a draft
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCmd),
     /// Import assets, licences or users from a CSV file: every line is checked first, and with
     /// any bad line nothing is written (the lines are listed with the field and reason)
     Import(import_export::ImportArgs),
@@ -160,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Command::Article(cmd) => article::run(&app, cmd).await,
                 Command::Problem(cmd) => problem::run(&app, cmd).await,
                 Command::Change(cmd) => change::run(&app, cmd).await,
+                Command::Catalog(cmd) => catalog::run(&app, cmd).await,
                 Command::Token(cmd) => token::run(&app, cmd).await,
                 Command::Openapi
                 | Command::Migrate

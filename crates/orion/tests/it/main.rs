@@ -4,6 +4,7 @@ mod admin;
 mod api;
 mod assets;
 pub(crate) mod browser;
+mod catalog;
 pub(crate) mod cli;
 mod defects;
 mod desk;

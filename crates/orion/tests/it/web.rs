@@ -111,6 +111,18 @@ impl Web {
         self.finish(r).await
     }
 
+    /// A form post as htmx sends it (a part of the page is asked for).
+    pub async fn post_htmx(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+        let rb = self
+            .with_cookie(self.http.post(format!("{}{path}", self.base)))
+            .form(form)
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", self.base.clone())
+            .header("hx-request", "true");
+        let r = rb.send().await.unwrap();
+        self.finish(r).await
+    }
+
     pub async fn login(&mut self, email: &str, password: &str) -> Resp {
         self.post("/login", &[("email", email), ("password", password)]).await
     }

@@ -66,6 +66,8 @@ struct TicketPage {
     form: String,
     error: Option<String>,
     d: Drafts,
+    /// What was asked, for a request from the catalog
+    asked: Option<orion_app::catalog::CatalogRequest>,
 }
 
 #[derive(Template)]
@@ -124,6 +126,7 @@ async fn ticket_page(
     let macros = s.app.ticket_macros(&user.actor, number).await.unwrap_or_default();
     let following = s.app.ticket_following(&user.actor, number).await.is_ok_and(|f| f.following);
     let time = s.app.ticket_time(&user.actor, number).await.ok();
+    let asked = s.app.catalog_request(&user.actor, number).await.ok().flatten();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         caller,
@@ -148,6 +151,7 @@ async fn ticket_page(
         form: form.to_string(),
         error,
         d,
+        asked,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;

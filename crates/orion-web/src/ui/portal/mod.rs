@@ -1,6 +1,8 @@
 //! The self-service portal: requesters report problems and requests, follow their own tickets,
 //! reply, and confirm or reopen a resolution.
 
+mod catalog;
+
 use crate::AppState;
 use crate::ui::form::{Fields, done, encode, read_multipart, when, words};
 use crate::ui::kb::{Hit, article_hit};
@@ -21,6 +23,7 @@ use std::collections::HashMap;
 pub(super) fn routes() -> Router<AppState> {
     let uploads = DefaultBodyLimit::max(MAX_FILES_TOTAL + 1024 * 1024);
     Router::new()
+        .merge(catalog::routes())
         .route("/portal", get(home))
         .route("/portal/new", get(new_page).post(create).layer(uploads))
         .route("/portal/tickets/{number}", get(ticket))
@@ -219,6 +222,8 @@ struct TicketPage {
     chosen: String,
     required_below: i64,
     comment: String,
+    /// What was asked, for a request from the catalog
+    asked: Option<orion_app::catalog::CatalogRequest>,
 }
 
 async fn ticket_page(
@@ -246,6 +251,10 @@ async fn ticket_page(
     let hits = |v: Vec<orion_app::search::ArticleHit>| v.into_iter().map(|a| article_hit(a, None)).collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let survey = s.app.ticket_survey(&user.actor, &t.number).await.ok();
+    let asked = match s.app.catalog_request(&user.actor, &t.number).await {
+        Ok(a) => a,
+        Err(e) => return error_page(Some(user), &e),
+    };
     let mut t = ticket_view(t);
     // The same words for the state as the requester's list uses.
     t.state = portal_state(&t.state_code);
@@ -263,6 +272,7 @@ async fn ticket_page(
         form: form.to_string(),
         error,
         draft,
+        asked,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;

@@ -1,0 +1,980 @@
+//! The service catalog: what people can ask for, each item one versioned package (its form, where
+//! requests go, the SLA, the texts); and requests made from it, whose answers are kept as data.
+//!
+//! Administrators edit an item's draft and publish it as a new version; a request keeps the
+//! version it was submitted with, so a form changed later does not change what was asked. The
+//! form's rules are checked on the server (`orion_domain::catalog`) both while it is filled in and
+//! on submit, where answers to hidden questions are dropped.
+
+use crate::kernel::access::require_admin;
+use crate::kernel::error::{collect, invalid};
+use crate::tickets::create::{Prepared, with_written};
+use crate::{App, AppError, AppResult, NewTicketInput, Page, Ticket};
+use orion_domain::catalog::{Form, QuestionKind, Value, answer_field};
+use orion_domain::{Actor, FieldErrors, Role, Timestamp};
+use orion_store::catalog::{self as store, AnswerRow, ItemFields, ItemRow};
+use orion_store::{Conn, StoreError, users};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+mod io;
+pub use io::{CatalogExport, CatalogImport, EXAMPLES};
+
+/// The icons an item's tile can show: key and what it pictures.
+pub const ICONS: [(&str, &str); 10] = [
+    ("laptop", "Laptop"),
+    ("monitor", "Screen and peripherals"),
+    ("software", "Software"),
+    ("key", "Access"),
+    ("lock", "Password"),
+    ("mail", "Mail"),
+    ("phone", "Phone"),
+    ("room", "Meeting room"),
+    ("person", "Person"),
+    ("box", "Other"),
+];
+crate::api_schema::one_of_values!(icons, icons_exact: &["laptop", "monitor", "software", "key", "lock", "mail", "phone", "room", "person", "box"]);
+
+crate::api_schema::one_of_values!(catalog_orders, catalog_orders_exact: &["popular", "name"]);
+
+/// The longest item name and category.
+const NAME_MAX: usize = 100;
+const CATEGORY_MAX: usize = 60;
+
+/// Who may ask for an item: people with one of the roles, in one of the support groups (by name)
+/// or in one of the departments (as the directory gives it, any case); all empty, everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audience {
+    /// `requester`, `agent`, `lead`, `admin`
+    pub roles: Vec<String>,
+    /// Support groups, by name
+    pub groups: Vec<String>,
+    /// Departments (`Finance`, `Engineering`)
+    pub departments: Vec<String>,
+}
+
+/// Everything one item does, published as a whole: the form, where its requests go, the SLA
+/// and the texts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Package {
+    /// Sections of questions, with their rules (see the catalog guide for the format)
+    #[schema(value_type = Object)]
+    pub form: Form,
+    /// The request's title; `{{question_key}}` is replaced by the answer. Empty: the item's name.
+    pub title: String,
+    /// The group requests go to (default: the service desk)
+    pub assignment_group: Option<String>,
+    /// The ticket category of its requests (a path: `Hardware/Laptop`)
+    pub category: Option<String>,
+    /// 1 (high) to 3 (low); default 3
+    pub impact: Option<i64>,
+    /// 1 (high) to 3 (low); default 3
+    pub urgency: Option<i64>,
+    /// The SLA policy its requests are timed by, by name (default: the one whose conditions match)
+    pub sla_policy: Option<String>,
+    /// What happens after a request is submitted, shown on the form and after submitting
+    pub next_steps: String,
+}
+
+/// A catalog item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogItem {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// The tile it sits under on the portal
+    pub category: String,
+    #[schema(schema_with = icons_exact)]
+    pub icon: String,
+    pub audience: Audience,
+    /// Offered on the portal (once published)
+    pub active: bool,
+    /// The version requests are made from now (0: never published)
+    pub version: i64,
+    /// The published package (what requesters fill in); null before the first publication
+    pub package: Option<Package>,
+    /// The package being edited (administrators only)
+    pub draft: Option<Package>,
+    /// The draft differs from the published package (administrators only)
+    pub unpublished_changes: bool,
+    /// Requests made from it
+    pub requested: i64,
+    /// The resolution target of its requests in minutes of business time, from the SLA policy
+    /// they are timed by (null: none)
+    pub delivery_minutes: Option<i64>,
+    pub updated_at: String,
+    /// Send it back with a change, so two administrators do not overwrite each other
+    pub row_version: i64,
+}
+
+/// A new item, or the whole of an item's editable fields.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogItemInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub category: String,
+    #[schema(schema_with = icons)]
+    pub icon: Option<String>,
+    pub audience: Option<Audience>,
+    pub active: Option<bool>,
+    /// The draft package (default: an empty form)
+    pub package: Option<Package>,
+    /// Publish the draft as the next version at once
+    #[serde(default)]
+    pub publish: bool,
+    /// On a change: the `row_version` it was read at (required)
+    pub row_version: Option<i64>,
+}
+
+/// Filters for the catalog list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// Words in the name, description or category
+    pub q: Option<String>,
+    /// One tile's items
+    pub category: Option<String>,
+    /// `popular` (most requested first: the portal's order) or `name` (default)
+    #[param(schema_with = catalog_orders_exact)]
+    pub order: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Answers to an item's form, by question key: text, a number, `true`/`false`, or a list of
+/// choices for a multiple choice.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswersInput {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, serde_json::Value>,
+}
+
+/// A request from the catalog.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogRequestInput {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, serde_json::Value>,
+    /// Staff asking on someone's behalf: that person's e-mail address (they become the requester)
+    pub requested_for: Option<String>,
+    /// The version to submit against (default: the published one); a form filled in while the
+    /// item was republished is refused rather than read against another form
+    pub version: Option<i64>,
+}
+
+/// A form checked against answers: what shows and what is refused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FormCheck {
+    /// Per section, whether it shows
+    pub sections: Vec<bool>,
+    /// The keys of the questions that show
+    pub visible: Vec<String>,
+    /// The keys of the questions that must be answered
+    pub required: Vec<String>,
+    /// Per question key (as `answers.<key>`), why its answer is refused
+    #[schema(value_type = Object)]
+    pub errors: BTreeMap<String, String>,
+}
+
+/// One answer of a request, as shown on it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogAnswer {
+    pub key: String,
+    /// The question as it was asked (in the version submitted)
+    pub label: String,
+    pub kind: String,
+    /// The answer as data: text, a number, true/false, or a list of choices
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// The answer as a person reads it (choices by their labels)
+    pub text: String,
+}
+
+/// What a request was asked from the catalog.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogRequest {
+    pub item_id: i64,
+    pub item: String,
+    /// The item's version it was submitted with
+    pub version: i64,
+    /// E-mail address of the person it is for
+    pub requested_for: String,
+    pub answers: Vec<CatalogAnswer>,
+}
+
+fn audience_json(a: &StoredAudience) -> String {
+    serde_json::to_string(a).unwrap_or_else(|_| "{}".into())
+}
+
+/// Who may ask, as kept: roles, group ids and departments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredAudience {
+    roles: Vec<String>,
+    groups: Vec<i64>,
+    departments: Vec<String>,
+}
+
+fn package_json(p: &Package) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| "{}".into())
+}
+
+fn read_package(json: &str) -> AppResult<Package> {
+    serde_json::from_str(json).map_err(|e| AppError::Internal(format!("stored catalog package: {e}")))
+}
+
+/// Encodes a name key as a cursor (hex, so any name fits a URL).
+fn name_cursor(key: &str) -> String {
+    key.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_name_cursor(c: &str) -> AppResult<String> {
+    let bad = || invalid("cursor", "not a cursor this list gave");
+    if !c.len().is_multiple_of(2) || c.len() > 800 {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(&c[i..i + 2], 16).ok()).collect();
+    String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
+}
+
+/// An answer given through the API as the text values the form engine reads.
+fn raw_values(key: &str, v: &serde_json::Value, errs: &mut FieldErrors) -> Vec<String> {
+    match v {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Number(n) => vec![n.to_string()],
+        serde_json::Value::Bool(b) => vec![if *b { "yes" } else { "no" }.to_string()],
+        serde_json::Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    serde_json::Value::String(s) => out.push(s.clone()),
+                    serde_json::Value::Number(n) => out.push(n.to_string()),
+                    _ => {
+                        errs.push(answer_field(key), "a list of answers holds texts or numbers");
+                        return Vec::new();
+                    }
+                }
+            }
+            out
+        }
+        serde_json::Value::Object(_) => {
+            errs.push(answer_field(key), "expected text, a number, true or false, or a list");
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn raw_answers(
+    answers: &BTreeMap<String, serde_json::Value>,
+    errs: &mut FieldErrors,
+) -> BTreeMap<String, Vec<String>> {
+    answers.iter().map(|(k, v)| (k.clone(), raw_values(k, v, errs))).collect()
+}
+
+/// `{{key}}` in `template` replaced by the answers' text (unknown keys by nothing).
+pub(crate) fn fill(template: &str, answers: &BTreeMap<String, Value>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let key = after[..end].trim();
+                if let Some(v) = answers.get(key) {
+                    out.push_str(&v.as_text());
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl App {
+    /// Checks an item's fields and package (every error at once, named as the API names them).
+    async fn item_fields(
+        &self,
+        c: &mut Conn<'_>,
+        input: &CatalogItemInput,
+        errs: &mut FieldErrors,
+    ) -> AppResult<(StoredAudience, Package)> {
+        if input.name.trim().is_empty() || input.name.trim().chars().count() > NAME_MAX {
+            errs.push("name", format!("an item needs a name of at most {NAME_MAX} characters"));
+        }
+        if input.category.trim().is_empty() || input.category.trim().chars().count() > CATEGORY_MAX {
+            errs.push("category", format!("an item sits under a category of at most {CATEGORY_MAX} characters"));
+        }
+        if input.description.chars().count() > crate::kernel::limits::TEXT_MAX {
+            errs.push("description", "is too long");
+        }
+        if let Some(icon) = &input.icon
+            && !ICONS.iter().any(|(k, _)| k == icon)
+        {
+            let names: Vec<&str> = ICONS.iter().map(|(k, _)| *k).collect();
+            errs.push("icon", format!("must be one of {}", names.join(", ")));
+        }
+        let config = self.config(c).await?;
+        let mut audience = StoredAudience::default();
+        let a = input.audience.clone().unwrap_or_default();
+        for (i, r) in a.roles.iter().enumerate() {
+            match Role::parse(&format!("audience.roles[{i}]"), r.trim()) {
+                Ok(role) => audience.roles.push(role.as_str().to_string()),
+                Err(e) => errs.push(e.field, e.message),
+            }
+        }
+        for (i, g) in a.groups.iter().enumerate() {
+            match config.active_group(g) {
+                Some(g) => audience.groups.push(g.id),
+                None => errs.push(format!("audience.groups[{i}]"), format!("no active group called {g:?}")),
+            }
+        }
+        for (i, d) in a.departments.iter().enumerate() {
+            match d.trim() {
+                "" => errs.push(format!("audience.departments[{i}]"), "a department has a name"),
+                d if d.chars().count() > 100 => {
+                    errs.push(format!("audience.departments[{i}]"), "at most 100 characters")
+                }
+                d => audience.departments.push(d.to_string()),
+            }
+        }
+        let package = input.package.clone().unwrap_or_default();
+        package.form.validate("package.form", errs);
+        if package.title.chars().count() > crate::kernel::limits::TITLE_MAX {
+            errs.push("package.title", "is too long");
+        }
+        if package.next_steps.chars().count() > crate::kernel::limits::TEXT_MAX {
+            errs.push("package.next_steps", "is too long");
+        }
+        if let Some(g) = package.assignment_group.as_deref().filter(|g| !g.trim().is_empty())
+            && config.active_group(g).is_none()
+        {
+            errs.push("package.assignment_group", format!("no active group called {g:?}"));
+        }
+        if let Some(p) = package.category.as_deref().filter(|p| !p.trim().is_empty()) {
+            let _ =
+                collect(errs, crate::tickets::category_by_path(c, p).await.map_err(|e| rename(e, "package.category")))?;
+        }
+        for (field, v) in [("package.impact", package.impact), ("package.urgency", package.urgency)] {
+            if let Some(v) = v {
+                errs.check(orion_domain::Level::parse(field, v));
+            }
+        }
+        if let Some(name) = package.sla_policy.as_deref().filter(|n| !n.trim().is_empty())
+            && !config.policies.iter().any(|p| p.policy.name.eq_ignore_ascii_case(name.trim()))
+        {
+            errs.push("package.sla_policy", format!("no SLA policy called {name:?}"));
+        }
+        Ok((audience, package))
+    }
+
+    fn item_view(
+        &self,
+        config: &crate::settings::Config,
+        row: ItemRow,
+        published: Option<Package>,
+        admin: bool,
+    ) -> AppResult<CatalogItem> {
+        let stored: StoredAudience = serde_json::from_str(&row.audience).unwrap_or_default();
+        let draft = read_package(&row.draft)?;
+        let audience = Audience {
+            roles: stored.roles.clone(),
+            departments: stored.departments.clone(),
+            groups: stored
+                .groups
+                .iter()
+                .filter_map(|id| config.groups.iter().find(|g| g.id == *id).map(|g| g.name.clone()))
+                .collect(),
+        };
+        let delivery_minutes = published.as_ref().or(Some(&draft)).and_then(|p| delivery_minutes(config, p));
+        Ok(CatalogItem {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            category: row.category,
+            icon: row.icon,
+            audience,
+            active: row.active,
+            version: row.version,
+            unpublished_changes: admin && published.as_ref() != Some(&draft),
+            package: published,
+            draft: admin.then_some(draft),
+            requested: row.requested,
+            delivery_minutes,
+            updated_at: Timestamp(row.updated_at).to_rfc3339(),
+            row_version: row.row_version,
+        })
+    }
+
+    /// May `actor` ask for the item? (Admins may always, to try it.)
+    async fn may_request(&self, c: &mut Conn<'_>, actor: &Actor, row: &ItemRow) -> AppResult<bool> {
+        if actor.can_administer() {
+            return Ok(true);
+        }
+        if !row.active || row.version == 0 {
+            return Ok(false);
+        }
+        let a: StoredAudience = serde_json::from_str(&row.audience).unwrap_or_default();
+        if a.roles.is_empty() && a.groups.is_empty() && a.departments.is_empty() {
+            return Ok(true);
+        }
+        if a.roles.iter().any(|r| r == actor.role.as_str()) {
+            return Ok(true);
+        }
+        if !a.departments.is_empty() {
+            let me = users::get(c, actor.id.0).await?;
+            if me.department.as_deref().is_some_and(|d| a.departments.iter().any(|x| x.eq_ignore_ascii_case(d.trim())))
+            {
+                return Ok(true);
+            }
+        }
+        if a.groups.is_empty() {
+            return Ok(false);
+        }
+        let mine = orion_store::groups::group_ids_of(c, actor.id.0).await?;
+        Ok(a.groups.iter().any(|g| mine.contains(g)))
+    }
+
+    /// An item `actor` may see: administrators any, everyone else one offered to them.
+    async fn visible_item(&self, c: &mut Conn<'_>, actor: &Actor, id: i64) -> AppResult<ItemRow> {
+        let row = match store::get_item(c, id).await {
+            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
+            other => other?,
+        };
+        if !self.may_request(c, actor, &row).await? {
+            return Err(AppError::NotFound("catalog item"));
+        }
+        Ok(row)
+    }
+
+    /// The catalog: for administrators every item by name; for everyone else the items offered
+    /// to them, by name or most requested first.
+    pub async fn catalog_items(&self, actor: &Actor, q: &CatalogQuery) -> AppResult<Page<CatalogItem>> {
+        let limit = crate::kernel::paging::parse_limit(q.limit)?;
+        let popular = match q.order.as_deref().map(str::trim) {
+            None | Some("") | Some("name") => false,
+            Some("popular") => true,
+            Some(_) => return Err(invalid("order", "must be popular or name")),
+        };
+        if popular && q.cursor.is_some() {
+            return Err(invalid("cursor", "the popular order has one page; leave the cursor out"));
+        }
+        let after = q.cursor.as_deref().map(parse_name_cursor).transpose()?;
+        let words: Vec<String> = q.q.as_deref().unwrap_or("").split_whitespace().take(8).map(str::to_string).collect();
+        let admin = actor.can_administer();
+        let filter = store::ItemFilter {
+            offered: !admin,
+            category: q.category.as_deref().map(str::trim).filter(|c| !c.is_empty()),
+            words,
+        };
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let config = self.config(&mut c).await?;
+        let mut items = Vec::new();
+        let mut cursor = after;
+        let mut next_cursor = None;
+        // Items offered to others are skipped, so a page may take more than one read.
+        'pages: for _ in 0..20 {
+            let rows = if popular {
+                store::popular_items(&mut c, &filter, crate::kernel::paging::PAGE_MAX).await?
+            } else {
+                store::list_items(&mut c, &filter, cursor.as_deref(), limit + 1).await?
+            };
+            let last_page = popular || rows.len() as i64 <= limit;
+            for row in rows {
+                if !self.may_request(&mut c, actor, &row).await? {
+                    cursor = Some(store::name_key(&row.name));
+                    continue;
+                }
+                if items.len() as i64 == limit {
+                    if !popular {
+                        next_cursor = cursor.as_deref().map(name_cursor);
+                    }
+                    break 'pages;
+                }
+                cursor = Some(store::name_key(&row.name));
+                let published = if row.version > 0 {
+                    Some(read_package(&store::version(&mut c, row.id, row.version).await?.package)?)
+                } else {
+                    None
+                };
+                items.push(self.item_view(&config, row, published, admin)?);
+            }
+            if last_page {
+                break;
+            }
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The categories with items offered, and how many each holds.
+    pub async fn catalog_categories(&self, _actor: &Actor) -> AppResult<Vec<(String, i64)>> {
+        let mut r = self.db.read().await?;
+        Ok(store::categories(&mut r.conn()).await?)
+    }
+
+    pub async fn catalog_item(&self, actor: &Actor, id: i64) -> AppResult<CatalogItem> {
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row = self.visible_item(&mut c, actor, id).await?;
+        let config = self.config(&mut c).await?;
+        let published = if row.version > 0 {
+            Some(read_package(&store::version(&mut c, row.id, row.version).await?.package)?)
+        } else {
+            None
+        };
+        self.item_view(&config, row, published, actor.can_administer())
+    }
+
+    /// Adds an item (administrators); with `publish`, offered at once as version 1.
+    pub async fn create_catalog_item(&self, actor: &Actor, input: CatalogItemInput) -> AppResult<CatalogItem> {
+        require_admin(actor, "build the service catalog")?;
+        let mut errs = FieldErrors::new();
+        if input.row_version.is_some() {
+            errs.push("row_version", "a new item has no row version; leave it out");
+        }
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let (audience, package) = self.item_fields(&mut c, &input, &mut errs).await?;
+        errs.into_result()?;
+        let draft = package_json(&package);
+        let fields = ItemFields {
+            name: input.name.trim(),
+            description: input.description.trim(),
+            category: input.category.trim(),
+            icon: input.icon.as_deref().unwrap_or("box"),
+            audience: &audience_json(&audience),
+            active: input.active.unwrap_or(true),
+            draft: &draft,
+        };
+        let id = match store::insert_item(&mut c, &fields, now).await {
+            Err(StoreError::Duplicate) => {
+                return Err(invalid("name", format!("an item called {:?} exists", input.name.trim())));
+            }
+            other => other?,
+        };
+        if input.publish {
+            publish_draft(&mut c, id, actor, now).await?;
+        }
+        self.commit(tx).await?;
+        self.catalog_item(actor, id).await
+    }
+
+    /// Rewrites an item's fields and draft (administrators); refused if it changed since it was
+    /// read at `row_version`.
+    pub async fn update_catalog_item(&self, actor: &Actor, id: i64, input: CatalogItemInput) -> AppResult<CatalogItem> {
+        require_admin(actor, "build the service catalog")?;
+        let mut errs = FieldErrors::new();
+        let Some(row_version) = input.row_version else {
+            errs.push("row_version", "send back the row_version the item was read at");
+            return Err(errs.into());
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let row = match store::get_item(&mut c, id).await {
+            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
+            other => other?,
+        };
+        let (audience, package) = self.item_fields(&mut c, &input, &mut errs).await?;
+        errs.into_result()?;
+        let draft = package_json(&package);
+        let fields = ItemFields {
+            name: input.name.trim(),
+            description: input.description.trim(),
+            category: input.category.trim(),
+            icon: input.icon.as_deref().unwrap_or(&row.icon),
+            audience: &audience_json(&audience),
+            active: input.active.unwrap_or(row.active),
+            draft: &draft,
+        };
+        match store::update_item(&mut c, id, row_version, &fields, now).await {
+            Err(StoreError::Stale) => {
+                return Err(AppError::Conflict(
+                    "the item was changed by someone else since you opened it; reload it and make your change again"
+                        .into(),
+                ));
+            }
+            Err(StoreError::Duplicate) => {
+                return Err(invalid("name", format!("an item called {:?} exists", input.name.trim())));
+            }
+            other => other?,
+        }
+        if input.publish {
+            publish_draft(&mut c, id, actor, now).await?;
+        }
+        self.commit(tx).await?;
+        self.catalog_item(actor, id).await
+    }
+
+    /// Publishes an item's draft as its next version (administrators). Publishing a draft equal
+    /// to the published package makes no new version.
+    pub async fn publish_catalog_item(&self, actor: &Actor, id: i64) -> AppResult<CatalogItem> {
+        require_admin(actor, "publish catalog items")?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        match store::get_item(&mut c, id).await {
+            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
+            other => other?,
+        };
+        publish_draft(&mut c, id, actor, now).await?;
+        self.commit(tx).await?;
+        self.catalog_item(actor, id).await
+    }
+
+    /// Checks answers against an item's published form while it is filled in: which sections and
+    /// questions show, which are required, which answers are refused (a missing required answer
+    /// is not an error until submit).
+    pub async fn check_catalog_form(&self, actor: &Actor, id: i64, input: &AnswersInput) -> AppResult<FormCheck> {
+        let mut errs = FieldErrors::new();
+        let raw = raw_answers(&input.answers, &mut errs);
+        errs.into_result()?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row = self.visible_item(&mut c, actor, id).await?;
+        let package = self.offered_package(&mut c, &row, None).await?.1;
+        let zone = crate::settings::sla::business_calendar(&mut c).await?;
+        let checked = package.form.check(&raw, zone.zone(), false);
+        Ok(form_check(&checked))
+    }
+
+    /// The package of the version requests are made from (or `version`, if it is that one).
+    async fn offered_package(
+        &self,
+        c: &mut Conn<'_>,
+        row: &ItemRow,
+        version: Option<i64>,
+    ) -> AppResult<(i64, Package)> {
+        if row.version == 0 {
+            return Err(AppError::Conflict(format!("{} is not published yet", row.name)));
+        }
+        if let Some(v) = version
+            && v != row.version
+        {
+            return Err(invalid(
+                "version",
+                format!("the form changed while it was filled in (now version {}); open it again", row.version),
+            ));
+        }
+        Ok((row.version, read_package(&store::version(c, row.id, row.version).await?.package)?))
+    }
+
+    /// Submits a request from the catalog: checks every answer against the published form (rules
+    /// included; answers to hidden questions are dropped), looks up the people and assets named,
+    /// and logs a service request with its answers in one transaction.
+    pub async fn request_catalog_item(&self, actor: &Actor, id: i64, input: CatalogRequestInput) -> AppResult<Ticket> {
+        let mut errs = FieldErrors::new();
+        let raw = raw_answers(&input.answers, &mut errs);
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row = self.visible_item(&mut c, actor, id).await?;
+        let (version, package) = self.offered_package(&mut c, &row, input.version).await?;
+        let cal = crate::settings::sla::business_calendar(&mut c).await?;
+        let checked = package.form.check(&raw, cal.zone(), true);
+        for e in checked.errors.iter() {
+            errs.push(e.field.clone(), e.message.clone());
+        }
+        // Who it is for: the caller, or (staff only) someone they ask on behalf of.
+        let requested_for = match input.requested_for.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(_) if !actor.can_create_for_others() => {
+                errs.push("requested_for", "you can ask only for yourself; leave it out");
+                None
+            }
+            Some(email) => match users::find_by_email(&mut c, &email.to_lowercase()).await? {
+                Some(u) if u.active => Some(u),
+                _ => {
+                    errs.push("requested_for", format!("no active person with the address {email:?}"));
+                    None
+                }
+            },
+            None => Some(users::get(&mut c, actor.id.0).await?),
+        };
+        // The people and assets the answers name.
+        let mut rows: Vec<AnswerRow> = Vec::new();
+        for q in package.form.questions() {
+            let Some(v) = checked.answers.get(&q.key) else { continue };
+            let field = answer_field(&q.key);
+            let mut ref_id = None;
+            match q.kind {
+                QuestionKind::User => match users::find_by_email(&mut c, &v.as_text()).await? {
+                    Some(u) if u.active => ref_id = Some(u.id),
+                    _ => errs.push(field.clone(), format!("{}: no active person with that address", q.label)),
+                },
+                QuestionKind::MyDevice | QuestionKind::Asset => {
+                    match crate::tickets::resolve_ref(&mut c, &field, &v.as_text()).await {
+                        Ok(ci) => {
+                            let owner = requested_for.as_ref().map(|u| u.id);
+                            if q.kind == QuestionKind::MyDevice && ci.owner_id != owner {
+                                errs.push(field.clone(), format!("{}: not a device checked out to you", q.label));
+                            } else if q.kind == QuestionKind::Asset
+                                && !q.model.as_deref().is_some_and(|m| m.trim().eq_ignore_ascii_case(ci.model.trim()))
+                            {
+                                errs.push(
+                                    field.clone(),
+                                    format!("{}: must be a {}", q.label, q.model.as_deref().unwrap_or("")),
+                                );
+                            } else {
+                                ref_id = Some(ci.id);
+                            }
+                        }
+                        Err(AppError::Validation(_)) => {
+                            errs.push(field.clone(), format!("{}: no asset with that tag", q.label));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                QuestionKind::Attachment => {
+                    errs.push(field.clone(), format!("{}: attach the file on the portal's form", q.label));
+                }
+                _ => {}
+            }
+            let values: Vec<String> = match v {
+                Value::List(l) => l.clone(),
+                other => vec![other.as_text()],
+            };
+            for (n, text) in values.into_iter().enumerate() {
+                rows.push(AnswerRow {
+                    question_key: q.key.clone(),
+                    n: n as i64,
+                    text_value: text,
+                    number_value: if let Value::Number(x) = v { Some(*x) } else { None },
+                    ref_id,
+                });
+            }
+        }
+        let config = self.config(&mut c).await?;
+        drop(r);
+        errs.into_result()?;
+        let Some(requested_for) = requested_for else {
+            return Err(AppError::Internal("validated input incomplete".into()));
+        };
+
+        // The request as a service request, through the one creation path.
+        let title = match fill(&package.title, &checked.answers).trim() {
+            "" => row.name.clone(),
+            t => t.chars().take(crate::kernel::limits::TITLE_MAX).collect(),
+        };
+        let description = if row.description.trim().is_empty() {
+            format!("Requested from the service catalog: {}.", row.name)
+        } else {
+            format!("Requested from the service catalog: {}.\n\n{}", row.name, row.description.trim())
+        };
+        let staff = actor.can_work_tickets();
+        let ticket = NewTicketInput {
+            kind: Some("service_request".into()),
+            title: Some(title),
+            description: Some(description),
+            // A requester's impact is the desk's call; the item's routing decides for them.
+            impact: if staff { package.impact } else { None },
+            urgency: package.urgency,
+            requester: (requested_for.id != actor.id.0).then(|| requested_for.email.clone()),
+            category: package.category.clone(),
+            ..Default::default()
+        };
+        let Prepared { mut planned, view } = self.prepare_ticket(actor, ticket).await?;
+        // The item's group and impact hold for every requester (the portal lets requesters set
+        // neither); its SLA policy, when it names one.
+        if let Some(g) = package.assignment_group.as_deref().and_then(|g| config.active_group(g)) {
+            planned.assignment_group_id = g.id;
+            planned.max_tier = g.tier;
+        }
+        if !staff && let Some(i) = package.impact {
+            planned.impact = i;
+            let level = |v: i64| orion_domain::Level::parse("impact", v).ok();
+            if let (Some(i), Some(u)) = (level(planned.impact), level(planned.urgency)) {
+                planned.priority = i64::from(config.matrix.priority(i, u).get());
+            }
+        }
+        if let Some(p) = package
+            .sla_policy
+            .as_deref()
+            .and_then(|n| config.policies.iter().find(|p| p.policy.name.eq_ignore_ascii_case(n.trim())))
+        {
+            planned.clocks = orion_domain::sla_policy::TargetKind::ALL
+                .into_iter()
+                .filter_map(|kind| crate::settings::sla::planned(p, kind, planned.now))
+                .collect();
+        }
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let written = crate::tickets::open(&mut c, &planned).await?;
+        store::insert_request(&mut c, written.id, (row.id, version), requested_for.id).await?;
+        for a in &rows {
+            store::insert_answer(&mut c, written.id, a).await?;
+        }
+        self.commit(tx).await?;
+        let mut view = with_written(view, written);
+        view.assignment_group_id = planned.assignment_group_id;
+        if let Some(g) = config.groups.iter().find(|g| g.id == planned.assignment_group_id) {
+            view.assignment_group_name = g.name.clone();
+            view.assignment_group_tier = g.tier;
+        }
+        view.impact = planned.impact;
+        view.priority = planned.priority;
+        Ok(view.into())
+    }
+
+    /// What a request was asked from the catalog (whoever may see the ticket); `None` for a
+    /// ticket not requested from it.
+    pub async fn catalog_request(&self, actor: &Actor, number: &str) -> AppResult<Option<CatalogRequest>> {
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let t = crate::tickets::load_visible(&mut c, actor, number).await?;
+        let Some(req) = store::request_of(&mut c, t.id).await? else { return Ok(None) };
+        let package = read_package(&req.package)?;
+        let rows = store::answers_of(&mut c, t.id).await?;
+        let who = users::get(&mut c, req.requested_for_id).await?;
+        let mut answers = Vec::new();
+        // In the form's order; a key the version does not know (none should be) at the end.
+        let mut by_key: BTreeMap<&str, Vec<&AnswerRow>> = BTreeMap::new();
+        for a in &rows {
+            by_key.entry(a.question_key.as_str()).or_default().push(a);
+        }
+        for q in package.form.questions() {
+            let Some(vals) = by_key.remove(q.key.as_str()) else { continue };
+            answers.push(answer_view(Some(q), &q.key, &vals));
+        }
+        for (k, vals) in by_key {
+            answers.push(answer_view(None, k, &vals));
+        }
+        Ok(Some(CatalogRequest {
+            item_id: req.item_id,
+            item: req.item_name,
+            version: req.version,
+            requested_for: who.email,
+            answers,
+        }))
+    }
+}
+
+/// Publishes an item's draft as its next version, unless it equals the published package.
+async fn publish_draft(c: &mut Conn<'_>, id: i64, actor: &Actor, now: i64) -> AppResult<()> {
+    let row = store::get_item(c, id).await?;
+    let unchanged = row.version > 0 && store::version(c, id, row.version).await?.package == row.draft;
+    if !unchanged {
+        store::publish(c, id, &row.draft, actor.id.0, now).await?;
+    }
+    Ok(())
+}
+
+fn rename(e: AppError, field: &str) -> AppError {
+    match e {
+        AppError::Validation(errs) => {
+            let mut out = FieldErrors::new();
+            for f in errs.iter() {
+                out.push(field, f.message.clone());
+            }
+            AppError::Validation(out)
+        }
+        other => other,
+    }
+}
+
+fn answer_view(q: Option<&orion_domain::catalog::Question>, key: &str, vals: &[&AnswerRow]) -> CatalogAnswer {
+    let kind = q.map(|q| q.kind).unwrap_or(QuestionKind::ShortText);
+    let label_of = |v: &str| -> String {
+        q.and_then(|q| q.choices.iter().find(|c| c.value == v))
+            .map(|c| c.label.clone())
+            .unwrap_or_else(|| v.to_string())
+    };
+    let value = match kind {
+        QuestionKind::MultiChoice => {
+            serde_json::Value::Array(vals.iter().map(|a| a.text_value.clone().into()).collect())
+        }
+        QuestionKind::Number => vals
+            .first()
+            .and_then(|a| a.number_value)
+            .and_then(serde_json::Number::from_f64)
+            .map(serde_json::Value::Number)
+            .unwrap_or_default(),
+        QuestionKind::YesNo => vals.first().is_some_and(|a| a.text_value == "yes").into(),
+        _ => vals.first().map(|a| a.text_value.clone()).unwrap_or_default().into(),
+    };
+    let text = match kind {
+        QuestionKind::Choice | QuestionKind::MultiChoice => {
+            vals.iter().map(|a| label_of(&a.text_value)).collect::<Vec<_>>().join(", ")
+        }
+        _ => vals.iter().map(|a| a.text_value.clone()).collect::<Vec<_>>().join(", "),
+    };
+    CatalogAnswer {
+        key: key.to_string(),
+        label: q.map(|q| q.label.clone()).unwrap_or_else(|| key.to_string()),
+        kind: kind.as_str().to_string(),
+        value,
+        text,
+    }
+}
+
+fn form_check(c: &orion_domain::catalog::Checked) -> FormCheck {
+    FormCheck {
+        sections: c.sections.clone(),
+        visible: c.questions.iter().filter(|(_, s)| s.visible).map(|(k, _)| k.clone()).collect(),
+        required: c.questions.iter().filter(|(_, s)| s.required).map(|(k, _)| k.clone()).collect(),
+        errors: c.errors.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+    }
+}
+
+/// The resolution target in business minutes of the SLA policy an item's requests are timed by.
+fn delivery_minutes(config: &crate::settings::Config, p: &Package) -> Option<i64> {
+    let policy = match p.sla_policy.as_deref() {
+        Some(n) => config.policies.iter().find(|d| d.policy.name.eq_ignore_ascii_case(n.trim()))?,
+        None => return None,
+    };
+    policy.target_ms(orion_domain::sla_policy::TargetKind::Resolution).map(|ms| ms / 60_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_filled_from_the_answers() {
+        let answers: BTreeMap<String, Value> =
+            [("ram_gb".to_string(), Value::Number(32.0)), ("model".to_string(), Value::Text("X1".into()))]
+                .into_iter()
+                .collect();
+        assert_eq!(fill("Laptop {{model}} with {{ ram_gb }} GB", &answers), "Laptop X1 with 32 GB");
+        assert_eq!(fill("Unknown {{nope}} and {{open", &answers), "Unknown  and {{open");
+    }
+
+    #[test]
+    fn name_cursors_go_both_ways() {
+        for name in ["new laptop", "Zugang für Ännchen", ""] {
+            assert_eq!(parse_name_cursor(&name_cursor(name)).unwrap(), name);
+        }
+        assert!(parse_name_cursor("zz").is_err());
+        assert!(parse_name_cursor("abc").is_err());
+    }
+
+    #[test]
+    fn api_answers_become_the_values_the_form_reads() {
+        let mut errs = FieldErrors::new();
+        let given: BTreeMap<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+            "ram": 32, "vip": true, "extras": ["dock", "mouse"], "note": "x", "none": null, "bad": {"a": 1}
+        }))
+        .unwrap();
+        let raw = raw_answers(&given, &mut errs);
+        assert_eq!(raw["ram"], vec!["32"]);
+        assert_eq!(raw["vip"], vec!["yes"]);
+        assert_eq!(raw["extras"], vec!["dock", "mouse"]);
+        assert!(raw["none"].is_empty());
+        assert_eq!(errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), vec!["answers.bad"]);
+    }
+}

@@ -1,0 +1,364 @@
+//! The service catalog: items, their published versions, the requests made from them and the
+//! answers those requests carry (typed, one row per question, so they can be filtered on).
+
+use crate::sql::Sql;
+use crate::{Conn, Result, StoreError, with_conn};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub icon: String,
+    /// `{"roles": [...], "groups": [ids]}`
+    pub audience: String,
+    pub active: bool,
+    /// The package being edited (JSON)
+    pub draft: String,
+    /// The latest published version (0: never published)
+    pub version: i64,
+    pub requested: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub row_version: i64,
+}
+
+/// What an item's row holds besides its counters.
+pub struct ItemFields<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub icon: &'a str,
+    pub audience: &'a str,
+    pub active: bool,
+    pub draft: &'a str,
+}
+
+const ITEM_COLS: &str = "SELECT id, name, description, category, icon, audience, active, draft, version, requested,
+        created_at, updated_at, row_version FROM catalog_item";
+
+/// The lower-case form names are unique by.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+pub async fn insert_item(conn: &mut Conn<'_>, f: &ItemFields<'_>, now: i64) -> Result<i64> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO catalog_item (name, name_key, description, category, icon, audience, active, draft,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        )
+        .bind(f.name)
+        .bind(name_key(f.name))
+        .bind(f.description)
+        .bind(f.category)
+        .bind(f.icon)
+        .bind(f.audience)
+        .bind(f.active)
+        .bind(f.draft)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// Rewrites an item's fields if its row is still at `row_version` ([`StoreError::Stale`] if
+/// someone changed it since).
+pub async fn update_item(conn: &mut Conn<'_>, id: i64, row_version: i64, f: &ItemFields<'_>, now: i64) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE catalog_item SET name = $3, name_key = $4, description = $5, category = $6, icon = $7,
+                 audience = $8, active = $9, draft = $10, updated_at = $11, row_version = row_version + 1
+             WHERE id = $1 AND row_version = $2",
+        )
+        .bind(id)
+        .bind(row_version)
+        .bind(f.name)
+        .bind(name_key(f.name))
+        .bind(f.description)
+        .bind(f.category)
+        .bind(f.icon)
+        .bind(f.audience)
+        .bind(f.active)
+        .bind(f.draft)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(())
+}
+
+pub async fn get_item(conn: &mut Conn<'_>, id: i64) -> Result<ItemRow> {
+    let sql = format!("{ITEM_COLS} WHERE id = $1");
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(c).await)?)
+}
+
+pub async fn find_item(conn: &mut Conn<'_>, name: &str) -> Result<Option<ItemRow>> {
+    let sql = format!("{ITEM_COLS} WHERE name_key = $1");
+    let key = name_key(name);
+    Ok(with_conn!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&key).fetch_optional(c).await)?)
+}
+
+/// Which items a page of the catalog holds.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter<'a> {
+    /// Active and published ones only (what requesters may see)
+    pub offered: bool,
+    pub category: Option<&'a str>,
+    /// Words all found in the name, description or category (any case)
+    pub words: Vec<String>,
+}
+
+/// A page of items by name (after `after`, a name key), at most `limit`.
+pub async fn list_items(
+    conn: &mut Conn<'_>,
+    f: &ItemFilter<'_>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ItemRow>> {
+    let mut sql = Sql::new(ITEM_COLS);
+    sql.push(" WHERE 1 = 1");
+    push_filter(&mut sql, f);
+    if let Some(a) = after {
+        sql.push(" AND name_key > ").bind_text(a);
+    }
+    sql.push(" ORDER BY name_key LIMIT ").bind_i64(limit);
+    Ok(crate::fetch_all_sql!(conn, ItemRow, &sql)?)
+}
+
+/// The items most requested first (the portal's order), at most `limit`.
+pub async fn popular_items(conn: &mut Conn<'_>, f: &ItemFilter<'_>, limit: i64) -> Result<Vec<ItemRow>> {
+    let mut sql = Sql::new(ITEM_COLS);
+    sql.push(" WHERE 1 = 1");
+    push_filter(&mut sql, f);
+    sql.push(" ORDER BY requested DESC, name_key LIMIT ").bind_i64(limit);
+    Ok(crate::fetch_all_sql!(conn, ItemRow, &sql)?)
+}
+
+fn push_filter(sql: &mut Sql, f: &ItemFilter<'_>) {
+    if f.offered {
+        sql.push(" AND active = TRUE AND version > 0");
+    }
+    if let Some(cat) = f.category {
+        sql.push(" AND LOWER(category) = ").bind_text(cat.to_lowercase());
+    }
+    for w in &f.words {
+        let pattern = format!("%{}%", w.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        sql.push(" AND (name_key LIKE ").bind_text(&pattern).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(description) LIKE ").bind_text(&pattern).push(" ESCAPE '\\'");
+        sql.push(" OR LOWER(category) LIKE ").bind_text(&pattern).push(" ESCAPE '\\')");
+    }
+}
+
+/// The categories of the items offered, each with how many it holds.
+pub async fn categories(conn: &mut Conn<'_>) -> Result<Vec<(String, i64)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT category, COUNT(*) FROM catalog_item WHERE active = TRUE AND version > 0
+             GROUP BY category ORDER BY category",
+        )
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Publishes `package` as the item's next version; returns its number.
+pub async fn publish(conn: &mut Conn<'_>, item_id: i64, package: &str, by: i64, now: i64) -> Result<i64> {
+    let version: i64 = with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "UPDATE catalog_item SET version = version + 1, updated_at = $2, row_version = row_version + 1
+             WHERE id = $1 RETURNING version",
+        )
+        .bind(item_id)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?;
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO catalog_item_version (item_id, version, package, published_at, published_by)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(item_id)
+        .bind(version)
+        .bind(package)
+        .bind(now)
+        .bind(by)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(version)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VersionRow {
+    pub item_id: i64,
+    pub version: i64,
+    pub package: String,
+    pub published_at: i64,
+    pub published_by: i64,
+}
+
+pub async fn version(conn: &mut Conn<'_>, item_id: i64, version: i64) -> Result<VersionRow> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT item_id, version, package, published_at, published_by FROM catalog_item_version
+             WHERE item_id = $1 AND version = $2",
+        )
+        .bind(item_id)
+        .bind(version)
+        .fetch_one(c)
+        .await
+    })?)
+}
+
+/// The versions of an item, newest first (without their packages' text).
+pub async fn versions(conn: &mut Conn<'_>, item_id: i64) -> Result<Vec<(i64, i64, i64)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT version, published_at, published_by FROM catalog_item_version WHERE item_id = $1
+             ORDER BY version DESC LIMIT 200",
+        )
+        .bind(item_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// Records that ticket `ticket_id` was requested from version `version` of an item.
+pub async fn insert_request(
+    conn: &mut Conn<'_>,
+    ticket_id: i64,
+    (item_id, version): (i64, i64),
+    requested_for_id: i64,
+) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO catalog_request (ticket_id, item_id, version, requested_for_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ticket_id)
+        .bind(item_id)
+        .bind(version)
+        .bind(requested_for_id)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    with_conn!(conn, |c| {
+        sqlx::query("UPDATE catalog_item SET requested = requested + 1 WHERE id = $1")
+            .bind(item_id)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestRow {
+    pub ticket_id: i64,
+    pub item_id: i64,
+    pub item_name: String,
+    pub version: i64,
+    pub requested_for_id: i64,
+    pub package: String,
+}
+
+/// The catalog request a ticket is, with the package of its version.
+pub async fn request_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Option<RequestRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT r.ticket_id, r.item_id, i.name AS item_name, r.version, r.requested_for_id, v.package
+             FROM catalog_request r JOIN catalog_item i ON i.id = r.item_id
+             JOIN catalog_item_version v ON v.item_id = r.item_id AND v.version = r.version
+             WHERE r.ticket_id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(c)
+        .await
+    })?)
+}
+
+/// One stored answer.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AnswerRow {
+    pub question_key: String,
+    pub n: i64,
+    pub text_value: String,
+    pub number_value: Option<f64>,
+    pub ref_id: Option<i64>,
+}
+
+pub async fn insert_answer(conn: &mut Conn<'_>, ticket_id: i64, a: &AnswerRow) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query(
+            "INSERT INTO catalog_answer (ticket_id, question_key, n, text_value, number_value, ref_id)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ticket_id)
+        .bind(&a.question_key)
+        .bind(a.n)
+        .bind(&a.text_value)
+        .bind(a.number_value)
+        .bind(a.ref_id)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// A request's answers, in question-key and value order.
+pub async fn answers_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<AnswerRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT question_key, n, text_value, number_value, ref_id FROM catalog_answer WHERE ticket_id = $1
+             ORDER BY question_key, n",
+        )
+        .bind(ticket_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// How an answer filter compares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerMatch {
+    /// The answer (or one of several choices) is this text (any case)
+    Text(String),
+    /// A number answer equal to this
+    Number(f64),
+}
+
+/// A page of the ids of tickets (newest first, below `before_id`) whose answer to `question_key`
+/// matches, among the requests of `item_id` if given. Walks the answer indexes in ticket order.
+pub async fn tickets_answering(
+    conn: &mut Conn<'_>,
+    question_key: &str,
+    m: &AnswerMatch,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<i64>> {
+    let mut sql = Sql::new("SELECT DISTINCT ticket_id AS id FROM catalog_answer WHERE question_key = ");
+    sql.bind_text(question_key);
+    match m {
+        AnswerMatch::Text(t) => sql.push(" AND text_value = ").bind_text(t),
+        AnswerMatch::Number(n) => sql.push(" AND number_value = ").bind(crate::sql::Bind::F64(*n)),
+    };
+    if let Some(b) = before_id {
+        sql.push(" AND ticket_id < ").bind_i64(b);
+    }
+    sql.push(" ORDER BY ticket_id DESC LIMIT ").bind_i64(limit);
+    #[derive(sqlx::FromRow)]
+    struct Id {
+        id: i64,
+    }
+    Ok(crate::fetch_all_sql!(conn, Id, &sql)?.into_iter().map(|r| r.id).collect())
+}

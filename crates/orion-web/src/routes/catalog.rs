@@ -1,0 +1,146 @@
+//! `/api/v1/catalog`: the service catalog — items, their forms and publication, export and
+//! import, and requests made from them with their answers.
+
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::{AppState, ErrorBody};
+
+use super::ApiResult;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use orion_app::catalog::{
+    AnswersInput, CatalogExport, CatalogImport, CatalogItem, CatalogItemInput, CatalogQuery, CatalogRequest,
+    CatalogRequestInput, FormCheck,
+};
+use orion_app::{Page, Ticket};
+use utoipa_axum::routes;
+
+pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
+    r.routes(routes!(list_items, create_item))
+        .routes(routes!(get_item, update_item))
+        .routes(routes!(publish_item))
+        .routes(routes!(export_item))
+        .routes(routes!(import_item))
+        .routes(routes!(check_form))
+        .routes(routes!(request_item))
+        .routes(routes!(ticket_answers))
+}
+
+/// The catalog: every item for administrators (by name); for everyone else the items offered
+/// to them (by name, or `order=popular`: most requested first).
+#[utoipa::path(get, path = "/api/v1/catalog/items", tag = "catalog", params(CatalogQuery), security(("bearer" = [])), responses((status = 200, body = Page<CatalogItem>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_items(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<CatalogQuery>,
+) -> ApiResult<Json<Page<CatalogItem>>> {
+    Ok(Json(s.app.catalog_items(&a, &q).await?))
+}
+
+/// Add an item (administrators); `publish: true` offers it at once as version 1.
+#[utoipa::path(post, path = "/api/v1/catalog/items", tag = "catalog", request_body = CatalogItemInput, security(("bearer" = [])), responses((status = 201, body = CatalogItem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(input): ApiJson<CatalogItemInput>,
+) -> ApiResult<(StatusCode, Json<CatalogItem>)> {
+    Ok((StatusCode::CREATED, Json(s.app.create_catalog_item(&a, input).await?)))
+}
+
+/// One item: its published form (and, for administrators, its draft).
+#[utoipa::path(get, path = "/api/v1/catalog/items/{id}", tag = "catalog", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = CatalogItem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_item(State(s): State<AppState>, Auth(a): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CatalogItem>> {
+    Ok(Json(s.app.catalog_item(&a, id).await?))
+}
+
+/// Rewrite an item's fields and draft (administrators), sending back the `row_version` it was
+/// read at; `publish: true` publishes the draft too.
+#[utoipa::path(put, path = "/api/v1/catalog/items/{id}", tag = "catalog", params(("id" = i64, Path)), request_body = CatalogItemInput, security(("bearer" = [])), responses((status = 200, body = CatalogItem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CatalogItemInput>,
+) -> ApiResult<Json<CatalogItem>> {
+    Ok(Json(s.app.update_catalog_item(&a, id, input).await?))
+}
+
+/// Publish an item's draft as its next version (administrators); requests already made keep
+/// the version they were made with.
+#[utoipa::path(post, path = "/api/v1/catalog/items/{id}/publish", tag = "catalog", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = CatalogItem), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn publish_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CatalogItem>> {
+    Ok(Json(s.app.publish_catalog_item(&a, id).await?))
+}
+
+/// An item as one JSON file (administrators), for `POST /api/v1/catalog/import` elsewhere.
+#[utoipa::path(get, path = "/api/v1/catalog/items/{id}/export", tag = "catalog", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = CatalogExport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn export_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CatalogExport>> {
+    Ok(Json(s.app.export_catalog_item(&a, id).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    /// Check the file and change nothing
+    dry_run: Option<bool>,
+}
+
+/// Import an exported item (administrators): a new item, or the item of the same name
+/// rewritten; published either way. With `dry_run=true`, only checked (204 when it would import).
+#[utoipa::path(post, path = "/api/v1/catalog/import", tag = "catalog", params(ImportQuery), request_body = CatalogImport, security(("bearer" = [])), responses((status = 200, body = CatalogItem), (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    ApiJson(input): ApiJson<CatalogImport>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    Ok(match s.app.import_catalog_item(&a, input, q.dry_run.unwrap_or(false)).await? {
+        Some(item) => Json(item).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Check answers against an item's form while it is filled in: which sections and questions
+/// show, which must be answered, which answers are refused.
+#[utoipa::path(post, path = "/api/v1/catalog/items/{id}/check", tag = "catalog", params(("id" = i64, Path)), request_body = AnswersInput, security(("bearer" = [])), responses((status = 200, body = FormCheck), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn check_form(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<AnswersInput>,
+) -> ApiResult<Json<FormCheck>> {
+    Ok(Json(s.app.check_catalog_form(&a, id, &input).await?))
+}
+
+/// Request an item: the answers are checked against its published form and kept, typed, with
+/// the service request it logs.
+#[utoipa::path(post, path = "/api/v1/catalog/items/{id}/requests", tag = "catalog", params(("id" = i64, Path)), request_body = CatalogRequestInput, security(("bearer" = [])), responses((status = 201, body = Ticket), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn request_item(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CatalogRequestInput>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    Ok((StatusCode::CREATED, Json(s.app.request_catalog_item(&a, id, input).await?)))
+}
+
+/// What a ticket was asked from the catalog: the item, its version and the answers (404 for a
+/// ticket not requested from the catalog).
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/catalog", tag = "catalog", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = CatalogRequest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn ticket_answers(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<CatalogRequest>> {
+    s.app.catalog_request(&a, &number).await?.map(Json).ok_or(crate::ApiError::NotFound)
+}
