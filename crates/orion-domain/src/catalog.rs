@@ -232,6 +232,7 @@ pub struct Section {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Form {
+    #[serde(default)]
     pub sections: Vec<Section>,
 }
 

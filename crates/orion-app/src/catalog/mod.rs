@@ -114,9 +114,11 @@ pub struct CatalogItem {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogItemInput {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     #[serde(default)]
     pub description: String,
+    #[schema(min_length = 1, max_length = 60)]
     pub category: String,
     #[schema(schema_with = icons)]
     pub icon: Option<String>,
@@ -143,7 +145,11 @@ pub struct CatalogQuery {
     /// `popular` (most requested first: the portal's order) or `name` (default)
     #[param(schema_with = catalog_orders_exact)]
     pub order: Option<String>,
+    /// From the previous page's `next_cursor`
+    #[param(pattern = "^([0-9a-f]{2}){0,400}$")]
     pub cursor: Option<String>,
+    /// 1..200, default 50
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -466,15 +472,16 @@ impl App {
     /// to them, by name or most requested first.
     pub async fn catalog_items(&self, actor: &Actor, q: &CatalogQuery) -> AppResult<Page<CatalogItem>> {
         let limit = crate::kernel::paging::parse_limit(q.limit)?;
-        let popular = match q.order.as_deref().map(str::trim) {
-            None | Some("") | Some("name") => false,
+        let popular = match q.order.as_deref() {
+            None | Some("name") => false,
             Some("popular") => true,
             Some(_) => return Err(invalid("order", "must be popular or name")),
         };
-        if popular && q.cursor.is_some() {
+        let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
+        if popular && cursor.is_some() {
             return Err(invalid("cursor", "the popular order has one page; leave the cursor out"));
         }
-        let after = q.cursor.as_deref().map(parse_name_cursor).transpose()?;
+        let after = cursor.map(parse_name_cursor).transpose()?;
         let words: Vec<String> = q.q.as_deref().unwrap_or("").split_whitespace().take(8).map(str::to_string).collect();
         let admin = actor.can_administer();
         let filter = store::ItemFilter {

@@ -164,6 +164,24 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
         "secret or secret_file, not both; a bind DN needs a password; rules name DNs and groups; a PEM certificate; a filter in parentheses; the name is unused",
     ),
     ("POST /api/v1/me/two-factor/confirm", "the code the authenticator app shows now, after set-up began"),
+    ("GET /api/v1/catalog/items", "the popular order is one page, so it takes no cursor"),
+    (
+        "POST /api/v1/catalog/items",
+        "the name is unused; the form's rules name earlier questions and their choices; groups, categories and the SLA policy name records",
+    ),
+    (
+        "PUT /api/v1/catalog/items/{id}",
+        "a change sends back the row_version it read; the form's rules name earlier questions and their choices; groups, categories and the SLA policy name records",
+    ),
+    (
+        "POST /api/v1/catalog/import",
+        "a file this Orion exported (its format and version); the form's rules name earlier questions and their choices; groups, categories and the SLA policy name records",
+    ),
+    ("POST /api/v1/catalog/items/{id}/check", "the answers are checked against the item's form"),
+    (
+        "POST /api/v1/catalog/items/{id}/requests",
+        "the answers are checked against the item's form, and its required questions answered",
+    ),
     (
         "POST /api/v1/sso/providers",
         "an https issuer (plain http only on this machine); client_secret or client_secret_file, not both; a PEM certificate; rules name groups; the name is unused",
