@@ -39,6 +39,9 @@ impl Layout {
 fn flash_text(key: &str) -> Option<&'static str> {
     Some(match key {
         "created" => "Ticket logged.",
+        "item_saved" => "The item's draft is saved; requesters see it once it is published.",
+        "item_published" => "Published: new requests use this version of the item.",
+        "item_imported" => "Imported and published.",
         "replied" => "Reply sent to the requester.",
         "noted" => "Work note added.",
         "call" => "Phone call logged.",

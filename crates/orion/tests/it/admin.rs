@@ -815,6 +815,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/admin/sla/new-policy".into(),
         "/admin/sla/calendars/Business%20hours".into(),
         "/admin/changes".into(),
+        "/admin/catalog".into(),
         "/admin/groups".into(),
         "/admin/categories".into(),
         "/admin/priority-matrix".into(),
@@ -852,9 +853,14 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
     b.resize(1360, 900).await;
     b.sign_out().await;
     b.sign_in("alice@example.com", PW).await;
-    for page in
-        ["/portal".to_string(), "/portal/new".into(), format!("/portal/tickets/{inc}"), "/kb".into(), "/account".into()]
-    {
+    for page in [
+        "/portal".to_string(),
+        "/portal/new".into(),
+        "/portal/catalog".into(),
+        format!("/portal/tickets/{inc}"),
+        "/kb".into(),
+        "/account".into(),
+    ] {
         b.goto(&page).await;
         b.find("main").await;
         found.extend(axe_violations(&b, &axe, &page).await);

@@ -12,7 +12,8 @@ engine_tests!(
     a_request_keeps_typed_answers_and_the_version_it_was_made_from,
     an_item_travels_as_one_file,
     a_requester_asks_from_the_portal_with_or_without_javascript,
-    the_shipped_examples_import
+    the_shipped_examples_import,
+    an_admin_builds_and_publishes_an_item_in_the_console
 );
 
 struct Desk {
@@ -463,4 +464,85 @@ async fn the_shipped_examples_import(engine: Engine) {
     }
     let (_, all) = t.get(&d.ann, "/api/v1/catalog/items?order=popular").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 6);
+}
+
+async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    t.app.set_password("admin@example.com", "correct horse battery".into()).await.unwrap();
+    let mut w = Web::new(t);
+    assert!(w.login("admin@example.com", "correct horse battery").await.status.is_redirection());
+    let page = w.get("/admin/catalog").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("The catalog is empty"));
+    let added = w.post("/admin/catalog", &[("name", "New laptop"), ("category", "Hardware"), ("icon", "laptop")]).await;
+    assert!(added.status.is_redirection(), "{}", added.body);
+    let item_path = added.location.split('?').next().unwrap().to_string();
+    let item = w.get(&item_path).await;
+    assert!(item.body.contains("Not published yet") && item.body.contains("The form asks nothing yet"));
+    let version =
+        item.body.split("name=\"row_version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    // A package that is not JSON, then one with a mistake: refused, the typed text kept.
+    let bad = w
+        .post(
+            &item_path,
+            &[
+                ("row_version", &version),
+                ("name", "New laptop"),
+                ("category", "Hardware"),
+                ("active", "on"),
+                ("package", "{not json"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("not a package the catalog reads") && bad.body.contains("{not json"));
+    let mut broken = laptop_package();
+    broken["assignment_group"] = json!("Nobody");
+    let bad = w
+        .post(
+            &item_path,
+            &[
+                ("row_version", &version),
+                ("name", "New laptop"),
+                ("category", "Hardware"),
+                ("active", "on"),
+                ("package", &broken.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("no active group called"), "{}", bad.body);
+    let saved = w
+        .post(
+            &item_path,
+            &[
+                ("row_version", &version),
+                ("name", "New laptop"),
+                ("category", "Hardware"),
+                ("active", "on"),
+                ("departments", "Engineering"),
+                ("package", &laptop_package().to_string()),
+                ("publish", "1"),
+            ],
+        )
+        .await;
+    assert!(saved.status.is_redirection(), "{}", saved.body);
+    let item = w.get(&item_path).await;
+    assert!(item.body.contains("Version 1 is offered"), "{}", item.body);
+    assert!(
+        item.body.contains("Shown when “What do you do” is “Software development”"),
+        "the outline reads the rules in words: {}",
+        item.body
+    );
+    assert!(item.body.contains("required when “Memory (GB)” is more than “16”"));
+    // Offered to Engineering only now.
+    let (_, mine) = t.get(&d.ann, "/api/v1/catalog/items").await;
+    assert_eq!(mine["items"], json!([]));
+    let (_, theirs) = t.get(&d.dev, "/api/v1/catalog/items").await;
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 1);
+    let file = w.get(&format!("{item_path}/export")).await;
+    assert!(file.headers.get("content-disposition").unwrap().to_str().unwrap().contains("new-laptop.json"));
+    let parsed: Value = serde_json::from_str(&file.body).unwrap();
+    assert_eq!(parsed["format"], "orion.catalog-item");
 }

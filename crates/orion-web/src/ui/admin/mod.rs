@@ -15,6 +15,7 @@ use orion_app::signin::SecuritySettings;
 use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, PriorityMatrixDoc, User, UserPatch};
 use std::collections::HashMap;
 
+mod catalog;
 mod changes;
 mod heartbeats;
 mod identity;
@@ -39,6 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(heartbeats::routes())
         .merge(mail::routes())
         .merge(changes::routes())
+        .merge(catalog::routes())
         .merge(retention::routes())
         .merge(routing::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
