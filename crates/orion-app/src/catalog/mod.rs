@@ -8,7 +8,7 @@
 
 use crate::kernel::access::require_admin;
 use crate::kernel::error::{collect, invalid};
-use crate::tickets::create::{Prepared, with_written};
+use crate::tickets::create::{Prepared, Preset, with_written};
 use crate::{App, AppError, AppResult, NewTicketInput, Page, Ticket};
 use orion_domain::catalog::{Form, QuestionKind, Value, answer_field};
 use orion_domain::{Actor, FieldErrors, Role, Timestamp};
@@ -766,7 +766,6 @@ impl App {
                 });
             }
         }
-        let config = self.config(&mut c).await?;
         drop(r);
         errs.into_result()?;
         let Some(requested_for) = requested_for else {
@@ -783,42 +782,23 @@ impl App {
         } else {
             format!("Requested from the service catalog: {}.\n\n{}", row.name, row.description.trim())
         };
-        let staff = actor.can_work_tickets();
         let ticket = NewTicketInput {
             kind: Some("service_request".into()),
             title: Some(title),
             description: Some(description),
-            // A requester's impact is the desk's call; the item's routing decides for them.
-            impact: if staff { package.impact } else { None },
             urgency: package.urgency,
             requester: (requested_for.id != actor.id.0).then(|| requested_for.email.clone()),
             category: package.category.clone(),
             ..Default::default()
         };
-        let Prepared { mut planned, view } = self.prepare_ticket(actor, ticket).await?;
-        // The item's group and impact hold for every requester (the portal lets requesters set
-        // neither); its SLA policy, when it names one.
-        if let Some(g) = package.assignment_group.as_deref().and_then(|g| config.active_group(g)) {
-            planned.assignment_group_id = g.id;
-            planned.max_tier = g.tier;
-        }
-        if !staff && let Some(i) = package.impact {
-            planned.impact = i;
-            let level = |v: i64| orion_domain::Level::parse("impact", v).ok();
-            if let (Some(i), Some(u)) = (level(planned.impact), level(planned.urgency)) {
-                planned.priority = i64::from(config.matrix.priority(i, u).get());
-            }
-        }
-        if let Some(p) = package
-            .sla_policy
-            .as_deref()
-            .and_then(|n| config.policies.iter().find(|p| p.policy.name.eq_ignore_ascii_case(n.trim())))
-        {
-            planned.clocks = orion_domain::sla_policy::TargetKind::ALL
-                .into_iter()
-                .filter_map(|kind| crate::settings::sla::planned(p, kind, planned.now))
-                .collect();
-        }
+        // The item's group and impact hold whoever asks (the portal lets requesters set neither),
+        // so routing, the timeline and the reports see them from the start.
+        let preset = Preset {
+            group: package.assignment_group.as_deref().map(str::trim).filter(|g| !g.is_empty()),
+            impact: package.impact,
+            sla_policy: package.sla_policy.as_deref().filter(|n| !n.trim().is_empty()),
+        };
+        let Prepared { planned, view } = self.prepare_ticket_with(actor, ticket, preset).await?;
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
         let written = crate::tickets::open(&mut c, &planned).await?;
@@ -827,15 +807,7 @@ impl App {
             store::insert_answer(&mut c, written.id, a).await?;
         }
         self.commit(tx).await?;
-        let mut view = with_written(view, written);
-        view.assignment_group_id = planned.assignment_group_id;
-        if let Some(g) = config.groups.iter().find(|g| g.id == planned.assignment_group_id) {
-            view.assignment_group_name = g.name.clone();
-            view.assignment_group_tier = g.tier;
-        }
-        view.impact = planned.impact;
-        view.priority = planned.priority;
-        Ok(view.into())
+        Ok(with_written(view, written).into())
     }
 
     /// What a request was asked from the catalog (whoever may see the ticket); `None` for a

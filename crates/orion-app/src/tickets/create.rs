@@ -10,6 +10,16 @@ pub(crate) struct Prepared {
     pub view: TicketView,
 }
 
+/// What a feature decides for a ticket it logs for someone, past what the caller may set
+/// themselves: a catalog item sends its requests to its group with its impact, whoever asks.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Preset<'a> {
+    pub group: Option<&'a str>,
+    pub impact: Option<i64>,
+    /// The SLA policy to time it by, by name, in place of the one whose conditions match
+    pub sla_policy: Option<&'a str>,
+}
+
 /// A prepared ticket's view once written.
 pub(crate) fn with_written(mut view: TicketView, w: Written) -> TicketView {
     view.id = w.id;
@@ -30,6 +40,17 @@ impl App {
     /// reference resolved, every error reported), so the write transaction that follows holds
     /// only the writes.
     pub(crate) async fn prepare_ticket(&self, actor: &Actor, input: NewTicketInput) -> AppResult<Prepared> {
+        self.prepare_ticket_with(actor, input, Preset::default()).await
+    }
+
+    /// [`App::prepare_ticket`] with what a feature decides (`preset`) taking the place of the
+    /// caller's group and impact, routed as if staff had chosen them.
+    pub(crate) async fn prepare_ticket_with(
+        &self,
+        actor: &Actor,
+        input: NewTicketInput,
+        preset: Preset<'_>,
+    ) -> AppResult<Prepared> {
         let mut errs = FieldErrors::new();
         let kind = match &input.kind {
             None => Some(TicketKind::Incident),
@@ -53,7 +74,8 @@ impl App {
         // need it) and their own devices. Impact (how many it hurts) is the desk's assessment, and
         // the channel is the one they used: the portal or the API.
         let requester_only = actor.role == Role::Requester;
-        let impact = match input.impact {
+        let impact = match input.impact.or(preset.impact) {
+            _ if preset.impact.is_some() => errs.check(Level::parse("impact", preset.impact.unwrap_or(3))),
             Some(_) if requester_only => {
                 errs.push(
                     "impact",
@@ -96,11 +118,11 @@ impl App {
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let config = self.config(&mut c).await?;
-        let group = match &input.assignment_group {
-            Some(name) => match config.active_group(name) {
+        let group = match preset.group.map(str::to_string).or(input.assignment_group.clone()) {
+            Some(name) => match config.active_group(&name) {
                 Some(g) => Some(g.clone()),
                 // Not in the cache: maybe created on another node a moment ago.
-                None => collect(&mut errs, group_by_name(&mut c, "assignment_group", name).await)?,
+                None => collect(&mut errs, group_by_name(&mut c, "assignment_group", &name).await)?,
             },
             None => match config.default_group() {
                 Some(g) => Some(g.clone()),
@@ -154,10 +176,10 @@ impl App {
         // stays; what a requester chose (category, urgency) a rule may change.
         let staff = !requester_only;
         let chosen = crate::routing::Chosen {
-            group: staff && input.assignment_group.is_some(),
+            group: preset.group.is_some() || (staff && input.assignment_group.is_some()),
             assignee: assignee.is_some(),
             category: staff && category.is_some(),
-            impact: input.impact.is_some(),
+            impact: preset.impact.is_some() || input.impact.is_some(),
             urgency: staff && input.urgency.is_some(),
         };
         let mut d =
@@ -186,16 +208,25 @@ impl App {
         let (group, assignee, category, impact, urgency) = (d.group, d.assignee, d.category, d.impact, d.urgency);
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
-        let clocks = crate::settings::sla::plan_clocks(
-            &config,
-            &orion_domain::sla_policy::TicketFacts {
-                kind,
-                priority,
-                category: category.as_ref().map(|c| c.path.as_str()),
-                department: known_requester.as_ref().and_then(|u| u.department.as_deref()),
-            },
-            now,
-        );
+        let named = preset
+            .sla_policy
+            .and_then(|n| config.policies.iter().find(|p| p.policy.name.eq_ignore_ascii_case(n.trim())));
+        let clocks = match named {
+            Some(p) => orion_domain::sla_policy::TargetKind::ALL
+                .into_iter()
+                .filter_map(|kind| crate::settings::sla::planned(p, kind, now))
+                .collect(),
+            None => crate::settings::sla::plan_clocks(
+                &config,
+                &orion_domain::sla_policy::TicketFacts {
+                    kind,
+                    priority,
+                    category: category.as_ref().map(|c| c.path.as_str()),
+                    department: known_requester.as_ref().and_then(|u| u.department.as_deref()),
+                },
+                now,
+            ),
+        };
 
         let (requester, requester_email, requester_name) = match (known_requester, requester_email) {
             (Some(u), _) => (Requester::Known(u.id), u.email, u.name),

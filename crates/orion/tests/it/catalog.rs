@@ -222,6 +222,14 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
     assert_eq!(req["title"], "New laptop (developer)");
     assert_eq!(req["assignment_group"], "Desktop Support", "{req}");
     let number = req["number"].as_str().unwrap().to_string();
+    // Logged with the item's group from the start: the timeline (and the reports reading it) say so.
+    let (_, timeline) = t.get(&d.sam, &format!("/api/v1/tickets/{number}/timeline")).await;
+    let created = timeline["items"].as_array().or(timeline.as_array()).unwrap()[0].clone();
+    assert_eq!(
+        (created["kind"].as_str(), created["data"]["assignment_group"].as_str()),
+        (Some("created"), Some("Desktop Support")),
+        "{created}"
+    );
     let (s, asked) = t.get(&d.ann, &format!("/api/v1/tickets/{number}/catalog")).await;
     assert_eq!(s, StatusCode::OK, "{asked}");
     assert_eq!((asked["item"].as_str(), asked["version"].as_i64()), (Some("New laptop"), Some(1)));
