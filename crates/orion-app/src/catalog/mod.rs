@@ -7,7 +7,7 @@
 //! on submit, where answers to hidden questions are dropped.
 
 use crate::kernel::access::require_admin;
-use crate::kernel::error::{collect, invalid};
+use crate::kernel::error::{collect, found, invalid};
 use crate::tickets::create::{Prepared, Preset, with_written};
 use crate::{App, AppError, AppResult, NewTicketInput, Page, Ticket};
 use orion_domain::catalog::{Form, QuestionKind, Value, answer_field};
@@ -382,7 +382,7 @@ impl App {
             }
         }
         if let Some(name) = package.sla_policy.as_deref().filter(|n| !n.trim().is_empty())
-            && !config.policies.iter().any(|p| p.policy.name.eq_ignore_ascii_case(name.trim()))
+            && config.policy(name).is_none()
         {
             errs.push("package.sla_policy", format!("no SLA policy called {name:?}"));
         }
@@ -458,10 +458,7 @@ impl App {
 
     /// An item `actor` may see: administrators any, everyone else one offered to them.
     async fn visible_item(&self, c: &mut Conn<'_>, actor: &Actor, id: i64) -> AppResult<ItemRow> {
-        let row = match store::get_item(c, id).await {
-            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
-            other => other?,
-        };
+        let row = found(store::get_item(c, id).await, "catalog item")?;
         if !self.may_request(c, actor, &row).await? {
             return Err(AppError::NotFound("catalog item"));
         }
@@ -515,11 +512,7 @@ impl App {
                     break 'pages;
                 }
                 cursor = Some(store::name_key(&row.name));
-                let published = if row.version > 0 {
-                    Some(read_package(&store::version(&mut c, row.id, row.version).await?.package)?)
-                } else {
-                    None
-                };
+                let published = published(&mut c, &row).await?;
                 items.push(self.item_view(&config, row, published, admin)?);
             }
             if last_page {
@@ -540,11 +533,7 @@ impl App {
         let mut c = r.conn();
         let row = self.visible_item(&mut c, actor, id).await?;
         let config = self.config(&mut c).await?;
-        let published = if row.version > 0 {
-            Some(read_package(&store::version(&mut c, row.id, row.version).await?.package)?)
-        } else {
-            None
-        };
+        let published = published(&mut c, &row).await?;
         self.item_view(&config, row, published, actor.can_administer())
     }
 
@@ -595,10 +584,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let row = match store::get_item(&mut c, id).await {
-            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
-            other => other?,
-        };
+        let row = found(store::get_item(&mut c, id).await, "catalog item")?;
         let (audience, package) = self.item_fields(&mut c, &input, &mut errs).await?;
         errs.into_result()?;
         let draft = package_json(&package);
@@ -637,10 +623,7 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        match store::get_item(&mut c, id).await {
-            Err(StoreError::NotFound) => return Err(AppError::NotFound("catalog item")),
-            other => other?,
-        };
+        found(store::get_item(&mut c, id).await, "catalog item")?;
         publish_draft(&mut c, id, actor, now).await?;
         self.commit(tx).await?;
         self.catalog_item(actor, id).await
@@ -680,7 +663,8 @@ impl App {
                 format!("the form changed while it was filled in (now version {}); open it again", row.version),
             ));
         }
-        Ok((row.version, read_package(&store::version(c, row.id, row.version).await?.package)?))
+        let package = published(c, row).await?.ok_or(AppError::NotFound("catalog item"))?;
+        Ok((row.version, package))
     }
 
     /// Submits a request from the catalog: checks every answer against the published form (rules
@@ -843,6 +827,14 @@ impl App {
     }
 }
 
+/// The package of the item's published version (`None` before the first publication).
+async fn published(c: &mut Conn<'_>, row: &ItemRow) -> AppResult<Option<Package>> {
+    if row.version == 0 {
+        return Ok(None);
+    }
+    Ok(Some(read_package(&store::version(c, row.id, row.version).await?.package)?))
+}
+
 /// Publishes an item's draft as its next version, unless it equals the published package.
 async fn publish_draft(c: &mut Conn<'_>, id: i64, actor: &Actor, now: i64) -> AppResult<()> {
     let row = store::get_item(c, id).await?;
@@ -913,7 +905,7 @@ fn form_check(c: &orion_domain::catalog::Checked) -> FormCheck {
 /// The resolution target in business minutes of the SLA policy an item's requests are timed by.
 fn delivery_minutes(config: &crate::settings::Config, p: &Package) -> Option<i64> {
     let policy = match p.sla_policy.as_deref() {
-        Some(n) => config.policies.iter().find(|d| d.policy.name.eq_ignore_ascii_case(n.trim()))?,
+        Some(n) => config.policy(n)?,
         None => return None,
     };
     policy.target_ms(orion_domain::sla_policy::TargetKind::Resolution).map(|ms| ms / 60_000)

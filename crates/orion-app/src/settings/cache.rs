@@ -103,6 +103,11 @@ impl Config {
         self.groups.iter().find(|g| g.active && g.name.eq_ignore_ascii_case(name))
     }
 
+    /// The SLA policy called `name` (any case).
+    pub fn policy(&self, name: &str) -> Option<&super::sla::PolicyDef> {
+        self.policies.iter().find(|p| p.policy.name.eq_ignore_ascii_case(name.trim()))
+    }
+
     /// Where new tickets go by default.
     pub fn default_group(&self) -> Option<&groups::GroupRow> {
         service_desk(&self.groups)

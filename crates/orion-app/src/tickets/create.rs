@@ -208,9 +208,7 @@ impl App {
         let (group, assignee, category, impact, urgency) = (d.group, d.assignee, d.category, d.impact, d.urgency);
         let priority = matrix.priority(impact, urgency);
         let state = if assignee.is_some() { State::Assigned } else { State::New };
-        let named = preset
-            .sla_policy
-            .and_then(|n| config.policies.iter().find(|p| p.policy.name.eq_ignore_ascii_case(n.trim())));
+        let named = preset.sla_policy.and_then(|n| config.policy(n));
         let clocks = match named {
             Some(p) => orion_domain::sla_policy::TargetKind::ALL
                 .into_iter()
