@@ -147,7 +147,7 @@ pub fn checkin_states() -> Schema {
 }
 
 one_of!(patch_statuses, patch_statuses_exact: ["behind", "ok", "no_baseline", "stale"]);
-one_of!(pending_reasons, pending_reasons_exact: ["user", "vendor", "change"]);
+one_of!(pending_reasons, pending_reasons_exact: ["user", "vendor", "change", "approval"]);
 
 /// `YYYY-MM-DD`, or empty or null (no date).
 pub fn date() -> Schema {

@@ -64,6 +64,7 @@ const FEATURE_EDGES: &[(&str, &str)] = &[
     ("itsm", "search"),     // similar-incident detection uses the search index
     ("itsm", "monitoring"), // a change's window suppresses alerts (maintenance)
     ("search", "kb"),       // one search box over tickets and articles
+    ("mail", "catalog"),    // a reply to an approval mail decides it
 ];
 
 /// Imports that still point the wrong way, listed so that they cannot grow: a new one fails

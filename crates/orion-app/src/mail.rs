@@ -175,7 +175,7 @@ impl App {
                 raw.len(),
                 settings.max_message_bytes
             ))),
-            Ok(m) => process(&mut c, (m, source), &settings, &config, now, false).await,
+            Ok(m) => process(&mut c, (m, source), &settings, &self.mailer(&config), now, false).await,
             Err(e) => Ok(Decision::quarantine(format!("unreadable: {e}"))),
         };
         let decision = match decision {
@@ -257,7 +257,7 @@ impl App {
         }
         let raw = mail::get_blob(&mut c, &row.raw_sha256).await?;
         let parsed = orion_mail::parse(&raw).map_err(|e| AppError::Conflict(format!("still unreadable: {e}")))?;
-        let d = process(&mut c, (&parsed, &row.source), &settings, &config, now, true).await?;
+        let d = process(&mut c, (&parsed, &row.source), &settings, &self.mailer(&config), now, true).await?;
         mail::set_outcome(
             &mut c,
             id,
@@ -320,10 +320,11 @@ async fn process(
     c: &mut Conn<'_>,
     (m, source): (&Inbound, &str),
     s: &MailSettings,
-    config: &Config,
+    mailer: &crate::catalog::Mailer<'_>,
     now: i64,
     force: bool,
 ) -> AppResult<Decision> {
+    let config = mailer.config;
     let sender = m.from.as_ref().map(|f| f.address.clone()).unwrap_or_default();
     if let Some(b) = &m.bounce {
         return bounce(c, m, b, now).await;
@@ -335,6 +336,19 @@ async fn process(
         if s.is_own(&sender) {
             return Ok(Decision::quarantine(format!("mail loop: sent from the helpdesk address {sender}")));
         }
+    }
+    // A reply to an approval mail: "approve" or "reject" decides.
+    if !m.is_auto_reply()
+        && let Some((outcome, ticket_id)) = crate::catalog::approval_reply(c, mailer, m, &sender, now).await?
+    {
+        return Ok(match outcome {
+            Ok(what) => Decision { status: "reply_added", reason: Some(what), ticket_id: Some(ticket_id) },
+            Err(why) => {
+                let mut t = tickets::get(c, ticket_id).await?;
+                email_entry(c, m, &mut t, None, now).await?;
+                Decision { status: "note_added", reason: Some(why), ticket_id: Some(ticket_id) }
+            }
+        });
     }
     let mut found = None;
     let refs = m.referenced_ids();

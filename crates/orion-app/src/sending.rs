@@ -32,6 +32,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("agent_notice", include_str!("../templates/mail/agent_notice.txt")),
     ("digest", include_str!("../templates/mail/digest.txt")),
     ("survey", include_str!("../templates/mail/survey.txt")),
+    ("approval", include_str!("../templates/mail/approval.txt")),
 ];
 
 impl Default for Templates {
@@ -94,6 +95,7 @@ pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
     ("agent_notice", "A notice to an agent (assigned, mentioned, a reply, …)"),
     ("digest", "An agent's morning summary"),
     ("survey", "How did we do? (the satisfaction survey)"),
+    ("approval", "An approver is asked to decide on a request (with one-time links)"),
 ];
 
 fn split_subject(name: &str, out: &str) -> Result<(String, String), String> {
@@ -152,6 +154,16 @@ pub(crate) fn sample() -> Value {
         "notices": [{"message": "INC0000001 “Printer on floor 3 prints blank pages” is assigned to you.",
                      "at": "2026-12-06T08:00:00Z"}],
         "more_notices": false,
+        "approver": {"name": "Mia Manager", "email": "mia@example.com"},
+        "requested_for": null,
+        "item": "New laptop",
+        "step": "Manager approval",
+        "answers": [{"label": "Memory (GB)", "text": "32"}],
+        "on_behalf_of": null,
+        "approve_url": "https://help.example.com/approve/apv_0123abcd?decision=approve",
+        "reject_url": "https://help.example.com/approve/apv_0123abcd?decision=reject",
+        "due": "Tue 8 Dec 2026 14:00",
+        "reminder": false,
     })
 }
 
@@ -198,17 +210,29 @@ pub(crate) async fn queue_plain_mail(
     ctx: &Value,
     now: i64,
 ) -> AppResult<()> {
+    let prefix = if m.secret { "account" } else { "notice" };
+    let message_id = format!("{prefix}.{}.{:016x}@{}", m.template, rand::random::<u64>(), domain_of(m.from));
+    queue_plain_mail_as(c, templates, m, ctx, now, &message_id).await
+}
+
+/// [`queue_plain_mail`] with the Message-ID given, for mail whose replies Orion reads (an
+/// approval mail: a reply to it decides).
+pub(crate) async fn queue_plain_mail_as(
+    c: &mut Conn<'_>,
+    templates: &Templates,
+    m: &PlainMail<'_>,
+    ctx: &Value,
+    now: i64,
+    message_id: &str,
+) -> AppResult<()> {
     let template = m.template;
     let edited = edited_templates(c).await?;
     let (subject, text) =
         render_mail(&edited, templates, template, ctx).map_err(|e| AppError::Internal(format!("mail template {e}")))?;
-    let prefix = if m.secret { "account" } else { "notice" };
-    let message_id = format!("{prefix}.{template}.{:016x}@{}", rand::random::<u64>(), domain_of(m.from));
     let to = vec![m.to.to_string()];
-    let raw = compose(&automatic(m.from_name, m.from, &to, (&subject, &text), &message_id, now))
+    let raw = compose(&automatic(m.from_name, m.from, &to, (&subject, &text), message_id, now))
         .map_err(|e| AppError::Internal(format!("composing {template} mail: {e}")))?;
-    let stored =
-        Stored { template, from: m.from, to: m.to, ticket_id: m.ticket_id, message_id: &message_id, subject: &subject };
+    let stored = Stored { template, from: m.from, to: m.to, ticket_id: m.ticket_id, message_id, subject: &subject };
     queue_raw(c, &stored, &raw, now).await
 }
 
@@ -273,7 +297,7 @@ pub(crate) async fn queue_raw(c: &mut Conn<'_>, m: &Stored<'_>, raw: &[u8], now:
 }
 
 /// Templates whose messages carry a secret: their raw text is never shown.
-pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset", "survey"];
+pub(crate) const SECRET_TEMPLATES: &[&str] = &["password_reset", "survey", "approval"];
 
 /// Queues the sending of a stored message; `ticket_id` (the ticket it is about) keeps a ticket's
 /// mail in order among the job worker's concurrent work.

@@ -37,6 +37,22 @@ pub fn tally(rule: &str, approvers: usize, approved: usize, rejected: usize) -> 
     }
 }
 
+/// Counts a step decided by a share of its approvers: approved once at least `percent` of them
+/// approved, rejected as soon as that can no longer happen.
+pub fn tally_share(percent: u32, approvers: usize, approved: usize, rejected: usize) -> Tally {
+    if approvers == 0 {
+        return Tally::Pending;
+    }
+    let need = percent.clamp(1, 100) as usize * approvers;
+    if approved * 100 >= need {
+        Tally::Approved
+    } else if (approvers - rejected.min(approvers)) * 100 < need {
+        Tally::Rejected
+    } else {
+        Tally::Pending
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +72,17 @@ mod tests {
         assert_eq!(tally("majority", 4, 1, 2), Tally::Rejected, "2 of 4 is not more than half");
         assert_eq!(tally("majority", 4, 3, 1), Tally::Approved);
         assert_eq!(tally("all", 0, 0, 0), Tally::Pending);
+    }
+
+    #[test]
+    fn a_share_of_approvers_decides_a_quorum() {
+        assert_eq!(tally_share(60, 5, 2, 0), Tally::Pending);
+        assert_eq!(tally_share(60, 5, 3, 0), Tally::Approved, "3 of 5 is 60 %");
+        assert_eq!(tally_share(60, 5, 1, 2), Tally::Pending, "3 may still approve");
+        assert_eq!(tally_share(60, 5, 1, 3), Tally::Rejected, "at most 2 of 5 can approve");
+        assert_eq!(tally_share(100, 2, 1, 0), Tally::Pending);
+        assert_eq!(tally_share(100, 2, 1, 1), Tally::Rejected);
+        assert_eq!(tally_share(50, 0, 0, 0), Tally::Pending);
     }
 
     #[test]

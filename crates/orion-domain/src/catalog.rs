@@ -336,6 +336,13 @@ impl Form {
         }
     }
 
+    /// Checks a rule kept beside the form (an approval step's condition): it may look at any of
+    /// the form's questions.
+    pub fn validate_rule(&self, field: &str, rule: &Rule, errs: &mut FieldErrors) {
+        let all: BTreeMap<&str, &Question> = self.questions().map(|q| (q.key.as_str(), q)).collect();
+        validate_rule(field, rule, &all, errs);
+    }
+
     /// Checks `raw` answers (per question key, the values given; several for a multiple choice)
     /// against the form, in form order. With `submit` false, a missing required answer is not an
     /// error (the form is being filled in); bad values always are.

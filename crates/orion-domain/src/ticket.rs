@@ -136,6 +136,8 @@ named_enum!(
         User = "user",
         Vendor = "vendor",
         Change = "change",
+        /// A catalog request waiting for its approvers (set and cleared by the approval chain).
+        Approval = "approval",
     }
 );
 

@@ -269,13 +269,18 @@ pub struct RequestRow {
     pub version: i64,
     pub requested_for_id: i64,
     pub package: String,
+    /// NULL (none asked), pending, approved, rejected
+    pub approval: Option<String>,
+    /// The approval step it is at (0: none opened)
+    pub approval_round: i64,
 }
 
 /// The catalog request a ticket is, with the package of its version.
 pub async fn request_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Option<RequestRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT r.ticket_id, r.item_id, i.name AS item_name, r.version, r.requested_for_id, v.package
+            "SELECT r.ticket_id, r.item_id, i.name AS item_name, r.version, r.requested_for_id, v.package,
+                    r.approval, r.approval_round
              FROM catalog_request r JOIN catalog_item i ON i.id = r.item_id
              JOIN catalog_item_version v ON v.item_id = r.item_id AND v.version = r.version
              WHERE r.ticket_id = $1",
@@ -284,6 +289,20 @@ pub async fn request_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Option<Re
         .fetch_optional(c)
         .await
     })?)
+}
+
+/// Where a request's approval stands, and the step it is at.
+pub async fn set_approval(conn: &mut Conn<'_>, ticket_id: i64, approval: Option<&str>, round: i64) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query("UPDATE catalog_request SET approval = $2, approval_round = $3 WHERE ticket_id = $1")
+            .bind(ticket_id)
+            .bind(approval)
+            .bind(round)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    crate::approvals::one_row(n)
 }
 
 /// One stored answer.

@@ -4,6 +4,7 @@
 //! The same SQL text serves both engines wherever they agree; `with_conn!`
 //! runs one query expression against whichever connection is behind a `Conn`.
 
+pub mod approvals;
 pub mod catalog;
 pub mod categories;
 pub mod cmdb;

@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(32, "0032_alert_first_seen"),
     migration!(33, "0033_ticket_tally"),
     migration!(34, "0034_catalog"),
+    migration!(35, "0035_approvals"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -18,7 +18,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+mod approvals;
 mod io;
+pub use approvals::{
+    ApprovalDecision, ApprovalRequestView, ApprovalStep, Approver, ApproverView, Awaiting,
+    CHECK_JOB as APPROVAL_CHECK_JOB, Delegation, DelegationInput, RequestApproval, StepView,
+    plausible_link as plausible_approval_link,
+};
+pub(crate) use approvals::{Mailer, reply as approval_reply};
 pub use io::{CatalogExport, CatalogImport, EXAMPLES};
 
 /// The icons an item's tile can show: key and what it pictures.
@@ -77,6 +84,8 @@ pub struct Package {
     pub sla_policy: Option<String>,
     /// What happens after a request is submitted, shown on the form and after submitting
     pub next_steps: String,
+    /// The approval chain, in order (empty: no approval)
+    pub approvals: Vec<ApprovalStep>,
 }
 
 /// A catalog item.
@@ -215,6 +224,8 @@ pub struct CatalogRequest {
     /// E-mail address of the person it is for
     pub requested_for: String,
     pub answers: Vec<CatalogAnswer>,
+    /// Where its approval stands (null: it needs none)
+    pub approval: Option<RequestApproval>,
 }
 
 fn audience_json(a: &StoredAudience) -> String {
@@ -386,6 +397,7 @@ impl App {
         {
             errs.push("package.sla_policy", format!("no SLA policy called {name:?}"));
         }
+        approvals::validate_steps(c, &config, &package.form, &package.approvals, errs).await?;
         Ok((audience, package))
     }
 
@@ -750,6 +762,12 @@ impl App {
                 });
             }
         }
+        // Every step that applies must have someone to ask, or the request is refused now.
+        if let Some(who) = requested_for.as_ref().filter(|_| errs.is_empty()) {
+            let config = self.config(&mut c).await?;
+            let now = self.now();
+            approvals::check_chain(&mut c, &config, &package, &checked.answers, (who, &rows), now, &mut errs).await?;
+        }
         drop(r);
         errs.into_result()?;
         let Some(requested_for) = requested_for else {
@@ -790,7 +808,13 @@ impl App {
         for a in &rows {
             store::insert_answer(&mut c, written.id, a).await?;
         }
+        let config = self.config(&mut c).await?;
+        let asked = approvals::start(&mut c, &self.mailer(&config), written.id, actor, self.now()).await?;
         self.commit(tx).await?;
+        if asked {
+            // On hold for approval: the ticket as it stands now.
+            return self.get_ticket(actor, &written.number).await;
+        }
         Ok(with_written(view, written).into())
     }
 
@@ -804,25 +828,15 @@ impl App {
         let package = read_package(&req.package)?;
         let rows = store::answers_of(&mut c, t.id).await?;
         let who = users::get(&mut c, req.requested_for_id).await?;
-        let mut answers = Vec::new();
-        // In the form's order; a key the version does not know (none should be) at the end.
-        let mut by_key: BTreeMap<&str, Vec<&AnswerRow>> = BTreeMap::new();
-        for a in &rows {
-            by_key.entry(a.question_key.as_str()).or_default().push(a);
-        }
-        for q in package.form.questions() {
-            let Some(vals) = by_key.remove(q.key.as_str()) else { continue };
-            answers.push(answer_view(Some(q), &q.key, &vals));
-        }
-        for (k, vals) in by_key {
-            answers.push(answer_view(None, k, &vals));
-        }
+        let answers = answers_in_order(&package, &rows);
+        let approval = approvals::approval_view(&mut c, &req).await?;
         Ok(Some(CatalogRequest {
             item_id: req.item_id,
             item: req.item_name,
             version: req.version,
             requested_for: who.email,
             answers,
+            approval,
         }))
     }
 }
@@ -856,6 +870,24 @@ fn rename(e: AppError, field: &str) -> AppError {
         }
         other => other,
     }
+}
+
+/// A request's answers in the form's order; a key the version does not know (none should be) at
+/// the end.
+fn answers_in_order(package: &Package, rows: &[AnswerRow]) -> Vec<CatalogAnswer> {
+    let mut answers = Vec::new();
+    let mut by_key: BTreeMap<&str, Vec<&AnswerRow>> = BTreeMap::new();
+    for a in rows {
+        by_key.entry(a.question_key.as_str()).or_default().push(a);
+    }
+    for q in package.form.questions() {
+        let Some(vals) = by_key.remove(q.key.as_str()) else { continue };
+        answers.push(answer_view(Some(q), &q.key, &vals));
+    }
+    for (k, vals) in by_key {
+        answers.push(answer_view(None, k, &vals));
+    }
+    answers
 }
 
 fn answer_view(q: Option<&orion_domain::catalog::Question>, key: &str, vals: &[&AnswerRow]) -> CatalogAnswer {

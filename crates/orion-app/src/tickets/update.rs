@@ -145,6 +145,20 @@ pub(crate) async fn update_in(
     } else if core && t.assignee_id.is_none() && from_state.needs_assignee() {
         to_state = State::New;
     }
+    // A catalog request waiting for its approvers moves on when they decide, not by an edit.
+    let awaiting_approval = before.pending_reason.as_deref() == Some(PendingReason::Approval.as_str());
+    if awaiting_approval && to_state != from_state {
+        errs.push(
+            "state",
+            format!(
+                "{} waits for approval and moves on when its approvers decide; close it to cancel the request",
+                t.number
+            ),
+        );
+    }
+    if p.pending_reason.as_deref().map(str::trim) == Some(PendingReason::Approval.as_str()) && !awaiting_approval {
+        errs.push("pending_reason", "only an approval chain puts a request on hold for approval");
+    }
     if core && to_state.needs_assignee() && t.assignee_id.is_none() {
         // Taking a ticket by setting it in progress assigns it to yourself.
         if groups::is_member(c, t.assignment_group_id, actor.id.0).await? && to_state == State::InProgress {

@@ -178,8 +178,8 @@ pub struct ApprovalRow {
 pub async fn insert_approver(conn: &mut Conn<'_>, change_id: i64, round: i64, user_id: i64) -> Result<()> {
     with_conn!(conn, |c| {
         sqlx::query(
-            "INSERT INTO change_approval (change_id, round, user_id) VALUES ($1, $2, $3)
-             ON CONFLICT (change_id, round, user_id) DO NOTHING",
+            "INSERT INTO approval (ticket_id, round, user_id) VALUES ($1, $2, $3)
+             ON CONFLICT (ticket_id, round, user_id) DO NOTHING",
         )
         .bind(change_id)
         .bind(round)
@@ -194,7 +194,7 @@ pub async fn insert_approver(conn: &mut Conn<'_>, change_id: i64, round: i64, us
 /// Forgets the approvers nominated before approval was asked (round 0).
 pub async fn clear_nominees(conn: &mut Conn<'_>, change_id: i64) -> Result<()> {
     with_conn!(conn, |c| {
-        sqlx::query("DELETE FROM change_approval WHERE change_id = $1 AND round = 0")
+        sqlx::query("DELETE FROM approval WHERE ticket_id = $1 AND round = 0")
             .bind(change_id)
             .execute(c)
             .await
@@ -207,10 +207,10 @@ pub async fn clear_nominees(conn: &mut Conn<'_>, change_id: i64) -> Result<()> {
 pub async fn approvals_of(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<ApprovalRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT a.id, a.change_id, a.round, a.user_id, u.email AS user_email, u.name AS user_name, a.decision,
-                    a.comment, a.decided_at
-             FROM change_approval a JOIN app_user u ON u.id = a.user_id
-             WHERE a.change_id = $1 ORDER BY a.round, u.name, a.id",
+            "SELECT a.id, a.ticket_id AS change_id, a.round, a.user_id, u.email AS user_email, u.name AS user_name,
+                    a.decision, a.comment, a.decided_at
+             FROM approval a JOIN app_user u ON u.id = a.user_id
+             WHERE a.ticket_id = $1 ORDER BY a.round, u.name, a.id",
         )
         .bind(change_id)
         .fetch_all(c)
@@ -231,8 +231,8 @@ pub async fn decide(
 ) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
-            "UPDATE change_approval SET decision = $4, comment = $5, decided_at = $6
-             WHERE change_id = $1 AND round = $2 AND user_id = $3 AND decision IS NULL",
+            "UPDATE approval SET decision = $4, comment = $5, decided_at = $6, via = 'console'
+             WHERE ticket_id = $1 AND round = $2 AND user_id = $3 AND decision IS NULL",
         )
         .bind(change_id)
         .bind(round)
@@ -251,10 +251,10 @@ pub async fn decide(
 pub async fn awaiting(conn: &mut Conn<'_>, user_id: i64, limit: i64) -> Result<Vec<i64>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_scalar(
-            "SELECT a.change_id FROM change_approval a JOIN change_request r ON r.ticket_id = a.change_id
+            "SELECT a.ticket_id FROM approval a JOIN change_request r ON r.ticket_id = a.ticket_id
              WHERE a.user_id = $1 AND a.decision IS NULL AND a.round = r.approval_round AND r.approval = 'pending'
                AND r.phase NOT IN ('cancelled', 'closed', 'failed')
-             ORDER BY a.change_id LIMIT $2",
+             ORDER BY a.ticket_id LIMIT $2",
         )
         .bind(user_id)
         .bind(limit)

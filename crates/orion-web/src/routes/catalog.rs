@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::catalog::{
-    AnswersInput, CatalogExport, CatalogImport, CatalogItem, CatalogItemInput, CatalogQuery, CatalogRequest,
-    CatalogRequestInput, FormCheck,
+    AnswersInput, ApprovalDecision, ApprovalRequestView, Awaiting, CatalogExport, CatalogImport, CatalogItem,
+    CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput, FormCheck,
 };
 use orion_app::{Page, Ticket};
 use utoipa_axum::routes;
@@ -24,6 +24,10 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(check_form))
         .routes(routes!(request_item))
         .routes(routes!(ticket_answers))
+        .routes(routes!(request_approval, decide_request))
+        .routes(routes!(awaiting_my_decision))
+        .routes(routes!(list_delegations, add_delegation))
+        .routes(routes!(remove_delegation))
 }
 
 /// The catalog: every item for administrators (by name); for everyone else the items offered
@@ -143,4 +147,74 @@ async fn ticket_answers(
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<CatalogRequest>> {
     s.app.catalog_request(&a, &number).await?.map(Json).ok_or(crate::ApiError::NotFound)
+}
+
+/// A catalog request's approval as its approvers see it: the request, its answers, every step with
+/// who decided what, and the step waiting for the caller (approvers of any role, or staff who may
+/// see the ticket).
+#[utoipa::path(get, path = "/api/v1/catalog/requests/{number}/approval", tag = "catalog", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = ApprovalRequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn request_approval(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<ApprovalRequestView>> {
+    Ok(Json(s.app.request_for_approval(&a, &number).await?))
+}
+
+/// Approve or reject a request at the step waiting for you (`comment` required to reject; the
+/// requester is told). The request moves on when the step is decided.
+#[utoipa::path(post, path = "/api/v1/catalog/requests/{number}/approval", tag = "catalog", params(("number" = String, Path)), request_body = ApprovalDecision, security(("bearer" = [])), responses((status = 200, body = ApprovalRequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn decide_request(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<ApprovalDecision>,
+) -> ApiResult<Json<ApprovalRequestView>> {
+    Ok(Json(s.app.decide_request(&a, &number, &input).await?))
+}
+
+/// Everything waiting for your decision: changes (staff) and catalog requests.
+#[utoipa::path(get, path = "/api/v1/me/awaiting-approval", tag = "catalog", security(("bearer" = [])), responses((status = 200, body = Vec<Awaiting>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn awaiting_my_decision(State(s): State<AppState>, Auth(a): Auth) -> ApiResult<Json<Vec<Awaiting>>> {
+    Ok(Json(s.app.awaiting_my_decision(&a).await?))
+}
+
+/// Whose delegations to list (administrators: anyone's).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DelegationQuery {
+    /// An e-mail address (administrators only; default: yourself)
+    user: Option<String>,
+}
+
+/// Your delegations that have not ended: who approves in your place, and when.
+#[utoipa::path(get, path = "/api/v1/me/delegations", tag = "catalog", params(DelegationQuery), security(("bearer" = [])), responses((status = 200, body = Vec<Delegation>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_delegations(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<DelegationQuery>,
+) -> ApiResult<Json<Vec<Delegation>>> {
+    Ok(Json(s.app.delegations(&a, q.user.as_deref()).await?))
+}
+
+/// Delegate approvals for a period: steps opened in it ask the delegate instead.
+#[utoipa::path(post, path = "/api/v1/me/delegations", tag = "catalog", request_body = DelegationInput, security(("bearer" = [])), responses((status = 201, body = Delegation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_delegation(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(input): ApiJson<DelegationInput>,
+) -> ApiResult<(StatusCode, Json<Delegation>)> {
+    Ok((StatusCode::CREATED, Json(s.app.add_delegation(&a, &input).await?)))
+}
+
+/// Remove a delegation (yours; administrators anyone's).
+#[utoipa::path(delete, path = "/api/v1/me/delegations/{id}", tag = "catalog", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn remove_delegation(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    s.app.remove_delegation(&a, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -42,6 +42,8 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "item_saved" => "The item's draft is saved; requesters see it once it is published.",
         "item_published" => "Published: new requests use this version of the item.",
         "item_imported" => "Imported and published.",
+        "delegated" => "Your approvals are delegated for that period.",
+        "undelegated" => "The delegation is removed.",
         "replied" => "Reply sent to the requester.",
         "noted" => "Work note added.",
         "call" => "Phone call logged.",

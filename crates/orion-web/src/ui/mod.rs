@@ -15,6 +15,7 @@
 
 mod admin;
 mod agent;
+mod approvals;
 mod assets;
 mod auth;
 mod form;
@@ -42,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(links::routes())
         .merge(kb::routes())
         .merge(survey::routes())
+        .merge(approvals::routes())
         .merge(agent::routes())
         .merge(portal::routes())
         .merge(admin::routes())

@@ -857,6 +857,7 @@ async fn every_page_passes_axe_and_fits_a_phone(engine: Engine) {
         "/portal".to_string(),
         "/portal/new".into(),
         "/portal/catalog".into(),
+        "/portal/approvals".into(),
         format!("/portal/tickets/{inc}"),
         "/kb".into(),
         "/account".into(),

@@ -13,7 +13,8 @@ engine_tests!(
     an_item_travels_as_one_file,
     a_requester_asks_from_the_portal_with_or_without_javascript,
     the_shipped_examples_import,
-    an_admin_builds_and_publishes_an_item_in_the_console
+    an_admin_builds_and_publishes_an_item_in_the_console,
+    an_approval_chain_is_decided_by_link_by_reply_and_by_timeout
 );
 
 struct Desk {
@@ -553,4 +554,250 @@ async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
     assert!(file.headers.get("content-disposition").unwrap().to_str().unwrap().contains("new-laptop.json"));
     let parsed: Value = serde_json::from_str(&file.body).unwrap();
     assert_eq!(parsed["format"], "orion.catalog-item");
+}
+
+fn at(s: &str) -> orion_domain::Timestamp {
+    let dt: jiff::civil::DateTime = s.parse().unwrap();
+    orion_domain::Timestamp(dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond())
+}
+
+/// The approval mails the sink received for `to`, in order: (subject, approve link path, Message-ID).
+fn approval_mails(sink: &crate::mail_servers::Sink, to: &str) -> Vec<(String, String, String)> {
+    sink.received()
+        .into_iter()
+        .filter(|(env, m, _)| env["rcpt_to"] == json!([to]) && m.subject.contains("approval is needed"))
+        .map(|(_, m, _)| {
+            let at = m.text.find("https://help.example.com/approve/").expect("an approval link");
+            let link = m.text[at..].split('?').next().unwrap().trim_start_matches("https://help.example.com");
+            (m.subject.clone(), link.to_string(), m.message_id.clone().unwrap())
+        })
+        .collect()
+}
+
+async fn state_of(t: &TestApp, token: &str, number: &str) -> (String, Value) {
+    let (s, tk) = t.get(token, &format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(s, StatusCode::OK, "{tk}");
+    let (_, req) = t.get(token, &format!("/api/v1/tickets/{number}/catalog")).await;
+    (
+        format!("{}/{}", tk["state"].as_str().unwrap(), tk["pending_reason"].as_str().unwrap_or("")),
+        req["approval"].clone(),
+    )
+}
+
+/// A laptop chain: the requester's manager (reminded after 2 business hours, escalated to their
+/// manager after 4), then — only for more than 16 GB — everyone in Desktop Support.
+async fn approval_desk(engine: Engine) -> Option<(Desk, i64, String, String)> {
+    let d = desk(engine).await?;
+    let t = &d.t;
+    t.clock.set(at("2026-12-07T09:00"));
+    let (s, b) = t
+        .put(&d.admin, "/api/v1/settings/mail",
+             json!({"addresses": ["help@example.com"], "from_name": "Example IT", "portal_url": "https://help.example.com/"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let cleo = t.user(&d.admin, "cleo@example.com", "requester", &[]).await;
+    let mia = t.user(&d.admin, "mia@example.com", "requester", &[]).await;
+    let lea = t.user(&d.admin, "lea@example.com", "agent", &["Desktop Support"]).await;
+    let (_, users) = t.get(&d.admin, "/api/v1/users?limit=100").await;
+    let id_of =
+        |email: &str| users["items"].as_array().unwrap().iter().find(|u| u["email"] == email).unwrap()["id"].clone();
+    for (who, manager) in [
+        ("mia@example.com", "cleo@example.com"),
+        ("ann@example.com", "mia@example.com"),
+        ("bob@example.com", "mia@example.com"),
+    ] {
+        let (s, b) = t.patch(&d.admin, &format!("/api/v1/users/{}", id_of(who)), json!({"manager": manager})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let _ = cleo;
+    let mut package = laptop_package();
+    package["approvals"] = json!([
+        {"name": "Manager approval", "approvers": [{"kind": "manager"}], "remind_after_hours": 2, "timeout_hours": 4,
+         "on_timeout": "escalate"},
+        {"name": "Desktop Support", "rule": "all", "approvers": [{"kind": "group", "name": "Desktop Support"}],
+         "when": {"conditions": [{"question": "ram_gb", "op": "greater", "value": "16"}]}}
+    ]);
+    // A chain's mistakes are named like the form's.
+    let mut bad = package.clone();
+    bad["approvals"][0]["rule"] = json!("quorum");
+    bad["approvals"][1]["approvers"] =
+        json!([{"kind": "group", "name": "Nobody"}, {"kind": "question", "key": "role"}]);
+    let (s, b) = t
+        .post(&d.admin, "/api/v1/catalog/items", json!({"name": "New laptop", "category": "Hardware", "package": bad}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        fields(&b),
+        vec![
+            "package.approvals[0].quorum",
+            "package.approvals[1].approvers[0].name",
+            "package.approvals[1].approvers[1].key"
+        ]
+    );
+    let (s, b) = t
+        .post(&d.admin, "/api/v1/catalog/items",
+              json!({"name": "New laptop", "category": "Hardware", "icon": "laptop", "package": package, "publish": true}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    Some((d, b["id"].as_i64().unwrap(), mia, lea))
+}
+
+async fn an_approval_chain_is_decided_by_link_by_reply_and_by_timeout(engine: Engine) {
+    if !crate::mail_servers::have_smtp_sink() {
+        return;
+    }
+    let Some((d, laptop, mia, lea)) = approval_desk(engine).await else { return };
+    let t = &d.t;
+    let (sink, worker, _certs) = crate::mail_servers::relay(t);
+    let path = format!("/api/v1/catalog/items/{laptop}/requests");
+    let office = json!({"role": "office", "employee_number": "E12345"});
+
+    // Someone without a manager cannot ask: nobody could approve, and nothing is logged.
+    let (s, b) = t.post(&d.dev, &path, json!({"answers": office})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(fields(&b), vec!["approvals"]);
+    assert!(b["error"]["fields"]["approvals"].as_str().unwrap().contains("Dev has no active manager"), "{b}");
+
+    // Ann asks: the request waits for her manager, who is mailed a one-time link.
+    let (s, req) = t.post(&d.ann, &path, json!({"answers": office})).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let first = req["number"].as_str().unwrap().to_string();
+    assert_eq!((req["state"].as_str(), req["pending_reason"].as_str()), (Some("pending"), Some("approval")));
+    worker.run_due().await.unwrap();
+    let mails = approval_mails(&sink, "mia@example.com");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].0.starts_with(&format!("[{first}]")), "{}", mails[0].0);
+    let link = mails[0].1.clone();
+    let (_, mine) = t.get(&mia, "/api/v1/me/awaiting-approval").await;
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(
+        (mine[0]["number"].as_str(), mine[0]["step"].as_str()),
+        (Some(first.as_str()), Some("Manager approval"))
+    );
+    // An agent cannot push it past its approval.
+    let (s, b) = t.patch(&d.sam, &format!("/api/v1/tickets/{first}"), json!({"state": "in_progress"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(fields(&b).contains(&"state".to_string()), "{b}");
+
+    // The link's page decides nothing by being opened; a rejection needs a reason.
+    let mut w = Web::new(t);
+    let page = w.get(&format!("{link}?decision=reject")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Manager approval") && page.body.contains("E12345"), "{}", page.body);
+    assert_eq!(state_of(t, &d.ann, &first).await.0, "pending/approval");
+    let r = w.post(&link, &[("decision", "reject"), ("comment", "  ")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("say why"), "{}", r.body);
+    let r = w.post(&link, &[("decision", "approve"), ("comment", "")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (state, approval) = state_of(t, &d.ann, &first).await;
+    assert_eq!(state, "new/", "approved: the request goes to its group's queue");
+    assert_eq!(approval["state"], "approved");
+    assert_eq!(approval["steps"].as_array().unwrap().len(), 1, "the memory step does not apply to office work");
+    let decided = &approval["steps"][0]["approvers"][0];
+    assert_eq!(
+        (decided["email"].as_str(), decided["decision"].as_str(), decided["via"].as_str()),
+        (Some("mia@example.com"), Some("approved"), Some("link"))
+    );
+    // The link works once.
+    let r = w.post(&link, &[("decision", "reject"), ("comment", "changed my mind")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("This link was used"), "{}", r.body);
+    assert_eq!(w.get("/approve/apv_0000").await.status, StatusCode::NOT_FOUND);
+
+    // Bob asks for 32 GB: the manager approves in the API, then everyone in Desktop Support is
+    // asked; Lea rejects by replying to her mail, and Bob is told why.
+    let dev_kit = json!({"role": "developer", "employee_number": "E54321", "ram_gb": 32, "justification": "Builds"});
+    let (s, req) = t.post(&d.bob, &path, json!({"answers": dev_kit})).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let second = req["number"].as_str().unwrap().to_string();
+    let (s, b) =
+        t.post(&mia, &format!("/api/v1/catalog/requests/{second}/approval"), json!({"decision": "approve"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["approval"]["steps"][1]["name"], "Desktop Support", "{b}");
+    assert_eq!(state_of(t, &d.bob, &second).await.0, "pending/approval", "the second step waits");
+    let (s, _) =
+        t.post(&mia, &format!("/api/v1/catalog/requests/{second}/approval"), json!({"decision": "approve"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "Mia is not asked at the second step");
+    worker.run_due().await.unwrap();
+    let lea_mail = approval_mails(&sink, "lea@example.com");
+    assert_eq!(lea_mail.len(), 1, "{lea_mail:?}");
+    let reply = format!(
+        "From: Lea <lea@example.com>\r\nTo: help@example.com\r\nSubject: Re: {}\r\nMessage-ID: <lea-1@example.com>\r\n\
+         In-Reply-To: <{}>\r\n\r\nReject\r\nNo budget for 32 GB this quarter.\r\n\r\nOn Monday Example IT wrote:\r\n> Approve: ...\r\n",
+        lea_mail[0].0, lea_mail[0].2
+    );
+    let logged = t.app.ingest_mail(reply.as_bytes(), "pipe").await.unwrap();
+    assert_eq!(
+        (logged.status.as_str(), logged.ticket.as_deref()),
+        ("reply_added", Some(second.as_str())),
+        "{logged:?}"
+    );
+    let (state, approval) = state_of(t, &d.bob, &second).await;
+    assert_eq!(state, "closed/");
+    assert_eq!(approval["state"], "rejected");
+    let lea_row = &approval["steps"][1]["approvers"][0];
+    assert_eq!(
+        (lea_row["via"].as_str(), lea_row["comment"].as_str()),
+        (Some("mail"), Some("No budget for 32 GB this quarter."))
+    );
+    worker.run_due().await.unwrap();
+    let told = sink
+        .received()
+        .into_iter()
+        .find(|(env, m, _)| env["rcpt_to"] == json!(["bob@example.com"]) && m.text.contains("not approved"))
+        .expect("Bob is told why");
+    assert!(told.1.text.contains("No budget for 32 GB this quarter."), "{}", told.1.text);
+    let _ = lea;
+
+    // Mia is away: while she delegates to Cleo, Cleo is asked in her place.
+    let (s, del) = t
+        .post(
+            &mia,
+            "/api/v1/me/delegations",
+            json!({"delegate": "cleo@example.com", "starts_at": "2026-12-07", "ends_at": "2026-12-09"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{del}");
+    let (s, req) = t.post(&d.ann, &path, json!({"answers": office})).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let third = req["number"].as_str().unwrap().to_string();
+    let (_, approval) = state_of(t, &d.ann, &third).await;
+    let asked = &approval["steps"][0]["approvers"][0];
+    assert_eq!(
+        (asked["email"].as_str(), asked["on_behalf_of"].as_str()),
+        (Some("cleo@example.com"), Some("mia@example.com"))
+    );
+    let (s, _) = t.delete(&mia, &format!("/api/v1/me/delegations/{}", del["id"])).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+
+    // Nobody decides: a reminder after 2 business hours, and after 4 Mia's manager Cleo is asked too.
+    let (s, req) = t.post(&d.bob, &path, json!({"answers": office})).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let fourth = req["number"].as_str().unwrap().to_string();
+    worker.run_due().await.unwrap();
+    let before = approval_mails(&sink, "mia@example.com").len();
+    t.clock.set(at("2026-12-07T11:01"));
+    worker.run_due().await.unwrap();
+    let mia_mails = approval_mails(&sink, "mia@example.com");
+    assert_eq!(mia_mails.len(), before + 1);
+    assert!(mia_mails.last().unwrap().0.contains("Reminder"), "{mia_mails:?}");
+    t.clock.set(at("2026-12-07T13:01"));
+    worker.run_due().await.unwrap();
+    let (state, approval) = state_of(t, &d.bob, &fourth).await;
+    assert_eq!(state, "pending/approval");
+    let names: Vec<(&str, Option<&str>)> = approval["steps"][0]["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["email"].as_str().unwrap(), a["on_behalf_of"].as_str()))
+        .collect();
+    assert!(names.contains(&("cleo@example.com", Some("mia@example.com"))), "{names:?}");
+    assert!(approval_mails(&sink, "cleo@example.com").iter().any(|m| m.0.contains(&fourth)));
+    // The requester sees the progress on the portal.
+    t.app.set_password("bob@example.com", "correct horse battery".into()).await.unwrap();
+    let mut bob = Web::new(t);
+    assert!(bob.login("bob@example.com", "correct horse battery").await.status.is_redirection());
+    let page = bob.get(&format!("/portal/tickets/{fourth}")).await;
+    assert!(page.body.contains("Manager approval") && page.body.contains("not decided yet"), "{}", page.body);
 }

@@ -730,3 +730,34 @@ async fn notifications_go_out_by_smtp_and_replies_thread(engine: Engine) {
         .unwrap();
     assert!(!r.sent && r.message.starts_with("The relay refused the message: "), "{}", r.message);
 }
+
+/// An SMTP relay that keeps what it receives (STARTTLS and AUTH, aiosmtpd), and a job worker
+/// whose mail goes to it (see [`have_smtp_sink`] for when aiosmtpd is missing).
+pub(crate) fn relay(t: &TestApp) -> (Sink, orion_app::jobs::Worker, tempfile::TempDir) {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificate(certs.path());
+    let port = free_port();
+    let sink = Sink::start(port, &cert, &key);
+    let mut relay =
+        orion_mail::outbound::Relay::parse(&format!("smtp://relay-user:relay-pass@localhost:{port}")).unwrap();
+    relay.ca_file = Some(ca);
+    relay.timeout = std::time::Duration::from_secs(10);
+    let sender = orion_mail::outbound::Sender::new(&relay, "orion.test").unwrap();
+    let app =
+        t.app.clone().with_mail_runtime(orion_app::outbox::MailRuntime { relay: Some(sender), ..Default::default() });
+    (sink, orion_app::jobs::standard_worker(app, "report-worker"), certs)
+}
+
+pub(crate) fn have_smtp_sink() -> bool {
+    if !have("openssl", "openssl")
+        || !std::process::Command::new("/usr/bin/python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        assert!(!orion_testkit::in_ci(), "python3-aiosmtpd is required under CI=true (scripts/test installs it)");
+        eprintln!("\n*** python3-aiosmtpd missing: test SKIPPED ***\n");
+        return false;
+    }
+    true
+}

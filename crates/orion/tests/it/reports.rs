@@ -950,37 +950,6 @@ async fn time_logged_adds_up_per_ticket_tier_agent_and_category_and_a_group_can_
     assert!(r.body.contains("minutes"), "{}", r.body);
 }
 
-/// An SMTP relay that keeps what it receives (STARTTLS and AUTH, aiosmtpd), and a job worker
-/// whose mail goes to it (see [`have_smtp_sink`] for when aiosmtpd is missing).
-fn relay(t: &TestApp) -> (crate::mail_servers::Sink, orion_app::jobs::Worker, tempfile::TempDir) {
-    let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::mail_servers::certificate(certs.path());
-    let port = crate::mail_servers::free_port();
-    let sink = crate::mail_servers::Sink::start(port, &cert, &key);
-    let mut relay =
-        orion_mail::outbound::Relay::parse(&format!("smtp://relay-user:relay-pass@localhost:{port}")).unwrap();
-    relay.ca_file = Some(ca);
-    relay.timeout = std::time::Duration::from_secs(10);
-    let sender = orion_mail::outbound::Sender::new(&relay, "orion.test").unwrap();
-    let app =
-        t.app.clone().with_mail_runtime(orion_app::outbox::MailRuntime { relay: Some(sender), ..Default::default() });
-    (sink, orion_app::jobs::standard_worker(app, "report-worker"), certs)
-}
-
-fn have_smtp_sink() -> bool {
-    if !crate::mail_servers::have("openssl", "openssl")
-        || !std::process::Command::new("/usr/bin/python3")
-            .args(["-c", "import aiosmtpd"])
-            .status()
-            .is_ok_and(|s| s.success())
-    {
-        assert!(!orion_testkit::in_ci(), "python3-aiosmtpd is required under CI=true (scripts/test installs it)");
-        eprintln!("\n*** python3-aiosmtpd missing: test SKIPPED ***\n");
-        return false;
-    }
-    true
-}
-
 /// The survey links the sink received, in order: (ticket number from the subject, link).
 fn survey_links(sink: &crate::mail_servers::Sink) -> Vec<(String, String)> {
     sink.received()
@@ -996,7 +965,7 @@ fn survey_links(sink: &crate::mail_servers::Sink) -> Vec<(String, String)> {
 }
 
 async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_the_lead(engine: Engine) {
-    if !have_smtp_sink() {
+    if !crate::mail_servers::have_smtp_sink() {
         return;
     }
     let Some(d) = desk(engine).await else { return };
@@ -1025,7 +994,7 @@ async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_th
     assert_eq!(s, StatusCode::OK, "{b}");
 
     // A real relay (STARTTLS, AUTH) and the job worker that sends.
-    let (sink, worker, _certs) = relay(t);
+    let (sink, worker, _certs) = crate::mail_servers::relay(t);
     let run = || async {
         for _ in 0..4 {
             worker.run_due().await.unwrap();
@@ -1164,7 +1133,7 @@ async fn a_survey_goes_out_by_mail_works_once_expires_and_a_low_score_reaches_th
 }
 
 async fn a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs_are_listed(engine: Engine) {
-    if !have_smtp_sink() {
+    if !crate::mail_servers::have_smtp_sink() {
         return;
     }
     let Some(d) = desk(engine).await else { return };
@@ -1175,7 +1144,7 @@ async fn a_weekly_report_reaches_the_mailbox_with_its_tables_as_csv_and_its_runs
              json!({"addresses": ["help@example.com"], "from_name": "Example IT", "portal_url": "https://help.example.com/"}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (sink, worker, _certs) = relay(t);
+    let (sink, worker, _certs) = crate::mail_servers::relay(t);
 
     // Mistakes are named, field by field.
     let good = json!({"name": "Weekly desk report", "frequency": "weekly", "weekday": 1, "hour": 7,

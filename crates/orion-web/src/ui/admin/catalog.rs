@@ -183,6 +183,8 @@ struct ItemPage {
     package: String,
     departments: String,
     outline: Vec<Part>,
+    /// The approval chain as read: one line per step
+    chain: Vec<Line>,
     error: Option<String>,
 }
 
@@ -249,6 +251,53 @@ fn outline(p: &Package) -> Vec<Part> {
         .collect()
 }
 
+/// "Manager approval — the requester's manager; any one of them; reminded after 8 business hours…"
+fn chain(p: &Package) -> Vec<Line> {
+    use orion_app::catalog::Approver;
+    p.approvals
+        .iter()
+        .map(|s| {
+            let who: Vec<String> = s
+                .approvers
+                .iter()
+                .map(|a| match a {
+                    Approver::User { email } => email.clone(),
+                    Approver::Group { name } => format!("everyone in {name}"),
+                    Approver::Manager => "the requester's manager".into(),
+                    Approver::ManagersManager => "their manager's manager".into(),
+                    Approver::Question { key } => {
+                        let label = p.form.question(key).map(|q| q.label.clone()).unwrap_or_else(|| key.clone());
+                        format!("the person picked in “{label}”")
+                    }
+                })
+                .collect();
+            let mut what = vec![who.join(", ")];
+            what.push(match s.rule.trim() {
+                "all" => "all of them approve".to_string(),
+                "majority" => "more than half approve".to_string(),
+                "quorum" => format!("at least {} % approve", s.quorum.unwrap_or(100)),
+                _ => "any one of them approves".to_string(),
+            });
+            if let Some(r) = &s.when {
+                what.push(format!("only when {}", rule_text(r, p)));
+            }
+            if let Some(h) = s.remind_after_hours {
+                what.push(format!("reminded after {h} business hours"));
+            }
+            if let Some(h) = s.timeout_hours {
+                let then = match s.on_timeout.trim() {
+                    "escalate" => "their managers are asked too",
+                    "approve" => "approved automatically",
+                    "reject" => "rejected automatically",
+                    _ => "reminded again",
+                };
+                what.push(format!("after {h} business hours without a decision, {then}"));
+            }
+            Line { label: s.name.clone(), what: what.join("; ") }
+        })
+        .collect()
+}
+
 async fn item_page(
     s: &AppState,
     user: &WebUser,
@@ -273,6 +322,7 @@ async fn item_page(
     let mut resp = render(&ItemPage {
         l: Layout::new(Some(user), format!("Catalog item {}", i.name), "admin", flash_key),
         outline: outline(&draft),
+        chain: chain(&draft),
         departments: i.audience.departments.join(", "),
         groups: groups.into_iter().filter(|g| g.active).map(|g| g.name).collect(),
         roles: &["requester", "agent", "lead", "admin"],

@@ -14,8 +14,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use orion_app::AppError;
 use orion_app::itsm::changes::{
-    AwaitingApproval, CalendarQuery, Change, ChangeEdit, ChangeFields, ChangeInput, ChangePhaseInput, ChangeQuery,
-    Conflict, DecisionInput, ReviewInput, TaskDoneInput, TaskInput,
+    CalendarQuery, Change, ChangeEdit, ChangeFields, ChangeInput, ChangePhaseInput, ChangeQuery, Conflict,
+    DecisionInput, ReviewInput, TaskDoneInput, TaskInput,
 };
 use orion_domain::Timestamp;
 use orion_domain::change::{APPROVAL_RULES, CHANGE_PHASES, CHANGE_TYPES, OUTCOMES, RISKS};
@@ -396,22 +396,22 @@ async fn act(
 #[template(path = "agent/approvals.html")]
 struct ApprovalsPage {
     l: Layout,
-    items: Vec<AwaitingApproval>,
+    items: Vec<orion_app::catalog::Awaiting>,
 }
 
 impl ApprovalsPage {
-    fn period(&self, a: &AwaitingApproval) -> String {
+    fn period(&self, a: &orion_app::catalog::Awaiting) -> String {
         span(a.planned_start.as_deref(), a.planned_end.as_deref())
     }
 }
 
-/// The changes waiting for the signed-in person's decision.
+/// The changes and catalog requests waiting for the signed-in person's decision.
 async fn approvals(
     State(s): State<AppState>,
     StaffUser { user, .. }: StaffUser,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    match s.app.my_approvals(&user.actor).await {
+    match s.app.awaiting_my_decision(&user.actor).await {
         Ok(items) => render(&ApprovalsPage {
             l: Layout::new(Some(&user), "Awaiting my approval", "approvals", q.get("m").map(String::as_str)),
             items,
