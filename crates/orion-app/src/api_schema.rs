@@ -74,7 +74,7 @@ pub fn date_or_time_exact() -> Schema {
 }
 
 one_of!(ticket_kinds, ticket_kinds_exact: ["incident", "service_request"]);
-one_of!(listed_ticket_kinds, listed_ticket_kinds_exact: ["incident", "service_request", "problem", "change"]);
+one_of!(listed_ticket_kinds, listed_ticket_kinds_exact: ["incident", "service_request", "problem", "change", "task"]);
 one_of!(priorities, priorities_exact: ["P1", "P2", "P3", "P4", "P5"]);
 one_of!(orders, orders_exact: ["newest", "oldest"]);
 one_of!(visibilities, visibilities_exact: ["public", "internal"]);

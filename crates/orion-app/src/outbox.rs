@@ -89,7 +89,13 @@ pub(crate) async fn react(
     settings: &crate::settings::mail::MailSettings,
     r: &timeline::Recorded,
 ) -> AppResult<()> {
-    use orion_domain::{CommentKind, State, TicketEvent};
+    use orion_domain::{CommentKind, State, TicketEvent, TicketKind};
+    // A fulfilment task is the desk's own work: its requester hears of the request, not of it.
+    if matches!(r.event, TicketEvent::Created { kind: TicketKind::Task, .. })
+        || r.ticket.as_deref().is_some_and(|t| t.kind == TicketKind::Task.as_str())
+    {
+        return Ok(());
+    }
     if let TicketEvent::Created { notify_requester: true, .. } = r.event {
         return queue_notice(c, r.ticket_id, "received", Value::Null, r.at).await;
     }

@@ -45,17 +45,20 @@ named_enum!(
         ServiceRequest = "service_request",
         Problem = "problem",
         Change = "change",
+        /// A fulfilment task of a catalog request, opened by the item's task plan.
+        Task = "task",
     }
 );
 
 impl TicketKind {
-    /// The number prefix: `INC`, `REQ`, `PRB`, `CHG`.
+    /// The number prefix: `INC`, `REQ`, `PRB`, `CHG`, `TSK`.
     pub fn prefix(self) -> &'static str {
         match self {
             TicketKind::Incident => "INC",
             TicketKind::ServiceRequest => "REQ",
             TicketKind::Problem => "PRB",
             TicketKind::Change => "CHG",
+            TicketKind::Task => "TSK",
         }
     }
 

@@ -381,3 +381,70 @@ pub async fn tickets_answering(
     }
     Ok(crate::fetch_all_sql!(conn, Id, &sql)?.into_iter().map(|r| r.id).collect())
 }
+
+// ---------------------------------------------------------------- fulfilment tasks
+
+/// One task of a request's fulfilment plan.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct TaskRow {
+    pub request_id: i64,
+    pub task_key: String,
+    pub n: i64,
+    pub state: String,
+    pub task_ticket_id: Option<i64>,
+    pub outputs: String,
+    pub done_at: Option<i64>,
+}
+
+pub async fn insert_task(conn: &mut Conn<'_>, request_id: i64, task_key: &str, n: i64) -> Result<()> {
+    with_conn!(conn, |c| {
+        sqlx::query("INSERT INTO catalog_task (request_id, task_key, n, state) VALUES ($1, $2, $3, 'waiting')")
+            .bind(request_id)
+            .bind(task_key)
+            .bind(n)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Rewrites a task's state, ticket, outputs and completion.
+pub async fn update_task(conn: &mut Conn<'_>, t: &TaskRow) -> Result<()> {
+    let n = with_conn!(conn, |c| {
+        sqlx::query(
+            "UPDATE catalog_task SET state = $3, task_ticket_id = $4, outputs = $5, done_at = $6
+             WHERE request_id = $1 AND task_key = $2",
+        )
+        .bind(t.request_id)
+        .bind(&t.task_key)
+        .bind(&t.state)
+        .bind(t.task_ticket_id)
+        .bind(&t.outputs)
+        .bind(t.done_at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    crate::approvals::one_row(n)
+}
+
+/// A request's tasks in plan order.
+pub async fn tasks_of(conn: &mut Conn<'_>, request_id: i64) -> Result<Vec<TaskRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT * FROM catalog_task WHERE request_id = $1 ORDER BY n")
+            .bind(request_id)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
+/// The task a task ticket works on.
+pub async fn task_by_ticket(conn: &mut Conn<'_>, task_ticket_id: i64) -> Result<Option<TaskRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT * FROM catalog_task WHERE task_ticket_id = $1")
+            .bind(task_ticket_id)
+            .fetch_optional(c)
+            .await
+    })?)
+}

@@ -58,6 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(33, "0033_ticket_tally"),
     migration!(34, "0034_catalog"),
     migration!(35, "0035_approvals"),
+    migration!(36, "0036_catalog_tasks"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

@@ -287,7 +287,7 @@ pub(crate) struct Mailer<'a> {
 }
 
 /// Typed answers from stored rows, as the form's rules read them.
-fn values_of(form: &Form, rows: &[AnswerRow]) -> BTreeMap<String, Value> {
+pub(super) fn values_of(form: &Form, rows: &[AnswerRow]) -> BTreeMap<String, Value> {
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     for q in form.questions() {
         let mine: Vec<&AnswerRow> = rows.iter().filter(|a| a.question_key == q.key).collect();
@@ -697,6 +697,9 @@ async fn conclude(
 /// Every step approved: the request goes to its group's queue.
 async fn approved(c: &mut Conn<'_>, ticket_id: i64, round: i64, actor: Option<&Actor>, now: i64) -> AppResult<()> {
     catalog_store::set_approval(c, ticket_id, Some("approved"), round).await?;
+    if let Some(req) = catalog_store::request_of(c, ticket_id).await? {
+        super::tasks::plan(c, ticket_id, &read_package(&req.package)?, now).await?;
+    }
     let mut t = orion_store::tickets::get(c, ticket_id).await?;
     if t.state != State::Pending.as_str() {
         return Ok(());

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 
 mod approvals;
 mod io;
+mod tasks;
 pub use approvals::{
     ApprovalDecision, ApprovalRequestView, ApprovalStep, Approver, ApproverView, Awaiting,
     CHECK_JOB as APPROVAL_CHECK_JOB, Delegation, DelegationInput, RequestApproval, StepView,
@@ -27,6 +28,7 @@ pub use approvals::{
 };
 pub(crate) use approvals::{Mailer, reply as approval_reply};
 pub use io::{CatalogExport, CatalogImport, EXAMPLES};
+pub use tasks::{FULFIL_JOB, TaskCompletion, TaskOfRequest, TaskOutput, TaskTemplate, TaskView};
 
 /// The icons an item's tile can show: key and what it pictures.
 pub const ICONS: [(&str, &str); 10] = [
@@ -86,6 +88,12 @@ pub struct Package {
     pub next_steps: String,
     /// The approval chain, in order (empty: no approval)
     pub approvals: Vec<ApprovalStep>,
+    /// The fulfilment plan: task tickets opened once the request is approved (empty: the
+    /// request's group fulfils it)
+    pub tasks: Vec<TaskTemplate>,
+    /// The requester's closing message when the last task is done; `{{key}}` is replaced by an
+    /// answer or a task's output (empty: "Your request … is fulfilled." and the outputs)
+    pub closing_message: String,
 }
 
 /// A catalog item.
@@ -226,6 +234,10 @@ pub struct CatalogRequest {
     pub answers: Vec<CatalogAnswer>,
     /// Where its approval stands (null: it needs none)
     pub approval: Option<RequestApproval>,
+    /// Its fulfilment tasks, in plan order
+    pub tasks: Vec<TaskView>,
+    /// How many of them are done
+    pub tasks_done: usize,
 }
 
 fn audience_json(a: &StoredAudience) -> String {
@@ -398,6 +410,10 @@ impl App {
             errs.push("package.sla_policy", format!("no SLA policy called {name:?}"));
         }
         approvals::validate_steps(c, &config, &package.form, &package.approvals, errs).await?;
+        tasks::validate_plan(&config, &package.form, &package.tasks, errs);
+        if package.closing_message.chars().count() > crate::kernel::limits::TEXT_MAX {
+            errs.push("package.closing_message", "is too long");
+        }
         Ok((audience, package))
     }
 
@@ -799,6 +815,7 @@ impl App {
             group: package.assignment_group.as_deref().map(str::trim).filter(|g| !g.is_empty()),
             impact: package.impact,
             sla_policy: package.sla_policy.as_deref().filter(|n| !n.trim().is_empty()),
+            task: false,
         };
         let Prepared { planned, view } = self.prepare_ticket_with(actor, ticket, preset).await?;
         let mut tx = self.db.begin().await?;
@@ -810,6 +827,9 @@ impl App {
         }
         let config = self.config(&mut c).await?;
         let asked = approvals::start(&mut c, &self.mailer(&config), written.id, actor, self.now()).await?;
+        if !asked {
+            tasks::plan(&mut c, written.id, &package, self.now()).await?;
+        }
         self.commit(tx).await?;
         if asked {
             // On hold for approval: the ticket as it stands now.
@@ -830,7 +850,10 @@ impl App {
         let who = users::get(&mut c, req.requested_for_id).await?;
         let answers = answers_in_order(&package, &rows);
         let approval = approvals::approval_view(&mut c, &req).await?;
+        let tasks = tasks::tasks_view(&mut c, t.id, &package).await?;
         Ok(Some(CatalogRequest {
+            tasks_done: tasks.iter().filter(|k| k.state == "done").count(),
+            tasks,
             item_id: req.item_id,
             item: req.item_name,
             version: req.version,

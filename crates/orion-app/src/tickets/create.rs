@@ -18,6 +18,8 @@ pub(crate) struct Preset<'a> {
     pub impact: Option<i64>,
     /// The SLA policy to time it by, by name, in place of the one whose conditions match
     pub sla_policy: Option<&'a str>,
+    /// A fulfilment task (kind `task`), which only a catalog request's plan opens
+    pub task: bool,
 }
 
 /// A prepared ticket's view once written.
@@ -57,6 +59,10 @@ impl App {
             Some(k) => match errs.check(TicketKind::parse("kind", k)) {
                 Some(k) if k.has_own_phases() => {
                     errs.push("kind", format!("log a {k} with POST /api/v1/{k}s"));
+                    None
+                }
+                Some(TicketKind::Task) if !preset.task => {
+                    errs.push("kind", "tasks are opened by a catalog item's fulfilment plan");
                     None
                 }
                 k => k,

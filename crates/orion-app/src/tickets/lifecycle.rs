@@ -82,6 +82,12 @@ impl App {
         let mut c = tx.conn();
         let mut t = load_visible(&mut c, actor, number).await?;
         super::require_core_lifecycle(&t)?;
+        if t.kind == orion_domain::TicketKind::Task.as_str() {
+            return Err(AppError::Conflict(format!(
+                "{} is a fulfilment task: complete it with its outputs (POST /api/v1/catalog/tasks/{}/complete)",
+                t.number, t.number
+            )));
+        }
         super::time::require_time(&mut c, &t, minutes).await?;
         if let Some(m) = minutes {
             super::time::log_in(&mut c, actor, &t, (super::time::Work::Resolution, m, ""), None, now).await?;

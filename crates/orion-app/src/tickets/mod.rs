@@ -33,7 +33,7 @@ pub(crate) mod recheck;
 pub mod time;
 mod update;
 pub(crate) use comments::comment_in;
-pub(crate) use lifecycle::reopen_in;
+pub(crate) use lifecycle::{reopen_in, resolve_in};
 pub(crate) use open::{Planned, Requester, Routed, Written, link_asset, open, resolve_ref};
 pub(crate) use update::update_in;
 

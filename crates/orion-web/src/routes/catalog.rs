@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use orion_app::catalog::{
     AnswersInput, ApprovalDecision, ApprovalRequestView, Awaiting, CatalogExport, CatalogImport, CatalogItem,
     CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput, FormCheck,
+    TaskCompletion, TaskOfRequest,
 };
 use orion_app::{Page, Ticket};
 use utoipa_axum::routes;
@@ -28,6 +29,8 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(awaiting_my_decision))
         .routes(routes!(list_delegations, add_delegation))
         .routes(routes!(remove_delegation))
+        .routes(routes!(get_task))
+        .routes(routes!(complete_task))
 }
 
 /// The catalog: every item for administrators (by name); for everyone else the items offered
@@ -217,4 +220,28 @@ async fn remove_delegation(
 ) -> ApiResult<StatusCode> {
     s.app.remove_delegation(&a, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A fulfilment task's place in its request: the request, the item, the outputs to record and
+/// those recorded (staff; 404 for a ticket that is no task).
+#[utoipa::path(get, path = "/api/v1/catalog/tasks/{number}", tag = "catalog", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = TaskOfRequest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn get_task(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<TaskOfRequest>> {
+    s.app.task_of_request(&a, &number).await?.map(Json).ok_or(crate::ApiError::NotFound)
+}
+
+/// Complete a fulfilment task with the outputs it declares (`{"outputs": {"account_name": "jdoe"},
+/// "notes": …}`): its ticket is resolved, the tasks waiting for it open, and the request resolves
+/// with its closing message when this was the last one.
+#[utoipa::path(post, path = "/api/v1/catalog/tasks/{number}/complete", tag = "catalog", params(("number" = String, Path)), request_body = TaskCompletion, security(("bearer" = [])), responses((status = 200, body = TaskOfRequest), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn complete_task(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(input): ApiJson<TaskCompletion>,
+) -> ApiResult<Json<TaskOfRequest>> {
+    Ok(Json(s.app.complete_task(&a, &number, &input).await?))
 }

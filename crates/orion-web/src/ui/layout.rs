@@ -154,6 +154,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "detected" => "Detection ran; new proposals are listed below.",
         "workaround_applied" => "Ticket resolved with the problem's workaround.",
         "time_logged" => "Time logged.",
+        "task_completed" => "Task completed: the request moves on.",
         "survey_thanks" => "Thank you for your rating.",
         "schedule_saved" => "Scheduled report saved.",
         "schedule_deleted" => "Scheduled report deleted.",

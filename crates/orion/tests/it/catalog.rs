@@ -14,7 +14,8 @@ engine_tests!(
     a_requester_asks_from_the_portal_with_or_without_javascript,
     the_shipped_examples_import,
     an_admin_builds_and_publishes_an_item_in_the_console,
-    an_approval_chain_is_decided_by_link_by_reply_and_by_timeout
+    an_approval_chain_is_decided_by_link_by_reply_and_by_timeout,
+    an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_their_outputs
 );
 
 struct Desk {
@@ -800,4 +801,120 @@ async fn an_approval_chain_is_decided_by_link_by_reply_and_by_timeout(engine: En
     assert!(bob.login("bob@example.com", "correct horse battery").await.status.is_redirection());
     let page = bob.get(&format!("/portal/tickets/{fourth}")).await;
     assert!(page.body.contains("Manager approval") && page.body.contains("not decided yet"), "{}", page.body);
+}
+
+async fn an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_their_outputs(engine: Engine) {
+    if !crate::mail_servers::have_smtp_sink() {
+        return;
+    }
+    let Some((d, _, mia, lea)) = approval_desk(engine).await else { return };
+    let t = &d.t;
+    let (sink, worker, _certs) = crate::mail_servers::relay(t);
+    let package = json!({
+        "title": "Access to {{share}}",
+        "assignment_group": "Desktop Support",
+        "closing_message": "Your access is ready: sign in as {{account_name}} and open {{share_path}}.",
+        "form": {"sections": [{"title": "Access", "questions": [
+            {"key": "share", "label": "Which drive", "kind": "short_text", "required": true}]}]},
+        "approvals": [{"name": "Manager approval", "approvers": [{"kind": "manager"}]}],
+        "tasks": [
+            {"key": "create_account", "title": "Create an account for {{share}}", "group": "Desktop Support",
+             "outputs": [{"key": "account_name", "label": "Account name", "required": true}]},
+            {"key": "grant_access", "title": "Grant access to {{share}}", "after": ["create_account"],
+             "description": "Give {{account_name}} access.", "outputs": [{"key": "share_path", "label": "Path"}]}
+        ]
+    });
+    // A plan's mistakes are named by place: a task may only wait for an earlier one.
+    let mut bad = package.clone();
+    bad["tasks"][0]["after"] = json!(["grant_access"]);
+    bad["tasks"][1]["outputs"][0]["key"] = json!("share");
+    let (s, b) = t
+        .post(&d.admin, "/api/v1/catalog/items", json!({"name": "Drive access", "category": "Access", "package": bad}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(fields(&b), vec!["package.tasks[0].after[0]", "package.tasks[1].outputs[0].key"]);
+    let (s, item) = t
+        .post(
+            &d.admin,
+            "/api/v1/catalog/items",
+            json!({"name": "Drive access", "category": "Access", "icon": "key", "package": package, "publish": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{item}");
+
+    let (s, req) = t
+        .post(
+            &d.ann,
+            &format!("/api/v1/catalog/items/{}/requests", item["id"]),
+            json!({"answers": {"share": "Finance"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let number = req["number"].as_str().unwrap().to_string();
+    worker.run_due().await.unwrap();
+    let (_, asked) = t.get(&d.ann, &format!("/api/v1/tickets/{number}/catalog")).await;
+    assert_eq!(asked["tasks"], json!([]), "no task is planned before the approval");
+    let (s, b) =
+        t.post(&mia, &format!("/api/v1/catalog/requests/{number}/approval"), json!({"decision": "approve"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    worker.run_due().await.unwrap();
+    let (_, asked) = t.get(&lea, &format!("/api/v1/tickets/{number}/catalog")).await;
+    let tasks = asked["tasks"].as_array().unwrap().clone();
+    assert_eq!((tasks[0]["state"].as_str(), tasks[1]["state"].as_str()), (Some("open"), Some("waiting")), "{asked}");
+    let first = tasks[0]["number"].as_str().unwrap().to_string();
+    assert!(first.starts_with("TSK"), "{first}");
+    let (_, tsk) = t.get(&lea, &format!("/api/v1/tickets/{first}")).await;
+    assert_eq!(
+        (tsk["title"].as_str(), tsk["assignment_group"].as_str()),
+        (Some("Create an account for Finance"), Some("Desktop Support")),
+        "{tsk}"
+    );
+
+    // A task is completed with its outputs, not resolved like a ticket.
+    let (s, b) = t
+        .post(
+            &lea,
+            &format!("/api/v1/tickets/{first}/resolve"),
+            json!({"resolution_code": "fixed", "resolution_notes": "x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let complete = format!("/api/v1/catalog/tasks/{first}/complete");
+    let (s, b) = t.post(&lea, &complete, json!({"outputs": {}})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(fields(&b), vec!["outputs.account_name"]);
+    let (s, b) = t.post(&lea, &complete, json!({"outputs": {"account_name": "ann.b"}})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["recorded"]["account_name"], "ann.b");
+    worker.run_due().await.unwrap();
+    let (_, asked) = t.get(&lea, &format!("/api/v1/tickets/{number}/catalog")).await;
+    let second =
+        asked["tasks"][1]["number"].as_str().expect("the second task opened once the first was done").to_string();
+    let (_, tsk2) = t.get(&lea, &format!("/api/v1/tickets/{second}")).await;
+    assert!(tsk2["description"].as_str().unwrap().contains("Give ann.b access."), "{tsk2}");
+    assert!(tsk2["description"].as_str().unwrap().contains("Account name: ann.b"), "{tsk2}");
+    let (_, req_now) = t.get(&d.ann, &format!("/api/v1/tickets/{number}")).await;
+    assert_ne!(req_now["state"], "resolved", "one task is left");
+
+    // The last task done resolves the request; its closing mail names what the tasks recorded.
+    let (s, b) = t
+        .post(
+            &lea,
+            &format!("/api/v1/catalog/tasks/{second}/complete"),
+            json!({"outputs": {"share_path": "\\\\files\\finance"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, req_now) = t.get(&d.ann, &format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(req_now["state"], "resolved");
+    worker.run_due().await.unwrap();
+    let to_ann: Vec<(String, String)> = sink
+        .received()
+        .into_iter()
+        .filter(|(env, _, _)| env["rcpt_to"] == json!(["ann@example.com"]))
+        .map(|(_, m, _)| (m.subject, m.text))
+        .collect();
+    let closing = to_ann.iter().find(|(s, _)| s.contains("Resolved")).expect("the closing mail");
+    assert!(closing.1.contains("sign in as ann.b and open \\\\files\\finance"), "{}", closing.1);
+    assert!(!to_ann.iter().any(|(s, _)| s.contains("TSK")), "no mail about the tasks: {to_ann:?}");
 }

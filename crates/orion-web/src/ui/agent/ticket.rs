@@ -68,6 +68,8 @@ struct TicketPage {
     d: Drafts,
     /// What was asked, for a request from the catalog
     asked: Option<orion_app::catalog::CatalogRequest>,
+    /// The request a fulfilment task belongs to, with the outputs to record
+    task: Option<orion_app::catalog::TaskOfRequest>,
 }
 
 #[derive(Template)]
@@ -127,6 +129,7 @@ async fn ticket_page(
     let following = s.app.ticket_following(&user.actor, number).await.is_ok_and(|f| f.following);
     let time = s.app.ticket_time(&user.actor, number).await.ok();
     let asked = s.app.catalog_request(&user.actor, number).await.ok().flatten();
+    let task = s.app.task_of_request(&user.actor, number).await.ok().flatten();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         caller,
@@ -152,6 +155,7 @@ async fn ticket_page(
         error,
         d,
         asked,
+        task,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;
@@ -377,6 +381,13 @@ pub(super) async fn act(
                 time_spent_minutes: minutes,
             };
             a.resolve(actor, &number, input).await.map(|_| "resolved")
+        }
+        "complete_task" => {
+            d.notes = text("notes");
+            let outputs =
+                f.0.iter().filter_map(|(k, v)| k.strip_prefix("output.").map(|k| (k.to_string(), v.clone()))).collect();
+            let input = orion_app::catalog::TaskCompletion { outputs, notes: d.notes.clone() };
+            a.complete_task(actor, &number, &input).await.map(|_| "task_completed")
         }
         "log_time" => {
             let input = orion_app::tickets::time::TimeInput { minutes, work: f.text("work"), note: f.text("note") };

@@ -66,6 +66,8 @@ async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<
             let rows = p
                 .items
                 .into_iter()
+                // Fulfilment tasks are the desk's work; the request shows their progress.
+                .filter(|t| t.kind != "task")
                 .map(|t| MyRow {
                     number: t.number,
                     title: t.title,
