@@ -39,6 +39,7 @@ const MAX_HOURS: u32 = 2_000;
 
 crate::api_schema::one_of_values!(step_rules, step_rules_exact: &["any", "all", "majority", "quorum"]);
 crate::api_schema::one_of_values!(timeouts, timeouts_exact: &["remind", "escalate", "approve", "reject"]);
+crate::api_schema::one_of_values!(decisions, decisions_exact: &["approve", "reject"]);
 
 /// Who is asked at a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -210,6 +211,7 @@ pub struct ApproverView {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalDecision {
     /// `approve` or `reject`
+    #[schema(schema_with = decisions)]
     pub decision: String,
     /// Why (required to reject; the requester is told)
     #[serde(default)]
@@ -1305,4 +1307,56 @@ pub(crate) async fn reply(
     }
     decide_in(c, m, &a, (decision, &comment, "mail"), now).await?;
     Ok(Some((Ok(format!("approval by mail: {decision} by {}", a.user_email)), ticket_id)))
+}
+
+/// One step of a chain as a dry run sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepPreview {
+    pub name: String,
+    /// How it is decided, in words
+    pub rule: String,
+    /// Whether its condition holds for these answers
+    pub applies: bool,
+    /// Who would be asked: e-mail addresses (`mia@example.com for bob@example.com` when a delegate stands in)
+    pub approvers: Vec<String>,
+    /// Why nobody could be asked (the request would be refused)
+    pub problem: Option<String>,
+}
+
+/// The chain a request with these answers would run, without writing anything.
+pub(super) async fn preview_chain(
+    c: &mut Conn<'_>,
+    config: &Config,
+    package: &Package,
+    values: &BTreeMap<String, Value>,
+    (requested_for, answers): (&users::UserRow, &[AnswerRow]),
+    now: i64,
+) -> AppResult<Vec<StepPreview>> {
+    let mut out = Vec::new();
+    for step in &package.approvals {
+        let applies = step.when.as_ref().is_none_or(|r| r.holds(values));
+        let mut approvers = Vec::new();
+        let mut problem = None;
+        if applies {
+            let (who, missing) = resolve(c, config, step, (requested_for, answers), now).await?;
+            for (id, behalf) in who {
+                let u = users::get(c, id).await?;
+                approvers.push(match behalf {
+                    Some(b) => format!("{} for {}", u.email, users::get(c, b).await?.email),
+                    None => u.email,
+                });
+            }
+            if approvers.is_empty() {
+                problem = Some(missing.join("; "));
+            }
+        }
+        out.push(StepPreview {
+            name: step.name.trim().to_string(),
+            rule: rule_label(step.rule(), step.quorum.map(i64::from)),
+            applies,
+            approvers,
+            problem,
+        });
+    }
+    Ok(out)
 }

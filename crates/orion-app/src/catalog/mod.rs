@@ -23,7 +23,7 @@ mod io;
 mod tasks;
 pub use approvals::{
     ApprovalDecision, ApprovalRequestView, ApprovalStep, Approver, ApproverView, Awaiting,
-    CHECK_JOB as APPROVAL_CHECK_JOB, Delegation, DelegationInput, RequestApproval, StepView,
+    CHECK_JOB as APPROVAL_CHECK_JOB, Delegation, DelegationInput, RequestApproval, StepPreview, StepView,
     plausible_link as plausible_approval_link,
 };
 pub(crate) use approvals::{Mailer, reply as approval_reply};
@@ -861,6 +861,132 @@ impl App {
             answers,
             approval,
         }))
+    }
+}
+
+/// A dry run of an item's form: the answers as a given person would send them.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunInput {
+    /// The person filling it in, by e-mail address
+    pub as_user: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, serde_json::Value>,
+    /// Try the published version instead of the draft
+    #[serde(default)]
+    pub published: bool,
+}
+
+/// What a request with these answers would produce; nothing is written.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DryRun {
+    /// The answers the form would refuse, by `answers.<key>`
+    pub errors: BTreeMap<String, String>,
+    pub title: String,
+    pub group: String,
+    pub approvals: Vec<StepPreview>,
+    /// The tasks, in plan order, as they would open (titles filled from the answers)
+    pub tasks: Vec<TaskPreview>,
+    /// The mail it would send when submitted
+    pub notifications: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskPreview {
+    pub key: String,
+    pub title: String,
+    pub group: String,
+    pub after: Vec<String>,
+}
+
+impl App {
+    /// Fills an item's form as someone would (administrators designing it) and says what the
+    /// request would produce — refused answers, title, group, approvers, tasks, mail — without
+    /// writing anything.
+    pub async fn dry_run_catalog_item(&self, actor: &Actor, id: i64, input: &DryRunInput) -> AppResult<DryRun> {
+        require_admin(actor, "try catalog items")?;
+        let mut errs = FieldErrors::new();
+        let raw = raw_answers(&input.answers, &mut errs);
+        errs.into_result()?;
+        let mut r = self.db.read().await?;
+        let mut c = r.conn();
+        let row = found(store::get_item(&mut c, id).await, "catalog item")?;
+        let package = if input.published {
+            published(&mut c, &row).await?.ok_or_else(|| invalid("published", "the item is not published yet"))?
+        } else {
+            read_package(&row.draft)?
+        };
+        let who = match users::find_by_email(&mut c, &input.as_user.trim().to_lowercase()).await? {
+            Some(u) if u.active => u,
+            _ => {
+                return Err(invalid(
+                    "as_user",
+                    format!("no active person with the address {:?}", input.as_user.trim()),
+                ));
+            }
+        };
+        let config = self.config(&mut c).await?;
+        let cal = crate::settings::sla::business_calendar(&mut c).await?;
+        let checked = package.form.check(&raw, cal.zone(), true);
+        let mut rows = Vec::new();
+        for q in package.form.questions().filter(|q| q.kind == QuestionKind::User) {
+            if let Some(v) = checked.answers.get(&q.key)
+                && let Some(u) = users::find_by_email(&mut c, &v.as_text()).await?
+            {
+                rows.push(AnswerRow {
+                    question_key: q.key.clone(),
+                    n: 0,
+                    text_value: u.email.clone(),
+                    number_value: None,
+                    ref_id: Some(u.id),
+                });
+            }
+        }
+        let now = self.now();
+        let approvals =
+            approvals::preview_chain(&mut c, &config, &package, &checked.answers, (&who, &rows), now).await?;
+        let group = package
+            .assignment_group
+            .as_deref()
+            .and_then(|g| config.active_group(g))
+            .map(|g| g.name.clone())
+            .unwrap_or_else(|| "the service desk (or where routing sends it)".into());
+        let tasks = package
+            .tasks
+            .iter()
+            .map(|t| TaskPreview {
+                key: t.key.clone(),
+                title: fill(&t.title, &checked.answers),
+                group: t.group.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| group.clone()),
+                after: t.after.clone(),
+            })
+            .collect();
+        let mail = config.mail.sender().is_some() && config.mail.portal_url.is_some();
+        let mut notifications = Vec::new();
+        if let Some(first) = approvals.iter().find(|s| s.applies) {
+            for a in &first.approvers {
+                let to = a.split(' ').next().unwrap_or(a);
+                notifications.push(if mail {
+                    format!("An approval mail to {to} (step “{}”) with one-time links", first.name)
+                } else {
+                    format!("No approval mail to {to}: the mail settings have no sender or portal address")
+                });
+            }
+        }
+        notifications.push(format!("“We received your request” to {} (as the mail settings send it)", who.email));
+        let title = match fill(&package.title, &checked.answers).trim() {
+            "" => row.name.clone(),
+            t => t.to_string(),
+        };
+        Ok(DryRun {
+            errors: checked.errors.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+            title,
+            group,
+            approvals,
+            tasks,
+            notifications,
+        })
     }
 }
 

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::catalog::{
     AnswersInput, ApprovalDecision, ApprovalRequestView, Awaiting, CatalogExport, CatalogImport, CatalogItem,
-    CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput, FormCheck,
-    TaskCompletion, TaskOfRequest,
+    CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput, DryRun,
+    DryRunInput, FormCheck, TaskCompletion, TaskOfRequest,
 };
 use orion_app::{Page, Ticket};
 use utoipa_axum::routes;
@@ -29,6 +29,7 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(awaiting_my_decision))
         .routes(routes!(list_delegations, add_delegation))
         .routes(routes!(remove_delegation))
+        .routes(routes!(dry_run))
         .routes(routes!(get_task))
         .routes(routes!(complete_task))
 }
@@ -244,4 +245,17 @@ async fn complete_task(
     ApiJson(input): ApiJson<TaskCompletion>,
 ) -> ApiResult<Json<TaskOfRequest>> {
     Ok(Json(s.app.complete_task(&a, &number, &input).await?))
+}
+
+/// Fill an item's form as someone would (administrators): the refused answers, the title and
+/// group, who would approve at each step, the tasks and the mail — nothing is written. The draft
+/// is tried unless `published`.
+#[utoipa::path(post, path = "/api/v1/catalog/items/{id}/dry-run", tag = "catalog", params(("id" = i64, Path)), request_body = DryRunInput, security(("bearer" = [])), responses((status = 200, body = DryRun), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn dry_run(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<DryRunInput>,
+) -> ApiResult<Json<DryRun>> {
+    Ok(Json(s.app.dry_run_catalog_item(&a, id, &input).await?))
 }

@@ -555,6 +555,16 @@ async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
     assert!(file.headers.get("content-disposition").unwrap().to_str().unwrap().contains("new-laptop.json"));
     let parsed: Value = serde_json::from_str(&file.body).unwrap();
     assert_eq!(parsed["format"], "orion.catalog-item");
+    // Tried as someone from the item's page: what the request would be, nothing written.
+    let tried = w
+        .post(&format!("{item_path}/try"), &[("as_user", "dev@example.com"), ("answers", r#"{"role": "developer", "ram_gb": 128}"#)])
+        .await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+    assert!(tried.body.contains("id=\"try-result\""), "{}", tried.body);
+    assert!(tried.body.contains("Request “New laptop (developer)” for Desktop Support"), "{}", tried.body);
+    assert!(tried.body.contains("answers.ram_gb"), "the refused answer is named: {}", tried.body);
+    let (_, tickets) = t.get(&d.admin, "/api/v1/tickets").await;
+    assert_eq!(tickets["items"], json!([]), "a dry run logs nothing");
 }
 
 fn at(s: &str) -> orion_domain::Timestamp {
@@ -709,6 +719,24 @@ async fn an_approval_chain_is_decided_by_link_by_reply_and_by_timeout(engine: En
     // Bob asks for 32 GB: the manager approves in the API, then everyone in Desktop Support is
     // asked; Lea rejects by replying to her mail, and Bob is told why.
     let dev_kit = json!({"role": "developer", "employee_number": "E54321", "ram_gb": 32, "justification": "Builds"});
+    // The designer's dry run says who would be asked, writing nothing.
+    let requested_before = t.get(&d.admin, &format!("/api/v1/catalog/items/{laptop}")).await.1["requested"].clone();
+    let (s, dry) = t
+        .post(&d.admin, &format!("/api/v1/catalog/items/{laptop}/dry-run"),
+              json!({"as_user": "bob@example.com", "answers": dev_kit, "published": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!(dry["errors"], json!({}), "{dry}");
+    let dry_steps: Vec<(bool, Value)> =
+        dry["approvals"].as_array().unwrap().iter().map(|a| (a["applies"].as_bool().unwrap(), a["approvers"].clone())).collect();
+    assert_eq!(dry_steps, vec![(true, json!(["mia@example.com"])), (true, json!(["lea@example.com"]))]);
+    assert!(dry["notifications"][0].as_str().unwrap().contains("mia@example.com"), "{dry}");
+    assert_eq!(t.get(&d.admin, &format!("/api/v1/catalog/items/{laptop}")).await.1["requested"], requested_before);
+    let (_, office_dry) = t
+        .post(&d.admin, &format!("/api/v1/catalog/items/{laptop}/dry-run"),
+              json!({"as_user": "bob@example.com", "answers": office, "published": true}))
+        .await;
+    assert_eq!(office_dry["approvals"][1]["applies"], false, "{office_dry}");
     let (s, req) = t.post(&d.bob, &path, json!({"answers": dev_kit})).await;
     assert_eq!(s, StatusCode::CREATED, "{req}");
     let second = req["number"].as_str().unwrap().to_string();
@@ -716,6 +744,12 @@ async fn an_approval_chain_is_decided_by_link_by_reply_and_by_timeout(engine: En
         t.post(&mia, &format!("/api/v1/catalog/requests/{second}/approval"), json!({"decision": "approve"})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["approval"]["steps"][1]["name"], "Desktop Support", "{b}");
+    // What the dry run said is what the submission asked.
+    for (i, (_, want)) in dry_steps.iter().enumerate() {
+        let asked: Vec<Value> =
+            b["approval"]["steps"][i]["approvers"].as_array().unwrap().iter().map(|a| a["email"].clone()).collect();
+        assert_eq!(&json!(asked), want, "step {i}");
+    }
     assert_eq!(state_of(t, &d.bob, &second).await.0, "pending/approval", "the second step waits");
     let (s, _) =
         t.post(&mia, &format!("/api/v1/catalog/requests/{second}/approval"), json!({"decision": "approve"})).await;

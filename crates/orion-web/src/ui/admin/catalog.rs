@@ -6,7 +6,7 @@
 use super::{admin_only, flash};
 use crate::AppState;
 use crate::ui::form::{Fields, done};
-use crate::ui::layout::{Layout, error_page, explain_as, render};
+use crate::ui::layout::{Layout, error_page, explain, explain_as, render};
 use crate::ui::session::WebUser;
 use askama::Template;
 use axum::Router;
@@ -26,6 +26,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/catalog/{id}", get(item).post(save))
         .route("/admin/catalog/{id}/publish", post(publish))
         .route("/admin/catalog/{id}/export", get(export))
+        .route("/admin/catalog/{id}/try", post(try_it))
+}
+
+/// A dry run on the item's page: who it was tried as, the answers typed, and what came out.
+struct Trial {
+    as_user: String,
+    answers: String,
+    result: Result<orion_app::catalog::DryRun, String>,
 }
 
 const LABELS: &[(&str, &str)] = &[
@@ -186,6 +194,7 @@ struct ItemPage {
     /// The approval chain as read: one line per step
     chain: Vec<Line>,
     error: Option<String>,
+    trial: Option<Trial>,
 }
 
 impl ItemPage {
@@ -304,6 +313,7 @@ async fn item_page(
     id: i64,
     flash_key: Option<&str>,
     refused: Option<(String, String)>,
+    trial: Option<Trial>,
 ) -> Response {
     if let Some(r) = admin_only(user) {
         return r;
@@ -329,6 +339,7 @@ async fn item_page(
         icons: &ICONS,
         package,
         error,
+        trial,
         i,
     });
     *resp.status_mut() = status;
@@ -341,7 +352,7 @@ async fn item(
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    item_page(&s, &user, id, flash(&q), None).await
+    item_page(&s, &user, id, flash(&q), None, None).await
 }
 
 async fn save(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: Fields) -> Response {
@@ -350,7 +361,7 @@ async fn save(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: 
         Ok(p) => p,
         Err(e) => {
             let msg = format!("Form and routing: this is not a package the catalog reads ({e}).");
-            return item_page(&s, &user, id, None, Some((typed, msg))).await;
+            return item_page(&s, &user, id, None, Some((typed, msg)), None).await;
         }
     };
     let departments = f
@@ -376,7 +387,7 @@ async fn save(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: 
     match s.app.update_catalog_item(&user.actor, id, input).await {
         Ok(_) => done(&format!("/admin/catalog/{id}"), if publish { "item_published" } else { "item_saved" }),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            item_page(&s, &user, id, None, Some((typed, explain_as(&e, LABELS)))).await
+            item_page(&s, &user, id, None, Some((typed, explain_as(&e, LABELS))), None).await
         }
         Err(e) => error_page(Some(&user), &e),
     }
@@ -410,4 +421,21 @@ async fn export(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -
         }
         Err(e) => error_page(Some(&user), &e),
     }
+}
+
+/// "Try it as": fills the draft's form as someone would and shows what the request would produce,
+/// writing nothing.
+async fn try_it(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: Fields) -> Response {
+    let as_user = f.get("as_user").unwrap_or_default().trim().to_string();
+    let answers = f.get("answers").unwrap_or_default().to_string();
+    let result = match serde_json::from_str::<std::collections::BTreeMap<String, serde_json::Value>>(
+        if answers.trim().is_empty() { "{}" } else { &answers },
+    ) {
+        Err(e) => Err(format!("The answers are not a JSON object of question keys and answers: {e}")),
+        Ok(map) => {
+            let input = orion_app::catalog::DryRunInput { as_user: as_user.clone(), answers: map, published: false };
+            s.app.dry_run_catalog_item(&user.actor, id, &input).await.map_err(|e| explain(&e))
+        }
+    };
+    item_page(&s, &user, id, None, None, Some(Trial { as_user, answers, result })).await
 }

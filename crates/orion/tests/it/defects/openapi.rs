@@ -178,6 +178,17 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
         "a file this Orion exported (its format and version); the form's rules name earlier questions and their choices; groups, categories and the SLA policy name records",
     ),
     ("POST /api/v1/catalog/items/{id}/check", "the answers are checked against the item's form"),
+    ("GET /api/v1/me/delegations", "user names a person (administrators only)"),
+    ("POST /api/v1/catalog/items/{id}/dry-run", "as_user names a person; published needs a published item"),
+    (
+        "POST /api/v1/me/delegations",
+        "delegate and user name people; starts_at and ends_at are dates or times, the end after the start",
+    ),
+    ("POST /api/v1/catalog/requests/{number}/approval", "a rejection says why"),
+    (
+        "POST /api/v1/catalog/tasks/{number}/complete",
+        "the outputs are the ones the task declares, the required ones given",
+    ),
     (
         "POST /api/v1/catalog/items/{id}/requests",
         "the answers are checked against the item's form, and its required questions answered",
