@@ -557,7 +557,10 @@ async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
     assert_eq!(parsed["format"], "orion.catalog-item");
     // Tried as someone from the item's page: what the request would be, nothing written.
     let tried = w
-        .post(&format!("{item_path}/try"), &[("as_user", "dev@example.com"), ("answers", r#"{"role": "developer", "ram_gb": 128}"#)])
+        .post(
+            &format!("{item_path}/try"),
+            &[("as_user", "dev@example.com"), ("answers", r#"{"role": "developer", "ram_gb": 128}"#)],
+        )
         .await;
     assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
     assert!(tried.body.contains("id=\"try-result\""), "{}", tried.body);
@@ -722,19 +725,29 @@ async fn an_approval_chain_is_decided_by_link_by_reply_and_by_timeout(engine: En
     // The designer's dry run says who would be asked, writing nothing.
     let requested_before = t.get(&d.admin, &format!("/api/v1/catalog/items/{laptop}")).await.1["requested"].clone();
     let (s, dry) = t
-        .post(&d.admin, &format!("/api/v1/catalog/items/{laptop}/dry-run"),
-              json!({"as_user": "bob@example.com", "answers": dev_kit, "published": true}))
+        .post(
+            &d.admin,
+            &format!("/api/v1/catalog/items/{laptop}/dry-run"),
+            json!({"as_user": "bob@example.com", "answers": dev_kit, "published": true}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{dry}");
     assert_eq!(dry["errors"], json!({}), "{dry}");
-    let dry_steps: Vec<(bool, Value)> =
-        dry["approvals"].as_array().unwrap().iter().map(|a| (a["applies"].as_bool().unwrap(), a["approvers"].clone())).collect();
+    let dry_steps: Vec<(bool, Value)> = dry["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["applies"].as_bool().unwrap(), a["approvers"].clone()))
+        .collect();
     assert_eq!(dry_steps, vec![(true, json!(["mia@example.com"])), (true, json!(["lea@example.com"]))]);
     assert!(dry["notifications"][0].as_str().unwrap().contains("mia@example.com"), "{dry}");
     assert_eq!(t.get(&d.admin, &format!("/api/v1/catalog/items/{laptop}")).await.1["requested"], requested_before);
     let (_, office_dry) = t
-        .post(&d.admin, &format!("/api/v1/catalog/items/{laptop}/dry-run"),
-              json!({"as_user": "bob@example.com", "answers": office, "published": true}))
+        .post(
+            &d.admin,
+            &format!("/api/v1/catalog/items/{laptop}/dry-run"),
+            json!({"as_user": "bob@example.com", "answers": office, "published": true}),
+        )
         .await;
     assert_eq!(office_dry["approvals"][1]["applies"], false, "{office_dry}");
     let (s, req) = t.post(&d.bob, &path, json!({"answers": dev_kit})).await;
