@@ -150,8 +150,8 @@ impl App {
     pub async fn revoke_own_token(&self, actor: &Actor, token_id: i64) -> AppResult<()> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let done = tokens::revoke(&mut tx.conn(), actor.id.0, token_id, now).await?;
-        if done {
+        let found = tokens::revoke(&mut tx.conn(), actor.id.0, token_id, now).await?;
+        if found == tokens::Revoked::Now {
             let detail = format!("token {token_id} by its owner");
             let e = web::NewEvent {
                 kind: "token_revoked",
@@ -163,8 +163,15 @@ impl App {
             web::log_event(&mut tx.conn(), &e, now).await?;
         }
         self.commit(tx).await?;
-        self.tokens_changed().await;
-        if done { Ok(()) } else { Err(AppError::NotFound("token")) }
+        match found {
+            // Revoking a revoked token again changes nothing and is no mistake.
+            tokens::Revoked::Already => Ok(()),
+            tokens::Revoked::Now => {
+                self.tokens_changed().await;
+                Ok(())
+            }
+            tokens::Revoked::Missing => Err(AppError::NotFound("token")),
+        }
     }
 
     /// Lists the caller's tokens (never their secrets).

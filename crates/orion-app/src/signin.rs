@@ -982,7 +982,11 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
-        let owner = tokens::revoke_any(&mut c, token_id, now).await?.ok_or(AppError::NotFound("token"))?;
+        let (found, owner) = tokens::revoke_any(&mut c, token_id, now).await?;
+        let owner = owner.ok_or(AppError::NotFound("token"))?;
+        if found == tokens::Revoked::Already {
+            return Ok(());
+        }
         let detail = format!("token {token_id} by admin {}", actor.id.0);
         let e = web::NewEvent { kind: "token_revoked", user_id: Some(owner), email: None, ip: None, detail: &detail };
         web::log_event(&mut c, &e, now).await?;

@@ -85,8 +85,19 @@ pub async fn list_for_user(conn: &mut Conn<'_>, user_id: i64) -> Result<Vec<Toke
     })?)
 }
 
-/// Revokes a token of `user_id`; returns whether one was revoked.
-pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) -> Result<bool> {
+/// What revoking a token found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// There is no such token (for this owner).
+    Missing,
+    /// It was live and is revoked now.
+    Now,
+    /// It had been revoked before; nothing changed.
+    Already,
+}
+
+/// Revokes a token of `user_id`.
+pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) -> Result<Revoked> {
     let n = with_conn!(conn, |c| {
         sqlx::query("UPDATE api_token SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
             .bind(token_id)
@@ -96,7 +107,18 @@ pub async fn revoke(conn: &mut Conn<'_>, user_id: i64, token_id: i64, now: i64) 
             .await
             .map(|r| r.rows_affected())
     })?;
-    Ok(n > 0)
+    if n > 0 {
+        return Ok(Revoked::Now);
+    }
+    let owner = owner_of(conn, token_id).await?;
+    Ok(if owner == Some(user_id) { Revoked::Already } else { Revoked::Missing })
+}
+
+/// The owner of a token, revoked or not.
+async fn owner_of(conn: &mut Conn<'_>, token_id: i64) -> Result<Option<i64>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT user_id FROM api_token WHERE id = $1").bind(token_id).fetch_optional(c).await
+    })?)
 }
 
 /// Revokes every live token of a user (deactivated); returns how many.
@@ -136,9 +158,9 @@ pub async fn list_all(conn: &mut Conn<'_>, before: Option<i64>, limit: i64) -> R
     })?)
 }
 
-/// Revokes any token (admins); returns its owner if one was revoked.
-pub async fn revoke_any(conn: &mut Conn<'_>, token_id: i64, now: i64) -> Result<Option<i64>> {
-    Ok(with_conn!(conn, |c| {
+/// Revokes any token (admins); returns what it found and the token's owner.
+pub async fn revoke_any(conn: &mut Conn<'_>, token_id: i64, now: i64) -> Result<(Revoked, Option<i64>)> {
+    let owner: Option<i64> = with_conn!(conn, |c| {
         sqlx::query_scalar(
             "UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING user_id",
         )
@@ -146,5 +168,10 @@ pub async fn revoke_any(conn: &mut Conn<'_>, token_id: i64, now: i64) -> Result<
         .bind(now)
         .fetch_optional(c)
         .await
-    })?)
+    })?;
+    if owner.is_some() {
+        return Ok((Revoked::Now, owner));
+    }
+    let owner = owner_of(conn, token_id).await?;
+    Ok((if owner.is_some() { Revoked::Already } else { Revoked::Missing }, owner))
 }

@@ -720,6 +720,14 @@ async fn deactivated_users_lose_api_access(engine: Engine) {
     let (s, _) = t.send(&d.l1, reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{}", tok["id"]), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(t.get(&secret, "/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
+    // Revoking it again changes nothing and is no mistake; a token that is not mine is not found.
+    let (s, _) = t.send(&d.l1, reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{}", tok["id"]), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = t.get(&d.l1, "/api/v1/me/tokens").await;
+    let mine = list.as_array().unwrap().iter().find(|x| x["id"] == tok["id"]).unwrap();
+    assert_eq!(mine["revoked"], true, "{mine}");
+    let (s, b) = t.send(&d.admin, reqwest::Method::DELETE, &format!("/api/v1/me/tokens/{}", tok["id"]), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
 }
 
 /// POSTs a JSON ticket declaring `len` bytes but sending only the first 64 KiB, and
