@@ -2,14 +2,10 @@
 //! round, a catalog request's step) and what they decided; a request's steps with their
 //! reminders and timeouts; delegations; and the one-time links sent in approval mail.
 //!
-//! A change's rounds are written through `itsm::changes` (same table); this module holds what
-//! every approval shares and what catalog requests add.
+//! Changes and catalog requests both ask and decide through here; what a change's rounds add
+//! (nominees, the changes awaiting someone) is in `itsm::changes`.
 
-use crate::{Conn, Result, StoreError, with_conn};
-
-pub(crate) fn one_row(n: u64) -> Result<()> {
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-}
+use crate::{Conn, Result, StoreError, one_row, with_conn};
 
 /// One person asked in one round.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -71,6 +67,13 @@ pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<ApprovalRow> {
     with_conn!(conn, |c| sqlx::query_as(SQL).bind(id).fetch_optional(c).await)?.ok_or(StoreError::NotFound)
 }
 
+/// `user_id`'s undecided row in `round` of a ticket, if they are asked and have yet to decide.
+pub async fn undecided(conn: &mut Conn<'_>, ticket_id: i64, round: i64, user_id: i64) -> Result<Option<ApprovalRow>> {
+    const SQL: &str =
+        concat!(approval_from!(), " WHERE a.ticket_id = $1 AND a.round = $2 AND a.user_id = $3 AND a.decision IS NULL");
+    Ok(with_conn!(conn, |c| sqlx::query_as(SQL).bind(ticket_id).bind(round).bind(user_id).fetch_optional(c).await)?)
+}
+
 /// Records a decision; `NotFound` if the row is decided already.
 pub async fn decide(
     conn: &mut Conn<'_>,
@@ -95,12 +98,33 @@ pub async fn decide(
     one_row(n)
 }
 
-/// The catalog requests waiting for `user_id`'s decision at their current step, oldest first.
-pub async fn awaiting_requests(conn: &mut Conn<'_>, user_id: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+/// A catalog request waiting for someone's decision, as their list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AwaitingRow {
+    pub number: String,
+    pub title: String,
+    pub item_name: String,
+    pub step_name: Option<String>,
+    pub requester_name: String,
+    pub requested_for_name: String,
+    pub on_behalf_of_name: Option<String>,
+}
+
+/// The catalog requests waiting for `user_id`'s decision at their current step, oldest first,
+/// read in one query.
+pub async fn awaiting_requests(conn: &mut Conn<'_>, user_id: i64, limit: i64) -> Result<Vec<AwaitingRow>> {
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT a.ticket_id, a.round FROM approval a
-             JOIN catalog_request r ON r.ticket_id = a.ticket_id JOIN ticket t ON t.id = a.ticket_id
+            "SELECT t.number, t.title, i.name AS item_name, s.name AS step_name, rq.name AS requester_name,
+                    rf.name AS requested_for_name, b.name AS on_behalf_of_name
+             FROM approval a
+             JOIN catalog_request r ON r.ticket_id = a.ticket_id
+             JOIN ticket t ON t.id = a.ticket_id
+             JOIN catalog_item i ON i.id = r.item_id
+             JOIN app_user rq ON rq.id = t.requester_id
+             JOIN app_user rf ON rf.id = r.requested_for_id
+             LEFT JOIN approval_step s ON s.ticket_id = a.ticket_id AND s.round = a.round
+             LEFT JOIN app_user b ON b.id = a.on_behalf_of
              WHERE a.user_id = $1 AND a.decision IS NULL AND r.approval = 'pending' AND a.round = r.approval_round
                AND t.state NOT IN ('resolved', 'closed')
              ORDER BY a.ticket_id LIMIT $2",

@@ -302,7 +302,7 @@ pub async fn set_approval(conn: &mut Conn<'_>, ticket_id: i64, approval: Option<
             .await
             .map(|r| r.rows_affected())
     })?;
-    crate::approvals::one_row(n)
+    crate::one_row(n)
 }
 
 /// One stored answer.
@@ -426,7 +426,7 @@ pub async fn update_task(conn: &mut Conn<'_>, t: &TaskRow) -> Result<()> {
         .await
         .map(|r| r.rows_affected())
     })?;
-    crate::approvals::one_row(n)
+    crate::one_row(n)
 }
 
 /// A request's tasks in plan order.

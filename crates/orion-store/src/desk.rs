@@ -80,14 +80,14 @@ pub async fn update_macro(conn: &mut Conn<'_>, id: i64, m: &MacroFields<'_>, now
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn delete_macro(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM macro WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn get_macro(conn: &mut Conn<'_>, id: i64) -> Result<MacroRow> {

@@ -1,6 +1,6 @@
 //! Assignment groups (teams) with their tier, escalation target and members.
 
-use crate::{Conn, Result, StoreError, with_conn};
+use crate::{Conn, Result, with_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GroupRow {
@@ -100,7 +100,7 @@ pub async fn update(conn: &mut Conn<'_>, g: &GroupRow) -> Result<()> {
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// Adds a member; adding one twice is not an error.

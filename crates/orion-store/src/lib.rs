@@ -51,3 +51,8 @@ pub use migrate::{MIGRATIONS, Migration};
 pub use sqlx;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// `NotFound` when a write that names one row touched none.
+pub(crate) fn one_row(rows_affected: u64) -> Result<()> {
+    if rows_affected == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}

@@ -69,7 +69,7 @@ pub async fn update(conn: &mut Conn<'_>, r: &ScheduleRow) -> Result<()> {
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<ScheduleRow> {
@@ -96,7 +96,7 @@ pub async fn delete(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM report_schedule WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

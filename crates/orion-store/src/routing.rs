@@ -1,7 +1,7 @@
 //! Routing rules as stored: ordered by position; conditions and actions are JSON documents
 //! (orion-domain `routing`).
 
-use crate::{Conn, Result, StoreError, with_conn};
+use crate::{Conn, Result, with_conn};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleRow {
@@ -71,14 +71,14 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, r: &RuleFields<'_>, now: i64) 
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn delete(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM routing_rule WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<RuleRow> {

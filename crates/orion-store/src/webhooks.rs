@@ -1,6 +1,6 @@
 //! Outbound webhooks: subscriptions and their delivery log.
 
-use crate::{Conn, Result, StoreError, with_conn};
+use crate::{Conn, Result, with_conn};
 
 /// A webhook as stored, its signing secret included (the app never shows it after creation).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -78,7 +78,7 @@ pub async fn update(conn: &mut Conn<'_>, id: i64, w: &NewWebhook<'_>, now: i64) 
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// Replaces a webhook's signing secret.
@@ -92,7 +92,7 @@ pub async fn set_secret(conn: &mut Conn<'_>, id: i64, secret: &str, now: i64) ->
             .await
             .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// Removes a webhook and its delivery log.
@@ -100,7 +100,7 @@ pub async fn delete(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM webhook WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn get(conn: &mut Conn<'_>, id: i64) -> Result<WebhookRow> {

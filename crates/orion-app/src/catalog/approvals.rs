@@ -523,11 +523,12 @@ async fn open_next(
     store::insert_step(c, &row).await?;
     catalog_store::set_approval(c, t.id, Some("pending"), round).await?;
     let mut names = Vec::new();
+    let ask = AskMail::new(t, req, (&package, &rows), &requested_for, cal);
     for (user, behalf) in &who {
         if let Some(id) = store::ask(c, t.id, round, *user, *behalf).await? {
             let a = store::get(c, id).await?;
             names.push(a.user_name.clone());
-            send_ask(c, m, (t, req), &a, (&row, false), now).await?;
+            send_ask(c, m, &ask, &a, (&row, false), now).await?;
         }
     }
     let data = json!({"step": row.name, "round": round, "approvers": names, "rule": rule_label(&row.rule, row.quorum),
@@ -537,11 +538,46 @@ async fn open_next(
     Ok(Moved::Opened)
 }
 
+/// What every approval mail of one request shares, read once for all its approvers.
+struct AskMail<'a> {
+    t: &'a TicketView,
+    req: &'a RequestRow,
+    answers: Vec<serde_json::Value>,
+    requested_for: Option<String>,
+    cal: orion_domain::BusinessCalendar,
+}
+
+impl<'a> AskMail<'a> {
+    /// Reads what the mails share: the answers, for whom, and the business calendar.
+    async fn read(c: &mut Conn<'_>, t: &'a TicketView, req: &'a RequestRow, package: &Package) -> AppResult<Self> {
+        let rows = catalog_store::answers_of(c, t.id).await?;
+        let requested_for = users::get(c, req.requested_for_id).await?;
+        let cal = crate::settings::sla::business_calendar(c).await?;
+        Ok(Self::new(t, req, (package, &rows), &requested_for, cal))
+    }
+
+    /// From what the caller has read already.
+    fn new(
+        t: &'a TicketView,
+        req: &'a RequestRow,
+        (package, rows): (&Package, &[AnswerRow]),
+        requested_for: &users::UserRow,
+        cal: orion_domain::BusinessCalendar,
+    ) -> Self {
+        let answers = super::answers_in_order(package, rows)
+            .into_iter()
+            .map(|x| json!({"label": x.label, "text": x.text}))
+            .collect();
+        let requested_for = (requested_for.id != t.requester_id).then(|| requested_for.name.clone());
+        Self { t, req, answers, requested_for, cal }
+    }
+}
+
 /// Mails an approver the request with their one-time link (a reminder when `reminder`).
 async fn send_ask(
     c: &mut Conn<'_>,
     m: &Mailer<'_>,
-    (t, req): (&TicketView, &RequestRow),
+    ask: &AskMail<'_>,
     a: &ApprovalRow,
     (step, reminder): (&StepRow, bool),
     now: i64,
@@ -555,24 +591,20 @@ async fn send_ask(
     let message_id = format!("approval.{:016x}@{}", rand::random::<u64>(), crate::sending::domain_of(&from));
     let expires = now + LINK_DAYS * DAY_MS;
     store::insert_link(c, &crate::auth::hash_token(&token), a.id, &message_id, expires).await?;
-    let package = read_package(&req.package)?;
-    let answers: Vec<serde_json::Value> =
-        answers_of(c, &package, t.id).await?.into_iter().map(|x| json!({"label": x.label, "text": x.text})).collect();
-    let requested_for = users::get(c, req.requested_for_id).await?;
-    let cal = crate::settings::sla::business_calendar(c).await?;
+    let t = ask.t;
     let ctx = json!({
         "approver": {"name": a.user_name, "email": a.user_email},
         "requester": {"name": t.requester_name, "email": t.requester_email},
-        "requested_for": (requested_for.id != t.requester_id).then_some(requested_for.name),
-        "item": req.item_name,
+        "requested_for": ask.requested_for,
+        "item": ask.req.item_name,
         "step": step.name,
         "ticket": {"number": t.number, "title": t.title},
-        "answers": answers,
+        "answers": ask.answers,
         "on_behalf_of": a.on_behalf_of_name,
         "approve_url": format!("{portal}/approve/{token}?decision=approve"),
         "reject_url": format!("{portal}/approve/{token}?decision=reject"),
         "expires_on": Timestamp(expires).to_rfc3339()[..10].to_string(),
-        "due": step.due_at.map(|d| cal.local_label(Timestamp(d))),
+        "due": step.due_at.map(|d| ask.cal.local_label(Timestamp(d))),
         "reminder": reminder,
         "helpdesk": {"name": m.config.mail.from_name, "address": from},
     });
@@ -1014,26 +1046,16 @@ impl App {
             }
         }
         let mut r = self.db.read().await?;
-        let mut c = r.conn();
-        for (ticket_id, round) in store::awaiting_requests(&mut c, actor.id.0, 500).await? {
-            let t = orion_store::tickets::get(&mut c, ticket_id).await?;
-            let Some(req) = catalog_store::request_of(&mut c, ticket_id).await? else { continue };
-            let step = store::steps_of(&mut c, ticket_id).await?.into_iter().find(|s| s.round == round);
-            let behalf = store::of_ticket(&mut c, ticket_id)
-                .await?
-                .into_iter()
-                .find(|a| a.round == round && a.user_id == actor.id.0)
-                .and_then(|a| a.on_behalf_of_name);
-            let requested_for = users::get(&mut c, req.requested_for_id).await?;
+        for a in store::awaiting_requests(&mut r.conn(), actor.id.0, 500).await? {
             out.push(Awaiting {
                 kind: "service_request".into(),
-                number: t.number,
-                title: t.title,
-                what: req.item_name,
-                step: step.map(|s| s.name),
-                requested_by: t.requester_name,
-                requested_for: Some(requested_for.name),
-                on_behalf_of: behalf,
+                number: a.number,
+                title: a.title,
+                what: a.item_name,
+                step: a.step_name,
+                requested_by: a.requester_name,
+                requested_for: Some(a.requested_for_name),
+                on_behalf_of: a.on_behalf_of_name,
                 phase: None,
                 planned_start: None,
                 planned_end: None,
@@ -1193,6 +1215,7 @@ impl App {
                     return Ok(());
                 }
                 "escalate" => {
+                    let ask = AskMail::read(&mut c, &t, &req, &package).await?;
                     let mut asked = Vec::new();
                     let requested_for = req.requested_for_id;
                     for a in &undecided {
@@ -1203,7 +1226,7 @@ impl App {
                         }
                         if let Some(id) = store::ask(&mut c, ticket_id, round, mgr.id, Some(a.user_id)).await? {
                             let row = store::get(&mut c, id).await?;
-                            send_ask(&mut c, &m, (&t, &req), &row, (&step, false), now).await?;
+                            send_ask(&mut c, &m, &ask, &row, (&step, false), now).await?;
                             asked.push(mgr.name);
                         }
                     }
@@ -1225,8 +1248,9 @@ impl App {
         }
         if remind {
             step.reminders += 1;
+            let ask = AskMail::read(&mut c, &t, &req, &package).await?;
             for a in &undecided {
-                send_ask(&mut c, &m, (&t, &req), a, (&step, true), now).await?;
+                send_ask(&mut c, &m, &ask, a, (&step, true), now).await?;
             }
         }
         store::update_step(&mut c, &step).await?;

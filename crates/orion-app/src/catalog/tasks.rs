@@ -5,14 +5,15 @@
 //! later tasks and the requester's closing message. The request resolves when its last task is
 //! done.
 
-use super::{Package, fill, read_package};
+use super::{CatalogAnswer, Package, fill, read_package};
 use crate::kernel::error::{found, invalid};
 use crate::tickets::create::{Prepared, Preset};
 use crate::{App, AppError, AppResult, NewTicketInput};
 use orion_domain::catalog::{Form, Value};
 use orion_domain::{Actor, FieldErrors, ResolutionCode, Role, Timestamp, UserId};
 use orion_store::Conn;
-use orion_store::catalog::{self as store, TaskRow};
+use orion_store::catalog::{self as store, RequestRow, TaskRow};
+use orion_store::tickets::TicketView;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -214,6 +215,11 @@ fn task_view(row: &TaskRow, def: Option<&TaskTemplate>, number: Option<String>) 
 /// A request's tasks as its views show them.
 pub(super) async fn tasks_view(c: &mut Conn<'_>, request_id: i64, package: &Package) -> AppResult<Vec<TaskView>> {
     let rows = store::tasks_of(c, request_id).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let answers = store::answers_of(c, request_id).await?;
+    let vals = values(&package.form, &answers, &rows);
     let mut out = Vec::new();
     for r in &rows {
         let number = match r.task_ticket_id {
@@ -223,12 +229,75 @@ pub(super) async fn tasks_view(c: &mut Conn<'_>, request_id: i64, package: &Pack
         let def = package.tasks.iter().find(|t| t.key == r.task_key);
         let mut v = task_view(r, def, number);
         if let Some(d) = def {
-            let answers = store::answers_of(c, request_id).await?;
-            v.title = fill(&d.title, &values(&package.form, &answers, &rows));
+            v.title = fill(&d.title, &vals);
         }
         out.push(v);
     }
     Ok(out)
+}
+
+/// The waiting tasks whose earlier tasks are all done.
+fn ready_tasks(rows: &[TaskRow], package: &Package) -> Vec<TaskRow> {
+    let done: Vec<&str> = rows.iter().filter(|r| r.state == "done").map(|r| r.task_key.as_str()).collect();
+    rows.iter()
+        .filter(|r| r.state == "waiting")
+        .filter(|r| {
+            package
+                .tasks
+                .iter()
+                .find(|d| d.key == r.task_key)
+                .is_some_and(|d| d.after.iter().all(|a| done.contains(&a.as_str())))
+        })
+        .cloned()
+        .collect()
+}
+
+/// What a request's finished tasks recorded, one "- label: value" line each.
+fn earlier_outputs(rows: &[TaskRow], package: &Package) -> Vec<String> {
+    rows.iter()
+        .filter(|x| x.state == "done")
+        .flat_map(|x| serde_json::from_str::<BTreeMap<String, String>>(&x.outputs).unwrap_or_default())
+        .map(|(k, v)| {
+            let label = package
+                .tasks
+                .iter()
+                .flat_map(|t| t.outputs.iter())
+                .find(|o| o.key == k)
+                .map(|o| o.label.clone())
+                .unwrap_or(k);
+            format!("- {label}: {v}")
+        })
+        .collect()
+}
+
+/// A task ticket's description: the template's text filled in, the request it serves, the
+/// answers it reads and what earlier tasks recorded.
+fn task_body(
+    d: &TaskTemplate,
+    (t, req): (&TicketView, &RequestRow),
+    vals: &BTreeMap<String, Value>,
+    shown: &[CatalogAnswer],
+    earlier: &[String],
+) -> String {
+    let mut body = fill(&d.description, vals).trim().to_string();
+    body.push_str(&format!(
+        "\n\nFor {} “{}” ({}), requested by {}.",
+        t.number, t.title, req.item_name, t.requester_name
+    ));
+    let lines: Vec<String> = shown
+        .iter()
+        .filter(|a| d.reads.is_empty() || d.reads.contains(&a.key))
+        .map(|a| format!("- {}: {}", a.label, a.text))
+        .collect();
+    if !lines.is_empty() {
+        body.push_str("\n\n");
+        body.push_str(&lines.join("\n"));
+    }
+    if !earlier.is_empty() {
+        body.push_str("\n\nRecorded by earlier tasks:\n");
+        body.push_str(&earlier.join("\n"));
+    }
+    body
 }
 
 impl App {
@@ -241,69 +310,26 @@ impl App {
 
     async fn open_ready_tasks(&self, request_id: i64) -> AppResult<()> {
         // What to open, read first: a task ticket goes through the one creation path.
-        let (req_ticket, package, ready, text) = {
+        let (req_ticket, ready, text) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
             let t = orion_store::tickets::get(&mut c, request_id).await?;
             let Some(req) = store::request_of(&mut c, request_id).await? else { return Ok(()) };
             let package = read_package(&req.package)?;
             let rows = store::tasks_of(&mut c, request_id).await?;
-            let done: Vec<&str> = rows.iter().filter(|r| r.state == "done").map(|r| r.task_key.as_str()).collect();
-            let ready: Vec<TaskRow> = rows
-                .iter()
-                .filter(|r| r.state == "waiting")
-                .filter(|r| {
-                    package
-                        .tasks
-                        .iter()
-                        .find(|d| d.key == r.task_key)
-                        .is_some_and(|d| d.after.iter().all(|a| done.contains(&a.as_str())))
-                })
-                .cloned()
-                .collect();
+            let ready = ready_tasks(&rows, &package);
             let answers = store::answers_of(&mut c, request_id).await?;
             let vals = values(&package.form, &answers, &rows);
             let shown = super::answers_in_order(&package, &answers);
+            let earlier = earlier_outputs(&rows, &package);
             let mut text = BTreeMap::new();
             for r in &ready {
                 let Some(d) = package.tasks.iter().find(|d| d.key == r.task_key) else { continue };
-                let mut body = fill(&d.description, &vals).trim().to_string();
-                body.push_str(&format!(
-                    "\n\nFor {} “{}” ({}), requested by {}.",
-                    t.number, t.title, req.item_name, t.requester_name
-                ));
-                let lines: Vec<String> = shown
-                    .iter()
-                    .filter(|a| d.reads.is_empty() || d.reads.contains(&a.key))
-                    .map(|a| format!("- {}: {}", a.label, a.text))
-                    .collect();
-                if !lines.is_empty() {
-                    body.push_str("\n\n");
-                    body.push_str(&lines.join("\n"));
-                }
-                let earlier: Vec<String> = rows
-                    .iter()
-                    .filter(|x| x.state == "done")
-                    .flat_map(|x| serde_json::from_str::<BTreeMap<String, String>>(&x.outputs).unwrap_or_default())
-                    .map(|(k, v)| {
-                        let label = package
-                            .tasks
-                            .iter()
-                            .flat_map(|t| t.outputs.iter())
-                            .find(|o| o.key == k)
-                            .map(|o| o.label.clone())
-                            .unwrap_or(k);
-                        format!("- {label}: {v}")
-                    })
-                    .collect();
-                if !earlier.is_empty() {
-                    body.push_str("\n\nRecorded by earlier tasks:\n");
-                    body.push_str(&earlier.join("\n"));
-                }
+                let body = task_body(d, (&t, &req), &vals, &shown, &earlier);
                 let title: String = fill(&d.title, &vals).chars().take(crate::kernel::limits::TITLE_MAX).collect();
                 text.insert(r.task_key.clone(), (title, body, d.group.clone()));
             }
-            (t, package, ready, text)
+            (t, ready, text)
         };
         if ready.is_empty() || matches!(req_ticket.state.as_str(), "resolved" | "closed") {
             return Ok(());
@@ -313,7 +339,6 @@ impl App {
             let u = orion_store::users::get(&mut r.conn(), req_ticket.created_by).await?;
             Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? }
         };
-        let _ = package;
         let mut planned = Vec::new();
         for r in &ready {
             let Some((title, body, group)) = text.get(&r.task_key) else { continue };
@@ -342,9 +367,9 @@ impl App {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut c = tx.conn();
+        // Another worker may have opened some meanwhile.
+        let current = store::tasks_of(&mut c, request_id).await?;
         for (mut row, p) in planned {
-            // Another worker may have opened it meanwhile.
-            let current = store::tasks_of(&mut c, request_id).await?;
             if current.iter().find(|x| x.task_key == row.task_key).is_none_or(|x| x.state != "waiting") {
                 continue;
             }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::sql::Sql;
-use crate::{Conn, Result, StoreError, fetch_all_sql, with_conn};
+use crate::{Conn, Result, fetch_all_sql, with_conn};
 
 // ---------------------------------------------------------------- inventory data
 
@@ -153,7 +153,7 @@ pub async fn delete_token(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM inventory_token WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// The token with this hash, counted as used now.

@@ -1,6 +1,6 @@
 //! Software licences and their seat assignments.
 
-use crate::{Conn, Result, StoreError, with_conn};
+use crate::{Conn, Result, with_conn};
 
 // ---------------------------------------------------------------- licences
 
@@ -87,14 +87,14 @@ pub async fn update_licence(conn: &mut Conn<'_>, id: i64, l: &LicenceFields<'_>,
         .await
         .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn delete_licence(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM licence WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn get_licence(conn: &mut Conn<'_>, id: i64) -> Result<LicenceRow> {
@@ -167,7 +167,7 @@ pub async fn unassign(conn: &mut Conn<'_>, licence_id: i64, id: i64) -> Result<(
             .await
             .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 pub async fn assignments(conn: &mut Conn<'_>, licence_id: i64) -> Result<Vec<AssignmentRow>> {

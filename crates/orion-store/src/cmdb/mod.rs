@@ -2,7 +2,7 @@
 //! installed software, licences and inventory tokens.
 
 use crate::sql::{Bind, Sql};
-use crate::{Conn, Result, StoreError, fetch_all_sql, with_conn};
+use crate::{Conn, Result, fetch_all_sql, with_conn};
 use orion_domain::asset::{CI_TYPES, STATES};
 
 /// A configuration item as stored, with the name and e-mail of the user holding it.
@@ -316,7 +316,7 @@ pub async fn delete(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM ci WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 mod inventory;
@@ -431,7 +431,7 @@ pub async fn delete_relation(conn: &mut Conn<'_>, id: i64) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query("DELETE FROM ci_relation WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// Every relation a CI takes part in, either side.
@@ -488,7 +488,7 @@ pub async fn unlink_ticket(conn: &mut Conn<'_>, ticket_id: i64, ci_id: i64) -> R
             .await
             .map(|r| r.rows_affected())
     })?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    crate::one_row(n)
 }
 
 /// The CIs a ticket names.

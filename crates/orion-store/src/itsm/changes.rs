@@ -162,34 +162,8 @@ pub async fn calendar(conn: &mut Conn<'_>, from: i64, to: i64, limit: i64) -> Re
 
 // ---------------------------------------------------------------- approvals
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApprovalRow {
-    pub id: i64,
-    pub change_id: i64,
-    pub round: i64,
-    pub user_id: i64,
-    pub user_email: String,
-    pub user_name: String,
-    pub decision: Option<String>,
-    pub comment: String,
-    pub decided_at: Option<i64>,
-}
-
-pub async fn insert_approver(conn: &mut Conn<'_>, change_id: i64, round: i64, user_id: i64) -> Result<()> {
-    with_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO approval (ticket_id, round, user_id) VALUES ($1, $2, $3)
-             ON CONFLICT (ticket_id, round, user_id) DO NOTHING",
-        )
-        .bind(change_id)
-        .bind(round)
-        .bind(user_id)
-        .execute(c)
-        .await
-        .map(|_| ())
-    })?;
-    Ok(())
-}
+// Who is asked and what they decided is `crate::approvals`, which changes share with catalog
+// requests; what is a change's alone is here.
 
 /// Forgets the approvers nominated before approval was asked (round 0).
 pub async fn clear_nominees(conn: &mut Conn<'_>, change_id: i64) -> Result<()> {
@@ -201,50 +175,6 @@ pub async fn clear_nominees(conn: &mut Conn<'_>, change_id: i64) -> Result<()> {
             .map(|_| ())
     })?;
     Ok(())
-}
-
-/// The approvers of a change, every round, by round then name.
-pub async fn approvals_of(conn: &mut Conn<'_>, change_id: i64) -> Result<Vec<ApprovalRow>> {
-    Ok(with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT a.id, a.ticket_id AS change_id, a.round, a.user_id, u.email AS user_email, u.name AS user_name,
-                    a.decision, a.comment, a.decided_at
-             FROM approval a JOIN app_user u ON u.id = a.user_id
-             WHERE a.ticket_id = $1 ORDER BY a.round, u.name, a.id",
-        )
-        .bind(change_id)
-        .fetch_all(c)
-        .await
-    })?)
-}
-
-/// Records one approver's decision in the current round; `NotFound` if they are not an undecided
-/// approver of it.
-pub async fn decide(
-    conn: &mut Conn<'_>,
-    change_id: i64,
-    round: i64,
-    user_id: i64,
-    decision: &str,
-    comment: &str,
-    now: i64,
-) -> Result<()> {
-    let n = with_conn!(conn, |c| {
-        sqlx::query(
-            "UPDATE approval SET decision = $4, comment = $5, decided_at = $6, via = 'console'
-             WHERE ticket_id = $1 AND round = $2 AND user_id = $3 AND decision IS NULL",
-        )
-        .bind(change_id)
-        .bind(round)
-        .bind(user_id)
-        .bind(decision)
-        .bind(comment)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    one_row(n)
 }
 
 /// The changes waiting for `user_id`'s decision in their current round, oldest first.

@@ -1,12 +1,8 @@
 //! Problems and changes: what a PRB or CHG ticket has beyond the ticket core, the incidents they
 //! are linked to, recurring-incident proposals, approvals, tasks, templates and freeze periods.
 
-use crate::{Conn, Result, StoreError, with_conn};
+use crate::{Conn, Result, one_row, with_conn};
 use orion_domain::change::{CHANGE_PHASES, PROBLEM_PHASES};
-
-fn one_row(n: u64) -> Result<()> {
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-}
 
 mod changes;
 

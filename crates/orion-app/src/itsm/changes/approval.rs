@@ -2,6 +2,7 @@
 
 use super::*;
 use orion_domain::TicketEvent;
+use orion_store::approvals;
 
 impl App {
     /// An approver's decision in the current round. When the round is decided, a change waiting
@@ -25,16 +26,11 @@ impl App {
         if r.approval.as_deref() != Some("pending") || change_is_final(&r.phase) && r.change_type != "emergency" {
             return Err(AppError::Conflict(format!("{} is not waiting for approval", t.number)));
         }
-        match store::decide(&mut c, r.ticket_id, r.approval_round, actor.id.0, decision, &comment, now).await {
-            Err(orion_store::StoreError::NotFound) => {
-                return Err(AppError::Forbidden(format!(
-                    "you are not an approver of {} who has yet to decide",
-                    t.number
-                )));
-            }
-            other => other?,
-        }
-        let round: Vec<_> = store::approvals_of(&mut c, r.ticket_id)
+        let Some(mine) = approvals::undecided(&mut c, r.ticket_id, r.approval_round, actor.id.0).await? else {
+            return Err(AppError::Forbidden(format!("you are not an approver of {} who has yet to decide", t.number)));
+        };
+        approvals::decide(&mut c, mine.id, (decision, &comment, "console"), now).await?;
+        let round: Vec<_> = approvals::of_ticket(&mut c, r.ticket_id)
             .await?
             .into_iter()
             .filter(|a| a.round == r.approval_round)
@@ -124,7 +120,7 @@ impl App {
 /// Opens a new approval round with the nominated approvers and the CAB group's members.
 pub(super) async fn open_round(c: &mut Conn<'_>, r: &mut ChangeRow) -> AppResult<Vec<i64>> {
     let mut who: Vec<i64> =
-        store::approvals_of(c, r.ticket_id).await?.into_iter().filter(|a| a.round == 0).map(|a| a.user_id).collect();
+        approvals::of_ticket(c, r.ticket_id).await?.into_iter().filter(|a| a.round == 0).map(|a| a.user_id).collect();
     if let Some(g) = r.cab_group_id {
         for id in orion_store::groups::member_ids(c, g).await? {
             let u = orion_store::users::get(c, id).await?;
@@ -139,7 +135,7 @@ pub(super) async fn open_round(c: &mut Conn<'_>, r: &mut ChangeRow) -> AppResult
     r.approval_round += 1;
     r.approval = Some("pending".into());
     for id in &who {
-        store::insert_approver(c, r.ticket_id, r.approval_round, *id).await?;
+        approvals::ask(c, r.ticket_id, r.approval_round, *id, None).await?;
     }
     Ok(who)
 }

@@ -367,7 +367,7 @@ fn answers(r: &ChangeRow) -> Option<RiskAnswers> {
 
 pub(crate) async fn view(c: &mut Conn<'_>, actor: &Actor, t: TicketView) -> AppResult<Change> {
     let r = store::get_change(c, t.id).await?;
-    let approvals = store::approvals_of(c, t.id).await?;
+    let approvals = orion_store::approvals::of_ticket(c, t.id).await?;
     let tasks = store::tasks_of(c, t.id).await?;
     let mut caused = store::caused_by(c, t.id).await?;
     // The incidents it caused that are restricted to a group the reader is not in stay unnamed.
@@ -659,7 +659,7 @@ impl App {
         r.ticket_id = written.id;
         store::insert_change(&mut c, &r).await?;
         for id in nominated.unwrap_or_default() {
-            store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
+            orion_store::approvals::ask(&mut c, r.ticket_id, 0, id, None).await?;
         }
         let t = orion_store::tickets::get(&mut c, written.id).await?;
         let out = view(&mut c, actor, t).await?;
@@ -715,7 +715,7 @@ impl App {
         if let Some(ids) = nominated {
             orion_store::itsm::clear_nominees(&mut c, r.ticket_id).await?;
             for id in ids {
-                store::insert_approver(&mut c, r.ticket_id, 0, id).await?;
+                orion_store::approvals::ask(&mut c, r.ticket_id, 0, id, None).await?;
             }
         }
         let entry = Entry {
