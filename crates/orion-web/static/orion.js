@@ -191,3 +191,24 @@
       });
   });
 })();
+
+// Forms the server re-renders as answers change (data-live-form, the catalog's): what was typed
+// while the server's answer was on its way is never overwritten. An answer that arrives after
+// the form changed is dropped; leaving the field that changed asks again, with everything.
+(function () {
+  "use strict";
+  function values(form) { return new URLSearchParams(new FormData(form)).toString(); }
+  function liveForm(ev) {
+    var d = ev.detail || {};
+    var elt = (d.requestConfig && d.requestConfig.elt) || d.elt;
+    return elt && elt.hasAttribute && elt.hasAttribute("data-live-form") ? elt : null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (ev) {
+    var form = liveForm(ev);
+    if (form) form.setAttribute("data-sent", values(form));
+  });
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var form = liveForm(ev);
+    if (form && form.getAttribute("data-sent") !== values(form)) ev.detail.shouldSwap = false;
+  });
+})();

@@ -182,6 +182,21 @@ impl Browser {
         self.post(&format!("/element/{id}/value"), json!({ "text": text })).await;
     }
 
+    /// Fills a field of a form the server re-renders as it changes (the catalog's): the field
+    /// may be replaced between finding and typing, so it types again until the field holds it.
+    pub(crate) async fn fill_live(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let check = format!("var e = document.querySelector({css:?}); return e ? e.value : null;");
+        loop {
+            self.fill(css, text).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if self.script(&check).await == json!(text) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{css} never kept {text:?}");
+        }
+    }
+
     pub(crate) async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
         self.get(&format!("/element/{id}/text")).await.as_str().unwrap_or_default().to_string()

@@ -15,7 +15,8 @@ engine_tests!(
     the_shipped_examples_import,
     an_admin_builds_and_publishes_an_item_in_the_console,
     an_approval_chain_is_decided_by_link_by_reply_and_by_timeout,
-    an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_their_outputs
+    an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_their_outputs,
+    a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link
 );
 
 struct Desk {
@@ -964,4 +965,84 @@ async fn an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_
     let closing = to_ann.iter().find(|(s, _)| s.contains("Resolved")).expect("the closing mail");
     assert!(closing.1.contains("sign in as ann.b and open \\\\files\\finance"), "{}", closing.1);
     assert!(!to_ann.iter().any(|(s, _)| s.contains("TSK")), "no mail about the tasks: {to_ann:?}");
+}
+
+/// The requester's day in a real browser: the laptop form grows its developer section when
+/// "Software development" is picked, refuses a bad answer at its question with everything typed
+/// kept, and logs the request; the manager approves it from the link in the mail the real SMTP
+/// sink received, signed out; the requester then sees who approved and who is asked next.
+async fn a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link(engine: Engine) {
+    if !crate::mail_servers::have_smtp_sink() {
+        return;
+    }
+    let Some((d, laptop, _mia, _lea)) = approval_desk(engine).await else { return };
+    let t = &d.t;
+    let Some(b) = crate::browser::Browser::start(t).await else { return };
+    let (sink, worker, _certs) = crate::mail_servers::relay(t);
+    const PW: &str = "correct horse battery staple";
+    t.app.set_password("ann@example.com", PW.into()).await.unwrap();
+
+    b.sign_in("ann@example.com", PW).await;
+    b.goto("/portal/catalog").await;
+    b.click(&format!("a[href='/portal/catalog/{laptop}']")).await;
+    b.find("#a-role-1").await;
+    assert!(!b.exists("#a-ram_gb").await, "the developer section shows only for developers");
+    // Picking "Software development" asks the server for the form again: the section appears.
+    b.click("#a-role-2").await;
+    b.find("#a-ram_gb").await;
+    b.fill_live("#a-employee_number", "12345").await;
+    b.fill_live("#a-ram_gb", "32").await;
+    b.click("button[name=send]").await;
+    // Refused: the message sits at the question it is about, and what was typed is still there.
+    let refused = b.wait_text("#q-employee_number", "E12345").await;
+    assert!(refused.contains("Employee number"), "{refused}");
+    assert!(b.exists("#err-employee_number").await);
+    assert_eq!(b.script("return document.getElementById('a-employee_number').value").await, json!("12345"));
+    assert_eq!(b.script("return document.getElementById('a-ram_gb').value").await, json!("32"));
+    // More than 16 GB needs a reason, asked for at its own question.
+    assert!(b.exists("#err-justification").await, "{}", b.source().await);
+    let (_, mine) = t.get(&d.ann, "/api/v1/tickets?limit=10").await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0, "nothing is logged while answers are refused");
+
+    b.fill_live("#a-employee_number", "E12345").await;
+    b.fill_live("#a-justification", "Android builds need the memory").await;
+    b.click("button[name=send]").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !b.url().await.contains("/portal/tickets/") {
+        assert!(std::time::Instant::now() < deadline, "never logged: {}", b.source().await);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let number = b.url().await.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    b.wait_text("#approval-steps", "Manager approval").await;
+    assert_eq!(state_of(t, &d.ann, &number).await.0, "pending/approval");
+
+    // Mia approves from her mail, without signing in.
+    worker.run_due().await.unwrap();
+    let mails = approval_mails(&sink, "mia@example.com");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].0.contains(&number), "{}", mails[0].0);
+    b.sign_out().await;
+    b.goto(&mails[0].1).await;
+    let card = b.text("main").await;
+    assert!(card.contains("E12345") && card.contains("Android builds need the memory"), "{card}");
+    b.click("#decide button[value=approve]").await;
+    b.wait_text("main", "approved").await;
+    let (state, approval) = state_of(t, &d.ann, &number).await;
+    assert_eq!(state, "pending/approval", "32 GB also needs Desktop Support");
+    let first = &approval["steps"][0]["approvers"][0];
+    assert_eq!(
+        (first["email"].as_str(), first["decision"].as_str(), first["via"].as_str()),
+        (Some("mia@example.com"), Some("approved"), Some("link"))
+    );
+    assert_eq!(approval["steps"][1]["approvers"][0]["email"], "lea@example.com");
+    // Opening the used link again decides nothing.
+    b.goto(&mails[0].1).await;
+    b.wait_text("main", "used").await;
+    assert!(!b.exists("#decide").await);
+
+    // Ann sees it on the portal: approved by Mia by the mailed link, Desktop Support asked next.
+    b.sign_in("ann@example.com", PW).await;
+    b.goto(&format!("/portal/tickets/{number}")).await;
+    let steps = b.wait_text("#approval-steps", "by the mailed link").await;
+    assert!(steps.contains("Desktop Support") && steps.contains("not decided yet"), "{steps}");
 }
