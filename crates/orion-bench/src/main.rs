@@ -37,6 +37,8 @@ enum Cli {
     Recurrence(recurrence_bench::RecurrenceArgs),
     /// Seed N people, time building their lookup index and the caller type-ahead (scripts/bench-people)
     People(people_bench::PeopleArgs),
+    /// Seed N catalog items, time the portal's catalog pages and 40-question submissions (scripts/bench-catalog)
+    Catalog(catalog_bench::CatalogArgs),
     /// A webhook receiver and mail relay that count what they get (for `http --admin-token`)
     Sink(sink::SinkArgs),
 }
@@ -348,6 +350,7 @@ impl Samples {
 
 mod alert_bench;
 mod asset_bench;
+mod catalog_bench;
 mod lists_bench;
 mod mail_bench;
 mod people_bench;
@@ -370,6 +373,7 @@ async fn main() -> Result<()> {
         Cli::Recurrence(a) => return recurrence_bench::run(a).await,
         Cli::People(a) => return people_bench::run(a).await,
         Cli::Lists(a) => return lists_bench::run(a).await,
+        Cli::Catalog(a) => return catalog_bench::run(a).await,
         Cli::Sink(a) => return sink::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);

@@ -132,11 +132,21 @@ pub async fn list_items(
     Ok(crate::fetch_all_sql!(conn, ItemRow, &sql)?)
 }
 
-/// The items most requested first (the portal's order), at most `limit`.
-pub async fn popular_items(conn: &mut Conn<'_>, f: &ItemFilter<'_>, limit: i64) -> Result<Vec<ItemRow>> {
+/// The items most requested first (the portal's order), then by name; after `after` (the
+/// requests and name key of the previous page's last item), at most `limit`.
+pub async fn popular_items(
+    conn: &mut Conn<'_>,
+    f: &ItemFilter<'_>,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<ItemRow>> {
     let mut sql = Sql::new(ITEM_COLS);
     sql.push(" WHERE 1 = 1");
     push_filter(&mut sql, f);
+    if let Some((requested, key)) = after {
+        sql.push(" AND (requested < ").bind_i64(requested);
+        sql.push(" OR (requested = ").bind_i64(requested).push(" AND name_key > ").bind_text(key).push("))");
+    }
     sql.push(" ORDER BY requested DESC, name_key LIMIT ").bind_i64(limit);
     Ok(crate::fetch_all_sql!(conn, ItemRow, &sql)?)
 }

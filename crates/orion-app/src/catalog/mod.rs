@@ -262,17 +262,25 @@ fn read_package(json: &str) -> AppResult<Package> {
 }
 
 /// Encodes a name key as a cursor (hex, so any name fits a URL).
-fn name_cursor(key: &str) -> String {
-    key.bytes().map(|b| format!("{b:02x}")).collect()
+/// A page's cursor: the name key of its last item (by name), or its requests and name key (most
+/// requested first), as hex.
+fn item_cursor((requested, key): &(i64, String), popular: bool) -> String {
+    let text = if popular { format!("{requested}\u{0}{key}") } else { key.clone() };
+    text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_name_cursor(c: &str) -> AppResult<String> {
+fn parse_item_cursor(c: &str, popular: bool) -> AppResult<(i64, String)> {
     let bad = || invalid("cursor", "not a cursor this list gave");
     if !c.len().is_multiple_of(2) || c.len() > 800 {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(&c[i..i + 2], 16).ok()).collect();
-    String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())
+    let text = String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())?;
+    if !popular {
+        return if text.contains('\u{0}') { Err(bad()) } else { Ok((0, text)) };
+    }
+    let (n, key) = text.split_once('\u{0}').ok_or_else(bad)?;
+    Ok((n.parse().map_err(|_| bad())?, key.to_string()))
 }
 
 /// An answer given through the API as the text values the form engine reads.
@@ -502,11 +510,7 @@ impl App {
             Some("popular") => true,
             Some(_) => return Err(invalid("order", "must be popular or name")),
         };
-        let cursor = q.cursor.as_deref().filter(|c| !c.is_empty());
-        if popular && cursor.is_some() {
-            return Err(invalid("cursor", "the popular order has one page; leave the cursor out"));
-        }
-        let after = cursor.map(parse_name_cursor).transpose()?;
+        let after = q.cursor.as_deref().filter(|c| !c.is_empty()).map(|c| parse_item_cursor(c, popular)).transpose()?;
         let words: Vec<String> = q.q.as_deref().unwrap_or("").split_whitespace().take(8).map(str::to_string).collect();
         let admin = actor.can_administer();
         let filter = store::ItemFilter {
@@ -518,28 +522,29 @@ impl App {
         let mut c = r.conn();
         let config = self.config(&mut c).await?;
         let mut items = Vec::new();
-        let mut cursor = after;
+        // Where the page starts: the requests and name key of the last item read before it.
+        let mut pos = after;
         let mut next_cursor = None;
         // Items offered to others are skipped, so a page may take more than one read.
         'pages: for _ in 0..20 {
             let rows = if popular {
-                store::popular_items(&mut c, &filter, crate::kernel::paging::PAGE_MAX).await?
+                let at = pos.as_ref().map(|(n, k)| (*n, k.as_str()));
+                store::popular_items(&mut c, &filter, at, limit + 1).await?
             } else {
-                store::list_items(&mut c, &filter, cursor.as_deref(), limit + 1).await?
+                store::list_items(&mut c, &filter, pos.as_ref().map(|(_, k)| k.as_str()), limit + 1).await?
             };
-            let last_page = popular || rows.len() as i64 <= limit;
+            let last_page = rows.len() as i64 <= limit;
             for row in rows {
+                let here = (row.requested, store::name_key(&row.name));
                 if !self.may_request(&mut c, actor, &row).await? {
-                    cursor = Some(store::name_key(&row.name));
+                    pos = Some(here);
                     continue;
                 }
                 if items.len() as i64 == limit {
-                    if !popular {
-                        next_cursor = cursor.as_deref().map(name_cursor);
-                    }
+                    next_cursor = pos.as_ref().map(|p| item_cursor(p, popular));
                     break 'pages;
                 }
-                cursor = Some(store::name_key(&row.name));
+                pos = Some(here);
                 let published = published(&mut c, &row).await?;
                 items.push(self.item_view(&config, row, published, admin)?);
             }
@@ -1107,12 +1112,18 @@ mod tests {
     }
 
     #[test]
-    fn name_cursors_go_both_ways() {
+    fn item_cursors_go_both_ways() {
         for name in ["new laptop", "Zugang für Ännchen", ""] {
-            assert_eq!(parse_name_cursor(&name_cursor(name)).unwrap(), name);
+            let by_name = (0, name.to_string());
+            assert_eq!(parse_item_cursor(&item_cursor(&by_name, false), false).unwrap(), by_name);
+            let popular = (17, name.to_string());
+            assert_eq!(parse_item_cursor(&item_cursor(&popular, true), true).unwrap(), popular);
+            // A cursor of one order is refused by the other.
+            assert!(parse_item_cursor(&item_cursor(&popular, true), false).is_err());
+            assert!(parse_item_cursor(&item_cursor(&by_name, false), true).is_err());
         }
-        assert!(parse_name_cursor("zz").is_err());
-        assert!(parse_name_cursor("abc").is_err());
+        assert!(parse_item_cursor("zz", false).is_err());
+        assert!(parse_item_cursor("abc", false).is_err());
     }
 
     #[test]

@@ -446,6 +446,30 @@ async fn a_requester_asks_from_the_portal_with_or_without_javascript(engine: Eng
     let number = done.location.trim_start_matches("/portal/tickets/");
     let agent_page = desk_web.get(&format!("/agent/tickets/{number}")).await;
     assert!(agent_page.body.contains("id=\"catalog-answers\"") && agent_page.body.contains("Software development"));
+
+    // A big catalog is shown a page at a time, most requested first: the rest is one link away.
+    for i in 0..60 {
+        let (s, b) = t
+            .post(
+                &d.admin,
+                "/api/v1/catalog/items",
+                json!({"name": format!("Adapter {i:02}"), "category": "Hardware", "publish": true,
+                       "package": {"form": {"sections": [{"title": "Which", "questions": [
+                           {"key": "which", "label": "Which adapter", "kind": "short_text"}]}]}}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let first = w.get("/portal/catalog?category=Hardware").await;
+    assert!(first.body.contains("New laptop"), "the requested item comes first");
+    let tiles = |body: &str| body.matches("<li data-row class=\"card tile").count();
+    assert_eq!(tiles(&first.body), 60, "one page");
+    let at = first.body.find("/portal/catalog?cursor=").expect("a link to the next page");
+    let next = first.body[at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(next.contains("category=Hardware"), "{next}");
+    let second = w.get(&next).await;
+    assert_eq!(tiles(&second.body), 1, "{}", second.body);
+    assert!(!second.body.contains("/portal/catalog?cursor="), "the last page links no further");
 }
 
 async fn the_shipped_examples_import(engine: Engine) {

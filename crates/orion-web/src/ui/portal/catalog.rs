@@ -39,6 +39,8 @@ struct CatalogPage {
     category: String,
     categories: Vec<(String, i64)>,
     tiles: Vec<Tile>,
+    /// The next page's cursor, when there are more items than one page shows.
+    next: Option<String>,
 }
 
 /// "Usually within 16 business hours", from the SLA's resolution target.
@@ -57,10 +59,11 @@ async fn catalog(State(s): State<AppState>, user: WebUser, Query(q): Query<HashM
         q: (!text.is_empty()).then(|| text.clone()),
         category: (!category.is_empty()).then(|| category.clone()),
         order: Some("popular".into()),
-        ..CatalogQuery::default()
+        cursor: q.get("cursor").filter(|c| !c.is_empty()).cloned(),
+        limit: Some(60),
     };
-    let items = match s.app.catalog_items(&user.actor, &query).await {
-        Ok(p) => p.items,
+    let (items, next) = match s.app.catalog_items(&user.actor, &query).await {
+        Ok(p) => (p.items, p.next_cursor),
         Err(e) => return error_page(Some(&user), &e),
     };
     let categories = s.app.catalog_categories(&user.actor).await.unwrap_or_default();
@@ -83,6 +86,7 @@ async fn catalog(State(s): State<AppState>, user: WebUser, Query(q): Query<HashM
         category,
         categories,
         tiles,
+        next,
     })
 }
 
