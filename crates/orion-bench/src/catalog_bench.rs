@@ -69,7 +69,8 @@ fn small_package(i: usize) -> Value {
 }
 
 /// The 40-question form: four sections of ten questions of every answerable kind, the last two
-/// sections shown only for some answers, and answers that satisfy every rule.
+/// sections shown only for some answers (shown by the defaults, so the page has all 40), and
+/// answers that satisfy every rule.
 fn big_package() -> (Value, Value) {
     let mut sections = Vec::new();
     let mut answers = serde_json::Map::new();
@@ -87,7 +88,7 @@ fn big_package() -> (Value, Value) {
                 3 => (json!({"kind": "email"}), json!("someone@example.com")),
                 4 => (json!({"kind": "date"}), json!("2027-01-15")),
                 5 => (
-                    json!({"kind": "choice", "required": true,
+                    json!({"kind": "choice", "required": true, "default": "b",
                            "choices": [{"value": "a", "label": "First"}, {"value": "b", "label": "Second"}, {"value": "c", "label": "Third"}]}),
                     json!("b"),
                 ),

@@ -4,7 +4,7 @@ pub mod textgen;
 
 use crate::{
     App, AppError, AppResult, CategoryInput, EscalateInput, GroupInput, NewTicketInput, NewUserInput, ReasonInput,
-    ResolveInput, TicketPatch,
+    ResolveInput, TicketPatch, UserPatch,
 };
 use orion_domain::{Actor, Role, UserId};
 use orion_store::{settings, users};
@@ -20,6 +20,8 @@ pub const DEMO_PASSWORD: &str = "demo-desk-lantern";
 pub const DEMO_ADMIN: &str = "admin@demo.orion";
 pub const DEMO_AGENT: &str = "sam.l1@demo.orion";
 pub const DEMO_REQUESTER: &str = "alex.requester@demo.orion";
+/// The demo requesters' line manager (approves their catalog requests).
+pub const DEMO_MANAGER: &str = "morgan.manager@demo.orion";
 
 const GROUPS: &[(&str, i64, Option<&str>, &str)] = &[
     ("Systems & Network", 3, None, "L3 experts: servers, network, identity"),
@@ -173,18 +175,32 @@ impl App {
                 serde_json::from_str(text).map_err(|e| AppError::Internal(format!("examples/catalog/{file}: {e}")))?;
             self.import_catalog_item(&admin, item, false).await?;
         }
+        // The requesters' line manager, who approves what the catalog's chains ask a manager for.
+        self.create_user(
+            &root,
+            NewUserInput {
+                email: Some(DEMO_MANAGER.into()),
+                name: Some("Morgan Manager".into()),
+                password: Some(DEMO_PASSWORD.into()),
+                ..Default::default()
+            },
+        )
+        .await?;
         let requesters = ["alex.requester", "bea.finance", "chris.sales", "dana.hr", "eli.ops", "fay.legal"];
         for (i, r) in requesters.iter().enumerate() {
-            self.create_user(
-                &root,
-                NewUserInput {
-                    email: Some(format!("{r}@demo.orion")),
-                    name: Some(format!("{} {}", ["Alex", "Bea", "Chris", "Dana", "Eli", "Fay"][i], "Demo")),
-                    password: Some(DEMO_PASSWORD.into()),
-                    ..Default::default()
-                },
-            )
-            .await?;
+            let u = self
+                .create_user(
+                    &root,
+                    NewUserInput {
+                        email: Some(format!("{r}@demo.orion")),
+                        name: Some(format!("{} {}", ["Alex", "Bea", "Chris", "Dana", "Eli", "Fay"][i], "Demo")),
+                        password: Some(DEMO_PASSWORD.into()),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let manager = UserPatch { manager: Some(DEMO_MANAGER.into()), ..Default::default() };
+            self.update_user(&root, u.id, manager).await?;
         }
         let l1 = self.actor_for(DEMO_AGENT).await?;
         let l2 = self.actor_for("dev.l2@demo.orion").await?;

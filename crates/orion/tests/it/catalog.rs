@@ -499,6 +499,35 @@ async fn the_shipped_examples_import(engine: Engine) {
     }
     let (_, all) = t.get(&d.ann, "/api/v1/catalog/items?order=popular").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 6);
+    let id_of = |name: &str| all["items"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap()["id"].clone();
+
+    // They come with their chains and task plans: the laptop asks Ann's manager, and a dry run
+    // of a meeting room (no chain) shows its two tasks in order.
+    let (_, users) = t.get(&d.admin, "/api/v1/users?q=ann").await;
+    let ann_id = users["items"][0]["id"].clone();
+    let (s, b) = t.patch(&d.admin, &format!("/api/v1/users/{ann_id}"), json!({"manager": "sam@example.com"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let laptop = json!({"role": "office", "replaces": "no", "needed_by": "2027-01-11"});
+    let (s, req) = t
+        .post(&d.ann, &format!("/api/v1/catalog/items/{}/requests", id_of("New laptop")), json!({"answers": laptop}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    assert_eq!(req["pending_reason"], "approval", "{req}");
+    let (_, approval) = state_of(t, &d.ann, req["number"].as_str().unwrap()).await;
+    let steps: Vec<&str> = approval["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, vec!["Manager approval"], "{approval}");
+    assert_eq!(approval["steps"][0]["approvers"][0]["email"], "sam@example.com");
+    let (s, dry) = t
+        .post(
+            &d.admin,
+            &format!("/api/v1/catalog/items/{}/dry-run", id_of("Meeting room or event equipment")),
+            json!({"as_user": "ann@example.com", "published": true,
+                   "answers": {"room": "Orion 2", "starts": "2027-01-12T09:00", "hours": 2, "people": 8, "equipment": ["projector"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    let tasks: Vec<&str> = dry["tasks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(tasks, vec!["Set up equipment in Orion 2", "Collect the equipment from Orion 2"], "{dry}");
 }
 
 async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
