@@ -91,6 +91,15 @@ impl ApprovalStep {
     }
 }
 
+/// Writes a step's omitted rule and timeout action as what they mean (`any`, `remind`), so a
+/// stored or shown package names them as its schema does.
+pub(super) fn spell_out_defaults(steps: &mut [ApprovalStep]) {
+    for s in steps {
+        s.rule = s.rule().to_string();
+        s.on_timeout = s.on_timeout().to_string();
+    }
+}
+
 /// How a rule reads: "any one of them", "all of them", …
 fn rule_label(rule: &str, quorum: Option<i64>) -> String {
     match rule {

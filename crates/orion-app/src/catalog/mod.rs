@@ -258,10 +258,12 @@ fn package_json(p: &Package) -> String {
 }
 
 fn read_package(json: &str) -> AppResult<Package> {
-    serde_json::from_str(json).map_err(|e| AppError::Internal(format!("stored catalog package: {e}")))
+    let mut p: Package =
+        serde_json::from_str(json).map_err(|e| AppError::Internal(format!("stored catalog package: {e}")))?;
+    approvals::spell_out_defaults(&mut p.approvals);
+    Ok(p)
 }
 
-/// Encodes a name key as a cursor (hex, so any name fits a URL).
 /// A page's cursor: the name key of its last item (by name), or its requests and name key (most
 /// requested first), as hex.
 fn item_cursor((requested, key): &(i64, String), popular: bool) -> String {
@@ -271,7 +273,7 @@ fn item_cursor((requested, key): &(i64, String), popular: bool) -> String {
 
 fn parse_item_cursor(c: &str, popular: bool) -> AppResult<(i64, String)> {
     let bad = || invalid("cursor", "not a cursor this list gave");
-    if !c.len().is_multiple_of(2) || c.len() > 800 {
+    if !c.len().is_multiple_of(2) || c.len() > 800 || !c.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(&c[i..i + 2], 16).ok()).collect();
@@ -390,7 +392,8 @@ impl App {
                 d => audience.departments.push(d.to_string()),
             }
         }
-        let package = input.package.clone().unwrap_or_default();
+        let mut package = input.package.clone().unwrap_or_default();
+        approvals::spell_out_defaults(&mut package.approvals);
         package.form.validate("package.form", errs);
         if package.title.chars().count() > crate::kernel::limits::TITLE_MAX {
             errs.push("package.title", "is too long");
@@ -1123,6 +1126,7 @@ mod tests {
             assert!(parse_item_cursor(&item_cursor(&by_name, false), true).is_err());
         }
         assert!(parse_item_cursor("zz", false).is_err());
+        assert!(parse_item_cursor("éé", true).is_err(), "a multi-byte character is refused, not sliced");
         assert!(parse_item_cursor("abc", false).is_err());
     }
 

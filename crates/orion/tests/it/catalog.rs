@@ -500,6 +500,10 @@ async fn the_shipped_examples_import(engine: Engine) {
     let (_, all) = t.get(&d.ann, "/api/v1/catalog/items?order=popular").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 6);
     let id_of = |name: &str| all["items"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap()["id"].clone();
+    // A step that leaves its rule and timeout action out is shown with what they mean.
+    let (_, item) = t.get(&d.admin, &format!("/api/v1/catalog/items/{}", id_of("New laptop"))).await;
+    let step = &item["package"]["approvals"][1];
+    assert_eq!((step["rule"].as_str(), step["on_timeout"].as_str()), (Some("any"), Some("remind")), "{item}");
 
     // They come with their chains and task plans: the laptop asks Ann's manager, and a dry run
     // of a meeting room (no chain) shows its two tasks in order.
