@@ -174,15 +174,7 @@ async fn submit_phase(a: &CatalogArgs, item: i64, answers: &Value, conc: usize) 
             (lat, errors)
         }));
     }
-    let mut phase = Phase { ops: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
-    for w in workers {
-        let (lat, errors) = w.await?;
-        phase.ops += lat.len();
-        phase.errors += errors;
-        phase.latencies_us.extend(lat);
-    }
-    phase.elapsed = start.elapsed();
-    Ok(phase)
+    Phase::gather(workers, start).await
 }
 
 pub async fn run(a: CatalogArgs) -> Result<()> {

@@ -83,6 +83,19 @@ struct Phase {
 }
 
 impl Phase {
+    /// Waits for the workers (each returning its latencies and error count) and adds them up.
+    async fn gather(workers: Vec<tokio::task::JoinHandle<(Vec<u64>, usize)>>, start: Instant) -> Result<Phase> {
+        let mut phase = Phase { ops: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+        for w in workers {
+            let (lat, errors) = w.await?;
+            phase.ops += lat.len();
+            phase.errors += errors;
+            phase.latencies_us.extend(lat);
+        }
+        phase.elapsed = start.elapsed();
+        Ok(phase)
+    }
+
     fn row(&self, engine: &str, op: &str, conc: usize) -> String {
         let mut l = self.latencies_us.clone();
         l.sort_unstable();
@@ -204,15 +217,7 @@ async fn run_phase(url: &str, auth: &str, conc: usize, secs: u64, op: Op) -> Res
             (lat, errors)
         }));
     }
-    let mut phase = Phase { ops: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
-    for w in workers {
-        let (lat, errors) = w.await?;
-        phase.ops += lat.len();
-        phase.errors += errors;
-        phase.latencies_us.extend(lat);
-    }
-    phase.elapsed = start.elapsed();
-    Ok(phase)
+    Phase::gather(workers, start).await
 }
 
 /// Turns on the requester's acknowledgement for every logged ticket (no hourly cap, so every one is sent) and a

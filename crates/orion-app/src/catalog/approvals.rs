@@ -425,15 +425,14 @@ pub(super) async fn check_chain(
     now: i64,
     errs: &mut FieldErrors,
 ) -> AppResult<()> {
-    for (_, step) in applicable(package, values) {
-        let (who, missing) = resolve(c, config, &step, (requested_for, answers), now).await?;
-        if who.is_empty() {
+    // The designer's dry run reads the chain the same way: what it calls a problem refuses here.
+    for step in preview_chain(c, config, package, values, (requested_for, answers), now).await? {
+        if let Some(problem) = step.problem.filter(|_| step.applies) {
             errs.push(
                 "approvals",
                 format!(
-                    "this request needs approval ({}), but nobody can give it: {}; ask the service desk",
-                    step.name,
-                    missing.join("; ")
+                    "this request needs approval ({}), but nobody can give it: {problem}; ask the service desk",
+                    step.name
                 ),
             );
         }
