@@ -278,7 +278,8 @@ pub struct Hit {
 
 fn ticket_filters(sql: &mut Sql, f: &TicketSearchFilter, scope: TicketScope) {
     if let TicketScope::Requester(r) = scope {
-        sql.push(" AND t.requester_id = ").bind_i64(r);
+        // A fulfilment task is the desk's own work: its requester follows the request instead.
+        sql.push(" AND t.requester_id = ").bind_i64(r).push(" AND t.kind <> 'task'");
     }
     if let Some(k) = &f.kind {
         sql.push(" AND t.kind = ").bind_text(k.clone());

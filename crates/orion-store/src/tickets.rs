@@ -276,6 +276,8 @@ pub struct TicketFilter {
     pub group_id: Option<i64>,
     pub assignee: Option<AssigneeFilter>,
     pub requester_id: Option<i64>,
+    /// Leaves out fulfilment tasks (a requester's list: a task is the desk's own work).
+    pub hide_tasks: bool,
     /// Keyset cursor: only tickets past this id in the list's order.
     pub before_id: Option<i64>,
     /// Oldest first instead of newest first.
@@ -630,6 +632,9 @@ fn push_filters(sql: &mut Sql, f: &TicketFilter, state: Option<&str>) {
 fn push_kind(sql: &mut Sql, f: &TicketFilter) {
     if let Some(k) = &f.kind {
         sql.push(" AND kind = ").bind_text(k.clone());
+    }
+    if f.hide_tasks {
+        sql.push(" AND kind <> 'task'");
     }
 }
 

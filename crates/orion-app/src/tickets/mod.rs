@@ -115,10 +115,14 @@ pub(crate) async fn load_visible(conn: &mut Conn<'_>, actor: &Actor, number: &st
     Ok(t)
 }
 
-/// May `actor` see `t`? Requesters see their own tickets; staff see every ticket but those
+/// May `actor` see `t`? Requesters see their own tickets but not the fulfilment tasks of their
+/// requests (the desk's own work: they follow the request); staff see every ticket but those
 /// restricted to a group they are not a member of; admins see all.
 pub(crate) async fn may_see(conn: &mut Conn<'_>, actor: &Actor, t: &TicketView) -> AppResult<bool> {
     if !actor.can_view_ticket(orion_domain::UserId(t.requester_id)) {
+        return Ok(false);
+    }
+    if !actor.role.is_staff() && t.kind == orion_domain::TicketKind::Task.as_str() {
         return Ok(false);
     }
     match t.visibility_group_id {
@@ -385,6 +389,7 @@ impl App {
         }
         if actor.role == Role::Requester {
             f.requester_id = Some(actor.id.0);
+            f.hide_tasks = true;
         } else if let Some(e) = &q.requester {
             match users::find_by_email(&mut c, &e.trim().to_lowercase()).await? {
                 Some(u) => f.requester_id = Some(u.id),

@@ -14,6 +14,7 @@ engine_tests!(
     a_requester_asks_from_the_portal_with_or_without_javascript,
     the_shipped_examples_import,
     an_admin_builds_and_publishes_an_item_in_the_console,
+    an_admin_designs_a_form_in_sentences,
     an_approval_chain_is_decided_by_link_by_reply_and_by_timeout,
     an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_their_outputs,
     a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link
@@ -628,6 +629,253 @@ async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
     assert_eq!(tickets["items"], json!([]), "a dry run logs nothing");
 }
 
+async fn draft_of(t: &TestApp, admin: &str, id: &str) -> Value {
+    t.get(admin, &format!("/api/v1/catalog/items/{id}")).await.1["draft"].clone()
+}
+
+/// The item's row version as its page shows it (each designer page posts it back).
+async fn row_version(w: &mut Web, item_path: &str) -> String {
+    let page = w.get(item_path).await;
+    page.body.split("name=\"row_version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+}
+
+/// The form designer: sections, questions with rules in sentences, approval steps, tasks and
+/// routing built from labelled fields; refusals name the place in words and keep what was typed;
+/// a stale page is refused; a renamed key is renamed in the rules that name it; the item so built
+/// is asked for.
+async fn an_admin_designs_a_form_in_sentences(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    t.app.set_password("admin@example.com", "correct horse battery".into()).await.unwrap();
+    let mut w = Web::new(t);
+    assert!(w.login("admin@example.com", "correct horse battery").await.status.is_redirection());
+    let added = w.post("/admin/catalog", &[("name", "New laptop"), ("category", "Hardware"), ("icon", "laptop")]).await;
+    let item = added.location.split('?').next().unwrap().split('#').next().unwrap().to_string();
+    let id = item.rsplit('/').next().unwrap().to_string();
+
+    let v = row_version(&mut w, &item).await;
+    let r = w.post(&format!("{item}/sections/new"), &[("row_version", &v), ("title", "About you")]).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let stale = v;
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/sections/0/questions/new"),
+            &[
+                ("row_version", &v),
+                ("label", "What do you do"),
+                ("kind", "choice"),
+                ("section", "0"),
+                ("required", "on"),
+                ("choices", "developer = Software development\nOffice work"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    // A number that is not one: refused before anything is saved, what was typed kept.
+    let v = row_version(&mut w, &item).await;
+    let memory = |v: &str, max: &str| {
+        vec![
+            ("row_version".to_string(), v.to_string()),
+            ("label".into(), "Memory (GB)".into()),
+            ("kind".into(), "number".into()),
+            ("section".into(), "0".into()),
+            ("required".into(), "on".into()),
+            ("min".into(), "8".into()),
+            ("max".into(), max.to_string()),
+            ("show_match".into(), "all".into()),
+            ("show_q".into(), "what_do_you_do".into()),
+            ("show_op".into(), "equals".into()),
+            ("show_v".into(), "developer".into()),
+            ("show_q".into(), "".into()),
+            ("show_op".into(), "equals".into()),
+            ("show_v".into(), "".into()),
+        ]
+    };
+    let form = memory(&v, "lots");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = w.post(&format!("{item}/sections/0/questions/new"), &pairs).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("Largest number: “lots” is not a number") && r.body.contains("value=\"lots\""),
+        "{}",
+        r.body
+    );
+    let form = memory(&v, "128");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = w.post(&format!("{item}/sections/0/questions/new"), &pairs).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let p = draft_of(t, &d.admin, &id).await;
+    let q = &p["form"]["sections"][0]["questions"];
+    assert_eq!(q[0]["key"], "what_do_you_do");
+    assert_eq!(
+        q[0]["choices"],
+        json!([{"value": "developer", "label": "Software development"}, {"value": "office_work", "label": "Office work"}])
+    );
+    assert_eq!((q[1]["key"].as_str(), q[1]["max"].as_f64()), (Some("memory_gb"), Some(128.0)));
+    assert_eq!(
+        q[1]["show_when"]["conditions"],
+        json!([{"question": "what_do_you_do", "op": "equals", "value": "developer"}])
+    );
+    let page = w.get(&item).await;
+    assert!(page.body.contains("shown when “What do you do” is “Software development”"), "{}", page.body);
+
+    // A page read before the last change is refused, not written over it.
+    let r = w.post(&format!("{item}/sections/new"), &[("row_version", &stale), ("title", "Late")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("changed meanwhile"), "{}", r.body);
+    // A refusal of the whole draft names the place in words.
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/sections/0/questions/new"),
+            &[("row_version", &v), ("label", "Why"), ("key", "Bad Key"), ("kind", "long_text"), ("section", "0")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Section “About you”, question “Why”, key:"), "{}", r.body);
+    // Renaming a key renames it in the rules that look at it.
+    let page = w.get(&format!("{item}/sections/0/questions/0")).await;
+    assert!(page.body.contains("value=\"what_do_you_do\""), "{}", page.body);
+    let r = w
+        .post(
+            &format!("{item}/sections/0/questions/0"),
+            &[
+                ("row_version", &v),
+                ("label", "What do you do"),
+                ("key", "role"),
+                ("kind", "choice"),
+                ("section", "0"),
+                ("required", "on"),
+                ("choices", "developer = Software development\nOffice work"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let p = draft_of(t, &d.admin, &id).await;
+    assert_eq!(p["form"]["sections"][0]["questions"][1]["show_when"]["conditions"][0]["question"], "role");
+    // Moving the memory question above the one its rule looks at is refused, in words.
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/move"),
+            &[("row_version", &v), ("what", "question"), ("section", "0"), ("at", "1"), ("dir", "up")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("question “Memory (GB)”, “shown when”, condition 1"), "{}", r.body);
+
+    // An approval step, tasks and where requests go.
+    let r = w
+        .post(
+            &format!("{item}/steps/new"),
+            &[
+                ("row_version", &v),
+                ("name", "Manager approval"),
+                ("manager", "on"),
+                ("rule", "any"),
+                ("remind_after_hours", "2"),
+                ("timeout_hours", "8"),
+                ("on_timeout", "escalate"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/tasks/new"),
+            &[
+                ("row_version", &v),
+                ("title", "Create an account"),
+                ("group", "Desktop Support"),
+                ("out_label", "Account name"),
+                ("out_key", ""),
+                ("out_required", "0"),
+                ("out_label", ""),
+                ("out_key", ""),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/tasks/new"),
+            &[
+                ("row_version", &v),
+                ("title", "Grant access to {{account_name}}"),
+                ("key", "grant"),
+                ("after", "create_an_account"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let v = row_version(&mut w, &item).await;
+    let r = w
+        .post(
+            &format!("{item}/routing"),
+            &[
+                ("row_version", &v),
+                ("title", "New laptop ({{role}})"),
+                ("assignment_group", "Desktop Support"),
+                ("impact", "2"),
+                ("next_steps", "Your manager approves, then Desktop Support prepares it."),
+            ],
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let page = w.get(&item).await;
+    for said in [
+        "Requests are titled “New laptop ({{role}})” and go to Desktop Support.",
+        "the requester&#39;s manager; any one of them approves; reminded after 2 business hours; after 8 business hours without a decision, their managers are asked too",
+        "Desktop Support; opens when the request is approved; records Account name (required)",
+        "once “Create an account” is done",
+    ] {
+        assert!(page.body.contains(said), "{said}: {}", page.body);
+    }
+    let p = draft_of(t, &d.admin, &id).await;
+    assert_eq!(p["tasks"][0]["outputs"], json!([{"key": "account_name", "label": "Account name", "required": true}]));
+    assert_eq!(p["tasks"][1]["after"], json!(["create_an_account"]));
+    assert_eq!((p["impact"].as_i64(), p["approvals"][0]["on_timeout"].as_str()), (Some(2), Some("escalate")));
+
+    // A section with questions goes only with them, when that is ticked.
+    let v = row_version(&mut w, &item).await;
+    let r = w.post(&format!("{item}/sections/new"), &[("row_version", &v), ("title", "Extras")]).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let v = row_version(&mut w, &item).await;
+    let r =
+        w.post(&format!("{item}/move"), &[("row_version", &v), ("what", "section"), ("at", "1"), ("dir", "up")]).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    assert_eq!(draft_of(t, &d.admin, &id).await["form"]["sections"][0]["title"], "Extras");
+    let v = row_version(&mut w, &item).await;
+    let r = w.post(&format!("{item}/sections/1"), &[("row_version", &v), ("remove", "1")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("still asks 2 question(s)"), "{}", r.body);
+    let r = w.post(&format!("{item}/sections/0"), &[("row_version", &v), ("remove", "1")]).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    assert_eq!(draft_of(t, &d.admin, &id).await["form"]["sections"].as_array().map(Vec::len), Some(1));
+
+    // Published, the designed form is what a requester is asked and what a request keeps.
+    let r = w.post(&format!("{item}/publish"), &[]).await;
+    assert!(r.status.is_redirection(), "{}", r.body);
+    let (_, users) = t.get(&d.admin, "/api/v1/users?q=ann").await;
+    let ann_id = users["items"][0]["id"].clone();
+    let (s, b) = t.patch(&d.admin, &format!("/api/v1/users/{ann_id}"), json!({"manager": "sam@example.com"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = t
+        .post(&d.ann, &format!("/api/v1/catalog/items/{id}/requests"), json!({"answers": {"role": "developer"}}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "memory is asked of developers: {b}");
+    let (s, b) = t
+        .post(&d.ann, &format!("/api/v1/catalog/items/{id}/requests"), json!({"answers": {"role": "office_work"}}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["title"], "New laptop (office_work)");
+    let (_, asked) = t.get(&d.ann, &format!("/api/v1/tickets/{}/catalog", b["number"].as_str().unwrap())).await;
+    assert_eq!(asked["approval"]["steps"][0]["name"], "Manager approval", "{asked}");
+}
+
 fn at(s: &str) -> orion_domain::Timestamp {
     let dt: jiff::civil::DateTime = s.parse().unwrap();
     orion_domain::Timestamp(dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond())
@@ -968,6 +1216,18 @@ async fn an_approved_request_runs_its_tasks_in_order_and_the_closing_mail_names_
     assert_eq!((tasks[0]["state"].as_str(), tasks[1]["state"].as_str()), (Some("open"), Some("waiting")), "{asked}");
     let first = tasks[0]["number"].as_str().unwrap().to_string();
     assert!(first.starts_with("TSK"), "{first}");
+    // A task is the desk's own work: the requester follows the request, and reaches the task by
+    // no route — not by its number, the list, a kind filter or a search.
+    assert_eq!(t.get(&d.ann, &format!("/api/v1/tickets/{first}")).await.0, StatusCode::NOT_FOUND);
+    for path in ["/api/v1/tickets", "/api/v1/tickets?kind=task", "/api/v1/search?q=account%20finance"] {
+        let (s, page) = t.get(&d.ann, path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {page}");
+        assert!(!page.to_string().contains("TSK"), "{path}: {page}");
+    }
+    let (_, mine) = t.get(&d.ann, "/api/v1/tickets").await;
+    assert!(mine.to_string().contains(&number), "the request itself is listed: {mine}");
+    let (_, hits) = t.get(&lea, "/api/v1/search?q=account%20finance&type=ticket").await;
+    assert!(hits.to_string().contains(&first), "staff find the task: {hits}");
     let (_, tsk) = t.get(&lea, &format!("/api/v1/tickets/{first}")).await;
     assert_eq!(
         (tsk["title"].as_str(), tsk["assignment_group"].as_str()),

@@ -1,7 +1,7 @@
 //! Admin pages for the service catalog: the items with their state, adding and importing one,
-//! and an item's page — its fields, who may ask for it, its package (edited as the JSON the
-//! catalog guide describes, shown beside it as a readable outline of the form), publishing, and
-//! export as a file.
+//! and an item's page — its fields, who may ask for it, its form, approval chain and tasks read in
+//! sentences with a link to change each part (the designer, `catalog_design`), its package as the
+//! JSON the catalog guide describes (for those who prefer it), publishing, and export as a file.
 
 use super::{admin_only, flash};
 use crate::AppState;
@@ -174,6 +174,8 @@ struct Line {
 }
 
 struct Part {
+    /// Its place in the form (the designer's links name it)
+    index: usize,
     title: String,
     when: String,
     lines: Vec<Line>,
@@ -193,6 +195,10 @@ struct ItemPage {
     outline: Vec<Part>,
     /// The approval chain as read: one line per step
     chain: Vec<Line>,
+    /// The tasks as read: one line per task
+    tasks: Vec<Line>,
+    /// Where requests go, in sentences
+    routing: Vec<String>,
     error: Option<String>,
     trial: Option<Trial>,
 }
@@ -232,7 +238,9 @@ fn outline(p: &Package) -> Vec<Part> {
     p.form
         .sections
         .iter()
-        .map(|s| Part {
+        .enumerate()
+        .map(|(index, s)| Part {
+            index,
             title: s.title.clone(),
             when: s.show_when.as_ref().map(|r| format!("Shown when {}", rule_text(r, p))).unwrap_or_default(),
             lines: s
@@ -307,6 +315,62 @@ fn chain(p: &Package) -> Vec<Line> {
         .collect()
 }
 
+/// "Create an account — Desktop Support, after Order the laptop; records Account name (required)"
+fn task_lines(p: &Package) -> Vec<Line> {
+    p.tasks
+        .iter()
+        .map(|t| {
+            let mut what = vec![t.group.clone().unwrap_or_else(|| "the request's group".into())];
+            let title_of =
+                |k: &str| p.tasks.iter().find(|x| x.key == k).map(|x| x.title.clone()).unwrap_or_else(|| k.to_string());
+            if !t.after.is_empty() {
+                let after: Vec<String> = t.after.iter().map(|a| format!("“{}”", title_of(a))).collect();
+                what.push(format!("once {} {} done", after.join(" and "), if after.len() == 1 { "is" } else { "are" }));
+            } else {
+                what.push("opens when the request is approved".into());
+            }
+            if !t.outputs.is_empty() {
+                let o: Vec<String> = t
+                    .outputs
+                    .iter()
+                    .map(|o| if o.required { format!("{} (required)", o.label) } else { o.label.clone() })
+                    .collect();
+                what.push(format!("records {}", o.join(", ")));
+            }
+            Line { label: t.title.clone(), what: what.join("; ") }
+        })
+        .collect()
+}
+
+/// Where requests go and what requesters are told, in sentences.
+fn routing_lines(p: &Package, name: &str) -> Vec<String> {
+    let mut r = vec![format!(
+        "Requests are titled “{}” and go to {}.",
+        if p.title.trim().is_empty() { name } else { p.title.trim() },
+        p.assignment_group.as_deref().unwrap_or("the service desk")
+    )];
+    if let Some(c) = &p.category {
+        r.push(format!("Their category is {c}."));
+    }
+    r.push(format!("Impact {}, urgency {}.", p.impact.unwrap_or(3), p.urgency.unwrap_or(3)));
+    if let Some(sla) = &p.sla_policy {
+        r.push(format!("They are timed by the SLA policy {sla}."));
+    }
+    if !p.next_steps.trim().is_empty() {
+        r.push(format!("Requesters are told: “{}”", p.next_steps.trim()));
+    }
+    r
+}
+
+/// The item's page with a refusal shown over it (the draft as it is).
+pub(super) async fn item_refused(s: &AppState, user: &WebUser, id: i64, why: String) -> Response {
+    let draft = match s.app.catalog_item(&user.actor, id).await {
+        Ok(i) => serde_json::to_string_pretty(&i.draft.unwrap_or_default()).unwrap_or_default(),
+        Err(e) => return error_page(Some(user), &e),
+    };
+    item_page(s, user, id, None, Some((draft, why)), None).await
+}
+
 async fn item_page(
     s: &AppState,
     user: &WebUser,
@@ -333,6 +397,8 @@ async fn item_page(
         l: Layout::new(Some(user), format!("Catalog item {}", i.name), "admin", flash_key),
         outline: outline(&draft),
         chain: chain(&draft),
+        tasks: task_lines(&draft),
+        routing: routing_lines(&draft, &i.name),
         departments: i.audience.departments.join(", "),
         groups: groups.into_iter().filter(|g| g.active).map(|g| g.name).collect(),
         roles: &["requester", "agent", "lead", "admin"],

@@ -16,6 +16,7 @@ use orion_app::{AppError, CategoryInput, Group, GroupInput, NewUserInput, Priori
 use std::collections::HashMap;
 
 mod catalog;
+mod catalog_design;
 mod changes;
 mod heartbeats;
 mod identity;
@@ -41,6 +42,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(mail::routes())
         .merge(changes::routes())
         .merge(catalog::routes())
+        .merge(catalog_design::routes())
         .merge(retention::routes())
         .merge(routing::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))

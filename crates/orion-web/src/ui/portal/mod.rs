@@ -66,7 +66,8 @@ async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<
             let rows = p
                 .items
                 .into_iter()
-                // Fulfilment tasks are the desk's work; the request shows their progress.
+                // Fulfilment tasks are the desk's work; the request shows their progress. (A
+                // requester's list leaves them out already; staff asking for themselves list them.)
                 .filter(|t| t.kind != "task")
                 .map(|t| MyRow {
                     number: t.number,
