@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 mod approvals;
+mod files;
 mod io;
 mod tasks;
 pub use approvals::{
@@ -184,6 +185,8 @@ pub struct AnswersInput {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogRequestInput {
+    /// Answers by question key: text, a number, true or false, or a list; a file question's
+    /// answer is the file, `{"filename", "content_type"?, "data_base64"}`
     #[serde(default)]
     #[schema(value_type = Object)]
     pub answers: BTreeMap<String, serde_json::Value>,
@@ -220,6 +223,8 @@ pub struct CatalogAnswer {
     pub value: serde_json::Value,
     /// The answer as a person reads it (choices by their labels)
     pub text: String,
+    /// A file question's file: its attachment id (`GET /api/v1/attachments/{id}`)
+    pub attachment: Option<i64>,
 }
 
 /// What a request was asked from the catalog.
@@ -707,12 +712,27 @@ impl App {
     /// included; answers to hidden questions are dropped), looks up the people and assets named,
     /// and logs a service request with its answers in one transaction.
     pub async fn request_catalog_item(&self, actor: &Actor, id: i64, input: CatalogRequestInput) -> AppResult<Ticket> {
+        self.request_catalog_item_with_files(actor, id, input, Vec::new()).await
+    }
+
+    /// [`App::request_catalog_item`] with the files that answer its attachment questions (the
+    /// portal's multipart form), each with its question's key; files sent in the JSON answers
+    /// join them.
+    pub async fn request_catalog_item_with_files(
+        &self,
+        actor: &Actor,
+        id: i64,
+        mut input: CatalogRequestInput,
+        mut files: Vec<(String, crate::kernel::uploads::Upload)>,
+    ) -> AppResult<Ticket> {
         let mut errs = FieldErrors::new();
-        let raw = raw_answers(&input.answers, &mut errs);
+        files::take_json_files(&mut input.answers, &mut files, &mut errs);
+        let mut raw = raw_answers(&input.answers, &mut errs);
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let row = self.visible_item(&mut c, actor, id).await?;
         let (version, package) = self.offered_package(&mut c, &row, input.version).await?;
+        let uploads = files::match_files(&package.form, &mut raw, files, &mut errs);
         let cal = crate::settings::sla::business_calendar(&mut c).await?;
         let checked = package.form.check(&raw, cal.zone(), true);
         for e in checked.errors.iter() {
@@ -766,9 +786,6 @@ impl App {
                         }
                         Err(e) => return Err(e),
                     }
-                }
-                QuestionKind::Attachment => {
-                    errs.push(field.clone(), format!("{}: attach the file on the portal's form", q.label));
                 }
                 _ => {}
             }
@@ -830,7 +847,11 @@ impl App {
         let mut c = tx.conn();
         let written = crate::tickets::open(&mut c, &planned).await?;
         store::insert_request(&mut c, written.id, (row.id, version), requested_for.id).await?;
-        for a in &rows {
+        for a in &mut rows {
+            // A file answer refers to its stored file (a hidden question's file has no row: dropped).
+            if let Some(f) = uploads.get(&a.question_key) {
+                a.ref_id = Some(files::store(&mut c, written.id, f, self.now()).await?);
+            }
             store::insert_answer(&mut c, written.id, a).await?;
         }
         let config = self.config(&mut c).await?;
@@ -1079,6 +1100,7 @@ fn answer_view(q: Option<&orion_domain::catalog::Question>, key: &str, vals: &[&
         kind: kind.as_str().to_string(),
         value,
         text,
+        attachment: if kind == QuestionKind::Attachment { vals.first().and_then(|a| a.ref_id) } else { None },
     }
 }
 

@@ -51,23 +51,41 @@ impl<S: Send + Sync> FromRequest<S> for FormWithFiles {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let FormWithNamedFiles(fields, files) = FormWithNamedFiles::from_request(req, state).await?;
+        Ok(FormWithFiles(fields, files.into_iter().map(|(_, f)| f).collect()))
+    }
+}
+
+/// [`FormWithFiles`] with each file's field name (a form with several file inputs).
+pub(crate) struct FormWithNamedFiles(pub Fields, pub Vec<(String, Upload)>);
+
+impl<S: Send + Sync> FromRequest<S> for FormWithNamedFiles {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
         let multipart = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("multipart/form-data"));
         if !multipart {
-            return Ok(FormWithFiles(Fields::from_request(req, state).await?, Vec::new()));
+            return Ok(FormWithNamedFiles(Fields::from_request(req, state).await?, Vec::new()));
         }
         let m = Multipart::from_request(req, state).await.map_err(IntoResponse::into_response)?;
         let (fields, files) =
-            read_multipart(m).await.map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, e).into_response())?;
-        Ok(FormWithFiles(fields, files))
+            read_named_multipart(m).await.map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, e).into_response())?;
+        Ok(FormWithNamedFiles(fields, files))
     }
 }
 
 /// Reads a multipart form: its text fields and its files (empty file inputs skipped).
-pub(crate) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
+pub(crate) async fn read_multipart(m: Multipart) -> Result<(Fields, Vec<Upload>), String> {
+    let (fields, files) = read_named_multipart(m).await?;
+    Ok((fields, files.into_iter().map(|(_, f)| f).collect()))
+}
+
+/// [`read_multipart`] with each file's field name.
+async fn read_named_multipart(mut m: Multipart) -> Result<(Fields, Vec<(String, Upload)>), String> {
     let mut fields = Vec::new();
     let mut files = Vec::new();
     loop {
@@ -85,7 +103,7 @@ pub(crate) async fn read_multipart(mut m: Multipart) -> Result<(Fields, Vec<Uplo
                     continue;
                 }
                 let filename = filename.rsplit(['/', '\\']).next().unwrap_or("file").to_string();
-                files.push(Upload { filename, content_type, bytes: bytes.to_vec() });
+                files.push((name, Upload { filename, content_type, bytes: bytes.to_vec() }));
             }
             None => {
                 let text = field.text().await.map_err(|e| format!("field {name} could not be read ({e})"))?;

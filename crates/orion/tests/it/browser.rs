@@ -182,6 +182,28 @@ impl Browser {
         self.post(&format!("/element/{id}/value"), json!({ "text": text })).await;
     }
 
+    /// Picks the file at `path` (on this machine) in a file input.
+    pub(crate) async fn attach(&self, css: &str, path: &str) {
+        let id = self.find(css).await;
+        self.post(&format!("/element/{id}/value"), json!({ "text": path })).await;
+    }
+
+    /// Waits until no htmx request is in flight (and whatever it swaps in is in place).
+    pub(crate) async fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if self
+                .script("return document.querySelectorAll('.htmx-request, .htmx-swapping, .htmx-settling').length")
+                .await
+                == json!(0)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "htmx never settled");
+        }
+    }
+
     /// Fills a field of a form the server re-renders as it changes (the catalog's): the field
     /// may be replaced between finding and typing, so it types again until the field holds it.
     pub(crate) async fn fill_live(&self, css: &str, text: &str) {

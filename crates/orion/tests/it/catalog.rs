@@ -70,7 +70,8 @@ fn laptop_package() -> Value {
                  "pattern": "E[0-9]{5}", "pattern_hint": "an employee number like E12345"},
                 {"key": "extras", "label": "Extras", "kind": "multi_choice",
                  "choices": [{"value": "dock", "label": "Docking station"}, {"value": "mouse", "label": "Mouse"}, {"value": "headset", "label": "Headset"}]},
-                {"key": "needed_by", "label": "Needed by", "kind": "date"}
+                {"key": "needed_by", "label": "Needed by", "kind": "date"},
+                {"key": "photo", "label": "A photo of your old laptop's label", "kind": "attachment"}
             ]},
             {"title": "Developer kit", "show_when": {"conditions": [{"question": "role", "op": "equals", "value": "developer"}]},
              "questions": [
@@ -203,22 +204,40 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
         .post(
             &d.ann,
             &format!("{path}/requests"),
-            json!({"answers": {"role": "developer", "employee_number": "12345", "ram_gb": 128, "extras": ["tablet"]}}),
+            json!({"answers": {"role": "developer", "employee_number": "12345", "ram_gb": 128, "extras": ["tablet"],
+                               "photo": "label.png"}}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(fields(&b), vec!["answers.employee_number", "answers.extras", "answers.ram_gb"]);
+    assert_eq!(fields(&b), vec!["answers.employee_number", "answers.extras", "answers.photo", "answers.ram_gb"]);
+    assert!(b["error"]["fields"]["answers.photo"].as_str().unwrap().contains("attach the file itself"), "{b}");
     assert_eq!(
         b["error"]["fields"]["answers.employee_number"],
         "Employee number: expected an employee number like E12345"
     );
+    // A file answers a file question only, and its content must be base64.
+    use base64::Engine as _;
+    let png = b"\x89PNG the label of laptop L-0042".to_vec();
+    let file = json!({"filename": "label.png", "content_type": "image/png",
+                      "data_base64": base64::engine::general_purpose::STANDARD.encode(&png)});
+    let (s, b) = t
+        .post(
+            &d.ann,
+            &format!("{path}/requests"),
+            json!({"answers": {"role": "office", "employee_number": file.clone(),
+                               "photo": {"filename": "label.png", "data_base64": "%%%"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(fields(&b), vec!["answers.employee_number", "answers.photo.data_base64"]);
+    assert!(b["error"]["fields"]["answers.employee_number"].as_str().unwrap().contains("takes no file"), "{b}");
     let (_, tickets) = t.get(&d.ann, "/api/v1/tickets").await;
     assert_eq!(tickets["items"], json!([]));
 
     // A good one: a service request for Desktop Support, its answers typed.
     let answers = json!({"role": "developer", "employee_number": "E12345", "ram_gb": 32,
                          "justification": "Builds of the mobile app", "extras": ["mouse", "dock"],
-                         "needed_by": "2027-01-15"});
+                         "needed_by": "2027-01-15", "photo": file});
     let (s, req) = t.post(&d.ann, &format!("{path}/requests"), json!({"answers": answers})).await;
     assert_eq!(s, StatusCode::CREATED, "{req}");
     assert_eq!(req["kind"], "service_request");
@@ -244,10 +263,18 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
     assert_eq!(by_key("extras").unwrap()["text"], "Docking station, Mouse");
     assert_eq!(by_key("role").unwrap()["text"], "Software development");
     let keys: Vec<&str> = asked["answers"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, vec!["role", "employee_number", "extras", "needed_by", "ram_gb", "justification"]);
-    // Another requester sees neither the ticket nor its answers.
+    assert_eq!(keys, vec!["role", "employee_number", "extras", "needed_by", "photo", "ram_gb", "justification"]);
+    // The file is kept with the request; its answer names it and links to it.
+    let photo = by_key("photo").unwrap();
+    assert_eq!(photo["text"], "label.png");
+    let file_url = format!("{}/api/v1/attachments/{}", t.base, photo["attachment"].as_i64().expect("a file"));
+    let got = t.client.get(&file_url).bearer_auth(&d.ann).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), png);
+    // Another requester sees neither the ticket nor its answers, nor its file.
     let (s, _) = t.get(&d.bob, &format!("/api/v1/tickets/{number}/catalog")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(t.client.get(&file_url).bearer_auth(&d.bob).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 
     // Answers to hidden questions are dropped, whatever was sent.
     let (s, office) = t
@@ -1304,9 +1331,20 @@ async fn a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link(engin
     b.click(&format!("a[href='/portal/catalog/{laptop}']")).await;
     b.find("#a-role-1").await;
     assert!(!b.exists("#a-ram_gb").await, "the developer section shows only for developers");
-    // Picking "Software development" asks the server for the form again: the section appears.
+    // A photo of the old laptop's label is picked first.
+    let photo = std::env::temp_dir().join(format!("orion-label-{}-{engine:?}.png", std::process::id()));
+    std::fs::write(&photo, b"\x89PNG the label of laptop L-0042").unwrap();
+    let photo_path = photo.to_str().unwrap().to_string();
+    b.attach("#a-photo", &photo_path).await;
+    // (The pick asked for the form again: a click while that answer replaces the fields would
+    // land on a radio button no longer on the page.)
+    b.settle().await;
+    // Picking "Software development" asks the server for the form again: the section appears,
+    // and the file picked stays picked.
     b.click("#a-role-2").await;
     b.find("#a-ram_gb").await;
+    let files = "return document.getElementById('a-photo').files.length";
+    assert_eq!(b.script(files).await, json!(1), "the picked file survives the form's re-render");
     b.fill_live("#a-employee_number", "12345").await;
     b.fill_live("#a-ram_gb", "32").await;
     b.click("button[name=send]").await;
@@ -1321,8 +1359,12 @@ async fn a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link(engin
     let (_, mine) = t.get(&d.ann, "/api/v1/tickets?limit=10").await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0, "nothing is logged while answers are refused");
 
+    // A page sent back cannot keep a file: it says which one to pick again.
+    assert!(b.text("#picked-photo").await.contains("label"), "{}", b.source().await);
+    b.attach("#a-photo", &photo_path).await;
     b.fill_live("#a-employee_number", "E12345").await;
     b.fill_live("#a-justification", "Android builds need the memory").await;
+    assert_eq!(b.script(files).await, json!(1));
     b.click("button[name=send]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !b.url().await.contains("/portal/tickets/") {
@@ -1332,6 +1374,16 @@ async fn a_laptop_is_asked_for_in_chromium_and_approved_by_the_mailed_link(engin
     let number = b.url().await.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
     b.wait_text("#approval-steps", "Manager approval").await;
     assert_eq!(state_of(t, &d.ann, &number).await.0, "pending/approval");
+    // The file came with the request, linked from its answer.
+    let link = b.find("#catalog-answers dd[data-key=photo] a").await;
+    assert!(!link.is_empty());
+    let (_, asked) = t.get(&d.ann, &format!("/api/v1/tickets/{number}/catalog")).await;
+    let answer = asked["answers"].as_array().unwrap().iter().find(|a| a["key"] == "photo").unwrap().clone();
+    assert!(answer["text"].as_str().unwrap().ends_with(".png"), "{answer}");
+    let url = format!("{}/api/v1/attachments/{}", t.base, answer["attachment"].as_i64().unwrap());
+    let got = t.client.get(&url).bearer_auth(&d.ann).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.to_vec(), std::fs::read(&photo).unwrap());
+    std::fs::remove_file(&photo).ok();
 
     // Mia approves from her mail, without signing in.
     worker.run_due().await.unwrap();

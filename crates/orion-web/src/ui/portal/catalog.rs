@@ -4,7 +4,7 @@
 //! everything typed kept.
 
 use crate::AppState;
-use crate::ui::form::{Fields, done, encode};
+use crate::ui::form::{Fields, FormWithNamedFiles, done, encode};
 use crate::ui::layout::{Layout, error_page, render};
 use crate::ui::session::WebUser;
 use askama::Template;
@@ -15,11 +15,16 @@ use axum::response::Response;
 use axum::routing::get;
 use orion_app::AppError;
 use orion_app::catalog::{AnswersInput, CatalogItem, CatalogQuery, CatalogRequestInput, FormCheck};
+use orion_app::kernel::uploads::MAX_FILES_TOTAL;
 use orion_domain::catalog::{Question, QuestionKind, format_number};
 use std::collections::{BTreeMap, HashMap};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/portal/catalog", get(catalog)).route("/portal/catalog/{id}", get(item_page).post(item_post))
+    // The form carries the files that answer its attachment questions.
+    let uploads = axum::extract::DefaultBodyLimit::max(MAX_FILES_TOTAL + 1024 * 1024);
+    Router::new()
+        .route("/portal/catalog", get(catalog))
+        .route("/portal/catalog/{id}", get(item_page).post(item_post).layer(uploads))
 }
 
 pub(super) struct Tile {
@@ -281,7 +286,13 @@ async fn show(
             None => (d.id.to_string(), d.name),
         })
         .collect();
-    let sections = sections_of(&item, &raw, &check, &errors, &devices);
+    let mut sections = sections_of(&item, &raw, &check, &errors, &devices);
+    if fragment {
+        // The browser keeps the picked files in place (hx-preserve): no "pick it again" there.
+        for q in sections.iter_mut().flat_map(|s| s.questions.iter_mut()).filter(|q| q.input == "file") {
+            q.value.clear();
+        }
+    }
     let status = if refused.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut resp = if fragment {
         render(&FormPart { version: item.version, sections, error: general })
@@ -316,16 +327,22 @@ async fn item_post(
     user: WebUser,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    f: Fields,
+    FormWithNamedFiles(f, files): FormWithNamedFiles,
 ) -> Response {
-    let raw = answers_of(&f);
+    let mut raw = answers_of(&f);
+    // Files answer their questions (`a.<key>`); their names stand for them in the form's check.
+    let files: Vec<(String, orion_app::kernel::uploads::Upload)> =
+        files.into_iter().filter_map(|(n, file)| n.strip_prefix("a.").map(|k| (k.to_string(), file))).collect();
+    for (k, file) in &files {
+        raw.insert(k.clone(), vec![file.filename.clone()]);
+    }
     let htmx = headers.contains_key("hx-request");
     // A change of answer (htmx) or "Update the form" re-renders; "Send the request" submits.
     if htmx || f.get("update").is_some() {
         return show(&s, &user, id, raw, None, htmx).await;
     }
     let input = CatalogRequestInput { answers: as_json(&raw), requested_for: None, version: f.int("version") };
-    match s.app.request_catalog_item(&user.actor, id, input).await {
+    match s.app.request_catalog_item_with_files(&user.actor, id, input, files).await {
         Ok(t) => done(&format!("/portal/tickets/{}", encode(&t.number)), "created"),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => show(&s, &user, id, raw, Some(&e), false).await,
         Err(e) => error_page(Some(&user), &e),
