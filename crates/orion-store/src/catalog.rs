@@ -261,6 +261,13 @@ pub async fn insert_request(
         .await
         .map(|_| ())
     })?;
+    Ok(())
+}
+
+/// Counts a request of the item (the catalog's "most requested" order). The item's row is locked
+/// until the transaction ends: the caller does this last, just before committing, so that
+/// requests of one popular item queue on the lock for the commit only.
+pub async fn count_request(conn: &mut Conn<'_>, item_id: i64) -> Result<()> {
     with_conn!(conn, |c| {
         sqlx::query("UPDATE catalog_item SET requested = requested + 1 WHERE id = $1")
             .bind(item_id)
@@ -325,22 +332,25 @@ pub struct AnswerRow {
     pub ref_id: Option<i64>,
 }
 
-pub async fn insert_answer(conn: &mut Conn<'_>, ticket_id: i64, a: &AnswerRow) -> Result<()> {
-    with_conn!(conn, |c| {
-        sqlx::query(
-            "INSERT INTO catalog_answer (ticket_id, question_key, n, text_value, number_value, ref_id)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(ticket_id)
-        .bind(&a.question_key)
-        .bind(a.n)
-        .bind(&a.text_value)
-        .bind(a.number_value)
-        .bind(a.ref_id)
-        .execute(c)
-        .await
-        .map(|_| ())
-    })?;
+/// Writes a request's answers in one statement (a 40-question form was 40 round trips).
+pub async fn insert_answers(conn: &mut Conn<'_>, ticket_id: i64, answers: &[AnswerRow]) -> Result<()> {
+    use crate::sql::Bind;
+    // At most 6 binds a row: well under either engine's limit for the largest form.
+    for chunk in answers.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO catalog_answer (ticket_id, question_key, n, text_value, number_value, ref_id) VALUES ",
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind_i64(ticket_id).push(", ");
+            sql.bind_text(a.question_key.clone()).push(", ");
+            sql.bind_i64(a.n).push(", ");
+            sql.bind_text(a.text_value.clone()).push(", ");
+            sql.bind(Bind::OptF64(a.number_value)).push(", ");
+            sql.bind(Bind::OptI64(a.ref_id)).push(")");
+        }
+        crate::execute_sql!(conn, &sql)?;
+    }
     Ok(())
 }
 

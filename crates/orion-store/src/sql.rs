@@ -9,6 +9,7 @@ pub enum Bind {
     OptI64(Option<i64>),
     OptText(Option<String>),
     F64(f64),
+    OptF64(Option<f64>),
 }
 
 /// SQL text plus its binds, in order.
@@ -93,6 +94,7 @@ macro_rules! bind_sql {
                 $crate::sql::Bind::OptI64(v) => q.bind(*v),
                 $crate::sql::Bind::OptText(v) => q.bind(v.clone()),
                 $crate::sql::Bind::F64(v) => q.bind(*v),
+                $crate::sql::Bind::OptF64(v) => q.bind(*v),
             };
         }
         q

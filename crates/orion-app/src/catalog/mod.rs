@@ -852,13 +852,14 @@ impl App {
             if let Some(f) = uploads.get(&a.question_key) {
                 a.ref_id = Some(files::store(&mut c, written.id, f, self.now()).await?);
             }
-            store::insert_answer(&mut c, written.id, a).await?;
         }
+        store::insert_answers(&mut c, written.id, &rows).await?;
         let config = self.config(&mut c).await?;
         let asked = approvals::start(&mut c, &self.mailer(&config), written.id, actor, self.now()).await?;
         if !asked {
             tasks::plan(&mut c, written.id, &package, self.now()).await?;
         }
+        store::count_request(&mut c, row.id).await?;
         self.commit(tx).await?;
         if asked {
             // On hold for approval: the ticket as it stands now.
