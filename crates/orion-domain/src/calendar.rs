@@ -196,6 +196,45 @@ impl BusinessCalendar {
             .collect()
     }
 
+    /// Whether `date` is a working day: a weekday with working hours that is not a holiday.
+    pub fn is_working_day(&self, date: Date) -> bool {
+        !self.is_holiday(date) && !self.week[date.weekday().to_monday_zero_offset() as usize].is_empty()
+    }
+
+    /// The working day `n` working days after `date` (before it, for a negative `n`), `date`
+    /// itself not counted: −5 from a Monday start is the Monday before, +1 from a Friday the next
+    /// Monday. `n = 0` is `date` itself. `None` past the calendar's horizon.
+    pub fn add_working_days(&self, date: Date, n: i32) -> Option<Date> {
+        let mut d = date;
+        let mut left = n.unsigned_abs();
+        let mut steps = 0;
+        while left > 0 {
+            d = if n > 0 { d.tomorrow().ok()? } else { d.yesterday().ok()? };
+            steps += 1;
+            if steps > HORIZON_DAYS {
+                return None;
+            }
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        Some(d)
+    }
+
+    /// When working time on `date` ends (local), as an instant: the end of its last working span,
+    /// or midnight at its end on a day without working hours.
+    pub fn end_of_day(&self, date: Date) -> Option<Timestamp> {
+        match self.spans_of(date).last() {
+            Some(&(_, e)) => Some(Timestamp(e)),
+            None => self.instant(date, 1440).map(Timestamp),
+        }
+    }
+
+    /// The local date of an instant in the calendar's zone.
+    pub fn date_of(&self, at: Timestamp) -> Option<Date> {
+        self.local_date(at)
+    }
+
     /// Local wall-clock rendering of an instant in the calendar's zone, e.g. `Fri 16:00`.
     pub fn local_label(&self, at: Timestamp) -> String {
         match jiff::Timestamp::from_millisecond(at.0) {
@@ -249,6 +288,51 @@ mod tests {
 
     fn office(zone: &str) -> BusinessCalendar {
         BusinessCalendar::weekdays(zone, 9 * 60, 17 * 60).unwrap()
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays_both_ways() {
+        let d = |s: &str| -> Date { s.parse().unwrap() };
+        // 2027-01-11 is a Monday; 2027-01-06 (Wednesday) a holiday.
+        let c = BusinessCalendar::new(
+            "Europe/Berlin",
+            [
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![(540, 1020)],
+                vec![],
+                vec![],
+            ],
+            [d("2027-01-06")],
+            [],
+        )
+        .unwrap();
+        assert_eq!(c.add_working_days(d("2027-01-11"), 0), Some(d("2027-01-11")));
+        assert_eq!(c.add_working_days(d("2027-01-11"), -1), Some(d("2027-01-08")), "the Friday before");
+        assert_eq!(c.add_working_days(d("2027-01-11"), -3), Some(d("2027-01-05")), "the holiday is skipped");
+        assert_eq!(c.add_working_days(d("2027-01-08"), 1), Some(d("2027-01-11")));
+        assert_eq!(c.add_working_days(d("2027-01-11"), 10), Some(d("2027-01-25")));
+        assert!(!c.is_working_day(d("2027-01-06")) && !c.is_working_day(d("2027-01-09")));
+        assert!(c.is_working_day(d("2027-01-07")));
+        assert_eq!(c.end_of_day(d("2027-01-11")), Some(at("Europe/Berlin", "2027-01-11T17:00")));
+        assert_eq!(c.end_of_day(d("2027-01-09")), Some(at("Europe/Berlin", "2027-01-10T00:00")));
+        assert_eq!(c.date_of(at("Europe/Berlin", "2027-01-11T00:30")), Some(d("2027-01-11")));
+    }
+
+    proptest! {
+        /// Going n working days forward and then n back lands on the day started from, when
+        /// that day is a working day.
+        #[test]
+        fn working_days_there_and_back(offset in 0i64..400, n in 1i32..40) {
+            let c = office("America/New_York");
+            let start = Date::new(2026, 1, 5).unwrap().checked_add(jiff::Span::new().days(offset)).unwrap();
+            prop_assume!(c.is_working_day(start));
+            let there = c.add_working_days(start, n).unwrap();
+            prop_assert!(c.is_working_day(there) && there > start);
+            prop_assert_eq!(c.add_working_days(there, -n), Some(start));
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod sla_policy;
 pub mod ticket;
 pub mod time;
 pub mod user;
+pub mod workflow;
 
 pub use calendar::BusinessCalendar;
 pub use error::{FieldError, FieldErrors};
