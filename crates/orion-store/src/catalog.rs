@@ -367,6 +367,53 @@ pub async fn answers_of(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Vec<Answe
     })?)
 }
 
+/// A request of an item, as its requests' export lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestListRow {
+    pub ticket_id: i64,
+    pub number: String,
+    pub created_at: i64,
+    pub state: String,
+    pub version: i64,
+    pub requested_for: String,
+}
+
+/// The requests of an item after ticket `after` (oldest first), at most `limit`: the item's
+/// request index walked in ticket order.
+pub async fn requests_page(conn: &mut Conn<'_>, item_id: i64, after: i64, limit: i64) -> Result<Vec<RequestListRow>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT r.ticket_id, t.number, t.created_at, t.state, r.version, u.email AS requested_for
+             FROM catalog_request r JOIN ticket t ON t.id = r.ticket_id JOIN app_user u ON u.id = r.requested_for_id
+             WHERE r.item_id = $1 AND r.ticket_id > $2 ORDER BY r.ticket_id LIMIT $3",
+        )
+        .bind(item_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
+/// The answers of the requests `ticket_ids`, by ticket, question key and value order.
+pub async fn answers_of_many(conn: &mut Conn<'_>, ticket_ids: &[i64]) -> Result<Vec<(i64, AnswerRow)>> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        ticket_id: i64,
+        #[sqlx(flatten)]
+        answer: AnswerRow,
+    }
+    let mut sql = Sql::new(
+        "SELECT ticket_id, question_key, n, text_value, number_value, ref_id FROM catalog_answer WHERE ticket_id IN ",
+    );
+    sql.bind_list(ticket_ids, crate::sql::Bind::I64).push(" ORDER BY ticket_id, question_key, n");
+    let rows: Vec<Row> = crate::fetch_all_sql!(conn, Row, &sql)?;
+    Ok(rows.into_iter().map(|r| (r.ticket_id, r.answer)).collect())
+}
+
 /// How an answer filter compares.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnswerMatch {

@@ -160,7 +160,18 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
         .fetch_all(c)
         .await
     })?;
-    let mut at = 0;
+    // A catalog request's answers are found like what its requester wrote (public text).
+    let answers: Vec<EntrySource> = with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT ticket_id, 'public' AS visibility, text_value AS body FROM catalog_answer
+             WHERE ticket_id BETWEEN $1 AND $2 AND text_value <> '' ORDER BY ticket_id, question_key, n",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(c)
+        .await
+    })?;
+    let (mut at, mut ans) = (0, 0);
     let mut docs = Vec::with_capacity(tickets.len());
     for t in &tickets {
         while at < entries.len() && entries[at].ticket_id < t.id {
@@ -170,7 +181,17 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
         while at < entries.len() && entries[at].ticket_id == t.id {
             at += 1;
         }
-        let mine = entries[start..at].iter().map(|e| (e.visibility.as_str(), e.body.as_str()));
+        while ans < answers.len() && answers[ans].ticket_id < t.id {
+            ans += 1;
+        }
+        let first_answer = ans;
+        while ans < answers.len() && answers[ans].ticket_id == t.id {
+            ans += 1;
+        }
+        let mine = answers[first_answer..ans]
+            .iter()
+            .chain(&entries[start..at])
+            .map(|e| (e.visibility.as_str(), e.body.as_str()));
         docs.push(TicketDoc::build(
             t.id,
             t.requester_id,

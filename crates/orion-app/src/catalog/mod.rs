@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 mod approvals;
 mod files;
 mod io;
+mod requests_csv;
 mod tasks;
 pub use approvals::{
     ApprovalDecision, ApprovalRequestView, ApprovalStep, Approver, ApproverView, Awaiting,
@@ -854,6 +855,20 @@ impl App {
             }
         }
         store::insert_answers(&mut c, written.id, &rows).await?;
+        // Found by search like the rest of what the requester wrote: the answers, as the index
+        // rebuilds them from their rows (`search::ticket_docs`), replace the document written
+        // with the ticket (no read: the last document of a ticket in a transaction wins).
+        if rows.iter().any(|a| !a.text_value.is_empty()) {
+            let doc = orion_store::search::TicketDoc::build(
+                written.id,
+                written.requester_id,
+                &planned.title,
+                &planned.description,
+                "",
+                rows.iter().filter(|a| !a.text_value.is_empty()).map(|a| ("public", a.text_value.as_str())),
+            );
+            orion_store::search::write_tickets(&mut c, vec![doc]).await?;
+        }
         let config = self.config(&mut c).await?;
         let asked = approvals::start(&mut c, &self.mailer(&config), written.id, actor, self.now()).await?;
         if !asked {

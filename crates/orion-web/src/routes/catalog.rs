@@ -21,6 +21,7 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(get_item, update_item))
         .routes(routes!(publish_item))
         .routes(routes!(export_item))
+        .routes(routes!(export_requests))
         .routes(routes!(import_item))
         .routes(routes!(check_form))
         .routes(routes!(request_item))
@@ -92,6 +93,39 @@ async fn export_item(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CatalogExport>> {
     Ok(Json(s.app.export_catalog_item(&a, id).await?))
+}
+
+/// An item's requests as CSV (staff), oldest first: number, when, state, form version, who it is
+/// for, then one column per question (choices by their labels). Cells a spreadsheet would run as
+/// formulas start with `'`.
+#[utoipa::path(get, path = "/api/v1/catalog/items/{id}/requests.csv", tag = "catalog", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export_requests(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<axum::response::Response> {
+    Ok(requests_csv(&s, &a, id).await?)
+}
+
+/// The CSV response of an item's requests (the API's and the console's).
+pub(crate) async fn requests_csv(
+    s: &AppState,
+    actor: &orion_domain::Actor,
+    id: i64,
+) -> Result<axum::response::Response, orion_app::AppError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let mut out: Vec<u8> = Vec::new();
+    s.app.export_catalog_requests(actor, id, &mut out).await?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"orion-catalog-{id}-requests.csv\""))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+    ];
+    Ok((headers, out).into_response())
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

@@ -264,6 +264,18 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
     assert_eq!(by_key("role").unwrap()["text"], "Software development");
     let keys: Vec<&str> = asked["answers"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
     assert_eq!(keys, vec!["role", "employee_number", "extras", "needed_by", "photo", "ram_gb", "justification"]);
+    // Answers are found by search — the requester's own, and the desk's — and stay found once
+    // the ticket changes (its index document is rebuilt from the stored answers).
+    for (who, token) in [("ann", &d.ann), ("sam", &d.sam)] {
+        let (_, hits) = t.get(token, "/api/v1/search?q=mobile&type=ticket").await;
+        assert!(hits.to_string().contains(&number), "{who}: {hits}");
+    }
+    let (s, b) = t.post(&d.sam, &format!("/api/v1/tickets/{number}/comments"), json!({"body": "Ordering it."})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, hits) = t.get(&d.sam, "/api/v1/search?q=mobile%20ordering&type=ticket").await;
+    assert!(hits.to_string().contains(&number), "{hits}");
+    let (_, hits) = t.get(&d.bob, "/api/v1/search?q=mobile&type=ticket").await;
+    assert!(!hits.to_string().contains(&number), "{hits}");
     // The file is kept with the request; its answer names it and links to it.
     let photo = by_key("photo").unwrap();
     assert_eq!(photo["text"], "label.png");
@@ -356,6 +368,36 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
     assert_eq!(own["items"], json!([]), "requesters filter their own requests only");
     let (s, b) = t.get(&d.sam, "/api/v1/tickets?answer=ram_gb").await;
     assert_eq!((s, fields(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["answer".to_string()]));
+
+    // The item's requests as a table for a spreadsheet: a column per question of either version
+    // (the newest's labels), choices by their labels, a would-be formula written as text.
+    let formula = json!({"answers": {"role": "developer", "employee_number": "E00008", "ram_gb": 8,
+                                     "justification": "=HYPERLINK(\"http://x\")"}});
+    let (s, b) = t.post(&d.bob, &format!("{path}/requests"), formula).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let csv_url = format!("{}{path}/requests.csv", t.base);
+    let got = t.client.get(&csv_url).bearer_auth(&d.sam).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert!(got.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = got.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "number,requested_at,state,version,requested_for,What do you do,Employee number,Extras,Needed by,\
+         A photo of your old laptop's label,RAM,Why that much memory"
+    );
+    assert_eq!(lines.len(), 5, "a line per request: {csv}");
+    let first = lines.iter().find(|l| l.starts_with(&format!("{number},"))).expect("the first request");
+    assert!(
+        first.ends_with(
+            ",1,ann@example.com,Software development,E12345,\"Docking station, Mouse\",2027-01-15,label.png,32,\
+             Builds of the mobile app"
+        ),
+        "{first}"
+    );
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    let got = t.client.get(&csv_url).bearer_auth(&d.ann).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::FORBIDDEN, "requesters export nothing");
     // A ticket not asked from the catalog has no answers.
     let (_, inc) = t.post(&d.ann, "/api/v1/tickets", json!({"title": "Printer", "description": "Jammed"})).await;
     let (s, _) = t.get(&d.ann, &format!("/api/v1/tickets/{}/catalog", inc["number"].as_str().unwrap())).await;

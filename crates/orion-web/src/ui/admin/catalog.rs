@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/catalog/{id}", get(item).post(save))
         .route("/admin/catalog/{id}/publish", post(publish))
         .route("/admin/catalog/{id}/export", get(export))
+        .route("/admin/catalog/{id}/requests.csv", get(requests_csv))
         .route("/admin/catalog/{id}/try", post(try_it))
 }
 
@@ -485,6 +486,17 @@ async fn export(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -
             )
                 .into_response()
         }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+/// The item's requests with their answers, as CSV.
+async fn requests_csv(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>) -> Response {
+    if let Some(r) = admin_only(&user) {
+        return r;
+    }
+    match crate::routes::catalog::requests_csv(&s, &user.actor, id).await {
+        Ok(r) => r,
         Err(e) => error_page(Some(&user), &e),
     }
 }
