@@ -340,6 +340,23 @@ pub struct AttachmentInput {
     pub data_base64: String,
 }
 
+impl AttachmentInput {
+    /// The file as the web forms hand it over: its name without a path, a content type that
+    /// cannot break a header; `None` when `data_base64` is not base64.
+    pub(crate) fn into_upload(self) -> Option<crate::kernel::uploads::Upload> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(self.data_base64.trim()).ok()?;
+        Some(crate::kernel::uploads::Upload {
+            filename: self.filename.rsplit(['/', '\\']).next().unwrap_or_default().trim().to_string(),
+            content_type: self
+                .content_type
+                .filter(|c| !c.trim().is_empty() && !c.contains(['\r', '\n']))
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            bytes,
+        })
+    }
+}
+
 /// `POST /api/v1/tickets/{number}/escalate`
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

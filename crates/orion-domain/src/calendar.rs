@@ -230,11 +230,6 @@ impl BusinessCalendar {
         }
     }
 
-    /// The local date of an instant in the calendar's zone.
-    pub fn date_of(&self, at: Timestamp) -> Option<Date> {
-        self.local_date(at)
-    }
-
     /// Local wall-clock rendering of an instant in the calendar's zone, e.g. `Fri 16:00`.
     pub fn local_label(&self, at: Timestamp) -> String {
         match jiff::Timestamp::from_millisecond(at.0) {
@@ -318,7 +313,6 @@ mod tests {
         assert!(c.is_working_day(d("2027-01-07")));
         assert_eq!(c.end_of_day(d("2027-01-11")), Some(at("Europe/Berlin", "2027-01-11T17:00")));
         assert_eq!(c.end_of_day(d("2027-01-09")), Some(at("Europe/Berlin", "2027-01-10T00:00")));
-        assert_eq!(c.date_of(at("Europe/Berlin", "2027-01-11T00:30")), Some(d("2027-01-11")));
     }
 
     proptest! {

@@ -51,7 +51,7 @@ impl Kind {
             .ok_or_else(|| crate::error::FieldError::new(field, "must be joiner, mover or leaver"))
     }
 
-    /// How a person reads it: "A new joiner".
+    /// How a person reads it: "Joiner", "Move", "Leaver".
     pub fn label(self) -> &'static str {
         match self {
             Kind::Joiner => "Joiner",

@@ -242,6 +242,16 @@ pub async fn versions(conn: &mut Conn<'_>, item_id: i64) -> Result<Vec<(i64, i64
     })?)
 }
 
+/// Every version of an item with its package, oldest first.
+pub async fn packages(conn: &mut Conn<'_>, item_id: i64) -> Result<Vec<(i64, String)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as("SELECT version, package FROM catalog_item_version WHERE item_id = $1 ORDER BY version")
+            .bind(item_id)
+            .fetch_all(c)
+            .await
+    })?)
+}
+
 /// Records that ticket `ticket_id` was requested from version `version` of an item.
 pub async fn insert_request(
     conn: &mut Conn<'_>,

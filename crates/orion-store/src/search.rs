@@ -126,6 +126,7 @@ pub(crate) async fn write_tickets_now(conn: &mut Conn<'_>, mut docs: Vec<TicketD
 struct TicketSource {
     id: i64,
     requester_id: i64,
+    kind: String,
     title: String,
     description: String,
     resolution_notes: Option<String>,
@@ -142,7 +143,7 @@ struct EntrySource {
 pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<TicketDoc>> {
     let tickets: Vec<TicketSource> = with_conn!(conn, |c| {
         sqlx::query_as(
-            "SELECT id, requester_id, title, description, resolution_notes FROM ticket
+            "SELECT id, requester_id, kind, title, description, resolution_notes FROM ticket
              WHERE id BETWEEN $1 AND $2 ORDER BY id",
         )
         .bind(from)
@@ -160,17 +161,23 @@ pub async fn ticket_docs(conn: &mut Conn<'_>, from: i64, to: i64) -> Result<Vec<
         .fetch_all(c)
         .await
     })?;
-    // A catalog request's answers are found like what its requester wrote (public text).
-    let answers: Vec<EntrySource> = with_conn!(conn, |c| {
-        sqlx::query_as(
-            "SELECT ticket_id, 'public' AS visibility, text_value AS body FROM catalog_answer
+    // A catalog request's answers are found like what its requester wrote (public text). Only
+    // service requests have answers: a comment on an incident reads no more than before.
+    let any_requests = tickets.iter().any(|t| t.kind == "service_request");
+    let answers: Vec<EntrySource> = if !any_requests {
+        Vec::new()
+    } else {
+        with_conn!(conn, |c| {
+            sqlx::query_as(
+                "SELECT ticket_id, 'public' AS visibility, text_value AS body FROM catalog_answer
              WHERE ticket_id BETWEEN $1 AND $2 AND text_value <> '' ORDER BY ticket_id, question_key, n",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(c)
-        .await
-    })?;
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(c)
+            .await
+        })?
+    };
     let (mut at, mut ans) = (0, 0);
     let mut docs = Vec::with_capacity(tickets.len());
     for t in &tickets {

@@ -19,7 +19,6 @@ pub(super) fn take_json_files(
     files: &mut Vec<(String, Upload)>,
     errs: &mut FieldErrors,
 ) {
-    use base64::Engine as _;
     let keys: Vec<String> = answers
         .iter()
         .filter(|(_, v)| v.as_object().is_some_and(|o| o.contains_key("data_base64")))
@@ -35,19 +34,9 @@ pub(super) fn take_json_files(
                 continue;
             }
         };
-        match base64::engine::general_purpose::STANDARD.decode(a.data_base64.trim()) {
-            Ok(bytes) => files.push((
-                key,
-                Upload {
-                    filename: a.filename.rsplit(['/', '\\']).next().unwrap_or_default().trim().to_string(),
-                    content_type: a
-                        .content_type
-                        .filter(|c| !c.trim().is_empty() && !c.contains(['\r', '\n']))
-                        .unwrap_or_else(|| "application/octet-stream".into()),
-                    bytes,
-                },
-            )),
-            Err(_) => errs.push(format!("{field}.data_base64"), "is not valid base64"),
+        match a.into_upload() {
+            Some(f) => files.push((key, f)),
+            None => errs.push(format!("{field}.data_base64"), "is not valid base64"),
         }
     }
 }

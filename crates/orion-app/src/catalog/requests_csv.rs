@@ -33,8 +33,8 @@ impl App {
         // Every version's form, newest first: the columns are the newest's questions, then those
         // only older versions asked.
         let mut packages: BTreeMap<i64, Package> = BTreeMap::new();
-        for (v, _, _) in store::versions(&mut c, id).await? {
-            packages.insert(v, read_package(&store::version(&mut c, id, v).await?.package)?);
+        for (v, package) in store::packages(&mut c, id).await? {
+            packages.insert(v, read_package(&package)?);
         }
         drop(r);
         let mut columns: Vec<(String, String)> = Vec::new();

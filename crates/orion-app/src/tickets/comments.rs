@@ -6,20 +6,12 @@ impl App {
     /// A public reply or an internal work note. A requester's reply to a ticket
     /// pending on them puts it back in the queue.
     pub async fn add_comment(&self, actor: &Actor, number: &str, mut input: CommentInput) -> AppResult<TimelineEntry> {
-        use base64::Engine as _;
         let mut errs = FieldErrors::new();
         let mut files = Vec::new();
         for (i, a) in std::mem::take(&mut input.attachments).into_iter().enumerate() {
-            match base64::engine::general_purpose::STANDARD.decode(a.data_base64.trim()) {
-                Ok(bytes) => files.push(Upload {
-                    filename: a.filename.rsplit(['/', '\\']).next().unwrap_or_default().trim().to_string(),
-                    content_type: a
-                        .content_type
-                        .filter(|c| !c.trim().is_empty() && !c.contains(['\r', '\n']))
-                        .unwrap_or_else(|| "application/octet-stream".into()),
-                    bytes,
-                }),
-                Err(_) => errs.push(format!("attachments[{i}].data_base64"), "is not valid base64"),
+            match a.into_upload() {
+                Some(f) => files.push(f),
+                None => errs.push(format!("attachments[{i}].data_base64"), "is not valid base64"),
             }
         }
         errs.into_result()?;

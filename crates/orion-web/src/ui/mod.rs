@@ -6,7 +6,7 @@
 //! (requesters) and [`admin`]. An audience's pages never import another audience's; what more
 //! than one of them needs lives in the common modules here — the page frame and error page
 //! ([`layout`]), who is asking ([`session`], with the [`StaffUser`](session::StaffUser) extractor),
-//! form helpers ([`form`]), shared view models ([`views`]), the pages every signed-in person uses
+//! form helpers ([`form`]), shared view models ([`views`]), what pickers offer ([`pickers`]), the pages every signed-in person uses
 //! ([`auth`], [`links`], [`kb`]) and the static files ([`assets`]). `layering` checks it.
 //!
 //! Sessions live in the database (see `orion_app::security`); the browser holds only a random
@@ -25,6 +25,7 @@ mod kb;
 mod layering;
 mod layout;
 mod links;
+mod pickers;
 mod portal;
 mod session;
 mod survey;

@@ -365,11 +365,7 @@ fn routing_lines(p: &Package, name: &str) -> Vec<String> {
 
 /// The item's page with a refusal shown over it (the draft as it is).
 pub(super) async fn item_refused(s: &AppState, user: &WebUser, id: i64, why: String) -> Response {
-    let draft = match s.app.catalog_item(&user.actor, id).await {
-        Ok(i) => serde_json::to_string_pretty(&i.draft.unwrap_or_default()).unwrap_or_default(),
-        Err(e) => return error_page(Some(user), &e),
-    };
-    item_page(s, user, id, None, Some((draft, why)), None).await
+    item_page(s, user, id, None, Some((None, why)), None).await
 }
 
 async fn item_page(
@@ -377,7 +373,7 @@ async fn item_page(
     user: &WebUser,
     id: i64,
     flash_key: Option<&str>,
-    refused: Option<(String, String)>,
+    refused: Option<(Option<String>, String)>,
     trial: Option<Trial>,
 ) -> Response {
     if let Some(r) = admin_only(user) {
@@ -387,10 +383,11 @@ async fn item_page(
         Ok(i) => i,
         Err(e) => return error_page(Some(user), &e),
     };
-    let groups = s.app.list_groups(&user.actor).await.unwrap_or_default();
     let draft = i.draft.clone().unwrap_or_default();
+    // The package as typed when a save was refused; else the draft as it is.
     let (package, error) = match refused {
-        Some((typed, error)) => (typed, Some(error)),
+        Some((Some(typed), error)) => (typed, Some(error)),
+        Some((None, error)) => (serde_json::to_string_pretty(&draft).unwrap_or_default(), Some(error)),
         None => (serde_json::to_string_pretty(&draft).unwrap_or_default(), None),
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -401,7 +398,7 @@ async fn item_page(
         tasks: task_lines(&draft),
         routing: routing_lines(&draft, &i.name),
         departments: i.audience.departments.join(", "),
-        groups: groups.into_iter().filter(|g| g.active).map(|g| g.name).collect(),
+        groups: crate::ui::pickers::group_names(s, user).await,
         roles: &["requester", "agent", "lead", "admin"],
         icons: &ICONS,
         package,
@@ -428,7 +425,7 @@ async fn save(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: 
         Ok(p) => p,
         Err(e) => {
             let msg = format!("Form and routing: this is not a package the catalog reads ({e}).");
-            return item_page(&s, &user, id, None, Some((typed, msg)), None).await;
+            return item_page(&s, &user, id, None, Some((Some(typed), msg)), None).await;
         }
     };
     let departments = f
@@ -454,7 +451,7 @@ async fn save(State(s): State<AppState>, user: WebUser, Path(id): Path<i64>, f: 
     match s.app.update_catalog_item(&user.actor, id, input).await {
         Ok(_) => done(&format!("/admin/catalog/{id}"), if publish { "item_published" } else { "item_saved" }),
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            item_page(&s, &user, id, None, Some((typed, explain_as(&e, LABELS))), None).await
+            item_page(&s, &user, id, None, Some((Some(typed), explain_as(&e, LABELS))), None).await
         }
         Err(e) => error_page(Some(&user), &e),
     }

@@ -12,6 +12,7 @@ use super::{admin_only, with_status};
 use crate::AppState;
 use crate::ui::form::{Fields, done};
 use crate::ui::layout::{Layout, error_page, explain, render};
+use crate::ui::pickers;
 use crate::ui::session::WebUser;
 use askama::Template;
 use axum::Router;
@@ -343,10 +344,6 @@ impl RoutingPage {
     }
 }
 
-async fn groups_of(s: &AppState, user: &WebUser) -> Vec<String> {
-    s.app.list_groups(&user.actor).await.unwrap_or_default().into_iter().filter(|g| g.active).map(|g| g.name).collect()
-}
-
 async fn routing_form(
     s: &AppState,
     user: &WebUser,
@@ -354,19 +351,11 @@ async fn routing_form(
     v: HashMap<String, String>,
     error: Option<String>,
 ) -> Response {
-    let categories = s
-        .app
-        .list_categories(&user.actor)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.active)
-        .map(|c| c.path)
-        .collect();
+    let categories = pickers::category_paths(s, user).await;
     let policies = s.app.list_policies(&user.actor).await.unwrap_or_default().into_iter().map(|p| p.name).collect();
     let page = RoutingPage {
         l: Layout::new(Some(user), format!("Where requests for {} go", i.name), "admin", None),
-        groups: groups_of(s, user).await,
+        groups: pickers::group_names(s, user).await,
         categories,
         policies,
         i,
@@ -898,7 +887,7 @@ async fn step_form(
     rule: RuleEdit,
     error: Option<String>,
 ) -> Response {
-    let groups = groups_of(s, user)
+    let groups = pickers::group_names(s, user)
         .await
         .into_iter()
         .map(|g| {
@@ -1092,7 +1081,7 @@ async fn task_form(
         slot: slot.path(),
         is_new: slot == Slot::New,
         v,
-        groups: groups_of(s, user).await,
+        groups: pickers::group_names(s, user).await,
         earlier,
         reads,
         outputs,

@@ -201,9 +201,7 @@ struct OnePage {
     error: Option<String>,
 }
 
-async fn groups(s: &AppState, user: &WebUser) -> Vec<String> {
-    s.app.list_groups(&user.actor).await.unwrap_or_default().into_iter().filter(|g| g.active).map(|g| g.name).collect()
-}
+use crate::ui::pickers::group_names as groups;
 
 fn urls(base: &str, w: orion_app::monitoring::heartbeat::HeartbeatWithToken) -> Urls {
     Urls {

@@ -256,9 +256,7 @@ struct SourcesPage {
     error: Option<String>,
 }
 
-async fn group_names(s: &AppState, user: &WebUser) -> Vec<String> {
-    s.app.list_groups(&user.actor).await.unwrap_or_default().into_iter().filter(|g| g.active).map(|g| g.name).collect()
-}
+use crate::ui::pickers::group_names;
 
 async fn sources_page(
     s: &AppState,

@@ -190,24 +190,8 @@ async fn form_page(
     if let Some(r) = admin_only(user) {
         return r;
     }
-    let groups = s
-        .app
-        .list_groups(&user.actor)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|g| g.active)
-        .map(|g| g.name)
-        .collect();
-    let categories = s
-        .app
-        .list_categories(&user.actor)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.active)
-        .map(|c| c.path)
-        .collect();
+    let groups = crate::ui::pickers::group_names(s, user).await;
+    let categories = crate::ui::pickers::category_paths(s, user).await;
     let split = |k: &str| f.get(k).map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default();
     let title = match (&id, f.get("name")) {
         (Some(_), Some(n)) if !n.is_empty() => format!("Routing rule {n}"),

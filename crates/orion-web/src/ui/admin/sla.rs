@@ -254,15 +254,7 @@ async fn overview_page(
             Err(e) => return error_page(Some(user), &e),
         }
     }
-    let categories = s
-        .app
-        .list_categories(&user.actor)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.active)
-        .map(|c| c.path)
-        .collect();
+    let categories = crate::ui::pickers::category_paths(s, user).await;
     let p = OverviewPage {
         l: Layout::new(Some(user), "Service levels", "admin", flash(q)),
         policies: policies

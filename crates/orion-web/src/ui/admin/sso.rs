@@ -158,9 +158,7 @@ struct ProviderRow {
     state: &'static str,
 }
 
-async fn group_names(s: &AppState, user: &WebUser) -> Vec<String> {
-    s.app.list_groups(&user.actor).await.unwrap_or_default().into_iter().filter(|g| g.active).map(|g| g.name).collect()
-}
+use crate::ui::pickers::group_names;
 
 /// The address to register at the provider as Orion's redirect URI.
 async fn callback_url(s: &AppState, headers: &HeaderMap) -> String {

@@ -118,10 +118,7 @@ fn listed(r: Result<Page<ItemSummary>, AppError>, path: &str, phase: &str) -> Re
 }
 
 /// The names of the active groups, for the forms' group choices.
-async fn group_names(s: &AppState, user: &WebUser) -> Vec<String> {
-    let groups = s.app.list_groups(&user.actor).await.unwrap_or_default();
-    groups.into_iter().filter(|g| g.active).map(|g| g.name).collect()
-}
+use crate::ui::pickers::group_names;
 
 /// What was typed into a form, to show it again when the form is refused.
 #[derive(Default)]

@@ -111,15 +111,7 @@ async fn ticket_page(
     let all_groups = groups.iter().filter(|g| g.active).map(|g| g.name.clone()).collect();
     let lower_groups = active.clone().filter(|g| g.tier <= t.assignment_group_tier).map(|g| g.name.clone()).collect();
     let higher_groups = active.filter(|g| g.tier > t.assignment_group_tier).map(|g| g.name.clone()).collect();
-    let categories = s
-        .app
-        .list_categories(&user.actor)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.active)
-        .map(|c| c.path)
-        .collect();
+    let categories = crate::ui::pickers::category_paths(s, user).await;
     let alerts = s.app.ticket_alerts(&user.actor, number).await.unwrap_or_default();
     let assets = s.app.ticket_assets(&user.actor, number).await.ok();
     let related =
