@@ -49,6 +49,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("reports", 3),
     ("surveys", 3),
     ("catalog", 3),
+    ("workflows", 3),
     // Composition: the subscriber list, the job registry, the demo, the crate root.
     ("reactions", 4),
     ("jobs", 4),
@@ -65,6 +66,7 @@ const FEATURE_EDGES: &[(&str, &str)] = &[
     ("itsm", "monitoring"), // a change's window suppresses alerts (maintenance)
     ("search", "kb"),       // one search box over tickets and articles
     ("mail", "catalog"),    // a reply to an approval mail decides it
+    ("workflows", "cmdb"),  // a joiner's laptop is checked out, a leaver's assets checked in
 ];
 
 /// Imports that still point the wrong way, listed so that they cannot grow: a new one fails

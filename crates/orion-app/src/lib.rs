@@ -41,6 +41,7 @@ pub mod surveys;
 pub mod tickets;
 mod views;
 pub mod webhooks;
+pub mod workflows;
 
 pub use kernel::clock::{Clock, ManualClock, SystemClock};
 pub use kernel::error::{AppError, AppResult};

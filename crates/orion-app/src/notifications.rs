@@ -37,6 +37,7 @@ pub const KINDS: &[(&str, &str, &str)] = &[
     ("approval", "A change waits for my approval", "both"),
     ("followed", "A ticket I follow changes", "console"),
     ("rule", "A routing rule tells me of a ticket", "console"),
+    ("workflow", "A joiner's, mover's or leaver's day moves and my task with it", "both"),
     ("digest", "A summary of my open tickets and unread notices each morning, by mail", "none"),
 ];
 

@@ -87,6 +87,8 @@ pub struct PlanTask {
     pub after: Vec<String>,
     /// A leaver's: one line of this task per asset the person holds (check-in and condition)
     pub per_asset: bool,
+    /// Its completion names an asset and checks it out to the person (a joiner's laptop)
+    pub hands_out: bool,
 }
 
 /// Whether a key is 1–40 lower-case letters, digits and `_`, starting with a letter.
@@ -117,6 +119,9 @@ pub fn validate(tasks: &[PlanTask], field: &str, errs: &mut FieldErrors) {
                 format!("{f}.offset_days"),
                 format!("from −{MAX_OFFSET_DAYS} to {MAX_OFFSET_DAYS} working days of the date"),
             );
+        }
+        if t.per_asset && t.hands_out {
+            errs.push(format!("{f}.hands_out"), "a task takes assets back or hands one out, not both");
         }
         for (j, a) in t.after.iter().enumerate() {
             if !earlier.contains(&a.as_str()) {
@@ -203,19 +208,23 @@ pub fn standard_plan(kind: Kind) -> Vec<PlanTask> {
         offset_days,
         after: after.iter().map(|a| a.to_string()).collect(),
         per_asset: false,
+        hands_out: false,
     };
     match kind {
         Kind::Joiner => vec![
             t("account", "Create the account", "Directory account, e-mail address and mailbox.", -10, &[]),
             t("groups", "Add to the groups of the department and role", "", -8, &["account"]),
             t("licences", "Assign the licences", "Office, and what the role needs.", -8, &["account"]),
-            t(
-                "laptop",
-                "Prepare the laptop and check it out to them",
-                "Image, encryption, enrolment; check it out in the asset register.",
-                -3,
-                &["account"],
-            ),
+            PlanTask {
+                hands_out: true,
+                ..t(
+                    "laptop",
+                    "Prepare the laptop and check it out to them",
+                    "Image, encryption, enrolment; completing the task checks it out to them in the asset register.",
+                    -3,
+                    &["account"],
+                )
+            },
             t("phone", "Prepare the phone", "", -3, &[]),
             t("badge", "Ask Facilities for the access badge", "", -5, &[]),
             t(

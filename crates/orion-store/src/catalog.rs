@@ -424,6 +424,75 @@ pub async fn answers_of_many(conn: &mut Conn<'_>, ticket_ids: &[i64]) -> Result<
     Ok(rows.into_iter().map(|r| (r.ticket_id, r.answer)).collect())
 }
 
+/// How the requests of an item made in `[from, to)` (ms) answered `question_key`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnswerCounts {
+    /// Requests of the item in the period
+    pub requests: i64,
+    /// Of those, the ones that answered the question
+    pub answered: i64,
+    /// Each value given and how many requests gave it (a multiple choice counts once per value
+    /// picked), most given first, at most `limit` values
+    pub values: Vec<(String, i64)>,
+}
+
+/// Counts the answers to one question of an item's requests in a period: the item's request index
+/// walked in ticket order, each ticket's creation time and answer read by key.
+pub async fn answer_counts(
+    conn: &mut Conn<'_>,
+    item_id: i64,
+    question_key: &str,
+    (from, to): (i64, i64),
+    limit: i64,
+) -> Result<AnswerCounts> {
+    #[derive(sqlx::FromRow)]
+    struct Totals {
+        requests: i64,
+        answered: i64,
+    }
+    #[derive(sqlx::FromRow)]
+    struct Value {
+        value: String,
+        n: i64,
+    }
+    let totals: Totals = with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT COUNT(*) AS requests,
+                    COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM catalog_answer a
+                        WHERE a.ticket_id = r.ticket_id AND a.question_key = $2)) AS answered
+             FROM catalog_request r JOIN ticket t ON t.id = r.ticket_id
+             WHERE r.item_id = $1 AND t.created_at >= $3 AND t.created_at < $4",
+        )
+        .bind(item_id)
+        .bind(question_key)
+        .bind(from)
+        .bind(to)
+        .fetch_one(c)
+        .await
+    })?;
+    let values: Vec<Value> = with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT a.text_value AS value, COUNT(*) AS n
+             FROM catalog_request r JOIN ticket t ON t.id = r.ticket_id
+             JOIN catalog_answer a ON a.ticket_id = r.ticket_id AND a.question_key = $2
+             WHERE r.item_id = $1 AND t.created_at >= $3 AND t.created_at < $4
+             GROUP BY a.text_value ORDER BY n DESC, value LIMIT $5",
+        )
+        .bind(item_id)
+        .bind(question_key)
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(AnswerCounts {
+        requests: totals.requests,
+        answered: totals.answered,
+        values: values.into_iter().map(|v| (v.value, v.n)).collect(),
+    })
+}
+
 /// How an answer filter compares.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnswerMatch {

@@ -41,6 +41,7 @@ pub mod tokens;
 pub mod users;
 pub mod web;
 pub mod webhooks;
+pub mod workflows;
 pub mod worklog;
 
 pub use db::{Conn, Db, DbOptions, Engine, Link, ReadConn, Tx};

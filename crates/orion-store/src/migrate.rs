@@ -59,6 +59,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(34, "0034_catalog"),
     migration!(35, "0035_approvals"),
     migration!(36, "0036_catalog_tasks"),
+    migration!(37, "0037_workflows"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

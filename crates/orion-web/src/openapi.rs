@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "problems", description = "Problem management: root-cause analysis, known errors and workarounds, recurring-incident proposals"),
         (name = "changes", description = "Change management: standard, normal and emergency changes, risk, approvals, tasks, the change calendar and freeze periods"),
         (name = "catalog", description = "The service catalog: items with their forms, publication and versions, export and import; requests made from them and their answers"),
+        (name = "workflows", description = "Joiners, movers and leavers: workflows with task plans dated from the start, move or last day, asset hand-out and check-in, proof of completion; the plans and access profiles they start from"),
         (name = "routing", description = "Routing rules: ordered conditions and actions every new ticket is checked against, with a test run"),
         (name = "macros", description = "Macros: saved replies with placeholders and field changes, applied to a ticket in one step"),
         (name = "webhooks", description = "Outbound webhooks: ticket events to URLs, signed, with a delivery log"),

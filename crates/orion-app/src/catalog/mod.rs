@@ -30,6 +30,7 @@ pub use approvals::{
 };
 pub(crate) use approvals::{Mailer, reply as approval_reply};
 pub use io::{CatalogExport, CatalogImport, EXAMPLES};
+pub use requests_csv::{AnswerBreakdown, AnswerCount, QuestionRef};
 pub use tasks::{FULFIL_JOB, TaskCompletion, TaskOfRequest, TaskOutput, TaskTemplate, TaskView};
 
 /// The icons an item's tile can show: key and what it pictures.

@@ -471,11 +471,16 @@ pub fn plan(i: Inputs<'_>) -> Plan {
         if ex.user.role == "admin" {
             admins_hit.push(format!("{} would be deactivated ({why})", ex.user.email));
         }
-        diff.disable.push(Change {
-            email: ex.user.email.clone(),
-            name: ex.user.name.clone(),
-            details: vec![why.clone()],
-        });
+        let mut details = vec![why.clone()];
+        // No group of the directory holds them any more: the groups its rules map let them go
+        // too, so that an offboarding sees them gone from every one.
+        if let Some(held) = i.memberships.get(&ex.user.id).filter(|g| !g.is_empty()) {
+            let remove: Vec<String> = held.iter().cloned().collect();
+            details.push(format!("leaves {}", remove.join(", ")));
+            diff.group_changes += 1;
+            ops.push(Op::Groups { id: ex.user.id, add: Vec::new(), remove });
+        }
+        diff.disable.push(Change { email: ex.user.email.clone(), name: ex.user.name.clone(), details });
         ops.push(Op::Disable { id: ex.user.id, reason: why });
     }
     let disabling = diff.disable.count;

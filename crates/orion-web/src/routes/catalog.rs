@@ -9,9 +9,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::catalog::{
-    AnswersInput, ApprovalDecision, ApprovalRequestView, Awaiting, CatalogExport, CatalogImport, CatalogItem,
-    CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput, DryRun,
-    DryRunInput, FormCheck, TaskCompletion, TaskOfRequest,
+    AnswerBreakdown, AnswersInput, ApprovalDecision, ApprovalRequestView, Awaiting, CatalogExport, CatalogImport,
+    CatalogItem, CatalogItemInput, CatalogQuery, CatalogRequest, CatalogRequestInput, Delegation, DelegationInput,
+    DryRun, DryRunInput, FormCheck, TaskCompletion, TaskOfRequest,
 };
 use orion_app::{Page, Ticket};
 use utoipa_axum::routes;
@@ -22,6 +22,7 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(publish_item))
         .routes(routes!(export_item))
         .routes(routes!(export_requests))
+        .routes(routes!(answer_breakdown))
         .routes(routes!(import_item))
         .routes(routes!(check_form))
         .routes(routes!(request_item))
@@ -105,6 +106,33 @@ async fn export_requests(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<axum::response::Response> {
     Ok(requests_csv(&s, &a, id).await?)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct BreakdownQuery {
+    /// The question's key (`ram_gb`); default: the newest version's first choice or yes/no question
+    question: Option<String>,
+    /// `YYYY-MM-DD` (UTC) or RFC 3339; default: 30 days before `to`
+    from: Option<String>,
+    /// `YYYY-MM-DD` (UTC, exclusive) or RFC 3339; default: now
+    to: Option<String>,
+}
+
+/// How an item's requests made in a period answered one question (staff): each answer given and
+/// how many requests gave it, most given first, with the requests made and those that answered.
+#[utoipa::path(get, path = "/api/v1/catalog/items/{id}/answers", tag = "catalog", params(("id" = i64, Path), BreakdownQuery), security(("bearer" = [])), responses((status = 200, body = AnswerBreakdown), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn answer_breakdown(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<BreakdownQuery>,
+) -> ApiResult<Json<AnswerBreakdown>> {
+    fn blank(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    }
+    Ok(Json(s.app.catalog_answer_breakdown(&a, id, blank(&q.question), blank(&q.from), blank(&q.to)).await?))
 }
 
 /// The CSV response of an item's requests (the API's and the console's).

@@ -13,6 +13,7 @@ pub(crate) mod security;
 pub(crate) mod system;
 pub(crate) mod tickets;
 pub(crate) mod webhooks;
+pub(crate) mod workflows;
 
 use crate::AppState;
 
@@ -90,6 +91,7 @@ pub(crate) fn api_router() -> ApiRoutes {
     let r = itsm::routes(r);
     let r = reports::routes(r);
     let r = catalog::routes(r);
+    let r = workflows::routes(r);
     system::routes(r)
 }
 

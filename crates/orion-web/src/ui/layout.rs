@@ -167,6 +167,10 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "task_added" => "Task added.",
         "task_done" => "Task done.",
         "reviewed" => "Outcome recorded.",
+        "workflow_started" => "Started: the first tasks are open in their groups' queues.",
+        "workflow_replanned" => "The day moved: the tasks not done are planned again and their assignees told.",
+        "workflow_closed" => "Closed.",
+        "workflow_task_done" => "Task done: the tasks waiting for it are open.",
         _ => return None,
     })
 }

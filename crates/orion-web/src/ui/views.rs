@@ -90,6 +90,7 @@ fn entry_label(kind: &str, d: &serde_json::Value) -> String {
         "phase_changed" if !s("to").is_empty() => format!("moved it to {}", words(&s("to"))),
         "task_added" => format!("added the task \u{201c}{}\u{201d}", s("title")),
         "task_done" => format!("completed the task \u{201c}{}\u{201d}", s("title")),
+        "workflow_replanned" if !s("message").is_empty() => format!("re-planned the task: {}", s("message")),
         "approval_completed" if !s("approval").is_empty() => {
             format!("recorded the approval: {}", words(&s("approval")))
         }

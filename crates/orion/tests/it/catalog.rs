@@ -398,6 +398,47 @@ async fn a_request_keeps_typed_answers_and_the_version_it_was_made_from(engine: 
     assert!(csv.contains("'=HYPERLINK"), "{csv}");
     let got = t.client.get(&csv_url).bearer_auth(&d.ann).send().await.unwrap();
     assert_eq!(got.status(), StatusCode::FORBIDDEN, "requesters export nothing");
+
+    // Answers as a report: how the requests of the period answered one question, most given
+    // first, each by its label; a question asked only sometimes counts who answered it.
+    let (s, r) = t.get(&d.sam, &format!("{path}/answers?question=role")).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["requests"].as_i64(), r["answered"].as_i64()), (Some(4), Some(4)), "{r}");
+    let counts: Vec<(String, String, i64)> = r["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (v["value"].as_str().unwrap().into(), v["text"].as_str().unwrap().into(), v["count"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("developer".into(), "Software development".into(), 2), ("office".into(), "Office work".into(), 2)]
+    );
+    let (_, r) = t.get(&d.sam, &format!("{path}/answers?question=ram_gb")).await;
+    assert_eq!(r["answered"], 2, "only developers are asked for memory: {r}");
+    let values: Vec<&str> = r["values"].as_array().unwrap().iter().map(|v| v["value"].as_str().unwrap()).collect();
+    assert_eq!(values, vec!["32", "8"]);
+    let (_, r) = t.get(&d.sam, &format!("{path}/answers")).await;
+    assert_eq!(r["question"], "role", "without a question: the form's first choice");
+    assert!(r["questions"].as_array().unwrap().iter().any(|q| q["key"] == "justification"), "{r}");
+    let (_, r) = t.get(&d.sam, &format!("{path}/answers?question=role&from=2099-01-01&to=2099-02-01")).await;
+    assert_eq!((r["requests"].as_i64(), r["values"].clone()), (Some(0), json!([])), "another period: {r}");
+    let (s, b) = t.get(&d.sam, &format!("{path}/answers?question=shoe_size")).await;
+    assert_eq!((s, fields(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["question".to_string()]));
+    let (s, _) = t.get(&d.ann, &format!("{path}/answers?question=role")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "requesters see no report");
+    // The same in the console, each answer opening its requests in the queue.
+    t.app.set_password("sam@example.com", "correct horse battery".into()).await.unwrap();
+    let mut w = Web::new(t);
+    assert!(w.login("sam@example.com", "correct horse battery").await.status.is_redirection());
+    let page = w.get(&format!("/agent/catalog/{laptop}/answers?question=extras")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"answer-counts\"") && page.body.contains("Docking station"), "{}", page.body);
+    let queue = w.get("/agent?answer=extras%3Adock").await;
+    assert!(queue.body.contains(&number), "the answer's requests in the queue: {}", queue.body);
+    assert!(!queue.body.contains(&office["number"].as_str().unwrap().to_string()));
     // A ticket not asked from the catalog has no answers.
     let (_, inc) = t.post(&d.ann, "/api/v1/tickets", json!({"title": "Printer", "description": "Jammed"})).await;
     let (s, _) = t.get(&d.ann, &format!("/api/v1/tickets/{}/catalog", inc["number"].as_str().unwrap())).await;

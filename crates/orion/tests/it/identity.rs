@@ -22,12 +22,12 @@ engine_tests!(
     security_keys_are_a_second_factor
 );
 
-const SUFFIX: &str = "dc=orion,dc=test";
-const ROOT_DN: &str = "cn=admin,dc=orion,dc=test";
-const ROOT_PW: &str = "s3cret-bind";
+pub(crate) const SUFFIX: &str = "dc=orion,dc=test";
+pub(crate) const ROOT_DN: &str = "cn=admin,dc=orion,dc=test";
+pub(crate) const ROOT_PW: &str = "s3cret-bind";
 
 /// Says whether slapd is here; under CI its absence fails the test.
-fn have_slapd() -> bool {
+pub(crate) fn have_slapd() -> bool {
     let found = Command::new("sh")
         .args(["-c", "command -v slapd && command -v ldapmodify"])
         .output()
@@ -48,10 +48,10 @@ fn free_port() -> u16 {
 }
 
 /// A slapd of its own: mdb database in a temp dir, the ppolicy overlay (account locks).
-struct Slapd {
+pub(crate) struct Slapd {
     child: Child,
     _dir: tempfile::TempDir,
-    url: String,
+    pub(crate) url: String,
     /// With TLS: the CA that signed the server's certificate (PEM)
     ca_pem: Option<String>,
     /// With TLS: a plain listener as well, for StartTLS
@@ -59,7 +59,7 @@ struct Slapd {
 }
 
 impl Slapd {
-    fn start(seed: &str) -> Slapd {
+    pub(crate) fn start(seed: &str) -> Slapd {
         Self::start_with(seed, false)
     }
 
@@ -119,7 +119,7 @@ impl Slapd {
     }
 
     /// Applies an LDIF change (add, modify, modrdn, delete) as the directory's admin.
-    fn modify(&self, ldif: &str) {
+    pub(crate) fn modify(&self, ldif: &str) {
         let (ok, err) = ldapmodify(&self.url, ROOT_DN, ROOT_PW, ldif);
         assert!(ok, "ldapmodify {ldif}: {err}");
     }
@@ -132,7 +132,7 @@ impl Drop for Slapd {
     }
 }
 
-fn person(uid: &str, name: &str, extra: &str) -> String {
+pub(crate) fn person(uid: &str, name: &str, extra: &str) -> String {
     let sn = name.rsplit(' ').next().unwrap();
     format!(
         "dn: uid={uid},ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {name}\nsn: {sn}\n\
@@ -173,13 +173,13 @@ fn seed() -> String {
     s
 }
 
-async fn user_by_email(app: &TestApp, token: &str, email: &str) -> Option<Value> {
+pub(crate) async fn user_by_email(app: &TestApp, token: &str, email: &str) -> Option<Value> {
     let (s, b) = app.get(token, &format!("/api/v1/users?q={email}")).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b["items"].as_array().unwrap().iter().find(|u| u["email"] == email).cloned()
 }
 
-async fn sync(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
+pub(crate) async fn sync(app: &TestApp, token: &str, id: i64, body: Value) -> Value {
     let (s, b) = app.post(token, &format!("/api/v1/directory/sources/{id}/sync"), body).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b

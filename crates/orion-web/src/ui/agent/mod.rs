@@ -3,6 +3,7 @@
 //! changes and approvals. Every handler takes a [`StaffUser`](super::session::StaffUser): a
 //! requester who lands here is sent to the portal (or, on a knowledge page, to the help pages).
 
+mod answer_report;
 mod asset_form;
 mod cmdb;
 mod itsm;
@@ -17,6 +18,7 @@ mod reports;
 mod sla;
 mod tag_report;
 mod ticket;
+mod workflows;
 
 use crate::AppState;
 use axum::Router;
@@ -27,6 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent", get(queue::queue))
         .merge(notifications::routes())
         .route("/agent/tags", get(tag_report::page))
+        .route("/agent/catalog/{id}/answers", get(answer_report::page))
         .route("/agent/people", get(new_ticket::people))
         .route("/agent/priority", get(new_ticket::priority))
         .route("/agent/new", get(new_ticket::new_page).post(new_ticket::create))
@@ -47,4 +50,5 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(cmdb::routes())
         .merge(itsm::routes())
         .merge(reports::routes())
+        .merge(workflows::routes())
 }

@@ -72,6 +72,7 @@ fn kind_label(kind: &str) -> &'static str {
         "approval" => "Approval waiting",
         "followed" => "Followed ticket",
         "rule" => "Routing rule",
+        "workflow" => "Joiner or leaver moved",
         _ => "Notice",
     }
 }

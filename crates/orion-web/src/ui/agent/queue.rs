@@ -67,6 +67,8 @@ struct QueuePage {
     requester: String,
     /// The tag the list is limited to
     tag: String,
+    /// The catalog answer the list is limited to (`ram_gb:32`)
+    answer: String,
     error: Option<String>,
 }
 
@@ -106,8 +108,10 @@ pub(super) async fn queue(
     };
     // One caller's tickets are looked for across every queue unless a queue is chosen.
     let tag = get("tag");
-    let queue =
-        get("queue").unwrap_or_else(|| if requester.is_some() || tag.is_some() { "all".into() } else { "mine".into() });
+    let answer = get("answer");
+    let queue = get("queue").unwrap_or_else(|| {
+        if requester.is_some() || tag.is_some() || answer.is_some() { "all".into() } else { "mine".into() }
+    });
     let state = get("state").unwrap_or_else(|| "open".into());
     let groups = match s.app.list_groups(&user.actor).await {
         Ok(g) => g,
@@ -121,6 +125,7 @@ pub(super) async fn queue(
         cursor: get("cursor"),
         requester: requester.clone().filter(|_| caller_error.is_none()),
         tag: tag.clone(),
+        answer: answer.clone(),
         ..TicketQuery::default()
     };
     let mut heading = "Assigned to me".to_string();
@@ -163,6 +168,9 @@ pub(super) async fn queue(
     if let Some(t) = &tag {
         heading = format!("{heading}, tagged {t}");
     }
+    if let Some((key, value)) = answer.as_deref().and_then(|a| a.split_once(':')) {
+        heading = format!("{heading}, requests answering {key} with {value}");
+    }
     let listed = match caller_error {
         Some(e) => Err(e),
         None => Ok(s.app.list_tickets(&user.actor, query).await),
@@ -203,6 +211,7 @@ pub(super) async fn queue(
         order: get("order").unwrap_or_else(|| "newest".into()),
         requester: requester.unwrap_or_default(),
         tag: tag.unwrap_or_default(),
+        answer: answer.unwrap_or_default(),
         error,
     };
     render(&page)

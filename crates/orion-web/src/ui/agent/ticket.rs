@@ -70,6 +70,8 @@ struct TicketPage {
     asked: Option<orion_app::catalog::CatalogRequest>,
     /// The request a fulfilment task belongs to, with the outputs to record
     task: Option<orion_app::catalog::TaskOfRequest>,
+    /// The joiner, mover or leaver a task belongs to
+    wtask: Option<orion_app::workflows::TaskOfWorkflow>,
 }
 
 #[derive(Template)]
@@ -122,6 +124,7 @@ async fn ticket_page(
     let time = s.app.ticket_time(&user.actor, number).await.ok();
     let asked = s.app.catalog_request(&user.actor, number).await.ok().flatten();
     let task = s.app.task_of_request(&user.actor, number).await.ok().flatten();
+    let wtask = s.app.task_of_workflow(&user.actor, number).await.ok().flatten();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = TicketPage {
         caller,
@@ -148,6 +151,7 @@ async fn ticket_page(
         d,
         asked,
         task,
+        wtask,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;
@@ -380,6 +384,17 @@ pub(super) async fn act(
                 f.0.iter().filter_map(|(k, v)| k.strip_prefix("output.").map(|k| (k.to_string(), v.clone()))).collect();
             let input = orion_app::catalog::TaskCompletion { outputs, notes: d.notes.clone() };
             a.complete_task(actor, &number, &input).await.map(|_| "task_completed")
+        }
+        "complete_workflow_task" => {
+            d.notes = text("notes");
+            d.asset = text("asset").trim().to_string();
+            let input = orion_app::workflows::WorkflowTaskCompletion {
+                notes: d.notes.clone(),
+                asset: f.text("asset"),
+                condition: f.text("condition"),
+                to_state: f.text("to_state"),
+            };
+            a.complete_workflow_task(actor, &number, &input).await.map(|_| "workflow_task_done")
         }
         "log_time" => {
             let input = orion_app::tickets::time::TimeInput { minutes, work: f.text("work"), note: f.text("note") };
