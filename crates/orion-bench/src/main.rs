@@ -39,6 +39,8 @@ enum Cli {
     People(people_bench::PeopleArgs),
     /// Seed N catalog items, time the portal's catalog pages and 40-question submissions (scripts/bench-catalog)
     Catalog(catalog_bench::CatalogArgs),
+    /// Start N joiners, list them, move their start day (scripts/bench-workflows)
+    Workflows(workflow_bench::WorkflowArgs),
     /// A webhook receiver and mail relay that count what they get (for `http --admin-token`)
     Sink(sink::SinkArgs),
 }
@@ -364,6 +366,7 @@ mod search_bench;
 mod sink;
 mod sla_bench;
 mod ui_bench;
+mod workflow_bench;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -379,6 +382,7 @@ async fn main() -> Result<()> {
         Cli::People(a) => return people_bench::run(a).await,
         Cli::Lists(a) => return lists_bench::run(a).await,
         Cli::Catalog(a) => return catalog_bench::run(a).await,
+        Cli::Workflows(a) => return workflow_bench::run(a).await,
         Cli::Sink(a) => return sink::run(a).await,
     };
     let auth = format!("Bearer {}", args.token);

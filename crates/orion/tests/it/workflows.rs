@@ -569,4 +569,28 @@ async fn the_desk_starts_and_works_a_joiner_in_the_console(engine: Engine) {
     assert!(r.location.contains("m=workflow_closed"), "{} {}", r.status, r.body);
     let page = w.get(&page_path).await;
     assert!(page.body.contains("Closed by exception: The hire was withdrawn"), "{}", page.body);
+
+    // The administrator's page: plans in sentences, changed as JSON; access by department.
+    t.app.set_password("admin@example.com", "correct horse battery".into()).await.unwrap();
+    let mut admin = Web::new(t);
+    assert!(admin.login("admin@example.com", "correct horse battery").await.status.is_redirection());
+    let page = admin.get("/admin/workflows").await;
+    assert!(page.body.contains("Create the account — 10 working days before the start day"), "{}", page.body);
+    assert_eq!(w.get("/admin/workflows").await.status, StatusCode::FORBIDDEN, "leads do not change plans");
+    let r = admin.post("/admin/workflows/plans/leaver", &[("tasks", "[{\"key\": \"x\"}]")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("tasks[0].title"), "the mistake by place: {}", r.body);
+    let plan = r#"[{"key": "return", "title": "Take everything back", "offset_days": 0, "per_asset": true}]"#;
+    let r = admin.post("/admin/workflows/plans/leaver", &[("tasks", plan)]).await;
+    assert!(r.location.contains("m=plan_saved"), "{} {}", r.status, r.body);
+    let page = admin.get("/admin/workflows").await;
+    assert!(page.body.contains("Take everything back — on the last day; one line per asset"), "{}", page.body);
+    let r = admin.post("/admin/workflows/plans/leaver", &[("standard", "1")]).await;
+    assert!(r.location.contains("m=plan_saved"), "{} {}", r.status, r.body);
+    let r = admin.post("/admin/workflows/access", &[("name", "Sales"), ("access", "CRM users\nSales share\n")]).await;
+    assert!(r.location.contains("m=profile_saved"), "{} {}", r.status, r.body);
+    let (_, profiles) = t.get(&d.sam, "/api/v1/access-profiles").await;
+    assert_eq!(profiles, json!([{"name": "Sales", "access": ["CRM users", "Sales share"]}]));
+    let (_, plans) = t.get(&d.sam, "/api/v1/workflow-plans").await;
+    assert!(plans.as_array().unwrap().iter().all(|p| p["standard"] == true), "Orion's leaver plan is back: {plans}");
 }

@@ -29,6 +29,7 @@ mod routing;
 mod sla;
 mod sso;
 mod webhooks;
+mod workflows;
 
 pub(super) fn routes() -> Router<AppState> {
     identity::routes()
@@ -45,6 +46,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(catalog_design::routes())
         .merge(retention::routes())
         .merge(routing::routes())
+        .merge(workflows::routes())
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(save_user))
