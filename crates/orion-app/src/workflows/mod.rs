@@ -10,6 +10,7 @@
 //! closes only when Orion sees the account disabled, the groups left and every asset back — or a
 //! lead records why it closes anyway.
 
+mod audit;
 mod plans;
 
 use crate::kernel::access::{require_lead, require_staff};
@@ -26,6 +27,7 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
+pub use audit::{AuditLine, WorkflowAudit};
 pub use plans::{AccessProfile, AccessProfileInput, WorkflowPlan, WorkflowPlanInput};
 
 /// The job that opens a workflow's tasks whose earlier tasks are done.
@@ -502,10 +504,9 @@ impl App {
                 outcome: String::new(),
             };
             if t.per_asset {
+                let base = row(0, t.title.clone(), "check_in", None);
                 for (n, a) in held.iter().enumerate() {
-                    let what = a.asset_tag.clone().map_or_else(|| a.name.clone(), |tag| format!("{} ({tag})", a.name));
-                    store::insert_task(&mut c, &row(n as i64, format!("{}: {what}", t.title), "check_in", Some(a.id)))
-                        .await?;
+                    store::insert_task(&mut c, &asset_line(&base, n as i64, &t.title, a)).await?;
                 }
             } else {
                 let action = if t.hands_out { "hands_out" } else { "" };
@@ -1016,87 +1017,84 @@ impl App {
     }
 }
 
-/// Adds a check-in line for each asset the leaver holds that no line covers yet (an asset checked
-/// out to them after planning). Returns how many were added.
-async fn plan_new_assets(c: &mut Conn<'_>, w: &WorkflowRow, rows: &mut Vec<TaskRow>) -> AppResult<usize> {
-    let held = store::assets_held(c, w.person_id).await?;
-    // No line yet (they held nothing when planned): from the plan's per-asset task.
-    let Some(template) = rows.iter().find(|r| r.action == "check_in").cloned() else {
-        return add_from_plan(c, w, rows, &held).await;
-    };
-    let mut added = 0;
-    let mut n = rows.iter().filter(|r| r.task_key == template.task_key).map(|r| r.n).max().unwrap_or(-1) + 1;
-    for a in held {
-        if rows.iter().any(|r| r.asset_id == Some(a.id) && r.state != "cancelled") {
-            continue;
-        }
-        let base = template.title.split(':').next().unwrap_or("Check in").to_string();
-        let what = a.asset_tag.clone().map_or_else(|| a.name.clone(), |tag| format!("{} ({tag})", a.name));
-        let row = TaskRow {
-            n,
-            title: format!("{base}: {what}"),
-            asset_id: Some(a.id),
-            state: "waiting".into(),
-            ticket_id: None,
-            done_at: None,
-            done_by: None,
-            outcome: String::new(),
-            ..template.clone()
-        };
-        store::insert_task(c, &row).await?;
-        rows.push(row);
-        n += 1;
-        added += 1;
+/// A check-in line for asset `a`: `base`'s task (its key, place, group and dates), line `n`.
+fn asset_line(base: &TaskRow, n: i64, title: &str, a: &store::HeldAsset) -> TaskRow {
+    let what = a.asset_tag.as_ref().map_or_else(|| a.name.clone(), |tag| format!("{} ({tag})", a.name));
+    TaskRow {
+        n,
+        title: format!("{title}: {what}"),
+        action: "check_in".into(),
+        asset_id: Some(a.id),
+        state: "waiting".into(),
+        ticket_id: None,
+        done_at: None,
+        done_by: None,
+        outcome: String::new(),
+        ..base.clone()
     }
-    Ok(added)
 }
 
-/// Check-in lines from the plan's per-asset task, for a leaver planned when they held nothing.
-async fn add_from_plan(
-    c: &mut Conn<'_>,
-    w: &WorkflowRow,
-    rows: &mut Vec<TaskRow>,
-    held: &[store::HeldAsset],
-) -> AppResult<usize> {
-    if held.is_empty() {
+/// Adds a check-in line for each asset the leaver holds that no line covers yet (an asset checked
+/// out to them after planning), copying an existing line — or, when they held nothing at
+/// planning, the plan's per-asset task. Returns how many were added.
+async fn plan_new_assets(c: &mut Conn<'_>, w: &WorkflowRow, rows: &mut Vec<TaskRow>) -> AppResult<usize> {
+    let held = store::assets_held(c, w.person_id).await?;
+    let new: Vec<&store::HeldAsset> =
+        held.iter().filter(|a| !rows.iter().any(|r| r.asset_id == Some(a.id) && r.state != "cancelled")).collect();
+    if new.is_empty() {
         return Ok(0);
     }
+    let (base, title) = match rows.iter().find(|r| r.action == "check_in") {
+        Some(r) => (r.clone(), r.title.split_once(": ").map_or(r.title.as_str(), |(t, _)| t).to_string()),
+        None => match per_asset_task(c, w).await? {
+            Some(x) => x,
+            None => return Ok(0),
+        },
+    };
+    let first = rows.iter().filter(|r| r.task_key == base.task_key).map(|r| r.n).max().unwrap_or(-1) + 1;
+    for (n, a) in (first..).zip(&new) {
+        let row = asset_line(&base, n, &title, a);
+        store::insert_task(c, &row).await?;
+        rows.push(row);
+    }
+    Ok(new.len())
+}
+
+/// The leaver plan's per-asset task as a line to copy, dated from the workflow's day, with its
+/// title; `None` when the plan has none.
+async fn per_asset_task(c: &mut Conn<'_>, w: &WorkflowRow) -> AppResult<Option<(TaskRow, String)>> {
     let plan = plans::plan_of(c, Kind::Leaver).await?;
-    let Some((position, t)) = plan.iter().enumerate().find(|(_, t)| t.per_asset) else { return Ok(0) };
+    let Some((position, t)) = plan.iter().enumerate().find(|(_, t)| t.per_asset) else { return Ok(None) };
     let cal = crate::settings::sla::business_calendar(c).await?;
     let day = parse_day("date", &w.anchor_day)?;
-    let due = wf::due_dates(&cal, day, std::slice::from_ref(t));
-    let Some(Some(due)) = due.first().copied() else { return Ok(0) };
+    let Some(Some(due)) = wf::due_dates(&cal, day, std::slice::from_ref(t)).first().copied() else {
+        return Ok(None);
+    };
     let group_id = match t.group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
         Some(g) => orion_store::groups::find_by_name(c, g).await?.map_or(w.group_id, |g| g.id),
         None => w.group_id,
     };
-    for (n, a) in held.iter().enumerate() {
-        let what = a.asset_tag.clone().map_or_else(|| a.name.clone(), |tag| format!("{} ({tag})", a.name));
-        let row = TaskRow {
-            workflow_id: w.id,
-            task_key: t.key.clone(),
-            n: n as i64,
-            position: position as i64,
-            title: format!("{}: {what}", t.title),
-            description: t.description.clone(),
-            group_id,
-            offset_days: i64::from(t.offset_days),
-            after_keys: serde_json::to_string(&t.after).unwrap_or_else(|_| "[]".into()),
-            action: "check_in".into(),
-            asset_id: Some(a.id),
-            state: "waiting".into(),
-            due_day: due.day.to_string(),
-            due_at: due.at.0,
-            ticket_id: None,
-            done_at: None,
-            done_by: None,
-            outcome: String::new(),
-        };
-        store::insert_task(c, &row).await?;
-        rows.push(row);
-    }
-    Ok(held.len())
+    let base = TaskRow {
+        workflow_id: w.id,
+        task_key: t.key.clone(),
+        n: 0,
+        position: position as i64,
+        title: t.title.clone(),
+        description: t.description.clone(),
+        group_id,
+        offset_days: i64::from(t.offset_days),
+        after_keys: serde_json::to_string(&t.after).unwrap_or_else(|_| "[]".into()),
+        action: "check_in".into(),
+        asset_id: None,
+        state: "waiting".into(),
+        due_day: due.day.to_string(),
+        due_at: due.at.0,
+        ticket_id: None,
+        done_at: None,
+        done_by: None,
+        outcome: String::new(),
+    };
+    Ok(Some((base, t.title.clone())))
 }
 
 async fn queue_open(c: &mut Conn<'_>, id: i64, now: i64) -> AppResult<()> {

@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
 use orion_app::workflows::{
-    AccessProfile, AccessProfileInput, CloseInput, MoveInput, TaskOfWorkflow, Workflow, WorkflowInput, WorkflowPlan,
-    WorkflowPlanInput, WorkflowQuery, WorkflowSummary, WorkflowTaskCompletion,
+    AccessProfile, AccessProfileInput, CloseInput, MoveInput, TaskOfWorkflow, Workflow, WorkflowAudit, WorkflowInput,
+    WorkflowPlan, WorkflowPlanInput, WorkflowQuery, WorkflowSummary, WorkflowTaskCompletion,
 };
 use utoipa_axum::routes;
 
@@ -21,6 +21,8 @@ pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
         .routes(routes!(get_workflow))
         .routes(routes!(move_workflow))
         .routes(routes!(close_workflow))
+        .routes(routes!(workflow_audit))
+        .routes(routes!(workflow_audit_csv))
         .routes(routes!(task_of_workflow))
         .routes(routes!(complete_task))
         .routes(routes!(list_plans))
@@ -83,6 +85,47 @@ async fn close_workflow(
     ApiJson(input): ApiJson<CloseInput>,
 ) -> ApiResult<Json<Workflow>> {
     Ok(Json(s.app.close_workflow(&a, id, &input).await?))
+}
+
+/// A workflow's record for an audit (staff): who started it, each task with who did it, when and
+/// what they recorded, what Orion saw of the person, who closed it and any exception.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/audit", tag = "workflows", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, body = WorkflowAudit), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn workflow_audit(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<WorkflowAudit>> {
+    Ok(Json(s.app.workflow_audit(&a, id).await?))
+}
+
+/// The same record as CSV (staff): `at, who, what, ticket`, then what Orion sees now.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/audit.csv", tag = "workflows", params(("id" = i64, Path)), security(("bearer" = [])), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn workflow_audit_csv(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<axum::response::Response> {
+    Ok(audit_csv(&s, &a, id).await?)
+}
+
+/// The CSV response of a workflow's record (the API's and the console's).
+pub(crate) async fn audit_csv(
+    s: &AppState,
+    actor: &orion_domain::Actor,
+    id: i64,
+) -> Result<axum::response::Response, orion_app::AppError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let body = s.app.workflow_audit_csv(actor, id).await?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"orion-workflow-{id}-audit.csv\""))
+                .unwrap_or(HeaderValue::from_static("attachment")),
+        ),
+    ];
+    Ok((headers, body).into_response())
 }
 
 /// A task ticket's place in its workflow (staff); 404 for a ticket that is no workflow task.

@@ -434,6 +434,24 @@ async fn a_leaver_closes_only_on_what_the_directory_and_the_register_show(engine
     let (s, closed) = t.post(&d.sam, &format!("/api/v1/workflows/{id}/close"), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{closed}");
     assert_eq!((closed["state"].as_str(), closed["exception_reason"].clone()), (Some("closed"), Value::Null));
+    // The record for an audit: who did what and when, what Orion saw, who closed it.
+    let (s, audit) = t.get(&d.sam, &format!("/api/v1/workflows/{id}/audit")).await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let whats: Vec<&str> = audit["lines"].as_array().unwrap().iter().map(|l| l["what"].as_str().unwrap()).collect();
+    assert!(whats[0].starts_with("started the leaver of Lou Leaver"), "{whats:?}");
+    assert!(whats.contains(&"completed “Check in: LT-LOU (PC-0200)”: Checked in, condition good"), "{whats:?}");
+    assert!(whats.iter().any(|w| w.starts_with("saw the account of Lou Leaver disabled")), "{whats:?}");
+    assert_eq!(whats.last(), Some(&"closed it: everything seen done"), "{whats:?}");
+    assert!(
+        audit["lines"].as_array().unwrap().iter().any(|l| l["who"] == "sam@example.com <sam@example.com>"),
+        "{audit}"
+    );
+    assert_eq!(audit["evidence"], json!(["The account is disabled.", "A member of no group.", "Holds no asset."]));
+    let csv =
+        t.client.get(format!("{}/api/v1/workflows/{id}/audit.csv", t.base)).bearer_auth(&d.sam).send().await.unwrap();
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("at,who,what,ticket\n") && csv.contains("Checked in, condition damaged"), "{csv}");
 
     // Another leaver whose laptop cannot be found: a lead closes it with the reason on record.
     let (_, b) = t
@@ -456,6 +474,29 @@ async fn a_leaver_closes_only_on_what_the_directory_and_the_register_show(engine
         )
         .await;
     let ned = w["id"].as_i64().unwrap();
+    // A phone handed to Ned after planning gets its own check-in line when someone tries to close.
+    let (_, phone) = t
+        .post(
+            &d.sam,
+            "/api/v1/assets",
+            json!({"type": "phone", "name": "PH-NED", "asset_tag": "PH-0301", "support_group": "Service Desk"}),
+        )
+        .await;
+    t.post(&d.sam, &format!("/api/v1/assets/{}/checkout", phone["id"]), json!({"user": "ned@example.com"})).await;
+    let (s, b) = t.post(&d.sam, &format!("/api/v1/workflows/{ned}/close"), json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("PC-0300, PH-0301"), "{b}");
+    let (_, w) = t.get(&d.sam, &format!("/api/v1/workflows/{ned}")).await;
+    let lines: Vec<&str> = w["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["action"] == "check_in")
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, vec!["Check in: LT-NED (PC-0300)", "Check in: PH-NED (PH-0301)"], "{w}");
+    let phone_line = w["tasks"].as_array().unwrap().iter().find(|t| t["asset"]["asset_tag"] == "PH-0301").unwrap();
+    assert!(phone_line["number"].is_string(), "the new line opens as a task ticket: {w}");
     let (s, b) = t
         .post(
             &d.lead,
@@ -569,6 +610,13 @@ async fn the_desk_starts_and_works_a_joiner_in_the_console(engine: Engine) {
     assert!(r.location.contains("m=workflow_closed"), "{} {}", r.status, r.body);
     let page = w.get(&page_path).await;
     assert!(page.body.contains("Closed by exception: The hire was withdrawn"), "{}", page.body);
+    let audit = w.get(&format!("{page_path}/audit")).await;
+    assert!(
+        audit.body.contains("id=\"audit-lines\"")
+            && audit.body.contains("closed it by exception: The hire was withdrawn"),
+        "{}",
+        audit.body
+    );
 
     // The administrator's page: plans in sentences, changed as JSON; access by department.
     t.app.set_password("admin@example.com", "correct horse battery".into()).await.unwrap();

@@ -14,7 +14,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use orion_app::AppError;
-use orion_app::workflows::{CloseInput, MoveInput, Workflow, WorkflowInput, WorkflowQuery, WorkflowSummary};
+use orion_app::workflows::{
+    CloseInput, MoveInput, Workflow, WorkflowAudit, WorkflowInput, WorkflowQuery, WorkflowSummary,
+};
 use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -24,6 +26,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/workflows/{id}", get(page))
         .route("/agent/workflows/{id}/date", post(move_day))
         .route("/agent/workflows/{id}/close", post(close))
+        .route("/agent/workflows/{id}/audit", get(audit))
+        .route("/agent/workflows/{id}/audit.csv", get(audit_csv))
 }
 
 /// The form's fields as people read them, for refusals.
@@ -215,6 +219,31 @@ async fn close(
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
             show(&s, &user, id, None, "close", Some(explain_as(&e, LABELS))).await
         }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent/workflow_audit.html")]
+struct AuditPage {
+    l: Layout,
+    a: WorkflowAudit,
+}
+
+/// The workflow's record, a page to print or save for an audit.
+async fn audit(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Path(id): Path<i64>) -> Response {
+    match s.app.workflow_audit(&user.actor, id).await {
+        Ok(a) => {
+            let title = format!("Audit record: {} of {}", a.workflow.kind_label, a.workflow.person.name);
+            render(&AuditPage { l: Layout::new(Some(&user), title, "workflows", None), a })
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+async fn audit_csv(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Path(id): Path<i64>) -> Response {
+    match crate::routes::workflows::audit_csv(&s, &user.actor, id).await {
+        Ok(r) => r,
         Err(e) => error_page(Some(&user), &e),
     }
 }
