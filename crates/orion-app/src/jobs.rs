@@ -383,6 +383,8 @@ pub fn standard_worker(app: App, id: impl Into<String>) -> Worker {
         .on(crate::catalog::APPROVAL_CHECK_JOB, |app, job| async move { app.run_approval_check(&job).await })
         .on(crate::catalog::FULFIL_JOB, |app, job| async move { app.run_fulfil_job(&job).await })
         .on(crate::workflows::OPEN_JOB, |app, job| async move { app.run_workflow_open_job(&job).await })
+        .on(crate::catalog::WORKFLOW_JOB, |app, job| async move { app.run_request_workflow_job(&job).await })
+        .on(crate::identity::DATES_JOB, |app, job| async move { app.run_directory_dates_job(&job).await })
         .on(crate::retention::PURGE_JOB, |app, job| async move {
             let follow_up = job.payload.contains("\"follow_up\"");
             app.run_purge_job(follow_up).await.map_err(|e| e.to_string())

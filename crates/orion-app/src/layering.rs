@@ -60,13 +60,14 @@ const LAYERS: &[(&str, u8)] = &[
 
 /// Imports between sibling features that are part of the design (each one-way).
 const FEATURE_EDGES: &[(&str, &str)] = &[
-    ("itsm", "cmdb"),       // problems and changes name the assets they affect
-    ("itsm", "kb"),         // a problem's known error becomes an article
-    ("itsm", "search"),     // similar-incident detection uses the search index
-    ("itsm", "monitoring"), // a change's window suppresses alerts (maintenance)
-    ("search", "kb"),       // one search box over tickets and articles
-    ("mail", "catalog"),    // a reply to an approval mail decides it
-    ("workflows", "cmdb"),  // a joiner's laptop is checked out, a leaver's assets checked in
+    ("itsm", "cmdb"),         // problems and changes name the assets they affect
+    ("itsm", "kb"),           // a problem's known error becomes an article
+    ("itsm", "search"),       // similar-incident detection uses the search index
+    ("itsm", "monitoring"),   // a change's window suppresses alerts (maintenance)
+    ("search", "kb"),         // one search box over tickets and articles
+    ("mail", "catalog"),      // a reply to an approval mail decides it
+    ("workflows", "cmdb"),    // a joiner's laptop is checked out, a leaver's assets checked in
+    ("workflows", "catalog"), // an approved catalog request starts a joiner, mover or leaver
 ];
 
 /// Imports that still point the wrong way, listed so that they cannot grow: a new one fails

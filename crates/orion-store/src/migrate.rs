@@ -60,6 +60,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(35, "0035_approvals"),
     migration!(36, "0036_catalog_tasks"),
     migration!(37, "0037_workflows"),
+    migration!(38, "0038_workflow_follow"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migration (

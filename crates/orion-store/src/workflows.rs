@@ -178,6 +178,32 @@ pub async fn list(
     Ok(crate::fetch_all_sql!(conn, WorkflowRow, &sql)?)
 }
 
+/// The workflow a catalog request started, if it started one.
+pub async fn by_request(conn: &mut Conn<'_>, request_id: i64) -> Result<Option<WorkflowRow>> {
+    let mut sql = Sql::new(WORKFLOW_COLS);
+    sql.push(" WHERE w.request_id = ").bind_i64(request_id);
+    sql.push(" ORDER BY w.id LIMIT 1");
+    Ok(crate::fetch_all_sql!(conn, WorkflowRow, &sql)?.into_iter().next())
+}
+
+/// A page of the workflows of one manager's people, latest day first, before `(day, id)`.
+pub async fn managed_by(
+    conn: &mut Conn<'_>,
+    manager_id: i64,
+    before: Option<(&str, i64)>,
+    limit: i64,
+) -> Result<Vec<WorkflowRow>> {
+    let mut sql = Sql::new(WORKFLOW_COLS);
+    sql.push(" WHERE w.manager_id = ").bind_i64(manager_id);
+    if let Some((day, id)) = before {
+        sql.push(" AND (w.anchor_day < ").bind_text(day);
+        sql.push(" OR (w.anchor_day = ").bind_text(day);
+        sql.push(" AND w.id < ").bind_i64(id).push("))");
+    }
+    sql.push(" ORDER BY w.anchor_day DESC, w.id DESC LIMIT ").bind_i64(limit);
+    Ok(crate::fetch_all_sql!(conn, WorkflowRow, &sql)?)
+}
+
 // ---------------------------------------------------------------- tasks
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -245,7 +271,7 @@ pub async fn update_task(conn: &mut Conn<'_>, t: &TaskRow) -> Result<()> {
     let n = with_conn!(conn, |c| {
         sqlx::query(
             "UPDATE workflow_task SET state = $4, due_day = $5, due_at = $6, ticket_id = $7, done_at = $8,
-                 done_by = $9, outcome = $10
+                 done_by = $9, outcome = $10, asset_id = $11
              WHERE workflow_id = $1 AND task_key = $2 AND n = $3",
         )
         .bind(t.workflow_id)
@@ -258,6 +284,7 @@ pub async fn update_task(conn: &mut Conn<'_>, t: &TaskRow) -> Result<()> {
         .bind(t.done_at)
         .bind(t.done_by)
         .bind(&t.outcome)
+        .bind(t.asset_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected())
@@ -286,6 +313,23 @@ pub async fn task_by_ticket(conn: &mut Conn<'_>, ticket_id: i64) -> Result<Optio
     let sql = format!("{TASK_COLS} WHERE ticket_id = $1");
     Ok(with_conn!(conn, |c| {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(ticket_id).fetch_optional(c).await
+    })?)
+}
+
+/// Who a joiner's hand-out task has reserved an asset for: `(person id, name, start day)`,
+/// while the task and its workflow are open.
+pub async fn reservation_of(conn: &mut Conn<'_>, asset_id: i64) -> Result<Option<(i64, String, String)>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_as(
+            "SELECT w.person_id, u.name, w.anchor_day FROM workflow_task t
+             JOIN workflow w ON w.id = t.workflow_id JOIN app_user u ON u.id = w.person_id
+             WHERE t.asset_id = $1 AND t.action = 'hands_out' AND t.state IN ('waiting', 'open')
+               AND w.state = 'open'
+             LIMIT 1",
+        )
+        .bind(asset_id)
+        .fetch_optional(c)
+        .await
     })?)
 }
 

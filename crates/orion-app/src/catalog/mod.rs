@@ -22,7 +22,7 @@ mod approvals;
 mod files;
 mod io;
 mod requests_csv;
-mod tasks;
+pub(crate) mod tasks;
 pub use approvals::{
     ApprovalDecision, ApprovalRequestView, ApprovalStep, Approver, ApproverView, Awaiting,
     CHECK_JOB as APPROVAL_CHECK_JOB, Delegation, DelegationInput, RequestApproval, StepPreview, StepView,
@@ -31,7 +31,9 @@ pub use approvals::{
 pub(crate) use approvals::{Mailer, reply as approval_reply};
 pub use io::{CatalogExport, CatalogImport, EXAMPLES};
 pub use requests_csv::{AnswerBreakdown, AnswerCount, QuestionRef};
-pub use tasks::{FULFIL_JOB, TaskCompletion, TaskOfRequest, TaskOutput, TaskTemplate, TaskView};
+pub use tasks::{
+    FULFIL_JOB, StartsWorkflow, TaskCompletion, TaskOfRequest, TaskOutput, TaskTemplate, TaskView, WORKFLOW_JOB,
+};
 
 /// The icons an item's tile can show: key and what it pictures.
 pub const ICONS: [(&str, &str); 10] = [
@@ -94,6 +96,9 @@ pub struct Package {
     /// The fulfilment plan: task tickets opened once the request is approved (empty: the
     /// request's group fulfils it)
     pub tasks: Vec<TaskTemplate>,
+    /// A joiner, mover or leaver each approved request starts (null: none); the request is
+    /// fulfilled when it closes
+    pub workflow: Option<StartsWorkflow>,
     /// The requester's closing message when the last task is done; `{{key}}` is replaced by an
     /// answer or a task's output (empty: "Your request … is fulfilled." and the outputs)
     pub closing_message: String,
@@ -429,6 +434,9 @@ impl App {
         }
         approvals::validate_steps(c, &config, &package.form, &package.approvals, errs).await?;
         tasks::validate_plan(&config, &package.form, &package.tasks, errs);
+        if let Some(w) = &package.workflow {
+            tasks::validate_workflow(&config, &package.form, w, errs);
+        }
         if package.closing_message.chars().count() > crate::kernel::limits::TEXT_MAX {
             errs.push("package.closing_message", "is too long");
         }

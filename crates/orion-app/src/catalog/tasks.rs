@@ -21,6 +21,9 @@ use utoipa::ToSchema;
 
 /// The job that opens a request's tasks that are ready.
 pub const FULFIL_JOB: &str = "catalog.fulfil";
+/// The job that starts the joiner, mover or leaver an approved request asks for (the
+/// `workflows` module runs it).
+pub const WORKFLOW_JOB: &str = "catalog.workflow";
 const MAX_TASKS: usize = 20;
 const MAX_OUTPUTS: usize = 10;
 
@@ -43,6 +46,86 @@ pub struct TaskTemplate {
     pub reads: Vec<String>,
     /// What its assignee records when it is done
     pub outputs: Vec<TaskOutput>,
+}
+
+/// A joiner, mover or leaver an item's requests start once approved: which of the form's
+/// questions hold the person, the day and the rest. The request is fulfilled when the workflow
+/// closes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StartsWorkflow {
+    /// `joiner`, `mover` or `leaver`
+    pub kind: String,
+    /// The question whose answer is the person (a person or an e-mail question)
+    pub person: String,
+    /// The question whose answer is the start, move or last day (a date question)
+    pub date: String,
+    /// A joiner Orion does not know yet: the question with their name
+    pub name: Option<String>,
+    /// The question with their manager (default: the manager Orion knows for them)
+    pub manager: Option<String>,
+    pub department: Option<String>,
+    pub job_title: Option<String>,
+    /// A mover's new department and role
+    pub new_department: Option<String>,
+    pub new_job_title: Option<String>,
+    pub location: Option<String>,
+    /// The group its tasks go to, by name (default: the request's group)
+    pub group: Option<String>,
+}
+
+/// Checks which questions a workflow start reads (`package.workflow.person`, …).
+pub(super) fn validate_workflow(
+    config: &crate::settings::Config,
+    form: &Form,
+    w: &StartsWorkflow,
+    errs: &mut FieldErrors,
+) {
+    use orion_domain::catalog::QuestionKind as Q;
+    if !matches!(w.kind.as_str(), "joiner" | "mover" | "leaver") {
+        errs.push("package.workflow.kind", "must be joiner, mover or leaver");
+    }
+    let mut check = |field: &str, key: Option<&str>, kinds: &[Q], what: &str| {
+        let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else { return };
+        match form.question(key) {
+            None => errs.push(format!("package.workflow.{field}"), format!("the form has no question {key:?}")),
+            Some(q) if !kinds.is_empty() && !kinds.contains(&q.kind) => {
+                errs.push(format!("package.workflow.{field}"), format!("{:?} must be {what}", q.label))
+            }
+            Some(_) => {}
+        }
+    };
+    let text = [Q::ShortText, Q::Choice, Q::LongText];
+    check("person", Some(&w.person), &[Q::User, Q::Email], "a person or an e-mail question");
+    check("date", Some(&w.date), &[Q::Date], "a date question");
+    check("name", w.name.as_deref(), &text, "a text or choice question");
+    check("manager", w.manager.as_deref(), &[Q::User, Q::Email], "a person or an e-mail question");
+    for (field, key) in [
+        ("department", &w.department),
+        ("job_title", &w.job_title),
+        ("new_department", &w.new_department),
+        ("new_job_title", &w.new_job_title),
+        ("location", &w.location),
+    ] {
+        check(field, key.as_deref(), &text, "a text or choice question");
+    }
+    if w.person.trim().is_empty() {
+        errs.push("package.workflow.person", "name the question whose answer is the person");
+    }
+    if w.date.trim().is_empty() {
+        errs.push("package.workflow.date", "name the question whose answer is the day");
+    }
+    if w.kind == "mover"
+        && w.new_department.as_deref().is_none_or(|k| k.trim().is_empty())
+        && w.new_job_title.as_deref().is_none_or(|k| k.trim().is_empty())
+    {
+        errs.push("package.workflow.new_department", "a move needs the question with the new department or role");
+    }
+    if let Some(g) = w.group.as_deref().filter(|g| !g.trim().is_empty())
+        && config.active_group(g).is_none()
+    {
+        errs.push("package.workflow.group", format!("no active group called {g:?}"));
+    }
 }
 
 /// A value a task records for later tasks and the closing message.
@@ -176,6 +259,18 @@ fn values(form: &Form, answers: &[store::AnswerRow], tasks: &[TaskRow]) -> BTree
 /// Writes a request's plan (in the transaction that approved it, or that logged it when it needs
 /// no approval) and queues the opening of its first tasks. Returns whether it has tasks.
 pub(super) async fn plan(c: &mut Conn<'_>, request_id: i64, package: &Package, now: i64) -> AppResult<bool> {
+    if package.workflow.is_some() {
+        let key = format!("{WORKFLOW_JOB}:{request_id}");
+        let payload = json!({"request_id": request_id}).to_string();
+        let job = orion_store::jobs::NewJob {
+            kind: WORKFLOW_JOB,
+            payload: &payload,
+            run_at: now,
+            dedupe_key: Some(&key),
+            max_attempts: 10,
+        };
+        orion_store::jobs::enqueue(c, &job, now).await?;
+    }
     if package.tasks.is_empty() {
         return Ok(false);
     }
@@ -184,6 +279,63 @@ pub(super) async fn plan(c: &mut Conn<'_>, request_id: i64, package: &Package, n
     }
     queue_fulfil(c, request_id, now).await?;
     Ok(true)
+}
+
+/// What a request asks of the workflow it starts.
+pub(crate) struct WorkflowAsk {
+    pub start: StartsWorkflow,
+    /// The answers as text, by question key (a person's answer is their e-mail address)
+    pub values: BTreeMap<String, String>,
+    /// The answers as shown on the request, `(question, answer)` in form order
+    pub shown: Vec<(String, String)>,
+    pub item: String,
+}
+
+/// The workflow a catalog request starts, with its answers; `None` for a request that starts
+/// none (or a ticket that is no request).
+pub(crate) async fn workflow_ask(c: &mut Conn<'_>, request_id: i64) -> AppResult<Option<WorkflowAsk>> {
+    let Some(req) = store::request_of(c, request_id).await? else { return Ok(None) };
+    let package = read_package(&req.package)?;
+    let Some(start) = package.workflow.clone() else { return Ok(None) };
+    let answers = store::answers_of(c, request_id).await?;
+    let values =
+        super::approvals::values_of(&package.form, &answers).into_iter().map(|(k, v)| (k, v.as_text())).collect();
+    let shown = super::answers_in_order(&package, &answers)
+        .into_iter()
+        .filter(|a| a.attachment.is_none())
+        .map(|a| (a.label, a.text))
+        .collect();
+    Ok(Some(WorkflowAsk { start, values, shown, item: req.item_name }))
+}
+
+/// The workflow a request started has closed: the request is fulfilled (with its closing
+/// message, or one naming `what` was done), unless tasks of its own are still open.
+pub(crate) async fn workflow_closed(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    request_id: i64,
+    what: &str,
+    now: i64,
+) -> AppResult<()> {
+    let rows = store::tasks_of(c, request_id).await?;
+    if !rows.iter().all(|r| matches!(r.state.as_str(), "done" | "cancelled")) {
+        return Ok(());
+    }
+    let Some(req) = store::request_of(c, request_id).await? else { return Ok(()) };
+    let mut t = orion_store::tickets::get(c, request_id).await?;
+    if matches!(t.state.as_str(), "resolved" | "closed") {
+        return Ok(());
+    }
+    let package = read_package(&req.package)?;
+    let answers = store::answers_of(c, request_id).await?;
+    let vals = values(&package.form, &answers, &rows);
+    let text = match fill(&package.closing_message, &vals).trim() {
+        "" => format!("Your request “{}” is fulfilled: {what}", req.item_name),
+        s => s.to_string(),
+    };
+    let text: String = text.chars().take(crate::kernel::limits::TEXT_MAX).collect();
+    crate::tickets::resolve_in(c, actor, &mut t, (ResolutionCode::RequestFulfilled, &text), now).await?;
+    Ok(())
 }
 
 async fn queue_fulfil(c: &mut Conn<'_>, request_id: i64, now: i64) -> AppResult<()> {
@@ -475,7 +627,10 @@ impl App {
         )
         .await?;
         let rows = store::tasks_of(&mut c, row.request_id).await?;
-        if rows.iter().all(|r| matches!(r.state.as_str(), "done" | "cancelled")) {
+        // A request that started a workflow is fulfilled when the workflow closes.
+        let workflow_open =
+            orion_store::workflows::by_request(&mut c, row.request_id).await?.is_some_and(|w| w.state == "open");
+        if rows.iter().all(|r| matches!(r.state.as_str(), "done" | "cancelled")) && !workflow_open {
             let mut req_t = orion_store::tickets::get(&mut c, row.request_id).await?;
             if !matches!(req_t.state.as_str(), "resolved" | "closed") {
                 let answers = store::answers_of(&mut c, row.request_id).await?;

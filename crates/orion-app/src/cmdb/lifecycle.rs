@@ -169,6 +169,15 @@ impl App {
                 None => return Err(invalid("user", format!("no user {email:?}"))),
             }
         };
+        // A joiner's hand-out task may have reserved it for their first day.
+        {
+            let mut r = self.db.read().await?;
+            if let Some((person, name, day)) = orion_store::workflows::reservation_of(&mut r.conn(), id).await?
+                && person != u.id
+            {
+                return Err(AppError::Conflict(format!("the asset is reserved for {name}, who starts on {day}")));
+            }
+        }
         self.move_asset(actor, id, "check assets out", move |cur| {
             if cur.state == "deployed" {
                 let who = cur.owner_email.clone().unwrap_or_else(|| "service".into());

@@ -53,6 +53,13 @@ pub struct AttributeMapInput {
     pub location: Option<String>,
     /// The DN of the user's manager. Default `manager`
     pub manager: Option<String>,
+    /// The day a new joiner starts (`YYYY-MM-DD`, `YYYYMMDD` or a generalized time). No default;
+    /// an empty text stops reading it
+    pub start_date: Option<String>,
+    /// The last day of someone leaving (the same forms, or an Active Directory `accountExpires`
+    /// number). No default for OpenLDAP; Active Directory `accountExpires`; an empty text stops
+    /// reading it
+    pub end_date: Option<String>,
 }
 
 /// The attribute names in use, all filled.
@@ -67,6 +74,10 @@ pub struct AttributeMap {
     pub title: String,
     pub location: String,
     pub manager: String,
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
 }
 
 /// Members of a directory group get an Orion role, an Orion group, or both.
@@ -131,6 +142,10 @@ pub struct DirectorySourceInput {
     /// The Orion group that gets the hand-over task when someone with open tickets or assets is
     /// deactivated. Default: the service desk (the first tier-1 group)
     pub handover_group: Option<String>,
+    /// Start joiners and leavers from the directory: the Orion group their tasks go to (a new
+    /// user whose start date is ahead gets a joiner; a user given a last day, or disabled, a
+    /// leaver). An empty text starts none (the default)
+    pub workflow_group: Option<String>,
     /// Default true
     pub enabled: Option<bool>,
 }
@@ -152,6 +167,8 @@ pub struct SourceConfig {
     pub max_disable_percent: i64,
     pub page_size: i32,
     pub handover_group: Option<String>,
+    #[serde(default)]
+    pub workflow_group: Option<String>,
 }
 
 impl SourceConfig {
@@ -172,6 +189,7 @@ impl SourceConfig {
             "givenName".into(),
             "sn".into(),
         ];
+        v.extend(a.start_date.iter().chain(&a.end_date).cloned());
         match self.kind {
             Kind::ActiveDirectory => v.extend(["userAccountControl".into(), "accountExpires".into()]),
             Kind::OpenLdap => v.push("pwdAccountLockedTime".into()),
@@ -201,6 +219,8 @@ pub(crate) fn defaults(kind: Kind) -> AttributeMap {
             title: s("title"),
             location: s("l"),
             manager: s("manager"),
+            start_date: None,
+            end_date: None,
         },
         Kind::ActiveDirectory => AttributeMap {
             id: s("objectGUID"),
@@ -212,6 +232,8 @@ pub(crate) fn defaults(kind: Kind) -> AttributeMap {
             title: s("title"),
             location: s("physicalDeliveryOfficeName"),
             manager: s("manager"),
+            start_date: None,
+            end_date: Some(s("accountExpires")),
         },
     }
 }
@@ -361,6 +383,17 @@ pub fn check(
                 }
             }
         }
+        for (field, given, slot) in [
+            ("attributes.start_date", &a.start_date, &mut attributes.start_date),
+            ("attributes.end_date", &a.end_date, &mut attributes.end_date),
+        ] {
+            match given.as_deref().map(str::trim) {
+                None => {}
+                Some("") => *slot = None,
+                Some(v) if is_attr_name(v) => *slot = Some(v.to_string()),
+                Some(_) => errs.push(field, "must be an attribute name (letters, digits, - ; .)"),
+            }
+        }
     }
     let group_rules = i.group_rules.clone().or_else(|| old.map(|o| o.group_rules.clone())).unwrap_or_default();
     if group_rules.len() > 200 {
@@ -407,6 +440,10 @@ pub fn check(
         Some(g) => one_line(&mut errs, "handover_group", Some(g), 100),
         None => old.and_then(|o| o.handover_group.clone()),
     };
+    let workflow_group = match &i.workflow_group {
+        Some(g) => one_line(&mut errs, "workflow_group", Some(g), 100),
+        None => old.and_then(|o| o.workflow_group.clone()),
+    };
     if i.position.is_some_and(|p| !(0..=1_000_000).contains(&p)) {
         errs.push("position", "must be between 0 and 1000000");
     }
@@ -435,6 +472,7 @@ pub fn check(
             max_disable_percent,
             page_size: page_size as i32,
             handover_group,
+            workflow_group,
         },
     })
 }

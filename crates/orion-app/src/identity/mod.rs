@@ -34,6 +34,9 @@ const BATCH: usize = 250;
 const HANDOVER_LIST: i64 = 100;
 /// How far up a manager chain is followed.
 const CHAIN_MAX: usize = 20;
+/// The job a sync queues when it starts workflows: the people with a start or last day, and those
+/// it disabled (the `workflows` module starts or moves their joiners and leavers).
+pub const DATES_JOB: &str = "directory.dates";
 
 /// A directory source as admins see it (never the secret).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -60,6 +63,8 @@ pub struct DirectorySource {
     pub sync_minutes: i64,
     pub page_size: i64,
     pub handover_group: Option<String>,
+    /// Joiners and leavers are started from the directory's days, their tasks going to this group
+    pub workflow_group: Option<String>,
     pub enabled: bool,
     /// Users this source owns (active and deactivated)
     pub users: i64,
@@ -96,6 +101,7 @@ fn view(r: &SourceRow, cfg: &SourceConfig, users: i64, now: i64) -> DirectorySou
         sync_minutes: r.sync_minutes,
         page_size: i64::from(cfg.page_size),
         handover_group: cfg.handover_group.clone(),
+        workflow_group: cfg.workflow_group.clone(),
         enabled: r.enabled,
         users,
         running_on: r.lease_owner.clone().filter(|_| r.lease_until > now),
@@ -228,6 +234,11 @@ impl App {
             && !groups::find_by_name(&mut c, g).await?.is_some_and(|g| g.active)
         {
             errs.push("handover_group", format!("no active group named {g:?}"));
+        }
+        if let Some(g) = &checked.config.workflow_group
+            && !groups::find_by_name(&mut c, g).await?.is_some_and(|g| g.active)
+        {
+            errs.push("workflow_group", format!("no active group named {g:?}"));
         }
         Ok(errs.into_result()?)
     }
@@ -493,6 +504,21 @@ impl App {
             (existing, memberships, names, known)
         };
         let (dir_users, skipped, seen) = plan::read_entries(&cfg, &snapshot, &known_groups, now);
+        // People with a day the directory gives, kept for the workflows (by stable id).
+        // Only days still ahead (a day behind, for time zones): a start years ago is no joiner.
+        let dated: Vec<(String, Option<String>, Option<String>)> = if cfg.workflow_group.is_some() {
+            let today = jiff::Timestamp::from_millisecond(now - 86_400_000)
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+                .unwrap_or(jiff::civil::Date::MIN);
+            let ahead = |d: Option<jiff::civil::Date>| d.filter(|d| *d >= today).map(|d| d.to_string());
+            dir_users
+                .iter()
+                .map(|u| (u.external_id.clone(), ahead(u.start_day), ahead(u.end_day)))
+                .filter(|(_, a, b)| a.is_some() || b.is_some())
+                .collect()
+        } else {
+            Vec::new()
+        };
         // The raw entries are read; at 50,000 users they are most of a run's memory.
         drop(snapshot);
         // Who holds the addresses of new entries and of changed addresses (not every account:
@@ -543,6 +569,33 @@ impl App {
         diff.manager_changes = self.manager_changes(&existing_after, &p.managers, Some(now)).await.map_err(s)?;
         // Cached tokens of deactivated or re-roled users must not work on here.
         self.tokens_changed().await;
+        if let Some(group) = &cfg.workflow_group {
+            // Joiners and leavers take over from the hand-over request: a leaver's plan lists
+            // what they hold and does not close until it is back.
+            let ids: HashMap<&str, i64> =
+                existing_after.iter().filter_map(|u| u.external_id.as_deref().map(|x| (x, u.user.id))).collect();
+            let dated: Vec<serde_json::Value> = dated
+                .iter()
+                .filter_map(|(x, start, end)| ids.get(x.as_str()).map(|id| serde_json::json!([id, start, end])))
+                .collect();
+            let gone: Vec<i64> = disabled.iter().map(|(id, _)| *id).collect();
+            if !dated.is_empty() || !gone.is_empty() {
+                let payload =
+                    serde_json::json!({"source_id": row.id, "group": group, "dated": dated, "disabled": gone})
+                        .to_string();
+                let mut tx = self.db.begin().await.map_err(|e| e.to_string())?;
+                let job = orion_store::jobs::NewJob {
+                    kind: DATES_JOB,
+                    payload: &payload,
+                    run_at: now,
+                    dedupe_key: None,
+                    max_attempts: 5,
+                };
+                orion_store::jobs::enqueue(&mut tx.conn(), &job, now).await.map_err(|e| e.to_string())?;
+                self.commit(tx).await.map_err(s)?;
+            }
+            return Ok(("applied".into(), summary(&diff, false), diff));
+        }
         for (id, reason) in &disabled {
             if let Err(e) = self.open_handover(&cfg, *id, reason, actor).await {
                 tracing::warn!(user = id, error = %e, "could not open the hand-over task");

@@ -33,6 +33,10 @@ pub struct DirUser {
     pub rule_role: Option<Role>,
     /// The Orion groups the rules give.
     pub rule_groups: BTreeSet<String>,
+    /// The start day the directory gives (a joiner), when its attribute is mapped.
+    pub start_day: Option<jiff::civil::Date>,
+    /// The last day the directory gives (a leaver), when its attribute is mapped.
+    pub end_day: Option<jiff::civil::Date>,
 }
 
 /// One change in a run's report.
@@ -159,6 +163,27 @@ fn disabled_reason(cfg: &SourceConfig, e: &RawEntry, now_ms: i64) -> Option<Stri
     }
 }
 
+/// A day as directories write it: `2027-01-04`, `20270104`, a generalized time
+/// (`20270104000000Z`) or an Active Directory file time (100-ns intervals since 1601; 0 and the
+/// largest number mean never).
+pub fn directory_day(v: &str) -> Option<jiff::civil::Date> {
+    let v = v.trim();
+    if v.len() >= 15 && v.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = v.parse().ok()?;
+        if n <= 0 || n == i64::MAX {
+            return None;
+        }
+        let ms = (n - AD_EPOCH_OFFSET) / 10_000;
+        return Some(jiff::Timestamp::from_millisecond(ms).ok()?.to_zoned(jiff::tz::TimeZone::UTC).date());
+    }
+    let digits: String = v.chars().take(8).collect();
+    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let (y, m, d) = (digits[..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..8].parse().ok()?);
+        return jiff::civil::Date::new(y, m, d).ok();
+    }
+    v.get(..10)?.parse().ok()
+}
+
 fn text(e: &RawEntry, attr: &str, max: usize) -> Option<String> {
     e.first(attr).map(|v| v.chars().take(max).collect::<String>().replace(['\r', '\n'], " "))
 }
@@ -254,6 +279,8 @@ pub fn read_entries(
             disabled: disabled_reason(cfg, e, now_ms),
             rule_role,
             rule_groups,
+            start_day: a.start_date.as_deref().and_then(|x| e.first(x)).and_then(directory_day),
+            end_day: a.end_date.as_deref().and_then(|x| e.first(x)).and_then(directory_day),
         });
     }
     (users, skipped, seen)
@@ -525,6 +552,7 @@ mod tests {
             max_disable_percent: max,
             page_size: 500,
             handover_group: None,
+            workflow_group: None,
         }
     }
 
@@ -583,6 +611,33 @@ mod tests {
             source_names: &HashMap::new(),
             force,
         })
+    }
+
+    #[test]
+    fn days_are_read_as_directories_write_them() {
+        let d = |y, m, d| Some(jiff::civil::Date::constant(y, m, d));
+        assert_eq!(directory_day("2027-01-04"), d(2027, 1, 4));
+        assert_eq!(directory_day("20270104"), d(2027, 1, 4));
+        assert_eq!(directory_day("20270104000000Z"), d(2027, 1, 4));
+        // Active Directory's accountExpires: 2027-01-04T00:00:00Z in file time.
+        assert_eq!(directory_day("134434944000000000"), d(2027, 1, 4));
+        assert_eq!(directory_day("0"), None);
+        assert_eq!(directory_day("9223372036854775807"), None);
+        assert_eq!(directory_day("soon"), None);
+        assert_eq!(directory_day("20271304"), None);
+    }
+
+    #[test]
+    fn a_mapped_start_day_is_read_with_the_entry() {
+        let mut c = cfg(10);
+        c.attributes.start_date = Some("carLicense".into());
+        let mut e = entry("new", Some("new@x.org"));
+        e.attrs.insert("carlicense".into(), vec!["2027-02-01".into()]);
+        let snap = Snapshot { users: vec![e, entry("old", Some("old@x.org"))], members: vec![HashSet::new()] };
+        let (users, _, _) = read_entries(&c, &snap, &HashSet::new(), 0);
+        assert_eq!(users[0].start_day, Some(jiff::civil::Date::constant(2027, 2, 1)));
+        assert_eq!(users[1].start_day, None);
+        assert_eq!(users[0].end_day, None);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! lead records why it closes anyway.
 
 mod audit;
+mod person;
 mod plans;
+mod starts;
 
 use crate::kernel::access::{require_lead, require_staff};
 use crate::kernel::error::{found, invalid};
@@ -28,7 +30,9 @@ use std::collections::{BTreeSet, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
 pub use audit::{AuditLine, WorkflowAudit};
+pub use person::{PersonOverview, PersonQuery};
 pub use plans::{AccessProfile, AccessProfileInput, WorkflowPlan, WorkflowPlanInput};
+pub use starts::{ProgressTask, TeamQuery, WorkflowProgress};
 
 /// The job that opens a workflow's tasks whose earlier tasks are done.
 pub const OPEN_JOB: &str = "workflow.open";
@@ -211,6 +215,15 @@ pub struct WorkflowTaskCompletion {
     pub to_state: Option<String>,
 }
 
+/// `POST /api/v1/workflows/{id}/reserve`: the asset a joiner's hand-out task will hand out.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveInput {
+    /// The asset (tag, or id), in stock; empty to release the one reserved
+    #[serde(default)]
+    pub asset: String,
+}
+
 /// `POST /api/v1/workflows/{id}/close`
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -319,6 +332,19 @@ impl App {
     /// mover's the access their old and new department and role give and take.
     pub async fn create_workflow(&self, actor: &Actor, input: WorkflowInput, origin: &str) -> AppResult<Workflow> {
         require_staff(actor, "start joiners, movers and leavers")?;
+        let id = self.start_workflow(Some(actor.id.0), input, (origin, None, "{}")).await?;
+        self.workflow(actor, id).await
+    }
+
+    /// Starts a workflow for `by` (none: the directory sync); `from` is the origin, the catalog
+    /// request it answers and the form's answers as JSON. Returns its id.
+    pub(crate) async fn start_workflow(
+        &self,
+        by: Option<i64>,
+        input: WorkflowInput,
+        from: (&str, Option<i64>, &str),
+    ) -> AppResult<i64> {
+        let (origin, request_id, details) = from;
         let mut errs = FieldErrors::new();
         let kind = errs.check(Kind::parse("kind", input.kind.trim()));
         let day = errs.check(parse_day("date", &input.date));
@@ -434,7 +460,12 @@ impl App {
             Some(p) => p.id,
             None => {
                 let name = text(&input.name).unwrap_or_default();
-                orion_store::users::insert_requester(&mut c, &email, &name, now).await?
+                let id = orion_store::users::insert_requester(&mut c, &email, &name, now).await?;
+                // The account Orion makes for a joiner knows their manager (approvals need it).
+                if let Some(m) = &manager {
+                    orion_store::users::set_manager(&mut c, id, Some(m.id), now).await?;
+                }
+                id
             }
         };
         let (access_add, access_revoke) = if kind == Kind::Mover {
@@ -465,11 +496,11 @@ impl App {
                 group_id: group.id,
                 access_add: &json_of(&access_add)?,
                 access_revoke: &json_of(&access_revoke)?,
-                details: "{}",
+                details,
                 origin,
-                request_id: None,
+                request_id,
                 note: &note,
-                created_by: Some(actor.id.0),
+                created_by: by,
             },
             now,
         )
@@ -516,7 +547,8 @@ impl App {
         queue_open(&mut c, id, now).await?;
         self.commit(tx).await?;
         self.open_ready_workflow_tasks(id).await?;
-        self.workflow(actor, id).await
+        tracing::info!(workflow = id, kind = kind.as_str(), origin, "workflow started");
+        Ok(id)
     }
 
     /// One workflow with its tasks and what stands between it and closing (staff).
@@ -673,6 +705,12 @@ impl App {
     pub async fn move_workflow(&self, actor: &Actor, id: i64, input: &MoveInput) -> AppResult<Workflow> {
         require_staff(actor, "move a workflow's day")?;
         let day = parse_day("date", &input.date)?;
+        self.move_day(Some(actor), id, day, input.row_version).await?;
+        self.workflow(actor, id).await
+    }
+
+    /// Moves a workflow's day for `actor` (none: the directory sync).
+    pub(crate) async fn move_day(&self, actor: Option<&Actor>, id: i64, day: Date, row_version: i64) -> AppResult<()> {
         let cal = self.calendar().await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -686,7 +724,7 @@ impl App {
         if old == day.to_string() {
             return Err(invalid("date", format!("the {} is {old} already", kind.anchor())));
         }
-        store::set_day(&mut c, id, input.row_version, &day.to_string(), now).await?;
+        store::set_day(&mut c, id, row_version, &day.to_string(), now).await?;
         let mut moved = 0;
         for mut t in store::tasks_of(&mut c, id).await? {
             if finished(&t.state) {
@@ -714,19 +752,19 @@ impl App {
                     &mut c,
                     ticket_id,
                     now,
-                    Some(actor),
+                    actor,
                     ("workflow_replanned", orion_domain::TicketEvent::Noted),
                     &json!({"message": message, "from": old, "to": day.to_string(), "due": due_day.to_string()}),
                 )
                 .await?;
-                if let Some(assignee) = ticket.assignee_id.filter(|a| *a != actor.id.0) {
+                if let Some(assignee) = ticket.assignee_id.filter(|a| actor.is_none_or(|x| *a != x.id.0)) {
                     crate::tickets::notify_user(&mut c, &ticket, assignee, "workflow", &message, now).await?;
                 }
             }
         }
         tracing::info!(workflow = id, from = %old, to = %day, tasks = moved, "workflow re-planned");
         self.commit(tx).await?;
-        self.workflow(actor, id).await
+        Ok(())
     }
 
     /// The `workflow.open` job: opens the workflow's tasks whose earlier tasks are done.
@@ -748,13 +786,19 @@ impl App {
         if ready.is_empty() || w.state != "open" {
             return Ok(());
         }
-        let creator = match w.created_by {
-            Some(u) => {
-                let mut r = self.db.read().await?;
-                let u = orion_store::users::get(&mut r.conn(), u).await?;
-                Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? }
-            }
-            None => return Err(AppError::Internal(format!("workflow {id} has no creator to open tasks as"))),
+        // Task tickets are opened as whoever started it; the directory's as the first admin.
+        let creator = {
+            let mut r = self.db.read().await?;
+            let mut c = r.conn();
+            let by = match w.created_by {
+                Some(u) => Some(u),
+                None => orion_store::identity::first_active_admin(&mut c).await?,
+            };
+            let Some(by) = by else {
+                return Err(AppError::Internal(format!("workflow {id}: no active administrator to open tasks as")));
+            };
+            let u = orion_store::users::get(&mut c, by).await?;
+            Actor { id: UserId(u.id), role: Role::parse("role", &u.role)? }
         };
         let groups: HashMap<i64, String> = {
             let mut r = self.db.read().await?;
@@ -852,7 +896,9 @@ impl App {
         let mut outcome = String::new();
         match row.action.as_str() {
             "hands_out" => {
-                let Some(asset) = text(&input.asset) else {
+                // The asset reserved for them, unless another is named.
+                let reserved = row.asset_id.map(|id| id.to_string());
+                let Some(asset) = text(&input.asset).or(reserved) else {
                     return Err(invalid("asset", "name the asset handed out (its asset tag)"));
                 };
                 let ci = {
@@ -931,6 +977,49 @@ impl App {
         self.workflow(actor, w.id).await
     }
 
+    /// Reserves an asset in stock for a joiner's hand-out task (staff) — it cannot be checked out
+    /// to anyone else meanwhile, and the task hands it out unless told otherwise — or, with an
+    /// empty `asset`, releases the one reserved.
+    pub async fn reserve_workflow_asset(&self, actor: &Actor, id: i64, input: &ReserveInput) -> AppResult<Workflow> {
+        require_staff(actor, "reserve assets")?;
+        let asset = input.asset.trim();
+        let mut tx = self.db.begin().await?;
+        let mut c = tx.conn();
+        let w = found(store::get(&mut c, id).await, "workflow")?;
+        if w.state != "open" {
+            return Err(AppError::Conflict(format!("this workflow is {} already", w.state)));
+        }
+        let mut row = store::tasks_of(&mut c, id)
+            .await?
+            .into_iter()
+            .find(|t| t.action == "hands_out" && !finished(&t.state))
+            .ok_or_else(|| AppError::Conflict("this workflow has no hand-out task left to reserve for".into()))?;
+        row.asset_id = if asset.is_empty() {
+            None
+        } else {
+            let ci = match orion_store::cmdb::find_by_tag(&mut c, asset).await? {
+                Some(ci) => ci,
+                None => match asset.parse::<i64>() {
+                    Ok(n) => found(orion_store::cmdb::get(&mut c, n).await, "asset")
+                        .map_err(|_| invalid("asset", format!("no asset {asset:?}")))?,
+                    Err(_) => return Err(invalid("asset", format!("no asset {asset:?}"))),
+                },
+            };
+            if ci.state != "in_stock" {
+                return Err(invalid("asset", format!("{asset} is {}, not in stock", ci.state.replace('_', " "))));
+            }
+            if let Some((person, name, day)) = store::reservation_of(&mut c, ci.id).await?
+                && person != w.person_id
+            {
+                return Err(invalid("asset", format!("{asset} is reserved for {name}, who starts on {day}")));
+            }
+            Some(ci.id)
+        };
+        store::update_task(&mut c, &row).await?;
+        self.commit(tx).await?;
+        self.workflow(actor, id).await
+    }
+
     /// Closes a workflow whose tasks are all done and, for a leaver, whose evidence is clear.
     async fn close_when_done(&self, actor: &Actor, id: i64) -> AppResult<()> {
         let now = self.now();
@@ -945,6 +1034,10 @@ impl App {
         let ev = if kind == Kind::Leaver { Some(evidence(&mut c, &w).await?) } else { None };
         if blockers(kind, &rows, ev.as_ref()).is_empty() {
             store::finish(&mut c, id, "closed", Some(actor.id.0), None, now).await?;
+            if let Some(request) = w.request_id {
+                let what = format!("the {} of {} is done.", kind.label().to_lowercase(), w.person_name);
+                crate::catalog::tasks::workflow_closed(&mut c, actor, request, &what, now).await?;
+            }
             self.commit(tx).await?;
         }
         Ok(())
@@ -998,6 +1091,13 @@ impl App {
                     format!("{} (open when closed: {})", exception.clone().unwrap_or_default(), why.join(" "))
                 });
                 store::finish(&mut c, id, "closed", Some(actor.id.0), reason.as_deref(), now).await?;
+                if let Some(request) = w.request_id {
+                    let what = match &exception {
+                        Some(e) => format!("the {} of {} is closed ({e}).", kind.label().to_lowercase(), w.person_name),
+                        None => format!("the {} of {} is done.", kind.label().to_lowercase(), w.person_name),
+                    };
+                    crate::catalog::tasks::workflow_closed(&mut c, actor, request, &what, now).await?;
+                }
                 tracing::info!(workflow = id, exception = reason.is_some(), "workflow closed");
             }
             (None, false) => {

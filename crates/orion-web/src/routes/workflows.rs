@@ -11,16 +11,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use orion_app::Page;
 use orion_app::workflows::{
-    AccessProfile, AccessProfileInput, CloseInput, MoveInput, TaskOfWorkflow, Workflow, WorkflowAudit, WorkflowInput,
-    WorkflowPlan, WorkflowPlanInput, WorkflowQuery, WorkflowSummary, WorkflowTaskCompletion,
+    AccessProfile, AccessProfileInput, CloseInput, MoveInput, TaskOfWorkflow, TeamQuery, Workflow, WorkflowAudit,
+    WorkflowInput, WorkflowPlan, WorkflowPlanInput, WorkflowProgress, WorkflowQuery, WorkflowSummary,
+    WorkflowTaskCompletion,
 };
 use utoipa_axum::routes;
 
 pub(crate) fn routes(r: super::ApiRoutes) -> super::ApiRoutes {
     r.routes(routes!(list_workflows, create_workflow))
         .routes(routes!(get_workflow))
+        .routes(routes!(team_workflows))
+        .routes(routes!(person_overview))
+        .routes(routes!(workflow_of_request))
         .routes(routes!(move_workflow))
         .routes(routes!(close_workflow))
+        .routes(routes!(reserve_asset))
         .routes(routes!(workflow_audit))
         .routes(routes!(workflow_audit_csv))
         .routes(routes!(task_of_workflow))
@@ -50,6 +55,42 @@ async fn create_workflow(
     ApiJson(input): ApiJson<WorkflowInput>,
 ) -> ApiResult<(StatusCode, Json<Workflow>)> {
     Ok((StatusCode::CREATED, Json(s.app.create_workflow(&a, input, "api").await?)))
+}
+
+/// The joiners, movers and leavers of the people the caller manages, latest day first, with how
+/// far each has got (anyone; empty for someone who manages nobody).
+#[utoipa::path(get, path = "/api/v1/workflows/team", tag = "workflows", params(TeamQuery), security(("bearer" = [])), responses((status = 200, body = Page<WorkflowProgress>), (status = 422, body = ErrorBody)))]
+async fn team_workflows(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<TeamQuery>,
+) -> ApiResult<Json<Page<WorkflowProgress>>> {
+    Ok(Json(s.app.team_workflows(&a, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// A person as the desk sees them (staff): profile, access (support groups), the assets they
+/// hold and every joiner, mover or leaver of theirs.
+#[utoipa::path(get, path = "/api/v1/people", tag = "workflows", params(orion_app::workflows::PersonQuery), security(("bearer" = [])), responses((status = 200, body = orion_app::workflows::PersonOverview), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn person_overview(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(q): ApiQuery<orion_app::workflows::PersonQuery>,
+) -> ApiResult<Json<orion_app::workflows::PersonOverview>> {
+    Ok(Json(s.app.person_overview(&a, &q.email).await?))
+}
+
+/// Where the joiner, mover or leaver a catalog request started stands (whoever may see the
+/// request); 404 when it started none.
+#[utoipa::path(get, path = "/api/v1/tickets/{number}/workflow", tag = "workflows", params(("number" = String, Path)), security(("bearer" = [])), responses((status = 200, body = WorkflowProgress), (status = 404, body = ErrorBody)))]
+async fn workflow_of_request(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<WorkflowProgress>> {
+    match s.app.workflow_of_request(&a, &number).await? {
+        Some(w) => Ok(Json(w)),
+        None => Err(orion_app::AppError::NotFound("workflow").into()),
+    }
 }
 
 /// One workflow with its tasks and what stands between it and closing (staff).
@@ -85,6 +126,18 @@ async fn close_workflow(
     ApiJson(input): ApiJson<CloseInput>,
 ) -> ApiResult<Json<Workflow>> {
     Ok(Json(s.app.close_workflow(&a, id, &input).await?))
+}
+
+/// Reserve an asset in stock for a joiner's hand-out task (staff): nobody else can have it checked
+/// out meanwhile, and the task hands it out unless told otherwise; an empty `asset` releases it.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/reserve", tag = "workflows", params(("id" = i64, Path)), request_body = orion_app::workflows::ReserveInput, security(("bearer" = [])), responses((status = 200, body = Workflow), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reserve_asset(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<orion_app::workflows::ReserveInput>,
+) -> ApiResult<Json<Workflow>> {
+    Ok(Json(s.app.reserve_workflow_asset(&a, id, &input).await?))
 }
 
 /// A workflow's record for an audit (staff): who started it, each task with who did it, when and

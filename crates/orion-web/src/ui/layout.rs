@@ -170,6 +170,7 @@ fn flash_text(key: &str) -> Option<&'static str> {
         "workflow_started" => "Started: the first tasks are open in their groups' queues.",
         "workflow_replanned" => "The day moved: the tasks not done are planned again and their assignees told.",
         "workflow_closed" => "Closed.",
+        "asset_reserved" => "Saved: the hand-out task hands out the asset reserved (none, if released).",
         "plan_saved" => "Plan saved: workflows started from now on follow it.",
         "profile_saved" => "Access saved.",
         "workflow_task_done" => "Task done: the tasks waiting for it are open.",

@@ -91,6 +91,7 @@ fn entry_label(kind: &str, d: &serde_json::Value) -> String {
         "task_added" => format!("added the task \u{201c}{}\u{201d}", s("title")),
         "task_done" => format!("completed the task \u{201c}{}\u{201d}", s("title")),
         "workflow_replanned" if !s("message").is_empty() => format!("re-planned the task: {}", s("message")),
+        "workflow_started" if !s("message").is_empty() => s("message"),
         "approval_completed" if !s("approval").is_empty() => {
             format!("recorded the approval: {}", words(&s("approval")))
         }

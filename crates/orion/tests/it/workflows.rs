@@ -15,7 +15,9 @@ engine_tests!(
     a_joiner_is_planned_in_working_days_and_replanned_when_the_start_moves,
     a_movers_access_is_the_difference_of_the_profiles,
     a_leaver_closes_only_on_what_the_directory_and_the_register_show,
-    the_desk_starts_and_works_a_joiner_in_the_console
+    the_desk_starts_and_works_a_joiner_in_the_console,
+    a_catalog_request_starts_a_joiner_that_the_requester_and_manager_follow,
+    the_directory_starts_joiners_and_leavers_and_moves_their_days
 );
 
 struct Desk {
@@ -76,6 +78,31 @@ fn task<'a>(w: &'a Value, key: &str) -> &'a Value {
 
 async fn complete(t: &TestApp, token: &str, number: &str, body: Value) -> (StatusCode, Value) {
     t.post(token, &format!("/api/v1/workflows/tasks/{number}/complete"), body).await
+}
+
+/// Completes every task of a joiner as it opens (the hand-out with `asset_tag`); returns the
+/// workflow as the last completion left it.
+async fn work_through(t: &TestApp, token: &str, id: i64, asset_tag: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..10 {
+        let (_, w) = t.get(token, &format!("/api/v1/workflows/{id}")).await;
+        let open: Vec<Value> =
+            w["tasks"].as_array().unwrap().iter().filter(|k| k["state"] == "open").cloned().collect();
+        if open.is_empty() {
+            return w;
+        }
+        for k in open {
+            let body = if k["action"] == "hands_out" { json!({"asset": asset_tag}) } else { json!({}) };
+            let (s, b) = complete(t, token, k["number"].as_str().unwrap(), body).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            last = b;
+        }
+    }
+    last
+}
+
+fn worker(t: &TestApp) -> orion_app::jobs::Worker {
+    orion_app::jobs::standard_worker(t.app.clone(), "test")
 }
 
 async fn a_joiner_is_planned_in_working_days_and_replanned_when_the_start_moves(engine: Engine) {
@@ -199,7 +226,16 @@ async fn a_joiner_is_planned_in_working_days_and_replanned_when_the_start_moves(
     assert_eq!((s, fields(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["asset".to_string()]));
     let (s, b) = complete(t, &d.sam, &laptop, json!({"asset": "PC-9999"})).await;
     assert_eq!((s, fields(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["asset".to_string()]));
-    let (s, w4) = complete(t, &d.sam, &laptop, json!({"asset": "PC-0100", "notes": "Imaged and encrypted"})).await;
+    // The laptop is reserved for Jo: nobody else can have it meanwhile, and the task hands it out.
+    let (s, b) = t.post(&d.sam, &format!("/api/v1/workflows/{id}/reserve"), json!({"asset": "PC-9999"})).await;
+    assert_eq!((s, fields(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["asset".to_string()]), "{b}");
+    let (s, b) = t.post(&d.sam, &format!("/api/v1/workflows/{id}/reserve"), json!({"asset": "PC-0100"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(task(&b, "laptop")["asset"]["asset_tag"], "PC-0100", "{b}");
+    let (s, b) = t.post(&d.sam, &format!("/api/v1/assets/{asset}/checkout"), json!({"user": "sam@example.com"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("reserved for Jo Newman"), "{b}");
+    let (s, w4) = complete(t, &d.sam, &laptop, json!({"notes": "Imaged and encrypted"})).await;
     assert_eq!(s, StatusCode::OK, "{w4}");
     let (_, a) = t.get(&d.sam, &format!("/api/v1/assets/{asset}")).await;
     assert_eq!((a["state"].as_str(), a["holder"]["email"].as_str()), (Some("deployed"), Some("jo@example.com")), "{a}");
@@ -641,4 +677,275 @@ async fn the_desk_starts_and_works_a_joiner_in_the_console(engine: Engine) {
     assert_eq!(profiles, json!([{"name": "Sales", "access": ["CRM users", "Sales share"]}]));
     let (_, plans) = t.get(&d.sam, "/api/v1/workflow-plans").await;
     assert!(plans.as_array().unwrap().iter().all(|p| p["standard"] == true), "Orion's leaver plan is back: {plans}");
+}
+
+async fn a_catalog_request_starts_a_joiner_that_the_requester_and_manager_follow(engine: Engine) {
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let hr = t.user(&d.admin, "hana@example.com", "requester", &[]).await;
+    let mia = t.user(&d.admin, "mia@example.com", "requester", &[]).await;
+    let other = t.user(&d.admin, "otto@example.com", "requester", &[]).await;
+    let form = json!({"sections": [{"title": "The new joiner", "questions": [
+        {"key": "who", "label": "Their e-mail address", "kind": "email", "required": true},
+        {"key": "full_name", "label": "Their name", "kind": "short_text"},
+        {"key": "first_day", "label": "First day", "kind": "date", "required": true},
+        {"key": "boss", "label": "Their manager", "kind": "email"},
+        {"key": "team", "label": "Department", "kind": "short_text"}]}]});
+    let starts = json!({"kind": "joiner", "person": "who", "name": "full_name", "date": "first_day",
+                        "manager": "boss", "department": "team", "group": "Desktop Support"});
+    // The mapping is checked against the form: a day must come from a date question.
+    let mut bad = starts.clone();
+    bad["date"] = json!("team");
+    bad["name"] = json!("nope");
+    let (s, b) = t
+        .post(
+            &d.admin,
+            "/api/v1/catalog/items",
+            json!({"name": "New joiner", "category": "People", "package": {"form": form, "workflow": bad}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let mut f = fields(&b);
+    f.sort();
+    assert_eq!(f, vec!["package.workflow.date", "package.workflow.name"], "{b}");
+    let (s, item) = t
+        .post(
+            &d.admin,
+            "/api/v1/catalog/items",
+            json!({"name": "New joiner", "category": "People", "publish": true,
+                   "package": {"form": form, "workflow": starts, "assignment_group": "Service Desk"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{item}");
+    let start = monday_after(t, 21);
+    let ask = |answers: Value| {
+        let path = format!("/api/v1/catalog/items/{}/requests", item["id"]);
+        let hr = hr.clone();
+        async move { t.post(&hr, &path, json!({"answers": answers})).await }
+    };
+    let (s, req) = ask(json!({"who": "nina@example.com", "full_name": "Nina Newbie", "first_day": start.to_string(),
+                                "boss": "mia@example.com", "team": "Finance"}))
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let number = req["number"].as_str().unwrap().to_string();
+    // Not before the job runs: then the joiner is planned from the answers, once.
+    assert_eq!(t.get(&hr, &format!("/api/v1/tickets/{number}/workflow")).await.0, StatusCode::NOT_FOUND);
+    worker(t).run_due().await.unwrap();
+    worker(t).run_due().await.unwrap();
+    let (_, list) = t.get(&d.sam, "/api/v1/workflows?person=nina@example.com").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let (_, w) = t.get(&d.sam, &format!("/api/v1/workflows/{id}")).await;
+    assert_eq!(
+        (w["origin"].as_str(), w["date"].as_str(), w["department"].as_str(), w["group"].as_str()),
+        (Some("catalog"), Some(start.to_string().as_str()), Some("Finance"), Some("Desktop Support")),
+        "{w}"
+    );
+    assert_eq!(
+        (w["person"]["name"].as_str(), w["manager"]["email"].as_str()),
+        (Some("Nina Newbie"), Some("mia@example.com"))
+    );
+    assert!(w["note"].as_str().unwrap().contains(&number), "{w}");
+    assert_eq!(task(&w, "account")["due"], weekdays_from(start, -10).to_string());
+
+    // The requester follows it on the request; the manager on their team's page; nobody else.
+    let (s, p) = t.get(&hr, &format!("/api/v1/tickets/{number}/workflow")).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(
+        (p["kind_label"].as_str(), p["person"].as_str(), p["tasks_done"].as_i64()),
+        (Some("Joiner"), Some("Nina Newbie"), Some(0))
+    );
+    assert!(p["tasks"].as_array().unwrap().iter().any(|k| k["title"] == "Create the account"), "{p}");
+    assert!(!p.to_string().contains("TSK"), "no task numbers for requesters: {p}");
+    assert_eq!(t.get(&other, &format!("/api/v1/tickets/{number}/workflow")).await.0, StatusCode::NOT_FOUND);
+    let (_, team) = t.get(&mia, "/api/v1/workflows/team").await;
+    assert_eq!(team["items"][0]["person"], "Nina Newbie", "{team}");
+    let (_, none) = t.get(&other, "/api/v1/workflows/team").await;
+    assert_eq!(none["items"], json!([]));
+    t.app.set_password("mia@example.com", "correct horse battery".into()).await.unwrap();
+    let mut web = Web::new(t);
+    assert!(web.login("mia@example.com", "correct horse battery").await.status.is_redirection());
+    assert!(web.get("/portal").await.body.contains("id=\"team-link\""));
+    let page = web.get("/portal/team").await;
+    assert!(page.body.contains("Joiner of Nina Newbie") && page.body.contains("Create the account"), "{}", page.body);
+    t.app.set_password("hana@example.com", "correct horse battery".into()).await.unwrap();
+    let mut web = Web::new(t);
+    assert!(web.login("hana@example.com", "correct horse battery").await.status.is_redirection());
+    let page = web.get(&format!("/portal/tickets/{number}")).await;
+    assert!(page.body.contains("id=\"workflow-progress\"") && page.body.contains("0 of 7 tasks done"), "{}", page.body);
+
+    // The joiner done: the request is fulfilled with it.
+    let (s, b) = t
+        .post(
+            &d.sam,
+            "/api/v1/assets",
+            json!({"type": "laptop", "name": "LT-NINA", "asset_tag": "PC-0700", "support_group": "Desktop Support"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let done = work_through(t, &d.sam, id, "PC-0700").await;
+    assert_eq!(done["state"], "closed", "{done}");
+    let (_, r) = t.get(&hr, &format!("/api/v1/tickets/{number}")).await;
+    assert_eq!(r["state"], "resolved", "{r}");
+    assert!(r["resolution_notes"].to_string().contains("joiner of Nina Newbie is done"), "{r}");
+    let (_, p) = t.get(&hr, &format!("/api/v1/tickets/{number}/workflow")).await;
+    assert_eq!((p["state"].as_str(), p["tasks_done"].as_i64()), (Some("closed"), Some(7)), "{p}");
+    // Nina's page: the laptop she holds, the joiner done, her manager.
+    let (s, nina) = t.get(&d.sam, "/api/v1/people?email=nina@example.com").await;
+    assert_eq!(s, StatusCode::OK, "{nina}");
+    assert_eq!(nina["assets"][0]["asset_tag"], "PC-0700", "{nina}");
+    assert_eq!(
+        (nina["workflows"][0]["kind"].as_str(), nina["workflows"][0]["state"].as_str()),
+        (Some("joiner"), Some("closed"))
+    );
+    assert_eq!(nina["manager"]["email"], "mia@example.com");
+    assert_eq!(t.get(&hr, "/api/v1/people?email=nina@example.com").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(t.get(&d.sam, "/api/v1/people?email=nobody@example.com").await.0, StatusCode::NOT_FOUND);
+    t.app.set_password("sam@example.com", "correct horse battery".into()).await.unwrap();
+    let mut desk_web = Web::new(t);
+    assert!(desk_web.login("sam@example.com", "correct horse battery").await.status.is_redirection());
+    let page = desk_web.get("/agent/person?email=nina%40example.com").await;
+    assert!(
+        page.body.contains("id=\"person-assets\"")
+            && page.body.contains("PC-0700")
+            && page.body.contains("Joiner, start day"),
+        "{}",
+        page.body
+    );
+    let page = desk_web.get(&format!("/agent/workflows/{id}")).await;
+    assert!(page.body.contains("id=\"person-link\""), "{}", page.body);
+
+    // A request Orion cannot start from (a stranger without a name) says why and stays open.
+    let (s, req) = ask(json!({"who": "ghost@example.com", "first_day": start.to_string()})).await;
+    assert_eq!(s, StatusCode::CREATED, "{req}");
+    let ghost = req["number"].as_str().unwrap().to_string();
+    worker(t).run_due().await.unwrap();
+    assert_eq!(t.get(&hr, &format!("/api/v1/tickets/{ghost}/workflow")).await.0, StatusCode::NOT_FOUND);
+    let (_, r) = t.get(&d.sam, &format!("/api/v1/tickets/{ghost}")).await;
+    assert_ne!(r["state"], "resolved", "{r}");
+    let (_, timeline) = t.get(&d.sam, &format!("/api/v1/tickets/{ghost}/timeline")).await;
+    assert!(
+        timeline.to_string().contains("could not start the joiner") && timeline.to_string().contains("give their name"),
+        "{timeline}"
+    );
+}
+
+async fn the_directory_starts_joiners_and_leavers_and_moves_their_days(engine: Engine) {
+    if !have_slapd() {
+        return;
+    }
+    let Some(d) = desk(engine).await else { return };
+    let t = &d.t;
+    let start = monday_after(t, 21);
+    let last = weekdays_from(today(t), 5);
+    let compact = |d: Date| d.to_string().replace('-', "");
+    let mut seed = format!(
+        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Orion\ndc: orion\n\n\
+         dn: ou=people,{SUFFIX}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: ou=former,{SUFFIX}\nobjectClass: organizationalUnit\nou: former\n\n"
+    );
+    // A start years ago is no joiner; a start ahead is.
+    seed += &person("nia", "Nia New", &format!("carLicense: {}\n", compact(start)));
+    seed += &person("old", "Olga Old", "carLicense: 20190107\n");
+    seed += &person("lou", "Lou Leaving", &format!("roomNumber: {last}\n"));
+    seed += &person("kim", "Kim Gone", "");
+    for n in 1..=12 {
+        seed += &person(&format!("p{n}"), &format!("Pat Person{n}"), "");
+    }
+    let ldap = Slapd::start(&seed);
+    let (s, src) = t
+        .post(
+            &d.admin,
+            "/api/v1/directory/sources",
+            json!({"name": "LDAP", "url": ldap.url, "bind_dn": ROOT_DN, "secret": ROOT_PW,
+                   "base_dn": format!("ou=people,{SUFFIX}"), "sync_minutes": 0, "workflow_group": "Nope",
+                   "attributes": {"start_date": "carLicense", "end_date": "roomNumber"}}),
+        )
+        .await;
+    assert_eq!((s, fields(&src)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["workflow_group".to_string()]), "{src}");
+    let (s, src) = t
+        .post(
+            &d.admin,
+            "/api/v1/directory/sources",
+            json!({"name": "LDAP", "url": ldap.url, "bind_dn": ROOT_DN, "secret": ROOT_PW,
+                   "base_dn": format!("ou=people,{SUFFIX}"), "sync_minutes": 0, "workflow_group": "Service Desk",
+                   "attributes": {"start_date": "carLicense", "end_date": "roomNumber"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{src}");
+    assert_eq!(src["workflow_group"], "Service Desk");
+    let source = src["id"].as_i64().unwrap();
+    let all = || async {
+        let (_, list) = t.get(&d.sam, "/api/v1/workflows?state=all").await;
+        let mut v: Vec<(String, String, String, String)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                let s = |k: &str| w[k].as_str().unwrap().to_string();
+                (w["person"]["email"].as_str().unwrap().to_string(), s("kind"), s("date"), s("state"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for _ in 0..2 {
+        // Twice: a second sync starts nothing again.
+        assert_eq!(sync(t, &d.admin, source, json!({})).await["outcome"], "applied");
+        worker(t).run_due().await.unwrap();
+        let want = |who: &str, kind: &str, day: Date| {
+            (format!("{who}@orion.test"), kind.to_string(), day.to_string(), "open".to_string())
+        };
+        assert_eq!(all().await, vec![want("lou", "leaver", last), want("nia", "joiner", start)]);
+    }
+    let (_, list) = t.get(&d.sam, "/api/v1/workflows?person=nia@orion.test").await;
+    let nia = list["items"][0]["id"].as_i64().unwrap();
+    let (_, w) = t.get(&d.sam, &format!("/api/v1/workflows/{nia}")).await;
+    assert_eq!(w["origin"], "directory", "{w}");
+    assert_eq!(task(&w, "account")["state"], "open", "tasks open although nobody started it by hand: {w}");
+    let (_, audit) = t.get(&d.sam, &format!("/api/v1/workflows/{nia}/audit")).await;
+    assert_eq!(audit["lines"][0]["who"], "Orion", "{audit}");
+
+    // HR moves Nia's start a week in the directory: the tasks move with it. Kim, who holds a
+    // laptop, leaves the directory: the account is disabled and a leaver starts today.
+    let (s, a) = t
+        .post(
+            &d.sam,
+            "/api/v1/assets",
+            json!({"type": "laptop", "name": "LT-KIM", "asset_tag": "PC-0800", "support_group": "Service Desk"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let (s, b) =
+        t.post(&d.sam, &format!("/api/v1/assets/{}/checkout", a["id"]), json!({"user": "kim@orion.test"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let later = start.checked_add(jiff::Span::new().days(7)).unwrap();
+    ldap.modify(&format!(
+        "dn: uid=nia,ou=people,{SUFFIX}\nchangetype: modify\nreplace: carLicense\ncarLicense: {later}\n\n\
+         dn: uid=kim,ou=people,{SUFFIX}\nchangetype: modrdn\nnewrdn: uid=kim\ndeleteoldrdn: 1\nnewsuperior: ou=former,{SUFFIX}\n"
+    ));
+    assert_eq!(sync(t, &d.admin, source, json!({})).await["outcome"], "applied");
+    worker(t).run_due().await.unwrap();
+    let (_, w) = t.get(&d.sam, &format!("/api/v1/workflows/{nia}")).await;
+    assert_eq!(w["date"], later.to_string(), "{w}");
+    assert_eq!(task(&w, "account")["due"], weekdays_from(later, -10).to_string());
+    let (_, ticket) =
+        t.get(&d.sam, &format!("/api/v1/tickets/{}/timeline", task(&w, "account")["number"].as_str().unwrap())).await;
+    assert!(ticket.to_string().contains(&format!("moved from {start} to {later}")), "{ticket}");
+    let now = all().await;
+    assert!(now.contains(&("kim@orion.test".into(), "leaver".into(), today(t).to_string(), "open".into())), "{now:?}");
+    assert_eq!(now.len(), 3, "{now:?}");
+    let (_, list) = t.get(&d.sam, "/api/v1/workflows?person=kim@orion.test").await;
+    let (_, kim) = t.get(&d.sam, &format!("/api/v1/workflows/{}", list["items"][0]["id"])).await;
+    assert!(
+        kim["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["action"] == "check_in" && k["asset"]["asset_tag"] == "PC-0800"),
+        "{kim}"
+    );
+    // The leaver takes over from the hand-over request a disabled account would otherwise get.
+    let (_, tickets) = t.get(&d.sam, "/api/v1/tickets?limit=200").await;
+    assert!(!tickets.to_string().contains("Hand over the work of Kim Gone"), "{tickets}");
 }

@@ -360,6 +360,19 @@ fn routing_lines(p: &Package, name: &str) -> Vec<String> {
     if !p.next_steps.trim().is_empty() {
         r.push(format!("Requesters are told: “{}”", p.next_steps.trim()));
     }
+    if let Some(w) = &p.workflow {
+        let label = |k: &str| p.form.question(k).map_or_else(|| k.to_string(), |q| format!("“{}”", q.label));
+        let what = match w.kind.as_str() {
+            "joiner" => "a joiner",
+            "mover" => "a move",
+            _ => "a leaver",
+        };
+        r.push(format!(
+            "Once approved, a request starts {what} for the person answered to {}, on the day answered to {};              it is fulfilled when that closes.",
+            label(&w.person),
+            label(&w.date)
+        ));
+    }
     r
 }
 

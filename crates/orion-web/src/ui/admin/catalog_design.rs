@@ -335,12 +335,35 @@ struct RoutingPage {
     groups: Vec<String>,
     categories: Vec<String>,
     policies: Vec<String>,
+    /// The draft's questions a workflow may read: (key, label)
+    questions: Vec<(String, String)>,
     error: Option<String>,
 }
+
+/// The parts of a workflow a request's answers fill, as the routing page names them.
+const WORKFLOW_SLOTS: [(&str, &str); 9] = [
+    ("person", "The person (a person or e-mail question)"),
+    ("date", "The start, move or last day (a date question)"),
+    ("name", "Their name, for a joiner Orion does not know yet"),
+    ("manager", "Their manager (default: the one Orion knows)"),
+    ("department", "Their department"),
+    ("job_title", "Their role"),
+    ("new_department", "A mover's new department"),
+    ("new_job_title", "A mover's new role"),
+    ("location", "Their location"),
+];
 
 impl RoutingPage {
     fn v(&self, k: &str) -> String {
         value(&self.v, k)
+    }
+
+    fn slots(&self) -> &'static [(&'static str, &'static str)] {
+        &WORKFLOW_SLOTS
+    }
+
+    fn wf(&self, slot: &str) -> String {
+        value(&self.v, &format!("wf_{slot}"))
     }
 }
 
@@ -353,11 +376,18 @@ async fn routing_form(
 ) -> Response {
     let categories = pickers::category_paths(s, user).await;
     let policies = s.app.list_policies(&user.actor).await.unwrap_or_default().into_iter().map(|p| p.name).collect();
+    let questions = i
+        .draft
+        .as_ref()
+        .or(i.package.as_ref())
+        .map(|p| p.form.questions().filter(|q| q.kind.asks()).map(|q| (q.key.clone(), q.label.clone())).collect())
+        .unwrap_or_default();
     let page = RoutingPage {
         l: Layout::new(Some(user), format!("Where requests for {} go", i.name), "admin", None),
         groups: pickers::group_names(s, user).await,
         categories,
         policies,
+        questions,
         i,
         v,
         error,
@@ -386,6 +416,25 @@ async fn routing_page(State(s): State<AppState>, user: WebUser, Path(id): Path<i
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    let mut v = v;
+    if let Some(w) = &p.workflow {
+        let o = |x: &Option<String>| x.clone().unwrap_or_default();
+        for (k, x) in [
+            ("kind", w.kind.clone()),
+            ("person", w.person.clone()),
+            ("date", w.date.clone()),
+            ("name", o(&w.name)),
+            ("manager", o(&w.manager)),
+            ("department", o(&w.department)),
+            ("job_title", o(&w.job_title)),
+            ("new_department", o(&w.new_department)),
+            ("new_job_title", o(&w.new_job_title)),
+            ("location", o(&w.location)),
+            ("group", o(&w.group)),
+        ] {
+            v.insert(format!("wf_{k}"), x);
+        }
+    }
     routing_form(&s, &user, i, v, None).await
 }
 
@@ -403,6 +452,22 @@ async fn routing_save(State(s): State<AppState>, user: WebUser, Path(id): Path<i
     p.sla_policy = opt_text(&f, "sla_policy");
     p.next_steps = f.get("next_steps").unwrap_or_default().trim().to_string();
     p.closing_message = f.get("closing_message").unwrap_or_default().trim().to_string();
+    p.workflow = opt_text(&f, "wf_kind").map(|kind| {
+        let w = |k: &str| opt_text(&f, &format!("wf_{k}"));
+        orion_app::catalog::StartsWorkflow {
+            kind,
+            person: w("person").unwrap_or_default(),
+            date: w("date").unwrap_or_default(),
+            name: w("name"),
+            manager: w("manager"),
+            department: w("department"),
+            job_title: w("job_title"),
+            new_department: w("new_department"),
+            new_job_title: w("new_job_title"),
+            location: w("location"),
+            group: w("group"),
+        }
+    });
     if !errs.is_empty() {
         return routing_form(&s, &user, i, typed_map(&f), Some(errs.join("; "))).await;
     }

@@ -79,6 +79,10 @@ struct Form {
     sync_minutes: i64,
     page_size: i64,
     handover_group: String,
+    workflow_group: String,
+    /// The attributes holding a joiner's first day and a leaver's last day (blank: none)
+    start_date: String,
+    end_date: String,
     enabled: bool,
 }
 
@@ -113,6 +117,9 @@ impl Form {
             sync_minutes: 60,
             page_size: 500,
             handover_group: String::new(),
+            workflow_group: String::new(),
+            start_date: String::new(),
+            end_date: String::new(),
             enabled: true,
         }
     }
@@ -137,6 +144,9 @@ impl Form {
             sync_minutes: s.sync_minutes,
             page_size: s.page_size,
             handover_group: s.handover_group.clone().unwrap_or_default(),
+            workflow_group: s.workflow_group.clone().unwrap_or_default(),
+            start_date: a.start_date.clone().unwrap_or_default(),
+            end_date: a.end_date.clone().unwrap_or_default(),
             enabled: s.enabled,
         }
     }
@@ -176,6 +186,9 @@ impl Form {
             sync_minutes: f.int("sync_minutes").unwrap_or(60),
             page_size: f.int("page_size").unwrap_or(500),
             handover_group: t("handover_group"),
+            workflow_group: t("workflow_group"),
+            start_date: t("attr_start_date"),
+            end_date: t("attr_end_date"),
             enabled: f.checked("enabled"),
         };
         let secret = f.get("secret").filter(|s| !s.is_empty()).map(str::to_string);
@@ -205,6 +218,9 @@ impl Form {
                 title: a(6),
                 location: a(7),
                 manager: a(8),
+                // Blank clears them when editing; a new source takes its kind's default.
+                start_date: Some(form.start_date.clone()).filter(|v| editing || !v.is_empty()),
+                end_date: Some(form.end_date.clone()).filter(|v| editing || !v.is_empty()),
             }),
             group_rules: Some(rules),
             unmapped_users: Some(form.unmapped_users.clone()).filter(|s| !s.is_empty()),
@@ -212,6 +228,7 @@ impl Form {
             sync_minutes: f.int("sync_minutes"),
             page_size: f.int("page_size"),
             handover_group: Some(form.handover_group.clone()),
+            workflow_group: Some(form.workflow_group.clone()),
             enabled: Some(form.enabled),
         };
         (form, input)

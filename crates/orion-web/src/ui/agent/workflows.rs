@@ -26,8 +26,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent/workflows/{id}", get(page))
         .route("/agent/workflows/{id}/date", post(move_day))
         .route("/agent/workflows/{id}/close", post(close))
+        .route("/agent/workflows/{id}/reserve", post(reserve))
         .route("/agent/workflows/{id}/audit", get(audit))
         .route("/agent/workflows/{id}/audit.csv", get(audit_csv))
+        .route("/agent/person", get(person))
 }
 
 /// The form's fields as people read them, for refusals.
@@ -45,6 +47,7 @@ const LABELS: &[(&str, &str)] = &[
     ("group", "Group the tasks go to"),
     ("note", "Note for the tasks"),
     ("exception", "Why it closes anyway"),
+    ("asset", "Asset"),
     ("row_version", "Version"),
 ];
 
@@ -223,6 +226,22 @@ async fn close(
     }
 }
 
+async fn reserve(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Path(id): Path<i64>,
+    f: Fields,
+) -> Response {
+    let input = orion_app::workflows::ReserveInput { asset: f.get("asset").unwrap_or_default().to_string() };
+    match s.app.reserve_workflow_asset(&user.actor, id, &input).await {
+        Ok(_) => done(&format!("/agent/workflows/{id}"), "asset_reserved"),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+            show(&s, &user, id, None, "reserve", Some(explain_as(&e, LABELS))).await
+        }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "agent/workflow_audit.html")]
 struct AuditPage {
@@ -244,6 +263,26 @@ async fn audit(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Pat
 async fn audit_csv(State(s): State<AppState>, StaffUser { user, .. }: StaffUser, Path(id): Path<i64>) -> Response {
     match crate::routes::workflows::audit_csv(&s, &user.actor, id).await {
         Ok(r) => r,
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent/person.html")]
+struct PersonPage {
+    l: Layout,
+    p: orion_app::workflows::PersonOverview,
+}
+
+/// A person's page: profile, access, assets held, joiners, movers and leavers.
+async fn person(
+    State(s): State<AppState>,
+    StaffUser { user, .. }: StaffUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let email = q.get("email").cloned().unwrap_or_default();
+    match s.app.person_overview(&user.actor, &email).await {
+        Ok(p) => render(&PersonPage { l: Layout::new(Some(&user), p.name.clone(), "workflows", None), p }),
         Err(e) => error_page(Some(&user), &e),
     }
 }

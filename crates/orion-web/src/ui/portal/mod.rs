@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .merge(catalog::routes())
         .route("/portal", get(home))
+        .route("/portal/team", get(team))
         .route("/portal/new", get(new_page).post(create).layer(uploads))
         .route("/portal/tickets/{number}", get(ticket))
         .route("/portal/tickets/{number}/reply", post(reply).layer(uploads))
@@ -48,6 +49,8 @@ struct HomePage {
     rows: Vec<MyRow>,
     next: Option<String>,
     show: String,
+    /// Someone they manage is joining, moving or leaving (a link to *My team*)
+    team: bool,
 }
 
 async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -60,6 +63,7 @@ async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<
     let query = TicketQuery { state, cursor: q.get("cursor").cloned(), limit: Some(25), ..TicketQuery::default() };
     // Staff see their own tickets here too (the query limits them to their own as a requester would be).
     let query = if user.me.staff { TicketQuery { requester: Some(user.me.email.clone()), ..query } } else { query };
+    let team = s.app.team_workflows(&user.actor, None, Some(1)).await.is_ok_and(|p| !p.items.is_empty());
     match s.app.list_tickets(&user.actor, query).await {
         Ok(p) => {
             let next = p.next_cursor.map(|c| format!("/portal?show={}&cursor={c}", encode(&show)));
@@ -82,8 +86,30 @@ async fn home(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<
                 rows,
                 next,
                 show,
+                team,
             })
         }
+        Err(e) => error_page(Some(&user), &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/team.html")]
+struct TeamPage {
+    l: Layout,
+    rows: Vec<orion_app::workflows::WorkflowProgress>,
+    next: Option<String>,
+}
+
+/// *My team*: the joiners, movers and leavers of the people the user manages, with how far
+/// each has got.
+async fn team(State(s): State<AppState>, user: WebUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    match s.app.team_workflows(&user.actor, q.get("cursor").map(String::as_str), Some(25)).await {
+        Ok(p) => render(&TeamPage {
+            l: Layout::new(Some(&user), "My team: joining, moving and leaving", "team", None),
+            rows: p.items,
+            next: p.next_cursor.map(|c| format!("/portal/team?cursor={}", encode(&c))),
+        }),
         Err(e) => error_page(Some(&user), &e),
     }
 }
@@ -227,6 +253,8 @@ struct TicketPage {
     comment: String,
     /// What was asked, for a request from the catalog
     asked: Option<orion_app::catalog::CatalogRequest>,
+    /// The joiner, mover or leaver the request started
+    progress: Option<orion_app::workflows::WorkflowProgress>,
 }
 
 async fn ticket_page(
@@ -258,6 +286,7 @@ async fn ticket_page(
         Ok(a) => a,
         Err(e) => return error_page(Some(user), &e),
     };
+    let progress = s.app.workflow_of_request(&user.actor, &t.number).await.ok().flatten();
     let mut t = ticket_view(t);
     // The same words for the state as the requester's list uses.
     t.state = portal_state(&t.state_code);
@@ -276,6 +305,7 @@ async fn ticket_page(
         error,
         draft,
         asked,
+        progress,
     };
     let mut resp = render(&page);
     *resp.status_mut() = status;
