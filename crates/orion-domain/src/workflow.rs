@@ -178,6 +178,8 @@ pub struct Evidence {
     pub groups_kept: Vec<String>,
     /// Assets still checked out to the person (names or asset tags)
     pub assets_held: Vec<String>,
+    /// Licence seats still assigned to the person (products)
+    pub seats_held: Vec<String>,
 }
 
 impl Evidence {
@@ -192,6 +194,9 @@ impl Evidence {
         }
         if !self.assets_held.is_empty() {
             out.push(format!("Still holds {}.", self.assets_held.join(", ")));
+        }
+        if !self.seats_held.is_empty() {
+            out.push(format!("Still has a licence seat of {}.", self.seats_held.join(", ")));
         }
         out
     }
@@ -311,10 +316,16 @@ mod tests {
             account_disabled: false,
             groups_kept: vec!["VPN users".into()],
             assets_held: vec!["L-0042".into(), "P-0007".into()],
+            seats_held: vec!["Visio".into()],
         };
         assert_eq!(
             e.blockers(),
-            vec!["The account is not disabled yet.", "Still a member of VPN users.", "Still holds L-0042, P-0007."]
+            vec![
+                "The account is not disabled yet.",
+                "Still a member of VPN users.",
+                "Still holds L-0042, P-0007.",
+                "Still has a licence seat of Visio."
+            ]
         );
         e = Evidence { account_disabled: true, ..Evidence::default() };
         assert!(e.blockers().is_empty());

@@ -333,6 +333,19 @@ pub async fn reservation_of(conn: &mut Conn<'_>, asset_id: i64) -> Result<Option
     })?)
 }
 
+/// The products whose licence seats are assigned to a person, by name.
+pub async fn seats_held(conn: &mut Conn<'_>, person_id: i64) -> Result<Vec<String>> {
+    Ok(with_conn!(conn, |c| {
+        sqlx::query_scalar(
+            "SELECT l.product FROM licence_assignment a JOIN licence l ON l.id = a.licence_id
+             WHERE a.user_id = $1 ORDER BY l.product",
+        )
+        .bind(person_id)
+        .fetch_all(c)
+        .await
+    })?)
+}
+
 // ---------------------------------------------------------------- what Orion observes
 
 /// An asset checked out to someone.

@@ -110,6 +110,7 @@ impl App {
         lines.sort_by(|a, b| a.at.cmp(&b.at));
         let held = store::assets_held(&mut c, w.person_id).await?;
         let groups = store::groups_of(&mut c, w.person_id).await?;
+        let seats = store::seats_held(&mut c, w.person_id).await?;
         let evidence = vec![
             if person.active { "The account is active.".to_string() } else { "The account is disabled.".to_string() },
             if groups.is_empty() {
@@ -123,6 +124,11 @@ impl App {
                 let tags: Vec<String> =
                     held.iter().map(|a| a.asset_tag.clone().unwrap_or_else(|| a.name.clone())).collect();
                 format!("Holds {}.", tags.join(", "))
+            },
+            if seats.is_empty() {
+                "Has no licence seat.".to_string()
+            } else {
+                format!("Has a licence seat of {}.", seats.join(", "))
             },
         ];
         drop(r);

@@ -301,6 +301,7 @@ async fn evidence(c: &mut Conn<'_>, w: &WorkflowRow) -> AppResult<Evidence> {
         account_disabled: !person.active,
         groups_kept: store::groups_of(c, w.person_id).await?,
         assets_held: held.iter().map(|a| a.asset_tag.clone().unwrap_or_else(|| a.name.clone())).collect(),
+        seats_held: store::seats_held(c, w.person_id).await?,
     })
 }
 

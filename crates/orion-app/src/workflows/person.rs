@@ -40,6 +40,8 @@ pub struct PersonOverview {
     pub groups: Vec<String>,
     /// The assets checked out to them
     pub assets: Vec<TaskAsset>,
+    /// The products whose licence seats are assigned to them
+    pub licences: Vec<String>,
     /// Their joiners, movers and leavers, every state, by day
     pub workflows: Vec<WorkflowSummary>,
 }
@@ -49,7 +51,7 @@ impl App {
     pub async fn person_overview(&self, actor: &Actor, email: &str) -> AppResult<PersonOverview> {
         require_staff(actor, "see a person's access and assets")?;
         let email = email.trim().to_lowercase();
-        let (u, manager, directory, groups, assets) = {
+        let (u, manager, directory, groups, assets, licences) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
             let Some(u) = orion_store::users::find_by_email(&mut c, &email).await? else {
@@ -74,7 +76,8 @@ impl App {
                 .into_iter()
                 .map(|a| TaskAsset { id: a.id, name: a.name, asset_tag: a.asset_tag })
                 .collect();
-            (u, manager, directory, groups, assets)
+            let licences = store::seats_held(&mut c, u.id).await?;
+            (u, manager, directory, groups, assets, licences)
         };
         let q =
             WorkflowQuery { state: Some("all".into()), person: Some(u.email.clone()), cursor: None, limit: Some(50) };
@@ -100,6 +103,7 @@ impl App {
             directory,
             groups,
             assets,
+            licences,
             workflows,
         })
     }

@@ -482,7 +482,10 @@ async fn a_leaver_closes_only_on_what_the_directory_and_the_register_show(engine
         audit["lines"].as_array().unwrap().iter().any(|l| l["who"] == "sam@example.com <sam@example.com>"),
         "{audit}"
     );
-    assert_eq!(audit["evidence"], json!(["The account is disabled.", "A member of no group.", "Holds no asset."]));
+    assert_eq!(
+        audit["evidence"],
+        json!(["The account is disabled.", "A member of no group.", "Holds no asset.", "Has no licence seat."])
+    );
     let csv =
         t.client.get(format!("{}/api/v1/workflows/{id}/audit.csv", t.base)).bearer_auth(&d.sam).send().await.unwrap();
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
@@ -919,6 +922,13 @@ async fn the_directory_starts_joiners_and_leavers_and_moves_their_days(engine: E
     let (s, b) =
         t.post(&d.sam, &format!("/api/v1/assets/{}/checkout", a["id"]), json!({"user": "kim@orion.test"})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, visio) =
+        t.post(&d.sam, "/api/v1/licences", json!({"product": "Visio", "type": "per_user", "seats": 5})).await;
+    assert_eq!(s, StatusCode::CREATED, "{visio}");
+    let (s, seat) = t
+        .post(&d.sam, &format!("/api/v1/licences/{}/assignments", visio["id"]), json!({"user": "kim@orion.test"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{seat}");
     let later = start.checked_add(jiff::Span::new().days(7)).unwrap();
     ldap.modify(&format!(
         "dn: uid=nia,ou=people,{SUFFIX}\nchangetype: modify\nreplace: carLicense\ncarLicense: {later}\n\n\
@@ -945,6 +955,12 @@ async fn the_directory_starts_joiners_and_leavers_and_moves_their_days(engine: E
             .any(|k| k["action"] == "check_in" && k["asset"]["asset_tag"] == "PC-0800"),
         "{kim}"
     );
+    // Her licence seat stands between the leaver and closing until it is taken back.
+    assert!(kim["blockers"].to_string().contains("Still has a licence seat of Visio"), "{kim}");
+    let (s, _) = t.delete(&d.sam, &format!("/api/v1/licences/{}/assignments/{}", visio["id"], seat["id"])).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, kim) = t.get(&d.sam, &format!("/api/v1/workflows/{}", kim["id"])).await;
+    assert!(!kim["blockers"].to_string().contains("licence"), "{kim}");
     // The leaver takes over from the hand-over request a disabled account would otherwise get.
     let (_, tickets) = t.get(&d.sam, "/api/v1/tickets?limit=200").await;
     assert!(!tickets.to_string().contains("Hand over the work of Kim Gone"), "{tickets}");
