@@ -147,12 +147,23 @@ pub struct Workflow {
     pub tasks_done: usize,
     /// `api`, `console`, `catalog`, `directory`
     pub origin: String,
+    /// The catalog request it answers
+    pub request: Option<String>,
+    /// The request form's answers, in form order
+    pub answers: Vec<FormAnswer>,
     pub note: String,
     pub created_at: String,
     pub closed_at: Option<String>,
     /// Why a lead closed it although Orion did not see everything done
     pub exception_reason: Option<String>,
     pub row_version: i64,
+}
+
+/// One answer of the form a workflow was requested with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FormAnswer {
+    pub question: String,
+    pub answer: String,
 }
 
 /// A workflow as the list and the dashboard show it.
@@ -594,6 +605,15 @@ impl App {
         let ready = is_ready(&rows);
         let day = parse_day("date", &w.anchor_day)?;
         let blockers = if w.state == "open" { blockers(kind, &rows, ev.as_ref()) } else { Vec::new() };
+        let request = match w.request_id {
+            Some(t) => Some(orion_store::tickets::get(c, t).await?.number),
+            None => None,
+        };
+        let answers = serde_json::from_str::<Vec<(String, String)>>(&w.details)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(question, answer)| FormAnswer { question, answer })
+            .collect();
         Ok(Workflow {
             id: w.id,
             kind: w.kind.clone(),
@@ -617,6 +637,8 @@ impl App {
             tasks_done: rows.iter().filter(|r| r.state == "done").count(),
             tasks,
             origin: w.origin,
+            request,
+            answers,
             note: w.note,
             created_at: Timestamp(w.created_at).to_rfc3339(),
             closed_at: w.closed_at.map(|t| Timestamp(t).to_rfc3339()),

@@ -749,6 +749,11 @@ async fn a_catalog_request_starts_a_joiner_that_the_requester_and_manager_follow
         (Some("Nina Newbie"), Some("mia@example.com"))
     );
     assert!(w["note"].as_str().unwrap().contains(&number), "{w}");
+    assert_eq!(w["request"], number.as_str());
+    assert!(
+        w["answers"].as_array().unwrap().iter().any(|a| a["question"] == "Department" && a["answer"] == "Finance"),
+        "{w}"
+    );
     assert_eq!(task(&w, "account")["due"], weekdays_from(start, -10).to_string());
 
     // The requester follows it on the request; the manager on their team's page; nobody else.
@@ -816,7 +821,7 @@ async fn a_catalog_request_starts_a_joiner_that_the_requester_and_manager_follow
         page.body
     );
     let page = desk_web.get(&format!("/agent/workflows/{id}")).await;
-    assert!(page.body.contains("id=\"person-link\""), "{}", page.body);
+    assert!(page.body.contains("id=\"person-link\"") && page.body.contains("id=\"workflow-answers\""), "{}", page.body);
 
     // A request Orion cannot start from (a stranger without a name) says why and stays open.
     let (s, req) = ask(json!({"who": "ghost@example.com", "first_day": start.to_string()})).await;
