@@ -944,6 +944,8 @@ pub struct DryRun {
     pub tasks: Vec<TaskPreview>,
     /// The mail it would send when submitted
     pub notifications: Vec<String>,
+    /// The joiner, mover or leaver it would start once approved, in a sentence
+    pub workflow: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -1033,6 +1035,27 @@ impl App {
             "" => row.name.clone(),
             t => t.to_string(),
         };
+        let workflow = package.workflow.as_ref().map(|w| {
+            let answer = |k: &str| {
+                checked
+                    .answers
+                    .get(k.trim())
+                    .map(|v| v.as_text())
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| "(no answer)".into())
+            };
+            let (what, day) = match w.kind.as_str() {
+                "joiner" => ("a joiner", "start day"),
+                "mover" => ("a move", "move day"),
+                _ => ("a leaver", "last day"),
+            };
+            let to = w.group.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| group.clone());
+            format!(
+                "Once approved: starts {what} for {}, {day} {}, its tasks going to {to}.",
+                answer(&w.person),
+                answer(&w.date)
+            )
+        });
         Ok(DryRun {
             errors: checked.errors.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
             title,
@@ -1040,6 +1063,7 @@ impl App {
             approvals,
             tasks,
             notifications,
+            workflow,
         })
     }
 }

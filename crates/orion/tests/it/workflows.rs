@@ -721,6 +721,21 @@ async fn a_catalog_request_starts_a_joiner_that_the_requester_and_manager_follow
         .await;
     assert_eq!(s, StatusCode::CREATED, "{item}");
     let start = monday_after(t, 21);
+    // The dry run says what a request would start.
+    let (s, dry) = t
+        .post(
+            &d.admin,
+            &format!("/api/v1/catalog/items/{}/dry-run", item["id"]),
+            json!({"as_user": "hana@example.com", "answers": {"who": "nina@example.com", "first_day": start.to_string()}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry["workflow"],
+        format!(
+            "Once approved: starts a joiner for nina@example.com, start day {start}, its tasks going to Desktop Support."
+        )
+    );
     let ask = |answers: Value| {
         let path = format!("/api/v1/catalog/items/{}/requests", item["id"]);
         let hr = hr.clone();
