@@ -9,13 +9,15 @@ pub const FORMAT_VERSION: i64 = 1;
 
 /// The items Orion ships as examples (`examples/catalog/`): file name and text. The demo imports
 /// them; `orion catalog import examples/catalog/<file>` imports one into any instance.
-pub const EXAMPLES: [(&str, &str); 6] = [
+pub const EXAMPLES: [(&str, &str); 8] = [
     ("new-laptop.json", include_str!("../../../../examples/catalog/new-laptop.json")),
     ("software-install.json", include_str!("../../../../examples/catalog/software-install.json")),
     ("shared-drive-access.json", include_str!("../../../../examples/catalog/shared-drive-access.json")),
     ("password-reset.json", include_str!("../../../../examples/catalog/password-reset.json")),
     ("new-mailbox.json", include_str!("../../../../examples/catalog/new-mailbox.json")),
     ("meeting-room-equipment.json", include_str!("../../../../examples/catalog/meeting-room-equipment.json")),
+    ("new-joiner.json", include_str!("../../../../examples/catalog/new-joiner.json")),
+    ("leaver.json", include_str!("../../../../examples/catalog/leaver.json")),
 ];
 
 /// A catalog item as a file: its fields and its package (the published one, or the draft of an

@@ -609,7 +609,7 @@ async fn the_shipped_examples_import(engine: Engine) {
         assert_eq!(b["version"], 1, "{file}");
     }
     let (_, all) = t.get(&d.ann, "/api/v1/catalog/items?order=popular").await;
-    assert_eq!(all["items"].as_array().unwrap().len(), 6);
+    assert_eq!(all["items"].as_array().unwrap().len(), 8);
     let id_of = |name: &str| all["items"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap()["id"].clone();
     // A step that leaves its rule and timeout action out is shown with what they mean.
     let (_, item) = t.get(&d.admin, &format!("/api/v1/catalog/items/{}", id_of("New laptop"))).await;
@@ -643,6 +643,27 @@ async fn the_shipped_examples_import(engine: Engine) {
     assert_eq!(s, StatusCode::OK, "{dry}");
     let tasks: Vec<&str> = dry["tasks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
     assert_eq!(tasks, vec!["Set up equipment in Orion 2", "Collect the equipment from Orion 2"], "{dry}");
+    // The joiner and leaver examples start their workflows from the answers.
+    let (s, dry) = t
+        .post(
+            &d.admin,
+            &format!("/api/v1/catalog/items/{}/dry-run", id_of("New joiner")),
+            json!({"as_user": "ann@example.com", "published": true,
+                   "answers": {"full_name": "Nia New", "email": "nia@example.com", "first_day": "2027-02-01",
+                               "manager": "sam@example.com", "department": "Finance", "laptop": "standard"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!(dry["errors"], json!({}), "{dry}");
+    assert_eq!(
+        dry["workflow"],
+        "Once approved: starts a joiner for nia@example.com, start day 2027-02-01, its tasks going to Service Desk."
+    );
+    assert_eq!(
+        dry["approvals"][0]["approvers"][0].as_str().map(|a| a.starts_with("sam@example.com")),
+        Some(true),
+        "{dry}"
+    );
 }
 
 async fn an_admin_builds_and_publishes_an_item_in_the_console(engine: Engine) {
