@@ -194,21 +194,24 @@ impl App {
             }
         }
         let disabled: Vec<i64> = p["disabled"].as_array().into_iter().flatten().filter_map(|v| v.as_i64()).collect();
-        let mut failed = 0;
-        for (id, kind, day) in wanted {
-            if let Err(e) = self.start_or_move(id, kind, day, &group, true).await {
-                failed += 1;
-                tracing::warn!(user = id, kind = kind.as_str(), error = %e, "could not start the workflow from the directory");
+        // A refusal (a plan naming a group no longer active) is logged and left; anything else
+        // fails the job so that it runs again — the starts are idempotent.
+        let mut retry = Vec::new();
+        let mut tally = |id: i64, kind: Kind, r: AppResult<()>| match r {
+            Ok(()) => {}
+            Err(AppError::Validation(e)) => {
+                tracing::warn!(user = id, kind = kind.as_str(), error = %e, "the directory's workflow was refused");
             }
+            Err(e) => retry.push(format!("user {id}: {e}")),
+        };
+        for (id, kind, day) in wanted {
+            tally(id, kind, self.start_or_move(id, kind, day, &group, true).await);
         }
         for id in disabled {
-            if let Err(e) = self.start_or_move(id, Kind::Leaver, today, &group, false).await {
-                failed += 1;
-                tracing::warn!(user = id, error = %e, "could not start the leaver of a disabled account");
-            }
+            tally(id, Kind::Leaver, self.start_or_move(id, Kind::Leaver, today, &group, false).await);
         }
-        if failed > 0 {
-            tracing::warn!(failed, "some workflows from the directory did not start; see the warnings above");
+        if !retry.is_empty() {
+            return Err(format!("some workflows from the directory did not start: {}", retry.join("; ")));
         }
         Ok(())
     }
