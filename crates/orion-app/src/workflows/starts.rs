@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+/// How far ahead (calendar days) a day the directory gives starts a workflow; later days wait for
+/// a later sync.
+pub const HORIZON_DAYS: i64 = 60;
+
 /// `GET /api/v1/workflows/team`
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -205,10 +209,13 @@ impl App {
             Err(e) => retry.push(format!("user {id}: {e}")),
         };
         for (id, kind, day) in wanted {
-            tally(id, kind, self.start_or_move(id, kind, day, &group, true).await);
+            // A day further ahead than the horizon waits for a later sync: its tasks would
+            // otherwise sit in the queues for months.
+            let new_ok = day <= today.checked_add(jiff::Span::new().days(HORIZON_DAYS)).unwrap_or(Date::MAX);
+            tally(id, kind, self.start_or_move(id, kind, day, &group, (true, new_ok)).await);
         }
         for id in disabled {
-            tally(id, Kind::Leaver, self.start_or_move(id, Kind::Leaver, today, &group, false).await);
+            tally(id, Kind::Leaver, self.start_or_move(id, Kind::Leaver, today, &group, (false, true)).await);
         }
         if !retry.is_empty() {
             return Err(format!("some workflows from the directory did not start: {}", retry.join("; ")));
@@ -218,7 +225,15 @@ impl App {
 
     /// Starts the person's `kind` workflow on `day` unless they have one; moves an open one whose
     /// day differs when `follow` (the directory's day is the truth).
-    async fn start_or_move(&self, person_id: i64, kind: Kind, day: Date, group: &str, follow: bool) -> AppResult<()> {
+    /// `(follow, start)`: whether to move an open one to `day`, whether to start one if none.
+    async fn start_or_move(
+        &self,
+        person_id: i64,
+        kind: Kind,
+        day: Date,
+        group: &str,
+        (follow, start): (bool, bool),
+    ) -> AppResult<()> {
         let (person, theirs) = {
             let mut r = self.db.read().await?;
             let mut c = r.conn();
@@ -236,8 +251,8 @@ impl App {
             }
             return Ok(());
         }
-        // Done already for this day (a joiner who started, a leaver closed).
-        if theirs.iter().any(|w| w.anchor_day == day.to_string()) {
+        // Done already for this day (a joiner who started, a leaver closed), or too far ahead.
+        if !start || theirs.iter().any(|w| w.anchor_day == day.to_string()) {
             return Ok(());
         }
         if kind == Kind::Joiner && !person.active {

@@ -870,6 +870,9 @@ async fn the_directory_starts_joiners_and_leavers_and_moves_their_days(engine: E
     // A start years ago is no joiner; a start ahead is.
     seed += &person("nia", "Nia New", &format!("carLicense: {}\n", compact(start)));
     seed += &person("old", "Olga Old", "carLicense: 20190107\n");
+    // A start more than 60 days out waits for a later sync.
+    let far = today(t).checked_add(jiff::Span::new().days(200)).unwrap();
+    seed += &person("far", "Fay Far", &format!("carLicense: {far}\n"));
     seed += &person("lou", "Lou Leaving", &format!("roomNumber: {last}\n"));
     seed += &person("kim", "Kim Gone", "");
     for n in 1..=12 {
