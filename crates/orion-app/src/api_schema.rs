@@ -45,6 +45,16 @@ fn string(format: KnownFormat) -> RefOr<Schema> {
     ))
 }
 
+/// `YYYY-MM-DD`, required.
+pub fn date_exact() -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .build(),
+    )
+}
+
 /// `YYYY-MM-DD` or an RFC 3339 time, or null.
 pub fn date_or_time() -> Schema {
     Schema::AnyOf(

@@ -114,7 +114,7 @@ pub fn validate(tasks: &[PlanTask], field: &str, errs: &mut FieldErrors) {
         if t.title.trim().is_empty() || t.title.chars().count() > 200 {
             errs.push(format!("{f}.title"), "a task needs a title of at most 200 characters");
         }
-        if t.offset_days.abs() > MAX_OFFSET_DAYS {
+        if t.offset_days.unsigned_abs() > MAX_OFFSET_DAYS.unsigned_abs() {
             errs.push(
                 format!("{f}.offset_days"),
                 format!("from −{MAX_OFFSET_DAYS} to {MAX_OFFSET_DAYS} working days of the date"),
@@ -159,7 +159,7 @@ pub fn offset_text(offset_days: i32, kind: Kind) -> String {
         1 => format!("1 working day after the {anchor}"),
         -1 => format!("1 working day before the {anchor}"),
         n if n > 0 => format!("{n} working days after the {anchor}"),
-        n => format!("{} working days before the {anchor}", -n),
+        n => format!("{} working days before the {anchor}", n.unsigned_abs()),
     }
 }
 
@@ -288,7 +288,7 @@ mod tests {
         let mut plan = standard_plan(Kind::Joiner);
         plan[1].after = vec!["induction".into()];
         plan[2].key = "Bad Key".into();
-        plan[3].offset_days = -100;
+        plan[3].offset_days = i32::MIN;
         plan[4].title = " ".into();
         let mut errs = FieldErrors::new();
         validate(&plan, "plan", &mut errs);

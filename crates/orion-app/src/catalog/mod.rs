@@ -365,10 +365,11 @@ impl App {
         input: &CatalogItemInput,
         errs: &mut FieldErrors,
     ) -> AppResult<(StoredAudience, Package)> {
-        if input.name.trim().is_empty() || input.name.trim().chars().count() > NAME_MAX {
+        // Counted as sent (what the API document bounds), not after trimming.
+        if input.name.trim().is_empty() || input.name.chars().count() > NAME_MAX {
             errs.push("name", format!("an item needs a name of at most {NAME_MAX} characters"));
         }
-        if input.category.trim().is_empty() || input.category.trim().chars().count() > CATEGORY_MAX {
+        if input.category.trim().is_empty() || input.category.chars().count() > CATEGORY_MAX {
             errs.push("category", format!("an item sits under a category of at most {CATEGORY_MAX} characters"));
         }
         if input.description.chars().count() > crate::kernel::limits::TEXT_MAX {

@@ -44,8 +44,10 @@ pub const URGENT_DAYS: i32 = 2;
 #[serde(deny_unknown_fields)]
 pub struct WorkflowInput {
     /// `joiner`, `mover` or `leaver`
+    #[schema(schema_with = workflow_kinds_exact)]
     pub kind: String,
     /// The person's e-mail address
+    #[schema(min_length = 1, max_length = 254, pattern = "\\S")]
     pub person: String,
     /// A joiner Orion does not know yet: their name (an account is made for them, as a requester)
     pub name: Option<String>,
@@ -62,9 +64,10 @@ pub struct WorkflowInput {
     /// Default: the person's
     pub location: Option<String>,
     /// The start day, the move day or the last day (`YYYY-MM-DD`)
-    #[schema(schema_with = crate::api_schema::date)]
+    #[schema(schema_with = crate::api_schema::date_exact)]
     pub date: String,
     /// The support group its tasks go to unless the plan names another
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub group: String,
     pub note: Option<String>,
 }
@@ -192,20 +195,25 @@ pub struct WorkflowSummary {
 #[serde(deny_unknown_fields)]
 pub struct WorkflowQuery {
     /// `open` (default), `closed`, `cancelled` or `all`
+    #[param(schema_with = workflow_states_exact)]
     pub state: Option<String>,
     /// One person's, by e-mail
     pub person: Option<String>,
     /// The `next_cursor` of the previous page
     pub cursor: Option<String>,
     /// 1–200 (default 50)
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
+
+crate::api_schema::one_of_values!(workflow_kinds, workflow_kinds_exact: &["joiner", "mover", "leaver"]);
+crate::api_schema::one_of_values!(workflow_states, workflow_states_exact: &["open", "closed", "cancelled", "all"]);
 
 /// `POST /api/v1/workflows/{id}/date`: HR moved the day.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveInput {
-    #[schema(schema_with = crate::api_schema::date)]
+    #[schema(schema_with = crate::api_schema::date_exact)]
     pub date: String,
     /// The workflow's `row_version` as read
     pub row_version: i64,
@@ -240,6 +248,7 @@ pub struct ReserveInput {
 #[serde(deny_unknown_fields)]
 pub struct CloseInput {
     /// Close although Orion does not see everything done (leads): why
+    #[schema(max_length = 2000)]
     pub exception: Option<String>,
 }
 

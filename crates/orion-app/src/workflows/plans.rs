@@ -18,18 +18,23 @@ pub struct PlanTaskSchema {
     pub key: String,
     pub title: String,
     /// What to do
-    pub description: Option<String>,
+    #[serde(default)]
+    pub description: String,
     /// The support group it goes to, by name (none: the workflow's group)
     pub group: Option<String>,
     /// Working days from the workflow's day: −5 is five working days before it, 0 the day itself
     /// (−65 to 65)
+    #[serde(default)]
     pub offset_days: i32,
     /// Tasks earlier in the plan that must be done first
-    pub after: Option<Vec<String>>,
+    #[serde(default)]
+    pub after: Vec<String>,
     /// A leaver's: one line of this task per asset the person holds (check-in and condition)
-    pub per_asset: Option<bool>,
+    #[serde(default)]
+    pub per_asset: bool,
     /// Its completion names an asset and checks it out to the person (a joiner's laptop)
-    pub hands_out: Option<bool>,
+    #[serde(default)]
+    pub hands_out: bool,
 }
 
 /// The plan a kind of workflow starts with.
@@ -66,6 +71,7 @@ pub struct AccessProfile {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessProfileInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     pub access: Vec<String>,
 }

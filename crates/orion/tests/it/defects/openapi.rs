@@ -194,6 +194,27 @@ const REFUSED_BY_STATE_OR_RELATION: &[(&str, &str)] = &[
         "the answers are checked against the item's form, and its required questions answered",
     ),
     (
+        "GET /api/v1/catalog/items/{id}/answers",
+        "question names a question of the item's published form that has answers to count; from before to",
+    ),
+    ("GET /api/v1/workflows", "cursor is one this server issued; person names a person"),
+    ("GET /api/v1/workflows/team", "cursor is one this server issued"),
+    (
+        "POST /api/v1/workflows",
+        "person, manager and group name records (a joiner Orion does not know needs a name); a move needs the new department or role",
+    ),
+    ("POST /api/v1/workflows/{id}/date", "the workflow is open and the day differs from its day"),
+    ("POST /api/v1/workflows/{id}/reserve", "asset names an asset in stock that nobody else has reserved"),
+    (
+        "POST /api/v1/workflows/tasks/{number}/complete",
+        "number names a workflow's task ticket; a hand-out names an asset in stock, a check-in its condition",
+    ),
+    ("PUT /api/v1/access-profiles", "each access entry is 1–200 characters"),
+    (
+        "PUT /api/v1/workflow-plans/{kind}",
+        "keys are unique lower-case names; after names earlier tasks; titles given; offsets within 65 working days; groups name records",
+    ),
+    (
         "POST /api/v1/sso/providers",
         "an https issuer (plain http only on this machine); client_secret or client_secret_file, not both; a PEM certificate; rules name groups; the name is unused",
     ),
