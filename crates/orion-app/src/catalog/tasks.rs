@@ -260,16 +260,7 @@ fn values(form: &Form, answers: &[store::AnswerRow], tasks: &[TaskRow]) -> BTree
 /// no approval) and queues the opening of its first tasks. Returns whether it has tasks.
 pub(super) async fn plan(c: &mut Conn<'_>, request_id: i64, package: &Package, now: i64) -> AppResult<bool> {
     if package.workflow.is_some() {
-        let key = format!("{WORKFLOW_JOB}:{request_id}");
-        let payload = json!({"request_id": request_id}).to_string();
-        let job = orion_store::jobs::NewJob {
-            kind: WORKFLOW_JOB,
-            payload: &payload,
-            run_at: now,
-            dedupe_key: Some(&key),
-            max_attempts: 10,
-        };
-        orion_store::jobs::enqueue(c, &job, now).await?;
+        crate::kernel::jobs::enqueue_for(c, WORKFLOW_JOB, ("request_id", request_id), now).await?;
     }
     if package.tasks.is_empty() {
         return Ok(false);
@@ -339,17 +330,7 @@ pub(crate) async fn workflow_closed(
 }
 
 async fn queue_fulfil(c: &mut Conn<'_>, request_id: i64, now: i64) -> AppResult<()> {
-    let key = format!("{FULFIL_JOB}:{request_id}");
-    let payload = json!({"request_id": request_id}).to_string();
-    let job = orion_store::jobs::NewJob {
-        kind: FULFIL_JOB,
-        payload: &payload,
-        run_at: now,
-        dedupe_key: Some(&key),
-        max_attempts: 10,
-    };
-    orion_store::jobs::enqueue(c, &job, now).await?;
-    Ok(())
+    crate::kernel::jobs::enqueue_for(c, FULFIL_JOB, ("request_id", request_id), now).await
 }
 
 fn task_view(row: &TaskRow, def: Option<&TaskTemplate>, number: Option<String>) -> TaskView {

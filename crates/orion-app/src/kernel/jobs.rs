@@ -42,3 +42,19 @@ impl From<JobResult> for Handled {
         Self { result, settle: None }
     }
 }
+
+/// Queues `kind` for one record (`{field: id}`), due now, at most once pending per record (the
+/// dedupe key `kind:id`): the "open what is ready" jobs of catalog requests and workflows.
+pub(crate) async fn enqueue_for(
+    c: &mut orion_store::Conn<'_>,
+    kind: &str,
+    (field, id): (&str, i64),
+    now: i64,
+) -> crate::AppResult<()> {
+    let key = format!("{kind}:{id}");
+    let payload = serde_json::json!({ field: id }).to_string();
+    let job =
+        orion_store::jobs::NewJob { kind, payload: &payload, run_at: now, dedupe_key: Some(&key), max_attempts: 10 };
+    orion_store::jobs::enqueue(c, &job, now).await?;
+    Ok(())
+}

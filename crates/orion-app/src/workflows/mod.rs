@@ -263,6 +263,36 @@ pub struct TaskOfWorkflow {
     pub task: WorkflowTask,
 }
 
+/// A list's cursor, `day.id` (as [`next_cursor`] writes it); none for an empty one.
+pub(super) fn day_cursor(cursor: Option<&str>) -> AppResult<Option<(String, i64)>> {
+    let Some(cur) = cursor.map(str::trim).filter(|c| !c.is_empty()) else { return Ok(None) };
+    let parsed =
+        cur.split_once('.').and_then(|(d, id)| Some((d.parse::<Date>().ok()?.to_string(), id.parse::<i64>().ok()?)));
+    Ok(Some(parsed.ok_or_else(|| invalid("cursor", "is not a cursor this server issued"))?))
+}
+
+/// Cuts a page read with one row more than `limit` to `limit`; the cursor of the next page when
+/// there is one.
+pub(super) fn next_cursor(rows: &mut Vec<WorkflowRow>, limit: i64) -> Option<String> {
+    if rows.len() as i64 <= limit {
+        return None;
+    }
+    rows.truncate(limit as usize);
+    rows.last().map(|w| format!("{}.{}", w.anchor_day, w.id))
+}
+
+/// An asset by tag, or by id; 422 naming `asset` when there is none.
+async fn asset_named(c: &mut Conn<'_>, asset: &str) -> AppResult<orion_store::cmdb::CiRow> {
+    if let Some(ci) = orion_store::cmdb::find_by_tag(c, asset).await? {
+        return Ok(ci);
+    }
+    match asset.parse::<i64>() {
+        Ok(id) => found(orion_store::cmdb::get(c, id).await, "asset")
+            .map_err(|_| invalid("asset", format!("no asset {asset:?}"))),
+        Err(_) => Err(invalid("asset", format!("no asset {asset:?}"))),
+    }
+}
+
 fn parse_day(field: &str, s: &str) -> Result<Date, orion_domain::FieldError> {
     let s = s.trim();
     s.parse::<Date>().map_err(|_| orion_domain::FieldError::new(field, format!("{s:?} is not a date like 2027-02-01")))
@@ -667,15 +697,7 @@ impl App {
             Some(s @ ("closed" | "cancelled")) => Some(s),
             Some(_) => return Err(invalid("state", "must be open, closed, cancelled or all")),
         };
-        let after = match q.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(cur) => {
-                let parsed = cur
-                    .split_once('.')
-                    .and_then(|(d, id)| Some((d.parse::<Date>().ok()?.to_string(), id.parse::<i64>().ok()?)));
-                Some(parsed.ok_or_else(|| invalid("cursor", "is not a cursor this server issued"))?)
-            }
-        };
+        let after = day_cursor(q.cursor.as_deref())?;
         let cal = self.calendar().await?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
@@ -688,12 +710,7 @@ impl App {
         };
         let mut rows =
             store::list(&mut c, state, person, after.as_ref().map(|(d, i)| (d.as_str(), *i)), limit + 1).await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|w| format!("{}.{}", w.anchor_day, w.id))
-        } else {
-            None
-        };
+        let next = next_cursor(&mut rows, limit);
         let ids: Vec<i64> = rows.iter().map(|w| w.id).collect();
         let mut tasks: HashMap<i64, Vec<TaskRow>> = HashMap::new();
         for t in store::tasks_of_many(&mut c, &ids).await? {
@@ -935,15 +952,7 @@ impl App {
                 };
                 let ci = {
                     let mut r = self.db.read().await?;
-                    let mut c = r.conn();
-                    match orion_store::cmdb::find_by_tag(&mut c, &asset).await? {
-                        Some(ci) => ci,
-                        None => match asset.parse::<i64>() {
-                            Ok(id) => found(orion_store::cmdb::get(&mut c, id).await, "asset")
-                                .map_err(|_| invalid("asset", format!("no asset {asset:?}")))?,
-                            Err(_) => return Err(invalid("asset", format!("no asset {asset:?}"))),
-                        },
-                    }
+                    asset_named(&mut r.conn(), &asset).await?
                 };
                 // Done before (a retry after a failure): it is theirs already.
                 if !(ci.state == "deployed" && ci.owner_id == Some(w.person_id)) {
@@ -1029,14 +1038,7 @@ impl App {
         row.asset_id = if asset.is_empty() {
             None
         } else {
-            let ci = match orion_store::cmdb::find_by_tag(&mut c, asset).await? {
-                Some(ci) => ci,
-                None => match asset.parse::<i64>() {
-                    Ok(n) => found(orion_store::cmdb::get(&mut c, n).await, "asset")
-                        .map_err(|_| invalid("asset", format!("no asset {asset:?}")))?,
-                    Err(_) => return Err(invalid("asset", format!("no asset {asset:?}"))),
-                },
-            };
+            let ci = asset_named(&mut c, asset).await?;
             if ci.state != "in_stock" {
                 return Err(invalid("asset", format!("{asset} is {}, not in stock", ci.state.replace('_', " "))));
             }
@@ -1230,17 +1232,7 @@ async fn per_asset_task(c: &mut Conn<'_>, w: &WorkflowRow) -> AppResult<Option<(
 }
 
 async fn queue_open(c: &mut Conn<'_>, id: i64, now: i64) -> AppResult<()> {
-    let key = format!("{OPEN_JOB}:{id}");
-    let payload = json!({"workflow_id": id}).to_string();
-    let job = orion_store::jobs::NewJob {
-        kind: OPEN_JOB,
-        payload: &payload,
-        run_at: now,
-        dedupe_key: Some(&key),
-        max_attempts: 10,
-    };
-    orion_store::jobs::enqueue(c, &job, now).await?;
-    Ok(())
+    crate::kernel::jobs::enqueue_for(c, OPEN_JOB, ("workflow_id", id), now).await
 }
 
 fn task_view(

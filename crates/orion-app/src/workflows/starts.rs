@@ -10,9 +10,8 @@
 //! - The requester follows the workflow on the request's portal page; a manager follows their
 //!   people's on the portal's *My team* page.
 
-use super::{Kind, Workflow, WorkflowInput, is_near, is_ready, parse_day, today};
+use super::{Kind, Workflow, WorkflowInput, day_cursor, is_near, is_ready, next_cursor, parse_day, today};
 use crate::catalog::tasks::{WorkflowAsk, workflow_ask};
-use crate::kernel::error::invalid;
 use crate::{App, AppError, AppResult, Page};
 use jiff::civil::Date;
 use orion_domain::Actor;
@@ -297,26 +296,13 @@ impl App {
         limit: Option<i64>,
     ) -> AppResult<Page<WorkflowProgress>> {
         let limit = crate::kernel::paging::parse_limit(limit)?;
-        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(cur) => {
-                let parsed = cur
-                    .split_once('.')
-                    .and_then(|(d, id)| Some((d.parse::<Date>().ok()?.to_string(), id.parse::<i64>().ok()?)));
-                Some(parsed.ok_or_else(|| invalid("cursor", "is not a cursor this server issued"))?)
-            }
-        };
+        let before = day_cursor(cursor)?;
         let cal = self.calendar().await?;
         let mut r = self.db.read().await?;
         let mut c = r.conn();
         let mut rows =
             store::managed_by(&mut c, actor.id.0, before.as_ref().map(|(d, i)| (d.as_str(), *i)), limit + 1).await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|w| format!("{}.{}", w.anchor_day, w.id))
-        } else {
-            None
-        };
+        let next = next_cursor(&mut rows, limit);
         let today = today(&cal, self.now());
         let ids: Vec<i64> = rows.iter().map(|w| w.id).collect();
         let mut tasks: std::collections::HashMap<i64, Vec<store::TaskRow>> = std::collections::HashMap::new();
