@@ -65,9 +65,7 @@ impl App {
                 None => None,
             };
             let directory = match u.directory_source_id {
-                Some(id) => {
-                    orion_store::identity::list_sources(&mut c).await?.into_iter().find(|s| s.id == id).map(|s| s.name)
-                }
+                Some(id) => Some(orion_store::identity::get_source(&mut c, id).await?.name),
                 None => None,
             };
             let groups = store::groups_of(&mut c, u.id).await?;
